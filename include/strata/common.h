@@ -1,0 +1,162 @@
+/*
+ * strata/common.h: status codes, checksums, clocks and seeded randomness
+ * shared by every strata layer.
+ *
+ * Thread rules: every function here is thread-safe. A strata_clock is used
+ * by whoever holds it; the default clock may be shared freely.
+ *
+ * Status codes (STYLE.md §3). Every fallible strata function returns an int:
+ *
+ *   0            success
+ *   1 .. 99      expected outcomes that are not failures (STRATA_NOTFOUND);
+ *                one table, shared by all layers, defined here, so a
+ *                positive code means the same thing wherever it comes from
+ *   -1 .. -4095  -errno from a system call (-ENOSPC, -EIO, ...)
+ *   -5000 ..     a layer's own failures, one range of 100 per layer:
+ *                common -5000, bolt -5100, backend -5200, idx -5300,
+ *                mvcc -5400, lease -5500
+ *
+ * so `rc < 0` always means failure. Each layer's *_strerror() knows its own
+ * range and hands every other code to the layers below it, ending here.
+ */
+#ifndef STRATA_COMMON_H
+#define STRATA_COMMON_H
+
+/* Layer rule (DESIGN.md): only layers allowed to see common may include this. */
+#if defined(STRATA_BUILDING_LAYER) && !defined(STRATA_ALLOW_COMMON)
+#error "this layer may not include <strata/common.h>"
+#endif
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The first code of each layer's range; a range holds 100 codes. */
+#define STRATA_RANGE_COMMON  (-5000)
+#define STRATA_RANGE_BOLT    (-5100)
+#define STRATA_RANGE_BACKEND (-5200)
+#define STRATA_RANGE_IDX     (-5300)
+#define STRATA_RANGE_MVCC    (-5400)
+#define STRATA_RANGE_LEASE   (-5500)
+#define STRATA_RANGE_SIZE    100
+
+/* True when rc lies in the layer range starting at `first`. */
+#define STRATA_IN_RANGE(rc, first) ((rc) <= (first) && (rc) > (first)-STRATA_RANGE_SIZE)
+
+/* Expected outcomes (positive): X(name, code, message). */
+#define STRATA_OUTCOMES(X)             \
+    X(STRATA_NOTFOUND, 1, "not found") \
+    X(STRATA_EXISTS, 2, "already exists")
+
+/* common's own failures: X(name, code, message). */
+#define STRATA_ERRORS(X)                                           \
+    X(STRATA_EMISUSE, -5000, "invalid argument or API misuse")     \
+    X(STRATA_EOVERFLOW, -5001, "size or count overflows its type") \
+    X(STRATA_EPARSE, -5002, "malformed input text")
+
+enum strata_status {
+    STRATA_OK = 0,
+#define STRATA__ENUM(name, code, msg) name = (code),
+    STRATA_OUTCOMES(STRATA__ENUM) STRATA_ERRORS(STRATA__ENUM)
+#undef STRATA__ENUM
+};
+
+/*
+ * X-macro helpers each layer uses to turn its table into a switch:
+ *     switch (rc) { BOLT_ERRORS(STRATA_STRERROR_CASE) default: ... }
+ */
+#define STRATA_STRERROR_CASE(name, code, msg) \
+    case name:                                \
+        return msg;
+#define STRATA_STATUS_NAME_CASE(name, code, msg) \
+    case name:                                   \
+        return #name;
+
+/*
+ * Describe any status code: 0, the shared outcomes, -errno, and common's
+ * range. Codes of higher layers are described by that layer's *_strerror;
+ * here they give "unknown status code". Returns a static string, never NULL.
+ */
+const char *strata_strerror(int rc);
+
+/*
+ * The symbolic name of a code of this table ("STRATA_NOTFOUND", "ENOSPC"),
+ * or NULL when the code is not one of common's or an errno value.
+ */
+const char *strata_status_name(int rc);
+
+/* The library's version string ("0.1.0"); static. */
+const char *strata_version(void);
+
+/* The allocator the library was built with: "jemalloc" or "system"; static. */
+const char *strata_allocator(void);
+
+/* ---- checksums --------------------------------------------------------- */
+
+/*
+ * CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), as Go's
+ * crc32.MakeTable(crc32.Castagnoli): strata_crc32c(0, "123456789", 9) ==
+ * 0xE3069283. Pass the previous result as `crc` to continue a running
+ * checksum over several buffers (crc = 0 to start).
+ */
+uint32_t strata_crc32c(uint32_t crc, const void *data, size_t len);
+
+/* 64-bit FNV-1a of `len` bytes (the bbolt meta page checksum). */
+uint64_t strata_fnv1a64(const void *data, size_t len);
+
+/* ---- clocks ------------------------------------------------------------ */
+
+/*
+ * A clock that layers use for intervals and expiries, so tests can drive
+ * time by hand instead of sleeping. now_ns returns nanoseconds on a
+ * monotonic scale whose origin is the clock's own.
+ */
+typedef struct strata_clock {
+    uint64_t (*now_ns)(struct strata_clock *clock);
+} strata_clock;
+
+/* The process's monotonic clock (CLOCK_MONOTONIC); static, shareable. */
+strata_clock *strata_clock_monotonic(void);
+
+/*
+ * A clock that moves only when told: for tests. Initialise with
+ * strata_manual_clock_init(&c, start_ns), pass &c.clock to the layer,
+ * advance with strata_manual_clock_advance. Reads and advances are atomic,
+ * so a test thread may advance it while a layer's thread reads it.
+ */
+typedef struct strata_manual_clock {
+    strata_clock clock; /* first member: &c.clock is the strata_clock */
+    uint64_t now;       /* accessed atomically */
+} strata_manual_clock;
+
+void strata_manual_clock_init(strata_manual_clock *c, uint64_t start_ns);
+void strata_manual_clock_advance(strata_manual_clock *c, uint64_t delta_ns);
+
+/* ---- seeded randomness ------------------------------------------------- */
+
+/*
+ * SplitMix64, the generator BENCH.md defines: returns the output for state
+ * x (x += 0x9E3779B97F4A7C15, then the two xor-shift-multiply rounds).
+ * strata_splitmix64(i) is BENCH.md's rnd(i).
+ */
+uint64_t strata_splitmix64(uint64_t x);
+
+/* A seeded stream: tests and demos draw from it with a printed seed. */
+typedef struct strata_rng {
+    uint64_t state;
+} strata_rng;
+
+void strata_rng_seed(strata_rng *r, uint64_t seed);
+uint64_t strata_rng_next(strata_rng *r);
+/* Uniform in [0, bound); bound 0 gives 0. */
+uint64_t strata_rng_below(strata_rng *r, uint64_t bound);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STRATA_COMMON_H */

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# test.sh: `make test`. Builds and runs the whole suite in every build type
+# (normal; ASan+UBSan with the system allocator), then prints the closing
+# line `tests: N passed, N failed[, N skipped]` over all of them.
+# A build that fails to configure or compile counts as one failed test.
+# Exit status: 0 only when nothing failed.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+jobs=${STRATA_JOBS:-$(nproc)}
+passed=0 failed=0 skipped=0
+
+count_results() { # builddir -> "passed failed skipped"
+    python3 - "$1/meson-logs/testlog.json" <<'PY'
+import json, sys
+p = f = s = 0
+try:
+    for line in open(sys.argv[1]):
+        r = json.loads(line).get("result", "")
+        if r in ("OK", "EXPECTEDFAIL"):
+            p += 1
+        elif r == "SKIP":
+            s += 1
+        else:  # FAIL, TIMEOUT, ERROR, UNEXPECTEDPASS
+            f += 1
+except FileNotFoundError:
+    f = 1
+print(p, f, s)
+PY
+}
+
+run_build() { # name builddir meson-options...
+    local name=$1 dir=$2
+    shift 2
+    echo "=== $name build ($dir)"
+    if [ ! -f "$dir/build.ninja" ]; then
+        if ! meson setup "$dir" "$@" >"$dir.setup.log" 2>&1; then
+            cat "$dir.setup.log"
+            echo "=== $name: configure FAILED"
+            failed=$((failed + 1))
+            return
+        fi
+    fi
+    if ! ninja -C "$dir" -j "$jobs"; then
+        echo "=== $name: build FAILED"
+        failed=$((failed + 1))
+        return
+    fi
+    rm -f "$dir/meson-logs/testlog.json"
+    meson test -C "$dir" --print-errorlogs --num-processes "$jobs" || true
+    read -r p f s < <(count_results "$dir")
+    echo "=== $name: $p passed, $f failed, $s skipped"
+    passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+}
+
+mkdir -p build
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+
+run_build normal build/test -Dbuildtype=debugoptimized
+run_build asan build/asan -Dbuildtype=debug -Db_sanitize=address,undefined \
+    -Db_lundef=false -Dallocator=system -Dinterop=disabled
+
+line="tests: $passed passed, $failed failed"
+[ "$skipped" -gt 0 ] && line="$line, $skipped skipped"
+echo "$line"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,33 @@
+/*
+ * cli.h: what every `strata` subcommand shares: the command table entry,
+ * the exit codes, and the status describer that knows every layer.
+ */
+#ifndef STRATA_CLI_H
+#define STRATA_CLI_H
+
+#include <stdio.h>
+
+/* Exit codes, the same for every command. */
+enum cli_exit {
+    CLI_OK = 0,       /* done, nothing to report */
+    CLI_FINDING = 1,  /* ran fine and found something: check problems, key not found */
+    CLI_USAGE = 2,    /* bad command line */
+    CLI_NOOPEN = 3,   /* cannot open or read the input: missing, not bolt, locked, I/O */
+    CLI_INTERNAL = 4, /* an error inside strata */
+};
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary; /* one line for `strata --help` */
+    /* argv[0] is the command name; getopt state is reset before the call. */
+    int (*run)(int argc, char **argv);
+} cli_command;
+
+/* The message of any strata status code, whatever layer it comes from. */
+const char *cli_strerror(int rc);
+/* Its symbolic name, or NULL when no layer knows the code. */
+const char *cli_status_name(int rc);
+
+int cmd_strerror(int argc, char **argv);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * cmd_strerror.c: `strata strerror CODE...`: print the name and message of
+ * each status code, as any layer of the library returns them.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void strerror_usage(FILE *out)
+{
+    fprintf(out, "usage: strata strerror CODE...\n\n"
+                 "Print each strata status code's symbolic name and message.\n"
+                 "Exit 1 when a code is unknown to every layer.\n");
+}
+
+int cmd_strerror(int argc, char **argv)
+{
+    /* No getopt here: negative codes ("-5104") would read as options. */
+    if (argc < 2) {
+        strerror_usage(stderr);
+        return CLI_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        strerror_usage(stdout);
+        return CLI_OK;
+    }
+    int status = CLI_OK;
+    for (int i = 1; i < argc; i++) {
+        char *end;
+        errno = 0;
+        long code = strtol(argv[i], &end, 0);
+        if (errno != 0 || end == argv[i] || *end != '\0' || code < -100000 || code > 100000) {
+            fprintf(stderr, "strata strerror: '%s' is not a status code\n", argv[i]);
+            return CLI_USAGE;
+        }
+        const char *name = cli_status_name((int)code);
+        if (name == NULL)
+            status = CLI_FINDING;
+        printf("%ld %s: %s\n", code, name ? name : "?", cli_strerror((int)code));
+    }
+    return status;
+}

@@ -1,0 +1,92 @@
+/*
+ * main.c: the `strata` command line: global options, then one subcommand
+ * from the table below (one file per command, cmd_<name>.c).
+ *
+ *   strata [--help | --version] COMMAND [options] [args]
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <strata/lease.h>
+#include <strata/mvcc.h>
+
+#include "cli.h"
+
+static const cli_command commands[] = {
+    { "strerror", "describe strata status codes (e.g. strata strerror -5104)", cmd_strerror },
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+const char *cli_strerror(int rc)
+{
+    /* mvcc's chain covers idx, backend, bolt and common; lease's range is apart. */
+    if (STRATA_IN_RANGE(rc, STRATA_RANGE_LEASE))
+        return lease_strerror(rc);
+    return mvcc_strerror(rc);
+}
+
+const char *cli_status_name(int rc)
+{
+    if (STRATA_IN_RANGE(rc, STRATA_RANGE_LEASE))
+        return lease_status_name(rc);
+    return mvcc_status_name(rc);
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: strata [--help] [--version] COMMAND [options] [args]\n\n"
+                 "strata inspects, checks and repairs bbolt and etcd db files.\n\n"
+                 "commands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'strata COMMAND --help' for a command's options.\n"
+                 "Exit codes: 0 ok, 1 finding, 2 usage, 3 cannot open/read, 4 internal error.\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+    /* '+' stops at the first non-option: the command's own options follow it. */
+    while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            usage(stdout);
+            return CLI_OK;
+        case 'V':
+            printf("strata %s (allocator %s)\n", strata_version(), strata_allocator());
+            return CLI_OK;
+        default:
+            usage(stderr);
+            return CLI_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    const char *name = argv[optind];
+    if (strcmp(name, "help") == 0) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(name, "version") == 0) {
+        printf("strata %s (allocator %s)\n", strata_version(), strata_allocator());
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(commands[i].name, name) == 0) {
+            int first = optind;
+            optind = 0; /* glibc: 0 fully resets getopt for the command's own parse */
+            return commands[i].run(argc - first, argv + first);
+        }
+    }
+    fprintf(stderr, "strata: unknown command '%s'\n\n", name);
+    usage(stderr);
+    return CLI_USAGE;
+}
