@@ -55,6 +55,10 @@ enum bolt_status {
 #undef BOLT__ENUM
 };
 
+/* A page number, and a transaction id (FORMAT.md §1, §3.1). */
+typedef uint64_t bolt_pgid;
+typedef uint64_t bolt_txid;
+
 /*
  * Describe any code bolt or a layer below it can return. Static string,
  * never NULL.
