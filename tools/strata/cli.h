@@ -23,11 +23,6 @@ typedef struct cli_command {
     int (*run)(int argc, char **argv);
 } cli_command;
 
-/* The message of any strata status code, whatever layer it comes from. */
-const char *cli_strerror(int rc);
-/* Its symbolic name, or NULL when no layer knows the code. */
-const char *cli_status_name(int rc);
-
 int cmd_strerror(int argc, char **argv);
 
 #endif

@@ -8,8 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <strata/lease.h>
-#include <strata/mvcc.h>
+#include <strata/common.h>
 
 #include "cli.h"
 
@@ -17,21 +16,6 @@ static const cli_command commands[] = {
     { "strerror", "describe strata status codes (e.g. strata strerror -5104)", cmd_strerror },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
-
-const char *cli_strerror(int rc)
-{
-    /* mvcc's chain covers idx, backend, bolt and common; lease's range is apart. */
-    if (STRATA_IN_RANGE(rc, STRATA_RANGE_LEASE))
-        return lease_strerror(rc);
-    return mvcc_strerror(rc);
-}
-
-const char *cli_status_name(int rc)
-{
-    if (STRATA_IN_RANGE(rc, STRATA_RANGE_LEASE))
-        return lease_status_name(rc);
-    return mvcc_status_name(rc);
-}
 
 static void usage(FILE *out)
 {
