@@ -33,7 +33,9 @@ int cli_format_parse(const char *name, cli_format *out)
     static const struct {
         const char *name;
         cli_format fmt;
-    } names[] = { { "auto", CLI_FORMAT_AUTO }, { "ascii", CLI_FORMAT_ASCII }, { "hex", CLI_FORMAT_HEX } };
+    } names[] = { { "auto", CLI_FORMAT_AUTO },
+                  { "ascii", CLI_FORMAT_ASCII },
+                  { "hex", CLI_FORMAT_HEX } };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(name, names[i].name) == 0) {
             *out = names[i].fmt;

@@ -1,0 +1,122 @@
+/*
+ * tx_buffer.h (private to backend/): the buffers that let readers see
+ * writes that the batch transaction applied but bolt has not committed yet
+ * (etcd's txWriteBuffer / txReadBuffer), as strata does them.
+ *
+ * The write buffer (backend__wbuf) collects the puts and deletes of the
+ * batch transaction holder, in order. On unlock, the backend writes it back:
+ * backend__rbuf_writeback() makes a NEW immutable read-buffer snapshot
+ * (backend__rbuf) from the current one plus the write buffer, and the
+ * backend publishes it. Readers take a reference to the published snapshot
+ * in O(1) and keep a stable view for as long as they hold it; nobody copies
+ * a buffer per reader (etcd 3.4 does).
+ *
+ * A snapshot holds, per bucket, a list of immutable sorted runs, newest
+ * first. Each write-back adds one run (the write buffer sorted, newest
+ * change per key kept; its key/value bytes move over without a copy) and
+ * then merges the newest runs while the newest is at least half the size of
+ * the next, so every entry is re-merged O(log n) times and a lookup
+ * searches O(log n) runs. Runs and their byte chunks are reference counted
+ * and shared between snapshots.
+ *
+ * Deletes are buffered as tombstones: a reader of the buffer learns that a
+ * key is deleted even though bolt still has it (etcd 3.4 applies deletes to
+ * bolt directly, invisible to readers until the commit; strata hides them
+ * at once, and the two agree after every commit).
+ *
+ * Thread rules: a wbuf is used by one thread (the batch tx holder). An
+ * rbuf is immutable; any number of threads may read it and take or drop
+ * references concurrently.
+ */
+#ifndef STRATA_BACKEND_TX_BUFFER_H
+#define STRATA_BACKEND_TX_BUFFER_H
+
+#include <strata/bolt.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct backend__wbuf backend__wbuf;
+typedef struct backend__rbuf backend__rbuf;
+
+/* A byte string, borrowed. */
+typedef struct backend__bytes {
+    const unsigned char *data;
+    size_t size;
+} backend__bytes;
+
+/* ---- write buffer ------------------------------------------------------ */
+
+/* 0 or -ENOMEM; *out NULL on failure. */
+int backend__wbuf_new(backend__wbuf **out);
+void backend__wbuf_free(backend__wbuf *w); /* NULL is a no-op */
+
+/*
+ * Buffer a put (val != NULL) or a delete (val == NULL) of key in bucket.
+ * Key, value and bucket name are copied. Keys and values are limited to
+ * UINT32_MAX - 1 bytes (STRATA_EOVERFLOW). 0, -ENOMEM or STRATA_EOVERFLOW;
+ * on failure the buffer is unchanged.
+ */
+int backend__wbuf_put(backend__wbuf *w, backend__bytes bucket, backend__bytes key,
+                      const backend__bytes *val);
+
+/* Number of changes buffered since the last write-back or reset. */
+size_t backend__wbuf_count(const backend__wbuf *w);
+
+/* ---- read-buffer snapshots --------------------------------------------- */
+
+/* An empty snapshot (after each commit). 0 or -ENOMEM. Holds one reference. */
+int backend__rbuf_new(backend__rbuf **out);
+
+/*
+ * A new snapshot = `old` + every change in `w` (newer wins), and `w` is
+ * emptied. `old` is not modified and keeps its references. The result holds
+ * one reference. 0 or -ENOMEM (then `old` and `w` are unchanged).
+ */
+int backend__rbuf_writeback(const backend__rbuf *old, backend__wbuf *w, backend__rbuf **out);
+
+void backend__rbuf_ref(backend__rbuf *r);
+void backend__rbuf_unref(backend__rbuf *r); /* NULL is a no-op; frees on the last one */
+
+/* Entries over all buckets and runs, duplicates included (for tests and stats). */
+size_t backend__rbuf_entries(const backend__rbuf *r);
+/* Runs in the bucket's list (for tests of the merge policy). */
+size_t backend__rbuf_runs(const backend__rbuf *r, backend__bytes bucket);
+
+/* What the buffer knows of a key. */
+typedef enum backend__lookup {
+    BACKEND__ABSENT = 0, /* not buffered: ask bolt */
+    BACKEND__PRESENT,    /* buffered put: *val is its value */
+    BACKEND__DELETED,    /* buffered delete: hidden, whatever bolt has */
+} backend__lookup;
+
+/* Look key up; *val points into the snapshot (valid while it is held). */
+backend__lookup backend__rbuf_get(const backend__rbuf *r, backend__bytes bucket, backend__bytes key,
+                                  backend__bytes *val);
+
+/*
+ * Iterate a bucket's buffered changes with key in [start, end) in key order,
+ * one per key (the newest), tombstones included (val.data == NULL) so that
+ * the caller can hide bolt's copy. end.size == 0 means no upper bound. The
+ * iterator borrows the snapshot; hold a reference while using it.
+ */
+typedef struct backend__rbuf_iter {
+    const struct backend__run *const *runs; /* the bucket's runs, newest first */
+    size_t nruns;
+    size_t *pos; /* next index per run */
+    size_t pos_small[8];
+    backend__bytes end;
+} backend__rbuf_iter;
+
+/* 0 or -ENOMEM; release with backend__rbuf_iter_release. */
+int backend__rbuf_iter_init(backend__rbuf_iter *it, const backend__rbuf *r, backend__bytes bucket,
+                            backend__bytes start, backend__bytes end);
+/* Next change: true with *key / *val (val->data NULL for a delete); false at the end. */
+bool backend__rbuf_iter_next(backend__rbuf_iter *it, backend__bytes *key, backend__bytes *val);
+void backend__rbuf_iter_release(backend__rbuf_iter *it);
+
+/* Bytes compare as memcmp with the shorter string first on a tie (bolt's key order). */
+int backend__bytes_cmp(backend__bytes a, backend__bytes b);
+
+#endif
