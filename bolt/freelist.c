@@ -434,8 +434,7 @@ static void class_unlink(bolt__freelist *f, size_t idx)
     if (r->next != FL_NIL)
         f->runs[r->next].prev = r->prev;
     if (--f->classes[c].count == 0) {
-        memmove(&f->classes[c], &f->classes[c + 1],
-                (f->nclasses - c - 1) * sizeof f->classes[0]);
+        memmove(&f->classes[c], &f->classes[c + 1], (f->nclasses - c - 1) * sizeof f->classes[0]);
         f->nclasses--;
     }
 }
@@ -673,8 +672,7 @@ bolt_pgid bolt__freelist_allocate(bolt__freelist *f, bolt_txid txid, size_t n)
     if (map_reserve(&f->allocs, f->allocs.count + 1) != 0 ||
         GROW(f->recs, f->recs_cap, f->nrecs + 1) != 0)
         return 0;
-    bolt_pgid start =
-            f->kind == BOLT__FREELIST_ARRAY ? array_allocate(f, n) : hmap_allocate(f, n);
+    bolt_pgid start = f->kind == BOLT__FREELIST_ARRAY ? array_allocate(f, n) : hmap_allocate(f, n);
     if (start == 0)
         return 0;
     assert(start > 1);

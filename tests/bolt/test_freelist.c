@@ -352,12 +352,12 @@ static void test_double_free(bolt__freelist_kind kind)
     ASSERT_OK(bolt__freelist_free_run(f, 3, 20, 1, false));
     size_t nf = bolt__freelist_free_count(f), np = bolt__freelist_pending_count(f);
 
-    ASSERT_RC(bolt__freelist_free_run(f, 3, 11, 0, false), BOLT_EPANIC);  /* free */
-    ASSERT_RC(bolt__freelist_free_run(f, 4, 21, 0, false), BOLT_EPANIC);  /* pending */
-    ASSERT_RC(bolt__freelist_free_run(f, 4, 8, 3, false), BOLT_EPANIC);   /* run reaches 10 */
-    ASSERT_RC(bolt__freelist_free_run(f, 4, 18, 5, false), BOLT_EPANIC);  /* covers 20 */
-    ASSERT_RC(bolt__freelist_free_run(f, 4, 0, 0, false), BOLT_EPANIC);   /* meta */
-    ASSERT_RC(bolt__freelist_free_run(f, 4, 1, 0, false), BOLT_EPANIC);   /* meta */
+    ASSERT_RC(bolt__freelist_free_run(f, 3, 11, 0, false), BOLT_EPANIC); /* free */
+    ASSERT_RC(bolt__freelist_free_run(f, 4, 21, 0, false), BOLT_EPANIC); /* pending */
+    ASSERT_RC(bolt__freelist_free_run(f, 4, 8, 3, false), BOLT_EPANIC);  /* run reaches 10 */
+    ASSERT_RC(bolt__freelist_free_run(f, 4, 18, 5, false), BOLT_EPANIC); /* covers 20 */
+    ASSERT_RC(bolt__freelist_free_run(f, 4, 0, 0, false), BOLT_EPANIC);  /* meta */
+    ASSERT_RC(bolt__freelist_free_run(f, 4, 1, 0, false), BOLT_EPANIC);  /* meta */
     ASSERT_RC(bolt__freelist_free_run(f, 4, UINT64_MAX, 0, false), BOLT_EPANIC);
     ASSERT_RC(bolt__freelist_free_run(f, 4, UINT64_MAX - 3, 5, false), BOLT_EPANIC);
     /* Nothing changed, not even the ids before the offending one. */
@@ -816,8 +816,7 @@ static void ref_release_range(ref *r, bolt_txid begin, bolt_txid end)
             touched[r->ptx[i]] = true;
     }
     for (size_t i = 0; i < MAXPG; i++) {
-        if (r->st[i] == R_PENDING && touched[r->ptx[i]] && r->atx[i] >= begin &&
-            r->atx[i] <= end)
+        if (r->st[i] == R_PENDING && touched[r->ptx[i]] && r->atx[i] >= begin && r->atx[i] <= end)
             r->st[i] = R_FREE;
     }
     for (size_t t = 0; t < MAXTX; t++) {
@@ -901,8 +900,7 @@ static void sim_check(const sim *s, uint64_t op)
     for (bolt_pgid id = 0; id < r->hwm + 4 && id < MAXPG; id++) {
         bool want = r->st[id] != R_INUSE;
         if (bolt__freelist_freed(s->f, id) != want) {
-            fprintf(stderr, "%s: op %" PRIu64 ", page %" PRIu64 "\n", kind_names[s->kind], op,
-                    id);
+            fprintf(stderr, "%s: op %" PRIu64 ", page %" PRIu64 "\n", kind_names[s->kind], op, id);
             ASSERT_EQ_INT(bolt__freelist_freed(s->f, id), want);
         }
     }
@@ -961,8 +959,7 @@ static void sim_double_free(sim *s, bolt_txid txid, uint64_t pick)
         return;
     /* Also a run that starts on an in-use page before it and reaches id. */
     bolt_pgid from = id >= 4 ? id - 2 : id;
-    ASSERT_RC(bolt__freelist_free_run(s->f, txid, from, (uint32_t)(id - from), false),
-              BOLT_EPANIC);
+    ASSERT_RC(bolt__freelist_free_run(s->f, txid, from, (uint32_t)(id - from), false), BOLT_EPANIC);
     ASSERT_EQ_SIZE(bolt__freelist_free_count(s->f), nf);
     ASSERT_EQ_SIZE(bolt__freelist_pending_count(s->f), np);
 }
@@ -1092,8 +1089,8 @@ static void test_differential(void)
         ASSERT_TRUE(txid < MAXTX);
     }
     for (size_t k = 0; k < 2; k++) {
-        printf("  %s: txid %" PRIu64 ", hwm %" PRIu64 ", free %zu, pending %zu\n",
-               kind_names[k], txid, refs[k].hwm, bolt__freelist_free_count(sims[k].f),
+        printf("  %s: txid %" PRIu64 ", hwm %" PRIu64 ", free %zu, pending %zu\n", kind_names[k],
+               txid, refs[k].hwm, bolt__freelist_free_count(sims[k].f),
                bolt__freelist_pending_count(sims[k].f));
         bolt__freelist_free(sims[k].f);
     }
