@@ -33,7 +33,10 @@ typedef enum bolt__freelist_kind {
     BOLT__FREELIST_HASHMAP = 1,
 } bolt__freelist_kind;
 
-/* New, empty freelist. 0, or -ENOMEM; *out is NULL on failure. */
+/*
+ * New, empty freelist. 0, -ENOMEM, or STRATA_EMISUSE for an unknown kind;
+ * *out is NULL on failure. Free it with bolt__freelist_free.
+ */
 int bolt__freelist_new(bolt__freelist_kind kind, bolt__freelist **out);
 /* NULL is a no-op. */
 void bolt__freelist_free(bolt__freelist *f);
@@ -41,16 +44,27 @@ void bolt__freelist_free(bolt__freelist *f);
 /*
  * Allocate a run of n contiguous free ids for transaction txid. Returns the
  * first id, or 0 when no run of n free ids exists (the caller then grows the
- * high-water mark). Never returns 0 or 1 as an allocation.
+ * high-water mark). Never returns 0 or 1 as an allocation. Also 0 for
+ * n == 0, and when memory for the bookkeeping below cannot be had (growing
+ * the file is always a correct answer). ARRAY takes the lowest run (bbolt's
+ * arrayAllocate); HASHMAP a run from the smallest run length >= n, without
+ * scanning. The first id is remembered as allocated by txid (bbolt's
+ * `allocs`, for release_range) and the run as taken by txid (for rollback).
+ * Pages the caller takes by growing the high-water mark are not recorded, as
+ * in bbolt: freed later, they count as "allocated by an unknown txid".
  */
 bolt_pgid bolt__freelist_allocate(bolt__freelist *f, bolt_txid txid, size_t n);
 
 /*
  * Mark the run [id, id + overflow] as freed by txid (pending). Returns 0;
- * BOLT_EPANIC if id < 2 or any id of the run is already free or pending
- * (a double free: the caller's bookkeeping is wrong). `is_freelist_page`
- * says the run is the previous freelist run (bbolt attributes it to
- * txid - 1 for release_range).
+ * BOLT_EPANIC if id < 2, the run reaches UINT64_MAX, or any id of the run is
+ * already free or pending (a double free: the caller's bookkeeping is
+ * wrong); -ENOMEM. On failure nothing changed. Every id of the run carries
+ * the txid that allocated it, for release_range (bbolt's rule): the txid
+ * recorded by allocate for `id` (the record is consumed); else txid - 1 when
+ * `is_freelist_page` says the run is the previous freelist run (written by
+ * the previous commit); else 0, "unknown". This call also reserves what
+ * release, release_range and rollback later need, so those cannot fail.
  */
 int bolt__freelist_free_run(bolt__freelist *f, bolt_txid txid, bolt_pgid id, uint32_t overflow,
                             bool is_freelist_page);
@@ -59,14 +73,35 @@ int bolt__freelist_free_run(bolt__freelist *f, bolt_txid txid, bolt_pgid id, uin
 void bolt__freelist_release(bolt__freelist *f, bolt_txid txid);
 
 /*
- * bbolt's releaseRange: make free every pending id freed by a txid in
- * [begin, end] that was also allocated by a txid in [begin, end] (or was in
- * use before begin... exactly bbolt 1.3.6's rule), so pages written and
- * freed between two open readers are reused.
+ * bbolt 1.3.6's releaseRange(begin, end), so pages written and freed
+ * between two open readers are reused. The exact rule:
+ *  - nothing happens when begin > end;
+ *  - only the pending ids freed by a txid in [begin, end] are considered;
+ *  - of those, an id becomes free when the txid that allocated it (see
+ *    free_run: 0 when unknown, e.g. pages taken from the high-water mark) is
+ *    also in [begin, end]; the others stay pending;
+ *  - shortcut kept from bbolt: each freeing txid remembers the `begin` of
+ *    the last call that considered it, and a later call with the same begin
+ *    skips that txid even if its end is larger. The memory starts at 0 and
+ *    is lost when the txid has no pending ids left. As the db uses it (an id
+ *    is always allocated no later than it is freed, begin >= 1) the shortcut
+ *    never changes the outcome; it shows only with begin 0 or ids whose
+ *    allocating txid is above their freeing txid, and then only delays a
+ *    release (release() still frees everything).
+ * The db calls it like bbolt's freePages: with the open readers' txids
+ * r1 < r2 < ... rn, release(r1 - 1), then release_range(r1, r1 - 1) (a
+ * no-op), release_range(r1 + 1, r2 - 1), ..., release_range(rn + 1, UINT64_MAX).
  */
 void bolt__freelist_release_range(bolt__freelist *f, bolt_txid begin, bolt_txid end);
 
-/* Undo transaction txid: its pending ids become in use again, its allocations free. */
+/*
+ * Undo write transaction txid, which must be the last one to allocate or
+ * free (the current writer): its pending ids become in use again, except
+ * those it had allocated itself, and every run it allocated becomes free
+ * again. The result equals bbolt's rollback followed by its reload of the
+ * committed freelist page. Ids pending under txid that another txid had
+ * allocated get that attribution back (bbolt restores it per id).
+ */
 void bolt__freelist_rollback(bolt__freelist *f, bolt_txid txid);
 
 /* True when id is free or pending. */
@@ -84,30 +119,47 @@ size_t bolt__freelist_page_size(const bolt__freelist *f);
 /*
  * Write the page image (header flags 0x10, count or the 0xFFFF escape, the
  * sorted union of free and pending ids) into buf, which has `size` bytes
- * (>= bolt__freelist_page_size). The caller sets the header's id and
- * overflow. 0, or STRATA_EMISUSE if buf is too small.
+ * (>= bolt__freelist_page_size); bytes after the ids are zeroed. The caller
+ * sets the header's id and overflow (bytes 0-7 and 12-15 are not touched).
+ * Does not allocate. 0, STRATA_EMISUSE if buf is NULL or too small, or
+ * -ENOMEM if an earlier release/release_range/rollback could not get memory
+ * (impossible under free_run's reservation, but then the list is incomplete
+ * and must not be written; reopen the db to rebuild it).
  */
 int bolt__freelist_write(const bolt__freelist *f, unsigned char *buf, size_t size);
 
 /*
  * Replace the contents with the ids stored in a freelist page run: `page`
  * points at its header, `avail` bytes are readable (the whole run), `hwm`
- * is the meta's pgid. Every id is validated: >= 2, < hwm, no duplicates,
- * the count within the run. All loaded ids are free (after a restart no
- * reader holds anything). 0, BOLT_ECORRUPT (nothing changed), or -ENOMEM.
+ * is the meta's pgid. Checked: avail >= 16, flags exactly 0x10, the count
+ * (or, with count 0xFFFF, the u64 count at offset 16) within the run, and
+ * every id >= 2, < hwm, no duplicates (any order; they are sorted). All
+ * loaded ids are free (after a restart no reader holds anything); pending
+ * ids and allocation records are dropped. The caller checks the header's id
+ * and names the page in its error. 0, BOLT_ECORRUPT or -ENOMEM (nothing
+ * changed on failure).
  */
 int bolt__freelist_read(bolt__freelist *f, const unsigned char *page, size_t avail, bolt_pgid hwm);
 
-/* Replace the contents with `n` ids (any order, validated as above). */
+/*
+ * Replace the contents with `n` ids (any order, validated as above; the
+ * NoFreelistSync rebuild). 0, BOLT_ECORRUPT, STRATA_EMISUSE (ids NULL with
+ * n > 0) or -ENOMEM; nothing changed on failure.
+ */
 int bolt__freelist_load_ids(bolt__freelist *f, const bolt_pgid *ids, size_t n, bolt_pgid hwm);
 
 /*
  * Call fn for every free and pending id in ascending order (check.c and the
  * stats walk); stops early and returns fn's value when it is non-zero.
+ * -ENOMEM (before any call) when the sorted copy cannot be allocated. fn
+ * must not modify f.
  */
 int bolt__freelist_each(const bolt__freelist *f, int (*fn)(bolt_pgid id, void *arg), void *arg);
 
-/* Internal consistency (sorted, disjoint, no 0/1); for assert() and tests. */
+/*
+ * Internal consistency (sorted, disjoint, no 0/1, counts, the hashmap's
+ * indexes); for assert() and tests. O(free + pending).
+ */
 bool bolt__freelist_ok(const bolt__freelist *f);
 
 #endif

@@ -108,6 +108,35 @@ uint32_t strata_crc32c(uint32_t crc, const void *data, size_t len);
 /* 64-bit FNV-1a of `len` bytes (the bbolt meta page checksum). */
 uint64_t strata_fnv1a64(const void *data, size_t len);
 
+/*
+ * SHA-256 (FIPS 180-4), for the canonical dump's sha256: fields and etcd's
+ * snapshot trailer. Incremental use:
+ *
+ *     strata_sha256_ctx c;
+ *     strata_sha256_init(&c);
+ *     strata_sha256_update(&c, part1, len1);   (any number of times)
+ *     strata_sha256_final(&c, digest);         (32 bytes)
+ *
+ * The result does not depend on how the message is split across updates.
+ * update copies what it needs (the caller's buffer may be reused at once);
+ * data may be NULL when len is 0. final wipes the context; call init again
+ * before reusing it. A context is plain memory owned by the caller (nothing
+ * to free), used by one thread at a time. The message may be up to
+ * 2^61 - 1 bytes (the bit length is a u64). None of these can fail.
+ */
+typedef struct strata_sha256_ctx {
+    uint32_t state[8]; /* H0..H7 */
+    uint64_t bytes;    /* message bytes so far; bytes % 64 of them wait in buf */
+    uint8_t buf[64];   /* the partial block */
+} strata_sha256_ctx;
+
+void strata_sha256_init(strata_sha256_ctx *c);
+void strata_sha256_update(strata_sha256_ctx *c, const void *data, size_t len);
+void strata_sha256_final(strata_sha256_ctx *c, uint8_t out[32]);
+
+/* One-shot: out = SHA-256 of data[0, len). */
+void strata_sha256(const void *data, size_t len, uint8_t out[32]);
+
 /* ---- clocks ------------------------------------------------------------ */
 
 /*

@@ -1,0 +1,1213 @@
+/*
+ * freelist.c: the free and pending page ids of a bolt file, in memory, and
+ * the freelist page (FORMAT.md §7). The interface and the page states are
+ * described in freelist.h; this file holds both implementations.
+ *
+ * Rules (checked by bolt__freelist_ok):
+ *  1. No id is both free and pending, and none is 0 or 1. nfree counts the
+ *     free ids and npending the pending ids exactly.
+ *  2. ARRAY: `ids` holds the free ids strictly ascending.
+ *     HASHMAP: the free ids form maximal runs (no two runs touch: a run
+ *     always absorbs a freed neighbour), each run is in `fwd` under its first
+ *     id, in `bwd` under its last id, in exactly one size class (the list
+ *     of runs with that length), and every one of its ids is in `free_set`.
+ *     Size classes are sorted by length, none is empty.
+ *  3. Pending ids live in per-txid records (`txps`, sorted by txid, none
+ *     empty); each id carries the txid that allocated it (0 when unknown)
+ *     for release_range; every pending id is in `pending_set`.
+ *  4. `allocs` maps the first id of a run handed out by allocate to the txid
+ *     that took it, as bbolt's `allocs` map; `recs` lists the runs the most
+ *     recent allocating txid took, so rollback can give them back (bbolt
+ *     re-reads the freelist page instead).
+ *  5. Capacity: every structure that release, release_range and rollback
+ *     fill has room for `reserved` >= nfree + npending ids, reserved by
+ *     free_run (the only edge that adds ids) before it changes anything.
+ *     Those three edges only move ids that were already counted, so they
+ *     never allocate and cannot fail. (Should one ever have to grow a
+ *     structure and fail, `failed` is set: write refuses to produce a page
+ *     and ok() is false, so a wrong list never reaches the disk.)
+ *
+ * Edges and the structures they touch:
+ *   allocate      free -> in use            ids / runs, allocs, recs
+ *   free_run      in use -> pending[txid]   txps, pending_set, allocs
+ *   release       pending[<= txid] -> free  txps -> ids / runs
+ *   release_range pending -> free (bbolt's rule, see the function)
+ *   rollback      pending[txid] -> in use, recs[txid] -> free
+ *
+ * Byte order: the page is little-endian (FORMAT.md conventions). The load
+ * and store helpers below are local until bolt/format.h lands; they should
+ * then be replaced by format.h's.
+ */
+#include "freelist.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- page layout (FORMAT.md §2, §7.1) ----------------------------------- */
+
+#define FL_HDR_SIZE       16
+#define FL_OFF_FLAGS      8
+#define FL_OFF_COUNT      10
+#define FL_FLAG_FREELIST  0x10
+#define FL_COUNT_OVERFLOW 0xFFFF
+#define FL_NIL            SIZE_MAX
+
+static uint64_t fl_load64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static uint16_t fl_load16(const unsigned char *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static void fl_store64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void fl_store16(unsigned char *p, uint16_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+}
+
+/* ---- open-addressing hash table ---------------------------------------- */
+
+/*
+ * Keys are non-zero u64 (page ids >= 2, run lengths >= 1); key 0 marks an
+ * empty slot. Linear probing; deletion shifts the following entries back, so
+ * there are no tombstones and a lookup stops at the first empty slot. The
+ * load factor stays at or below 1/2. `vals` is NULL for a set.
+ */
+typedef struct fl_map {
+    uint64_t *keys;
+    uint64_t *vals;
+    size_t cap; /* 0 or a power of two */
+    size_t count;
+    bool has_vals;
+} fl_map;
+
+static void map_init(fl_map *m, bool has_vals)
+{
+    memset(m, 0, sizeof *m);
+    m->has_vals = has_vals;
+}
+
+static void map_release(fl_map *m)
+{
+    free(m->keys);
+    free(m->vals);
+    map_init(m, m->has_vals);
+}
+
+static size_t map_home(const fl_map *m, uint64_t key)
+{
+    /* murmur3's finalizer: consecutive ids land far apart. */
+    key ^= key >> 33;
+    key *= 0xff51afd7ed558ccdULL;
+    key ^= key >> 33;
+    key *= 0xc4ceb9fe1a85ec53ULL;
+    key ^= key >> 33;
+    return (size_t)key & (m->cap - 1);
+}
+
+/* The slot holding key, or the empty slot where it would go. cap > 0. */
+static size_t map_slot(const fl_map *m, uint64_t key)
+{
+    size_t i = map_home(m, key);
+    /* Invariant: every slot between home and i holds another key. */
+    while (m->keys[i] != 0 && m->keys[i] != key)
+        i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+static bool map_get(const fl_map *m, uint64_t key, uint64_t *val)
+{
+    assert(key != 0);
+    if (m->count == 0)
+        return false;
+    size_t i = map_slot(m, key);
+    if (m->keys[i] == 0)
+        return false;
+    if (val != NULL)
+        *val = m->vals[i];
+    return true;
+}
+
+static bool map_has(const fl_map *m, uint64_t key)
+{
+    return map_get(m, key, NULL);
+}
+
+/* Make room for n entries without growing again. 0 or -ENOMEM (unchanged). */
+static int map_reserve(fl_map *m, size_t n)
+{
+    if (n <= m->cap / 2)
+        return 0;
+    size_t cap = m->cap < 16 ? 16 : m->cap;
+    while (cap / 2 < n) {
+        if (cap > SIZE_MAX / 2 / sizeof(uint64_t))
+            return -ENOMEM;
+        cap *= 2;
+    }
+    uint64_t *keys = calloc(cap, sizeof *keys);
+    uint64_t *vals = m->has_vals ? malloc(cap * sizeof *vals) : NULL;
+    if (keys == NULL || (m->has_vals && vals == NULL)) {
+        free(keys);
+        free(vals);
+        return -ENOMEM;
+    }
+    fl_map grown = { keys, vals, cap, 0, m->has_vals };
+    for (size_t i = 0; i < m->cap; i++) {
+        if (m->keys[i] == 0)
+            continue;
+        size_t j = map_slot(&grown, m->keys[i]);
+        grown.keys[j] = m->keys[i];
+        if (grown.has_vals)
+            grown.vals[j] = m->vals[i];
+        grown.count++;
+    }
+    free(m->keys);
+    free(m->vals);
+    *m = grown;
+    return 0;
+}
+
+/* Insert or overwrite. 0, or -ENOMEM (unchanged) when it had to grow and could not. */
+static int map_put(fl_map *m, uint64_t key, uint64_t val)
+{
+    assert(key != 0);
+    int rc = map_reserve(m, m->count + 1);
+    if (rc != 0)
+        return rc;
+    size_t i = map_slot(m, key);
+    if (m->keys[i] == 0) {
+        m->keys[i] = key;
+        m->count++;
+    }
+    if (m->has_vals)
+        m->vals[i] = val;
+    return 0;
+}
+
+static bool map_del(fl_map *m, uint64_t key)
+{
+    if (m->count == 0)
+        return false;
+    size_t mask = m->cap - 1;
+    size_t hole = map_slot(m, key);
+    if (m->keys[hole] == 0)
+        return false;
+    /*
+     * Backward shift: an entry after the hole moves into it unless its home
+     * lies cyclically in (hole, j], where it is still reachable without the hole.
+     */
+    size_t j = hole;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (m->keys[j] == 0)
+            break;
+        size_t home = map_home(m, m->keys[j]);
+        bool reachable = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+        if (reachable)
+            continue;
+        m->keys[hole] = m->keys[j];
+        if (m->has_vals)
+            m->vals[hole] = m->vals[j];
+        hole = j;
+    }
+    m->keys[hole] = 0;
+    m->count--;
+    return true;
+}
+
+/* ---- the freelist -------------------------------------------------------- */
+
+/* The ids freed by one transaction (bbolt's txPending). */
+typedef struct fl_txp {
+    bolt_txid txid;
+    bolt_pgid *ids;
+    bolt_txid *alloctx; /* alloctx[i]: the txid that allocated ids[i], 0 = unknown */
+    size_t n, cap;
+    bolt_txid last_release_begin; /* bbolt's lastReleaseBegin; 0 = none */
+} fl_txp;
+
+/* A run of free ids (HASHMAP), linked into its size class. */
+typedef struct fl_run {
+    bolt_pgid start;
+    uint64_t size;
+    size_t prev, next; /* within the class; FL_NIL ends */
+} fl_run;
+
+typedef struct fl_class {
+    uint64_t size;
+    size_t head; /* first run, FL_NIL never (empty classes are removed) */
+    size_t count;
+} fl_class;
+
+/* One run handed out by allocate, for rollback. */
+typedef struct fl_rec {
+    bolt_txid txid;
+    bolt_pgid start;
+    size_t n;
+} fl_rec;
+
+struct bolt__freelist {
+    bolt__freelist_kind kind;
+    size_t nfree, npending;
+    size_t reserved; /* rule 5 */
+    bool failed;
+
+    /* ARRAY: the free ids, ascending, and scratch room for merging. */
+    bolt_pgid *ids;
+    size_t ids_cap;
+    bolt_pgid *scratch;
+    size_t scratch_cap;
+
+    /* HASHMAP */
+    fl_map free_set; /* every free id */
+    fl_map fwd;      /* first id -> run index */
+    fl_map bwd;      /* last id -> run index */
+    fl_run *runs;
+    size_t runs_cap, runs_used, runs_spare; /* spare: head of unused slots (via next) */
+    fl_class *classes;
+    size_t nclasses, classes_cap;
+
+    /* Both */
+    fl_txp *txps; /* sorted by txid */
+    size_t ntxps, txps_cap;
+    fl_map pending_set;
+    fl_map allocs; /* first id -> allocating txid */
+    fl_rec *recs;
+    size_t nrecs, recs_cap;
+};
+
+/*
+ * Grow the array whose pointer lives at *pp (any element type) to hold at
+ * least `need` elements, doubling. The pointer is read and written through
+ * memcpy, so one helper serves every element type without aliasing tricks.
+ * 0, or -ENOMEM with the array and *cap unchanged.
+ */
+static int grow_array(void *pp, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap < 8 ? 8 : *cap;
+    while (n < need) {
+        if (n > SIZE_MAX / 2 / elem)
+            return -ENOMEM;
+        n *= 2;
+    }
+    void *old;
+    memcpy(&old, pp, sizeof old);
+    void *q = realloc(old, n * elem);
+    if (q == NULL)
+        return -ENOMEM;
+    memcpy(pp, &q, sizeof q);
+    *cap = n;
+    return 0;
+}
+
+#define GROW(arr, cap, need) grow_array(&(arr), &(cap), (need), sizeof *(arr))
+
+int bolt__freelist_new(bolt__freelist_kind kind, bolt__freelist **out)
+{
+    *out = NULL;
+    if (kind != BOLT__FREELIST_ARRAY && kind != BOLT__FREELIST_HASHMAP)
+        return STRATA_EMISUSE;
+    bolt__freelist *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return -ENOMEM;
+    f->kind = kind;
+    map_init(&f->free_set, false);
+    map_init(&f->fwd, true);
+    map_init(&f->bwd, true);
+    map_init(&f->pending_set, false);
+    map_init(&f->allocs, true);
+    f->runs_spare = FL_NIL;
+    *out = f;
+    return 0;
+}
+
+static void freelist_release_all(bolt__freelist *f)
+{
+    free(f->ids);
+    free(f->scratch);
+    map_release(&f->free_set);
+    map_release(&f->fwd);
+    map_release(&f->bwd);
+    free(f->runs);
+    free(f->classes);
+    for (size_t i = 0; i < f->ntxps; i++) {
+        free(f->txps[i].ids);
+        free(f->txps[i].alloctx);
+    }
+    free(f->txps);
+    map_release(&f->pending_set);
+    map_release(&f->allocs);
+    free(f->recs);
+}
+
+void bolt__freelist_free(bolt__freelist *f)
+{
+    if (f == NULL)
+        return;
+    freelist_release_all(f);
+    free(f);
+}
+
+/* Largest number of distinct run lengths among runs holding at most n ids. */
+static size_t classes_bound(size_t n)
+{
+    size_t d = 0;
+    /* Invariant: lengths 1..d sum to d(d+1)/2 <= n. */
+    while ((d + 1) * (d + 2) / 2 <= n)
+        d++;
+    return d + 1;
+}
+
+/*
+ * Rule 5: make room for `total` free + pending ids in every structure the
+ * non-failing edges fill. 0 or -ENOMEM; what was grown stays grown (the
+ * contents are unchanged either way).
+ */
+static int freelist_reserve(bolt__freelist *f, size_t total)
+{
+    if (total <= f->reserved)
+        return 0;
+    size_t want = f->reserved * 2 > total ? f->reserved * 2 : total;
+    int rc = map_reserve(&f->pending_set, want);
+    if (rc == 0 && f->kind == BOLT__FREELIST_ARRAY) {
+        rc = GROW(f->ids, f->ids_cap, want);
+        if (rc == 0)
+            rc = GROW(f->scratch, f->scratch_cap, want);
+    } else if (rc == 0) {
+        rc = map_reserve(&f->free_set, want);
+        if (rc == 0)
+            rc = map_reserve(&f->fwd, want);
+        if (rc == 0)
+            rc = map_reserve(&f->bwd, want);
+        if (rc == 0)
+            rc = GROW(f->runs, f->runs_cap, want);
+        if (rc == 0)
+            rc = GROW(f->classes, f->classes_cap, classes_bound(want));
+    }
+    if (rc == 0)
+        f->reserved = want;
+    return rc;
+}
+
+/* ---- HASHMAP: runs and size classes --------------------------------------- */
+
+/* Index of the first class with size >= size (nclasses when none). */
+static size_t class_lower_bound(const bolt__freelist *f, uint64_t size)
+{
+    size_t lo = 0, hi = f->nclasses;
+    /* Invariant: classes[< lo] are smaller than size, classes[>= hi] are not. */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (f->classes[mid].size < size)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void class_unlink(bolt__freelist *f, size_t idx)
+{
+    fl_run *r = &f->runs[idx];
+    size_t c = class_lower_bound(f, r->size);
+    assert(c < f->nclasses && f->classes[c].size == r->size);
+    if (r->prev != FL_NIL)
+        f->runs[r->prev].next = r->next;
+    else
+        f->classes[c].head = r->next;
+    if (r->next != FL_NIL)
+        f->runs[r->next].prev = r->prev;
+    if (--f->classes[c].count == 0) {
+        memmove(&f->classes[c], &f->classes[c + 1], (f->nclasses - c - 1) * sizeof f->classes[0]);
+        f->nclasses--;
+    }
+}
+
+static int class_link(bolt__freelist *f, size_t idx)
+{
+    fl_run *r = &f->runs[idx];
+    size_t c = class_lower_bound(f, r->size);
+    if (c == f->nclasses || f->classes[c].size != r->size) {
+        int rc = GROW(f->classes, f->classes_cap, f->nclasses + 1);
+        if (rc != 0)
+            return rc;
+        memmove(&f->classes[c + 1], &f->classes[c], (f->nclasses - c) * sizeof f->classes[0]);
+        f->classes[c] = (fl_class){ r->size, FL_NIL, 0 };
+        f->nclasses++;
+    }
+    r->prev = FL_NIL;
+    r->next = f->classes[c].head;
+    if (r->next != FL_NIL)
+        f->runs[r->next].prev = idx;
+    f->classes[c].head = idx;
+    f->classes[c].count++;
+    return 0;
+}
+
+/* Forget run idx (its ids stay in free_set; the caller decides). */
+static void span_del(bolt__freelist *f, size_t idx)
+{
+    fl_run *r = &f->runs[idx];
+    class_unlink(f, idx);
+    map_del(&f->fwd, r->start);
+    map_del(&f->bwd, r->start + r->size - 1);
+    r->next = f->runs_spare;
+    f->runs_spare = idx;
+    f->runs_used--;
+}
+
+/* Record the run [start, start + size) (its ids are already in free_set). */
+static int span_add(bolt__freelist *f, bolt_pgid start, uint64_t size)
+{
+    int rc = 0;
+    if (f->runs_spare == FL_NIL) {
+        rc = GROW(f->runs, f->runs_cap, f->runs_used + 1);
+        if (rc != 0)
+            return rc;
+    }
+    /* Grow everything first so a failure leaves the run table as it was. */
+    size_t c = class_lower_bound(f, size);
+    bool new_class = c == f->nclasses || f->classes[c].size != size;
+    if ((rc = map_reserve(&f->fwd, f->fwd.count + 1)) != 0 ||
+        (rc = map_reserve(&f->bwd, f->bwd.count + 1)) != 0 ||
+        (new_class && (rc = GROW(f->classes, f->classes_cap, f->nclasses + 1)) != 0))
+        return rc;
+    size_t idx;
+    if (f->runs_spare != FL_NIL) {
+        idx = f->runs_spare;
+        f->runs_spare = f->runs[idx].next;
+    } else {
+        /* Slots [0, runs_used) are all in use when there is no spare one. */
+        idx = f->runs_used;
+    }
+    f->runs_used++;
+    f->runs[idx] = (fl_run){ start, size, FL_NIL, FL_NIL };
+    (void)map_put(&f->fwd, start, idx);
+    (void)map_put(&f->bwd, start + size - 1, idx);
+    (void)class_link(f, idx);
+    return 0;
+}
+
+/* Make the in-use id free (HASHMAP), merging with the runs it touches. */
+static int hmap_merge_id(bolt__freelist *f, bolt_pgid id)
+{
+    uint64_t prev, next;
+    bolt_pgid start = id;
+    uint64_t size = 1;
+    int rc = map_put(&f->free_set, id, 0);
+    if (rc != 0)
+        return rc;
+    if (map_get(&f->bwd, id - 1, &prev)) {
+        start = f->runs[prev].start;
+        size += f->runs[prev].size;
+        span_del(f, (size_t)prev);
+    }
+    if (map_get(&f->fwd, id + 1, &next)) {
+        size += f->runs[next].size;
+        span_del(f, (size_t)next);
+    }
+    rc = span_add(f, start, size);
+    if (rc != 0)
+        return rc;
+    f->nfree++;
+    return 0;
+}
+
+/* ---- ARRAY: merging ids into the sorted array ---------------------------- */
+
+static int cmp_pgid(const void *a, const void *b)
+{
+    bolt_pgid x = *(const bolt_pgid *)a, y = *(const bolt_pgid *)b;
+    return (x > y) - (x < y);
+}
+
+/* Merge scratch[0, m) (in-use ids, any order) into the free ids (ARRAY). */
+static int array_merge_scratch(bolt__freelist *f, size_t m)
+{
+    if (m == 0)
+        return 0;
+    int rc = GROW(f->ids, f->ids_cap, f->nfree + m);
+    if (rc != 0)
+        return rc;
+    qsort(f->scratch, m, sizeof f->scratch[0], cmp_pgid);
+    /* Drop repeats (rollback may queue an id twice). */
+    size_t u = 1;
+    for (size_t r = 1; r < m; r++) {
+        if (f->scratch[r] != f->scratch[u - 1])
+            f->scratch[u++] = f->scratch[r];
+    }
+    m = u;
+    /*
+     * Merge from the back into ids[0, nfree + m): the write position k is
+     * always past the unread part of ids, so nothing unread is overwritten.
+     */
+    size_t i = f->nfree, j = m, k = f->nfree + m;
+    while (j > 0) {
+        if (i > 0 && f->ids[i - 1] > f->scratch[j - 1])
+            f->ids[--k] = f->ids[--i];
+        else
+            f->ids[--k] = f->scratch[--j];
+    }
+    f->nfree += m;
+    return 0;
+}
+
+/* Queue id to become free (ARRAY: into scratch; HASHMAP: merged at once). */
+static void freelist_add_free(bolt__freelist *f, bolt_pgid id, size_t *m)
+{
+    if (f->kind == BOLT__FREELIST_ARRAY) {
+        if (GROW(f->scratch, f->scratch_cap, *m + 1) != 0) {
+            f->failed = true;
+            return;
+        }
+        f->scratch[(*m)++] = id;
+    } else if (hmap_merge_id(f, id) != 0) {
+        f->failed = true;
+    }
+}
+
+static void freelist_flush_free(bolt__freelist *f, size_t m)
+{
+    if (f->kind == BOLT__FREELIST_ARRAY && array_merge_scratch(f, m) != 0)
+        f->failed = true;
+}
+
+/* ---- membership ---------------------------------------------------------- */
+
+static bool freelist_is_free(const bolt__freelist *f, bolt_pgid id)
+{
+    if (f->kind == BOLT__FREELIST_HASHMAP)
+        return id >= 2 && map_has(&f->free_set, id);
+    return f->nfree > 0 && bsearch(&id, f->ids, f->nfree, sizeof id, cmp_pgid) != NULL;
+}
+
+bool bolt__freelist_freed(const bolt__freelist *f, bolt_pgid id)
+{
+    if (id < 2)
+        return false;
+    return map_has(&f->pending_set, id) || freelist_is_free(f, id);
+}
+
+size_t bolt__freelist_free_count(const bolt__freelist *f)
+{
+    return f->nfree;
+}
+
+size_t bolt__freelist_pending_count(const bolt__freelist *f)
+{
+    return f->npending;
+}
+
+/* ---- allocate -------------------------------------------------------------- */
+
+/* ARRAY: the lowest run of n ids (bbolt's arrayAllocate), or 0. */
+static bolt_pgid array_allocate(bolt__freelist *f, size_t n)
+{
+    bolt_pgid initial = 0, previd = 0;
+    /* Invariant: ids[i - (previd - initial) .. i - 1] are initial..previd. */
+    for (size_t i = 0; i < f->nfree; i++) {
+        bolt_pgid id = f->ids[i];
+        assert(id > 1);
+        if (previd == 0 || id - previd != 1)
+            initial = id;
+        if (id - initial + 1 == n) {
+            size_t first = i + 1 - n;
+            memmove(&f->ids[first], &f->ids[i + 1], (f->nfree - i - 1) * sizeof f->ids[0]);
+            f->nfree -= n;
+            return initial;
+        }
+        previd = id;
+    }
+    return 0;
+}
+
+/*
+ * HASHMAP: a run from the smallest size class that holds n ids (an exact
+ * fit when there is one, as bbolt's hashmapAllocate tries first; bbolt then
+ * takes any larger run, strata the smallest, which keeps long runs whole for
+ * large allocations). Within a class, the run linked most recently.
+ */
+static bolt_pgid hmap_allocate(bolt__freelist *f, size_t n)
+{
+    size_t c = class_lower_bound(f, n);
+    if (c == f->nclasses)
+        return 0;
+    size_t idx = f->classes[c].head;
+    bolt_pgid start = f->runs[idx].start;
+    uint64_t size = f->runs[idx].size;
+    /* A run is split into two at most; the remainder takes the freed slot. */
+    span_del(f, idx);
+    if (size > n && span_add(f, start + n, size - n) != 0)
+        f->failed = true; /* cannot happen: it reuses the slot just freed (rule 5) */
+    for (size_t i = 0; i < n; i++)
+        map_del(&f->free_set, start + i);
+    f->nfree -= n;
+    return start;
+}
+
+bolt_pgid bolt__freelist_allocate(bolt__freelist *f, bolt_txid txid, size_t n)
+{
+    if (n == 0 || n > f->nfree || f->failed)
+        return 0;
+    /* recs holds one txid's runs: a new allocating txid means the last one ended. */
+    if (f->nrecs > 0 && f->recs[0].txid != txid)
+        f->nrecs = 0;
+    /* Reserve before taking anything: a failure here reads as "no run" (grow the file). */
+    if (map_reserve(&f->allocs, f->allocs.count + 1) != 0 ||
+        GROW(f->recs, f->recs_cap, f->nrecs + 1) != 0)
+        return 0;
+    bolt_pgid start = f->kind == BOLT__FREELIST_ARRAY ? array_allocate(f, n) : hmap_allocate(f, n);
+    if (start == 0)
+        return 0;
+    assert(start > 1);
+    (void)map_put(&f->allocs, start, txid);
+    f->recs[f->nrecs++] = (fl_rec){ txid, start, n };
+    return start;
+}
+
+/* ---- pending ------------------------------------------------------------- */
+
+/* Index of the first txp with txid >= txid. */
+static size_t txp_lower_bound(const bolt__freelist *f, bolt_txid txid)
+{
+    size_t lo = 0, hi = f->ntxps;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (f->txps[mid].txid < txid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void txp_remove(bolt__freelist *f, size_t i)
+{
+    free(f->txps[i].ids);
+    free(f->txps[i].alloctx);
+    memmove(&f->txps[i], &f->txps[i + 1], (f->ntxps - i - 1) * sizeof f->txps[0]);
+    f->ntxps--;
+}
+
+int bolt__freelist_free_run(bolt__freelist *f, bolt_txid txid, bolt_pgid id, uint32_t overflow,
+                            bool is_freelist_page)
+{
+    /* The last id must stay below UINT64_MAX so that id + 1 never wraps to 0. */
+    if (id < 2 || id >= UINT64_MAX - overflow)
+        return BOLT_EPANIC;
+    size_t len = (size_t)overflow + 1;
+    for (size_t i = 0; i < len; i++) {
+        if (bolt__freelist_freed(f, id + i))
+            return BOLT_EPANIC; /* double free */
+    }
+
+    /* Reserve everything first: on failure nothing has changed. */
+    int rc = freelist_reserve(f, f->nfree + f->npending + len);
+    if (rc != 0)
+        return rc;
+    size_t t = txp_lower_bound(f, txid);
+    if (t == f->ntxps || f->txps[t].txid != txid) {
+        fl_txp fresh = { txid, NULL, NULL, 0, 0, 0 };
+        if ((rc = GROW(f->txps, f->txps_cap, f->ntxps + 1)) != 0 ||
+            (rc = GROW(fresh.ids, fresh.cap, len)) != 0)
+            return rc;
+        size_t cap = 0;
+        if ((rc = GROW(fresh.alloctx, cap, fresh.cap)) != 0) {
+            free(fresh.ids);
+            return rc;
+        }
+        memmove(&f->txps[t + 1], &f->txps[t], (f->ntxps - t) * sizeof f->txps[0]);
+        f->txps[t] = fresh;
+        f->ntxps++;
+    } else {
+        fl_txp *p = &f->txps[t];
+        if (p->n + len > p->cap) {
+            size_t cap = p->cap, cap2 = p->cap;
+            if ((rc = GROW(p->ids, cap, p->n + len)) != 0 ||
+                (rc = GROW(p->alloctx, cap2, cap)) != 0)
+                return rc; /* a grown ids array is harmless */
+            p->cap = cap;
+        }
+    }
+
+    /* bbolt's free(): the allocating txid, or txid - 1 for the old freelist run. */
+    uint64_t alloc_txid = 0;
+    if (map_get(&f->allocs, id, &alloc_txid))
+        map_del(&f->allocs, id);
+    else if (is_freelist_page)
+        alloc_txid = txid - 1;
+    fl_txp *p = &f->txps[t];
+    for (size_t i = 0; i < len; i++) {
+        p->ids[p->n] = id + i;
+        p->alloctx[p->n] = alloc_txid;
+        p->n++;
+        (void)map_put(&f->pending_set, id + i, 0); /* reserved above */
+    }
+    f->npending += len;
+    return 0;
+}
+
+void bolt__freelist_release(bolt__freelist *f, bolt_txid txid)
+{
+    size_t m = 0, end = txid == UINT64_MAX ? f->ntxps : txp_lower_bound(f, txid + 1);
+    for (size_t t = 0; t < end; t++) {
+        fl_txp *p = &f->txps[t];
+        for (size_t i = 0; i < p->n; i++) {
+            map_del(&f->pending_set, p->ids[i]);
+            freelist_add_free(f, p->ids[i], &m);
+        }
+        f->npending -= p->n;
+        free(p->ids);
+        free(p->alloctx);
+    }
+    freelist_flush_free(f, m);
+    if (end > 0) {
+        memmove(&f->txps[0], &f->txps[end], (f->ntxps - end) * sizeof f->txps[0]);
+        f->ntxps -= end;
+    }
+}
+
+/*
+ * bbolt 1.3.6's releaseRange(begin, end), rule for rule:
+ *  - nothing when begin > end;
+ *  - only pending records of a txid in [begin, end] are looked at, and a
+ *    record whose last_release_begin equals begin is skipped (bbolt's
+ *    "ranges haven't updated" shortcut: with the same begin nothing new is
+ *    expected, even when end has grown; it only delays a release);
+ *  - in a record looked at, an id becomes free when its allocating txid is
+ *    in [begin, end] (0 = unknown never is, unless begin is 0); the record
+ *    then remembers begin, and goes away when it has no ids left.
+ */
+void bolt__freelist_release_range(bolt__freelist *f, bolt_txid begin, bolt_txid end)
+{
+    if (begin > end)
+        return;
+    size_t m = 0;
+    size_t t = txp_lower_bound(f, begin);
+    /* Invariant: records before t are not in range or were kept non-empty. */
+    while (t < f->ntxps && f->txps[t].txid <= end) {
+        fl_txp *p = &f->txps[t];
+        if (p->last_release_begin == begin) {
+            t++;
+            continue;
+        }
+        for (size_t i = 0; i < p->n;) {
+            bolt_txid atx = p->alloctx[i];
+            if (atx < begin || atx > end) {
+                i++;
+                continue;
+            }
+            bolt_pgid id = p->ids[i];
+            p->ids[i] = p->ids[p->n - 1];
+            p->alloctx[i] = p->alloctx[p->n - 1];
+            p->n--;
+            f->npending--;
+            map_del(&f->pending_set, id);
+            freelist_add_free(f, id, &m);
+        }
+        p->last_release_begin = begin;
+        if (p->n == 0)
+            txp_remove(f, t);
+        else
+            t++;
+    }
+    freelist_flush_free(f, m);
+}
+
+void bolt__freelist_rollback(bolt__freelist *f, bolt_txid txid)
+{
+    size_t m = 0;
+    size_t t = txp_lower_bound(f, txid);
+    if (t < f->ntxps && f->txps[t].txid == txid) {
+        fl_txp *p = &f->txps[t];
+        for (size_t i = 0; i < p->n; i++) {
+            bolt_pgid id = p->ids[i];
+            bolt_txid atx = p->alloctx[i];
+            map_del(&f->pending_set, id);
+            if (atx == txid) {
+                freelist_add_free(f, id, &m); /* allocated and freed by txid */
+            } else if (atx != 0) {
+                /* bbolt restores the attribution per id; losing it only delays reuse. */
+                (void)map_put(&f->allocs, id, atx);
+            }
+        }
+        f->npending -= p->n;
+        txp_remove(f, t);
+    }
+    /*
+     * The runs txid took go back: bbolt gets the same result by re-reading
+     * the committed freelist page minus what is still pending. An id queued
+     * twice (ARRAY defers the merge) is dropped by array_merge_scratch.
+     */
+    bool mine = f->nrecs > 0 && f->recs[0].txid == txid;
+    for (size_t r = 0; mine && r < f->nrecs; r++) {
+        fl_rec *rec = &f->recs[r];
+        uint64_t owner;
+        if (map_get(&f->allocs, rec->start, &owner) && owner == txid)
+            map_del(&f->allocs, rec->start);
+        for (size_t i = 0; i < rec->n; i++) {
+            bolt_pgid id = rec->start + i;
+            /* Pending for another txid (misuse) stays pending: never free an id twice. */
+            if (!map_has(&f->pending_set, id) && !freelist_is_free(f, id))
+                freelist_add_free(f, id, &m);
+        }
+    }
+    if (mine)
+        f->nrecs = 0;
+    freelist_flush_free(f, m);
+}
+
+/* ---- the page image -------------------------------------------------------- */
+
+size_t bolt__freelist_page_size(const bolt__freelist *f)
+{
+    size_t n = f->nfree + f->npending;
+    if (n >= FL_COUNT_OVERFLOW)
+        n++;
+    return FL_HDR_SIZE + 8 * n;
+}
+
+static uint64_t buf_get(const unsigned char *b, size_t i)
+{
+    return fl_load64(b + 8 * i);
+}
+
+static void buf_set(unsigned char *b, size_t i, uint64_t v)
+{
+    fl_store64(b + 8 * i, v);
+}
+
+static void buf_sift(unsigned char *b, size_t root, size_t n)
+{
+    uint64_t v = buf_get(b, root);
+    /* Invariant: v belongs at root or below; everything above is a heap. */
+    for (;;) {
+        size_t child = 2 * root + 1;
+        if (child >= n)
+            break;
+        uint64_t c = buf_get(b, child);
+        if (child + 1 < n) {
+            uint64_t c2 = buf_get(b, child + 1);
+            if (c2 > c) {
+                child++;
+                c = c2;
+            }
+        }
+        if (c <= v)
+            break;
+        buf_set(b, root, c);
+        root = child;
+    }
+    buf_set(b, root, v);
+}
+
+/* Heapsort n little-endian u64 in place: no allocation, any alignment. */
+static void buf_sort(unsigned char *b, size_t n)
+{
+    if (n < 2)
+        return;
+    for (size_t i = n / 2; i-- > 0;)
+        buf_sift(b, i, n);
+    for (size_t last = n - 1; last > 0; last--) {
+        uint64_t top = buf_get(b, 0);
+        buf_set(b, 0, buf_get(b, last));
+        buf_set(b, last, top);
+        buf_sift(b, 0, last);
+    }
+}
+
+/* Store the pending ids at out[0, npending), in no particular order. */
+static void buf_put_pending(const bolt__freelist *f, unsigned char *out)
+{
+    size_t k = 0;
+    for (size_t t = 0; t < f->ntxps; t++) {
+        for (size_t i = 0; i < f->txps[t].n; i++)
+            buf_set(out, k++, f->txps[t].ids[i]);
+    }
+}
+
+/*
+ * Store the sorted union of free and pending ids at out[0, nfree +
+ * npending), without allocating (write must not fail for memory).
+ */
+static void buf_put_sorted(const bolt__freelist *f, unsigned char *out)
+{
+    size_t np = f->npending, n = f->nfree + f->npending;
+    buf_put_pending(f, out);
+    if (f->kind == BOLT__FREELIST_ARRAY) {
+        buf_sort(out, np);
+        /* Merge from the back, as array_merge_scratch does. */
+        size_t i = np, j = f->nfree, k = n;
+        while (j > 0) {
+            if (i > 0 && buf_get(out, i - 1) > f->ids[j - 1]) {
+                i--;
+                buf_set(out, --k, buf_get(out, i));
+            } else {
+                buf_set(out, --k, f->ids[--j]);
+            }
+        }
+        return;
+    }
+    /*
+     * HASHMAP: sort one entry per run (its first id) together with the
+     * pending ids, then expand the runs from the back. Entry d expands to
+     * positions >= d (every entry before it stands for at least one id), so
+     * the expansion never overwrites an entry not yet read.
+     */
+    size_t d = np;
+    for (size_t s = 0; s < f->fwd.cap; s++) {
+        if (f->fwd.keys[s] != 0)
+            buf_set(out, d++, f->fwd.keys[s]);
+    }
+    buf_sort(out, d);
+    size_t k = n;
+    while (d-- > 0) {
+        bolt_pgid start = buf_get(out, d);
+        uint64_t idx, size = 1; /* a pending id */
+        if (map_get(&f->fwd, start, &idx))
+            size = f->runs[idx].size;
+        assert(k >= d + size);
+        for (uint64_t s = size; s-- > 0;)
+            buf_set(out, --k, start + s);
+    }
+    assert(k == 0);
+}
+
+int bolt__freelist_write(const bolt__freelist *f, unsigned char *buf, size_t size)
+{
+    if (f->failed)
+        return -ENOMEM;
+    size_t need = bolt__freelist_page_size(f);
+    if (buf == NULL || size < need)
+        return STRATA_EMISUSE;
+    size_t n = f->nfree + f->npending;
+    size_t off = FL_HDR_SIZE;
+    fl_store16(buf + FL_OFF_FLAGS, FL_FLAG_FREELIST);
+    if (n >= FL_COUNT_OVERFLOW) {
+        fl_store16(buf + FL_OFF_COUNT, FL_COUNT_OVERFLOW);
+        fl_store64(buf + off, n);
+        off += 8;
+    } else {
+        fl_store16(buf + FL_OFF_COUNT, (uint16_t)n);
+    }
+    buf_put_sorted(f, buf + off);
+    memset(buf + need, 0, size - need);
+    return 0;
+}
+
+/*
+ * Replace f's contents with the sorted, validated ids (all free). Builds a
+ * fresh freelist first, so a failure leaves f as it was.
+ */
+static int freelist_replace(bolt__freelist *f, const bolt_pgid *ids, size_t n)
+{
+    bolt__freelist *nf;
+    int rc = bolt__freelist_new(f->kind, &nf);
+    if (rc != 0)
+        return rc;
+    rc = freelist_reserve(nf, n);
+    if (rc == 0 && nf->kind == BOLT__FREELIST_ARRAY) {
+        if (n > 0)
+            memcpy(nf->ids, ids, n * sizeof ids[0]);
+        nf->nfree = n;
+    } else if (rc == 0) {
+        /* Invariant: ids[run, i) are one run of consecutive ids. */
+        size_t run = 0;
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            rc = map_put(&nf->free_set, ids[i], 0);
+            if (rc == 0 && (i + 1 == n || ids[i + 1] != ids[i] + 1)) {
+                rc = span_add(nf, ids[run], i + 1 - run);
+                run = i + 1;
+            }
+        }
+        nf->nfree = n;
+    }
+    if (rc != 0) {
+        bolt__freelist_free(nf);
+        return rc;
+    }
+    freelist_release_all(f);
+    *f = *nf;
+    free(nf);
+    return 0;
+}
+
+/* Sort ids in place and check them (FORMAT.md §7.1). 0 or BOLT_ECORRUPT. */
+static int ids_validate(bolt_pgid *ids, size_t n, bolt_pgid hwm)
+{
+    qsort(ids, n, sizeof ids[0], cmp_pgid);
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] < 2 || ids[i] >= hwm)
+            return BOLT_ECORRUPT;
+        if (i > 0 && ids[i] == ids[i - 1])
+            return BOLT_ECORRUPT;
+    }
+    return 0;
+}
+
+int bolt__freelist_load_ids(bolt__freelist *f, const bolt_pgid *ids, size_t n, bolt_pgid hwm)
+{
+    if (n > 0 && ids == NULL)
+        return STRATA_EMISUSE;
+    bolt_pgid *copy = malloc((n > 0 ? n : 1) * sizeof *copy);
+    if (copy == NULL)
+        return -ENOMEM;
+    if (n > 0)
+        memcpy(copy, ids, n * sizeof *copy);
+    int rc = ids_validate(copy, n, hwm);
+    if (rc == 0)
+        rc = freelist_replace(f, copy, n);
+    free(copy);
+    return rc;
+}
+
+int bolt__freelist_read(bolt__freelist *f, const unsigned char *page, size_t avail, bolt_pgid hwm)
+{
+    if (page == NULL || avail < FL_HDR_SIZE)
+        return BOLT_ECORRUPT;
+    if (fl_load16(page + FL_OFF_FLAGS) != FL_FLAG_FREELIST)
+        return BOLT_ECORRUPT;
+    size_t off = FL_HDR_SIZE;
+    uint64_t n = fl_load16(page + FL_OFF_COUNT);
+    if (n == FL_COUNT_OVERFLOW) {
+        /* The real count is the first u64 (a smaller one is accepted, as bbolt does). */
+        if (avail < off + 8)
+            return BOLT_ECORRUPT;
+        n = fl_load64(page + off);
+        off += 8;
+    }
+    if (n > (avail - off) / 8)
+        return BOLT_ECORRUPT; /* the count runs past the run */
+    bolt_pgid *ids = malloc((n > 0 ? (size_t)n : 1) * sizeof *ids);
+    if (ids == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        ids[i] = fl_load64(page + off + 8 * i);
+    int rc = ids_validate(ids, (size_t)n, hwm);
+    if (rc == 0)
+        rc = freelist_replace(f, ids, (size_t)n);
+    free(ids);
+    return rc;
+}
+
+int bolt__freelist_each(const bolt__freelist *f, int (*fn)(bolt_pgid id, void *arg), void *arg)
+{
+    size_t n = f->nfree + f->npending;
+    if (n == 0)
+        return 0;
+    unsigned char *buf = malloc(n * 8);
+    if (buf == NULL)
+        return -ENOMEM;
+    buf_put_sorted(f, buf);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = fn(buf_get(buf, i), arg);
+    free(buf);
+    return rc;
+}
+
+/* ---- consistency -------------------------------------------------------- */
+
+static bool hmap_ok(const bolt__freelist *f)
+{
+    size_t total = 0, nruns = 0;
+    for (size_t s = 0; s < f->fwd.cap; s++) {
+        bolt_pgid start = f->fwd.keys[s];
+        if (start == 0)
+            continue;
+        size_t idx = (size_t)f->fwd.vals[s];
+        if (idx >= f->runs_cap)
+            return false;
+        const fl_run *r = &f->runs[idx];
+        uint64_t back;
+        if (r->start != start || r->size == 0 || start < 2 || start > UINT64_MAX - r->size)
+            return false;
+        if (!map_get(&f->bwd, start + r->size - 1, &back) || back != idx)
+            return false;
+        /* Maximal: no run ends just before this one or starts just after it. */
+        if (map_has(&f->bwd, start - 1) || map_has(&f->fwd, start + r->size))
+            return false;
+        for (uint64_t i = 0; i < r->size; i++) {
+            if (!map_has(&f->free_set, start + i))
+                return false;
+        }
+        total += r->size;
+        nruns++;
+    }
+    /* Every run id is in free_set and the sizes add up to its count: disjoint runs. */
+    if (total != f->nfree || f->free_set.count != f->nfree)
+        return false;
+    if (f->bwd.count != nruns || f->runs_used != nruns)
+        return false;
+    size_t linked = 0;
+    for (size_t c = 0; c < f->nclasses; c++) {
+        const fl_class *cl = &f->classes[c];
+        if (cl->count == 0 || (c > 0 && f->classes[c - 1].size >= cl->size))
+            return false;
+        size_t k = 0, prev = FL_NIL;
+        for (size_t idx = cl->head; idx != FL_NIL; idx = f->runs[idx].next) {
+            uint64_t found;
+            if (idx >= f->runs_cap || f->runs[idx].size != cl->size || f->runs[idx].prev != prev)
+                return false;
+            if (!map_get(&f->fwd, f->runs[idx].start, &found) || found != idx)
+                return false;
+            if (++k > cl->count)
+                return false;
+            prev = idx;
+        }
+        if (k != cl->count)
+            return false;
+        linked += k;
+    }
+    return linked == nruns;
+}
+
+bool bolt__freelist_ok(const bolt__freelist *f)
+{
+    if (f == NULL || f->failed)
+        return false;
+    if (f->kind == BOLT__FREELIST_ARRAY) {
+        for (size_t i = 0; i < f->nfree; i++) {
+            if (f->ids[i] < 2 || (i > 0 && f->ids[i - 1] >= f->ids[i]))
+                return false;
+        }
+    } else if (!hmap_ok(f)) {
+        return false;
+    }
+    size_t np = 0;
+    for (size_t t = 0; t < f->ntxps; t++) {
+        const fl_txp *p = &f->txps[t];
+        if (p->n == 0 || (t > 0 && f->txps[t - 1].txid >= p->txid))
+            return false;
+        for (size_t i = 0; i < p->n; i++) {
+            if (p->ids[i] < 2 || !map_has(&f->pending_set, p->ids[i]) ||
+                freelist_is_free(f, p->ids[i]))
+                return false;
+        }
+        np += p->n;
+    }
+    /* Every pending id is in the set and the counts agree: no id pending twice. */
+    if (np != f->npending || f->pending_set.count != np)
+        return false;
+    for (size_t r = 1; r < f->nrecs; r++) {
+        if (f->recs[r].txid != f->recs[0].txid)
+            return false;
+    }
+    return f->nfree + f->npending <= f->reserved || f->nfree + f->npending == 0;
+}
