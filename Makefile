@@ -13,7 +13,7 @@ deps:
 	@tools/ci/deps.sh
 
 format:
-	@git ls-files '*.c' '*.h' | xargs clang-format -i
+	@git ls-files --cached --others --exclude-standard '*.c' '*.h' | xargs clang-format -i
 
 clean:
 	rm -rf build

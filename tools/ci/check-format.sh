@@ -3,7 +3,7 @@
 # .clang-format (a meson test in the normal build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-files=$(git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
+files=$(git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 [ -n "$files" ] || exit 0
 # shellcheck disable=SC2086
 clang-format --dry-run --Werror $files
