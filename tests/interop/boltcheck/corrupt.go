@@ -16,6 +16,8 @@ package main
 //	cycle        point a branch element at the branch page itself
 //	truncate     cut the file one page short of pgid*page_size
 //	meta-both    break both meta checksums (cannot open: exit 2)
+//	random       overwrite 1-8 seeded random bytes, mostly in page headers
+//	             and element arrays (any exit but 3 is acceptable)
 
 import (
 	"encoding/binary"
@@ -24,10 +26,10 @@ import (
 )
 
 var corruptKinds = []string{"key-order", "separator", "elem-pos", "freelist-id", "header-id",
-	"page-type", "cycle", "truncate", "meta-both"}
+	"page-type", "cycle", "truncate", "meta-both", "random"}
 
 // corruptFile applies kind to the file at path and describes what it did.
-func corruptFile(path, kind string) (string, error) {
+func corruptFile(path, kind string, seed uint64) (string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return "", err
@@ -144,6 +146,29 @@ func corruptFile(path, kind string) (string, error) {
 			data[i*ps+72] ^= 0xff
 		}
 		what = "flipped a checksum byte of both meta pages"
+	case "random":
+		r := newRNG(seed)
+		n := 1 + int(r.next()%8)
+		var offs []uint64
+		for i := 0; i < n; i++ {
+			var off uint64
+			switch {
+			case r.next()%4 == 0 || len(rep.pages) == 0:
+				// Anywhere below the high-water mark, metas included.
+				off = r.next() % (rep.stats.pgid * ps)
+			default:
+				// The header or element array of a tree page.
+				p := rep.pages[r.next()%uint64(len(rep.pages))]
+				span := uint64(16 + 16*p.count + 8)
+				if span > ps {
+					span = ps
+				}
+				off = pageOff(p.id) + r.next()%span
+			}
+			data[off] = byte(r.next())
+			offs = append(offs, off)
+		}
+		what = fmt.Sprintf("overwrote bytes at offsets %v", offs)
 	default:
 		return "", fmt.Errorf("unknown kind %q (kinds: %v)", kind, corruptKinds)
 	}

@@ -7,7 +7,7 @@
 //	boltcheck load [-pagesize N] [-nofreelistsync] FILE < DUMP
 //	boltcheck mutate -seed N [-freelist keep|sync|nosync] FILE
 //	boltcheck compare A B                             compare two dumps
-//	boltcheck corrupt -kind KIND FILE                 damage a file (tests)
+//	boltcheck corrupt -kind KIND [-seed N] FILE       damage a file (tests)
 //
 // Exit codes: 0 ok, 1 problems found, 2 cannot open (or bad usage), 3 crash.
 //
@@ -87,7 +87,7 @@ func usage() int {
   load [-pagesize N] [-nofreelistsync] FILE < DUMP
   mutate -seed N [-freelist keep|sync|nosync] FILE
   compare A B                             byte compare of two dumps
-  corrupt -kind KIND FILE                 damage a file in one way (tests)
+  corrupt -kind KIND [-seed N] FILE       damage a file in one way (tests)
 exit: 0 ok, 1 problems found, 2 cannot open or bad usage, 3 crash
 `)
 	return exitNoOpen
@@ -495,10 +495,11 @@ func clip(s string) string {
 func cmdCorrupt(args []string) int {
 	fs := newFlags("corrupt")
 	kind := fs.String("kind", "", "one of: "+strings.Join(corruptKinds, ", "))
+	seed := fs.Uint64("seed", 1, "seed of the random kind")
 	if fs.Parse(args) != nil || fs.NArg() != 1 || *kind == "" {
 		return usage()
 	}
-	what, err := corruptFile(fs.Arg(0), *kind)
+	what, err := corruptFile(fs.Arg(0), *kind, *seed)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "corrupt: %v\n", err)
 		return exitProblems
