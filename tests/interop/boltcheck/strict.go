@@ -48,6 +48,7 @@ const (
 	maxReadable     = 1<<31 - 1 // bbolt reads elements through a 2^31-1 byte window
 	minOpenableSize = 4096      // bbolt reads the first 4096 bytes on open
 	maxProblems     = 200       // findings printed before summarising
+	maxKeySize      = 32768     // bbolt's Put refuses longer plain keys
 )
 
 // Page owners for the accounting of rule 2.
@@ -619,6 +620,9 @@ func (w *walker) walkPage(path string, id uint64, level int, b bound, sep []byte
 		w.checkLeafElems(path, where, elems)
 		return level
 	}
+	// bbolt's B+trees are balanced (splits, merges and root collapses
+	// keep every leaf at the same depth); a 0 height is a subtree cut
+	// short by a fatal finding, already reported.
 	height := 0
 	for i, e := range elems {
 		cb := bound{lo: e.key, hi: b.hi}
@@ -626,6 +630,9 @@ func (w *walker) walkPage(path string, id uint64, level int, b bound, sep []byte
 			cb.hi = elems[i+1].key
 		}
 		h := w.walkPage(path, e.child, level+1, cb, e.key, fmt.Sprintf(" from branch page %d element %d", id, i))
+		if h != 0 && height != 0 && h != height {
+			w.problem(false, "%s: unbalanced: the subtree of element %d reaches depth %d, earlier ones %d", where, i, h, height)
+		}
 		if h > height {
 			height = h
 		}
@@ -648,6 +655,9 @@ func (w *walker) checkLeafElems(path, where string, elems []elem) {
 			}
 			if uint64(len(e.key)) > st.maxKey {
 				st.maxKey = uint64(len(e.key))
+			}
+			if len(e.key) > maxKeySize {
+				w.problem(false, "%s: element %d: plain key of %d bytes exceeds bbolt's MaxKeySize %d", where, i, len(e.key), maxKeySize)
 			}
 			if uint64(len(e.value)) > st.maxValue {
 				st.maxValue = uint64(len(e.value))
