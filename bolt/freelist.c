@@ -6,7 +6,9 @@
  * Rules (checked by bolt__freelist_ok):
  *  1. No id is both free and pending, and none is 0 or 1. nfree counts the
  *     free ids and npending the pending ids exactly.
- *  2. ARRAY: `ids` holds the free ids strictly ascending.
+ *  2. ARRAY: ids[ids_head, ids_head + nfree) holds the free ids strictly
+ *     ascending (taking from the front only moves ids_head, as bbolt
+ *     reslices its array).
  *     HASHMAP: the free ids form maximal runs (no two runs touch: a run
  *     always absorbs a freed neighbour), each run is in `fwd` under its first
  *     id, in `bwd` under its last id, in exactly one size class (the list
@@ -19,13 +21,18 @@
  *     that took it, as bbolt's `allocs` map; `recs` lists the runs the most
  *     recent allocating txid took, so rollback can give them back (bbolt
  *     re-reads the freelist page instead).
- *  5. Capacity: every structure that release, release_range and rollback
- *     fill has room for `reserved` >= nfree + npending ids, reserved by
- *     free_run (the only edge that adds ids) before it changes anything.
- *     Those three edges only move ids that were already counted, so they
- *     never allocate and cannot fail. (Should one ever have to grow a
- *     structure and fail, `failed` is set: write refuses to produce a page
- *     and ok() is false, so a wrong list never reaches the disk.)
+ *  5. Capacity, so that release, release_range and rollback never
+ *     allocate and cannot fail: the per-id structures (ARRAY's ids and
+ *     scratch, HASHMAP's free_set) have room for reserved_ids >= nfree +
+ *     npending ids; HASHMAP's run structures (fwd, bwd, runs, classes) for
+ *     reserved_runs >= runs + npending + nrecs runs. free_run (the only
+ *     edge adding ids) and allocate (the only one adding a rec) reserve
+ *     before they change anything. Releasing one pending id adds at most
+ *     one run and removes one pending id; rollback turns each rec back into
+ *     at most one new run; so neither sum ever grows past its reservation.
+ *     (Should an edge still have to grow and fail, `failed` is set: write
+ *     refuses to produce a page and ok() is false, so a wrong list never
+ *     reaches the disk.)
  *
  * Edges and the structures they touch:
  *   allocate      free -> in use            ids / runs, allocs, recs
@@ -41,6 +48,7 @@
 #include "freelist.h"
 
 #include <assert.h>
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,29 +62,31 @@
 #define FL_COUNT_OVERFLOW 0xFFFF
 #define FL_NIL            SIZE_MAX
 
+/* Little-endian fields through memcpy: any alignment, no aliasing questions. */
 static uint64_t fl_load64(const unsigned char *p)
 {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return le64toh(v);
 }
 
 static uint16_t fl_load16(const unsigned char *p)
 {
-    return (uint16_t)(p[0] | (p[1] << 8));
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return le16toh(v);
 }
 
 static void fl_store64(unsigned char *p, uint64_t v)
 {
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
+    v = htole64(v);
+    memcpy(p, &v, sizeof v);
 }
 
 static void fl_store16(unsigned char *p, uint16_t v)
 {
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
+    v = htole16(v);
+    memcpy(p, &v, sizeof v);
 }
 
 /* ---- open-addressing hash table ---------------------------------------- */
@@ -263,12 +273,12 @@ typedef struct fl_rec {
 struct bolt__freelist {
     bolt__freelist_kind kind;
     size_t nfree, npending;
-    size_t reserved; /* rule 5 */
+    size_t reserved_ids, reserved_runs; /* rule 5 */
     bool failed;
 
     /* ARRAY: the free ids, ascending, and scratch room for merging. */
     bolt_pgid *ids;
-    size_t ids_cap;
+    size_t ids_head, ids_cap;
     bolt_pgid *scratch;
     size_t scratch_cap;
 
@@ -374,35 +384,57 @@ static size_t classes_bound(size_t n)
     return d + 1;
 }
 
-/*
- * Rule 5: make room for `total` free + pending ids in every structure the
- * non-failing edges fill. 0 or -ENOMEM; what was grown stays grown (the
- * contents are unchanged either way).
- */
-static int freelist_reserve(bolt__freelist *f, size_t total)
+static size_t max_size(size_t a, size_t b)
 {
-    if (total <= f->reserved)
-        return 0;
-    size_t want = f->reserved * 2 > total ? f->reserved * 2 : total;
-    int rc = map_reserve(&f->pending_set, want);
-    if (rc == 0 && f->kind == BOLT__FREELIST_ARRAY) {
-        rc = GROW(f->ids, f->ids_cap, want);
-        if (rc == 0)
-            rc = GROW(f->scratch, f->scratch_cap, want);
-    } else if (rc == 0) {
-        rc = map_reserve(&f->free_set, want);
-        if (rc == 0)
-            rc = map_reserve(&f->fwd, want);
-        if (rc == 0)
-            rc = map_reserve(&f->bwd, want);
-        if (rc == 0)
-            rc = GROW(f->runs, f->runs_cap, want);
-        if (rc == 0)
-            rc = GROW(f->classes, f->classes_cap, classes_bound(want));
+    return a > b ? a : b;
+}
+
+static size_t min_size(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+/*
+ * Rule 5: make room for `ids` free + pending ids and (HASHMAP) `runs` runs
+ * + pending ids + recs. Grows geometrically. 0 or -ENOMEM; what was grown
+ * stays grown (the contents are unchanged either way).
+ */
+static int freelist_reserve(bolt__freelist *f, size_t ids, size_t runs)
+{
+    int rc = 0;
+    if (ids > f->reserved_ids) {
+        size_t want = max_size(f->reserved_ids * 2, ids);
+        if (f->kind == BOLT__FREELIST_ARRAY) {
+            rc = GROW(f->ids, f->ids_cap, want);
+            if (rc == 0)
+                rc = GROW(f->scratch, f->scratch_cap, want);
+        } else {
+            rc = map_reserve(&f->free_set, want);
+        }
+        if (rc != 0)
+            return rc;
+        f->reserved_ids = want;
     }
-    if (rc == 0)
-        f->reserved = want;
-    return rc;
+    if (f->kind == BOLT__FREELIST_ARRAY)
+        return 0;
+    if (runs > f->reserved_runs) {
+        size_t want = max_size(f->reserved_runs * 2, runs);
+        if ((rc = map_reserve(&f->fwd, want)) != 0 || (rc = map_reserve(&f->bwd, want)) != 0 ||
+            (rc = GROW(f->runs, f->runs_cap, want)) != 0)
+            return rc;
+        f->reserved_runs = want;
+    }
+    /* Distinct run lengths: no more than the runs, nor than sizes 1..d summing to <= ids. */
+    return GROW(f->classes, f->classes_cap,
+                min_size(f->reserved_runs, classes_bound(f->reserved_ids)));
+}
+
+/* The runs + pending + recs count of rule 5 (0 for ARRAY). */
+static size_t freelist_run_load(const bolt__freelist *f)
+{
+    if (f->kind == BOLT__FREELIST_ARRAY)
+        return 0;
+    return f->runs_used + f->npending + f->nrecs;
 }
 
 /* ---- HASHMAP: runs and size classes --------------------------------------- */
@@ -542,11 +574,17 @@ static int array_merge_scratch(bolt__freelist *f, size_t m)
 {
     if (m == 0)
         return 0;
-    int rc = GROW(f->ids, f->ids_cap, f->nfree + m);
-    if (rc != 0)
-        return rc;
+    if (f->ids_head + f->nfree + m > f->ids_cap) {
+        int rc = GROW(f->ids, f->ids_cap, f->nfree + m);
+        if (rc != 0)
+            return rc;
+        if (f->ids_head + f->nfree + m > f->ids_cap) {
+            memmove(f->ids, f->ids + f->ids_head, f->nfree * sizeof f->ids[0]);
+            f->ids_head = 0;
+        }
+    }
     qsort(f->scratch, m, sizeof f->scratch[0], cmp_pgid);
-    /* Drop repeats (rollback may queue an id twice). */
+    /* Drop repeats (misuse can queue an id twice; never insert it twice). */
     size_t u = 1;
     for (size_t r = 1; r < m; r++) {
         if (f->scratch[r] != f->scratch[u - 1])
@@ -554,15 +592,16 @@ static int array_merge_scratch(bolt__freelist *f, size_t m)
     }
     m = u;
     /*
-     * Merge from the back into ids[0, nfree + m): the write position k is
-     * always past the unread part of ids, so nothing unread is overwritten.
+     * Merge from the back into a[0, nfree + m): the write position k is
+     * always past the unread part of a, so nothing unread is overwritten.
      */
+    bolt_pgid *a = f->ids + f->ids_head;
     size_t i = f->nfree, j = m, k = f->nfree + m;
     while (j > 0) {
-        if (i > 0 && f->ids[i - 1] > f->scratch[j - 1])
-            f->ids[--k] = f->ids[--i];
+        if (i > 0 && a[i - 1] > f->scratch[j - 1])
+            a[--k] = a[--i];
         else
-            f->ids[--k] = f->scratch[--j];
+            a[--k] = f->scratch[--j];
     }
     f->nfree += m;
     return 0;
@@ -594,7 +633,8 @@ static bool freelist_is_free(const bolt__freelist *f, bolt_pgid id)
 {
     if (f->kind == BOLT__FREELIST_HASHMAP)
         return id >= 2 && map_has(&f->free_set, id);
-    return f->nfree > 0 && bsearch(&id, f->ids, f->nfree, sizeof id, cmp_pgid) != NULL;
+    return f->nfree > 0 &&
+           bsearch(&id, f->ids + f->ids_head, f->nfree, sizeof id, cmp_pgid) != NULL;
 }
 
 bool bolt__freelist_freed(const bolt__freelist *f, bolt_pgid id)
@@ -619,16 +659,23 @@ size_t bolt__freelist_pending_count(const bolt__freelist *f)
 /* ARRAY: the lowest run of n ids (bbolt's arrayAllocate), or 0. */
 static bolt_pgid array_allocate(bolt__freelist *f, size_t n)
 {
+    bolt_pgid *a = f->ids + f->ids_head;
     bolt_pgid initial = 0, previd = 0;
-    /* Invariant: ids[i - (previd - initial) .. i - 1] are initial..previd. */
+    /* Invariant: a[i - (previd - initial) .. i - 1] are initial..previd. */
     for (size_t i = 0; i < f->nfree; i++) {
-        bolt_pgid id = f->ids[i];
+        bolt_pgid id = a[i];
         assert(id > 1);
         if (previd == 0 || id - previd != 1)
             initial = id;
         if (id - initial + 1 == n) {
-            size_t first = i + 1 - n;
-            memmove(&f->ids[first], &f->ids[i + 1], (f->nfree - i - 1) * sizeof f->ids[0]);
+            /* Close the gap from the shorter side (from the front: no copy at all). */
+            size_t first = i + 1 - n, after = f->nfree - i - 1;
+            if (first <= after) {
+                memmove(a + n, a, first * sizeof a[0]);
+                f->ids_head += n;
+            } else {
+                memmove(a + first, a + i + 1, after * sizeof a[0]);
+            }
             f->nfree -= n;
             return initial;
         }
@@ -670,7 +717,8 @@ bolt_pgid bolt__freelist_allocate(bolt__freelist *f, bolt_txid txid, size_t n)
         f->nrecs = 0;
     /* Reserve before taking anything: a failure here reads as "no run" (grow the file). */
     if (map_reserve(&f->allocs, f->allocs.count + 1) != 0 ||
-        GROW(f->recs, f->recs_cap, f->nrecs + 1) != 0)
+        GROW(f->recs, f->recs_cap, f->nrecs + 1) != 0 ||
+        freelist_reserve(f, 0, freelist_run_load(f) + 1) != 0)
         return 0;
     bolt_pgid start = f->kind == BOLT__FREELIST_ARRAY ? array_allocate(f, n) : hmap_allocate(f, n);
     if (start == 0)
@@ -718,7 +766,9 @@ int bolt__freelist_free_run(bolt__freelist *f, bolt_txid txid, bolt_pgid id, uin
     }
 
     /* Reserve everything first: on failure nothing has changed. */
-    int rc = freelist_reserve(f, f->nfree + f->npending + len);
+    int rc = freelist_reserve(f, f->nfree + f->npending + len, freelist_run_load(f) + len);
+    if (rc == 0)
+        rc = map_reserve(&f->pending_set, f->npending + len);
     if (rc != 0)
         return rc;
     size_t t = txp_lower_bound(f, txid);
@@ -849,11 +899,13 @@ void bolt__freelist_rollback(bolt__freelist *f, bolt_txid txid)
         }
         f->npending -= p->n;
         txp_remove(f, t);
+        /* Merge now, so the membership test below sees these ids. */
+        freelist_flush_free(f, m);
+        m = 0;
     }
     /*
      * The runs txid took go back: bbolt gets the same result by re-reading
-     * the committed freelist page minus what is still pending. An id queued
-     * twice (ARRAY defers the merge) is dropped by array_merge_scratch.
+     * the committed freelist page minus what is still pending.
      */
     bool mine = f->nrecs > 0 && f->recs[0].txid == txid;
     for (size_t r = 0; mine && r < f->nrecs; r++) {
@@ -917,11 +969,26 @@ static void buf_sift(unsigned char *b, size_t root, size_t n)
     buf_set(b, root, v);
 }
 
-/* Heapsort n little-endian u64 in place: no allocation, any alignment. */
+/*
+ * Sort n little-endian u64 in place, any alignment. Large inputs go through
+ * a temporary array and qsort when memory allows (several times faster than
+ * heapsort's scattered loads); otherwise, and for small inputs, heapsort in
+ * the buffer itself, so sorting never fails. Both give the same bytes.
+ */
 static void buf_sort(unsigned char *b, size_t n)
 {
     if (n < 2)
         return;
+    uint64_t *tmp = n > 256 ? malloc(n * sizeof *tmp) : NULL;
+    if (tmp != NULL) {
+        for (size_t i = 0; i < n; i++)
+            tmp[i] = buf_get(b, i);
+        qsort(tmp, n, sizeof *tmp, cmp_pgid);
+        for (size_t i = 0; i < n; i++)
+            buf_set(b, i, tmp[i]);
+        free(tmp);
+        return;
+    }
     for (size_t i = n / 2; i-- > 0;)
         buf_sift(b, i, n);
     for (size_t last = n - 1; last > 0; last--) {
@@ -953,13 +1020,14 @@ static void buf_put_sorted(const bolt__freelist *f, unsigned char *out)
     if (f->kind == BOLT__FREELIST_ARRAY) {
         buf_sort(out, np);
         /* Merge from the back, as array_merge_scratch does. */
+        const bolt_pgid *a = f->ids + f->ids_head;
         size_t i = np, j = f->nfree, k = n;
         while (j > 0) {
-            if (i > 0 && buf_get(out, i - 1) > f->ids[j - 1]) {
+            if (i > 0 && buf_get(out, i - 1) > a[j - 1]) {
                 i--;
                 buf_set(out, --k, buf_get(out, i));
             } else {
-                buf_set(out, --k, f->ids[--j]);
+                buf_set(out, --k, a[--j]);
             }
         }
         return;
@@ -1021,7 +1089,10 @@ static int freelist_replace(bolt__freelist *f, const bolt_pgid *ids, size_t n)
     int rc = bolt__freelist_new(f->kind, &nf);
     if (rc != 0)
         return rc;
-    rc = freelist_reserve(nf, n);
+    size_t nruns = 0;
+    for (size_t i = 0; i < n; i++)
+        nruns += i == 0 || ids[i] != ids[i - 1] + 1;
+    rc = freelist_reserve(nf, n, nruns);
     if (rc == 0 && nf->kind == BOLT__FREELIST_ARRAY) {
         if (n > 0)
             memcpy(nf->ids, ids, n * sizeof ids[0]);
@@ -1183,8 +1254,11 @@ bool bolt__freelist_ok(const bolt__freelist *f)
     if (f == NULL || f->failed)
         return false;
     if (f->kind == BOLT__FREELIST_ARRAY) {
+        const bolt_pgid *a = f->ids + f->ids_head;
+        if (f->nfree > 0 && f->ids_head + f->nfree > f->ids_cap)
+            return false;
         for (size_t i = 0; i < f->nfree; i++) {
-            if (f->ids[i] < 2 || (i > 0 && f->ids[i - 1] >= f->ids[i]))
+            if (a[i] < 2 || (i > 0 && a[i - 1] >= a[i]))
                 return false;
         }
     } else if (!hmap_ok(f)) {
@@ -1209,5 +1283,8 @@ bool bolt__freelist_ok(const bolt__freelist *f)
         if (f->recs[r].txid != f->recs[0].txid)
             return false;
     }
-    return f->nfree + f->npending <= f->reserved || f->nfree + f->npending == 0;
+    /* Rule 5. */
+    if (f->nfree + f->npending > f->reserved_ids)
+        return false;
+    return f->kind == BOLT__FREELIST_ARRAY || freelist_run_load(f) <= f->reserved_runs;
 }
