@@ -108,6 +108,24 @@ uint32_t strata_crc32c(uint32_t crc, const void *data, size_t len);
 /* 64-bit FNV-1a of `len` bytes (the bbolt meta page checksum). */
 uint64_t strata_fnv1a64(const void *data, size_t len);
 
+/* ---- SHA-256 (FIPS 180-4) ---------------------------------------------- */
+
+/* Incremental SHA-256: init, update any number of times, final once. */
+typedef struct strata_sha256_ctx {
+    uint32_t state[8];
+    uint64_t length; /* bytes hashed so far */
+    unsigned char block[64];
+    size_t used; /* bytes buffered in block */
+} strata_sha256_ctx;
+
+void strata_sha256_init(strata_sha256_ctx *ctx);
+void strata_sha256_update(strata_sha256_ctx *ctx, const void *data, size_t len);
+/* Writes the 32-byte digest; the context must be re-initialised to reuse it. */
+void strata_sha256_final(strata_sha256_ctx *ctx, uint8_t out[32]);
+
+/* One-shot SHA-256 of `len` bytes. */
+void strata_sha256(const void *data, size_t len, uint8_t out[32]);
+
 /* ---- clocks ------------------------------------------------------------ */
 
 /*
