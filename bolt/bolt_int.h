@@ -1,0 +1,297 @@
+/*
+ * bolt_int.h (private to bolt/): the engine's structs and the bolt__*
+ * functions shared between its files.
+ *
+ * Ownership: a bolt_db owns its maps, freelist and file; a bolt_tx owns
+ * every bucket handle, cursor, node, arena chunk and dirty page it creates,
+ * and frees them all when it ends. Locking is written on each field.
+ */
+#ifndef STRATA_BOLT_INT_H
+#define STRATA_BOLT_INT_H
+
+#include <strata/bolt.h>
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "format.h"
+#include "freelist.h"
+#include "os.h"
+
+/* ---- page.c: validated tree pages -------------------------------------- */
+
+/* A branch or leaf page that passed bolt__page_check. */
+typedef struct bolt__page {
+    const unsigned char *data; /* the page header */
+    size_t size;               /* readable bytes from data (the whole run) */
+    bolt_pgid id;
+    uint16_t flags;
+    uint16_t count;
+    uint32_t overflow;
+} bolt__page;
+
+/*
+ * Validate a branch/leaf page image: header flags exactly branch or leaf,
+ * header id == pgid, the element array and every key/value inside `size`,
+ * keys non-empty, branch count >= 1, pos + ksize + vsize <= 2^31 - 1.
+ * 0 or BOLT_ECORRUPT with *why set to a static description.
+ */
+int bolt__page_check(const unsigned char *buf, size_t size, bolt_pgid pgid, const char **why);
+/* bolt__page_check, then fill *out. */
+int bolt__page_load(const unsigned char *buf, size_t size, bolt_pgid pgid, bolt__page *out,
+                    const char **why);
+static inline bool bolt__page_is_leaf(const bolt__page *p)
+{
+    return (p->flags & BOLT_PAGE_LEAF) != 0;
+}
+/* Element i (< count) of a validated leaf / branch page. */
+void bolt__page_leaf_elem(const bolt__page *p, unsigned i, uint32_t *flags, bolt_val *key,
+                          bolt_val *value);
+bolt_pgid bolt__page_branch_elem(const bolt__page *p, unsigned i, bolt_val *key);
+
+/* ---- meta.c ------------------------------------------------------------ */
+
+typedef struct bolt__meta {
+    uint32_t magic, version, page_size, flags;
+    bolt_pgid root;
+    uint64_t sequence;
+    bolt_pgid freelist;
+    bolt_pgid pgid;
+    bolt_txid txid;
+    uint64_t checksum;
+} bolt__meta;
+
+/* FNV-1a 64 of the meta body (page bytes 16..71). */
+uint64_t bolt__meta_sum(const unsigned char *page);
+/*
+ * Decode and validate the meta in a page image with `avail` readable bytes:
+ * 0; BOLT_EINVALID (short, bad magic); BOLT_EVERSIONMISMATCH; BOLT_ECHECKSUM
+ * (a stored 0 is accepted, as bbolt does). *out is filled when 0.
+ */
+int bolt__meta_decode(const unsigned char *page, size_t avail, bolt__meta *out);
+/* Write a whole meta page (header id, flags 0x04, body, checksum, zeros). */
+void bolt__meta_encode(const bolt__meta *m, bolt_pgid id, unsigned char *page, size_t page_size);
+/*
+ * Choose the current meta of two decode results (FORMAT.md §3.1): the
+ * larger txid among the valid ones, meta 0 on a tie. Returns 0 and *out, or
+ * rc0 when both are invalid.
+ */
+int bolt__meta_choose(const bolt__meta *m0, int rc0, const bolt__meta *m1, int rc1,
+                      bolt__meta *out);
+/* Field checks bbolt does not make: page size, root/freelist < pgid. */
+int bolt__meta_sane(const bolt__meta *m, const char **why);
+
+/* ---- db.c --------------------------------------------------------------- */
+
+/* One mapping of the file; refcounted so a remap never waits for readers. */
+typedef struct bolt__map {
+    const unsigned char *base;
+    size_t reserved; /* bytes of address space */
+    size_t refs;     /* db->mu */
+    bool owned;      /* munmap on release (false for bolt_open_memory) */
+} bolt__map;
+
+struct bolt_db {
+    char *path;
+    int fd; /* -1 for memory images */
+    bolt_options opt;
+    const struct bolt_os *os;
+    uint32_t page_size;
+    bool read_only;
+
+    pthread_mutex_t mu; /* guards everything below up to `wmu` */
+    bolt__map *map;     /* current mapping */
+    uint64_t file_size; /* bytes the file is known to have */
+    uint64_t alloc_size;
+    bolt__meta meta; /* the current committed meta */
+    bolt_txid *readers;
+    size_t nreaders, capreaders;
+    size_t ntx; /* open transactions */
+    bool poisoned;
+    char corrupt[192];
+
+    pthread_mutex_t wmu;      /* held by the write transaction */
+    bolt__freelist *freelist; /* wmu; NULL until loaded (read-only dbs never load it) */
+};
+
+void bolt__map_release(bolt_db *db, bolt__map *m);
+/* Record the detail of a corruption (page id + why); returns BOLT_ECORRUPT. */
+int bolt__corrupt(bolt_db *db, bolt_pgid pgid, const char *why);
+/* Grow the file to hold `needed` bytes (fallocate, else ftruncate; fsync). wmu held. */
+int bolt__db_grow(bolt_db *db, uint64_t needed);
+
+/* ---- tx.c --------------------------------------------------------------- */
+
+typedef struct bolt__arena_chunk bolt__arena_chunk;
+typedef struct bolt__node bolt__node;
+
+typedef struct bolt__dirty {
+    bolt_pgid id;
+    size_t npages;
+    unsigned char *buf;
+} bolt__dirty;
+
+struct bolt_bucket {
+    bolt_tx *tx;
+    bolt_bucket *parent; /* NULL for the root bucket */
+    const unsigned char *name;
+    size_t nsize;
+    bolt_pgid root; /* 0 = inline */
+    uint64_t sequence;
+    const unsigned char *inline_data; /* root == 0: the leaf page image */
+    size_t inline_size;
+    bolt__node *root_node; /* materialized root (the bucket is touched) */
+    bolt__node **nodes;    /* every node materialized in this bucket */
+    size_t nnodes, capnodes;
+    bolt_bucket **children; /* open child handles */
+    size_t nchildren, capchildren;
+    double fill_percent;
+    bool deleted;
+    bolt_bucket *next_alloc; /* tx's list of all handles */
+};
+
+struct bolt_cursor;
+
+struct bolt_tx {
+    bolt_db *db;
+    bool writable;
+    bool done;
+    bool failed; /* a mutation failed half-way: commit refuses */
+    bolt__map *map;
+    size_t limit; /* readable bytes of the map (min(file, reserved)) */
+    bolt__meta meta;
+    bolt_bucket root;
+    bolt_bucket *buckets; /* allocated handles (not root) */
+    struct bolt_cursor *cursors;
+    bolt__node *all_nodes;
+    bolt__arena_chunk *arena;
+    bolt__dirty *dirty;
+    size_t ndirty, capdirty;
+    bolt_txid reader_txid;
+    uint64_t generation; /* bumped by every mutation (cursor invalidation) */
+};
+
+/* Copy n bytes into tx-owned memory (stable until the tx ends). */
+void *bolt__tx_alloc(bolt_tx *tx, size_t n);
+const unsigned char *bolt__tx_copy(bolt_tx *tx, const void *p, size_t n);
+/* Load and validate tree page id as tx sees it. */
+int bolt__tx_page(bolt_tx *tx, bolt_pgid id, bolt__page *out);
+/* Header of any page run below the hwm (id, overflow) without type checks. */
+int bolt__tx_page_run(bolt_tx *tx, bolt_pgid id, uint32_t *overflow, uint16_t *flags);
+/* Allocate a zeroed run of n pages for commit; *buf is tx-owned. */
+int bolt__tx_allocate(bolt_tx *tx, size_t n, bolt_pgid *id, unsigned char **buf);
+/* Free (pending) a page run by id at commit/rebalance time. */
+int bolt__tx_free_page(bolt_tx *tx, bolt_pgid id);
+int bolt__tx_usable(const bolt_tx *tx, bool write);
+
+/* ---- node.c ------------------------------------------------------------- */
+
+typedef struct bolt__inode {
+    uint32_t flags;
+    uint32_t ksize;
+    uint32_t vsize;
+    bolt_pgid pgid; /* branch: child page */
+    const unsigned char *key;
+    const unsigned char *value;
+    bolt__node *child; /* branch: the materialized child, or NULL */
+} bolt__inode;
+
+struct bolt__node {
+    bolt_bucket *bucket;
+    bolt__node *parent;
+    bolt__inode *inodes;
+    size_t n, cap;
+    const unsigned char *key; /* the separator naming this node in its parent */
+    uint32_t ksize;
+    bolt_pgid pgid;    /* page read from; 0 = not on disk (new or freed) */
+    uint32_t overflow; /* that page's overflow */
+    bool leaf;
+    bool unbalanced;
+    bool spilled;
+    bool dead;       /* merged away or removed: skip */
+    bool right_edge; /* appended at the tree's right edge ... */
+    bool mid_insert; /* ... and never inserted elsewhere: fill pages */
+    bolt__node *next_alloc;
+};
+
+/* Materialize the node for a page (or the inline page when id == 0). */
+int bolt__node_read(bolt_bucket *b, const bolt__page *p, bolt__node *parent, bolt__node **out);
+/* The materialized child at index i of a branch node. */
+int bolt__node_child(bolt__node *n, size_t i, bolt__node **out);
+/* Index of the first inode >= key. */
+size_t bolt__node_search(const bolt__node *n, const void *key, size_t ksize, bool *exact);
+/*
+ * Insert or replace (by old_key) an inode; key/value must be tx-stable
+ * memory. edge: the insertion is at the right edge of the tree.
+ */
+int bolt__node_put(bolt__node *n, const void *old_key, size_t old_ksize, const void *key,
+                   size_t ksize, const void *value, size_t vsize, bolt_pgid pgid, uint32_t flags,
+                   bolt__node *child, bool edge);
+/* Remove key if present (marks the node unbalanced). */
+void bolt__node_del(bolt__node *n, const void *key, size_t ksize);
+size_t bolt__node_size(const bolt__node *n);
+void bolt__node_write(const bolt__node *n, unsigned char *buf);
+int bolt__bucket_rebalance(bolt_bucket *b);
+int bolt__node_spill(bolt__node *n);
+bolt__node *bolt__node_root(bolt__node *n);
+/* Free the node's page (pending) and forget it. */
+int bolt__node_free(bolt__node *n);
+
+/* ---- cursor.c ----------------------------------------------------------- */
+
+typedef struct bolt__elemref {
+    bolt__page page;  /* valid when node == NULL */
+    bolt__node *node; /* the materialized node, if any */
+    size_t index;
+} bolt__elemref;
+
+#define BOLT_MAX_DEPTH 64
+
+struct bolt_cursor {
+    bolt_bucket *bucket;
+    bolt__elemref stack[BOLT_MAX_DEPTH];
+    size_t depth;
+    bool positioned;
+    bool skip_next;                  /* after a delete: next returns the current element */
+    struct bolt_cursor *prev, *next; /* tx's list */
+};
+
+void bolt__cursor_init(bolt_cursor *c, bolt_bucket *b);
+/*
+ * search: descend to the leaf where key belongs (index may equal the leaf's
+ * count: NOTFOUND), as writes need it. seek: the same, then move to the
+ * next element when past the leaf's end (first element >= key).
+ */
+int bolt__cursor_search(bolt_cursor *c, const void *key, size_t ksize, bolt_val *k, bolt_val *v,
+                        uint32_t *flags);
+int bolt__cursor_seek(bolt_cursor *c, const void *key, size_t ksize, bolt_val *k, bolt_val *v,
+                      uint32_t *flags);
+int bolt__cursor_first(bolt_cursor *c, bolt_val *k, bolt_val *v, uint32_t *flags);
+int bolt__cursor_next(bolt_cursor *c, bolt_val *k, bolt_val *v, uint32_t *flags);
+/* Materialize the leaf node under the cursor (write tx). */
+int bolt__cursor_node(bolt_cursor *c, bolt__node **out);
+/* True when the cursor's path is the right edge of the tree. */
+bool bolt__cursor_at_right_edge(const bolt_cursor *c);
+size_t bolt__ref_count(const bolt__elemref *r);
+bool bolt__ref_is_leaf(const bolt__elemref *r);
+
+/* ---- bucket.c ----------------------------------------------------------- */
+
+/* Set up a bucket handle from a bucket element value (header + inline page). */
+int bolt__bucket_from_value(bolt_bucket *b, const unsigned char *value, size_t vsize);
+int bolt__bucket_spill(bolt_bucket *b);
+int bolt__bucket_usable(const bolt_bucket *b, bool write);
+
+/* ---- check.c ------------------------------------------------------------ */
+
+/*
+ * Call fn for every tree page run reachable from root bucket (id and
+ * overflow), recursing into paged nested buckets; used for free-page
+ * reconstruction without a stored freelist. Stops with BOLT_ECORRUPT on a
+ * page referenced twice, out of bounds, or not a tree page.
+ */
+int bolt__walk_pages(bolt_tx *tx, int (*fn)(void *arg, bolt_pgid id, uint32_t overflow), void *arg);
+
+#endif

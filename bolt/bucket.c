@@ -1,0 +1,577 @@
+/*
+ * bucket.c: buckets (FORMAT.md §6): get/put/delete of keys, nested and
+ * inline buckets, sequences, and the per-commit spill that decides each
+ * touched bucket's representation.
+ *
+ * Rules:
+ *   1. Keys and bucket names share one key space per bucket; a bucket
+ *      element has leaf flag 0x01 and a value that starts with the 16-byte
+ *      bucket header (root, sequence).
+ *   2. Handles are cached per parent (children[]) so every change made
+ *      through any handle of a bucket is seen at spill; a deleted bucket's
+ *      handles are marked deleted and refuse every call.
+ *   3. A bucket is touched when its root node is materialized. At commit a
+ *      touched bucket is written inline iff its root is a leaf without
+ *      bucket elements whose image is <= page_size / 4; otherwise it gets
+ *      pages. Untouched buckets keep their representation. An inline
+ *      bucket therefore never holds a nested bucket.
+ *   4. Inputs are copied into the tx arena before anything changes, so a
+ *      failed call leaves the bucket as it was.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "bolt_int.h"
+
+int bolt__bucket_usable(const bolt_bucket *b, bool write)
+{
+    if (b == NULL)
+        return STRATA_EMISUSE;
+    int rc = bolt__tx_usable(b->tx, write);
+    if (rc != 0)
+        return rc;
+    if (b->deleted)
+        return BOLT_EBUCKETNOTFOUND;
+    return 0;
+}
+
+int bolt__bucket_from_value(bolt_bucket *b, const unsigned char *value, size_t vsize)
+{
+    if (vsize < BOLT_BUCKET_HEADER_SIZE)
+        return BOLT_ECORRUPT;
+    b->root = bolt__ld64(value + BOLT_BUCKET_ROOT_OFF);
+    b->sequence = bolt__ld64(value + BOLT_BUCKET_SEQ_OFF);
+    b->inline_data = NULL;
+    b->inline_size = 0;
+    if (b->root == 0) {
+        b->inline_data = value + BOLT_BUCKET_HEADER_SIZE;
+        b->inline_size = vsize - BOLT_BUCKET_HEADER_SIZE;
+        const char *why;
+        if (bolt__page_check(b->inline_data, b->inline_size, 0, &why) != 0 ||
+            bolt__ld16(b->inline_data + BOLT_PAGE_FLAGS_OFF) != BOLT_PAGE_LEAF)
+            return BOLT_ECORRUPT;
+    }
+    return 0;
+}
+
+static bool name_eq(const bolt_val *a, const void *b, size_t bn)
+{
+    return a->size == bn && (bn == 0 || memcmp(a->data, b, bn) == 0);
+}
+
+static int cache_add(bolt_bucket *parent, bolt_bucket *child)
+{
+    if (parent->nchildren == parent->capchildren) {
+        size_t cap = parent->capchildren ? parent->capchildren * 2 : 4;
+        bolt_bucket **a = realloc(parent->children, cap * sizeof *a);
+        if (a == NULL)
+            return -ENOMEM;
+        parent->children = a;
+        parent->capchildren = cap;
+    }
+    parent->children[parent->nchildren++] = child;
+    return 0;
+}
+
+static void cache_remove(bolt_bucket *parent, bolt_bucket *child)
+{
+    for (size_t i = 0; i < parent->nchildren; i++) {
+        if (parent->children[i] == child) {
+            memmove(&parent->children[i], &parent->children[i + 1],
+                    (parent->nchildren - i - 1) * sizeof *parent->children);
+            parent->nchildren--;
+            return;
+        }
+    }
+}
+
+/* Open the child named `name` whose element value is v (rule 2). */
+static int bucket_handle(bolt_bucket *parent, bolt_val name, bolt_val v, bolt_bucket **out)
+{
+    for (size_t i = 0; i < parent->nchildren; i++) {
+        bolt_bucket *c = parent->children[i];
+        if (name_eq(&name, c->name, c->nsize)) {
+            *out = c;
+            return 0;
+        }
+    }
+    bolt_tx *tx = parent->tx;
+    bolt_bucket *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return -ENOMEM;
+    c->next_alloc = tx->buckets;
+    tx->buckets = c;
+    c->tx = tx;
+    c->parent = parent;
+    c->fill_percent = BOLT_DEFAULT_FILL_PERCENT;
+    c->name = bolt__tx_copy(tx, name.data, name.size);
+    c->nsize = name.size;
+    if (c->name == NULL)
+        return -ENOMEM;
+    if (bolt__bucket_from_value(c, v.data, v.size) != 0) {
+        c->deleted = true;
+        return bolt__corrupt(tx->db, parent->root, "invalid nested bucket header or inline page");
+    }
+    int rc = cache_add(parent, c);
+    if (rc != 0)
+        return rc;
+    *out = c;
+    return 0;
+}
+
+int bolt_bucket_open(bolt_bucket *parent, bolt_val name, bolt_bucket **out)
+{
+    *out = NULL;
+    int rc = bolt__bucket_usable(parent, false);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < parent->nchildren; i++) {
+        if (name_eq(&name, parent->children[i]->name, parent->children[i]->nsize)) {
+            *out = parent->children[i];
+            return 0;
+        }
+    }
+    bolt_cursor c;
+    bolt__cursor_init(&c, parent);
+    bolt_val k, v;
+    uint32_t flags;
+    rc = bolt__cursor_seek(&c, name.data, name.size, &k, &v, &flags);
+    if (rc != 0)
+        return rc;
+    if (!name_eq(&name, k.data, k.size) || !(flags & BOLT_LEAF_BUCKET))
+        return BOLT_NOTFOUND;
+    return bucket_handle(parent, name, v, out);
+}
+
+int bolt_bucket_get(bolt_bucket *b, bolt_val key, bolt_val *value)
+{
+    int rc = bolt__bucket_usable(b, false);
+    if (rc != 0)
+        return rc;
+    bolt_cursor c;
+    bolt__cursor_init(&c, b);
+    bolt_val k, v;
+    uint32_t flags;
+    rc = bolt__cursor_seek(&c, key.data, key.size, &k, &v, &flags);
+    if (rc != 0)
+        return rc;
+    if (!name_eq(&key, k.data, k.size) || (flags & BOLT_LEAF_BUCKET))
+        return BOLT_NOTFOUND;
+    *value = v;
+    return 0;
+}
+
+static int check_key(bolt_val key)
+{
+    if (key.size == 0 || key.data == NULL)
+        return BOLT_EKEYREQUIRED;
+    if (key.size > BOLT_MAX_KEY_SIZE)
+        return BOLT_EKEYTOOLARGE;
+    return 0;
+}
+
+/* Seek key for a change: 0 with the leaf node materialized, exact/flags set. */
+static int seek_for_write(bolt_bucket *b, bolt_val key, bolt_cursor *c, bool *exact,
+                          uint32_t *flags)
+{
+    bolt__cursor_init(c, b);
+    bolt_val k, v;
+    int rc = bolt__cursor_search(c, key.data, key.size, &k, &v, flags);
+    if (rc == BOLT_NOTFOUND) {
+        *exact = false;
+        *flags = 0;
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    *exact = name_eq(&key, k.data, k.size);
+    return 0;
+}
+
+/* Put an element through a positioned cursor (materializes the path). */
+static int put_at(bolt_cursor *c, const unsigned char *key, size_t ksize,
+                  const unsigned char *value, size_t vsize, uint32_t flags)
+{
+    bool edge = bolt__cursor_at_right_edge(c);
+    bolt__node *n;
+    int rc = bolt__cursor_node(c, &n);
+    if (rc != 0)
+        return rc;
+    c->bucket->tx->generation++;
+    return bolt__node_put(n, key, ksize, key, ksize, value, vsize, 0, flags, NULL, edge);
+}
+
+int bolt_bucket_put(bolt_bucket *b, bolt_val key, bolt_val value)
+{
+    int rc = bolt__bucket_usable(b, true);
+    if (rc != 0)
+        return rc;
+    rc = check_key(key);
+    if (rc != 0)
+        return rc;
+    if (value.size > BOLT_MAX_VALUE_SIZE ||
+        key.size + value.size > BOLT_MAX_ELEM_SPAN - 2 * (size_t)BOLT_MAX_PAGE_SIZE)
+        return BOLT_EVALUETOOLARGE;
+    if (value.data == NULL && value.size > 0)
+        return STRATA_EMISUSE;
+    bolt_cursor c;
+    bool exact;
+    uint32_t flags;
+    rc = seek_for_write(b, key, &c, &exact, &flags);
+    if (rc != 0)
+        return rc;
+    if (exact && (flags & BOLT_LEAF_BUCKET))
+        return BOLT_EINCOMPATIBLEVALUE;
+    const unsigned char *k = bolt__tx_copy(b->tx, key.data, key.size);
+    const unsigned char *v = bolt__tx_copy(b->tx, value.data, value.size);
+    if (k == NULL || v == NULL)
+        return -ENOMEM;
+    return put_at(&c, k, key.size, v, value.size, 0);
+}
+
+int bolt_bucket_delete(bolt_bucket *b, bolt_val key)
+{
+    int rc = bolt__bucket_usable(b, true);
+    if (rc != 0)
+        return rc;
+    if (key.size == 0)
+        return 0;
+    bolt_cursor c;
+    bool exact;
+    uint32_t flags;
+    rc = seek_for_write(b, key, &c, &exact, &flags);
+    if (rc != 0 || !exact)
+        return rc;
+    if (flags & BOLT_LEAF_BUCKET)
+        return BOLT_EINCOMPATIBLEVALUE;
+    bolt__node *n;
+    rc = bolt__cursor_node(&c, &n);
+    if (rc != 0)
+        return rc;
+    b->tx->generation++;
+    bolt__node_del(n, key.data, key.size);
+    return 0;
+}
+
+/* The 32-byte value of a new, empty, inline bucket (header + empty leaf). */
+static unsigned char *empty_bucket_value(bolt_tx *tx)
+{
+    unsigned char *v = bolt__tx_alloc(tx, BOLT_BUCKET_HEADER_SIZE + BOLT_PAGE_HEADER_SIZE);
+    if (v == NULL)
+        return NULL;
+    memset(v, 0, BOLT_BUCKET_HEADER_SIZE + BOLT_PAGE_HEADER_SIZE);
+    bolt__st16(v + BOLT_BUCKET_HEADER_SIZE + BOLT_PAGE_FLAGS_OFF, BOLT_PAGE_LEAF);
+    return v;
+}
+
+static int create_bucket(bolt_bucket *parent, bolt_val name, bool if_not_exists, bolt_bucket **out)
+{
+    if (out != NULL)
+        *out = NULL;
+    int rc = bolt__bucket_usable(parent, true);
+    if (rc != 0)
+        return rc;
+    if (name.size == 0 || name.data == NULL)
+        return BOLT_EBUCKETNAMEREQUIRED;
+    bolt_cursor c;
+    bool exact;
+    uint32_t flags;
+    rc = seek_for_write(parent, name, &c, &exact, &flags);
+    if (rc != 0)
+        return rc;
+    bolt_bucket *b;
+    if (exact) {
+        if (!(flags & BOLT_LEAF_BUCKET))
+            return BOLT_EINCOMPATIBLEVALUE;
+        if (!if_not_exists)
+            return BOLT_EBUCKETEXISTS;
+        rc = bolt_bucket_open(parent, name, &b);
+        if (rc == 0 && out != NULL)
+            *out = b;
+        return rc;
+    }
+    const unsigned char *k = bolt__tx_copy(parent->tx, name.data, name.size);
+    unsigned char *v = empty_bucket_value(parent->tx);
+    if (k == NULL || v == NULL)
+        return -ENOMEM;
+    rc = put_at(&c, k, name.size, v, BOLT_BUCKET_HEADER_SIZE + BOLT_PAGE_HEADER_SIZE,
+                BOLT_LEAF_BUCKET);
+    if (rc != 0)
+        return rc;
+    bolt_val vv = { v, BOLT_BUCKET_HEADER_SIZE + BOLT_PAGE_HEADER_SIZE };
+    rc = bucket_handle(parent, name, vv, &b);
+    if (rc == 0 && out != NULL)
+        *out = b;
+    return rc;
+}
+
+int bolt_bucket_create(bolt_bucket *parent, bolt_val name, bolt_bucket **out)
+{
+    return create_bucket(parent, name, false, out);
+}
+
+int bolt_bucket_create_if_not_exists(bolt_bucket *parent, bolt_val name, bolt_bucket **out)
+{
+    return create_bucket(parent, name, true, out);
+}
+
+/* Free every page of the tree under page id (pages only; nodes are dropped). */
+static int free_tree(bolt_tx *tx, bolt_pgid id, int depth)
+{
+    if (depth >= BOLT_MAX_DEPTH)
+        return bolt__corrupt(tx->db, id, "tree deeper than 64 levels (a cycle?)");
+    bolt__page p;
+    int rc = bolt__tx_page(tx, id, &p);
+    if (rc != 0)
+        return rc;
+    if (!bolt__page_is_leaf(&p)) {
+        for (unsigned i = 0; i < p.count; i++) {
+            rc = free_tree(tx, bolt__page_branch_elem(&p, i, NULL), depth + 1);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return bolt__freelist_free_run(tx->db->freelist, tx->meta.txid, id, p.overflow, false);
+}
+
+static void mark_deleted(bolt_bucket *b)
+{
+    b->deleted = true;
+    b->root_node = NULL;
+    b->nnodes = 0;
+    for (size_t i = 0; i < b->nchildren; i++)
+        mark_deleted(b->children[i]);
+    b->nchildren = 0;
+}
+
+/* Free the pages of b and of every bucket below it (bbolt's DeleteBucket). */
+static int bucket_free_all(bolt_bucket *b)
+{
+    bolt_cursor c;
+    bolt__cursor_init(&c, b);
+    bolt_val k, v;
+    uint32_t flags;
+    int rc = bolt__cursor_first(&c, &k, &v, &flags);
+    /* Loop invariant: every bucket element before k has been freed. */
+    while (rc == 0) {
+        if (flags & BOLT_LEAF_BUCKET) {
+            bolt_bucket *child;
+            rc = bucket_handle(b, k, v, &child);
+            if (rc == 0)
+                rc = bucket_free_all(child);
+            if (rc != 0)
+                return rc;
+        }
+        rc = bolt__cursor_next(&c, &k, &v, &flags);
+    }
+    if (rc != BOLT_NOTFOUND)
+        return rc;
+    if (b->root != 0) {
+        /* The pages as committed; this tx's nodes are dropped with it. */
+        rc = free_tree(b->tx, b->root, 0);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int bolt_bucket_delete_bucket(bolt_bucket *parent, bolt_val name)
+{
+    int rc = bolt__bucket_usable(parent, true);
+    if (rc != 0)
+        return rc;
+    bolt_cursor c;
+    bool exact;
+    uint32_t flags;
+    rc = seek_for_write(parent, name, &c, &exact, &flags);
+    if (rc != 0)
+        return rc;
+    if (!exact)
+        return BOLT_EBUCKETNOTFOUND;
+    if (!(flags & BOLT_LEAF_BUCKET))
+        return BOLT_EINCOMPATIBLEVALUE;
+    bolt_bucket *child;
+    rc = bolt_bucket_open(parent, name, &child);
+    if (rc != 0)
+        return rc;
+    /*
+     * Sub-buckets are found in the child's current state (so ones deleted
+     * earlier in this tx are not freed twice); pages freed are the
+     * committed ones, since nodes free pages only at commit.
+     */
+    rc = bucket_free_all(child);
+    if (rc != 0) {
+        parent->tx->failed = true;
+        return rc;
+    }
+    rc = seek_for_write(parent, name, &c, &exact, &flags);
+    bolt__node *n;
+    if (rc == 0)
+        rc = bolt__cursor_node(&c, &n);
+    if (rc != 0) {
+        parent->tx->failed = true;
+        return rc;
+    }
+    parent->tx->generation++;
+    bolt__node_del(n, name.data, name.size);
+    cache_remove(parent, child);
+    mark_deleted(child);
+    return 0;
+}
+
+uint64_t bolt_bucket_sequence(const bolt_bucket *b)
+{
+    return b->sequence;
+}
+
+/* Touch the bucket (rule 3): materialize its root node. */
+static int bucket_touch(bolt_bucket *b)
+{
+    if (b->root_node != NULL)
+        return 0;
+    bolt__page p;
+    int rc;
+    if (b->root == 0) {
+        const char *why;
+        rc = bolt__page_load(b->inline_data, b->inline_size, 0, &p, &why);
+        if (rc != 0)
+            return bolt__corrupt(b->tx->db, 0, why);
+    } else {
+        rc = bolt__tx_page(b->tx, b->root, &p);
+        if (rc != 0)
+            return rc;
+    }
+    return bolt__node_read(b, &p, NULL, &b->root_node);
+}
+
+int bolt_bucket_next_sequence(bolt_bucket *b, uint64_t *out)
+{
+    int rc = bolt__bucket_usable(b, true);
+    if (rc == 0)
+        rc = bucket_touch(b);
+    if (rc != 0)
+        return rc;
+    b->sequence++;
+    *out = b->sequence;
+    return 0;
+}
+
+int bolt_bucket_set_sequence(bolt_bucket *b, uint64_t seq)
+{
+    int rc = bolt__bucket_usable(b, true);
+    if (rc == 0)
+        rc = bucket_touch(b);
+    if (rc != 0)
+        return rc;
+    b->sequence = seq;
+    return 0;
+}
+
+void bolt_bucket_set_fill_percent(bolt_bucket *b, double fill)
+{
+    if (fill < BOLT_MIN_FILL_PERCENT)
+        fill = BOLT_MIN_FILL_PERCENT;
+    if (fill > BOLT_MAX_FILL_PERCENT)
+        fill = BOLT_MAX_FILL_PERCENT;
+    b->fill_percent = fill;
+}
+
+bool bolt_bucket_is_inline(const bolt_bucket *b)
+{
+    return b->root == 0;
+}
+
+int bolt_bucket_for_each(bolt_bucket *b, int (*fn)(void *arg, bolt_val key, bolt_val value),
+                         void *arg)
+{
+    int rc = bolt__bucket_usable(b, false);
+    if (rc != 0)
+        return rc;
+    bolt_cursor c;
+    bolt__cursor_init(&c, b);
+    bolt_val k, v;
+    uint32_t flags;
+    for (rc = bolt__cursor_first(&c, &k, &v, &flags); rc == 0;
+         rc = bolt__cursor_next(&c, &k, &v, &flags)) {
+        if (flags & BOLT_LEAF_BUCKET) {
+            v.data = NULL;
+            v.size = 0;
+        }
+        int r = fn(arg, k, v);
+        if (r != 0)
+            return r;
+    }
+    return rc == BOLT_NOTFOUND ? 0 : rc;
+}
+
+/* Rule 3: inline iff a leaf root without buckets and <= page_size / 4. */
+static bool bucket_inlineable(const bolt_bucket *b)
+{
+    const bolt__node *n = b->root_node;
+    if (n == NULL || !n->leaf)
+        return false;
+    size_t size = BOLT_PAGE_HEADER_SIZE, max = b->tx->db->page_size / 4;
+    for (size_t i = 0; i < n->n; i++) {
+        if (n->inodes[i].flags & BOLT_LEAF_BUCKET)
+            return false;
+        size += 16 + (size_t)n->inodes[i].ksize + n->inodes[i].vsize;
+        if (size > max)
+            return false;
+    }
+    return true;
+}
+
+int bolt__bucket_spill(bolt_bucket *b)
+{
+    bolt_tx *tx = b->tx;
+    for (size_t i = 0; i < b->nchildren; i++) {
+        bolt_bucket *child = b->children[i];
+        unsigned char *value;
+        size_t vsize;
+        int rc;
+        if (bucket_inlineable(child)) {
+            rc = bolt__node_free(child->root_node);
+            if (rc != 0)
+                return rc;
+            child->root = 0;
+            vsize = BOLT_BUCKET_HEADER_SIZE + bolt__node_size(child->root_node);
+            value = bolt__tx_alloc(tx, vsize);
+            if (value == NULL)
+                return -ENOMEM;
+            memset(value, 0, vsize);
+            bolt__node_write(child->root_node, value + BOLT_BUCKET_HEADER_SIZE);
+        } else {
+            rc = bolt__bucket_spill(child);
+            if (rc != 0)
+                return rc;
+            vsize = BOLT_BUCKET_HEADER_SIZE;
+            value = bolt__tx_alloc(tx, vsize);
+            if (value == NULL)
+                return -ENOMEM;
+        }
+        if (child->root_node == NULL)
+            continue; /* untouched: keeps its representation */
+        bolt__st64(value + BOLT_BUCKET_ROOT_OFF, child->root);
+        bolt__st64(value + BOLT_BUCKET_SEQ_OFF, child->sequence);
+        bolt_cursor c;
+        bool exact;
+        uint32_t flags;
+        bolt_val name = { child->name, child->nsize };
+        rc = seek_for_write(b, name, &c, &exact, &flags);
+        if (rc != 0)
+            return rc;
+        if (!exact || !(flags & BOLT_LEAF_BUCKET))
+            return BOLT_EPANIC;
+        rc = put_at(&c, child->name, child->nsize, value, vsize, BOLT_LEAF_BUCKET);
+        if (rc != 0)
+            return rc;
+    }
+    if (b->root_node == NULL)
+        return 0;
+    int rc = bolt__node_spill(b->root_node);
+    if (rc != 0)
+        return rc;
+    b->root_node = bolt__node_root(b->root_node);
+    b->root = b->root_node->pgid;
+    return 0;
+}

@@ -1,0 +1,479 @@
+/*
+ * cursor.c: a stack of (page or node, index) pairs from a bucket's root to a
+ * leaf, moved first/last/next/prev/seek in key order (bbolt's cursor.go).
+ *
+ * Rules:
+ *   1. stack[0] is the bucket's root; stack[i+1] is the child at
+ *      stack[i].index. A ref uses the materialized node when one exists
+ *      (write transactions), else the validated page.
+ *   2. Branch lookup takes the last element <= the key (element 0 when the
+ *      key is below all); leaf lookup the first element >= the key
+ *      (FORMAT.md §4).
+ *   3. Empty leaves are skipped in both directions.
+ *   4. Depth is bounded by BOLT_MAX_DEPTH: a deeper tree (or a cycle in a
+ *      corrupt file) is BOLT_ECORRUPT, never unbounded recursion.
+ *   5. After bolt_cursor_delete the cursor stands on the element after the
+ *      deleted one, and `next` returns it without moving (skip_next).
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "bolt_int.h"
+
+size_t bolt__ref_count(const bolt__elemref *r)
+{
+    return r->node != NULL ? r->node->n : r->page.count;
+}
+
+bool bolt__ref_is_leaf(const bolt__elemref *r)
+{
+    return r->node != NULL ? r->node->leaf : bolt__page_is_leaf(&r->page);
+}
+
+static bolt_pgid ref_child_pgid(const bolt__elemref *r, size_t i)
+{
+    if (r->node != NULL)
+        return r->node->inodes[i].pgid;
+    return bolt__page_branch_elem(&r->page, (unsigned)i, NULL);
+}
+
+static void ref_key(const bolt__elemref *r, size_t i, bolt_val *k)
+{
+    if (r->node != NULL) {
+        k->data = r->node->inodes[i].key;
+        k->size = r->node->inodes[i].ksize;
+    } else if (bolt__page_is_leaf(&r->page)) {
+        bolt__page_leaf_elem(&r->page, (unsigned)i, NULL, k, NULL);
+    } else {
+        bolt__page_branch_elem(&r->page, (unsigned)i, k);
+    }
+}
+
+static int val_cmp(const void *a, size_t an, const void *b, size_t bn)
+{
+    size_t n = an < bn ? an : bn;
+    int c = n > 0 ? memcmp(a, b, n) : 0;
+    if (c != 0)
+        return c;
+    return an < bn ? -1 : an > bn;
+}
+
+/* The root ref of the bucket (rule 1). */
+static int root_ref(bolt_bucket *b, bolt__elemref *out)
+{
+    memset(out, 0, sizeof *out);
+    if (b->root_node != NULL) {
+        out->node = b->root_node;
+        return 0;
+    }
+    if (b->root == 0) {
+        const char *why;
+        if (bolt__page_load(b->inline_data, b->inline_size, 0, &out->page, &why) != 0)
+            return bolt__corrupt(b->tx->db, 0, "inline bucket page is invalid");
+        return 0;
+    }
+    return bolt__tx_page(b->tx, b->root, &out->page);
+}
+
+/* Push the child at the top ref's index. */
+static int push_child(bolt_cursor *c)
+{
+    bolt__elemref *top = &c->stack[c->depth - 1];
+    if (c->depth == BOLT_MAX_DEPTH)
+        return bolt__corrupt(c->bucket->tx->db, ref_child_pgid(top, top->index),
+                             "tree deeper than 64 levels (a cycle?)");
+    bolt__elemref *r = &c->stack[c->depth];
+    memset(r, 0, sizeof *r);
+    if (top->node != NULL && top->node->inodes[top->index].child != NULL) {
+        r->node = top->node->inodes[top->index].child;
+    } else {
+        bolt_pgid id = ref_child_pgid(top, top->index);
+        if (c->bucket->root == 0)
+            return bolt__corrupt(c->bucket->tx->db, id, "inline bucket page is a branch");
+        int rc = bolt__tx_page(c->bucket->tx, id, &r->page);
+        if (rc != 0)
+            return rc;
+    }
+    c->depth++;
+    return 0;
+}
+
+static int descend_first(bolt_cursor *c)
+{
+    while (!bolt__ref_is_leaf(&c->stack[c->depth - 1])) {
+        int rc = push_child(c);
+        if (rc != 0)
+            return rc;
+        c->stack[c->depth - 1].index = 0;
+    }
+    return 0;
+}
+
+static int descend_last(bolt_cursor *c)
+{
+    while (!bolt__ref_is_leaf(&c->stack[c->depth - 1])) {
+        int rc = push_child(c);
+        if (rc != 0)
+            return rc;
+        bolt__elemref *r = &c->stack[c->depth - 1];
+        size_t n = bolt__ref_count(r);
+        r->index = n > 0 ? n - 1 : 0;
+    }
+    return 0;
+}
+
+/* Key/value/flags at the top of the stack, or BOLT_NOTFOUND. */
+static int key_value(const bolt_cursor *c, bolt_val *k, bolt_val *v, uint32_t *flags)
+{
+    if (c->depth == 0)
+        return BOLT_NOTFOUND;
+    const bolt__elemref *r = &c->stack[c->depth - 1];
+    if (r->index >= bolt__ref_count(r))
+        return BOLT_NOTFOUND;
+    bolt_val kk, vv;
+    uint32_t ff;
+    if (r->node != NULL) {
+        const bolt__inode *in = &r->node->inodes[r->index];
+        kk.data = in->key;
+        kk.size = in->ksize;
+        vv.data = in->value;
+        vv.size = in->vsize;
+        ff = in->flags;
+    } else {
+        bolt__page_leaf_elem(&r->page, (unsigned)r->index, &ff, &kk, &vv);
+    }
+    if (k != NULL)
+        *k = kk;
+    if (v != NULL)
+        *v = vv;
+    if (flags != NULL)
+        *flags = ff;
+    return 0;
+}
+
+/* bbolt's next(): advance, skipping empty leaves (rule 3). */
+static int cursor_next(bolt_cursor *c, bolt_val *k, bolt_val *v, uint32_t *flags)
+{
+    if (!c->positioned)
+        return BOLT_NOTFOUND;
+    for (;;) {
+        size_t i = c->depth;
+        while (i > 0) {
+            bolt__elemref *e = &c->stack[i - 1];
+            if (e->index + 1 < bolt__ref_count(e)) {
+                e->index++;
+                break;
+            }
+            i--;
+        }
+        if (i == 0) {
+            /* Past the end: stay on the last element (bbolt does). */
+            bolt__elemref *top = &c->stack[c->depth - 1];
+            size_t n = bolt__ref_count(top);
+            if (n > 0)
+                top->index = n; /* one past: prev returns the last */
+            return BOLT_NOTFOUND;
+        }
+        c->depth = i;
+        int rc = descend_first(c);
+        if (rc != 0)
+            return rc;
+        if (bolt__ref_count(&c->stack[c->depth - 1]) == 0)
+            continue;
+        return key_value(c, k, v, flags);
+    }
+}
+
+static int cursor_prev(bolt_cursor *c, bolt_val *k, bolt_val *v, uint32_t *flags)
+{
+    if (!c->positioned)
+        return BOLT_NOTFOUND;
+    for (;;) {
+        size_t i = c->depth;
+        while (i > 0) {
+            bolt__elemref *e = &c->stack[i - 1];
+            size_t n = bolt__ref_count(e);
+            if (e->index > n)
+                e->index = n;
+            if (e->index > 0) {
+                e->index--;
+                break;
+            }
+            i--;
+        }
+        if (i == 0) {
+            c->positioned = false;
+            return BOLT_NOTFOUND;
+        }
+        c->depth = i;
+        int rc = descend_last(c);
+        if (rc != 0)
+            return rc;
+        if (bolt__ref_count(&c->stack[c->depth - 1]) == 0)
+            continue;
+        return key_value(c, k, v, flags);
+    }
+}
+
+void bolt__cursor_init(bolt_cursor *c, bolt_bucket *b)
+{
+    memset(c, 0, sizeof *c);
+    c->bucket = b;
+}
+
+static int cursor_reset(bolt_cursor *c)
+{
+    c->depth = 0;
+    c->positioned = false;
+    c->skip_next = false;
+    int rc = root_ref(c->bucket, &c->stack[0]);
+    if (rc != 0)
+        return rc;
+    c->depth = 1;
+    c->positioned = true;
+    return 0;
+}
+
+int bolt__cursor_first(bolt_cursor *c, bolt_val *k, bolt_val *v, uint32_t *flags)
+{
+    int rc = cursor_reset(c);
+    if (rc == 0)
+        rc = descend_first(c);
+    if (rc != 0) {
+        c->positioned = false;
+        return rc;
+    }
+    if (bolt__ref_count(&c->stack[c->depth - 1]) == 0)
+        return cursor_next(c, k, v, flags);
+    return key_value(c, k, v, flags);
+}
+
+static int cursor_last(bolt_cursor *c, bolt_val *k, bolt_val *v, uint32_t *flags)
+{
+    int rc = cursor_reset(c);
+    if (rc != 0)
+        return rc;
+    size_t n = bolt__ref_count(&c->stack[0]);
+    c->stack[0].index = n > 0 ? n - 1 : 0;
+    rc = descend_last(c);
+    if (rc != 0) {
+        c->positioned = false;
+        return rc;
+    }
+    if (bolt__ref_count(&c->stack[c->depth - 1]) == 0)
+        return cursor_prev(c, k, v, flags);
+    return key_value(c, k, v, flags);
+}
+
+int bolt__cursor_seek(bolt_cursor *c, const void *key, size_t ksize, bolt_val *k, bolt_val *v,
+                      uint32_t *flags)
+{
+    int rc = bolt__cursor_search(c, key, ksize, k, v, flags);
+    if (rc != BOLT_NOTFOUND || !c->positioned)
+        return rc;
+    return cursor_next(c, k, v, flags);
+}
+
+int bolt__cursor_search(bolt_cursor *c, const void *key, size_t ksize, bolt_val *k, bolt_val *v,
+                        uint32_t *flags)
+{
+    int rc = cursor_reset(c);
+    if (rc != 0)
+        return rc;
+    /* Loop invariant: stack[0..depth) follows rule 2 for `key`. */
+    for (;;) {
+        bolt__elemref *r = &c->stack[c->depth - 1];
+        size_t n = bolt__ref_count(r);
+        size_t lo = 0, hi = n;
+        bool exact = false;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            bolt_val mk;
+            ref_key(r, mid, &mk);
+            int cmp = val_cmp(mk.data, mk.size, key, ksize);
+            if (cmp < 0) {
+                lo = mid + 1;
+            } else {
+                if (cmp == 0)
+                    exact = true;
+                hi = mid;
+            }
+        }
+        r->index = lo;
+        if (bolt__ref_is_leaf(r))
+            break;
+        if (!exact && r->index > 0)
+            r->index--;
+        if (r->index >= n)
+            r->index = n > 0 ? n - 1 : 0;
+        rc = push_child(c);
+        if (rc != 0) {
+            c->positioned = false;
+            return rc;
+        }
+    }
+    return key_value(c, k, v, flags);
+}
+
+int bolt__cursor_next(bolt_cursor *c, bolt_val *k, bolt_val *v, uint32_t *flags)
+{
+    return cursor_next(c, k, v, flags);
+}
+
+bool bolt__cursor_at_right_edge(const bolt_cursor *c)
+{
+    for (size_t i = 0; i + 1 < c->depth; i++)
+        if (c->stack[i].index + 1 != bolt__ref_count(&c->stack[i]))
+            return false;
+    const bolt__elemref *top = &c->stack[c->depth - 1];
+    return top->index >= bolt__ref_count(top);
+}
+
+int bolt__cursor_node(bolt_cursor *c, bolt__node **out)
+{
+    bolt__elemref *top = &c->stack[c->depth - 1];
+    if (top->node != NULL && top->node->leaf) {
+        *out = top->node;
+        return 0;
+    }
+    bolt_bucket *b = c->bucket;
+    bolt__node *n = c->stack[0].node;
+    if (n == NULL) {
+        if (b->root_node == NULL) {
+            int rc = bolt__node_read(b, &c->stack[0].page, NULL, &b->root_node);
+            if (rc != 0)
+                return rc;
+        }
+        n = b->root_node;
+    }
+    for (size_t i = 0; i + 1 < c->depth; i++) {
+        int rc = bolt__node_child(n, c->stack[i].index, &n);
+        if (rc != 0)
+            return rc;
+    }
+    *out = n;
+    return 0;
+}
+
+/* ---- public API --------------------------------------------------------- */
+
+static int public_kv(int rc, uint32_t flags, bolt_val *k, bolt_val *v, bolt_val kk, bolt_val vv)
+{
+    if (rc != 0)
+        return rc;
+    if (flags & BOLT_LEAF_BUCKET) {
+        vv.data = NULL;
+        vv.size = 0;
+    }
+    if (k != NULL)
+        *k = kk;
+    if (v != NULL)
+        *v = vv;
+    return 0;
+}
+
+int bolt_cursor_open(bolt_bucket *b, bolt_cursor **out)
+{
+    *out = NULL;
+    int rc = bolt__bucket_usable(b, false);
+    if (rc != 0)
+        return rc;
+    bolt_cursor *c = malloc(sizeof *c);
+    if (c == NULL)
+        return -ENOMEM;
+    bolt__cursor_init(c, b);
+    bolt_tx *tx = b->tx;
+    c->next = tx->cursors;
+    c->prev = NULL;
+    if (tx->cursors != NULL)
+        tx->cursors->prev = c;
+    tx->cursors = c;
+    *out = c;
+    return 0;
+}
+
+void bolt_cursor_close(bolt_cursor *c)
+{
+    if (c == NULL)
+        return;
+    bolt_tx *tx = c->bucket->tx;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        tx->cursors = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    free(c);
+}
+
+#define CURSOR_CALL(call)                                 \
+    do {                                                  \
+        int rc_ = bolt__bucket_usable(c->bucket, false);  \
+        if (rc_ != 0)                                     \
+            return rc_;                                   \
+        bolt_val kk_, vv_;                                \
+        uint32_t ff_ = 0;                                 \
+        rc_ = call;                                       \
+        return public_kv(rc_, ff_, key, value, kk_, vv_); \
+    } while (0)
+
+int bolt_cursor_first(bolt_cursor *c, bolt_val *key, bolt_val *value)
+{
+    CURSOR_CALL(bolt__cursor_first(c, &kk_, &vv_, &ff_));
+}
+
+int bolt_cursor_last(bolt_cursor *c, bolt_val *key, bolt_val *value)
+{
+    CURSOR_CALL(cursor_last(c, &kk_, &vv_, &ff_));
+}
+
+int bolt_cursor_next(bolt_cursor *c, bolt_val *key, bolt_val *value)
+{
+    if (c->skip_next) {
+        c->skip_next = false;
+        CURSOR_CALL(key_value(c, &kk_, &vv_, &ff_));
+    }
+    CURSOR_CALL(cursor_next(c, &kk_, &vv_, &ff_));
+}
+
+int bolt_cursor_prev(bolt_cursor *c, bolt_val *key, bolt_val *value)
+{
+    c->skip_next = false;
+    CURSOR_CALL(cursor_prev(c, &kk_, &vv_, &ff_));
+}
+
+int bolt_cursor_seek(bolt_cursor *c, bolt_val seek, bolt_val *key, bolt_val *value)
+{
+    CURSOR_CALL(bolt__cursor_seek(c, seek.data, seek.size, &kk_, &vv_, &ff_));
+}
+
+int bolt_cursor_delete(bolt_cursor *c)
+{
+    int rc = bolt__bucket_usable(c->bucket, true);
+    if (rc != 0)
+        return rc;
+    bolt_val k, v;
+    uint32_t flags;
+    if (c->skip_next)
+        return BOLT_NOTFOUND; /* already deleted what it stood on */
+    rc = key_value(c, &k, &v, &flags);
+    if (rc != 0)
+        return rc;
+    if (flags & BOLT_LEAF_BUCKET)
+        return BOLT_EINCOMPATIBLEVALUE;
+    bolt__node *n;
+    rc = bolt__cursor_node(c, &n);
+    if (rc != 0)
+        return rc;
+    bolt_val saved = k; /* in the map or the arena: still readable after del */
+    bolt__node_del(n, saved.data, saved.size);
+    c->bucket->tx->generation++;
+    /* Rule 5: stand on the element after the deleted one. */
+    rc = bolt__cursor_seek(c, saved.data, saved.size, NULL, NULL, NULL);
+    if (rc != 0 && rc != BOLT_NOTFOUND)
+        return rc;
+    c->skip_next = rc == 0;
+    if (rc == BOLT_NOTFOUND)
+        c->positioned = c->depth > 0;
+    return 0;
+}

@@ -1,0 +1,608 @@
+/*
+ * db.c: opening and closing a database: the file, its flock, the map, the
+ * choice of page size and current meta, and the freelist load.
+ *
+ * Rules:
+ *   1. The file is locked with flock(2) on the database file itself, LOCK_EX
+ *      for read-write and LOCK_SH for read-only opens, retried every 50 ms
+ *      until the timeout (FORMAT.md §12), before anything is read.
+ *   2. The map reserves more address space than the file needs (option,
+ *      default max(1 GiB, 4 x file size)), so the file grows inside it; a
+ *      transaction reads only below min(file size at its start, reserved).
+ *   3. Maps are refcounted (db->map holds one ref, each transaction one): a
+ *      file that outgrows its reservation gets a new map for new
+ *      transactions, and the old map goes when its last reader ends.
+ *   4. Nothing read from the file is trusted: the metas are validated, their
+ *      fields range-checked, and the file must reach the high-water mark.
+ *   5. A new (0-byte) file is written as bbolt's init (4 pages, at least
+ *      4096 bytes so bbolt can reopen it), synced, and its directory synced.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "bolt_int.h"
+
+#define ONE_GIB          (1024ull * 1024 * 1024)
+#define FLOCK_RETRY_MS   50
+#define BBOLT_ALLOC_SIZE (16ull * 1024 * 1024)
+
+bolt_val bolt_str(const char *s)
+{
+    bolt_val v = { s, s != NULL ? strlen(s) : 0 };
+    return v;
+}
+
+void bolt_options_init(bolt_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
+}
+
+uint32_t bolt_db_page_size(const bolt_db *db)
+{
+    return db->page_size;
+}
+
+const char *bolt_db_path(const bolt_db *db)
+{
+    return db->path;
+}
+
+int bolt__corrupt(bolt_db *db, bolt_pgid pgid, const char *why)
+{
+    pthread_mutex_lock(&db->mu);
+    snprintf(db->corrupt, sizeof db->corrupt, "page %llu: %s", (unsigned long long)pgid, why);
+    pthread_mutex_unlock(&db->mu);
+    return BOLT_ECORRUPT;
+}
+
+void bolt_db_last_corruption(bolt_db *db, char *buf, size_t size)
+{
+    if (size == 0)
+        return;
+    pthread_mutex_lock(&db->mu);
+    snprintf(buf, size, "%s", db->corrupt);
+    pthread_mutex_unlock(&db->mu);
+}
+
+static uint32_t os_page_size(void)
+{
+    long ps = sysconf(_SC_PAGESIZE);
+    if (ps < (long)BOLT_MIN_PAGE_SIZE || ps > (long)BOLT_MAX_PAGE_SIZE || (ps & (ps - 1)) != 0)
+        return 4096;
+    return (uint32_t)ps;
+}
+
+/* The address range to reserve for a file of `need` bytes (rule 2). */
+static uint64_t map_reserve_for(const bolt_db *db, uint64_t need)
+{
+    uint64_t r = db->opt.mmap_reserve;
+    if (r == 0) {
+        r = ONE_GIB;
+        if (need > r / 4)
+            r = need * 4;
+    }
+    if (r < need)
+        r = need;
+    if (r < db->opt.initial_mmap_size)
+        r = db->opt.initial_mmap_size;
+    uint64_t sys = (uint64_t)sysconf(_SC_PAGESIZE);
+    r = (r + sys - 1) / sys * sys;
+    return r;
+}
+
+static int map_new(bolt_db *db, uint64_t reserve, bolt__map **out)
+{
+    if (reserve > BOLT_MAX_MAP_SIZE)
+        return BOLT_EMMAPTOOLARGE;
+    bolt__map *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return -ENOMEM;
+    void *p = db->os->mmap(NULL, (size_t)reserve, PROT_READ, MAP_SHARED, db->fd, 0);
+    if (p == MAP_FAILED) {
+        int e = errno;
+        free(m);
+        return e == ENOMEM ? BOLT_EMMAPTOOLARGE : -e;
+    }
+    m->base = p;
+    m->reserved = (size_t)reserve;
+    m->refs = 1;
+    m->owned = true;
+    *out = m;
+    return 0;
+}
+
+void bolt__map_release(bolt_db *db, bolt__map *m)
+{
+    /* db->mu held by the caller. */
+    if (m == NULL || --m->refs > 0)
+        return;
+    if (m->owned)
+        db->os->munmap((void *)m->base, m->reserved);
+    free(m);
+}
+
+static int lock_file(bolt_db *db)
+{
+    int op = (db->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB;
+    uint64_t waited = 0;
+    for (;;) {
+        if (db->os->flock(db->fd, op) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK)
+            return -errno;
+        if (db->opt.timeout_ms != 0 && waited >= db->opt.timeout_ms)
+            return BOLT_ETIMEOUT;
+        bolt__os_sleep_ms(FLOCK_RETRY_MS);
+        waited += FLOCK_RETRY_MS;
+    }
+}
+
+static int write_full(bolt_db *db, const unsigned char *buf, size_t n, uint64_t off)
+{
+    while (n > 0) {
+        ssize_t w = db->os->pwrite(db->fd, buf, n, (off_t)off);
+        if (w < 0)
+            return -errno;
+        if (w == 0)
+            return -EIO;
+        buf += w;
+        n -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return 0;
+}
+
+static int sync_dir(bolt_db *db)
+{
+    char *copy = strdup(db->path);
+    if (copy == NULL)
+        return -ENOMEM;
+    int dfd = db->os->open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    free(copy);
+    if (dfd < 0)
+        return -errno;
+    int rc = db->os->fsync(dfd) == 0 ? 0 : -errno;
+    db->os->close(dfd);
+    return rc;
+}
+
+/* Rule 5: bbolt's init — meta 0 (txid 0), meta 1 (txid 1), freelist 2, leaf 3. */
+static int init_file(bolt_db *db)
+{
+    uint32_t ps = db->page_size;
+    size_t size = (size_t)ps * 4;
+    if (size < 4096)
+        size = 4096;
+    unsigned char *buf = calloc(1, size);
+    if (buf == NULL)
+        return -ENOMEM;
+    for (int i = 0; i < 2; i++) {
+        bolt__meta m = { .magic = BOLT_MAGIC,
+                         .version = BOLT_VERSION,
+                         .page_size = ps,
+                         .root = 3,
+                         .freelist = 2,
+                         .pgid = 4,
+                         .txid = (bolt_txid)i };
+        bolt__meta_encode(&m, (bolt_pgid)i, buf + (size_t)i * ps, ps);
+    }
+    bolt__st64(buf + 2 * (size_t)ps + BOLT_PAGE_ID_OFF, 2);
+    bolt__st16(buf + 2 * (size_t)ps + BOLT_PAGE_FLAGS_OFF, BOLT_PAGE_FREELIST);
+    bolt__st64(buf + 3 * (size_t)ps + BOLT_PAGE_ID_OFF, 3);
+    bolt__st16(buf + 3 * (size_t)ps + BOLT_PAGE_FLAGS_OFF, BOLT_PAGE_LEAF);
+    int rc = write_full(db, buf, size, 0);
+    free(buf);
+    if (rc == 0 && db->os->fdatasync(db->fd) != 0)
+        rc = -errno;
+    if (rc == 0)
+        rc = sync_dir(db);
+    return rc;
+}
+
+/*
+ * Read the first bytes of the image (pread or memory) into buf; returns the
+ * number of bytes read.
+ */
+static int image_read(bolt_db *db, const unsigned char *mem, size_t memlen, void *buf, size_t n,
+                      uint64_t off, size_t *got)
+{
+    if (mem != NULL) {
+        size_t avail = off < memlen ? memlen - (size_t)off : 0;
+        size_t take = n < avail ? n : avail;
+        if (take > 0)
+            memcpy(buf, mem + off, take);
+        *got = take;
+        return 0;
+    }
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r =
+                db->os->pread(db->fd, (unsigned char *)buf + done, n - done, (off_t)(off + done));
+        if (r < 0)
+            return -errno;
+        if (r == 0)
+            break;
+        done += (size_t)r;
+    }
+    *got = done;
+    return 0;
+}
+
+/*
+ * FORMAT.md §3.1 steps 2-3: the page size from meta 0, or, when meta 0 is
+ * unreadable, from a valid meta 1 found at a probed page size.
+ */
+static int choose_page_size(bolt_db *db, const unsigned char *mem, size_t memlen, uint64_t fsize)
+{
+    unsigned char buf[4096];
+    size_t got;
+    int rc = image_read(db, mem, memlen, buf, sizeof buf, 0, &got);
+    if (rc != 0)
+        return rc;
+    if (got < sizeof buf)
+        return BOLT_EINVALID;
+    bolt__meta m0;
+    int rc0 = bolt__meta_decode(buf, got, &m0);
+    if (rc0 == 0) {
+        db->page_size = m0.page_size;
+        return 0;
+    }
+    uint32_t cands[12];
+    size_t nc = 0;
+    if (db->opt.page_size != 0)
+        cands[nc++] = db->opt.page_size;
+    cands[nc++] = os_page_size();
+    for (uint32_t ps = BOLT_MIN_PAGE_SIZE; ps <= BOLT_MAX_PAGE_SIZE; ps *= 2)
+        cands[nc++] = ps;
+    for (size_t i = 0; i < nc; i++) {
+        bolt__meta m1;
+        if ((uint64_t)cands[i] + BOLT_META_END > fsize)
+            continue;
+        rc = image_read(db, mem, memlen, buf, BOLT_META_END, cands[i], &got);
+        if (rc != 0)
+            return rc;
+        if (bolt__meta_decode(buf, got, &m1) == 0 && m1.page_size == cands[i]) {
+            db->page_size = cands[i];
+            return 0;
+        }
+    }
+    return rc0;
+}
+
+/* Validate both metas in the map and take the current one (rule 4). */
+static int load_meta(bolt_db *db)
+{
+    const unsigned char *base = db->map->base;
+    uint64_t limit = db->file_size < db->map->reserved ? db->file_size : db->map->reserved;
+    uint32_t ps = db->page_size;
+    if (limit < 2 * (uint64_t)ps)
+        return BOLT_EFILETOOSMALL;
+    bolt__meta m0, m1, cur;
+    int rc0 = bolt__meta_decode(base, ps, &m0);
+    int rc1 = bolt__meta_decode(base + ps, ps, &m1);
+    /* A meta that disagrees with the page size in use is not usable. */
+    if (rc0 == 0 && m0.page_size != ps)
+        rc0 = BOLT_EINVALID;
+    if (rc1 == 0 && m1.page_size != ps)
+        rc1 = BOLT_EINVALID;
+    int rc = bolt__meta_choose(&m0, rc0, &m1, rc1, &cur);
+    if (rc != 0)
+        return rc;
+    const char *why;
+    rc = bolt__meta_sane(&cur, &why);
+    if (rc != 0) {
+        snprintf(db->corrupt, sizeof db->corrupt, "meta (txid %llu): %s",
+                 (unsigned long long)cur.txid, why);
+        return rc;
+    }
+    if (cur.pgid * (uint64_t)ps > limit) {
+        snprintf(db->corrupt, sizeof db->corrupt,
+                 "meta (txid %llu): file shorter than the high-water mark %llu",
+                 (unsigned long long)cur.txid, (unsigned long long)cur.pgid);
+        return BOLT_ECORRUPT;
+    }
+    db->meta = cur;
+    return 0;
+}
+
+typedef struct reach_set {
+    unsigned char *bits;
+    bolt_pgid hwm;
+} reach_set;
+
+static int reach_mark(void *arg, bolt_pgid id, uint32_t overflow)
+{
+    reach_set *r = arg;
+    for (uint64_t i = 0; i <= overflow; i++)
+        r->bits[(id + i) / 8] |= (unsigned char)(1u << ((id + i) % 8));
+    return 0;
+}
+
+/* FORMAT.md §7.3: without a stored freelist, free = not reachable. */
+static int freelist_by_walk(bolt_db *db)
+{
+    bolt_tx *tx;
+    int rc = bolt_tx_begin(db, 0, &tx);
+    if (rc != 0)
+        return rc;
+    reach_set r = { calloc(1, (size_t)(db->meta.pgid / 8 + 1)), db->meta.pgid };
+    bolt_pgid *ids = NULL;
+    size_t n = 0;
+    if (r.bits == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    rc = bolt__walk_pages(tx, reach_mark, &r);
+    if (rc != 0)
+        goto out;
+    ids = malloc(sizeof *ids * (size_t)(db->meta.pgid + 1));
+    if (ids == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (bolt_pgid id = 2; id < db->meta.pgid; id++)
+        if (!(r.bits[id / 8] & (1u << (id % 8))))
+            ids[n++] = id;
+    rc = bolt__freelist_load_ids(db->freelist, ids, n, db->meta.pgid);
+out:
+    free(ids);
+    free(r.bits);
+    bolt_tx_rollback(tx);
+    return rc;
+}
+
+static int freelist_from_page(bolt_db *db)
+{
+    bolt_pgid id = db->meta.freelist;
+    uint32_t ps = db->page_size;
+    const unsigned char *p = db->map->base + id * ps;
+    uint64_t hdr_id = bolt__ld64(p + BOLT_PAGE_ID_OFF);
+    uint16_t flags = bolt__ld16(p + BOLT_PAGE_FLAGS_OFF);
+    uint32_t overflow = bolt__ld32(p + BOLT_PAGE_OVERFLOW_OFF);
+    if (hdr_id != id)
+        return bolt__corrupt(db, id, "freelist page header id does not match its position");
+    if (!(flags & BOLT_PAGE_FREELIST))
+        return bolt__corrupt(db, id, "invalid freelist page (flag 0x10 missing)");
+    if (id + overflow >= db->meta.pgid)
+        return bolt__corrupt(db, id, "freelist run extends past the high-water mark");
+    int rc = bolt__freelist_read(db->freelist, p, ((size_t)overflow + 1) * ps, db->meta.pgid);
+    if (rc == BOLT_ECORRUPT)
+        return bolt__corrupt(db, id, "freelist ids out of range, duplicated, or past the run");
+    return rc;
+}
+
+static int db_new(const char *path, const bolt_options *opt, bolt_db **out)
+{
+    bolt_db *db = calloc(1, sizeof *db);
+    if (db == NULL)
+        return -ENOMEM;
+    bolt_options_init(&db->opt);
+    if (opt != NULL) {
+        size_t n = opt->size == 0 || opt->size > sizeof *opt ? sizeof *opt : opt->size;
+        memcpy(&db->opt, opt, n);
+        db->opt.size = sizeof db->opt;
+    }
+    db->path = strdup(path);
+    if (db->path == NULL) {
+        free(db);
+        return -ENOMEM;
+    }
+    db->fd = -1;
+    db->os = db->opt.os != NULL ? db->opt.os : bolt__os_default();
+    db->read_only = db->opt.read_only;
+    pthread_mutex_init(&db->mu, NULL);
+    pthread_mutex_init(&db->wmu, NULL);
+    *out = db;
+    return 0;
+}
+
+static void db_free(bolt_db *db)
+{
+    if (db->map != NULL)
+        bolt__map_release(db, db->map);
+    if (db->fd >= 0) {
+        if (!db->read_only)
+            db->os->flock(db->fd, LOCK_UN);
+        db->os->close(db->fd);
+    }
+    bolt__freelist_free(db->freelist);
+    pthread_mutex_destroy(&db->mu);
+    pthread_mutex_destroy(&db->wmu);
+    free(db->readers);
+    free(db->path);
+    free(db);
+}
+
+/* Steps after the map exists: metas, then (read-write) the freelist. */
+static int db_finish(bolt_db *db)
+{
+    int rc = load_meta(db);
+    if (rc != 0)
+        return rc;
+    db->alloc_size = 0; /* unknown after reopening (FORMAT.md §9) */
+    if (db->read_only)
+        return 0;
+    rc = bolt__freelist_new(db->opt.freelist_type == BOLT_FREELIST_HASHMAP ? BOLT__FREELIST_HASHMAP
+                                                                           : BOLT__FREELIST_ARRAY,
+                            &db->freelist);
+    if (rc != 0)
+        return rc;
+    if (db->meta.freelist == BOLT_NO_FREELIST)
+        return freelist_by_walk(db);
+    return freelist_from_page(db);
+}
+
+int bolt_open(const char *path, const bolt_options *opt, bolt_db **out)
+{
+    *out = NULL;
+    if (path == NULL)
+        return STRATA_EMISUSE;
+    bolt_db *db;
+    int rc = db_new(path, opt, &db);
+    if (rc != 0)
+        return rc;
+    int flags = O_CLOEXEC | (db->read_only ? O_RDONLY : (O_RDWR | O_CREAT));
+    db->fd = db->os->open(path, flags, db->opt.file_mode != 0 ? db->opt.file_mode : 0600);
+    if (db->fd < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    rc = lock_file(db);
+    if (rc != 0)
+        goto fail;
+    struct stat st;
+    if (db->os->fstat(db->fd, &st) != 0) {
+        rc = -errno;
+        goto fail;
+    }
+    if (st.st_size == 0) {
+        if (db->read_only) {
+            rc = BOLT_EINVALID;
+            goto fail;
+        }
+        uint32_t ps = db->opt.page_size != 0 ? db->opt.page_size : os_page_size();
+        if (ps < BOLT_MIN_PAGE_SIZE || ps > BOLT_MAX_PAGE_SIZE || (ps & (ps - 1)) != 0) {
+            rc = BOLT_EPAGESIZE;
+            goto fail;
+        }
+        db->page_size = ps;
+        rc = init_file(db);
+        if (rc != 0)
+            goto fail;
+        if (db->os->fstat(db->fd, &st) != 0) {
+            rc = -errno;
+            goto fail;
+        }
+    }
+    db->file_size = (uint64_t)st.st_size;
+    rc = choose_page_size(db, NULL, 0, db->file_size);
+    if (rc != 0)
+        goto fail;
+    if (db->file_size < 2 * (uint64_t)db->page_size) {
+        rc = BOLT_EFILETOOSMALL;
+        goto fail;
+    }
+    rc = map_new(db, map_reserve_for(db, db->file_size), &db->map);
+    if (rc != 0)
+        goto fail;
+    rc = db_finish(db);
+    if (rc != 0)
+        goto fail;
+    *out = db;
+    return 0;
+fail:
+    db_free(db);
+    return rc;
+}
+
+int bolt_open_memory(const void *buf, size_t len, const bolt_options *opt, bolt_db **out)
+{
+    *out = NULL;
+    if (buf == NULL && len > 0)
+        return STRATA_EMISUSE;
+    bolt_db *db;
+    int rc = db_new("", opt, &db);
+    if (rc != 0)
+        return rc;
+    db->read_only = true;
+    db->file_size = len;
+    if (len == 0) {
+        rc = BOLT_EINVALID;
+        goto fail;
+    }
+    rc = choose_page_size(db, buf, len, len);
+    if (rc != 0)
+        goto fail;
+    if (len < 2 * (uint64_t)db->page_size) {
+        rc = BOLT_EFILETOOSMALL;
+        goto fail;
+    }
+    db->map = calloc(1, sizeof *db->map);
+    if (db->map == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    db->map->base = buf;
+    db->map->reserved = len;
+    db->map->refs = 1;
+    rc = db_finish(db);
+    if (rc != 0)
+        goto fail;
+    *out = db;
+    return 0;
+fail:
+    db_free(db);
+    return rc;
+}
+
+int bolt_close(bolt_db *db)
+{
+    if (db == NULL)
+        return 0;
+    pthread_mutex_lock(&db->mu);
+    size_t ntx = db->ntx;
+    pthread_mutex_unlock(&db->mu);
+    if (ntx != 0)
+        return BOLT_ETXACTIVE;
+    db_free(db);
+    return 0;
+}
+
+/*
+ * Make the file at least `needed` bytes (FORMAT.md §9 sizes: powers of two
+ * up to 16 MiB, then 16 MiB steps), with posix_fallocate so a full disk
+ * fails here, falling back to ftruncate where the file system cannot
+ * allocate; then fsync unless no_grow_sync. Called with wmu held.
+ */
+int bolt__db_grow(bolt_db *db, uint64_t needed)
+{
+    pthread_mutex_lock(&db->mu);
+    uint64_t cur = db->file_size;
+    pthread_mutex_unlock(&db->mu);
+    if (needed <= cur)
+        return 0;
+    uint64_t size;
+    if (needed < BBOLT_ALLOC_SIZE) {
+        size = 32 * 1024;
+        while (size < needed)
+            size *= 2;
+    } else {
+        size = needed + BBOLT_ALLOC_SIZE;
+    }
+    size = (size + db->page_size - 1) / db->page_size * db->page_size;
+    int rc = BOLT_FAILPOINT(db, "grow");
+    if (rc != 0)
+        return rc;
+    int e = db->os->fallocate(db->fd, 0, (off_t)size);
+    if (e == EOPNOTSUPP || e == EINVAL || e == ENOSYS) {
+        if (db->os->ftruncate(db->fd, (off_t)size) != 0)
+            return -errno;
+    } else if (e != 0) {
+        return -e;
+    }
+    if (!db->opt.no_grow_sync && db->os->fsync(db->fd) != 0)
+        return -errno;
+    pthread_mutex_lock(&db->mu);
+    db->file_size = size;
+    db->alloc_size = size;
+    rc = 0;
+    if (size > db->map->reserved) {
+        /* Rule 3: a new map for the transactions that follow. */
+        bolt__map *m;
+        rc = map_new(db, map_reserve_for(db, size), &m);
+        if (rc == 0) {
+            bolt__map_release(db, db->map);
+            db->map = m;
+        }
+    }
+    pthread_mutex_unlock(&db->mu);
+    return rc;
+}

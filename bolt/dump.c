@@ -1,0 +1,138 @@
+/*
+ * dump.c: the canonical logical dump, `bolt-dump v1` (the grammar is in the
+ * project docs and matches boltinspect's): one record per line,
+ * depth-first, entries in key order, a bucket's line at its key's position
+ * followed at once by its contents, then `end buckets=B keys=K`.
+ *
+ * Rules:
+ *   1. PATH is the hex bucket names from the top joined by '/', never
+ *      hashed; a plain key in the root bucket has PATH "-".
+ *   2. KEY and VALUE are lower-case hex, "-" when empty, and
+ *      sha256:LEN:HEX when longer than max_hex (0 = never).
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "bolt_int.h"
+
+typedef struct dump_ctx {
+    FILE *out;
+    uint64_t max_hex;
+    char *path;
+    size_t plen, pcap;
+    uint64_t buckets, keys;
+    int err;
+} dump_ctx;
+
+static void put_hex(dump_ctx *d, const unsigned char *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    char buf[512];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        buf[k++] = hex[p[i] >> 4];
+        buf[k++] = hex[p[i] & 15];
+        if (k == sizeof buf) {
+            fwrite(buf, 1, k, d->out);
+            k = 0;
+        }
+    }
+    fwrite(buf, 1, k, d->out);
+}
+
+static void put_field(dump_ctx *d, bolt_val v)
+{
+    if (v.size == 0) {
+        fputc('-', d->out);
+    } else if (d->max_hex != 0 && v.size > d->max_hex) {
+        uint8_t h[32];
+        strata_sha256(v.data, v.size, h);
+        fprintf(d->out, "sha256:%zu:", v.size);
+        put_hex(d, h, sizeof h);
+    } else {
+        put_hex(d, v.data, v.size);
+    }
+}
+
+static int path_push(dump_ctx *d, bolt_val name, size_t *saved)
+{
+    size_t need = d->plen + 1 + 2 * name.size + 1;
+    if (need > d->pcap) {
+        size_t cap = d->pcap ? d->pcap : 256;
+        while (cap < need)
+            cap *= 2;
+        char *p = realloc(d->path, cap);
+        if (p == NULL)
+            return -ENOMEM;
+        d->path = p;
+        d->pcap = cap;
+    }
+    *saved = d->plen;
+    if (d->plen > 0)
+        d->path[d->plen++] = '/';
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = name.data;
+    for (size_t i = 0; i < name.size; i++) {
+        d->path[d->plen++] = hex[s[i] >> 4];
+        d->path[d->plen++] = hex[s[i] & 15];
+    }
+    d->path[d->plen] = '\0';
+    return 0;
+}
+
+static int dump_bucket(dump_ctx *d, bolt_bucket *b, int depth)
+{
+    bolt_cursor c;
+    bolt__cursor_init(&c, b);
+    bolt_val k, v;
+    uint32_t flags;
+    int rc;
+    for (rc = bolt__cursor_first(&c, &k, &v, &flags); rc == 0;
+         rc = bolt__cursor_next(&c, &k, &v, &flags)) {
+        if (flags & BOLT_LEAF_BUCKET) {
+            bolt_bucket *child;
+            size_t saved;
+            rc = bolt_bucket_open(b, k, &child);
+            if (rc == 0)
+                rc = path_push(d, k, &saved);
+            if (rc != 0)
+                return rc;
+            d->buckets++;
+            fprintf(d->out, "bucket %s seq=%llu\n", d->path, (unsigned long long)child->sequence);
+            rc = dump_bucket(d, child, depth + 1);
+            if (rc != 0)
+                return rc;
+            d->plen = saved;
+            if (d->path != NULL)
+                d->path[d->plen] = '\0';
+        } else {
+            d->keys++;
+            fprintf(d->out, "key %s ", depth == 0 ? "-" : d->path);
+            put_field(d, k);
+            fputc(' ', d->out);
+            put_field(d, v);
+            fputc('\n', d->out);
+        }
+        if (ferror(d->out))
+            return -EIO;
+    }
+    return rc == BOLT_NOTFOUND ? 0 : rc;
+}
+
+int bolt_tx_dump(bolt_tx *tx, FILE *out, uint64_t max_hex)
+{
+    int rc = bolt__tx_usable(tx, false);
+    if (rc != 0)
+        return rc;
+    dump_ctx d = { .out = out, .max_hex = max_hex };
+    fputs("bolt-dump v1\n", out);
+    rc = dump_bucket(&d, &tx->root, 0);
+    free(d.path);
+    if (rc != 0)
+        return rc;
+    fprintf(out, "end buckets=%llu keys=%llu\n", (unsigned long long)d.buckets,
+            (unsigned long long)d.keys);
+    if (fflush(out) != 0 || ferror(out))
+        return -EIO;
+    return 0;
+}

@@ -1,0 +1,508 @@
+/*
+ * node.c: the deserialized node (bbolt's node.go): an in-memory copy of a
+ * branch or leaf page that a write transaction changes, then rebalances,
+ * splits and writes to new pages at commit.
+ *
+ * Rules:
+ *   1. A node's inodes are in strictly increasing key order; their keys and
+ *      values point into the map or the tx arena (stable for the tx).
+ *   2. A node is materialized only through its parent (top-down), so every
+ *      live node is reachable from its bucket's root_node through
+ *      inode.child pointers, and inode.child->parent is that node.
+ *   3. n->key is the separator that names n in its parent (NULL for a root
+ *      or a node made by a split). At spill the parent's entry found by
+ *      n->key is replaced by the node's new first key and page, so every
+ *      branch key equals its child's first key exactly, child 0 included.
+ *   4. Spill writes children before their parent (page ids grow upward);
+ *      every materialized node is rewritten to newly allocated pages and
+ *      its old page is freed as pending (copy-on-write).
+ *   5. Split (FORMAT.md §10): a node with more than 4 elements whose image
+ *      reaches page_size is cut at the first index in [2, len-3] where the
+ *      running size passes page_size * fill_percent. A node that only grew
+ *      at the right edge of the tree is cut at a full page instead, so
+ *      sequential loads fill their pages.
+ *   6. Rebalance: a node at or below page_size/4 or with too few keys is
+ *      merged with a sibling (or removed when empty, or a single-child root
+ *      collapsed); merged nodes are marked dead and never used again.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+
+#include "bolt_int.h"
+
+static int key_cmp(const void *a, size_t an, const void *b, size_t bn)
+{
+    size_t n = an < bn ? an : bn;
+    int c = n > 0 ? memcmp(a, b, n) : 0;
+    if (c != 0)
+        return c;
+    return an < bn ? -1 : an > bn;
+}
+
+static bolt__node *node_new(bolt_bucket *b, bolt__node *parent, bool leaf)
+{
+    bolt_tx *tx = b->tx;
+    if (b->nnodes == b->capnodes) {
+        size_t cap = b->capnodes ? b->capnodes * 2 : 8;
+        bolt__node **a = realloc(b->nodes, cap * sizeof *a);
+        if (a == NULL)
+            return NULL;
+        b->nodes = a;
+        b->capnodes = cap;
+    }
+    bolt__node *n = calloc(1, sizeof *n);
+    if (n == NULL)
+        return NULL;
+    n->bucket = b;
+    n->parent = parent;
+    n->leaf = leaf;
+    n->next_alloc = tx->all_nodes;
+    tx->all_nodes = n;
+    b->nodes[b->nnodes++] = n;
+    return n;
+}
+
+static int node_reserve(bolt__node *n, size_t need)
+{
+    if (need <= n->cap)
+        return 0;
+    size_t cap = n->cap ? n->cap : 8;
+    while (cap < need)
+        cap *= 2;
+    bolt__inode *a = realloc(n->inodes, cap * sizeof *a);
+    if (a == NULL)
+        return -ENOMEM;
+    n->inodes = a;
+    n->cap = cap;
+    return 0;
+}
+
+int bolt__node_read(bolt_bucket *b, const bolt__page *p, bolt__node *parent, bolt__node **out)
+{
+    bolt__node *n = node_new(b, parent, bolt__page_is_leaf(p));
+    if (n == NULL || node_reserve(n, p->count) != 0)
+        return -ENOMEM;
+    for (unsigned i = 0; i < p->count; i++) {
+        bolt__inode *in = &n->inodes[i];
+        bolt_val k, v = { NULL, 0 };
+        memset(in, 0, sizeof *in);
+        if (n->leaf) {
+            bolt__page_leaf_elem(p, i, &in->flags, &k, &v);
+        } else {
+            in->pgid = bolt__page_branch_elem(p, i, &k);
+        }
+        in->key = k.data;
+        in->ksize = (uint32_t)k.size;
+        in->value = v.data;
+        in->vsize = (uint32_t)v.size;
+    }
+    n->n = p->count;
+    n->pgid = p->id;
+    n->overflow = p->overflow;
+    *out = n;
+    return 0;
+}
+
+int bolt__node_child(bolt__node *n, size_t i, bolt__node **out)
+{
+    assert(!n->leaf && i < n->n);
+    bolt__inode *in = &n->inodes[i];
+    if (in->child != NULL) {
+        *out = in->child;
+        return 0;
+    }
+    bolt_bucket *b = n->bucket;
+    if (b->root == 0)
+        return bolt__corrupt(b->tx->db, in->pgid, "inline bucket page is a branch");
+    bolt__page p;
+    int rc = bolt__tx_page(b->tx, in->pgid, &p);
+    if (rc != 0)
+        return rc;
+    bolt__node *c;
+    rc = bolt__node_read(b, &p, n, &c);
+    if (rc != 0)
+        return rc;
+    c->key = in->key; /* rule 3 */
+    c->ksize = in->ksize;
+    in->child = c;
+    *out = c;
+    return 0;
+}
+
+size_t bolt__node_search(const bolt__node *n, const void *key, size_t ksize, bool *exact)
+{
+    size_t lo = 0, hi = n->n;
+    *exact = false;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = key_cmp(n->inodes[mid].key, n->inodes[mid].ksize, key, ksize);
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            if (c == 0)
+                *exact = true;
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+int bolt__node_put(bolt__node *n, const void *old_key, size_t old_ksize, const void *key,
+                   size_t ksize, const void *value, size_t vsize, bolt_pgid pgid, uint32_t flags,
+                   bolt__node *child, bool edge)
+{
+    bool exact;
+    size_t i = bolt__node_search(n, old_key, old_ksize, &exact);
+    if (!exact) {
+        if (node_reserve(n, n->n + 1) != 0)
+            return -ENOMEM;
+        memmove(&n->inodes[i + 1], &n->inodes[i], (n->n - i) * sizeof *n->inodes);
+        n->n++;
+        if (edge && i + 1 == n->n)
+            n->right_edge = true;
+        else
+            n->mid_insert = true;
+    }
+    bolt__inode *in = &n->inodes[i];
+    in->flags = flags;
+    in->key = key;
+    in->ksize = (uint32_t)ksize;
+    in->value = value;
+    in->vsize = (uint32_t)vsize;
+    in->pgid = pgid;
+    in->child = child;
+    return 0;
+}
+
+static void node_del_at(bolt__node *n, size_t i)
+{
+    memmove(&n->inodes[i], &n->inodes[i + 1], (n->n - i - 1) * sizeof *n->inodes);
+    n->n--;
+    n->unbalanced = true;
+}
+
+void bolt__node_del(bolt__node *n, const void *key, size_t ksize)
+{
+    bool exact;
+    size_t i = bolt__node_search(n, key, ksize, &exact);
+    if (exact)
+        node_del_at(n, i);
+}
+
+static size_t elem_size(const bolt__node *n, const bolt__inode *in)
+{
+    return 16 + (size_t)in->ksize + (n->leaf ? (size_t)in->vsize : 0);
+}
+
+size_t bolt__node_size(const bolt__node *n)
+{
+    size_t sz = BOLT_PAGE_HEADER_SIZE;
+    for (size_t i = 0; i < n->n; i++)
+        sz += elem_size(n, &n->inodes[i]);
+    return sz;
+}
+
+/* FORMAT.md §5 packing: elements first, then key/value bytes in order. */
+void bolt__node_write(const bolt__node *n, unsigned char *buf)
+{
+    bolt__st16(buf + BOLT_PAGE_FLAGS_OFF, n->leaf ? BOLT_PAGE_LEAF : BOLT_PAGE_BRANCH);
+    bolt__st16(buf + BOLT_PAGE_COUNT_OFF, (uint16_t)n->n);
+    size_t data = BOLT_PAGE_HEADER_SIZE + 16 * n->n;
+    for (size_t i = 0; i < n->n; i++) {
+        const bolt__inode *in = &n->inodes[i];
+        size_t e = BOLT_PAGE_HEADER_SIZE + 16 * i;
+        uint32_t pos = (uint32_t)(data - e);
+        if (n->leaf) {
+            bolt__st32(buf + e + BOLT_LEAF_FLAGS_OFF, in->flags);
+            bolt__st32(buf + e + BOLT_LEAF_POS_OFF, pos);
+            bolt__st32(buf + e + BOLT_LEAF_KSIZE_OFF, in->ksize);
+            bolt__st32(buf + e + BOLT_LEAF_VSIZE_OFF, in->vsize);
+        } else {
+            bolt__st32(buf + e + BOLT_BRANCH_POS_OFF, pos);
+            bolt__st32(buf + e + BOLT_BRANCH_KSIZE_OFF, in->ksize);
+            bolt__st64(buf + e + BOLT_BRANCH_PGID_OFF, in->pgid);
+        }
+        memcpy(buf + data, in->key, in->ksize);
+        data += in->ksize;
+        if (n->leaf && in->vsize > 0) {
+            memcpy(buf + data, in->value, in->vsize);
+            data += in->vsize;
+        }
+    }
+}
+
+int bolt__node_free(bolt__node *n)
+{
+    if (n->pgid == 0)
+        return 0;
+    bolt_tx *tx = n->bucket->tx;
+    int rc = bolt__freelist_free_run(tx->db->freelist, tx->meta.txid, n->pgid, n->overflow, false);
+    n->pgid = 0;
+    return rc;
+}
+
+bolt__node *bolt__node_root(bolt__node *n)
+{
+    while (n->parent != NULL)
+        n = n->parent;
+    return n;
+}
+
+/* Rule 5: the split index of bbolt's splitIndex with threshold t. */
+static size_t split_index(const bolt__node *n, size_t t)
+{
+    size_t sz = BOLT_PAGE_HEADER_SIZE, idx = 0;
+    for (size_t i = 0; i + 2 < n->n; i++) {
+        idx = i;
+        size_t el = elem_size(n, &n->inodes[i]);
+        if (i >= 2 && sz + el > t)
+            break;
+        sz += el;
+    }
+    return idx;
+}
+
+static bool node_fits(const bolt__node *n, size_t ps)
+{
+    size_t sz = BOLT_PAGE_HEADER_SIZE;
+    for (size_t i = 0; i < n->n; i++) {
+        sz += elem_size(n, &n->inodes[i]);
+        if (sz >= ps)
+            return false;
+    }
+    return true;
+}
+
+/* Split n in two if needed (rule 5); *next is the new right node or NULL. */
+static int node_split_two(bolt__node *n, bolt__node **next)
+{
+    bolt_bucket *b = n->bucket;
+    size_t ps = b->tx->db->page_size;
+    *next = NULL;
+    if (n->n <= 4 || node_fits(n, ps))
+        return 0;
+    double fill = b->fill_percent;
+    if (fill < BOLT_MIN_FILL_PERCENT)
+        fill = BOLT_MIN_FILL_PERCENT;
+    if (fill > BOLT_MAX_FILL_PERCENT)
+        fill = BOLT_MAX_FILL_PERCENT;
+    if (n->right_edge && !n->mid_insert)
+        fill = BOLT_MAX_FILL_PERCENT;
+    size_t idx = split_index(n, (size_t)((double)ps * fill));
+    if (n->parent == NULL) {
+        bolt__node *p = node_new(b, NULL, false);
+        if (p == NULL)
+            return -ENOMEM;
+        n->parent = p;
+        p->right_edge = n->right_edge;
+        p->mid_insert = n->mid_insert;
+        /* The new root learns of n when n's spill puts it (rule 3). */
+    }
+    bolt__node *r = node_new(b, n->parent, n->leaf);
+    if (r == NULL || node_reserve(r, n->n - idx) != 0)
+        return -ENOMEM;
+    memcpy(r->inodes, &n->inodes[idx], (n->n - idx) * sizeof *r->inodes);
+    r->n = n->n - idx;
+    n->n = idx;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->inodes[i].child != NULL)
+            r->inodes[i].child->parent = r;
+    r->right_edge = n->right_edge;
+    r->mid_insert = n->mid_insert;
+    *next = r;
+    return 0;
+}
+
+static int node_write_one(bolt__node *n)
+{
+    bolt_tx *tx = n->bucket->tx;
+    size_t ps = tx->db->page_size;
+    if (n->n >= 0xFFFF)
+        return BOLT_EPANIC;
+    if (!n->leaf && n->n == 0)
+        return BOLT_EPANIC; /* FORMAT.md §4: never write an empty branch */
+    int rc = bolt__node_free(n);
+    if (rc != 0)
+        return rc;
+    size_t size = bolt__node_size(n);
+    /* FORMAT.md §5: bbolt can read pos + ksize + vsize <= 2^31 - 1 only. */
+    if (size - BOLT_PAGE_HEADER_SIZE > BOLT_MAX_ELEM_SPAN)
+        return BOLT_EVALUETOOLARGE;
+    bolt_pgid id;
+    unsigned char *buf;
+    rc = bolt__tx_allocate(tx, (size + ps - 1) / ps, &id, &buf);
+    if (rc != 0)
+        return rc;
+    bolt__node_write(n, buf);
+    n->pgid = id;
+    n->overflow = (uint32_t)((size + ps - 1) / ps - 1);
+    n->spilled = true;
+    if (n->parent != NULL) {
+        const void *key = n->key != NULL ? (const void *)n->key : n->inodes[0].key;
+        size_t ksize = n->key != NULL ? n->ksize : n->inodes[0].ksize;
+        if (n->n == 0)
+            return BOLT_EPANIC; /* an empty child is removed by rebalance */
+        rc = bolt__node_put(n->parent, key, ksize, n->inodes[0].key, n->inodes[0].ksize, NULL, 0,
+                            id, 0, n, n->right_edge && !n->mid_insert);
+        if (rc != 0)
+            return rc;
+        n->key = n->inodes[0].key;
+        n->ksize = n->inodes[0].ksize;
+    }
+    return 0;
+}
+
+int bolt__node_spill(bolt__node *n)
+{
+    if (n->spilled)
+        return 0;
+    /* Rule 4: children first, in key order. */
+    size_t nk = 0;
+    for (size_t i = 0; i < n->n; i++)
+        if (!n->leaf && n->inodes[i].child != NULL)
+            nk++;
+    if (nk > 0) {
+        bolt__node **kids = malloc(nk * sizeof *kids);
+        if (kids == NULL)
+            return -ENOMEM;
+        nk = 0;
+        for (size_t i = 0; i < n->n; i++)
+            if (n->inodes[i].child != NULL)
+                kids[nk++] = n->inodes[i].child;
+        for (size_t i = 0; i < nk; i++) {
+            int rc = bolt__node_spill(kids[i]);
+            if (rc != 0) {
+                free(kids);
+                return rc;
+            }
+        }
+        free(kids);
+    }
+    /* Loop invariant: cur holds the unwritten rest of n. */
+    bolt__node *cur = n;
+    while (cur != NULL) {
+        bolt__node *next;
+        int rc = node_split_two(cur, &next);
+        if (rc == 0)
+            rc = node_write_one(cur);
+        if (rc != 0)
+            return rc;
+        cur = next;
+    }
+    if (n->parent != NULL && n->parent->pgid == 0 && !n->parent->spilled)
+        return bolt__node_spill(n->parent);
+    return 0;
+}
+
+static size_t child_index(const bolt__node *p, const bolt__node *c)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (p->inodes[i].child == c)
+            return i;
+    return p->n;
+}
+
+/* Move src's inodes to the end of dst, re-parenting materialized children. */
+static int node_absorb(bolt__node *dst, bolt__node *src)
+{
+    if (node_reserve(dst, dst->n + src->n) != 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < src->n; i++)
+        if (src->inodes[i].child != NULL)
+            src->inodes[i].child->parent = dst;
+    if (src->n > 0)
+        memcpy(&dst->inodes[dst->n], src->inodes, src->n * sizeof *src->inodes);
+    dst->n += src->n;
+    src->n = 0;
+    return 0;
+}
+
+/* Rule 6, bbolt's node.rebalance. */
+static int node_rebalance(bolt__node *n)
+{
+    if (n->dead || !n->unbalanced)
+        return 0;
+    n->unbalanced = false;
+    bolt_bucket *b = n->bucket;
+    size_t threshold = b->tx->db->page_size / 4;
+    size_t min_keys = n->leaf ? 1 : 2;
+    if (bolt__node_size(n) > threshold && n->n > min_keys)
+        return 0;
+    int rc;
+    if (n->parent == NULL) {
+        if (!n->leaf && n->n == 1) {
+            bolt__node *child;
+            rc = bolt__node_child(n, 0, &child);
+            if (rc != 0)
+                return rc;
+            n->n = 0;
+            n->leaf = child->leaf;
+            rc = node_absorb(n, child);
+            if (rc != 0)
+                return rc;
+            child->parent = NULL;
+            child->dead = true;
+            return bolt__node_free(child);
+        }
+        return 0;
+    }
+    bolt__node *p = n->parent;
+    size_t idx = child_index(p, n);
+    if (idx == p->n)
+        return BOLT_EPANIC;
+    if (n->n == 0) {
+        node_del_at(p, idx);
+        n->dead = true;
+        rc = bolt__node_free(n);
+        if (rc != 0)
+            return rc;
+        return node_rebalance(p);
+    }
+    if (p->n < 2)
+        return 0; /* a single-child parent (not written by strata) stays as it is */
+    if (idx == 0) {
+        bolt__node *target;
+        rc = bolt__node_child(p, 1, &target);
+        if (rc == 0 && target->leaf != n->leaf)
+            rc = bolt__corrupt(b->tx->db, target->pgid, "siblings at different depths");
+        if (rc == 0)
+            rc = node_absorb(n, target);
+        if (rc != 0)
+            return rc;
+        node_del_at(p, 1);
+        target->dead = true;
+        rc = bolt__node_free(target);
+    } else {
+        bolt__node *target;
+        rc = bolt__node_child(p, idx - 1, &target);
+        if (rc == 0 && target->leaf != n->leaf)
+            rc = bolt__corrupt(b->tx->db, target->pgid, "siblings at different depths");
+        if (rc == 0)
+            rc = node_absorb(target, n);
+        if (rc != 0)
+            return rc;
+        node_del_at(p, idx);
+        n->dead = true;
+        rc = bolt__node_free(n);
+    }
+    if (rc != 0)
+        return rc;
+    return node_rebalance(p);
+}
+
+int bolt__bucket_rebalance(bolt_bucket *b)
+{
+    /* Nodes may be added while we iterate (siblings): index, not snapshot. */
+    for (size_t i = 0; i < b->nnodes; i++) {
+        int rc = node_rebalance(b->nodes[i]);
+        if (rc != 0)
+            return rc;
+    }
+    for (size_t i = 0; i < b->nchildren; i++) {
+        int rc = bolt__bucket_rebalance(b->children[i]);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}

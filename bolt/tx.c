@@ -1,0 +1,526 @@
+/*
+ * tx.c: transactions: begin, page access, allocation, commit, rollback.
+ *
+ * State machine (one per transaction):
+ *
+ *     bolt_tx_begin --> ACTIVE --bolt_tx_commit--> COMMITTING --ok--> DONE
+ *                         |                            |
+ *                         +--bolt_tx_rollback--> DONE  +--error--> DONE (rolled back)
+ *
+ * Rules:
+ *   1. A read transaction copies the current meta and takes a reference on
+ *      the current map; it reads only pages below its meta's pgid and below
+ *      the file size at its start, so later commits never disturb it.
+ *   2. One write transaction at a time (db->wmu, held from begin to end).
+ *      Its txid is the current meta's + 1; pages freed by earlier writers
+ *      become allocatable only when no open reader can still see them
+ *      (bbolt's freePages: release + releaseRange between readers).
+ *   3. Commit order (FORMAT.md §3.1): rebalance, spill (children before
+ *      parents), free the old freelist run and write the new one, grow the
+ *      file, write dirty pages sorted by id (coalesced runs), fdatasync,
+ *      write the meta to page txid % 2, fdatasync. A failure before the meta
+ *      write leaves the previous state current; an I/O failure poisons the
+ *      db for writing (the page cache may have dropped the data).
+ *   4. Every byte a transaction hands out or stores in a node lives in the
+ *      map or in the tx arena, both stable until the transaction ends.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bolt_int.h"
+
+#define ARENA_CHUNK (64 * 1024)
+
+struct bolt__arena_chunk {
+    bolt__arena_chunk *next;
+    size_t used, cap;
+    unsigned char data[];
+};
+
+void *bolt__tx_alloc(bolt_tx *tx, size_t n)
+{
+    n = (n + 7) & ~(size_t)7;
+    bolt__arena_chunk *c = tx->arena;
+    if (c == NULL || c->cap - c->used < n) {
+        size_t cap = n > ARENA_CHUNK / 4 ? n : ARENA_CHUNK;
+        bolt__arena_chunk *nc = malloc(sizeof *nc + cap);
+        if (nc == NULL)
+            return NULL;
+        nc->used = 0;
+        nc->cap = cap;
+        if (cap == n && c != NULL) {
+            /* A big block: keep the current chunk first for small ones. */
+            nc->next = c->next;
+            c->next = nc;
+        } else {
+            nc->next = c;
+            tx->arena = nc;
+        }
+        c = nc;
+    }
+    void *p = c->data + c->used;
+    c->used += n;
+    return p;
+}
+
+const unsigned char *bolt__tx_copy(bolt_tx *tx, const void *p, size_t n)
+{
+    static const unsigned char empty[1] = { 0 };
+    if (n == 0)
+        return empty; /* a non-NULL pointer: an empty value is not a bucket */
+    unsigned char *d = bolt__tx_alloc(tx, n);
+    if (d != NULL)
+        memcpy(d, p, n);
+    return d;
+}
+
+int bolt__tx_usable(const bolt_tx *tx, bool write)
+{
+    if (tx == NULL || tx->done)
+        return BOLT_ETXCLOSED;
+    if (write && !tx->writable)
+        return BOLT_ETXNOTWRITABLE;
+    return 0;
+}
+
+int bolt__tx_page_run(bolt_tx *tx, bolt_pgid id, uint32_t *overflow, uint16_t *flags)
+{
+    uint64_t ps = tx->db->page_size;
+    if (id < 2 || id >= tx->meta.pgid)
+        return bolt__corrupt(tx->db, id, "page id out of range");
+    uint64_t off = id * ps;
+    if (off + ps > tx->limit)
+        return bolt__corrupt(tx->db, id, "page past the end of the file");
+    const unsigned char *p = tx->map->base + off;
+    uint32_t ov = bolt__ld32(p + BOLT_PAGE_OVERFLOW_OFF);
+    if (id + ov >= tx->meta.pgid)
+        return bolt__corrupt(tx->db, id, "overflow run past the high-water mark");
+    if (off + ((uint64_t)ov + 1) * ps > tx->limit)
+        return bolt__corrupt(tx->db, id, "overflow run past the end of the file");
+    *overflow = ov;
+    if (flags != NULL)
+        *flags = bolt__ld16(p + BOLT_PAGE_FLAGS_OFF);
+    return 0;
+}
+
+int bolt__tx_page(bolt_tx *tx, bolt_pgid id, bolt__page *out)
+{
+    uint32_t ov;
+    int rc = bolt__tx_page_run(tx, id, &ov, NULL);
+    if (rc != 0)
+        return rc;
+    uint64_t ps = tx->db->page_size;
+    const char *why;
+    rc = bolt__page_load(tx->map->base + id * ps, (size_t)(((uint64_t)ov + 1) * ps), id, out, &why);
+    if (rc != 0)
+        return bolt__corrupt(tx->db, id, why);
+    return 0;
+}
+
+int bolt__tx_allocate(bolt_tx *tx, size_t n, bolt_pgid *id, unsigned char **buf)
+{
+    uint64_t ps = tx->db->page_size;
+    if (tx->ndirty == tx->capdirty) {
+        size_t cap = tx->capdirty ? tx->capdirty * 2 : 16;
+        bolt__dirty *d = realloc(tx->dirty, cap * sizeof *d);
+        if (d == NULL)
+            return -ENOMEM;
+        tx->dirty = d;
+        tx->capdirty = cap;
+    }
+    unsigned char *b = calloc(n, (size_t)ps);
+    if (b == NULL)
+        return -ENOMEM;
+    bolt_pgid p = bolt__freelist_allocate(tx->db->freelist, tx->meta.txid, n);
+    if (p == 0) {
+        if (tx->meta.pgid + n > BOLT_MAX_MAP_SIZE / ps) {
+            free(b);
+            return BOLT_EMMAPTOOLARGE;
+        }
+        p = tx->meta.pgid;
+        tx->meta.pgid += n;
+    }
+    bolt__st64(b + BOLT_PAGE_ID_OFF, p);
+    bolt__st32(b + BOLT_PAGE_OVERFLOW_OFF, (uint32_t)(n - 1));
+    tx->dirty[tx->ndirty++] = (bolt__dirty){ p, n, b };
+    *id = p;
+    *buf = b;
+    return 0;
+}
+
+int bolt__tx_free_page(bolt_tx *tx, bolt_pgid id)
+{
+    uint32_t ov;
+    int rc = bolt__tx_page_run(tx, id, &ov, NULL);
+    if (rc != 0)
+        return rc;
+    return bolt__freelist_free_run(tx->db->freelist, tx->meta.txid, id, ov, false);
+}
+
+static int txid_cmp(const void *a, const void *b)
+{
+    bolt_txid x = *(const bolt_txid *)a, y = *(const bolt_txid *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Rule 2: bbolt's freePages. db->mu held. */
+static void release_pending(bolt_db *db)
+{
+    if (db->nreaders > 1)
+        qsort(db->readers, db->nreaders, sizeof *db->readers, txid_cmp);
+    bolt_txid minid = db->nreaders > 0 ? db->readers[0] : UINT64_MAX;
+    if (minid > 0)
+        bolt__freelist_release(db->freelist, minid - 1);
+    for (size_t i = 0; i < db->nreaders; i++) {
+        if (db->readers[i] > 0)
+            bolt__freelist_release_range(db->freelist, minid, db->readers[i] - 1);
+        minid = db->readers[i] + 1;
+    }
+    bolt__freelist_release_range(db->freelist, minid, UINT64_MAX);
+}
+
+static void root_bucket_init(bolt_tx *tx)
+{
+    bolt_bucket *r = &tx->root;
+    memset(r, 0, sizeof *r);
+    r->tx = tx;
+    r->root = tx->meta.root;
+    r->sequence = tx->meta.sequence;
+    r->fill_percent = BOLT_DEFAULT_FILL_PERCENT;
+}
+
+int bolt_tx_begin(bolt_db *db, unsigned flags, bolt_tx **out)
+{
+    *out = NULL;
+    if (db == NULL)
+        return BOLT_EDATABASENOTOPEN;
+    bool write = (flags & BOLT_TX_WRITE) != 0;
+    if (write && db->read_only)
+        return BOLT_EDATABASEREADONLY;
+    bolt_tx *tx = calloc(1, sizeof *tx);
+    if (tx == NULL)
+        return -ENOMEM;
+    if (write)
+        pthread_mutex_lock(&db->wmu);
+    pthread_mutex_lock(&db->mu);
+    if (write && db->poisoned) {
+        pthread_mutex_unlock(&db->mu);
+        pthread_mutex_unlock(&db->wmu);
+        free(tx);
+        return BOLT_EPOISONED;
+    }
+    if (!write && db->nreaders == db->capreaders) {
+        size_t cap = db->capreaders ? db->capreaders * 2 : 8;
+        bolt_txid *r = realloc(db->readers, cap * sizeof *r);
+        if (r == NULL) {
+            pthread_mutex_unlock(&db->mu);
+            free(tx);
+            return -ENOMEM;
+        }
+        db->readers = r;
+        db->capreaders = cap;
+    }
+    tx->db = db;
+    tx->writable = write;
+    tx->meta = db->meta;
+    tx->map = db->map;
+    tx->map->refs++;
+    tx->limit = db->file_size < tx->map->reserved ? (size_t)db->file_size : tx->map->reserved;
+    db->ntx++;
+    if (write) {
+        tx->meta.txid++;
+        release_pending(db);
+    } else {
+        tx->reader_txid = tx->meta.txid;
+        db->readers[db->nreaders++] = tx->meta.txid;
+    }
+    pthread_mutex_unlock(&db->mu);
+    root_bucket_init(tx);
+    *out = tx;
+    return 0;
+}
+
+static void bucket_release(bolt_bucket *b)
+{
+    free(b->nodes);
+    free(b->children);
+}
+
+/* Free everything the transaction owns and detach it from the db. */
+static void tx_end(bolt_tx *tx)
+{
+    bolt_db *db = tx->db;
+    tx->done = true;
+    for (bolt__node *n = tx->all_nodes, *next; n != NULL; n = next) {
+        next = n->next_alloc;
+        free(n->inodes);
+        free(n);
+    }
+    for (bolt_bucket *b = tx->buckets, *next; b != NULL; b = next) {
+        next = b->next_alloc;
+        bucket_release(b);
+        free(b);
+    }
+    bucket_release(&tx->root);
+    for (struct bolt_cursor *c = tx->cursors, *next; c != NULL; c = next) {
+        next = c->next;
+        free(c);
+    }
+    for (bolt__arena_chunk *c = tx->arena, *next; c != NULL; c = next) {
+        next = c->next;
+        free(c);
+    }
+    for (size_t i = 0; i < tx->ndirty; i++)
+        free(tx->dirty[i].buf);
+    free(tx->dirty);
+    pthread_mutex_lock(&db->mu);
+    if (!tx->writable) {
+        for (size_t i = 0; i < db->nreaders; i++) {
+            if (db->readers[i] == tx->reader_txid) {
+                db->readers[i] = db->readers[--db->nreaders];
+                break;
+            }
+        }
+    }
+    bolt__map_release(db, tx->map);
+    db->ntx--;
+    pthread_mutex_unlock(&db->mu);
+    if (tx->writable)
+        pthread_mutex_unlock(&db->wmu);
+    free(tx);
+}
+
+void bolt_tx_rollback(bolt_tx *tx)
+{
+    if (tx == NULL || tx->done)
+        return;
+    if (tx->writable)
+        bolt__freelist_rollback(tx->db->freelist, tx->meta.txid);
+    tx_end(tx);
+}
+
+static int dirty_cmp(const void *a, const void *b)
+{
+    const bolt__dirty *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Rule 3: dirty pages sorted by id, each contiguous run in one pwritev. */
+static int write_pages(bolt_tx *tx)
+{
+    bolt_db *db = tx->db;
+    uint64_t ps = db->page_size;
+    if (tx->ndirty > 1)
+        qsort(tx->dirty, tx->ndirty, sizeof *tx->dirty, dirty_cmp);
+    struct iovec iov[64];
+    size_t i = 0;
+    while (i < tx->ndirty) {
+        /* Gather a run of adjacent pages, at most 64 buffers and 1 GiB. */
+        int n = 0;
+        uint64_t start = tx->dirty[i].id * ps, bytes = 0;
+        bolt_pgid next = tx->dirty[i].id;
+        while (i < tx->ndirty && n < 64 && tx->dirty[i].id == next && bytes < (1ull << 30)) {
+            iov[n].iov_base = tx->dirty[i].buf;
+            iov[n].iov_len = tx->dirty[i].npages * ps;
+            bytes += iov[n].iov_len;
+            next = tx->dirty[i].id + tx->dirty[i].npages;
+            n++;
+            i++;
+        }
+        /* Loop invariant: iov[0..n) holds the unwritten rest of the run. */
+        struct iovec *v = iov;
+        uint64_t off = start;
+        while (n > 0) {
+            ssize_t w = db->os->pwritev(db->fd, v, n, (off_t)off);
+            if (w < 0)
+                return -errno;
+            if (w == 0)
+                return -EIO;
+            off += (uint64_t)w;
+            size_t left = (size_t)w;
+            while (n > 0 && left >= v->iov_len) {
+                left -= v->iov_len;
+                v++;
+                n--;
+            }
+            if (n > 0 && left > 0) {
+                v->iov_base = (unsigned char *)v->iov_base + left;
+                v->iov_len -= left;
+            }
+        }
+    }
+    return 0;
+}
+
+static int write_meta(bolt_tx *tx)
+{
+    bolt_db *db = tx->db;
+    unsigned char *buf = calloc(1, db->page_size);
+    if (buf == NULL)
+        return -ENOMEM;
+    bolt_pgid id = tx->meta.txid % 2;
+    bolt__meta_encode(&tx->meta, id, buf, db->page_size);
+    int rc = 0;
+    size_t done = 0;
+    while (done < db->page_size) {
+        ssize_t w = db->os->pwrite(db->fd, buf + done, db->page_size - done,
+                                   (off_t)(id * db->page_size + done));
+        if (w <= 0) {
+            rc = w < 0 ? -errno : -EIO;
+            break;
+        }
+        done += (size_t)w;
+    }
+    free(buf);
+    return rc;
+}
+
+/* Free the previous freelist run and store the new list (FORMAT.md §7). */
+static int commit_freelist(bolt_tx *tx)
+{
+    bolt_db *db = tx->db;
+    if (tx->meta.freelist != BOLT_NO_FREELIST) {
+        uint32_t ov;
+        int rc = bolt__tx_page_run(tx, tx->meta.freelist, &ov, NULL);
+        if (rc == 0)
+            rc = bolt__freelist_free_run(db->freelist, tx->meta.txid, tx->meta.freelist, ov, true);
+        if (rc != 0)
+            return rc;
+    }
+    if (db->opt.no_freelist_sync) {
+        tx->meta.freelist = BOLT_NO_FREELIST;
+        return 0;
+    }
+    size_t size = bolt__freelist_page_size(db->freelist);
+    size_t n = size / db->page_size + 1;
+    bolt_pgid id;
+    unsigned char *buf;
+    int rc = bolt__tx_allocate(tx, n, &id, &buf);
+    if (rc != 0)
+        return rc;
+    rc = bolt__freelist_write(db->freelist, buf, n * db->page_size);
+    if (rc != 0)
+        return rc;
+    bolt__st64(buf + BOLT_PAGE_ID_OFF, id);
+    bolt__st32(buf + BOLT_PAGE_OVERFLOW_OFF, (uint32_t)(n - 1));
+    tx->meta.freelist = id;
+    return 0;
+}
+
+static void poison(bolt_db *db)
+{
+    pthread_mutex_lock(&db->mu);
+    db->poisoned = true;
+    pthread_mutex_unlock(&db->mu);
+}
+
+int bolt_tx_commit(bolt_tx *tx)
+{
+    int rc = bolt__tx_usable(tx, false);
+    if (rc != 0)
+        return rc;
+    if (!tx->writable) {
+        bolt_tx_rollback(tx);
+        return BOLT_ETXNOTWRITABLE;
+    }
+    bolt_db *db = tx->db;
+    if (tx->failed) {
+        bolt_tx_rollback(tx);
+        return BOLT_EPANIC;
+    }
+    rc = bolt__bucket_rebalance(&tx->root);
+    if (rc == 0)
+        rc = bolt__bucket_spill(&tx->root);
+    if (rc == 0) {
+        tx->meta.root = tx->root.root;
+        rc = commit_freelist(tx);
+    }
+    if (rc == 0)
+        rc = bolt__db_grow(db, (tx->meta.pgid + 1) * (uint64_t)db->page_size);
+    if (rc != 0) {
+        bolt_tx_rollback(tx);
+        return rc;
+    }
+    /* From here on the file changes: any failure poisons (rule 3). */
+    rc = BOLT_FAILPOINT(db, "before_page_write");
+    if (rc == 0)
+        rc = write_pages(tx);
+    if (rc == 0)
+        rc = BOLT_FAILPOINT(db, "before_data_sync");
+    if (rc == 0 && !db->opt.no_sync && db->os->fdatasync(db->fd) != 0)
+        rc = -errno;
+    if (rc == 0)
+        rc = BOLT_FAILPOINT(db, "before_meta_write");
+    if (rc == 0)
+        rc = write_meta(tx);
+    if (rc == 0)
+        rc = BOLT_FAILPOINT(db, "before_meta_sync");
+    if (rc == 0 && !db->opt.no_sync && db->os->fdatasync(db->fd) != 0)
+        rc = -errno;
+    if (rc != 0) {
+        poison(db);
+        bolt_tx_rollback(tx);
+        return rc;
+    }
+    pthread_mutex_lock(&db->mu);
+    db->meta = tx->meta;
+    pthread_mutex_unlock(&db->mu);
+    tx_end(tx);
+    return 0;
+}
+
+bolt_txid bolt_tx_id(const bolt_tx *tx)
+{
+    return tx->meta.txid;
+}
+
+bool bolt_tx_writable(const bolt_tx *tx)
+{
+    return tx->writable;
+}
+
+uint64_t bolt_tx_size(const bolt_tx *tx)
+{
+    return tx->meta.pgid * (uint64_t)tx->db->page_size;
+}
+
+bolt_bucket *bolt_tx_root(bolt_tx *tx)
+{
+    return &tx->root;
+}
+
+int bolt_tx_bucket(bolt_tx *tx, bolt_val name, bolt_bucket **out)
+{
+    *out = NULL;
+    int rc = bolt__tx_usable(tx, false);
+    if (rc != 0)
+        return rc;
+    return bolt_bucket_open(&tx->root, name, out);
+}
+
+int bolt_update(bolt_db *db, int (*fn)(bolt_tx *tx, void *arg), void *arg)
+{
+    bolt_tx *tx;
+    int rc = bolt_tx_begin(db, BOLT_TX_WRITE, &tx);
+    if (rc != 0)
+        return rc;
+    rc = fn(tx, arg);
+    if (rc != 0) {
+        bolt_tx_rollback(tx);
+        return rc;
+    }
+    return bolt_tx_commit(tx);
+}
+
+int bolt_view(bolt_db *db, int (*fn)(bolt_tx *tx, void *arg), void *arg)
+{
+    bolt_tx *tx;
+    int rc = bolt_tx_begin(db, 0, &tx);
+    if (rc != 0)
+        return rc;
+    rc = fn(tx, arg);
+    bolt_tx_rollback(tx);
+    return rc;
+}
