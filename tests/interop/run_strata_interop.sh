@@ -221,7 +221,8 @@ if has_flow damage; then
     for spec in many_keys.db:key-order many_keys.db:separator many_keys.db:elem-pos many_keys.db:freelist-id \
         many_keys.db:header-id many_keys.db:page-type many_keys.db:cycle many_keys.db:truncate \
         many_keys.db:meta-both max_key.db:separator pagesize16k.db:key-order deletes.db:freelist-id \
-        inline_nested.db:elem-pos nofreelistsync.db:truncate; do
+        inline_nested.db:elem-pos nofreelistsync.db:truncate many_keys.db:freelist-dup \
+        inline_nested.db:inline-id one_bucket.db:inline-id; do
         f=${spec%%:*} kind=${spec#*:}
         d="$T/damaged-$kind-$f"
         cp "$T/gen/$f" "$d"
