@@ -37,13 +37,15 @@
 # STRATA_LOAD_PAGESIZE_OPT: if strata load can choose the page size, set
 # this to its option (e.g. "--page-size"); the strata flow then writes each
 # corner at the original's page size (512, 4096, 16384) instead of strata's
-# default.
+# default. STRATA_LOAD_NOFREELIST_OPT likewise names strata load's option
+# for writing without a stored freelist (NoFreelistSync); it is then passed
+# for the corners that have none.
 # Prints one line per failure and a summary; exit 0 when all passed, 1 when
 # something failed, 2 on bad usage.
 set -u
 
 usage() {
-    sed -n '2,44p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,46p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -168,11 +170,16 @@ if has_flow strata; then
         "$BC" dump -maxhex 0 "$orig" >"$T/$f.orig.dump"
         sdb="$T/strata-$f"
         rm -f "$sdb"
-        psopt=()
+        psopt=() nfsopt=()
         [ -n "${STRATA_LOAD_PAGESIZE_OPT:-}" ] && psopt=("$STRATA_LOAD_PAGESIZE_OPT" "$ps")
-        run 0 "$f: strata load" "$STRATA" load "${psopt[@]}" "$sdb" <"$T/$f.orig.dump" || continue
+        [ -n "${STRATA_LOAD_NOFREELIST_OPT:-}" ] && [ -n "$(freelist_opt "$orig")" ] &&
+            nfsopt=("$STRATA_LOAD_NOFREELIST_OPT")
+        run 0 "$f: strata load" "$STRATA" load "${psopt[@]}" "${nfsopt[@]}" "$sdb" <"$T/$f.orig.dump" || continue
         if [ ${#psopt[@]} -gt 0 ] && ! "$BC" inspect -sections info "$sdb" | grep -q "page_size=$ps\$"; then
             fail "$f: strata load did not use page size $ps"
+        fi
+        if [ ${#nfsopt[@]} -gt 0 ] && [ -z "$(freelist_opt "$sdb")" ]; then
+            fail "$f: strata load stored a freelist despite ${nfsopt[0]}"
         fi
         both_check "$sdb" "$f (strata-written)"
         both_dumps "$sdb" "$T/$f.sw.dump" "$f (strata-written)"
