@@ -45,7 +45,7 @@
 set -u
 
 usage() {
-    sed -n '2,44p' "$0" | sed 's/^# \{0,1\}//' >&2
+    awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0" >&2
     exit 2
 }
 
