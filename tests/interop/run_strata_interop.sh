@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run_strata_interop.sh: strata <-> real bbolt interoperability (issue 4).
 #
-#   run_strata_interop.sh [--big] [--flows LIST] [--rounds N] STRATA BOLTCHECK
+#   run_strata_interop.sh [--big | --only a.db,b.db] [--flows LIST] [--rounds N]
+#                         STRATA BOLTCHECK
 #
 # STRATA is the `strata` CLI, BOLTCHECK the Go tool built by build.sh. The
 # strata commands used (exit codes as in tools/strata/cli.h: 0 ok,
@@ -33,7 +34,9 @@
 #   damage  strata check on damaged copies (boltcheck corrupt) must report
 #           (exit 1, or 3 for files it cannot open) and must not crash.
 #
-# --big adds the page-size-512 file with more than 0xFFFF free ids (~35 MB).
+# --big adds the page-size-512 file with more than 0xFFFF free ids (~35 MB);
+# --only runs on the named corner files alone (boltcheck gen -list names
+# them; the damage flow then uses those of its files that are present).
 # STRATA_LOAD_PAGESIZE_OPT: if strata load can choose the page size, set
 # this to its option (e.g. "--page-size"); the strata flow then writes each
 # corner at the original's page size (512, 4096, 16384) instead of strata's
@@ -49,12 +52,13 @@ usage() {
     exit 2
 }
 
-big=0
+big=0 only=
 flows=bbolt,strata,mixed,damage
 rounds=4
 while [ $# -gt 0 ]; do
     case $1 in
     --big) big=1 ;;
+    --only) only=$2; shift ;;
     --flows) flows=$2; shift ;;
     --rounds) rounds=$2; shift ;;
     -h | --help) usage ;;
@@ -138,6 +142,7 @@ strata_turn() {
 echo "== generating the corner files with bbolt"
 gen_args=()
 [ $big = 1 ] && gen_args=(-big)
+[ -n "$only" ] && gen_args=(-only "$only")
 if ! "$BC" gen -out "$T/gen" "${gen_args[@]}" >"$T/gen.log" 2>&1; then
     cat "$T/gen.log"
     echo "boltcheck gen failed"
@@ -199,7 +204,6 @@ fi
 if has_flow mixed; then
     echo "== mixed histories ($rounds rounds)"
     for f in $files; do
-        case $f in freelist_overflow_*) [ $big = 1 ] || continue ;; esac
         "$BC" dump -maxhex 0 "$T/gen/$f" >"$T/$f.m0.dump"
         x="$T/mixed-$f" ref="$T/mixedref-$f"
         rm -f "$x" "$ref"
@@ -231,6 +235,7 @@ if has_flow damage; then
         inline_nested.db:elem-pos nofreelistsync.db:truncate many_keys.db:freelist-dup \
         inline_nested.db:inline-id one_bucket.db:inline-id; do
         f=${spec%%:*} kind=${spec#*:}
+        [ -f "$T/gen/$f" ] || continue
         d="$T/damaged-$kind-$f"
         cp "$T/gen/$f" "$d"
         "$BC" corrupt -kind "$kind" "$d" >/dev/null || { fail "corrupt $kind $f"; continue; }
