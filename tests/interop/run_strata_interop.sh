@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run_strata_interop.sh: strata <-> real bbolt interoperability (issue 4).
 #
-#   run_strata_interop.sh [--big] [--flows LIST] [--rounds N] STRATA BOLTCHECK
+#   run_strata_interop.sh [--big | --only a.db,b.db] [--flows LIST] [--rounds N]
+#                         STRATA BOLTCHECK
 #
 # STRATA is the `strata` CLI, BOLTCHECK the Go tool built by build.sh. The
 # strata commands used (exit codes as in tools/strata/cli.h: 0 ok,
@@ -33,26 +34,31 @@
 #   damage  strata check on damaged copies (boltcheck corrupt) must report
 #           (exit 1, or 3 for files it cannot open) and must not crash.
 #
-# --big adds the page-size-512 file with more than 0xFFFF free ids (~35 MB).
+# --big adds the page-size-512 file with more than 0xFFFF free ids (~35 MB);
+# --only runs on the named corner files alone (boltcheck gen -list names
+# them; the damage flow then uses those of its files that are present).
 # STRATA_LOAD_PAGESIZE_OPT: if strata load can choose the page size, set
 # this to its option (e.g. "--page-size"); the strata flow then writes each
 # corner at the original's page size (512, 4096, 16384) instead of strata's
-# default.
+# default. STRATA_LOAD_NOFREELIST_OPT likewise names strata load's option
+# for writing without a stored freelist (NoFreelistSync); it is then passed
+# for the corners that have none.
 # Prints one line per failure and a summary; exit 0 when all passed, 1 when
 # something failed, 2 on bad usage.
 set -u
 
 usage() {
-    sed -n '2,44p' "$0" | sed 's/^# \{0,1\}//' >&2
+    awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0" >&2
     exit 2
 }
 
-big=0
+big=0 only=
 flows=bbolt,strata,mixed,damage
 rounds=4
 while [ $# -gt 0 ]; do
     case $1 in
     --big) big=1 ;;
+    --only) only=$2; shift ;;
     --flows) flows=$2; shift ;;
     --rounds) rounds=$2; shift ;;
     -h | --help) usage ;;
@@ -136,6 +142,7 @@ strata_turn() {
 echo "== generating the corner files with bbolt"
 gen_args=()
 [ $big = 1 ] && gen_args=(-big)
+[ -n "$only" ] && gen_args=(-only "$only")
 if ! "$BC" gen -out "$T/gen" "${gen_args[@]}" >"$T/gen.log" 2>&1; then
     cat "$T/gen.log"
     echo "boltcheck gen failed"
@@ -168,11 +175,16 @@ if has_flow strata; then
         "$BC" dump -maxhex 0 "$orig" >"$T/$f.orig.dump"
         sdb="$T/strata-$f"
         rm -f "$sdb"
-        psopt=()
+        psopt=() nfsopt=()
         [ -n "${STRATA_LOAD_PAGESIZE_OPT:-}" ] && psopt=("$STRATA_LOAD_PAGESIZE_OPT" "$ps")
-        run 0 "$f: strata load" "$STRATA" load "${psopt[@]}" "$sdb" <"$T/$f.orig.dump" || continue
+        [ -n "${STRATA_LOAD_NOFREELIST_OPT:-}" ] && [ -n "$(freelist_opt "$orig")" ] &&
+            nfsopt=("$STRATA_LOAD_NOFREELIST_OPT")
+        run 0 "$f: strata load" "$STRATA" load "${psopt[@]}" "${nfsopt[@]}" "$sdb" <"$T/$f.orig.dump" || continue
         if [ ${#psopt[@]} -gt 0 ] && ! "$BC" inspect -sections info "$sdb" | grep -q "page_size=$ps\$"; then
             fail "$f: strata load did not use page size $ps"
+        fi
+        if [ ${#nfsopt[@]} -gt 0 ] && [ -z "$(freelist_opt "$sdb")" ]; then
+            fail "$f: strata load stored a freelist despite ${nfsopt[0]}"
         fi
         both_check "$sdb" "$f (strata-written)"
         both_dumps "$sdb" "$T/$f.sw.dump" "$f (strata-written)"
@@ -192,7 +204,6 @@ fi
 if has_flow mixed; then
     echo "== mixed histories ($rounds rounds)"
     for f in $files; do
-        case $f in freelist_overflow_*) [ $big = 1 ] || continue ;; esac
         "$BC" dump -maxhex 0 "$T/gen/$f" >"$T/$f.m0.dump"
         x="$T/mixed-$f" ref="$T/mixedref-$f"
         rm -f "$x" "$ref"
@@ -221,8 +232,10 @@ if has_flow damage; then
     for spec in many_keys.db:key-order many_keys.db:separator many_keys.db:elem-pos many_keys.db:freelist-id \
         many_keys.db:header-id many_keys.db:page-type many_keys.db:cycle many_keys.db:truncate \
         many_keys.db:meta-both max_key.db:separator pagesize16k.db:key-order deletes.db:freelist-id \
-        inline_nested.db:elem-pos nofreelistsync.db:truncate; do
+        inline_nested.db:elem-pos nofreelistsync.db:truncate many_keys.db:freelist-dup \
+        inline_nested.db:inline-id one_bucket.db:inline-id; do
         f=${spec%%:*} kind=${spec#*:}
+        [ -f "$T/gen/$f" ] || continue
         d="$T/damaged-$kind-$f"
         cp "$T/gen/$f" "$d"
         "$BC" corrupt -kind "$kind" "$d" >/dev/null || { fail "corrupt $kind $f"; continue; }

@@ -6,7 +6,7 @@
 # damaged file is reported as exit 3, not as a result).
 . "$(dirname "$0")/lib.sh"
 
-expect_rc 0 gen "$BC" gen -out "$T/g" -only many_keys.db,max_key.db,pagesize16k.db,deletes.db,inline_nested.db,nofreelistsync.db
+expect_rc 0 gen "$BC" gen -out "$T/g" -only many_keys.db,max_key.db,pagesize16k.db,deletes.db,inline_nested.db,nofreelistsync.db,one_bucket.db
 
 # corrupt FILE KIND WANT_RC PATTERN: damage a copy of FILE with KIND, then
 # inspect must exit WANT_RC and its strict section must match PATTERN.
@@ -41,6 +41,13 @@ expect_out '^check: skipped' "elem-pos: bbolt not run"
 corrupt inline_nested.db elem-pos 1 '^strict: problem \(fatal\): .*past the'
 corrupt many_keys.db freelist-id 1 '^strict: problem: freelist: id [0-9]+ outside \[2, pgid='
 corrupt deletes.db freelist-id 1 '^strict: problem: freelist: id [0-9]+ outside'
+corrupt many_keys.db freelist-dup 1 '^strict: problem: freelist: id [0-9]+ listed twice'
+expect_out '^check: page [0-9]+: already freed$' "freelist-dup: bbolt agrees"
+corrupt deletes.db freelist-dup 1 '^strict: problem: freelist: id [0-9]+ listed twice'
+# bbolt's Check skips inline buckets entirely.
+corrupt inline_nested.db inline-id 1 '^strict: problem: inline bucket .*page header id=9 overflow=0, want 0 and 0'
+expect_out '^check: ok$' "inline-id: bbolt Check misses it"
+corrupt one_bucket.db inline-id 1 '^strict: problem: inline bucket'
 corrupt many_keys.db header-id 1 '^strict: problem \(fatal\): .*header id [0-9]+ differs from its position'
 corrupt pagesize16k.db header-id 1 '^strict: problem \(fatal\): .*header id [0-9]+ differs from its position'
 corrupt many_keys.db page-type 1 '^strict: problem \(fatal\): .*flags 0x20'

@@ -15,6 +15,8 @@ package main
 //	page-type    give a leaf page flags 0x20 (neither branch nor leaf)
 //	cycle        point a branch element at the branch page itself
 //	truncate     cut the file one page short of pgid*page_size
+//	freelist-dup list the first free id twice (bbolt: "already freed")
+//	inline-id    give an inline bucket's page header a nonzero id
 //	meta-both    break both meta checksums (cannot open: exit 2)
 //	random       overwrite 1-8 seeded random bytes, mostly in page headers
 //	             and element arrays (any exit but 3 is acceptable)
@@ -26,7 +28,7 @@ import (
 )
 
 var corruptKinds = []string{"key-order", "separator", "elem-pos", "freelist-id", "header-id",
-	"page-type", "cycle", "truncate", "meta-both", "random"}
+	"page-type", "cycle", "truncate", "freelist-dup", "inline-id", "meta-both", "random"}
 
 // corruptFile applies kind to the file at path and describes what it did.
 func corruptFile(path, kind string, seed uint64) (string, error) {
@@ -114,6 +116,22 @@ func corruptFile(path, kind string, seed uint64) (string, error) {
 		last := start + 8*uint64(len(rep.freeIDs)-1)
 		le.PutUint64(data[last:], rep.stats.pgid)
 		what = fmt.Sprintf("set free id %d to pgid %d", rep.freeIDs[len(rep.freeIDs)-1], rep.stats.pgid)
+	case "freelist-dup":
+		if rep.stats.freelistEnc == "none" || len(rep.freeIDs) < 2 {
+			return "", fmt.Errorf("fewer than 2 stored free ids")
+		}
+		start := pageOff(rep.stats.freelist) + 16
+		if rep.stats.freelistEnc == "count-overflow" {
+			start += 8
+		}
+		le.PutUint64(data[start+8:], rep.freeIDs[0])
+		what = fmt.Sprintf("replaced free id %d by a second %d", rep.freeIDs[1], rep.freeIDs[0])
+	case "inline-id":
+		if len(rep.inlines) == 0 {
+			return "", fmt.Errorf("no inline bucket")
+		}
+		le.PutUint64(data[rep.inlines[0]:], 9)
+		what = fmt.Sprintf("set the id of the inline page at file offset %d to 9", rep.inlines[0])
 	case "header-id":
 		p, ok := firstPage(flagLeaf, 0)
 		if !ok {

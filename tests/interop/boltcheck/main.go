@@ -330,8 +330,9 @@ func runChild(cmd string, args []string) int {
 	}
 }
 
-// cmdBboltRead is the child side of inspect/dump: bbolt's Tx.Check and the
-// dump, in one read-only transaction.
+// cmdBboltRead is the child side of inspect/dump: bbolt's Tx.Check (plus
+// the comparison of bbolt's Bucket.Stats with the strict walk's counts) and
+// the dump, in one read-only transaction.
 func cmdBboltRead(args []string) int {
 	if !isChild() {
 		fmt.Fprintln(os.Stderr, "bbolt-read is internal (run by inspect and dump)")
@@ -357,6 +358,10 @@ func cmdBboltRead(args []string) int {
 			n := 0
 			for e := range tx.Check() {
 				fmt.Printf("check: %v\n", e)
+				n++
+			}
+			for _, m := range statsMismatches(tx, fs.Arg(0)) {
+				fmt.Printf("check: %s\n", m)
 				n++
 			}
 			if n == 0 {
@@ -506,4 +511,34 @@ func cmdCorrupt(args []string) int {
 	}
 	fmt.Printf("corrupt: %s: %s\n", *kind, what)
 	return exitOK
+}
+
+// statsMismatches compares bbolt's own page and element counts (the root
+// bucket's Stats, which include every nested bucket) with the strict walk's,
+// so the walk is itself checked against bbolt on every inspected file.
+func statsMismatches(tx *bolt.Tx, path string) []string {
+	rep, err := strictFile(path)
+	if err != nil {
+		return []string{fmt.Sprintf("cannot re-read for the stats comparison: %v", err)}
+	}
+	bs := tx.Cursor().Bucket().Stats()
+	s := rep.stats
+	var out []string
+	for _, c := range []struct {
+		name          string
+		strict, bbolt uint64
+	}{
+		{"branch_pages", s.branchPages, uint64(bs.BranchPageN)},
+		{"branch_overflow", s.branchOverflow, uint64(bs.BranchOverflowN)},
+		{"leaf_pages", s.leafPages, uint64(bs.LeafPageN)},
+		{"leaf_overflow", s.leafOverflow, uint64(bs.LeafOverflowN)},
+		{"buckets (+ root)", uint64(s.buckets) + 1, uint64(bs.BucketN)},
+		{"inline buckets", uint64(s.inline), uint64(bs.InlineBucketN)},
+		{"leaf elements", s.keys + uint64(s.buckets), uint64(bs.KeyN)},
+	} {
+		if c.strict != c.bbolt {
+			out = append(out, fmt.Sprintf("the strict walk counts %s=%d, bbolt's Bucket.Stats %d", c.name, c.strict, c.bbolt))
+		}
+	}
+	return out
 }

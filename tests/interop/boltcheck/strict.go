@@ -122,6 +122,7 @@ type strictReport struct {
 	stats    strictStats
 	pages    []treePage
 	freeIDs  []uint64 // the stored free list as read
+	inlines  []uint64 // file offsets of inline bucket page images
 }
 
 // hasFatal reports whether bbolt could fault on the file.
@@ -697,10 +698,14 @@ func (w *walker) checkBucketElem(parent, where string, i int, e elem) {
 		return
 	}
 	st.inline++
+	// Every image here is a subslice of w.data running to its end, so the
+	// capacity tells where it starts.
+	img := e.value[bucketHdrSize:]
+	w.rep.inlines = append(w.rep.inlines, uint64(cap(w.data)-cap(img)))
 	if n := nestingOf(path); n > st.maxNesting {
 		st.maxNesting = n
 	}
-	w.checkInline(path, e.value[bucketHdrSize:])
+	w.checkInline(path, img)
 }
 
 // checkInline checks an inline bucket's page image (FORMAT.md section 6).
