@@ -196,7 +196,7 @@ int backend__wbuf_put(backend__wbuf *w, backend__bytes bucket, backend__bytes ke
     if (b == NULL)
         return -ENOMEM;
     if (grow((void **)&b->e, &b->cap, b->n + 1, sizeof *b->e) != 0 ||
-            grow((void **)&b->arena, &b->arena_cap, b->used + key.size + vlen, 1) != 0)
+        grow((void **)&b->arena, &b->arena_cap, b->used + key.size + vlen, 1) != 0)
         return -ENOMEM;
     wentry *e = &b->e[b->n];
     e->koff = b->used;
@@ -292,7 +292,7 @@ static run *run_from_wbucket(const wbucket *b)
     size_t n = 0;
     for (size_t i = 0; i < b->n; i++) {
         if (i + 1 < b->n &&
-                backend__bytes_cmp(entry_key(&items[i].e), entry_key(&items[i + 1].e)) == 0)
+            backend__bytes_cmp(entry_key(&items[i].e), entry_key(&items[i + 1].e)) == 0)
             continue;
         r->e[n++] = items[i].e;
     }
@@ -373,7 +373,7 @@ static const bucket_runs *rbuf_bucket(const backend__rbuf *r, backend__bytes nam
 {
     for (size_t i = 0; i < r->nbuckets; i++)
         if (r->buckets[i].name_len == name.size &&
-                memcmp(r->buckets[i].name, name.data, name.size) == 0)
+            memcmp(r->buckets[i].name, name.data, name.size) == 0)
             return &r->buckets[i];
     return NULL;
 }
@@ -437,7 +437,7 @@ int backend__rbuf_writeback(const backend__rbuf *old, backend__wbuf *w, backend_
         for (size_t k = 0; k < w->nb; k++) {
             const wbucket *wb = &w->b[k];
             if (wb->n > 0 && wb->name_len == ob->name_len &&
-                    memcmp(wb->name, ob->name, ob->name_len) == 0) {
+                memcmp(wb->name, ob->name, ob->name_len) == 0) {
                 if ((fresh = run_from_wbucket(wb)) == NULL)
                     rc = -ENOMEM;
                 break;

@@ -175,8 +175,9 @@ static void model_check(const backend__rbuf *r, const model *m)
             int s = m->state[b][k];
             snprintf(val, sizeof val, "v%d", s);
             expect_get(r, bucket_names[b], key,
-                       s == ABSENT ? BACKEND__ABSENT : s == DELETED ? BACKEND__DELETED
-                                                                    : BACKEND__PRESENT,
+                       s == ABSENT    ? BACKEND__ABSENT
+                       : s == DELETED ? BACKEND__DELETED
+                                      : BACKEND__PRESENT,
                        val);
         }
         /* A full scan yields exactly the buffered keys, ascending. */
