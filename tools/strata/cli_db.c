@@ -39,6 +39,20 @@ int cli_parse_duration(const char *text, uint64_t *ms)
     return 0;
 }
 
+int cli_parse_page_size(const char *cmd, const char *text, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v < 512 || v > 65536 || (v & (v - 1)) != 0) {
+        fprintf(stderr, "strata %s: page size '%s' is not a power of two in 512..65536\n", cmd,
+                text);
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
 int cli_opts_handle(const char *cmd, cli_opts *o, int c, const char *arg)
 {
     switch (c) {
@@ -73,8 +87,9 @@ int cli_db_open_read(const char *cmd, const cli_opts *o, const char *path, bolt_
         return CLI_OK;
     int code = cli_report(cmd, path, rc);
     if (rc == BOLT_ETIMEOUT)
-        fprintf(stderr, "strata %s: %s is locked by a process that has it open for writing; "
-                        "stop it or raise --timeout\n",
+        fprintf(stderr,
+                "strata %s: %s is locked by a process that has it open for writing; "
+                "stop it or raise --timeout\n",
                 cmd, path);
     return code;
 }

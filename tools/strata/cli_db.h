@@ -22,14 +22,16 @@ typedef struct cli_opts {
 /* getopt_long codes of the common options (outside the ASCII range). */
 enum { CLI_OPT_KEY_FORMAT = 1000, CLI_OPT_VALUE_FORMAT, CLI_OPT_TIMEOUT };
 
-#define CLI_COMMON_OPTIONS                                                                         \
-    { "key-format", required_argument, NULL, CLI_OPT_KEY_FORMAT },                                 \
-            { "value-format", required_argument, NULL, CLI_OPT_VALUE_FORMAT },                     \
-            { "timeout", required_argument, NULL, CLI_OPT_TIMEOUT }
+#define CLI_COMMON_OPTIONS                                                     \
+    { "key-format", required_argument, NULL, CLI_OPT_KEY_FORMAT },             \
+            { "value-format", required_argument, NULL, CLI_OPT_VALUE_FORMAT }, \
+    {                                                                          \
+        "timeout", required_argument, NULL, CLI_OPT_TIMEOUT                    \
+    }
 
-#define CLI_COMMON_HELP                                                                            \
-    "  --key-format auto|ascii|hex    keys on the command line and in output (auto)\n"             \
-    "  --value-format auto|ascii|hex  values in output (auto: text when printable)\n"              \
+#define CLI_COMMON_HELP                                                                \
+    "  --key-format auto|ascii|hex    keys on the command line and in output (auto)\n" \
+    "  --value-format auto|ascii|hex  values in output (auto: text when printable)\n"  \
     "  --timeout DURATION             wait this long for the file lock (1s; e.g. 500ms, 2s)\n"
 
 /* Defaults: auto formats, 1 s lock timeout. */
@@ -43,6 +45,9 @@ int cli_opts_handle(const char *cmd, cli_opts *o, int c, const char *arg);
 
 /* "250ms", "2s", "1m", "3" (seconds) -> milliseconds; 0 or -1 if malformed. */
 int cli_parse_duration(const char *text, uint64_t *ms);
+
+/* A page size for a new file: a power of two in 512..65536; 0 or -1 (printed). */
+int cli_parse_page_size(const char *cmd, const char *text, uint32_t *out);
 
 /*
  * Open path read-only with a shared lock, waiting up to o->timeout_ms.

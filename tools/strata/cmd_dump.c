@@ -14,7 +14,8 @@ static void dump_usage(FILE *out)
                  "Print the canonical dump (bolt-dump v1) of DB: every bucket and key,\n"
                  "depth-first in key order, as lower-case hex.\n\n"
                  "  --max-hex N   write strings longer than N bytes as sha256:LEN:HEX\n"
-                 "                (default 32768; 0 = never, so the dump can be loaded)\n" CLI_COMMON_HELP);
+                 "                (default 32768; 0 = never, so the dump can be "
+                 "loaded)\n" CLI_COMMON_HELP);
 }
 
 int cmd_dump(int argc, char **argv)

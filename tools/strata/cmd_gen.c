@@ -25,7 +25,8 @@ static void gen_usage(FILE *out)
     fprintf(out, "usage: strata gen [options] DB\n\n"
                  "Write a demo database DB (which must not exist) from a seeded generator.\n\n"
                  "  --seed N   generator seed (default 1)\n"
-                 "  --keys N   keys in the accounts and events buckets (default 20000)\n");
+                 "  --keys N   keys in the accounts and events buckets (default 20000)\n"
+                 "  --page-size N  page size (a power of two, 512..65536; default: the OS's)\n");
 }
 
 typedef struct gen {
@@ -60,19 +61,19 @@ static int gen_bulk(gen *g)
         if (rc != 0)
             return rc;
         if ((rc = gen_bucket(tx, "accounts", &acc)) != 0 ||
-                (rc = gen_bucket(tx, "events", &ev)) != 0) {
+            (rc = gen_bucket(tx, "events", &ev)) != 0) {
             bolt_tx_rollback(tx);
             return rc;
         }
         for (uint64_t j = i; j < i + per_tx && j < g->keys && rc == 0; j++) {
             uint64_t id = strata_rng_below(&rng, g->keys * 4);
             int kn = snprintf(key, sizeof key, "acct-%08llu", (unsigned long long)id);
-            int vn = snprintf(val, sizeof val,
-                              "{\"id\":%llu,\"balance\":%llu,\"owner\":\"user%llu\"}",
-                              (unsigned long long)id,
-                              (unsigned long long)strata_rng_below(&rng, 1000000),
-                              (unsigned long long)strata_rng_below(&rng, 5000));
-            rc = must(bolt_bucket_put(acc, (bolt_val){ key, (size_t)kn }, (bolt_val){ val, (size_t)vn }),
+            int vn = snprintf(
+                    val, sizeof val, "{\"id\":%llu,\"balance\":%llu,\"owner\":\"user%llu\"}",
+                    (unsigned long long)id, (unsigned long long)strata_rng_below(&rng, 1000000),
+                    (unsigned long long)strata_rng_below(&rng, 5000));
+            rc = must(bolt_bucket_put(acc, (bolt_val){ key, (size_t)kn },
+                                      (bolt_val){ val, (size_t)vn }),
                       "put accounts");
             unsigned char k8[8], v100[100];
             for (int b = 0; b < 8; b++)
@@ -110,9 +111,9 @@ static int gen_shapes_tx(bolt_tx *tx, gen *g)
                        "put config")) != 0)
             return rc;
     if ((rc = must(bolt_bucket_create(cfg, bolt_str("limits"), &limits), "create limits")) != 0 ||
-            (rc = must(bolt_bucket_put(limits, bolt_str("max-conn"), bolt_str("1024")),
-                       "put limits")) != 0 ||
-            (rc = must(bolt_bucket_set_sequence(cfg, 7), "set sequence")) != 0)
+        (rc = must(bolt_bucket_put(limits, bolt_str("max-conn"), bolt_str("1024")),
+                   "put limits")) != 0 ||
+        (rc = must(bolt_bucket_set_sequence(cfg, 7), "set sequence")) != 0)
         return rc;
     if ((rc = gen_bucket(tx, "blobs", &blobs)) != 0)
         return rc;
@@ -137,7 +138,7 @@ static int gen_shapes_tx(bolt_tx *tx, gen *g)
         snprintf(name, sizeof name, "t-%d", t);
         bolt_bucket *tb, *users;
         if ((rc = must(bolt_bucket_create(tenants, bolt_str(name), &tb), "create tenant")) != 0 ||
-                (rc = must(bolt_bucket_create(tb, bolt_str("users"), &users), "create users")) != 0)
+            (rc = must(bolt_bucket_create(tb, bolt_str("users"), &users), "create users")) != 0)
             return rc;
         for (int u = 0; u < 300; u++) {
             uint64_t seq;
@@ -165,8 +166,8 @@ static int gen_deletes(gen *g)
         if (rc != 0)
             return rc;
         if ((rc = must(bolt_tx_bucket(tx, bolt_str("accounts"), &acc), "accounts")) == 0 &&
-                (rc = must(bolt_tx_bucket(tx, bolt_str("events"), &ev), "events")) == 0 &&
-                (rc = must(bolt_cursor_open(acc, &c), "cursor")) == 0) {
+            (rc = must(bolt_tx_bucket(tx, bolt_str("events"), &ev), "events")) == 0 &&
+            (rc = must(bolt_cursor_open(acc, &c), "cursor")) == 0) {
             bolt_val k;
             int mv = bolt_cursor_first(c, &k, NULL);
             while (mv == 0 && rc == 0) {
@@ -203,8 +204,10 @@ int cmd_gen(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { "seed", required_argument, NULL, 's' },
         { "keys", required_argument, NULL, 'k' },
+        { "page-size", required_argument, NULL, 'p' },
         { NULL, 0, NULL, 0 },
     };
+    uint32_t page_size = 0;
     gen g = { .seed = 1, .keys = 20000 };
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -223,6 +226,10 @@ int cmd_gen(int argc, char **argv)
             }
             *(c == 's' ? &g.seed : &g.keys) = v;
             break;
+        case 'p':
+            if (cli_parse_page_size("gen", optarg, &page_size) != 0)
+                return CLI_USAGE;
+            break;
         default:
             gen_usage(stderr);
             return CLI_USAGE;
@@ -240,6 +247,7 @@ int cmd_gen(int argc, char **argv)
     }
     bolt_options opt;
     bolt_options_init(&opt);
+    opt.page_size = page_size;
     int rc = bolt_open(path, &opt, &g.db);
     if (rc != 0)
         return cli_report("gen", path, rc);

@@ -39,6 +39,5 @@ int cmd_keys(int argc, char **argv)
         keys_usage(stderr);
         return CLI_USAGE;
     }
-    return cli_list_entries("keys", &o, argv[optind], argv + optind + 1, argc - optind - 1,
-                            false);
+    return cli_list_entries("keys", &o, argv[optind], argv + optind + 1, argc - optind - 1, false);
 }

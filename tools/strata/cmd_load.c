@@ -26,10 +26,12 @@
 
 static void load_usage(FILE *out)
 {
-    fprintf(out, "usage: strata load DB < DUMP\n\n"
+    fprintf(out, "usage: strata load [--page-size N] DB < DUMP\n\n"
                  "Create DB (which must not exist) from a canonical dump on standard\n"
                  "input. A dump with sha256: fields cannot be loaded: make it with\n"
-                 "'strata dump --max-hex 0'.\n");
+                 "'strata dump --max-hex 0'.\n\n"
+                 "  --page-size N  page size of the new file (a power of two, 512..65536;\n"
+                 "                 default: the OS page size)\n");
 }
 
 typedef struct loader {
@@ -227,7 +229,7 @@ static int load_stream(loader *l, FILE *in)
             unsigned long long b, k;
             char extra;
             if (sscanf(f[1], "buckets=%llu%c", &b, &extra) != 1 ||
-                    sscanf(f[2], "keys=%llu%c", &k, &extra) != 1)
+                sscanf(f[2], "keys=%llu%c", &k, &extra) != 1)
                 code = load_fail(l, "expected end buckets=B keys=K");
             else if (b != l->buckets || k != l->keys)
                 code = load_fail(l, "the end line's totals differ from the lines read");
@@ -264,14 +266,18 @@ int cmd_load(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "help", no_argument, NULL, 'h' },
+        { "page-size", required_argument, NULL, 'p' },
         { NULL, 0, NULL, 0 },
     };
+    uint32_t page_size = 0;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'h') {
             load_usage(stdout);
             return CLI_OK;
         }
+        if (c == 'p' && cli_parse_page_size("load", optarg, &page_size) == 0)
+            continue;
         load_usage(stderr);
         return CLI_USAGE;
     }
@@ -301,6 +307,7 @@ int cmd_load(int argc, char **argv)
     loader l = { 0 };
     bolt_options opt;
     bolt_options_init(&opt);
+    opt.page_size = page_size;
     int rc = bolt_open(tmp, &opt, &l.db);
     int code = rc == 0 ? CLI_OK : cli_report("load", tmp, rc);
     if (code == CLI_OK && (rc = bolt_tx_begin(l.db, BOLT_TX_WRITE, &l.tx)) != 0)
