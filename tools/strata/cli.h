@@ -23,6 +23,13 @@ typedef struct cli_command {
     int (*run)(int argc, char **argv);
 } cli_command;
 
+int cmd_buckets(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+int cmd_gen(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
+int cmd_load(int argc, char **argv);
 int cmd_strerror(int argc, char **argv);
 
 #endif

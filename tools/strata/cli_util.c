@@ -91,6 +91,19 @@ static int hex_value(char c)
     return -1;
 }
 
+int cli_hex_decode(const char *hex, size_t n, unsigned char *out)
+{
+    if (n % 2 != 0)
+        return -1;
+    for (size_t i = 0; i < n / 2; i++) {
+        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return 0;
+}
+
 int cli_arg_bytes(const char *cmd, const char *arg, cli_format fmt, unsigned char **out,
                   size_t *len)
 {
@@ -106,24 +119,15 @@ int cli_arg_bytes(const char *cmd, const char *arg, cli_format fmt, unsigned cha
         *len = n;
         return 0;
     }
-    if (n % 2 != 0) {
-        fprintf(stderr, "strata %s: '%s' is not hex: odd number of digits\n", cmd, arg);
-        return -1;
-    }
     unsigned char *bytes = malloc(n / 2 + 1);
     if (bytes == NULL) {
         fprintf(stderr, "strata %s: out of memory\n", cmd);
         return -1;
     }
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = hex_value(arg[2 * i]), lo = hex_value(arg[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            fprintf(stderr, "strata %s: '%s' is not hex: bad digit at offset %zu\n", cmd, arg,
-                    hi < 0 ? 2 * i : 2 * i + 1);
-            free(bytes);
-            return -1;
-        }
-        bytes[i] = (unsigned char)(hi << 4 | lo);
+    if (cli_hex_decode(arg, n, bytes) != 0) {
+        fprintf(stderr, "strata %s: '%s' is not hex (an even number of 0-9a-f digits)\n", cmd, arg);
+        free(bytes);
+        return -1;
     }
     *out = bytes;
     *len = n / 2;

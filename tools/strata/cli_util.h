@@ -30,6 +30,9 @@ void cli_print_bytes(FILE *out, const void *data, size_t n, cli_format fmt);
 /* True when every byte is printable ASCII (0x20..0x7e). */
 bool cli_is_printable(const void *data, size_t n);
 
+/* Decode n hex digits (n even, either case) into n / 2 bytes; 0 or -1. */
+int cli_hex_decode(const char *hex, size_t n, unsigned char *out);
+
 /*
  * Decode a key or bucket name given on the command line: literally, or as
  * hex when fmt is CLI_FORMAT_HEX (upper or lower case, even length).

@@ -13,6 +13,13 @@
 #include "cli.h"
 
 static const cli_command commands[] = {
+    { "buckets", "list the buckets at the top of a db (or inside a bucket)", cmd_buckets },
+    { "check", "verify a db file; one line per problem", cmd_check },
+    { "dump", "print the canonical dump (bolt-dump v1)", cmd_dump },
+    { "gen", "write a demo db from a seeded generator", cmd_gen },
+    { "get", "print the value of a key", cmd_get },
+    { "keys", "list the keys of a bucket", cmd_keys },
+    { "load", "create a db from a canonical dump on standard input", cmd_load },
     { "strerror", "describe strata status codes (e.g. strata strerror -5104)", cmd_strerror },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -1,0 +1,119 @@
+/*
+ * cli_db.c: common options, opening files and walking bucket paths for the
+ * commands (see cli_db.h).
+ */
+#include "cli_db.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+void cli_opts_init(cli_opts *o)
+{
+    o->key_fmt = CLI_FORMAT_AUTO;
+    o->value_fmt = CLI_FORMAT_AUTO;
+    o->timeout_ms = 1000;
+}
+
+int cli_parse_duration(const char *text, uint64_t *ms)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(text, &end, 10);
+    if (errno != 0 || end == text || text[0] == '-')
+        return -1;
+    uint64_t scale;
+    if (*end == '\0' || strcmp(end, "s") == 0)
+        scale = 1000;
+    else if (strcmp(end, "ms") == 0)
+        scale = 1;
+    else if (strcmp(end, "m") == 0)
+        scale = 60000;
+    else
+        return -1;
+    if (n > UINT64_MAX / scale)
+        return -1;
+    *ms = n * scale;
+    return 0;
+}
+
+int cli_parse_page_size(const char *cmd, const char *text, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v < 512 || v > 65536 || (v & (v - 1)) != 0) {
+        fprintf(stderr, "strata %s: page size '%s' is not a power of two in 512..65536\n", cmd,
+                text);
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
+int cli_opts_handle(const char *cmd, cli_opts *o, int c, const char *arg)
+{
+    switch (c) {
+    case CLI_OPT_KEY_FORMAT:
+    case CLI_OPT_VALUE_FORMAT:
+        if (cli_format_parse(arg, c == CLI_OPT_KEY_FORMAT ? &o->key_fmt : &o->value_fmt) != 0) {
+            fprintf(stderr, "strata %s: format '%s' is not auto, ascii or hex\n", cmd, arg);
+            return -1;
+        }
+        return 0;
+    case CLI_OPT_TIMEOUT:
+        if (cli_parse_duration(arg, &o->timeout_ms) != 0) {
+            fprintf(stderr, "strata %s: timeout '%s' is not a duration (e.g. 500ms, 2s)\n", cmd,
+                    arg);
+            return -1;
+        }
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+int cli_db_open_read(const char *cmd, const cli_opts *o, const char *path, bolt_db **db)
+{
+    bolt_options opt;
+    bolt_options_init(&opt);
+    opt.read_only = true;
+    /* bbolt's 0 means "wait forever"; a CLI asked for 0 means "do not wait". */
+    opt.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 1;
+    int rc = bolt_open(path, &opt, db);
+    if (rc == 0)
+        return CLI_OK;
+    int code = cli_report(cmd, path, rc);
+    if (rc == BOLT_ETIMEOUT)
+        fprintf(stderr,
+                "strata %s: %s is locked by a process that has it open for writing; "
+                "stop it or raise --timeout\n",
+                cmd, path);
+    return code;
+}
+
+int cli_bucket_walk(const char *cmd, const cli_opts *o, bolt_tx *tx, char **names, int n,
+                    bolt_bucket **out)
+{
+    bolt_bucket *b = bolt_tx_root(tx);
+    for (int i = 0; i < n; i++) {
+        unsigned char *name;
+        size_t len;
+        if (cli_arg_bytes(cmd, names[i], o->key_fmt, &name, &len) != 0)
+            return CLI_USAGE;
+        bolt_bucket *child;
+        int rc = bolt_bucket_open(b, (bolt_val){ name, len }, &child);
+        free(name);
+        if (rc == BOLT_NOTFOUND) {
+            fprintf(stderr, "strata %s: bucket '%s' not found\n", cmd, names[i]);
+            return CLI_FINDING;
+        }
+        if (rc != 0)
+            return cli_report(cmd, names[i], rc);
+        b = child;
+    }
+    *out = b;
+    return CLI_OK;
+}
