@@ -355,7 +355,7 @@ static int bucket_free_all(bolt_bucket *b)
     /* Loop invariant: every bucket element before k has been freed. */
     while (rc == 0) {
         if (flags & BOLT_LEAF_BUCKET) {
-            bolt_bucket *child;
+            bolt_bucket *child = NULL;
             rc = bucket_handle(b, k, v, &child);
             if (rc == 0)
                 rc = bucket_free_all(child);

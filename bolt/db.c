@@ -243,7 +243,7 @@ static int image_read(bolt_db *db, const unsigned char *mem, size_t memlen, void
 static int choose_page_size(bolt_db *db, const unsigned char *mem, size_t memlen, uint64_t fsize)
 {
     unsigned char buf[4096];
-    size_t got;
+    size_t got = 0;
     int rc = image_read(db, mem, memlen, buf, sizeof buf, 0, &got);
     if (rc != 0)
         return rc;

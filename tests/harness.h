@@ -97,7 +97,11 @@ static HARNESS_UNUSED const char *harness_tmpdir(void)
 /* Fill buf with "<tmpdir>/name". */
 static HARNESS_UNUSED const char *harness_path(char *buf, size_t size, const char *name)
 {
-    snprintf(buf, size, "%s/%s", harness_tmpdir(), name);
+    int n = snprintf(buf, size, "%s/%s", harness_tmpdir(), name);
+    if (n < 0 || (size_t)n >= size) {
+        fprintf(stderr, "harness_path: %s/%s does not fit in %zu bytes\n", harness_tmp, name, size);
+        exit(1);
+    }
     return buf;
 }
 

@@ -57,7 +57,7 @@ mkdir -p build
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 
-run_build normal build/test -Dbuildtype=debugoptimized
+run_build normal build/test -Dbuildtype=release -Db_ndebug=false
 run_build asan build/asan -Dbuildtype=debug -Db_sanitize=address,undefined \
     -Db_lundef=false -Dallocator=system -Dinterop=disabled
 
