@@ -39,6 +39,19 @@ int cli_parse_duration(const char *text, uint64_t *ms)
     return 0;
 }
 
+int cli_parse_u64(const char *cmd, const char *what, const char *text, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 0);
+    if (errno != 0 || *text == '\0' || *text == '-' || *end != '\0') {
+        fprintf(stderr, "strata %s: %s '%s' is not an unsigned number\n", cmd, what, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 int cli_parse_page_size(const char *cmd, const char *text, uint32_t *out)
 {
     char *end;
@@ -73,6 +86,50 @@ int cli_opts_handle(const char *cmd, cli_opts *o, int c, const char *arg)
     default:
         return 1;
     }
+}
+
+int cli_parse(const cli_command_spec *spec, int argc, char **argv, cli_opts *o)
+{
+    enum { MAX_OPTIONS = 32 };
+    static const struct option help = { "help", no_argument, NULL, 'h' };
+    static const struct option common[] = { CLI_COMMON_OPTIONS };
+    struct option opts[MAX_OPTIONS];
+    size_t n = 0;
+    opts[n++] = help;
+    for (size_t i = 0; !spec->no_common && i < sizeof common / sizeof common[0]; i++)
+        opts[n++] = common[i];
+    for (const struct option *e = spec->extra; e != NULL && e->name != NULL; e++) {
+        if (n + 1 >= MAX_OPTIONS) {
+            fprintf(stderr, "strata %s: too many options (a bug in strata)\n", spec->name);
+            return CLI_INTERNAL;
+        }
+        opts[n++] = *e;
+    }
+    opts[n] = (struct option){ NULL, 0, NULL, 0 };
+
+    cli_opts_init(o);
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int r;
+        if (c == 'h') {
+            spec->usage(stdout);
+            return CLI_OK;
+        }
+        if (c == '?' || c == ':')
+            r = -1;
+        else if ((r = cli_opts_handle(spec->name, o, c, optarg)) == 1)
+            r = spec->on_option != NULL ? spec->on_option(c, optarg, spec->ctx) : -1;
+        if (r != 0) {
+            spec->usage(stderr);
+            return CLI_USAGE;
+        }
+    }
+    int npos = argc - optind;
+    if (npos < spec->min_args || (spec->max_args >= 0 && npos > spec->max_args)) {
+        spec->usage(stderr);
+        return CLI_USAGE;
+    }
+    return -1;
 }
 
 int cli_db_open_read(const char *cmd, const cli_opts *o, const char *path, bolt_db **db)

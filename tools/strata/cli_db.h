@@ -7,7 +7,9 @@
 #define STRATA_CLI_DB_H
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <strata/bolt.h>
 
@@ -34,6 +36,26 @@ enum { CLI_OPT_KEY_FORMAT = 1000, CLI_OPT_VALUE_FORMAT, CLI_OPT_TIMEOUT };
     "  --value-format auto|ascii|hex  values in output (auto: text when printable)\n"  \
     "  --timeout DURATION             wait this long for the file lock (1s; e.g. 500ms, 2s)\n"
 
+/* How a command's command line looks, for cli_parse. */
+typedef struct cli_command_spec {
+    const char *name;           /* "check", for messages */
+    void (*usage)(FILE *out);   /* the command's --help text */
+    int min_args, max_args;     /* positional arguments; max_args < 0: no limit */
+    bool no_common;             /* refuse the common options (commands that open nothing) */
+    const struct option *extra; /* more long options, { NULL } terminated; or NULL */
+    /* Handle one of `extra` (c is its val): 0, or -1 for a usage error (message printed). */
+    int (*on_option)(int c, const char *arg, void *ctx);
+    void *ctx;
+} cli_command_spec;
+
+/*
+ * Parse argv: --help (usage on stdout, exit 0), the common options into *o
+ * (initialised here), the spec's extra options, then check the number of
+ * positional arguments. Returns -1 to go on, with the positional arguments
+ * at argv[optind..argc); otherwise the exit code to return at once.
+ */
+int cli_parse(const cli_command_spec *spec, int argc, char **argv, cli_opts *o);
+
 /* Defaults: auto formats, 1 s lock timeout. */
 void cli_opts_init(cli_opts *o);
 
@@ -45,6 +67,9 @@ int cli_opts_handle(const char *cmd, cli_opts *o, int c, const char *arg);
 
 /* "250ms", "2s", "1m", "3" (seconds) -> milliseconds; 0 or -1 if malformed. */
 int cli_parse_duration(const char *text, uint64_t *ms);
+
+/* An unsigned decimal (or 0x hex) number; 0, or -1 with a message naming `what`. */
+int cli_parse_u64(const char *cmd, const char *what, const char *text, uint64_t *out);
 
 /* A page size for a new file: a power of two in 512..65536; 0 or -1 (printed). */
 int cli_parse_page_size(const char *cmd, const char *text, uint32_t *out);

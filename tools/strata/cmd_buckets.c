@@ -61,28 +61,13 @@ int cli_list_entries(const char *cmd, const cli_opts *o, const char *path, char 
 
 int cmd_buckets(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "help", no_argument, NULL, 'h' },
-        CLI_COMMON_OPTIONS,
-        { NULL, 0, NULL, 0 },
+    static const cli_command_spec spec = {
+        .name = "buckets", .usage = buckets_usage, .min_args = 1, .max_args = -1
     };
     cli_opts o;
-    cli_opts_init(&o);
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            buckets_usage(stdout);
-            return CLI_OK;
-        }
-        if (cli_opts_handle("buckets", &o, c, optarg) != 0) {
-            buckets_usage(stderr);
-            return CLI_USAGE;
-        }
-    }
-    if (argc - optind < 1) {
-        buckets_usage(stderr);
-        return CLI_USAGE;
-    }
+    int code = cli_parse(&spec, argc, argv, &o);
+    if (code >= 0)
+        return code;
     return cli_list_entries("buckets", &o, argv[optind], argv + optind + 1, argc - optind - 1,
                             true);
 }

@@ -23,31 +23,16 @@ static void check_report(void *arg, const char *problem)
 
 int cmd_check(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "help", no_argument, NULL, 'h' },
-        CLI_COMMON_OPTIONS,
-        { NULL, 0, NULL, 0 },
+    static const cli_command_spec spec = {
+        .name = "check", .usage = check_usage, .min_args = 1, .max_args = 1
     };
     cli_opts o;
-    cli_opts_init(&o);
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            check_usage(stdout);
-            return CLI_OK;
-        }
-        if (cli_opts_handle("check", &o, c, optarg) != 0) {
-            check_usage(stderr);
-            return CLI_USAGE;
-        }
-    }
-    if (argc - optind != 1) {
-        check_usage(stderr);
-        return CLI_USAGE;
-    }
+    int code = cli_parse(&spec, argc, argv, &o);
+    if (code >= 0)
+        return code;
     const char *path = argv[optind];
     bolt_db *db;
-    int code = cli_db_open_read("check", &o, path, &db);
+    code = cli_db_open_read("check", &o, path, &db);
     if (code != CLI_OK)
         return code;
     bolt_tx *tx;

@@ -3,7 +3,6 @@
  * (`bolt-dump v1`), the same bytes whoever wrote the file.
  */
 #include <errno.h>
-#include <stdlib.h>
 
 #include "cli.h"
 #include "cli_db.h"
@@ -18,44 +17,33 @@ static void dump_usage(FILE *out)
                  "loaded)\n" CLI_COMMON_HELP);
 }
 
+static int dump_option(int c, const char *arg, void *ctx)
+{
+    (void)c; /* --max-hex is the only extra option */
+    return cli_parse_u64("dump", "--max-hex", arg, ctx);
+}
+
 int cmd_dump(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "help", no_argument, NULL, 'h' },
+    static const struct option extra[] = {
         { "max-hex", required_argument, NULL, 'm' },
-        CLI_COMMON_OPTIONS,
         { NULL, 0, NULL, 0 },
     };
-    cli_opts o;
-    cli_opts_init(&o);
     uint64_t max_hex = BOLT_DUMP_MAX_HEX;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            dump_usage(stdout);
-            return CLI_OK;
-        }
-        if (c == 'm') {
-            char *end;
-            max_hex = strtoull(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || *optarg == '-') {
-                fprintf(stderr, "strata dump: --max-hex '%s' is not a number\n", optarg);
-                return CLI_USAGE;
-            }
-            continue;
-        }
-        if (cli_opts_handle("dump", &o, c, optarg) != 0) {
-            dump_usage(stderr);
-            return CLI_USAGE;
-        }
-    }
-    if (argc - optind != 1) {
-        dump_usage(stderr);
-        return CLI_USAGE;
-    }
+    const cli_command_spec spec = { .name = "dump",
+                                    .usage = dump_usage,
+                                    .min_args = 1,
+                                    .max_args = 1,
+                                    .extra = extra,
+                                    .on_option = dump_option,
+                                    .ctx = &max_hex };
+    cli_opts o;
+    int code = cli_parse(&spec, argc, argv, &o);
+    if (code >= 0)
+        return code;
     const char *path = argv[optind];
     bolt_db *db;
-    int code = cli_db_open_read("dump", &o, path, &db);
+    code = cli_db_open_read("dump", &o, path, &db);
     if (code != CLI_OK)
         return code;
     bolt_tx *tx;

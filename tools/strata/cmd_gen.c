@@ -198,45 +198,48 @@ static int gen_deletes(gen *g)
     return 0;
 }
 
+typedef struct gen_args {
+    gen *g;
+    uint32_t page_size;
+} gen_args;
+
+static int gen_option(int c, const char *arg, void *ctx)
+{
+    gen_args *a = ctx;
+    switch (c) {
+    case 's':
+        return cli_parse_u64("gen", "--seed", arg, &a->g->seed);
+    case 'k':
+        return cli_parse_u64("gen", "--keys", arg, &a->g->keys);
+    default:
+        return cli_parse_page_size("gen", arg, &a->page_size);
+    }
+}
+
 int cmd_gen(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "help", no_argument, NULL, 'h' },
+    static const struct option extra[] = {
         { "seed", required_argument, NULL, 's' },
         { "keys", required_argument, NULL, 'k' },
         { "page-size", required_argument, NULL, 'p' },
         { NULL, 0, NULL, 0 },
     };
-    uint32_t page_size = 0;
     gen g = { .seed = 1, .keys = 20000 };
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        char *end;
-        switch (c) {
-        case 'h':
-            gen_usage(stdout);
-            return CLI_OK;
-        case 's':
-        case 'k':
-            errno = 0;
-            uint64_t v = strtoull(optarg, &end, 0);
-            if (errno != 0 || *optarg == '\0' || *optarg == '-' || *end != '\0') {
-                fprintf(stderr, "strata gen: '%s' is not a number\n", optarg);
-                return CLI_USAGE;
-            }
-            *(c == 's' ? &g.seed : &g.keys) = v;
-            break;
-        case 'p':
-            if (cli_parse_page_size("gen", optarg, &page_size) != 0)
-                return CLI_USAGE;
-            break;
-        default:
-            gen_usage(stderr);
-            return CLI_USAGE;
-        }
-    }
-    if (argc - optind != 1 || g.keys == 0 || g.keys > 100000000) {
-        gen_usage(stderr);
+    gen_args args = { &g, 0 };
+    const cli_command_spec spec = { .name = "gen",
+                                    .usage = gen_usage,
+                                    .min_args = 1,
+                                    .max_args = 1,
+                                    .no_common = true,
+                                    .extra = extra,
+                                    .on_option = gen_option,
+                                    .ctx = &args };
+    cli_opts o;
+    int parsed = cli_parse(&spec, argc, argv, &o);
+    if (parsed >= 0)
+        return parsed;
+    if (g.keys == 0 || g.keys > 100000000) {
+        fprintf(stderr, "strata gen: --keys must be in 1..100000000\n");
         return CLI_USAGE;
     }
     const char *path = argv[optind];
@@ -247,7 +250,7 @@ int cmd_gen(int argc, char **argv)
     }
     bolt_options opt;
     bolt_options_init(&opt);
-    opt.page_size = page_size;
+    opt.page_size = args.page_size;
     int rc = bolt_open(path, &opt, &g.db);
     if (rc != 0)
         return cli_report("gen", path, rc);

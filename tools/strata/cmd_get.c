@@ -16,35 +16,20 @@ static void get_usage(FILE *out)
 
 int cmd_get(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "help", no_argument, NULL, 'h' },
-        CLI_COMMON_OPTIONS,
-        { NULL, 0, NULL, 0 },
+    static const cli_command_spec spec = {
+        .name = "get", .usage = get_usage, .min_args = 3, .max_args = -1
     };
     cli_opts o;
-    cli_opts_init(&o);
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            get_usage(stdout);
-            return CLI_OK;
-        }
-        if (cli_opts_handle("get", &o, c, optarg) != 0) {
-            get_usage(stderr);
-            return CLI_USAGE;
-        }
-    }
-    if (argc - optind < 3) {
-        get_usage(stderr);
-        return CLI_USAGE;
-    }
+    int code = cli_parse(&spec, argc, argv, &o);
+    if (code >= 0)
+        return code;
     const char *path = argv[optind];
     unsigned char *key;
     size_t klen;
     if (cli_arg_bytes("get", argv[argc - 1], o.key_fmt, &key, &klen) != 0)
         return CLI_USAGE;
     bolt_db *db;
-    int code = cli_db_open_read("get", &o, path, &db);
+    code = cli_db_open_read("get", &o, path, &db);
     if (code != CLI_OK) {
         free(key);
         return code;

@@ -17,27 +17,12 @@ static void keys_usage(FILE *out)
 
 int cmd_keys(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "help", no_argument, NULL, 'h' },
-        CLI_COMMON_OPTIONS,
-        { NULL, 0, NULL, 0 },
+    static const cli_command_spec spec = {
+        .name = "keys", .usage = keys_usage, .min_args = 2, .max_args = -1
     };
     cli_opts o;
-    cli_opts_init(&o);
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            keys_usage(stdout);
-            return CLI_OK;
-        }
-        if (cli_opts_handle("keys", &o, c, optarg) != 0) {
-            keys_usage(stderr);
-            return CLI_USAGE;
-        }
-    }
-    if (argc - optind < 2) {
-        keys_usage(stderr);
-        return CLI_USAGE;
-    }
+    int code = cli_parse(&spec, argc, argv, &o);
+    if (code >= 0)
+        return code;
     return cli_list_entries("keys", &o, argv[optind], argv + optind + 1, argc - optind - 1, false);
 }

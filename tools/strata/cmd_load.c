@@ -262,29 +262,31 @@ static int sync_dir_of(const char *path)
     return rc;
 }
 
+static int load_option(int c, const char *arg, void *ctx)
+{
+    (void)c; /* --page-size is the only extra option */
+    return cli_parse_page_size("load", arg, ctx);
+}
+
 int cmd_load(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "help", no_argument, NULL, 'h' },
+    static const struct option extra[] = {
         { "page-size", required_argument, NULL, 'p' },
         { NULL, 0, NULL, 0 },
     };
     uint32_t page_size = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            load_usage(stdout);
-            return CLI_OK;
-        }
-        if (c == 'p' && cli_parse_page_size("load", optarg, &page_size) == 0)
-            continue;
-        load_usage(stderr);
-        return CLI_USAGE;
-    }
-    if (argc - optind != 1) {
-        load_usage(stderr);
-        return CLI_USAGE;
-    }
+    const cli_command_spec spec = { .name = "load",
+                                    .usage = load_usage,
+                                    .min_args = 1,
+                                    .max_args = 1,
+                                    .no_common = true,
+                                    .extra = extra,
+                                    .on_option = load_option,
+                                    .ctx = &page_size };
+    cli_opts o;
+    int parsed = cli_parse(&spec, argc, argv, &o);
+    if (parsed >= 0)
+        return parsed;
     const char *path = argv[optind];
     struct stat st;
     if (stat(path, &st) == 0) {
