@@ -26,7 +26,6 @@
 typedef struct idx__ki {
     idx_rev modified;
     uint32_t len;
-    uint32_t cap;
     uint32_t last;
     uint32_t key_len;
     uint8_t data[];
@@ -45,6 +44,9 @@ int idx__ki_get(const idx__ki *k, int64_t at_rev, idx_rev *modified, idx_rev *cr
                 int64_t *ver);
 int idx__ki_since(const idx__ki *k, int64_t rev, idx_rev_array *out);
 int idx__ki_compact(idx__ki **pk, int64_t at_rev, idx_rev_set *available);
+/* compact / keep reporting the revision they would add to available. */
+int idx__ki_compact_rev(idx__ki **pk, int64_t at_rev, idx_rev *kept, bool *has);
+int idx__ki_keep_rev(const idx__ki *k, int64_t at_rev, idx_rev *kept, bool *has);
 int idx__ki_keep(const idx__ki *k, int64_t at_rev, idx_rev_set *available);
 bool idx__ki_is_empty(const idx__ki *k);
 bool idx__ki_equal(const idx__ki *a, const idx__ki *b);
@@ -69,6 +71,7 @@ typedef struct idx__btree {
     int height;        /* levels of inner nodes above the leaves */
     size_t count;      /* blocks in the tree */
     size_t nodes;      /* nodes allocated */
+    uint64_t version;  /* bumped by every insert and delete (cursors go stale) */
     bool underfull_ok; /* a delete could not rebalance (btree.c rule 4) */
 } idx__btree;
 
@@ -94,10 +97,15 @@ bool idx__btree_seek(const idx__btree *bt, const void *key, size_t key_len, bool
 idx__ki **idx__bcursor_slot(const idx__bcursor *c);
 /* Next position; false at the end. */
 bool idx__bcursor_next(idx__bcursor *c);
+/* Starts loading the block `ahead` slots after c, if in the same leaf. */
+void idx__bcursor_prefetch(const idx__bcursor *c, unsigned ahead);
 /* Validates the structure (order, separators, depth, fill, count). */
 int idx__btree_check(const idx__btree *bt, char *why, size_t why_size);
 
-/* rev_set.c: why formatting shared by the check functions. */
+/* revision.c: room for n more members without allocating. 0 or -ENOMEM. */
+int idx__rev_set_reserve(idx_rev_set *s, size_t n);
+
+/* revision.c: why formatting shared by the check functions. */
 int idx__fail(char *why, size_t why_size, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 

@@ -517,10 +517,10 @@ typedef struct compact_pos {
 
 /*
  * etcd's doCompact: the first generation whose tombstone is above at_rev,
- * or the last one; in it the newest revision with main <= at_rev, which
- * goes into available.
+ * or the last one; in it the newest revision with main <= at_rev (etcd
+ * adds it to available here; our callers do, see idx__ki_compact_rev).
  */
-static int ki_do_compact(const idx__ki *k, int64_t at_rev, idx_rev_set *available, compact_pos *cp)
+static int ki_do_compact(const idx__ki *k, int64_t at_rev, compact_pos *cp)
 {
     ki_rd r = { k->data + k->key_len, ki_end(k) };
     for (size_t gi = 0;; gi++) {
@@ -546,17 +546,19 @@ static int ki_do_compact(const idx__ki *k, int64_t at_rev, idx_rev_set *availabl
             if (rev.main <= at_rev)
                 continue; /* its tombstone is at or below at_rev */
         }
-        if (idx != -1) {
-            int rc = idx_rev_set_add(available, kept);
-            if (rc != 0)
-                return rc;
-        }
         *cp = (compact_pos){ gi, idx, g.nrevs, is_last, kept, first };
         return 0;
     }
 }
 
-int idx__ki_compact(idx__ki **pk, int64_t at_rev, idx_rev_set *available)
+/*
+ * etcd adds the newest revision <= at_rev to available, then deletes it
+ * again when it turns out to be a lone tombstone. Revisions belong to one
+ * key each, so the net effect on available is "add it if it survives",
+ * which is what *has and *kept report; by rule 3 the deleted revision is
+ * always the one just added.
+ */
+int idx__ki_compact_rev(idx__ki **pk, int64_t at_rev, idx_rev *kept, bool *has)
 {
     const idx__ki *k = *pk;
     if (!ki_has_gens(k))
@@ -564,9 +566,10 @@ int idx__ki_compact(idx__ki **pk, int64_t at_rev, idx_rev_set *available)
     if (idx__ki_is_empty(k))
         return IDX_EEMPTYKEYINDEX;
     compact_pos cp;
-    int rc = ki_do_compact(k, at_rev, available, &cp);
+    int rc = ki_do_compact(k, at_rev, &cp);
     if (rc != 0)
         return rc;
+    bool survives = cp.rev_index != -1;
     size_t gen_idx = cp.gen_idx;
     size_t skip = 0;
     if (cp.nrevs != 0) {
@@ -574,41 +577,70 @@ int idx__ki_compact(idx__ki **pk, int64_t at_rev, idx_rev_set *available)
             skip = (size_t)cp.rev_index;
         /* A lone tombstone would be left: drop the generation (rule 3). */
         if (cp.nrevs - skip == 1 && !cp.is_last) {
-            idx_rev_set_remove(available, cp.rev_index != -1 ? cp.kept : cp.first);
+            survives = false;
             gen_idx++;
             skip = 0;
         }
     }
-    if (gen_idx == 0 && skip == 0)
-        return 0; /* nothing to drop: the common case, no allocation */
-    ki_dec d;
-    rc = ki_decode(k, &d);
+    if (gen_idx != 0 || skip != 0) {
+        ki_dec d;
+        rc = ki_decode(k, &d);
+        if (rc != 0)
+            return rc;
+        idx__ki *n;
+        rc = ki_encode(k, &d, gen_idx, skip, &n);
+        dec_release(&d);
+        if (rc != 0)
+            return rc;
+        free(*pk);
+        *pk = n;
+    } /* else nothing to drop: the common case, no allocation */
+    *has = survives;
+    *kept = cp.kept;
+    return 0;
+}
+
+int idx__ki_compact(idx__ki **pk, int64_t at_rev, idx_rev_set *available)
+{
+    /* Room first, so that the add cannot fail once ki has changed. */
+    int rc = idx__rev_set_reserve(available, 1);
     if (rc != 0)
         return rc;
-    idx__ki *n;
-    rc = ki_encode(k, &d, gen_idx, skip, &n);
-    dec_release(&d);
+    idx_rev kept;
+    bool has;
+    rc = idx__ki_compact_rev(pk, at_rev, &kept, &has);
+    if (rc == 0 && has)
+        rc = idx_rev_set_add(available, kept);
+    return rc;
+}
+
+int idx__ki_keep_rev(const idx__ki *k, int64_t at_rev, idx_rev *kept, bool *has)
+{
+    if (!ki_has_gens(k))
+        return IDX_ENOGENERATIONS;
+    if (idx__ki_is_empty(k)) {
+        *has = false;
+        return 0;
+    }
+    compact_pos cp;
+    int rc = ki_do_compact(k, at_rev, &cp);
     if (rc != 0)
         return rc;
-    free(*pk);
-    *pk = n;
+    /* The newest revision at or below at_rev is a tombstone: not kept. */
+    *has = cp.rev_index != -1 &&
+           !(cp.nrevs != 0 && cp.rev_index == (long)cp.nrevs - 1 && !cp.is_last);
+    *kept = cp.kept;
     return 0;
 }
 
 int idx__ki_keep(const idx__ki *k, int64_t at_rev, idx_rev_set *available)
 {
-    if (!ki_has_gens(k))
-        return IDX_ENOGENERATIONS;
-    if (idx__ki_is_empty(k))
-        return 0;
-    compact_pos cp;
-    int rc = ki_do_compact(k, at_rev, available, &cp);
-    if (rc != 0)
-        return rc;
-    /* The newest revision at or below at_rev is a tombstone: not kept. */
-    if (cp.nrevs != 0 && cp.rev_index == (long)cp.nrevs - 1 && !cp.is_last)
-        idx_rev_set_remove(available, cp.kept);
-    return 0;
+    idx_rev kept;
+    bool has;
+    int rc = idx__ki_keep_rev(k, at_rev, &kept, &has);
+    if (rc == 0 && has)
+        rc = idx_rev_set_add(available, kept);
+    return rc;
 }
 
 /* ---- since, equal, format, check ------------------------------------------- */

@@ -126,13 +126,21 @@ static int set_grow(idx_rev_set *s)
     return 0;
 }
 
-int idx_rev_set_add(idx_rev_set *s, idx_rev r)
+int idx__rev_set_reserve(idx_rev_set *s, size_t n)
 {
-    if ((s->count + 1) * 4 > (s->mask + 1) * 3) {
+    while ((s->count + n) * 4 > (s->mask + 1) * 3) {
         int rc = set_grow(s);
         if (rc != 0)
             return rc;
     }
+    return 0;
+}
+
+int idx_rev_set_add(idx_rev_set *s, idx_rev r)
+{
+    int rc = idx__rev_set_reserve(s, 1);
+    if (rc != 0)
+        return rc;
     size_t j = set_home(s, r);
     /* Loop invariant: slots from home to j hold other members. */
     while (s->slots[j].used) {

@@ -46,9 +46,11 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* A writer's entry (rule 3). */
+/* A writer's entry (rule 3): announce only when the lock is taken. */
 static void tree_wrlock(idx_tree *t)
 {
+    if (pthread_rwlock_trywrlock(&t->lock) == 0)
+        return;
     atomic_fetch_add_explicit(&t->writers_waiting, 1, memory_order_relaxed);
     int spins = 0;
     while (pthread_rwlock_trywrlock(&t->lock) != 0) {
@@ -59,6 +61,24 @@ static void tree_wrlock(idx_tree *t)
         cpu_relax();
     }
     atomic_fetch_sub_explicit(&t->writers_waiting, 1, memory_order_relaxed);
+}
+
+/*
+ * A chunked walk's entry (rule 3). It never sleeps on the lock: a sleeping
+ * waiter would make the writer that releases the lock pay for waking it
+ * (a futex system call inside the put).
+ */
+static void walker_lock(idx_tree *t, bool write)
+{
+    for (unsigned i = 0;; i++) {
+        int rc = write ? pthread_rwlock_trywrlock(&t->lock) : pthread_rwlock_tryrdlock(&t->lock);
+        if (rc == 0)
+            return;
+        if (i < 64)
+            cpu_relax();
+        else
+            sched_yield();
+    }
 }
 
 static void tree_unlock(idx_tree *t)
@@ -429,7 +449,16 @@ static bool walk_seek(idx_tree *t, const walk_pos *w, idx__bcursor *c)
     return idx__btree_seek(&t->bt, w->key, w->len, true, c);
 }
 
-int idx_tree_compact(idx_tree *t, int64_t rev, idx_rev_set **keep)
+/*
+ * One chunked walk for compact (write lock, keys may change) and keep
+ * (read lock). Under the lock each key costs one block read, prefetched a
+ * few keys ahead; the revisions to keep go to a chunk-local array and
+ * into the set after the lock is dropped, so a growing hash table never
+ * stalls writers. The cursor survives the unlock when the tree's version
+ * shows no insert or delete in between; otherwise the walk seeks past
+ * the last key it saw.
+ */
+static int tree_walk(idx_tree *t, int64_t rev, bool compact, idx_rev_set **keep)
 {
     *keep = NULL;
     idx_rev_set *avail;
@@ -438,26 +467,35 @@ int idx_tree_compact(idx_tree *t, int64_t rev, idx_rev_set **keep)
         return rc;
     walk_pos w = { NULL, 0, 0, false };
     idx__ki *doomed[CHUNK];
-    bool more = true;
+    idx_rev kept[CHUNK];
+    idx__bcursor c = { NULL, 0 };
+    uint64_t seen = 0;
+    bool more = true, have_cursor = false;
     while (more && rc == 0) {
-        pthread_rwlock_wrlock(&t->lock);
-        idx__bcursor c;
-        more = walk_seek(t, &w, &c);
-        size_t n = 0, ndoomed = 0;
+        walker_lock(t, compact);
+        if (!have_cursor || seen != t->bt.version)
+            more = walk_seek(t, &w, &c);
+        size_t n = 0, ndoomed = 0, nkept = 0;
         idx__ki *last = NULL;
-        /* Loop invariant: keys before c are compacted; doomed ones are still in the tree. */
+        /* Loop invariant: keys before c are done; doomed ones are still in the tree. */
         while (more && n < CHUNK) {
+            if (n > 0 && writer_waiting(t))
+                break; /* rule 3: step aside at once */
+            idx__bcursor_prefetch(&c, 4);
             idx__ki **slot = idx__bcursor_slot(&c);
-            rc = idx__ki_compact(slot, rev, avail);
+            bool has;
+            if (compact)
+                rc = idx__ki_compact_rev(slot, rev, &kept[nkept], &has);
+            else
+                rc = idx__ki_keep_rev(*slot, rev, &kept[nkept], &has);
             if (rc != 0)
                 break;
+            nkept += has;
             last = *slot;
-            if (idx__ki_is_empty(*slot))
-                doomed[ndoomed++] = *slot;
+            if (compact && idx__ki_is_empty(last))
+                doomed[ndoomed++] = last;
             n++;
             more = idx__bcursor_next(&c);
-            if (writer_waiting(t))
-                break;
         }
         if (last != NULL && rc == 0)
             rc = walk_remember(&w, last);
@@ -465,7 +503,12 @@ int idx_tree_compact(idx_tree *t, int64_t rev, idx_rev_set **keep)
             idx__ki *gone = idx__btree_delete(&t->bt, doomed[i]->data, doomed[i]->key_len);
             free(gone);
         }
+        /* Our own deletes invalidate the cursor too: seek next time. */
+        have_cursor = ndoomed == 0;
+        seen = t->bt.version;
         tree_unlock(t);
+        for (size_t i = 0; i < nkept && rc == 0; i++)
+            rc = idx_rev_set_add(avail, kept[i]);
         step_aside(t);
     }
     free(w.key);
@@ -477,41 +520,14 @@ int idx_tree_compact(idx_tree *t, int64_t rev, idx_rev_set **keep)
     return 0;
 }
 
+int idx_tree_compact(idx_tree *t, int64_t rev, idx_rev_set **keep)
+{
+    return tree_walk(t, rev, true, keep);
+}
+
 int idx_tree_keep(idx_tree *t, int64_t rev, idx_rev_set **keep)
 {
-    *keep = NULL;
-    idx_rev_set *avail;
-    int rc = idx_rev_set_new(&avail);
-    if (rc != 0)
-        return rc;
-    walk_pos w = { NULL, 0, 0, false };
-    bool more = true;
-    while (more && rc == 0) {
-        pthread_rwlock_rdlock(&t->lock);
-        idx__bcursor c;
-        more = walk_seek(t, &w, &c);
-        size_t n = 0;
-        const idx__ki *last = NULL;
-        while (more && n < CHUNK && rc == 0) {
-            last = *idx__bcursor_slot(&c);
-            rc = idx__ki_keep(last, rev, avail);
-            n++;
-            more = idx__bcursor_next(&c);
-            if (writer_waiting(t))
-                break;
-        }
-        if (last != NULL && rc == 0)
-            rc = walk_remember(&w, last);
-        tree_unlock(t);
-        step_aside(t);
-    }
-    free(w.key);
-    if (rc != 0) {
-        idx_rev_set_free(avail);
-        return rc;
-    }
-    *keep = avail;
-    return 0;
+    return tree_walk(t, rev, false, keep);
 }
 
 bool idx_tree_equal(idx_tree *a, idx_tree *b)

@@ -29,5 +29,6 @@ const char *cli_strerror(int rc);
 const char *cli_status_name(int rc);
 
 int cmd_strerror(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

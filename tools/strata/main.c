@@ -15,6 +15,7 @@
 
 static const cli_command commands[] = {
     { "strerror", "describe strata status codes (e.g. strata strerror -5104)", cmd_strerror },
+    { "bench", "micro-benchmarks (strata bench index)", cmd_bench },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
