@@ -22,6 +22,7 @@
  *    number of puts since its creation, compacted ones included), so it
  *    stays right after compaction dropped older revisions.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -444,65 +445,6 @@ static int ki_decode(const idx__ki *k, ki_dec *d)
     return rc;
 }
 
-static size_t uv_len(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-/*
- * A new block for key with generations d->gens[g0..], the first of them
- * starting at revision index skip (its ver and created unchanged).
- */
-static int ki_encode(const idx__ki *k, const ki_dec *d, size_t g0, size_t skip, idx__ki **out)
-{
-    uint8_t tmp[GEN_HDR_MAX + REV_MAX];
-    size_t len = k->key_len;
-    for (size_t gi = g0; gi < d->ngens; gi++) {
-        const dec_gen *g = &d->gens[gi];
-        size_t from = gi == g0 ? skip : 0;
-        len += gen_hdr_put(tmp, g->ver, g->created, g->n - from);
-        idx_rev prev = g->created;
-        for (size_t i = from; i < g->n; i++) {
-            idx_rev rev = d->revs.revs[g->first + i];
-            len += rev_put(tmp, i - from, g->created, prev, rev);
-            prev = rev;
-        }
-    }
-    (void)uv_len;
-    if (len > UINT32_MAX - 1024)
-        return -EOVERFLOW;
-    idx__ki *n = malloc(block_size(len));
-    if (n == NULL)
-        return -ENOMEM;
-    n->modified = k->modified;
-    n->key_len = k->key_len;
-    memcpy(n->data, k->data, k->key_len);
-    size_t off = k->key_len;
-    n->last = (uint32_t)off;
-    for (size_t gi = g0; gi < d->ngens; gi++) {
-        const dec_gen *g = &d->gens[gi];
-        size_t from = gi == g0 ? skip : 0;
-        n->last = (uint32_t)off;
-        off += gen_hdr_put(n->data + off, g->ver, g->created, g->n - from);
-        idx_rev prev = g->created;
-        for (size_t i = from; i < g->n; i++) {
-            idx_rev rev = d->revs.revs[g->first + i];
-            off += rev_put(n->data + off, i - from, g->created, prev, rev);
-            prev = rev;
-        }
-    }
-    n->len = (uint32_t)off;
-    if (off == k->key_len)
-        n->last = (uint32_t)off;
-    *out = n;
-    return 0;
-}
-
 /* ---- compaction ------------------------------------------------------------ */
 
 /* doCompact's findings: the generation compaction stops in, and its walk. */
@@ -552,6 +494,57 @@ static int ki_do_compact(const idx__ki *k, int64_t at_rev, compact_pos *cp)
 }
 
 /*
+ * Drops generations [0, gen_idx) and the first skip revisions of
+ * generation gen_idx, in place: only that generation's header and its new
+ * first revision are encoded again (the later deltas stay right); the rest
+ * of the block moves down. The block shrinks when that halves its size.
+ */
+static int ki_drop_front(idx__ki **pk, size_t gen_idx, size_t skip)
+{
+    idx__ki *k = *pk;
+    ki_rd r = { k->data + k->key_len, ki_end(k) };
+    gen_hdr g;
+    for (size_t gi = 0; gi < gen_idx; gi++) {
+        if (!rd_gen(&r, &g))
+            return IDX_EINVAL;
+        idx_rev rev = { 0, 0 };
+        for (uint64_t i = 0; i < g.nrevs; i++)
+            if (!rd_rev(&r, &g, i, &rev))
+                return IDX_EINVAL;
+    }
+    const uint8_t *target = r.p;
+    bool target_last = target == k->data + k->last;
+    uint8_t tmp[GEN_HDR_MAX + REV_MAX];
+    size_t tl = 0;
+    const uint8_t *cut = target; /* bytes [key_len, cut) are replaced by tmp */
+    if (skip > 0) {
+        if (!rd_gen(&r, &g) || skip >= g.nrevs)
+            return IDX_EINVAL;
+        idx_rev rev = { 0, 0 };
+        for (uint64_t i = 0; i <= skip; i++)
+            if (!rd_rev(&r, &g, i, &rev))
+                return IDX_EINVAL;
+        cut = r.p;
+        tl = gen_hdr_put(tmp, g.ver, g.created, g.nrevs - skip);
+        tl += rev_put(tmp + tl, 0, g.created, g.created, rev);
+    }
+    size_t removed = (size_t)(cut - (k->data + k->key_len));
+    assert(removed >= tl);
+    size_t tail = (size_t)(ki_end(k) - cut);
+    size_t old_len = k->len;
+    memcpy(k->data + k->key_len, tmp, tl);
+    memmove(k->data + k->key_len + tl, cut, tail);
+    k->len = (uint32_t)(k->key_len + tl + tail);
+    k->last = target_last ? k->key_len : (uint32_t)(k->last - (removed - tl));
+    if (block_size(k->len) * 2 <= block_size(old_len)) {
+        idx__ki *n = realloc(k, block_size(k->len));
+        if (n != NULL)
+            *pk = n; /* else keep the larger block: still valid (rule 6) */
+    }
+    return 0;
+}
+
+/*
  * etcd adds the newest revision <= at_rev to available, then deletes it
  * again when it turns out to be a lone tombstone. Revisions belong to one
  * key each, so the net effect on available is "add it if it survives",
@@ -583,18 +576,10 @@ int idx__ki_compact_rev(idx__ki **pk, int64_t at_rev, idx_rev *kept, bool *has)
         }
     }
     if (gen_idx != 0 || skip != 0) {
-        ki_dec d;
-        rc = ki_decode(k, &d);
+        rc = ki_drop_front(pk, gen_idx, skip);
         if (rc != 0)
             return rc;
-        idx__ki *n;
-        rc = ki_encode(k, &d, gen_idx, skip, &n);
-        dec_release(&d);
-        if (rc != 0)
-            return rc;
-        free(*pk);
-        *pk = n;
-    } /* else nothing to drop: the common case, no allocation */
+    } /* else nothing to drop: the common case */
     *has = survives;
     *kept = cp.kept;
     return 0;

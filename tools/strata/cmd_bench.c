@@ -230,9 +230,9 @@ static int bench_index(int argc, char **argv)
     printf("strata-idx K=%ld R=%ld bytes_per_key=%.1f key_bytes_per_key=%d bytes_per_rev=%.1f "
            "put_per_s=%.0f get_per_s=%.0f range100_per_s=%.0f put_p99_us=%.3f "
            "put_p99_compacting_us=%.3f compacting_puts=%zu compact_s=%.3f\n",
-           K, R, base < 0 ? -1.0 : bytes / (double)K, KLEN,
-           base < 0 ? -1.0 : bytes / total, total / put_s, (double)K / get_s, 10000 / range_s,
-           p99_alone, p99_compacting, n, comp.seconds);
+           K, R, base < 0 ? -1.0 : bytes / (double)K, KLEN, base < 0 ? -1.0 : bytes / total,
+           total / put_s, (double)K / get_s, 10000 / range_s, p99_alone, p99_compacting, n,
+           comp.seconds);
     if (base < 0)
         fprintf(stderr, "strata bench index: no allocator statistics (built without jemalloc)\n");
     status = CLI_OK;
