@@ -28,13 +28,14 @@
 
 #include "idx_int.h"
 
-#define CHUNK       256
+#define CHUNK       64
 #define WRITER_SPIN 400
 
 struct idx_tree {
     pthread_rwlock_t lock;
     atomic_uint writers_waiting;
-    idx__btree bt; /* guarded by lock */
+    atomic_bool walker_holds; /* a chunked walk holds the lock: writers spin on this */
+    idx__btree bt;            /* guarded by lock */
 };
 
 static inline void cpu_relax(void)
@@ -53,7 +54,10 @@ static void tree_wrlock(idx_tree *t)
         return;
     atomic_fetch_add_explicit(&t->writers_waiting, 1, memory_order_relaxed);
     int spins = 0;
-    while (pthread_rwlock_trywrlock(&t->lock) != 0) {
+    /* Spin on a plain load while a walk holds the lock (it leaves within one
+     * key), so the lock's cache line is not fought over meanwhile. */
+    while (atomic_load_explicit(&t->walker_holds, memory_order_relaxed) ||
+           pthread_rwlock_trywrlock(&t->lock) != 0) {
         if (++spins >= WRITER_SPIN) {
             pthread_rwlock_wrlock(&t->lock);
             break;
@@ -72,8 +76,10 @@ static void walker_lock(idx_tree *t, bool write)
 {
     for (unsigned i = 0;; i++) {
         int rc = write ? pthread_rwlock_trywrlock(&t->lock) : pthread_rwlock_tryrdlock(&t->lock);
-        if (rc == 0)
+        if (rc == 0) {
+            atomic_store_explicit(&t->walker_holds, true, memory_order_relaxed);
             return;
+        }
         if (i < 64)
             cpu_relax();
         else
@@ -91,7 +97,11 @@ static bool writer_waiting(idx_tree *t)
     return atomic_load_explicit(&t->writers_waiting, memory_order_relaxed) != 0;
 }
 
-/* Between chunks: let every announced writer through first. */
+/*
+ * Between chunks: let every announced writer through first, then offer the
+ * CPU once. On an oversubscribed machine the walk is then mostly
+ * descheduled between chunks, not while it holds the lock.
+ */
 static void step_aside(idx_tree *t)
 {
     for (int i = 0; i < 1000 && writer_waiting(t); i++) {
@@ -100,6 +110,7 @@ static void step_aside(idx_tree *t)
         else
             sched_yield();
     }
+    sched_yield();
 }
 
 int idx_tree_new(idx_tree **out)
@@ -120,6 +131,7 @@ int idx_tree_new(idx_tree **out)
         return -rc;
     }
     atomic_init(&t->writers_waiting, 0);
+    atomic_init(&t->walker_holds, false);
     idx__btree_init(&t->bt);
     *out = t;
     return 0;
@@ -506,6 +518,7 @@ static int tree_walk(idx_tree *t, int64_t rev, bool compact, idx_rev_set **keep)
         /* Our own deletes invalidate the cursor too: seek next time. */
         have_cursor = ndoomed == 0;
         seen = t->bt.version;
+        atomic_store_explicit(&t->walker_holds, false, memory_order_relaxed);
         tree_unlock(t);
         for (size_t i = 0; i < nkept && rc == 0; i++)
             rc = idx_rev_set_add(avail, kept[i]);

@@ -175,8 +175,8 @@ int idx_key_index_since(const idx_key_index *ki, int64_t rev, idx_rev_array *out
  * generations that end at or before at_rev. Adds the surviving revision
  * <= at_rev (if any) to available. Leaves a single empty generation when
  * nothing survives (is_empty then holds; the tree removes such keys).
- * 0; IDX_EEMPTYKEYINDEX; IDX_ENOGENERATIONS; -ENOMEM (ki unchanged,
- * available may hold the surviving revision).
+ * 0; IDX_EEMPTYKEYINDEX; IDX_ENOGENERATIONS; -ENOMEM (ki and available
+ * unchanged).
  */
 int idx_key_index_compact(idx_key_index *ki, int64_t at_rev, idx_rev_set *available);
 /*
@@ -293,12 +293,17 @@ int idx_tree_range_since(idx_tree *t, const void *key, size_t key_len, const voi
  * Compact(rev): keyIndex compact on every key, removing keys left empty.
  * *keep receives the set of revisions <= rev that survive (owned by the
  * caller, idx_rev_set_free). Walks the tree in chunks of keys, taking the
- * write lock per chunk. Keys inserted during the walk carry revisions above
- * rev and need nothing. 0 or -ENOMEM (keys already compacted stay so;
- * *keep NULL).
+ * write lock per chunk and giving it up as soon as a writer waits, so puts
+ * proceed during the walk; readers wait at most one chunk. Keys inserted
+ * during the walk carry revisions above rev and need nothing. Run one
+ * compaction at a time (as etcd's scheduler does). 0 or -ENOMEM (keys
+ * already compacted stay so; *keep NULL).
  */
 int idx_tree_compact(idx_tree *t, int64_t rev, idx_rev_set **keep);
-/* Keep(rev): the set Compact(rev) would return, changing nothing. 0 or -ENOMEM (*keep NULL). */
+/*
+ * Keep(rev): the set Compact(rev) would return, changing nothing. Walks in
+ * chunks under the read lock like compact. 0 or -ENOMEM (*keep NULL).
+ */
 int idx_tree_keep(idx_tree *t, int64_t rev, idx_rev_set **keep);
 /* Same keys with equal keyIndexes (idx_key_index_equal). Locks a, then b. */
 bool idx_tree_equal(idx_tree *a, idx_tree *b);
