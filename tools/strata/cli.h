@@ -31,5 +31,6 @@ int cmd_get(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_strerror(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

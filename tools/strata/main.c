@@ -21,6 +21,7 @@ static const cli_command commands[] = {
     { "keys", "list the keys of a bucket", cmd_keys },
     { "load", "create a db from a canonical dump on standard input", cmd_load },
     { "strerror", "describe strata status codes (e.g. strata strerror -5104)", cmd_strerror },
+    { "bench", "micro-benchmarks (strata bench index)", cmd_bench },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

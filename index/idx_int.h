@@ -1,0 +1,112 @@
+/*
+ * idx_int.h: index's private types shared by its files: the keyIndex block
+ * (key_index.c), the ordered map over blocks (btree.c) used by the tree
+ * (tree_index.c).
+ */
+#ifndef STRATA_IDX_INT_H
+#define STRATA_IDX_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <strata/idx.h>
+
+/*
+ * A keyIndex block: one allocation holding the key and its generations.
+ * data[0, key_len) is the key; data[key_len, len) the generations, each
+ *   zz(ver) zz(created.main) zz(created.sub) uv(nrevs) then nrevs revisions,
+ *   the first as zz(main - created.main) zz(sub), the others as
+ *   uv(main - previous main) zz(sub)
+ * (uv: unsigned LEB128 varint; zz: zigzag then uv; differences in
+ * two's-complement 64-bit arithmetic, so any int64 round-trips).
+ * last is the offset of the last generation's header (== len when there
+ * is no generation).
+ */
+typedef struct idx__ki {
+    idx_rev modified;
+    uint32_t len;
+    uint32_t last;
+    uint32_t key_len;
+    uint8_t data[];
+} idx__ki;
+
+struct idx_key_index {
+    idx__ki *blk;
+};
+
+/* key_index.c: the operations on blocks; *pk may be reallocated. */
+int idx__ki_new(const void *key, size_t key_len, idx__ki **out);
+int idx__ki_put(idx__ki **pk, idx_rev rev);
+int idx__ki_tombstone(idx__ki **pk, idx_rev rev);
+int idx__ki_restore(idx__ki **pk, idx_rev created, idx_rev modified, int64_t ver);
+int idx__ki_get(const idx__ki *k, int64_t at_rev, idx_rev *modified, idx_rev *created,
+                int64_t *ver);
+int idx__ki_since(const idx__ki *k, int64_t rev, idx_rev_array *out);
+int idx__ki_compact(idx__ki **pk, int64_t at_rev, idx_rev_set *available);
+/* compact / keep reporting the revision they would add to available. */
+int idx__ki_compact_rev(idx__ki **pk, int64_t at_rev, idx_rev *kept, bool *has);
+int idx__ki_keep_rev(const idx__ki *k, int64_t at_rev, idx_rev *kept, bool *has);
+int idx__ki_keep(const idx__ki *k, int64_t at_rev, idx_rev_set *available);
+bool idx__ki_is_empty(const idx__ki *k);
+bool idx__ki_equal(const idx__ki *a, const idx__ki *b);
+int idx__ki_check(const idx__ki *k, char *why, size_t why_size);
+size_t idx__ki_format(const idx__ki *k, char *buf, size_t size);
+
+static inline int idx__key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    size_t n = alen < blen ? alen : blen;
+    int c = n ? __builtin_memcmp(a, b, n) : 0;
+    if (c != 0)
+        return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
+/*
+ * btree.c: an in-memory B+tree mapping key bytes to keyIndex blocks (the
+ * key is read from the block). Not thread-safe; tree_index.c locks.
+ */
+typedef struct idx__btree {
+    void *root;        /* a leaf when height == 0 */
+    int height;        /* levels of inner nodes above the leaves */
+    size_t count;      /* blocks in the tree */
+    size_t nodes;      /* nodes allocated */
+    uint64_t version;  /* bumped by every insert and delete (cursors go stale) */
+    bool underfull_ok; /* a delete could not rebalance (btree.c rule 4) */
+} idx__btree;
+
+/* A position: leaf and slot. Invalidated by any insert or delete. */
+typedef struct idx__bcursor {
+    void *leaf;
+    unsigned pos;
+} idx__bcursor;
+
+void idx__btree_init(idx__btree *bt);
+/* Frees the nodes, and each block with free() when free_blocks. */
+void idx__btree_release(idx__btree *bt, bool free_blocks);
+/* The slot holding key's block, or NULL. The slot may be written (block moved). */
+idx__ki **idx__btree_find(idx__btree *bt, const void *key, size_t key_len);
+/* Inserts k, whose key is absent. 0 or -ENOMEM (tree unchanged). */
+int idx__btree_insert(idx__btree *bt, idx__ki *k);
+/* Removes key's block and returns it (NULL if absent). */
+idx__ki *idx__btree_delete(idx__btree *bt, const void *key, size_t key_len);
+/* Cursor at the first key >= key (or > key when strict); false at the end. */
+bool idx__btree_seek(const idx__btree *bt, const void *key, size_t key_len, bool strict,
+                     idx__bcursor *c);
+/* The block's slot at c (valid position). */
+idx__ki **idx__bcursor_slot(const idx__bcursor *c);
+/* Next position; false at the end. */
+bool idx__bcursor_next(idx__bcursor *c);
+/* Starts loading the block `ahead` slots after c, if in the same leaf. */
+void idx__bcursor_prefetch(const idx__bcursor *c, unsigned ahead);
+/* Validates the structure (order, separators, depth, fill, count). */
+int idx__btree_check(const idx__btree *bt, char *why, size_t why_size);
+
+/* revision.c: room for n more members without allocating. 0 or -ENOMEM. */
+int idx__rev_set_reserve(idx_rev_set *s, size_t n);
+
+/* revision.c: why formatting shared by the check functions. */
+int idx__fail(char *why, size_t why_size, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+#endif

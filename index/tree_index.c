@@ -1,0 +1,583 @@
+/*
+ * tree_index.c: treeIndex, the ordered map from keys to their keyIndexes
+ * (etcd 3.4.23 mvcc/index.go), with etcd 3.5's counting range.
+ *
+ * Rules:
+ * 1. The B+tree (btree.c) and every block in it are guarded by `lock`, a
+ *    writer-preferring rwlock: readers share it, writers hold it alone.
+ * 2. No keyIndex in the tree is empty or without generations: put creates
+ *    a key together with its first revision, insert refuses empty ones,
+ *    and compaction deletes the keys it empties before it drops the lock.
+ * 3. Compaction and keep walk the tree in chunks of at most CHUNK keys,
+ *    each under the lock, resuming after the last key they saw (the tree
+ *    may have changed in between). A writer announces itself in
+ *    `writers_waiting` and spins briefly before it sleeps; the walk checks
+ *    the count after every key and steps aside at once, so a put waits for
+ *    about one key's compaction, not a chunk's nor the whole walk's.
+ * 4. Keys added during a compaction walk carry revisions above the
+ *    compaction revision, so whether the walk sees them does not matter:
+ *    compaction leaves them as they are (etcd walks a clone for the same
+ *    reason).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "idx_int.h"
+
+#define CHUNK       64
+#define WRITER_SPIN 400
+
+struct idx_tree {
+    pthread_rwlock_t lock;
+    atomic_uint writers_waiting;
+    atomic_bool walker_holds; /* a chunked walk holds the lock: writers spin on this */
+    idx__btree bt;            /* guarded by lock */
+};
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* A writer's entry (rule 3): announce only when the lock is taken. */
+static void tree_wrlock(idx_tree *t)
+{
+    if (pthread_rwlock_trywrlock(&t->lock) == 0)
+        return;
+    atomic_fetch_add_explicit(&t->writers_waiting, 1, memory_order_relaxed);
+    int spins = 0;
+    /* Spin on a plain load while a walk holds the lock (it leaves within one
+     * key), so the lock's cache line is not fought over meanwhile. */
+    while (atomic_load_explicit(&t->walker_holds, memory_order_relaxed) ||
+           pthread_rwlock_trywrlock(&t->lock) != 0) {
+        if (++spins >= WRITER_SPIN) {
+            pthread_rwlock_wrlock(&t->lock);
+            break;
+        }
+        cpu_relax();
+    }
+    atomic_fetch_sub_explicit(&t->writers_waiting, 1, memory_order_relaxed);
+}
+
+/*
+ * A chunked walk's entry (rule 3). It never sleeps on the lock: a sleeping
+ * waiter would make the writer that releases the lock pay for waking it
+ * (a futex system call inside the put).
+ */
+static void walker_lock(idx_tree *t, bool write)
+{
+    for (unsigned i = 0;; i++) {
+        int rc = write ? pthread_rwlock_trywrlock(&t->lock) : pthread_rwlock_tryrdlock(&t->lock);
+        if (rc == 0) {
+            atomic_store_explicit(&t->walker_holds, true, memory_order_relaxed);
+            return;
+        }
+        if (i < 64)
+            cpu_relax();
+        else
+            sched_yield();
+    }
+}
+
+static void tree_unlock(idx_tree *t)
+{
+    pthread_rwlock_unlock(&t->lock);
+}
+
+static bool writer_waiting(idx_tree *t)
+{
+    return atomic_load_explicit(&t->writers_waiting, memory_order_relaxed) != 0;
+}
+
+/*
+ * Between chunks: let every announced writer through first, then offer the
+ * CPU once. On an oversubscribed machine the walk is then mostly
+ * descheduled between chunks, not while it holds the lock.
+ */
+static void step_aside(idx_tree *t)
+{
+    for (int i = 0; i < 1000 && writer_waiting(t); i++) {
+        if (i < 100)
+            cpu_relax();
+        else
+            sched_yield();
+    }
+    sched_yield();
+}
+
+int idx_tree_new(idx_tree **out)
+{
+    *out = NULL;
+    idx_tree *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return -ENOMEM;
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+#ifdef PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+    int rc = pthread_rwlock_init(&t->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    if (rc != 0) {
+        free(t);
+        return -rc;
+    }
+    atomic_init(&t->writers_waiting, 0);
+    atomic_init(&t->walker_holds, false);
+    idx__btree_init(&t->bt);
+    *out = t;
+    return 0;
+}
+
+void idx_tree_free(idx_tree *t)
+{
+    if (t == NULL)
+        return;
+    idx__btree_release(&t->bt, true);
+    pthread_rwlock_destroy(&t->lock);
+    free(t);
+}
+
+size_t idx_tree_count(idx_tree *t)
+{
+    pthread_rwlock_rdlock(&t->lock);
+    size_t n = t->bt.count;
+    tree_unlock(t);
+    return n;
+}
+
+/* ---- writes ------------------------------------------------------------------ */
+
+int idx_tree_put(idx_tree *t, const void *key, size_t key_len, idx_rev rev)
+{
+    if (key == NULL && key_len > 0)
+        return IDX_EINVAL;
+    tree_wrlock(t);
+    int rc;
+    idx__ki **slot = idx__btree_find(&t->bt, key, key_len);
+    if (slot != NULL) {
+        rc = idx__ki_put(slot, rev);
+    } else {
+        idx__ki *k;
+        rc = idx__ki_new(key, key_len, &k);
+        if (rc == 0)
+            rc = idx__ki_put(&k, rev);
+        if (rc == 0)
+            rc = idx__btree_insert(&t->bt, k);
+        if (rc != 0)
+            free(k);
+    }
+    tree_unlock(t);
+    return rc;
+}
+
+int idx_tree_tombstone(idx_tree *t, const void *key, size_t key_len, idx_rev rev)
+{
+    if (key == NULL && key_len > 0)
+        return IDX_EINVAL;
+    tree_wrlock(t);
+    int rc = IDX_NOTFOUND;
+    idx__ki **slot = idx__btree_find(&t->bt, key, key_len);
+    if (slot != NULL)
+        rc = idx__ki_tombstone(slot, rev);
+    tree_unlock(t);
+    return rc;
+}
+
+int idx_tree_restore(idx_tree *t, const void *key, size_t key_len, idx_rev created,
+                     idx_rev modified, int64_t ver)
+{
+    if (key == NULL && key_len > 0)
+        return IDX_EINVAL;
+    tree_wrlock(t);
+    int rc;
+    idx__ki **slot = idx__btree_find(&t->bt, key, key_len);
+    if (slot != NULL) {
+        rc = idx__ki_put(slot, modified);
+    } else {
+        idx__ki *k;
+        rc = idx__ki_new(key, key_len, &k);
+        if (rc == 0)
+            rc = idx__ki_restore(&k, created, modified, ver);
+        if (rc == 0)
+            rc = idx__btree_insert(&t->bt, k);
+        if (rc != 0)
+            free(k);
+    }
+    tree_unlock(t);
+    return rc;
+}
+
+int idx_tree_insert(idx_tree *t, idx_key_index **kis, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (kis[i] == NULL)
+            return IDX_EINVAL;
+        if (idx__ki_is_empty(kis[i]->blk))
+            return IDX_EEMPTYKEYINDEX;
+        if (kis[i]->blk->len == kis[i]->blk->key_len)
+            return IDX_ENOGENERATIONS;
+    }
+    tree_wrlock(t);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        idx__ki *k = kis[i]->blk;
+        idx__ki **slot = idx__btree_find(&t->bt, k->data, k->key_len);
+        if (slot != NULL) {
+            free(*slot); /* ReplaceOrInsert */
+            *slot = k;
+        } else {
+            rc = idx__btree_insert(&t->bt, k);
+            if (rc != 0)
+                break;
+        }
+        free(kis[i]);
+        kis[i] = NULL;
+    }
+    tree_unlock(t);
+    return rc;
+}
+
+/* ---- reads ---------------------------------------------------------------------- */
+
+int idx_tree_get(idx_tree *t, const void *key, size_t key_len, int64_t at_rev, idx_rev *modified,
+                 idx_rev *created, int64_t *ver)
+{
+    pthread_rwlock_rdlock(&t->lock);
+    int rc = IDX_NOTFOUND;
+    idx__ki **slot = idx__btree_find(&t->bt, key, key_len);
+    if (slot != NULL)
+        rc = idx__ki_get(*slot, at_rev, modified, created, ver);
+    tree_unlock(t);
+    return rc;
+}
+
+void idx_range_result_release(idx_range_result *r)
+{
+    if (r == NULL)
+        return;
+    free(r->keys);
+    free(r->revs);
+    free(r->key_bytes);
+    memset(r, 0, sizeof *r);
+}
+
+/* Collects a range result; keys[i].data holds an offset until finish. */
+typedef struct range_acc {
+    idx_range_result *r;
+    size_t cap;
+    size_t bytes_cap;
+    bool with_keys;
+} range_acc;
+
+static int acc_add(range_acc *a, const uint8_t *key, size_t klen, idx_rev rev)
+{
+    idx_range_result *r = a->r;
+    if (r->count == a->cap) {
+        size_t ncap = a->cap ? a->cap * 2 : 16;
+        idx_rev *nr = realloc(r->revs, ncap * sizeof *nr);
+        if (nr == NULL)
+            return -ENOMEM;
+        r->revs = nr;
+        if (a->with_keys) {
+            idx_key *nk = realloc(r->keys, ncap * sizeof *nk);
+            if (nk == NULL)
+                return -ENOMEM;
+            r->keys = nk;
+        }
+        a->cap = ncap;
+    }
+    if (a->with_keys) {
+        if (r->key_bytes_len + klen > a->bytes_cap) {
+            size_t ncap = a->bytes_cap ? a->bytes_cap * 2 : 256;
+            while (ncap < r->key_bytes_len + klen)
+                ncap *= 2;
+            uint8_t *nb = realloc(r->key_bytes, ncap);
+            if (nb == NULL)
+                return -ENOMEM;
+            r->key_bytes = nb;
+            a->bytes_cap = ncap;
+        }
+        if (klen)
+            memcpy(r->key_bytes + r->key_bytes_len, key, klen);
+        r->keys[r->count].data = (const uint8_t *)(uintptr_t)r->key_bytes_len;
+        r->keys[r->count].len = klen;
+        r->key_bytes_len += klen;
+    }
+    r->revs[r->count++] = rev;
+    return 0;
+}
+
+static void acc_finish(range_acc *a)
+{
+    idx_range_result *r = a->r;
+    if (!a->with_keys)
+        return;
+    for (size_t i = 0; i < r->count; i++)
+        r->keys[i].data = r->key_bytes + (uintptr_t)r->keys[i].data;
+}
+
+/* In the range [key, end) (end_len 0: unbounded)? */
+static inline bool below_end(const idx__ki *k, const void *end, size_t end_len)
+{
+    return end_len == 0 || idx__key_cmp(k->data, k->key_len, end, end_len) < 0;
+}
+
+int idx_tree_range(idx_tree *t, const void *key, size_t key_len, const void *end, size_t end_len,
+                   int64_t at_rev, size_t limit, bool with_keys, idx_range_result *out)
+{
+    idx_range_result_release(out);
+    range_acc a = { out, 0, 0, with_keys };
+    int rc = 0;
+    pthread_rwlock_rdlock(&t->lock);
+    if (end == NULL) {
+        idx__ki **slot = idx__btree_find(&t->bt, key, key_len);
+        idx_rev m;
+        if (slot != NULL && idx__ki_get(*slot, at_rev, &m, NULL, NULL) == 0) {
+            out->total = 1;
+            rc = acc_add(&a, key, key_len, m);
+        }
+    } else {
+        idx__bcursor c;
+        bool ok = idx__btree_seek(&t->bt, key, key_len, false, &c);
+        /* Loop invariant: out holds the first min(total, limit) matches so far. */
+        for (; ok && rc == 0; ok = idx__bcursor_next(&c)) {
+            const idx__ki *k = *idx__bcursor_slot(&c);
+            if (!below_end(k, end, end_len))
+                break;
+            idx_rev m;
+            if (idx__ki_get(k, at_rev, &m, NULL, NULL) != 0)
+                continue;
+            out->total++;
+            if (limit == 0 || out->count < limit)
+                rc = acc_add(&a, k->data, k->key_len, m);
+        }
+    }
+    tree_unlock(t);
+    if (rc != 0) {
+        idx_range_result_release(out);
+        return rc;
+    }
+    acc_finish(&a);
+    return 0;
+}
+
+size_t idx_tree_count_revisions(idx_tree *t, const void *key, size_t key_len, const void *end,
+                                size_t end_len, int64_t at_rev)
+{
+    size_t n = 0;
+    pthread_rwlock_rdlock(&t->lock);
+    if (end == NULL) {
+        idx__ki **slot = idx__btree_find(&t->bt, key, key_len);
+        n = slot != NULL && idx__ki_get(*slot, at_rev, NULL, NULL, NULL) == 0;
+    } else {
+        idx__bcursor c;
+        for (bool ok = idx__btree_seek(&t->bt, key, key_len, false, &c); ok;
+             ok = idx__bcursor_next(&c)) {
+            const idx__ki *k = *idx__bcursor_slot(&c);
+            if (!below_end(k, end, end_len))
+                break;
+            if (idx__ki_get(k, at_rev, NULL, NULL, NULL) == 0)
+                n++;
+        }
+    }
+    tree_unlock(t);
+    return n;
+}
+
+static int rev_sort_cmp(const void *a, const void *b)
+{
+    return idx_rev_cmp(*(const idx_rev *)a, *(const idx_rev *)b);
+}
+
+int idx_tree_range_since(idx_tree *t, const void *key, size_t key_len, const void *end,
+                         size_t end_len, int64_t rev, idx_rev_array *out)
+{
+    size_t first = out->count;
+    int rc = 0;
+    pthread_rwlock_rdlock(&t->lock);
+    if (end == NULL) {
+        idx__ki **slot = idx__btree_find(&t->bt, key, key_len);
+        if (slot != NULL)
+            rc = idx__ki_since(*slot, rev, out);
+    } else {
+        idx__bcursor c;
+        for (bool ok = idx__btree_seek(&t->bt, key, key_len, false, &c); ok && rc == 0;
+             ok = idx__bcursor_next(&c)) {
+            const idx__ki *k = *idx__bcursor_slot(&c);
+            if (!below_end(k, end, end_len))
+                break;
+            rc = idx__ki_since(k, rev, out);
+        }
+    }
+    tree_unlock(t);
+    if (rc != 0) {
+        out->count = first;
+        return rc;
+    }
+    if (end != NULL && out->count - first > 1)
+        qsort(out->revs + first, out->count - first, sizeof(idx_rev), rev_sort_cmp);
+    return 0;
+}
+
+/* ---- compaction (rule 3) ---------------------------------------------------------- */
+
+/* The resume point of a chunked walk: a copy of the last key seen. */
+typedef struct walk_pos {
+    uint8_t *key;
+    size_t len;
+    size_t cap;
+    bool started;
+} walk_pos;
+
+static int walk_remember(walk_pos *w, const idx__ki *k)
+{
+    if (k->key_len > w->cap) {
+        uint8_t *n = realloc(w->key, k->key_len);
+        if (n == NULL)
+            return -ENOMEM;
+        w->key = n;
+        w->cap = k->key_len;
+    }
+    if (k->key_len)
+        memcpy(w->key, k->data, k->key_len);
+    w->len = k->key_len;
+    w->started = true;
+    return 0;
+}
+
+static bool walk_seek(idx_tree *t, const walk_pos *w, idx__bcursor *c)
+{
+    if (!w->started)
+        return idx__btree_seek(&t->bt, "", 0, false, c);
+    return idx__btree_seek(&t->bt, w->key, w->len, true, c);
+}
+
+/*
+ * One chunked walk for compact (write lock, keys may change) and keep
+ * (read lock). Under the lock each key costs one block read, prefetched a
+ * few keys ahead; the revisions to keep go to a chunk-local array and
+ * into the set after the lock is dropped, so a growing hash table never
+ * stalls writers. The cursor survives the unlock when the tree's version
+ * shows no insert or delete in between; otherwise the walk seeks past
+ * the last key it saw.
+ */
+static int tree_walk(idx_tree *t, int64_t rev, bool compact, idx_rev_set **keep)
+{
+    *keep = NULL;
+    idx_rev_set *avail;
+    int rc = idx_rev_set_new(&avail);
+    if (rc != 0)
+        return rc;
+    walk_pos w = { NULL, 0, 0, false };
+    idx__ki *doomed[CHUNK];
+    idx_rev kept[CHUNK];
+    idx__bcursor c = { NULL, 0 };
+    uint64_t seen = 0;
+    bool more = true, have_cursor = false;
+    while (more && rc == 0) {
+        walker_lock(t, compact);
+        if (!have_cursor || seen != t->bt.version)
+            more = walk_seek(t, &w, &c);
+        size_t n = 0, ndoomed = 0, nkept = 0;
+        idx__ki *last = NULL;
+        /* Loop invariant: keys before c are done; doomed ones are still in the tree. */
+        while (more && n < CHUNK) {
+            if (n > 0 && writer_waiting(t))
+                break; /* rule 3: step aside at once */
+            idx__bcursor_prefetch(&c, 4);
+            idx__ki **slot = idx__bcursor_slot(&c);
+            bool has;
+            if (compact)
+                rc = idx__ki_compact_rev(slot, rev, &kept[nkept], &has);
+            else
+                rc = idx__ki_keep_rev(*slot, rev, &kept[nkept], &has);
+            if (rc != 0)
+                break;
+            nkept += has;
+            last = *slot;
+            if (compact && idx__ki_is_empty(last))
+                doomed[ndoomed++] = last;
+            n++;
+            more = idx__bcursor_next(&c);
+        }
+        if (last != NULL && rc == 0)
+            rc = walk_remember(&w, last);
+        for (size_t i = 0; i < ndoomed; i++) {
+            idx__ki *gone = idx__btree_delete(&t->bt, doomed[i]->data, doomed[i]->key_len);
+            free(gone);
+        }
+        /* Our own deletes invalidate the cursor too: seek next time. */
+        have_cursor = ndoomed == 0;
+        seen = t->bt.version;
+        atomic_store_explicit(&t->walker_holds, false, memory_order_relaxed);
+        tree_unlock(t);
+        for (size_t i = 0; i < nkept && rc == 0; i++)
+            rc = idx_rev_set_add(avail, kept[i]);
+        step_aside(t);
+    }
+    free(w.key);
+    if (rc != 0) {
+        idx_rev_set_free(avail);
+        return rc;
+    }
+    *keep = avail;
+    return 0;
+}
+
+int idx_tree_compact(idx_tree *t, int64_t rev, idx_rev_set **keep)
+{
+    return tree_walk(t, rev, true, keep);
+}
+
+int idx_tree_keep(idx_tree *t, int64_t rev, idx_rev_set **keep)
+{
+    return tree_walk(t, rev, false, keep);
+}
+
+bool idx_tree_equal(idx_tree *a, idx_tree *b)
+{
+    if (a == b)
+        return true;
+    pthread_rwlock_rdlock(&a->lock);
+    pthread_rwlock_rdlock(&b->lock);
+    bool eq = a->bt.count == b->bt.count;
+    idx__bcursor ca, cb;
+    bool oka = idx__btree_seek(&a->bt, "", 0, false, &ca);
+    bool okb = idx__btree_seek(&b->bt, "", 0, false, &cb);
+    while (eq && oka && okb) {
+        eq = idx__ki_equal(*idx__bcursor_slot(&ca), *idx__bcursor_slot(&cb));
+        oka = idx__bcursor_next(&ca);
+        okb = idx__bcursor_next(&cb);
+    }
+    eq = eq && oka == okb;
+    tree_unlock(b);
+    tree_unlock(a);
+    return eq;
+}
+
+int idx_tree_check(idx_tree *t, char *why, size_t why_size)
+{
+    pthread_rwlock_rdlock(&t->lock);
+    int rc = idx__btree_check(&t->bt, why, why_size);
+    idx__bcursor c;
+    for (bool ok = rc == 0 && idx__btree_seek(&t->bt, "", 0, false, &c); ok && rc == 0;
+         ok = idx__bcursor_next(&c)) {
+        const idx__ki *k = *idx__bcursor_slot(&c);
+        rc = idx__ki_check(k, why, why_size);
+        if (rc == 0 && k->len == k->key_len)
+            rc = idx__fail(why, why_size, "tree: a keyIndex without generations");
+        if (rc == 0 && idx__ki_is_empty(k))
+            rc = idx__fail(why, why_size, "tree: an empty keyIndex left in the tree");
+    }
+    tree_unlock(t);
+    return rc;
+}

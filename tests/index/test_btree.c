@@ -1,0 +1,233 @@
+/*
+ * test_btree.c: index/btree.c, the B+tree under the tree index: inserts in
+ * order, in reverse and at random, deletes down to nothing, cursors, all
+ * against a sorted reference array, with idx__btree_check after every
+ * change (rbtree_test's way) on small trees and every few hundred on big ones.
+ */
+#define HARNESS_STRERROR(rc) idx_strerror(rc)
+#include <strata/idx.h>
+
+#include "../../index/idx_int.h"
+#include "../harness.h"
+
+static void check_tree(const idx__btree *bt)
+{
+    char why[256];
+    int rc = idx__btree_check(bt, why, sizeof why);
+    if (rc != 0)
+        fprintf(stderr, "check: %s\n", why);
+    ASSERT_OK(rc);
+}
+
+static idx__ki *block(uint64_t v)
+{
+    char key[32];
+    int n = snprintf(key, sizeof key, "key-%08llu", (unsigned long long)v);
+    idx__ki *k;
+    ASSERT_OK(idx__ki_new(key, (size_t)n, &k));
+    return k;
+}
+
+static void key_of(uint64_t v, char *key, size_t *len)
+{
+    *len = (size_t)snprintf(key, 32, "key-%08llu", (unsigned long long)v);
+}
+
+/* present[v]: v in the tree. Verifies find, and a full cursor walk. */
+static void verify(idx__btree *bt, const bool *present, uint64_t space)
+{
+    size_t count = 0;
+    for (uint64_t v = 0; v < space; v++) {
+        char key[32];
+        size_t len;
+        key_of(v, key, &len);
+        idx__ki **slot = idx__btree_find(bt, key, len);
+        ASSERT_EQ_INT(slot != NULL, present[v]);
+        if (slot != NULL)
+            ASSERT_EQ_MEM((*slot)->data, (*slot)->key_len, key, len);
+        count += present[v];
+    }
+    ASSERT_EQ_SIZE(bt->count, count);
+    idx__bcursor c;
+    uint64_t v = 0;
+    size_t seen = 0;
+    for (bool ok = idx__btree_seek(bt, "", 0, false, &c); ok; ok = idx__bcursor_next(&c)) {
+        while (v < space && !present[v])
+            v++;
+        char key[32];
+        size_t len;
+        key_of(v, key, &len);
+        idx__ki *k = *idx__bcursor_slot(&c);
+        ASSERT_EQ_MEM(k->data, k->key_len, key, len);
+        v++;
+        seen++;
+    }
+    ASSERT_EQ_SIZE(seen, count);
+}
+
+static void test_sequential_fill(void)
+{
+    idx__btree bt;
+    idx__btree_init(&bt);
+    const uint64_t n = 20000;
+    for (uint64_t v = 0; v < n; v++) {
+        ASSERT_OK(idx__btree_insert(&bt, block(v)));
+        if (v < 2000 || v % 500 == 0)
+            check_tree(&bt);
+    }
+    check_tree(&bt);
+    /* Rule 4: in-order inserts fill leaves: 62 keys per leaf, few nodes. */
+    ASSERT_LE_U64(bt.nodes, n / 62 + n / 62 / 60 + 8);
+    static bool present[20000];
+    for (uint64_t v = 0; v < n; v++)
+        present[v] = true;
+    verify(&bt, present, n);
+    idx__btree_release(&bt, true);
+}
+
+static void test_reverse_and_random(void)
+{
+    strata_rng rng;
+    strata_rng_seed(&rng, harness_seed());
+    for (int mode = 0; mode < 2; mode++) {
+        idx__btree bt;
+        idx__btree_init(&bt);
+        enum { N = 6000 };
+        static bool present[N];
+        memset(present, 0, sizeof present);
+        for (uint64_t i = 0; i < N; i++) {
+            uint64_t v = mode == 0 ? N - 1 - i : strata_rng_below(&rng, N);
+            if (present[v])
+                continue;
+            ASSERT_OK(idx__btree_insert(&bt, block(v)));
+            present[v] = true;
+            check_tree(&bt);
+        }
+        verify(&bt, present, N);
+        idx__btree_release(&bt, true);
+    }
+}
+
+static void test_delete(void)
+{
+    strata_rng rng;
+    strata_rng_seed(&rng, harness_seed() + 1);
+    enum { N = 8000 };
+    static bool present[N];
+    for (int mode = 0; mode < 4; mode++) {
+        idx__btree bt;
+        idx__btree_init(&bt);
+        for (uint64_t v = 0; v < N; v++) {
+            ASSERT_OK(idx__btree_insert(&bt, block(v)));
+            present[v] = true;
+        }
+        /* mode 0: front to back, 1: back to front, 2: random, 3: every other then rest */
+        for (uint64_t i = 0; i < 3 * N; i++) {
+            uint64_t v;
+            if (mode == 0)
+                v = i % N;
+            else if (mode == 1)
+                v = N - 1 - i % N;
+            else if (mode == 2)
+                v = strata_rng_below(&rng, N);
+            else
+                v = i < N / 2 ? 2 * i : (2 * i + 1) % N;
+            char key[32];
+            size_t len;
+            key_of(v, key, &len);
+            idx__ki *k = idx__btree_delete(&bt, key, len);
+            ASSERT_EQ_INT(k != NULL, present[v]);
+            free(k);
+            present[v] = false;
+            if (i % 7 == 0 || bt.count < 300)
+                check_tree(&bt);
+            /* Random mode re-inserts now and then, to mix splits and merges. */
+            if (mode == 2 && strata_rng_below(&rng, 3) == 0) {
+                uint64_t w = strata_rng_below(&rng, N);
+                if (!present[w]) {
+                    ASSERT_OK(idx__btree_insert(&bt, block(w)));
+                    present[w] = true;
+                }
+            }
+        }
+        check_tree(&bt);
+        verify(&bt, present, N);
+        idx__btree_release(&bt, true);
+    }
+}
+
+static void test_delete_to_empty(void)
+{
+    idx__btree bt;
+    idx__btree_init(&bt);
+    for (uint64_t v = 0; v < 5000; v++)
+        ASSERT_OK(idx__btree_insert(&bt, block(v)));
+    for (uint64_t v = 0; v < 5000; v++) {
+        char key[32];
+        size_t len;
+        key_of((v * 7919) % 5000, key, &len);
+        free(idx__btree_delete(&bt, key, len));
+        check_tree(&bt);
+    }
+    ASSERT_EQ_SIZE(bt.count, 0);
+    ASSERT_NULL(bt.root);
+    ASSERT_NULL(idx__btree_find(&bt, "key-00000001", 12));
+    idx__bcursor c;
+    ASSERT_FALSE(idx__btree_seek(&bt, "", 0, false, &c));
+    ASSERT_NULL(idx__btree_delete(&bt, "x", 1));
+    idx__btree_release(&bt, true);
+}
+
+static void test_seek(void)
+{
+    idx__btree bt;
+    idx__btree_init(&bt);
+    for (uint64_t v = 0; v < 3000; v += 2)
+        ASSERT_OK(idx__btree_insert(&bt, block(v)));
+    for (uint64_t v = 0; v < 3002; v++) {
+        char key[32];
+        size_t len;
+        key_of(v, key, &len);
+        idx__bcursor c;
+        for (int strict = 0; strict < 2; strict++) {
+            /* first key >= v (or > v): the next even number */
+            uint64_t want = (v % 2 == 0 && !strict) ? v : (v % 2 == 0 ? v + 2 : v + 1);
+            bool ok = idx__btree_seek(&bt, key, len, strict, &c);
+            ASSERT_EQ_INT(ok, want < 3000);
+            if (ok) {
+                char wk[32];
+                size_t wl;
+                key_of(want, wk, &wl);
+                idx__ki *k = *idx__bcursor_slot(&c);
+                ASSERT_EQ_MEM(k->data, k->key_len, wk, wl);
+            }
+        }
+    }
+    /* Keys that are prefixes of others, and the empty key. */
+    idx__ki *k;
+    ASSERT_OK(idx__ki_new("", 0, &k));
+    ASSERT_OK(idx__btree_insert(&bt, k));
+    ASSERT_OK(idx__ki_new("key-", 4, &k));
+    ASSERT_OK(idx__btree_insert(&bt, k));
+    check_tree(&bt);
+    idx__bcursor c;
+    ASSERT_TRUE(idx__btree_seek(&bt, "", 0, false, &c));
+    ASSERT_EQ_SIZE((*idx__bcursor_slot(&c))->key_len, 0);
+    ASSERT_TRUE(idx__bcursor_next(&c));
+    ASSERT_EQ_SIZE((*idx__bcursor_slot(&c))->key_len, 4);
+    ASSERT_TRUE(idx__bcursor_next(&c));
+    ASSERT_EQ_SIZE((*idx__bcursor_slot(&c))->key_len, 12);
+    ASSERT_NOT_NULL(idx__btree_find(&bt, "", 0));
+    idx__btree_release(&bt, true);
+}
+
+int main(void)
+{
+    HARNESS_BEGIN(7);
+    RUN(test_sequential_fill);
+    RUN(test_reverse_and_random);
+    RUN(test_delete);
+    RUN(test_delete_to_empty);
+    RUN(test_seek);
+    return 0;
+}

@@ -1,0 +1,543 @@
+/*
+ * test_tree_index.c: index/tree_index.c, treeIndex. etcd 3.4.23's
+ * index_test.go tables as our own, the limit/total and count extras, bulk
+ * insert, a randomized run against a reference made of one keyIndex per
+ * key in a sorted array, and a compaction walking the tree while another
+ * thread puts (the end state does not depend on the interleaving).
+ */
+#define HARNESS_STRERROR(rc) idx_strerror(rc)
+#include <strata/idx.h>
+
+#include <pthread.h>
+
+#include "../harness.h"
+
+static idx_rev R(int64_t main, int64_t sub)
+{
+    return (idx_rev){ main, sub };
+}
+
+static void check_tree(idx_tree *t)
+{
+    char why[256];
+    int rc = idx_tree_check(t, why, sizeof why);
+    if (rc != 0)
+        fprintf(stderr, "check: %s\n", why);
+    ASSERT_OK(rc);
+}
+
+static int put_s(idx_tree *t, const char *key, idx_rev rev)
+{
+    return idx_tree_put(t, key, strlen(key), rev);
+}
+
+static void test_get(void)
+{
+    idx_tree *t;
+    ASSERT_OK(idx_tree_new(&t));
+    ASSERT_OK(put_s(t, "foo", R(2, 0)));
+    ASSERT_OK(put_s(t, "foo", R(4, 0)));
+    ASSERT_OK(idx_tree_tombstone(t, "foo", 3, R(6, 0)));
+    static const struct {
+        int64_t rev;
+        idx_rev wrev, wcreated;
+        int64_t wver;
+        int werr;
+    } tests[] = {
+        { 0, { 0, 0 }, { 0, 0 }, 0, IDX_NOTFOUND },
+        { 1, { 0, 0 }, { 0, 0 }, 0, IDX_NOTFOUND },
+        { 2, { 2, 0 }, { 2, 0 }, 1, 0 },
+        { 3, { 2, 0 }, { 2, 0 }, 1, 0 },
+        { 4, { 4, 0 }, { 2, 0 }, 2, 0 },
+        { 5, { 4, 0 }, { 2, 0 }, 2, 0 },
+        { 6, { 0, 0 }, { 0, 0 }, 0, IDX_NOTFOUND },
+    };
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        idx_rev rev, created;
+        int64_t ver;
+        int rc = idx_tree_get(t, "foo", 3, tests[i].rev, &rev, &created, &ver);
+        ASSERT_RC(rc, tests[i].werr);
+        if (rc != 0)
+            continue;
+        ASSERT_EQ_INT(idx_rev_cmp(rev, tests[i].wrev), 0);
+        ASSERT_EQ_INT(idx_rev_cmp(created, tests[i].wcreated), 0);
+        ASSERT_EQ_INT(ver, tests[i].wver);
+    }
+    ASSERT_RC(idx_tree_get(t, "bar", 3, 5, NULL, NULL, NULL), IDX_NOTFOUND);
+    check_tree(t);
+    idx_tree_free(t);
+}
+
+/* "k1 k2" / "1.0 2.0" renderings of a range result. */
+static void render(const idx_range_result *r, char *keys, char *revs)
+{
+    size_t kl = 0, rl = 0;
+    keys[0] = revs[0] = '\0';
+    for (size_t i = 0; i < r->count; i++) {
+        if (r->keys != NULL)
+            kl += (size_t)snprintf(keys + kl, 256 - kl, "%s%.*s", i ? " " : "", (int)r->keys[i].len,
+                                   (const char *)r->keys[i].data);
+        rl += (size_t)snprintf(revs + rl, 256 - rl, "%s%lld.%lld", i ? " " : "",
+                               (long long)r->revs[i].main, (long long)r->revs[i].sub);
+    }
+}
+
+static void test_range(void)
+{
+    idx_tree *t;
+    ASSERT_OK(idx_tree_new(&t));
+    ASSERT_OK(put_s(t, "foo", R(1, 0)));
+    ASSERT_OK(put_s(t, "foo1", R(2, 0)));
+    ASSERT_OK(put_s(t, "foo2", R(3, 0)));
+    static const struct {
+        const char *key, *end;
+        const char *wkeys, *wrevs;
+    } tests[] = {
+        { "bar", NULL, "", "" },                          /* single key not found */
+        { "foo", NULL, "foo", "1.0" },                    /* single key found */
+        { "foo", "foo1", "foo", "1.0" },                  /* first member */
+        { "foo", "foo2", "foo foo1", "1.0 2.0" },         /* first two */
+        { "foo", "fop", "foo foo1 foo2", "1.0 2.0 3.0" }, /* all */
+        { "foo1", "fop", "foo1 foo2", "2.0 3.0" },        /* last two */
+        { "foo2", "fop", "foo2", "3.0" },                 /* last */
+        { "foo3", "fop", "", "" },                        /* nothing */
+        { "foo1", "", "foo1 foo2", "2.0 3.0" },           /* empty end: no upper bound */
+    };
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        const char *end = tests[i].end;
+        size_t end_len = end ? strlen(end) : 0;
+        for (int with_keys = 0; with_keys < 2; with_keys++) {
+            idx_range_result r = { 0 };
+            ASSERT_OK(idx_tree_range(t, tests[i].key, strlen(tests[i].key), end, end_len, 3, 0,
+                                     with_keys, &r));
+            char keys[256], revs[256];
+            render(&r, keys, revs);
+            if (with_keys)
+                ASSERT_EQ_STR(keys, tests[i].wkeys);
+            else
+                ASSERT_NULL(r.keys);
+            ASSERT_EQ_STR(revs, tests[i].wrevs);
+            ASSERT_EQ_SIZE(r.total, r.count);
+            ASSERT_EQ_SIZE(idx_tree_count_revisions(t, tests[i].key, strlen(tests[i].key), end,
+                                                    end_len, 3),
+                           r.total);
+            idx_range_result_release(&r);
+        }
+    }
+    /* limit: the first `limit` matches, total counts all (etcd 3.4's Count). */
+    idx_range_result r = { 0 };
+    ASSERT_OK(idx_tree_range(t, "foo", 3, "fop", 3, 3, 2, true, &r));
+    char keys[256], revs[256];
+    render(&r, keys, revs);
+    ASSERT_EQ_STR(keys, "foo foo1");
+    ASSERT_EQ_SIZE(r.total, 3);
+    /* a result is released before it is filled again */
+    ASSERT_OK(idx_tree_range(t, "foo", 3, "fop", 3, 1, 0, true, &r));
+    render(&r, keys, revs);
+    ASSERT_EQ_STR(keys, "foo");
+    ASSERT_EQ_SIZE(r.total, 1);
+    idx_range_result_release(&r);
+    idx_range_result_release(NULL);
+    /* keys that do not exist at the revision are skipped, not counted */
+    ASSERT_OK(idx_tree_tombstone(t, "foo1", 4, R(4, 0)));
+    ASSERT_OK(idx_tree_range(t, "foo", 3, "fop", 3, 4, 0, true, &r));
+    render(&r, keys, revs);
+    ASSERT_EQ_STR(keys, "foo foo2");
+    ASSERT_EQ_SIZE(r.total, 2);
+    ASSERT_EQ_SIZE(idx_tree_count_revisions(t, "foo", 3, "fop", 3, 4), 2);
+    ASSERT_EQ_SIZE(idx_tree_count_revisions(t, "foo", 3, "fop", 3, 3), 3);
+    ASSERT_EQ_SIZE(idx_tree_count_revisions(t, "foo1", 4, NULL, 0, 4), 0);
+    idx_range_result_release(&r);
+    idx_tree_free(t);
+}
+
+static void test_tombstone(void)
+{
+    idx_tree *t;
+    ASSERT_OK(idx_tree_new(&t));
+    ASSERT_OK(put_s(t, "foo", R(1, 0)));
+    ASSERT_OK(idx_tree_tombstone(t, "foo", 3, R(2, 0)));
+    ASSERT_RC(idx_tree_get(t, "foo", 3, 2, NULL, NULL, NULL), IDX_NOTFOUND);
+    ASSERT_RC(idx_tree_tombstone(t, "foo", 3, R(3, 0)), IDX_NOTFOUND);
+    ASSERT_RC(idx_tree_tombstone(t, "bar", 3, R(3, 0)), IDX_NOTFOUND); /* not in the tree */
+    ASSERT_RC(put_s(t, "foo", R(2, 0)), IDX_EREVISIONORDER);
+    ASSERT_RC(idx_tree_put(t, NULL, 1, R(9, 0)), IDX_EINVAL);
+    check_tree(t);
+    idx_tree_free(t);
+}
+
+static void test_range_since(void)
+{
+    idx_tree *t;
+    ASSERT_OK(idx_tree_new(&t));
+    const char *keys[] = { "foo", "foo1", "foo2", "foo2", "foo1", "foo" };
+    for (int i = 0; i < 6; i++)
+        ASSERT_OK(put_s(t, keys[i], R(i + 1, 0)));
+    static const struct {
+        const char *key, *end, *wrevs;
+    } tests[] = {
+        { "bar", NULL, "" },
+        { "foo", NULL, "1.0 6.0" },
+        { "foo", "foo1", "1.0 6.0" },
+        { "foo", "foo2", "1.0 2.0 5.0 6.0" },
+        { "foo", "fop", "1.0 2.0 3.0 4.0 5.0 6.0" },
+        { "foo1", "fop", "2.0 3.0 4.0 5.0" },
+        { "foo2", "fop", "3.0 4.0" },
+        { "foo3", "fop", "" },
+    };
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        idx_rev_array a = { 0 };
+        const char *end = tests[i].end;
+        ASSERT_OK(idx_tree_range_since(t, tests[i].key, strlen(tests[i].key), end,
+                                       end ? strlen(end) : 0, 1, &a));
+        char buf[256] = "";
+        size_t len = 0;
+        for (size_t j = 0; j < a.count; j++)
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%lld.%lld", j ? " " : "",
+                                    (long long)a.revs[j].main, (long long)a.revs[j].sub);
+        ASSERT_EQ_STR(buf, tests[i].wrevs);
+        idx_rev_array_release(&a);
+    }
+    idx_tree_free(t);
+}
+
+/* TestIndexCompactAndKeep's operations. */
+static const struct {
+    const char *key;
+    bool remove;
+    idx_rev rev, created;
+    int64_t ver;
+} ck_ops[] = {
+    { "foo", false, { 1, 0 }, { 1, 0 }, 1 },    { "foo1", false, { 2, 0 }, { 2, 0 }, 1 },
+    { "foo2", false, { 3, 0 }, { 3, 0 }, 1 },   { "foo2", false, { 4, 0 }, { 3, 0 }, 2 },
+    { "foo", false, { 5, 0 }, { 1, 0 }, 2 },    { "foo1", false, { 6, 0 }, { 2, 0 }, 2 },
+    { "foo1", true, { 7, 0 }, { 0, 0 }, 0 },    { "foo2", true, { 8, 0 }, { 0, 0 }, 0 },
+    { "foo", true, { 9, 0 }, { 0, 0 }, 0 },     { "foo", false, { 10, 0 }, { 10, 0 }, 1 },
+    { "foo1", false, { 10, 1 }, { 10, 1 }, 1 },
+};
+#define N_CK (sizeof ck_ops / sizeof ck_ops[0])
+
+static idx_tree *ck_tree(void)
+{
+    idx_tree *t;
+    ASSERT_OK(idx_tree_new(&t));
+    for (size_t j = 0; j < N_CK; j++) {
+        const char *k = ck_ops[j].key;
+        if (ck_ops[j].remove)
+            ASSERT_OK(idx_tree_tombstone(t, k, strlen(k), ck_ops[j].rev));
+        else
+            ASSERT_OK(idx_tree_put(t, k, strlen(k), ck_ops[j].rev));
+    }
+    return t;
+}
+
+/* Compact(i) on t, then compare with the tree etcd's test rebuilds from the keep set. */
+static void ck_step(idx_tree *t, int64_t i)
+{
+    idx_rev_set *am, *keep;
+    ASSERT_OK(idx_tree_compact(t, i, &am));
+    ASSERT_OK(idx_tree_keep(t, i, &keep));
+    ASSERT_TRUE(idx_rev_set_equal(am, keep));
+    check_tree(t);
+    idx_tree *w;
+    ASSERT_OK(idx_tree_new(&w));
+    for (size_t j = 0; j < N_CK; j++) {
+        const char *k = ck_ops[j].key;
+        if (!idx_rev_set_contains(am, ck_ops[j].rev) && !idx_rev_greater(ck_ops[j].rev, R(i, 0)))
+            continue;
+        if (ck_ops[j].remove)
+            idx_tree_tombstone(w, k, strlen(k), ck_ops[j].rev); /* may be NOTFOUND, as in etcd */
+        else
+            ASSERT_OK(idx_tree_restore(w, k, strlen(k), ck_ops[j].created, ck_ops[j].rev,
+                                       ck_ops[j].ver));
+    }
+    ASSERT_TRUE(idx_tree_equal(t, w));
+    idx_tree_free(w);
+    idx_rev_set_free(am);
+    idx_rev_set_free(keep);
+}
+
+static void test_compact_and_keep(void)
+{
+    idx_tree *t = ck_tree();
+    for (int64_t i = 1; i < 20; i++)
+        ck_step(t, i); /* continuous */
+    ASSERT_EQ_SIZE(idx_tree_count(t), 2);
+    idx_tree_free(t);
+    for (int64_t i = 1; i < 20; i++) {
+        t = ck_tree(); /* once */
+        ck_step(t, i);
+        idx_tree_free(t);
+    }
+    /* spot checks of the keep sets */
+    t = ck_tree();
+    idx_rev_set *am;
+    ASSERT_OK(idx_tree_compact(t, 6, &am));
+    ASSERT_EQ_SIZE(idx_rev_set_count(am), 3);
+    ASSERT_TRUE(idx_rev_set_contains(am, R(4, 0)));
+    ASSERT_TRUE(idx_rev_set_contains(am, R(5, 0)));
+    ASSERT_TRUE(idx_rev_set_contains(am, R(6, 0)));
+    idx_rev_set_free(am);
+    ASSERT_OK(idx_tree_compact(t, 9, &am)); /* every key compacted at or past its tombstone */
+    ASSERT_EQ_SIZE(idx_rev_set_count(am), 0);
+    ASSERT_EQ_SIZE(idx_tree_count(t), 2); /* foo and foo1 came back at 10 */
+    idx_rev_set_free(am);
+    ASSERT_OK(idx_tree_compact(t, 10, &am));
+    ASSERT_EQ_SIZE(idx_rev_set_count(am), 2);
+    idx_rev_set_free(am);
+    check_tree(t);
+    idx_tree_free(t);
+}
+
+static void test_insert(void)
+{
+    idx_tree *t;
+    ASSERT_OK(idx_tree_new(&t));
+    ASSERT_OK(put_s(t, "b", R(1, 0)));
+    idx_key_index *kis[3];
+    ASSERT_OK(idx_key_index_new("c", 1, &kis[0]));
+    ASSERT_OK(idx_key_index_restore(kis[0], R(2, 0), R(3, 0), 2));
+    ASSERT_OK(idx_key_index_new("b", 1, &kis[1]));
+    ASSERT_OK(idx_key_index_restore(kis[1], R(4, 0), R(4, 0), 1));
+    ASSERT_OK(idx_key_index_new("a", 1, &kis[2]));
+    /* a keyIndex without generations is refused; the tree takes nothing */
+    ASSERT_RC(idx_tree_insert(t, kis, 3), IDX_ENOGENERATIONS);
+    ASSERT_NOT_NULL(kis[0]);
+    ASSERT_OK(idx_key_index_put(kis[2], R(5, 0)));
+    ASSERT_OK(idx_tree_insert(t, kis, 3));
+    for (int i = 0; i < 3; i++)
+        ASSERT_NULL(kis[i]);
+    ASSERT_EQ_SIZE(idx_tree_count(t), 3);
+    idx_rev m, c;
+    int64_t v;
+    ASSERT_OK(idx_tree_get(t, "b", 1, 10, &m, &c, &v)); /* replaced */
+    ASSERT_EQ_INT(m.main, 4);
+    ASSERT_OK(idx_tree_get(t, "c", 1, 10, &m, &c, &v));
+    ASSERT_EQ_INT(c.main, 2);
+    ASSERT_EQ_INT(v, 2);
+    /* an empty keyIndex is refused */
+    idx_key_index *e;
+    idx_rev_set *am;
+    ASSERT_OK(idx_rev_set_new(&am));
+    ASSERT_OK(idx_key_index_new("d", 1, &e));
+    ASSERT_OK(idx_key_index_put(e, R(6, 0)));
+    ASSERT_OK(idx_key_index_tombstone(e, R(7, 0)));
+    ASSERT_OK(idx_key_index_compact(e, 7, am));
+    ASSERT_RC(idx_tree_insert(t, &e, 1), IDX_EEMPTYKEYINDEX);
+    idx_key_index_free(e);
+    idx_rev_set_free(am);
+    check_tree(t);
+    idx_tree_free(t);
+}
+
+/* ---- randomized: the tree against one keyIndex per key ------------------------ */
+
+enum { NKEYS = 300 };
+
+typedef struct ref_tree {
+    idx_key_index *ki[NKEYS]; /* NULL: key absent */
+} ref_tree;
+
+static void key_name(int i, char *buf, size_t *len)
+{
+    *len = (size_t)snprintf(buf, 16, "k%03d", i);
+}
+
+static void test_random_against_reference(void)
+{
+    strata_rng rng;
+    strata_rng_seed(&rng, harness_seed());
+    idx_tree *t;
+    ASSERT_OK(idx_tree_new(&t));
+    static ref_tree ref;
+    memset(&ref, 0, sizeof ref);
+    int64_t rev = 1;
+    int64_t compacted = 0;
+    for (int step = 0; step < 12000; step++) {
+        unsigned op = (unsigned)strata_rng_below(&rng, 100);
+        int i = (int)strata_rng_below(&rng, NKEYS);
+        char key[16];
+        size_t klen;
+        key_name(i, key, &klen);
+        if (op < 45) {
+            int64_t sub = (int64_t)strata_rng_below(&rng, 3);
+            ASSERT_OK(idx_tree_put(t, key, klen, R(rev, sub)));
+            if (ref.ki[i] == NULL)
+                ASSERT_OK(idx_key_index_new(key, klen, &ref.ki[i]));
+            ASSERT_OK(idx_key_index_put(ref.ki[i], R(rev, sub)));
+            rev++;
+        } else if (op < 65) {
+            int rb = ref.ki[i] == NULL ? IDX_NOTFOUND
+                                       : idx_key_index_tombstone(ref.ki[i], R(rev, 0));
+            ASSERT_RC(idx_tree_tombstone(t, key, klen, R(rev, 0)), rb);
+            rev++;
+        } else if (op < 70) {
+            int64_t at = compacted + (int64_t)strata_rng_below(&rng, (uint64_t)(rev - compacted));
+            idx_rev_set *keep, *want;
+            ASSERT_OK(idx_tree_keep(t, at, &keep));
+            ASSERT_OK(idx_rev_set_new(&want));
+            for (int j = 0; j < NKEYS; j++)
+                if (ref.ki[j] != NULL)
+                    ASSERT_OK(idx_key_index_keep(ref.ki[j], at, want));
+            ASSERT_TRUE(idx_rev_set_equal(keep, want));
+            idx_rev_set_free(keep);
+            idx_rev_set_clear(want);
+            ASSERT_OK(idx_tree_compact(t, at, &keep));
+            for (int j = 0; j < NKEYS; j++) {
+                if (ref.ki[j] == NULL)
+                    continue;
+                ASSERT_OK(idx_key_index_compact(ref.ki[j], at, want));
+                if (idx_key_index_is_empty(ref.ki[j])) {
+                    idx_key_index_free(ref.ki[j]);
+                    ref.ki[j] = NULL;
+                }
+            }
+            ASSERT_TRUE(idx_rev_set_equal(keep, want));
+            idx_rev_set_free(keep);
+            idx_rev_set_free(want);
+            compacted = at;
+        } else if (op < 85) {
+            int64_t at = (int64_t)strata_rng_below(&rng, (uint64_t)rev + 1);
+            idx_rev ma, ca, mb, cb;
+            int64_t va, vb;
+            int rb = ref.ki[i] == NULL ? IDX_NOTFOUND
+                                       : idx_key_index_get(ref.ki[i], at, &mb, &cb, &vb);
+            ASSERT_RC(idx_tree_get(t, key, klen, at, &ma, &ca, &va), rb);
+            if (rb == 0) {
+                ASSERT_EQ_INT(idx_rev_cmp(ma, mb), 0);
+                ASSERT_EQ_INT(idx_rev_cmp(ca, cb), 0);
+                ASSERT_EQ_INT(va, vb);
+            }
+        } else {
+            int j = i + (int)strata_rng_below(&rng, 40);
+            char end[16];
+            size_t elen;
+            key_name(j, end, &elen);
+            int64_t at = (int64_t)strata_rng_below(&rng, (uint64_t)rev + 1);
+            size_t limit = strata_rng_below(&rng, 4) == 0 ? (size_t)strata_rng_below(&rng, 10) : 0;
+            idx_range_result r = { 0 };
+            ASSERT_OK(idx_tree_range(t, key, klen, end, elen, at, limit, true, &r));
+            size_t total = 0, n = 0;
+            for (int x = i; x < j && x < NKEYS; x++) {
+                idx_rev m;
+                if (ref.ki[x] == NULL || idx_key_index_get(ref.ki[x], at, &m, NULL, NULL) != 0)
+                    continue;
+                total++;
+                if (limit != 0 && n >= limit)
+                    continue;
+                char want[16];
+                size_t wl;
+                key_name(x, want, &wl);
+                ASSERT_EQ_MEM(r.keys[n].data, r.keys[n].len, want, wl);
+                ASSERT_EQ_INT(idx_rev_cmp(r.revs[n], m), 0);
+                n++;
+            }
+            ASSERT_EQ_SIZE(r.count, n);
+            ASSERT_EQ_SIZE(r.total, total);
+            ASSERT_EQ_SIZE(idx_tree_count_revisions(t, key, klen, end, elen, at), total);
+            idx_range_result_release(&r);
+            /* range_since against the per-key since, sorted */
+            if (step % 8 == 0) {
+                idx_rev_array a = { 0 }, b = { 0 };
+                ASSERT_OK(idx_tree_range_since(t, key, klen, end, elen, at, &a));
+                for (int x = i; x < j && x < NKEYS; x++)
+                    if (ref.ki[x] != NULL)
+                        ASSERT_OK(idx_key_index_since(ref.ki[x], at, &b));
+                ASSERT_EQ_SIZE(a.count, b.count);
+                for (size_t y = 1; y < a.count; y++)
+                    ASSERT_TRUE(idx_rev_greater(a.revs[y], a.revs[y - 1]));
+                idx_rev_array_release(&a);
+                idx_rev_array_release(&b);
+            }
+        }
+        if (step % 50 == 0 || (op >= 65 && op < 70))
+            check_tree(t);
+    }
+    size_t live = 0;
+    for (int j = 0; j < NKEYS; j++) {
+        live += ref.ki[j] != NULL;
+        idx_key_index_free(ref.ki[j]);
+    }
+    ASSERT_EQ_SIZE(idx_tree_count(t), live);
+    check_tree(t);
+    idx_tree_free(t);
+}
+
+/* ---- compaction concurrent with puts ---------------------------------------------- */
+
+enum { CKEYS = 40000 };
+
+typedef struct putter {
+    idx_tree *t;
+    int64_t first_rev;
+    int rc;
+} putter;
+
+static void *putter_run(void *arg)
+{
+    putter *p = arg;
+    for (int i = 0; i < CKEYS && p->rc == 0; i++) {
+        char key[32];
+        int n = snprintf(key, sizeof key, "key-%08d", (i * 7919) % CKEYS);
+        p->rc = idx_tree_put(p->t, key, (size_t)n, R(p->first_rev + i, 0));
+    }
+    return NULL;
+}
+
+static idx_tree *concurrent_base(int64_t *rev)
+{
+    idx_tree *t;
+    ASSERT_OK(idx_tree_new(&t));
+    *rev = 1;
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < CKEYS; i++) {
+            char key[32];
+            int n = snprintf(key, sizeof key, "key-%08d", i);
+            if (round == 2 && i % 3 == 0)
+                ASSERT_OK(idx_tree_tombstone(t, key, (size_t)n, R((*rev)++, 0)));
+            else
+                ASSERT_OK(idx_tree_put(t, key, (size_t)n, R((*rev)++, 0)));
+        }
+    return t;
+}
+
+static void test_compact_while_putting(void)
+{
+    int64_t rev;
+    idx_tree *a = concurrent_base(&rev);
+    idx_tree *b = concurrent_base(&rev);
+    /* a: compaction and puts at the same time; b: one after the other. */
+    putter p = { a, rev, 0 };
+    pthread_t th;
+    ASSERT_EQ_INT(pthread_create(&th, NULL, putter_run, &p), 0);
+    idx_rev_set *ka, *kb;
+    ASSERT_OK(idx_tree_compact(a, rev - 1, &ka));
+    ASSERT_EQ_INT(pthread_join(th, NULL), 0);
+    ASSERT_OK(p.rc);
+    ASSERT_OK(idx_tree_compact(b, rev - 1, &kb));
+    putter q = { b, rev, 0 };
+    putter_run(&q);
+    ASSERT_OK(q.rc);
+    ASSERT_TRUE(idx_rev_set_equal(ka, kb));
+    ASSERT_EQ_SIZE(idx_rev_set_count(ka), CKEYS - (CKEYS + 2) / 3);
+    ASSERT_TRUE(idx_tree_equal(a, b));
+    check_tree(a);
+    idx_rev_set_free(ka);
+    idx_rev_set_free(kb);
+    idx_tree_free(a);
+    idx_tree_free(b);
+}
+
+int main(void)
+{
+    HARNESS_BEGIN(99);
+    RUN(test_get);
+    RUN(test_range);
+    RUN(test_tombstone);
+    RUN(test_range_since);
+    RUN(test_compact_and_keep);
+    RUN(test_insert);
+    RUN(test_random_against_reference);
+    RUN(test_compact_while_putting);
+    return 0;
+}

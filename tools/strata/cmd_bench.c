@@ -1,0 +1,287 @@
+/*
+ * cmd_bench.c: `strata bench WORKLOAD [options]`: micro-benchmarks of the
+ * library's layers, one subcommand per workload (dispatch on argv[1]).
+ *
+ *   strata bench index [-k K] [-r R] [-p P]
+ *
+ * `index` measures the in-memory key index the way etcd's indexmem peer
+ * measures etcd 3.4's treeIndex (BENCH.md, peers/etcd/indexmem): keys
+ * "key-%08d" put in order i = 0..K-1, R rounds of one revision each; bytes
+ * per key and per revision as the allocator's allocated-bytes growth
+ * (jemalloc "stats.allocated" after "epoch"; our own key copies reported
+ * apart, since etcd's figure leaves its key bytes out); K gets of key
+ * (i*7919) mod K at the newest revision; 10,000 ranges of 100 keys from key
+ * (i*7919) mod (K-100). Then put latency: P timed puts of new revisions,
+ * first alone, then while another thread compacts the whole index; the
+ * p99 of each. Output, one line:
+ *
+ *   strata-idx K=.. R=.. bytes_per_key=.. key_bytes_per_key=..
+ *   bytes_per_rev=.. put_per_s=.. get_per_s=.. range100_per_s=..
+ *   put_p99_us=.. put_p99_compacting_us=.. compacting_puts=.. compact_s=..
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <strata/idx.h>
+
+#ifdef STRATA_HAVE_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
+
+#include "cli.h"
+#include "cli_util.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Bytes the allocator has handed out and not taken back; -1 without jemalloc. */
+static double allocated_bytes(void)
+{
+#ifdef STRATA_HAVE_JEMALLOC
+    uint64_t epoch = 1;
+    size_t sz = sizeof epoch;
+    mallctl("epoch", &epoch, &sz, &epoch, sz);
+    size_t allocated = 0;
+    sz = sizeof allocated;
+    if (mallctl("stats.allocated", &allocated, &sz, NULL, 0) != 0)
+        return -1;
+    return (double)allocated;
+#else
+    return -1;
+#endif
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double p99_us(uint64_t *lat, size_t n)
+{
+    if (n == 0)
+        return 0;
+    qsort(lat, n, sizeof *lat, cmp_u64);
+    return (double)lat[(n * 99) / 100] / 1000.0;
+}
+
+typedef struct compactor {
+    idx_tree *t;
+    int64_t rev;
+    int rc;
+    double seconds;
+    atomic_int done;
+} compactor;
+
+static void *compactor_run(void *arg)
+{
+    compactor *c = arg;
+    idx_rev_set *keep = NULL;
+    double t0 = now_s();
+    c->rc = idx_tree_compact(c->t, c->rev, &keep);
+    c->seconds = now_s() - t0;
+    idx_rev_set_free(keep);
+    atomic_store(&c->done, 1);
+    return NULL;
+}
+
+static void bench_index_usage(FILE *out)
+{
+    fprintf(out, "usage: strata bench index [-k KEYS] [-r REVS] [-p PUTS]\n\n"
+                 "Measure the key index as etcd's indexmem measures treeIndex:\n"
+                 "  -k KEYS  keys key-%%08d (default 1000000)\n"
+                 "  -r REVS  revisions per key (default 1)\n"
+                 "  -p PUTS  timed puts for the latency figures (default 200000)\n");
+}
+
+static int bench_index(int argc, char **argv)
+{
+    long K = 1000000, R = 1, P = 200000;
+    int c;
+    while ((c = getopt(argc, argv, "k:r:p:h")) != -1) {
+        switch (c) {
+        case 'k':
+            K = strtol(optarg, NULL, 10);
+            break;
+        case 'r':
+            R = strtol(optarg, NULL, 10);
+            break;
+        case 'p':
+            P = strtol(optarg, NULL, 10);
+            break;
+        case 'h':
+            bench_index_usage(stdout);
+            return CLI_OK;
+        default:
+            bench_index_usage(stderr);
+            return CLI_USAGE;
+        }
+    }
+    if (K < 200 || R < 1 || P < 100 || K > 100000000) {
+        bench_index_usage(stderr);
+        return CLI_USAGE;
+    }
+    enum { KLEN = 12 };
+    char *keys = malloc((size_t)K * KLEN + 1);
+    uint64_t *lat = malloc((size_t)P * sizeof *lat);
+    if (keys == NULL || lat == NULL) {
+        fprintf(stderr, "strata bench index: out of memory\n");
+        free(keys);
+        free(lat);
+        return CLI_INTERNAL;
+    }
+    for (long i = 0; i < K; i++) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "key-%08ld", i);
+        memcpy(keys + i * KLEN, buf, KLEN);
+    }
+#define KEY(i) (keys + (size_t)(i)*KLEN)
+    int status = CLI_INTERNAL;
+    idx_tree *t = NULL;
+    double base = allocated_bytes();
+    int rc = idx_tree_new(&t);
+    if (rc != 0)
+        goto fail;
+    int64_t rev = 1;
+    double t0 = now_s();
+    for (long r = 0; r < R; r++)
+        for (long i = 0; i < K; i++) {
+            rc = idx_tree_put(t, KEY(i), KLEN, (idx_rev){ rev++, 0 });
+            if (rc != 0)
+                goto fail;
+        }
+    double put_s = now_s() - t0;
+    double after = allocated_bytes();
+
+    t0 = now_s();
+    long found = 0;
+    for (long i = 0; i < K; i++)
+        found += idx_tree_get(t, KEY((i * 7919) % K), KLEN, rev, NULL, NULL, NULL) == 0;
+    double get_s = now_s() - t0;
+    if (found != K) {
+        fprintf(stderr, "strata bench index: %ld of %ld gets found their key\n", found, K);
+        goto fail;
+    }
+
+    idx_range_result res = { 0 };
+    t0 = now_s();
+    for (long i = 0; i < 10000; i++) {
+        long s = (i * 7919) % (K - 100);
+        rc = idx_tree_range(t, KEY(s), KLEN, KEY(s + 100), KLEN, rev, 0, true, &res);
+        if (rc != 0 || res.count != 100) {
+            fprintf(stderr, "strata bench index: range returned %zu keys\n", res.count);
+            goto fail;
+        }
+    }
+    double range_s = now_s() - t0;
+    idx_range_result_release(&res);
+
+    /* Put latency alone: P puts of new revisions, keys in order. */
+    long next = 0;
+    for (long i = 0; i < P; i++) {
+        uint64_t a = now_ns();
+        rc = idx_tree_put(t, KEY(next), KLEN, (idx_rev){ rev++, 0 });
+        lat[i] = now_ns() - a;
+        if (rc != 0)
+            goto fail;
+        next = (next + 1) % K;
+    }
+    double p99_alone = p99_us(lat, (size_t)P);
+
+    /* The same while a compaction at the newest revision walks every key. */
+    compactor comp = { t, rev - 1, 0, 0, 0 };
+    pthread_t th;
+    if (pthread_create(&th, NULL, compactor_run, &comp) != 0)
+        goto fail;
+    size_t n = 0;
+    while (!atomic_load(&comp.done) && n < (size_t)P) {
+        uint64_t a = now_ns();
+        rc = idx_tree_put(t, KEY(next), KLEN, (idx_rev){ rev++, 0 });
+        lat[n++] = now_ns() - a;
+        if (rc != 0)
+            break;
+        next = (next + 1) % K;
+    }
+    pthread_join(th, NULL);
+    if (rc != 0 || comp.rc != 0) {
+        rc = rc != 0 ? rc : comp.rc;
+        goto fail;
+    }
+    double p99_compacting = p99_us(lat, n);
+
+    double total = (double)K * (double)R;
+    double bytes = after - base;
+    printf("strata-idx K=%ld R=%ld bytes_per_key=%.1f key_bytes_per_key=%d bytes_per_rev=%.1f "
+           "put_per_s=%.0f get_per_s=%.0f range100_per_s=%.0f put_p99_us=%.3f "
+           "put_p99_compacting_us=%.3f compacting_puts=%zu compact_s=%.3f\n",
+           K, R, base < 0 ? -1.0 : bytes / (double)K, KLEN, base < 0 ? -1.0 : bytes / total,
+           total / put_s, (double)K / get_s, 10000 / range_s, p99_alone, p99_compacting, n,
+           comp.seconds);
+    if (base < 0)
+        fprintf(stderr, "strata bench index: no allocator statistics (built without jemalloc)\n");
+    status = CLI_OK;
+fail:
+    if (status != CLI_OK && rc != 0)
+        fprintf(stderr, "strata bench index: %s\n", cli_strerror(rc));
+    idx_tree_free(t);
+    free(keys);
+    free(lat);
+    return status;
+#undef KEY
+}
+
+typedef struct bench_workload {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} bench_workload;
+
+static const bench_workload workloads[] = {
+    { "index", "the in-memory key index (etcd's treeIndex, peers/etcd/indexmem)", bench_index },
+};
+#define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
+
+static void bench_usage(FILE *out)
+{
+    fprintf(out, "usage: strata bench WORKLOAD [options]\n\nworkloads:\n");
+    for (size_t i = 0; i < N_WORKLOADS; i++)
+        fprintf(out, "  %-8s %s\n", workloads[i].name, workloads[i].summary);
+    fprintf(out, "\nRun 'strata bench WORKLOAD -h' for its options.\n");
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    if (argc < 2) {
+        bench_usage(stderr);
+        return CLI_USAGE;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        bench_usage(stdout);
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < N_WORKLOADS; i++)
+        if (strcmp(argv[1], workloads[i].name) == 0) {
+            optind = 0; /* the workload parses its own options */
+            return workloads[i].run(argc - 1, argv + 1);
+        }
+    fprintf(stderr, "strata bench: unknown workload '%s'\n\n", argv[1]);
+    bench_usage(stderr);
+    return CLI_USAGE;
+}
