@@ -29,8 +29,8 @@
 #           its turn by rewriting the file from its own dump (strata dump |
 #           strata load); after each half-round both checks run and the
 #           content must equal a reference history kept by bbolt alone.
-#           (When strata gains a command that modifies a file in place,
-#           replace strata_turn below with it.)
+#           With STRATA_MUTATE set (tests/interop/strata_mutate), strata
+#           instead applies the same seeded mutation in place.
 #   damage  strata check on damaged copies (boltcheck corrupt) must report
 #           (exit 1, or 3 for files it cannot open) and must not crash.
 #
@@ -129,9 +129,20 @@ freelist_opt() {
     "$BC" inspect -sections info "$1" | grep -q 'freelist_encoding=none' && echo -nofreelistsync
 }
 
-# strata_turn DB: strata rewrites DB with the same content (dump + load).
+# strata_turn DB SEED MODE REF: strata's turn. With STRATA_MUTATE (the
+# strata_mutate program) strata modifies DB in place with the mutation
+# `boltcheck mutate -seed SEED` defines, and bbolt applies the same mutation
+# to the reference copy REF; without it, strata rewrites DB with the same
+# content (dump + load).
 strata_turn() {
-    local db=$1
+    local db=$1 seed=$2 mode=$3 ref=$4
+    if [ -n "${STRATA_MUTATE:-}" ]; then
+        run 0 "strata turn: mutate in place (seed $seed, $mode)" \
+            "$STRATA_MUTATE" -seed "$seed" -freelist "$mode" "$db" || return 1
+        "$BC" mutate -seed "$seed" -freelist "$mode" "$ref" || fail "reference mutate (seed $seed)"
+        "$BC" dump -maxhex 0 "$ref" >"$T/ref.dump"
+        return 0
+    fi
     run 0 "strata turn: dump" "$STRATA" dump --max-hex 0 "$db" || return 1
     cp "$T/out" "$T/turn.dump"
     rm -f "$db.new"
@@ -219,7 +230,9 @@ if has_flow mixed; then
             both_check "$x" "$f round $r after bbolt"
             both_dumps "$x" "$T/mx.dump" "$f round $r after bbolt"
             same "$T/ref.dump" "$T/mx.dump" "$f round $r: content differs from the bbolt-only history after bbolt's turn"
-            strata_turn "$x" || break
+            smode=nosync
+            [ "$mode" = nosync ] && smode=sync
+            strata_turn "$x" $((200 + r)) $smode "$ref" || break
             both_check "$x" "$f round $r after strata"
             both_dumps "$x" "$T/mx.dump" "$f round $r after strata"
             same "$T/ref.dump" "$T/mx.dump" "$f round $r: content differs from the bbolt-only history after strata's turn"
