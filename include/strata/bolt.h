@@ -294,6 +294,28 @@ bool bolt_bucket_is_inline(const bolt_bucket *b);
 int bolt_bucket_for_each(bolt_bucket *b, int (*fn)(void *arg, bolt_val key, bolt_val value),
                          void *arg);
 
+/*
+ * Page and key statistics of a bucket and everything below it, as bbolt's
+ * Bucket.Stats computes them (over the committed pages the transaction
+ * sees; a write transaction's uncommitted changes are not counted).
+ */
+typedef struct bolt_bucket_stats {
+    uint64_t branch_page_n;     /* logical branch pages */
+    uint64_t branch_overflow_n; /* their overflow pages */
+    uint64_t leaf_page_n;
+    uint64_t leaf_overflow_n;
+    uint64_t key_n;                      /* leaf elements, nested bucket names included */
+    uint64_t depth;                      /* levels, nested buckets adding theirs */
+    uint64_t branch_alloc, branch_inuse; /* bytes */
+    uint64_t leaf_alloc, leaf_inuse;
+    uint64_t bucket_n; /* this bucket and every one below it */
+    uint64_t inline_bucket_n;
+    uint64_t inline_bucket_inuse; /* bytes */
+} bolt_bucket_stats;
+
+/* Fill *out. 0; BOLT_ETXCLOSED; BOLT_EBUCKETNOTFOUND; BOLT_ECORRUPT. */
+int bolt_bucket_stats_get(bolt_bucket *b, bolt_bucket_stats *out);
+
 /* ---- cursors ----------------------------------------------------------- */
 
 /*

@@ -117,6 +117,83 @@ static void test_torn_meta_falls_back(void)
     free(img);
 }
 
+static size_t unhex(const char *s, size_t n, unsigned char *out)
+{
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        unsigned v;
+        sscanf(s + i, "%2x", &v);
+        out[i / 2] = (unsigned char)v;
+    }
+    return n / 2;
+}
+
+/*
+ * bolt_bucket_stats_get equals bbolt's Bucket.Stats as boltinspect printed
+ * it into the fixtures' .info files, for every bucket at every depth.
+ */
+static void test_stats_match_bbolt(void)
+{
+    static const char *names[] = { "one_bucket", "inline_nested", "sequences" };
+    int compared = 0;
+    for (size_t f = 0; f < 3; f++) {
+        char path[4096], name[256];
+        snprintf(name, sizeof name, "%s.info", names[f]);
+        size_t len;
+        char *info = (char *)bt_read_file(bt_fixture(path, sizeof path, name), &len);
+        ASSERT_NOT_NULL(info);
+        info[len] = '\0';
+        snprintf(name, sizeof name, "%s.db", names[f]);
+        size_t ilen;
+        unsigned char *img = bt_read_file(bt_fixture(path, sizeof path, name), &ilen);
+        bolt_db *db;
+        ASSERT_OK(bolt_open_memory(img, ilen, NULL, &db));
+        bolt_tx *tx;
+        ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+        for (char *line = strtok(info, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+            if (strncmp(line, "info: bucket ", 13) != 0)
+                continue;
+            char *p = line + 13, *sp = strchr(p, ' ');
+            bolt_bucket *b = bolt_tx_root(tx);
+            /* Walk the hex path. */
+            while (p < sp) {
+                char *slash = memchr(p, '/', (size_t)(sp - p));
+                char *end = slash != NULL ? slash : sp;
+                unsigned char nm[512];
+                size_t n = unhex(p, (size_t)(end - p), nm);
+                ASSERT_OK(bolt_bucket_open(b, (bolt_val){ nm, n }, &b));
+                p = end + 1;
+            }
+            unsigned long long seq, depth, keys, bp, bo, lp, lo, nb, ni;
+            const char *q = strstr(line, " seq=");
+            ASSERT_NOT_NULL(q);
+            ASSERT_EQ_INT(sscanf(q,
+                                 " seq=%llu depth=%llu keys=%llu branch_pages=%llu "
+                                 "branch_overflow=%llu leaf_pages=%llu leaf_overflow=%llu "
+                                 "buckets=%llu inline_buckets=%llu",
+                                 &seq, &depth, &keys, &bp, &bo, &lp, &lo, &nb, &ni),
+                          9);
+            bolt_bucket_stats st;
+            ASSERT_OK(bolt_bucket_stats_get(b, &st));
+            ASSERT_EQ_U64(bolt_bucket_sequence(b), seq);
+            ASSERT_EQ_U64(st.depth, depth);
+            ASSERT_EQ_U64(st.key_n, keys);
+            ASSERT_EQ_U64(st.branch_page_n, bp);
+            ASSERT_EQ_U64(st.branch_overflow_n, bo);
+            ASSERT_EQ_U64(st.leaf_page_n, lp);
+            ASSERT_EQ_U64(st.leaf_overflow_n, lo);
+            ASSERT_EQ_U64(st.bucket_n, nb);
+            ASSERT_EQ_U64(st.inline_bucket_n, ni);
+            ASSERT_EQ_U64(st.leaf_alloc, (lp + lo) * 4096);
+            compared++;
+        }
+        bolt_tx_rollback(tx);
+        ASSERT_OK(bolt_close(db));
+        free(img);
+        free(info);
+    }
+    ASSERT_GT_INT(compared, 20);
+}
+
 static void ignore_report(void *arg, const char *problem)
 {
     (void)arg;
@@ -160,6 +237,16 @@ static void test_damaged_images_never_crash(void)
                 (void)bolt_tx_dump(tx, out, 64);
                 fclose(out);
                 (void)bolt_tx_check(tx, ignore_report, NULL);
+                bolt_cursor *c;
+                ASSERT_OK(bolt_cursor_open(bolt_tx_root(tx), &c));
+                bolt_val k, v;
+                for (int r = bolt_cursor_first(c, &k, &v); r == 0;
+                     r = bolt_cursor_next(c, &k, &v)) {
+                    bolt_bucket *b;
+                    bolt_bucket_stats st;
+                    if (v.data == NULL && bolt_bucket_open(bolt_tx_root(tx), k, &b) == 0)
+                        (void)bolt_bucket_stats_get(b, &st);
+                }
                 bolt_tx_rollback(tx);
                 ASSERT_OK(bolt_close(db));
             }
@@ -203,6 +290,7 @@ int main(void)
     RUN(test_fixture_dumps_read_write);
     RUN(test_fixture_empty_commit);
     RUN(test_torn_meta_falls_back);
+    RUN(test_stats_match_bbolt);
     RUN(test_damaged_images_never_crash);
     return 0;
 }
