@@ -320,9 +320,10 @@ int bolt_bucket_stats_get(bolt_bucket *b, bolt_bucket_stats *out);
 
 /*
  * A cursor over b's elements in key order. Owned by the transaction (freed
- * when it ends; bolt_cursor_close frees it earlier). In a write transaction
- * a mutating call other than bolt_cursor_delete on this cursor invalidates
- * it: position it again with first/last/seek.
+ * when it ends; bolt_cursor_close frees it earlier). It stays usable across
+ * changes made in the transaction: after a put or delete elsewhere, next
+ * and prev continue from the key the cursor last returned (the keys and
+ * values it returned earlier follow bolt_val's lifetime rule).
  * Every move returns 0 with *key and *value set (borrowed, see bolt_val;
  * either may be NULL if not wanted), BOLT_NOTFOUND past either end,
  * BOLT_ETXCLOSED, or BOLT_ECORRUPT.

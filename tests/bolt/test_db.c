@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 
 #include "bolt/bolt_int.h"
 
@@ -349,6 +350,79 @@ static void test_growth_past_reservation(void)
     ASSERT_OK(bolt_close(db));
 }
 
+/* ---- threads: readers never see a half-applied commit --------------------- */
+
+static int writer_round(bolt_tx *tx, void *arg)
+{
+    int i = *(int *)arg;
+    bolt_bucket *t, *list;
+    int rc = bolt_bucket_create_if_not_exists(bolt_tx_root(tx), bolt_str("t"), &t);
+    if (rc == 0)
+        rc = bolt_bucket_create_if_not_exists(bolt_tx_root(tx), bolt_str("list"), &list);
+    char v[2048], k[32];
+    memset(v, 'v', sizeof v);
+    int n = snprintf(v, sizeof v, "%d", i);
+    v[n] = '.';
+    snprintf(k, sizeof k, "k%06d", i);
+    if (rc == 0)
+        rc = bolt_bucket_put(t, bolt_str("a"), (bolt_val){ v, sizeof v });
+    if (rc == 0)
+        rc = bolt_bucket_put(list, bolt_str(k), (bolt_val){ v, sizeof v });
+    if (rc == 0)
+        rc = bolt_bucket_put(t, bolt_str("b"), (bolt_val){ v, sizeof v });
+    if (rc == 0)
+        rc = bolt_bucket_put(t, bolt_str("n"), (bolt_val){ &i, sizeof i });
+    return rc;
+}
+
+static void *reader_main(void *arg)
+{
+    bolt_db *db = arg;
+    for (int round = 0; round < 400; round++) {
+        bolt_tx *tx;
+        ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+        bolt_bucket *t, *list;
+        if (bolt_tx_bucket(tx, bolt_str("t"), &t) == BOLT_NOTFOUND) {
+            bolt_tx_rollback(tx);
+            continue;
+        }
+        ASSERT_OK(bolt_tx_bucket(tx, bolt_str("list"), &list));
+        bolt_val a, b, n;
+        ASSERT_OK(bolt_bucket_get(t, bolt_str("a"), &a));
+        ASSERT_OK(bolt_bucket_get(t, bolt_str("b"), &b));
+        ASSERT_OK(bolt_bucket_get(t, bolt_str("n"), &n));
+        ASSERT_EQ_MEM(a.data, a.size, b.data, b.size);
+        int last;
+        memcpy(&last, n.data, sizeof last);
+        bolt_cursor *c;
+        ASSERT_OK(bolt_cursor_open(list, &c));
+        int count = 0;
+        bolt_val k, v;
+        for (int rc = bolt_cursor_first(c, &k, &v); rc == 0; rc = bolt_cursor_next(c, &k, &v))
+            count++;
+        ASSERT_EQ_INT(count, last + 1);
+        bolt_tx_rollback(tx);
+    }
+    return NULL;
+}
+
+static void test_concurrent_readers_and_writer(void)
+{
+    bolt_options o = bt_opts();
+    o.mmap_reserve = 64 * 1024; /* remaps happen while readers run */
+    bolt_db *db;
+    ASSERT_OK(bolt_open(tmpfile_path("threads.db"), &o, &db));
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        ASSERT_EQ_INT(pthread_create(&th[i], NULL, reader_main, db), 0);
+    for (int i = 0; i < 300; i++)
+        ASSERT_OK(bolt_update(db, writer_round, &i));
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    bt_check(db);
+    ASSERT_OK(bolt_close(db));
+}
+
 /* ---- injected failures -------------------------------------------------- */
 
 static struct bolt_os fail_os;
@@ -477,6 +551,7 @@ int main(void)
     RUN(test_close_with_open_tx);
     RUN(test_reader_isolation);
     RUN(test_growth_past_reservation);
+    RUN(test_concurrent_readers_and_writer);
     RUN(test_failed_sync_poisons);
     RUN(test_full_disk_fails_cleanly);
     RUN(test_failpoints_keep_last_commit);
