@@ -343,6 +343,59 @@ int bolt_cursor_seek(bolt_cursor *c, bolt_val seek, bolt_val *key, bolt_val *val
  */
 int bolt_cursor_delete(bolt_cursor *c);
 
+/* ---- inspection (for tools) ------------------------------------------- */
+
+/* One meta page as stored in the file (FORMAT.md §3). */
+typedef struct bolt_meta_info {
+    int status; /* 0 valid; BOLT_EINVALID, BOLT_EVERSIONMISMATCH or BOLT_ECHECKSUM */
+    uint32_t magic, version, page_size, flags;
+    bolt_pgid root;
+    uint64_t root_sequence;
+    bolt_pgid freelist; /* UINT64_MAX: no freelist stored */
+    bolt_pgid pgid;     /* high-water mark */
+    bolt_txid txid;
+    uint64_t checksum, computed; /* stored and computed FNV-1a */
+} bolt_meta_info;
+
+typedef struct bolt_db_info {
+    uint32_t page_size;
+    uint64_t file_size;
+    int current; /* 0 or 1: the meta page in use */
+    bolt_meta_info meta[2];
+    uint64_t listed_free; /* ids in the current freelist page; UINT64_MAX if none stored */
+} bolt_db_info;
+
+/*
+ * Both meta pages as they are in the map now, and which one is current.
+ * 0; BOLT_ECORRUPT (the current freelist page is unreadable). Thread-safe.
+ */
+int bolt_db_info_get(bolt_db *db, bolt_db_info *out);
+
+typedef struct bolt_page_info {
+    bolt_pgid id; /* from the header (it should equal the page number) */
+    uint16_t flags;
+    uint16_t count;
+    uint32_t overflow;
+    const char *type; /* "meta", "freelist", "branch", "leaf" or "unknown"; static */
+    int status;       /* branch/leaf: 0 or BOLT_ECORRUPT from the page check */
+    const char *why;  /* static reason when status != 0, else "" */
+} bolt_page_info;
+
+/*
+ * The header of page id (any page below the transaction's high-water mark)
+ * and, for branch and leaf pages, the result of the full page check.
+ * 0; BOLT_NOTFOUND (id at or past the high-water mark or the file end);
+ * BOLT_ETXCLOSED.
+ */
+int bolt_tx_page_info(bolt_tx *tx, bolt_pgid id, bolt_page_info *out);
+
+/*
+ * The bytes of page id and its overflow run (clipped to the high-water mark
+ * and the file), borrowed from the map: valid until tx ends.
+ * 0; BOLT_NOTFOUND; BOLT_ETXCLOSED.
+ */
+int bolt_tx_page_bytes(bolt_tx *tx, bolt_pgid id, bolt_val *out);
+
 /* ---- checking and dumping ---------------------------------------------- */
 
 /*
