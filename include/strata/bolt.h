@@ -343,6 +343,20 @@ int bolt_cursor_seek(bolt_cursor *c, bolt_val seek, bolt_val *key, bolt_val *val
  */
 int bolt_cursor_delete(bolt_cursor *c);
 
+/* ---- compaction ---------------------------------------------------------- */
+
+/*
+ * Copy everything src holds (as one read transaction sees it) into dst,
+ * which should be empty: buckets in key order with their sequences, nested
+ * buckets filled at fill percent 1.0 (bbolt's Compact). dst is committed
+ * every tx_max_size bytes of keys and values (0 = one transaction). src and
+ * dst must be different databases; dst's options decide syncing.
+ * Returns 0; BOLT_EBUCKETEXISTS (dst not empty); BOLT_ECORRUPT (src); any
+ * commit error of dst (-ENOSPC, ...); -ENOMEM. On failure dst holds a
+ * prefix of the copy (the committed part).
+ */
+int bolt_compact(bolt_db *src, bolt_db *dst, uint64_t tx_max_size);
+
 /* ---- inspection (for tools) ------------------------------------------- */
 
 /* One meta page as stored in the file (FORMAT.md §3). */
