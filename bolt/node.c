@@ -40,6 +40,39 @@ static int key_cmp(const void *a, size_t an, const void *b, size_t bn)
     return an < bn ? -1 : an > bn;
 }
 
+#ifndef NDEBUG
+/*
+ * Rules 1 and 2 for a whole node: keys strictly increasing and non-empty,
+ * materialized children pointing back at n, no children under a leaf.
+ * Only for assert() (O(n); run once per node at spill).
+ */
+static bool node_ok(const bolt__node *n)
+{
+    for (size_t i = 0; i < n->n; i++) {
+        const bolt__inode *in = &n->inodes[i];
+        if (in->ksize == 0 || in->key == NULL)
+            return false;
+        if (i > 0 && key_cmp(n->inodes[i - 1].key, n->inodes[i - 1].ksize, in->key, in->ksize) >= 0)
+            return false;
+        if (in->child != NULL && (n->leaf || in->child->parent != n))
+            return false;
+    }
+    return true;
+}
+
+/* Rule 1 around index i only (O(1), after every put). */
+static bool node_ok_at(const bolt__node *n, size_t i)
+{
+    const bolt__inode *a = &n->inodes[i];
+    if (i > 0 && key_cmp(n->inodes[i - 1].key, n->inodes[i - 1].ksize, a->key, a->ksize) >= 0)
+        return false;
+    if (i + 1 < n->n &&
+        key_cmp(a->key, a->ksize, n->inodes[i + 1].key, n->inodes[i + 1].ksize) >= 0)
+        return false;
+    return a->ksize > 0;
+}
+#endif
+
 static bolt__node *node_new(bolt_bucket *b, bolt__node *parent, bool leaf)
 {
     bolt_tx *tx = b->tx;
@@ -172,6 +205,7 @@ int bolt__node_put(bolt__node *n, const void *old_key, size_t old_ksize, const v
     in->vsize = (uint32_t)vsize;
     in->pgid = pgid;
     in->child = child;
+    assert(node_ok_at(n, i));
     return 0;
 }
 
@@ -392,6 +426,7 @@ int bolt__node_spill(bolt__node *n)
     for (size_t i = 0; i < n->n; i++)
         if (!n->leaf && n->inodes[i].child != NULL)
             nk++;
+    assert(node_ok(n));
     if (nk > 0) {
         bolt__node **kids = malloc(nk * sizeof *kids);
         if (kids == NULL)
