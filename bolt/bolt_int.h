@@ -254,7 +254,10 @@ struct bolt_cursor {
     bolt__elemref stack[BOLT_MAX_DEPTH];
     size_t depth;
     bool positioned;
-    bool skip_next;                  /* after a delete: next returns the current element */
+    bool skip_next;      /* after a delete: next returns the current element */
+    uint64_t gen;        /* tx->generation when it last moved */
+    const void *cur_key; /* the key it last stopped on (map or arena) */
+    size_t cur_ksize;
     struct bolt_cursor *prev, *next; /* tx's list */
 };
 

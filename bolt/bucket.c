@@ -345,8 +345,10 @@ static void mark_deleted(bolt_bucket *b)
 }
 
 /* Free the pages of b and of every bucket below it (bbolt's DeleteBucket). */
-static int bucket_free_all(bolt_bucket *b)
+static int bucket_free_all(bolt_bucket *b, int depth)
 {
+    if (depth > BOLT_MAX_NESTING)
+        return bolt__corrupt(b->tx->db, b->root, "buckets nested too deep (a cycle?)");
     bolt_cursor c;
     bolt__cursor_init(&c, b);
     bolt_val k, v;
@@ -358,7 +360,7 @@ static int bucket_free_all(bolt_bucket *b)
             bolt_bucket *child = NULL;
             rc = bucket_handle(b, k, v, &child);
             if (rc == 0)
-                rc = bucket_free_all(child);
+                rc = bucket_free_all(child, depth + 1);
             if (rc != 0)
                 return rc;
         }
@@ -399,7 +401,7 @@ int bolt_bucket_delete_bucket(bolt_bucket *parent, bolt_val name)
      * earlier in this tx are not freed twice); pages freed are the
      * committed ones, since nodes free pages only at commit.
      */
-    rc = bucket_free_all(child);
+    rc = bucket_free_all(child, 0);
     if (rc != 0) {
         parent->tx->failed = true;
         return rc;

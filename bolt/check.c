@@ -28,8 +28,6 @@
 
 #include "bolt_int.h"
 
-#define MAX_BUCKET_NESTING 4096
-
 typedef struct walker {
     bolt_tx *tx;
     unsigned char *reached;
@@ -114,8 +112,8 @@ static int check_bucket_value(walker *w, bolt_pgid id, bolt_val k, bolt_val v, i
             if (rc != 0)
                 return rc;
         }
-        if (nesting + 1 >= MAX_BUCKET_NESTING)
-            return problem(w, id, "buckets nested deeper than %d", MAX_BUCKET_NESTING);
+        if (nesting + 1 >= BOLT_MAX_NESTING)
+            return problem(w, id, "buckets nested deeper than %d", BOLT_MAX_NESTING);
         return walk_bucket(w, root, nesting + 1);
     }
     if (w->report == NULL)

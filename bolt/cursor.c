@@ -14,6 +14,12 @@
  *      corrupt file) is BOLT_ECORRUPT, never unbounded recursion.
  *   5. After bolt_cursor_delete the cursor stands on the element after the
  *      deleted one, and `next` returns it without moving (skip_next).
+ *   6. A public move remembers the key it stopped on and the transaction's
+ *      change count. If the transaction changed since (a put or delete
+ *      through any handle), next/prev/delete first search that key again,
+ *      so a cursor stays usable across changes; its nodes and pages are
+ *      never freed before the transaction ends, so a stale stack is never
+ *      dereferenced.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -406,6 +412,38 @@ void bolt_cursor_close(bolt_cursor *c)
     free(c);
 }
 
+/* Remember the element a public move stopped on (rule 6). */
+static int finish(bolt_cursor *c, int rc, uint32_t flags, bolt_val kk, bolt_val vv, bolt_val *key,
+                  bolt_val *value)
+{
+    c->gen = c->bucket->tx->generation;
+    if (rc == 0) {
+        c->cur_key = kk.data;
+        c->cur_ksize = kk.size;
+    }
+    return public_kv(rc, flags, key, value, kk, vv);
+}
+
+/*
+ * Rule 6: after a change made elsewhere in the transaction, find the
+ * remembered element again. When it is gone, the cursor stands on its
+ * successor and `next` returns that (skip_next).
+ */
+static int refresh(bolt_cursor *c)
+{
+    if (!c->positioned || c->gen == c->bucket->tx->generation || c->cur_key == NULL)
+        return 0;
+    bolt_val k;
+    int rc = bolt__cursor_search(c, c->cur_key, c->cur_ksize, &k, NULL, NULL);
+    c->gen = c->bucket->tx->generation;
+    if (rc != 0 && rc != BOLT_NOTFOUND)
+        return rc;
+    bool exact = rc == 0 && k.size == c->cur_ksize &&
+                 (k.size == 0 || memcmp(k.data, c->cur_key, k.size) == 0);
+    c->skip_next = !exact;
+    return 0;
+}
+
 #define CURSOR_CALL(call)                                 \
     do {                                                  \
         int rc_ = bolt__bucket_usable(c->bucket, false);  \
@@ -414,7 +452,7 @@ void bolt_cursor_close(bolt_cursor *c)
         bolt_val kk_, vv_;                                \
         uint32_t ff_ = 0;                                 \
         rc_ = call;                                       \
-        return public_kv(rc_, ff_, key, value, kk_, vv_); \
+        return finish(c, rc_, ff_, kk_, vv_, key, value); \
     } while (0)
 
 int bolt_cursor_first(bolt_cursor *c, bolt_val *key, bolt_val *value)
@@ -427,19 +465,37 @@ int bolt_cursor_last(bolt_cursor *c, bolt_val *key, bolt_val *value)
     CURSOR_CALL(cursor_last(c, &kk_, &vv_, &ff_));
 }
 
-int bolt_cursor_next(bolt_cursor *c, bolt_val *key, bolt_val *value)
+static int next_after_refresh(bolt_cursor *c, bolt_val *k, bolt_val *v, uint32_t *f)
 {
+    int rc = refresh(c);
+    if (rc != 0)
+        return rc;
     if (c->skip_next) {
         c->skip_next = false;
-        CURSOR_CALL(key_value(c, &kk_, &vv_, &ff_));
+        rc = key_value(c, k, v, f);
+        if (rc != BOLT_NOTFOUND)
+            return rc;
     }
-    CURSOR_CALL(cursor_next(c, &kk_, &vv_, &ff_));
+    return cursor_next(c, k, v, f);
+}
+
+static int prev_after_refresh(bolt_cursor *c, bolt_val *k, bolt_val *v, uint32_t *f)
+{
+    int rc = refresh(c);
+    if (rc != 0)
+        return rc;
+    c->skip_next = false;
+    return cursor_prev(c, k, v, f);
+}
+
+int bolt_cursor_next(bolt_cursor *c, bolt_val *key, bolt_val *value)
+{
+    CURSOR_CALL(next_after_refresh(c, &kk_, &vv_, &ff_));
 }
 
 int bolt_cursor_prev(bolt_cursor *c, bolt_val *key, bolt_val *value)
 {
-    c->skip_next = false;
-    CURSOR_CALL(cursor_prev(c, &kk_, &vv_, &ff_));
+    CURSOR_CALL(prev_after_refresh(c, &kk_, &vv_, &ff_));
 }
 
 int bolt_cursor_seek(bolt_cursor *c, bolt_val seek, bolt_val *key, bolt_val *value)
@@ -450,12 +506,14 @@ int bolt_cursor_seek(bolt_cursor *c, bolt_val seek, bolt_val *key, bolt_val *val
 int bolt_cursor_delete(bolt_cursor *c)
 {
     int rc = bolt__bucket_usable(c->bucket, true);
+    if (rc == 0)
+        rc = refresh(c);
     if (rc != 0)
         return rc;
     bolt_val k, v;
     uint32_t flags;
     if (c->skip_next)
-        return BOLT_NOTFOUND; /* already deleted what it stood on */
+        return BOLT_NOTFOUND; /* what it stood on is already gone */
     rc = key_value(c, &k, &v, &flags);
     if (rc != 0)
         return rc;
@@ -468,12 +526,13 @@ int bolt_cursor_delete(bolt_cursor *c)
     bolt_val saved = k; /* in the map or the arena: still readable after del */
     bolt__node_del(n, saved.data, saved.size);
     c->bucket->tx->generation++;
+    c->gen = c->bucket->tx->generation;
+    c->cur_key = saved.data;
+    c->cur_ksize = saved.size;
     /* Rule 5: stand on the element after the deleted one. */
-    rc = bolt__cursor_seek(c, saved.data, saved.size, NULL, NULL, NULL);
+    rc = bolt__cursor_search(c, saved.data, saved.size, NULL, NULL, NULL);
     if (rc != 0 && rc != BOLT_NOTFOUND)
         return rc;
-    c->skip_next = rc == 0;
-    if (rc == BOLT_NOTFOUND)
-        c->positioned = c->depth > 0;
+    c->skip_next = true;
     return 0;
 }

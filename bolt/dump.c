@@ -82,6 +82,8 @@ static int path_push(dump_ctx *d, bolt_val name, size_t *saved)
 
 static int dump_bucket(dump_ctx *d, bolt_bucket *b, int depth)
 {
+    if (depth > BOLT_MAX_NESTING)
+        return bolt__corrupt(b->tx->db, b->root, "buckets nested too deep (a cycle?)");
     bolt_cursor c;
     bolt__cursor_init(&c, b);
     bolt_val k, v;

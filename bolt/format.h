@@ -89,6 +89,14 @@
 #define BOLT_MAX_VALUE_SIZE 2147483646u /* 2^31 - 2 */
 #define BOLT_MAX_ELEM_SPAN  2147483647u /* pos + ksize + vsize readable by bbolt */
 
+/*
+ * Nested buckets deeper than this are refused by the recursive walks (dump,
+ * delete, check): a cycle through bucket roots in a damaged file would
+ * otherwise recurse without end. bbolt has no limit; 256 levels is far
+ * beyond any real use.
+ */
+#define BOLT_MAX_NESTING 256
+
 /* §9 mmap sizing. */
 #define BOLT_MAX_MAP_SIZE  0xFFFFFFFFFFFFull
 #define BOLT_MIN_PAGE_SIZE 512u

@@ -40,6 +40,39 @@ static int key_cmp(const void *a, size_t an, const void *b, size_t bn)
     return an < bn ? -1 : an > bn;
 }
 
+#ifndef NDEBUG
+/*
+ * Rules 1 and 2 for a whole node: keys strictly increasing and non-empty,
+ * materialized children pointing back at n, no children under a leaf.
+ * Only for assert() (O(n); run once per node at spill).
+ */
+static bool node_ok(const bolt__node *n)
+{
+    for (size_t i = 0; i < n->n; i++) {
+        const bolt__inode *in = &n->inodes[i];
+        if (in->ksize == 0 || in->key == NULL)
+            return false;
+        if (i > 0 && key_cmp(n->inodes[i - 1].key, n->inodes[i - 1].ksize, in->key, in->ksize) >= 0)
+            return false;
+        if (in->child != NULL && (n->leaf || in->child->parent != n))
+            return false;
+    }
+    return true;
+}
+
+/* Rule 1 around index i only (O(1), after every put). */
+static bool node_ok_at(const bolt__node *n, size_t i)
+{
+    const bolt__inode *a = &n->inodes[i];
+    if (i > 0 && key_cmp(n->inodes[i - 1].key, n->inodes[i - 1].ksize, a->key, a->ksize) >= 0)
+        return false;
+    if (i + 1 < n->n &&
+        key_cmp(a->key, a->ksize, n->inodes[i + 1].key, n->inodes[i + 1].ksize) >= 0)
+        return false;
+    return a->ksize > 0;
+}
+#endif
+
 static bolt__node *node_new(bolt_bucket *b, bolt__node *parent, bool leaf)
 {
     bolt_tx *tx = b->tx;
@@ -172,6 +205,7 @@ int bolt__node_put(bolt__node *n, const void *old_key, size_t old_ksize, const v
     in->vsize = (uint32_t)vsize;
     in->pgid = pgid;
     in->child = child;
+    assert(node_ok_at(n, i));
     return 0;
 }
 
@@ -249,13 +283,27 @@ bolt__node *bolt__node_root(bolt__node *n)
     return n;
 }
 
-/* Rule 5: the split index of bbolt's splitIndex with threshold t. */
-static size_t split_index(const bolt__node *n, size_t t)
+/*
+ * Rule 5 on the slice a[0..len): bbolt's splitIndex with threshold t, or
+ * len when the slice stays whole (at most 4 elements, or under a page).
+ */
+static size_t split_point(const bolt__inode *a, size_t len, bool leaf, size_t ps, size_t t)
 {
-    size_t sz = BOLT_PAGE_HEADER_SIZE, idx = 0;
-    for (size_t i = 0; i + 2 < n->n; i++) {
+    if (len <= 4)
+        return len;
+    size_t sz = BOLT_PAGE_HEADER_SIZE, i;
+    for (i = 0; i < len; i++) {
+        sz += 16 + (size_t)a[i].ksize + (leaf ? (size_t)a[i].vsize : 0);
+        if (sz >= ps)
+            break;
+    }
+    if (i == len)
+        return len; /* fits in one page */
+    size_t idx = 0;
+    sz = BOLT_PAGE_HEADER_SIZE;
+    for (i = 0; i + 2 < len; i++) {
         idx = i;
-        size_t el = elem_size(n, &n->inodes[i]);
+        size_t el = 16 + (size_t)a[i].ksize + (leaf ? (size_t)a[i].vsize : 0);
         if (i >= 2 && sz + el > t)
             break;
         sz += el;
@@ -263,25 +311,16 @@ static size_t split_index(const bolt__node *n, size_t t)
     return idx;
 }
 
-static bool node_fits(const bolt__node *n, size_t ps)
-{
-    size_t sz = BOLT_PAGE_HEADER_SIZE;
-    for (size_t i = 0; i < n->n; i++) {
-        sz += elem_size(n, &n->inodes[i]);
-        if (sz >= ps)
-            return false;
-    }
-    return true;
-}
-
-/* Split n in two if needed (rule 5); *next is the new right node or NULL. */
-static int node_split_two(bolt__node *n, bolt__node **next)
+/*
+ * Cut n into nodes per rule 5 in one pass (linear: a big node appended to
+ * in one transaction is not copied once per cut). n keeps the first piece;
+ * the others become its right siblings under n's parent (a new root branch
+ * when n was the root). *pieces lists them all, n first.
+ */
+static int node_split(bolt__node *n, bolt__node ***pieces, size_t *npieces)
 {
     bolt_bucket *b = n->bucket;
     size_t ps = b->tx->db->page_size;
-    *next = NULL;
-    if (n->n <= 4 || node_fits(n, ps))
-        return 0;
     double fill = b->fill_percent;
     if (fill < BOLT_MIN_FILL_PERCENT)
         fill = BOLT_MIN_FILL_PERCENT;
@@ -289,28 +328,53 @@ static int node_split_two(bolt__node *n, bolt__node **next)
         fill = BOLT_MAX_FILL_PERCENT;
     if (n->right_edge && !n->mid_insert)
         fill = BOLT_MAX_FILL_PERCENT;
-    size_t idx = split_index(n, (size_t)((double)ps * fill));
-    if (n->parent == NULL) {
+    size_t t = (size_t)((double)ps * fill);
+    /* Count the pieces first. */
+    size_t cnt = 0;
+    for (size_t start = 0; start < n->n || cnt == 0;) {
+        size_t len = split_point(&n->inodes[start], n->n - start, n->leaf, ps, t);
+        cnt++;
+        start += len;
+        if (len == 0)
+            break; /* an empty node: one piece */
+    }
+    bolt__node **out = malloc(cnt * sizeof *out);
+    if (out == NULL)
+        return -ENOMEM;
+    out[0] = n;
+    if (cnt > 1 && n->parent == NULL) {
         bolt__node *p = node_new(b, NULL, false);
-        if (p == NULL)
+        if (p == NULL) {
+            free(out);
             return -ENOMEM;
+        }
         n->parent = p;
         p->right_edge = n->right_edge;
         p->mid_insert = n->mid_insert;
-        /* The new root learns of n when n's spill puts it (rule 3). */
+        /* The new root learns of its children when they spill (rule 3). */
     }
-    bolt__node *r = node_new(b, n->parent, n->leaf);
-    if (r == NULL || node_reserve(r, n->n - idx) != 0)
-        return -ENOMEM;
-    memcpy(r->inodes, &n->inodes[idx], (n->n - idx) * sizeof *r->inodes);
-    r->n = n->n - idx;
-    n->n = idx;
-    for (size_t i = 0; i < r->n; i++)
-        if (r->inodes[i].child != NULL)
-            r->inodes[i].child->parent = r;
-    r->right_edge = n->right_edge;
-    r->mid_insert = n->mid_insert;
-    *next = r;
+    size_t first = split_point(n->inodes, n->n, n->leaf, ps, t);
+    size_t start = first;
+    for (size_t k = 1; k < cnt; k++) {
+        size_t len = split_point(&n->inodes[start], n->n - start, n->leaf, ps, t);
+        bolt__node *r = node_new(b, n->parent, n->leaf);
+        if (r == NULL || node_reserve(r, len) != 0) {
+            free(out);
+            return -ENOMEM;
+        }
+        memcpy(r->inodes, &n->inodes[start], len * sizeof *r->inodes);
+        r->n = len;
+        for (size_t i = 0; i < len; i++)
+            if (r->inodes[i].child != NULL)
+                r->inodes[i].child->parent = r;
+        r->right_edge = n->right_edge;
+        r->mid_insert = n->mid_insert;
+        out[k] = r;
+        start += len;
+    }
+    n->n = first;
+    *pieces = out;
+    *npieces = cnt;
     return 0;
 }
 
@@ -362,6 +426,7 @@ int bolt__node_spill(bolt__node *n)
     for (size_t i = 0; i < n->n; i++)
         if (!n->leaf && n->inodes[i].child != NULL)
             nk++;
+    assert(node_ok(n));
     if (nk > 0) {
         bolt__node **kids = malloc(nk * sizeof *kids);
         if (kids == NULL)
@@ -379,17 +444,17 @@ int bolt__node_spill(bolt__node *n)
         }
         free(kids);
     }
-    /* Loop invariant: cur holds the unwritten rest of n. */
-    bolt__node *cur = n;
-    while (cur != NULL) {
-        bolt__node *next;
-        int rc = node_split_two(cur, &next);
-        if (rc == 0)
-            rc = node_write_one(cur);
-        if (rc != 0)
-            return rc;
-        cur = next;
-    }
+    bolt__node **pieces;
+    size_t np;
+    int rc = node_split(n, &pieces, &np);
+    if (rc != 0)
+        return rc;
+    /* Loop invariant: pieces[0..i) are written and named in the parent. */
+    for (size_t i = 0; i < np && rc == 0; i++)
+        rc = node_write_one(pieces[i]);
+    free(pieces);
+    if (rc != 0)
+        return rc;
     if (n->parent != NULL && n->parent->pgid == 0 && !n->parent->spilled)
         return bolt__node_spill(n->parent);
     return 0;

@@ -294,13 +294,36 @@ bool bolt_bucket_is_inline(const bolt_bucket *b);
 int bolt_bucket_for_each(bolt_bucket *b, int (*fn)(void *arg, bolt_val key, bolt_val value),
                          void *arg);
 
+/*
+ * Page and key statistics of a bucket and everything below it, as bbolt's
+ * Bucket.Stats computes them (over the committed pages the transaction
+ * sees; a write transaction's uncommitted changes are not counted).
+ */
+typedef struct bolt_bucket_stats {
+    uint64_t branch_page_n;     /* logical branch pages */
+    uint64_t branch_overflow_n; /* their overflow pages */
+    uint64_t leaf_page_n;
+    uint64_t leaf_overflow_n;
+    uint64_t key_n;                      /* leaf elements, nested bucket names included */
+    uint64_t depth;                      /* levels, nested buckets adding theirs */
+    uint64_t branch_alloc, branch_inuse; /* bytes */
+    uint64_t leaf_alloc, leaf_inuse;
+    uint64_t bucket_n; /* this bucket and every one below it */
+    uint64_t inline_bucket_n;
+    uint64_t inline_bucket_inuse; /* bytes */
+} bolt_bucket_stats;
+
+/* Fill *out. 0; BOLT_ETXCLOSED; BOLT_EBUCKETNOTFOUND; BOLT_ECORRUPT. */
+int bolt_bucket_stats_get(bolt_bucket *b, bolt_bucket_stats *out);
+
 /* ---- cursors ----------------------------------------------------------- */
 
 /*
  * A cursor over b's elements in key order. Owned by the transaction (freed
- * when it ends; bolt_cursor_close frees it earlier). In a write transaction
- * a mutating call other than bolt_cursor_delete on this cursor invalidates
- * it: position it again with first/last/seek.
+ * when it ends; bolt_cursor_close frees it earlier). It stays usable across
+ * changes made in the transaction: after a put or delete elsewhere, next
+ * and prev continue from the key the cursor last returned (the keys and
+ * values it returned earlier follow bolt_val's lifetime rule).
  * Every move returns 0 with *key and *value set (borrowed, see bolt_val;
  * either may be NULL if not wanted), BOLT_NOTFOUND past either end,
  * BOLT_ETXCLOSED, or BOLT_ECORRUPT.
@@ -319,6 +342,73 @@ int bolt_cursor_seek(bolt_cursor *c, bolt_val seek, bolt_val *key, bolt_val *val
  * BOLT_EINCOMPATIBLEVALUE on a bucket; BOLT_NOTFOUND when not positioned.
  */
 int bolt_cursor_delete(bolt_cursor *c);
+
+/* ---- compaction ---------------------------------------------------------- */
+
+/*
+ * Copy everything src holds (as one read transaction sees it) into dst,
+ * which should be empty: buckets in key order with their sequences, nested
+ * buckets filled at fill percent 1.0 (bbolt's Compact). dst is committed
+ * every tx_max_size bytes of keys and values (0 = one transaction). src and
+ * dst must be different databases; dst's options decide syncing.
+ * Returns 0; BOLT_EBUCKETEXISTS (dst not empty); BOLT_ECORRUPT (src); any
+ * commit error of dst (-ENOSPC, ...); -ENOMEM. On failure dst holds a
+ * prefix of the copy (the committed part).
+ */
+int bolt_compact(bolt_db *src, bolt_db *dst, uint64_t tx_max_size);
+
+/* ---- inspection (for tools) ------------------------------------------- */
+
+/* One meta page as stored in the file (FORMAT.md §3). */
+typedef struct bolt_meta_info {
+    int status; /* 0 valid; BOLT_EINVALID, BOLT_EVERSIONMISMATCH or BOLT_ECHECKSUM */
+    uint32_t magic, version, page_size, flags;
+    bolt_pgid root;
+    uint64_t root_sequence;
+    bolt_pgid freelist; /* UINT64_MAX: no freelist stored */
+    bolt_pgid pgid;     /* high-water mark */
+    bolt_txid txid;
+    uint64_t checksum, computed; /* stored and computed FNV-1a */
+} bolt_meta_info;
+
+typedef struct bolt_db_info {
+    uint32_t page_size;
+    uint64_t file_size;
+    int current; /* 0 or 1: the meta page in use */
+    bolt_meta_info meta[2];
+    uint64_t listed_free; /* ids in the current freelist page; UINT64_MAX if none stored */
+} bolt_db_info;
+
+/*
+ * Both meta pages as they are in the map now, and which one is current.
+ * 0; BOLT_ECORRUPT (the current freelist page is unreadable). Thread-safe.
+ */
+int bolt_db_info_get(bolt_db *db, bolt_db_info *out);
+
+typedef struct bolt_page_info {
+    bolt_pgid id; /* from the header (it should equal the page number) */
+    uint16_t flags;
+    uint16_t count;
+    uint32_t overflow;
+    const char *type; /* "meta", "freelist", "branch", "leaf" or "unknown"; static */
+    int status;       /* branch/leaf: 0 or BOLT_ECORRUPT from the page check */
+    const char *why;  /* static reason when status != 0, else "" */
+} bolt_page_info;
+
+/*
+ * The header of page id (any page below the transaction's high-water mark)
+ * and, for branch and leaf pages, the result of the full page check.
+ * 0; BOLT_NOTFOUND (id at or past the high-water mark or the file end);
+ * BOLT_ETXCLOSED.
+ */
+int bolt_tx_page_info(bolt_tx *tx, bolt_pgid id, bolt_page_info *out);
+
+/*
+ * The bytes of page id and its overflow run (clipped to the high-water mark
+ * and the file), borrowed from the map: valid until tx ends.
+ * 0; BOLT_NOTFOUND; BOLT_ETXCLOSED.
+ */
+int bolt_tx_page_bytes(bolt_tx *tx, bolt_pgid id, bolt_val *out);
 
 /* ---- checking and dumping ---------------------------------------------- */
 

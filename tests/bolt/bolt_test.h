@@ -13,6 +13,7 @@
 static HARNESS_UNUSED unsigned char *bt_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
+    *len = 0;
     if (f == NULL)
         return NULL;
     fseek(f, 0, SEEK_END);

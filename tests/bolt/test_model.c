@@ -503,6 +503,67 @@ static void op_cursor_delete(model *m)
     bolt_cursor_close(c);
 }
 
+/*
+ * A cursor stays usable across changes: walk forward while putting and
+ * deleting other keys of the same bucket; each step must return the
+ * smallest key greater than the one returned before (as the reference
+ * then stands).
+ */
+static void op_cursor_across_changes(model *m)
+{
+    ref_bucket *r;
+    bolt_bucket *b;
+    pick_bucket(m, &r, &b);
+    if (r == m->work || r->n == 0)
+        return;
+    bolt_cursor *c;
+    ASSERT_OK(bolt_cursor_open(b, &c));
+    size_t at = rnd(m, r->n);
+    bolt_val k, v;
+    ASSERT_OK(bolt_cursor_seek(c, (bolt_val){ r->e[at].key, r->e[at].klen }, &k, &v));
+    unsigned char last[40000];
+    size_t lastn = k.size;
+    memcpy(last, k.data, k.size);
+    for (int step = 0; step < 12; step++) {
+        /* A change somewhere in the bucket, maybe the key under the cursor. */
+        unsigned char key[40000];
+        size_t kl;
+        if (rnd(m, 3) == 0) {
+            kl = lastn;
+            memcpy(key, last, kl);
+        } else {
+            kl = gen_key(m, key);
+        }
+        bool exact;
+        size_t i = ref_find(r, key, kl, &exact);
+        if (exact && r->e[i].child == NULL) {
+            ASSERT_OK(bolt_bucket_delete(b, (bolt_val){ key, kl }));
+            ref_remove(r, i);
+        } else if (!exact) {
+            ASSERT_OK(bolt_bucket_put(b, (bolt_val){ key, kl }, (bolt_val){ "x", 1 }));
+            ref_entry *e = ref_insert(r, i);
+            e->key = mdup(key, kl);
+            e->klen = kl;
+            e->val = mdup("x", 1);
+            e->vlen = 1;
+        }
+        /* The successor of `last` in the reference. */
+        size_t want = ref_find(r, last, lastn, &exact);
+        if (exact)
+            want++;
+        int rc = bolt_cursor_next(c, &k, &v);
+        if (want >= r->n) {
+            ASSERT_RC(rc, BOLT_NOTFOUND);
+            break;
+        }
+        ASSERT_OK(rc);
+        ASSERT_EQ_MEM(k.data, k.size, r->e[want].key, r->e[want].klen);
+        lastn = k.size;
+        memcpy(last, k.data, k.size);
+    }
+    bolt_cursor_close(c);
+}
+
 static void do_commit(model *m)
 {
     ASSERT_OK(bolt_tx_commit(m->tx));
@@ -581,6 +642,8 @@ static void run_model(uint64_t seed, uint32_t page_size, int nops, bool freelist
         else if (op < 96)
             for (int j = 0; j < 30; j++)
                 op_put(&m);
+        else if (op < 98)
+            op_cursor_across_changes(&m);
         /* else: nothing (more puts per commit on average) */
         if (i % 16 == 0)
             check_whole(&m);
