@@ -67,7 +67,7 @@ static int visit(bolt_tx *tx, const bolt__page *p, int depth, bool inline_bucket
                     continue;
                 const unsigned char *val = v.data;
                 bolt_pgid r = bolt__ld64(val + BOLT_BUCKET_ROOT_OFF);
-                bolt_bucket_stats cs;
+                bolt_bucket_stats cs = { 0 };
                 int rc = bucket_stats(tx, r, val + BOLT_BUCKET_HEADER_SIZE,
                                       v.size - BOLT_BUCKET_HEADER_SIZE, nesting + 1, &cs);
                 if (rc != 0)
