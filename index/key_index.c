@@ -376,7 +376,7 @@ int idx__ki_get(const idx__ki *k, int64_t at_rev, idx_rev *modified, idx_rev *cr
     return 0;
 }
 
-/* ---- whole-block decode and encode (compaction, since, checks) ----------- */
+/* ---- whole-block decode (since, equal, format, check) -------------------- */
 
 typedef struct dec_gen {
     int64_t ver;
