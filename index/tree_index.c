@@ -368,6 +368,7 @@ int idx_tree_range(idx_tree *t, const void *key, size_t key_len, const void *end
         bool ok = idx__btree_seek(&t->bt, key, key_len, false, &c);
         /* Loop invariant: out holds the first min(total, limit) matches so far. */
         for (; ok && rc == 0; ok = idx__bcursor_next(&c)) {
+            idx__bcursor_prefetch(&c, 6);
             const idx__ki *k = *idx__bcursor_slot(&c);
             if (!below_end(k, end, end_len))
                 break;
@@ -400,6 +401,7 @@ size_t idx_tree_count_revisions(idx_tree *t, const void *key, size_t key_len, co
         idx__bcursor c;
         for (bool ok = idx__btree_seek(&t->bt, key, key_len, false, &c); ok;
              ok = idx__bcursor_next(&c)) {
+            idx__bcursor_prefetch(&c, 6);
             const idx__ki *k = *idx__bcursor_slot(&c);
             if (!below_end(k, end, end_len))
                 break;
