@@ -293,6 +293,51 @@ static void test_arbitrary_keys(void)
     idx__btree_release(&bt, true);
 }
 
+/* The checkers catch what they claim to: break an invariant, expect IDX_ECHECK. */
+static void test_checks_fail(void)
+{
+    char why[256];
+    idx__btree bt;
+    idx__btree_init(&bt);
+    for (uint64_t v = 0; v < 500; v++)
+        ASSERT_OK(idx__btree_insert(&bt, block(v)));
+    check_tree(&bt);
+    idx__bcursor c;
+    ASSERT_TRUE(idx__btree_seek(&bt, "key-00000100", 12, false, &c));
+    idx__ki **a = idx__bcursor_slot(&c);
+    ASSERT_TRUE(idx__bcursor_next(&c));
+    idx__ki **b = idx__bcursor_slot(&c);
+    idx__ki *tmp = *a;
+    *a = *b;
+    *b = tmp;
+    ASSERT_RC(idx__btree_check(&bt, why, sizeof why), IDX_ECHECK);
+    *b = *a;
+    *a = tmp;
+    check_tree(&bt);
+    bt.count++;
+    ASSERT_RC(idx__btree_check(&bt, why, sizeof why), IDX_ECHECK);
+    bt.count--;
+    idx__btree_release(&bt, true);
+
+    idx__ki *k;
+    ASSERT_OK(idx__ki_new("k", 1, &k));
+    ASSERT_OK(idx__ki_put(&k, (idx_rev){ 5, 0 }));
+    ASSERT_OK(idx__ki_tombstone(&k, (idx_rev){ 6, 0 }));
+    ASSERT_OK(idx__ki_check(k, why, sizeof why));
+    k->modified.main = 9; /* rule 5 */
+    ASSERT_RC(idx__ki_check(k, why, sizeof why), IDX_ECHECK);
+    k->modified.main = 6;
+    uint32_t last = k->last;
+    k->last = k->key_len; /* rule 1 */
+    ASSERT_RC(idx__ki_check(k, why, sizeof why), IDX_ECHECK);
+    k->last = last;
+    k->len--; /* the encoding no longer ends at len */
+    ASSERT_RC(idx__ki_check(k, why, sizeof why), IDX_ECHECK);
+    k->len++;
+    ASSERT_OK(idx__ki_check(k, why, sizeof why));
+    free(k);
+}
+
 int main(void)
 {
     HARNESS_BEGIN(7);
@@ -302,5 +347,6 @@ int main(void)
     RUN(test_delete_to_empty);
     RUN(test_seek);
     RUN(test_arbitrary_keys);
+    RUN(test_checks_fail);
     return 0;
 }
