@@ -22,7 +22,7 @@
  *    (underfull_ok) since the tree is still correct, only less dense.
  * 5. Insert allocates everything it needs before it changes anything, so
  *    -ENOMEM leaves the tree unchanged.
- * 6. Leaf hints (below) agree with the leaf's keys.
+ * 6. Leaf and inner-node hints (below) agree with their keys.
  */
 #include <assert.h>
 #include <errno.h>

@@ -228,7 +228,7 @@ int idx__ki_put(idx__ki **pk, idx_rev rev)
         gen_hdr g;
         const uint8_t *after;
         if (!ki_last_gen(k, &g, &after))
-            return IDX_EINVAL;
+            return IDX_ECHECK;
         start = k->last;
         old_hl = (size_t)(after - (k->data + k->last));
         if (g.nrevs == 0) {
@@ -286,7 +286,7 @@ int idx__ki_tombstone(idx__ki **pk, idx_rev rev)
     gen_hdr g;
     const uint8_t *after;
     if (!ki_last_gen(k, &g, &after))
-        return IDX_EINVAL;
+        return IDX_ECHECK;
     if (g.nrevs == 0)
         return IDX_NOTFOUND;
     if (!idx_rev_greater(rev, k->modified))
@@ -314,7 +314,7 @@ int idx__ki_get(const idx__ki *k, int64_t at_rev, idx_rev *modified, idx_rev *cr
     gen_hdr g;
     const uint8_t *after;
     if (!ki_last_gen(k, &g, &after))
-        return IDX_EINVAL;
+        return IDX_ECHECK;
     if (g.nrevs != 0 && at_rev >= k->modified.main) {
         /* Fast path: the newest revision of a live key. */
         if (modified)
@@ -344,11 +344,11 @@ int idx__ki_get(const idx__ki *k, int64_t at_rev, idx_rev *modified, idx_rev *cr
     while (!stop && r.p < r.end) {
         bool is_last = r.p == k->data + k->last;
         if (!rd_gen(&r, &g))
-            return IDX_EINVAL;
+            return IDX_ECHECK;
         idx_rev rev = { 0, 0 };
         for (uint64_t i = 0; i < g.nrevs; i++) {
             if (!rd_rev(&r, &g, i, &rev))
-                return IDX_EINVAL;
+                return IDX_ECHECK;
             if (rev.main > at_rev) {
                 if (i > 0)
                     deleted = false; /* the candidate lives on past at_rev */
@@ -376,7 +376,7 @@ int idx__ki_get(const idx__ki *k, int64_t at_rev, idx_rev *modified, idx_rev *cr
     return 0;
 }
 
-/* ---- whole-block decode and encode (compaction, since, checks) ----------- */
+/* ---- whole-block decode (since, equal, format, check) -------------------- */
 
 typedef struct dec_gen {
     int64_t ver;
@@ -400,7 +400,7 @@ static void dec_release(ki_dec *d)
     idx_rev_array_release(&d->revs);
 }
 
-/* Decodes every generation; IDX_EINVAL on a malformed block, -ENOMEM. */
+/* Decodes every generation; IDX_ECHECK on a malformed block, -ENOMEM. */
 static int ki_decode(const idx__ki *k, ki_dec *d)
 {
     memset(d, 0, sizeof *d);
@@ -411,7 +411,7 @@ static int ki_decode(const idx__ki *k, ki_dec *d)
         gen_hdr g;
         dg.off = (uint32_t)(r.p - k->data);
         if (!rd_gen(&r, &g) || g.nrevs > (uint64_t)(r.end - r.p)) {
-            rc = IDX_EINVAL;
+            rc = IDX_ECHECK;
             break;
         }
         dg.ver = g.ver;
@@ -421,7 +421,7 @@ static int ki_decode(const idx__ki *k, ki_dec *d)
         idx_rev rev = { 0, 0 };
         for (uint64_t i = 0; i < g.nrevs && rc == 0; i++) {
             if (!rd_rev(&r, &g, i, &rev))
-                rc = IDX_EINVAL;
+                rc = IDX_ECHECK;
             else
                 rc = idx_rev_array_push(&d->revs, rev);
         }
@@ -469,12 +469,12 @@ static int ki_do_compact(const idx__ki *k, int64_t at_rev, compact_pos *cp)
         bool is_last = r.p == k->data + k->last;
         gen_hdr g;
         if (!rd_gen(&r, &g))
-            return IDX_EINVAL;
+            return IDX_ECHECK;
         idx_rev rev = { 0, 0 }, kept = { 0, 0 }, first = { 0, 0 };
         long idx = -1;
         for (uint64_t i = 0; i < g.nrevs; i++) {
             if (!rd_rev(&r, &g, i, &rev))
-                return IDX_EINVAL;
+                return IDX_ECHECK;
             if (i == 0)
                 first = rev;
             if (rev.main <= at_rev) {
@@ -484,7 +484,7 @@ static int ki_do_compact(const idx__ki *k, int64_t at_rev, compact_pos *cp)
         }
         if (!is_last) {
             if (g.nrevs == 0)
-                return IDX_EINVAL; /* rule 3 */
+                return IDX_ECHECK; /* rule 3 */
             if (rev.main <= at_rev)
                 continue; /* its tombstone is at or below at_rev */
         }
@@ -506,11 +506,11 @@ static int ki_drop_front(idx__ki **pk, size_t gen_idx, size_t skip)
     gen_hdr g;
     for (size_t gi = 0; gi < gen_idx; gi++) {
         if (!rd_gen(&r, &g))
-            return IDX_EINVAL;
+            return IDX_ECHECK;
         idx_rev rev = { 0, 0 };
         for (uint64_t i = 0; i < g.nrevs; i++)
             if (!rd_rev(&r, &g, i, &rev))
-                return IDX_EINVAL;
+                return IDX_ECHECK;
     }
     const uint8_t *target = r.p;
     bool target_last = target == k->data + k->last;
@@ -519,11 +519,11 @@ static int ki_drop_front(idx__ki **pk, size_t gen_idx, size_t skip)
     const uint8_t *cut = target; /* bytes [key_len, cut) are replaced by tmp */
     if (skip > 0) {
         if (!rd_gen(&r, &g) || skip >= g.nrevs)
-            return IDX_EINVAL;
+            return IDX_ECHECK;
         idx_rev rev = { 0, 0 };
         for (uint64_t i = 0; i <= skip; i++)
             if (!rd_rev(&r, &g, i, &rev))
-                return IDX_EINVAL;
+                return IDX_ECHECK;
         cut = r.p;
         tl = gen_hdr_put(tmp, g.ver, g.created, g.nrevs - skip);
         tl += rev_put(tmp + tl, 0, g.created, g.created, rev);

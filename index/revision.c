@@ -244,5 +244,5 @@ int idx__fail(char *why, size_t why_size, const char *fmt, ...)
         vsnprintf(why, why_size, fmt, ap);
         va_end(ap);
     }
-    return IDX_EINVAL;
+    return IDX_ECHECK;
 }

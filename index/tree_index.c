@@ -9,11 +9,18 @@
  *    a key together with its first revision, insert refuses empty ones,
  *    and compaction deletes the keys it empties before it drops the lock.
  * 3. Compaction and keep walk the tree in chunks of at most CHUNK keys,
- *    each under the lock, resuming after the last key they saw (the tree
- *    may have changed in between). A writer announces itself in
- *    `writers_waiting` and spins briefly before it sleeps; the walk checks
- *    the count after every key and steps aside at once, so a put waits for
- *    about one key's compaction, not a chunk's nor the whole walk's.
+ *    each under the lock, resuming at their cursor when the tree's version
+ *    shows no insert or delete since, else after the last key they saw. A
+ *    writer that finds the lock taken announces itself in
+ *    `writers_waiting` and spins (on `walker_holds`, not on the lock word)
+ *    before it would sleep; the walk checks the count before every key
+ *    and steps aside at once, so a put waits for about one key's
+ *    compaction, never for a chunk or the whole walk. The walk itself
+ *    never sleeps on the lock, so releasing it never costs a writer a
+ *    wake-up; after stepping aside it leaves writers a free window of
+ *    GRACE_NS before it takes the lock again (each chunk still does at
+ *    least one key, so the walk always progresses), and it yields the CPU
+ *    between chunks.
  * 4. Keys added during a compaction walk carry revisions above the
  *    compaction revision, so whether the walk sees them does not matter:
  *    compaction leaves them as they are (etcd walks a clone for the same
@@ -25,11 +32,13 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "idx_int.h"
 
 #define CHUNK       64
 #define WRITER_SPIN 400
+#define GRACE_NS    2000
 
 struct idx_tree {
     pthread_rwlock_t lock;
@@ -102,13 +111,22 @@ static bool writer_waiting(idx_tree *t)
  * CPU once. On an oversubscribed machine the walk is then mostly
  * descheduled between chunks, not while it holds the lock.
  */
-static void step_aside(idx_tree *t)
+static void step_aside(idx_tree *t, bool writer_seen)
 {
     for (int i = 0; i < 1000 && writer_waiting(t); i++) {
         if (i < 100)
             cpu_relax();
         else
             sched_yield();
+    }
+    if (writer_seen) {
+        /* Writers are active: leave them a free window before coming back. */
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        do {
+            cpu_relax();
+            clock_gettime(CLOCK_MONOTONIC, &b);
+        } while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < GRACE_NS);
     }
     sched_yield();
 }
@@ -350,6 +368,7 @@ int idx_tree_range(idx_tree *t, const void *key, size_t key_len, const void *end
         bool ok = idx__btree_seek(&t->bt, key, key_len, false, &c);
         /* Loop invariant: out holds the first min(total, limit) matches so far. */
         for (; ok && rc == 0; ok = idx__bcursor_next(&c)) {
+            idx__bcursor_prefetch(&c, 6);
             const idx__ki *k = *idx__bcursor_slot(&c);
             if (!below_end(k, end, end_len))
                 break;
@@ -382,6 +401,7 @@ size_t idx_tree_count_revisions(idx_tree *t, const void *key, size_t key_len, co
         idx__bcursor c;
         for (bool ok = idx__btree_seek(&t->bt, key, key_len, false, &c); ok;
              ok = idx__bcursor_next(&c)) {
+            idx__bcursor_prefetch(&c, 6);
             const idx__ki *k = *idx__bcursor_slot(&c);
             if (!below_end(k, end, end_len))
                 break;
@@ -488,11 +508,14 @@ static int tree_walk(idx_tree *t, int64_t rev, bool compact, idx_rev_set **keep)
         if (!have_cursor || seen != t->bt.version)
             more = walk_seek(t, &w, &c);
         size_t n = 0, ndoomed = 0, nkept = 0;
+        bool writer_seen = false;
         idx__ki *last = NULL;
         /* Loop invariant: keys before c are done; doomed ones are still in the tree. */
         while (more && n < CHUNK) {
-            if (n > 0 && writer_waiting(t))
+            if (n > 0 && writer_waiting(t)) {
+                writer_seen = true;
                 break; /* rule 3: step aside at once */
+            }
             idx__bcursor_prefetch(&c, 4);
             idx__ki **slot = idx__bcursor_slot(&c);
             bool has;
@@ -522,7 +545,7 @@ static int tree_walk(idx_tree *t, int64_t rev, bool compact, idx_rev_set **keep)
         tree_unlock(t);
         for (size_t i = 0; i < nkept && rc == 0; i++)
             rc = idx_rev_set_add(avail, kept[i]);
-        step_aside(t);
+        step_aside(t, writer_seen);
     }
     free(w.key);
     if (rc != 0) {

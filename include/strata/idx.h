@@ -18,8 +18,11 @@
  *
  * Status codes: 0, IDX_NOTFOUND (= STRATA_NOTFOUND, etcd's
  * ErrRevisionNotFound), -ENOMEM / -EOVERFLOW, and the range -5300..-5399
- * below. Each IDX_E* names a case where etcd 3.4.23 panics and strata
+ * below. IDX_EREVISIONORDER, IDX_EEMPTYKEYINDEX, IDX_ENOGENERATIONS and
+ * IDX_ERESTORENONEMPTY name cases where etcd 3.4.23 panics and strata
  * returns an error instead; nothing changes when one is returned.
+ * IDX_EINVAL is a bad argument; IDX_ECHECK comes from the check functions
+ * (and, defensively, from an operation that meets a broken invariant).
  */
 #ifndef STRATA_IDX_H
 #define STRATA_IDX_H
@@ -43,7 +46,8 @@ extern "C" {
     X(IDX_EEMPTYKEYINDEX, -5301, "idx: operation on an empty keyIndex")                        \
     X(IDX_ENOGENERATIONS, -5302, "idx: operation on a keyIndex that has no generation yet")    \
     X(IDX_ERESTORENONEMPTY, -5303, "idx: restore on a keyIndex that already has generations")  \
-    X(IDX_EINVAL, -5304, "idx: invalid argument")
+    X(IDX_EINVAL, -5304, "idx: invalid argument")                                              \
+    X(IDX_ECHECK, -5305, "idx: a keyIndex or tree invariant does not hold")
 
 enum idx_status {
     IDX_NOTFOUND = STRATA_NOTFOUND,
@@ -201,7 +205,7 @@ bool idx_key_index_equal(const idx_key_index *a, const idx_key_index *b);
 size_t idx_key_index_format(const idx_key_index *ki, char *buf, size_t size);
 /*
  * Validates the generation invariants (idx/key_index.c rules 1-6). 0, or
- * IDX_EINVAL with a reason in why (if non-NULL, size > 0).
+ * IDX_ECHECK with a reason in why (if non-NULL, size > 0); -ENOMEM.
  */
 int idx_key_index_check(const idx_key_index *ki, char *why, size_t why_size);
 
@@ -309,7 +313,8 @@ int idx_tree_keep(idx_tree *t, int64_t rev, idx_rev_set **keep);
 bool idx_tree_equal(idx_tree *a, idx_tree *b);
 /*
  * Validates the tree (ordered map structure, balance, counts) and every
- * keyIndex in it (none empty). 0 or IDX_EINVAL with a reason in why.
+ * keyIndex in it (none empty). 0 or IDX_ECHECK with a reason in why;
+ * -ENOMEM.
  */
 int idx_tree_check(idx_tree *t, char *why, size_t why_size);
 

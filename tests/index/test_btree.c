@@ -221,6 +221,123 @@ static void test_seek(void)
     idx__btree_release(&bt, true);
 }
 
+/* ---- arbitrary keys: zero bytes, long shared prefixes, prefixes of each other -- */
+
+enum { NRAND = 3000 };
+
+typedef struct rkey {
+    uint8_t b[48];
+    size_t len;
+    bool in;
+} rkey;
+
+static int rkey_cmp(const void *a, const void *b)
+{
+    const rkey *x = a, *y = b;
+    return idx__key_cmp(x->b, x->len, y->b, y->len);
+}
+
+static void test_arbitrary_keys(void)
+{
+    strata_rng rng;
+    strata_rng_seed(&rng, harness_seed() + 2);
+    static rkey keys[NRAND];
+    static const uint8_t alphabet[] = { 0x00, 0x01, 'a', 'b', 0x7f, 0x80, 0xfe, 0xff };
+    size_t n = 0;
+    while (n < NRAND) {
+        rkey k = { { 0 }, 0, false };
+        /* a long common stem for some, so leaf prefixes exceed the 16 hint-prefix bytes */
+        size_t stem = strata_rng_below(&rng, 3) == 0 ? 20 : strata_rng_below(&rng, 4);
+        memset(k.b, 'S', stem);
+        k.len = stem + strata_rng_below(&rng, 12);
+        for (size_t i = stem; i < k.len; i++)
+            k.b[i] = alphabet[strata_rng_below(&rng, sizeof alphabet)];
+        bool dup = false;
+        for (size_t j = 0; j < n && !dup; j++)
+            dup = keys[j].len == k.len && memcmp(keys[j].b, k.b, k.len) == 0;
+        if (!dup)
+            keys[n++] = k;
+    }
+    qsort(keys, NRAND, sizeof keys[0], rkey_cmp);
+    idx__btree bt;
+    idx__btree_init(&bt);
+    for (int step = 0; step < 30000; step++) {
+        rkey *k = &keys[strata_rng_below(&rng, NRAND)];
+        if (!k->in) {
+            idx__ki *blk;
+            ASSERT_OK(idx__ki_new(k->b, k->len, &blk));
+            ASSERT_OK(idx__btree_insert(&bt, blk));
+            k->in = true;
+        } else if (strata_rng_below(&rng, 3) == 0) {
+            free(idx__btree_delete(&bt, k->b, k->len));
+            k->in = false;
+        }
+        if (step % 97 == 0)
+            check_tree(&bt);
+        /* find and seek agree with the sorted reference */
+        size_t q = strata_rng_below(&rng, NRAND);
+        ASSERT_EQ_INT(idx__btree_find(&bt, keys[q].b, keys[q].len) != NULL, keys[q].in);
+        bool strict = strata_rng_below(&rng, 2);
+        size_t want = strict ? q + 1 : q;
+        while (want < NRAND && !keys[want].in)
+            want++;
+        idx__bcursor c;
+        bool ok = idx__btree_seek(&bt, keys[q].b, keys[q].len, strict, &c);
+        ASSERT_EQ_INT(ok, want < NRAND);
+        if (ok) {
+            const idx__ki *got = *idx__bcursor_slot(&c);
+            ASSERT_EQ_MEM(got->data, got->key_len, keys[want].b, keys[want].len);
+        }
+    }
+    check_tree(&bt);
+    idx__btree_release(&bt, true);
+}
+
+/* The checkers catch what they claim to: break an invariant, expect IDX_ECHECK. */
+static void test_checks_fail(void)
+{
+    char why[256];
+    idx__btree bt;
+    idx__btree_init(&bt);
+    for (uint64_t v = 0; v < 500; v++)
+        ASSERT_OK(idx__btree_insert(&bt, block(v)));
+    check_tree(&bt);
+    idx__bcursor c;
+    ASSERT_TRUE(idx__btree_seek(&bt, "key-00000100", 12, false, &c));
+    idx__ki **a = idx__bcursor_slot(&c);
+    ASSERT_TRUE(idx__bcursor_next(&c));
+    idx__ki **b = idx__bcursor_slot(&c);
+    idx__ki *tmp = *a;
+    *a = *b;
+    *b = tmp;
+    ASSERT_RC(idx__btree_check(&bt, why, sizeof why), IDX_ECHECK);
+    *b = *a;
+    *a = tmp;
+    check_tree(&bt);
+    bt.count++;
+    ASSERT_RC(idx__btree_check(&bt, why, sizeof why), IDX_ECHECK);
+    bt.count--;
+    idx__btree_release(&bt, true);
+
+    idx__ki *k;
+    ASSERT_OK(idx__ki_new("k", 1, &k));
+    ASSERT_OK(idx__ki_put(&k, (idx_rev){ 5, 0 }));
+    ASSERT_OK(idx__ki_tombstone(&k, (idx_rev){ 6, 0 }));
+    ASSERT_OK(idx__ki_check(k, why, sizeof why));
+    k->modified.main = 9; /* rule 5 */
+    ASSERT_RC(idx__ki_check(k, why, sizeof why), IDX_ECHECK);
+    k->modified.main = 6;
+    uint32_t last = k->last;
+    k->last = k->key_len; /* rule 1 */
+    ASSERT_RC(idx__ki_check(k, why, sizeof why), IDX_ECHECK);
+    k->last = last;
+    k->len--; /* the encoding no longer ends at len */
+    ASSERT_RC(idx__ki_check(k, why, sizeof why), IDX_ECHECK);
+    k->len++;
+    ASSERT_OK(idx__ki_check(k, why, sizeof why));
+    free(k);
+}
+
 int main(void)
 {
     HARNESS_BEGIN(7);
@@ -229,5 +346,7 @@ int main(void)
     RUN(test_delete);
     RUN(test_delete_to_empty);
     RUN(test_seek);
+    RUN(test_arbitrary_keys);
+    RUN(test_checks_fail);
     return 0;
 }

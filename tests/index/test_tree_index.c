@@ -9,6 +9,7 @@
 #include <strata/idx.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "../harness.h"
 
@@ -484,6 +485,38 @@ static void *putter_run(void *arg)
     return NULL;
 }
 
+/* A reader during the race: what compaction keeps must stay visible. */
+typedef struct reader {
+    idx_tree *t;
+    int64_t at; /* the compaction revision */
+    atomic_int *stop;
+    int bad;
+    long reads;
+} reader;
+
+static void *reader_run(void *arg)
+{
+    reader *r = arg;
+    for (int i = 0; !atomic_load(r->stop) || r->reads < 2000; i = (i + 7919) % CKEYS) {
+        char key[32], end[32];
+        int n = snprintf(key, sizeof key, "key-%08d", i);
+        idx_rev m;
+        int rc = idx_tree_get(r->t, key, (size_t)n, r->at, &m, NULL, NULL);
+        /* round 2 wrote key i at revision 2*CKEYS + i + 1, a tombstone when i % 3 == 0 */
+        if (i % 3 == 0 ? rc != IDX_NOTFOUND : (rc != 0 || m.main != 2 * CKEYS + i + 1))
+            r->bad++;
+        int e = i + 30 < CKEYS ? i + 30 : CKEYS;
+        int en = snprintf(end, sizeof end, "key-%08d", e);
+        size_t want = 0;
+        for (int j = i; j < e; j++)
+            want += j % 3 != 0;
+        if (idx_tree_count_revisions(r->t, key, (size_t)n, end, (size_t)en, r->at) != want)
+            r->bad++;
+        r->reads++;
+    }
+    return NULL;
+}
+
 static idx_tree *concurrent_base(int64_t *rev)
 {
     idx_tree *t;
@@ -508,12 +541,19 @@ static void test_compact_while_putting(void)
     idx_tree *b = concurrent_base(&rev);
     /* a: compaction and puts at the same time; b: one after the other. */
     putter p = { a, rev, 0 };
-    pthread_t th;
+    atomic_int stop;
+    atomic_init(&stop, 0);
+    reader rd = { a, rev - 1, &stop, 0, 0 };
+    pthread_t th, rth;
     ASSERT_EQ_INT(pthread_create(&th, NULL, putter_run, &p), 0);
+    ASSERT_EQ_INT(pthread_create(&rth, NULL, reader_run, &rd), 0);
     idx_rev_set *ka, *kb;
     ASSERT_OK(idx_tree_compact(a, rev - 1, &ka));
     ASSERT_EQ_INT(pthread_join(th, NULL), 0);
+    atomic_store(&stop, 1);
+    ASSERT_EQ_INT(pthread_join(rth, NULL), 0);
     ASSERT_OK(p.rc);
+    ASSERT_EQ_INT(rd.bad, 0);
     ASSERT_OK(idx_tree_compact(b, rev - 1, &kb));
     putter q = { b, rev, 0 };
     putter_run(&q);
