@@ -37,5 +37,7 @@ int cmd_page(int argc, char **argv);
 int cmd_page_item(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_compact(int argc, char **argv);
+int cmd_surgery(int argc, char **argv);
+int cmd_salvage(int argc, char **argv);
 
 #endif

@@ -143,6 +143,7 @@ static void raw_metas(cli_raw *r)
         if (rc == 0 && m.pgid * (uint64_t)r->page_size > r->file_size) {
             rc = BOLT_ECORRUPT;
             why = "file shorter than the high-water mark";
+            r->meta_short[i] = true;
         }
         r->meta_rc[i] = rc;
         r->meta_why[i] = why;

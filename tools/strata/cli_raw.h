@@ -25,6 +25,7 @@ typedef struct cli_raw {
     bolt__meta meta[2];      /* fields as stored (decoded even when invalid) */
     int meta_rc[2];          /* 0, or why the meta is not usable (BOLT_E*) */
     const char *meta_why[2]; /* a static description when meta_rc != 0 */
+    bool meta_short[2];      /* valid but for a file shorter than its pgid (truncated) */
     int current;             /* the meta bolt_open would use (0/1), or -1 */
 } cli_raw;
 

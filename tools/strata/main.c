@@ -25,7 +25,10 @@ static const cli_command commands[] = {
     { "page", "decode pages (or hexdump them with --format hex)", cmd_page },
     { "page-item", "print one element of a branch or leaf page", cmd_page_item },
     { "pages", "list every page: id, type, items, overflow; free pages marked", cmd_pages },
+    { "salvage", "copy everything readable from a damaged file into a new one", cmd_salvage },
     { "stats", "bucket statistics: pages, keys, depth, bytes used/allocated", cmd_stats },
+    { "surgery", "repair a copy: revert-meta-page, copy-page, clear-page-elements, freelist, meta",
+      cmd_surgery },
     { "strerror", "describe strata status codes (e.g. strata strerror -5104)", cmd_strerror },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
