@@ -31,13 +31,14 @@ expect_rc 1 "meta validate, root page of the wrong type" "$S" surgery meta valid
 expect_out "^meta $cur: root page $root is a freelist page" "bad root reported"
 
 # --- revert-meta-page ------------------------------------------------------
-txids=$("$S" info "$db" | awk '$1 == "txid" { print $2, $3 }')
-read -r t0 t1 <<<"$txids"
-old_txid=$((t0 < t1 ? t0 : t1))
+roots=$("$S" info "$db" | awk '$1 == "root" { print $2, $3 }')
+read -r r0 r1 <<<"$roots"
+old_root=$([ "$cur" = 0 ] && echo "$r1" || echo "$r0")
 "$S" dump "$db" >"$T/new.dump"
 expect_rc 0 "revert-meta-page" "$S" surgery revert-meta-page -o "$T/rev.db" "$db"
 expect_rc 0 "info of the reverted file" "$S" info "$T/rev.db"
-expect_out "^  txid +$old_txid +$old_txid$" "both metas carry the older txid"
+expect_out "^  root +$old_root +$old_root$" "both metas hold the older root"
+expect_out "^current    meta $cur$" "the current slot stays current (its txid is kept)"
 expect_rc 0 "check the reverted file" "$S" check "$T/rev.db"
 "$S" dump "$T/rev.db" >"$T/old.dump"
 checks=$((checks + 1))

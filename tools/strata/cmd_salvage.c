@@ -19,7 +19,9 @@
  *   4. With --orphans, leaf pages below the high-water mark that the walk
  *      did not reach and the freelist does not list are copied into
  *      lost+found/PGID (a top-level bucket whose name is not taken by a
- *      salvaged bucket), never into live buckets.
+ *      salvaged bucket), never into live buckets. A file that stores no
+ *      freelist has no orphans unless the walk skipped something (then
+ *      every unreached leaf is a candidate, old versions included).
  *   5. Exit 0 when nothing was skipped, 1 when something was or the file
  *      is shorter than its meta says (a finding),
  *      3 when SRC has no usable meta, 4 when writing DST failed.
@@ -375,8 +377,15 @@ static int salvage_orphans(salvager *s, const bolt__meta *m, const unsigned char
     uint64_t run = 0;
     const char *why = NULL;
     int rc = cli_raw_free_ids(r, m, &free_ids, &nfree, &run, &why);
+    if (rc == BOLT_NOTFOUND && s->skipped == 0) {
+        /* FORMAT.md §7.3: without a stored list, what nothing reaches is free. */
+        printf("orphans: none (the file stores no freelist, so every page nothing reaches is "
+               "free, and nothing was skipped)\n");
+        return 0;
+    }
     if (rc == BOLT_NOTFOUND) {
-        printf("orphans: the file stores no freelist; every unreached leaf is a candidate\n");
+        printf("orphans: the file stores no freelist; with subtrees skipped, every unreached "
+               "leaf is a candidate (old versions too)\n");
     } else if (rc != 0) {
         printf("orphans: freelist page %" PRIu64 " unreadable (%s); every unreached leaf is a "
                "candidate\n",

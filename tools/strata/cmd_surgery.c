@@ -162,14 +162,24 @@ static int do_revert(surgery *s)
     unsigned char *page = calloc(1, s->r.page_size);
     if (page == NULL)
         return out_finish(s, cli_report("surgery", NULL, -ENOMEM));
-    bolt__meta_encode(&s->r.meta[old], (bolt_pgid)cur, page, s->r.page_size);
+    /*
+     * The older state in the current slot, keeping that slot's txid: txids
+     * stay increasing and each meta stays on page txid % 2 (bbolt copies
+     * the page instead, leaving two metas with one txid; readers accept
+     * both, this form also passes strict checkers).
+     */
+    bolt__meta m = s->r.meta[old];
+    m.txid = s->r.meta[cur].txid;
+    bolt__meta_encode(&m, (bolt_pgid)cur, page, s->r.page_size);
     code = out_write(s, page, s->r.page_size, (uint64_t)cur * s->r.page_size);
     free(page);
     code = out_finish(s, code);
     if (code == CLI_OK)
-        printf("meta %d (txid %" PRIu64 ") replaced by meta %d's fields (txid %" PRIu64
-               ", root %" PRIu64 "); written to %s\n",
-               cur, s->r.meta[cur].txid, old, s->r.meta[old].txid, s->r.meta[old].root, s->dst);
+        printf("meta %d (txid %" PRIu64 ", root %" PRIu64
+               ") now holds the state of meta %d (txid %" PRIu64 ", root %" PRIu64
+               "); written to %s\n",
+               cur, s->r.meta[cur].txid, s->r.meta[cur].root, old, s->r.meta[old].txid,
+               s->r.meta[old].root, s->dst);
     return code;
 }
 
