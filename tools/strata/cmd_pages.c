@@ -90,21 +90,13 @@ int cmd_pages(int argc, char **argv)
         cli_raw_close(&r);
         return cli_report("pages", path, rc);
     }
-    printf("%-8s %-10s %-6s %-6s\n", "ID", "TYPE", "ITEMS", "OVRFLW");
+    printf("%-8s %-10s %-6s %s\n", "ID", "TYPE", "ITEMS", "OVRFLW");
     printf("======== ========== ====== ======\n");
     for (bolt_pgid id = 0; id < hwm && id < r.file_pages;) {
-        bool is_meta = id < 2;
-        bool is_free = !is_meta && (by_walk ? !cli_bit(reached, id) &&
-                                                      !(id >= m->freelist && id < m->freelist + run)
-                                            : id_in(free_ids, nfree, id));
-        if (by_walk && is_free) {
-            /* Without a stored list, a page nothing reaches is free (FORMAT.md §7.3). */
-            printf("%-8" PRIu64 " %-10s\n", id, "free");
-            id++;
-            continue;
-        }
+        /* Without a stored list, a page nothing reaches is free (FORMAT.md §7.3). */
+        bool is_free = id >= 2 && (by_walk ? !cli_bit(reached, id) : id_in(free_ids, nfree, id));
         if (is_free) {
-            printf("%-8" PRIu64 " %-10s\n", id, "free");
+            printf("%-8" PRIu64 " free\n", id);
             id++;
             continue;
         }
@@ -134,8 +126,12 @@ int cmd_pages(int argc, char **argv)
             snprintf(note, sizeof note, "overflow %" PRIu64 " past the high-water mark", ov);
             ov = 0;
         }
-        printf("%-8" PRIu64 " %-10s %-6" PRIu64 " %-6" PRIu64 "%s%s\n", id,
-               cli_raw_type_name(flags), count, ov, note[0] ? " " : "", note);
+        if (note[0] != '\0')
+            printf("%-8" PRIu64 " %-10s %-6" PRIu64 " %-6" PRIu64 " %s\n", id,
+                   cli_raw_type_name(flags), count, ov, note);
+        else
+            printf("%-8" PRIu64 " %-10s %-6" PRIu64 " %" PRIu64 "\n", id, cli_raw_type_name(flags),
+                   count, ov);
         id += ov + 1;
     }
     free(reached);
