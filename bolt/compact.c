@@ -87,6 +87,8 @@ static int ctx_account(compact_ctx *c, size_t n)
         int rc = bolt_tx_commit(tx);
         if (rc != 0)
             return rc;
+        if (c->opt->progress != NULL)
+            c->opt->progress(c->opt->progress_arg, c->res.keys);
         rc = ctx_begin(c);
         if (rc != 0)
             return rc;
@@ -187,7 +189,7 @@ static int compact_copy(compact_ctx *c, bolt_db *src)
 int bolt_compact(bolt_db *src, const char *dst_path, const bolt_compact_options *opt,
                  bolt_compact_result *out)
 {
-    bolt_compact_options defaults = { sizeof defaults, 0, false, 0 };
+    bolt_compact_options defaults = { sizeof defaults, 0, false, 0, NULL, NULL };
     if (opt == NULL)
         opt = &defaults;
     if (src == NULL || dst_path == NULL)

@@ -364,6 +364,9 @@ typedef struct bolt_compact_options {
     uint64_t tx_max_size; /* commit before a tx's key+value bytes pass this; 0 = one tx */
     bool no_sync;         /* skip the per-commit syncs (the result is synced at the end) */
     uint32_t page_size;   /* page size of the new file; 0 = the source's */
+    /* Called after each destination commit with the keys copied so far (may be NULL). */
+    void (*progress)(void *arg, uint64_t keys);
+    void *progress_arg;
 } bolt_compact_options;
 
 typedef struct bolt_compact_result {

@@ -156,7 +156,7 @@ static void test_one_tx(void)
     bolt_db *src = make_source();
     char dst[4096];
     harness_path(dst, sizeof dst, "one.db");
-    bolt_compact_options o = { sizeof o, 0, false, 0 };
+    bolt_compact_options o = { sizeof o, 0, false, 0, NULL, NULL };
     bolt_compact_result res;
     ASSERT_OK(bolt_compact(src, dst, &o, &res));
     ASSERT_EQ_U64(res.txs, 1);
@@ -185,20 +185,29 @@ static void test_one_tx(void)
     ASSERT_OK(bolt_close(src));
 }
 
+static void note_progress(void *arg, uint64_t keys)
+{
+    uint64_t *last = arg;
+    ASSERT_TRUE(keys >= *last);
+    *last = keys;
+}
+
 static void test_many_tx(void)
 {
     bolt_db *src = make_source();
     char dst[4096];
     harness_path(dst, sizeof dst, "many.db");
-    bolt_compact_options o = { sizeof o, 4096, true, 0 };
+    uint64_t last = 0;
+    bolt_compact_options o = { sizeof o, 4096, true, 0, note_progress, &last };
     bolt_compact_result res;
     ASSERT_OK(bolt_compact(src, dst, &o, &res));
     ASSERT_TRUE(res.txs > 20);
+    ASSERT_TRUE(last > 0 && last <= res.keys); /* called after the intermediate commits */
     ASSERT_EQ_U64(compare_files(src, dst), res.keys);
     /* A different page size for the copy. */
     char dst2[4096];
     harness_path(dst2, sizeof dst2, "ps8k.db");
-    bolt_compact_options o2 = { sizeof o2, 0, false, 8192 };
+    bolt_compact_options o2 = { sizeof o2, 0, false, 8192, NULL, NULL };
     ASSERT_OK(bolt_compact(src, dst2, &o2, &res));
     bolt_options bo;
     bolt_options_init(&bo);

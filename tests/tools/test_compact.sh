@@ -43,6 +43,8 @@ expect_out "^bucket 61/62 seq=18446744073709551615$" "sequence of a/b"
 # Small transactions: several commits, same content.
 expect_rc 0 "compact --tx-max-size" "$S" compact --tx-max-size 4096 -o "$T/small.db" "$db"
 expect_out "in ([2-9]|[1-9][0-9]+) transactions" "tx-max-size makes several commits"
+checks=$((checks + 1))
+[ ! -s "$T/err" ] || fail "compact wrote progress to a stderr that is not a terminal"
 "$S" dump "$T/small.db" >"$T/c.dump"
 checks=$((checks + 1))
 cmp -s "$T/a.dump" "$T/c.dump" || fail "--tx-max-size copy differs"

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cli_db.h"
@@ -25,6 +26,12 @@ static void compact_usage(FILE *out)
                  "  --timeout DURATION    wait this long for SRC's lock (1s)\n");
 }
 
+static void compact_progress(void *arg, uint64_t keys)
+{
+    (void)arg;
+    fprintf(stderr, "\rcompact: %" PRIu64 " keys copied\033[K", keys);
+}
+
 int cmd_compact(int argc, char **argv)
 {
     enum { OPT_TX_MAX = 2000, OPT_NO_SYNC };
@@ -38,7 +45,10 @@ int cmd_compact(int argc, char **argv)
     };
     cli_opts o;
     cli_opts_init(&o);
-    bolt_compact_options co = { sizeof co, 65536, false, 0 };
+    bolt_compact_options co = { sizeof co, 65536, false, 0, NULL, NULL };
+    bool tty = isatty(STDERR_FILENO);
+    if (tty)
+        co.progress = compact_progress; /* progress only on a terminal */
     const char *dst = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
@@ -87,6 +97,8 @@ int cmd_compact(int argc, char **argv)
     uint64_t before = stat(src, &st) == 0 ? (uint64_t)st.st_size : 0;
     bolt_compact_result res;
     int rc = bolt_compact(db, dst, &co, &res);
+    if (tty)
+        fprintf(stderr, "\r\033[K");
     if (rc != 0) {
         code = cli_report("compact", rc == -EEXIST ? dst : src, rc);
         char why[256];

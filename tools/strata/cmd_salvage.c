@@ -74,7 +74,8 @@ typedef struct salvager {
     size_t valid;                                 /* stack[0..valid] are open in tx */
     uint64_t puts_in_tx;
     uint64_t buckets, keys, dropped, skipped;
-    int err; /* the first error writing DST */
+    int err;  /* the first error writing DST */
+    bool tty; /* stderr is a terminal: show progress */
 } salvager;
 
 static bolt_val val_copy(const bolt_val *v, bool *oom)
@@ -218,6 +219,9 @@ static int sv_tick(salvager *s)
 {
     if (++s->puts_in_tx < SALVAGE_PUTS_PER_TX)
         return 0;
+    if (s->tty) /* progress only on a terminal */
+        fprintf(stderr, "\rsalvage: %" PRIu64 " keys, %" PRIu64 " skipped\033[K", s->keys,
+                s->skipped);
     return sv_commit(s, true);
 }
 
@@ -556,6 +560,7 @@ int cmd_salvage(int argc, char **argv)
     if (rc == 0) {
         s->r = &r;
         s->o = &o;
+        s->tty = isatty(STDERR_FILENO);
         rc = bolt_open(dst, &bo, &s->db);
     }
     if (rc == 0)
@@ -605,6 +610,8 @@ int cmd_salvage(int argc, char **argv)
     }
     if (rc == 0)
         rc = sync_dir_of(dst);
+    if (s != NULL && s->tty)
+        fprintf(stderr, "\r\033[K");
     cli_raw_close(&r);
     if (rc != 0) {
         fprintf(stderr, "strata salvage: writing %s failed: %s\n", dst, cli_strerror(rc));
