@@ -1,139 +1,232 @@
 /*
- * compact.c: copy the live content of one database into another (bbolt's
- * Compact): the result has no free pages and, with fill percent 1.0 on
- * every nested bucket, nearly full pages.
+ * compact.c: copy every live bucket and key of a database into a fresh
+ * file (bbolt's Compact), leaving free pages and half-empty pages behind.
  *
  * Rules:
- *   1. One read transaction on src for the whole copy, so the copy is a
- *      consistent snapshot; names and values are borrowed from its map.
- *   2. dst is committed whenever the bytes copied since the last commit
- *      pass tx_max_size; after a commit the destination bucket handles are
- *      stale, so they are opened again from the root by their names
- *      (path[]) before the next put.
- *   3. Buckets keep their sequences; the root bucket keeps bbolt's default
- *      fill percent, as bbolt's Compact does.
+ *   1. The destination is created exclusively (an existing file is never
+ *      touched) and removed again if the copy fails, so it exists whole or
+ *      not at all for the caller.
+ *   2. Everything is read from one read transaction of the source, so the
+ *      copy is a consistent snapshot even while a writer goes on.
+ *   3. Buckets keep their nesting and sequences (the root bucket's too);
+ *      plain keys in the root bucket stay plain keys.
+ *   4. Keys arrive in order, so inserting them at the right edge with fill
+ *      percent 1.0 leaves every page full (strata's split keeps the left
+ *      part full on right-edge inserts).
+ *   5. With tx_max_size != 0 the copy commits before a key/value pair would
+ *      take the transaction's key + value bytes past it (bbolt's rule), and
+ *      reopens the bucket path in the next transaction.
+ *   6. The result is synced and its directory synced before success is
+ *      returned, whatever no_sync says (no_sync only skips the per-commit
+ *      syncs, which the final one makes up for).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "bolt_int.h"
 
 typedef struct compact_ctx {
     bolt_db *dst;
-    bolt_tx *tx;
-    uint64_t max, size;
-    bolt_val path[BOLT_MAX_NESTING + 1];    /* bucket names from the top */
-    bolt_bucket *dbk[BOLT_MAX_NESTING + 1]; /* dst handles for path[0..depth) */
-    size_t resolved;                        /* dbk[0..resolved) are valid in tx */
+    bolt_tx *tx; /* the current destination write transaction */
+    const bolt_compact_options *opt;
+    uint64_t tx_bytes;
+    bolt_bucket **stack; /* stack[0] = dst root; stack[i] = the bucket at names[0..i) */
+    bolt_val *names;     /* borrowed from the source transaction */
+    size_t depth, cap;   /* buckets open below the root; capacity of both arrays */
+    bolt_compact_result res;
 } compact_ctx;
 
-/* Rule 2: the dst bucket at path[0..depth), reopened after a commit. */
-static int dst_bucket(compact_ctx *c, size_t depth, bolt_bucket **out)
+static int ctx_reserve(compact_ctx *c, size_t need)
 {
-    while (c->resolved < depth) {
-        size_t i = c->resolved;
-        bolt_bucket *parent = i == 0 ? bolt_tx_root(c->tx) : c->dbk[i - 1];
-        int rc = bolt_bucket_open(parent, c->path[i], &c->dbk[i]);
-        if (rc != 0)
-            return rc == BOLT_NOTFOUND ? BOLT_EPANIC : rc;
-        bolt_bucket_set_fill_percent(c->dbk[i], BOLT_MAX_FILL_PERCENT);
-        c->resolved++;
-    }
-    *out = depth == 0 ? bolt_tx_root(c->tx) : c->dbk[depth - 1];
+    if (need <= c->cap)
+        return 0;
+    size_t cap = c->cap ? c->cap * 2 : 16;
+    while (cap < need)
+        cap *= 2;
+    bolt_bucket **s = realloc(c->stack, cap * sizeof *s);
+    if (s == NULL)
+        return -ENOMEM;
+    c->stack = s;
+    bolt_val *n = realloc(c->names, cap * sizeof *n);
+    if (n == NULL)
+        return -ENOMEM;
+    c->names = n;
+    c->cap = cap;
     return 0;
 }
 
-static int maybe_commit(compact_ctx *c, size_t add)
+/* Begin a destination transaction and reopen the open bucket path (rule 5). */
+static int ctx_begin(compact_ctx *c)
 {
-    if (c->max != 0 && c->size + add > c->max && c->size > 0) {
-        int rc = bolt_tx_commit(c->tx);
+    int rc = bolt_tx_begin(c->dst, BOLT_TX_WRITE, &c->tx);
+    if (rc != 0)
+        return rc;
+    c->res.txs++;
+    c->tx_bytes = 0;
+    c->stack[0] = bolt_tx_root(c->tx);
+    bolt_bucket_set_fill_percent(c->stack[0], BOLT_MAX_FILL_PERCENT);
+    for (size_t i = 0; i < c->depth; i++) {
+        rc = bolt_bucket_open(c->stack[i], c->names[i], &c->stack[i + 1]);
+        if (rc != 0)
+            return rc == BOLT_NOTFOUND ? BOLT_EPANIC : rc; /* we created it */
+        bolt_bucket_set_fill_percent(c->stack[i + 1], BOLT_MAX_FILL_PERCENT);
+    }
+    return 0;
+}
+
+static int ctx_account(compact_ctx *c, size_t n)
+{
+    if (c->opt->tx_max_size != 0 && c->tx_bytes + n > c->opt->tx_max_size && c->tx_bytes > 0) {
+        bolt_tx *tx = c->tx;
         c->tx = NULL;
-        if (rc == 0)
-            rc = bolt_tx_begin(c->dst, BOLT_TX_WRITE, &c->tx);
+        int rc = bolt_tx_commit(tx);
         if (rc != 0)
             return rc;
-        c->size = 0;
-        c->resolved = 0;
+        if (c->opt->progress != NULL)
+            c->opt->progress(c->opt->progress_arg, c->res.keys);
+        rc = ctx_begin(c);
+        if (rc != 0)
+            return rc;
     }
-    c->size += add;
+    c->tx_bytes += n;
     return 0;
 }
 
-static int copy_bucket(compact_ctx *c, bolt_bucket *src, size_t depth)
+static int copy_bucket(compact_ctx *c, bolt_bucket *src)
 {
-    if (depth > BOLT_MAX_NESTING)
-        return bolt__corrupt(src->tx->db, src->root, "buckets nested too deep (a cycle?)");
-    bolt_cursor cur;
-    bolt__cursor_init(&cur, src);
+    bolt_cursor *cur;
+    int rc = bolt_cursor_open(src, &cur);
+    if (rc != 0)
+        return rc;
     bolt_val k, v;
-    uint32_t flags;
-    int rc;
-    for (rc = bolt__cursor_first(&cur, &k, &v, &flags); rc == 0;
-         rc = bolt__cursor_next(&cur, &k, &v, &flags)) {
-        bolt_bucket *d;
-        rc = maybe_commit(c, k.size + ((flags & BOLT_LEAF_BUCKET) ? 0 : v.size));
-        if (rc == 0)
-            rc = dst_bucket(c, depth, &d);
-        if (rc != 0)
-            return rc;
-        if (!(flags & BOLT_LEAF_BUCKET)) {
-            rc = bolt_bucket_put(d, k, v);
+    for (rc = bolt_cursor_first(cur, &k, &v); rc == 0; rc = bolt_cursor_next(cur, &k, &v)) {
+        if (v.data != NULL) {
+            rc = ctx_account(c, k.size + v.size);
+            if (rc == 0)
+                rc = bolt_bucket_put(c->stack[c->depth], k, v);
             if (rc != 0)
-                return rc;
+                break;
+            c->res.keys++;
             continue;
         }
         bolt_bucket *child_src, *child_dst;
         rc = bolt_bucket_open(src, k, &child_src);
         if (rc == 0)
-            rc = bolt_bucket_create(d, k, &child_dst);
+            rc = ctx_account(c, k.size);
         if (rc == 0)
-            rc = bolt_bucket_set_sequence(child_dst, child_src->sequence);
+            rc = ctx_reserve(c, c->depth + 2);
+        if (rc == 0)
+            rc = bolt_bucket_create(c->stack[c->depth], k, &child_dst);
+        if (rc == 0)
+            rc = bolt_bucket_set_sequence(child_dst, bolt_bucket_sequence(child_src));
         if (rc != 0)
-            return rc;
-        c->path[depth] = k;
-        c->dbk[depth] = child_dst;
+            break;
         bolt_bucket_set_fill_percent(child_dst, BOLT_MAX_FILL_PERCENT);
-        c->resolved = depth + 1;
-        rc = copy_bucket(c, child_src, depth + 1);
+        c->res.buckets++;
+        c->names[c->depth] = k;
+        c->stack[++c->depth] = child_dst;
+        rc = copy_bucket(c, child_src);
+        c->depth--;
         if (rc != 0)
-            return rc;
-        if (c->resolved > depth)
-            c->resolved = depth; /* dbk[depth] now names a finished sibling */
+            break;
     }
+    bolt_cursor_close(cur);
     return rc == BOLT_NOTFOUND ? 0 : rc;
 }
 
-int bolt_compact(bolt_db *src, bolt_db *dst, uint64_t tx_max_size)
+/* fsync path, then its directory (rule 6). */
+static int sync_file_and_dir(const char *path)
 {
-    if (src == NULL || dst == NULL || src == dst)
-        return STRATA_EMISUSE;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) == 0 ? 0 : -errno;
+    close(fd);
+    if (rc != 0)
+        return rc;
+    char *copy = strdup(path);
+    if (copy == NULL)
+        return -ENOMEM;
+    fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(copy);
+    if (fd < 0)
+        return -errno;
+    rc = fsync(fd) == 0 ? 0 : -errno;
+    close(fd);
+    return rc;
+}
+
+static int compact_copy(compact_ctx *c, bolt_db *src)
+{
     bolt_tx *stx;
     int rc = bolt_tx_begin(src, 0, &stx);
     if (rc != 0)
         return rc;
-    compact_ctx *c = calloc(1, sizeof *c);
-    if (c == NULL) {
-        bolt_tx_rollback(stx);
-        return -ENOMEM;
-    }
-    c->dst = dst;
-    c->max = tx_max_size;
-    rc = bolt_tx_begin(dst, BOLT_TX_WRITE, &c->tx);
-    if (rc == 0) {
-        bolt_cursor probe;
-        bolt_val k;
-        bolt__cursor_init(&probe, bolt_tx_root(c->tx));
-        if (bolt__cursor_first(&probe, &k, NULL, NULL) == 0)
-            rc = BOLT_EBUCKETEXISTS;
-    }
+    c->res.src_size = bolt_tx_size(stx);
+    rc = ctx_reserve(c, 2);
     if (rc == 0)
-        rc = copy_bucket(c, bolt_tx_root(stx), 0);
+        rc = ctx_begin(c);
+    if (rc == 0)
+        rc = bolt_bucket_set_sequence(c->stack[0], bolt_bucket_sequence(bolt_tx_root(stx)));
+    if (rc == 0)
+        rc = copy_bucket(c, bolt_tx_root(stx));
     if (rc == 0) {
-        rc = bolt_tx_commit(c->tx);
+        bolt_tx *tx = c->tx;
         c->tx = NULL;
+        rc = bolt_tx_commit(tx);
     }
     bolt_tx_rollback(c->tx);
+    c->tx = NULL;
     bolt_tx_rollback(stx);
-    free(c);
     return rc;
+}
+
+int bolt_compact(bolt_db *src, const char *dst_path, const bolt_compact_options *opt,
+                 bolt_compact_result *out)
+{
+    bolt_compact_options defaults = { sizeof defaults, 0, false, 0, NULL, NULL };
+    if (opt == NULL)
+        opt = &defaults;
+    if (src == NULL || dst_path == NULL)
+        return STRATA_EMISUSE;
+    /* Rule 1: claim the name; bolt_open then initialises the empty file. */
+    int fd = open(dst_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    close(fd);
+    bolt_options bo;
+    bolt_options_init(&bo);
+    bo.no_sync = opt->no_sync;
+    bo.no_grow_sync = opt->no_sync;
+    bo.page_size = opt->page_size != 0 ? opt->page_size : bolt_db_page_size(src);
+    compact_ctx c;
+    memset(&c, 0, sizeof c);
+    c.opt = opt;
+    int rc = bolt_open(dst_path, &bo, &c.dst);
+    if (rc == 0) {
+        rc = compact_copy(&c, src);
+        int crc = bolt_close(c.dst);
+        if (rc == 0)
+            rc = crc;
+    }
+    if (rc == 0)
+        rc = sync_file_and_dir(dst_path);
+    struct stat st;
+    if (rc == 0 && stat(dst_path, &st) != 0)
+        rc = -errno;
+    free(c.stack);
+    free(c.names);
+    if (rc != 0) {
+        unlink(dst_path);
+        return rc;
+    }
+    c.res.dst_size = (uint64_t)st.st_size;
+    if (out != NULL)
+        *out = c.res;
+    return 0;
 }

@@ -1,139 +1,169 @@
 /*
- * stats.c: bucket statistics, bbolt's Bucket.Stats field for field, so the
- * numbers can be compared with bbolt's for the same file.
+ * stats.c: bucket statistics (bbolt's Bucket.Stats): pages by kind, keys,
+ * depth, bytes allocated and used, buckets and inline buckets, summed over
+ * a bucket and everything nested in it.
  *
- * Rules:
- *   1. Only pages are walked (the committed state the tx sees), with each
- *      page validated; an inline bucket counts its in-use bytes only.
- *   2. A leaf page's in-use bytes run to the end of its last element's
- *      value (bbolt's formula), a branch page's to its last key.
- *   3. Sub-bucket statistics are added, and the deepest sub-bucket's depth
- *      adds to this bucket's own depth. Sub-buckets of inline buckets are
- *      not visited (bbolt does not).
+ * Rules (bbolt 1.3.6's definitions, so the numbers compare one to one):
+ *   1. A bucket counts itself (buckets += 1) and, when inline, inline += 1.
+ *   2. A leaf's elements all count as keys, bucket elements included.
+ *   3. Bytes used by a page: 16 + 16 * (count - 1) + the last element's
+ *      pos + ksize (+ vsize for a leaf) -- the element array plus the data,
+ *      as the writer packs them; 16 for an empty page.
+ *   4. Inline buckets add their page's used bytes to inline_inuse only;
+ *      paged buckets count their pages, overflow and used bytes, and
+ *      allocated bytes are (pages + overflow) * page size.
+ *   5. depth is the deepest tree of the bucket plus the deepest nested
+ *      bucket's depth (nesting adds up); every other field is a sum.
+ *   6. Pages are read as the transaction's meta sees them (a write
+ *      transaction's uncommitted changes are not counted); every page is
+ *      validated and entered once, so a damaged or cyclic file is
+ *      BOLT_ECORRUPT, never a loop.
  */
+#include <errno.h>
+#include <stdlib.h>
+
 #include "bolt_int.h"
 
-static void stats_add(bolt_bucket_stats *s, const bolt_bucket_stats *o)
+typedef struct stats_walk {
+    bolt_tx *tx;
+    unsigned char *seen; /* one bit per page id below the high-water mark */
+} stats_walk;
+
+static void stats_add(bolt_stats *s, const bolt_stats *o)
 {
-    s->branch_page_n += o->branch_page_n;
-    s->branch_overflow_n += o->branch_overflow_n;
-    s->leaf_page_n += o->leaf_page_n;
-    s->leaf_overflow_n += o->leaf_overflow_n;
-    s->key_n += o->key_n;
+    s->branch_pages += o->branch_pages;
+    s->branch_overflow += o->branch_overflow;
+    s->leaf_pages += o->leaf_pages;
+    s->leaf_overflow += o->leaf_overflow;
+    s->keys += o->keys;
     if (s->depth < o->depth)
         s->depth = o->depth;
     s->branch_alloc += o->branch_alloc;
     s->branch_inuse += o->branch_inuse;
     s->leaf_alloc += o->leaf_alloc;
     s->leaf_inuse += o->leaf_inuse;
-    s->bucket_n += o->bucket_n;
-    s->inline_bucket_n += o->inline_bucket_n;
-    s->inline_bucket_inuse += o->inline_bucket_inuse;
+    s->buckets += o->buckets;
+    s->inline_buckets += o->inline_buckets;
+    s->inline_inuse += o->inline_inuse;
 }
 
-static int bucket_stats(bolt_tx *tx, bolt_pgid root, const unsigned char *inl, size_t inl_size,
-                        int nesting, bolt_bucket_stats *out);
-
-/* Rule 2: bytes from the page start to the end of the last element's data. */
+/* Rule 3. */
 static uint64_t page_used(const bolt__page *p)
 {
     if (p->count == 0)
         return BOLT_PAGE_HEADER_SIZE;
-    bolt_val k, v = { NULL, 0 };
+    const unsigned char *e = p->data + BOLT_PAGE_HEADER_SIZE + (size_t)(p->count - 1) * 16;
+    uint64_t used = BOLT_PAGE_HEADER_SIZE + 16 * (uint64_t)(p->count - 1);
     if (bolt__page_is_leaf(p))
-        bolt__page_leaf_elem(p, p->count - 1u, NULL, &k, &v);
-    else
-        bolt__page_branch_elem(p, p->count - 1u, &k);
-    const unsigned char *end = (const unsigned char *)k.data + k.size + v.size;
-    return (uint64_t)(end - p->data);
+        return used + bolt__ld32(e + BOLT_LEAF_POS_OFF) + bolt__ld32(e + BOLT_LEAF_KSIZE_OFF) +
+               bolt__ld32(e + BOLT_LEAF_VSIZE_OFF);
+    return used + bolt__ld32(e + BOLT_BRANCH_POS_OFF) + bolt__ld32(e + BOLT_BRANCH_KSIZE_OFF);
 }
 
-static int visit(bolt_tx *tx, const bolt__page *p, int depth, bool inline_bucket, int nesting,
-                 bolt_bucket_stats *s, bolt_bucket_stats *sub)
+static int bucket_stats(stats_walk *w, bolt_pgid root, const unsigned char *inline_data,
+                        size_t inline_size, int nesting, bolt_stats *out);
+
+/* The pages of a paged bucket's tree below id; sub-bucket stats into *sub. */
+static int tree_stats(stats_walk *w, bolt_pgid id, uint32_t level, int nesting, bolt_stats *s,
+                      bolt_stats *sub)
 {
-    if (bolt__page_is_leaf(p)) {
-        s->key_n += p->count;
-        if (inline_bucket) {
-            s->inline_bucket_inuse += page_used(p);
-        } else {
-            s->leaf_page_n++;
-            s->leaf_inuse += page_used(p);
-            s->leaf_overflow_n += p->overflow;
-            for (unsigned i = 0; i < p->count; i++) {
-                uint32_t f;
-                bolt_val v;
-                bolt__page_leaf_elem(p, i, &f, NULL, &v);
-                if (!(f & BOLT_LEAF_BUCKET))
-                    continue;
-                const unsigned char *val = v.data;
-                bolt_pgid r = bolt__ld64(val + BOLT_BUCKET_ROOT_OFF);
-                bolt_bucket_stats cs = { 0 };
-                int rc = bucket_stats(tx, r, val + BOLT_BUCKET_HEADER_SIZE,
-                                      v.size - BOLT_BUCKET_HEADER_SIZE, nesting + 1, &cs);
-                if (rc != 0)
-                    return rc;
-                stats_add(sub, &cs);
-            }
+    if (level >= BOLT_MAX_DEPTH)
+        return bolt__corrupt(w->tx->db, id, "tree deeper than 64 levels");
+    if (id < w->tx->meta.pgid && ((w->seen[id / 8] >> (id % 8)) & 1))
+        return bolt__corrupt(w->tx->db, id, "page reached twice");
+    bolt__page p;
+    int rc = bolt__tx_page(w->tx, id, &p);
+    if (rc != 0)
+        return rc;
+    w->seen[id / 8] |= (unsigned char)(1u << (id % 8));
+    if (s->depth < level + 1)
+        s->depth = level + 1;
+    if (bolt__page_is_leaf(&p)) {
+        s->keys += p.count;
+        s->leaf_pages++;
+        s->leaf_overflow += p.overflow;
+        s->leaf_inuse += page_used(&p);
+        for (unsigned i = 0; i < p.count; i++) {
+            uint32_t flags;
+            bolt_val k, v;
+            bolt__page_leaf_elem(&p, i, &flags, &k, &v);
+            if (!(flags & BOLT_LEAF_BUCKET))
+                continue;
+            const unsigned char *val = v.data;
+            bolt_stats child;
+            rc = bucket_stats(w, bolt__ld64(val + BOLT_BUCKET_ROOT_OFF),
+                              val + BOLT_BUCKET_HEADER_SIZE, v.size - BOLT_BUCKET_HEADER_SIZE,
+                              nesting + 1, &child);
+            if (rc != 0)
+                return rc;
+            stats_add(sub, &child);
         }
-    } else {
-        s->branch_page_n++;
-        s->branch_inuse += page_used(p);
-        s->branch_overflow_n += p->overflow;
-    }
-    if ((uint64_t)depth + 1 > s->depth)
-        s->depth = (uint64_t)depth + 1;
-    if (bolt__page_is_leaf(p))
         return 0;
-    if (depth + 1 >= BOLT_MAX_DEPTH)
-        return bolt__corrupt(tx->db, p->id, "tree deeper than 64 levels (a cycle?)");
-    for (unsigned i = 0; i < p->count; i++) {
-        bolt__page c;
-        int rc = bolt__tx_page(tx, bolt__page_branch_elem(p, i, NULL), &c);
-        if (rc == 0)
-            rc = visit(tx, &c, depth + 1, false, nesting, s, sub);
+    }
+    s->branch_pages++;
+    s->branch_overflow += p.overflow;
+    s->branch_inuse += page_used(&p);
+    for (unsigned i = 0; i < p.count; i++) {
+        rc = tree_stats(w, bolt__page_branch_elem(&p, i, NULL), level + 1, nesting, s, sub);
         if (rc != 0)
             return rc;
     }
     return 0;
 }
 
-static int bucket_stats(bolt_tx *tx, bolt_pgid root, const unsigned char *inl, size_t inl_size,
-                        int nesting, bolt_bucket_stats *out)
+static int bucket_stats(stats_walk *w, bolt_pgid root, const unsigned char *inline_data,
+                        size_t inline_size, int nesting, bolt_stats *out)
 {
-    if (nesting > BOLT_MAX_NESTING)
-        return bolt__corrupt(tx->db, root, "buckets nested too deep (a cycle?)");
-    bolt_bucket_stats s, sub;
-    memset(&s, 0, sizeof s);
-    memset(&sub, 0, sizeof sub);
-    s.bucket_n = 1;
-    bolt__page p;
-    int rc;
+    bolt_stats s = { 0 }, sub = { 0 };
+    uint64_t ps = w->tx->db->page_size;
+    if (nesting > 4096)
+        return bolt__corrupt(w->tx->db, root, "buckets nested deeper than 4096");
+    s.buckets = 1;
     if (root == 0) {
-        s.inline_bucket_n = 1;
-        const char *why;
-        if (bolt__page_load(inl, inl_size, 0, &p, &why) != 0)
-            return bolt__corrupt(tx->db, 0, why);
-    } else {
-        rc = bolt__tx_page(tx, root, &p);
-        if (rc != 0)
-            return rc;
+        s.inline_buckets = 1;
+        s.depth = 1;
+        if (inline_data == NULL) {
+            /* Created by this write transaction: an empty inline page. */
+            s.inline_inuse = BOLT_PAGE_HEADER_SIZE;
+        } else {
+            bolt__page p;
+            const char *why;
+            if (bolt__page_load(inline_data, inline_size, 0, &p, &why) != 0)
+                return bolt__corrupt(w->tx->db, 0, why);
+            if (!bolt__page_is_leaf(&p))
+                return bolt__corrupt(w->tx->db, 0, "inline bucket page is not a leaf");
+            s.keys = p.count;
+            s.inline_inuse = page_used(&p);
+        }
+        *out = s;
+        return 0;
     }
-    rc = visit(tx, &p, 0, root == 0, nesting, &s, &sub);
+    int rc = tree_stats(w, root, 0, nesting, &s, &sub);
     if (rc != 0)
         return rc;
-    uint64_t ps = tx->db->page_size;
-    s.branch_alloc = (s.branch_page_n + s.branch_overflow_n) * ps;
-    s.leaf_alloc = (s.leaf_page_n + s.leaf_overflow_n) * ps;
+    s.branch_alloc = (s.branch_pages + s.branch_overflow) * ps;
+    s.leaf_alloc = (s.leaf_pages + s.leaf_overflow) * ps;
     s.depth += sub.depth;
+    uint32_t depth = s.depth;
     stats_add(&s, &sub);
+    s.depth = depth;
     *out = s;
     return 0;
 }
 
-int bolt_bucket_stats_get(bolt_bucket *b, bolt_bucket_stats *out)
+int bolt_bucket_stats(bolt_bucket *b, bolt_stats *out)
 {
     int rc = bolt__bucket_usable(b, false);
     if (rc != 0)
         return rc;
-    return bucket_stats(b->tx, b->root, b->inline_data, b->inline_size, 0, out);
+    stats_walk w = { b->tx, NULL };
+    w.seen = calloc((size_t)(b->tx->meta.pgid / 8 + 1), 1);
+    if (w.seen == NULL)
+        return -ENOMEM;
+    bolt_stats s;
+    rc = bucket_stats(&w, b->root, b->inline_data, b->inline_size, 0, &s);
+    free(w.seen);
+    if (rc == 0)
+        *out = s;
+    return rc;
 }

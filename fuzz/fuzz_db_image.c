@@ -33,9 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             bolt_val k, v;
             for (int rc = bolt_cursor_last(c, &k, &v); rc == 0; rc = bolt_cursor_prev(c, &k, &v)) {
                 bolt_bucket *b;
-                bolt_bucket_stats st;
+                bolt_stats st;
                 if (v.data == NULL && bolt_bucket_open(bolt_tx_root(tx), k, &b) == 0)
-                    (void)bolt_bucket_stats_get(b, &st);
+                    (void)bolt_bucket_stats(b, &st);
             }
         }
         bolt_tx_rollback(tx);

@@ -294,28 +294,6 @@ bool bolt_bucket_is_inline(const bolt_bucket *b);
 int bolt_bucket_for_each(bolt_bucket *b, int (*fn)(void *arg, bolt_val key, bolt_val value),
                          void *arg);
 
-/*
- * Page and key statistics of a bucket and everything below it, as bbolt's
- * Bucket.Stats computes them (over the committed pages the transaction
- * sees; a write transaction's uncommitted changes are not counted).
- */
-typedef struct bolt_bucket_stats {
-    uint64_t branch_page_n;     /* logical branch pages */
-    uint64_t branch_overflow_n; /* their overflow pages */
-    uint64_t leaf_page_n;
-    uint64_t leaf_overflow_n;
-    uint64_t key_n;                      /* leaf elements, nested bucket names included */
-    uint64_t depth;                      /* levels, nested buckets adding theirs */
-    uint64_t branch_alloc, branch_inuse; /* bytes */
-    uint64_t leaf_alloc, leaf_inuse;
-    uint64_t bucket_n; /* this bucket and every one below it */
-    uint64_t inline_bucket_n;
-    uint64_t inline_bucket_inuse; /* bytes */
-} bolt_bucket_stats;
-
-/* Fill *out. 0; BOLT_ETXCLOSED; BOLT_EBUCKETNOTFOUND; BOLT_ECORRUPT. */
-int bolt_bucket_stats_get(bolt_bucket *b, bolt_bucket_stats *out);
-
 /* ---- cursors ----------------------------------------------------------- */
 
 /*
@@ -343,19 +321,75 @@ int bolt_cursor_seek(bolt_cursor *c, bolt_val seek, bolt_val *key, bolt_val *val
  */
 int bolt_cursor_delete(bolt_cursor *c);
 
-/* ---- compaction ---------------------------------------------------------- */
+/* ---- statistics -------------------------------------------------------- */
 
 /*
- * Copy everything src holds (as one read transaction sees it) into dst,
- * which should be empty: buckets in key order with their sequences, nested
- * buckets filled at fill percent 1.0 (bbolt's Compact). dst is committed
- * every tx_max_size bytes of keys and values (0 = one transaction). src and
- * dst must be different databases; dst's options decide syncing.
- * Returns 0; BOLT_EBUCKETEXISTS (dst not empty); BOLT_ECORRUPT (src); any
- * commit error of dst (-ENOSPC, ...); -ENOMEM. On failure dst holds a
- * prefix of the copy (the committed part).
+ * bbolt's BucketStats, over a bucket and everything nested in it. Every
+ * element of a leaf counts as a key (bucket elements too); "inuse" bytes
+ * are a page's header, element array and data; "alloc" bytes are whole
+ * pages (overflow included). Inline buckets count only in buckets,
+ * inline_buckets, keys and inline_inuse. depth adds the deepest nested
+ * bucket's depth to the bucket's own tree depth.
  */
-int bolt_compact(bolt_db *src, bolt_db *dst, uint64_t tx_max_size);
+typedef struct bolt_stats {
+    uint64_t branch_pages;    /* logical branch pages */
+    uint64_t branch_overflow; /* physical branch overflow pages */
+    uint64_t leaf_pages;      /* logical leaf pages */
+    uint64_t leaf_overflow;   /* physical leaf overflow pages */
+    uint64_t keys;            /* key/value pairs (and bucket elements) */
+    uint32_t depth;           /* levels, nested buckets added */
+    uint64_t branch_alloc;    /* bytes of branch pages */
+    uint64_t branch_inuse;    /* bytes used in them */
+    uint64_t leaf_alloc;      /* bytes of paged leaf pages */
+    uint64_t leaf_inuse;      /* bytes used in them */
+    uint64_t buckets;         /* buckets, this one included */
+    uint64_t inline_buckets;  /* of which inline */
+    uint64_t inline_inuse;    /* bytes used by inline bucket pages */
+} bolt_stats;
+
+/*
+ * Statistics of b and every bucket below it, as the transaction's meta
+ * sees the file (bolt_tx_root(tx) gives the whole file; a write
+ * transaction's uncommitted changes are not counted). Returns 0 and *out;
+ * BOLT_ETXCLOSED; BOLT_EBUCKETNOTFOUND (deleted handle); BOLT_ECORRUPT (a
+ * damaged, cyclic or shared page: bolt_db_last_corruption names it);
+ * -ENOMEM.
+ */
+int bolt_bucket_stats(bolt_bucket *b, bolt_stats *out);
+
+/* ---- compaction -------------------------------------------------------- */
+
+/* bolt_compact options; a zero-filled struct means the defaults. */
+typedef struct bolt_compact_options {
+    size_t size;          /* sizeof(bolt_compact_options) as the caller knew it */
+    uint64_t tx_max_size; /* commit before a tx's key+value bytes pass this; 0 = one tx */
+    bool no_sync;         /* skip the per-commit syncs (the result is synced at the end) */
+    uint32_t page_size;   /* page size of the new file; 0 = the source's */
+    /* Called after each destination commit with the keys copied so far (may be NULL). */
+    void (*progress)(void *arg, uint64_t keys);
+    void *progress_arg;
+} bolt_compact_options;
+
+typedef struct bolt_compact_result {
+    uint64_t buckets;  /* buckets copied (nested ones included) */
+    uint64_t keys;     /* key/value pairs copied */
+    uint64_t txs;      /* destination transactions committed */
+    uint64_t src_size; /* the source's pgid * page size as copied */
+    uint64_t dst_size; /* bytes of the new file */
+} bolt_compact_result;
+
+/*
+ * Copy every bucket (nested, with sequences) and key of src, as one read
+ * transaction sees it, into a new file at dst_path, with full pages (fill
+ * percent 1.0) and no free pages (bbolt's Compact). dst_path must not
+ * exist: it is created exclusively, synced with its directory on success
+ * and removed on failure. opt may be NULL (defaults); out may be NULL.
+ * src stays open and usable; other threads may write to it meanwhile.
+ * Returns 0; -EEXIST (dst_path exists); -errno; BOLT_ECORRUPT (src is
+ * damaged); STRATA_EMISUSE (NULL src or dst_path); -ENOMEM.
+ */
+int bolt_compact(bolt_db *src, const char *dst_path, const bolt_compact_options *opt,
+                 bolt_compact_result *out);
 
 /* ---- inspection (for tools) ------------------------------------------- */
 

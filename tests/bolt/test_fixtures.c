@@ -172,17 +172,17 @@ static void test_stats_match_bbolt(void)
                                  "buckets=%llu inline_buckets=%llu",
                                  &seq, &depth, &keys, &bp, &bo, &lp, &lo, &nb, &ni),
                           9);
-            bolt_bucket_stats st;
-            ASSERT_OK(bolt_bucket_stats_get(b, &st));
+            bolt_stats st;
+            ASSERT_OK(bolt_bucket_stats(b, &st));
             ASSERT_EQ_U64(bolt_bucket_sequence(b), seq);
             ASSERT_EQ_U64(st.depth, depth);
-            ASSERT_EQ_U64(st.key_n, keys);
-            ASSERT_EQ_U64(st.branch_page_n, bp);
-            ASSERT_EQ_U64(st.branch_overflow_n, bo);
-            ASSERT_EQ_U64(st.leaf_page_n, lp);
-            ASSERT_EQ_U64(st.leaf_overflow_n, lo);
-            ASSERT_EQ_U64(st.bucket_n, nb);
-            ASSERT_EQ_U64(st.inline_bucket_n, ni);
+            ASSERT_EQ_U64(st.keys, keys);
+            ASSERT_EQ_U64(st.branch_pages, bp);
+            ASSERT_EQ_U64(st.branch_overflow, bo);
+            ASSERT_EQ_U64(st.leaf_pages, lp);
+            ASSERT_EQ_U64(st.leaf_overflow, lo);
+            ASSERT_EQ_U64(st.buckets, nb);
+            ASSERT_EQ_U64(st.inline_buckets, ni);
             ASSERT_EQ_U64(st.leaf_alloc, (lp + lo) * 4096);
             compared++;
         }
@@ -243,9 +243,9 @@ static void test_damaged_images_never_crash(void)
                 for (int r = bolt_cursor_first(c, &k, &v); r == 0;
                      r = bolt_cursor_next(c, &k, &v)) {
                     bolt_bucket *b;
-                    bolt_bucket_stats st;
+                    bolt_stats st;
                     if (v.data == NULL && bolt_bucket_open(bolt_tx_root(tx), k, &b) == 0)
-                        (void)bolt_bucket_stats_get(b, &st);
+                        (void)bolt_bucket_stats(b, &st);
                 }
                 bolt_tx_rollback(tx);
                 ASSERT_OK(bolt_close(db));

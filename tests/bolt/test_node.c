@@ -91,9 +91,9 @@ static double load_fill(const char *name, int n, bool reverse, double fill_perce
     bt_check(db);
     ASSERT_OK(bolt_tx_begin(db, 0, &tx));
     ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
-    bolt_bucket_stats st;
-    ASSERT_OK(bolt_bucket_stats_get(b, &st));
-    ASSERT_EQ_U64(st.key_n, (uint64_t)n);
+    bolt_stats st;
+    ASSERT_OK(bolt_bucket_stats(b, &st));
+    ASSERT_EQ_U64(st.keys, (uint64_t)n);
     bolt_tx_rollback(tx);
     ASSERT_OK(bolt_close(db));
     return (double)st.leaf_inuse / (double)st.leaf_alloc;
@@ -126,14 +126,14 @@ static void put_range(bolt_db *db, int from, int to)
     ASSERT_OK(bolt_tx_commit(tx));
 }
 
-static bolt_bucket_stats stats_of(bolt_db *db)
+static bolt_stats stats_of(bolt_db *db)
 {
     bolt_tx *tx;
     bolt_bucket *b;
-    bolt_bucket_stats st;
+    bolt_stats st;
     ASSERT_OK(bolt_tx_begin(db, 0, &tx));
     ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
-    ASSERT_OK(bolt_bucket_stats_get(b, &st));
+    ASSERT_OK(bolt_bucket_stats(b, &st));
     bolt_tx_rollback(tx);
     return st;
 }
@@ -160,17 +160,17 @@ static void test_rebalance_and_collapse(void)
     char p[8192];
     bolt_db *db = open_db("rebal.db", p, sizeof p);
     put_range(db, 0, 20000);
-    bolt_bucket_stats before = stats_of(db);
+    bolt_stats before = stats_of(db);
     ASSERT_TRUE(before.depth >= 3);
     delete_where(db, 20000, 40); /* keep 1 in 40 */
-    bolt_bucket_stats after = stats_of(db);
-    ASSERT_EQ_U64(after.key_n, 500);
-    ASSERT_TRUE(after.leaf_page_n * 10 < before.leaf_page_n);
+    bolt_stats after = stats_of(db);
+    ASSERT_EQ_U64(after.keys, 500);
+    ASSERT_TRUE(after.leaf_pages * 10 < before.leaf_pages);
     delete_where(db, 20000, 20000); /* keep only key 0 */
     after = stats_of(db);
-    ASSERT_EQ_U64(after.key_n, 1);
+    ASSERT_EQ_U64(after.keys, 1);
     ASSERT_EQ_U64(after.depth, 1); /* branches collapsed into one leaf */
-    ASSERT_EQ_U64(after.branch_page_n, 0);
+    ASSERT_EQ_U64(after.branch_pages, 0);
     ASSERT_OK(bolt_close(db));
 }
 

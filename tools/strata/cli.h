@@ -32,5 +32,13 @@ int cmd_keys(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_strerror(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_pages(int argc, char **argv);
+int cmd_page(int argc, char **argv);
+int cmd_page_item(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_compact(int argc, char **argv);
+int cmd_surgery(int argc, char **argv);
+int cmd_salvage(int argc, char **argv);
 
 #endif

@@ -13,15 +13,24 @@
 #include "cli.h"
 
 static const cli_command commands[] = {
+    { "bench", "micro-benchmarks (strata bench index)", cmd_bench },
     { "buckets", "list the buckets at the top of a db (or inside a bucket)", cmd_buckets },
     { "check", "verify a db file; one line per problem", cmd_check },
+    { "compact", "copy the live data into a new, fully packed file", cmd_compact },
     { "dump", "print the canonical dump (bolt-dump v1)", cmd_dump },
     { "gen", "write a demo db from a seeded generator", cmd_gen },
     { "get", "print the value of a key", cmd_get },
+    { "info", "page size and both meta pages' fields", cmd_info },
     { "keys", "list the keys of a bucket", cmd_keys },
     { "load", "create a db from a canonical dump on standard input", cmd_load },
+    { "page", "decode pages (or hexdump them with --format hex)", cmd_page },
+    { "page-item", "print one element of a branch or leaf page", cmd_page_item },
+    { "pages", "list every page: id, type, items, overflow; free pages marked", cmd_pages },
+    { "salvage", "copy everything readable from a damaged file into a new one", cmd_salvage },
+    { "stats", "bucket statistics: pages, keys, depth, bytes used/allocated", cmd_stats },
     { "strerror", "describe strata status codes (e.g. strata strerror -5104)", cmd_strerror },
-    { "bench", "micro-benchmarks (strata bench index)", cmd_bench },
+    { "surgery", "repair a copy: revert-meta-page, copy-page, clear-page-elements, freelist, meta",
+      cmd_surgery },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,492 @@
+/*
+ * cli_raw.c: byte-level reading of possibly damaged bolt files (see
+ * cli_raw.h) and the tolerant tree walk behind `pages` and `salvage`.
+ *
+ * Rules:
+ *   1. Every page id is checked against the file size (and the walk's
+ *      high-water mark) before a byte of it is read; an overflow count is
+ *      checked before anything is allocated for it.
+ *   2. Bytes from the file are never trusted: every element is bounds
+ *      checked (bolt__page_check for whole pages, cli_raw_elem for one).
+ *   3. The walk enters a page at most once (visited bitmap), recurses at
+ *      most BOLT_MAX_DEPTH tree levels per bucket and CLI_WALK_MAX_NESTING
+ *      buckets deep, so no file can make it loop or exhaust the stack.
+ *   4. A subtree that cannot be read is reported once, with its page, its
+ *      bucket and its key range, and the walk continues with its siblings.
+ */
+#include "cli_raw.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int cli_raw_read(const cli_raw *r, uint64_t off, void *buf, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t got = pread(r->fd, (unsigned char *)buf + done, n - done, (off_t)(off + done));
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (got == 0)
+            return -EIO;
+        done += (size_t)got;
+    }
+    return 0;
+}
+
+/* Take LOCK_SH, retrying every 50 ms until timeout_ms (bolt_open's rule). */
+static int raw_lock(int fd, uint64_t timeout_ms)
+{
+    uint64_t waited = 0;
+    for (;;) {
+        if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return -errno;
+        if (waited >= timeout_ms)
+            return BOLT_ETIMEOUT;
+        struct timespec ts = { 0, 50 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+        waited += 50;
+    }
+}
+
+/* The fields of a meta page image as stored, without any validation. */
+static void meta_fields(const unsigned char *p, bolt__meta *m)
+{
+    m->magic = bolt__ld32(p + BOLT_META_MAGIC_OFF);
+    m->version = bolt__ld32(p + BOLT_META_VERSION_OFF);
+    m->page_size = bolt__ld32(p + BOLT_META_PAGESIZE_OFF);
+    m->flags = bolt__ld32(p + BOLT_META_FLAGS_OFF);
+    m->root = bolt__ld64(p + BOLT_META_ROOT_OFF);
+    m->sequence = bolt__ld64(p + BOLT_META_SEQUENCE_OFF);
+    m->freelist = bolt__ld64(p + BOLT_META_FREELIST_OFF);
+    m->pgid = bolt__ld64(p + BOLT_META_PGID_OFF);
+    m->txid = bolt__ld64(p + BOLT_META_TXID_OFF);
+    m->checksum = bolt__ld64(p + BOLT_META_CHECKSUM_OFF);
+}
+
+static const char *decode_why(int rc)
+{
+    switch (rc) {
+    case BOLT_EINVALID:
+        return "bad magic (not a bolt meta page)";
+    case BOLT_EVERSIONMISMATCH:
+        return "unsupported version";
+    case BOLT_ECHECKSUM:
+        return "checksum mismatch";
+    default:
+        return "unreadable";
+    }
+}
+
+/* FORMAT.md §3.1: the page size from meta 0, else from a meta 1 found by probing. */
+static uint32_t raw_page_size(const cli_raw *r)
+{
+    unsigned char buf[BOLT_META_END];
+    bolt__meta m;
+    if (r->file_size >= BOLT_META_END && cli_raw_read(r, 0, buf, sizeof buf) == 0 &&
+        bolt__meta_decode(buf, sizeof buf, &m) == 0) {
+        uint32_t ps = m.page_size;
+        if (ps >= BOLT_MIN_PAGE_SIZE && ps <= BOLT_MAX_PAGE_SIZE && (ps & (ps - 1)) == 0)
+            return ps;
+    }
+    for (uint32_t ps = BOLT_MIN_PAGE_SIZE; ps <= BOLT_MAX_PAGE_SIZE; ps *= 2) {
+        if ((uint64_t)ps + BOLT_META_END > r->file_size)
+            break;
+        if (cli_raw_read(r, ps, buf, sizeof buf) == 0 &&
+            bolt__meta_decode(buf, sizeof buf, &m) == 0 && m.page_size == ps)
+            return ps;
+    }
+    /* Both torn: trust meta 0's page size field if its magic is right (to show it). */
+    if (r->file_size >= BOLT_META_END && cli_raw_read(r, 0, buf, sizeof buf) == 0 &&
+        bolt__ld32(buf + BOLT_META_MAGIC_OFF) == BOLT_MAGIC) {
+        uint32_t ps = bolt__ld32(buf + BOLT_META_PAGESIZE_OFF);
+        if (ps >= BOLT_MIN_PAGE_SIZE && ps <= BOLT_MAX_PAGE_SIZE && (ps & (ps - 1)) == 0)
+            return ps;
+    }
+    return 0;
+}
+
+static void raw_metas(cli_raw *r)
+{
+    for (int i = 0; i < 2; i++) {
+        unsigned char buf[BOLT_META_END];
+        memset(&r->meta[i], 0, sizeof r->meta[i]);
+        uint64_t off = i == 0 ? 0 : r->page_size;
+        if ((i == 1 && r->page_size == 0) || off + BOLT_META_END > r->file_size ||
+            cli_raw_read(r, off, buf, sizeof buf) != 0) {
+            r->meta_rc[i] = BOLT_EINVALID;
+            r->meta_why[i] = "not in the file";
+            continue;
+        }
+        meta_fields(buf, &r->meta[i]);
+        bolt__meta m;
+        int rc = bolt__meta_decode(buf, sizeof buf, &m);
+        const char *why = rc != 0 ? decode_why(rc) : NULL;
+        if (rc == 0 && m.page_size != r->page_size) {
+            rc = BOLT_EINVALID;
+            why = "page size differs from the file's";
+        }
+        if (rc == 0)
+            rc = bolt__meta_sane(&m, &why);
+        if (rc == 0 && m.pgid * (uint64_t)r->page_size > r->file_size) {
+            rc = BOLT_ECORRUPT;
+            why = "file shorter than the high-water mark";
+            r->meta_short[i] = true;
+        }
+        r->meta_rc[i] = rc;
+        r->meta_why[i] = why;
+    }
+    r->current = -1;
+    if (r->meta_rc[0] == 0)
+        r->current = 0;
+    if (r->meta_rc[1] == 0 && (r->current < 0 || r->meta[1].txid > r->meta[0].txid))
+        r->current = 1;
+}
+
+int cli_raw_open(const char *cmd, const cli_opts *o, const char *path, cli_raw *r)
+{
+    memset(r, 0, sizeof *r);
+    r->cmd = cmd;
+    r->path = path;
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0)
+        return cli_report(cmd, path, -errno);
+    int rc = raw_lock(r->fd, o->timeout_ms > 0 ? o->timeout_ms : 1);
+    if (rc != 0) {
+        close(r->fd);
+        r->fd = -1;
+        int code = cli_report(cmd, path, rc);
+        if (rc == BOLT_ETIMEOUT)
+            fprintf(stderr,
+                    "strata %s: %s is locked by a process that has it open for writing; "
+                    "stop it or raise --timeout\n",
+                    cmd, path);
+        return code;
+    }
+    struct stat st;
+    if (fstat(r->fd, &st) != 0) {
+        rc = -errno;
+        cli_raw_close(r);
+        return cli_report(cmd, path, rc);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        cli_raw_close(r);
+        fprintf(stderr, "strata %s: %s: not a regular file\n", cmd, path);
+        return CLI_NOOPEN;
+    }
+    r->file_size = (uint64_t)st.st_size;
+    r->page_size = raw_page_size(r);
+    r->file_pages = r->page_size ? r->file_size / r->page_size : 0;
+    raw_metas(r);
+    return CLI_OK;
+}
+
+void cli_raw_close(cli_raw *r)
+{
+    if (r->fd >= 0)
+        close(r->fd); /* releases the lock */
+    r->fd = -1;
+}
+
+const char *cli_raw_type_name(uint16_t flags)
+{
+    switch (flags) {
+    case BOLT_PAGE_BRANCH:
+        return "branch";
+    case BOLT_PAGE_LEAF:
+        return "leaf";
+    case BOLT_PAGE_META:
+        return "meta";
+    case BOLT_PAGE_FREELIST:
+        return "freelist";
+    default:
+        return "unknown";
+    }
+}
+
+int cli_raw_page(const cli_raw *r, bolt_pgid id, unsigned char **buf, size_t *size,
+                 const char **why)
+{
+    uint64_t ps = r->page_size;
+    if (ps == 0 || id >= r->file_pages) {
+        *why = "page lies past the end of the file";
+        return BOLT_ECORRUPT;
+    }
+    unsigned char hdr[BOLT_PAGE_HEADER_SIZE];
+    int rc = cli_raw_read(r, id * ps, hdr, sizeof hdr);
+    if (rc != 0)
+        return rc;
+    uint64_t ov = bolt__ld32(hdr + BOLT_PAGE_OVERFLOW_OFF);
+    if (ov >= r->file_pages - id) {
+        *why = "overflow runs past the end of the file";
+        return BOLT_ECORRUPT;
+    }
+    size_t n = (size_t)((ov + 1) * ps);
+    unsigned char *b = malloc(n);
+    if (b == NULL)
+        return -ENOMEM;
+    rc = cli_raw_read(r, id * ps, b, n);
+    if (rc != 0) {
+        free(b);
+        return rc;
+    }
+    *buf = b;
+    *size = n;
+    return 0;
+}
+
+typedef struct id_vec {
+    bolt_pgid *ids;
+    size_t n, cap;
+} id_vec;
+
+static int collect_id(bolt_pgid id, void *arg)
+{
+    id_vec *v = arg;
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 64;
+        bolt_pgid *p = realloc(v->ids, cap * sizeof *p);
+        if (p == NULL)
+            return -ENOMEM;
+        v->ids = p;
+        v->cap = cap;
+    }
+    v->ids[v->n++] = id;
+    return 0;
+}
+
+int cli_raw_free_ids(const cli_raw *r, const bolt__meta *m, bolt_pgid **ids, size_t *n,
+                     uint64_t *run_pages, const char **why)
+{
+    if (m->freelist == BOLT_NO_FREELIST)
+        return BOLT_NOTFOUND;
+    unsigned char *buf;
+    size_t size;
+    int rc = cli_raw_page(r, m->freelist, &buf, &size, why);
+    if (rc != 0)
+        return rc;
+    if (bolt__ld64(buf + BOLT_PAGE_ID_OFF) != m->freelist) {
+        free(buf);
+        *why = "freelist page header id does not match its position";
+        return BOLT_ECORRUPT;
+    }
+    bolt__freelist *f;
+    rc = bolt__freelist_new(BOLT__FREELIST_ARRAY, &f);
+    if (rc == 0) {
+        rc = bolt__freelist_read(f, buf, size, m->pgid);
+        if (rc == BOLT_ECORRUPT)
+            *why = "freelist page is damaged (type, count or ids)";
+    }
+    id_vec v = { NULL, 0, 0 };
+    if (rc == 0)
+        rc = bolt__freelist_each(f, collect_id, &v);
+    bolt__freelist_free(f);
+    free(buf);
+    if (rc != 0) {
+        free(v.ids);
+        return rc;
+    }
+    *ids = v.ids;
+    *n = v.n;
+    *run_pages = size / r->page_size;
+    return 0;
+}
+
+int cli_raw_elem(const unsigned char *page, size_t size, unsigned i, uint32_t *flags, bolt_val *key,
+                 bolt_val *value, bolt_pgid *child, const char **why)
+{
+    uint16_t pflags = bolt__ld16(page + BOLT_PAGE_FLAGS_OFF);
+    uint64_t start = BOLT_PAGE_HEADER_SIZE + (uint64_t)i * BOLT_LEAF_ELEM_SIZE;
+    if (pflags != BOLT_PAGE_BRANCH && pflags != BOLT_PAGE_LEAF) {
+        *why = "not a branch or leaf page";
+        return BOLT_ECORRUPT;
+    }
+    if (start + BOLT_LEAF_ELEM_SIZE > size) {
+        *why = "element header lies past the end of the page";
+        return BOLT_ECORRUPT;
+    }
+    const unsigned char *e = page + start;
+    uint64_t pos, ksize, vsize = 0;
+    if (pflags == BOLT_PAGE_LEAF) {
+        pos = bolt__ld32(e + BOLT_LEAF_POS_OFF);
+        ksize = bolt__ld32(e + BOLT_LEAF_KSIZE_OFF);
+        vsize = bolt__ld32(e + BOLT_LEAF_VSIZE_OFF);
+        *flags = bolt__ld32(e + BOLT_LEAF_FLAGS_OFF);
+        *child = 0;
+    } else {
+        pos = bolt__ld32(e + BOLT_BRANCH_POS_OFF);
+        ksize = bolt__ld32(e + BOLT_BRANCH_KSIZE_OFF);
+        *child = bolt__ld64(e + BOLT_BRANCH_PGID_OFF);
+        *flags = 0;
+    }
+    if (start + pos + ksize + vsize > size) {
+        *why = "element key/value runs past the end of the page";
+        return BOLT_ECORRUPT;
+    }
+    key->data = e + pos;
+    key->size = (size_t)ksize;
+    value->data = e + pos + ksize;
+    value->size = (size_t)vsize;
+    return 0;
+}
+
+/* ---- the walk -------------------------------------------------------------- */
+
+typedef struct walker {
+    const cli_raw *r;
+    bolt_pgid limit; /* ids must be below this: min(hwm, file pages) */
+    const cli_walk_ops *ops;
+    void *arg;
+    unsigned char *seen;
+    bolt_val path[CLI_WALK_MAX_NESTING];
+} walker;
+
+static void walk_skip(walker *w, bolt_pgid id, size_t depth, const bolt_val *lo, const bolt_val *hi,
+                      const char *why)
+{
+    if (w->ops->skip != NULL)
+        w->ops->skip(w->arg, id, w->path, depth, lo, hi, why);
+}
+
+static int walk_tree(walker *w, bolt_pgid id, size_t nesting, int level, const bolt_val *lo,
+                     const bolt_val *hi);
+
+/* The leaf elements of a checked leaf page (paged or inline) of bucket nesting. */
+static int walk_leaf(walker *w, const bolt__page *p, size_t nesting)
+{
+    for (unsigned i = 0; i < p->count; i++) {
+        uint32_t flags;
+        bolt_val k, v;
+        bolt__page_leaf_elem(p, i, &flags, &k, &v);
+        int rc = 0;
+        if (!(flags & BOLT_LEAF_BUCKET)) {
+            if (w->ops->kv != NULL)
+                rc = w->ops->kv(w->arg, w->path, nesting, k, v);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
+        if (nesting + 1 >= CLI_WALK_MAX_NESTING) {
+            walk_skip(w, p->id, nesting, &k, &k, "buckets nested too deep");
+            continue;
+        }
+        const unsigned char *val = v.data;
+        bolt_pgid root = bolt__ld64(val + BOLT_BUCKET_ROOT_OFF);
+        uint64_t seq = bolt__ld64(val + BOLT_BUCKET_SEQ_OFF);
+        w->path[nesting] = k;
+        if (w->ops->bucket != NULL)
+            rc = w->ops->bucket(w->arg, w->path, nesting + 1, seq);
+        if (rc != 0)
+            return rc;
+        if (root != 0) {
+            rc = walk_tree(w, root, nesting + 1, 0, NULL, NULL);
+        } else {
+            bolt__page ip;
+            const char *why;
+            if (bolt__page_load(val + BOLT_BUCKET_HEADER_SIZE, v.size - BOLT_BUCKET_HEADER_SIZE, 0,
+                                &ip, &why) != 0)
+                walk_skip(w, p->id, nesting + 1, NULL, NULL, why);
+            else if (!bolt__page_is_leaf(&ip))
+                walk_skip(w, p->id, nesting + 1, NULL, NULL, "inline bucket page is not a leaf");
+            else
+                rc = walk_leaf(w, &ip, nesting + 1);
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int walk_tree(walker *w, bolt_pgid id, size_t nesting, int level, const bolt_val *lo,
+                     const bolt_val *hi)
+{
+    if (level >= BOLT_MAX_DEPTH) {
+        walk_skip(w, id, nesting, lo, hi, "tree deeper than 64 levels (a cycle?)");
+        return 0;
+    }
+    if (id < 2 || id >= w->limit) {
+        walk_skip(w, id, nesting, lo, hi, "page id out of bounds");
+        return 0;
+    }
+    if (cli_bit(w->seen, id)) {
+        walk_skip(w, id, nesting, lo, hi, "page already reached (a cycle or a shared page)");
+        return 0;
+    }
+    unsigned char *buf;
+    size_t size;
+    const char *why = NULL;
+    int rc = cli_raw_page(w->r, id, &buf, &size, &why);
+    if (rc == -ENOMEM)
+        return rc;
+    if (rc != 0) {
+        walk_skip(w, id, nesting, lo, hi, why != NULL ? why : strerror(-rc));
+        return 0;
+    }
+    bolt__page p;
+    if (id + size / w->r->page_size > w->limit) {
+        free(buf);
+        walk_skip(w, id, nesting, lo, hi, "overflow runs past the high-water mark");
+        return 0;
+    }
+    if (bolt__page_load(buf, size, id, &p, &why) != 0) {
+        free(buf);
+        walk_skip(w, id, nesting, lo, hi, why);
+        return 0;
+    }
+    for (uint64_t i = 0; i <= p.overflow; i++)
+        w->seen[(id + i) / 8] |= (unsigned char)(1u << ((id + i) % 8));
+    if (w->ops->page != NULL)
+        rc = w->ops->page(w->arg, id, p.overflow, p.flags);
+    if (rc == 0 && bolt__page_is_leaf(&p)) {
+        rc = walk_leaf(w, &p, nesting);
+    } else if (rc == 0) {
+        for (unsigned i = 0; i < p.count && rc == 0; i++) {
+            bolt_val k, next;
+            bolt_pgid child = bolt__page_branch_elem(&p, i, &k);
+            const bolt_val *chi = hi;
+            if (i + 1 < p.count) {
+                bolt__page_branch_elem(&p, i + 1, &next);
+                chi = &next;
+            }
+            rc = walk_tree(w, child, nesting, level + 1, i == 0 && lo != NULL ? lo : &k, chi);
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+int cli_walk(const cli_raw *r, bolt_pgid root, bolt_pgid hwm, const cli_walk_ops *ops, void *arg,
+             unsigned char **reached)
+{
+    walker *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return -ENOMEM;
+    w->r = r;
+    w->limit = hwm < r->file_pages ? hwm : r->file_pages;
+    w->ops = ops;
+    w->arg = arg;
+    w->seen = calloc((size_t)(r->file_pages / 8 + 1), 1);
+    if (w->seen == NULL) {
+        free(w);
+        return -ENOMEM;
+    }
+    int rc = walk_tree(w, root, 0, 0, NULL, NULL);
+    if (reached != NULL && rc == 0)
+        *reached = w->seen;
+    else
+        free(w->seen);
+    free(w);
+    return rc;
+}
