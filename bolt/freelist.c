@@ -1,23 +1,142 @@
 /*
- * freelist.c: the free page set behind freelist.h, as sorted arrays.
+ * freelist.c: the free page set behind freelist.h.
  *
- * (A simple, complete implementation of the interface so the write path
- * can be built and tested; both kinds use the array algorithm, the lowest
- * run of n ids, which is also a valid choice for the hashmap kind.)
+ * (A complete implementation of the interface so the write path could be
+ * built and tested; both kinds use the array algorithm, the lowest run of n
+ * ids, which is also a valid choice for the hashmap kind.)
  *
  * Rules:
- *   1. `free` is sorted and unique; `pending` is sorted by id and unique;
- *      the two are disjoint; no id is 0 or 1.
- *   2. A pending entry remembers the txid that freed it and the txid that
- *      had allocated it (0 = unknown, e.g. loaded from disk), which is what
+ *   1. ids[head..nids) is sorted and unique (free ids); taking the lowest
+ *      id only advances head, so the common one-page allocation is O(1).
+ *   2. pend[] holds the pending ids in any order; pset indexes them, so
+ *      "is this id freed" is one probe. Free and pending are disjoint, and
+ *      no id is 0 or 1.
+ *   3. A pending entry remembers the txid that freed it and the txid that
+ *      had allocated it (0 = unknown, e.g. loaded from disk), which
  *      release_range and rollback need (bbolt's txPending.alloctx).
- *   3. `allocs` maps the first id of each run allocated since load to its
- *      txid and length, sorted by id (bbolt's allocs map).
+ *   4. allocs maps the first id of each run allocated since load to its
+ *      length and txid (bbolt's allocs map).
+ *   5. Sorting happens once per commit (write, release), never per id.
  */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "bolt_int.h"
+
+/* ---- a u64 -> (u64, u64) map, open addressing, key 0 = empty ---------- */
+
+typedef struct u64map {
+    uint64_t *key, *a, *b;
+    size_t cap, n; /* cap is a power of two */
+} u64map;
+
+static size_t map_slot(const u64map *m, uint64_t k)
+{
+    return (size_t)((k * 0x9E3779B97F4A7C15ull) >> 17) & (m->cap - 1);
+}
+
+static int map_grow(u64map *m)
+{
+    u64map g = { 0 };
+    g.cap = m->cap ? m->cap * 2 : 64;
+    g.key = calloc(g.cap, sizeof *g.key);
+    g.a = malloc(g.cap * sizeof *g.a);
+    g.b = malloc(g.cap * sizeof *g.b);
+    if (g.key == NULL || g.a == NULL || g.b == NULL) {
+        free(g.key);
+        free(g.a);
+        free(g.b);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (m->key[i] == 0)
+            continue;
+        size_t s = map_slot(&g, m->key[i]);
+        while (g.key[s] != 0)
+            s = (s + 1) & (g.cap - 1);
+        g.key[s] = m->key[i];
+        g.a[s] = m->a[i];
+        g.b[s] = m->b[i];
+    }
+    g.n = m->n;
+    free(m->key);
+    free(m->a);
+    free(m->b);
+    *m = g;
+    return 0;
+}
+
+/* Reserve room for one more key (load <= 1/2). */
+static int map_reserve(u64map *m)
+{
+    return (m->n + 1) * 2 > m->cap ? map_grow(m) : 0;
+}
+
+static bool map_get(const u64map *m, uint64_t k, uint64_t *a, uint64_t *b)
+{
+    if (m->cap == 0)
+        return false;
+    for (size_t s = map_slot(m, k); m->key[s] != 0; s = (s + 1) & (m->cap - 1)) {
+        if (m->key[s] == k) {
+            if (a != NULL)
+                *a = m->a[s];
+            if (b != NULL)
+                *b = m->b[s];
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Insert or replace; room must have been reserved. */
+static void map_put(u64map *m, uint64_t k, uint64_t a, uint64_t b)
+{
+    size_t s = map_slot(m, k);
+    while (m->key[s] != 0 && m->key[s] != k)
+        s = (s + 1) & (m->cap - 1);
+    if (m->key[s] == 0)
+        m->n++;
+    m->key[s] = k;
+    m->a[s] = a;
+    m->b[s] = b;
+}
+
+/* Remove k (backward-shift deletion keeps probe chains intact). */
+static void map_del(u64map *m, uint64_t k)
+{
+    if (m->cap == 0)
+        return;
+    size_t s = map_slot(m, k);
+    while (m->key[s] != k) {
+        if (m->key[s] == 0)
+            return;
+        s = (s + 1) & (m->cap - 1);
+    }
+    m->key[s] = 0;
+    m->n--;
+    /* Loop invariant: slot s is empty and no chain crosses it broken. */
+    for (size_t j = (s + 1) & (m->cap - 1); m->key[j] != 0; j = (j + 1) & (m->cap - 1)) {
+        size_t home = map_slot(m, m->key[j]);
+        bool movable = s <= j ? (home <= s || home > j) : (home <= s && home > j);
+        if (movable) {
+            m->key[s] = m->key[j];
+            m->a[s] = m->a[j];
+            m->b[s] = m->b[j];
+            m->key[j] = 0;
+            s = j;
+        }
+    }
+}
+
+static void map_clear(u64map *m)
+{
+    free(m->key);
+    free(m->a);
+    free(m->b);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- the freelist -------------------------------------------------------- */
 
 typedef struct fl_pending {
     bolt_pgid id;
@@ -26,36 +145,15 @@ typedef struct fl_pending {
     uint32_t run;    /* run length when id starts a freed run, else 0 */
 } fl_pending;
 
-typedef struct fl_alloc {
-    bolt_pgid id;
-    uint64_t n;
-    bolt_txid txid;
-} fl_alloc;
-
 struct bolt__freelist {
     bolt__freelist_kind kind;
-    bolt_pgid *ids; /* free */
-    size_t nids, capids;
+    bolt_pgid *ids; /* free: ids[head..nids) */
+    size_t head, nids, capids;
     fl_pending *pend;
     size_t npend, cappend;
-    fl_alloc *allocs;
-    size_t nallocs, capallocs;
+    u64map pset;   /* pending id -> (index unused, 0) */
+    u64map allocs; /* first id -> (length, txid) */
 };
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 16;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (q == NULL)
-        return -ENOMEM;
-    *p = q;
-    *cap = c;
-    return 0;
-}
 
 int bolt__freelist_new(bolt__freelist_kind kind, bolt__freelist **out)
 {
@@ -72,89 +170,53 @@ void bolt__freelist_free(bolt__freelist *f)
         return;
     free(f->ids);
     free(f->pend);
-    free(f->allocs);
+    map_clear(&f->pset);
+    map_clear(&f->allocs);
     free(f);
 }
 
-static size_t lower_ids(const bolt_pgid *a, size_t n, bolt_pgid id)
+static int id_cmp(const void *a, const void *b)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t m = lo + (hi - lo) / 2;
-        if (a[m] < id)
-            lo = m + 1;
-        else
-            hi = m;
-    }
-    return lo;
+    bolt_pgid x = *(const bolt_pgid *)a, y = *(const bolt_pgid *)b;
+    return x < y ? -1 : x > y;
 }
 
-static size_t lower_pend(const bolt__freelist *f, bolt_pgid id)
+static bool in_free(const bolt__freelist *f, bolt_pgid id)
 {
-    size_t lo = 0, hi = f->npend;
+    size_t lo = f->head, hi = f->nids;
     while (lo < hi) {
         size_t m = lo + (hi - lo) / 2;
-        if (f->pend[m].id < id)
+        if (f->ids[m] < id)
             lo = m + 1;
         else
             hi = m;
     }
-    return lo;
-}
-
-static size_t lower_alloc(const bolt__freelist *f, bolt_pgid id)
-{
-    size_t lo = 0, hi = f->nallocs;
-    while (lo < hi) {
-        size_t m = lo + (hi - lo) / 2;
-        if (f->allocs[m].id < id)
-            lo = m + 1;
-        else
-            hi = m;
-    }
-    return lo;
+    return lo < f->nids && f->ids[lo] == id;
 }
 
 bool bolt__freelist_freed(const bolt__freelist *f, bolt_pgid id)
 {
-    size_t i = lower_ids(f->ids, f->nids, id);
-    if (i < f->nids && f->ids[i] == id)
-        return true;
-    size_t j = lower_pend(f, id);
-    return j < f->npend && f->pend[j].id == id;
-}
-
-static int alloc_record(bolt__freelist *f, bolt_pgid id, uint64_t n, bolt_txid txid)
-{
-    if (grow((void **)&f->allocs, &f->capallocs, f->nallocs + 1, sizeof *f->allocs) != 0)
-        return -ENOMEM;
-    size_t i = lower_alloc(f, id);
-    if (i < f->nallocs && f->allocs[i].id == id) {
-        f->allocs[i] = (fl_alloc){ id, n, txid };
-        return 0;
-    }
-    memmove(&f->allocs[i + 1], &f->allocs[i], (f->nallocs - i) * sizeof *f->allocs);
-    f->allocs[i] = (fl_alloc){ id, n, txid };
-    f->nallocs++;
-    return 0;
+    return in_free(f, id) || map_get(&f->pset, id, NULL, NULL);
 }
 
 bolt_pgid bolt__freelist_allocate(bolt__freelist *f, bolt_txid txid, size_t n)
 {
-    if (n == 0 || f->nids == 0)
-        return 0;
-    if (grow((void **)&f->allocs, &f->capallocs, f->nallocs + 1, sizeof *f->allocs) != 0)
+    if (n == 0 || f->head == f->nids || map_reserve(&f->allocs) != 0)
         return 0;
     /* Loop invariant: ids[start..i] are consecutive. */
-    size_t start = 0;
-    for (size_t i = 0; i < f->nids; i++) {
-        if (i > 0 && f->ids[i] != f->ids[i - 1] + 1)
+    size_t start = f->head;
+    for (size_t i = f->head; i < f->nids; i++) {
+        if (i > f->head && f->ids[i] != f->ids[i - 1] + 1)
             start = i;
         if (i - start + 1 == n) {
             bolt_pgid first = f->ids[start];
-            memmove(&f->ids[start], &f->ids[i + 1], (f->nids - i - 1) * sizeof *f->ids);
-            f->nids -= n;
-            alloc_record(f, first, n, txid); /* capacity reserved above */
+            if (start == f->head) {
+                f->head += n; /* rule 1 */
+            } else {
+                memmove(&f->ids[start], &f->ids[i + 1], (f->nids - i - 1) * sizeof *f->ids);
+                f->nids -= n;
+            }
+            map_put(&f->allocs, first, n, txid);
             return first;
         }
     }
@@ -170,61 +232,87 @@ int bolt__freelist_free_run(bolt__freelist *f, bolt_txid txid, bolt_pgid id, uin
     for (uint64_t k = 0; k < n; k++)
         if (bolt__freelist_freed(f, id + k))
             return BOLT_EPANIC;
-    if (grow((void **)&f->pend, &f->cappend, f->npend + n, sizeof *f->pend) != 0)
-        return -ENOMEM;
-    bolt_txid alloc = 0;
-    size_t a = lower_alloc(f, id);
-    if (a < f->nallocs && f->allocs[a].id == id) {
-        alloc = f->allocs[a].txid;
-        memmove(&f->allocs[a], &f->allocs[a + 1], (f->nallocs - a - 1) * sizeof *f->allocs);
-        f->nallocs--;
-    } else if (is_freelist_page) {
-        alloc = txid - 1;
+    if (f->npend + n > f->cappend) {
+        size_t cap = f->cappend ? f->cappend : 64;
+        while (cap < f->npend + n)
+            cap *= 2;
+        fl_pending *p = realloc(f->pend, cap * sizeof *p);
+        if (p == NULL)
+            return -ENOMEM;
+        f->pend = p;
+        f->cappend = cap;
     }
-    size_t at = lower_pend(f, id);
-    /* No pending id lies inside the run (checked above), so it goes in as a block. */
-    memmove(&f->pend[at + n], &f->pend[at], (f->npend - at) * sizeof *f->pend);
+    for (uint64_t k = 0; k < n; k++) {
+        if (map_reserve(&f->pset) != 0) {
+            while (k-- > 0)
+                map_del(&f->pset, id + k);
+            return -ENOMEM;
+        }
+        map_put(&f->pset, id + k, 0, 0);
+    }
+    bolt_txid alloc = 0;
+    uint64_t len;
+    if (map_get(&f->allocs, id, &len, &alloc))
+        map_del(&f->allocs, id);
+    else if (is_freelist_page)
+        alloc = txid - 1;
     for (uint64_t k = 0; k < n; k++)
-        f->pend[at + k] = (fl_pending){ id + k, txid, alloc, k == 0 ? (uint32_t)n : 0 };
-    f->npend += n;
+        f->pend[f->npend++] = (fl_pending){ id + k, txid, alloc, k == 0 ? (uint32_t)n : 0 };
     return 0;
 }
 
-static int id_cmp(const void *a, const void *b)
+/* Make room for `extra` more free ids (moving ids[head..] to the front). */
+static int reserve_free(bolt__freelist *f, size_t extra)
 {
-    bolt_pgid x = *(const bolt_pgid *)a, y = *(const bolt_pgid *)b;
-    return x < y ? -1 : x > y;
+    size_t live = f->nids - f->head;
+    if (f->head > 0) {
+        memmove(f->ids, &f->ids[f->head], live * sizeof *f->ids);
+        f->head = 0;
+        f->nids = live;
+    }
+    if (live + extra <= f->capids)
+        return 0;
+    size_t cap = f->capids ? f->capids : 64;
+    while (cap < live + extra)
+        cap *= 2;
+    bolt_pgid *a = realloc(f->ids, cap * sizeof *a);
+    if (a == NULL)
+        return -ENOMEM;
+    f->ids = a;
+    f->capids = cap;
+    return 0;
 }
 
-/* Merge m sorted ids (disjoint from ids) into the free array. */
-static void merge_free(bolt__freelist *f, const bolt_pgid *m, size_t nm)
+/* Merge m (disjoint from the free ids) in; room reserved by reserve_free. */
+static void merge_free(bolt__freelist *f, bolt_pgid *m, size_t nm)
 {
-    /* Capacity was reserved by the caller. Merge from the back. */
-    size_t i = f->nids, j = nm, k = f->nids + nm;
+    qsort(m, nm, sizeof *m, id_cmp);
+    size_t live = f->nids - f->head;
+    /* Loop invariant: ids[k..live + nm) holds the largest merged ids. */
+    size_t i = live, j = nm, k = live + nm;
     while (j > 0) {
         if (i > 0 && f->ids[i - 1] > m[j - 1])
             f->ids[--k] = f->ids[--i];
         else
             f->ids[--k] = m[--j];
     }
-    f->nids += nm;
+    f->nids = live + nm;
 }
 
-/* Move the pending entries selected by keep() == false into free. */
+/* Move the pending entries sel() picks into the free array. */
 static void release_where(bolt__freelist *f, bool (*sel)(const fl_pending *, bolt_txid, bolt_txid),
                           bolt_txid a, bolt_txid b)
 {
     size_t nsel = 0;
     for (size_t i = 0; i < f->npend; i++)
-        if (sel(&f->pend[i], a, b))
-            nsel++;
+        nsel += sel(&f->pend[i], a, b);
     if (nsel == 0)
         return;
-    if (grow((void **)&f->ids, &f->capids, f->nids + nsel, sizeof *f->ids) != 0)
-        return; /* out of memory: the ids simply stay pending (safe) */
     bolt_pgid *m = malloc(nsel * sizeof *m);
-    if (m == NULL)
-        return;
+    if (m == NULL || reserve_free(f, nsel) != 0) {
+        free(m);
+        return; /* out of memory: the ids simply stay pending (safe) */
+    }
     size_t w = 0, k = 0;
     for (size_t i = 0; i < f->npend; i++) {
         if (sel(&f->pend[i], a, b))
@@ -233,7 +321,9 @@ static void release_where(bolt__freelist *f, bool (*sel)(const fl_pending *, bol
             f->pend[w++] = f->pend[i];
     }
     f->npend = w;
-    merge_free(f, m, k); /* pending is sorted, so m is too */
+    for (size_t i = 0; i < k; i++)
+        map_del(&f->pset, m[i]);
+    merge_free(f, m, k);
     free(m);
 }
 
@@ -278,41 +368,38 @@ void bolt__freelist_rollback(bolt__freelist *f, bolt_txid txid)
             f->pend[w++] = p;
             continue;
         }
-        if (p.alloc != 0 && p.run != 0)
-            alloc_record(f, p.id, p.run, p.alloc);
+        map_del(&f->pset, p.id);
+        if (p.alloc != 0 && p.run != 0 && map_reserve(&f->allocs) == 0)
+            map_put(&f->allocs, p.id, p.run, p.alloc);
     }
     f->npend = w;
     /* Allocated by txid and still in use: free again. */
     size_t nback = 0;
-    for (size_t i = 0; i < f->nallocs; i++)
-        if (f->allocs[i].txid == txid)
-            nback += f->allocs[i].n;
+    for (size_t i = 0; i < f->allocs.cap; i++)
+        if (f->allocs.key[i] != 0 && f->allocs.b[i] == txid)
+            nback += f->allocs.a[i];
     if (nback == 0)
         return;
-    if (grow((void **)&f->ids, &f->capids, f->nids + nback, sizeof *f->ids) != 0)
-        return;
     bolt_pgid *m = malloc(nback * sizeof *m);
-    if (m == NULL)
+    if (m == NULL || reserve_free(f, nback) != 0) {
+        free(m);
         return;
-    size_t k = 0;
-    w = 0;
-    for (size_t i = 0; i < f->nallocs; i++) {
-        if (f->allocs[i].txid == txid) {
-            for (uint64_t j = 0; j < f->allocs[i].n; j++)
-                m[k++] = f->allocs[i].id + j;
-        } else {
-            f->allocs[w++] = f->allocs[i];
-        }
     }
-    f->nallocs = w;
-    qsort(m, k, sizeof *m, id_cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < f->allocs.cap; i++) {
+        if (f->allocs.key[i] != 0 && f->allocs.b[i] == txid)
+            for (uint64_t j = 0; j < f->allocs.a[i]; j++)
+                m[k++] = f->allocs.key[i] + j;
+    }
+    for (size_t i = 0; i < k; i++)
+        map_del(&f->allocs, m[i]); /* ids past the first are not keys: no-op */
     merge_free(f, m, k);
     free(m);
 }
 
 size_t bolt__freelist_free_count(const bolt__freelist *f)
 {
-    return f->nids;
+    return f->nids - f->head;
 }
 
 size_t bolt__freelist_pending_count(const bolt__freelist *f)
@@ -322,24 +409,37 @@ size_t bolt__freelist_pending_count(const bolt__freelist *f)
 
 size_t bolt__freelist_page_size(const bolt__freelist *f)
 {
-    size_t n = f->nids + f->npend;
+    size_t n = f->nids - f->head + f->npend;
     return BOLT_PAGE_HEADER_SIZE + 8 * n + (n >= BOLT_FREELIST_COUNT_ESCAPE ? 8 : 0);
+}
+
+/* The pending ids, sorted, in a malloc'd array (rule 5). */
+static bolt_pgid *pending_sorted(const bolt__freelist *f)
+{
+    bolt_pgid *p = malloc((f->npend ? f->npend : 1) * sizeof *p);
+    if (p == NULL)
+        return NULL;
+    for (size_t i = 0; i < f->npend; i++)
+        p[i] = f->pend[i].id;
+    qsort(p, f->npend, sizeof *p, id_cmp);
+    return p;
 }
 
 int bolt__freelist_each(const bolt__freelist *f, int (*fn)(bolt_pgid id, void *arg), void *arg)
 {
-    size_t i = 0, j = 0;
-    while (i < f->nids || j < f->npend) {
-        bolt_pgid id;
-        if (j >= f->npend || (i < f->nids && f->ids[i] < f->pend[j].id))
-            id = f->ids[i++];
+    bolt_pgid *p = pending_sorted(f);
+    if (p == NULL)
+        return -ENOMEM;
+    size_t i = f->head, j = 0;
+    int rc = 0;
+    while (rc == 0 && (i < f->nids || j < f->npend)) {
+        if (j >= f->npend || (i < f->nids && f->ids[i] < p[j]))
+            rc = fn(f->ids[i++], arg);
         else
-            id = f->pend[j++].id;
-        int rc = fn(id, arg);
-        if (rc != 0)
-            return rc;
+            rc = fn(p[j++], arg);
     }
-    return 0;
+    free(p);
+    return rc;
 }
 
 typedef struct write_ctx {
@@ -359,7 +459,7 @@ int bolt__freelist_write(const bolt__freelist *f, unsigned char *buf, size_t siz
     size_t need = bolt__freelist_page_size(f);
     if (size < need)
         return STRATA_EMISUSE;
-    size_t n = f->nids + f->npend;
+    size_t n = f->nids - f->head + f->npend;
     bolt__st16(buf + BOLT_PAGE_FLAGS_OFF, BOLT_PAGE_FREELIST);
     write_ctx w = { buf + BOLT_PAGE_HEADER_SIZE };
     if (n >= BOLT_FREELIST_COUNT_ESCAPE) {
@@ -369,8 +469,7 @@ int bolt__freelist_write(const bolt__freelist *f, unsigned char *buf, size_t siz
     } else {
         bolt__st16(buf + BOLT_PAGE_COUNT_OFF, (uint16_t)n);
     }
-    bolt__freelist_each(f, write_one, &w);
-    return 0;
+    return bolt__freelist_each(f, write_one, &w);
 }
 
 int bolt__freelist_load_ids(bolt__freelist *f, const bolt_pgid *ids, size_t n, bolt_pgid hwm)
@@ -389,10 +488,12 @@ int bolt__freelist_load_ids(bolt__freelist *f, const bolt_pgid *ids, size_t n, b
     }
     free(f->ids);
     f->ids = a;
+    f->head = 0;
     f->nids = n;
     f->capids = n ? n : 1;
     f->npend = 0;
-    f->nallocs = 0;
+    map_clear(&f->pset);
+    map_clear(&f->allocs);
     return 0;
 }
 
@@ -422,14 +523,14 @@ int bolt__freelist_read(bolt__freelist *f, const unsigned char *page, size_t ava
 
 bool bolt__freelist_ok(const bolt__freelist *f)
 {
-    for (size_t i = 0; i < f->nids; i++)
-        if (f->ids[i] < 2 || (i > 0 && f->ids[i] <= f->ids[i - 1]))
+    for (size_t i = f->head; i < f->nids; i++)
+        if (f->ids[i] < 2 || (i > f->head && f->ids[i] <= f->ids[i - 1]))
             return false;
+    if (f->pset.n != f->npend)
+        return false;
     for (size_t i = 0; i < f->npend; i++) {
-        if (f->pend[i].id < 2 || (i > 0 && f->pend[i].id <= f->pend[i - 1].id))
-            return false;
-        size_t j = lower_ids(f->ids, f->nids, f->pend[i].id);
-        if (j < f->nids && f->ids[j] == f->pend[i].id)
+        if (f->pend[i].id < 2 || in_free(f, f->pend[i].id) ||
+            !map_get(&f->pset, f->pend[i].id, NULL, NULL))
             return false;
     }
     return true;

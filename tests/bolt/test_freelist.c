@@ -140,6 +140,119 @@ static void test_load_rejects_bad_ids(void)
     bolt__freelist_free(f);
 }
 
+/*
+ * Random operations against a reference, used as the engine uses the
+ * freelist: whole runs are allocated and later freed as the same runs.
+ * Reference state per id: 0 in use, 1 free, 2 pending; runs remember who
+ * allocated them (0 = before load) and who freed them.
+ */
+typedef struct ref_run {
+    bolt_pgid id;
+    uint32_t n;
+    bolt_txid atx, ftx; /* ftx 0 = live */
+} ref_run;
+
+static void test_random_against_reference(void)
+{
+    enum { N = 600 };
+    static unsigned char st[N];
+    static ref_run runs[4 * N];
+    size_t nruns = 0;
+    strata_rng rng;
+    strata_rng_seed(&rng, harness_seed());
+    bolt__freelist *f;
+    ASSERT_OK(bolt__freelist_new(BOLT__FREELIST_ARRAY, &f));
+    bolt_pgid init[N];
+    size_t ni = 0;
+    for (bolt_pgid id = 2; id < N; id++) {
+        st[id] = (unsigned char)strata_rng_below(&rng, 2);
+        if (st[id] == 1)
+            init[ni++] = id;
+        else
+            runs[nruns++] = (ref_run){ id, 1, 0, 0 };
+    }
+    ASSERT_OK(bolt__freelist_load_ids(f, init, ni, N));
+    bolt_txid tx = 10;
+    for (int step = 0; step < 20000; step++) {
+        uint64_t op = strata_rng_below(&rng, 10);
+        if (op < 4) {
+            uint32_t n = 1 + (uint32_t)strata_rng_below(&rng, 3);
+            bolt_pgid want = 0;
+            for (bolt_pgid id = 2; id + n <= N && want == 0; id++) {
+                uint32_t k = 0;
+                while (k < n && st[id + k] == 1)
+                    k++;
+                if (k == n)
+                    want = id;
+            }
+            ASSERT_EQ_U64(bolt__freelist_allocate(f, tx, n), want);
+            if (want != 0) {
+                for (uint32_t k = 0; k < n; k++)
+                    st[want + k] = 0;
+                if (nruns < 4 * N)
+                    runs[nruns++] = (ref_run){ want, n, tx, 0 };
+            }
+        } else if (op < 7) {
+            if (nruns == 0)
+                continue;
+            ref_run *r = &runs[strata_rng_below(&rng, nruns)];
+            int rc = bolt__freelist_free_run(f, tx, r->id, r->n - 1, false);
+            if (r->ftx != 0 || st[r->id] != 0) {
+                ASSERT_RC(rc, BOLT_EPANIC); /* a double free is refused */
+                continue;
+            }
+            ASSERT_OK(rc);
+            r->ftx = tx;
+            for (uint32_t k = 0; k < r->n; k++)
+                st[r->id + k] = 2;
+        } else if (op < 8) {
+            bolt__freelist_release(f, tx);
+            size_t w = 0;
+            for (size_t i = 0; i < nruns; i++) {
+                if (runs[i].ftx != 0 && runs[i].ftx <= tx) {
+                    for (uint32_t k = 0; k < runs[i].n; k++)
+                        st[runs[i].id + k] = 1;
+                } else {
+                    runs[w++] = runs[i];
+                }
+            }
+            nruns = w;
+            tx++;
+        } else if (op < 9) {
+            tx++; /* a commit: pending stays pending */
+        } else {
+            bolt__freelist_rollback(f, tx);
+            size_t w = 0;
+            for (size_t i = 0; i < nruns; i++) {
+                ref_run r = runs[i];
+                if (r.atx == tx) { /* allocated by the rolled back tx: free */
+                    for (uint32_t k = 0; k < r.n; k++)
+                        st[r.id + k] = 1;
+                    continue;
+                }
+                if (r.ftx == tx) { /* freed by it: in use again */
+                    r.ftx = 0;
+                    for (uint32_t k = 0; k < r.n; k++)
+                        st[r.id + k] = 0;
+                }
+                runs[w++] = r;
+            }
+            nruns = w;
+            tx++;
+        }
+        ASSERT_TRUE(bolt__freelist_ok(f));
+        size_t nf = 0, np = 0;
+        for (bolt_pgid id = 2; id < N; id++) {
+            nf += st[id] == 1;
+            np += st[id] == 2;
+            ASSERT_EQ_INT(bolt__freelist_freed(f, id), st[id] != 0);
+        }
+        ASSERT_EQ_SIZE(bolt__freelist_free_count(f), nf);
+        ASSERT_EQ_SIZE(bolt__freelist_pending_count(f), np);
+    }
+    bolt__freelist_free(f);
+}
+
 int main(void)
 {
     HARNESS_BEGIN(1);
@@ -149,5 +262,6 @@ int main(void)
     RUN(test_rollback);
     RUN(test_page_image_round_trip);
     RUN(test_load_rejects_bad_ids);
+    RUN(test_random_against_reference);
     return 0;
 }
