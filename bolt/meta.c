@@ -78,8 +78,10 @@ int bolt__meta_choose(const bolt__meta *m0, int rc0, const bolt__meta *m1, int r
 int bolt__meta_sane(const bolt__meta *m, const char **why)
 {
     uint32_t ps = m->page_size;
-    if (ps < BOLT_MIN_PAGE_SIZE || ps > BOLT_MAX_PAGE_SIZE || (ps & (ps - 1)) != 0) {
-        *why = "page size is not a power of two in 512..65536";
+    /* bbolt has no rule here; strata reads any size in 512..65536 (it
+     * creates only powers of two). */
+    if (ps < BOLT_MIN_PAGE_SIZE || ps > BOLT_MAX_PAGE_SIZE) {
+        *why = "page size outside 512..65536";
         return BOLT_EPAGESIZE;
     }
     if (m->pgid < 3 || m->pgid > BOLT_MAX_MAP_SIZE / ps) {

@@ -129,6 +129,13 @@ int bolt__node_read(bolt_bucket *b, const bolt__page *p, bolt__node *parent, bol
         in->ksize = (uint32_t)k.size;
         in->value = v.data;
         in->vsize = (uint32_t)v.size;
+        /* Rule 1 for bytes from the file: page checks do not cover order. */
+        if (i > 0 &&
+            key_cmp(n->inodes[i - 1].key, n->inodes[i - 1].ksize, in->key, in->ksize) >= 0) {
+            n->n = 0;
+            n->dead = true;
+            return bolt__corrupt(b->tx->db, p->id, "keys out of order");
+        }
     }
     n->n = p->count;
     n->pgid = p->id;
@@ -471,6 +478,11 @@ static size_t child_index(const bolt__node *p, const bolt__node *c)
 /* Move src's inodes to the end of dst, re-parenting materialized children. */
 static int node_absorb(bolt__node *dst, bolt__node *src)
 {
+    /* Siblings from a damaged file may overlap; merged they must not. */
+    if (dst->n > 0 && src->n > 0 &&
+        key_cmp(dst->inodes[dst->n - 1].key, dst->inodes[dst->n - 1].ksize, src->inodes[0].key,
+                src->inodes[0].ksize) >= 0)
+        return bolt__corrupt(dst->bucket->tx->db, src->pgid, "sibling key ranges overlap");
     if (node_reserve(dst, dst->n + src->n) != 0)
         return -ENOMEM;
     for (size_t i = 0; i < src->n; i++)

@@ -191,8 +191,11 @@ int bolt_tx_begin(bolt_db *db, unsigned flags, bolt_tx **out);
  * Commit a write transaction: rebalance, write every changed page to free
  * or new pages, sync, write the meta page, sync. Always consumes tx (a
  * failed commit rolls back). Returns 0; BOLT_ETXNOTWRITABLE (tx was
- * read-only: it is rolled back); -errno from the I/O (-ENOSPC, -EIO: the
- * db is then poisoned for writes); BOLT_ECORRUPT; -ENOMEM.
+ * read-only: it is rolled back); -ENOSPC from growing the file (nothing
+ * written, the db stays usable); -errno from a page write or sync (-EIO:
+ * the db is then poisoned for writes, BOLT_EPOISONED, until reopened);
+ * BOLT_ECORRUPT; BOLT_EPANIC (an earlier call in this tx failed half-way,
+ * or a double free was caught: nothing is written); -ENOMEM.
  */
 int bolt_tx_commit(bolt_tx *tx);
 
@@ -450,8 +453,9 @@ int bolt_tx_page_bytes(bolt_tx *tx, bolt_pgid id, bolt_val *out);
  * Verify the whole file as tx sees it (bbolt's Tx.Check list, FORMAT.md §11,
  * plus key order, element bounds, separator = child's first key, inline
  * bucket rules), calling report(arg, message) once per problem, e.g.
- * "page 7: unreachable unfreed". Returns 0 if clean, BOLT_ECORRUPT if
- * anything was reported, or -ENOMEM.
+ * "page 7: unreachable unfreed". It checks the pages as committed when tx
+ * began (a write transaction's own changes are not on pages yet). Returns
+ * 0 if clean, BOLT_ECORRUPT if anything was reported, or -ENOMEM.
  */
 int bolt_tx_check(bolt_tx *tx, void (*report)(void *arg, const char *problem), void *arg);
 

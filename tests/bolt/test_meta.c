@@ -84,7 +84,11 @@ static void test_sanity(void)
     const char *why;
     bolt__meta m = sample(2);
     ASSERT_OK(bolt__meta_sane(&m, &why));
-    m.page_size = 1000;
+    m.page_size = 1000; /* not a power of two: readable (bbolt has no rule) */
+    ASSERT_OK(bolt__meta_sane(&m, &why));
+    m.page_size = 256;
+    ASSERT_RC(bolt__meta_sane(&m, &why), BOLT_EPAGESIZE);
+    m.page_size = 131072;
     ASSERT_RC(bolt__meta_sane(&m, &why), BOLT_EPAGESIZE);
     m = sample(2);
     m.root = 4;
