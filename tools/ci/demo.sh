@@ -9,7 +9,7 @@ dir=build/release
 if [ ! -f "$dir/build.ninja" ]; then
     meson setup "$dir" -Dbuildtype=release -Dfailpoints=false >/dev/null
 fi
-ninja -C "$dir" >/dev/null
+ninja -C "$dir" tools/strata/strata >/dev/null
 strata=$PWD/$dir/tools/strata/strata
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/strata-demo-XXXXXX")
@@ -29,8 +29,21 @@ step buckets "$db"
 step keys "$db" config
 step get "$db" config limits max-conn
 echo "\$ strata keys $db tenants t-0 users | head -3"
-"$strata" keys "$db" tenants t-0 users | head -3
+"$strata" keys "$db" tenants t-0 users >"$work/users.txt"
+head -3 "$work/users.txt"
 step check "$db"
+step info "$db"
+step stats "$db"
+echo "\$ strata pages $db | head -8"
+"$strata" pages "$db" >"$work/pages.txt"
+head -8 "$work/pages.txt"
+
+# Compaction copies the live data into a new file with full pages and no
+# free pages; the copy holds the same content.
+step compact -o "$work/compact.db" "$db"
+step check "$work/compact.db"
+"$strata" dump "$db" | cmp - <("$strata" dump "$work/compact.db")
+echo "dumps of demo.db and compact.db are identical"
 
 # The canonical dump is the same bytes whoever wrote the file; a db loaded
 # from it holds exactly the same content, freshly packed.
@@ -43,7 +56,7 @@ echo "... ($(wc -l <"$work/demo.dump") lines)"
 "$strata" dump --max-hex 0 "$work/copy.db" | cmp - "$work/demo.dump"
 echo "dumps of demo.db and copy.db are identical"
 step check "$work/copy.db"
-echo "file sizes: demo.db $(stat -c %s "$db") bytes, copy.db $(stat -c %s "$work/copy.db") bytes"
+echo "file sizes: demo.db $(stat -c %s "$db"), compact.db $(stat -c %s "$work/compact.db"), copy.db $(stat -c %s "$work/copy.db") bytes"
 
 # Every layer's status codes come back through one chain of strerrors.
 step strerror -5104 -5300 -5401 -5501 -28 1 || [ $? -eq 1 ]
