@@ -188,6 +188,8 @@ static int val_cmp(bolt_val a, bolt_val b)
 int backend__bolt_range(bolt_bucket *b, bolt_val key, bolt_val end, uint64_t limit,
                         backend_kv_fn fn, void *arg)
 {
+    if (key.data == NULL)
+        key.data = ""; /* an empty start: no NULL reaches memcmp */
     if (end.size == 0) {
         bolt_val v;
         int rc = bolt_bucket_get(b, key, &v);

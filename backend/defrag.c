@@ -9,7 +9,8 @@
  *   COPY   (no lock): every top-level bucket of T, key order, into
  *          path + ".defrag.tmp" with fill percent 1.0 (sequential puts fill
  *          pages), committing every DEFRAG_BATCH puts; writers go on and
- *          log each (bucket, key) they change
+ *          log each (bucket, key) they change; the copy is opened with
+ *          no_sync and fsynced once at the end of CATCHUP
  *     |
  *   CATCHUP (no lock, a few rounds): swap the log out under the lock, then
  *          copy the current value (or the absence) of each logged key from
@@ -46,6 +47,7 @@
  *      the batch lock (START or FINAL).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -141,6 +143,17 @@ static int note_cmp(const void *a, const void *b)
     return val_cmp(note_key(x), note_key(y));
 }
 
+/* fsync the file at path (the copy is open with no_sync: bolt never syncs it). */
+static int sync_file(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) == 0 ? 0 : -errno;
+    close(fd);
+    return rc;
+}
+
 static uint64_t wall_ns(void)
 {
     struct timespec ts;
@@ -157,6 +170,8 @@ typedef struct dst {
     bolt_val bname;
     unsigned char *bname_buf;
     uint64_t puts; /* since the last commit */
+    bool changed;  /* the open transaction changed something */
+    bool sync;     /* sync the copy before the rename (the db's no_sync not set) */
     uint64_t total;
 } dst;
 
@@ -164,6 +179,7 @@ static int dst_begin(dst *d)
 {
     d->b = NULL;
     d->puts = 0;
+    d->changed = false;
     return bolt_tx_begin(d->db, BOLT_TX_WRITE, &d->tx);
 }
 
@@ -226,6 +242,7 @@ static int copy_pair(void *arg, bolt_val key, bolt_val value)
     int rc = bolt_bucket_put(d->b, key, value);
     if (rc != 0)
         return rc;
+    d->changed = true;
     d->puts++;
     d->total++;
     return dst_maybe_commit(d);
@@ -239,6 +256,7 @@ static int copy_bucket(dst *d, bolt_tx *src, bolt_val name)
     if (rc != 0)
         return rc == BOLT_NOTFOUND ? BACKEND_ENESTED : rc; /* a plain key at the top */
     rc = dst_use(d, name, true);
+    d->changed = true;
     if (rc == 0)
         rc = bolt_bucket_set_sequence(d->b, bolt_bucket_sequence(sb));
     if (rc == 0)
@@ -323,6 +341,7 @@ static int replay(dst *d, note **v, size_t n, const source *s, uint64_t *replaye
             /* Rule 3: the bucket as the write transaction has it, whole. */
             rc = bolt_bucket_delete_bucket(bolt_tx_root(d->tx), bucket);
             d->b = NULL;
+            d->changed = true;
             if (rc == BOLT_EBUCKETNOTFOUND)
                 rc = 0;
             if (rc == 0) {
@@ -355,6 +374,7 @@ static int replay(dst *d, note **v, size_t n, const source *s, uint64_t *replaye
             }
         }
         if (rc == 0) {
+            d->changed = true;
             d->puts++;
             (*replayed)++;
             rc = dst_maybe_commit(d);
@@ -399,8 +419,12 @@ static uint64_t file_size(const char *path)
     return stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
 }
 
-/* Switch the backend to the copy (batch_mu held, the rename done); takes ref. */
-static int switch_to(backend *be, dst *d, backend__dbref *ref)
+/*
+ * Switch the backend to the copy (batch_mu held, the rename done); takes
+ * ref. *old gets the old db's reference, for the caller to drop after the
+ * lock is released (closing a large db unmaps it, which takes a while).
+ */
+static int switch_to(backend *be, dst *d, backend__dbref *ref, backend__dbref **old_out)
 {
     ref->db = d->db;
     ref->refs = 1;
@@ -411,10 +435,9 @@ static int switch_to(backend *be, dst *d, backend__dbref *ref)
     backend__wbuf_reset(be->batch.wbuf);
     be->batch.commit_on_unlock = false;
     pthread_mutex_lock(&be->snap_mu);
-    backend__dbref *old = be->cur;
+    *old_out = be->cur;
     be->cur = ref;
     pthread_mutex_unlock(&be->snap_mu);
-    backend__dbref_unref(be, old); /* closed when its last reader ends */
     int rc = bolt_tx_begin(ref->db, BOLT_TX_WRITE, &be->batch.wtx);
     if (rc != 0)
         be->err = rc;
@@ -473,6 +496,10 @@ int backend_defrag(backend *be, backend_defrag_stats *stp)
         unlink(tmp); /* a leftover of a crash (open removes it too) */
         bolt_options o = be->opt.bolt;
         o.initial_mmap_size = 0;
+        /* Rule 4: the copy is garbage until renamed; it is synced once, before. */
+        d.sync = !o.no_sync;
+        o.no_sync = true;
+        o.no_grow_sync = true;
         rc = bolt_open(tmp, &o, &d.db);
     }
     if (rc == 0)
@@ -511,6 +538,10 @@ int backend_defrag(backend *be, backend_defrag_stats *stp)
             break;
     }
 
+    /* The bulk of the copy reaches the disk outside the lock. */
+    if (rc == 0 && d.sync)
+        rc = sync_file(tmp);
+
     /* FINAL */
     backend__batch_lock(be);
     t0 = wall_ns();
@@ -535,9 +566,15 @@ int backend_defrag(backend *be, backend_defrag_stats *stp)
         rc = replay(&d, rest->v, rest->n, &s, &st.keys_replayed);
     if (rc == 0)
         rc = replay(&d, last->v, last->n, &s, &st.keys_replayed);
-    if (rc == 0)
-        rc = dst_commit(&d); /* synced unless the caller chose no_sync */
-    backend__dbref *newref = NULL;
+    if (rc == 0 && d.changed) {
+        rc = dst_commit(&d);
+        if (rc == 0 && d.sync)
+            rc = sync_file(tmp); /* only what FINAL wrote is still unsynced */
+    } else if (rc == 0) {
+        bolt_tx_rollback(d.tx); /* nothing since the last commit, which is synced */
+        d.tx = NULL;
+    }
+    backend__dbref *newref = NULL, *old_ref = NULL;
     if (rc == 0 && (newref = calloc(1, sizeof *newref)) == NULL)
         rc = -ENOMEM; /* allocated before the rename: nothing may fail after it */
     if (rc == 0)
@@ -548,11 +585,13 @@ int backend_defrag(backend *be, backend_defrag_stats *stp)
     if (renamed) {
         /* Rule 4: from here the copy is the db, whatever fails next. */
         be->dir_unsynced = true; /* no commit to the copy before the rename is durable */
-        rc = switch_to(be, &d, newref);
+        rc = switch_to(be, &d, newref, &old_ref);
         newref = NULL;
     }
     stall_end(&st, t0);
     backend__batch_unlock(be);
+    if (old_ref != NULL)
+        backend__dbref_unref(be, old_ref); /* closed when its last reader ends */
     if (renamed) {
         /* Outside the lock: commits that come first sync the directory themselves. */
         int r = backend__sync_dir(be->path);

@@ -98,6 +98,8 @@ static int read_one(backend_read_tx *tx, bolt_bucket *b, bolt_val bucket, bolt_v
 static int read_range(backend_read_tx *tx, bolt_val bucket, bolt_val key, const bolt_val *end,
                       uint64_t limit, backend_kv_fn fn, void *arg)
 {
+    if (key.data == NULL)
+        key.data = ""; /* an empty start: no NULL reaches memcmp */
     bolt_bucket *b = NULL;
     int rc = bolt_tx_bucket(tx->btx, bucket, &b);
     if (rc == BOLT_NOTFOUND) {
