@@ -1,5 +1,17 @@
 /* test_backend.c: backend/backend.c (open/close, commit thread, hook, stats). */
 #include "backend_test.h"
+#include "os.h" /* bolt's I/O table, to fail a commit */
+
+static int fail_sync; /* fdatasync fails while set */
+
+static int failing_fdatasync(int fd)
+{
+    if (fail_sync) {
+        errno = EIO;
+        return -1;
+    }
+    return bolt__os_default()->fdatasync(fd);
+}
 
 /* Close commits what is pending; a reopen sees it. */
 static void test_close_commits_and_reopen(void)
@@ -248,6 +260,42 @@ static void test_default_clock_commits(void)
     ASSERT_OK(backend_close(be));
 }
 
+/* A failed commit is sticky: writes are refused, readers see the last commit. */
+static void test_failed_commit_is_sticky(void)
+{
+    strata_manual_clock clk;
+    backend_options o = bk_opts(&clk);
+    struct bolt_os os = *bolt__os_default();
+    os.fdatasync = failing_fdatasync;
+    o.bolt.os = &os;
+    o.bolt.no_sync = false;
+    backend *be = bk_open("sticky.db", &o);
+    bk_bucket(be, "b");
+    bk_put(be, "b", "a", "committed");
+    ASSERT_OK(backend_force_commit(be));
+    bk_put(be, "b", "b", "lost");
+    bk_str s;
+    ASSERT_EQ_STR(bk_scan(be, "b", "", "", 0, &s), "a=committed b=lost ");
+    fail_sync = 1;
+    ASSERT_RC(backend_force_commit(be), -EIO);
+    fail_sync = 0;
+    /* Readers fall back to what bolt has; writers are refused. */
+    ASSERT_EQ_STR(bk_scan(be, "b", "", "", 0, &s), "a=committed ");
+    backend_batch_tx *tx = backend_batch(be);
+    backend_batch_tx_lock(tx);
+    ASSERT_RC(backend_batch_tx_put(tx, bolt_str("b"), bolt_str("c"), bolt_str("v")),
+              BACKEND_EFAILED);
+    ASSERT_OK(backend_batch_tx_unlock(tx));
+    ASSERT_RC(backend_force_commit(be), BACKEND_EFAILED);
+    backend_defrag_stats st;
+    ASSERT_RC(backend_defrag(be, &st), BACKEND_EFAILED);
+    ASSERT_RC(backend_close(be), BACKEND_EFAILED);
+    /* The file keeps the last good commit and opens again. */
+    be = bk_open("sticky.db", &o);
+    ASSERT_EQ_STR(bk_scan(be, "b", "", "", 0, &s), "a=committed ");
+    ASSERT_OK(backend_close(be));
+}
+
 int main(void)
 {
     HARNESS_BEGIN(1);
@@ -259,5 +307,6 @@ int main(void)
     RUN(test_close_with_reader_open);
     RUN(test_bad_open);
     RUN(test_default_clock_commits);
+    RUN(test_failed_commit_is_sticky);
     return 0;
 }
