@@ -10,7 +10,7 @@
  *          path + ".defrag.tmp" with fill percent 1.0 (sequential puts fill
  *          pages), committing every DEFRAG_BATCH puts; writers go on and
  *          log each (bucket, key) they change; the copy is opened with
- *          no_sync and fsynced once at the end of CATCHUP
+ *          no_sync and fsynced once here, and once more (little) in FINAL
  *     |
  *   CATCHUP (no lock, a few rounds): swap the log out under the lock, then
  *          copy the current value (or the absence) of each logged key from
@@ -508,6 +508,10 @@ int backend_defrag(backend *be, backend_defrag_stats *stp)
         rc = copy_all(&d, src);
     if (rc == 0)
         rc = dst_flush(&d);
+    /* The bulk of the copy reaches the disk before the catch-up rounds, which
+     * then absorb the writes made meanwhile, outside the lock. */
+    if (rc == 0 && d.sync)
+        rc = sync_file(tmp);
     st.keys_copied = d.total;
     bolt_tx_rollback(src);
     src = NULL;
@@ -538,10 +542,6 @@ int backend_defrag(backend *be, backend_defrag_stats *stp)
             break;
     }
 
-    /* The bulk of the copy reaches the disk outside the lock. */
-    if (rc == 0 && d.sync)
-        rc = sync_file(tmp);
-
     /* FINAL */
     backend__batch_lock(be);
     t0 = wall_ns();
@@ -569,10 +569,12 @@ int backend_defrag(backend *be, backend_defrag_stats *stp)
     if (rc == 0 && d.changed) {
         rc = dst_commit(&d);
         if (rc == 0 && d.sync)
-            rc = sync_file(tmp); /* only what FINAL wrote is still unsynced */
+            rc = sync_file(tmp); /* only what CATCHUP and FINAL wrote is unsynced */
     } else if (rc == 0) {
-        bolt_tx_rollback(d.tx); /* nothing since the last commit, which is synced */
+        bolt_tx_rollback(d.tx);
         d.tx = NULL;
+        if (d.sync && st.keys_replayed > 0)
+            rc = sync_file(tmp); /* the catch-up rounds' commits */
     }
     backend__dbref *newref = NULL, *old_ref = NULL;
     if (rc == 0 && (newref = calloc(1, sizeof *newref)) == NULL)
