@@ -180,7 +180,10 @@ void bolt_db_last_corruption(bolt_db *db, char *buf, size_t size);
  * ends. Readers never block and are never blocked by the writer, except
  * that a writer whose file outgrows the reserved map waits for nothing
  * either (a new map is made; the old one is released by its last reader).
- * Do not begin a write transaction on a thread that already holds one.
+ * Do not begin a write transaction on a thread that already holds one. A
+ * transaction may move between threads (one at a time, with a
+ * happens-before edge such as a mutex between them): a write transaction
+ * begun on one thread may be committed on another.
  * Returns 0; BOLT_EDATABASENOTOPEN; BOLT_EDATABASEREADONLY (write on a
  * read-only db); BOLT_EPOISONED (a failed commit left the file state
  * unknown); -ENOMEM. *out is NULL on failure.
