@@ -144,6 +144,16 @@ void backend__wbuf_free(backend__wbuf *w)
     free(w);
 }
 
+void backend__wbuf_reset(backend__wbuf *w)
+{
+    for (size_t k = 0; k < w->nb; k++) {
+        w->b[k].n = 0;
+        w->b[k].used = 0;
+        w->b[k].sorted = true;
+    }
+    w->count = 0;
+}
+
 size_t backend__wbuf_count(const backend__wbuf *w)
 {
     return w->count;
@@ -468,12 +478,7 @@ int backend__rbuf_writeback(const backend__rbuf *old, backend__wbuf *w, backend_
         return rc;
     }
     /* Success: the write buffer's changes now live in r; empty it, keep its memory. */
-    for (size_t k = 0; k < w->nb; k++) {
-        w->b[k].n = 0;
-        w->b[k].used = 0;
-        w->b[k].sorted = true;
-    }
-    w->count = 0;
+    backend__wbuf_reset(w);
     *out = r;
     return 0;
 }

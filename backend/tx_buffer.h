@@ -61,6 +61,9 @@ void backend__wbuf_free(backend__wbuf *w); /* NULL is a no-op */
 int backend__wbuf_put(backend__wbuf *w, backend__bytes bucket, backend__bytes key,
                       const backend__bytes *val);
 
+/* Drop every buffered change, keeping the memory (after a commit). */
+void backend__wbuf_reset(backend__wbuf *w);
+
 /* Number of changes buffered since the last write-back or reset. */
 size_t backend__wbuf_count(const backend__wbuf *w);
 

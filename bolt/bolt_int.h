@@ -101,7 +101,7 @@ struct bolt_db {
     uint32_t page_size;
     bool read_only;
 
-    pthread_mutex_t mu; /* guards everything below up to `wmu` */
+    pthread_mutex_t mu; /* guards everything below up to `writing` */
     bolt__map *map;     /* current mapping */
     uint64_t file_size; /* bytes the file is known to have */
     uint64_t alloc_size;
@@ -112,7 +112,16 @@ struct bolt_db {
     bool poisoned;
     char corrupt[192];
 
-    pthread_mutex_t wmu;      /* held by the write transaction */
+    /*
+     * The writer slot: `writing` (mu) is set from a write transaction's
+     * begin to its end, and wcv wakes a writer waiting for it. Not a mutex
+     * held for the transaction's life, because a write transaction may be
+     * handed from thread to thread (the backend's batch transaction is
+     * committed by its commit thread), and a mutex must be unlocked by the
+     * thread that locked it. "wmu held" below means: in the write slot.
+     */
+    bool writing;
+    pthread_cond_t wcv;
     bolt__freelist *freelist; /* wmu; NULL until loaded (read-only dbs never load it) */
 };
 

@@ -399,7 +399,7 @@ static int db_new(const char *path, const bolt_options *opt, bolt_db **out)
     db->os = db->opt.os != NULL ? db->opt.os : bolt__os_default();
     db->read_only = db->opt.read_only;
     pthread_mutex_init(&db->mu, NULL);
-    pthread_mutex_init(&db->wmu, NULL);
+    pthread_cond_init(&db->wcv, NULL);
     *out = db;
     return 0;
 }
@@ -415,7 +415,7 @@ static void db_free(bolt_db *db)
     }
     bolt__freelist_free(db->freelist);
     pthread_mutex_destroy(&db->mu);
-    pthread_mutex_destroy(&db->wmu);
+    pthread_cond_destroy(&db->wcv);
     free(db->readers);
     free(db->path);
     free(db);

@@ -11,7 +11,7 @@
  *   1. A read transaction copies the current meta and takes a reference on
  *      the current map; it reads only pages below its meta's pgid and below
  *      the file size at its start, so later commits never disturb it.
- *   2. One write transaction at a time (db->wmu, held from begin to end).
+ *   2. One write transaction at a time (db->writing, set from begin to end).
  *      Its txid is the current meta's + 1; pages freed by earlier writers
  *      become allocatable only when no open reader can still see them
  *      (bbolt's freePages: release + releaseRange between readers).
@@ -202,15 +202,17 @@ int bolt_tx_begin(bolt_db *db, unsigned flags, bolt_tx **out)
     bolt_tx *tx = calloc(1, sizeof *tx);
     if (tx == NULL)
         return -ENOMEM;
-    if (write)
-        pthread_mutex_lock(&db->wmu);
     pthread_mutex_lock(&db->mu);
+    while (write && db->writing)
+        pthread_cond_wait(&db->wcv, &db->mu);
     if (write && db->poisoned) {
+        pthread_cond_signal(&db->wcv);
         pthread_mutex_unlock(&db->mu);
-        pthread_mutex_unlock(&db->wmu);
         free(tx);
         return BOLT_EPOISONED;
     }
+    if (write)
+        db->writing = true;
     if (!write && db->nreaders == db->capreaders) {
         size_t cap = db->capreaders ? db->capreaders * 2 : 8;
         bolt_txid *r = realloc(db->readers, cap * sizeof *r);
@@ -286,9 +288,11 @@ static void tx_end(bolt_tx *tx)
     }
     bolt__map_release(db, tx->map);
     db->ntx--;
+    if (tx->writable) {
+        db->writing = false;
+        pthread_cond_signal(&db->wcv);
+    }
     pthread_mutex_unlock(&db->mu);
-    if (tx->writable)
-        pthread_mutex_unlock(&db->wmu);
     free(tx);
 }
 

@@ -1,8 +1,36 @@
 /*
  * strata/backend.h: batching transactions over bolt (etcd's backend).
  *
- * Thread rules: a backend is thread-safe; its batch transaction is taken
- * with a lock, read transactions may run on any number of threads.
+ * A backend batches many small writes into one bolt commit (every batch
+ * interval, or as soon as the batch limit of pending writes is reached),
+ * lets readers see applied-but-uncommitted writes through a buffer, and
+ * serves long reads without blocking writers (etcd's mvcc/backend, as
+ * DESIGN.md describes it for strata).
+ *
+ * Writes go through the one batch transaction: lock it, call the put /
+ * delete / bucket functions, unlock it. Each write goes into bolt's
+ * long-lived write transaction and into a write buffer; unlock writes the
+ * buffer back into a new immutable read-buffer snapshot and publishes it,
+ * so every read transaction begun after unlock sees the writes (and the
+ * deletes: strata hides buffered deletes, etcd 3.4 shows deleted keys
+ * until the commit; the two agree after every commit). A background thread
+ * commits bolt's write transaction; a commit runs the pre-commit hook,
+ * commits, begins the next write transaction and publishes an empty buffer.
+ *
+ * A read transaction takes, in O(1), a reference to the published buffer
+ * snapshot and a bolt read transaction of its own, both under one short
+ * lock so they agree; it sees one fixed state for its whole life, merges
+ * buffer and bolt in key order, and never blocks writers or commits.
+ *
+ * Thread rules: a backend is thread-safe. Its batch transaction is used by
+ * the thread holding its lock; the lock is not recursive. A read
+ * transaction is used by one thread at a time; any number may be open on
+ * any threads. backend_close must not run concurrently with any other call
+ * on the backend.
+ *
+ * Durability: a write is durable once a commit that follows it returns
+ * (backend_force_commit, the commit thread, close). Defrag and restore
+ * sync the new file and its directory around the rename.
  *
  * Status codes: 0, the shared outcomes, -errno, bolt's codes, and the range
  * -5200..-5299 below.
@@ -20,12 +48,15 @@
 extern "C" {
 #endif
 
-#define BACKEND_ERRORS(X)                                                                      \
-    X(BACKEND_ECLOSED, -5200, "backend: closed")                                               \
-    X(BACKEND_EBUCKETNOTFOUND, -5201, "backend: bucket not found")                             \
-    X(BACKEND_ESNAPSHOTCHECKSUM, -5202, "backend: snapshot sha256 trailer does not match")     \
-    X(BACKEND_ESNAPSHOTFORMAT, -5203, "backend: not a bolt snapshot (plain, trailer or gzip)") \
-    X(BACKEND_EDEFRAGBUSY, -5204, "backend: a defragmentation is already running")
+#define BACKEND_ERRORS(X)                                                                       \
+    X(BACKEND_ECLOSED, -5200, "backend: closed")                                                \
+    X(BACKEND_EBUCKETNOTFOUND, -5201, "backend: bucket not found")                              \
+    X(BACKEND_ESNAPSHOTCHECKSUM, -5202, "backend: snapshot sha256 trailer does not match")      \
+    X(BACKEND_ESNAPSHOTFORMAT, -5203, "backend: not a bolt snapshot (plain, trailer or gzip)")  \
+    X(BACKEND_EDEFRAGBUSY, -5204, "backend: a defragmentation is already running")              \
+    X(BACKEND_ENOTLOCKED, -5205, "backend: the batch transaction is not locked by this thread") \
+    X(BACKEND_ENESTED, -5206, "backend: nested buckets are not supported here")                 \
+    X(BACKEND_EFAILED, -5207, "backend: an earlier commit failed; reopen the backend to write")
 
 enum backend_status {
 #define BACKEND__ENUM(name, code, msg) name = (code),
@@ -38,6 +69,262 @@ const char *backend_strerror(int rc);
 
 /* "BACKEND_ECLOSED" for a code of backend's table, else bolt_status_name(rc). */
 const char *backend_status_name(int rc);
+
+/* ---- opening and closing (backend/backend.c) ---------------------------- */
+
+typedef struct backend backend;                   /* thread-safe */
+typedef struct backend_batch_tx backend_batch_tx; /* owned by its backend; lock to use */
+typedef struct backend_read_tx backend_read_tx;   /* one thread at a time */
+
+/*
+ * Open options; backend_options_init() fills the defaults below. New fields
+ * are only ever added at the end.
+ */
+typedef struct backend_options {
+    size_t size;                /* sizeof(backend_options) as the caller knew it */
+    uint64_t batch_interval_ns; /* commit period; 0 = 100 ms (etcd's) */
+    uint32_t batch_limit;       /* pending writes that trigger a commit; 0 = 10000 */
+    size_t mmap_reserve;        /* bolt's map reservation; 0 = bolt's default */
+    /*
+     * bolt's options; init sets etcd's: no_freelist_sync (no freelist page),
+     * and strata's choice of the hashmap freelist. mmap_reserve above, when
+     * not 0, overrides bolt.mmap_reserve.
+     */
+    bolt_options bolt;
+    /* Time for the batch interval; NULL = strata_clock_monotonic(). */
+    strata_clock *clock;
+    /*
+     * Called with the batch lock held, on the committing thread, before
+     * every bolt commit (and before a commit that finds nothing pending,
+     * such as backend_force_commit's), so the caller may persist state that
+     * must go with the commit (the mvcc layer stores its consistent index).
+     * It may use the batch transaction's write and read functions. A
+     * non-zero return cancels that commit and is returned by it. NULL = none.
+     */
+    int (*pre_commit)(void *arg, backend_batch_tx *tx);
+    void *pre_commit_arg;
+    /*
+     * Test hook: called at named points of defrag ("defrag_before_copy",
+     * "defrag_before_final", "defrag_before_rename", "defrag_after_rename");
+     * a non-zero return makes defrag fail there with that status. Only with
+     * failpoints compiled in (the meson option); NULL = none.
+     */
+    int (*failpoint)(void *arg, const char *name);
+    void *failpoint_arg;
+} backend_options;
+
+/* Fill o with the defaults. */
+void backend_options_init(backend_options *o);
+
+/*
+ * Open (creating if missing) the bolt file at path, begin the batch's write
+ * transaction and start the commit thread. A temporary file left by a
+ * crashed defrag or restore (path + ".defrag.tmp") is removed. opt may be
+ * NULL (defaults); it is copied. Returns 0; every code of bolt_open;
+ * STRATA_EMISUSE (NULL path); -ENOMEM; -errno from thread creation.
+ * *out is NULL on failure.
+ */
+int backend_open(const char *path, const backend_options *opt, backend **out);
+
+/*
+ * Close: stop and join the commit thread, commit what is pending (running
+ * the pre-commit hook), end the write transaction, close the file and free
+ * everything. Returns the commit's status (the backend is closed anyway),
+ * or BOLT_ETXACTIVE when read transactions are still open: the backend is
+ * then stopped and committed, every call but backend_read_tx_end and
+ * backend_close returns BACKEND_ECLOSED, and backend_close must be called
+ * again once they have ended. NULL is a no-op returning 0.
+ */
+int backend_close(backend *be);
+
+/*
+ * Commit now: take the batch lock (do not hold it), run the pre-commit
+ * hook, commit if anything is pending, begin the next write transaction,
+ * publish an empty buffer. Returns 0; BACKEND_ECLOSED; BACKEND_EFAILED (an
+ * earlier commit failed); the hook's status; bolt_tx_commit's codes (the
+ * backend then refuses writes with BACKEND_EFAILED).
+ */
+int backend_force_commit(backend *be);
+
+/*
+ * Wake the commit thread and wait until it has looked at the clock and the
+ * pending count once, committing if the interval has passed or the limit
+ * was reached. For tests that drive time with a manual clock, so that an
+ * interval commit is observed deterministically without sleeping; harmless
+ * otherwise. Returns 0 or BACKEND_ECLOSED.
+ */
+int backend_poke(backend *be);
+
+/* Statistics; each is a consistent single value, read without locks. */
+uint64_t backend_size(backend *be);        /* bytes of the committed db (pgid * page size) */
+uint64_t backend_size_in_use(backend *be); /* size minus free pages (etcd's SizeInUse) */
+uint64_t backend_commits(backend *be);     /* bolt commits since open */
+size_t backend_read_tx_open(backend *be);  /* read transactions open now */
+uint64_t backend_pending(backend *be);     /* writes since the last commit */
+const char *backend_path(const backend *be);
+
+/* ---- the batch transaction (backend/batch_tx.c) ------------------------- */
+
+/* The backend's one batch transaction (never NULL; owned by be). */
+backend_batch_tx *backend_batch(backend *be);
+
+/* Take the batch lock (blocks while another thread holds it). */
+void backend_batch_tx_lock(backend_batch_tx *tx);
+
+/*
+ * Write the changes made since lock back into a new read-buffer snapshot
+ * and publish it, release the lock, and ask the commit thread for a commit
+ * when the pending count has reached the batch limit (twice the limit, or a
+ * bucket created or deleted, commits here, before returning). Returns 0;
+ * BACKEND_ENOTLOCKED (not held by this thread: nothing is done); a commit's
+ * status (the lock is released anyway).
+ */
+int backend_batch_tx_unlock(backend_batch_tx *tx);
+
+/*
+ * Writes, with the lock held. Key and value are copied. put and seq_put set
+ * key to value; seq_put is for keys that ascend (etcd's UnsafeSeqPut): it
+ * sets the bucket's fill percent to 0.9 for this write transaction so
+ * appended pages stay nearly full. delete removes key (missing: 0). Each
+ * counts as one pending write. Returns 0; BACKEND_ENOTLOCKED;
+ * BACKEND_ECLOSED; BACKEND_EFAILED; BACKEND_EBUCKETNOTFOUND; and
+ * bolt_bucket_put's / bolt_bucket_delete's codes (empty or too large key,
+ * key naming a bucket, ...), in which case nothing changed.
+ */
+int backend_batch_tx_put(backend_batch_tx *tx, bolt_val bucket, bolt_val key, bolt_val value);
+int backend_batch_tx_seq_put(backend_batch_tx *tx, bolt_val bucket, bolt_val key, bolt_val value);
+int backend_batch_tx_delete(backend_batch_tx *tx, bolt_val bucket, bolt_val key);
+
+/*
+ * Create a top-level bucket; an existing one is not an error (0), as in
+ * etcd. delete_bucket removes it and everything in it
+ * (BACKEND_EBUCKETNOTFOUND when missing). Both count as a pending write and
+ * make unlock commit, so readers see the bucket change at once. Other
+ * codes as put.
+ */
+int backend_batch_tx_create_bucket(backend_batch_tx *tx, bolt_val name);
+int backend_batch_tx_delete_bucket(backend_batch_tx *tx, bolt_val name);
+
+/*
+ * A visitor of key/value pairs: return 0 to go on, anything else to stop
+ * (the range or for-each call then returns it). key and value are borrowed
+ * (see the range functions for how long they live).
+ */
+typedef int (*backend_kv_fn)(void *arg, bolt_val key, bolt_val value);
+
+/*
+ * Visit the pairs of bucket with key in [key, end) in key order, at most
+ * limit of them (0 = no limit); end.size == 0 means the single pair whose
+ * key is `key`. for_each visits every pair. Nested buckets are skipped.
+ * The batch transaction reads bolt's write transaction: it sees every
+ * write, deletes included. Pairs are valid until the next write on the
+ * batch transaction or unlock. Returns 0; fn's non-zero status;
+ * BACKEND_ENOTLOCKED; BACKEND_ECLOSED; BACKEND_EFAILED;
+ * BACKEND_EBUCKETNOTFOUND; BOLT_ECORRUPT.
+ */
+int backend_batch_tx_range(backend_batch_tx *tx, bolt_val bucket, bolt_val key, bolt_val end,
+                           uint64_t limit, backend_kv_fn fn, void *arg);
+int backend_batch_tx_for_each(backend_batch_tx *tx, bolt_val bucket, backend_kv_fn fn, void *arg);
+
+/* ---- read transactions (backend/read_tx.c) ------------------------------ */
+
+/*
+ * Begin a read transaction: O(1), a reference to the published buffer
+ * snapshot and a bolt read transaction taken together, so the transaction
+ * sees the state as of the last unlock or commit, for its whole life,
+ * whatever writers and commits do meanwhile. Returns 0; BACKEND_ECLOSED;
+ * bolt_tx_begin's codes; -ENOMEM. *out is NULL on failure. End it with
+ * backend_read_tx_end (it pins pages and buffer memory until then).
+ */
+int backend_read_tx_begin(backend *be, backend_read_tx **out);
+
+/* End a read transaction. NULL is a no-op. */
+void backend_read_tx_end(backend_read_tx *tx);
+
+/*
+ * As the batch range / for_each, over the transaction's state: buffered
+ * changes first, then bolt, merged in key order; a buffered put shadows
+ * bolt's value and a buffered delete hides the key. Pairs are valid until
+ * the transaction ends. Returns 0; fn's status; BACKEND_EBUCKETNOTFOUND (in
+ * neither bolt nor the buffer); BOLT_ECORRUPT; -ENOMEM.
+ */
+int backend_read_tx_range(backend_read_tx *tx, bolt_val bucket, bolt_val key, bolt_val end,
+                          uint64_t limit, backend_kv_fn fn, void *arg);
+int backend_read_tx_for_each(backend_read_tx *tx, bolt_val bucket, backend_kv_fn fn, void *arg);
+
+/* ---- hash (backend/hash.c) ---------------------------------------------- */
+
+/* A (bucket, key) pair left out of the hash. */
+typedef struct backend_hash_ignore {
+    bolt_val bucket, key;
+} backend_hash_ignore;
+
+/*
+ * etcd's backend Hash: CRC-32C (Castagnoli) over the committed file, each
+ * top-level bucket in name order: its name, then each key and value in key
+ * order, skipping the ignored pairs. ignores == NULL uses etcd's default
+ * (meta, consistent_index); pass a non-NULL array with n = 0 to skip
+ * nothing. Uncommitted writes are not included (call backend_force_commit
+ * first, as etcd's store.Hash does). Returns 0 and *out; BACKEND_ECLOSED;
+ * BACKEND_EBUCKETNOTFOUND (a top-level key that is not a bucket, etcd's
+ * "cannot get hash of bucket"); BACKEND_ENESTED (a nested bucket);
+ * BOLT_ECORRUPT; -ENOMEM.
+ */
+int backend_hash(backend *be, const backend_hash_ignore *ignores, size_t n, uint32_t *out);
+
+/* ---- defragmentation (backend/defrag.c) ---------------------------------- */
+
+typedef struct backend_defrag_stats {
+    uint64_t size_before, size_after; /* bytes of the db file */
+    uint64_t keys_copied;             /* pairs copied from the snapshot */
+    uint64_t keys_replayed;           /* changes made meanwhile, replayed */
+    uint64_t total_ns;                /* whole defrag, wall time */
+    uint64_t stall_ns;                /* longest time writers were locked out */
+} backend_defrag_stats;
+
+/*
+ * Rewrite the db compactly while writes go on. Copy every top-level bucket
+ * from a bolt snapshot into path + ".defrag.tmp" (sequential puts, full
+ * pages), recording the keys written or deleted meanwhile; replay them in
+ * catch-up rounds outside the lock; then, under the batch lock, replay the
+ * rest, sync the copy, rename it over the db, sync the directory and switch
+ * to it. Readers open on the old file go on reading it (it is closed when
+ * the last ends). A crash at any point leaves the old or the new file whole;
+ * a failure before the rename removes the copy and keeps the old db.
+ * st may be NULL. Returns 0; BACKEND_EDEFRAGBUSY; BACKEND_ECLOSED;
+ * BACKEND_EFAILED; BACKEND_ENESTED (nested buckets); -errno; bolt's codes;
+ * the failpoint's status.
+ */
+int backend_defrag(backend *be, backend_defrag_stats *st);
+
+/* ---- snapshots (backend/snapshot.c) ------------------------------------- */
+
+#define BACKEND_SNAPSHOT_TRAILER 0x1u /* append etcd's 32-byte SHA-256 of the image */
+#define BACKEND_SNAPSHOT_GZIP    0x2u /* gzip (zlib) the whole stream */
+
+/*
+ * Force a commit, then write a consistent image of the db to fd (bbolt's
+ * WriteTo: regenerated metas, then the pages) while writes go on;
+ * optionally followed by etcd's SHA-256 trailer (what `etcdctl snapshot
+ * restore` expects) and optionally gzip-compressed. progress (may be NULL)
+ * gets image bytes done and total; non-zero stops the snapshot. *written
+ * (may be NULL) receives the bytes written to fd. Returns 0;
+ * BACKEND_ECLOSED; the commit's codes; -errno; -ENOMEM; progress's status.
+ */
+int backend_snapshot(backend *be, int fd, unsigned flags,
+                     int (*progress)(void *arg, uint64_t done, uint64_t total), void *arg,
+                     uint64_t *written);
+
+/*
+ * Create the db file at path from a snapshot read from fd: plain, with the
+ * SHA-256 trailer (verified, then dropped), or gzip-compressed (either
+ * inside). The file is written as path + ".defrag.tmp", synced, checked to
+ * open as a bolt file, renamed to path, and the directory synced. Returns
+ * 0; -EEXIST (path exists); BACKEND_ESNAPSHOTFORMAT (not a bolt image, bad
+ * gzip, or a size that is neither whole pages nor pages + 32);
+ * BACKEND_ESNAPSHOTCHECKSUM (trailer mismatch); bolt_open's codes; -errno.
+ */
+int backend_snapshot_restore(int fd, const char *path);
 
 #ifdef __cplusplus
 }

@@ -180,7 +180,10 @@ void bolt_db_last_corruption(bolt_db *db, char *buf, size_t size);
  * ends. Readers never block and are never blocked by the writer, except
  * that a writer whose file outgrows the reserved map waits for nothing
  * either (a new map is made; the old one is released by its last reader).
- * Do not begin a write transaction on a thread that already holds one.
+ * Do not begin a write transaction on a thread that already holds one. A
+ * transaction may move between threads (one at a time, with a
+ * happens-before edge such as a mutex between them): a write transaction
+ * begun on one thread may be committed on another.
  * Returns 0; BOLT_EDATABASENOTOPEN; BOLT_EDATABASEREADONLY (write on a
  * read-only db); BOLT_EPOISONED (a failed commit left the file state
  * unknown); -ENOMEM. *out is NULL on failure.
@@ -466,6 +469,37 @@ int bolt_tx_check(bolt_tx *tx, void (*report)(void *arg, const char *problem), v
  */
 int bolt_tx_dump(bolt_tx *tx, FILE *out, uint64_t max_hex);
 #define BOLT_DUMP_MAX_HEX 32768
+
+/* ---- backups (bolt/backup.c) ------------------------------------------- */
+
+/*
+ * Stream a consistent image of the database as the read transaction tx sees
+ * it (bbolt's Tx.WriteTo): meta page 0 regenerated from tx's meta, meta
+ * page 1 the same with txid - 1, then pages 2 .. pgid - 1 read from the
+ * file with pread; bolt_tx_size(tx) bytes in all. Writers may go on
+ * meanwhile. progress (may be NULL) is called after each chunk with the
+ * bytes written so far and the total; a non-zero return stops the copy and
+ * is returned. bolt_tx_write_to writes to fd with write(2) (a file, pipe or
+ * socket, at its current offset); bolt_tx_write_fn hands each chunk to
+ * write_fn(write_arg, buf, n), which returns 0 or a status that stops the
+ * copy. tx stays open (the caller ends it).
+ * Returns 0; STRATA_EMISUSE (a write transaction, bad fd, NULL write_fn);
+ * BOLT_ETXCLOSED; -errno from pread/write; BOLT_ECORRUPT (the file is
+ * shorter than the meta says); -ENOMEM; or the callbacks' status.
+ */
+int bolt_tx_write_to(bolt_tx *tx, int fd, int (*progress)(void *arg, uint64_t done, uint64_t total),
+                     void *arg);
+int bolt_tx_write_fn(bolt_tx *tx, int (*write_fn)(void *arg, const void *buf, size_t n),
+                     void *write_arg, int (*progress)(void *arg, uint64_t done, uint64_t total),
+                     void *progress_arg);
+
+/*
+ * The number of free pages (allocatable now; pages still pending for open
+ * readers are not counted) as the write transaction tx sees it: bbolt's
+ * Stats().FreePageN, used for etcd's SizeInUse. 0 and *out; BOLT_ETXCLOSED;
+ * BOLT_ETXNOTWRITABLE (a read transaction).
+ */
+int bolt_tx_free_pages(bolt_tx *tx, uint64_t *out);
 
 #ifdef __cplusplus
 }

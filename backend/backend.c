@@ -1,0 +1,425 @@
+/*
+ * backend.c: opening and closing a backend, its commit, the background
+ * commit thread, and the statistics.
+ *
+ * Rules:
+ *   1. The batch transaction's bolt write transaction is long-lived: every
+ *      write goes into it, and a commit ends it and begins the next one.
+ *   2. The published snapshot plus the bolt state a reader sees is always
+ *      the logical state: the snapshot holds every change written back
+ *      since the last commit, and committing only makes bolt hold them as
+ *      well. So a commit needs no lock against readers while bolt commits
+ *      (a reader then gets old or new bolt with the old snapshot, which
+ *      read the same); only afterwards is the empty snapshot published,
+ *      under snap_mu, and a reader taking the empty snapshot begins its
+ *      bolt transaction after the commit, so it sees the new bolt state.
+ *   3. Commit sequence (batch_mu held): pre-commit hook, write-back of the
+ *      buffer, bolt commit if anything is pending, begin the next write
+ *      transaction, refresh sizes, publish an empty snapshot, reset the
+ *      write buffer. A failed bolt commit is sticky (be->err): bolt has
+ *      rolled back and may be poisoned, so no more writes are taken.
+ *   4. The commit thread commits when the batch interval has passed on the
+ *      backend's clock since its last interval check, or when unlock
+ *      reported the batch limit; it then commits only if something is
+ *      pending. It sleeps on a condition variable (a real-time timeout of
+ *      one interval, so a monotonic clock needs no poke); tests drive a
+ *      manual clock and call backend_poke, which waits for one full loop.
+ *   5. Close: stop and join the thread, commit, end the write transaction,
+ *      then close bolt once no reader is left (dbref).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend_int.h"
+
+void backend_options_init(backend_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
+    o->batch_interval_ns = BACKEND_DEFAULT_INTERVAL_NS;
+    o->batch_limit = BACKEND_DEFAULT_LIMIT;
+    bolt_options_init(&o->bolt);
+    o->bolt.no_freelist_sync = true;
+    o->bolt.freelist_type = BOLT_FREELIST_HASHMAP;
+}
+
+uint64_t backend__now(const backend *be)
+{
+    return be->clock->now_ns(be->clock);
+}
+
+char *backend__path_with(const char *path, const char *suffix)
+{
+    size_t a = strlen(path), b = strlen(suffix);
+    char *p = malloc(a + b + 1);
+    if (p != NULL) {
+        memcpy(p, path, a);
+        memcpy(p + a, suffix, b + 1);
+    }
+    return p;
+}
+
+int backend__sync_dir(const char *path)
+{
+    char *copy = strdup(path);
+    if (copy == NULL)
+        return -ENOMEM;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(copy);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) == 0 ? 0 : -errno;
+    close(fd);
+    return rc;
+}
+
+int backend__failpoint(backend *be, const char *name)
+{
+#if STRATA_FAILPOINTS
+    if (be->opt.failpoint != NULL)
+        return be->opt.failpoint(be->opt.failpoint_arg, name);
+#endif
+    return 0;
+}
+
+void backend__batch_lock(backend *be)
+{
+    pthread_mutex_lock(&be->batch_mu);
+    be->batch.locked = true;
+    be->batch.owner = pthread_self();
+}
+
+void backend__batch_unlock(backend *be)
+{
+    be->batch.locked = false;
+    pthread_mutex_unlock(&be->batch_mu);
+}
+
+void backend__publish(backend *be, backend__rbuf *r)
+{
+    pthread_mutex_lock(&be->snap_mu);
+    backend__rbuf *old = be->rbuf;
+    be->rbuf = r;
+    pthread_mutex_unlock(&be->snap_mu);
+    backend__rbuf_unref(old); /* outside the lock: may free a large buffer */
+}
+
+int backend__writeback(backend *be)
+{
+    if (backend__wbuf_count(be->batch.wbuf) == 0)
+        return 0;
+    backend__rbuf *r;
+    /* be->rbuf is only replaced under batch_mu, which we hold: read it freely. */
+    int rc = backend__rbuf_writeback(be->rbuf, be->batch.wbuf, &r);
+    if (rc != 0)
+        return rc;
+    backend__publish(be, r);
+    return 0;
+}
+
+void backend__update_sizes(backend *be)
+{
+    bolt_tx *wtx = be->batch.wtx;
+    if (wtx == NULL)
+        return;
+    uint64_t size = bolt_tx_size(wtx), nfree = 0;
+    uint64_t ps = bolt_db_page_size(be->cur->db);
+    if (bolt_tx_free_pages(wtx, &nfree) != 0)
+        nfree = 0;
+    uint64_t inuse = nfree * ps < size ? size - nfree * ps : 0;
+    __atomic_store_n(&be->size, size, __ATOMIC_RELAXED);
+    __atomic_store_n(&be->size_in_use, inuse, __ATOMIC_RELAXED);
+}
+
+int backend__commit(backend *be)
+{
+    backend_batch_tx *tx = &be->batch;
+    if (be->err != 0)
+        return BACKEND_EFAILED;
+    if (tx->wtx == NULL)
+        return BACKEND_ECLOSED;
+    if (be->opt.pre_commit != NULL) {
+        int rc = be->opt.pre_commit(be->opt.pre_commit_arg, tx);
+        if (rc != 0)
+            return rc;
+    }
+    /* Rule 2: whatever the hook wrote is in the snapshot before bolt has it. */
+    if (backend__writeback(be) != 0)
+        backend__wbuf_reset(tx->wbuf); /* the commit below publishes it anyway */
+    tx->commit_on_unlock = false;
+    if (tx->pending == 0)
+        return 0;
+    if (be->dir_unsynced) {
+        /* defrag.c rule 4: the rename must be durable before this commit is. */
+        int r = backend__sync_dir(be->path);
+        if (r != 0)
+            return r;
+        be->dir_unsynced = false;
+    }
+    int rc = bolt_tx_commit(tx->wtx);
+    tx->wtx = NULL;
+    __atomic_store_n(&tx->pending, 0, __ATOMIC_RELAXED);
+    if (rc == 0) {
+        __atomic_add_fetch(&be->commits, 1, __ATOMIC_RELAXED);
+        rc = bolt_tx_begin(be->cur->db, BOLT_TX_WRITE, &tx->wtx);
+    }
+    if (rc != 0) {
+        /* Rule 3: sticky; readers fall back to what bolt holds. */
+        be->err = rc;
+        tx->wtx = NULL;
+    }
+    backend__update_sizes(be);
+    backend__rbuf *empty;
+    if (backend__rbuf_new(&empty) == 0)
+        backend__publish(be, empty); /* else the old snapshot stays: still correct (rule 2) */
+    backend__wbuf_reset(tx->wbuf);
+    return rc;
+}
+
+void backend__dbref_unref(backend *be, backend__dbref *ref)
+{
+    pthread_mutex_lock(&be->snap_mu);
+    bool last = --ref->refs == 0;
+    pthread_mutex_unlock(&be->snap_mu);
+    if (last) {
+        bolt_close(ref->db); /* every transaction on it has ended */
+        free(ref);
+    }
+}
+
+/* ---- the commit thread (rule 4) ----------------------------------------- */
+
+static void commit_if_pending(backend *be)
+{
+    backend__batch_lock(be);
+    if (be->batch.pending > 0 && be->err == 0 && be->batch.wtx != NULL)
+        (void)backend__commit(be); /* a failure is sticky in be->err */
+    backend__batch_unlock(be);
+}
+
+static void *commit_thread(void *arg)
+{
+    backend *be = arg;
+    pthread_mutex_lock(&be->thr_mu);
+    /* Loop invariant: thr_mu is held at the top; done_seq <= req_seq. */
+    while (!be->stop) {
+        uint64_t seen = be->req_seq;
+        bool limit = be->limit_hit;
+        be->limit_hit = false;
+        uint64_t now = backend__now(be);
+        bool due = now - be->last_tick >= be->interval_ns;
+        if (due)
+            be->last_tick = now;
+        uint64_t left = be->interval_ns - (now - be->last_tick);
+        pthread_mutex_unlock(&be->thr_mu);
+        if (due || limit)
+            commit_if_pending(be);
+        pthread_mutex_lock(&be->thr_mu);
+        be->done_seq = seen;
+        pthread_cond_broadcast(&be->done_cv);
+        if (be->req_seq == seen && !be->stop && !be->limit_hit) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            uint64_t ns = (uint64_t)ts.tv_nsec + (left > 0 ? left : be->interval_ns);
+            ts.tv_sec += (time_t)(ns / 1000000000u);
+            ts.tv_nsec = (long)(ns % 1000000000u);
+            pthread_cond_timedwait(&be->thr_cv, &be->thr_mu, &ts);
+        }
+    }
+    be->done_seq = UINT64_MAX;
+    pthread_cond_broadcast(&be->done_cv);
+    pthread_mutex_unlock(&be->thr_mu);
+    return NULL;
+}
+
+int backend_poke(backend *be)
+{
+    pthread_mutex_lock(&be->thr_mu);
+    if (!be->thread_running || be->stop) {
+        pthread_mutex_unlock(&be->thr_mu);
+        return BACKEND_ECLOSED;
+    }
+    uint64_t mine = ++be->req_seq;
+    pthread_cond_signal(&be->thr_cv);
+    while (be->done_seq < mine)
+        pthread_cond_wait(&be->done_cv, &be->thr_mu);
+    pthread_mutex_unlock(&be->thr_mu);
+    return 0;
+}
+
+void backend__wake_for_limit(backend *be)
+{
+    pthread_mutex_lock(&be->thr_mu);
+    be->limit_hit = true;
+    pthread_cond_signal(&be->thr_cv);
+    pthread_mutex_unlock(&be->thr_mu);
+}
+
+static void stop_thread(backend *be)
+{
+    pthread_mutex_lock(&be->thr_mu);
+    bool running = be->thread_running;
+    be->stop = true;
+    pthread_cond_signal(&be->thr_cv);
+    pthread_mutex_unlock(&be->thr_mu);
+    if (running)
+        pthread_join(be->thread, NULL);
+    be->thread_running = false;
+}
+
+/* ---- open / close --------------------------------------------------------- */
+
+static void be_free(backend *be)
+{
+    backend__rbuf_unref(be->rbuf);
+    backend__wbuf_free(be->batch.wbuf);
+    pthread_mutex_destroy(&be->batch_mu);
+    pthread_mutex_destroy(&be->snap_mu);
+    pthread_mutex_destroy(&be->thr_mu);
+    pthread_cond_destroy(&be->thr_cv);
+    pthread_cond_destroy(&be->done_cv);
+    free(be->path);
+    free(be);
+}
+
+int backend_open(const char *path, const backend_options *opt, backend **out)
+{
+    *out = NULL;
+    if (path == NULL)
+        return STRATA_EMISUSE;
+    backend *be = calloc(1, sizeof *be);
+    if (be == NULL)
+        return -ENOMEM;
+    backend_options_init(&be->opt);
+    if (opt != NULL) {
+        size_t n = opt->size == 0 || opt->size > sizeof *opt ? sizeof *opt : opt->size;
+        memcpy(&be->opt, opt, n);
+        be->opt.size = sizeof be->opt;
+    }
+    be->interval_ns =
+            be->opt.batch_interval_ns ? be->opt.batch_interval_ns : BACKEND_DEFAULT_INTERVAL_NS;
+    be->limit = be->opt.batch_limit ? be->opt.batch_limit : BACKEND_DEFAULT_LIMIT;
+    be->clock = be->opt.clock != NULL ? be->opt.clock : strata_clock_monotonic();
+    if (be->opt.mmap_reserve != 0)
+        be->opt.bolt.mmap_reserve = be->opt.mmap_reserve;
+    pthread_mutex_init(&be->batch_mu, NULL);
+    pthread_mutex_init(&be->snap_mu, NULL);
+    pthread_mutex_init(&be->thr_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&be->thr_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&be->done_cv, NULL);
+    be->batch.be = be;
+    int rc = -ENOMEM;
+    be->path = strdup(path);
+    be->cur = calloc(1, sizeof *be->cur);
+    if (be->path == NULL || be->cur == NULL || backend__wbuf_new(&be->batch.wbuf) != 0 ||
+        backend__rbuf_new(&be->rbuf) != 0)
+        goto fail;
+    rc = bolt_open(path, &be->opt.bolt, &be->cur->db);
+    if (rc != 0)
+        goto fail;
+    be->cur->refs = 1;
+    /* We hold the file's lock now: a copy a crashed defrag or restore left is garbage. */
+    char *tmp = backend__path_with(path, BACKEND_TMP_SUFFIX);
+    if (tmp == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    if (unlink(tmp) == 0)
+        (void)backend__sync_dir(path);
+    free(tmp);
+    rc = bolt_tx_begin(be->cur->db, BOLT_TX_WRITE, &be->batch.wtx);
+    if (rc != 0)
+        goto fail;
+    backend__update_sizes(be);
+    be->last_tick = backend__now(be);
+    rc = -pthread_create(&be->thread, NULL, commit_thread, be);
+    if (rc != 0)
+        goto fail;
+    be->thread_running = true;
+    *out = be;
+    return 0;
+fail:
+    bolt_tx_rollback(be->batch.wtx);
+    if (be->cur != NULL)
+        bolt_close(be->cur->db);
+    free(be->cur);
+    be_free(be);
+    return rc;
+}
+
+int backend_close(backend *be)
+{
+    if (be == NULL)
+        return 0;
+    int rc = 0;
+    if (!be->stopped) {
+        stop_thread(be);
+        backend__batch_lock(be);
+        if (be->err != 0)
+            rc = BACKEND_EFAILED; /* what was pending is lost: say so */
+        else if (be->batch.wtx != NULL)
+            rc = backend__commit(be);
+        bolt_tx_rollback(be->batch.wtx); /* the next one a commit began */
+        be->batch.wtx = NULL;
+        backend__batch_unlock(be);
+        pthread_mutex_lock(&be->snap_mu);
+        be->closed = true;
+        backend__dbref *cur = be->cur;
+        be->cur = NULL;
+        pthread_mutex_unlock(&be->snap_mu);
+        be->stopped = true;
+        if (cur != NULL)
+            backend__dbref_unref(be, cur);
+    }
+    if (__atomic_load_n(&be->nreaders, __ATOMIC_ACQUIRE) != 0)
+        return BOLT_ETXACTIVE;
+    be_free(be);
+    return rc;
+}
+
+int backend_force_commit(backend *be)
+{
+    backend__batch_lock(be);
+    int rc = be->batch.wtx == NULL && be->err == 0 ? BACKEND_ECLOSED : backend__commit(be);
+    backend__batch_unlock(be);
+    return rc;
+}
+
+uint64_t backend_size(backend *be)
+{
+    return __atomic_load_n(&be->size, __ATOMIC_RELAXED);
+}
+
+uint64_t backend_size_in_use(backend *be)
+{
+    return __atomic_load_n(&be->size_in_use, __ATOMIC_RELAXED);
+}
+
+uint64_t backend_commits(backend *be)
+{
+    return __atomic_load_n(&be->commits, __ATOMIC_RELAXED);
+}
+
+size_t backend_read_tx_open(backend *be)
+{
+    return __atomic_load_n(&be->nreaders, __ATOMIC_RELAXED);
+}
+
+uint64_t backend_pending(backend *be)
+{
+    return __atomic_load_n(&be->batch.pending, __ATOMIC_RELAXED);
+}
+
+const char *backend_path(const backend *be)
+{
+    return be->path;
+}

@@ -1,0 +1,136 @@
+/*
+ * backend_int.h (private to backend/): the backend's structs and the
+ * backend__* functions shared between its files.
+ *
+ * Locks, always taken in this order (never the other way round):
+ *   batch_mu  the batch transaction: every write, commit, write-back and
+ *             the defrag switch-over hold it;
+ *   snap_mu   short: the published snapshot pointer, the current db, the
+ *             closed flag; held while a reader takes its references;
+ *   thr_mu    the commit thread's wake-up state.
+ * Fields name the lock that guards them; "atomic" ones are read without.
+ */
+#ifndef STRATA_BACKEND_INT_H
+#define STRATA_BACKEND_INT_H
+
+#include <strata/backend.h>
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "strata_config.h"
+#include "tx_buffer.h"
+
+#define BACKEND_DEFAULT_INTERVAL_NS (100ull * 1000 * 1000)
+#define BACKEND_DEFAULT_LIMIT       10000u
+#define BACKEND_SEQ_FILL_PERCENT    0.9
+#define BACKEND_TMP_SUFFIX          ".defrag.tmp"
+
+/* A bolt db and the read transactions still on it (defrag replaces dbs). */
+typedef struct backend__dbref {
+    bolt_db *db;
+    unsigned refs; /* snap_mu: the backend's own (while current) + one per reader */
+} backend__dbref;
+
+typedef struct backend__defrag_log backend__defrag_log;
+
+struct backend_batch_tx {
+    backend *be;
+    bolt_tx *wtx;          /* batch_mu: bolt's long-lived write tx; NULL when closed/failed */
+    backend__wbuf *wbuf;   /* batch_mu: changes since lock */
+    uint64_t pending;      /* batch_mu (written), atomic (read by the commit thread) */
+    bool locked;           /* batch_mu */
+    pthread_t owner;       /* batch_mu: the holder, when locked */
+    bool commit_on_unlock; /* batch_mu: a bucket changed, or a write-back failed */
+};
+
+struct backend {
+    char *path;
+    backend_options opt;
+    strata_clock *clock;
+    uint64_t interval_ns;
+    uint32_t limit;
+
+    pthread_mutex_t batch_mu;
+    backend_batch_tx batch;
+    int err;                   /* batch_mu: sticky failure of a commit */
+    backend__defrag_log *dlog; /* batch_mu: non-NULL while a defrag records changes */
+    bool defragging;           /* batch_mu */
+    bool dir_unsynced;         /* batch_mu: a defrag renamed; sync the directory before a commit */
+
+    pthread_mutex_t snap_mu;
+    backend__dbref *cur; /* snap_mu (written under batch_mu too) */
+    backend__rbuf *rbuf; /* snap_mu (written under batch_mu too): the published snapshot */
+    bool closed;         /* snap_mu */
+    bool stopped;        /* close did its work; only readers may remain */
+
+    pthread_mutex_t thr_mu;
+    pthread_cond_t thr_cv;  /* wakes the commit thread */
+    pthread_cond_t done_cv; /* a loop of the thread finished */
+    pthread_t thread;
+    bool thread_running;
+    bool stop;          /* thr_mu */
+    bool limit_hit;     /* thr_mu */
+    uint64_t req_seq;   /* thr_mu: pokes asked */
+    uint64_t done_seq;  /* thr_mu: pokes served */
+    uint64_t last_tick; /* thr_mu: clock time of the last interval check */
+
+    uint64_t commits;     /* atomic */
+    uint64_t size;        /* atomic */
+    uint64_t size_in_use; /* atomic */
+    size_t nreaders;      /* atomic */
+};
+
+/* ---- backend.c ---------------------------------------------------------- */
+
+/*
+ * Commit with batch_mu held by the caller (holder set): run the hook,
+ * write back what is buffered, commit if anything is pending, begin the
+ * next write transaction, publish an empty snapshot. 0 or an error (a bolt
+ * failure is also stored in be->err).
+ */
+int backend__commit(backend *be);
+/* Publish r (takes over the caller's reference) as the current snapshot. batch_mu held. */
+void backend__publish(backend *be, backend__rbuf *r);
+/* Write the batch's write buffer back and publish it; batch_mu held. 0 or -ENOMEM. */
+int backend__writeback(backend *be);
+/* Refresh size and size-in-use from the current write transaction. batch_mu held. */
+void backend__update_sizes(backend *be);
+/* Drop a reference on a db; closes it on the last. Takes snap_mu. */
+void backend__dbref_unref(backend *be, backend__dbref *ref);
+/* Lock / unlock batch_mu and record the holder (for commits made by the backend). */
+void backend__batch_lock(backend *be);
+void backend__batch_unlock(backend *be);
+/* Unlock found the batch limit reached: have the commit thread commit soon. */
+void backend__wake_for_limit(backend *be);
+/* The failpoint named name: 0 or the hook's status. */
+int backend__failpoint(backend *be, const char *name);
+/* Sync the directory holding path. 0 or -errno. */
+int backend__sync_dir(const char *path);
+/* path + suffix, malloc'd; NULL on -ENOMEM. */
+char *backend__path_with(const char *path, const char *suffix);
+/* The clock's time now. */
+uint64_t backend__now(const backend *be);
+
+/* ---- batch_tx.c --------------------------------------------------------- */
+
+/* 0 when the batch may be used by this thread, else the status to return. */
+int backend__batch_usable(const backend_batch_tx *tx);
+/*
+ * Visit bolt bucket b's plain pairs in [key, end) (end.size 0: the one key),
+ * at most limit (0 = all), in key order. 0, fn's status, or bolt's codes.
+ */
+int backend__bolt_range(bolt_bucket *b, bolt_val key, bolt_val end, uint64_t limit,
+                        backend_kv_fn fn, void *arg);
+
+/* ---- defrag.c ----------------------------------------------------------- */
+
+/*
+ * Record that (bucket, key) changed while a defrag copies; key NULL means
+ * the whole bucket was created or deleted. batch_mu held. A failure to
+ * record (-ENOMEM) marks the log so the defrag gives up cleanly.
+ */
+void backend__defrag_note(backend__defrag_log *log, bolt_val bucket, const bolt_val *key);
+
+#endif

@@ -1,0 +1,250 @@
+/*
+ * batch_tx.c: the batch transaction (etcd's batchTxBuffered): the lock,
+ * the writes, reads through bolt's write transaction, and the write-back
+ * on unlock.
+ *
+ * State machine (one batch transaction per backend):
+ *
+ *   UNLOCKED --backend_batch_tx_lock--> LOCKED --backend_batch_tx_unlock--> UNLOCKED
+ *                                        |  ^ put / seq_put / delete /
+ *                                        +--+ create / delete bucket / range
+ *
+ * Rules:
+ *   1. Every function but lock checks that the calling thread holds the
+ *      lock (BACKEND_ENOTLOCKED otherwise), so a forgotten lock is an
+ *      error, not a data race.
+ *   2. A write is applied to bolt's write transaction first; only when that
+ *      succeeded is it buffered and counted as pending, so a refused write
+ *      leaves no trace. Deletes are buffered as tombstones, so readers stop
+ *      seeing the key at unlock (etcd 3.4 shows it until the commit).
+ *   3. Unlock writes the buffer back into a new published snapshot before
+ *      releasing the lock, so a read transaction begun after unlock returns
+ *      sees every write of the locked section. If the write-back cannot
+ *      allocate, unlock commits instead (readers then see bolt's state).
+ *   4. Buckets are not buffered: creating or deleting one makes unlock
+ *      commit, so readers see the bucket change as soon as unlock returns.
+ *   5. Limit: unlock asks the commit thread for a commit once pending
+ *      reaches the batch limit, and commits itself at twice the limit, so a
+ *      writer that keeps the lock busy cannot grow a batch without bound.
+ *   6. While a defrag copies, every changed (bucket, key) is recorded in its
+ *      log (defrag.c replays them into the copy).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "backend_int.h"
+
+backend_batch_tx *backend_batch(backend *be)
+{
+    return &be->batch;
+}
+
+void backend_batch_tx_lock(backend_batch_tx *tx)
+{
+    backend__batch_lock(tx->be);
+}
+
+int backend__batch_usable(const backend_batch_tx *tx)
+{
+    /* Rule 1. Reading `locked`/`owner` without the lock is safe for the
+     * holder (it wrote them); for anyone else owner never equals self. */
+    if (!tx->locked || !pthread_equal(tx->owner, pthread_self()))
+        return BACKEND_ENOTLOCKED;
+    if (tx->be->err != 0)
+        return BACKEND_EFAILED;
+    if (tx->wtx == NULL)
+        return BACKEND_ECLOSED;
+    return 0;
+}
+
+int backend_batch_tx_unlock(backend_batch_tx *tx)
+{
+    if (!tx->locked || !pthread_equal(tx->owner, pthread_self()))
+        return BACKEND_ENOTLOCKED;
+    backend *be = tx->be;
+    int rc = 0;
+    bool wake = false;
+    if (tx->wtx != NULL && be->err == 0) {
+        if (backend__writeback(be) != 0)
+            tx->commit_on_unlock = true; /* rule 3 */
+        if (tx->commit_on_unlock || tx->pending >= 2 * (uint64_t)be->limit)
+            rc = backend__commit(be);
+        else if (tx->pending >= be->limit)
+            wake = true;
+    }
+    backend__batch_unlock(be);
+    if (wake)
+        backend__wake_for_limit(be);
+    return rc;
+}
+
+static int batch_bucket(backend_batch_tx *tx, bolt_val name, bolt_bucket **out)
+{
+    int rc = backend__batch_usable(tx);
+    if (rc != 0)
+        return rc;
+    rc = bolt_tx_bucket(tx->wtx, name, out);
+    return rc == BOLT_NOTFOUND ? BACKEND_EBUCKETNOTFOUND : rc;
+}
+
+static backend__bytes as_bytes(bolt_val v)
+{
+    return (backend__bytes){ v.data, v.size };
+}
+
+/* Rule 2: after bolt took the change, buffer it and count it. */
+static void batch_record(backend_batch_tx *tx, bolt_val bucket, bolt_val key, const bolt_val *val)
+{
+    backend__bytes v = val != NULL ? as_bytes(*val) : (backend__bytes){ NULL, 0 };
+    if (backend__wbuf_put(tx->wbuf, as_bytes(bucket), as_bytes(key), val != NULL ? &v : NULL) != 0)
+        tx->commit_on_unlock = true; /* rule 3: readers see it after the commit */
+    __atomic_store_n(&tx->pending, tx->pending + 1, __ATOMIC_RELAXED);
+    if (tx->be->dlog != NULL)
+        backend__defrag_note(tx->be->dlog, bucket, &key);
+}
+
+static int batch_put(backend_batch_tx *tx, bolt_val bucket, bolt_val key, bolt_val value, bool seq)
+{
+    bolt_bucket *b;
+    int rc = batch_bucket(tx, bucket, &b);
+    if (rc != 0)
+        return rc;
+    if (seq)
+        bolt_bucket_set_fill_percent(b, BACKEND_SEQ_FILL_PERCENT);
+    if (value.data == NULL)
+        value.data = ""; /* a NULL value would read as a nested bucket */
+    rc = bolt_bucket_put(b, key, value);
+    if (rc != 0)
+        return rc;
+    batch_record(tx, bucket, key, &value);
+    return 0;
+}
+
+int backend_batch_tx_put(backend_batch_tx *tx, bolt_val bucket, bolt_val key, bolt_val value)
+{
+    return batch_put(tx, bucket, key, value, false);
+}
+
+int backend_batch_tx_seq_put(backend_batch_tx *tx, bolt_val bucket, bolt_val key, bolt_val value)
+{
+    return batch_put(tx, bucket, key, value, true);
+}
+
+int backend_batch_tx_delete(backend_batch_tx *tx, bolt_val bucket, bolt_val key)
+{
+    bolt_bucket *b;
+    int rc = batch_bucket(tx, bucket, &b);
+    if (rc != 0)
+        return rc;
+    if (key.size == 0)
+        return BOLT_EKEYREQUIRED;
+    rc = bolt_bucket_delete(b, key);
+    if (rc != 0)
+        return rc;
+    batch_record(tx, bucket, key, NULL);
+    return 0;
+}
+
+int backend_batch_tx_create_bucket(backend_batch_tx *tx, bolt_val name)
+{
+    int rc = backend__batch_usable(tx);
+    if (rc != 0)
+        return rc;
+    rc = bolt_bucket_create(bolt_tx_root(tx->wtx), name, NULL);
+    if (rc == BOLT_EBUCKETEXISTS)
+        rc = 0;
+    else if (rc == 0) {
+        tx->commit_on_unlock = true; /* rule 4 */
+        if (tx->be->dlog != NULL)
+            backend__defrag_note(tx->be->dlog, name, NULL);
+    } else
+        return rc;
+    __atomic_store_n(&tx->pending, tx->pending + 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+int backend_batch_tx_delete_bucket(backend_batch_tx *tx, bolt_val name)
+{
+    int rc = backend__batch_usable(tx);
+    if (rc != 0)
+        return rc;
+    rc = bolt_bucket_delete_bucket(bolt_tx_root(tx->wtx), name);
+    if (rc == BOLT_EBUCKETNOTFOUND)
+        return BACKEND_EBUCKETNOTFOUND;
+    if (rc != 0)
+        return rc;
+    tx->commit_on_unlock = true; /* rule 4 */
+    if (tx->be->dlog != NULL)
+        backend__defrag_note(tx->be->dlog, name, NULL);
+    __atomic_store_n(&tx->pending, tx->pending + 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+static int val_cmp(bolt_val a, bolt_val b)
+{
+    return backend__bytes_cmp(as_bytes(a), as_bytes(b));
+}
+
+int backend__bolt_range(bolt_bucket *b, bolt_val key, bolt_val end, uint64_t limit,
+                        backend_kv_fn fn, void *arg)
+{
+    if (key.data == NULL)
+        key.data = ""; /* an empty start: no NULL reaches memcmp */
+    if (end.size == 0) {
+        bolt_val v;
+        int rc = bolt_bucket_get(b, key, &v);
+        if (rc == BOLT_NOTFOUND)
+            return 0;
+        return rc != 0 ? rc : fn(arg, key, v);
+    }
+    bolt_cursor *c;
+    int rc = bolt_cursor_open(b, &c);
+    if (rc != 0)
+        return rc;
+    bolt_val k, v;
+    uint64_t n = 0;
+    rc = bolt_cursor_seek(c, key, &k, &v);
+    /* Loop invariant: n pairs in [key, k) were visited. */
+    while (rc == 0 && val_cmp(k, end) < 0 && (limit == 0 || n < limit)) {
+        if (v.data != NULL) { /* nested buckets are skipped */
+            rc = fn(arg, k, v);
+            if (rc != 0)
+                break;
+            n++;
+        }
+        rc = bolt_cursor_next(c, &k, &v);
+    }
+    bolt_cursor_close(c);
+    return rc == BOLT_NOTFOUND ? 0 : rc;
+}
+
+int backend_batch_tx_range(backend_batch_tx *tx, bolt_val bucket, bolt_val key, bolt_val end,
+                           uint64_t limit, backend_kv_fn fn, void *arg)
+{
+    bolt_bucket *b;
+    int rc = batch_bucket(tx, bucket, &b);
+    if (rc != 0)
+        return rc;
+    return backend__bolt_range(b, key, end, limit, fn, arg);
+}
+
+typedef struct skip_buckets {
+    backend_kv_fn fn;
+    void *arg;
+} skip_buckets;
+
+static int for_each_pair(void *arg, bolt_val key, bolt_val value)
+{
+    skip_buckets *s = arg;
+    return value.data == NULL ? 0 : s->fn(s->arg, key, value);
+}
+
+int backend_batch_tx_for_each(backend_batch_tx *tx, bolt_val bucket, backend_kv_fn fn, void *arg)
+{
+    bolt_bucket *b;
+    int rc = batch_bucket(tx, bucket, &b);
+    if (rc != 0)
+        return rc;
+    skip_buckets s = { fn, arg };
+    return bolt_bucket_for_each(b, for_each_pair, &s);
+}

@@ -1,0 +1,621 @@
+/*
+ * defrag.c: rewrite the db compactly with a bounded pause for writers.
+ *
+ * Phases (each edge names what drives it):
+ *
+ *   START  (batch lock, short): commit what is pending, begin a bolt read
+ *          transaction at txid T, start the change log
+ *     |
+ *   COPY   (no lock): every top-level bucket of T, key order, into
+ *          path + ".defrag.tmp" with fill percent 1.0 (sequential puts fill
+ *          pages), committing every DEFRAG_BATCH puts; writers go on and
+ *          log each (bucket, key) they change; the copy is opened with
+ *          no_sync and fsynced once here, and once more (little) in FINAL
+ *     |
+ *   CATCHUP (no lock, a few rounds): swap the log out under the lock, then
+ *          copy the current value (or the absence) of each logged key from
+ *          a backend read transaction into the copy
+ *     |
+ *   FINAL  (batch lock): run the pre-commit hook, replay the rest of the
+ *          log from bolt's write transaction (it holds every write), commit
+ *          and sync the copy, rename it over the db, switch the backend to
+ *          the copy, drop the old write transaction (its writes are in the
+ *          copy), publish an empty snapshot; then, outside the lock, sync
+ *          the directory
+ *
+ * Rules:
+ *   1. The log is complete: every write made after START goes through the
+ *      batch transaction, which logs it while defrag runs (batch_tx.c rule
+ *      6), and the log is swapped only under the batch lock, when every
+ *      logged change is also written back, so a read transaction begun
+ *      after the swap sees it.
+ *   2. Replaying a key copies its value as the source sees it now, so a key
+ *      changed twice needs one replay, in any order, and a later change is
+ *      logged again and replayed in a later round.
+ *   3. A bucket created or deleted during the copy is logged as a whole and
+ *      replayed only in FINAL (recreated from the write transaction).
+ *   4. Crash safety: the copy is a separate file until the rename; it is
+ *      synced (bolt commit) before the rename and the directory after, so a
+ *      crash leaves the old file or the new one whole, and a leftover copy
+ *      is removed by the next backend_open. A failure before the rename
+ *      removes the copy and leaves the backend on the old file. The
+ *      directory sync runs after the lock is released (it can take tens of
+ *      milliseconds); until it is done be->dir_unsynced makes any commit
+ *      sync the directory first, so no commit to the new file is reported
+ *      durable while the rename itself could still be lost.
+ *   5. The longest writer stall reported is the longest time defrag held
+ *      the batch lock (START or FINAL).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend_int.h"
+
+#define DEFRAG_BATCH     10000
+#define DEFRAG_ROUNDS    4
+#define DEFRAG_SMALL_LOG 512
+#define DEFRAG_FILL      1.0
+
+typedef struct note {
+    size_t blen, klen;
+    bool whole; /* the bucket itself was created or deleted */
+    unsigned char bytes[];
+} note;
+
+struct backend__defrag_log {
+    note **v;
+    size_t n, cap;
+    bool failed; /* a note could not be recorded: give up */
+    bool whole;  /* some note is a whole-bucket one */
+};
+
+void backend__defrag_note(backend__defrag_log *log, bolt_val bucket, const bolt_val *key)
+{
+    if (log->failed)
+        return;
+    size_t klen = key != NULL ? key->size : 0;
+    if (log->n == log->cap) {
+        size_t cap = log->cap ? log->cap * 2 : 256;
+        note **v = realloc(log->v, cap * sizeof *v);
+        if (v == NULL) {
+            log->failed = true;
+            return;
+        }
+        log->v = v;
+        log->cap = cap;
+    }
+    note *n = malloc(sizeof *n + bucket.size + klen + 1);
+    if (n == NULL) {
+        log->failed = true;
+        return;
+    }
+    n->blen = bucket.size;
+    n->klen = klen;
+    n->whole = key == NULL;
+    if (bucket.size > 0)
+        memcpy(n->bytes, bucket.data, bucket.size);
+    if (klen > 0)
+        memcpy(n->bytes + bucket.size, key->data, klen);
+    log->v[log->n++] = n;
+    if (n->whole)
+        log->whole = true;
+}
+
+static void log_free(backend__defrag_log *log)
+{
+    if (log == NULL)
+        return;
+    for (size_t i = 0; i < log->n; i++)
+        free(log->v[i]);
+    free(log->v);
+    free(log);
+}
+
+static bolt_val note_bucket(const note *n)
+{
+    return (bolt_val){ n->bytes, n->blen };
+}
+
+static bolt_val note_key(const note *n)
+{
+    return (bolt_val){ n->bytes + n->blen, n->klen };
+}
+
+static int val_cmp(bolt_val a, bolt_val b)
+{
+    return backend__bytes_cmp((backend__bytes){ a.data, a.size },
+                              (backend__bytes){ b.data, b.size });
+}
+
+static int note_cmp(const void *a, const void *b)
+{
+    const note *x = *(note *const *)a, *y = *(note *const *)b;
+    int c = val_cmp(note_bucket(x), note_bucket(y));
+    if (c != 0)
+        return c;
+    if (x->whole != y->whole)
+        return x->whole ? -1 : 1; /* a bucket's whole note sorts first */
+    return val_cmp(note_key(x), note_key(y));
+}
+
+/* fsync the file at path (the copy is open with no_sync: bolt never syncs it). */
+static int sync_file(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) == 0 ? 0 : -errno;
+    close(fd);
+    return rc;
+}
+
+static uint64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- the copy ------------------------------------------------------------ */
+
+typedef struct dst {
+    bolt_db *db;
+    bolt_tx *tx;
+    bolt_bucket *b; /* the bucket being filled, reopened after each commit */
+    bolt_val bname;
+    unsigned char *bname_buf;
+    uint64_t puts; /* since the last commit */
+    bool changed;  /* the open transaction changed something */
+    bool sync;     /* sync the copy before the rename (the db's no_sync not set) */
+    uint64_t total;
+} dst;
+
+static int dst_begin(dst *d)
+{
+    d->b = NULL;
+    d->puts = 0;
+    d->changed = false;
+    return bolt_tx_begin(d->db, BOLT_TX_WRITE, &d->tx);
+}
+
+static int dst_commit(dst *d)
+{
+    int rc = bolt_tx_commit(d->tx);
+    d->tx = NULL;
+    d->b = NULL;
+    return rc;
+}
+
+/* Make bucket `name` current in the copy, creating it when create is set. */
+static int dst_use(dst *d, bolt_val name, bool create)
+{
+    if (d->b != NULL && val_cmp(d->bname, name) == 0)
+        return 0;
+    d->b = NULL;
+    unsigned char *copy = malloc(name.size ? name.size : 1);
+    if (copy == NULL)
+        return -ENOMEM;
+    memcpy(copy, name.data, name.size);
+    free(d->bname_buf);
+    d->bname_buf = copy;
+    d->bname = (bolt_val){ copy, name.size };
+    int rc = create ? bolt_bucket_create_if_not_exists(bolt_tx_root(d->tx), d->bname, &d->b)
+                    : bolt_tx_bucket(d->tx, d->bname, &d->b);
+    if (rc != 0) {
+        d->b = NULL;
+        return rc;
+    }
+    bolt_bucket_set_fill_percent(d->b, DEFRAG_FILL);
+    return 0;
+}
+
+/* Commit what is in the copy's transaction and begin the next (outside the lock). */
+static int dst_flush(dst *d)
+{
+    int rc = dst_commit(d);
+    return rc == 0 ? dst_begin(d) : rc;
+}
+
+/* Commit every DEFRAG_BATCH puts, keeping the current bucket. */
+static int dst_maybe_commit(dst *d)
+{
+    if (d->puts < DEFRAG_BATCH)
+        return 0;
+    int rc = dst_commit(d);
+    if (rc == 0)
+        rc = dst_begin(d);
+    if (rc == 0)
+        rc = dst_use(d, d->bname, false);
+    return rc;
+}
+
+static int copy_pair(void *arg, bolt_val key, bolt_val value)
+{
+    dst *d = arg;
+    if (value.data == NULL)
+        return BACKEND_ENESTED;
+    int rc = bolt_bucket_put(d->b, key, value);
+    if (rc != 0)
+        return rc;
+    d->changed = true;
+    d->puts++;
+    d->total++;
+    return dst_maybe_commit(d);
+}
+
+/* Copy bucket `name` of src (a bolt tx) into the copy, whole. */
+static int copy_bucket(dst *d, bolt_tx *src, bolt_val name)
+{
+    bolt_bucket *sb;
+    int rc = bolt_tx_bucket(src, name, &sb);
+    if (rc != 0)
+        return rc == BOLT_NOTFOUND ? BACKEND_ENESTED : rc; /* a plain key at the top */
+    rc = dst_use(d, name, true);
+    d->changed = true;
+    if (rc == 0)
+        rc = bolt_bucket_set_sequence(d->b, bolt_bucket_sequence(sb));
+    if (rc == 0)
+        rc = bolt_bucket_for_each(sb, copy_pair, d);
+    return rc;
+}
+
+static int copy_all(dst *d, bolt_tx *src)
+{
+    bolt_cursor *c;
+    int rc = bolt_cursor_open(bolt_tx_root(src), &c);
+    if (rc != 0)
+        return rc;
+    bolt_val k, v;
+    rc = bolt_cursor_first(c, &k, &v);
+    /* Loop invariant: every bucket before k is in the copy. */
+    while (rc == 0) {
+        if (v.data != NULL) {
+            rc = BACKEND_ENESTED;
+            break;
+        }
+        rc = copy_bucket(d, src, k);
+        if (rc == 0)
+            rc = bolt_cursor_next(c, &k, &v);
+    }
+    bolt_cursor_close(c);
+    return rc == BOLT_NOTFOUND ? 0 : rc;
+}
+
+/* ---- replay -------------------------------------------------------------- */
+
+/* Where replay reads the current value of a key. */
+typedef struct source {
+    backend_read_tx *rtx; /* CATCHUP */
+    bolt_tx *wtx;         /* FINAL */
+} source;
+
+typedef struct got_val {
+    bolt_val v;
+    bool found;
+} got_val;
+
+static int take_val(void *arg, bolt_val key, bolt_val value)
+{
+    got_val *g = arg;
+    g->v = value;
+    g->found = true;
+    return 0;
+}
+
+/* 0 with *g filled (found or not), or an error. */
+static int source_get(const source *s, bolt_val bucket, bolt_val key, got_val *g)
+{
+    g->found = false;
+    if (s->rtx != NULL) {
+        int rc = backend_read_tx_range(s->rtx, bucket, key, (bolt_val){ NULL, 0 }, 1, take_val, g);
+        return rc == BACKEND_EBUCKETNOTFOUND ? 0 : rc;
+    }
+    bolt_bucket *b;
+    int rc = bolt_tx_bucket(s->wtx, bucket, &b);
+    if (rc == BOLT_NOTFOUND)
+        return 0;
+    if (rc == 0)
+        rc = bolt_bucket_get(b, key, &g->v);
+    if (rc == BOLT_NOTFOUND)
+        return 0;
+    g->found = rc == 0;
+    return rc;
+}
+
+/* Replay notes (sorted here) into the copy; whole-bucket notes need s->wtx. */
+static int replay(dst *d, note **v, size_t n, const source *s, uint64_t *replayed)
+{
+    if (n > 1)
+        qsort(v, n, sizeof *v, note_cmp);
+    size_t i = 0;
+    int rc = 0;
+    while (rc == 0 && i < n) {
+        const note *x = v[i];
+        bolt_val bucket = note_bucket(x);
+        if (x->whole) {
+            /* Rule 3: the bucket as the write transaction has it, whole. */
+            rc = bolt_bucket_delete_bucket(bolt_tx_root(d->tx), bucket);
+            d->b = NULL;
+            d->changed = true;
+            if (rc == BOLT_EBUCKETNOTFOUND)
+                rc = 0;
+            if (rc == 0) {
+                bolt_bucket *sb;
+                int r = bolt_tx_bucket(s->wtx, bucket, &sb);
+                if (r == 0)
+                    rc = copy_bucket(d, s->wtx, bucket);
+                else if (r != BOLT_NOTFOUND)
+                    rc = r;
+            }
+            (*replayed)++;
+            /* Skip every other note of this bucket: the copy is whole. */
+            while (i < n && val_cmp(note_bucket(v[i]), bucket) == 0)
+                i++;
+            continue;
+        }
+        bolt_val key = note_key(x);
+        got_val g;
+        rc = source_get(s, bucket, key, &g);
+        if (rc == 0 && g.found) {
+            rc = dst_use(d, bucket, true);
+            if (rc == 0)
+                rc = bolt_bucket_put(d->b, key, g.v);
+        } else if (rc == 0) {
+            rc = dst_use(d, bucket, false);
+            if (rc == BOLT_NOTFOUND) {
+                rc = 0; /* no bucket, so no key either */
+            } else if (rc == 0) {
+                rc = bolt_bucket_delete(d->b, key);
+            }
+        }
+        if (rc == 0) {
+            d->changed = true;
+            d->puts++;
+            (*replayed)++;
+            rc = dst_maybe_commit(d);
+        }
+        /* Rule 2: one replay per distinct key. */
+        while (i < n && note_cmp(&v[i], &x) == 0)
+            i++;
+    }
+    return rc;
+}
+
+/* ---- the phases ---------------------------------------------------------- */
+
+static void stall_end(backend_defrag_stats *st, uint64_t since)
+{
+    uint64_t d = wall_ns() - since;
+    if (d > st->stall_ns)
+        st->stall_ns = d;
+}
+
+/* Take the log out under the lock (rule 1). */
+static backend__defrag_log *log_swap(backend *be, backend_defrag_stats *st, int *rc)
+{
+    backend__defrag_log *fresh = calloc(1, sizeof *fresh);
+    if (fresh == NULL) {
+        *rc = -ENOMEM;
+        return NULL;
+    }
+    backend__batch_lock(be);
+    uint64_t t0 = wall_ns();
+    backend__defrag_log *old = be->dlog;
+    be->dlog = fresh;
+    stall_end(st, t0);
+    backend__batch_unlock(be);
+    *rc = 0;
+    return old;
+}
+
+static uint64_t file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+}
+
+/*
+ * Switch the backend to the copy (batch_mu held, the rename done); takes
+ * ref. *old gets the old db's reference, for the caller to drop after the
+ * lock is released (closing a large db unmaps it, which takes a while).
+ */
+static int switch_to(backend *be, dst *d, backend__dbref *ref, backend__dbref **old_out)
+{
+    ref->db = d->db;
+    ref->refs = 1;
+    d->db = NULL;
+    bolt_tx_rollback(be->batch.wtx); /* its writes are in the copy */
+    be->batch.wtx = NULL;
+    __atomic_store_n(&be->batch.pending, 0, __ATOMIC_RELAXED);
+    backend__wbuf_reset(be->batch.wbuf);
+    be->batch.commit_on_unlock = false;
+    pthread_mutex_lock(&be->snap_mu);
+    *old_out = be->cur;
+    be->cur = ref;
+    pthread_mutex_unlock(&be->snap_mu);
+    int rc = bolt_tx_begin(ref->db, BOLT_TX_WRITE, &be->batch.wtx);
+    if (rc != 0)
+        be->err = rc;
+    __atomic_add_fetch(&be->commits, 1, __ATOMIC_RELAXED);
+    backend__update_sizes(be);
+    backend__rbuf *empty;
+    if (backend__rbuf_new(&empty) == 0)
+        backend__publish(be, empty);
+    return rc;
+}
+
+int backend_defrag(backend *be, backend_defrag_stats *stp)
+{
+    backend_defrag_stats st = { 0 };
+    uint64_t begin = wall_ns();
+    dst d = { 0 };
+    bolt_tx *src = NULL;
+    backend__dbref *src_ref = NULL;
+    char *tmp = backend__path_with(be->path, BACKEND_TMP_SUFFIX);
+    backend__defrag_log *log = calloc(1, sizeof *log), *rest = NULL;
+    if (tmp == NULL || log == NULL) {
+        free(tmp);
+        free(log);
+        return -ENOMEM;
+    }
+    st.size_before = file_size(be->path);
+
+    /* START */
+    backend__batch_lock(be);
+    uint64_t t0 = wall_ns();
+    int rc = be->defragging ? BACKEND_EDEFRAGBUSY : backend__batch_usable(&be->batch);
+    if (rc == 0)
+        rc = backend__commit(be);
+    if (rc == 0)
+        rc = bolt_tx_begin(be->cur->db, 0, &src);
+    if (rc == 0) {
+        pthread_mutex_lock(&be->snap_mu);
+        src_ref = be->cur;
+        src_ref->refs++;
+        pthread_mutex_unlock(&be->snap_mu);
+        be->dlog = log;
+        log = NULL;
+        be->defragging = true;
+    }
+    stall_end(&st, t0);
+    backend__batch_unlock(be);
+    if (rc != 0) {
+        free(tmp);
+        free(log);
+        return rc;
+    }
+
+    /* COPY */
+    rc = backend__failpoint(be, "defrag_before_copy");
+    if (rc == 0) {
+        unlink(tmp); /* a leftover of a crash (open removes it too) */
+        bolt_options o = be->opt.bolt;
+        o.initial_mmap_size = 0;
+        /* Rule 4: the copy is garbage until renamed; it is synced once, before. */
+        d.sync = !o.no_sync;
+        o.no_sync = true;
+        o.no_grow_sync = true;
+        rc = bolt_open(tmp, &o, &d.db);
+    }
+    if (rc == 0)
+        rc = dst_begin(&d);
+    if (rc == 0)
+        rc = copy_all(&d, src);
+    if (rc == 0)
+        rc = dst_flush(&d);
+    /* The bulk of the copy reaches the disk before the catch-up rounds, which
+     * then absorb the writes made meanwhile, outside the lock. */
+    if (rc == 0 && d.sync)
+        rc = sync_file(tmp);
+    st.keys_copied = d.total;
+    bolt_tx_rollback(src);
+    src = NULL;
+    backend__dbref_unref(be, src_ref);
+
+    /* CATCHUP */
+    for (int round = 0; rc == 0 && round < DEFRAG_ROUNDS; round++) {
+        backend__defrag_log *cur = log_swap(be, &st, &rc);
+        if (rc != 0)
+            break;
+        if (cur->failed) {
+            rc = -ENOMEM;
+        } else if (cur->whole) {
+            rest = cur; /* rule 3: all of it waits for FINAL */
+            cur = NULL;
+        } else {
+            source s = { 0 };
+            rc = backend_read_tx_begin(be, &s.rtx);
+            if (rc == 0)
+                rc = replay(&d, cur->v, cur->n, &s, &st.keys_replayed);
+            backend_read_tx_end(s.rtx);
+            if (rc == 0)
+                rc = dst_flush(&d);
+        }
+        bool small = cur != NULL && cur->n < DEFRAG_SMALL_LOG;
+        log_free(cur);
+        if (rest != NULL || small)
+            break;
+    }
+
+    /* FINAL */
+    backend__batch_lock(be);
+    t0 = wall_ns();
+    backend__defrag_log *last = be->dlog;
+    be->dlog = NULL;
+    be->defragging = false;
+    if (rc == 0)
+        rc = backend__batch_usable(&be->batch);
+    if (rc == 0)
+        rc = backend__failpoint(be, "defrag_before_final");
+    if (rc == 0 && be->opt.pre_commit != NULL) {
+        be->dlog = last; /* the hook's writes must reach the copy too */
+        rc = be->opt.pre_commit(be->opt.pre_commit_arg, &be->batch);
+        be->dlog = NULL;
+        if (backend__writeback(be) != 0)
+            be->batch.commit_on_unlock = true;
+    }
+    if (rc == 0 && (last->failed || (rest != NULL && rest->failed)))
+        rc = -ENOMEM;
+    source s = { .wtx = be->batch.wtx };
+    if (rc == 0 && rest != NULL)
+        rc = replay(&d, rest->v, rest->n, &s, &st.keys_replayed);
+    if (rc == 0)
+        rc = replay(&d, last->v, last->n, &s, &st.keys_replayed);
+    if (rc == 0 && d.changed) {
+        rc = dst_commit(&d);
+        if (rc == 0 && d.sync)
+            rc = sync_file(tmp); /* only what CATCHUP and FINAL wrote is unsynced */
+    } else if (rc == 0) {
+        bolt_tx_rollback(d.tx);
+        d.tx = NULL;
+        if (d.sync && st.keys_replayed > 0)
+            rc = sync_file(tmp); /* the catch-up rounds' commits */
+    }
+    backend__dbref *newref = NULL, *old_ref = NULL;
+    if (rc == 0 && (newref = calloc(1, sizeof *newref)) == NULL)
+        rc = -ENOMEM; /* allocated before the rename: nothing may fail after it */
+    if (rc == 0)
+        rc = backend__failpoint(be, "defrag_before_rename");
+    if (rc == 0 && rename(tmp, be->path) != 0)
+        rc = -errno;
+    bool renamed = rc == 0;
+    if (renamed) {
+        /* Rule 4: from here the copy is the db, whatever fails next. */
+        be->dir_unsynced = true; /* no commit to the copy before the rename is durable */
+        rc = switch_to(be, &d, newref, &old_ref);
+        newref = NULL;
+    }
+    stall_end(&st, t0);
+    backend__batch_unlock(be);
+    if (old_ref != NULL)
+        backend__dbref_unref(be, old_ref); /* closed when its last reader ends */
+    if (renamed) {
+        /* Outside the lock: commits that come first sync the directory themselves. */
+        int r = backend__sync_dir(be->path);
+        int fp = backend__failpoint(be, "defrag_after_rename");
+        rc = rc != 0 ? rc : r != 0 ? r : fp;
+    }
+
+    free(newref);
+    log_free(last);
+    log_free(rest);
+    if (d.tx != NULL)
+        bolt_tx_rollback(d.tx);
+    if (d.db != NULL) {
+        /* Failed before the rename: the copy goes, the old db stays. */
+        bolt_close(d.db);
+        unlink(tmp);
+    }
+    free(d.bname_buf);
+    free(tmp);
+    st.size_after = file_size(be->path);
+    st.total_ns = wall_ns() - begin;
+    if (stp != NULL)
+        *stp = st;
+    return rc;
+}

@@ -1,0 +1,175 @@
+/*
+ * read_tx.c: read transactions: a published buffer snapshot plus a bolt
+ * read transaction, merged in key order.
+ *
+ * Rules:
+ *   1. Begin takes, under snap_mu, a reference on the current db, a
+ *      reference on the published snapshot and a bolt read transaction: O(1)
+ *      and no copy, and consistent with each other (backend.c rule 2).
+ *   2. The view never changes: the snapshot is immutable and bolt's read
+ *      transaction sees one meta. Writers, commits and defrag never wait
+ *      for a reader; a reader on a db that defrag replaced keeps it open
+ *      until it ends.
+ *   3. Merge: for a key in both, the buffer wins (a put shadows bolt's
+ *      value, a tombstone hides the key); otherwise the smaller key comes
+ *      first. The limit counts visited pairs, not tombstones.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "backend_int.h"
+
+struct backend_read_tx {
+    backend *be;
+    backend__dbref *ref;
+    backend__rbuf *rbuf;
+    bolt_tx *btx;
+};
+
+int backend_read_tx_begin(backend *be, backend_read_tx **out)
+{
+    *out = NULL;
+    backend_read_tx *tx = calloc(1, sizeof *tx);
+    if (tx == NULL)
+        return -ENOMEM;
+    tx->be = be;
+    pthread_mutex_lock(&be->snap_mu);
+    if (be->closed) {
+        pthread_mutex_unlock(&be->snap_mu);
+        free(tx);
+        return BACKEND_ECLOSED;
+    }
+    int rc = bolt_tx_begin(be->cur->db, 0, &tx->btx);
+    if (rc == 0) {
+        tx->ref = be->cur;
+        tx->ref->refs++;
+        tx->rbuf = be->rbuf;
+        backend__rbuf_ref(tx->rbuf);
+        __atomic_add_fetch(&be->nreaders, 1, __ATOMIC_ACQ_REL);
+    }
+    pthread_mutex_unlock(&be->snap_mu);
+    if (rc != 0) {
+        free(tx);
+        return rc;
+    }
+    *out = tx;
+    return 0;
+}
+
+void backend_read_tx_end(backend_read_tx *tx)
+{
+    if (tx == NULL)
+        return;
+    backend *be = tx->be;
+    bolt_tx_rollback(tx->btx);
+    backend__rbuf_unref(tx->rbuf);
+    backend__dbref_unref(be, tx->ref);
+    __atomic_sub_fetch(&be->nreaders, 1, __ATOMIC_ACQ_REL);
+    free(tx);
+}
+
+static backend__bytes as_bytes(bolt_val v)
+{
+    return (backend__bytes){ v.data, v.size };
+}
+
+static bolt_val as_val(backend__bytes b)
+{
+    return (bolt_val){ b.data, b.size };
+}
+
+/* Rule 3 for the single key of an end-less range. */
+static int read_one(backend_read_tx *tx, bolt_bucket *b, bolt_val bucket, bolt_val key,
+                    backend_kv_fn fn, void *arg)
+{
+    backend__bytes v;
+    switch (backend__rbuf_get(tx->rbuf, as_bytes(bucket), as_bytes(key), &v)) {
+    case BACKEND__PRESENT:
+        return fn(arg, key, as_val(v));
+    case BACKEND__DELETED:
+        return 0;
+    case BACKEND__ABSENT:
+        break;
+    }
+    return b != NULL ? backend__bolt_range(b, key, (bolt_val){ NULL, 0 }, 1, fn, arg) : 0;
+}
+
+/* end == NULL: no upper bound (for_each); else end->size > 0. */
+static int read_range(backend_read_tx *tx, bolt_val bucket, bolt_val key, const bolt_val *end,
+                      uint64_t limit, backend_kv_fn fn, void *arg)
+{
+    if (key.data == NULL)
+        key.data = ""; /* an empty start: no NULL reaches memcmp */
+    bolt_bucket *b = NULL;
+    int rc = bolt_tx_bucket(tx->btx, bucket, &b);
+    if (rc == BOLT_NOTFOUND) {
+        b = NULL;
+        if (backend__rbuf_runs(tx->rbuf, as_bytes(bucket)) == 0)
+            return BACKEND_EBUCKETNOTFOUND;
+    } else if (rc != 0) {
+        return rc;
+    }
+    if (end != NULL && end->size == 0)
+        return read_one(tx, b, bucket, key, fn, arg);
+
+    backend__rbuf_iter it;
+    backend__bytes ubound = end != NULL ? as_bytes(*end) : (backend__bytes){ NULL, 0 };
+    rc = backend__rbuf_iter_init(&it, tx->rbuf, as_bytes(bucket), as_bytes(key), ubound);
+    if (rc != 0)
+        return rc;
+    bolt_cursor *c = NULL;
+    bolt_val bk = { 0 }, bv = { 0 };
+    bool have_b = false;
+    if (b != NULL) {
+        rc = bolt_cursor_open(b, &c);
+        if (rc == 0) {
+            rc = bolt_cursor_seek(c, key, &bk, &bv);
+            have_b = rc == 0;
+            rc = rc == BOLT_NOTFOUND ? 0 : rc;
+        }
+    }
+    backend__bytes uk, uv;
+    bool have_u = rc == 0 && backend__rbuf_iter_next(&it, &uk, &uv);
+    uint64_t n = 0;
+    /* Loop invariant: every pair below min(bk, uk) was visited or hidden; n were visited. */
+    while (rc == 0 && (limit == 0 || n < limit)) {
+        if (have_b && end != NULL && backend__bytes_cmp(as_bytes(bk), as_bytes(*end)) >= 0)
+            have_b = false;
+        if (!have_b && !have_u)
+            break;
+        int c3 = !have_b ? 1 : !have_u ? -1 : backend__bytes_cmp(as_bytes(bk), uk);
+        if (c3 < 0) {
+            if (bv.data != NULL) { /* nested buckets are skipped */
+                rc = fn(arg, bk, bv);
+                n++;
+            }
+        } else if (uv.data != NULL) {
+            rc = fn(arg, as_val(uk), as_val(uv));
+            n++;
+        }
+        if (rc != 0)
+            break;
+        if (c3 <= 0) {
+            int r = bolt_cursor_next(c, &bk, &bv);
+            have_b = r == 0;
+            if (r != 0 && r != BOLT_NOTFOUND)
+                rc = r;
+        }
+        if (c3 >= 0)
+            have_u = backend__rbuf_iter_next(&it, &uk, &uv);
+    }
+    bolt_cursor_close(c);
+    backend__rbuf_iter_release(&it);
+    return rc;
+}
+
+int backend_read_tx_range(backend_read_tx *tx, bolt_val bucket, bolt_val key, bolt_val end,
+                          uint64_t limit, backend_kv_fn fn, void *arg)
+{
+    return read_range(tx, bucket, key, &end, limit, fn, arg);
+}
+
+int backend_read_tx_for_each(backend_read_tx *tx, bolt_val bucket, backend_kv_fn fn, void *arg)
+{
+    return read_range(tx, bucket, (bolt_val){ "", 0 }, NULL, 0, fn, arg);
+}

@@ -1,0 +1,312 @@
+/* test_backend.c: backend/backend.c (open/close, commit thread, hook, stats). */
+#include "backend_test.h"
+#include "os.h" /* bolt's I/O table, to fail a commit */
+
+static int fail_sync; /* fdatasync fails while set */
+
+static int failing_fdatasync(int fd)
+{
+    if (fail_sync) {
+        errno = EIO;
+        return -1;
+    }
+    return bolt__os_default()->fdatasync(fd);
+}
+
+/* Close commits what is pending; a reopen sees it. */
+static void test_close_commits_and_reopen(void)
+{
+    strata_manual_clock clk;
+    backend_options o = bk_opts(&clk);
+    backend *be = bk_open("reopen.db", &o);
+    bk_bucket(be, "b");
+    bk_put(be, "b", "k1", "v1");
+    bk_put(be, "b", "k2", "v2");
+    bk_del(be, "b", "k1");
+    ASSERT_EQ_U64(backend_pending(be), 3);
+    ASSERT_OK(backend_close(be));
+    be = bk_open("reopen.db", &o);
+    bk_str s;
+    ASSERT_EQ_STR(bk_scan(be, "b", "", "", 0, &s), "k2=v2 ");
+    ASSERT_EQ_U64(backend_pending(be), 0);
+    ASSERT_OK(backend_close(be));
+    ASSERT_OK(backend_close(NULL));
+}
+
+/* Interval commits happen when the manual clock passes the interval. */
+static void test_interval_commit_driven_by_clock(void)
+{
+    strata_manual_clock clk;
+    backend_options o = bk_opts(&clk);
+    o.batch_interval_ns = MS(100);
+    backend *be = bk_open("interval.db", &o);
+    bk_bucket(be, "b"); /* a bucket change commits at unlock */
+    uint64_t c0 = backend_commits(be);
+    ASSERT_EQ_U64(c0, 1);
+    bk_put(be, "b", "k", "v");
+    ASSERT_OK(backend_poke(be));
+    ASSERT_EQ_U64(backend_commits(be), c0);
+    strata_manual_clock_advance(&clk, MS(99));
+    ASSERT_OK(backend_poke(be));
+    ASSERT_EQ_U64(backend_commits(be), c0);
+    ASSERT_EQ_U64(backend_pending(be), 1);
+    strata_manual_clock_advance(&clk, MS(1));
+    ASSERT_OK(backend_poke(be));
+    ASSERT_EQ_U64(backend_commits(be), c0 + 1);
+    ASSERT_EQ_U64(backend_pending(be), 0);
+    /* Nothing pending: the interval passes without a commit. */
+    strata_manual_clock_advance(&clk, MS(500));
+    ASSERT_OK(backend_poke(be));
+    ASSERT_EQ_U64(backend_commits(be), c0 + 1);
+    /* The interval restarts at the last check: 100 ms later, not before. */
+    bk_put(be, "b", "k2", "v");
+    strata_manual_clock_advance(&clk, MS(50));
+    ASSERT_OK(backend_poke(be));
+    ASSERT_EQ_U64(backend_commits(be), c0 + 1);
+    strata_manual_clock_advance(&clk, MS(50));
+    ASSERT_OK(backend_poke(be));
+    ASSERT_EQ_U64(backend_commits(be), c0 + 2);
+    ASSERT_OK(backend_close(be));
+}
+
+static void put_n(backend *be, int from, int n)
+{
+    backend_batch_tx *tx = backend_batch(be);
+    backend_batch_tx_lock(tx);
+    for (int i = from; i < from + n; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "k%06d", i);
+        ASSERT_OK(backend_batch_tx_put(tx, bolt_str("b"), bolt_str(k), bolt_str("v")));
+    }
+    ASSERT_OK(backend_batch_tx_unlock(tx));
+}
+
+/* The limit wakes the thread; twice the limit commits in unlock itself. */
+static void test_limit_commit(void)
+{
+    strata_manual_clock clk;
+    backend_options o = bk_opts(&clk);
+    o.batch_limit = 10;
+    backend *be = bk_open("limit.db", &o);
+    bk_bucket(be, "b");
+    uint64_t c0 = backend_commits(be);
+    put_n(be, 0, 9);
+    ASSERT_OK(backend_poke(be));
+    ASSERT_EQ_U64(backend_commits(be), c0);
+    put_n(be, 9, 1);
+    ASSERT_OK(backend_poke(be)); /* the clock has not moved: the limit did it */
+    ASSERT_EQ_U64(backend_commits(be), c0 + 1);
+    ASSERT_EQ_U64(backend_pending(be), 0);
+    put_n(be, 10, 20);
+    ASSERT_EQ_U64(backend_commits(be), c0 + 2); /* no poke needed */
+    ASSERT_EQ_U64(backend_pending(be), 0);
+    bk_str s;
+    ASSERT_EQ_STR(bk_get(be, "b", "k000029", &s), "k000029=v ");
+    ASSERT_OK(backend_close(be));
+}
+
+typedef struct hook_state {
+    int calls;
+    int fail; /* status to return, 0 = none */
+} hook_state;
+
+static int hook(void *arg, backend_batch_tx *tx)
+{
+    hook_state *h = arg;
+    h->calls++;
+    if (h->fail != 0)
+        return h->fail;
+    char v[32];
+    snprintf(v, sizeof v, "%d", h->calls);
+    return backend_batch_tx_put(tx, bolt_str("meta"), bolt_str("consistent_index"), bolt_str(v));
+}
+
+/* The pre-commit hook runs before every commit; its writes are committed. */
+static void test_force_commit_and_hook(void)
+{
+    strata_manual_clock clk;
+    backend_options o = bk_opts(&clk);
+    hook_state h = { 0 };
+    o.pre_commit = hook;
+    o.pre_commit_arg = &h;
+    backend *be = bk_open("hook.db", &o);
+    bk_bucket(be, "meta"); /* commits: the hook runs (and writes) */
+    ASSERT_EQ_INT(h.calls, 1);
+    uint64_t c0 = backend_commits(be);
+    ASSERT_OK(backend_force_commit(be));
+    ASSERT_EQ_INT(h.calls, 2);
+    ASSERT_EQ_U64(backend_commits(be), c0 + 1);
+    bk_str s;
+    ASSERT_EQ_STR(bk_get(be, "meta", "consistent_index", &s), "consistent_index=2 ");
+    /* A failing hook cancels the commit and says so. */
+    h.fail = -EIO;
+    bk_put(be, "meta", "x", "1");
+    ASSERT_RC(backend_force_commit(be), -EIO);
+    ASSERT_EQ_U64(backend_commits(be), c0 + 1);
+    ASSERT_EQ_U64(backend_pending(be), 1);
+    h.fail = 0;
+    ASSERT_OK(backend_close(be)); /* commits, hook included */
+    ASSERT_EQ_INT(h.calls, 4);
+    be = bk_open("hook.db", &o);
+    ASSERT_EQ_STR(bk_get(be, "meta", "consistent_index", &s), "consistent_index=4 ");
+    ASSERT_EQ_STR(bk_get(be, "meta", "x", &s), "x=1 ");
+    ASSERT_OK(backend_close(be));
+}
+
+/* Size and size in use follow commits; free pages show after deletes. */
+static void test_sizes(void)
+{
+    strata_manual_clock clk;
+    backend_options o = bk_opts(&clk);
+    backend *be = bk_open("sizes.db", &o);
+    bk_bucket(be, "b");
+    uint64_t s0 = backend_size(be);
+    ASSERT_TRUE(s0 >= 4 * 4096);
+    put_n(be, 0, 5000);
+    ASSERT_OK(backend_force_commit(be));
+    uint64_t s1 = backend_size(be);
+    ASSERT_TRUE(s1 > s0);
+    ASSERT_TRUE(backend_size_in_use(be) <= s1);
+    backend_batch_tx *tx = backend_batch(be);
+    backend_batch_tx_lock(tx);
+    for (int i = 0; i < 4900; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "k%06d", i);
+        ASSERT_OK(backend_batch_tx_delete(tx, bolt_str("b"), bolt_str(k)));
+    }
+    ASSERT_OK(backend_batch_tx_unlock(tx));
+    ASSERT_OK(backend_force_commit(be));
+    ASSERT_OK(backend_force_commit(be)); /* pending pages of the deletes become free */
+    ASSERT_TRUE(backend_size_in_use(be) < backend_size(be) / 2);
+    ASSERT_OK(backend_close(be));
+}
+
+static int count_pairs(void *arg, bolt_val key, bolt_val value)
+{
+    (*(int *)arg)++;
+    return 0;
+}
+
+/* Closing with a reader open: everything else is refused, the reader reads on. */
+static void test_close_with_reader_open(void)
+{
+    strata_manual_clock clk;
+    backend_options o = bk_opts(&clk);
+    backend *be = bk_open("closing.db", &o);
+    bk_bucket(be, "b");
+    bk_put(be, "b", "k", "v");
+    backend_read_tx *rt;
+    ASSERT_OK(backend_read_tx_begin(be, &rt));
+    ASSERT_EQ_SIZE(backend_read_tx_open(be), 1);
+    ASSERT_RC(backend_close(be), BOLT_ETXACTIVE);
+    backend_batch_tx *tx = backend_batch(be);
+    backend_batch_tx_lock(tx);
+    ASSERT_RC(backend_batch_tx_put(tx, bolt_str("b"), bolt_str("k2"), bolt_str("v")),
+              BACKEND_ECLOSED);
+    ASSERT_RC(backend_batch_tx_range(tx, bolt_str("b"), bolt_str("k"), (bolt_val){ NULL, 0 }, 0,
+                                     count_pairs, NULL),
+              BACKEND_ECLOSED);
+    ASSERT_OK(backend_batch_tx_unlock(tx));
+    backend_read_tx *rt2 = (backend_read_tx *)&o;
+    ASSERT_RC(backend_read_tx_begin(be, &rt2), BACKEND_ECLOSED);
+    ASSERT_NULL(rt2);
+    ASSERT_RC(backend_force_commit(be), BACKEND_ECLOSED);
+    ASSERT_RC(backend_poke(be), BACKEND_ECLOSED);
+    uint32_t h;
+    ASSERT_RC(backend_hash(be, NULL, 0, &h), BACKEND_ECLOSED);
+    int n = 0;
+    ASSERT_OK(backend_read_tx_for_each(rt, bolt_str("b"), count_pairs, &n));
+    ASSERT_EQ_INT(n, 1);
+    backend_read_tx_end(rt);
+    ASSERT_OK(backend_close(be));
+    /* The close committed: the data is there. */
+    be = bk_open("closing.db", &o);
+    bk_str s;
+    ASSERT_EQ_STR(bk_get(be, "b", "k", &s), "k=v ");
+    ASSERT_OK(backend_close(be));
+}
+
+/* Bad opens: NULL path, a file that is not a db. */
+static void test_bad_open(void)
+{
+    backend *be = (backend *)&be;
+    ASSERT_RC(backend_open(NULL, NULL, &be), STRATA_EMISUSE);
+    ASSERT_NULL(be);
+    char path[4096];
+    harness_path(path, sizeof path, "garbage.db");
+    FILE *f = fopen(path, "wb");
+    ASSERT_NOT_NULL(f);
+    for (int i = 0; i < 8192; i++)
+        fputc(i * 7, f);
+    fclose(f);
+    backend_options o = bk_opts(NULL);
+    ASSERT_TRUE(backend_open(path, &o, &be) < 0);
+    ASSERT_NULL(be);
+}
+
+/* The default clock and interval commit on their own (no poke). */
+static void test_default_clock_commits(void)
+{
+    backend_options o = bk_opts(NULL);
+    o.batch_interval_ns = MS(1);
+    backend *be = bk_open("wall.db", &o);
+    bk_bucket(be, "b");
+    uint64_t c0 = backend_commits(be);
+    bk_put(be, "b", "k", "v");
+    /* Wait for the thread by poking until it has committed (no sleep). */
+    for (int i = 0; i < 1000000 && backend_commits(be) == c0; i++)
+        ASSERT_OK(backend_poke(be));
+    ASSERT_EQ_U64(backend_commits(be), c0 + 1);
+    ASSERT_OK(backend_close(be));
+}
+
+/* A failed commit is sticky: writes are refused, readers see the last commit. */
+static void test_failed_commit_is_sticky(void)
+{
+    strata_manual_clock clk;
+    backend_options o = bk_opts(&clk);
+    struct bolt_os os = *bolt__os_default();
+    os.fdatasync = failing_fdatasync;
+    o.bolt.os = &os;
+    o.bolt.no_sync = false;
+    backend *be = bk_open("sticky.db", &o);
+    bk_bucket(be, "b");
+    bk_put(be, "b", "a", "committed");
+    ASSERT_OK(backend_force_commit(be));
+    bk_put(be, "b", "b", "lost");
+    bk_str s;
+    ASSERT_EQ_STR(bk_scan(be, "b", "", "", 0, &s), "a=committed b=lost ");
+    fail_sync = 1;
+    ASSERT_RC(backend_force_commit(be), -EIO);
+    fail_sync = 0;
+    /* Readers fall back to what bolt has; writers are refused. */
+    ASSERT_EQ_STR(bk_scan(be, "b", "", "", 0, &s), "a=committed ");
+    backend_batch_tx *tx = backend_batch(be);
+    backend_batch_tx_lock(tx);
+    ASSERT_RC(backend_batch_tx_put(tx, bolt_str("b"), bolt_str("c"), bolt_str("v")),
+              BACKEND_EFAILED);
+    ASSERT_OK(backend_batch_tx_unlock(tx));
+    ASSERT_RC(backend_force_commit(be), BACKEND_EFAILED);
+    backend_defrag_stats st;
+    ASSERT_RC(backend_defrag(be, &st), BACKEND_EFAILED);
+    ASSERT_RC(backend_close(be), BACKEND_EFAILED);
+    /* The file keeps the last good commit and opens again. */
+    be = bk_open("sticky.db", &o);
+    ASSERT_EQ_STR(bk_scan(be, "b", "", "", 0, &s), "a=committed ");
+    ASSERT_OK(backend_close(be));
+}
+
+int main(void)
+{
+    HARNESS_BEGIN(1);
+    RUN(test_close_commits_and_reopen);
+    RUN(test_interval_commit_driven_by_clock);
+    RUN(test_limit_commit);
+    RUN(test_force_commit_and_hook);
+    RUN(test_sizes);
+    RUN(test_close_with_reader_open);
+    RUN(test_bad_open);
+    RUN(test_default_clock_commits);
+    RUN(test_failed_commit_is_sticky);
+    return 0;
+}
