@@ -130,6 +130,10 @@ void bolt__map_release(bolt_db *db, bolt__map *m);
 int bolt__corrupt(bolt_db *db, bolt_pgid pgid, const char *why);
 /* Grow the file to hold `needed` bytes (fallocate, else ftruncate; fsync). wmu held. */
 int bolt__db_grow(bolt_db *db, uint64_t needed);
+/* Live opens: re-read the file size and both metas (db->mu held). */
+int bolt__db_live_refresh(bolt_db *db);
+/* The largest txid among the valid metas now in the map. */
+bolt_txid bolt__db_newest_txid(const bolt_db *db);
 
 /* ---- tx.c --------------------------------------------------------------- */
 
@@ -179,7 +183,8 @@ struct bolt_tx {
     bolt__dirty *dirty;
     size_t ndirty, capdirty;
     bolt_txid reader_txid;
-    uint64_t generation; /* bumped by every mutation (cursor invalidation) */
+    uint64_t generation;           /* bumped by every mutation (cursor invalidation) */
+    struct bolt__live_cache *live; /* live opens: private page copies (live.c) */
 };
 
 /* Copy n bytes into tx-owned memory (stable until the tx ends). */
@@ -194,6 +199,19 @@ int bolt__tx_allocate(bolt_tx *tx, size_t n, bolt_pgid *id, unsigned char **buf)
 /* Free (pending) a page run by id at commit/rebalance time. */
 int bolt__tx_free_page(bolt_tx *tx, bolt_pgid id);
 int bolt__tx_usable(const bolt_tx *tx, bool write);
+
+/* ---- live.c ------------------------------------------------------------ */
+
+typedef struct bolt__live_cache bolt__live_cache;
+/*
+ * A live read transaction's private copy of the page run at id (bounds
+ * checked, cached): 0 with *out and *overflow; BOLT_ECORRUPT;
+ * BOLT_ELIVECHANGED (the run changed while copied); -ENOMEM.
+ */
+int bolt__live_page(bolt_tx *tx, bolt_pgid id, const unsigned char **out, uint32_t *overflow);
+void bolt__live_free(bolt__live_cache *c);
+/* Decode meta page `which` (0 or 1) from a private copy of it. */
+int bolt__live_meta_decode(const bolt_db *db, int which, bolt__meta *out);
 
 /* ---- node.c ------------------------------------------------------------- */
 

@@ -92,6 +92,24 @@ static int cmp(const void *a, size_t an, const void *b, size_t bn)
 
 static int walk_bucket(walker *w, bolt_pgid root, int nesting);
 
+/*
+ * The bytes of page id to examine: the map, or for a live transaction its
+ * private copy (live.c), since the writer may rewrite the map under us.
+ * 0, a problem's status, or BOLT_ELIVECHANGED / -ENOMEM.
+ */
+static int page_bytes(walker *w, bolt_pgid id, const unsigned char **p)
+{
+    bolt_tx *tx = w->tx;
+    *p = tx->map->base + id * (uint64_t)tx->db->page_size;
+    if (!tx->db->opt.live || tx->writable)
+        return 0;
+    uint32_t ov;
+    int rc = bolt__live_page(tx, id, p, &ov);
+    if (rc == BOLT_ECORRUPT)
+        return problem(w, id, "overflow run out of bounds");
+    return rc;
+}
+
 static void elem_key(const bolt__page *p, unsigned i, bolt_val *k)
 {
     if (bolt__page_is_leaf(p))
@@ -170,7 +188,10 @@ static int walk_page(walker *w, bolt_pgid id, int depth, const bolt_val *lo, con
         return problem(w, id, "out of bounds: %llu", (unsigned long long)tx->meta.pgid);
     if ((id + 1) * ps > tx->limit)
         return problem(w, id, "past the end of the file");
-    const unsigned char *p = tx->map->base + id * ps;
+    const unsigned char *p;
+    int prc = page_bytes(w, id, &p);
+    if (prc != 0)
+        return prc;
     uint32_t ov = bolt__ld32(p + BOLT_PAGE_OVERFLOW_OFF);
     if (id + ov >= tx->meta.pgid || (id + ov + 1) * ps > tx->limit)
         return problem(w, id, "overflow %u runs out of bounds", ov);
@@ -293,7 +314,10 @@ static int load_free(walker *w)
     uint64_t ps = tx->db->page_size;
     if (id < 2 || id >= tx->meta.pgid || (id + 1) * ps > tx->limit)
         return problem(w, id, "freelist page out of bounds");
-    const unsigned char *p = tx->map->base + id * ps;
+    const unsigned char *p;
+    int prc = page_bytes(w, id, &p);
+    if (prc != 0)
+        return prc;
     uint32_t ov = bolt__ld32(p + BOLT_PAGE_OVERFLOW_OFF);
     if (id + ov >= tx->meta.pgid || (id + ov + 1) * ps > tx->limit)
         return problem(w, id, "freelist overflow %u runs out of bounds", ov);

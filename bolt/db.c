@@ -131,6 +131,8 @@ void bolt__map_release(bolt_db *db, bolt__map *m)
 
 static int lock_file(bolt_db *db)
 {
+    if (db->read_only && db->opt.live)
+        return 0; /* a live reader takes no lock and never blocks a writer */
     int op = (db->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB;
     uint64_t waited = 0;
     for (;;) {
@@ -286,8 +288,14 @@ static int load_meta(bolt_db *db)
     if (limit < 2 * (uint64_t)ps)
         return BOLT_EFILETOOSMALL;
     bolt__meta m0, m1, cur;
-    int rc0 = bolt__meta_decode(base, ps, &m0);
-    int rc1 = bolt__meta_decode(base + ps, ps, &m1);
+    int rc0, rc1;
+    if (db->opt.live) { /* a writer may be rewriting a meta right now (live.c) */
+        rc0 = bolt__live_meta_decode(db, 0, &m0);
+        rc1 = bolt__live_meta_decode(db, 1, &m1);
+    } else {
+        rc0 = bolt__meta_decode(base, ps, &m0);
+        rc1 = bolt__meta_decode(base + ps, ps, &m1);
+    }
     /* A meta that disagrees with the page size in use is not usable. */
     if (rc0 == 0 && m0.page_size != ps)
         rc0 = BOLT_EINVALID;
@@ -311,6 +319,28 @@ static int load_meta(bolt_db *db)
     }
     db->meta = cur;
     return 0;
+}
+
+int bolt__db_live_refresh(bolt_db *db)
+{
+    /* db->mu held by the caller. The writer may have grown the file. */
+    struct stat st;
+    if (db->os->fstat(db->fd, &st) != 0)
+        return -errno;
+    if ((uint64_t)st.st_size > db->map->reserved)
+        return BOLT_ELIVECHANGED; /* outgrew this open's map: reopen */
+    db->file_size = (uint64_t)st.st_size;
+    return load_meta(db);
+}
+
+bolt_txid bolt__db_newest_txid(const bolt_db *db)
+{
+    bolt__meta m;
+    bolt_txid newest = 0;
+    for (int i = 0; i < 2; i++)
+        if (bolt__live_meta_decode(db, i, &m) == 0 && m.txid > newest)
+            newest = m.txid;
+    return newest;
 }
 
 typedef struct reach_set {
@@ -389,6 +419,10 @@ static int db_new(const char *path, const bolt_options *opt, bolt_db **out)
         size_t n = opt->size == 0 || opt->size > sizeof *opt ? sizeof *opt : opt->size;
         memcpy(&db->opt, opt, n);
         db->opt.size = sizeof db->opt;
+    }
+    if (db->opt.live && !db->opt.read_only) {
+        free(db);
+        return STRATA_EMISUSE; /* a live open only reads */
     }
     db->path = strdup(path);
     if (db->path == NULL) {

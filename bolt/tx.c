@@ -93,8 +93,19 @@ int bolt__tx_page_run(bolt_tx *tx, bolt_pgid id, uint32_t *overflow, uint16_t *f
     uint64_t off = id * ps;
     if (off + ps > tx->limit)
         return bolt__corrupt(tx->db, id, "page past the end of the file");
-    const unsigned char *p = tx->map->base + off;
-    uint32_t ov = bolt__ld32(p + BOLT_PAGE_OVERFLOW_OFF);
+    const unsigned char *p;
+    uint32_t ov;
+    if (tx->db->opt.live && !tx->writable) {
+        int rc = bolt__live_page(tx, id, &p, &ov);
+        if (rc != 0)
+            return rc;
+        *overflow = ov;
+        if (flags != NULL)
+            *flags = bolt__ld16(p + BOLT_PAGE_FLAGS_OFF);
+        return 0;
+    }
+    p = tx->map->base + off;
+    ov = bolt__ld32(p + BOLT_PAGE_OVERFLOW_OFF);
     if (id + ov >= tx->meta.pgid)
         return bolt__corrupt(tx->db, id, "overflow run past the high-water mark");
     if (off + ((uint64_t)ov + 1) * ps > tx->limit)
@@ -112,8 +123,11 @@ int bolt__tx_page(bolt_tx *tx, bolt_pgid id, bolt__page *out)
     if (rc != 0)
         return rc;
     uint64_t ps = tx->db->page_size;
+    const unsigned char *bytes = tx->map->base + id * ps;
+    if (tx->db->opt.live && !tx->writable && (rc = bolt__live_page(tx, id, &bytes, &ov)) != 0)
+        return rc; /* live: decode the private copy (live.c) */
     const char *why;
-    rc = bolt__page_load(tx->map->base + id * ps, (size_t)(((uint64_t)ov + 1) * ps), id, out, &why);
+    rc = bolt__page_load(bytes, (size_t)(((uint64_t)ov + 1) * ps), id, out, &why);
     if (rc != 0)
         return bolt__corrupt(tx->db, id, why);
     return 0;
@@ -213,6 +227,14 @@ int bolt_tx_begin(bolt_db *db, unsigned flags, bolt_tx **out)
     }
     if (write)
         db->writing = true;
+    if (!write && db->opt.live) {
+        int rc = bolt__db_live_refresh(db);
+        if (rc != 0) {
+            pthread_mutex_unlock(&db->mu);
+            free(tx);
+            return rc;
+        }
+    }
     if (!write && db->nreaders == db->capreaders) {
         size_t cap = db->capreaders ? db->capreaders * 2 : 8;
         bolt_txid *r = realloc(db->readers, cap * sizeof *r);
@@ -274,6 +296,7 @@ static void tx_end(bolt_tx *tx)
         next = c->next;
         free(c);
     }
+    bolt__live_free(tx->live);
     for (size_t i = 0; i < tx->ndirty; i++)
         free(tx->dirty[i].buf);
     free(tx->dirty);
@@ -473,6 +496,16 @@ int bolt_tx_commit(bolt_tx *tx)
     pthread_mutex_unlock(&db->mu);
     tx_end(tx);
     return 0;
+}
+
+int bolt_tx_live_verify(bolt_tx *tx)
+{
+    int rc = bolt__tx_usable(tx, false);
+    if (rc != 0)
+        return rc;
+    if (tx->writable || !tx->db->opt.live)
+        return STRATA_EMISUSE;
+    return bolt__db_newest_txid(tx->db) > tx->meta.txid ? BOLT_ELIVECHANGED : 0;
 }
 
 bolt_txid bolt_tx_id(const bolt_tx *tx)

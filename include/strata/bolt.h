@@ -48,7 +48,8 @@ extern "C" {
     X(BOLT_EPANIC, -5151, "internal invariant broken (a bug in strata)")                     \
     X(BOLT_EPAGESIZE, -5152, "page size not supported")                                      \
     X(BOLT_EPOISONED, -5153, "a write or sync failed earlier; reopen the database to write") \
-    X(BOLT_ETXACTIVE, -5154, "the database still has open transactions")
+    X(BOLT_ETXACTIVE, -5154, "the database still has open transactions")                     \
+    X(BOLT_ELIVECHANGED, -5155, "the file changed during a live read; read again")
 
 enum bolt_status {
     BOLT_NOTFOUND = STRATA_NOTFOUND,
@@ -125,6 +126,14 @@ typedef struct bolt_options {
      */
     size_t mmap_reserve;
     const struct bolt_os *os; /* NULL = the real system calls (tests replace) */
+    /*
+     * Live read-only open (with read_only): take no lock, so the file can be
+     * read while another process holds it open for writing, and never block
+     * that writer. Every read transaction starts from the newest valid meta
+     * at its begin; bolt_tx_live_verify then tells whether a commit landed
+     * meanwhile (the reader must start again). Best effort on a busy writer.
+     */
+    bool live;
 } bolt_options;
 
 /* Fill o with the defaults (bbolt's DefaultOptions). */
@@ -201,6 +210,19 @@ int bolt_tx_begin(bolt_db *db, unsigned flags, bolt_tx **out);
  * or a double free was caught: nothing is written); -ENOMEM.
  */
 int bolt_tx_commit(bolt_tx *tx);
+
+/*
+ * For a read transaction of a live open (bolt_options.live): re-read both
+ * meta pages and check that no commit newer than the transaction's own
+ * landed since it began. Call it after reading and before trusting what was
+ * read: a writer that commits twice may reuse pages the reader still walks
+ * (it does not know about a reader that holds no lock), and a second commit
+ * may already be writing once the first is visible, so any newer txid means
+ * "read again". Returns 0 (what was read is the consistent state of the
+ * transaction's txid); BOLT_ELIVECHANGED; STRATA_EMISUSE (not a live read
+ * transaction); BOLT_ETXCLOSED.
+ */
+int bolt_tx_live_verify(bolt_tx *tx);
 
 /* End a transaction, discarding its changes. NULL is a no-op. */
 void bolt_tx_rollback(bolt_tx *tx);

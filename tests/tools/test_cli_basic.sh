@@ -65,6 +65,8 @@ if command -v flock >/dev/null 2>&1; then
     sleep 0.2
     expect 3 "file locked by a writer" "$strata" check --timeout 100ms a.db
     grep -q "locked" err || { echo "FAIL: no lock hint"; fails=$((fails + 1)); }
+    expect 0 "check --live reads a file a writer holds" "$strata" check --live a.db
+    grep -qx OK out || { echo "FAIL: check --live did not print OK"; fails=$((fails + 1)); }
     kill "$holder" 2>/dev/null
     wait "$holder" 2>/dev/null
 fi

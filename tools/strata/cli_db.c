@@ -146,9 +146,19 @@ int cli_db_open_read(const char *cmd, const cli_opts *o, const char *path, bolt_
     if (rc == BOLT_ETIMEOUT)
         fprintf(stderr,
                 "strata %s: %s is locked by a process that has it open for writing; "
-                "stop it or raise --timeout\n",
+                "stop it, raise --timeout, or read it anyway with 'strata check --live'\n",
                 cmd, path);
     return code;
+}
+
+int cli_db_open_live(const char *cmd, const char *path, bolt_db **db)
+{
+    bolt_options opt;
+    bolt_options_init(&opt);
+    opt.read_only = true;
+    opt.live = true;
+    int rc = bolt_open(path, &opt, db);
+    return rc == 0 ? CLI_OK : cli_report(cmd, path, rc);
 }
 
 int cli_bucket_walk(const char *cmd, const cli_opts *o, bolt_tx *tx, char **names, int n,

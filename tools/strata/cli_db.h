@@ -82,6 +82,13 @@ int cli_parse_page_size(const char *cmd, const char *text, uint32_t *out);
 int cli_db_open_read(const char *cmd, const cli_opts *o, const char *path, bolt_db **db);
 
 /*
+ * Open path read-only without any lock (bolt_options.live), for reading a
+ * file another process holds open for writing. Returns CLI_OK or the exit
+ * code after printing why.
+ */
+int cli_db_open_live(const char *cmd, const char *path, bolt_db **db);
+
+/*
  * Open the bucket at the path names[0..n) (argv strings, decoded with
  * o->key_fmt) from the root. n = 0 gives the root bucket. Returns CLI_OK
  * with *out, or the exit code after printing why (CLI_FINDING when a

@@ -1,0 +1,120 @@
+/*
+ * live.c: how a read transaction of a live open (bolt_options.live) reads
+ * pages. Another process may rewrite any page of the map at any moment:
+ * pages it freed, and the meta pages. Checking a page in the map and then
+ * following its offsets would race with that writer and could read outside
+ * the map (a time-of-check/time-of-use bug). So a live transaction never
+ * decodes the map directly:
+ *
+ *   1. Each page run is copied into the transaction's arena once (cached by
+ *      page id), and only the copy is validated and decoded; pointers handed
+ *      out (keys, values, inline buckets) point into the copy, stable until
+ *      the transaction ends.
+ *   2. A run whose header changed while it was being copied (its overflow
+ *      count differs in the copy) is reported as BOLT_ELIVECHANGED: the
+ *      reader starts again. Any other inconsistency is caught by
+ *      bolt_tx_live_verify, which the reader calls after reading.
+ *   3. Meta pages are copied before they are decoded (meta.c's decoder reads
+ *      the checksum and the fields in several steps).
+ *
+ * The cost: a live transaction holds a copy of every page it read, so its
+ * memory grows with the pages it visits (a whole-file check copies the
+ * file). Ordinary transactions never come here.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bolt_int.h"
+
+typedef struct live_slot {
+    bolt_pgid id; /* 0 = empty (page 0 is a meta page, never cached here) */
+    const unsigned char *copy;
+} live_slot;
+
+struct bolt__live_cache {
+    live_slot *slots;
+    size_t cap, used; /* cap is a power of two; used <= cap / 2 */
+};
+
+static size_t slot_of(const bolt__live_cache *c, bolt_pgid id)
+{
+    uint64_t h = id * 0x9E3779B97F4A7C15ull;
+    size_t i = (size_t)(h >> 17) & (c->cap - 1);
+    while (c->slots[i].id != 0 && c->slots[i].id != id)
+        i = (i + 1) & (c->cap - 1);
+    return i;
+}
+
+static int cache_grow(bolt__live_cache *c)
+{
+    size_t cap = c->cap ? c->cap * 2 : 64;
+    live_slot *old = c->slots;
+    size_t oldcap = c->cap;
+    c->slots = calloc(cap, sizeof *c->slots);
+    if (c->slots == NULL) {
+        c->slots = old;
+        return -ENOMEM;
+    }
+    c->cap = cap;
+    for (size_t i = 0; i < oldcap; i++)
+        if (old[i].id != 0)
+            c->slots[slot_of(c, old[i].id)] = old[i];
+    free(old);
+    return 0;
+}
+
+void bolt__live_free(bolt__live_cache *c)
+{
+    if (c != NULL) {
+        free(c->slots);
+        free(c);
+    }
+}
+
+int bolt__live_page(bolt_tx *tx, bolt_pgid id, const unsigned char **out, uint32_t *overflow)
+{
+    bolt__live_cache *c = tx->live;
+    if (c == NULL) {
+        c = tx->live = calloc(1, sizeof *c);
+        if (c == NULL)
+            return -ENOMEM;
+    }
+    if (c->cap > 0) {
+        live_slot *s = &c->slots[slot_of(c, id)];
+        if (s->id == id) {
+            *out = s->copy;
+            *overflow = bolt__ld32(s->copy + BOLT_PAGE_OVERFLOW_OFF);
+            return 0;
+        }
+    }
+    uint64_t ps = tx->db->page_size, off = id * ps;
+    /* Bounds as bolt__tx_page_run checks them, on the header in the map... */
+    uint32_t ov = bolt__ld32(tx->map->base + off + BOLT_PAGE_OVERFLOW_OFF);
+    if (id + ov >= tx->meta.pgid || off + ((uint64_t)ov + 1) * ps > tx->limit)
+        return bolt__corrupt(tx->db, id, "overflow run past the high-water mark or the file");
+    size_t len = (size_t)(((uint64_t)ov + 1) * ps);
+    unsigned char *copy = bolt__tx_alloc(tx, len);
+    if (copy == NULL)
+        return -ENOMEM;
+    memcpy(copy, tx->map->base + off, len);
+    /* ...and the copy must carry the same run, or the writer moved it (rule 2). */
+    if (bolt__ld32(copy + BOLT_PAGE_OVERFLOW_OFF) != ov)
+        return BOLT_ELIVECHANGED;
+    if ((c->used + 1) * 2 > c->cap && cache_grow(c) != 0)
+        return -ENOMEM;
+    live_slot *s = &c->slots[slot_of(c, id)];
+    s->id = id;
+    s->copy = copy;
+    c->used++;
+    *out = copy;
+    *overflow = ov;
+    return 0;
+}
+
+int bolt__live_meta_decode(const bolt_db *db, int which, bolt__meta *out)
+{
+    unsigned char buf[BOLT_META_END];
+    memcpy(buf, db->map->base + (size_t)which * db->page_size, sizeof buf);
+    return bolt__meta_decode(buf, sizeof buf, out);
+}
