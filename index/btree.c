@@ -281,37 +281,90 @@ _Static_assert(sizeof(binner) <= 1536, "an inner node fits a 1.5 KiB allocation"
 
 /* ---- insert ---------------------------------------------------------------- */
 
-int idx__btree_insert(idx__btree *bt, idx__ki *k)
-{
-    bt->version++;
-    const uint8_t *key = k->data;
-    size_t klen = k->key_len;
-    if (bt->root == NULL) {
-        bleaf *lf = leaf_new();
-        if (lf == NULL)
-            return -ENOMEM;
-        lf->items[0] = k;
-        lf->n = 1;
-        leaf_refresh(lf);
-        bt->root = lf;
-        bt->count = 1;
-        bt->nodes = 1;
-        return 0;
-    }
-    /* Descend, remembering the path and whether each node is on the right spine. */
+/* A root-to-leaf descent: the path, and whether the leaf is on the right spine. */
+typedef struct bpath {
     binner *path[MAX_DEPTH];
     unsigned idx[MAX_DEPTH];
-    bool spine = true;
+    bool spine;
+    bleaf *lf;
+    unsigned pos; /* first slot with a key >= the key */
+} bpath;
+
+static void btree_descend(const idx__btree *bt, const uint8_t *key, size_t klen, bpath *p)
+{
+    p->spine = true;
     void *node = bt->root;
     for (int d = 0; d < bt->height; d++) {
         binner *in = node;
-        path[d] = in;
-        idx[d] = inner_child(in, key, klen);
-        spine = spine && idx[d] == in->n - 1u;
-        node = in->child[idx[d]];
+        p->path[d] = in;
+        p->idx[d] = inner_child(in, key, klen);
+        p->spine = p->spine && p->idx[d] == in->n - 1u;
+        node = in->child[p->idx[d]];
     }
-    bleaf *lf = node;
-    unsigned pos = leaf_bound(lf, key, klen, false);
+    p->lf = node;
+    p->pos = leaf_bound(p->lf, key, klen, false);
+}
+
+static int btree_insert_at(idx__btree *bt, bpath *p, idx__ki *k);
+
+/* The first block of an empty tree. */
+static int btree_insert_root(idx__btree *bt, idx__ki *k)
+{
+    bleaf *lf = leaf_new();
+    if (lf == NULL)
+        return -ENOMEM;
+    lf->items[0] = k;
+    lf->n = 1;
+    leaf_refresh(lf);
+    bt->root = lf;
+    bt->count = 1;
+    bt->nodes = 1;
+    return 0;
+}
+
+int idx__btree_insert(idx__btree *bt, idx__ki *k)
+{
+    bt->version++;
+    if (bt->root == NULL)
+        return btree_insert_root(bt, k);
+    bpath p;
+    btree_descend(bt, k->data, k->key_len, &p);
+    return btree_insert_at(bt, &p, k);
+}
+
+int idx__btree_upsert(idx__btree *bt, const void *key, size_t key_len,
+                      int (*make)(void *ctx, idx__ki **out), void *ctx, idx__ki ***slot)
+{
+    bpath p;
+    if (bt->root != NULL) {
+        btree_descend(bt, key, key_len, &p);
+        if (p.pos < p.lf->n && cmp_ki(key, key_len, p.lf->items[p.pos]) == 0) {
+            *slot = &p.lf->items[p.pos];
+            return 0;
+        }
+    }
+    *slot = NULL;
+    idx__ki *k;
+    int rc = make(ctx, &k);
+    if (rc != 0)
+        return rc;
+    bt->version++;
+    rc = bt->root == NULL ? btree_insert_root(bt, k) : btree_insert_at(bt, &p, k);
+    if (rc != 0)
+        free(k);
+    return rc;
+}
+
+/* Inserts k at p (k's key is absent), splitting nodes up the path as needed. */
+static int btree_insert_at(idx__btree *bt, bpath *p, idx__ki *k)
+{
+    const uint8_t *key = k->data;
+    size_t klen = k->key_len;
+    binner **path = p->path;
+    unsigned *idx = p->idx;
+    bool spine = p->spine;
+    bleaf *lf = p->lf;
+    unsigned pos = p->pos;
     assert(pos == lf->n || cmp_ki(key, klen, lf->items[pos]) != 0);
     if (lf->n < LEAF_CAP) {
         memmove(&lf->items[pos + 1], &lf->items[pos], (lf->n - pos) * sizeof(idx__ki *));

@@ -88,6 +88,14 @@ void idx__btree_release(idx__btree *bt, bool free_blocks);
 idx__ki **idx__btree_find(idx__btree *bt, const void *key, size_t key_len);
 /* Inserts k, whose key is absent. 0 or -ENOMEM (tree unchanged). */
 int idx__btree_insert(idx__btree *bt, idx__ki *k);
+/*
+ * One descent for "find or create": when key is present, *slot is its
+ * slot and 0 is returned; else make(ctx, &k) builds the block, which is
+ * inserted (*slot NULL). Codes of make, or -ENOMEM (the made block freed;
+ * the tree unchanged).
+ */
+int idx__btree_upsert(idx__btree *bt, const void *key, size_t key_len,
+                      int (*make)(void *ctx, idx__ki **out), void *ctx, idx__ki ***slot);
 /* Removes key's block and returns it (NULL if absent). */
 idx__ki *idx__btree_delete(idx__btree *bt, const void *key, size_t key_len);
 /* Cursor at the first key >= key (or > key when strict); false at the end. */

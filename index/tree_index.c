@@ -174,25 +174,42 @@ size_t idx_tree_count(idx_tree *t)
 
 /* ---- writes ------------------------------------------------------------------ */
 
+/* A new key's block: the key, then put or restore. */
+typedef struct make_ctx {
+    const void *key;
+    size_t key_len;
+    bool restore;
+    idx_rev created, modified;
+    int64_t ver;
+} make_ctx;
+
+static int make_block(void *ctx, idx__ki **out)
+{
+    make_ctx *m = ctx;
+    idx__ki *k;
+    int rc = idx__ki_new(m->key, m->key_len, &k);
+    if (rc != 0)
+        return rc;
+    rc = m->restore ? idx__ki_restore(&k, m->created, m->modified, m->ver)
+                    : idx__ki_put(&k, m->modified);
+    if (rc != 0) {
+        free(k);
+        return rc;
+    }
+    *out = k;
+    return 0;
+}
+
 int idx_tree_put(idx_tree *t, const void *key, size_t key_len, idx_rev rev)
 {
     if (key == NULL && key_len > 0)
         return IDX_EINVAL;
+    make_ctx m = { key, key_len, false, { 0, 0 }, rev, 0 };
+    idx__ki **slot;
     tree_wrlock(t);
-    int rc;
-    idx__ki **slot = idx__btree_find(&t->bt, key, key_len);
-    if (slot != NULL) {
+    int rc = idx__btree_upsert(&t->bt, key, key_len, make_block, &m, &slot);
+    if (rc == 0 && slot != NULL)
         rc = idx__ki_put(slot, rev);
-    } else {
-        idx__ki *k;
-        rc = idx__ki_new(key, key_len, &k);
-        if (rc == 0)
-            rc = idx__ki_put(&k, rev);
-        if (rc == 0)
-            rc = idx__btree_insert(&t->bt, k);
-        if (rc != 0)
-            free(k);
-    }
     tree_unlock(t);
     return rc;
 }
@@ -215,21 +232,12 @@ int idx_tree_restore(idx_tree *t, const void *key, size_t key_len, idx_rev creat
 {
     if (key == NULL && key_len > 0)
         return IDX_EINVAL;
+    make_ctx m = { key, key_len, true, created, modified, ver };
+    idx__ki **slot;
     tree_wrlock(t);
-    int rc;
-    idx__ki **slot = idx__btree_find(&t->bt, key, key_len);
-    if (slot != NULL) {
+    int rc = idx__btree_upsert(&t->bt, key, key_len, make_block, &m, &slot);
+    if (rc == 0 && slot != NULL)
         rc = idx__ki_put(slot, modified);
-    } else {
-        idx__ki *k;
-        rc = idx__ki_new(key, key_len, &k);
-        if (rc == 0)
-            rc = idx__ki_restore(&k, created, modified, ver);
-        if (rc == 0)
-            rc = idx__btree_insert(&t->bt, k);
-        if (rc != 0)
-            free(k);
-    }
     tree_unlock(t);
     return rc;
 }
