@@ -205,6 +205,8 @@ struct bolt__node {
     size_t n, cap;
     const unsigned char *key; /* the separator naming this node in its parent */
     uint32_t ksize;
+    const unsigned char *hi; /* every key must stay below this (NULL: no bound) */
+    uint32_t hisize;
     bolt_pgid pgid;    /* page read from; 0 = not on disk (new or freed) */
     uint32_t overflow; /* that page's overflow */
     bool leaf;
