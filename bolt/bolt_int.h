@@ -299,4 +299,9 @@ int bolt__bucket_usable(const bolt_bucket *b, bool write);
  */
 int bolt__walk_pages(bolt_tx *tx, int (*fn)(void *arg, bolt_pgid id, uint32_t overflow), void *arg);
 
+/* ---- debug.c: printers for a debugger ------------------------------------ */
+
+void bolt__page_dump(FILE *f, const unsigned char *page, size_t size);
+const char *bolt__tx_state_str(const bolt_tx *tx);
+
 #endif
