@@ -232,6 +232,8 @@ struct bolt__node {
     size_t n, cap;
     const unsigned char *key; /* the separator naming this node in its parent */
     uint32_t ksize;
+    const unsigned char *hi; /* every key must stay below this (NULL: no bound) */
+    uint32_t hisize;
     bolt_pgid pgid;    /* page read from; 0 = not on disk (new or freed) */
     uint32_t overflow; /* that page's overflow */
     bool leaf;
@@ -323,5 +325,10 @@ int bolt__bucket_usable(const bolt_bucket *b, bool write);
  * page referenced twice, out of bounds, or not a tree page.
  */
 int bolt__walk_pages(bolt_tx *tx, int (*fn)(void *arg, bolt_pgid id, uint32_t overflow), void *arg);
+
+/* ---- debug.c: printers for a debugger ------------------------------------ */
+
+void bolt__page_dump(FILE *f, const unsigned char *page, size_t size);
+const char *bolt__tx_state_str(const bolt_tx *tx);
 
 #endif

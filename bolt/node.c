@@ -24,6 +24,9 @@
  *   6. Rebalance: a node at or below page_size/4 or with too few keys is
  *      merged with a sibling (or removed when empty, or a single-child root
  *      collapsed); merged nodes are marked dead and never used again.
+ *   7. A node read from the file is accepted only with its keys in order
+ *      and inside its parent's separator range (an upper bound inherited
+ *      down the path), so no change can break rule 1 on a damaged file.
  */
 #include <assert.h>
 #include <errno.h>
@@ -165,6 +168,27 @@ int bolt__node_child(bolt__node *n, size_t i, bolt__node **out)
         return rc;
     c->key = in->key; /* rule 3 */
     c->ksize = in->ksize;
+    /*
+     * Rule 7: the child's keys must lie in [separator i, separator i+1)
+     * (the parent's own upper bound for the last child), or changes could
+     * put the parent's keys out of order.
+     */
+    if (i + 1 < n->n) {
+        c->hi = n->inodes[i + 1].key;
+        c->hisize = n->inodes[i + 1].ksize;
+    } else {
+        c->hi = n->hi;
+        c->hisize = n->hisize;
+    }
+    if (c->n > 0) {
+        const bolt__inode *first = &c->inodes[0], *last = &c->inodes[c->n - 1];
+        if (key_cmp(first->key, first->ksize, in->key, in->ksize) < 0 ||
+            (c->hi != NULL && key_cmp(last->key, last->ksize, c->hi, c->hisize) >= 0)) {
+            c->n = 0;
+            c->dead = true;
+            return bolt__corrupt(b->tx->db, in->pgid, "keys outside the parent's separator range");
+        }
+    }
     in->child = c;
     *out = c;
     return 0;

@@ -101,7 +101,7 @@ struct bolt_os;                         /* the I/O table (bolt/os.h), for tests 
 
 typedef enum bolt_freelist_type {
     BOLT_FREELIST_ARRAY = 0,   /* bbolt's default: the lowest run of n free pages */
-    BOLT_FREELIST_HASHMAP = 1, /* runs indexed by size */
+    BOLT_FREELIST_HASHMAP = 1, /* runs indexed by size (any run; same page image) */
 } bolt_freelist_type;
 
 /*
@@ -115,7 +115,8 @@ typedef struct bolt_options {
     bool read_only;        /* O_RDONLY + LOCK_SH; no write transactions */
     bool no_sync;          /* skip fdatasync at commit (unsafe on crash) */
     bool no_grow_sync;     /* skip the fsync after growing the file */
-    bool no_freelist_sync; /* store no freelist page (meta.freelist = ~0) */
+    bool no_freelist_sync; /* store no freelist page (meta.freelist = ~0); a file
+                              without one has its free pages found by a walk at open */
     uint32_t page_size;    /* new files, and the guess for a torn meta 0; 0 = OS page size */
     int file_mode;         /* creation mode; 0 = 0600 */
     bolt_freelist_type freelist_type;

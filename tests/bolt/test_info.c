@@ -82,6 +82,19 @@ static void test_page_info_and_bytes(void)
     ASSERT_TRUE(strncmp(detail, "page 2: ", 8) == 0);
     bolt_tx_rollback(tx);
     ASSERT_OK(bolt_close(db));
+    /* The root leaf's overflow runs past the high-water mark (15). */
+    memcpy(bad, img, len);
+    bad[2 * 4096 + 12] = 13; /* pages 2..15 */
+    ASSERT_OK(bolt_open_memory(bad, len, NULL, &db));
+    ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+    ASSERT_RC(bolt_tx_bucket(tx, bolt_str("nested"), &b), BOLT_ECORRUPT);
+    bolt_db_last_corruption(db, detail, sizeof detail);
+    ASSERT_EQ_STR(detail, "page 2: overflow run past the high-water mark");
+    ASSERT_OK(bolt_tx_page_info(tx, 2, &pi)); /* inspection still works, clipped */
+    ASSERT_OK(bolt_tx_page_bytes(tx, 2, &v));
+    ASSERT_EQ_SIZE(v.size, 13 * 4096);
+    bolt_tx_rollback(tx);
+    ASSERT_OK(bolt_close(db));
     free(bad);
     free(img);
 }

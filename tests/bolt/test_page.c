@@ -181,6 +181,25 @@ static void test_random_pages_never_crash(void)
     }
 }
 
+static void test_page_dump_printer(void)
+{
+    char *out = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&out, &n);
+    build_leaf(7);
+    bolt__page_dump(f, page, PS);
+    bolt__st16(page + 8, 0x10);
+    bolt__page_dump(f, page, PS);
+    bolt__page_dump(f, page, 3);
+    fclose(f);
+    ASSERT_TRUE(strstr(out, "page 7 flags=0x2 count=3 overflow=0\n") != NULL);
+    ASSERT_TRUE(strstr(out, "  [2] 636363 = 333333\n") != NULL);
+    ASSERT_TRUE(strstr(out, "not a valid branch/leaf page") != NULL);
+    ASSERT_TRUE(strstr(out, "shorter than a header") != NULL);
+    free(out);
+    ASSERT_EQ_STR(bolt__tx_state_str(NULL), "tx NULL");
+}
+
 int main(void)
 {
     HARNESS_BEGIN(7);
@@ -189,5 +208,6 @@ int main(void)
     RUN(test_header_corruptions);
     RUN(test_element_corruptions);
     RUN(test_random_pages_never_crash);
+    RUN(test_page_dump_printer);
     return 0;
 }

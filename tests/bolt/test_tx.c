@@ -102,6 +102,8 @@ static void test_misuse(void)
     ASSERT_NULL(tx);
     ASSERT_OK(bolt_tx_begin(db, 0, &tx));
     ASSERT_EQ_U64(bolt_tx_size(tx), 4 * 4096);
+    ASSERT_EQ_STR(bolt__tx_state_str(tx),
+                  "tx 1 read ACTIVE root=3 freelist=2 pgid=4 dirty=0 generation=0");
     ASSERT_RC(bolt_tx_commit(tx), BOLT_ETXNOTWRITABLE); /* and rolled back */
     ASSERT_OK(bolt_close(db));                          /* so nothing is open any more */
 }
