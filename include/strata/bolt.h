@@ -361,7 +361,8 @@ int bolt_bucket_stats(bolt_bucket *b, bolt_stats *out);
 /* bolt_compact options; a zero-filled struct means the defaults. */
 typedef struct bolt_compact_options {
     size_t size;          /* sizeof(bolt_compact_options) as the caller knew it */
-    uint64_t tx_max_size; /* commit before a tx's key+value bytes pass this; 0 = one tx */
+    uint64_t tx_max_size; /* commit before a tx's key+value bytes pass this; 0 = no
+                             transactions: the file is written bottom-up, page by page */
     bool no_sync;         /* skip the per-commit syncs (the result is synced at the end) */
     uint32_t page_size;   /* page size of the new file; 0 = the source's */
     /* Called after each destination commit with the keys copied so far (may be NULL). */
@@ -372,7 +373,7 @@ typedef struct bolt_compact_options {
 typedef struct bolt_compact_result {
     uint64_t buckets;  /* buckets copied (nested ones included) */
     uint64_t keys;     /* key/value pairs copied */
-    uint64_t txs;      /* destination transactions committed */
+    uint64_t txs;      /* destination transactions committed (0 when written bottom-up) */
     uint64_t src_size; /* the source's pgid * page size as copied */
     uint64_t dst_size; /* bytes of the new file */
 } bolt_compact_result;

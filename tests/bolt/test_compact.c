@@ -159,7 +159,7 @@ static void test_one_tx(void)
     bolt_compact_options o = { sizeof o, 0, false, 0, NULL, NULL };
     bolt_compact_result res;
     ASSERT_OK(bolt_compact(src, dst, &o, &res));
-    ASSERT_EQ_U64(res.txs, 1);
+    ASSERT_EQ_U64(res.txs, 0); /* no limit: written bottom-up, no transaction */
     ASSERT_EQ_U64(res.buckets, 5);
     uint64_t keys = compare_files(src, dst);
     ASSERT_EQ_U64(res.keys, keys);
@@ -219,6 +219,19 @@ static void test_many_tx(void)
     ASSERT_OK(bolt_close(src));
 }
 
+static void test_one_big_tx(void)
+{
+    bolt_db *src = make_source();
+    char dst[4096];
+    harness_path(dst, sizeof dst, "bigtx.db");
+    bolt_compact_options o = { sizeof o, UINT64_MAX, false, 0, NULL, NULL };
+    bolt_compact_result res;
+    ASSERT_OK(bolt_compact(src, dst, &o, &res));
+    ASSERT_EQ_U64(res.txs, 1);
+    ASSERT_EQ_U64(compare_files(src, dst), res.keys);
+    ASSERT_OK(bolt_close(src));
+}
+
 static void test_refusals(void)
 {
     bolt_db *src = make_source();
@@ -262,6 +275,7 @@ int main(void)
 {
     HARNESS_BEGIN(5);
     RUN(test_one_tx);
+    RUN(test_one_big_tx);
     RUN(test_many_tx);
     RUN(test_refusals);
     return 0;
