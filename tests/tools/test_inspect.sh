@@ -19,6 +19,12 @@ for cmd in info pages page page-item stats; do
     expect_rc 3 "$cmd on a missing file" "$S" "$cmd" "$T/missing.db" $extra
 done
 
+# Every command listed by `strata --help` has its own --help (exit 0, to stdout).
+for cmd in $("$S" --help | awk '/^commands:/ { on = 1; next } on && NF == 0 { on = 0 } on { print $1 }'); do
+    expect_rc 0 "$cmd --help" "$S" "$cmd" --help
+    expect_out "usage: strata $cmd" "$cmd --help text"
+done
+
 # --- info ---------------------------------------------------------------
 expect_rc 0 "info" "$S" info "$db"
 expect_out "^page size  4096$" "info page size"

@@ -14,8 +14,8 @@
 
 static const cli_command commands[] = {
     { "buckets", "list the buckets at the top of a db (or inside a bucket)", cmd_buckets },
-    { "compact", "copy the live data into a new, fully packed file", cmd_compact },
     { "check", "verify a db file; one line per problem", cmd_check },
+    { "compact", "copy the live data into a new, fully packed file", cmd_compact },
     { "dump", "print the canonical dump (bolt-dump v1)", cmd_dump },
     { "gen", "write a demo db from a seeded generator", cmd_gen },
     { "get", "print the value of a key", cmd_get },
@@ -27,9 +27,8 @@ static const cli_command commands[] = {
     { "pages", "list every page: id, type, items, overflow; free pages marked", cmd_pages },
     { "salvage", "copy everything readable from a damaged file into a new one", cmd_salvage },
     { "stats", "bucket statistics: pages, keys, depth, bytes used/allocated", cmd_stats },
-    { "surgery", "repair a copy: revert-meta-page, copy-page, clear-page-elements, freelist, meta",
-      cmd_surgery },
     { "strerror", "describe strata status codes (e.g. strata strerror -5104)", cmd_strerror },
+    { "surgery", "repair a copy of a damaged file (meta, pages, freelist)", cmd_surgery },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
