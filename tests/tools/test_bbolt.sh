@@ -59,6 +59,10 @@ for f in $(ls "$G" | grep '\.db$'); do
     nk=$(sed -n 's/.* keys=\([0-9]*\).*/\1/p' "$T/info" | head -1)
     expect_out "^buckets: $((nb + 1))$" "stats $f buckets"
     expect_out "^keys: $((nk + nb))$" "stats $f keys"
+    expect_out "^free_pages: $nfree$" "stats $f free pages"
+    # Page accounting: metas + freelist run + tree pages + free = high-water mark.
+    sum=$(awk -F': ' '$1 ~ /^(branch_pages|branch_overflow|leaf_pages|leaf_overflow|meta_pages|freelist_pages|free_pages)$/ { n += $2 } END { print n }' "$T/out")
+    expect_eq "$sum" "$pgid" "stats $f pages add up to pgid"
 
     # compact and salvage: bbolt accepts the copy and reads the same data.
     expect_rc 0 "compact $f" "$S" compact -o "$T/c-$f" "$db"
