@@ -208,9 +208,14 @@ static int compact_copy(compact_ctx *c, bolt_db *src)
 int bolt_compact(bolt_db *src, const char *dst_path, const bolt_compact_options *opt,
                  bolt_compact_result *out)
 {
-    bolt_compact_options defaults = { sizeof defaults, 0, false, 0, NULL, NULL };
-    if (opt == NULL)
-        opt = &defaults;
+    /* A caller built against an older, shorter struct gets defaults for the rest. */
+    bolt_compact_options o = { sizeof o, 0, false, 0, NULL, NULL };
+    if (opt != NULL) {
+        size_t n = opt->size == 0 || opt->size > sizeof o ? sizeof o : opt->size;
+        memcpy(&o, opt, n);
+        o.size = sizeof o;
+    }
+    opt = &o;
     if (src == NULL || dst_path == NULL)
         return STRATA_EMISUSE;
     /* Rule 1: claim the name; bolt_open then initialises the empty file. */
