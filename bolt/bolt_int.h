@@ -331,4 +331,13 @@ int bolt__walk_pages(bolt_tx *tx, int (*fn)(void *arg, bolt_pgid id, uint32_t ov
 void bolt__page_dump(FILE *f, const unsigned char *page, size_t size);
 const char *bolt__tx_state_str(const bolt_tx *tx);
 
+/* ---- bulkload.c --------------------------------------------------------- */
+
+/*
+ * Write a complete database of everything src sees into the empty file fd,
+ * bottom-up with full pages (bolt_compact without a transaction limit).
+ * 0 with the buckets and keys written; -errno; BOLT_ECORRUPT; -ENOMEM.
+ */
+int bolt__bulk_write(bolt_tx *src, int fd, uint32_t page_size, uint64_t *buckets, uint64_t *keys);
+
 #endif

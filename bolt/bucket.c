@@ -290,6 +290,12 @@ static int create_bucket(bolt_bucket *parent, bolt_val name, bool if_not_exists,
             *out = b;
         return rc;
     }
+    /* Never write what the recursive walks (spill, check, dump) cannot read back. */
+    size_t depth = 1;
+    for (const bolt_bucket *a = parent; a->parent != NULL; a = a->parent)
+        depth++;
+    if (depth > BOLT_MAX_NESTING)
+        return BOLT_ENESTING;
     const unsigned char *k = bolt__tx_copy(parent->tx, name.data, name.size);
     unsigned char *v = empty_bucket_value(parent->tx);
     if (k == NULL || v == NULL)

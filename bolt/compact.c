@@ -13,9 +13,11 @@
  *   4. Keys arrive in order, so inserting them at the right edge with fill
  *      percent 1.0 leaves every page full (strata's split keeps the left
  *      part full on right-edge inserts).
- *   5. With tx_max_size != 0 the copy commits before a key/value pair would
- *      take the transaction's key + value bytes past it (bbolt's rule), and
- *      reopens the bucket path in the next transaction.
+ *   5. With tx_max_size != 0 the copy goes through the public API and
+ *      commits before a key/value pair would take the transaction's key +
+ *      value bytes past it (bbolt's rule), reopening the bucket path in the
+ *      next transaction. With tx_max_size == 0 there is no transaction at
+ *      all: bulkload.c writes the file bottom-up, page by page.
  *   6. The result is synced and its directory synced before success is
  *      returned, whatever no_sync says (no_sync only skips the per-commit
  *      syncs, which the final one makes up for).
@@ -161,6 +163,23 @@ static int sync_file_and_dir(const char *path)
     return rc;
 }
 
+/* tx_max_size 0: no transactions at all, the file written bottom-up (bulkload.c). */
+static int compact_bulk(bolt_db *src, const char *dst_path, uint32_t ps, bolt_compact_result *res)
+{
+    int fd = open(dst_path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    bolt_tx *stx;
+    int rc = bolt_tx_begin(src, 0, &stx);
+    if (rc == 0) {
+        res->src_size = bolt_tx_size(stx);
+        rc = bolt__bulk_write(stx, fd, ps, &res->buckets, &res->keys);
+        bolt_tx_rollback(stx);
+    }
+    close(fd);
+    return rc;
+}
+
 static int compact_copy(compact_ctx *c, bolt_db *src)
 {
     bolt_tx *stx;
@@ -189,9 +208,14 @@ static int compact_copy(compact_ctx *c, bolt_db *src)
 int bolt_compact(bolt_db *src, const char *dst_path, const bolt_compact_options *opt,
                  bolt_compact_result *out)
 {
-    bolt_compact_options defaults = { sizeof defaults, 0, false, 0, NULL, NULL };
-    if (opt == NULL)
-        opt = &defaults;
+    /* A caller built against an older, shorter struct gets defaults for the rest. */
+    bolt_compact_options o = { sizeof o, 0, false, 0, NULL, NULL };
+    if (opt != NULL) {
+        size_t n = opt->size == 0 || opt->size > sizeof o ? sizeof o : opt->size;
+        memcpy(&o, opt, n);
+        o.size = sizeof o;
+    }
+    opt = &o;
     if (src == NULL || dst_path == NULL)
         return STRATA_EMISUSE;
     /* Rule 1: claim the name; bolt_open then initialises the empty file. */
@@ -207,12 +231,17 @@ int bolt_compact(bolt_db *src, const char *dst_path, const bolt_compact_options 
     compact_ctx c;
     memset(&c, 0, sizeof c);
     c.opt = opt;
-    int rc = bolt_open(dst_path, &bo, &c.dst);
-    if (rc == 0) {
-        rc = compact_copy(&c, src);
-        int crc = bolt_close(c.dst);
-        if (rc == 0)
-            rc = crc;
+    int rc;
+    if (opt->tx_max_size == 0) {
+        rc = compact_bulk(src, dst_path, bo.page_size, &c.res);
+    } else {
+        rc = bolt_open(dst_path, &bo, &c.dst);
+        if (rc == 0) {
+            rc = compact_copy(&c, src);
+            int crc = bolt_close(c.dst);
+            if (rc == 0)
+                rc = crc;
+        }
     }
     if (rc == 0)
         rc = sync_file_and_dir(dst_path);

@@ -95,7 +95,7 @@
  * otherwise recurse without end. bbolt has no limit; 256 levels is far
  * beyond any real use.
  */
-#define BOLT_MAX_NESTING 256
+#define BOLT_MAX_NESTING 2048
 
 /* §9 mmap sizing. */
 #define BOLT_MAX_MAP_SIZE  0xFFFFFFFFFFFFull

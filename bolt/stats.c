@@ -16,8 +16,9 @@
  *      bucket's depth (nesting adds up); every other field is a sum.
  *   6. Pages are read as the transaction's meta sees them (a write
  *      transaction's uncommitted changes are not counted); every page is
- *      validated and entered once, so a damaged or cyclic file is
- *      BOLT_ECORRUPT, never a loop.
+ *      validated and entered once, and the recursion is bounded (64 levels
+ *      a tree, 4096 levels in all), so a damaged or cyclic file is
+ *      BOLT_ECORRUPT, never a loop or a stack overflow.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -27,7 +28,11 @@
 typedef struct stats_walk {
     bolt_tx *tx;
     unsigned char *seen; /* one bit per page id below the high-water mark */
+    unsigned frames;     /* tree levels on the C stack, all buckets together */
 } stats_walk;
+
+/* Bounds the recursion whatever the nesting: about 1 MB of stack. */
+#define STATS_MAX_FRAMES 4096
 
 static void stats_add(bolt_stats *s, const bolt_stats *o)
 {
@@ -63,12 +68,26 @@ static uint64_t page_used(const bolt__page *p)
 static int bucket_stats(stats_walk *w, bolt_pgid root, const unsigned char *inline_data,
                         size_t inline_size, int nesting, bolt_stats *out);
 
+static int tree_stats_in(stats_walk *w, bolt_pgid id, uint32_t level, int nesting, bolt_stats *s,
+                         bolt_stats *sub);
+
 /* The pages of a paged bucket's tree below id; sub-bucket stats into *sub. */
 static int tree_stats(stats_walk *w, bolt_pgid id, uint32_t level, int nesting, bolt_stats *s,
                       bolt_stats *sub)
 {
+    w->frames++;
+    int rc = tree_stats_in(w, id, level, nesting, s, sub);
+    w->frames--;
+    return rc;
+}
+
+static int tree_stats_in(stats_walk *w, bolt_pgid id, uint32_t level, int nesting, bolt_stats *s,
+                         bolt_stats *sub)
+{
     if (level >= BOLT_MAX_DEPTH)
         return bolt__corrupt(w->tx->db, id, "tree deeper than 64 levels");
+    if (w->frames >= STATS_MAX_FRAMES)
+        return bolt__corrupt(w->tx->db, id, "trees and buckets nested too deep");
     if (id < w->tx->meta.pgid && ((w->seen[id / 8] >> (id % 8)) & 1))
         return bolt__corrupt(w->tx->db, id, "page reached twice");
     bolt__page p;
@@ -116,8 +135,8 @@ static int bucket_stats(stats_walk *w, bolt_pgid root, const unsigned char *inli
 {
     bolt_stats s = { 0 }, sub = { 0 };
     uint64_t ps = w->tx->db->page_size;
-    if (nesting > 4096)
-        return bolt__corrupt(w->tx->db, root, "buckets nested deeper than 4096");
+    if (nesting > BOLT_MAX_NESTING)
+        return bolt__corrupt(w->tx->db, root, "buckets nested too deep");
     s.buckets = 1;
     if (root == 0) {
         s.inline_buckets = 1;
@@ -156,7 +175,7 @@ int bolt_bucket_stats(bolt_bucket *b, bolt_stats *out)
     int rc = bolt__bucket_usable(b, false);
     if (rc != 0)
         return rc;
-    stats_walk w = { b->tx, NULL };
+    stats_walk w = { b->tx, NULL, 0 };
     w.seen = calloc((size_t)(b->tx->meta.pgid / 8 + 1), 1);
     if (w.seen == NULL)
         return -ENOMEM;

@@ -49,7 +49,8 @@ extern "C" {
     X(BOLT_EPAGESIZE, -5152, "page size not supported")                                      \
     X(BOLT_EPOISONED, -5153, "a write or sync failed earlier; reopen the database to write") \
     X(BOLT_ETXACTIVE, -5154, "the database still has open transactions")                     \
-    X(BOLT_ELIVECHANGED, -5155, "the file changed during a live read; read again")
+    X(BOLT_ELIVECHANGED, -5155, "the file changed during a live read; read again")           \
+    X(BOLT_ENESTING, -5156, "buckets nested deeper than 2048 levels")
 
 enum bolt_status {
     BOLT_NOTFOUND = STRATA_NOTFOUND,
@@ -263,7 +264,8 @@ int bolt_tx_bucket(bolt_tx *tx, bolt_val name, bolt_bucket **out);
 /*
  * Create the nested bucket `name` (empty, inline). Returns 0;
  * BOLT_EBUCKETEXISTS; BOLT_EINCOMPATIBLEVALUE (name is a plain key);
- * BOLT_EBUCKETNAMEREQUIRED (empty name); BOLT_ETXNOTWRITABLE;
+ * BOLT_EBUCKETNAMEREQUIRED (empty name); BOLT_ENESTING (the new bucket would
+ * be nested deeper than 2048 levels); BOLT_ETXNOTWRITABLE;
  * BOLT_ETXCLOSED; BOLT_ECORRUPT; -ENOMEM. The _if_not_exists form returns
  * the existing bucket instead of BOLT_EBUCKETEXISTS. out may be NULL.
  */
@@ -391,7 +393,8 @@ int bolt_bucket_stats(bolt_bucket *b, bolt_stats *out);
 /* bolt_compact options; a zero-filled struct means the defaults. */
 typedef struct bolt_compact_options {
     size_t size;          /* sizeof(bolt_compact_options) as the caller knew it */
-    uint64_t tx_max_size; /* commit before a tx's key+value bytes pass this; 0 = one tx */
+    uint64_t tx_max_size; /* commit before a tx's key+value bytes pass this; 0 = no
+                             transactions: the file is written bottom-up, page by page */
     bool no_sync;         /* skip the per-commit syncs (the result is synced at the end) */
     uint32_t page_size;   /* page size of the new file; 0 = the source's */
     /* Called after each destination commit with the keys copied so far (may be NULL). */
@@ -402,7 +405,7 @@ typedef struct bolt_compact_options {
 typedef struct bolt_compact_result {
     uint64_t buckets;  /* buckets copied (nested ones included) */
     uint64_t keys;     /* key/value pairs copied */
-    uint64_t txs;      /* destination transactions committed */
+    uint64_t txs;      /* destination transactions committed (0 when written bottom-up) */
     uint64_t src_size; /* the source's pgid * page size as copied */
     uint64_t dst_size; /* bytes of the new file */
 } bolt_compact_result;

@@ -457,6 +457,27 @@ static void test_check_finds_damage(void)
     free(img);
 }
 
+/* Nesting stops at BOLT_MAX_NESTING levels with an error, never a deep recursion crash. */
+static void test_nesting_limit(void)
+{
+    bolt_db *db = open_db("nesting.db", 4096);
+    bolt_tx *tx;
+    ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
+    bolt_bucket *b = bolt_tx_root(tx);
+    for (int depth = 1; depth <= 2048; depth++)
+        ASSERT_OK(bolt_bucket_create(b, bolt_str("n"), &b));
+    bolt_bucket *too_deep;
+    ASSERT_RC(bolt_bucket_create(b, bolt_str("n"), &too_deep), BOLT_ENESTING);
+    ASSERT_NULL(too_deep);
+    ASSERT_OK(bolt_bucket_put(b, bolt_str("k"), bolt_str("v")));
+    ASSERT_OK(bolt_tx_commit(tx));
+    bt_check(db);
+    char *dump = bt_dump(db, 0);
+    ASSERT_NOT_NULL(strstr(dump, "end buckets=2048 keys=1"));
+    free(dump);
+    ASSERT_OK(bolt_close(db));
+}
+
 int main(void)
 {
     HARNESS_BEGIN(1);
@@ -469,5 +490,6 @@ int main(void)
     RUN(test_cursor_delete_everything);
     RUN(test_sequences_and_for_each);
     RUN(test_check_finds_damage);
+    RUN(test_nesting_limit);
     return 0;
 }

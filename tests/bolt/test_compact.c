@@ -6,6 +6,7 @@
  * no destination behind.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -159,7 +160,7 @@ static void test_one_tx(void)
     bolt_compact_options o = { sizeof o, 0, false, 0, NULL, NULL };
     bolt_compact_result res;
     ASSERT_OK(bolt_compact(src, dst, &o, &res));
-    ASSERT_EQ_U64(res.txs, 1);
+    ASSERT_EQ_U64(res.txs, 0); /* no limit: written bottom-up, no transaction */
     ASSERT_EQ_U64(res.buckets, 5);
     uint64_t keys = compare_files(src, dst);
     ASSERT_EQ_U64(res.keys, keys);
@@ -204,6 +205,16 @@ static void test_many_tx(void)
     ASSERT_TRUE(res.txs > 20);
     ASSERT_TRUE(last > 0 && last <= res.keys); /* called after the intermediate commits */
     ASSERT_EQ_U64(compare_files(src, dst), res.keys);
+    /* A caller that knew a shorter struct (no progress fields): they are ignored. */
+    char dst3[4096];
+    harness_path(dst3, sizeof dst3, "short-opts.db");
+    uint64_t untouched = 0;
+    bolt_compact_options shortopt = {
+        offsetof(bolt_compact_options, progress), 4096, true, 0, note_progress, &untouched
+    };
+    ASSERT_OK(bolt_compact(src, dst3, &shortopt, &res));
+    ASSERT_TRUE(res.txs > 20);
+    ASSERT_EQ_U64(untouched, 0);
     /* A different page size for the copy. */
     char dst2[4096];
     harness_path(dst2, sizeof dst2, "ps8k.db");
@@ -216,6 +227,19 @@ static void test_many_tx(void)
     ASSERT_OK(bolt_open(dst2, &bo, &d));
     ASSERT_EQ_INT(bolt_db_page_size(d), 8192);
     ASSERT_OK(bolt_close(d));
+    ASSERT_OK(bolt_close(src));
+}
+
+static void test_one_big_tx(void)
+{
+    bolt_db *src = make_source();
+    char dst[4096];
+    harness_path(dst, sizeof dst, "bigtx.db");
+    bolt_compact_options o = { sizeof o, UINT64_MAX, false, 0, NULL, NULL };
+    bolt_compact_result res;
+    ASSERT_OK(bolt_compact(src, dst, &o, &res));
+    ASSERT_EQ_U64(res.txs, 1);
+    ASSERT_EQ_U64(compare_files(src, dst), res.keys);
     ASSERT_OK(bolt_close(src));
 }
 
@@ -262,6 +286,7 @@ int main(void)
 {
     HARNESS_BEGIN(5);
     RUN(test_one_tx);
+    RUN(test_one_big_tx);
     RUN(test_many_tx);
     RUN(test_refusals);
     return 0;

@@ -59,11 +59,18 @@ for f in $(ls "$G" | grep '\.db$'); do
     nk=$(sed -n 's/.* keys=\([0-9]*\).*/\1/p' "$T/info" | head -1)
     expect_out "^buckets: $((nb + 1))$" "stats $f buckets"
     expect_out "^keys: $((nk + nb))$" "stats $f keys"
+    expect_out "^free_pages: $nfree$" "stats $f free pages"
+    # Page accounting: metas + freelist run + tree pages + free = high-water mark.
+    sum=$(awk -F': ' '$1 ~ /^(branch_pages|branch_overflow|leaf_pages|leaf_overflow|meta_pages|freelist_pages|free_pages)$/ { n += $2 } END { print n }' "$T/out")
+    expect_eq "$sum" "$pgid" "stats $f pages add up to pgid"
 
     # compact and salvage: bbolt accepts the copy and reads the same data.
     expect_rc 0 "compact $f" "$S" compact -o "$T/c-$f" "$db"
     bbolt_ok "$T/c-$f" "compact $f"
     same_dump "$db" "$T/c-$f" "compact $f"
+    expect_rc 0 "compact --tx-max-size $f" "$S" compact --tx-max-size 65536 -o "$T/ct-$f" "$db"
+    bbolt_ok "$T/ct-$f" "compact --tx-max-size $f"
+    same_dump "$db" "$T/ct-$f" "compact --tx-max-size $f"
     expect_rc 0 "salvage $f" "$S" salvage --orphans -o "$T/s-$f" "$db"
     expect_out "0 subtrees skipped, 0 orphan leaves" "salvage of clean $f"
     bbolt_ok "$T/s-$f" "salvage $f"

@@ -9,8 +9,8 @@ expect_rc 0 "compact --help" "$S" compact --help
 expect_rc 2 "compact without -o" "$S" compact "$db"
 expect_rc 2 "compact with a bad --tx-max-size" "$S" compact --tx-max-size x -o "$T/x.db" "$db"
 
-expect_rc 0 "compact" "$S" compact --tx-max-size 0 -o "$T/c.db" "$db"
-expect_out "in 1 transaction$" "--tx-max-size 0 is one transaction"
+expect_rc 0 "compact" "$S" compact -o "$T/c.db" "$db"
+expect_out "written bottom-up$" "the default writes pages directly"
 expect_out "s.db: [0-9]+ bytes -> .*c.db: [0-9]+ bytes" "compact prints both sizes"
 "$S" dump "$db" >"$T/a.dump"
 "$S" dump "$T/c.db" >"$T/b.dump"
@@ -18,10 +18,9 @@ checks=$((checks + 1))
 cmp -s "$T/a.dump" "$T/b.dump" || fail "compacted dump differs from the source's"
 expect_rc 0 "check the copy" "$S" check "$T/c.db"
 expect_rc 0 "pages of the copy" "$S" pages "$T/c.db"
-# One commit over the 4-page initial file frees only its freelist and root leaf.
+# Written bottom-up: no free pages at all.
 nfree=$(awk 'NR > 2 && $2 == "free"' "$T/out" | wc -l)
-checks=$((checks + 1))
-[ "$nfree" -le 2 ] || fail "a one-transaction copy has $nfree free pages"
+expect_eq "$nfree" 0 "free pages in a bottom-up copy"
 
 # Full pages: leaf bytes in use over allocated above 90% (the source is near 50-70%).
 fill() { "$S" stats "$1" | sed -n 's/^leaf_inuse: [0-9]* (\([0-9]*\)\..*/\1/p'; }
@@ -49,6 +48,11 @@ checks=$((checks + 1))
 checks=$((checks + 1))
 cmp -s "$T/a.dump" "$T/c.dump" || fail "--tx-max-size copy differs"
 expect_rc 0 "check small-tx copy" "$S" check "$T/small.db"
+fill_tx=$(fill "$T/small.db")
+checks=$((checks + 1))
+[ "$fill_tx" -ge 85 ] || fail "transactional copy leaf fill $fill_tx%, want >= 85%"
+expect_rc 0 "compact --tx-max-size 0" "$S" compact --tx-max-size 0 -o "$T/zero.db" "$db"
+expect_out "written bottom-up$" "--tx-max-size 0 is the bottom-up copy"
 
 # Refusals: an existing destination is never touched; a damaged source
 # leaves no destination behind.

@@ -19,6 +19,12 @@ for cmd in info pages page page-item stats; do
     expect_rc 3 "$cmd on a missing file" "$S" "$cmd" "$T/missing.db" $extra
 done
 
+# Every command listed by `strata --help` has its own --help (exit 0, to stdout).
+for cmd in $("$S" --help | awk '/^commands:/ { on = 1; next } on && NF == 0 { on = 0 } on { print $1 }'); do
+    expect_rc 0 "$cmd --help" "$S" "$cmd" --help
+    expect_out "usage: strata $cmd" "$cmd --help text"
+done
+
 # --- info ---------------------------------------------------------------
 expect_rc 0 "info" "$S" info "$db"
 expect_out "^page size  4096$" "info page size"
@@ -71,6 +77,9 @@ read -r B K < <(sed -n 's/^end buckets=\([0-9]*\) keys=\([0-9]*\)$/\1 \2/p' "$T/
 expect_rc 0 "stats" "$S" stats "$db"
 expect_out "^keys: $((B + K))$" "stats keys = dump keys + bucket elements"
 expect_out "^buckets: $((B + 1))$" "stats buckets = dump buckets + root"
+expect_out "^pages: $pgid$" "stats pages = the high-water mark"
+sum=$(awk -F': ' '$1 ~ /^(branch_pages|branch_overflow|leaf_pages|leaf_overflow|meta_pages|freelist_pages|free_pages)$/ { n += $2 } END { print n }' "$T/out")
+expect_eq "$sum" "$pgid" "stats page accounting adds up"
 bucket=$("$S" buckets "$db" | head -1)
 expect_rc 0 "stats of one bucket" "$S" stats "$db" "$bucket"
 expect_out "^buckets: [1-9]" "stats of one bucket"

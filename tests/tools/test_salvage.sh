@@ -99,6 +99,20 @@ salvaged_ok "$T/r2.db"
 checks=$((checks + 1))
 [ "$(grep -c '^key ' "$T/got.dump")" -gt 0 ] || fail "nothing recovered from the older meta"
 
+# --- 1500 nested buckets: followed to the bottom on the walk's own big stack ----
+awk 'BEGIN { print "bolt-dump v1"; p = ""
+    for (i = 0; i < 1500; i++) { p = p (i ? "/" : "") "61"; print "bucket " p " seq=" i }
+    print "key " p " 6b 76"; print "end buckets=1500 keys=1" }' >"$T/deep.dump"
+expect_rc 0 "load 1500 nested buckets" "$S" load "$T/deep.db" <"$T/deep.dump"
+expect_rc 0 "salvage 1500 nested buckets" "$S" salvage --orphans -o "$T/deep2.db" "$T/deep.db"
+expect_out "salvaged 1500 buckets and 1 keys" "every level salvaged"
+"$S" dump --max-hex 0 "$T/deep2.db" >"$T/deep2.dump"
+checks=$((checks + 1))
+cmp -s "$T/deep.dump" "$T/deep2.dump" || fail "deep salvage differs (sequences included)"
+expect_rc 0 "pages of 1500 nested buckets" "$S" pages "$T/deep.db"
+expect_rc 0 "stats of 1500 nested buckets" "$S" stats "$T/deep.db"
+expect_out "^depth: 1501$" "depth adds up over the nesting"
+
 # --- truncated, torn, junk ---------------------------------------------------
 size=$(stat -c %s "$db")
 head -c $((size / 2)) "$db" >"$T/trunc.db"

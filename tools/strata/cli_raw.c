@@ -9,8 +9,9 @@
  *   2. Bytes from the file are never trusted: every element is bounds
  *      checked (bolt__page_check for whole pages, cli_raw_elem for one).
  *   3. The walk enters a page at most once (visited bitmap), recurses at
- *      most BOLT_MAX_DEPTH tree levels per bucket and CLI_WALK_MAX_NESTING
- *      buckets deep, so no file can make it loop or exhaust the stack.
+ *      most BOLT_MAX_DEPTH tree levels per bucket, CLI_WALK_MAX_NESTING
+ *      buckets deep and WALK_MAX_FRAMES tree levels in all, so no file can
+ *      make it loop or exhaust the stack.
  *   4. A subtree that cannot be read is reported once, with its page, its
  *      bucket and its key range, and the walk continues with its siblings.
  */
@@ -18,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -350,8 +352,22 @@ typedef struct walker {
     const cli_walk_ops *ops;
     void *arg;
     unsigned char *seen;
+    unsigned frames; /* walk_tree calls on the C stack (rule 3) */
     bolt_val path[CLI_WALK_MAX_NESTING];
 } walker;
+
+/*
+ * Tree levels of all nested buckets together: bounds the walk's stack. The
+ * commands that walk run on cli_big_stack; on an ordinary 8 MiB stack the
+ * bound is lower (the walk checks how it was started).
+ */
+#define WALK_MAX_FRAMES       16384
+#define WALK_MAX_FRAMES_SMALL 2048
+/* The big stack: room for WALK_MAX_FRAMES levels even in ASan builds. */
+#define WALK_STACK_BYTES      ((size_t)256 << 20)
+
+/* True on a cli_big_stack thread (set by big_thread). */
+static _Thread_local bool big_stack;
 
 static void walk_skip(walker *w, bolt_pgid id, size_t depth, const bolt_val *lo, const bolt_val *hi,
                       const char *why)
@@ -409,8 +425,24 @@ static int walk_leaf(walker *w, const bolt__page *p, size_t nesting)
     return 0;
 }
 
+static int walk_tree_in(walker *w, bolt_pgid id, size_t nesting, int level, const bolt_val *lo,
+                        const bolt_val *hi);
+
 static int walk_tree(walker *w, bolt_pgid id, size_t nesting, int level, const bolt_val *lo,
                      const bolt_val *hi)
+{
+    if (w->frames >= (big_stack ? WALK_MAX_FRAMES : WALK_MAX_FRAMES_SMALL)) {
+        walk_skip(w, id, nesting, lo, hi, "trees and buckets nested too deep to follow");
+        return 0;
+    }
+    w->frames++;
+    int rc = walk_tree_in(w, id, nesting, level, lo, hi);
+    w->frames--;
+    return rc;
+}
+
+static int walk_tree_in(walker *w, bolt_pgid id, size_t nesting, int level, const bolt_val *lo,
+                        const bolt_val *hi)
 {
     if (level >= BOLT_MAX_DEPTH) {
         walk_skip(w, id, nesting, lo, hi, "tree deeper than 64 levels (a cycle?)");
@@ -465,6 +497,38 @@ static int walk_tree(walker *w, bolt_pgid id, size_t nesting, int level, const b
     }
     free(buf);
     return rc;
+}
+
+typedef struct big_job {
+    int (*fn)(void *arg);
+    void *arg;
+    int rc;
+} big_job;
+
+static void *big_thread(void *arg)
+{
+    big_job *j = arg;
+    big_stack = true;
+    j->rc = j->fn(j->arg);
+    return NULL;
+}
+
+int cli_big_stack(int (*fn)(void *arg), void *arg)
+{
+    /* Reserved address space: only the stack pages a walk touches are used. */
+    big_job job = { fn, arg, 0 };
+    pthread_attr_t attr;
+    pthread_t t;
+    if (pthread_attr_init(&attr) != 0)
+        return fn(arg);
+    int rc = pthread_attr_setstacksize(&attr, WALK_STACK_BYTES);
+    if (rc == 0)
+        rc = pthread_create(&t, &attr, big_thread, &job);
+    pthread_attr_destroy(&attr);
+    if (rc != 0)
+        return fn(arg); /* no thread: the walk's frame bound still applies */
+    pthread_join(t, NULL);
+    return job.rc;
 }
 
 int cli_walk(const cli_raw *r, bolt_pgid root, bolt_pgid hwm, const cli_walk_ops *ops, void *arg,

@@ -72,7 +72,7 @@ int cli_raw_elem(const unsigned char *page, size_t size, unsigned i, uint32_t *f
 
 /* ---- the tolerant tree walk (pages, salvage) ---------------------------- */
 
-#define CLI_WALK_MAX_NESTING 1024
+#define CLI_WALK_MAX_NESTING 4096
 
 typedef struct cli_walk_ops {
     /* Every readable page run reached (optional). */
@@ -99,10 +99,20 @@ typedef struct cli_walk_ops {
  * buckets at most CLI_WALK_MAX_NESTING deep. Unreadable subtrees go to
  * ops->skip and the walk goes on. Returns 0, a callback's non-zero value,
  * or -ENOMEM. When reached is not NULL it receives a malloc'd bitmap of
- * file_pages bits: the pages (runs included) the walk read.
+ * file_pages bits: the pages (runs included) the walk read. On a
+ * cli_big_stack thread it follows 16384 tree levels in all (the deepest
+ * legal nesting), elsewhere 2048.
  */
 int cli_walk(const cli_raw *r, bolt_pgid root, bolt_pgid hwm, const cli_walk_ops *ops, void *arg,
              unsigned char **reached);
+
+/*
+ * Run fn(arg) on a thread with a 256 MiB stack (address space; only what is
+ * used is touched) and return its value; the caller waits, so fn may use
+ * anything the caller set up, and must begin and end its transactions
+ * itself. Falls back to calling fn directly if no thread can be made.
+ */
+int cli_big_stack(int (*fn)(void *arg), void *arg);
 
 static inline bool cli_bit(const unsigned char *bits, uint64_t i)
 {

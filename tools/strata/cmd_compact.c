@@ -19,8 +19,10 @@ static void compact_usage(FILE *out)
                  "exist), pages filled completely, and print the sizes before and after.\n"
                  "SRC is read in one read transaction under a shared lock.\n\n"
                  "  -o, --output DST      the new file\n"
-                 "  --tx-max-size N       commit whenever a transaction's keys and values\n"
-                 "                        would pass N bytes (default 65536; 0 = one tx)\n"
+                 "  --tx-max-size N       copy through transactions, committing whenever one's\n"
+                 "                        keys and values would pass N bytes (bbolt's way);\n"
+                 "                        default 0: no transactions, DST is written bottom-up\n"
+                 "                        page by page (faster, every page full)\n"
                  "  --no-sync             skip the per-commit syncs (DST is still synced\n"
                  "                        once at the end)\n"
                  "  --timeout DURATION    wait this long for SRC's lock (1s)\n");
@@ -45,7 +47,7 @@ int cmd_compact(int argc, char **argv)
     };
     cli_opts o;
     cli_opts_init(&o);
-    bolt_compact_options co = { sizeof co, 65536, false, 0, NULL, NULL };
+    bolt_compact_options co = { sizeof co, 0, false, 0, NULL, NULL };
     bool tty = isatty(STDERR_FILENO);
     if (tty)
         co.progress = compact_progress; /* progress only on a terminal */
@@ -111,7 +113,11 @@ int cmd_compact(int argc, char **argv)
     bolt_close(db);
     printf("%s: %" PRIu64 " bytes -> %s: %" PRIu64 " bytes (%.1f%%)\n", src, before, dst,
            res.dst_size, before ? 100.0 * (double)res.dst_size / (double)before : 0.0);
-    printf("copied %" PRIu64 " buckets, %" PRIu64 " keys in %" PRIu64 " transaction%s\n",
-           res.buckets, res.keys, res.txs, res.txs == 1 ? "" : "s");
+    if (res.txs == 0)
+        printf("copied %" PRIu64 " buckets, %" PRIu64 " keys, written bottom-up\n", res.buckets,
+               res.keys);
+    else
+        printf("copied %" PRIu64 " buckets, %" PRIu64 " keys in %" PRIu64 " transaction%s\n",
+               res.buckets, res.keys, res.txs, res.txs == 1 ? "" : "s");
     return CLI_OK;
 }

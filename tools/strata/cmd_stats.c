@@ -2,12 +2,16 @@
  * cmd_stats.c: `strata stats DB [BUCKET...]`: bbolt's bucket statistics
  * (bolt_bucket_stats) of the whole file or of one bucket and everything
  * below it: pages by type, keys, depth, bytes allocated and used, inline
- * buckets. One `name: value` line each, so scripts can read them.
+ * buckets; for the whole file also the page accounting (high-water mark,
+ * meta, freelist and free pages). One `name: value` line each, so scripts
+ * can read them.
  */
 #include <inttypes.h>
 
+#include <stdlib.h>
+
 #include "cli.h"
-#include "cli_db.h"
+#include "cli_raw.h"
 
 static void stats_usage(FILE *out)
 {
@@ -22,6 +26,36 @@ static void stats_usage(FILE *out)
 static double pct(uint64_t part, uint64_t whole)
 {
     return whole == 0 ? 0.0 : 100.0 * (double)part / (double)whole;
+}
+
+/*
+ * The whole file's page accounting: every page below the high-water mark is
+ * a meta, the freelist run, a tree page (counted above) or free. Free pages
+ * come from the stored list, or, without one, are the rest (FORMAT.md §7.3).
+ */
+static void file_pages(const char *path, const cli_opts *o, const bolt_stats *s, uint64_t hwm)
+{
+    cli_raw r;
+    if (cli_raw_open("stats", o, path, &r) != CLI_OK)
+        return;
+    uint64_t tree = s->branch_pages + s->branch_overflow + s->leaf_pages + s->leaf_overflow;
+    uint64_t run = 0, nfree = 0;
+    if (r.current >= 0) {
+        bolt_pgid *ids = NULL;
+        size_t n = 0;
+        const char *why;
+        int rc = cli_raw_free_ids(&r, &r.meta[r.current], &ids, &n, &run, &why);
+        free(ids);
+        if (rc == 0)
+            nfree = n;
+        else if (rc == BOLT_NOTFOUND && hwm >= 2 + tree)
+            nfree = hwm - 2 - tree;
+    }
+    cli_raw_close(&r);
+    printf("pages: %" PRIu64 "\n", hwm);
+    printf("meta_pages: 2\n");
+    printf("freelist_pages: %" PRIu64 "\n", run);
+    printf("free_pages: %" PRIu64 "\n", nfree);
 }
 
 int cmd_stats(int argc, char **argv)
@@ -92,6 +126,8 @@ int cmd_stats(int argc, char **argv)
         printf("inline_inuse: %" PRIu64 "\n", s.inline_inuse);
         printf("bytes_alloc: %" PRIu64 "\n", s.branch_alloc + s.leaf_alloc);
         printf("bytes_inuse: %" PRIu64 "\n", s.branch_inuse + s.leaf_inuse + s.inline_inuse);
+        if (argc - optind == 1)
+            file_pages(path, &o, &s, bolt_tx_size(tx) / bolt_db_page_size(db));
     }
     bolt_tx_rollback(tx);
     bolt_close(db);

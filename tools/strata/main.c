@@ -29,8 +29,7 @@ static const cli_command commands[] = {
     { "salvage", "copy everything readable from a damaged file into a new one", cmd_salvage },
     { "stats", "bucket statistics: pages, keys, depth, bytes used/allocated", cmd_stats },
     { "strerror", "describe strata status codes (e.g. strata strerror -5104)", cmd_strerror },
-    { "surgery", "repair a copy: revert-meta-page, copy-page, clear-page-elements, freelist, meta",
-      cmd_surgery },
+    { "surgery", "repair a copy of a damaged file (meta, pages, freelist)", cmd_surgery },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
