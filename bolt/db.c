@@ -16,6 +16,14 @@
  *      fields range-checked, and the file must reach the high-water mark.
  *   5. A new (0-byte) file is written as bbolt's init (4 pages, at least
  *      4096 bytes so bbolt can reopen it), synced, and its directory synced.
+ *      If that fails the file is cut back to 0 bytes (best effort), so the
+ *      next open starts over instead of refusing a half-written header.
+ *   6. A failed fsync poisons the db for writing until it is reopened
+ *      (tx.c rule 3 does the same for commit's writes and syncs): Linux may
+ *      mark the dirty pages clean after a failed writeback and report the
+ *      error only once, so a retried fsync could succeed for data that
+ *      never reached the disk (PostgreSQL's "fsyncgate"). Reopening rereads
+ *      the file as it is.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -475,8 +483,10 @@ int bolt_open(const char *path, const bolt_options *opt, bolt_db **out)
         }
         db->page_size = ps;
         rc = init_file(db);
-        if (rc != 0)
+        if (rc != 0) {
+            (void)db->os->ftruncate(db->fd, 0); /* rule 5 */
             goto fail;
+        }
         if (db->os->fstat(db->fd, &st) != 0) {
             rc = -errno;
             goto fail;
@@ -588,8 +598,13 @@ int bolt__db_grow(bolt_db *db, uint64_t needed)
     } else if (e != 0) {
         return -e;
     }
-    if (!db->opt.no_grow_sync && db->os->fsync(db->fd) != 0)
-        return -errno;
+    if (!db->opt.no_grow_sync && db->os->fsync(db->fd) != 0) {
+        int err = errno;
+        pthread_mutex_lock(&db->mu);
+        db->poisoned = true; /* rule 6 */
+        pthread_mutex_unlock(&db->mu);
+        return -err;
+    }
     pthread_mutex_lock(&db->mu);
     db->file_size = size;
     db->alloc_size = size;
