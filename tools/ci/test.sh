@@ -68,6 +68,10 @@ run_build asan build/asan -Dbuildtype=debug -Db_sanitize=address,undefined \
 # The fuzz build registers only the fuzzers (fuzz/meson.build).
 CC=clang run_build fuzz build/fuzz -Dbuildtype=debugoptimized -Dfuzz=true \
     -Db_sanitize=address,undefined -Db_lundef=false -Dallocator=system -Dinterop=disabled
+# ThreadSanitizer: only the concurrency tests (small map reservations: TSan
+# limits the address space).
+SUITES="--suite concurrency" run_build tsan build/tsan -Dbuildtype=debugoptimized \
+    -Db_sanitize=thread -Dallocator=system -Dinterop=disabled
 
 line="tests: $passed passed, $failed failed"
 [ "$skipped" -gt 0 ] && line="$line, $skipped skipped"
