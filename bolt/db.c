@@ -572,13 +572,32 @@ int bolt_close(bolt_db *db)
  * fails here, falling back to ftruncate where the file system cannot
  * allocate; then fsync unless no_grow_sync. Called with wmu held.
  */
+/*
+ * Rule 3: a new map when the file has outgrown the current one; db->mu
+ * held. Also retried on every later growth check, so a failed mmap (no
+ * address space) fails one commit, not every transaction after it.
+ */
+static int map_cover_file(bolt_db *db)
+{
+    if (db->file_size <= db->map->reserved)
+        return 0;
+    bolt__map *m;
+    int rc = map_new(db, map_reserve_for(db, db->file_size), &m);
+    if (rc == 0) {
+        bolt__map_release(db, db->map);
+        db->map = m;
+    }
+    return rc;
+}
+
 int bolt__db_grow(bolt_db *db, uint64_t needed)
 {
     pthread_mutex_lock(&db->mu);
     uint64_t cur = db->file_size;
+    int rc = needed <= cur ? map_cover_file(db) : 0;
     pthread_mutex_unlock(&db->mu);
     if (needed <= cur)
-        return 0;
+        return rc;
     uint64_t size;
     if (needed < BBOLT_ALLOC_SIZE) {
         size = 32 * 1024;
@@ -588,7 +607,7 @@ int bolt__db_grow(bolt_db *db, uint64_t needed)
         size = needed + BBOLT_ALLOC_SIZE;
     }
     size = (size + db->page_size - 1) / db->page_size * db->page_size;
-    int rc = BOLT_FAILPOINT(db, "grow");
+    rc = BOLT_FAILPOINT(db, "grow");
     if (rc != 0)
         return rc;
     int e = db->os->fallocate(db->fd, 0, (off_t)size);
@@ -608,16 +627,7 @@ int bolt__db_grow(bolt_db *db, uint64_t needed)
     pthread_mutex_lock(&db->mu);
     db->file_size = size;
     db->alloc_size = size;
-    rc = 0;
-    if (size > db->map->reserved) {
-        /* Rule 3: a new map for the transactions that follow. */
-        bolt__map *m;
-        rc = map_new(db, map_reserve_for(db, size), &m);
-        if (rc == 0) {
-            bolt__map_release(db, db->map);
-            db->map = m;
-        }
-    }
+    rc = map_cover_file(db); /* rule 3: a new map for the transactions that follow */
     pthread_mutex_unlock(&db->mu);
     return rc;
 }

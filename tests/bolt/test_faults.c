@@ -6,7 +6,8 @@
  * a clean run of a seeded workload, then reruns the workload once per site
  * and per fault that site can suffer: ENOSPC, a short write followed by
  * ENOSPC, EIO, a short write that the engine must finish itself, EIO from
- * fdatasync/fsync, ENOSPC or "not supported" from fallocate. After every
+ * fdatasync/fsync, ENOSPC or "not supported" from fallocate, ENOMEM from
+ * the mmap of a file grown past its reservation. After every
  * injected fault:
  *   1. the commit fails with exactly the injected -errno (or succeeds for
  *      the faults the engine must absorb), and readers in the same process
@@ -14,8 +15,8 @@
  *   2. after a failed write or sync the db refuses write transactions with
  *      BOLT_EPOISONED until reopened (a failed fsync may have dropped dirty
  *      pages from the cache: retrying it could report success for data that
- *      never reached the disk); a failed fallocate (full disk before
- *      anything was written) is not poisoning, and the next commit works;
+ *      never reached the disk); a failed fallocate or mmap (before anything
+ *      was written) is not poisoning, and the next commit works;
  *   3. reopened with the real I/O, the file passes bolt_tx_check and holds
  *      the last committed state -- or, only when the failing commit had
  *      already written its meta page, that commit fully applied;
@@ -28,19 +29,23 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 
 #include "os.h"
 
-enum site_kind { SITE_WRITE, SITE_SYNC, SITE_GROW };
+enum site_kind { SITE_WRITE, SITE_SYNC, SITE_GROW, SITE_MAP };
 enum fault {
     F_ENOSPC,       /* write / fallocate: nothing written */
     F_SHORT_ENOSPC, /* write: half written, then the next write fails */
     F_SHORT_OK,     /* write: half written, the engine writes the rest */
     F_EIO,          /* write or sync */
     F_UNSUPPORTED,  /* fallocate: EOPNOTSUPP, the engine falls back to ftruncate */
+    F_ENOMEM,       /* mmap of the grown file: no address space */
 };
-static const char *fault_name[] = { "ENOSPC", "short+ENOSPC", "short", "EIO", "EOPNOTSUPP" };
+static const char *fault_name[] = {
+    "ENOSPC", "short+ENOSPC", "short", "EIO", "EOPNOTSUPP", "ENOMEM"
+};
 
 #define MAX_SITES 4096
 
@@ -51,11 +56,12 @@ static struct {
     bool fired;
     bool enospc_next;  /* F_SHORT_ENOSPC: fail the next write */
     bool meta_touched; /* a meta page got bytes since the last reset */
+    bool count_maps;   /* mmap is a site (after the open's own map) */
     uint32_t ps;       /* page size, to recognise meta writes */
     enum site_kind kinds[MAX_SITES + 1];
 } fs;
 
-static unsigned injected[3];
+static unsigned injected[4];
 
 static const struct bolt_os *real(void)
 {
@@ -168,6 +174,15 @@ static int f_ftruncate(int fd, off_t len)
     return real()->ftruncate(fd, len);
 }
 
+static void *f_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    if (fs.count_maps && site(SITE_MAP)) {
+        errno = ENOMEM;
+        return MAP_FAILED;
+    }
+    return real()->mmap(addr, len, prot, flags, fd, off);
+}
+
 static struct bolt_os faulty;
 
 static void faulty_init(void)
@@ -179,6 +194,7 @@ static void faulty_init(void)
     faulty.fsync = f_sync;
     faulty.fallocate = f_fallocate;
     faulty.ftruncate = f_ftruncate;
+    faulty.mmap = f_mmap;
 }
 
 static void arm(unsigned target, enum fault f, uint32_t ps)
@@ -200,9 +216,11 @@ static size_t faults_for(enum site_kind k, enum fault *out)
         out[n++] = F_EIO;
     } else if (k == SITE_SYNC) {
         out[n++] = F_EIO;
-    } else {
+    } else if (k == SITE_GROW) {
         out[n++] = F_ENOSPC;
         out[n++] = F_UNSUPPORTED;
+    } else {
+        out[n++] = F_ENOMEM;
     }
     return n;
 }
@@ -214,7 +232,13 @@ static bool absorbed(enum fault f)
 
 static int expected_rc(enum fault f)
 {
-    return f == F_EIO ? -EIO : -ENOSPC;
+    return f == F_EIO ? -EIO : f == F_ENOMEM ? BOLT_EMMAPTOOLARGE : -ENOSPC;
+}
+
+/* Faults that happen before anything is written: the db stays writable. */
+static bool recoverable(enum site_kind kind, enum fault f)
+{
+    return (kind == SITE_GROW && f == F_ENOSPC) || kind == SITE_MAP;
 }
 
 #define NTX 14
@@ -230,10 +254,12 @@ static void run_one(const char *path, uint64_t seed, const uint64_t *golden, uns
     bolt_options o = bt_opts();
     o.page_size = ps;
     o.no_sync = false;
+    o.mmap_reserve = 16 * 1024; /* the file outgrows it: remaps are sites too */
     bolt_db *db;
     arm(target, f, ps);
     o.os = &faulty;
     ASSERT_OK(bolt_open(path, &o, &db));
+    fs.count_maps = true;
     unsigned committed = 0;
     bool failed = false, poisoned = false, meta_touched = false;
     int fail_rc = 0;
@@ -266,9 +292,8 @@ static void run_one(const char *path, uint64_t seed, const uint64_t *golden, uns
     if (absorbed(f) || !fs.fired)
         ASSERT_FALSE(failed);
     if (failed) {
-        /* Rule 2: only a failed fallocate leaves the db writable. */
-        bool grow_enospc = kind == SITE_GROW && f == F_ENOSPC;
-        if (grow_enospc) {
+        /* Rule 2: only a failed fallocate or mmap leaves the db writable. */
+        if (recoverable(kind, f)) {
             ASSERT_FALSE(poisoned);
             ASSERT_EQ_INT(committed, NTX);
         } else {
@@ -321,7 +346,7 @@ static void test_commit_faults(void)
         ASSERT_TRUE(nsites > NTX * 3 && nsites <= MAX_SITES);
         enum site_kind kinds[MAX_SITES + 1];
         memcpy(kinds, fs.kinds, sizeof kinds);
-        unsigned counted[3] = { 0, 0, 0 };
+        unsigned counted[4] = { 0, 0, 0, 0 };
         for (unsigned k = 1; k <= nsites; k++) {
             counted[kinds[k]]++;
             enum fault fl[4];
@@ -329,10 +354,10 @@ static void test_commit_faults(void)
             for (size_t j = 0; j < nf; j++)
                 run_one(path, seed, golden, k, fl[j], kinds[k]);
         }
-        printf("seed %llu (page size %u): %u sites (%u writes, %u syncs, %u growths)\n",
+        printf("seed %llu (page size %u): %u sites (%u writes, %u syncs, %u growths, %u remaps)\n",
                (unsigned long long)seed, wl_page_size(seed), nsites, counted[SITE_WRITE],
-               counted[SITE_SYNC], counted[SITE_GROW]);
-        ASSERT_TRUE(counted[SITE_GROW] > 0);
+               counted[SITE_SYNC], counted[SITE_GROW], counted[SITE_MAP]);
+        ASSERT_TRUE(counted[SITE_GROW] > 0 && counted[SITE_MAP] > 0);
     }
 }
 
@@ -387,9 +412,10 @@ int main(void)
     faulty_init();
     RUN(test_init_faults);
     RUN(test_commit_faults);
-    printf("figure: faults injected: %u (%u at writes, %u at syncs, %u at growth) in %u runs, "
-           "%u lost commits\n",
-           injected[SITE_WRITE] + injected[SITE_SYNC] + injected[SITE_GROW], injected[SITE_WRITE],
-           injected[SITE_SYNC], injected[SITE_GROW], runs, lost);
+    printf("figure: faults injected: %u (%u at writes, %u at syncs, %u at growth, %u at remaps) "
+           "in %u runs, %u lost commits\n",
+           injected[SITE_WRITE] + injected[SITE_SYNC] + injected[SITE_GROW] + injected[SITE_MAP],
+           injected[SITE_WRITE], injected[SITE_SYNC], injected[SITE_GROW], injected[SITE_MAP], runs,
+           lost);
     return harness_failed;
 }

@@ -21,6 +21,18 @@
 
 #define WL_MAX_TX 64
 
+/* Sanitizer builds run fewer seeds by default (fork and teardown are slow). */
+#if defined(__SANITIZE_ADDRESS__)
+#define WL_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WL_SANITIZED 1
+#endif
+#endif
+#ifndef WL_SANITIZED
+#define WL_SANITIZED 0
+#endif
+
 static HARNESS_UNUSED int wl_apply(bolt_tx *tx, uint64_t seed, unsigned i)
 {
     strata_rng r;
