@@ -377,8 +377,8 @@ static int freelist_from_page(bolt_db *db)
     uint32_t overflow = bolt__ld32(p + BOLT_PAGE_OVERFLOW_OFF);
     if (hdr_id != id)
         return bolt__corrupt(db, id, "freelist page header id does not match its position");
-    if (!(flags & BOLT_PAGE_FREELIST))
-        return bolt__corrupt(db, id, "invalid freelist page (flag 0x10 missing)");
+    if (flags != BOLT_PAGE_FREELIST)
+        return bolt__corrupt(db, id, "invalid freelist page (flags not exactly 0x10)");
     if (id + overflow >= db->meta.pgid)
         return bolt__corrupt(db, id, "freelist run extends past the high-water mark");
     int rc = bolt__freelist_read(db->freelist, p, ((size_t)overflow + 1) * ps, db->meta.pgid);

@@ -406,12 +406,94 @@ static void test_init_faults(void)
     }
 }
 
+/*
+ * The named failpoints (BOLT_FAILPOINT: "grow", "before_page_write",
+ * "before_data_sync", "before_meta_write", "before_meta_sync"): each,
+ * made to fail, fails the commit with its status and leaves the last
+ * committed state; every one but "grow" poisons. With -Dfailpoints=false
+ * the hook is never called (failpoints exist only in test builds).
+ */
+static const char *fp_target;
+static unsigned fp_calls;
+
+static int fp_hook(const char *name)
+{
+    fp_calls++;
+    return fp_target != NULL && strcmp(name, fp_target) == 0 ? -EIO : 0;
+}
+
+static void test_failpoints(void)
+{
+    static const char *names[] = { "grow", "before_page_write", "before_data_sync",
+                                   "before_meta_write", "before_meta_sync" };
+    char path[4096], gpath[4096];
+    harness_path(path, sizeof path, "failpoints.db");
+    harness_path(gpath, sizeof gpath, "failpoints-golden.db");
+    uint64_t seed = harness_seed();
+    if (wl_page_size(seed) != 4096)
+        seed++; /* 4096-byte pages: the first commit always grows the file */
+    uint64_t golden[NTX + 1];
+    wl_golden(gpath, seed, NTX, golden, NULL);
+    struct bolt_os hooked = *real();
+    hooked.failpoint = fp_hook;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        wl_create(path, seed);
+        bolt_options o = bt_opts();
+        o.page_size = wl_page_size(seed);
+        o.os = &hooked;
+        bolt_db *db;
+        ASSERT_OK(bolt_open(path, &o, &db));
+        fp_target = NULL;
+        fp_calls = 0;
+        unsigned committed = 0;
+        /* Fail the first commit at "grow" (it always grows), the second elsewhere. */
+        unsigned fail_at = strcmp(names[i], "grow") == 0 ? 0 : 1;
+        for (unsigned t = 0; t < 2; t++) {
+            fp_target = t == fail_at ? names[i] : NULL;
+            bolt_tx *tx;
+            ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
+            ASSERT_OK(wl_apply(tx, seed, committed));
+            int rc = bolt_tx_commit(tx);
+            if (!STRATA_FAILPOINTS || t != fail_at) {
+                ASSERT_OK(rc);
+                committed++;
+                continue;
+            }
+            ASSERT_EQ_INT(rc, -EIO);
+            ASSERT_EQ_HEX(wl_state(db), golden[committed]);
+            bolt_tx *w;
+            rc = bolt_tx_begin(db, BOLT_TX_WRITE, &w);
+            if (fail_at == 0) {
+                ASSERT_OK(rc); /* nothing was written: not poisoned */
+                bolt_tx_rollback(w);
+            } else {
+                ASSERT_RC(rc, BOLT_EPOISONED);
+                break;
+            }
+        }
+        if (!STRATA_FAILPOINTS)
+            ASSERT_EQ_INT(fp_calls, 0);
+        else
+            ASSERT_TRUE(fp_calls > 0);
+        ASSERT_OK(bolt_close(db));
+        o.os = NULL;
+        ASSERT_OK(bolt_open(path, &o, &db));
+        bt_check(db);
+        if (STRATA_FAILPOINTS && strcmp(names[i], "before_meta_sync") == 0)
+            committed++; /* its meta page was written: reopening finds it applied */
+        ASSERT_EQ_HEX(wl_state(db), golden[committed]);
+        wl_finish(db, seed, committed, NTX, golden);
+        ASSERT_OK(bolt_close(db));
+    }
+}
+
 int main(void)
 {
     HARNESS_BEGIN(7);
     faulty_init();
     RUN(test_init_faults);
     RUN(test_commit_faults);
+    RUN(test_failpoints);
     printf("figure: faults injected: %u (%u at writes, %u at syncs, %u at growth, %u at remaps) "
            "in %u runs, %u lost commits\n",
            injected[SITE_WRITE] + injected[SITE_SYNC] + injected[SITE_GROW] + injected[SITE_MAP],
