@@ -15,7 +15,10 @@
  *      whole view after all the commits (its pages were neither reused nor
  *      unmapped under it), and looping readers check theirs while commits
  *      run.
- *   3. No sleeps: threads meet on a mutex and condition variables.
+ *   3. Writers exclude each other: a second writer thread commits to its
+ *      own bucket at the same time; every one of both writers' commits is
+ *      there at the end.
+ *   4. No sleeps: threads meet on a mutex and condition variables.
  */
 #include "bolt_test.h"
 
@@ -112,6 +115,33 @@ static void *looping_reader(void *arg)
     return NULL;
 }
 
+#define OTHER_COMMITS 150
+
+/* Rule 3: the second writer, one key per commit in bucket "other". */
+static void *other_writer(void *arg)
+{
+    (void)arg;
+    for (unsigned c = 0; c < OTHER_COMMITS; c++) {
+        bolt_tx *tx;
+        ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
+        bolt_bucket *b;
+        ASSERT_OK(bolt_bucket_create_if_not_exists(bolt_tx_root(tx), bolt_str("other"), &b));
+        char key[16];
+        snprintf(key, sizeof key, "o%05u", c);
+        ASSERT_OK(bolt_bucket_put(b, bolt_str(key), bolt_str("other writer")));
+        ASSERT_OK(bolt_tx_commit(tx));
+    }
+    return NULL;
+}
+
+static int count_keys(void *arg, bolt_val k, bolt_val v)
+{
+    (void)k;
+    (void)v;
+    (*(unsigned *)arg)++;
+    return 0;
+}
+
 static void commit_one(unsigned c)
 {
     bolt_tx *tx;
@@ -146,6 +176,8 @@ static void test_readers_and_writer(void)
     pthread_mutex_unlock(&mu);
     for (int i = 0; i < NREADERS; i++)
         ASSERT_OK(pthread_create(&loop[i], NULL, looping_reader, &reader_views[i]));
+    pthread_t other;
+    ASSERT_OK(pthread_create(&other, NULL, other_writer, NULL));
     /* Rule 1: every commit while the pinned reader holds its view. */
     for (unsigned c = 10; c < NCOMMITS + 10; c++)
         commit_one(c);
@@ -154,6 +186,7 @@ static void test_readers_and_writer(void)
     pthread_cond_broadcast(&cond);
     pthread_mutex_unlock(&mu);
     ASSERT_OK(pthread_join(pin, NULL));
+    ASSERT_OK(pthread_join(other, NULL));
     unsigned long views = 0;
     for (int i = 0; i < NREADERS; i++) {
         ASSERT_OK(pthread_join(loop[i], NULL));
@@ -162,13 +195,18 @@ static void test_readers_and_writer(void)
     bolt_tx *tx;
     ASSERT_OK(bolt_tx_begin(db, 0, &tx));
     ASSERT_EQ_U64(check_view(tx), NCOMMITS + 10);
+    bolt_bucket *ob;
+    ASSERT_OK(bolt_tx_bucket(tx, bolt_str("other"), &ob));
+    unsigned others = 0;
+    ASSERT_OK(bolt_bucket_for_each(ob, count_keys, &others));
+    ASSERT_EQ_INT(others, OTHER_COMMITS);
     ASSERT_TRUE(bolt_tx_size(tx) > 4 * 256 * 1024); /* grew past the reservation */
     bolt_tx_rollback(tx);
     bt_check(db);
     ASSERT_OK(bolt_close(db));
-    printf("figure: concurrency: %u commits with a reader pinned throughout, %lu checked views "
-           "by %d looping readers\n",
-           NCOMMITS, views, NREADERS);
+    printf("figure: concurrency: %u + %u commits by two writers with a reader pinned throughout, "
+           "%lu checked views by %d looping readers\n",
+           NCOMMITS, OTHER_COMMITS, views, NREADERS);
 }
 
 int main(void)
