@@ -135,8 +135,7 @@ typedef struct report {
 
 static void child(const char *path, uint64_t seed, int wfd)
 {
-    bolt_options o = bt_opts();
-    o.page_size = wl_page_size(seed);
+    bolt_options o = wl_opts(seed);
     o.no_sync = false;
     o.os = &crash_os;
     bolt_db *db;
@@ -180,8 +179,7 @@ static void run_seed(uint64_t seed, const char *path, const char *gpath)
         torn_kills++;
 
     wl_create(path, seed);
-    bolt_options o = bt_opts();
-    o.page_size = wl_page_size(seed);
+    bolt_options o = wl_opts(seed);
     o.no_grow_sync = true; /* the checking side needs no durability */
     bolt_db *db;
 

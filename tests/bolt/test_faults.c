@@ -251,8 +251,7 @@ static void run_one(const char *path, uint64_t seed, const uint64_t *golden, uns
 {
     uint32_t ps = wl_page_size(seed);
     wl_create(path, seed);
-    bolt_options o = bt_opts();
-    o.page_size = ps;
+    bolt_options o = wl_opts(seed);
     o.no_sync = false;
     o.mmap_reserve = 16 * 1024; /* the file outgrows it: remaps are sites too */
     bolt_db *db;
@@ -438,8 +437,7 @@ static void test_failpoints(void)
     hooked.failpoint = fp_hook;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         wl_create(path, seed);
-        bolt_options o = bt_opts();
-        o.page_size = wl_page_size(seed);
+        bolt_options o = wl_opts(seed);
         o.os = &hooked;
         bolt_db *db;
         ASSERT_OK(bolt_open(path, &o, &db));

@@ -237,8 +237,7 @@ static void run_seed(uint64_t seed, const char *path, const char *gpath, const c
 
     /* A fresh file made with the real I/O; its bytes are the durable start. */
     wl_create(path, seed);
-    bolt_options o = bt_opts();
-    o.page_size = wl_page_size(seed);
+    bolt_options o = wl_opts(seed);
     o.no_grow_sync = true; /* the checking side needs no durability */
     bolt_db *db;
     memset(&ps, 0, sizeof ps);

@@ -103,6 +103,21 @@ static HARNESS_UNUSED uint32_t wl_page_size(uint64_t seed)
 }
 
 /*
+ * The options of workload seed's db: bt_opts() with the seed's page size,
+ * freelist kind (array or hashmap), and, for one seed in four, no stored
+ * freelist (reopening then rebuilds it by walking the tree).
+ */
+static HARNESS_UNUSED bolt_options wl_opts(uint64_t seed)
+{
+    bolt_options o = bt_opts();
+    uint64_t h = strata_splitmix64(seed);
+    o.page_size = wl_page_size(seed);
+    o.freelist_type = (h >> 8) % 2 == 0 ? BOLT_FREELIST_ARRAY : BOLT_FREELIST_HASHMAP;
+    o.no_freelist_sync = (h >> 16) % 4 == 0;
+    return o;
+}
+
+/*
  * Create a new, empty db file at path with workload seed's page size: a
  * copy of one that bolt_open initialised (once per page size, cached), so
  * the hundreds of runs do not each pay the init's fdatasync and directory
@@ -143,8 +158,7 @@ static HARNESS_UNUSED void wl_golden(const char *path, uint64_t seed, unsigned n
                                      uint64_t *golden, const struct bolt_os *os)
 {
     wl_create(path, seed);
-    bolt_options o = bt_opts();
-    o.page_size = wl_page_size(seed);
+    bolt_options o = wl_opts(seed);
     bolt_db *db;
     o.os = os;
     o.no_sync = os == NULL;
