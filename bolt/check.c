@@ -325,8 +325,10 @@ static int load_free(walker *w)
         mark(w, id + i);
     if (bolt__ld64(p + BOLT_PAGE_ID_OFF) != id)
         return problem(w, id, "freelist header id does not match its position");
-    if (!(bolt__ld16(p + BOLT_PAGE_FLAGS_OFF) & BOLT_PAGE_FREELIST))
-        return problem(w, id, "invalid freelist page (flag 0x10 missing)");
+    /* Exactly 0x10, as bolt__freelist_read demands (bbolt only tests the bit). */
+    uint16_t flags = bolt__ld16(p + BOLT_PAGE_FLAGS_OFF);
+    if (flags != BOLT_PAGE_FREELIST)
+        return problem(w, id, "invalid freelist page (flags 0x%x, not 0x10)", (unsigned)flags);
     size_t avail = (size_t)((ov + 1) * ps);
     uint64_t n = bolt__ld16(p + BOLT_PAGE_COUNT_OFF);
     size_t off = BOLT_PAGE_HEADER_SIZE;

@@ -16,6 +16,14 @@
  *      fields range-checked, and the file must reach the high-water mark.
  *   5. A new (0-byte) file is written as bbolt's init (4 pages, at least
  *      4096 bytes so bbolt can reopen it), synced, and its directory synced.
+ *      If that fails the file is cut back to 0 bytes (best effort), so the
+ *      next open starts over instead of refusing a half-written header.
+ *   6. A failed fsync poisons the db for writing until it is reopened
+ *      (tx.c rule 3 does the same for commit's writes and syncs): Linux may
+ *      mark the dirty pages clean after a failed writeback and report the
+ *      error only once, so a retried fsync could succeed for data that
+ *      never reached the disk (PostgreSQL's "fsyncgate"). Reopening rereads
+ *      the file as it is.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -399,8 +407,8 @@ static int freelist_from_page(bolt_db *db)
     uint32_t overflow = bolt__ld32(p + BOLT_PAGE_OVERFLOW_OFF);
     if (hdr_id != id)
         return bolt__corrupt(db, id, "freelist page header id does not match its position");
-    if (!(flags & BOLT_PAGE_FREELIST))
-        return bolt__corrupt(db, id, "invalid freelist page (flag 0x10 missing)");
+    if (flags != BOLT_PAGE_FREELIST)
+        return bolt__corrupt(db, id, "invalid freelist page (flags not exactly 0x10)");
     if (id + overflow >= db->meta.pgid)
         return bolt__corrupt(db, id, "freelist run extends past the high-water mark");
     int rc = bolt__freelist_read(db->freelist, p, ((size_t)overflow + 1) * ps, db->meta.pgid);
@@ -509,8 +517,10 @@ int bolt_open(const char *path, const bolt_options *opt, bolt_db **out)
         }
         db->page_size = ps;
         rc = init_file(db);
-        if (rc != 0)
+        if (rc != 0) {
+            (void)db->os->ftruncate(db->fd, 0); /* rule 5 */
             goto fail;
+        }
         if (db->os->fstat(db->fd, &st) != 0) {
             rc = -errno;
             goto fail;
@@ -596,13 +606,32 @@ int bolt_close(bolt_db *db)
  * fails here, falling back to ftruncate where the file system cannot
  * allocate; then fsync unless no_grow_sync. Called with wmu held.
  */
+/*
+ * Rule 3: a new map when the file has outgrown the current one; db->mu
+ * held. Also retried on every later growth check, so a failed mmap (no
+ * address space) fails one commit, not every transaction after it.
+ */
+static int map_cover_file(bolt_db *db)
+{
+    if (db->file_size <= db->map->reserved)
+        return 0;
+    bolt__map *m;
+    int rc = map_new(db, map_reserve_for(db, db->file_size), &m);
+    if (rc == 0) {
+        bolt__map_release(db, db->map);
+        db->map = m;
+    }
+    return rc;
+}
+
 int bolt__db_grow(bolt_db *db, uint64_t needed)
 {
     pthread_mutex_lock(&db->mu);
     uint64_t cur = db->file_size;
+    int rc = needed <= cur ? map_cover_file(db) : 0;
     pthread_mutex_unlock(&db->mu);
     if (needed <= cur)
-        return 0;
+        return rc;
     uint64_t size;
     if (needed < BBOLT_ALLOC_SIZE) {
         size = 32 * 1024;
@@ -612,7 +641,7 @@ int bolt__db_grow(bolt_db *db, uint64_t needed)
         size = needed + BBOLT_ALLOC_SIZE;
     }
     size = (size + db->page_size - 1) / db->page_size * db->page_size;
-    int rc = BOLT_FAILPOINT(db, "grow");
+    rc = BOLT_FAILPOINT(db, "grow");
     if (rc != 0)
         return rc;
     int e = db->os->fallocate(db->fd, 0, (off_t)size);
@@ -622,21 +651,17 @@ int bolt__db_grow(bolt_db *db, uint64_t needed)
     } else if (e != 0) {
         return -e;
     }
-    if (!db->opt.no_grow_sync && db->os->fsync(db->fd) != 0)
-        return -errno;
+    if (!db->opt.no_grow_sync && db->os->fsync(db->fd) != 0) {
+        int err = errno;
+        pthread_mutex_lock(&db->mu);
+        db->poisoned = true; /* rule 6 */
+        pthread_mutex_unlock(&db->mu);
+        return -err;
+    }
     pthread_mutex_lock(&db->mu);
     db->file_size = size;
     db->alloc_size = size;
-    rc = 0;
-    if (size > db->map->reserved) {
-        /* Rule 3: a new map for the transactions that follow. */
-        bolt__map *m;
-        rc = map_new(db, map_reserve_for(db, size), &m);
-        if (rc == 0) {
-            bolt__map_release(db, db->map);
-            db->map = m;
-        }
-    }
+    rc = map_cover_file(db); /* rule 3: a new map for the transactions that follow */
     pthread_mutex_unlock(&db->mu);
     return rc;
 }

@@ -9,6 +9,11 @@
  *      hashed; a plain key in the root bucket has PATH "-".
  *   2. KEY and VALUE are lower-case hex, "-" when empty, and
  *      sha256:LEN:HEX when longer than max_hex (0 = never).
+ *   3. A corrupt file ends the dump with BOLT_ECORRUPT, never with another
+ *      code or unbounded recursion: a bucket element its own key cannot
+ *      find is corrupt, and nesting is capped at BOLT_MAX_NESTING levels (a
+ *      cycle of bucket roots would otherwise recurse forever). Each level's
+ *      cursor lives on the heap, so the cap costs little stack.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -80,33 +85,47 @@ static int path_push(dump_ctx *d, bolt_val name, size_t *saved)
     return 0;
 }
 
+static int dump_bucket(dump_ctx *d, bolt_bucket *b, int depth);
+
+/* Rule 3: a nested bucket's contents, if the nesting cap allows. */
+static int dump_child(dump_ctx *d, bolt_bucket *b, bolt_val name, int depth)
+{
+    if (depth >= BOLT_MAX_NESTING)
+        return bolt__corrupt(b->tx->db, b->root, "buckets nested too deep (a cycle?)");
+    bolt_bucket *child;
+    size_t saved;
+    int rc = bolt_bucket_open(b, name, &child);
+    if (rc == BOLT_NOTFOUND)
+        rc = bolt__corrupt(b->tx->db, b->root,
+                           "bucket element not found by its own key (keys out of order)");
+    if (rc == 0)
+        rc = path_push(d, name, &saved);
+    if (rc != 0)
+        return rc;
+    d->buckets++;
+    fprintf(d->out, "bucket %s seq=%llu\n", d->path, (unsigned long long)child->sequence);
+    rc = dump_bucket(d, child, depth + 1);
+    if (rc != 0)
+        return rc;
+    d->plen = saved;
+    if (d->path != NULL)
+        d->path[d->plen] = '\0';
+    return 0;
+}
+
 static int dump_bucket(dump_ctx *d, bolt_bucket *b, int depth)
 {
-    if (depth > BOLT_MAX_NESTING)
-        return bolt__corrupt(b->tx->db, b->root, "buckets nested too deep (a cycle?)");
-    bolt_cursor c;
-    bolt__cursor_init(&c, b);
+    bolt_cursor *c = malloc(sizeof *c); /* rule 3: not on the stack */
+    if (c == NULL)
+        return -ENOMEM;
+    bolt__cursor_init(c, b);
     bolt_val k, v;
     uint32_t flags;
     int rc;
-    for (rc = bolt__cursor_first(&c, &k, &v, &flags); rc == 0;
-         rc = bolt__cursor_next(&c, &k, &v, &flags)) {
+    for (rc = bolt__cursor_first(c, &k, &v, &flags); rc == 0;
+         rc = bolt__cursor_next(c, &k, &v, &flags)) {
         if (flags & BOLT_LEAF_BUCKET) {
-            bolt_bucket *child;
-            size_t saved;
-            rc = bolt_bucket_open(b, k, &child);
-            if (rc == 0)
-                rc = path_push(d, k, &saved);
-            if (rc != 0)
-                return rc;
-            d->buckets++;
-            fprintf(d->out, "bucket %s seq=%llu\n", d->path, (unsigned long long)child->sequence);
-            rc = dump_bucket(d, child, depth + 1);
-            if (rc != 0)
-                return rc;
-            d->plen = saved;
-            if (d->path != NULL)
-                d->path[d->plen] = '\0';
+            rc = dump_child(d, b, k, depth);
         } else {
             d->keys++;
             fprintf(d->out, "key %s ", depth == 0 ? "-" : d->path);
@@ -115,9 +134,12 @@ static int dump_bucket(dump_ctx *d, bolt_bucket *b, int depth)
             put_field(d, v);
             fputc('\n', d->out);
         }
-        if (ferror(d->out))
-            return -EIO;
+        if (rc == 0 && ferror(d->out))
+            rc = -EIO;
+        if (rc != 0)
+            break;
     }
+    free(c);
     return rc == BOLT_NOTFOUND ? 0 : rc;
 }
 

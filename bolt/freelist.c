@@ -659,6 +659,8 @@ size_t bolt__freelist_pending_count(const bolt__freelist *f)
 /* ARRAY: the lowest run of n ids (bbolt's arrayAllocate), or 0. */
 static bolt_pgid array_allocate(bolt__freelist *f, size_t n)
 {
+    if (f->nfree == 0)
+        return 0; /* and ids may be NULL: no arithmetic on it */
     bolt_pgid *a = f->ids + f->ids_head;
     bolt_pgid initial = 0, previd = 0;
     /* Invariant: a[i - (previd - initial) .. i - 1] are initial..previd. */
@@ -1020,7 +1022,7 @@ static void buf_put_sorted(const bolt__freelist *f, unsigned char *out)
     if (f->kind == BOLT__FREELIST_ARRAY) {
         buf_sort(out, np);
         /* Merge from the back, as array_merge_scratch does. */
-        const bolt_pgid *a = f->ids + f->ids_head;
+        const bolt_pgid *a = f->nfree > 0 ? f->ids + f->ids_head : NULL; /* ids NULL: empty */
         size_t i = np, j = f->nfree, k = n;
         while (j > 0) {
             if (i > 0 && buf_get(out, i - 1) > a[j - 1]) {
@@ -1254,9 +1256,10 @@ bool bolt__freelist_ok(const bolt__freelist *f)
     if (f == NULL || f->failed)
         return false;
     if (f->kind == BOLT__FREELIST_ARRAY) {
-        const bolt_pgid *a = f->ids + f->ids_head;
         if (f->nfree > 0 && f->ids_head + f->nfree > f->ids_cap)
             return false;
+        /* ids is NULL while empty: no pointer arithmetic on it then. */
+        const bolt_pgid *a = f->nfree > 0 ? f->ids + f->ids_head : NULL;
         for (size_t i = 0; i < f->nfree; i++) {
             if (a[i] < 2 || (i > 0 && a[i - 1] >= a[i]))
                 return false;

@@ -205,11 +205,15 @@ int bolt_tx_begin(bolt_db *db, unsigned flags, bolt_tx **out);
  * Commit a write transaction: rebalance, write every changed page to free
  * or new pages, sync, write the meta page, sync. Always consumes tx (a
  * failed commit rolls back). Returns 0; BOLT_ETXNOTWRITABLE (tx was
- * read-only: it is rolled back); -ENOSPC from growing the file (nothing
- * written, the db stays usable); -errno from a page write or sync (-EIO:
- * the db is then poisoned for writes, BOLT_EPOISONED, until reopened);
- * BOLT_ECORRUPT; BOLT_EPANIC (an earlier call in this tx failed half-way,
- * or a double free was caught: nothing is written); -ENOMEM.
+ * read-only: it is rolled back); -ENOSPC when the file cannot grow
+ * (nothing was written; the db stays writable); -errno from a write or a
+ * sync (-ENOSPC, -EIO): readers keep the last committed state (a reopen
+ * finds it too, or -- only if the meta page had been written -- this
+ * commit fully applied), and the db is poisoned: write transactions fail
+ * with BOLT_EPOISONED until it is reopened, because after a failed fsync
+ * the kernel may already have dropped the unwritten pages, so a retry
+ * could report success for data that never reached the disk;
+ * BOLT_ECORRUPT; -ENOMEM.
  */
 int bolt_tx_commit(bolt_tx *tx);
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test.sh: `make test`. Builds and runs the whole suite in every build type
-# (normal; ASan+UBSan with the system allocator), then prints the closing
-# line `tests: N passed, N failed[, N skipped]` over all of them.
+# (normal; ASan+UBSan with the system allocator), the fuzzers (clang,
+# libFuzzer + ASan+UBSan, 30 s per target) and the concurrency tests under
+# ThreadSanitizer, then prints the closing line
+# `tests: N passed, N failed[, N skipped]` over all of them.
 # A build that fails to configure or compile counts as one failed test.
 # Exit status: 0 only when nothing failed.
 set -uo pipefail
@@ -29,7 +31,7 @@ print(p, f, s)
 PY
 }
 
-run_build() { # name builddir meson-options...
+run_build() { # name builddir meson-options...  ($SUITES: meson test's --suite args)
     local name=$1 dir=$2
     shift 2
     echo "=== $name build ($dir)"
@@ -47,8 +49,11 @@ run_build() { # name builddir meson-options...
         return
     fi
     rm -f "$dir/meson-logs/testlog.json"
-    meson test -C "$dir" --print-errorlogs --num-processes "$jobs" || true
+    # shellcheck disable=SC2086
+    meson test -C "$dir" --print-errorlogs --num-processes "$jobs" ${SUITES:-} || true
     read -r p f s < <(count_results "$dir")
+    # Tests that measure something print `figure: ...` lines; show them.
+    grep -h '^figure: ' "$dir/meson-logs/testlog.txt" 2>/dev/null || true
     echo "=== $name: $p passed, $f failed, $s skipped"
     passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 }
@@ -60,6 +65,13 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 run_build normal build/test -Dbuildtype=release -Db_ndebug=false
 run_build asan build/asan -Dbuildtype=debug -Db_sanitize=address,undefined \
     -Db_lundef=false -Dallocator=system -Dinterop=disabled
+# The fuzz build registers only the fuzzers (fuzz/meson.build).
+CC=clang run_build fuzz build/fuzz -Dbuildtype=debugoptimized -Dfuzz=true \
+    -Db_sanitize=address,undefined -Db_lundef=false -Dallocator=system -Dinterop=disabled
+# ThreadSanitizer: only the concurrency tests (small map reservations: TSan
+# limits the address space).
+SUITES="--suite concurrency" run_build tsan build/tsan -Dbuildtype=debugoptimized \
+    -Db_sanitize=thread -Dallocator=system -Dinterop=disabled
 
 line="tests: $passed passed, $failed failed"
 [ "$skipped" -gt 0 ] && line="$line, $skipped skipped"
