@@ -210,7 +210,7 @@ typedef struct bolt__live_cache bolt__live_cache;
  */
 int bolt__live_page(bolt_tx *tx, bolt_pgid id, const unsigned char **out, uint32_t *overflow);
 void bolt__live_free(bolt__live_cache *c);
-/* Decode meta page `which` (0 or 1) from a private copy of it. */
+/* Decode meta page `which` (0 or 1) from a private copy of it (safe in any mode). */
 int bolt__live_meta_decode(const bolt_db *db, int which, bolt__meta *out);
 
 /* ---- node.c ------------------------------------------------------------- */

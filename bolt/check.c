@@ -383,6 +383,12 @@ int bolt_tx_check(bolt_tx *tx, void (*report)(void *arg, const char *problem), v
     w.arg = arg;
     mark(&w, 0);
     mark(&w, 1);
+    /* Open accepts a stored meta checksum of 0 unverified, as bbolt does; check says so. */
+    for (int i = 0; i < 2; i++) {
+        bolt__meta m;
+        if (bolt__live_meta_decode(tx->db, i, &m) == 0 && m.checksum == 0)
+            problem(&w, (bolt_pgid)i, "meta checksum is 0 (accepted without verification)");
+    }
     rc = load_free(&w);
     /* Before the walk, reached = metas + the freelist run: none may be free. */
     for (size_t i = 0; rc == 0 && i < w.nfree; i++)

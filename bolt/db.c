@@ -113,7 +113,8 @@ static int map_new(bolt_db *db, uint64_t reserve, bolt__map **out)
     bolt__map *m = calloc(1, sizeof *m);
     if (m == NULL)
         return -ENOMEM;
-    void *p = db->os->mmap(NULL, (size_t)reserve, PROT_READ, MAP_SHARED, db->fd, 0);
+    int flags = MAP_SHARED | (db->opt.map_populate ? MAP_POPULATE : 0);
+    void *p = db->os->mmap(NULL, (size_t)reserve, PROT_READ, flags, db->fd, 0);
     if (p == MAP_FAILED) {
         int e = errno;
         free(m);

@@ -136,6 +136,8 @@ typedef struct bolt_options {
      * meanwhile (the reader must start again). Best effort on a busy writer.
      */
     bool live;
+    /* Map with MAP_POPULATE: read the file into the page cache at open (bbolt's MmapFlags). */
+    bool map_populate;
 } bolt_options;
 
 /* Fill o with the defaults (bbolt's DefaultOptions). */

@@ -540,9 +540,45 @@ static void test_failpoints_keep_last_commit(void)
 #endif
 }
 
+static void count_checksum_zero(void *arg, const char *problem)
+{
+    if (strstr(problem, "meta checksum is 0") != NULL)
+        ++*(int *)arg;
+}
+
+/* A stored meta checksum of 0 opens (bbolt accepts it unverified); check reports it. */
+static void test_meta_checksum_zero(void)
+{
+    char *path = tmpfile_path("sum0.db");
+    bolt_options o = bt_opts();
+    bolt_db *db;
+    ASSERT_OK(bolt_open(path, &o, &db));
+    put1(db, "k", "v");
+    bolt_tx *tx;
+    ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+    bolt_txid txid = bolt_tx_id(tx);
+    bolt_tx_rollback(tx);
+    ASSERT_OK(bolt_close(db));
+    size_t len;
+    unsigned char *img = bt_read_file(path, &len);
+    memset(img + (txid % 2) * 4096 + 72, 0, 8); /* the current meta's checksum (FORMAT §3) */
+    write_bytes(path, img, len);
+    free(img);
+    o.read_only = true;
+    ASSERT_OK(bolt_open(path, &o, &db));
+    expect_db_value(db, "k", "v");
+    int reported = 0;
+    ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+    ASSERT_RC(bolt_tx_check(tx, count_checksum_zero, &reported), BOLT_ECORRUPT);
+    bolt_tx_rollback(tx);
+    ASSERT_EQ_INT(reported, 1);
+    ASSERT_OK(bolt_close(db));
+}
+
 int main(void)
 {
     HARNESS_BEGIN(1);
+    RUN(test_meta_checksum_zero);
     RUN(test_new_file_is_bbolt_init);
     RUN(test_commit_reopen_and_txids);
     RUN(test_open_refusals);

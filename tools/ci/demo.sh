@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 
 dir=build/release
 if [ ! -f "$dir/build.ninja" ]; then
-    meson setup "$dir" -Dbuildtype=release -Dfailpoints=false >/dev/null
+    meson setup "$dir" -Dbuildtype=release >/dev/null
 fi
 ninja -C "$dir" tools/strata/strata >/dev/null
 strata=$PWD/$dir/tools/strata/strata

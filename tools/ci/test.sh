@@ -62,16 +62,17 @@ mkdir -p build
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 
-run_build normal build/test -Dbuildtype=release -Db_ndebug=false
+# Failpoints (crash and fault-injection tests) exist only in these test builds.
+run_build normal build/test -Dbuildtype=release -Db_ndebug=false -Dfailpoints=true
 run_build asan build/asan -Dbuildtype=debug -Db_sanitize=address,undefined \
-    -Db_lundef=false -Dallocator=system -Dinterop=disabled
+    -Db_lundef=false -Dallocator=system -Dinterop=disabled -Dfailpoints=true
 # The fuzz build registers only the fuzzers (fuzz/meson.build).
 CC=clang run_build fuzz build/fuzz -Dbuildtype=debugoptimized -Dfuzz=true \
     -Db_sanitize=address,undefined -Db_lundef=false -Dallocator=system -Dinterop=disabled
 # ThreadSanitizer: only the concurrency tests (small map reservations: TSan
 # limits the address space).
 SUITES="--suite concurrency" run_build tsan build/tsan -Dbuildtype=debugoptimized \
-    -Db_sanitize=thread -Dallocator=system -Dinterop=disabled
+    -Db_sanitize=thread -Dallocator=system -Dinterop=disabled -Dfailpoints=true
 
 line="tests: $passed passed, $failed failed"
 [ "$skipped" -gt 0 ] && line="$line, $skipped skipped"
