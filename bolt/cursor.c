@@ -298,6 +298,25 @@ int bolt__cursor_search(bolt_cursor *c, const void *key, size_t ksize, bolt_val 
         }
         size_t lo = 0, hi = n;
         bool exact = false;
+        if (r->node != NULL && n > 0) {
+            /*
+             * A node of a write transaction: try its last element first.
+             * Appends (sequential loads, new revisions) land past it, and
+             * one compare replaces a binary search over a node that grows
+             * to thousands of elements before the commit splits it.
+             */
+            bolt_val mk;
+            ref_key(r, n - 1, &mk);
+            int cmp = bolt__key_cmp(mk.data, mk.size, key, ksize);
+            if (cmp < 0) {
+                lo = n;
+            } else if (cmp == 0) {
+                lo = hi = n - 1;
+                exact = true;
+            } else {
+                hi = n - 1;
+            }
+        }
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;
             bolt_val mk;

@@ -125,6 +125,18 @@ size_t bolt__node_search(const bolt__node *n, const void *key, size_t ksize, boo
 {
     size_t lo = 0, hi = n->n;
     *exact = false;
+    if (hi > 0) {
+        /* The last element first: appends land past it (cursor.c's search). */
+        const bolt__inode *last = &n->inodes[hi - 1];
+        int c = bolt__key_cmp(last->key, last->ksize, key, ksize);
+        if (c < 0)
+            return hi;
+        if (c == 0) {
+            *exact = true;
+            return hi - 1;
+        }
+        hi--;
+    }
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int c = bolt__key_cmp(n->inodes[mid].key, n->inodes[mid].ksize, key, ksize);
