@@ -159,6 +159,22 @@ static int fl_run(const char *path, bolt_freelist_type ft, bool no_freelist_sync
     }
     *wall = fl_now() - t0;
     int crc = bolt_close(db);
+    if (rc == 0 && crc == 0 && no_freelist_sync) {
+        /*
+         * Untimed: store the freelist page again (an open without one
+         * rebuilds the list from the tree; an empty commit writes it), so
+         * the next case starts from the same kind of file and its free
+         * count can be read.
+         */
+        rc = fl_open(path, ft, false, &db);
+        bolt_tx *tx = NULL;
+        if (rc == 0)
+            rc = bolt_tx_begin(db, BOLT_TX_WRITE, &tx);
+        if (rc == 0)
+            rc = bolt_tx_commit(tx);
+        if (db != NULL)
+            crc = bolt_close(db);
+    }
     return rc != 0 ? rc : crc;
 }
 
