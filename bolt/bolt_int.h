@@ -11,14 +11,42 @@
 
 #include <strata/bolt.h>
 
+#include <endian.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "format.h"
 #include "freelist.h"
 #include "os.h"
+
+/*
+ * Bytewise key order, shorter first on a common prefix (bbolt's
+ * bytes.Compare). The first 8 bytes of keys that have them are compared as
+ * one big-endian word, without a call: fixed-width 8-byte keys (ids,
+ * etcd's revisions) are the common case on every search path.
+ */
+static inline int bolt__key_cmp(const void *a, size_t an, const void *b, size_t bn)
+{
+    size_t n = an < bn ? an : bn;
+    size_t done = 0;
+    if (n >= 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return be64toh(x) < be64toh(y) ? -1 : 1;
+        done = 8;
+    }
+    if (n > done) {
+        int c = memcmp((const unsigned char *)a + done, (const unsigned char *)b + done, n - done);
+        if (c != 0)
+            return c;
+    }
+    return an < bn ? -1 : an > bn;
+}
 
 /* ---- page.c: validated tree pages -------------------------------------- */
 
@@ -42,6 +70,11 @@ int bolt__page_check(const unsigned char *buf, size_t size, bolt_pgid pgid, cons
 /* bolt__page_check, then fill *out. */
 int bolt__page_load(const unsigned char *buf, size_t size, bolt_pgid pgid, bolt__page *out,
                     const char **why);
+/*
+ * Fill *out from a page that already passed bolt__page_check with the same
+ * buf, size and pgid (and whose bytes have not changed since).
+ */
+void bolt__page_fill(const unsigned char *buf, size_t size, bolt_pgid pgid, bolt__page *out);
 static inline bool bolt__page_is_leaf(const bolt__page *p)
 {
     return (p->flags & BOLT_PAGE_LEAF) != 0;
@@ -185,6 +218,9 @@ struct bolt_tx {
     bolt_txid reader_txid;
     uint64_t generation;           /* bumped by every mutation (cursor invalidation) */
     struct bolt__live_cache *live; /* live opens: private page copies (live.c) */
+    uint64_t *checked;             /* tx.c rule 5: bit per page id validated by this tx, or NULL */
+    bolt_pgid nchecked;            /* ids the bitmap covers (meta.pgid when it was made) */
+    size_t page_loads;             /* tree pages loaded so far (when to make `checked`) */
 };
 
 /* Copy n bytes into tx-owned memory (stable until the tx ends). */

@@ -34,15 +34,6 @@
 
 #include "bolt_int.h"
 
-static int key_cmp(const void *a, size_t an, const void *b, size_t bn)
-{
-    size_t n = an < bn ? an : bn;
-    int c = n > 0 ? memcmp(a, b, n) : 0;
-    if (c != 0)
-        return c;
-    return an < bn ? -1 : an > bn;
-}
-
 #ifndef NDEBUG
 /*
  * Rules 1 and 2 for a whole node: keys strictly increasing and non-empty,
@@ -55,7 +46,8 @@ static bool node_ok(const bolt__node *n)
         const bolt__inode *in = &n->inodes[i];
         if (in->ksize == 0 || in->key == NULL)
             return false;
-        if (i > 0 && key_cmp(n->inodes[i - 1].key, n->inodes[i - 1].ksize, in->key, in->ksize) >= 0)
+        if (i > 0 &&
+            bolt__key_cmp(n->inodes[i - 1].key, n->inodes[i - 1].ksize, in->key, in->ksize) >= 0)
             return false;
         if (in->child != NULL && (n->leaf || in->child->parent != n))
             return false;
@@ -67,10 +59,10 @@ static bool node_ok(const bolt__node *n)
 static bool node_ok_at(const bolt__node *n, size_t i)
 {
     const bolt__inode *a = &n->inodes[i];
-    if (i > 0 && key_cmp(n->inodes[i - 1].key, n->inodes[i - 1].ksize, a->key, a->ksize) >= 0)
+    if (i > 0 && bolt__key_cmp(n->inodes[i - 1].key, n->inodes[i - 1].ksize, a->key, a->ksize) >= 0)
         return false;
     if (i + 1 < n->n &&
-        key_cmp(a->key, a->ksize, n->inodes[i + 1].key, n->inodes[i + 1].ksize) >= 0)
+        bolt__key_cmp(a->key, a->ksize, n->inodes[i + 1].key, n->inodes[i + 1].ksize) >= 0)
         return false;
     return a->ksize > 0;
 }
@@ -134,7 +126,7 @@ int bolt__node_read(bolt_bucket *b, const bolt__page *p, bolt__node *parent, bol
         in->vsize = (uint32_t)v.size;
         /* Rule 1 for bytes from the file: page checks do not cover order. */
         if (i > 0 &&
-            key_cmp(n->inodes[i - 1].key, n->inodes[i - 1].ksize, in->key, in->ksize) >= 0) {
+            bolt__key_cmp(n->inodes[i - 1].key, n->inodes[i - 1].ksize, in->key, in->ksize) >= 0) {
             n->n = 0;
             n->dead = true;
             return bolt__corrupt(b->tx->db, p->id, "keys out of order");
@@ -182,8 +174,8 @@ int bolt__node_child(bolt__node *n, size_t i, bolt__node **out)
     }
     if (c->n > 0) {
         const bolt__inode *first = &c->inodes[0], *last = &c->inodes[c->n - 1];
-        if (key_cmp(first->key, first->ksize, in->key, in->ksize) < 0 ||
-            (c->hi != NULL && key_cmp(last->key, last->ksize, c->hi, c->hisize) >= 0)) {
+        if (bolt__key_cmp(first->key, first->ksize, in->key, in->ksize) < 0 ||
+            (c->hi != NULL && bolt__key_cmp(last->key, last->ksize, c->hi, c->hisize) >= 0)) {
             c->n = 0;
             c->dead = true;
             return bolt__corrupt(b->tx->db, in->pgid, "keys outside the parent's separator range");
@@ -198,9 +190,21 @@ size_t bolt__node_search(const bolt__node *n, const void *key, size_t ksize, boo
 {
     size_t lo = 0, hi = n->n;
     *exact = false;
+    if (hi > 0) {
+        /* The last element first: appends land past it (cursor.c's search). */
+        const bolt__inode *last = &n->inodes[hi - 1];
+        int c = bolt__key_cmp(last->key, last->ksize, key, ksize);
+        if (c < 0)
+            return hi;
+        if (c == 0) {
+            *exact = true;
+            return hi - 1;
+        }
+        hi--;
+    }
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = key_cmp(n->inodes[mid].key, n->inodes[mid].ksize, key, ksize);
+        int c = bolt__key_cmp(n->inodes[mid].key, n->inodes[mid].ksize, key, ksize);
         if (c < 0) {
             lo = mid + 1;
         } else {
@@ -504,8 +508,8 @@ static int node_absorb(bolt__node *dst, bolt__node *src)
 {
     /* Siblings from a damaged file may overlap; merged they must not. */
     if (dst->n > 0 && src->n > 0 &&
-        key_cmp(dst->inodes[dst->n - 1].key, dst->inodes[dst->n - 1].ksize, src->inodes[0].key,
-                src->inodes[0].ksize) >= 0)
+        bolt__key_cmp(dst->inodes[dst->n - 1].key, dst->inodes[dst->n - 1].ksize,
+                      src->inodes[0].key, src->inodes[0].ksize) >= 0)
         return bolt__corrupt(dst->bucket->tx->db, src->pgid, "sibling key ranges overlap");
     if (node_reserve(dst, dst->n + src->n) != 0)
         return -ENOMEM;

@@ -92,13 +92,18 @@ int bolt__page_load(const unsigned char *buf, size_t size, bolt_pgid pgid, bolt_
     int rc = bolt__page_check(buf, size, pgid, why);
     if (rc != 0)
         return rc;
+    bolt__page_fill(buf, size, pgid, out);
+    return 0;
+}
+
+void bolt__page_fill(const unsigned char *buf, size_t size, bolt_pgid pgid, bolt__page *out)
+{
     out->data = buf;
     out->size = size;
     out->id = pgid;
     out->flags = bolt__ld16(buf + BOLT_PAGE_FLAGS_OFF);
     out->count = bolt__ld16(buf + BOLT_PAGE_COUNT_OFF);
     out->overflow = bolt__ld32(buf + BOLT_PAGE_OVERFLOW_OFF);
-    return 0;
 }
 
 void bolt__page_leaf_elem(const bolt__page *p, unsigned i, uint32_t *flags, bolt_val *key,

@@ -23,6 +23,13 @@
  *      db for writing (the page cache may have dropped the data).
  *   4. Every byte a transaction hands out or stores in a node lives in the
  *      map or in the tx arena, both stable until the transaction ends.
+ *   5. A tree page is validated (bolt__page_check) the first time the
+ *      transaction loads it; by rule 1 its bytes cannot change while the
+ *      transaction is open, so later loads trust a bit in tx->checked.
+ *      The bitmap is made only for transactions that load many pages
+ *      (CHECKED_AFTER) of a file small enough (CHECKED_MAX_PAGES): short
+ *      ones just check every load. Checking every element of a page on
+ *      every load made a point get O(elements per page) per level.
  */
 #include <errno.h>
 #include <limits.h>
@@ -116,6 +123,9 @@ int bolt__tx_page_run(bolt_tx *tx, bolt_pgid id, uint32_t *overflow, uint16_t *f
     return 0;
 }
 
+#define CHECKED_AFTER     64
+#define CHECKED_MAX_PAGES (UINT64_C(1) << 26) /* an 8 MiB bitmap */
+
 int bolt__tx_page(bolt_tx *tx, bolt_pgid id, bolt__page *out)
 {
     uint32_t ov;
@@ -123,13 +133,32 @@ int bolt__tx_page(bolt_tx *tx, bolt_pgid id, bolt__page *out)
     if (rc != 0)
         return rc;
     uint64_t ps = tx->db->page_size;
-    const unsigned char *bytes = tx->map->base + id * ps;
-    if (tx->db->opt.live && !tx->writable && (rc = bolt__live_page(tx, id, &bytes, &ov)) != 0)
-        return rc; /* live: decode the private copy (live.c) */
+    const unsigned char *buf = tx->map->base + id * ps;
+    size_t size = (size_t)(((uint64_t)ov + 1) * ps);
+    if (tx->db->opt.live && !tx->writable) {
+        /* live: decode a private copy, every time (live.c; rule 5 does not apply) */
+        if ((rc = bolt__live_page(tx, id, &buf, &ov)) != 0)
+            return rc;
+        size = (size_t)(((uint64_t)ov + 1) * ps);
+    } else if (tx->checked != NULL && id < tx->nchecked &&
+               (tx->checked[id / 64] >> (id % 64) & 1)) {
+        bolt__page_fill(buf, size, id, out); /* rule 5: validated once in this tx */
+        return 0;
+    }
     const char *why;
-    rc = bolt__page_load(bytes, (size_t)(((uint64_t)ov + 1) * ps), id, out, &why);
+    rc = bolt__page_load(buf, size, id, out, &why);
     if (rc != 0)
         return bolt__corrupt(tx->db, id, why);
+    if (tx->db->opt.live && !tx->writable)
+        return 0; /* a live reader's pages are checked at every load */
+    if (tx->checked == NULL && ++tx->page_loads == CHECKED_AFTER &&
+        tx->meta.pgid <= CHECKED_MAX_PAGES) {
+        /* No memory: every load keeps checking, which is only slower. */
+        tx->checked = calloc((size_t)(tx->meta.pgid + 63) / 64, sizeof *tx->checked);
+        tx->nchecked = tx->meta.pgid;
+    }
+    if (tx->checked != NULL && id < tx->nchecked)
+        tx->checked[id / 64] |= UINT64_C(1) << (id % 64);
     return 0;
 }
 
@@ -300,6 +329,7 @@ static void tx_end(bolt_tx *tx)
     for (size_t i = 0; i < tx->ndirty; i++)
         free(tx->dirty[i].buf);
     free(tx->dirty);
+    free(tx->checked);
     pthread_mutex_lock(&db->mu);
     if (!tx->writable) {
         for (size_t i = 0; i < db->nreaders; i++) {

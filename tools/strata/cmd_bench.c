@@ -3,6 +3,7 @@
  * library's layers, one subcommand per workload (dispatch on argv[1]).
  *
  *   strata bench index [-k K] [-r R] [-p P]
+ *   strata bench bolt [-n N] [-w LIST] [--dir DIR]   (bench_bolt.c)
  *
  * `index` measures the in-memory key index the way etcd's indexmem peer
  * measures etcd 3.4's treeIndex (BENCH.md, peers/etcd/indexmem): keys
@@ -34,6 +35,7 @@
 #include <jemalloc/jemalloc.h>
 #endif
 
+#include "bench_bolt.h"
 #include "cli.h"
 #include "cli_util.h"
 
@@ -255,6 +257,7 @@ typedef struct bench_workload {
 
 static const bench_workload workloads[] = {
     { "index", "the in-memory key index (etcd's treeIndex, peers/etcd/indexmem)", bench_index },
+    { "bolt", "the B+tree file: BENCH.md B1..B7 (peers: bbolt, LMDB)", bench_bolt },
 };
 #define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
 
