@@ -155,7 +155,8 @@ struct bolt_db {
      */
     bool writing;
     pthread_cond_t wcv;
-    bolt__freelist *freelist; /* wmu; NULL until loaded (read-only dbs never load it) */
+    bolt__freelist *freelist;  /* wmu; NULL until loaded (read-only dbs never load it) */
+    struct bolt__batch *batch; /* mu: the batch gathering calls (batch.c), or NULL */
 };
 
 void bolt__map_release(bolt_db *db, bolt__map *m);

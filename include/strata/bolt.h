@@ -138,6 +138,10 @@ typedef struct bolt_options {
     bool live;
     /* Map with MAP_POPULATE: read the file into the page cache at open (bbolt's MmapFlags). */
     bool map_populate;
+    /* bolt_batch: most calls one batch commits (0 = 1000, bbolt's MaxBatchSize). */
+    unsigned batch_max_size;
+    /* bolt_batch: longest wait for more calls, in ms (0 = 10, bbolt's MaxBatchDelay). */
+    unsigned batch_max_delay_ms;
 } bolt_options;
 
 /* Fill o with the defaults (bbolt's DefaultOptions). */
@@ -248,6 +252,20 @@ uint64_t bolt_tx_size(const bolt_tx *tx);
  */
 int bolt_update(bolt_db *db, int (*fn)(bolt_tx *tx, void *arg), void *arg);
 int bolt_view(bolt_db *db, int (*fn)(bolt_tx *tx, void *arg), void *arg);
+
+/*
+ * bbolt's DB.Batch: like bolt_update, but calls made concurrently from
+ * several threads share one write transaction and one commit (up to
+ * batch_max_size calls, gathered for at most batch_max_delay_ms), so many
+ * small writers pay for a few syncs instead of one each. Returns fn's
+ * status, or the commit's. fn may run more than once: when a call of the
+ * batch fails, the transaction is rolled back, the failing call is run
+ * again on its own (its result is its own), and the others run again
+ * together. So fn must have no effects outside the transaction, and must
+ * not end it. Thread-safe; blocks for at most the batch delay plus the
+ * commit.
+ */
+int bolt_batch(bolt_db *db, int (*fn)(bolt_tx *tx, void *arg), void *arg);
 
 /* ---- buckets ----------------------------------------------------------- */
 
