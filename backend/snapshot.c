@@ -34,23 +34,6 @@
 #define TRAILER_SIZE 32
 #define BOLT_MAGIC_V 0xED0CDAEDu
 
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (w == 0)
-            return -EIO;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* ---- save ------------------------------------------------------------------ */
 
 typedef struct sink {
@@ -66,7 +49,7 @@ typedef struct sink {
 static int sink_out(sink *s, const void *buf, size_t n, bool finish)
 {
     if (!(s->flags & BACKEND_SNAPSHOT_GZIP)) {
-        int rc = write_all(s->fd, buf, n);
+        int rc = strata_write_all(s->fd, buf, n);
         if (rc == 0)
             s->written += n;
         return rc;
@@ -82,7 +65,7 @@ static int sink_out(sink *s, const void *buf, size_t n, bool finish)
         if (zr == Z_STREAM_ERROR)
             return -EIO;
         size_t have = SNAP_CHUNK - s->z.avail_out;
-        int rc = write_all(s->fd, s->zout, have);
+        int rc = strata_write_all(s->fd, s->zout, have);
         if (rc != 0)
             return rc;
         s->written += have;
@@ -251,7 +234,7 @@ static int restore_stream(source_in *s, int tmpfd)
             nhead += n;
         }
         strata_sha256_update(&sha, buf, out);
-        rc = write_all(tmpfd, buf, out);
+        rc = strata_write_all(tmpfd, buf, out);
         if (rc != 0)
             break;
         released += out;
@@ -269,7 +252,7 @@ static int restore_stream(source_in *s, int tmpfd)
             if (memcmp(digest, buf, TRAILER_SIZE) != 0)
                 rc = BACKEND_ESNAPSHOTCHECKSUM;
         } else if (size % ps == 0) {
-            rc = write_all(tmpfd, buf, nhold);
+            rc = strata_write_all(tmpfd, buf, nhold);
         } else {
             rc = BACKEND_ESNAPSHOTFORMAT;
         }

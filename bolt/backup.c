@@ -30,21 +30,7 @@
 /* The destination may be a pipe or a socket: plain write(2), short writes retried. */
 static int fd_write(void *arg, const void *buf, size_t n)
 {
-    int fd = *(const int *)arg;
-    const unsigned char *p = buf;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (w == 0)
-            return -EIO;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
+    return strata_write_all(*(const int *)arg, buf, n);
 }
 
 int bolt_tx_write_fn(bolt_tx *tx, int (*write_fn)(void *arg, const void *buf, size_t n),

@@ -137,6 +137,15 @@ void strata_sha256_final(strata_sha256_ctx *c, uint8_t out[32]);
 /* One-shot: out = SHA-256 of data[0, len). */
 void strata_sha256(const void *data, size_t len, uint8_t out[32]);
 
+/* ---- I/O --------------------------------------------------------------- */
+
+/*
+ * Write all n bytes of buf to fd with write(2) (fd may be a pipe or a
+ * socket): short writes are continued and EINTR retried. 0, or -errno
+ * (-EIO when write returns 0).
+ */
+int strata_write_all(int fd, const void *buf, size_t n);
+
 /* ---- clocks ------------------------------------------------------------ */
 
 /*
