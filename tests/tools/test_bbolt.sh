@@ -30,6 +30,29 @@ same_dump() {
 
 for f in $(ls "$G" | grep '\.db$'); do
     db=$G/$f
+    # buckets, keys and get answer as bbolt's own canonical dump says.
+    "$BC" dump -maxhex 0 "$db" >"$T/bb.dump" 2>&1
+    awk '$1 == "bucket" && $2 !~ /\// { print $2 }' "$T/bb.dump" >"$T/want.buckets"
+    checks=$((checks + 1))
+    "$S" buckets --key-format hex "$db" >"$T/got.buckets" 2>"$T/err" &&
+        cmp -s "$T/want.buckets" "$T/got.buckets" || fail "buckets of $f differ from bbolt's dump"
+    # The bucket of the first plain key in a bucket, and that key.
+    first=$(awk '$1 == "key" && $2 != "-" && $3 !~ /^sha256/ && $4 !~ /^sha256/ { print; exit }' "$T/bb.dump")
+    if [ -n "$first" ]; then
+        set -- $first
+        path=$2 key=$3 val=$4
+        [ "$val" = "-" ] && val=
+        awk -v p="$path" '$1 == "key" && $2 == p { print $3 }
+            $1 == "bucket" && index($2, p "/") == 1 && substr($2, length(p) + 2) !~ /\// {
+                print substr($2, length(p) + 2) "\t(bucket)" }' "$T/bb.dump" |
+            sed 's/^-$//' >"$T/want.keys"
+        checks=$((checks + 1))
+        "$S" keys --key-format hex "$db" $(echo "$path" | tr / ' ') >"$T/got.keys" 2>"$T/err" &&
+            cmp -s "$T/want.keys" "$T/got.keys" || fail "keys of $path in $f differ from bbolt's dump"
+        checks=$((checks + 1))
+        got=$("$S" get --key-format hex --value-format hex "$db" $(echo "$path" | tr / ' ') "$key" 2>"$T/err")
+        [ "$got" = "$val" ] || fail "get $path $key in $f: '$got', bbolt's dump has '$val'"
+    fi
     want_info=0
     [ "$f" = torn_meta.db ] && want_info=1
     expect_rc $want_info "info $f" "$S" info "$db"
