@@ -157,6 +157,9 @@ struct bolt_db {
     pthread_cond_t wcv;
     bolt__freelist *freelist;  /* wmu; NULL until loaded (read-only dbs never load it) */
     struct bolt__batch *batch; /* mu: the batch gathering calls (batch.c), or NULL */
+    uint64_t read_tx_n;        /* mu: read transactions begun since open */
+    uint64_t fl_free, fl_pending, fl_inuse; /* mu: the freelist at the last commit */
+    bolt_tx_stats stats;                    /* mu: committed write transactions, summed */
 };
 
 void bolt__map_release(bolt_db *db, bolt__map *m);
@@ -164,6 +167,8 @@ void bolt__map_release(bolt_db *db, bolt__map *m);
 int bolt__corrupt(bolt_db *db, bolt_pgid pgid, const char *why);
 /* Grow the file to hold `needed` bytes (fallocate, else ftruncate; fsync). wmu held. */
 int bolt__db_grow(bolt_db *db, uint64_t needed);
+/* Record the freelist's figures for bolt_db_stats_get (writer or open; mu not held). */
+void bolt__db_note_freelist(bolt_db *db);
 /* Live opens: re-read the file size and both metas (db->mu held). */
 int bolt__db_live_refresh(bolt_db *db);
 /* The largest txid among the valid metas now in the map. */
@@ -219,6 +224,7 @@ struct bolt_tx {
     bolt_txid reader_txid;
     uint64_t generation;           /* bumped by every mutation (cursor invalidation) */
     struct bolt__live_cache *live; /* live opens: private page copies (live.c) */
+    bolt_tx_stats stats;           /* what this transaction did (bolt_tx_stats_get) */
     uint64_t *checked;             /* tx.c rule 5: bit per page id validated by this tx, or NULL */
     bolt_pgid nchecked;            /* ids the bitmap covers (meta.pgid when it was made) */
     size_t page_loads;             /* tree pages loaded so far (when to make `checked`) */
@@ -236,6 +242,8 @@ int bolt__tx_allocate(bolt_tx *tx, size_t n, bolt_pgid *id, unsigned char **buf)
 /* Free (pending) a page run by id at commit/rebalance time. */
 int bolt__tx_free_page(bolt_tx *tx, bolt_pgid id);
 int bolt__tx_usable(const bolt_tx *tx, bool write);
+/* Monotonic nanoseconds, for the *_ns statistics. */
+uint64_t bolt__now_ns(void);
 
 /* ---- live.c ------------------------------------------------------------ */
 

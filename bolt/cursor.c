@@ -423,6 +423,7 @@ int bolt_cursor_open(bolt_bucket *b, bolt_cursor **out)
         return -ENOMEM;
     bolt__cursor_init(c, b);
     bolt_tx *tx = b->tx;
+    tx->stats.cursor_count++;
     c->next = tx->cursors;
     c->prev = NULL;
     if (tx->cursors != NULL)

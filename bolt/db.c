@@ -53,6 +53,35 @@ void bolt_options_init(bolt_options *o)
     o->size = sizeof *o;
 }
 
+void bolt__db_note_freelist(bolt_db *db)
+{
+    /* The writer (or open) owns the freelist here; readers of the figures take mu. */
+    if (db->freelist == NULL)
+        return;
+    uint64_t free_n = bolt__freelist_free_count(db->freelist);
+    uint64_t pending_n = bolt__freelist_pending_count(db->freelist);
+    uint64_t inuse = bolt__freelist_page_size(db->freelist);
+    pthread_mutex_lock(&db->mu);
+    db->fl_free = free_n;
+    db->fl_pending = pending_n;
+    db->fl_inuse = inuse;
+    pthread_mutex_unlock(&db->mu);
+}
+
+void bolt_db_stats_get(bolt_db *db, bolt_db_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&db->mu);
+    out->free_page_n = db->fl_free;
+    out->pending_page_n = db->fl_pending;
+    out->free_alloc = (db->fl_free + db->fl_pending) * db->page_size;
+    out->freelist_inuse = db->fl_inuse;
+    out->tx_n = db->read_tx_n;
+    out->open_tx_n = db->nreaders;
+    out->tx = db->stats;
+    pthread_mutex_unlock(&db->mu);
+}
+
 uint32_t bolt_db_page_size(const bolt_db *db)
 {
     return db->page_size;
@@ -541,6 +570,7 @@ int bolt_open(const char *path, const bolt_options *opt, bolt_db **out)
     rc = db_finish(db);
     if (rc != 0)
         goto fail;
+    bolt__db_note_freelist(db);
     *out = db;
     return 0;
 fail:

@@ -71,6 +71,7 @@ static bool node_ok_at(const bolt__node *n, size_t i)
 static bolt__node *node_new(bolt_bucket *b, bolt__node *parent, bool leaf)
 {
     bolt_tx *tx = b->tx;
+    tx->stats.node_count++;
     if (b->nnodes == b->capnodes) {
         size_t cap = b->capnodes ? b->capnodes * 2 : 8;
         bolt__node **a = realloc(b->nodes, cap * sizeof *a);
@@ -484,6 +485,8 @@ int bolt__node_spill(bolt__node *n)
     int rc = node_split(n, &pieces, &np);
     if (rc != 0)
         return rc;
+    n->bucket->tx->stats.split += np - 1;
+    n->bucket->tx->stats.spill += np;
     /* Loop invariant: pieces[0..i) are written and named in the parent. */
     for (size_t i = 0; i < np && rc == 0; i++)
         rc = node_write_one(pieces[i]);
@@ -534,6 +537,7 @@ static int node_rebalance(bolt__node *n)
     size_t min_keys = n->leaf ? 1 : 2;
     if (bolt__node_size(n) > threshold && n->n > min_keys)
         return 0;
+    b->tx->stats.rebalance++;
     int rc;
     if (n->parent == NULL) {
         if (!n->leaf && n->n == 1) {

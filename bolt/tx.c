@@ -35,6 +35,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bolt_int.h"
 
@@ -165,6 +166,8 @@ int bolt__tx_page(bolt_tx *tx, bolt_pgid id, bolt__page *out)
 int bolt__tx_allocate(bolt_tx *tx, size_t n, bolt_pgid *id, unsigned char **buf)
 {
     uint64_t ps = tx->db->page_size;
+    tx->stats.page_count++;
+    tx->stats.page_alloc += n * ps;
     if (tx->ndirty == tx->capdirty) {
         size_t cap = tx->capdirty ? tx->capdirty * 2 : 16;
         bolt__dirty *d = realloc(tx->dirty, cap * sizeof *d);
@@ -288,6 +291,7 @@ int bolt_tx_begin(bolt_db *db, unsigned flags, bolt_tx **out)
     } else {
         tx->reader_txid = tx->meta.txid;
         db->readers[db->nreaders++] = tx->meta.txid;
+        db->read_tx_n++;
     }
     pthread_mutex_unlock(&db->mu);
     root_bucket_init(tx);
@@ -391,6 +395,7 @@ static int write_pages(bolt_tx *tx)
         uint64_t off = start;
         while (n > 0) {
             ssize_t w = db->os->pwritev(db->fd, v, n, (off_t)off);
+            tx->stats.write++;
             if (w < 0)
                 return -errno;
             if (w == 0)
@@ -422,6 +427,7 @@ static int write_meta(bolt_tx *tx)
     int rc = 0;
     size_t done = 0;
     while (done < db->page_size) {
+        tx->stats.write++;
         ssize_t w = db->os->pwrite(db->fd, buf + done, db->page_size - done,
                                    (off_t)(id * db->page_size + done));
         if (w <= 0) {
@@ -466,6 +472,29 @@ static int commit_freelist(bolt_tx *tx)
     return 0;
 }
 
+static void stats_add(bolt_tx_stats *sum, const bolt_tx_stats *s)
+{
+    sum->page_count += s->page_count;
+    sum->page_alloc += s->page_alloc;
+    sum->cursor_count += s->cursor_count;
+    sum->node_count += s->node_count;
+    sum->node_deref += s->node_deref;
+    sum->rebalance += s->rebalance;
+    sum->rebalance_ns += s->rebalance_ns;
+    sum->split += s->split;
+    sum->spill += s->spill;
+    sum->spill_ns += s->spill_ns;
+    sum->write += s->write;
+    sum->write_ns += s->write_ns;
+}
+
+uint64_t bolt__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void poison(bolt_db *db)
 {
     pthread_mutex_lock(&db->mu);
@@ -487,9 +516,13 @@ int bolt_tx_commit(bolt_tx *tx)
         bolt_tx_rollback(tx);
         return BOLT_EPANIC;
     }
+    uint64_t t0 = bolt__now_ns();
     rc = bolt__bucket_rebalance(&tx->root);
+    uint64_t t1 = bolt__now_ns();
+    tx->stats.rebalance_ns += t1 - t0;
     if (rc == 0)
         rc = bolt__bucket_spill(&tx->root);
+    tx->stats.spill_ns += bolt__now_ns() - t1;
     if (rc == 0) {
         tx->meta.root = tx->root.root;
         rc = commit_freelist(tx);
@@ -501,6 +534,7 @@ int bolt_tx_commit(bolt_tx *tx)
         return rc;
     }
     /* From here on the file changes: any failure poisons (rule 3). */
+    uint64_t t2 = bolt__now_ns();
     rc = BOLT_FAILPOINT(db, "before_page_write");
     if (rc == 0)
         rc = write_pages(tx);
@@ -521,11 +555,19 @@ int bolt_tx_commit(bolt_tx *tx)
         bolt_tx_rollback(tx);
         return rc;
     }
+    tx->stats.write_ns += bolt__now_ns() - t2;
+    bolt__db_note_freelist(db); /* still the writer: the freelist is ours */
     pthread_mutex_lock(&db->mu);
     db->meta = tx->meta;
+    stats_add(&db->stats, &tx->stats);
     pthread_mutex_unlock(&db->mu);
     tx_end(tx);
     return 0;
+}
+
+void bolt_tx_stats_get(const bolt_tx *tx, bolt_tx_stats *out)
+{
+    *out = tx->stats;
 }
 
 int bolt_tx_live_verify(bolt_tx *tx)

@@ -236,6 +236,48 @@ int bolt_tx_commit(bolt_tx *tx);
  */
 int bolt_tx_live_verify(bolt_tx *tx);
 
+/*
+ * Transaction statistics, as bbolt's TxStats: counts of what a write
+ * transaction did (a read transaction counts its cursors only). Times are
+ * in nanoseconds. strata copies inputs at put, so it never dereferences
+ * nodes: node_deref is always 0 (kept for bbolt's field list).
+ */
+typedef struct bolt_tx_stats {
+    uint64_t page_count;   /* page runs allocated */
+    uint64_t page_alloc;   /* bytes of those runs */
+    uint64_t cursor_count; /* cursors opened */
+    uint64_t node_count;   /* nodes materialized */
+    uint64_t node_deref;   /* always 0 (see above) */
+    uint64_t rebalance;    /* nodes merged or removed at commit */
+    uint64_t rebalance_ns;
+    uint64_t split; /* extra nodes made by splits at commit */
+    uint64_t spill; /* nodes written at commit */
+    uint64_t spill_ns;
+    uint64_t write; /* write system calls at commit (pages and meta) */
+    uint64_t write_ns;
+} bolt_tx_stats;
+
+/* The statistics of tx so far (a committed transaction's are summed into its db's). */
+void bolt_tx_stats_get(const bolt_tx *tx, bolt_tx_stats *out);
+
+/*
+ * Database statistics, as bbolt's DB.Stats: the freelist as the writer sees
+ * it (zero for a read-only open, which never loads it), read transactions
+ * begun and open, and the sum of every committed write transaction's
+ * statistics since open. Thread-safe.
+ */
+typedef struct bolt_db_stats {
+    uint64_t free_page_n;    /* free pages (allocatable) */
+    uint64_t pending_page_n; /* freed, waiting for readers to end */
+    uint64_t free_alloc;     /* bytes in free and pending pages */
+    uint64_t freelist_inuse; /* bytes of the freelist page image */
+    uint64_t tx_n;           /* read transactions begun since open */
+    uint64_t open_tx_n;      /* read transactions open now */
+    bolt_tx_stats tx;        /* committed write transactions, summed */
+} bolt_db_stats;
+
+void bolt_db_stats_get(bolt_db *db, bolt_db_stats *out);
+
 /* End a transaction, discarding its changes. NULL is a no-op. */
 void bolt_tx_rollback(bolt_tx *tx);
 

@@ -540,6 +540,68 @@ static void test_failpoints_keep_last_commit(void)
 #endif
 }
 
+/* bbolt's DB.Stats and TxStats: what transactions did, summed at commit. */
+static void test_db_and_tx_stats(void)
+{
+    char *path = tmpfile_path("stats.db");
+    bolt_options o = bt_opts();
+    bolt_db *db;
+    ASSERT_OK(bolt_open(path, &o, &db));
+    bolt_db_stats ds;
+    bolt_db_stats_get(db, &ds);
+    ASSERT_EQ_U64(ds.tx.page_count, 0);
+    ASSERT_EQ_U64(ds.tx_n, 0);
+
+    bolt_tx *tx;
+    bolt_bucket *b;
+    bolt_cursor *c;
+    char key[32];
+    ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
+    ASSERT_OK(bolt_bucket_create(bolt_tx_root(tx), bolt_str("b"), &b));
+    for (int i = 0; i < 2000; i++) {
+        snprintf(key, sizeof key, "key-%06d", i);
+        ASSERT_OK(bolt_bucket_put(b, bolt_str(key), bolt_str("a value of some length")));
+    }
+    ASSERT_OK(bolt_cursor_open(b, &c));
+    bolt_tx_stats ts;
+    bolt_tx_stats_get(tx, &ts);
+    ASSERT_EQ_U64(ts.cursor_count, 1);
+    ASSERT_GE_INT(ts.node_count, 1);
+    ASSERT_EQ_U64(ts.page_count, 0); /* pages are allocated at commit */
+    ASSERT_OK(bolt_tx_commit(tx));
+    bolt_db_stats_get(db, &ds);
+    ASSERT_GE_INT(ds.tx.split, 1); /* 2,000 keys do not fit one page */
+    /* Spilled: split + 1 leaves, their new branch, and the root bucket's leaf. */
+    ASSERT_EQ_U64(ds.tx.spill, ds.tx.split + 3);
+    ASSERT_GE_INT(ds.tx.page_count, ds.tx.spill); /* + the freelist run */
+    ASSERT_EQ_U64(ds.tx.page_alloc, ds.tx.page_count * 4096);
+    ASSERT_GE_INT(ds.tx.write, 2); /* pages, then the meta */
+    ASSERT_EQ_U64(ds.tx.cursor_count, 1);
+    ASSERT_EQ_U64(ds.tx.node_deref, 0);
+
+    /* Read transactions are counted; pages freed under a reader stay pending. */
+    bolt_tx *reader;
+    ASSERT_OK(bolt_tx_begin(db, 0, &reader));
+    ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
+    ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
+    for (int i = 0; i < 2000; i += 2) {
+        snprintf(key, sizeof key, "key-%06d", i);
+        ASSERT_OK(bolt_bucket_delete(b, bolt_str(key)));
+    }
+    ASSERT_OK(bolt_tx_commit(tx));
+    bolt_db_stats_get(db, &ds);
+    ASSERT_EQ_U64(ds.tx_n, 1);
+    ASSERT_EQ_U64(ds.open_tx_n, 1);
+    ASSERT_GE_INT(ds.tx.rebalance, 0);
+    ASSERT_GT_INT(ds.pending_page_n, 0);
+    ASSERT_EQ_U64(ds.free_alloc, (ds.free_page_n + ds.pending_page_n) * 4096);
+    ASSERT_GT_INT(ds.freelist_inuse, 16);
+    bolt_tx_rollback(reader);
+    bolt_db_stats_get(db, &ds);
+    ASSERT_EQ_U64(ds.open_tx_n, 0);
+    ASSERT_OK(bolt_close(db));
+}
+
 static void count_checksum_zero(void *arg, const char *problem)
 {
     if (strstr(problem, "meta checksum is 0") != NULL)
@@ -579,6 +641,7 @@ int main(void)
 {
     HARNESS_BEGIN(1);
     RUN(test_meta_checksum_zero);
+    RUN(test_db_and_tx_stats);
     RUN(test_new_file_is_bbolt_init);
     RUN(test_commit_reopen_and_txids);
     RUN(test_open_refusals);
