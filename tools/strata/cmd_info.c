@@ -50,28 +50,13 @@ static void checksum_text(const cli_raw *r, int i, char *buf, size_t n)
 
 int cmd_info(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "help", no_argument, NULL, 'h' },
-        CLI_COMMON_OPTIONS,
-        { NULL, 0, NULL, 0 },
+    static const cli_command_spec spec = {
+        .name = "info", .usage = info_usage, .min_args = 1, .max_args = 1
     };
     cli_opts o;
-    cli_opts_init(&o);
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            info_usage(stdout);
-            return CLI_OK;
-        }
-        if (cli_opts_handle("info", &o, c, optarg) != 0) {
-            info_usage(stderr);
-            return CLI_USAGE;
-        }
-    }
-    if (argc - optind != 1) {
-        info_usage(stderr);
-        return CLI_USAGE;
-    }
+    int parsed = cli_parse(&spec, argc, argv, &o);
+    if (parsed >= 0)
+        return parsed;
     const char *path = argv[optind];
     cli_raw r;
     int code = cli_raw_open("info", &o, path, &r);

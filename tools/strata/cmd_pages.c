@@ -57,28 +57,13 @@ int cmd_pages(int argc, char **argv)
 
 static int pages_main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "help", no_argument, NULL, 'h' },
-        CLI_COMMON_OPTIONS,
-        { NULL, 0, NULL, 0 },
+    static const cli_command_spec spec = {
+        .name = "pages", .usage = pages_usage, .min_args = 1, .max_args = 1
     };
     cli_opts o;
-    cli_opts_init(&o);
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            pages_usage(stdout);
-            return CLI_OK;
-        }
-        if (cli_opts_handle("pages", &o, c, optarg) != 0) {
-            pages_usage(stderr);
-            return CLI_USAGE;
-        }
-    }
-    if (argc - optind != 1) {
-        pages_usage(stderr);
-        return CLI_USAGE;
-    }
+    int parsed = cli_parse(&spec, argc, argv, &o);
+    if (parsed >= 0)
+        return parsed;
     const char *path = argv[optind];
     cli_raw r;
     int code = cli_raw_open("pages", &o, path, &r);

@@ -60,28 +60,13 @@ static void file_pages(const char *path, const cli_opts *o, const bolt_stats *s,
 
 int cmd_stats(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "help", no_argument, NULL, 'h' },
-        CLI_COMMON_OPTIONS,
-        { NULL, 0, NULL, 0 },
+    static const cli_command_spec spec = {
+        .name = "stats", .usage = stats_usage, .min_args = 1, .max_args = -1
     };
     cli_opts o;
-    cli_opts_init(&o);
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            stats_usage(stdout);
-            return CLI_OK;
-        }
-        if (cli_opts_handle("stats", &o, c, optarg) != 0) {
-            stats_usage(stderr);
-            return CLI_USAGE;
-        }
-    }
-    if (argc - optind < 1) {
-        stats_usage(stderr);
-        return CLI_USAGE;
-    }
+    int parsed = cli_parse(&spec, argc, argv, &o);
+    if (parsed >= 0)
+        return parsed;
     const char *path = argv[optind];
     bolt_db *db;
     int code = cli_db_open_read("stats", &o, path, &db);
