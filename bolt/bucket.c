@@ -119,6 +119,18 @@ static int bucket_handle(bolt_bucket *parent, bolt_val name, bolt_val v, bolt_bu
     return 0;
 }
 
+/* The element whose key is exactly key: 0 with *v and *flags; BOLT_NOTFOUND; an error. */
+static int seek_exact(bolt_bucket *b, bolt_val key, bolt_val *v, uint32_t *flags)
+{
+    bolt_cursor c;
+    bolt__cursor_init(&c, b);
+    bolt_val k;
+    int rc = bolt__cursor_seek(&c, key.data, key.size, &k, v, flags);
+    if (rc != 0)
+        return rc;
+    return name_eq(&key, k.data, k.size) ? 0 : BOLT_NOTFOUND;
+}
+
 int bolt_bucket_open(bolt_bucket *parent, bolt_val name, bolt_bucket **out)
 {
     *out = NULL;
@@ -131,14 +143,12 @@ int bolt_bucket_open(bolt_bucket *parent, bolt_val name, bolt_bucket **out)
             return 0;
         }
     }
-    bolt_cursor c;
-    bolt__cursor_init(&c, parent);
-    bolt_val k, v;
+    bolt_val v;
     uint32_t flags;
-    rc = bolt__cursor_seek(&c, name.data, name.size, &k, &v, &flags);
+    rc = seek_exact(parent, name, &v, &flags);
     if (rc != 0)
         return rc;
-    if (!name_eq(&name, k.data, k.size) || !(flags & BOLT_LEAF_BUCKET))
+    if (!(flags & BOLT_LEAF_BUCKET))
         return BOLT_NOTFOUND;
     return bucket_handle(parent, name, v, out);
 }
@@ -148,14 +158,12 @@ int bolt_bucket_get(bolt_bucket *b, bolt_val key, bolt_val *value)
     int rc = bolt__bucket_usable(b, false);
     if (rc != 0)
         return rc;
-    bolt_cursor c;
-    bolt__cursor_init(&c, b);
-    bolt_val k, v;
+    bolt_val v;
     uint32_t flags;
-    rc = bolt__cursor_seek(&c, key.data, key.size, &k, &v, &flags);
+    rc = seek_exact(b, key, &v, &flags);
     if (rc != 0)
         return rc;
-    if (!name_eq(&key, k.data, k.size) || (flags & BOLT_LEAF_BUCKET))
+    if (flags & BOLT_LEAF_BUCKET)
         return BOLT_NOTFOUND;
     *value = v;
     return 0;

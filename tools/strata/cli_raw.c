@@ -500,8 +500,9 @@ static int walk_tree_in(walker *w, bolt_pgid id, size_t nesting, int level, cons
 }
 
 typedef struct big_job {
-    int (*fn)(void *arg);
-    void *arg;
+    int (*main_fn)(int argc, char **argv);
+    int argc;
+    char **argv;
     int rc;
 } big_job;
 
@@ -509,24 +510,24 @@ static void *big_thread(void *arg)
 {
     big_job *j = arg;
     big_stack = true;
-    j->rc = j->fn(j->arg);
+    j->rc = j->main_fn(j->argc, j->argv);
     return NULL;
 }
 
-int cli_big_stack(int (*fn)(void *arg), void *arg)
+int cli_big_stack(int (*main_fn)(int argc, char **argv), int argc, char **argv)
 {
     /* Reserved address space: only the stack pages a walk touches are used. */
-    big_job job = { fn, arg, 0 };
+    big_job job = { main_fn, argc, argv, 0 };
     pthread_attr_t attr;
     pthread_t t;
     if (pthread_attr_init(&attr) != 0)
-        return fn(arg);
+        return main_fn(argc, argv);
     int rc = pthread_attr_setstacksize(&attr, WALK_STACK_BYTES);
     if (rc == 0)
         rc = pthread_create(&t, &attr, big_thread, &job);
     pthread_attr_destroy(&attr);
     if (rc != 0)
-        return fn(arg); /* no thread: the walk's frame bound still applies */
+        return main_fn(argc, argv); /* no thread: the walk's frame bound still applies */
     pthread_join(t, NULL);
     return job.rc;
 }

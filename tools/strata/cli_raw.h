@@ -107,12 +107,13 @@ int cli_walk(const cli_raw *r, bolt_pgid root, bolt_pgid hwm, const cli_walk_ops
              unsigned char **reached);
 
 /*
- * Run fn(arg) on a thread with a 256 MiB stack (address space; only what is
- * used is touched) and return its value; the caller waits, so fn may use
- * anything the caller set up, and must begin and end its transactions
- * itself. Falls back to calling fn directly if no thread can be made.
+ * Run a command's main_fn(argc, argv) on a thread with a 256 MiB stack
+ * (address space; only what is used is touched) and return its exit code;
+ * the caller waits, so main_fn may use anything the caller set up, and
+ * must begin and end its transactions itself. Falls back to calling
+ * main_fn directly if no thread can be made.
  */
-int cli_big_stack(int (*fn)(void *arg), void *arg);
+int cli_big_stack(int (*main_fn)(int argc, char **argv), int argc, char **argv);
 
 static inline bool cli_bit(const unsigned char *bits, uint64_t i)
 {

@@ -35,24 +35,12 @@ static bool id_in(const bolt_pgid *ids, size_t n, bolt_pgid id)
     return lo < n && ids[lo] == id;
 }
 
-typedef struct pages_args {
-    int argc;
-    char **argv;
-} pages_args;
-
 static int pages_main(int argc, char **argv);
-
-static int pages_thread(void *arg)
-{
-    pages_args *a = arg;
-    return pages_main(a->argc, a->argv);
-}
 
 /* The walk follows the deepest nesting only on a big stack (cli_big_stack). */
 int cmd_pages(int argc, char **argv)
 {
-    pages_args a = { argc, argv };
-    return cli_big_stack(pages_thread, &a);
+    return cli_big_stack(pages_main, argc, argv);
 }
 
 static int pages_main(int argc, char **argv)

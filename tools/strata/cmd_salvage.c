@@ -475,24 +475,12 @@ static int sync_dir_of(const char *path)
     return rc;
 }
 
-typedef struct salvage_args {
-    int argc;
-    char **argv;
-} salvage_args;
-
 static int salvage_main(int argc, char **argv);
-
-static int salvage_thread(void *arg)
-{
-    salvage_args *a = arg;
-    return salvage_main(a->argc, a->argv);
-}
 
 /* The walk follows the deepest nesting only on a big stack (cli_big_stack). */
 int cmd_salvage(int argc, char **argv)
 {
-    salvage_args a = { argc, argv };
-    return cli_big_stack(salvage_thread, &a);
+    return cli_big_stack(salvage_main, argc, argv);
 }
 
 static int salvage_main(int argc, char **argv)
