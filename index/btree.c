@@ -83,16 +83,26 @@ static inline int cmp_sep(const uint8_t *key, size_t klen, const sepkey *s)
     return idx__key_cmp(key, klen, s->b, s->len);
 }
 
-/* The hint of a key whose first plen bytes are the leaf's prefix. */
+/*
+ * The hint of a key whose first plen bytes are the leaf's prefix: the next
+ * 8 bytes, big-endian, zero-padded. Built from one 8-byte load whenever the
+ * key has 8 bytes to load (a short suffix is read as the key's last 8 bytes
+ * shifted left), not by copying into a zeroed buffer: that store-then-load
+ * misses store forwarding and stalled every descent.
+ */
 static inline uint64_t key_hint(const uint8_t *key, size_t klen, unsigned plen)
 {
-    uint8_t b[8] = { 0 };
-    size_t n = klen - plen < 8 ? klen - plen : 8;
-    if (n)
-        memcpy(b, key + plen, n);
-    uint64_t h;
-    memcpy(&h, b, 8);
-    return __builtin_bswap64(h);
+    size_t n = klen - plen;
+    if (n >= 8)
+        return idx__load_be64(key + plen);
+    if (n == 0)
+        return 0;
+    if (klen >= 8)
+        return idx__load_be64(key + klen - 8) << (8 * (8 - n));
+    uint64_t h = 0;
+    for (size_t i = 0; i < n; i++)
+        h |= (uint64_t)key[plen + i] << (56 - 8 * i);
+    return h;
 }
 
 /* Rule 6 again for lf: plen from its first and last keys, then every hint. */
@@ -118,7 +128,7 @@ static void leaf_refresh(bleaf *lf)
 /* Does key start with the leaf's prefix? */
 static inline bool leaf_shares(const bleaf *lf, const uint8_t *key, size_t klen)
 {
-    return klen >= lf->plen && memcmp(key, lf->prefix, lf->plen) == 0;
+    return klen >= lf->plen && idx__bytes_cmp(key, lf->prefix, lf->plen) == 0;
 }
 
 /* Rule 6 for an inner node's separators. */
@@ -146,7 +156,7 @@ static unsigned inner_child(const binner *in, const uint8_t *key, size_t klen)
 {
     unsigned nsep = in->n - 1u, p = in->plen;
     size_t m = klen < p ? klen : p;
-    int c = m ? memcmp(key, in->prefix, m) : 0;
+    int c = idx__bytes_cmp(key, in->prefix, m);
     if (c < 0 || (c == 0 && klen < p))
         return 0;
     if (c > 0)
@@ -165,14 +175,20 @@ static unsigned inner_child(const binner *in, const uint8_t *key, size_t klen)
     return lo;
 }
 
-/* First slot whose key is >= key (> key when strict). */
-static unsigned leaf_bound(const bleaf *lf, const uint8_t *key, size_t klen, bool strict)
+/*
+ * First slot whose key is >= key (> key when strict). *exact tells whether
+ * that slot holds key itself (never when strict), so a caller looking for
+ * the key does not compare with the block again.
+ */
+static unsigned leaf_bound(const bleaf *lf, const uint8_t *key, size_t klen, bool strict,
+                           bool *exact)
 {
+    *exact = false;
     if (lf->n == 0)
         return 0;
     unsigned p = lf->plen;
     size_t m = klen < p ? klen : p;
-    int c = m ? memcmp(key, lf->prefix, m) : 0;
+    int c = idx__bytes_cmp(key, lf->prefix, m);
     if (c < 0 || (c == 0 && klen < p))
         return 0; /* below the prefix every key of the leaf starts with */
     if (c > 0)
@@ -183,6 +199,7 @@ static unsigned leaf_bound(const bleaf *lf, const uint8_t *key, size_t klen, boo
         unsigned mid = (lo + hi) / 2;
         uint64_t hm = lf->hints[mid];
         c = h > hm ? 1 : h < hm ? -1 : cmp_ki(key, klen, lf->items[mid]);
+        *exact |= c == 0 && !strict; /* keys are unique: lo ends at this mid */
         if (c > 0 || (strict && c == 0))
             lo = mid + 1;
         else
@@ -270,8 +287,9 @@ idx__ki **idx__btree_find(idx__btree *bt, const void *key, size_t key_len)
         node = in->child[inner_child(in, key, key_len)];
     }
     bleaf *lf = node;
-    unsigned pos = leaf_bound(lf, key, key_len, false);
-    if (pos < lf->n && cmp_ki(key, key_len, lf->items[pos]) == 0)
+    bool exact;
+    unsigned pos = leaf_bound(lf, key, key_len, false, &exact);
+    if (exact)
         return &lf->items[pos];
     return NULL;
 }
@@ -288,6 +306,7 @@ typedef struct bpath {
     bool spine;
     bleaf *lf;
     unsigned pos; /* first slot with a key >= the key */
+    bool exact;   /* ... and it is the key */
 } bpath;
 
 static void btree_descend(const idx__btree *bt, const uint8_t *key, size_t klen, bpath *p)
@@ -302,7 +321,7 @@ static void btree_descend(const idx__btree *bt, const uint8_t *key, size_t klen,
         node = in->child[p->idx[d]];
     }
     p->lf = node;
-    p->pos = leaf_bound(p->lf, key, klen, false);
+    p->pos = leaf_bound(p->lf, key, klen, false, &p->exact);
 }
 
 static int btree_insert_at(idx__btree *bt, bpath *p, idx__ki *k);
@@ -338,7 +357,7 @@ int idx__btree_upsert(idx__btree *bt, const void *key, size_t key_len,
     bpath p;
     if (bt->root != NULL) {
         btree_descend(bt, key, key_len, &p);
-        if (p.pos < p.lf->n && cmp_ki(key, key_len, p.lf->items[p.pos]) == 0) {
+        if (p.exact) {
             *slot = &p.lf->items[p.pos];
             return 0;
         }
@@ -608,8 +627,9 @@ static idx__ki *node_delete(idx__btree *bt, void *node, int height, const uint8_
 {
     if (height == 0) {
         bleaf *lf = node;
-        unsigned pos = leaf_bound(lf, key, klen, false);
-        if (pos == lf->n || cmp_ki(key, klen, lf->items[pos]) != 0)
+        bool exact;
+        unsigned pos = leaf_bound(lf, key, klen, false, &exact);
+        if (!exact)
             return NULL;
         idx__ki *k = lf->items[pos];
         memmove(&lf->items[pos], &lf->items[pos + 1], (lf->n - 1u - pos) * sizeof(idx__ki *));
@@ -679,7 +699,8 @@ bool idx__btree_seek(const idx__btree *bt, const void *key, size_t key_len, bool
         node = in->child[inner_child(in, key, key_len)];
     }
     c->leaf = node;
-    c->pos = leaf_bound(node, key, key_len, strict);
+    bool exact;
+    c->pos = leaf_bound(node, key, key_len, strict, &exact);
     return cursor_settle(c);
 }
 

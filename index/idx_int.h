@@ -53,10 +53,37 @@ bool idx__ki_equal(const idx__ki *a, const idx__ki *b);
 int idx__ki_check(const idx__ki *k, char *why, size_t why_size);
 size_t idx__ki_format(const idx__ki *k, char *buf, size_t size);
 
+static inline uint64_t idx__load_be64(const uint8_t *p)
+{
+    uint64_t v;
+    __builtin_memcpy(&v, p, 8);
+    return __builtin_bswap64(v);
+}
+
+/*
+ * memcmp's sign for n bytes, inline: keys are short (etcd keys are tens of
+ * bytes), and a call into libc's memcmp cost more than the compare itself
+ * on every step of a descent. Long runs still go to libc's vector code.
+ */
+static inline int idx__bytes_cmp(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    if (n > 64)
+        return __builtin_memcmp(a, b, n);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x = idx__load_be64(a + i), y = idx__load_be64(b + i);
+        if (x != y)
+            return x < y ? -1 : 1;
+    }
+    for (; i < n; i++)
+        if (a[i] != b[i])
+            return a[i] < b[i] ? -1 : 1;
+    return 0;
+}
+
 static inline int idx__key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
-    size_t n = alen < blen ? alen : blen;
-    int c = n ? __builtin_memcmp(a, b, n) : 0;
+    int c = idx__bytes_cmp(a, b, alen < blen ? alen : blen);
     if (c != 0)
         return c;
     return alen < blen ? -1 : alen > blen;

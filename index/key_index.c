@@ -141,8 +141,10 @@ static size_t rev_put(uint8_t *p, uint64_t i, idx_rev created, idx_rev prev, idx
 static size_t block_size(size_t len)
 {
     size_t n = HDR_SIZE + len;
-    if (n <= 128)
+    if (n <= 64)
         return (n + 15) & ~(size_t)15;
+    if (n <= 128) /* 32-byte steps: a growing key moves half as often */
+        return (n + 31) & ~(size_t)31;
     size_t top = (size_t)1 << (63 - __builtin_clzll((unsigned long long)(n - 1)));
     size_t step = top / 4; /* four sizes per doubling, as jemalloc's classes */
     return (n + step - 1) / step * step;
@@ -211,46 +213,57 @@ bool idx__ki_is_empty(const idx__ki *k)
     return ki_last_gen(k, &g, &after) && g.nrevs == 0;
 }
 
+/* Bytes uv_put writes for v. */
+static inline size_t uv_len(uint64_t v)
+{
+    return 1 + (size_t)(63 - __builtin_clzll(v | 1)) / 7;
+}
+
+/*
+ * Appends rev to the last generation, or starts a generation with it when
+ * there is none or the last one is empty (the key was deleted: etcd sets
+ * created = rev). Both cases are one rewrite of the last generation's
+ * header, ver + 1 and nrevs + 1 (an empty one has ver 0 and nrevs 0, rule
+ * 4), and one revision appended at the end; the bytes after the header
+ * move only when its encoded length changes.
+ */
 int idx__ki_put(idx__ki **pk, idx_rev rev)
 {
     idx__ki *k = *pk;
     if (!idx_rev_greater(rev, k->modified))
         return IDX_EREVISIONORDER;
-    uint8_t hdr[GEN_HDR_MAX], rb[REV_MAX];
-    size_t hl, rl, start, old_hl;
-    if (!ki_has_gens(k) || k->last == k->len) {
-        /* No generation yet: the first one starts with rev. */
-        start = k->len;
-        old_hl = 0;
-        hl = gen_hdr_put(hdr, 1, rev, 1);
-        rl = rev_put(rb, 0, rev, rev, rev);
-    } else {
-        gen_hdr g;
+    gen_hdr g = { 0, { 0, 0 }, 0 };
+    size_t start = k->len, old_hl = 0;
+    if (k->last != k->len) {
         const uint8_t *after;
         if (!ki_last_gen(k, &g, &after))
             return IDX_ECHECK;
         start = k->last;
         old_hl = (size_t)(after - (k->data + k->last));
-        if (g.nrevs == 0) {
-            /* The key was deleted: rev creates it again (etcd: created = rev). */
-            hl = gen_hdr_put(hdr, g.ver + 1, rev, 1);
-            rl = rev_put(rb, 0, rev, rev, rev);
-        } else {
-            /* Rule 5: modified is the generation's newest revision. */
-            hl = gen_hdr_put(hdr, g.ver + 1, g.created, g.nrevs + 1);
-            rl = rev_put(rb, g.nrevs, g.created, k->modified, rev);
-        }
     }
+    bool fresh = g.nrevs == 0;
+    idx_rev created = fresh ? rev : g.created;
+    int64_t ver = g.ver + 1;
+    /* Revision 0 is stored against created (0 when it is rev itself); the
+     * others against the previous one, which rule 5 says is modified. */
+    uint64_t delta = fresh ? zz_enc(0) : (uint64_t)rev.main - (uint64_t)k->modified.main;
+    uint64_t zsub = zz_enc(rev.sub);
+    size_t hl = uv_len(zz_enc(ver)) + uv_len(zz_enc(created.main)) + uv_len(zz_enc(created.sub)) +
+                uv_len(g.nrevs + 1);
+    size_t rl = uv_len(delta) + uv_len(zsub);
     size_t tail = k->len - start - old_hl;
     size_t nlen = k->len - old_hl + hl + rl;
     int rc = ki_reserve(pk, nlen);
     if (rc != 0)
         return rc;
     k = *pk;
+    uint8_t *p = k->data + start;
     if (hl != old_hl)
-        memmove(k->data + start + hl, k->data + start + old_hl, tail);
-    memcpy(k->data + start, hdr, hl);
-    memcpy(k->data + start + hl + tail, rb, rl);
+        memmove(p + hl, p + old_hl, tail);
+    gen_hdr_put(p, ver, created, g.nrevs + 1);
+    p += hl + tail;
+    p += uv_put(p, delta);
+    uv_put(p, zsub);
     k->last = (uint32_t)start;
     k->len = (uint32_t)nlen;
     k->modified = rev;
