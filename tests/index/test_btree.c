@@ -237,6 +237,33 @@ static int rkey_cmp(const void *a, const void *b)
     return idx__key_cmp(x->b, x->len, y->b, y->len);
 }
 
+static int sign(int v)
+{
+    return (v > 0) - (v < 0);
+}
+
+/* idx__key_cmp (inline, 8 bytes at a time, libc past 64) against memcmp. */
+static void test_key_cmp(void)
+{
+    strata_rng rng;
+    strata_rng_seed(&rng, harness_seed() + 3);
+    uint8_t a[100], b[100];
+    for (int i = 0; i < 200000; i++) {
+        size_t alen = strata_rng_below(&rng, 81), blen = strata_rng_below(&rng, 81);
+        for (size_t j = 0; j < sizeof a; j++)
+            a[j] = b[j] = (uint8_t)strata_rng_below(&rng, 4); /* small alphabet: long ties */
+        size_t diff = strata_rng_below(&rng, 100);
+        if (strata_rng_below(&rng, 2))
+            b[diff] = (uint8_t)strata_rng_below(&rng, 256);
+        size_t n = alen < blen ? alen : blen;
+        int want = n ? sign(memcmp(a, b, n)) : 0;
+        if (want == 0)
+            want = alen < blen ? -1 : alen > blen;
+        ASSERT_EQ_INT(sign(idx__key_cmp(a, alen, b, blen)), want);
+        ASSERT_EQ_INT(sign(idx__bytes_cmp(a, b, n)), n ? sign(memcmp(a, b, n)) : 0);
+    }
+}
+
 static void test_arbitrary_keys(void)
 {
     strata_rng rng;
@@ -346,6 +373,7 @@ int main(void)
     RUN(test_delete);
     RUN(test_delete_to_empty);
     RUN(test_seek);
+    RUN(test_key_cmp);
     RUN(test_arbitrary_keys);
     RUN(test_checks_fail);
     return 0;
