@@ -20,6 +20,7 @@ static const cli_command commands[] = {
     { "dump", "print the canonical dump (bolt-dump v1)", cmd_dump },
     { "gen", "write a demo db from a seeded generator", cmd_gen },
     { "get", "print the value of a key", cmd_get },
+    { "hash", "etcd's backend hash of a db file (CRC-32C, as etcd computes it)", cmd_hash },
     { "info", "page size and both meta pages' fields", cmd_info },
     { "keys", "list the keys of a bucket", cmd_keys },
     { "load", "create a db from a canonical dump on standard input", cmd_load },
