@@ -41,5 +41,7 @@ int cmd_compact(int argc, char **argv);
 int cmd_surgery(int argc, char **argv);
 int cmd_salvage(int argc, char **argv);
 int cmd_hash(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 
 #endif
