@@ -17,6 +17,7 @@ static const cli_command commands[] = {
     { "buckets", "list the buckets at the top of a db (or inside a bucket)", cmd_buckets },
     { "check", "verify a db file; one line per problem", cmd_check },
     { "compact", "copy the live data into a new, fully packed file", cmd_compact },
+    { "defrag", "defragment an etcd db file in place (etcd's backend defrag)", cmd_defrag },
     { "dump", "print the canonical dump (bolt-dump v1)", cmd_dump },
     { "gen", "write a demo db from a seeded generator", cmd_gen },
     { "get", "print the value of a key", cmd_get },
