@@ -26,6 +26,11 @@
  *      manual clock and call backend_poke, which waits for one full loop.
  *   5. Close: stop and join the thread, commit, end the write transaction,
  *      then close bolt once no reader is left (dbref).
+ *   6. Read-only (opt.read_only): bolt is opened read-only and nothing else
+ *      is begun: no write transaction (batch.wtx stays NULL, and the batch
+ *      functions say BOLT_EDATABASEREADONLY rather than closed), no commit
+ *      thread, no removal of a leftover copy. The sizes are read once at
+ *      open, since no commit can change them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -241,8 +246,9 @@ int backend_poke(backend *be)
 {
     pthread_mutex_lock(&be->thr_mu);
     if (!be->thread_running || be->stop) {
+        bool idle = be->opt.read_only && !be->stop; /* rule 6: no thread to wait for */
         pthread_mutex_unlock(&be->thr_mu);
-        return BACKEND_ECLOSED;
+        return idle ? 0 : BACKEND_ECLOSED;
     }
     uint64_t mine = ++be->req_seq;
     pthread_cond_signal(&be->thr_cv);
@@ -287,6 +293,20 @@ static void be_free(backend *be)
     free(be);
 }
 
+/* Rule 6: a read-only backend's sizes, from one read transaction. */
+static int read_only_sizes(backend *be)
+{
+    bolt_tx *tx;
+    int rc = bolt_tx_begin(be->cur->db, 0, &tx);
+    if (rc != 0)
+        return rc;
+    uint64_t size = bolt_tx_size(tx);
+    bolt_tx_rollback(tx);
+    __atomic_store_n(&be->size, size, __ATOMIC_RELAXED);
+    __atomic_store_n(&be->size_in_use, size, __ATOMIC_RELAXED);
+    return 0;
+}
+
 int backend_open(const char *path, const backend_options *opt, backend **out)
 {
     *out = NULL;
@@ -307,6 +327,8 @@ int backend_open(const char *path, const backend_options *opt, backend **out)
     be->clock = be->opt.clock != NULL ? be->opt.clock : strata_clock_monotonic();
     if (be->opt.mmap_reserve != 0)
         be->opt.bolt.mmap_reserve = be->opt.mmap_reserve;
+    if (be->opt.read_only)
+        be->opt.bolt.read_only = true;
     pthread_mutex_init(&be->batch_mu, NULL);
     pthread_mutex_init(&be->snap_mu, NULL);
     pthread_mutex_init(&be->thr_mu, NULL);
@@ -327,6 +349,13 @@ int backend_open(const char *path, const backend_options *opt, backend **out)
     if (rc != 0)
         goto fail;
     be->cur->refs = 1;
+    if (be->opt.read_only) {
+        rc = read_only_sizes(be); /* rule 6 */
+        if (rc != 0)
+            goto fail;
+        *out = be;
+        return 0;
+    }
     /* We hold the file's lock now: a copy a crashed defrag or restore left is garbage. */
     char *tmp = backend__path_with(path, BACKEND_TMP_SUFFIX);
     if (tmp == NULL) {
@@ -388,6 +417,13 @@ int backend_close(backend *be)
 
 int backend_force_commit(backend *be)
 {
+    if (be->opt.read_only) {
+        /* Rule 6: nothing is ever pending. */
+        pthread_mutex_lock(&be->snap_mu);
+        bool closed = be->closed;
+        pthread_mutex_unlock(&be->snap_mu);
+        return closed ? BACKEND_ECLOSED : 0;
+    }
     backend__batch_lock(be);
     int rc = be->batch.wtx == NULL && be->err == 0 ? BACKEND_ECLOSED : backend__commit(be);
     backend__batch_unlock(be);

@@ -50,6 +50,8 @@ int backend__batch_usable(const backend_batch_tx *tx)
      * holder (it wrote them); for anyone else owner never equals self. */
     if (!tx->locked || !pthread_equal(tx->owner, pthread_self()))
         return BACKEND_ENOTLOCKED;
+    if (tx->be->opt.read_only)
+        return BOLT_EDATABASEREADONLY; /* backend.c rule 6 */
     if (tx->be->err != 0)
         return BACKEND_EFAILED;
     if (tx->wtx == NULL)

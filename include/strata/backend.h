@@ -111,6 +111,18 @@ typedef struct backend_options {
      */
     int (*failpoint)(void *arg, const char *name);
     void *failpoint_arg;
+    /*
+     * Open for reading only (a strata extra; etcd always opens for writing):
+     * bolt's read_only open (O_RDONLY, a shared lock, so other readers may
+     * hold the file too but a writer may not; a missing or empty file is
+     * refused, never created). There is no write transaction and no commit
+     * thread, nothing on disk is changed (a leftover defrag copy is left
+     * alone too), and every batch transaction call but lock and unlock,
+     * and defrag, return BOLT_EDATABASEREADONLY. Read transactions, hash and
+     * snapshot work as usual; force_commit and poke have nothing to do.
+     * For tools that hash or copy a file they must not change.
+     */
+    bool read_only;
 } backend_options;
 
 /* Fill o with the defaults. */
@@ -119,10 +131,13 @@ void backend_options_init(backend_options *o);
 /*
  * Open (creating if missing) the bolt file at path, begin the batch's write
  * transaction and start the commit thread. A temporary file left by a
- * crashed defrag or restore (path + ".defrag.tmp") is removed. opt may be
- * NULL (defaults); it is copied. Returns 0; every code of bolt_open;
- * STRATA_EMISUSE (NULL path); -ENOMEM; -errno from thread creation.
- * *out is NULL on failure.
+ * crashed defrag or restore (path + ".defrag.tmp") is removed. With
+ * opt->read_only, only open it for reading (see backend_options). opt may
+ * be NULL (defaults); it is copied. Returns 0; every code of bolt_open
+ * (BOLT_ETIMEOUT when another process holds a conflicting lock past
+ * opt->bolt.timeout_ms; -ENOENT and BOLT_EINVALID for a missing or empty
+ * file when read-only); STRATA_EMISUSE (NULL path); -ENOMEM; -errno from
+ * thread creation. *out is NULL on failure.
  */
 int backend_open(const char *path, const backend_options *opt, backend **out);
 
@@ -140,9 +155,10 @@ int backend_close(backend *be);
 /*
  * Commit now: take the batch lock (do not hold it), run the pre-commit
  * hook, commit if anything is pending, begin the next write transaction,
- * publish an empty buffer. Returns 0; BACKEND_ECLOSED; BACKEND_EFAILED (an
- * earlier commit failed); the hook's status; bolt_tx_commit's codes (the
- * backend then refuses writes with BACKEND_EFAILED).
+ * publish an empty buffer. Returns 0 (at once on a read-only backend: the
+ * file holds everything); BACKEND_ECLOSED; BACKEND_EFAILED (an earlier
+ * commit failed); the hook's status; bolt_tx_commit's codes (the backend
+ * then refuses writes with BACKEND_EFAILED).
  */
 int backend_force_commit(backend *be);
 
@@ -151,11 +167,15 @@ int backend_force_commit(backend *be);
  * pending count once, committing if the interval has passed or the limit
  * was reached. For tests that drive time with a manual clock, so that an
  * interval commit is observed deterministically without sleeping; harmless
- * otherwise. Returns 0 or BACKEND_ECLOSED.
+ * otherwise. Returns 0 (at once on a read-only backend, which has no
+ * commit thread) or BACKEND_ECLOSED.
  */
 int backend_poke(backend *be);
 
-/* Statistics; each is a consistent single value, read without locks. */
+/*
+ * Statistics; each is a consistent single value, read without locks. A
+ * read-only backend has no freelist: its size in use is its size.
+ */
 uint64_t backend_size(backend *be);        /* bytes of the committed db (pgid * page size) */
 uint64_t backend_size_in_use(backend *be); /* size minus free pages (etcd's SizeInUse) */
 uint64_t backend_commits(backend *be);     /* bolt commits since open */
@@ -177,7 +197,8 @@ void backend_batch_tx_lock(backend_batch_tx *tx);
  * when the pending count has reached the batch limit (twice the limit, or a
  * bucket created or deleted, commits here, before returning). Returns 0;
  * BACKEND_ENOTLOCKED (not held by this thread: nothing is done); a commit's
- * status (the lock is released anyway).
+ * status (the lock is released anyway). On a read-only backend lock and
+ * unlock work; everything between returns BOLT_EDATABASEREADONLY.
  */
 int backend_batch_tx_unlock(backend_batch_tx *tx);
 
@@ -187,7 +208,8 @@ int backend_batch_tx_unlock(backend_batch_tx *tx);
  * sets the bucket's fill percent to 0.9 for this write transaction so
  * appended pages stay nearly full. delete removes key (missing: 0). Each
  * counts as one pending write. Returns 0; BACKEND_ENOTLOCKED;
- * BACKEND_ECLOSED; BACKEND_EFAILED; BACKEND_EBUCKETNOTFOUND; and
+ * BACKEND_ECLOSED; BACKEND_EFAILED; BOLT_EDATABASEREADONLY (a read-only
+ * backend); BACKEND_EBUCKETNOTFOUND; and
  * bolt_bucket_put's / bolt_bucket_delete's codes (empty or too large key,
  * key naming a bucket, ...), in which case nothing changed.
  */
@@ -220,7 +242,8 @@ typedef int (*backend_kv_fn)(void *arg, bolt_val key, bolt_val value);
  * write, deletes included. Pairs are valid until the next write on the
  * batch transaction or unlock. Returns 0; fn's non-zero status;
  * BACKEND_ENOTLOCKED; BACKEND_ECLOSED; BACKEND_EFAILED;
- * BACKEND_EBUCKETNOTFOUND; BOLT_ECORRUPT.
+ * BOLT_EDATABASEREADONLY (a read-only backend has no write transaction:
+ * use a read transaction); BACKEND_EBUCKETNOTFOUND; BOLT_ECORRUPT.
  */
 int backend_batch_tx_range(backend_batch_tx *tx, bolt_val bucket, bolt_val key, bolt_val end,
                            uint64_t limit, backend_kv_fn fn, void *arg);
@@ -292,8 +315,10 @@ typedef struct backend_defrag_stats {
  * the last ends). A crash at any point leaves the old or the new file whole;
  * a failure before the rename removes the copy and keeps the old db.
  * st may be NULL. Returns 0; BACKEND_EDEFRAGBUSY; BACKEND_ECLOSED;
- * BACKEND_EFAILED; BACKEND_ENESTED (nested buckets); -errno; bolt's codes;
- * the failpoint's status.
+ * BACKEND_EFAILED; BOLT_EDATABASEREADONLY (a read-only backend);
+ * BACKEND_ENESTED (nested buckets, or a plain key at the top: the copy is
+ * removed and the db left as it was); -errno; bolt's codes; the
+ * failpoint's status.
  */
 int backend_defrag(backend *be, backend_defrag_stats *st);
 

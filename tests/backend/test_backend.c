@@ -1,4 +1,9 @@
 /* test_backend.c: backend/backend.c (open/close, commit thread, hook, stats). */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "backend_test.h"
 #include "os.h" /* bolt's I/O table, to fail a commit */
 
@@ -296,6 +301,147 @@ static void test_failed_commit_is_sticky(void)
     ASSERT_OK(backend_close(be));
 }
 
+/* The whole file at path, malloc'd; *n its size. */
+static unsigned char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ASSERT_NOT_NULL(f);
+    ASSERT_OK(fseek(f, 0, SEEK_END));
+    long size = ftell(f);
+    ASSERT_TRUE(size >= 0);
+    rewind(f);
+    unsigned char *buf = malloc((size_t)size + 1);
+    ASSERT_NOT_NULL(buf);
+    ASSERT_EQ_SIZE(fread(buf, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    *n = (size_t)size;
+    return buf;
+}
+
+/*
+ * A read-only open changes nothing on disk: reads, hash and snapshot work,
+ * writes and defrag are refused, a leftover defrag copy stays, a missing or
+ * empty file is not created or initialised, and a writer's lock keeps it
+ * out (while other read-only opens share the file).
+ */
+static void test_read_only_open(void)
+{
+    char path[4096], tmp[4096], snap[4096], missing[4096], empty[4096];
+    harness_path(path, sizeof path, "ro.db");
+    harness_path(tmp, sizeof tmp, "ro.db.defrag.tmp");
+    harness_path(snap, sizeof snap, "ro.snap");
+    harness_path(missing, sizeof missing, "ro-missing.db");
+    harness_path(empty, sizeof empty, "ro-empty.db");
+    backend_options rw = bk_opts(NULL);
+    backend *be = bk_open("ro.db", &rw);
+    bk_bucket(be, "b");
+    bk_bucket(be, "meta");
+    bk_put(be, "b", "k1", "v1");
+    bk_put(be, "b", "k2", "v2");
+    bk_put(be, "meta", "consistent_index", "9");
+    bk_del(be, "b", "k1");
+    ASSERT_OK(backend_force_commit(be));
+    uint32_t want;
+    ASSERT_OK(backend_hash(be, NULL, 0, &want));
+    uint64_t size = backend_size(be);
+    ASSERT_OK(backend_close(be));
+    FILE *f = fopen(tmp, "wb");
+    ASSERT_NOT_NULL(f);
+    fputs("a leftover copy", f);
+    fclose(f);
+    size_t n0;
+    unsigned char *before = slurp(path, &n0);
+
+    backend_options ro = bk_opts(NULL);
+    ro.read_only = true;
+    ro.bolt.timeout_ms = 100;
+    be = bk_open("ro.db", &ro);
+    backend *be2 = bk_open("ro.db", &ro); /* readers share the file */
+    ASSERT_EQ_U64(backend_size(be), size);
+    ASSERT_EQ_U64(backend_size_in_use(be), size);
+    bk_str s;
+    ASSERT_EQ_STR(bk_scan(be, "b", "", "", 0, &s), "k2=v2 ");
+    uint32_t h = 0, h2 = 0;
+    ASSERT_OK(backend_hash(be, NULL, 0, &h));
+    ASSERT_EQ_HEX(h, want);
+    ASSERT_OK(backend_hash(be2, NULL, 0, &h2));
+    ASSERT_EQ_HEX(h2, want);
+    ASSERT_OK(backend_close(be2));
+    backend_batch_tx *tx = backend_batch(be);
+    backend_batch_tx_lock(tx);
+    ASSERT_RC(backend_batch_tx_put(tx, bolt_str("b"), bolt_str("k3"), bolt_str("v")),
+              BOLT_EDATABASEREADONLY);
+    ASSERT_RC(backend_batch_tx_delete(tx, bolt_str("b"), bolt_str("k2")), BOLT_EDATABASEREADONLY);
+    ASSERT_RC(backend_batch_tx_create_bucket(tx, bolt_str("c")), BOLT_EDATABASEREADONLY);
+    ASSERT_RC(backend_batch_tx_delete_bucket(tx, bolt_str("b")), BOLT_EDATABASEREADONLY);
+    ASSERT_RC(backend_batch_tx_for_each(tx, bolt_str("b"), count_pairs, NULL),
+              BOLT_EDATABASEREADONLY);
+    ASSERT_OK(backend_batch_tx_unlock(tx));
+    ASSERT_EQ_U64(backend_pending(be), 0);
+    ASSERT_OK(backend_force_commit(be));
+    ASSERT_OK(backend_poke(be));
+    ASSERT_EQ_U64(backend_commits(be), 0);
+    backend_defrag_stats st;
+    ASSERT_RC(backend_defrag(be, &st), BOLT_EDATABASEREADONLY);
+    int fd = open(snap, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    ASSERT_TRUE(fd >= 0);
+    uint64_t written = 0;
+    ASSERT_OK(backend_snapshot(be, fd, BACKEND_SNAPSHOT_TRAILER, NULL, NULL, &written));
+    ASSERT_EQ_U64(written, size + 32);
+    ASSERT_OK(close(fd));
+
+    /* A writer cannot take the file while a reader holds it, and the reverse. */
+    backend *w = (backend *)&w;
+    rw.bolt.timeout_ms = 100;
+    ASSERT_RC(backend_open(path, &rw, &w), BOLT_ETIMEOUT);
+    ASSERT_NULL(w);
+    ASSERT_OK(backend_close(be));
+    w = bk_open("ro.db", &rw);
+    backend *r = (backend *)&r;
+    ASSERT_RC(backend_open(path, &ro, &r), BOLT_ETIMEOUT);
+    ASSERT_NULL(r);
+    ASSERT_OK(backend_close(w));
+    /* That writer removed the leftover copy; put one back for the next reader. */
+    ASSERT_RC(access(tmp, F_OK) == 0 ? 0 : -errno, -ENOENT);
+    f = fopen(tmp, "wb");
+    ASSERT_NOT_NULL(f);
+    fclose(f);
+    be = bk_open("ro.db", &ro);
+    ASSERT_OK(backend_close(be));
+    ASSERT_OK(access(tmp, F_OK) == 0 ? 0 : -errno);
+
+    size_t n1;
+    unsigned char *after = slurp(path, &n1);
+    ASSERT_EQ_MEM(after, n1, before, n0);
+    free(before);
+    free(after);
+
+    /* Missing and empty files are refused, not created or initialised. */
+    be = (backend *)&be;
+    ASSERT_RC(backend_open(missing, &ro, &be), -ENOENT);
+    ASSERT_NULL(be);
+    ASSERT_RC(access(missing, F_OK) == 0 ? 0 : -errno, -ENOENT);
+    f = fopen(empty, "wb");
+    ASSERT_NOT_NULL(f);
+    fclose(f);
+    ASSERT_RC(backend_open(empty, &ro, &be), BOLT_EINVALID);
+    struct stat sb;
+    ASSERT_OK(stat(empty, &sb) == 0 ? 0 : -errno);
+    ASSERT_EQ_U64((uint64_t)sb.st_size, 0);
+
+    /* The snapshot a read-only backend wrote restores to the same content. */
+    char restored[4096];
+    harness_path(restored, sizeof restored, "ro-restored.db");
+    fd = open(snap, O_RDONLY);
+    ASSERT_TRUE(fd >= 0);
+    ASSERT_OK(backend_snapshot_restore(fd, restored));
+    close(fd);
+    be = bk_open("ro-restored.db", &ro);
+    ASSERT_OK(backend_hash(be, NULL, 0, &h));
+    ASSERT_EQ_HEX(h, want);
+    ASSERT_OK(backend_close(be));
+}
+
 int main(void)
 {
     HARNESS_BEGIN(1);
@@ -308,5 +454,6 @@ int main(void)
     RUN(test_bad_open);
     RUN(test_default_clock_commits);
     RUN(test_failed_commit_is_sticky);
+    RUN(test_read_only_open);
     return 0;
 }

@@ -1,5 +1,6 @@
-/* test_cli_util.c: tools/strata/cli_util.c (formats, arguments, exit codes). */
+/* test_cli_util.c: tools/strata/cli_util.c (formats, arguments, exit codes) and cli_parse. */
 #include "cli.h"
+#include "cli_db.h"
 #include "cli_util.h"
 
 #include <errno.h>
@@ -74,6 +75,86 @@ static void test_exit_codes(void)
     ASSERT_NULL(cli_status_name(-5599));
 }
 
+static void parse_usage(FILE *out)
+{
+    fprintf(out, "usage: t [-o OUT] [--flag] ARG\n");
+}
+
+typedef struct parsed {
+    const char *out;
+    int flags;
+} parsed;
+
+static int parse_option(int c, const char *arg, void *ctx)
+{
+    parsed *p = ctx;
+    if (c == 'o')
+        p->out = arg;
+    else
+        p->flags++;
+    return 0;
+}
+
+/* Run cli_parse on a NULL-terminated argument list; the positional count in *npos. */
+static int parse(const cli_command_spec *spec, const char **args, int *npos)
+{
+    char *argv[16];
+    int argc = 0;
+    for (; args[argc] != NULL; argc++)
+        argv[argc] = (char *)args[argc];
+    argv[argc] = NULL;
+    optind = 0; /* glibc: a full reset, as main.c does before each command */
+    opterr = 0;
+    cli_opts o;
+    int code = cli_parse(spec, argc, argv, &o);
+    *npos = argc - optind;
+    return code;
+}
+
+/* Short options come from spec->shorts only: -o takes its argument, -x is refused. */
+static void test_parse_shorts(void)
+{
+    static const struct option extra[] = {
+        { "output", required_argument, NULL, 'o' },
+        { "flag", no_argument, NULL, 2000 },
+        { NULL, 0, NULL, 0 },
+    };
+    parsed p = { NULL, 0 };
+    cli_command_spec spec = { .name = "t",
+                              .usage = parse_usage,
+                              .min_args = 1,
+                              .max_args = 1,
+                              .shorts = "o:",
+                              .extra = extra,
+                              .on_option = parse_option,
+                              .ctx = &p };
+    int npos;
+    const char *a1[] = { "t", "-o", "out.db", "--flag", "in.db", NULL };
+    ASSERT_EQ_INT(parse(&spec, a1, &npos), -1);
+    ASSERT_EQ_STR(p.out, "out.db");
+    ASSERT_EQ_INT(p.flags, 1);
+    ASSERT_EQ_INT(npos, 1);
+    p.out = NULL;
+    const char *a2[] = { "t", "in.db", "--output=o2", NULL };
+    ASSERT_EQ_INT(parse(&spec, a2, &npos), -1);
+    ASSERT_EQ_STR(p.out, "o2");
+    FILE *saved = stderr;
+    stderr = fopen("/dev/null", "w"); /* the usage text of the refusals below */
+    ASSERT_NOT_NULL(stderr);
+    const char *a3[] = { "t", "-x", "in.db", NULL };
+    int code3 = parse(&spec, a3, &npos);
+    const char *a4[] = { "t", "in.db", "-o", NULL };
+    int code4 = parse(&spec, a4, &npos);
+    spec.shorts = NULL; /* without shorts, -o is not an option */
+    const char *a5[] = { "t", "-o", "x", "in.db", NULL };
+    int code5 = parse(&spec, a5, &npos);
+    fclose(stderr);
+    stderr = saved;
+    ASSERT_EQ_INT(code3, CLI_USAGE);
+    ASSERT_EQ_INT(code4, CLI_USAGE);
+    ASSERT_EQ_INT(code5, CLI_USAGE);
+}
+
 int main(void)
 {
     HARNESS_BEGIN(1);
@@ -81,5 +162,6 @@ int main(void)
     RUN(test_print_bytes);
     RUN(test_arg_bytes);
     RUN(test_exit_codes);
+    RUN(test_parse_shorts);
     return 0;
 }

@@ -40,5 +40,9 @@ int cmd_stats(int argc, char **argv);
 int cmd_compact(int argc, char **argv);
 int cmd_surgery(int argc, char **argv);
 int cmd_salvage(int argc, char **argv);
+int cmd_hash(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_defrag(int argc, char **argv);
 
 #endif

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -90,7 +91,7 @@ int cli_opts_handle(const char *cmd, cli_opts *o, int c, const char *arg)
 
 int cli_parse(const cli_command_spec *spec, int argc, char **argv, cli_opts *o)
 {
-    enum { MAX_OPTIONS = 32 };
+    enum { MAX_OPTIONS = 32, MAX_SHORTS = 32 };
     static const struct option help = { "help", no_argument, NULL, 'h' };
     static const struct option common[] = { CLI_COMMON_OPTIONS };
     struct option opts[MAX_OPTIONS];
@@ -106,10 +107,18 @@ int cli_parse(const cli_command_spec *spec, int argc, char **argv, cli_opts *o)
         opts[n++] = *e;
     }
     opts[n] = (struct option){ NULL, 0, NULL, 0 };
+    char shorts[MAX_SHORTS] = "h";
+    if (spec->shorts != NULL) {
+        if (strlen(spec->shorts) + 2 > sizeof shorts) {
+            fprintf(stderr, "strata %s: too many short options (a bug in strata)\n", spec->name);
+            return CLI_INTERNAL;
+        }
+        strcat(shorts, spec->shorts);
+    }
 
     cli_opts_init(o);
     int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
         int r;
         if (c == 'h') {
             spec->usage(stdout);
@@ -159,6 +168,46 @@ int cli_db_open_live(const char *cmd, const char *path, bolt_db **db)
     opt.live = true;
     int rc = bolt_open(path, &opt, db);
     return rc == 0 ? CLI_OK : cli_report(cmd, path, rc);
+}
+
+int cli_backend_open(const char *cmd, const cli_opts *o, const char *path, backend_options *bo,
+                     backend **be)
+{
+    /* A backend opened for writing creates a missing file and initialises an
+     * empty one: a tool must do neither to a path it was only asked to read. */
+    struct stat st;
+    if (!bo->read_only) {
+        if (stat(path, &st) != 0)
+            return cli_report(cmd, path, -errno);
+        if (S_ISREG(st.st_mode) && st.st_size == 0) {
+            fprintf(stderr, "strata %s: %s: the file is empty, not a bolt file\n", cmd, path);
+            return CLI_NOOPEN;
+        }
+    }
+    /* bbolt's 0 means "wait forever"; a CLI asked for 0 means "do not wait". */
+    bo->bolt.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 1;
+    int rc = backend_open(path, bo, be);
+    if (rc == 0)
+        return CLI_OK;
+    int code = cli_report(cmd, path, rc);
+    if (rc == BOLT_ETIMEOUT)
+        cli_backend_lock_hint(cmd, path, bo->read_only);
+    return code;
+}
+
+void cli_backend_lock_hint(const char *cmd, const char *path, bool read_only)
+{
+    if (read_only)
+        fprintf(stderr,
+                "strata %s: %s is locked by a process that has it open for writing "
+                "(an etcd member?); stop it or raise --timeout\n",
+                cmd, path);
+    else
+        fprintf(stderr,
+                "strata %s: %s is open in another process (a writer, or a reader such as "
+                "another strata command); %s needs the file to itself: stop it or raise "
+                "--timeout\n",
+                cmd, path, cmd);
 }
 
 int cli_bucket_walk(const char *cmd, const cli_opts *o, bolt_tx *tx, char **names, int n,

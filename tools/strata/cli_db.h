@@ -1,7 +1,8 @@
 /*
  * cli_db.h: what the commands that read or write a bolt file share: the
  * common options (--key-format, --value-format, --timeout), opening a file
- * with the right lock and error, and walking a path of bucket names.
+ * (with bolt or with the backend layer) with the right lock and error, and
+ * walking a path of bucket names.
  */
 #ifndef STRATA_CLI_DB_H
 #define STRATA_CLI_DB_H
@@ -11,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <strata/backend.h>
 #include <strata/bolt.h>
 
 #include "cli_util.h"
@@ -42,6 +44,7 @@ typedef struct cli_command_spec {
     void (*usage)(FILE *out);   /* the command's --help text */
     int min_args, max_args;     /* positional arguments; max_args < 0: no limit */
     bool no_common;             /* refuse the common options (commands that open nothing) */
+    const char *shorts;         /* short options besides -h, getopt style ("o:"); or NULL */
     const struct option *extra; /* more long options, { NULL } terminated; or NULL */
     /* Handle one of `extra` (c is its val): 0, or -1 for a usage error (message printed). */
     int (*on_option)(int c, const char *arg, void *ctx);
@@ -87,6 +90,24 @@ int cli_db_open_read(const char *cmd, const cli_opts *o, const char *path, bolt_
  * code after printing why.
  */
 int cli_db_open_live(const char *cmd, const char *path, bolt_db **db);
+
+/*
+ * Open path with the backend layer (etcd's batching backend). bo comes
+ * from backend_options_init with the caller's choices (read_only for
+ * commands that only read: a shared lock, nothing written); the lock
+ * timeout is taken from o. A missing or empty file is refused in either
+ * mode, never created or initialised. Returns CLI_OK with *be, or the exit
+ * code after printing why (another process holding the file: exit 3 with
+ * a hint).
+ */
+int cli_backend_open(const char *cmd, const cli_opts *o, const char *path, backend_options *bo,
+                     backend **be);
+
+/*
+ * The hint printed after BOLT_ETIMEOUT: who may hold the lock, for a
+ * command that wants to read (shared lock) or to write (exclusive).
+ */
+void cli_backend_lock_hint(const char *cmd, const char *path, bool read_only);
 
 /*
  * Open the bucket at the path names[0..n) (argv strings, decoded with

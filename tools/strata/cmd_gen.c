@@ -11,6 +11,9 @@
  *   tenants/t-K/users  paged nested buckets, with sequences
  * then a third of accounts and every third event are deleted in several
  * transactions, leaving free pages behind (so compaction has work to do).
+ * With --flat the nested buckets (config/limits, tenants) are left out: the
+ * file then has etcd's shape, top-level buckets of plain keys only, which
+ * the backend commands (hash, defrag) accept.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -26,12 +29,16 @@ static void gen_usage(FILE *out)
                  "Write a demo database DB (which must not exist) from a seeded generator.\n\n"
                  "  --seed N   generator seed (default 1)\n"
                  "  --keys N   keys in the accounts and events buckets (default 20000)\n"
-                 "  --page-size N  page size (a power of two, 512..65536; default: the OS's)\n");
+                 "  --page-size N  page size (a power of two, 512..65536; default: the OS's)\n"
+                 "  --flat     no nested buckets (no config/limits, no tenants): etcd's shape,\n"
+                 "             top-level buckets of plain keys, as 'strata hash' and\n"
+                 "             'strata defrag' need\n");
 }
 
 typedef struct gen {
     bolt_db *db;
     uint64_t seed, keys;
+    bool flat; /* --flat: no nested buckets */
     uint64_t puts, deletes, commits;
 } gen;
 
@@ -110,10 +117,12 @@ static int gen_shapes_tx(bolt_tx *tx, gen *g)
         if ((rc = must(bolt_bucket_put(cfg, bolt_str(settings[i][0]), bolt_str(settings[i][1])),
                        "put config")) != 0)
             return rc;
-    if ((rc = must(bolt_bucket_create(cfg, bolt_str("limits"), &limits), "create limits")) != 0 ||
-        (rc = must(bolt_bucket_put(limits, bolt_str("max-conn"), bolt_str("1024")),
-                   "put limits")) != 0 ||
-        (rc = must(bolt_bucket_set_sequence(cfg, 7), "set sequence")) != 0)
+    if (!g->flat &&
+        ((rc = must(bolt_bucket_create(cfg, bolt_str("limits"), &limits), "create limits")) != 0 ||
+         (rc = must(bolt_bucket_put(limits, bolt_str("max-conn"), bolt_str("1024")),
+                    "put limits")) != 0))
+        return rc;
+    if ((rc = must(bolt_bucket_set_sequence(cfg, 7), "set sequence")) != 0)
         return rc;
     if ((rc = gen_bucket(tx, "blobs", &blobs)) != 0)
         return rc;
@@ -131,6 +140,8 @@ static int gen_shapes_tx(bolt_tx *tx, gen *g)
         if (rc != 0)
             return rc;
     }
+    if (g->flat)
+        return 0;
     if ((rc = gen_bucket(tx, "tenants", &tenants)) != 0)
         return rc;
     for (int t = 0; t < 4; t++) {
@@ -211,6 +222,9 @@ static int gen_option(int c, const char *arg, void *ctx)
         return cli_parse_u64("gen", "--seed", arg, &a->g->seed);
     case 'k':
         return cli_parse_u64("gen", "--keys", arg, &a->g->keys);
+    case 'f':
+        a->g->flat = true;
+        return 0;
     default:
         return cli_parse_page_size("gen", arg, &a->page_size);
     }
@@ -222,6 +236,7 @@ int cmd_gen(int argc, char **argv)
         { "seed", required_argument, NULL, 's' },
         { "keys", required_argument, NULL, 'k' },
         { "page-size", required_argument, NULL, 'p' },
+        { "flat", no_argument, NULL, 'f' },
         { NULL, 0, NULL, 0 },
     };
     gen g = { .seed = 1, .keys = 20000 };

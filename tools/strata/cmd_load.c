@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,20 +247,6 @@ static int load_stream(loader *l, FILE *in)
     return code;
 }
 
-static int sync_dir_of(const char *path)
-{
-    char *copy = strdup(path);
-    if (copy == NULL)
-        return -ENOMEM;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
-    free(copy);
-    if (fd < 0)
-        return -errno;
-    int rc = fsync(fd) == 0 ? 0 : -errno;
-    close(fd);
-    return rc;
-}
-
 static int load_option(int c, const char *arg, void *ctx)
 {
     (void)c; /* --page-size is the only extra option */
@@ -329,7 +314,7 @@ int cmd_load(int argc, char **argv)
         code = cli_report("load", tmp, rc);
     if (code == CLI_OK && renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) != 0)
         code = cli_report("load", path, -errno);
-    if (code == CLI_OK && (rc = sync_dir_of(path)) != 0)
+    if (code == CLI_OK && (rc = cli_sync_dir(path)) != 0)
         code = cli_report("load", path, rc);
     if (code != CLI_OK)
         unlink(tmp);

@@ -2,6 +2,7 @@
 // a peer for strata's backend/ in the interop tests.
 //
 //	etcdbackend hash FILE    print backend.Hash(mvcc.DefaultIgnores) of FILE
+//	etcdbackend hashall FILE print backend.Hash of FILE ignoring nothing
 //	etcdbackend write FILE   write the shared deterministic content (see
 //	                         backend_peer.c) through etcd's batch tx, commit,
 //	                         print the hash
@@ -120,7 +121,7 @@ func restore(snap, path string) {
 }
 
 func main() {
-	usage := "usage: etcdbackend hash|write FILE | snapshot FILE SNAP | restore SNAP FILE"
+	usage := "usage: etcdbackend hash|hashall|write FILE | snapshot FILE SNAP | restore SNAP FILE"
 	if len(os.Args) < 3 {
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
@@ -132,7 +133,7 @@ func main() {
 	case os.Args[1] == "restore" && len(os.Args) == 4:
 		restore(os.Args[2], os.Args[3])
 		os.Args = []string{os.Args[0], "hash", os.Args[3]}
-	case (os.Args[1] == "hash" || os.Args[1] == "write") && len(os.Args) == 3:
+	case (os.Args[1] == "hash" || os.Args[1] == "hashall" || os.Args[1] == "write") && len(os.Args) == 3:
 	default:
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
@@ -141,7 +142,11 @@ func main() {
 	if os.Args[1] == "write" {
 		write(be)
 	}
-	h, err := be.Hash(ignores)
+	ign := ignores
+	if os.Args[1] == "hashall" {
+		ign = map[backend.IgnoreKey]struct{}{}
+	}
+	h, err := be.Hash(ign)
 	be.Close()
 	if err != nil {
 		fail(err)
