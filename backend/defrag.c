@@ -254,7 +254,7 @@ static int copy_bucket(dst *d, bolt_tx *src, bolt_val name)
     bolt_bucket *sb;
     int rc = bolt_tx_bucket(src, name, &sb);
     if (rc != 0)
-        return rc == BOLT_NOTFOUND ? BACKEND_ENESTED : rc; /* a plain key at the top */
+        return rc == BOLT_NOTFOUND ? BACKEND_ENOTBUCKET : rc; /* a plain key at the top */
     rc = dst_use(d, name, true);
     d->changed = true;
     if (rc == 0)
@@ -275,7 +275,7 @@ static int copy_all(dst *d, bolt_tx *src)
     /* Loop invariant: every bucket before k is in the copy. */
     while (rc == 0) {
         if (v.data != NULL) {
-            rc = BACKEND_ENESTED;
+            rc = BACKEND_ENOTBUCKET; /* a plain key at the top */
             break;
         }
         rc = copy_bucket(d, src, k);

@@ -74,7 +74,7 @@ int backend_hash(backend *be, const backend_hash_ignore *ignores, size_t n, uint
     while (rc == 0) {
         bolt_bucket *b;
         if (v.data != NULL) {
-            rc = BACKEND_EBUCKETNOTFOUND; /* rule 3: a plain key at the top */
+            rc = BACKEND_ENOTBUCKET; /* rule 3: a plain key at the top */
             break;
         }
         rc = bolt_tx_bucket(tx, k, &b);

@@ -56,7 +56,8 @@ extern "C" {
     X(BACKEND_EDEFRAGBUSY, -5204, "backend: a defragmentation is already running")              \
     X(BACKEND_ENOTLOCKED, -5205, "backend: the batch transaction is not locked by this thread") \
     X(BACKEND_ENESTED, -5206, "backend: nested buckets are not supported here")                 \
-    X(BACKEND_EFAILED, -5207, "backend: an earlier commit failed; reopen the backend to write")
+    X(BACKEND_EFAILED, -5207, "backend: an earlier commit failed; reopen the backend to write") \
+    X(BACKEND_ENOTBUCKET, -5208, "backend: a top-level key that is not a bucket")
 
 enum backend_status {
 #define BACKEND__ENUM(name, code, msg) name = (code),
@@ -131,7 +132,7 @@ void backend_options_init(backend_options *o);
 /*
  * Open (creating if missing) the bolt file at path, begin the batch's write
  * transaction and start the commit thread. A temporary file left by a
- * crashed defrag or restore (path + ".defrag.tmp") is removed. With
+ * crashed defrag (path + ".defrag.tmp") is removed. With
  * opt->read_only, only open it for reading (see backend_options). opt may
  * be NULL (defaults); it is copied. Returns 0; every code of bolt_open
  * (BOLT_ETIMEOUT when another process holds a conflicting lock past
@@ -289,7 +290,7 @@ typedef struct backend_hash_ignore {
  * (meta, consistent_index); pass a non-NULL array with n = 0 to skip
  * nothing. Uncommitted writes are not included (call backend_force_commit
  * first, as etcd's store.Hash does). Returns 0 and *out; BACKEND_ECLOSED;
- * BACKEND_EBUCKETNOTFOUND (a top-level key that is not a bucket, etcd's
+ * BACKEND_ENOTBUCKET (a top-level key that is not a bucket, etcd's
  * "cannot get hash of bucket"); BACKEND_ENESTED (a nested bucket);
  * BOLT_ECORRUPT; -ENOMEM.
  */
@@ -316,8 +317,8 @@ typedef struct backend_defrag_stats {
  * a failure before the rename removes the copy and keeps the old db.
  * st may be NULL. Returns 0; BACKEND_EDEFRAGBUSY; BACKEND_ECLOSED;
  * BACKEND_EFAILED; BOLT_EDATABASEREADONLY (a read-only backend);
- * BACKEND_ENESTED (nested buckets, or a plain key at the top: the copy is
- * removed and the db left as it was); -errno; bolt's codes; the
+ * BACKEND_ENESTED (nested buckets) or BACKEND_ENOTBUCKET (a plain key at
+ * the top): the copy is removed and the db left as it was; -errno; bolt's codes; the
  * failpoint's status.
  */
 int backend_defrag(backend *be, backend_defrag_stats *st);
@@ -343,10 +344,13 @@ int backend_snapshot(backend *be, int fd, unsigned flags,
 /*
  * Create the db file at path from a snapshot read from fd: plain, with the
  * SHA-256 trailer (verified, then dropped), or gzip-compressed (either
- * inside). The file is written as path + ".defrag.tmp", synced, checked to
- * open as a bolt file, renamed to path, and the directory synced. Returns
- * 0; -EEXIST (path exists); BACKEND_ESNAPSHOTFORMAT (not a bolt image, bad
- * gzip, or a size that is neither whole pages nor pages + 32);
+ * inside). The file is written under a name of its own (path +
+ * ".restore-" and six random characters), synced, checked to open as a
+ * bolt file, linked to path, and the directory synced; on failure the
+ * temporary file is removed (a crash can leave it behind). Returns 0;
+ * -EEXIST (path exists); BACKEND_ESNAPSHOTFORMAT (not a bolt image, a
+ * damaged or truncated gzip stream, bytes after the gzip member, or a
+ * size that is neither whole pages nor pages + 32);
  * BACKEND_ESNAPSHOTCHECKSUM (trailer mismatch); bolt_open's codes; -errno.
  */
 int backend_snapshot_restore(int fd, const char *path);

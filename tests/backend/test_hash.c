@@ -72,7 +72,25 @@ static int make_bad(bolt_tx *tx, void *arg)
     return bolt_bucket_create(b, bolt_str("nested"), NULL);
 }
 
-/* Files the backend would never write: a plain key at the top, a nested bucket. */
+/* CRC-32C of a whole file: to tell that a refusal left it as it was. */
+static uint32_t file_crc(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ASSERT_NOT_NULL(f);
+    uint32_t crc = 0;
+    unsigned char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        crc = strata_crc32c(crc, buf, n);
+    fclose(f);
+    return crc;
+}
+
+/*
+ * Files the backend would never write: a plain key at the top, a nested
+ * bucket. Hash and defrag refuse both with the same codes, and defrag
+ * leaves the file as it was.
+ */
 static void test_hash_refuses_odd_files(void)
 {
     for (int kind = 0; kind < 2; kind++) {
@@ -89,10 +107,12 @@ static void test_hash_refuses_odd_files(void)
         backend_options o = bk_opts(NULL);
         backend *be = bk_open(name, &o);
         uint32_t h = 7;
-        ASSERT_RC(backend_hash(be, NULL, 0, &h),
-                  kind == 0 ? BACKEND_EBUCKETNOTFOUND : BACKEND_ENESTED);
+        ASSERT_RC(backend_hash(be, NULL, 0, &h), kind == 0 ? BACKEND_ENOTBUCKET : BACKEND_ENESTED);
         ASSERT_EQ_HEX(h, 7);
+        uint32_t before = file_crc(path);
+        ASSERT_RC(backend_defrag(be, NULL), kind == 0 ? BACKEND_ENOTBUCKET : BACKEND_ENESTED);
         ASSERT_OK(backend_close(be));
+        ASSERT_EQ_HEX(file_crc(path), before);
     }
 }
 

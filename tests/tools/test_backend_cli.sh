@@ -304,7 +304,9 @@ expect_rc 0 "load a file with a plain top-level key" "$S" load "$T/plain.db" <"$
 cp "$T/plain.db" "$T/plain.orig"
 expect_rc 1 "hash a plain top-level key" "$S" hash "$T/plain.db"
 expect_err "plain key at the top level" "hash says why"
+expect_err "plain key at the top level.*BACKEND_ENOTBUCKET" "hash names the code"
 expect_rc 1 "defrag a plain top-level key" "$S" defrag "$T/plain.db"
+expect_err "BACKEND_ENOTBUCKET" "defrag names the code"
 same_file "$T/plain.db" "$T/plain.orig" "a refused defrag changed the file"
 
 # Cannot open: missing, empty, not bolt, damaged. Nothing is created or written.

@@ -67,7 +67,7 @@ int cmd_defrag(int argc, char **argv)
     backend_defrag_stats st;
     rc = backend_defrag(be, &st);
     int crc = backend_close(be);
-    if (rc == BACKEND_ENESTED) {
+    if (rc == BACKEND_ENESTED || rc == BACKEND_ENOTBUCKET) {
         fprintf(stderr,
                 "strata defrag: %s: the file has a nested bucket or a plain key at the top "
                 "level (%s): defrag copies etcd's shape, top-level buckets of plain keys, "

@@ -236,7 +236,7 @@ int cmd_hash(int argc, char **argv)
         static const backend_hash_ignore none[1];
         rc = backend_hash(be, list.n > 0 ? list.v : none, list.n, &h);
     }
-    if (rc == BACKEND_ENESTED || rc == BACKEND_EBUCKETNOTFOUND) {
+    if (rc == BACKEND_ENESTED || rc == BACKEND_ENOTBUCKET) {
         fprintf(stderr,
                 "strata hash: %s: %s: etcd's hash is defined for top-level buckets of "
                 "plain keys only (%s)\n",
