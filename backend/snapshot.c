@@ -14,12 +14,16 @@
  *   2. Restore recognises the form from the bytes alone: gzip by its magic
  *      (1f 8b), then the bolt magic in meta 0, and a trailer by the size:
  *      size % page_size == 32 means a trailer (verified before the file is
- *      used), 0 means none; anything else is refused.
+ *      used), 0 means none; anything else is refused. A gzip snapshot is
+ *      one member and nothing after it: trailing bytes (junk, or a second
+ *      member that save never writes) are refused, not ignored.
  *   3. Restore holds the last 32 bytes back while streaming, so it never
  *      needs to know the size in advance (a pipe or a gzip stream).
- *   4. The restored file is synced, opened once as a bolt file, linked to
- *      its final name (never over an existing file) and the directory
- *      synced; any failure removes the temporary file.
+ *   4. The restored file is written under a name of its own (path +
+ *      ".restore-XXXXXX", made by mkstemp, so two restores never share
+ *      or remove each other's file), synced, opened once as a bolt file,
+ *      linked to its final name (never over an existing file) and the
+ *      directory synced; any failure removes the temporary file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -158,6 +162,23 @@ static int read_some(int fd, unsigned char *buf, size_t cap, size_t *got)
     }
 }
 
+/* Rule 2: after the gzip member, the input must end. */
+static int expect_no_more(source_in *s)
+{
+    if (s->z.avail_in > 0)
+        return BACKEND_ESNAPSHOTFORMAT;
+    while (!s->eof) {
+        size_t n = 0;
+        int rc = read_some(s->fd, s->in, SNAP_CHUNK, &n);
+        if (rc != 0)
+            return rc;
+        if (n > 0)
+            return BACKEND_ESNAPSHOTFORMAT;
+        s->eof = true;
+    }
+    return 0;
+}
+
 /* Up to cap bytes of the image stream; *got 0 at the end. */
 static int source_read(source_in *s, unsigned char *out, size_t cap, size_t *got)
 {
@@ -191,6 +212,9 @@ static int source_read(source_in *s, unsigned char *out, size_t cap, size_t *got
         int zr = inflate(&s->z, Z_NO_FLUSH);
         if (zr == Z_STREAM_END) {
             s->zdone = true;
+            int rc = expect_no_more(s);
+            if (rc != 0)
+                return rc;
             break;
         }
         if (zr != Z_OK && !(zr == Z_BUF_ERROR && !s->eof))
@@ -267,7 +291,7 @@ int backend_snapshot_restore(int fd, const char *path)
         return STRATA_EMISUSE;
     if (access(path, F_OK) == 0)
         return -EEXIST;
-    char *tmp = backend__path_with(path, BACKEND_TMP_SUFFIX);
+    char *tmp = backend__path_with(path, ".restore-XXXXXX");
     source_in s = { .fd = fd };
     s.in = malloc(SNAP_CHUNK);
     if (tmp == NULL || s.in == NULL) {
@@ -294,8 +318,7 @@ int backend_snapshot_restore(int fd, const char *path)
     }
     int tmpfd = -1;
     if (rc == 0) {
-        unlink(tmp);
-        tmpfd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        tmpfd = mkostemp(tmp, O_CLOEXEC);
         if (tmpfd < 0)
             rc = -errno;
     }

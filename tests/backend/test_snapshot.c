@@ -1,4 +1,5 @@
 /* test_snapshot.c: backend/snapshot.c (save with trailer / gzip, restore). */
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -141,7 +142,7 @@ static void test_corrupt_refused(void)
     ASSERT_RC(restore("t2", "bad2.db"), BACKEND_ESNAPSHOTCHECKSUM);
     char path[4096];
     ASSERT_TRUE(access(harness_path(path, sizeof path, "bad1.db"), F_OK) != 0);
-    ASSERT_TRUE(access(harness_path(path, sizeof path, "bad2.db.defrag.tmp"), F_OK) != 0);
+
     /* Truncated gzip, a size that is no page multiple, not a db at all. */
     p = (prog){ 0 };
     save(be, "g", BACKEND_SNAPSHOT_GZIP, &p, &w);
@@ -158,6 +159,39 @@ static void test_corrupt_refused(void)
         fputc(i & 0xff, f);
     fclose(f);
     ASSERT_RC(restore("junk", "bad5.db"), BACKEND_ESNAPSHOTFORMAT);
+    /* A gzip snapshot is one member and nothing after it: bytes appended
+     * to a good one (junk, or the same member again) are refused. */
+    p = (prog){ 0 };
+    save(be, "gz", BACKEND_SNAPSHOT_GZIP | BACKEND_SNAPSHOT_TRAILER, &p, &w);
+    ASSERT_OK(restore("gz", "good.db"));
+    f = fopen(harness_path(path, sizeof path, "gz"), "ab");
+    fputs("junk", f);
+    fclose(f);
+    ASSERT_RC(restore("gz", "bad6.db"), BACKEND_ESNAPSHOTFORMAT);
+    p = (prog){ 0 };
+    save(be, "gz2", BACKEND_SNAPSHOT_GZIP, &p, &w);
+    char two[4096];
+    harness_path(two, sizeof two, "gz2");
+    FILE *in = fopen(two, "rb");
+    unsigned char *member = malloc(w);
+    ASSERT_EQ_SIZE(fread(member, 1, w, in), (size_t)w);
+    fclose(in);
+    f = fopen(two, "ab");
+    ASSERT_EQ_SIZE(fwrite(member, 1, w, f), (size_t)w);
+    fclose(f);
+    free(member);
+    ASSERT_RC(restore("gz2", "bad7.db"), BACKEND_ESNAPSHOTFORMAT);
+    for (int i = 3; i <= 7; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "bad%d.db", i);
+        ASSERT_TRUE(access(harness_path(path, sizeof path, name), F_OK) != 0);
+    }
+    /* No temporary file is left behind either. */
+    DIR *d = opendir(harness_tmpdir());
+    ASSERT_NOT_NULL(d);
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        ASSERT_TRUE(strstr(e->d_name, ".restore-") == NULL);
+    closedir(d);
     ASSERT_RC(backend_snapshot(be, -1, 0, NULL, NULL, NULL), STRATA_EMISUSE);
     ASSERT_RC(backend_snapshot_restore(-1, path), STRATA_EMISUSE);
     ASSERT_OK(backend_close(be));
