@@ -20,9 +20,14 @@
  *      (io.ErrUnexpectedEOF). No byte at or past `end` is ever read.
  *   3. A length is read as Go's 64-bit int: a length with bit 63 set is
  *      negative and STRATA_EPBLENGTH (ErrInvalidLength). A length beyond the
- *      buffer is STRATA_EPBTRUNC. (Go computes iNdEx + length without an
- *      overflow check, so a length near 2^63 makes gogo panic with a slice
- *      bounds error instead; strata answers EPBTRUNC there.)
+ *      buffer is STRATA_EPBTRUNC. Go adds lengths to int indexes without
+ *      overflow checks, and strata follows what that yields where it is an
+ *      error: for an unknown top-level field, skipKv's own index (the bytes
+ *      of the tag and length) plus the length overflowing int64 is a
+ *      negative skip, ErrInvalidLength, so STRATA_EPBLENGTH. Where the
+ *      overflowed index is used instead (a known field's payload, a field
+ *      inside a group, a skip past the record's start), gogo panics with an
+ *      index out of range and strata answers STRATA_EPBTRUNC.
  *   4. The field number is int32(tag >> 3): only the low 32 bits count, so
  *      tag >> 3 == 2^32 + 1 is field 1. Field number <= 0 after that
  *      truncation is STRATA_EPBTAG. Wire type 4 (end group) at the top
@@ -148,29 +153,29 @@ static inline int strata__pb_bytes(const uint8_t **pp, const uint8_t *end, const
     return 0;
 }
 
-/* Advances *pp by n fixed bytes, or STRATA_EPBTRUNC when fewer are left. */
-static inline int strata__pb_fixed(const uint8_t **pp, const uint8_t *end, size_t n)
+/* Advances *pp by n bytes, or STRATA_EPBTRUNC when fewer are left. */
+static inline int strata__pb_fixed(const uint8_t **pp, const uint8_t *end, uint64_t n)
 {
-    if ((size_t)(end - *pp) < n)
+    if ((uint64_t)(end - *pp) < n)
         return STRATA_EPBTRUNC;
     *pp += n;
     return 0;
 }
 
 /*
- * Skips the value of an unknown field whose tag (wire type wt) was just
- * read (rule 5): 0 with *pp past it, or the error of the first malformed
- * piece. Groups are walked with a depth counter instead of gogo's
- * recursion, so no input can exhaust the stack; the result is the same.
+ * Skips the value of an unknown field whose tag (wire type wt), starting
+ * at tag_start, was just read (rule 5): 0 with *pp past it, or the error
+ * of the first malformed piece. Groups are walked with a depth counter
+ * instead of gogo's recursion, so no input can exhaust the stack; the
+ * result is the same.
  */
-static inline int strata__pb_skip(const uint8_t **pp, const uint8_t *end, unsigned wt)
+static inline int strata__pb_skip(const uint8_t **pp, const uint8_t *end, unsigned wt,
+                                  const uint8_t *tag_start)
 {
     uint64_t depth = 0; /* open groups around the value being skipped */
     for (;;) {
         int rc;
         uint64_t ignored;
-        const uint8_t *data;
-        size_t len;
         switch (wt) {
         case STRATA__PB_VARINT:
             rc = strata__uv_get(pp, end, &ignored);
@@ -179,7 +184,18 @@ static inline int strata__pb_skip(const uint8_t **pp, const uint8_t *end, unsign
             rc = strata__pb_fixed(pp, end, 8);
             break;
         case STRATA__PB_BYTES:
-            rc = strata__pb_bytes(pp, end, &data, &len);
+            rc = strata__uv_get(pp, end, &ignored);
+            /*
+             * Rule 3: a negative length; and at the top level, skipKv's
+             * index (*pp - tag_start) plus the length overflowing, which
+             * Unmarshal sees as a negative skip.
+             */
+            if (rc == 0 &&
+                (ignored > (uint64_t)INT64_MAX ||
+                 (depth == 0 && ignored > (uint64_t)INT64_MAX - (uint64_t)(*pp - tag_start))))
+                rc = STRATA_EPBLENGTH;
+            if (rc == 0)
+                rc = strata__pb_fixed(pp, end, ignored);
             break;
         case STRATA__PB_FIXED32:
             rc = strata__pb_fixed(pp, end, 4);
@@ -208,6 +224,7 @@ static inline int strata__pb_skip(const uint8_t **pp, const uint8_t *end, unsign
          * the end-group's match with the start is checked here.
          */
         uint64_t tag;
+        tag_start = *pp;
         rc = strata__uv_get(pp, end, &tag);
         if (rc != 0)
             return rc;

@@ -84,12 +84,13 @@ int lease__pb_decode(const void *buf, size_t len, lease__pb *out)
         uint32_t field;
         unsigned wt;
         uint64_t v;
+        const uint8_t *tag_start = p;
         int rc = strata__pb_tag(&p, end, &field, &wt);
         if (rc != 0)
             return rc;
         if (field > LEASE_F_REMAINING) {
             /* Rule 3: unknown, skipped. */
-            if ((rc = strata__pb_skip(&p, end, wt)) != 0)
+            if ((rc = strata__pb_skip(&p, end, wt, tag_start)) != 0)
                 return rc;
             continue;
         }

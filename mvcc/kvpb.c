@@ -106,6 +106,7 @@ int mvcc__kv_decode(const void *buf, size_t len, mvcc__kv *out)
         uint32_t field;
         unsigned wt;
         uint64_t v;
+        const uint8_t *tag_start = p;
         int rc = strata__pb_tag(&p, end, &field, &wt);
         if (rc != 0)
             return rc;
@@ -146,7 +147,7 @@ int mvcc__kv_decode(const void *buf, size_t len, mvcc__kv *out)
             break;
         default:
             /* Rule 4. */
-            if ((rc = strata__pb_skip(&p, end, wt)) != 0)
+            if ((rc = strata__pb_skip(&p, end, wt, tag_start)) != 0)
                 return rc;
             break;
         }

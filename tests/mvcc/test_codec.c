@@ -492,6 +492,15 @@ static void test_kv_rejects_like_gogo(void)
     expect_reject("2a ffffffffffffffffff01 00", STRATA_EPBLENGTH);
     expect_reject("4a 80808080808080808001", STRATA_EPBLENGTH);
     expect_reject("5b 1a 80808080808080808001 5c", STRATA_EPBLENGTH);
+    /*
+     * A skipped field's length that overflows gogo's index (10 bytes of tag
+     * and length, plus the length): as etcdcodec answered for each.
+     */
+    expect_reject("4a ffffffffffffffff7f 6b", STRATA_EPBLENGTH);
+    expect_reject("4a f6ffffffffffffff7f 6b", STRATA_EPBLENGTH); /* 10 + 2^63-10 */
+    expect_reject("4a f5ffffffffffffff7f 6b", STRATA_EPBTRUNC);  /* 10 + 2^63-11 fits */
+    expect_reject("5b 1a ffffffffffffffff7f", STRATA_EPBTRUNC);  /* in a group: gogo panics */
+    expect_reject("0a ffffffffffffffff7f 6b", STRATA_EPBTRUNC);  /* known field: gogo panics */
     /* Errors after good fields still refuse the whole record. */
     expect_reject("0a 01 6b 10 05 18", STRATA_EPBTRUNC);
     expect_reject("5b 5c 5b 7e 5c", STRATA_EPBWIRETYPE); /* an illegal type inside a group */
@@ -509,8 +518,9 @@ static void field_ends(const uint8_t *p, size_t len, bool *end_at)
     while (q < end) {
         uint32_t f;
         unsigned wt;
+        const uint8_t *tag = q;
         ASSERT_OK(strata__pb_tag(&q, end, &f, &wt));
-        ASSERT_OK(strata__pb_skip(&q, end, wt));
+        ASSERT_OK(strata__pb_skip(&q, end, wt, tag));
         end_at[q - p] = true;
     }
 }
