@@ -237,11 +237,15 @@ static uint8_t *put_uv(uint8_t *p, uint64_t v)
  */
 static uint8_t *extra_field(strata_rng *r, uint8_t *p, unsigned known_max)
 {
-    uint64_t field = known_max + 1 + strata_rng_below(r, 3) * (1 + strata_rng_below(r, 1u << 28));
+    /* One draw per statement: C leaves the order of operands unspecified. */
+    uint64_t field = strata_rng_below(r, 3);
+    field = known_max + 1 + field * (1 + strata_rng_below(r, 1u << 28));
     switch (strata_rng_below(r, 12)) {
-    case 0:
+    case 0: {
         p = put_uv(p, field << 3 | 0);
-        return put_uv(p, strata_rng_next(r) >> strata_rng_below(r, 64));
+        uint64_t x = strata_rng_next(r);
+        return put_uv(p, x >> strata_rng_below(r, 64));
+    }
     case 1:
         p = put_uv(p, field << 3 | 1);
         memset(p, 0x5a, 8);
@@ -321,8 +325,10 @@ static int mutate(bool is_kv, uint64_t seed)
                 len = len ? strata_rng_below(&r, len) : 0;
                 break;
             case 1: /* one byte changed */
-                if (len)
-                    out[strata_rng_below(&r, len)] ^= (uint8_t)(1 + strata_rng_below(&r, 255));
+                if (len) {
+                    size_t at = strata_rng_below(&r, len);
+                    out[at] ^= (uint8_t)(1 + strata_rng_below(&r, 255));
+                }
                 break;
             case 2: /* an extra field in front */
             {

@@ -131,8 +131,10 @@ static int64_t rand_int(strata_rng *r)
         return INT64_MAX - (int64_t)strata_rng_below(r, 2);
     case 4:
         return -(int64_t)strata_rng_below(r, 1000) - 1;
-    default:
-        return (int64_t)(strata_rng_next(r) >> strata_rng_below(r, 64));
+    default: {
+        uint64_t x = strata_rng_next(r); /* draws in a fixed order (C leaves operands unordered) */
+        return (int64_t)(x >> strata_rng_below(r, 64));
+    }
     }
 }
 
@@ -145,7 +147,10 @@ static void test_roundtrip(void)
     uint8_t prev_key[8];
     lease__key_encode(0, prev_key);
     for (int i = 0; i < n; i++) {
-        lease__pb l = { rand_int(&r), rand_int(&r), rand_int(&r) };
+        lease__pb l; /* one draw per statement: initializers are evaluated in no fixed order */
+        l.id = rand_int(&r);
+        l.ttl = rand_int(&r);
+        l.remaining_ttl = rand_int(&r);
         uint8_t buf[LEASE__PB_MAX], key[8];
         size_t len;
         ASSERT_OK(lease__pb_encode(&l, buf, sizeof buf, &len));
@@ -242,7 +247,10 @@ static void test_mutation_sweep(void)
     strata_rng_seed(&r, harness_seed() + 1);
     size_t runs = 0;
     for (int i = 0; i < 2000; i++) {
-        lease__pb l = { rand_int(&r), rand_int(&r), rand_int(&r) }, back;
+        lease__pb l, back;
+        l.id = rand_int(&r);
+        l.ttl = rand_int(&r);
+        l.remaining_ttl = rand_int(&r);
         uint8_t buf[LEASE__PB_MAX + 16];
         size_t len;
         ASSERT_OK(lease__pb_encode(&l, buf, sizeof buf, &len));

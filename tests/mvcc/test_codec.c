@@ -181,8 +181,10 @@ static int64_t rand_rev(strata_rng *r)
         return (int64_t)strata_rng_below(r, 1000);
     case 2:
         return INT64_MAX - (int64_t)strata_rng_below(r, 3);
-    case 3:
-        return (int64_t)(strata_rng_next(r) >> (1 + strata_rng_below(r, 63)));
+    case 3: {
+        uint64_t x = strata_rng_next(r); /* draws in a fixed order (C leaves operands unordered) */
+        return (int64_t)(x >> (1 + strata_rng_below(r, 63)));
+    }
     default:
         return (int64_t)(strata_rng_next(r) >> 1);
     }
@@ -207,7 +209,11 @@ static void test_revkey_roundtrip_and_order(void)
     strata_rng_seed(&r, harness_seed());
     const int n = 200000;
     for (int i = 0; i < n; i++) {
-        mvcc__revkey a = { { rand_rev(&r), rand_rev(&r) }, strata_rng_below(&r, 2) == 1 };
+        /* One draw per statement: initializers are evaluated in no fixed order. */
+        mvcc__revkey a;
+        a.rev.main = rand_rev(&r);
+        a.rev.sub = rand_rev(&r);
+        a.tombstone = strata_rng_below(&r, 2) == 1;
         mvcc__revkey b = a;
         /* Often share main (or main and sub), so ties reach the later fields. */
         switch (strata_rng_below(&r, 4)) {
@@ -219,7 +225,8 @@ static void test_revkey_roundtrip_and_order(void)
             b.tombstone = !a.tombstone;
             break;
         default:
-            b.rev = (idx_rev){ rand_rev(&r), rand_rev(&r) };
+            b.rev.main = rand_rev(&r);
+            b.rev.sub = rand_rev(&r);
             b.tombstone = strata_rng_below(&r, 2) == 1;
             break;
         }
@@ -312,8 +319,10 @@ static int64_t rand_int(strata_rng *r)
         return INT64_MAX - (int64_t)strata_rng_below(r, 2);
     case 5:
         return -(int64_t)strata_rng_below(r, 1000) - 1;
-    default:
-        return (int64_t)(strata_rng_next(r) >> strata_rng_below(r, 64));
+    default: {
+        uint64_t x = strata_rng_next(r); /* draws in a fixed order (C leaves operands unordered) */
+        return (int64_t)(x >> strata_rng_below(r, 64));
+    }
     }
 }
 
@@ -594,8 +603,15 @@ static void test_kv_mutation_sweep(void)
             key[j] = (uint8_t)strata_rng_next(&r);
             val[j] = (uint8_t)strata_rng_next(&r);
         }
-        mvcc__kv kv = { key, strata_rng_below(&r, 40), rand_int(&r), rand_int(&r), rand_int(&r),
-                        val, strata_rng_below(&r, 40), rand_int(&r) };
+        mvcc__kv kv;
+        kv.key = key;
+        kv.key_len = strata_rng_below(&r, 40);
+        kv.create_revision = rand_int(&r);
+        kv.mod_revision = rand_int(&r);
+        kv.version = rand_int(&r);
+        kv.value = val;
+        kv.value_len = strata_rng_below(&r, 40);
+        kv.lease = rand_int(&r);
         size_t len;
         encode_into(&kv, enc, sizeof enc, &len);
         sweep_one(enc, len, &runs);
