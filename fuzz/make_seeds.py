@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """make_seeds.py: (re)write the seed corpora in fuzz/corpus/ (committed).
 
-usage: fuzz/make_seeds.py STRATA_CLI
+usage: fuzz/make_seeds.py STRATA_CLI   (every corpus)
+       fuzz/make_seeds.py --codecs     (only kvpb and revkey: no CLI needed)
 
 The db seeds are small files strata itself writes (`strata load` with
 512-byte pages, so an image is a few KiB and mutations stay cheap); the
 page, meta and freelist seeds are pages cut out of them plus a few
 hand-built freelist pages (the loader writes no free ids). The committed
 fixtures in tests/fixtures/bolt/ are a second db corpus (fuzz/meson.build).
+The kvpb and revkey seeds are SCHEMA.md's fixture records (section 3) plus
+hand-built edge forms: unknown fields of every wire type, groups, repeated
+fields, 10-byte varints, bad separators and marks.
 """
 import os
 import struct
@@ -55,7 +59,65 @@ def seeds():
                                         (b"small", b"s")])]
 
 
+def uv(v):
+    v &= (1 << 64) - 1
+    out = bytearray()
+    while v >= 0x80:
+        out.append((v & 0x7F) | 0x80)
+        v >>= 7
+    out.append(v)
+    return bytes(out)
+
+
+def kv(key=b"", create=0, mod=0, ver=0, value=b"", lease=0):
+    """gogoproto's mvccpb.KeyValue bytes: ascending fields, zero ones omitted."""
+    out = b""
+    for field, v in ((1, key), (2, create), (3, mod), (4, ver), (5, value), (6, lease)):
+        if isinstance(v, bytes):
+            out += (bytes([field << 3 | 2]) + uv(len(v)) + v) if v else b""
+        elif v:
+            out += bytes([field << 3]) + uv(v)
+    return out
+
+
+def codec_seeds():
+    kvs = {
+        "fixture-437_0": kv(b"fx/key/297", 299, 437, 3, b"r3-297"),
+        "fixture-438_0t": kv(b"fx/key/005"),
+        "fixture-502_0": kv(b"fx/txn/a", 502, 502, 1, b"1"),
+        "fixture-489_0": kv(b"fx/key/010", 12, 489, 3, b"leased-010", 1198980067605853151),
+        "lease-negative": kv(b"k", 1, 1, 1, b"v", -5),
+        "int64-extremes": kv(b"k", -(1 << 63), (1 << 63) - 1, -1),
+        "unknown-fields": bytes.fromhex("389601") + kv(b"k") + bytes.fromhex(
+            "410102030405060708" "4a03616263" "5501020304" "5b0801636c5c"),
+        "reordered-repeated": bytes.fromhex("3007" "2a0131" "2001" "18f603" "10f603" "0a016b"
+                                            "0a026262"),
+        "tag-alias-4294967297": bytes.fromhex("8a8080808001016b"),
+        "large-value": kv(b"big", 1, 2, 3, bytes(range(256)) * 8),
+        "empty": b"",
+    }
+    revs = {
+        "fixture-437_0": bytes.fromhex("00000000000001b5" "5f" "0000000000000000"),
+        "fixture-438_0t": bytes.fromhex("00000000000001b6" "5f" "0000000000000000" "74"),
+        "fixture-502_2t": bytes.fromhex("00000000000001f6" "5f" "0000000000000002" "74"),
+        "pair-437_0-438_0t": bytes.fromhex("00000000000001b5" "5f" "0000000000000000"
+                                           "00000000000001b6" "5f" "0000000000000000" "74"),
+        "bad-separator": bytes.fromhex("00000000000001b5" "2d" "0000000000000000"),
+        "bad-mark": bytes.fromhex("00000000000001b6" "5f" "0000000000000000" "54"),
+        "negative-main": bytes.fromhex("80000000000001b5" "5f" "0000000000000000"),
+        "short": bytes.fromhex("00000000000001b5" "5f"),
+    }
+    for name, files in (("kvpb", kvs), ("revkey", revs)):
+        d = os.path.join(HERE, "corpus", name)
+        os.makedirs(d, exist_ok=True)
+        for f, data in files.items():
+            open(os.path.join(d, f), "wb").write(data)
+
+
 def main():
+    codec_seeds()
+    if sys.argv[1] == "--codecs":
+        return
     cli = sys.argv[1]
     out = {k: os.path.join(HERE, "corpus", k) for k in ("db", "page", "meta", "freelist")}
     for d in out.values():

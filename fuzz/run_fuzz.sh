@@ -3,7 +3,8 @@
 #
 # usage: run_fuzz.sh FUZZER NAME ARTIFACT_DIR SEED_DIR...
 #
-# Runs FUZZER for $STRATA_FUZZ_SECONDS (default 30) on a working corpus
+# Runs FUZZER for $STRATA_FUZZ_SECONDS (default: $STRATA_FUZZ_TARGET_SECONDS,
+# the target's own time fuzz/meson.build sets, else 30) on a working corpus
 # kept next to ARTIFACT_DIR (corpus-NAME, so each run goes on from what the
 # earlier ones found) seeded from the SEED_DIRs (which are only read),
 # keeps any crasher in ARTIFACT_DIR (to be copied into fuzz/regress/NAME/
@@ -13,7 +14,7 @@
 set -uo pipefail
 fuzzer=$1 name=$2 artifacts=$3
 shift 3
-seconds=${STRATA_FUZZ_SECONDS:-30}
+seconds=${STRATA_FUZZ_SECONDS:-${STRATA_FUZZ_TARGET_SECONDS:-30}}
 corpus_dir="$(dirname "$artifacts")/corpus-$name"
 work=$(mktemp -d "${TMPDIR:-/tmp}/strata-fuzz-$name.XXXXXX")
 trap 'rm -rf "$work"' EXIT

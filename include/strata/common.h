@@ -52,11 +52,21 @@ extern "C" {
     X(STRATA_NOTFOUND, 1, "not found") \
     X(STRATA_EXISTS, 2, "already exists")
 
-/* common's own failures: X(name, code, message). */
-#define STRATA_ERRORS(X)                                           \
-    X(STRATA_EMISUSE, -5000, "invalid argument or API misuse")     \
-    X(STRATA_EOVERFLOW, -5001, "size or count overflows its type") \
-    X(STRATA_EPARSE, -5002, "malformed input text")
+/*
+ * common's own failures: X(name, code, message). The STRATA_EPB* codes are
+ * the protobuf wire decoder's (common/pbwire.h), shared by mvcc's KeyValue
+ * and lease's Lease records; each is one of gogoproto's Unmarshal errors.
+ */
+#define STRATA_ERRORS(X)                                                                   \
+    X(STRATA_EMISUSE, -5000, "invalid argument or API misuse")                             \
+    X(STRATA_EOVERFLOW, -5001, "size or count overflows its type")                         \
+    X(STRATA_EPARSE, -5002, "malformed input text")                                        \
+    X(STRATA_EPBTRUNC, -5010, "protobuf: unexpected end of record")                        \
+    X(STRATA_EPBVARINT, -5011, "protobuf: varint longer than 10 bytes (integer overflow)") \
+    X(STRATA_EPBLENGTH, -5012, "protobuf: negative length")                                \
+    X(STRATA_EPBTAG, -5013, "protobuf: illegal tag (field number 0 or negative)")          \
+    X(STRATA_EPBGROUP, -5014, "protobuf: end-group tag outside a group")                   \
+    X(STRATA_EPBWIRETYPE, -5015, "protobuf: wrong or illegal wire type for the field")
 
 enum strata_status {
     STRATA_OK = 0,
