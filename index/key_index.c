@@ -227,7 +227,18 @@ static inline size_t uv_len(uint64_t v)
  * 4), and one revision appended at the end; the bytes after the header
  * move only when its encoded length changes.
  */
-int idx__ki_put(idx__ki **pk, idx_rev rev)
+/* The empty generation a tombstone appends: four one-byte zero varints. */
+#define EMPTY_GEN_SIZE 4
+
+/*
+ * put, with room for `extra` more bytes after it in the same reservation
+ * (tombstone's empty generation). One reservation, made before anything
+ * changes, so a failure leaves the block as it was; and a second reserve
+ * could not be trusted to keep the first one's room: capacity is derived
+ * from len (rule 6), so a reserve sized from the new len may realloc the
+ * block smaller than the room asked for before.
+ */
+static int ki_put(idx__ki **pk, idx_rev rev, size_t extra)
 {
     idx__ki *k = *pk;
     if (!idx_rev_greater(rev, k->modified))
@@ -253,7 +264,7 @@ int idx__ki_put(idx__ki **pk, idx_rev rev)
     size_t rl = uv_len(delta) + uv_len(zsub);
     size_t tail = k->len - start - old_hl;
     size_t nlen = k->len - old_hl + hl + rl;
-    int rc = ki_reserve(pk, nlen);
+    int rc = ki_reserve(pk, nlen + extra);
     if (rc != 0)
         return rc;
     k = *pk;
@@ -268,6 +279,11 @@ int idx__ki_put(idx__ki **pk, idx_rev rev)
     k->len = (uint32_t)nlen;
     k->modified = rev;
     return 0;
+}
+
+int idx__ki_put(idx__ki **pk, idx_rev rev)
+{
+    return ki_put(pk, rev, 0);
 }
 
 int idx__ki_restore(idx__ki **pk, idx_rev created, idx_rev modified, int64_t ver)
@@ -304,15 +320,13 @@ int idx__ki_tombstone(idx__ki **pk, idx_rev rev)
         return IDX_NOTFOUND;
     if (!idx_rev_greater(rev, k->modified))
         return IDX_EREVISIONORDER;
-    /* Reserve for both steps first, so a failure changes nothing. */
-    int rc = ki_reserve(pk, (size_t)k->len + GEN_HDR_MAX + REV_MAX + 4);
-    if (rc != 0)
-        return rc;
-    rc = idx__ki_put(pk, rev);
+    /* The put reserves the empty generation's bytes too (see ki_put). */
+    int rc = ki_put(pk, rev, EMPTY_GEN_SIZE);
     if (rc != 0)
         return rc;
     k = *pk;
     size_t n = gen_hdr_put(k->data + k->len, 0, (idx_rev){ 0, 0 }, 0);
+    assert(n == EMPTY_GEN_SIZE);
     k->last = k->len;
     k->len += (uint32_t)n;
     return 0;

@@ -446,6 +446,34 @@ static void test_same_revision_subs(void)
 }
 
 /* Varint extremes: huge and negative numbers, long generations. */
+/*
+ * A tombstone appends a revision and an empty generation. With the block
+ * at the end of a size class and a revision whose varints grow by many
+ * bytes, the second part once landed past the allocation (the put's own
+ * reserve shrank the room reserved for both); the ASan build sees any
+ * such write. Every key length across several classes, gaps and subs up
+ * to the widest varints.
+ */
+static void test_tombstone_at_size_boundaries(void)
+{
+    static const int64_t gaps[] = { 1, 1LL << 7, 1LL << 14, 1LL << 28, 1LL << 56, INT64_MAX - 2 };
+    static const int64_t subs[] = { 0, 1LL << 20, -1, INT64_MIN };
+    uint8_t key[80];
+    memset(key, 'k', sizeof key);
+    for (size_t klen = 0; klen < sizeof key; klen++)
+        for (size_t g = 0; g < sizeof gaps / sizeof gaps[0]; g++)
+            for (size_t u = 0; u < sizeof subs / sizeof subs[0]; u++) {
+                idx_key_index *ki;
+                ASSERT_OK(idx_key_index_new(key, klen, &ki));
+                ASSERT_OK(idx_key_index_put(ki, (idx_rev){ 1, 0 }));
+                ASSERT_OK(idx_key_index_tombstone(ki, (idx_rev){ 1 + gaps[g], subs[u] }));
+                check_ki(ki);
+                ASSERT_OK(idx_key_index_put(ki, (idx_rev){ 2 + gaps[g], 0 }));
+                check_ki(ki);
+                idx_key_index_free(ki);
+            }
+}
+
 static void test_encoding_extremes(void)
 {
     idx_key_index *ki;
@@ -868,6 +896,7 @@ int main(void)
     RUN(test_panics_become_codes);
     RUN(test_same_revision_subs);
     RUN(test_encoding_extremes);
+    RUN(test_tombstone_at_size_boundaries);
     RUN(test_equal);
     RUN(test_rev_set);
     RUN(test_random_against_model);
