@@ -84,6 +84,17 @@ void idx__rw_rdlock_slow(idx__rwlock *l)
                 return;
             continue;
         }
+        if ((s & ~IDX_RW_SLEEPERS) == 0) {
+            /*
+             * Held back only by a waiting writer, with nobody holding the
+             * lock: there is no release to wake a sleeper, and the word
+             * alone cannot tell whether that writer came and went meanwhile
+             * (0 -> WRITER -> 0): sleeping here could last forever. The
+             * writer is about to take the lock; yield until it has.
+             */
+            sched_yield();
+            continue;
+        }
         rw_mark_and_sleep(l, s);
     }
 }

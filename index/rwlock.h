@@ -12,11 +12,13 @@
  *    waits, so a stream of readers cannot starve the writer. A writer that
  *    waits counts itself in writers_waiting before it waits and uncounts
  *    itself once it holds the lock.
- * 3. A thread sleeps (futex) only on a value with SLEEPERS set, and every
- *    release that clears SLEEPERS wakes all sleepers afterwards: a sleeper
- *    either sleeps before the clear and is woken, or finds the word
- *    changed and does not sleep. Woken threads compete again and set
- *    SLEEPERS again if they must wait.
+ * 3. A thread sleeps (futex) only on a value with SLEEPERS set and with a
+ *    holder (WRITER or readers > 0), and every release that clears
+ *    SLEEPERS wakes all sleepers afterwards: a sleeper either sleeps
+ *    before the clear and is woken, or finds the word changed and does
+ *    not sleep. Woken threads compete again and set SLEEPERS again if they
+ *    must wait. A reader held back only by writers_waiting while nobody
+ *    holds the lock yields instead: no release would come to wake it.
  * 4. Acquire on lock, release on unlock: what a holder wrote is visible to
  *    the next holder (and to ThreadSanitizer, which sees the atomics).
  */

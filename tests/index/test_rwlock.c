@@ -122,13 +122,11 @@ typedef struct order {
     atomic_int seq; /* next position in the order */
     int writer_at;  /* where the writer got in */
     int reader_at;  /* where the late reader got in */
-    atomic_bool started;
 } order;
 
 static void *sleeping_reader(void *arg)
 {
     order *o = arg;
-    atomic_store(&o->started, true);
     idx__rw_rdlock(&o->lock);
     o->reader_at = atomic_fetch_add(&o->seq, 1);
     idx__rw_rdunlock(&o->lock);
@@ -163,30 +161,81 @@ static void test_reader_sleeps_behind_writer(void)
 }
 
 /*
- * Writer preference: with a reader inside and a writer asleep waiting for
- * it, a new reader waits too, and gets in only after the writer.
+ * Writer preference: while a writer waits (counted in writers_waiting), a
+ * new reader waits too, although only readers hold the lock; it sleeps
+ * (sets SLEEPERS) behind the reader inside and gets in once the writer is
+ * gone and that reader leaves.
  */
 static void test_writer_preferred(void)
 {
     order o = { .writer_at = -1, .reader_at = -1 };
     idx__rw_init(&o.lock);
     idx__rw_rdlock(&o.lock);
-    pthread_t w, r;
-    ASSERT_EQ_INT(pthread_create(&w, NULL, sleeping_writer, &o), 0);
-    wait_for_sleeper(&o.lock);
-    ASSERT_EQ_U64(atomic_load(&o.lock.writers_waiting), 1);
+    atomic_store(&o.lock.writers_waiting, 1); /* a writer announced itself */
+    pthread_t r;
     ASSERT_EQ_INT(pthread_create(&r, NULL, sleeping_reader, &o), 0);
-    while (!atomic_load(&o.started))
-        sched_yield();
-    /* The late reader cannot get in while the writer waits; the first
-     * reader still holds the lock, so neither can the writer. */
-    ASSERT_FALSE(idx__rw_trywrlock(&o.lock));
-    idx__rw_rdunlock(&o.lock);
-    ASSERT_EQ_INT(pthread_join(w, NULL), 0);
+    wait_for_sleeper(&o.lock); /* only the new reader can have set it */
+    ASSERT_EQ_INT(o.reader_at, -1);
+    ASSERT_EQ_U64(atomic_load(&o.lock.state) & IDX_RW_READERS_MAX, 1);
+    atomic_store(&o.lock.writers_waiting, 0); /* the writer came and went */
+    idx__rw_rdunlock(&o.lock);                /* the last reader wakes it */
     ASSERT_EQ_INT(pthread_join(r, NULL), 0);
-    ASSERT_EQ_INT(o.writer_at, 0);
-    ASSERT_EQ_INT(o.reader_at, 1);
+    ASSERT_EQ_INT(o.reader_at, 0);
     ASSERT_EQ_U64(atomic_load(&o.lock.state), 0);
+}
+
+/*
+ * A reader held back only by a waiting writer while nobody holds the lock
+ * must not sleep: that writer can take and release the lock in between
+ * (the word goes 0 -> WRITER -> 0), after which no release comes to wake
+ * a sleeper. Found in review; before the fix the reader hung within a
+ * few hundred rounds of this. A hang fails the test by its timeout.
+ */
+typedef struct aba {
+    idx__rwlock lock;
+    atomic_long round; /* the round the reader may start */
+    atomic_long done;  /* the last round the reader finished */
+} aba;
+
+enum { ABA_ROUNDS = 20000 };
+
+static void *aba_reader(void *arg)
+{
+    aba *a = arg;
+    for (long r = 1; r <= ABA_ROUNDS; r++) {
+        while (atomic_load(&a->round) < r) /* tight spins: they make the window */
+            ;
+        for (volatile long j = 0; j < (r * 7) % 13; j++) /* vary the timing */
+            ;
+        idx__rw_rdlock(&a->lock);
+        idx__rw_rdunlock(&a->lock);
+        atomic_store(&a->done, r);
+    }
+    return NULL;
+}
+
+static void test_reader_never_sleeps_without_holder(void)
+{
+    aba a;
+    idx__rw_init(&a.lock);
+    atomic_init(&a.round, 0);
+    atomic_init(&a.done, 0);
+    pthread_t th;
+    ASSERT_EQ_INT(pthread_create(&th, NULL, aba_reader, &a), 0);
+    for (long r = 1; r <= ABA_ROUNDS; r++) {
+        atomic_fetch_add(&a.lock.writers_waiting, 1);
+        atomic_store(&a.round, r);
+        for (volatile long j = 0; j < (r * 5) % 11; j++)
+            ;
+        while (!idx__rw_trywrlock(&a.lock))
+            ;
+        atomic_fetch_sub(&a.lock.writers_waiting, 1);
+        idx__rw_wrunlock(&a.lock);
+        while (atomic_load(&a.done) < r)
+            ;
+    }
+    ASSERT_EQ_INT(pthread_join(th, NULL), 0);
+    ASSERT_EQ_U64(atomic_load(&a.lock.state), 0);
 }
 
 /* A writer sleeping behind readers is woken by the last one to leave. */
@@ -215,5 +264,6 @@ int main(void)
     RUN(test_reader_sleeps_behind_writer);
     RUN(test_writer_preferred);
     RUN(test_writer_sleeps_behind_readers);
+    RUN(test_reader_never_sleeps_without_holder);
     return 0;
 }
