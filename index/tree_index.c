@@ -25,7 +25,10 @@
  *    once in ~200 puts, below the 1% that moves a p99), and the walk
  *    holds the lock at most 1/(DUTY+1) of the time. The price is a slower
  *    walk under a saturating writer (1,000,000 keys: ~16 s against a
- *    writer putting 5.7 M/s, under 1 s against one putting every 5 us);
+ *    writer putting 5.7 M/s, under 1 s against one putting every 5 us).
+ *    The stay-away is capped at AWAY_MAX_NS (a hold stretched by being
+ *    descheduled says nothing about writers) and sleeps from
+ *    SLEEP_FROM_NS on, spinning only for short windows;
  *    with no writer about it runs whole chunks, yielding the CPU between
  *    them. Each chunk does at least one key, so the walk always
  *    progresses.
@@ -45,10 +48,12 @@
 #include "idx_int.h"
 #include "rwlock.h"
 
-#define CHUNK       64
-#define WRITER_SPIN 400
-#define GRACE_NS    20000
-#define DUTY        32
+#define CHUNK         64
+#define WRITER_SPIN   400
+#define GRACE_NS      20000
+#define DUTY          32
+#define AWAY_MAX_NS   1000000 /* the longest stay-away */
+#define SLEEP_FROM_NS 100000  /* stay-aways this long sleep instead of spinning */
 
 struct idx_tree {
     idx__rwlock lock;
@@ -146,9 +151,16 @@ static void step_aside(idx_tree *t, bool writer_seen, uint64_t held_ns)
             sched_yield();
     }
     if (writer_seen) {
-        /* A timed spin, offering the CPU now and then: a sleep would last
-         * the timer slack (50 us) at least, slowing the walk for nothing. */
         uint64_t away = held_ns * DUTY > GRACE_NS ? held_ns * DUTY : GRACE_NS;
+        if (away > AWAY_MAX_NS)
+            away = AWAY_MAX_NS; /* a hold stretched by preemption, not work */
+        if (away >= SLEEP_FROM_NS) {
+            struct timespec ts = { 0, (long)away };
+            nanosleep(&ts, NULL);
+            return;
+        }
+        /* Short windows: a timed spin, offering the CPU now and then; a
+         * sleep would last the timer slack (50 us) at least. */
         uint64_t start = mono_ns();
         for (unsigned i = 1; mono_ns() - start < away; i++) {
             if (i % 64 == 0)
@@ -601,8 +613,12 @@ bool idx_tree_equal(idx_tree *a, idx_tree *b)
 {
     if (a == b)
         return true;
-    tree_rdlock(a);
-    tree_rdlock(b);
+    /* Both read locks in one order (by address): with writer preference,
+     * equal(a, b) and equal(b, a) taken in call order could each hold one
+     * tree while a waiting writer of the other holds them apart. */
+    idx_tree *first = (uintptr_t)a < (uintptr_t)b ? a : b;
+    tree_rdlock(first);
+    tree_rdlock(first == a ? b : a);
     bool eq = a->bt.count == b->bt.count;
     idx__bcursor ca, cb;
     bool oka = idx__btree_seek(&a->bt, "", 0, false, &ca);
