@@ -57,7 +57,10 @@ static inline uint64_t idx__load_be64(const uint8_t *p)
 {
     uint64_t v;
     __builtin_memcpy(&v, p, 8);
-    return __builtin_bswap64(v);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
 }
 
 /*
