@@ -356,7 +356,7 @@ int backend_open(const char *path, const backend_options *opt, backend **out)
         *out = be;
         return 0;
     }
-    /* We hold the file's lock now: a copy a crashed defrag or restore left is garbage. */
+    /* We hold the file's lock now: a copy a crashed defrag left is garbage. */
     char *tmp = backend__path_with(path, BACKEND_TMP_SUFFIX);
     if (tmp == NULL) {
         rc = -ENOMEM;

@@ -175,7 +175,8 @@ int backend_poke(backend *be);
 
 /*
  * Statistics; each is a consistent single value, read without locks. A
- * read-only backend has no freelist: its size in use is its size.
+ * read-only backend does not read the file's freelist: its size in use is
+ * reported as its size.
  */
 uint64_t backend_size(backend *be);        /* bytes of the committed db (pgid * page size) */
 uint64_t backend_size_in_use(backend *be); /* size minus free pages (etcd's SizeInUse) */

@@ -63,7 +63,7 @@ extern "C" {
     X(STRATA_EPARSE, -5002, "malformed input text")                                        \
     X(STRATA_EPBTRUNC, -5010, "protobuf: unexpected end of record")                        \
     X(STRATA_EPBVARINT, -5011, "protobuf: varint longer than 10 bytes (integer overflow)") \
-    X(STRATA_EPBLENGTH, -5012, "protobuf: negative length")                                \
+    X(STRATA_EPBLENGTH, -5012, "protobuf: negative or overflowing length")                 \
     X(STRATA_EPBTAG, -5013, "protobuf: illegal tag (field number 0 or negative)")          \
     X(STRATA_EPBGROUP, -5014, "protobuf: end-group tag outside a group")                   \
     X(STRATA_EPBWIRETYPE, -5015, "protobuf: wrong or illegal wire type for the field")
