@@ -34,7 +34,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -67,20 +66,6 @@ char *backend__path_with(const char *path, const char *suffix)
         memcpy(p + a, suffix, b + 1);
     }
     return p;
-}
-
-int backend__sync_dir(const char *path)
-{
-    char *copy = strdup(path);
-    if (copy == NULL)
-        return -ENOMEM;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (fd < 0)
-        return -errno;
-    int rc = fsync(fd) == 0 ? 0 : -errno;
-    close(fd);
-    return rc;
 }
 
 int backend__failpoint(backend *be, const char *name)
@@ -161,7 +146,7 @@ int backend__commit(backend *be)
         return 0;
     if (be->dir_unsynced) {
         /* defrag.c rule 4: the rename must be durable before this commit is. */
-        int r = backend__sync_dir(be->path);
+        int r = strata_sync_dir_of(be->path);
         if (r != 0)
             return r;
         be->dir_unsynced = false;
@@ -363,7 +348,7 @@ int backend_open(const char *path, const backend_options *opt, backend **out)
         goto fail;
     }
     if (unlink(tmp) == 0)
-        (void)backend__sync_dir(path);
+        (void)strata_sync_dir_of(path);
     free(tmp);
     rc = bolt_tx_begin(be->cur->db, BOLT_TX_WRITE, &be->batch.wtx);
     if (rc != 0)

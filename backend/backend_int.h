@@ -107,7 +107,6 @@ void backend__wake_for_limit(backend *be);
 /* The failpoint named name: 0 or the hook's status. */
 int backend__failpoint(backend *be, const char *name);
 /* Sync the directory holding path. 0 or -errno. */
-int backend__sync_dir(const char *path);
 /* path + suffix, malloc'd; NULL on -ENOMEM. */
 char *backend__path_with(const char *path, const char *suffix);
 /* The clock's time now. */

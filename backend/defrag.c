@@ -596,7 +596,7 @@ int backend_defrag(backend *be, backend_defrag_stats *stp)
         backend__dbref_unref(be, old_ref); /* closed when its last reader ends */
     if (renamed) {
         /* Outside the lock: commits that come first sync the directory themselves. */
-        int r = backend__sync_dir(be->path);
+        int r = strata_sync_dir_of(be->path);
         int fp = backend__failpoint(be, "defrag_after_rename");
         rc = rc != 0 ? rc : r != 0 ? r : fp;
     }

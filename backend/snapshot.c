@@ -347,7 +347,7 @@ int backend_snapshot_restore(int fd, const char *path)
     if (tmpfd >= 0)
         unlink(tmp);
     if (rc == 0)
-        rc = backend__sync_dir(path);
+        rc = strata_sync_dir_of(path);
     free(tmp);
     return rc;
 }

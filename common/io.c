@@ -4,6 +4,10 @@
 #include <strata/common.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 int strata_write_all(int fd, const void *buf, size_t n)
@@ -23,4 +27,18 @@ int strata_write_all(int fd, const void *buf, size_t n)
         n -= (size_t)w;
     }
     return 0;
+}
+
+int strata_sync_dir_of(const char *path)
+{
+    char *copy = strdup(path); /* dirname may modify its argument */
+    if (copy == NULL)
+        return -ENOMEM;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(copy);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) == 0 ? 0 : -errno;
+    close(fd);
+    return rc;
 }

@@ -156,6 +156,12 @@ void strata_sha256(const void *data, size_t len, uint8_t out[32]);
  */
 int strata_write_all(int fd, const void *buf, size_t n);
 
+/*
+ * fsync the directory that holds path, so that a file created or renamed
+ * there survives a crash. 0, -ENOMEM, or -errno of open/fsync.
+ */
+int strata_sync_dir_of(const char *path);
+
 /* ---- clocks ------------------------------------------------------------ */
 
 /*

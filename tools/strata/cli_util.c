@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -164,18 +163,4 @@ int cli_report(const char *cmd, const char *path, int rc)
         fprintf(stderr, " (%s)", name);
     fputc('\n', stderr);
     return cli_exit_for(rc);
-}
-
-int cli_sync_dir(const char *path)
-{
-    char *copy = strdup(path);
-    if (copy == NULL)
-        return -ENOMEM;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (fd < 0)
-        return -errno;
-    int rc = fsync(fd) == 0 ? 0 : -errno;
-    close(fd);
-    return rc;
 }

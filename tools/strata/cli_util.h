@@ -52,7 +52,4 @@ int cli_exit_for(int rc);
 /* "strata CMD: PATH: message (NAME)" on stderr; returns cli_exit_for(rc). */
 int cli_report(const char *cmd, const char *path, int rc);
 
-/* fsync the directory that holds path (after creating or renaming it there): 0 or -errno. */
-int cli_sync_dir(const char *path);
-
 #endif

@@ -314,7 +314,7 @@ int cmd_load(int argc, char **argv)
         code = cli_report("load", tmp, rc);
     if (code == CLI_OK && renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) != 0)
         code = cli_report("load", path, -errno);
-    if (code == CLI_OK && (rc = cli_sync_dir(path)) != 0)
+    if (code == CLI_OK && (rc = strata_sync_dir_of(path)) != 0)
         code = cli_report("load", path, rc);
     if (code != CLI_OK)
         unlink(tmp);

@@ -29,7 +29,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -462,17 +461,8 @@ static int sync_dir_of(const char *path)
         return -errno;
     int rc = fsync(fd) == 0 ? 0 : -errno;
     close(fd);
-    char *copy = strdup(path);
-    if (copy == NULL)
-        return -ENOMEM;
-    fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (fd < 0)
-        return -errno;
-    if (rc == 0 && fsync(fd) != 0)
-        rc = -errno;
-    close(fd);
-    return rc;
+    int drc = strata_sync_dir_of(path);
+    return rc != 0 ? rc : drc;
 }
 
 static int salvage_main(int argc, char **argv);

@@ -172,7 +172,7 @@ int cmd_snapshot(int argc, char **argv)
     }
     free(both);
     free(tmp);
-    if ((rc = cli_sync_dir(a.out)) != 0)
+    if ((rc = strata_sync_dir_of(a.out)) != 0)
         return cli_report("snapshot", a.out, rc);
     printf("%s: %" PRIu64 "-byte image -> %s: %" PRIu64 " bytes (%s)\n", path, image, a.out,
            written, form_name(a.flags));
