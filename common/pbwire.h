@@ -50,6 +50,8 @@
 
 #include <strata/common.h>
 
+#include "varint.h" /* strata__uv_size, strata__uv_put, STRATA__UV_MAX */
+
 /* Wire types. */
 #define STRATA__PB_VARINT  0
 #define STRATA__PB_FIXED64 1
@@ -57,32 +59,6 @@
 #define STRATA__PB_SGROUP  3
 #define STRATA__PB_EGROUP  4
 #define STRATA__PB_FIXED32 5
-
-/* The longest varint (a negative int64 takes all of it). */
-#define STRATA__UV_MAX 10
-
-/* Bytes the varint of v takes: 1..10. */
-static inline size_t strata__uv_size(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-/* Writes the minimal varint of v at p (room for strata__uv_size(v) bytes); returns its size. */
-static inline size_t strata__uv_put(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
 
 /*
  * Reads a varint at *pp (rules 1, 2): 0 with *v set and *pp advanced past

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "idx_int.h"
+#include "varint.h"
 
 #define HDR_SIZE    offsetof(idx__ki, data)
 #define GEN_HDR_MAX 40 /* four varints of at most 10 bytes */
@@ -46,17 +47,6 @@ static inline uint64_t zz_enc(int64_t v)
 static inline int64_t zz_dec(uint64_t z)
 {
     return (int64_t)((z >> 1) ^ (0 - (z & 1)));
-}
-
-static inline size_t uv_put(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
 }
 
 typedef struct ki_rd {
@@ -117,10 +107,10 @@ static inline bool rd_rev(ki_rd *r, const gen_hdr *g, uint64_t i, idx_rev *rev)
 
 static size_t gen_hdr_put(uint8_t *p, int64_t ver, idx_rev created, uint64_t nrevs)
 {
-    size_t n = uv_put(p, zz_enc(ver));
-    n += uv_put(p + n, zz_enc(created.main));
-    n += uv_put(p + n, zz_enc(created.sub));
-    n += uv_put(p + n, nrevs);
+    size_t n = strata__uv_put(p, zz_enc(ver));
+    n += strata__uv_put(p + n, zz_enc(created.main));
+    n += strata__uv_put(p + n, zz_enc(created.sub));
+    n += strata__uv_put(p + n, nrevs);
     return n;
 }
 
@@ -129,10 +119,10 @@ static size_t rev_put(uint8_t *p, uint64_t i, idx_rev created, idx_rev prev, idx
 {
     size_t n;
     if (i == 0)
-        n = uv_put(p, zz_enc((int64_t)((uint64_t)rev.main - (uint64_t)created.main)));
+        n = strata__uv_put(p, zz_enc((int64_t)((uint64_t)rev.main - (uint64_t)created.main)));
     else
-        n = uv_put(p, (uint64_t)rev.main - (uint64_t)prev.main);
-    return n + uv_put(p + n, zz_enc(rev.sub));
+        n = strata__uv_put(p, (uint64_t)rev.main - (uint64_t)prev.main);
+    return n + strata__uv_put(p + n, zz_enc(rev.sub));
 }
 
 /* ---- the block ------------------------------------------------------------ */
@@ -213,12 +203,6 @@ bool idx__ki_is_empty(const idx__ki *k)
     return ki_last_gen(k, &g, &after) && g.nrevs == 0;
 }
 
-/* Bytes uv_put writes for v. */
-static inline size_t uv_len(uint64_t v)
-{
-    return 1 + (size_t)(63 - __builtin_clzll(v | 1)) / 7;
-}
-
 /*
  * Appends rev to the last generation, or starts a generation with it when
  * there is none or the last one is empty (the key was deleted: etcd sets
@@ -259,9 +243,9 @@ static int ki_put(idx__ki **pk, idx_rev rev, size_t extra)
      * others against the previous one, which rule 5 says is modified. */
     uint64_t delta = fresh ? zz_enc(0) : (uint64_t)rev.main - (uint64_t)k->modified.main;
     uint64_t zsub = zz_enc(rev.sub);
-    size_t hl = uv_len(zz_enc(ver)) + uv_len(zz_enc(created.main)) + uv_len(zz_enc(created.sub)) +
-                uv_len(g.nrevs + 1);
-    size_t rl = uv_len(delta) + uv_len(zsub);
+    size_t hl = strata__uv_size(zz_enc(ver)) + strata__uv_size(zz_enc(created.main)) +
+                strata__uv_size(zz_enc(created.sub)) + strata__uv_size(g.nrevs + 1);
+    size_t rl = strata__uv_size(delta) + strata__uv_size(zsub);
     size_t tail = k->len - start - old_hl;
     size_t nlen = k->len - old_hl + hl + rl;
     int rc = ki_reserve(pk, nlen + extra);
@@ -273,8 +257,8 @@ static int ki_put(idx__ki **pk, idx_rev rev, size_t extra)
         memmove(p + hl, p + old_hl, tail);
     gen_hdr_put(p, ver, created, g.nrevs + 1);
     p += hl + tail;
-    p += uv_put(p, delta);
-    uv_put(p, zsub);
+    p += strata__uv_put(p, delta);
+    strata__uv_put(p, zsub);
     k->last = (uint32_t)start;
     k->len = (uint32_t)nlen;
     k->modified = rev;
