@@ -94,11 +94,11 @@ static inline uint64_t key_hint(const uint8_t *key, size_t klen, unsigned plen)
 {
     size_t n = klen - plen;
     if (n >= 8)
-        return idx__load_be64(key + plen);
+        return strata__load_be64(key + plen);
     if (n == 0)
         return 0;
     if (klen >= 8)
-        return idx__load_be64(key + klen - 8) << (8 * (8 - n));
+        return strata__load_be64(key + klen - 8) << (8 * (8 - n));
     uint64_t h = 0;
     for (size_t i = 0; i < n; i++)
         h |= (uint64_t)key[plen + i] << (56 - 8 * i);

@@ -12,6 +12,8 @@
 
 #include <strata/idx.h>
 
+#include "be64.h"
+
 /*
  * A keyIndex block: one allocation holding the key and its generations.
  * data[0, key_len) is the key; data[key_len, len) the generations, each
@@ -53,16 +55,6 @@ bool idx__ki_equal(const idx__ki *a, const idx__ki *b);
 int idx__ki_check(const idx__ki *k, char *why, size_t why_size);
 size_t idx__ki_format(const idx__ki *k, char *buf, size_t size);
 
-static inline uint64_t idx__load_be64(const uint8_t *p)
-{
-    uint64_t v;
-    __builtin_memcpy(&v, p, 8);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
-
 /*
  * memcmp's sign for n bytes, inline: keys are short (etcd keys are tens of
  * bytes), and a call into libc's memcmp cost more than the compare itself
@@ -74,7 +66,7 @@ static inline int idx__bytes_cmp(const uint8_t *a, const uint8_t *b, size_t n)
         return __builtin_memcmp(a, b, n);
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        uint64_t x = idx__load_be64(a + i), y = idx__load_be64(b + i);
+        uint64_t x = strata__load_be64(a + i), y = strata__load_be64(b + i);
         if (x != y)
             return x < y ? -1 : 1;
     }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "be64.h"
 #include "pbwire.h"
 
 enum {
@@ -25,17 +26,14 @@ enum {
 
 void lease__key_encode(int64_t id, uint8_t *out)
 {
-    uint64_t be = __builtin_bswap64((uint64_t)id);
-    memcpy(out, &be, LEASE__KEY_LEN);
+    strata__store_be64(out, (uint64_t)id);
 }
 
 int lease__key_decode(const void *buf, size_t len, int64_t *id)
 {
     if (len != LEASE__KEY_LEN)
         return LEASE_ECORRUPT;
-    uint64_t be;
-    memcpy(&be, buf, LEASE__KEY_LEN);
-    *id = (int64_t)__builtin_bswap64(be);
+    *id = (int64_t)strata__load_be64(buf);
     return 0;
 }
 

@@ -15,25 +15,14 @@
 #include <assert.h>
 #include <string.h>
 
-static void store_be64(uint8_t *p, uint64_t v)
-{
-    v = __builtin_bswap64(v);
-    memcpy(p, &v, 8);
-}
-
-static uint64_t load_be64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return __builtin_bswap64(v);
-}
+#include "be64.h"
 
 size_t mvcc__revkey_encode(idx_rev rev, bool tombstone, uint8_t *out)
 {
     assert(rev.main >= 0 && rev.sub >= 0);
-    store_be64(out, (uint64_t)rev.main);
+    strata__store_be64(out, (uint64_t)rev.main);
     out[8] = MVCC__REVKEY_SEP;
-    store_be64(out + 9, (uint64_t)rev.sub);
+    strata__store_be64(out + 9, (uint64_t)rev.sub);
     if (!tombstone)
         return MVCC__REVKEY_LEN;
     out[17] = MVCC__REVKEY_MARK;
@@ -49,7 +38,7 @@ int mvcc__revkey_decode(const void *buf, size_t len, mvcc__revkey *out)
         return MVCC_EREVKEYSEP;
     if (len == MVCC__REVKEY_TOMB_LEN && p[17] != MVCC__REVKEY_MARK)
         return MVCC_EREVKEYMARK;
-    uint64_t main = load_be64(p), sub = load_be64(p + 9);
+    uint64_t main = strata__load_be64(p), sub = strata__load_be64(p + 9);
     /* A negative revision would sort after every valid one (rule 3 breaks). */
     if ((main | sub) >> 63)
         return MVCC_EREVKEYNEG;
