@@ -21,6 +21,12 @@
  *    holds the lock yields instead: no release would come to wake it.
  * 4. Acquire on lock, release on unlock: what a holder wrote is visible to
  *    the next holder (and to ThreadSanitizer, which sees the atomics).
+ *
+ * Known cost: a release wakes every sleeper and hands the lock to nobody,
+ * so under a writer that puts back to back, readers that went to sleep
+ * keep losing the race to its next put, set SLEEPERS again, and each of
+ * its releases pays a futex wake until they get in (as with glibc's
+ * writer-preferring rwlock, which also lets writers starve readers).
  */
 #ifndef STRATA_IDX_RWLOCK_H
 #define STRATA_IDX_RWLOCK_H
