@@ -209,4 +209,26 @@ static HARNESS_UNUSED void harness_hex(FILE *f, const void *p, size_t n)
         printf("seed %" PRIu64 "\n", harness_seed()); \
     } while (0)
 
+/* Parses hex digits (spaces ignored) into buf; returns the byte count. */
+static HARNESS_UNUSED size_t harness_unhex(const char *s, uint8_t *buf, size_t cap)
+{
+    size_t n = 0;
+    int hi = -1;
+    for (; *s != '\0'; s++) {
+        if (*s == ' ')
+            continue;
+        int d = (*s >= '0' && *s <= '9') ? *s - '0' : (*s | 0x20) - 'a' + 10;
+        ASSERT_TRUE(d >= 0 && d < 16);
+        if (hi < 0) {
+            hi = d;
+        } else {
+            ASSERT_TRUE(n < cap);
+            buf[n++] = (uint8_t)(hi << 4 | d);
+            hi = -1;
+        }
+    }
+    ASSERT_EQ_INT(hi, -1);
+    return n;
+}
+
 #endif /* STRATA_TESTS_HARNESS_H */

@@ -12,27 +12,6 @@
 #include "../../lease/leasepb.h"
 #include "../harness.h"
 
-static size_t unhex(const char *s, uint8_t *buf, size_t cap)
-{
-    size_t n = 0;
-    int hi = -1;
-    for (; *s != '\0'; s++) {
-        if (*s == ' ')
-            continue;
-        int d = (*s >= '0' && *s <= '9') ? *s - '0' : (*s | 0x20) - 'a' + 10;
-        ASSERT_TRUE(d >= 0 && d < 16);
-        if (hi < 0) {
-            hi = d;
-        } else {
-            ASSERT_TRUE(n < cap);
-            buf[n++] = (uint8_t)(hi << 4 | d);
-            hi = -1;
-        }
-    }
-    ASSERT_EQ_INT(hi, -1);
-    return n;
-}
-
 /* Decodes a heap copy of exactly len bytes, so ASan sees a read past the end. */
 static int decode_exact(const uint8_t *data, size_t len, lease__pb *out)
 {
@@ -48,7 +27,7 @@ static int decode_exact(const uint8_t *data, size_t len, lease__pb *out)
 static int decode_hex(const char *hex, lease__pb *out)
 {
     uint8_t in[128];
-    return decode_exact(in, unhex(hex, in, sizeof in), out);
+    return decode_exact(in, harness_unhex(hex, in, sizeof in), out);
 }
 
 static int malformed_cases;
@@ -93,8 +72,8 @@ static void test_golden(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint8_t want_key[8], want[64], key[8], got[LEASE__PB_MAX];
-        ASSERT_EQ_SIZE(unhex(cases[i].key, want_key, sizeof want_key), 8);
-        size_t n = unhex(cases[i].value, want, sizeof want), len;
+        ASSERT_EQ_SIZE(harness_unhex(cases[i].key, want_key, sizeof want_key), 8);
+        size_t n = harness_unhex(cases[i].value, want, sizeof want), len;
         lease__key_encode(cases[i].l.id, key);
         ASSERT_EQ_MEM(key, 8, want_key, 8);
         int64_t id;

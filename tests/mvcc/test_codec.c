@@ -16,28 +16,6 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-/* Parses hex digits (spaces ignored) into buf; returns the byte count. */
-static size_t unhex(const char *s, uint8_t *buf, size_t cap)
-{
-    size_t n = 0;
-    int hi = -1;
-    for (; *s != '\0'; s++) {
-        if (*s == ' ')
-            continue;
-        int d = (*s >= '0' && *s <= '9') ? *s - '0' : (*s | 0x20) - 'a' + 10;
-        ASSERT_TRUE(d >= 0 && d < 16);
-        if (hi < 0) {
-            hi = d;
-        } else {
-            ASSERT_TRUE(n < cap);
-            buf[n++] = (uint8_t)(hi << 4 | d);
-            hi = -1;
-        }
-    }
-    ASSERT_EQ_INT(hi, -1);
-    return n;
-}
-
 /*
  * Decodes a private heap copy of exactly len bytes, as libFuzzer hands
  * inputs over, so ASan reports a read one byte past the end.
@@ -57,7 +35,7 @@ static int decode_exact(const uint8_t *data, size_t len, mvcc__kv *out, uint8_t 
 static int decode_hex(const char *hex, mvcc__kv *out)
 {
     static uint8_t in[256];
-    size_t n = unhex(hex, in, sizeof in);
+    size_t n = harness_unhex(hex, in, sizeof in);
     uint8_t *copy;
     int rc = decode_exact(in, n, out, &copy);
     /* The view may point into copy; keep those bytes in `in` for the caller. */
@@ -106,7 +84,7 @@ static void test_revkey_golden(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint8_t want[32], got[MVCC__REVKEY_TOMB_LEN];
-        size_t n = unhex(cases[i].hex, want, sizeof want);
+        size_t n = harness_unhex(cases[i].hex, want, sizeof want);
         size_t len = mvcc__revkey_encode(cases[i].rev, cases[i].tomb, got);
         ASSERT_EQ_MEM(got, len, want, n);
         mvcc__revkey rk;
@@ -280,7 +258,7 @@ static void test_kv_golden(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         harness_current = cases[i].what;
         uint8_t want[128], got[128];
-        size_t n = unhex(cases[i].hex, want, sizeof want), len;
+        size_t n = harness_unhex(cases[i].hex, want, sizeof want), len;
         encode_into(&cases[i].kv, got, sizeof got, &len);
         ASSERT_EQ_MEM(got, len, want, n);
         mvcc__kv back;
@@ -592,7 +570,7 @@ static void test_kv_mutation_sweep(void)
     size_t runs = 0;
     uint8_t buf[256];
     for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
-        size_t n = unhex(inputs[i], buf, sizeof buf);
+        size_t n = harness_unhex(inputs[i], buf, sizeof buf);
         sweep_one(buf, n, &runs);
     }
     strata_rng r;
