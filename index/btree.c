@@ -105,6 +105,30 @@ static inline uint64_t key_hint(const uint8_t *key, size_t klen, unsigned plen)
     return h;
 }
 
+/* Length of the common prefix of a and z, at most PFX_MAX (rule 6's plen). */
+static unsigned common_prefix(const uint8_t *a, size_t alen, const uint8_t *z, size_t zlen)
+{
+    size_t max = alen < zlen ? alen : zlen;
+    if (max > PFX_MAX)
+        max = PFX_MAX;
+    size_t p = 0;
+    while (p < max && a[p] == z[p])
+        p++;
+    return (unsigned)p;
+}
+
+/*
+ * Where key stands against a node's prefix: < 0 below every key that
+ * starts with it, > 0 above them all, 0 when key starts with it (so the
+ * hints decide).
+ */
+static inline int prefix_side(const uint8_t *prefix, unsigned plen, const uint8_t *key, size_t klen)
+{
+    size_t m = klen < plen ? klen : plen;
+    int c = idx__bytes_cmp(key, prefix, m);
+    return c != 0 ? c : klen < plen ? -1 : 0;
+}
+
 /* Rule 6 again for lf: plen from its first and last keys, then every hint. */
 static void leaf_refresh(bleaf *lf)
 {
@@ -113,16 +137,11 @@ static void leaf_refresh(bleaf *lf)
         return;
     }
     const idx__ki *a = lf->items[0], *z = lf->items[lf->n - 1];
-    size_t max = a->key_len < z->key_len ? a->key_len : z->key_len;
-    if (max > PFX_MAX)
-        max = PFX_MAX;
-    size_t p = 0;
-    while (p < max && a->data[p] == z->data[p])
-        p++;
+    unsigned p = common_prefix(a->data, a->key_len, z->data, z->key_len);
     lf->plen = (uint8_t)p;
     memcpy(lf->prefix, a->data, p);
     for (unsigned i = 0; i < lf->n; i++)
-        lf->hints[i] = key_hint(lf->items[i]->data, lf->items[i]->key_len, (unsigned)p);
+        lf->hints[i] = key_hint(lf->items[i]->data, lf->items[i]->key_len, p);
 }
 
 /* Does key start with the leaf's prefix? */
@@ -139,16 +158,11 @@ static void inner_refresh(binner *in)
         return;
     }
     const sepkey *a = in->seps[0], *z = in->seps[in->n - 2];
-    size_t max = a->len < z->len ? a->len : z->len;
-    if (max > PFX_MAX)
-        max = PFX_MAX;
-    size_t p = 0;
-    while (p < max && a->b[p] == z->b[p])
-        p++;
+    unsigned p = common_prefix(a->b, a->len, z->b, z->len);
     in->plen = (uint8_t)p;
     memcpy(in->prefix, a->b, p);
     for (unsigned i = 0; i + 1 < in->n; i++)
-        in->hints[i] = key_hint(in->seps[i]->b, in->seps[i]->len, (unsigned)p);
+        in->hints[i] = key_hint(in->seps[i]->b, in->seps[i]->len, p);
 }
 
 /*
@@ -167,9 +181,8 @@ static inline void prefetch_span(const void *p, size_t bytes)
 static unsigned inner_child(const binner *in, const uint8_t *key, size_t klen)
 {
     unsigned nsep = in->n - 1u, p = in->plen;
-    size_t m = klen < p ? klen : p;
-    int c = idx__bytes_cmp(key, in->prefix, m);
-    if (c < 0 || (c == 0 && klen < p))
+    int c = prefix_side(in->prefix, p, key, klen);
+    if (c < 0)
         return 0;
     if (c > 0)
         return nsep;
@@ -201,9 +214,8 @@ static unsigned leaf_bound(const bleaf *lf, const uint8_t *key, size_t klen, boo
     if (lf->n == 0)
         return 0;
     unsigned p = lf->plen;
-    size_t m = klen < p ? klen : p;
-    int c = idx__bytes_cmp(key, lf->prefix, m);
-    if (c < 0 || (c == 0 && klen < p))
+    int c = prefix_side(lf->prefix, p, key, klen);
+    if (c < 0)
         return 0; /* below the prefix every key of the leaf starts with */
     if (c > 0)
         return lf->n;
