@@ -35,6 +35,17 @@
 extern "C" {
 #endif
 
+/*
+ * STRATA_API marks a declaration as part of libstrata's exported ABI. The
+ * library is built with hidden visibility by default, so only declarations
+ * carrying STRATA_API are visible from the shared library.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define STRATA_API __attribute__((visibility("default")))
+#else
+#define STRATA_API
+#endif
+
 /* The first code of each layer's range; a range holds 100 codes. */
 #define STRATA_RANGE_COMMON  (-5000)
 #define STRATA_RANGE_BOLT    (-5100)
@@ -104,6 +115,40 @@ const char *strata_version(void);
 
 /* The allocator the library was built with: "jemalloc" or "system"; static. */
 const char *strata_allocator(void);
+
+/* ---- allocation ------------------------------------------------------ */
+
+/*
+ * Every allocation libstrata makes goes through these functions, never
+ * through the host's malloc directly. By default they are malloc, calloc,
+ * realloc and free; an application may replace them once, before its first
+ * call that can allocate (SQLite's SQLITE_CONFIG_MALLOC, libuv's
+ * uv_replace_allocator).
+ *
+ * Memory the library hands to the caller is always released by the free
+ * function the caller's header names (never by free(3) directly).
+ */
+typedef struct strata_allocator_fns {
+    void *(*malloc_fn)(size_t size);
+    void *(*calloc_fn)(size_t count, size_t size);
+    void *(*realloc_fn)(void *ptr, size_t size);
+    void (*free_fn)(void *ptr);
+} strata_allocator_fns;
+
+/*
+ * Replace the allocation functions. All four must be non-NULL. Returns 0,
+ * or STRATA_EMISUSE when a function is NULL or the library has already
+ * allocated through the current functions (memory from one allocator must
+ * never reach another's free). Not thread-safe: call it before any other
+ * strata call.
+ */
+STRATA_API int strata_set_allocator(const strata_allocator_fns *fns);
+
+/* The library's allocation functions (malloc/calloc/realloc/free semantics). */
+STRATA_API void *strata_malloc(size_t size);
+STRATA_API void *strata_calloc(size_t count, size_t size);
+STRATA_API void *strata_realloc(void *ptr, size_t size);
+STRATA_API void strata_free(void *ptr);
 
 /* ---- checksums --------------------------------------------------------- */
 
