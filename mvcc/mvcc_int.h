@@ -144,27 +144,38 @@ typedef struct mvcc__hash_kept {
 } mvcc__hash_kept;
 
 typedef struct mvcc__hash_state {
-    bool tail_ok;      /* T is exact */
-    bool kept_ok;      /* the kept list is exact */
-    bool pending;      /* a compaction is accepted and not finished: scan */
-    int64_t base;      /* the revision the kept list comes from (-1: none) */
-    uint32_t tail_crc; /* T */
+    bool tail_ok;        /* T is exact */
+    bool kept_ok;        /* the kept list and its removed flags are exact */
+    bool track_ok;       /* changed_during has every revision superseded since it began */
+    int pending;         /* compactions accepted and not finished: HashKV scans */
+    int64_t pending_rev; /* the newest of them */
+    int64_t base;        /* the compaction the kept list comes from (-1: none) */
+    uint32_t tail_crc;   /* T */
     uint64_t tail_len;
     mvcc__hash_kept *kept; /* sorted by rev */
-    size_t nkept;
-    uint32_t all_crc; /* every kept entry */
+    bool *removed;         /* kept[i] is no longer its key's newest revision */
+    size_t nkept, nremoved;
+    uint32_t all_crc; /* every kept entry, in order */
     uint64_t all_len;
-    /* Segment tree of (crc, len) over kept, built on the first removal. */
+    /* Segment tree of (crc, len) over kept (leaves seg_n..), built on demand. */
     uint32_t *seg_crc;
     uint64_t *seg_len;
-    size_t seg_n;  /* leaves (a power of two >= nkept); 0 = not built */
-    bool *removed; /* kept[i] is no longer its key's newest (nkept entries) */
-    size_t nremoved;
-    uint32_t live_crc; /* P when no tree is built yet */
-    uint64_t live_len;
+    size_t seg_n;  /* 0 = not built */
+    size_t *dirty; /* kept entries removed since the tree was last updated */
+    size_t ndirty, dirty_cap;
     int64_t live_keys;           /* keys alive at the current revision */
-    idx_rev_set *changed_during; /* revisions superseded while a compaction runs */
+    idx_rev_set *changed_during; /* revisions superseded while a compaction is pending */
 } mvcc__hash_state;
+
+/* A compaction's pass over the entries <= its revision (rule 3 of hash.c). */
+typedef struct mvcc__hash_rebase {
+    int64_t old_base, new_base;
+    uint32_t a_crc; /* the entries in (old_base, new_base] */
+    uint64_t a_len;
+    mvcc__hash_kept *kept; /* the entries the compaction keeps */
+    size_t nkept, cap;
+    bool ok;
+} mvcc__hash_rebase;
 
 /* The crc32c of a then b, given crc(a), crc(b) and len(b) (zlib's crc32_combine, for CRC-32C). */
 uint32_t mvcc__crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
@@ -217,7 +228,8 @@ struct mvcc_store {
     pthread_cond_t cmp_cv;      /* wakes the compaction thread */
     pthread_cond_t cmp_done_cv; /* a compaction finished */
     pthread_t cmp_thread;
-    bool cmp_thread_running;
+    bool cmp_thread_started; /* joined by stop */
+    bool cmp_thread_running; /* cmp_mu: the loop is live */
     bool cmp_stop;
     int64_t *cmp_queue; /* accepted revisions waiting, oldest first */
     size_t cmp_n, cmp_cap;
@@ -246,14 +258,42 @@ int mvcc__meta_rev(mvcc_store *s, backend_read_tx *rtx, const char *name, int64_
 /* restore.c: rebuild the index and the revisions from the `key` bucket (SCHEMA.md §7). */
 int mvcc__restore(mvcc_store *s);
 
-/* compaction.c */
+/* kvstore_txn.c: room for n kvs in r. 0 or -ENOMEM. */
+int mvcc__result_reserve(mvcc_range_result *r, size_t n);
+/*
+ * Append the put entry of rev (a revision the index gave) to r, read
+ * through btx when not NULL, else through rtx; copy: into r's storage
+ * (else pointing into the view). r must have room (mvcc__result_reserve).
+ * 0; MVCC_ECORRUPT (missing or damaged: etcd panics); the backend's codes;
+ * -ENOMEM. Copied kvs hold offsets into r->mem_ until the caller fixes them.
+ */
+int mvcc__fetch(backend_read_tx *rtx, backend_batch_tx *btx, idx_rev rev, bool copy, bool keys_only,
+                mvcc_range_result *r);
+
+/* compaction.c: the thread; stop leaves a running compaction for the next open. */
 int mvcc__compaction_start(mvcc_store *s);
 void mvcc__compaction_stop(mvcc_store *s);
-/* Queue a compaction of rev (already marked scheduled and compact_rev set). 0 or -ENOMEM. */
-int mvcc__compaction_enqueue(mvcc_store *s, int64_t rev);
+/* restore found compaction rev scheduled and not finished (restore.c rule 3). */
+int mvcc__compaction_restore_pending(mvcc_store *s, int64_t rev);
 
 /* hash.c: apply a finished write transaction's delta (hash_mu taken inside). */
 void mvcc__hash_apply(mvcc_store *s, mvcc__hash_delta *d, int64_t new_rev);
+/* Install a kept list (taking kept and removed, strata_malloc'd) based on compaction base. */
+int mvcc__hash_set_kept(mvcc__hash_state *h, mvcc__hash_kept *kept, bool *removed, size_t n,
+                        int64_t base);
+/* A compaction of rev was accepted (hash_mu taken inside). */
+void mvcc__hash_compact_begin(mvcc_store *s, int64_t rev);
+/* The base of the kept list now. */
+int64_t mvcc__hash_base(mvcc_store *s);
+void mvcc__hash_rebase_init(mvcc__hash_rebase *rb, int64_t old_base, int64_t new_base);
+/* Visit one entry <= new_base in bucket order; kept: the compaction keeps it. */
+void mvcc__hash_rebase_entry(mvcc__hash_rebase *rb, idx_rev rev, const uint8_t *k, size_t klen,
+                             const uint8_t *v, size_t vlen, bool kept);
+void mvcc__hash_rebase_release(mvcc__hash_rebase *rb);
+/* The compaction ended: finished (its pass saw every entry) or abandoned. */
+void mvcc__hash_compact_end(mvcc_store *s, mvcc__hash_rebase *rb, bool finished);
+/* HashKV by the scan alone (tests compare it with the incremental value). */
+int mvcc__hash_kv_scan(mvcc_store *s, int64_t rev, uint32_t *out);
 
 /* A key range as the public API gives it (end NULL: one key; end_len 0: unbounded). */
 typedef struct mvcc__span {
