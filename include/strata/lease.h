@@ -32,10 +32,10 @@ enum lease_status {
 };
 
 /* Describe any code lease or a layer below it can return; never NULL. */
-const char *lease_strerror(int rc);
+STRATA_API const char *lease_strerror(int rc);
 
 /* "LEASE_ENOTFOUND" for a code of lease's table, else backend_status_name(rc). */
-const char *lease_status_name(int rc);
+STRATA_API const char *lease_status_name(int rc);
 
 #ifdef __cplusplus
 }

@@ -43,10 +43,10 @@ enum mvcc_status {
 };
 
 /* Describe any code mvcc or a layer below it can return; never NULL. */
-const char *mvcc_strerror(int rc);
+STRATA_API const char *mvcc_strerror(int rc);
 
 /* "MVCC_ECOMPACTED" for a code of mvcc's table, else the lower layers' name. */
-const char *mvcc_status_name(int rc);
+STRATA_API const char *mvcc_status_name(int rc);
 
 /* ---- watch ---- */
 
