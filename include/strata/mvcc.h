@@ -161,7 +161,7 @@ typedef struct mvcc_watch_stream_options {
 } mvcc_watch_stream_options;
 
 /* Fills the defaults. */
-void mvcc_watch_stream_options_init(mvcc_watch_stream_options *o);
+STRATA_API void mvcc_watch_stream_options_init(mvcc_watch_stream_options *o);
 
 /*
  * Starts a watcher (etcd's WatchStream.Watch). Returns 0 and its id in
@@ -173,14 +173,14 @@ void mvcc_watch_stream_options_init(mvcc_watch_stream_options *o);
  * Auto ids count up from 0 and skip ids in use; the counter never goes
  * back, so a cancelled id is not handed out again automatically.
  */
-int mvcc_watch(mvcc_watch_stream *ws, const mvcc_watch_request *req, int64_t *id_out);
+STRATA_API int mvcc_watch(mvcc_watch_stream *ws, const mvcc_watch_request *req, int64_t *id_out);
 
 /*
  * Cancels watcher id: no response for it is queued after this returns
  * (responses queued earlier stay in the queue). Returns 0,
  * MVCC_EWATCHERNOTEXIST, or MVCC_ECLOSED.
  */
-int mvcc_watch_cancel(mvcc_watch_stream *ws, int64_t id);
+STRATA_API int mvcc_watch_cancel(mvcc_watch_stream *ws, int64_t id);
 
 /*
  * Asks for a PROGRESS response for watcher id (etcd's RequestProgress). A
@@ -191,7 +191,7 @@ int mvcc_watch_cancel(mvcc_watch_stream *ws, int64_t id);
  * it was sent, and a slow watcher never holds back another's answer.
  * Returns 0, MVCC_EWATCHERNOTEXIST, MVCC_ECLOSED.
  */
-int mvcc_watch_request_progress(mvcc_watch_stream *ws, int64_t id);
+STRATA_API int mvcc_watch_request_progress(mvcc_watch_stream *ws, int64_t id);
 
 /*
  * A file descriptor (an eventfd) that is readable while the stream's queue
@@ -199,7 +199,7 @@ int mvcc_watch_request_progress(mvcc_watch_stream *ws, int64_t id);
  * then call mvcc_watch_stream_recv. Owned by the stream; do not read or
  * close it.
  */
-int mvcc_watch_stream_fd(const mvcc_watch_stream *ws);
+STRATA_API int mvcc_watch_stream_fd(const mvcc_watch_stream *ws);
 
 /*
  * Takes the oldest response. timeout_ms: 0 = do not wait, < 0 = wait
@@ -208,10 +208,11 @@ int mvcc_watch_stream_fd(const mvcc_watch_stream *ws);
  * when the store was closed and the queue is empty. *out is NULL on
  * failure.
  */
-int mvcc_watch_stream_recv(mvcc_watch_stream *ws, int timeout_ms, mvcc_watch_response **out);
+STRATA_API int mvcc_watch_stream_recv(mvcc_watch_stream *ws, int timeout_ms,
+                                      mvcc_watch_response **out);
 
 /* Frees a response and drops its references on the shared events. NULL is a no-op. */
-void mvcc_watch_response_free(mvcc_watch_response *r);
+STRATA_API void mvcc_watch_response_free(mvcc_watch_response *r);
 
 /*
  * Waits until the stream has caught up or has a response to take. On 0,
@@ -222,7 +223,7 @@ void mvcc_watch_response_free(mvcc_watch_response *r);
  * makes the sync thread run at once, so a caller never waits for its
  * 100 ms period. Returns 0, -ETIMEDOUT, or MVCC_ECLOSED.
  */
-int mvcc_watch_stream_wait(mvcc_watch_stream *ws, int timeout_ms, bool *caught_up);
+STRATA_API int mvcc_watch_stream_wait(mvcc_watch_stream *ws, int timeout_ms, bool *caught_up);
 
 typedef struct mvcc_watch_stream_stats {
     size_t watchers; /* live ids, compacted ones included */
@@ -236,13 +237,13 @@ typedef struct mvcc_watch_stream_stats {
 } mvcc_watch_stream_stats;
 
 /* Fills *st. */
-void mvcc_watch_stream_stats_get(mvcc_watch_stream *ws, mvcc_watch_stream_stats *st);
+STRATA_API void mvcc_watch_stream_stats_get(mvcc_watch_stream *ws, mvcc_watch_stream_stats *st);
 
 /*
  * Closes the stream: cancels its watchers, frees the queued responses and
  * the stream. NULL is a no-op. The store may be open or already closed.
  */
-void mvcc_watch_stream_close(mvcc_watch_stream *ws);
+STRATA_API void mvcc_watch_stream_close(mvcc_watch_stream *ws);
 
 /* ---- end watch ---- */
 
