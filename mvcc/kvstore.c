@@ -271,6 +271,8 @@ int mvcc_store_close(mvcc_store *s)
         return 0;
     __atomic_store_n(&s->closing, true, __ATOMIC_RELEASE);
     mvcc__compaction_stop(s); /* rule 4 */
+    if (s->close_hook != NULL)
+        s->close_hook(s->hook_arg);
     int rc = 0;
     if (!s->read_only) {
         rc = backend_force_commit(s->be);
@@ -312,20 +314,27 @@ int64_t mvcc_store_pending_compaction(mvcc_store *s)
 /* ---- the watch seam ---------------------------------------------------------- */
 
 int mvcc__store_set_watch_hooks(mvcc_store *s, mvcc__write_hook_fn on_write,
-                                mvcc__compact_hook_fn on_compact, void *arg)
+                                mvcc__compact_hook_fn on_compact, mvcc__close_hook_fn on_close,
+                                void *arg)
 {
     pthread_mutex_lock(&s->write_mu);
     int rc = 0;
-    if ((on_write != NULL || on_compact != NULL) &&
-        (s->write_hook != NULL || s->compact_hook != NULL)) {
+    bool set = s->write_hook != NULL || s->compact_hook != NULL || s->close_hook != NULL;
+    if (set && (on_write != NULL || on_compact != NULL || on_close != NULL)) {
         rc = STRATA_EMISUSE;
     } else {
         s->write_hook = on_write;
         s->compact_hook = on_compact;
+        s->close_hook = on_close;
         s->hook_arg = arg;
     }
     pthread_mutex_unlock(&s->write_mu);
     return rc;
+}
+
+void **mvcc__store_watch_slot(mvcc_store *s)
+{
+    return &s->watch;
 }
 
 void mvcc__store_write_lock(mvcc_store *s)

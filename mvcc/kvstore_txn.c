@@ -48,7 +48,7 @@ struct mvcc_txn {
     size_t nchanges;
     /* The changes for the watch hook (only when one is registered). */
     bool keep_events;
-    mvcc_event *ev;
+    mvcc__change *ev;
     size_t ev_cap;
     uint8_t *arena; /* event bytes; ev[i].kv.key/value hold offsets until end */
     size_t arena_len, arena_cap;
@@ -136,7 +136,7 @@ static void txn_free(mvcc_txn *t)
 static void events_fix(mvcc_txn *t)
 {
     for (size_t i = 0; i < t->nchanges; i++) {
-        mvcc_kv *kv = &t->ev[i].kv;
+        mvcc__kv *kv = &t->ev[i].kv;
         kv->key = t->arena + (uintptr_t)kv->key;
         kv->value = kv->value_len ? t->arena + (uintptr_t)kv->value : NULL;
     }
@@ -418,13 +418,13 @@ static int arena_add(mvcc_txn *t, const void *p, size_t len, size_t *off)
 }
 
 /* Remember change number t->nchanges for the watch hook. */
-static int event_add(mvcc_txn *t, mvcc_event_type type, const mvcc__kv *kv)
+static int event_add(mvcc_txn *t, bool deleted, const mvcc__kv *kv)
 {
     if (!t->keep_events)
         return 0;
     if (t->nchanges >= t->ev_cap) {
         size_t cap = t->ev_cap ? t->ev_cap * 2 : 8;
-        mvcc_event *e = strata_realloc(t->ev, cap * sizeof *e);
+        mvcc__change *e = strata_realloc(t->ev, cap * sizeof *e);
         if (e == NULL)
             return -ENOMEM;
         t->ev = e;
@@ -436,18 +436,13 @@ static int event_add(mvcc_txn *t, mvcc_event_type type, const mvcc__kv *kv)
         rc = arena_add(t, kv->value, kv->value_len, &vo);
     if (rc != 0)
         return rc;
-    mvcc_event *e = &t->ev[t->nchanges];
+    mvcc__change *e = &t->ev[t->nchanges];
     memset(e, 0, sizeof *e);
-    e->type = type;
+    e->deleted = deleted;
     e->sub = (int64_t)t->nchanges;
+    e->kv = *kv;
     e->kv.key = (const uint8_t *)(uintptr_t)ko;
-    e->kv.key_len = kv->key_len;
     e->kv.value = (const uint8_t *)(uintptr_t)vo;
-    e->kv.value_len = kv->value_len;
-    e->kv.create_revision = kv->create_revision;
-    e->kv.mod_revision = kv->mod_revision;
-    e->kv.version = kv->version;
-    e->kv.lease = kv->lease;
     return 0;
 }
 
@@ -527,7 +522,7 @@ int mvcc_txn_put(mvcc_txn *t, const void *key, size_t key_len, const void *value
     if (rc == 0 && !found)
         t->hd.live_change++;
     if (rc == 0)
-        rc = event_add(t, MVCC_EVENT_PUT, &kv);
+        rc = event_add(t, false, &kv);
     if (rc != 0)
         return txn_fail(t, rc);
     t->nchanges++;
@@ -594,7 +589,7 @@ int mvcc_txn_delete_range(mvcc_txn *t, const void *key, size_t key_len, const vo
         if (rc == 0) {
             t->hd.live_change--;
             kv.mod_revision = main; /* the DELETE event carries the deleting revision */
-            rc = event_add(t, MVCC_EVENT_DELETE, &kv);
+            rc = event_add(t, true, &kv);
         }
         if (rc != 0) {
             t->failed = true;

@@ -51,17 +51,29 @@
 /* ---- the watch seam (INTERFACES.md §1) ----------------------------------- */
 
 /*
+ * One change of a write transaction, as the watch hook receives it: kv as
+ * written for a PUT; for a DELETE (deleted true) only kv.key and
+ * kv.mod_revision (the deleting revision) are set. sub is its
+ * sub-revision.
+ */
+typedef struct mvcc__change {
+    mvcc__kv kv;
+    bool deleted;
+    int64_t sub;
+} mvcc__change;
+
+/*
  * Called by the kvstore at the end of every write transaction that made a
  * revision: rev is the new revision, changes[0, n) its changes in
- * sub-revision order (PUT with the KeyValue as written, DELETE with key and
- * mod_revision = rev only). Runs on the writing thread with the store's
- * write lock held, after the revision is current and visible to readers
- * (a read transaction begun now sees it), before mvcc_txn_end returns.
- * changes and every byte they point to are valid only during the call
- * (copy what is kept). Must not begin a write transaction or compact (it
- * holds the write lock); may begin read transactions and read the backend.
+ * sub-revision order. Runs on the writing thread with the store's write
+ * lock held and no backend lock, after the revision is current and visible
+ * to readers (a backend read transaction begun now sees it), before
+ * mvcc_txn_end returns. changes and every byte they point to are valid
+ * only during the call (copy what is kept). Must not begin a write
+ * transaction or compact (it holds the write lock); may begin read
+ * transactions and read the backend.
  */
-typedef void (*mvcc__write_hook_fn)(void *arg, int64_t rev, const mvcc_event *changes, size_t n);
+typedef void (*mvcc__write_hook_fn)(void *arg, int64_t rev, const mvcc__change *changes, size_t n);
 
 /*
  * Called when a compaction of revision rev is accepted (the compacted
@@ -72,13 +84,25 @@ typedef void (*mvcc__write_hook_fn)(void *arg, int64_t rev, const mvcc_event *ch
 typedef void (*mvcc__compact_hook_fn)(void *arg, int64_t rev);
 
 /*
- * Register the watchable store's hooks (either may be NULL); one set per
- * store: STRATA_EMISUSE if already set and both given non-NULL (pass NULLs
- * to unregister first). Takes the write lock: never call it while holding
- * it (that is, from inside a hook). 0 or STRATA_EMISUSE.
+ * Called once by mvcc_store_close, before anything is freed and while the
+ * backend is still open (the compaction thread is already stopped, no
+ * transaction is open): join threads, drop references to the store.
+ */
+typedef void (*mvcc__close_hook_fn)(void *arg);
+
+/*
+ * Register the watchable store's hooks (any may be NULL); one set per
+ * store: STRATA_EMISUSE if a set is registered and a non-NULL one is
+ * given (pass all NULL to unregister first). Takes the write lock: never
+ * call it while holding it (that is, from inside a hook). 0 or
+ * STRATA_EMISUSE.
  */
 int mvcc__store_set_watch_hooks(mvcc_store *s, mvcc__write_hook_fn on_write,
-                                mvcc__compact_hook_fn on_compact, void *arg);
+                                mvcc__compact_hook_fn on_compact, mvcc__close_hook_fn on_close,
+                                void *arg);
+
+/* The watch engineer's state hangs here (set and read by watch's files only). */
+void **mvcc__store_watch_slot(mvcc_store *s);
 
 /*
  * The store's write lock, for the watchable store: hold it to register a
@@ -215,7 +239,9 @@ struct mvcc_store {
     /* write_mu: the watch seam */
     mvcc__write_hook_fn write_hook;
     mvcc__compact_hook_fn compact_hook;
+    mvcc__close_hook_fn close_hook;
     void *hook_arg;
+    void *watch; /* the watch engineer's state (mvcc__store_watch_slot) */
 
     /* The consistent index (kvstore.c): atomics; the hook runs under the batch lock. */
     uint64_t consistent_index;
