@@ -146,6 +146,7 @@ struct lease_lessor {
     uint64_t tokens_at; /* clock time of the last refill */
     lease_range_deleter rd;
     bool have_rd;
+    size_t rd_users;           /* revokes using a copy of rd; set_range_deleter waits for 0 */
     backend_commit_hook *hook; /* the checkpoint commit hook */
 
     /* The loop thread (lessor_loop.c), guarded by loop_mu. */

@@ -364,6 +364,9 @@ int lease_lessor_close(lease_lessor *l)
 void lease_lessor_set_range_deleter(lease_lessor *l, const lease_range_deleter *rd)
 {
     pthread_mutex_lock(&l->mu);
+    /* A revoke still using the old deleter (the store about to close) finishes first. */
+    while (l->rd_users > 0)
+        pthread_cond_wait(&l->revoke_cv, &l->mu);
     if (rd != NULL) {
         l->rd = *rd;
         l->have_rd = true;
@@ -576,6 +579,9 @@ static int revoke_standalone(lease_lessor *l, int64_t id, bool only_expired)
     return rc != 0 ? rc : urc;
 }
 
+static int revoke_through(lease_lessor *l, const lease_range_deleter *r, int64_t id,
+                          bool only_expired);
+
 /* etcd's Revoke (rule 2). only_expired: auto-revoke, skip a lease renewed meanwhile. */
 static int revoke(lease_lessor *l, int64_t id, bool only_expired)
 {
@@ -583,12 +589,27 @@ static int revoke(lease_lessor *l, int64_t id, bool only_expired)
     lease__lease *ls = lease__ltable_find(&l->leases, id);
     bool have_rd = l->have_rd;
     lease_range_deleter rd = l->rd;
+    if (ls != NULL && have_rd)
+        l->rd_users++;
     pthread_mutex_unlock(&l->mu);
     if (ls == NULL)
         return LEASE_ENOTFOUND;
     if (!have_rd)
         return revoke_standalone(l, id, only_expired);
+    int rc = revoke_through(l, &rd, id, only_expired);
+    pthread_mutex_lock(&l->mu);
+    if (--l->rd_users == 0)
+        pthread_cond_broadcast(&l->revoke_cv);
+    pthread_mutex_unlock(&l->mu);
+    return rc;
+}
 
+/* The revoke's one write transaction of the store (rule 2). */
+static int revoke_through(lease_lessor *l, const lease_range_deleter *r, int64_t id,
+                          bool only_expired)
+{
+    lease_range_deleter rd = *r;
+    lease__lease *ls;
     void *txn;
     int rc = rd.begin(rd.arg, &txn);
     if (rc != 0)

@@ -333,6 +333,69 @@ static void test_renew_waits(void)
     }
 }
 
+typedef struct unsetter {
+    lease_lessor *l;
+    bool done;
+} unsetter;
+
+static void *unset_main(void *arg)
+{
+    unsetter *u = arg;
+    lease_lessor_set_range_deleter(u->l, NULL);
+    __atomic_store_n(&u->done, true, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+typedef struct revoker {
+    lease_lessor *l;
+    int64_t id;
+    int rc;
+} revoker;
+
+static void *revoke_main(void *arg)
+{
+    revoker *r = arg;
+    r->rc = lease_revoke(r->l, r->id);
+    return NULL;
+}
+
+/* A store closing (unbinding its deleter) waits for a revoke already using it. */
+static void test_unbind_waits_for_revoke(void)
+{
+    strata_manual_clock_init(&clk, SEC(1000));
+    lease_options lo = lt_opts(&clk);
+    env e;
+    env_open(&e, "unbind.db", &lo);
+    ASSERT_OK(lease_grant(e.l, 1, 10, NULL));
+    lt_put(&e.s, "a", 1);
+    backend_batch_tx *tx = backend_batch(e.be);
+    backend_batch_tx_lock(tx); /* the revoke's begin blocks here */
+    revoker r = { e.l, 1, 12345 };
+    pthread_t rt, ut;
+    ASSERT_EQ_INT(pthread_create(&rt, NULL, revoke_main, &r), 0);
+    for (;;) {
+        pthread_mutex_lock(&e.l->mu);
+        size_t users = e.l->rd_users;
+        pthread_mutex_unlock(&e.l->mu);
+        if (users > 0)
+            break;
+        sched_yield();
+    }
+    unsetter u = { e.l, false };
+    ASSERT_EQ_INT(pthread_create(&ut, NULL, unset_main, &u), 0);
+    /* The unbind cannot finish while the revoke holds the deleter. */
+    for (int i = 0; i < 1000; i++)
+        sched_yield();
+    ASSERT_FALSE(__atomic_load_n(&u.done, __ATOMIC_ACQUIRE));
+    ASSERT_OK(backend_batch_tx_unlock(tx));
+    pthread_join(rt, NULL);
+    pthread_join(ut, NULL);
+    ASSERT_OK(r.rc);
+    ASSERT_EQ_INT(e.s.rev, 1); /* through the deleter, not the standalone path */
+    ASSERT_EQ_STR(e.s.log, "a,");
+    env_close(&e);
+}
+
 int main(void)
 {
     HARNESS_BEGIN(1);
@@ -342,5 +405,6 @@ int main(void)
     RUN(test_auto_revoke);
     RUN(test_thread_poke);
     RUN(test_renew_waits);
+    RUN(test_unbind_waits_for_revoke);
     return 0;
 }
