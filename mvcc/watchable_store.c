@@ -215,7 +215,7 @@ static void make_victim(mvcc__watchable *W, mvcc__watcher *w, mvcc__wstate from,
 /* ---- notify: the end of a write txn ------------------------------------ */
 
 typedef struct notify_ctx {
-    const mvcc__wchange *ch;
+    const mvcc_event *ch;
     int64_t rev;
     uint64_t gen;
     mvcc__event *ev;                /* the change's event, built on first match */
@@ -235,12 +235,12 @@ static void notify_one(void *arg, mvcc__watcher *w)
         c->tail = &w->tnext;
     }
     if (c->ev == NULL)
-        c->ev = mvcc__event_new(c->ch->deleted, &c->ch->kv, c->rev);
+        c->ev = mvcc__event_new(c->ch->type, c->ch->sub, &c->ch->kv, c->rev);
     if (c->ev == NULL || scratch_push(w, c->ev) != 0)
         w->lost = true; /* out of memory: re-read from history */
 }
 
-int mvcc__watch_notify(mvcc__watchable *W, int64_t rev, const mvcc__wchange *ch, size_t n)
+int mvcc__watch_notify(mvcc__watchable *W, int64_t rev, const mvcc_event *ch, size_t n)
 {
     int rc = 0;
     pthread_mutex_lock(&W->mu);
@@ -324,18 +324,18 @@ typedef struct sync_ctx {
     mvcc__watchable *W;
     uint64_t round;
     mvcc__event *ev; /* the entry's event, built on first match */
-    bool deleted;
-    mvcc__kv kv;
-    int64_t main;
+    mvcc_event_type type;
+    mvcc_kv kv;
+    idx_rev rev;
 } sync_ctx;
 
 static void sync_one(void *arg, mvcc__watcher *w)
 {
     sync_ctx *c = arg;
-    if (w->gen != c->round || w->lost || c->main < w->min_rev)
+    if (w->gen != c->round || w->lost || c->rev.main < w->min_rev)
         return; /* not chosen this round, or below what it still needs */
     if (c->ev == NULL)
-        c->ev = mvcc__event_new(c->deleted, &c->kv, c->main);
+        c->ev = mvcc__event_new(c->type, c->rev.sub, &c->kv, c->rev.main);
     if (c->ev == NULL || scratch_push(w, c->ev) != 0)
         w->lost = true; /* out of memory: this watcher reads again next round */
 }
@@ -344,15 +344,18 @@ static int sync_entry(void *arg, const uint8_t *k, size_t klen, const uint8_t *v
 {
     sync_ctx *c = arg;
     mvcc__revkey rk;
+    mvcc__kv kv;
     int rc = mvcc__revkey_decode(k, klen, &rk);
     if (rc == 0)
-        rc = mvcc__kv_decode(v, vlen, &c->kv);
-    if (rc == 0 && c->kv.key_len == 0)
+        rc = mvcc__kv_decode(v, vlen, &kv);
+    if (rc == 0 && kv.key_len == 0)
         rc = MVCC_ECORRUPT;
     if (rc != 0)
         return rc;
-    c->deleted = rk.tombstone;
-    c->main = rk.rev.main;
+    c->type = rk.tombstone ? MVCC_EVENT_DELETE : MVCC_EVENT_PUT;
+    c->rev = rk.rev;
+    c->kv = (mvcc_kv){ kv.key,          kv.key_len, kv.value, kv.value_len, kv.create_revision,
+                       kv.mod_revision, kv.version, kv.lease };
     c->ev = NULL;
     mvcc__wgroup_match(&c->W->unsynced, c->kv.key, c->kv.key_len, sync_one, c);
     mvcc__event_unref(c->ev);
@@ -651,7 +654,7 @@ int mvcc__watch_add(mvcc_watch_stream *ws, const mvcc_watch_request *req, int64_
             ws->next_id++;
         id = ws->next_id++;
     } else if (mvcc__wmap_get(&ws->ids, &id, sizeof id) != NULL) {
-        rc = MVCC_EDUPWATCHID;
+        rc = MVCC_EWATCHERDUPLICATEID;
         goto fail;
     }
     w->id = id;

@@ -22,18 +22,18 @@
 extern "C" {
 #endif
 
-#define MVCC_ERRORS(X)                                                                    \
-    X(MVCC_ECOMPACTED, -5400, "mvcc: required revision has been compacted")               \
-    X(MVCC_EFUTUREREV, -5401, "mvcc: required revision is a future revision")             \
-    X(MVCC_ECANCELED, -5402, "mvcc: watcher is canceled")                                 \
-    X(MVCC_ECLOSED, -5403, "mvcc: closed")                                                \
-    X(MVCC_EWATCHERNOTEXIST, -5404, "mvcc: watcher does not exist")                       \
-    X(MVCC_EEMPTYWATCHERRANGE, -5405, "mvcc: watcher range is empty")                     \
-    X(MVCC_EDUPWATCHID, -5406, "mvcc: duplicate watch ID provided on the WatchStream")    \
-    X(MVCC_ECORRUPT, -5450, "mvcc: stored record is corrupt")                             \
-    X(MVCC_EREVKEYLEN, -5451, "mvcc: revision key is not 17 or 18 bytes long")            \
-    X(MVCC_EREVKEYSEP, -5452, "mvcc: revision key has no '_' at byte 8")                  \
-    X(MVCC_EREVKEYMARK, -5453, "mvcc: 18-byte revision key lacks the tombstone mark 't'") \
+#define MVCC_ERRORS(X)                                                                         \
+    X(MVCC_ECOMPACTED, -5400, "mvcc: required revision has been compacted")                    \
+    X(MVCC_EFUTUREREV, -5401, "mvcc: required revision is a future revision")                  \
+    X(MVCC_ECANCELED, -5402, "mvcc: watcher is canceled")                                      \
+    X(MVCC_ECLOSED, -5403, "mvcc: closed")                                                     \
+    X(MVCC_EWATCHERNOTEXIST, -5404, "mvcc: watcher does not exist")                            \
+    X(MVCC_EEMPTYWATCHERRANGE, -5405, "mvcc: watcher range is empty")                          \
+    X(MVCC_EWATCHERDUPLICATEID, -5406, "mvcc: duplicate watch ID provided on the WatchStream") \
+    X(MVCC_ECORRUPT, -5450, "mvcc: stored record is corrupt")                                  \
+    X(MVCC_EREVKEYLEN, -5451, "mvcc: revision key is not 17 or 18 bytes long")                 \
+    X(MVCC_EREVKEYSEP, -5452, "mvcc: revision key has no '_' at byte 8")                       \
+    X(MVCC_EREVKEYMARK, -5453, "mvcc: 18-byte revision key lacks the tombstone mark 't'")      \
     X(MVCC_EREVKEYNEG, -5454, "mvcc: revision key holds a negative revision")
 
 enum mvcc_status {
@@ -75,27 +75,37 @@ STRATA_API const char *mvcc_status_name(int rc);
  */
 typedef struct mvcc_watch_stream mvcc_watch_stream;
 
+/*
+ * mvcc_kv and mvcc_event are the store's own types (its values section);
+ * they are defined here until the store's header lands on main.
+ */
+typedef struct mvcc_kv {
+    const uint8_t *key;
+    size_t key_len;
+    const uint8_t *value;
+    size_t value_len;
+    int64_t create_revision; /* main revision of the put that created this generation */
+    int64_t mod_revision;    /* main revision of this change */
+    int64_t version;         /* 1 for the creating put, +1 per put since */
+    int64_t lease;
+} mvcc_kv;
+
+/* One change of a write transaction, as watchers receive it. */
 typedef enum mvcc_event_type {
     MVCC_EVENT_PUT = 0,
     MVCC_EVENT_DELETE = 1,
 } mvcc_event_type;
 
 /*
- * One change of one key (mvccpb.Event). A DELETE carries only the key and
- * mod_revision (the deleting revision), as etcd sends it. Events are
- * immutable and shared by every response that carries them; they live as
- * long as the response they were received in.
+ * An event: a PUT carries the KeyValue as written; a DELETE carries only
+ * kv.key and kv.mod_revision (the deleting revision), every other field 0
+ * (etcd's tombstone KeyValue{Key} with ModRevision set). sub is the
+ * change's sub-revision inside its transaction.
  */
 typedef struct mvcc_event {
     mvcc_event_type type;
-    const uint8_t *key;
-    size_t key_len;
-    const uint8_t *value; /* PUT: the value (may be NULL when value_len is 0) */
-    size_t value_len;
-    int64_t create_revision;
-    int64_t mod_revision;
-    int64_t version;
-    int64_t lease;
+    int64_t sub;
+    mvcc_kv kv;
 } mvcc_event;
 
 typedef enum mvcc_watch_response_kind {
@@ -167,7 +177,7 @@ STRATA_API void mvcc_watch_stream_options_init(mvcc_watch_stream_options *o);
  * Starts a watcher (etcd's WatchStream.Watch). Returns 0 and its id in
  * *id_out (the assigned one for MVCC_WATCH_AUTO_ID); or, with nothing
  * created: MVCC_EEMPTYWATCHERRANGE (end_len > 0 and key >= end);
- * MVCC_EDUPWATCHID (the id is in use on this stream, including by a
+ * MVCC_EWATCHERDUPLICATEID (the id is in use on this stream, including by a
  * watcher stopped by compaction and not cancelled); MVCC_ECLOSED (the
  * store is closed); STRATA_EMISUSE (NULL arguments); -ENOMEM.
  * Auto ids count up from 0 and skip ids in use; the counter never goes
@@ -196,10 +206,12 @@ STRATA_API int mvcc_watch_request_progress(mvcc_watch_stream *ws, int64_t id);
 /*
  * A file descriptor (an eventfd) that is readable while the stream's queue
  * holds a response: wait on it with poll/epoll next to other descriptors,
- * then call mvcc_watch_stream_recv. Owned by the stream; do not read or
- * close it.
+ * then call mvcc_watch_stream_recv. Made on the first call (a stream whose
+ * consumer only calls recv pays no system call per response); later calls
+ * return the same one. Owned by the stream: do not read or close it.
+ * Returns the descriptor, or -errno (eventfd failed), STRATA_EMISUSE.
  */
-STRATA_API int mvcc_watch_stream_fd(const mvcc_watch_stream *ws);
+STRATA_API int mvcc_watch_stream_fd(mvcc_watch_stream *ws);
 
 /*
  * Takes the oldest response. timeout_ms: 0 = do not wait, < 0 = wait
