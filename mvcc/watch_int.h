@@ -192,6 +192,7 @@ struct mvcc_watch_stream {
     size_t peak_bytes;
     uint64_t dropped;
     bool blocked; /* a send found no room; the consumer kicks the sync thread */
+    unsigned waiters; /* threads sleeping on qcv (watch_stream.c rule 4) */
     int efd;      /* eventfd, readable iff n > 0; -1 until asked for */
 };
 

@@ -13,6 +13,11 @@
  *      holding 1 when the queue is non-empty, the send that makes the
  *      queue non-empty writes 1, the receive that empties it reads it
  *      back, all under qmu.
+ *   4. A waiter (recv or wait) sleeps on qcv only while the queue is empty
+ *      (or the stream is behind); it is counted in `waiters`, and a sender
+ *      signals only the edges that can end a wait (queue empty -> not,
+ *      behind -> 0) and only when someone waits: a busy stream costs no
+ *      wake-up per response.
  *   3. A send that finds no room sets `blocked`; the receive that next
  *      makes room clears it and wakes the sync thread, which retries the
  *      stream's victims and catches up its unsynced watchers. So a stalled
@@ -131,11 +136,14 @@ bool mvcc__wstream_send(mvcc_watch_stream *ws, mvcc__wresp *r)
         return false;
     }
     ws->ring[(ws->head + ws->n) % ws->cap] = r;
-    if (ws->n++ == 0)
+    if (ws->n++ == 0) {
+        /* Rule 4: only the empty -> non-empty edge can end a wait. */
         efd_set(ws);
+        if (ws->waiters > 0)
+            pthread_cond_broadcast(&ws->qcv);
+    }
     ws->qbytes += r->bytes;
     note_peak(ws);
-    pthread_cond_broadcast(&ws->qcv);
     pthread_mutex_unlock(&ws->qmu);
     return true;
 }
@@ -157,7 +165,7 @@ void mvcc__wstream_account(mvcc_watch_stream *ws, long behind_delta, long victim
     ws->behind = (size_t)((long)ws->behind + behind_delta);
     ws->victim_bytes = (size_t)((long)ws->victim_bytes + victim_bytes_delta);
     note_peak(ws);
-    if (ws->behind == 0)
+    if (ws->behind == 0 && behind_delta != 0 && ws->waiters > 0)
         pthread_cond_broadcast(&ws->qcv);
     pthread_mutex_unlock(&ws->qmu);
 }
@@ -187,7 +195,8 @@ int mvcc_watch_stream_recv(mvcc_watch_stream *ws, int timeout_ms, mvcc_watch_res
     *out = NULL;
     if (ws == NULL)
         return STRATA_EMISUSE;
-    struct timespec dl = deadline_after(timeout_ms > 0 ? timeout_ms : 0);
+    struct timespec dl;
+    bool have_dl = false;
     pthread_mutex_lock(&ws->qmu);
     while (ws->n == 0) {
         if (store_closed(ws)) {
@@ -198,8 +207,14 @@ int mvcc_watch_stream_recv(mvcc_watch_stream *ws, int timeout_ms, mvcc_watch_res
             pthread_mutex_unlock(&ws->qmu);
             return -EAGAIN;
         }
+        if (!have_dl && timeout_ms > 0) {
+            dl = deadline_after(timeout_ms); /* only when it has to wait */
+            have_dl = true;
+        }
+        ws->waiters++;
         int rc = timeout_ms < 0 ? pthread_cond_wait(&ws->qcv, &ws->qmu)
                                 : pthread_cond_timedwait(&ws->qcv, &ws->qmu, &dl);
+        ws->waiters--;
         if (rc == ETIMEDOUT && ws->n == 0) {
             pthread_mutex_unlock(&ws->qmu);
             return -ETIMEDOUT;
@@ -250,6 +265,7 @@ int mvcc_watch_stream_wait(mvcc_watch_stream *ws, int timeout_ms, bool *caught_u
             continue;
         }
         int rc = 0;
+        ws->waiters++;
         if (timeout_ms < 0) {
             /* Bounded sleeps so a lost wake-up costs at most a period. */
             struct timespec t = deadline_after(100);
@@ -260,6 +276,7 @@ int mvcc_watch_stream_wait(mvcc_watch_stream *ws, int timeout_ms, bool *caught_u
         } else {
             rc = pthread_cond_timedwait(&ws->qcv, &ws->qmu, &dl);
         }
+        ws->waiters--;
         bool done = ws->n > 0 || ws->behind == 0;
         pthread_mutex_unlock(&ws->qmu);
         if (rc == ETIMEDOUT && !done)
