@@ -47,6 +47,7 @@
 
 #include "interval_tree.h"
 #include "kvpb.h"
+#include "mvcc_int.h"
 #include "revkey.h"
 #include "watch_map.h"
 
@@ -191,9 +192,9 @@ struct mvcc_watch_stream {
     size_t max_bytes;
     size_t peak_bytes;
     uint64_t dropped;
-    bool blocked; /* a send found no room; the consumer kicks the sync thread */
+    bool blocked;     /* a send found no room; the consumer kicks the sync thread */
     unsigned waiters; /* threads sleeping on qcv (watch_stream.c rule 4) */
-    int efd;      /* eventfd, readable iff n > 0; -1 until asked for */
+    int efd;          /* eventfd, readable iff n > 0; -1 until asked for */
 };
 
 /* A stream on W (the store's watch state). */
@@ -272,7 +273,7 @@ void mvcc__watchable_unref(mvcc__watchable *W);
  * write lock held, after rev became readable. Returns 0 or -ENOMEM (some
  * watchers then fall back to catching up from history: nothing is lost).
  */
-int mvcc__watch_notify(mvcc__watchable *W, int64_t rev, const mvcc_event *ch, size_t n);
+int mvcc__watch_notify(mvcc__watchable *W, int64_t rev, const mvcc__change *ch, size_t n);
 /* Wakes the sync thread (a compaction, new unsynced watchers, room in a queue). */
 void mvcc__watchable_kick(mvcc__watchable *W);
 /*

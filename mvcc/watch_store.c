@@ -8,13 +8,15 @@
  *   1. The current revision is read under the store's rev_mu, where the
  *      kvstore moves it and publishes the backend buffer together, so a
  *      read transaction begun afterwards sees every entry up to it.
- *   2. One watch state per store: it is the hooks' arg; whoever registers
- *      the hooks first wins, a concurrent loser closes its own.
+ *   2. One watch state per store: it is the hooks' arg and sits in the
+ *      store's watch slot; whoever registers the hooks first wins, a
+ *      concurrent loser closes its own and takes the winner's.
  *   3. The store's close hook closes the watch state first thing (joins
  *      the sync thread), so nothing of it touches a store being freed;
  *      open streams stay valid (recv drains, then MVCC_ECLOSED).
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include "mvcc_int.h"
@@ -64,7 +66,7 @@ static int src_read(void *arg, int64_t from, int64_t to,
     return rc;
 }
 
-static void on_write(void *arg, int64_t rev, const mvcc_event *changes, size_t n)
+static void on_write(void *arg, int64_t rev, const mvcc__change *changes, size_t n)
 {
     mvcc__watch_notify(arg, rev, changes, n);
 }
@@ -80,33 +82,46 @@ static void on_close(void *arg)
     mvcc__watchable_close(arg);
 }
 
-/* The store's watch state, created on first use (rule 2). */
+/*
+ * The store's watch state, created on first use (rule 2) and kept in the
+ * store's watch slot, which only this file reads or writes, under the
+ * store's write lock.
+ */
 static int watchable_of(mvcc_store *s, mvcc__watchable **out)
 {
-    for (;;) {
-        mvcc__store_write_lock(s);
-        mvcc__watchable *W = s->write_hook == on_write ? s->hook_arg : NULL;
-        if (W != NULL) {
-            /* A stream reference taken under the write lock: the close hook
-             * cannot run before it (mvcc_store_close must not race an open). */
-            *out = W;
-            mvcc__store_write_unlock(s);
-            return 0;
-        }
-        mvcc__store_write_unlock(s);
-        mvcc__watch_source src = { s, src_revs, src_read };
-        int rc = mvcc__watchable_open(&src, NULL, &W);
-        if (rc != 0)
-            return rc;
-        rc = mvcc__store_set_watch_hooks(s, on_write, on_compact, on_close, W);
-        if (rc == 0) {
-            *out = W;
-            return 0;
-        }
-        mvcc__watchable_close(W);
-        if (rc != STRATA_EMISUSE)
-            return rc;
+    mvcc__store_write_lock(s);
+    mvcc__watchable *W = *mvcc__store_watch_slot(s);
+    mvcc__store_write_unlock(s);
+    if (W != NULL) {
+        *out = W;
+        return 0;
     }
+    mvcc__watch_source src = { s, src_revs, src_read };
+    int rc = mvcc__watchable_open(&src, NULL, &W);
+    if (rc != 0)
+        return rc;
+    rc = mvcc__store_set_watch_hooks(s, on_write, on_compact, on_close, W);
+    if (rc != 0) {
+        /* Another thread's state won the race: it fills the slot right
+         * after its registration. */
+        mvcc__watchable_close(W);
+        for (int spin = 0; spin < 100000; spin++) {
+            mvcc__store_write_lock(s);
+            W = *mvcc__store_watch_slot(s);
+            mvcc__store_write_unlock(s);
+            if (W != NULL) {
+                *out = W;
+                return 0;
+            }
+            sched_yield();
+        }
+        return rc;
+    }
+    mvcc__store_write_lock(s);
+    *mvcc__store_watch_slot(s) = W;
+    mvcc__store_write_unlock(s);
+    *out = W;
+    return 0;
 }
 
 int mvcc_watch_stream_open(mvcc_store *s, const mvcc_watch_stream_options *o,

@@ -215,7 +215,7 @@ static void make_victim(mvcc__watchable *W, mvcc__watcher *w, mvcc__wstate from,
 /* ---- notify: the end of a write txn ------------------------------------ */
 
 typedef struct notify_ctx {
-    const mvcc_event *ch;
+    const mvcc__change *ch;
     int64_t rev;
     uint64_t gen;
     mvcc__event *ev;                /* the change's event, built on first match */
@@ -235,12 +235,13 @@ static void notify_one(void *arg, mvcc__watcher *w)
         c->tail = &w->tnext;
     }
     if (c->ev == NULL)
-        c->ev = mvcc__event_new(c->ch->type, c->ch->sub, &c->ch->kv, c->rev);
+        c->ev = mvcc__event_new(c->ch->deleted ? MVCC_EVENT_DELETE : MVCC_EVENT_PUT, c->ch->sub,
+                                &c->ch->kv, c->rev);
     if (c->ev == NULL || scratch_push(w, c->ev) != 0)
         w->lost = true; /* out of memory: re-read from history */
 }
 
-int mvcc__watch_notify(mvcc__watchable *W, int64_t rev, const mvcc_event *ch, size_t n)
+int mvcc__watch_notify(mvcc__watchable *W, int64_t rev, const mvcc__change *ch, size_t n)
 {
     int rc = 0;
     pthread_mutex_lock(&W->mu);
@@ -325,7 +326,7 @@ typedef struct sync_ctx {
     uint64_t round;
     mvcc__event *ev; /* the entry's event, built on first match */
     mvcc_event_type type;
-    mvcc_kv kv;
+    mvcc__kv kv;
     idx_rev rev;
 } sync_ctx;
 
@@ -344,18 +345,15 @@ static int sync_entry(void *arg, const uint8_t *k, size_t klen, const uint8_t *v
 {
     sync_ctx *c = arg;
     mvcc__revkey rk;
-    mvcc__kv kv;
     int rc = mvcc__revkey_decode(k, klen, &rk);
     if (rc == 0)
-        rc = mvcc__kv_decode(v, vlen, &kv);
-    if (rc == 0 && kv.key_len == 0)
+        rc = mvcc__kv_decode(v, vlen, &c->kv);
+    if (rc == 0 && c->kv.key_len == 0)
         rc = MVCC_ECORRUPT;
     if (rc != 0)
         return rc;
     c->type = rk.tombstone ? MVCC_EVENT_DELETE : MVCC_EVENT_PUT;
     c->rev = rk.rev;
-    c->kv = (mvcc_kv){ kv.key,          kv.key_len, kv.value, kv.value_len, kv.create_revision,
-                       kv.mod_revision, kv.version, kv.lease };
     c->ev = NULL;
     mvcc__wgroup_match(&c->W->unsynced, c->kv.key, c->kv.key_len, sync_one, c);
     mvcc__event_unref(c->ev);
@@ -654,7 +652,7 @@ int mvcc__watch_add(mvcc_watch_stream *ws, const mvcc_watch_request *req, int64_
             ws->next_id++;
         id = ws->next_id++;
     } else if (mvcc__wmap_get(&ws->ids, &id, sizeof id) != NULL) {
-        rc = MVCC_EWATCHERDUPLICATEID;
+        rc = MVCC_EDUPWATCHID;
         goto fail;
     }
     w->id = id;

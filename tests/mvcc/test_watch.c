@@ -109,7 +109,7 @@ static int64_t model_txn(model *m, const char *const *ops, size_t nops)
     pthread_mutex_lock(&m->wmu);
     pthread_mutex_lock(&m->mu);
     int64_t rev = m->cur + 1;
-    mvcc_event ch[16];
+    mvcc__change ch[16];
     size_t first = m->n;
     for (size_t i = 0; i < nops; i++) {
         if (m->n == m->cap) {
@@ -137,21 +137,16 @@ static int64_t model_txn(model *m, const char *const *ops, size_t nops)
     }
     for (size_t i = first; i < m->n; i++) {
         entry *e = &m->e[i];
-        ch[i - first].type = e->tomb ? MVCC_EVENT_DELETE : MVCC_EVENT_PUT;
+        ch[i - first].deleted = e->tomb;
         ch[i - first].sub = e->sub;
         if (e->tomb)
-            ch[i - first].kv = (mvcc_kv){ .key = (const uint8_t *)e->key,
-                                          .key_len = strlen(e->key),
-                                          .mod_revision = rev };
+            ch[i - first].kv = (mvcc__kv){ .key = (const uint8_t *)e->key,
+                                           .key_len = strlen(e->key),
+                                           .mod_revision = rev };
         else
-            ch[i - first].kv = (mvcc_kv){ (const uint8_t *)e->key,
-                                          strlen(e->key),
-                                          (const uint8_t *)e->val,
-                                          strlen(e->val),
-                                          e->create,
-                                          rev,
-                                          e->ver,
-                                          0 };
+            ch[i - first].kv =
+                    (mvcc__kv){ (const uint8_t *)e->key, strlen(e->key), e->create, rev, e->ver,
+                                (const uint8_t *)e->val, strlen(e->val), 0 };
     }
     m->cur = rev;
     pthread_mutex_unlock(&m->mu);
@@ -507,7 +502,7 @@ static void test_app_filter_and_ids(void)
     int64_t id;
     ASSERT_OK(mvcc_watch(ws, &rq, &id));
     ASSERT_EQ_INT(id, 7);
-    ASSERT_RC(mvcc_watch(ws, &rq, &id), MVCC_EWATCHERDUPLICATEID);
+    ASSERT_RC(mvcc_watch(ws, &rq, &id), MVCC_EDUPWATCHID);
     rq.id = MVCC_WATCH_AUTO_ID;
     rq.filter = NULL;
     ASSERT_OK(mvcc_watch(ws, &rq, &id));
@@ -657,7 +652,7 @@ static void test_compaction(void)
     ASSERT_EQ_SIZE(g[2].n, 0);
     int64_t id;
     mvcc_watch_request rq = { .id = 2, .key = "q", .key_len = 1 };
-    ASSERT_RC(mvcc_watch(ws, &rq, &id), MVCC_EWATCHERDUPLICATEID);
+    ASSERT_RC(mvcc_watch(ws, &rq, &id), MVCC_EDUPWATCHID);
     mvcc_watch_stream_stats st;
     mvcc_watch_stream_stats_get(ws, &st);
     ASSERT_EQ_SIZE(st.compacted, 2);
