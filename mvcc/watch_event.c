@@ -16,7 +16,7 @@
 
 #include "watch_int.h"
 
-mvcc__event *mvcc__event_new(mvcc_event_type type, int64_t sub, const mvcc_kv *kv, int64_t mod_rev)
+mvcc__event *mvcc__event_new(mvcc_event_type type, int64_t sub, const mvcc__kv *kv, int64_t mod_rev)
 {
     bool deleted = type == MVCC_EVENT_DELETE;
     size_t klen = kv->key_len, vlen = deleted ? 0 : kv->value_len;

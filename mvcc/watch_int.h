@@ -71,7 +71,8 @@ typedef struct mvcc__event {
  * A new event with one reference: PUT of kv, or DELETE of kv's key, at
  * main revision mod_rev and sub-revision sub (a DELETE reads only kv's key).
  */
-mvcc__event *mvcc__event_new(mvcc_event_type type, int64_t sub, const mvcc_kv *kv, int64_t mod_rev);
+mvcc__event *mvcc__event_new(mvcc_event_type type, int64_t sub, const mvcc__kv *kv,
+                             int64_t mod_rev);
 void mvcc__event_ref(mvcc__event *e);
 void mvcc__event_unref(mvcc__event *e);
 
