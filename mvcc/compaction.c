@@ -124,7 +124,22 @@ static int batch_fn(void *arg, bolt_val key, bolt_val value)
         return 1;
     }
     bool kept = idx_rev_set_contains(b->keep, rk.rev);
-    mvcc__hash_rebase_entry(b->rb, rk.rev, key.data, key.size, value.data, value.size, kept);
+    bool superseded = false;
+    if (kept) {
+        /* hash.c rule 3: is it still its key's newest revision? */
+        mvcc__kv kv;
+        idx_rev mod;
+        rc = mvcc__kv_decode(value.data, value.size, &kv);
+        if (rc != 0) {
+            b->rc = MVCC_ECORRUPT;
+            return 1;
+        }
+        superseded =
+                idx_tree_get(b->s->index, kv.key, kv.key_len, INT64_MAX, &mod, NULL, NULL) != 0 ||
+                idx_rev_cmp(mod, rk.rev) != 0;
+    }
+    mvcc__hash_rebase_entry(b->rb, rk.rev, key.data, key.size, value.data, value.size, kept,
+                            superseded);
     if (!kept) {
         memcpy(b->del[b->ndel], key.data, key.size);
         b->del_len[b->ndel++] = (uint8_t)key.size;

@@ -34,8 +34,11 @@
  *      deletion) makes HashKV scan. Its deletion pass visits every entry
  *      <= its revision C' in order: it gathers the CRC of the entries in
  *      (C, C'] (T's prefix, removed from T at the end by rule 1) and the
- *      new kept list. Revisions superseded while a compaction is pending
- *      are remembered (changed_during) and marked removed in the new list.
+ *      new kept list, each kept entry marked removed when the index no
+ *      longer has it as its key's newest revision (a write between C' and
+ *      the acceptance superseded it). Revisions superseded while the
+ *      compaction is pending are remembered too (changed_during) and
+ *      marked removed in the new list.
  *   4. The state carries the revision it describes (hash_rev); HashKV
  *      uses it only when that is the revision asked for, no compaction is
  *      pending and its base is the compacted revision, else it scans.
@@ -347,7 +350,7 @@ void mvcc__hash_rebase_init(mvcc__hash_rebase *rb, int64_t old_base, int64_t new
 }
 
 void mvcc__hash_rebase_entry(mvcc__hash_rebase *rb, idx_rev rev, const uint8_t *k, size_t klen,
-                             const uint8_t *v, size_t vlen, bool kept)
+                             const uint8_t *v, size_t vlen, bool kept, bool superseded)
 {
     if (!rb->ok)
         return;
@@ -367,20 +370,26 @@ void mvcc__hash_rebase_entry(mvcc__hash_rebase *rb, idx_rev rev, const uint8_t *
     if (rb->nkept == rb->cap) {
         size_t cap = rb->cap ? rb->cap * 2 : 256;
         mvcc__hash_kept *p = strata_realloc(rb->kept, cap * sizeof *p);
-        if (p == NULL) {
+        if (p != NULL)
+            rb->kept = p;
+        bool *r = p != NULL ? strata_realloc(rb->removed, cap * sizeof *r) : NULL;
+        if (r == NULL) {
             rb->ok = false;
             return;
         }
-        rb->kept = p;
+        rb->removed = r;
         rb->cap = cap;
     }
+    rb->removed[rb->nkept] = superseded;
     rb->kept[rb->nkept++] = (mvcc__hash_kept){ rev, c, (uint32_t)len };
 }
 
 void mvcc__hash_rebase_release(mvcc__hash_rebase *rb)
 {
     strata_free(rb->kept);
+    strata_free(rb->removed);
     rb->kept = NULL;
+    rb->removed = NULL;
 }
 
 void mvcc__hash_compact_end(mvcc_store *s, mvcc__hash_rebase *rb, bool finished)
@@ -388,18 +397,18 @@ void mvcc__hash_compact_end(mvcc_store *s, mvcc__hash_rebase *rb, bool finished)
     mvcc__hash_state *h = &s->hash;
     pthread_mutex_lock(&s->hash_mu);
     if (finished) {
-        bool *removed = rb->ok ? strata_calloc(rb->nkept ? rb->nkept : 1, sizeof *removed) : NULL;
-        if (removed == NULL || !h->tail_ok || rb->a_len > h->tail_len) {
-            strata_free(removed);
+        if (!rb->ok || !h->tail_ok || rb->a_len > h->tail_len) {
             h->kept_ok = false;
             h->tail_ok = h->tail_ok && rb->a_len <= h->tail_len;
         } else {
             h->tail_len -= rb->a_len;
             h->tail_crc = crc32c_suffix(h->tail_crc, rb->a_crc, h->tail_len);
             for (size_t i = 0; i < rb->nkept && h->changed_during != NULL; i++)
-                removed[i] = idx_rev_set_contains(h->changed_during, rb->kept[i].rev);
-            mvcc__hash_set_kept(h, rb->kept, removed, rb->nkept, rb->new_base);
+                rb->removed[i] =
+                        rb->removed[i] || idx_rev_set_contains(h->changed_during, rb->kept[i].rev);
+            mvcc__hash_set_kept(h, rb->kept, rb->removed, rb->nkept, rb->new_base);
             rb->kept = NULL; /* taken over */
+            rb->removed = NULL;
             h->kept_ok = h->track_ok;
         }
         h->base = rb->new_base;
@@ -533,4 +542,12 @@ int mvcc__hash_kv_scan(mvcc_store *s, int64_t rev, uint32_t *out)
     if (rev == 0)
         rev = mvcc__current_rev(s);
     return hash_scan(s, rev, compact, out);
+}
+
+int mvcc__hash_kv_incremental(mvcc_store *s, uint32_t *out)
+{
+    pthread_mutex_lock(&s->hash_mu);
+    bool done = hash_incremental(s, s->hash_rev, mvcc__compact_rev(s), out);
+    pthread_mutex_unlock(&s->hash_mu);
+    return done ? 0 : STRATA_NOTFOUND;
 }

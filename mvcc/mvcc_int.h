@@ -197,6 +197,7 @@ typedef struct mvcc__hash_rebase {
     uint32_t a_crc; /* the entries in (old_base, new_base] */
     uint64_t a_len;
     mvcc__hash_kept *kept; /* the entries the compaction keeps */
+    bool *removed;         /* kept[i] is already superseded */
     size_t nkept, cap;
     bool ok;
 } mvcc__hash_rebase;
@@ -312,12 +313,21 @@ void mvcc__hash_compact_begin(mvcc_store *s, int64_t rev);
 /* The base of the kept list now. */
 int64_t mvcc__hash_base(mvcc_store *s);
 void mvcc__hash_rebase_init(mvcc__hash_rebase *rb, int64_t old_base, int64_t new_base);
-/* Visit one entry <= new_base in bucket order; kept: the compaction keeps it. */
+/*
+ * Visit one entry <= new_base in bucket order; kept: the compaction keeps
+ * it; superseded: its key has a newer revision now.
+ */
 void mvcc__hash_rebase_entry(mvcc__hash_rebase *rb, idx_rev rev, const uint8_t *k, size_t klen,
-                             const uint8_t *v, size_t vlen, bool kept);
+                             const uint8_t *v, size_t vlen, bool kept, bool superseded);
 void mvcc__hash_rebase_release(mvcc__hash_rebase *rb);
 /* The compaction ended: finished (its pass saw every entry) or abandoned. */
 void mvcc__hash_compact_end(mvcc_store *s, mvcc__hash_rebase *rb, bool finished);
+/*
+ * HashKV at the revision the state describes, without a scan: 0, or
+ * STRATA_NOTFOUND when the state cannot answer (a compaction is pending,
+ * ...). For tests.
+ */
+int mvcc__hash_kv_incremental(mvcc_store *s, uint32_t *out);
 /* HashKV by the scan alone (tests compare it with the incremental value). */
 int mvcc__hash_kv_scan(mvcc_store *s, int64_t rev, uint32_t *out);
 
