@@ -217,7 +217,6 @@ static void test_stress(void)
     harness_path(path, sizeof path, "stress.db");
     backend_options bo;
     backend_options_init(&bo);
-    bo.bolt.initial_mmap_size = 64 << 20;
     backend *be;
     ASSERT_OK(backend_open(path, &bo, &be));
     ASSERT_OK(mvcc_store_open(be, NULL, &store));
