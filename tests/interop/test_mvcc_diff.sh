@@ -10,9 +10,10 @@
 # (MVCC_DIFF_JOBS, default the number of cores), each pair on its own.
 #
 # On a mismatch: the seed and profile, the command that makes the script
-# again, and the first differing output line of each side (with the script
-# line that produced it). The scripts and outputs are kept in the
-# directory printed when MVCC_DIFF_KEEP=1.
+# again, and the first differing output line of each side, and the script
+# line (op) that printed it (both sides rerun with --echo / -echo). The
+# scripts and outputs are kept in the directory printed when
+# MVCC_DIFF_KEEP=1.
 #
 # Knobs (the CI run uses the defaults): MVCC_DIFF_SCRIPTS (20),
 # MVCC_DIFF_OPS (1500 lines per script), MVCC_DIFF_SEED (the first seed;
@@ -112,6 +113,14 @@ for ((i = 0; i < n; i++)); do
             echo "  first difference at output line $at:"
             echo "    etcd:   ${want:0:300}"
             echo "    strata: ${got:0:300}"
+        fi
+        # Again with the script lines echoed, to name the op that differs.
+        "$ORACLE" -echo <"$T/s$i.txt" >"$T/o$i.echo" 2>/dev/null
+        "$STRATA" script --echo <"$T/s$i.txt" >"$T/t$i.echo" 2>/dev/null
+        IFS=$'\t' read -r at want got < <(first_diff "$T/o$i.echo" "$T/t$i.echo")
+        if [ -n "${at:-}" ]; then
+            op=$(head -n "$at" "$T/o$i.echo" | grep '^> ' | tail -n 1)
+            echo "  the op: ${op:0:300} (line $(grep -c '^> ' < <(head -n "$at" "$T/o$i.echo")) of the ops)"
         fi
         sed -n '1,3p' "$T/t$i.err" | sed 's/^/  strata stderr: /'
         continue

@@ -33,13 +33,15 @@ static void script_usage(FILE *out)
             "  --batch-interval D     the backend's commit interval (100ms; e.g. 1ms, 2s, 1h)\n"
             "  --batch-limit N        the backend's pending-write limit (10000)\n"
             "  --timeout DURATION     wait this long for FILE's lock (1s)\n"
+            "  --echo                 print '> LINE' before each op's output (for reading;\n"
+            "                         the oracle's -echo)\n"
             "  --list-ops             print the ops this build knows and exit\n\n"
             "Exit codes: 0 the whole script ran; 2 a script error (bad usage: the message on\n"
             "stderr names the line; the output up to the line before is printed) or a bad\n"
             "command line; 3 the db cannot be opened; 4 an internal error.\n");
 }
 
-enum { OPT_DB = 2000, OPT_MIN_TTL, OPT_BATCH_INTERVAL, OPT_BATCH_LIMIT, OPT_LIST_OPS };
+enum { OPT_DB = 2000, OPT_MIN_TTL, OPT_BATCH_INTERVAL, OPT_BATCH_LIMIT, OPT_LIST_OPS, OPT_ECHO };
 
 typedef struct script_cmd_args {
     script_options so;
@@ -133,6 +135,9 @@ static int script_option(int c, const char *arg, void *ctx)
         }
         a->so.batch_limit = (uint32_t)v;
         return 0;
+    case OPT_ECHO:
+        a->so.echo = true;
+        return 0;
     default: /* OPT_LIST_OPS */
         a->list_ops = true;
         return 0;
@@ -148,6 +153,7 @@ int cmd_script(int argc, char **argv)
         { "batch-limit", required_argument, NULL, OPT_BATCH_LIMIT },
         { "timeout", required_argument, NULL, CLI_OPT_TIMEOUT },
         { "list-ops", no_argument, NULL, OPT_LIST_OPS },
+        { "echo", no_argument, NULL, OPT_ECHO },
         { NULL, 0, NULL, 0 },
     };
     script_cmd_args a = { 0 };

@@ -173,6 +173,11 @@ static void tmpdir_remove(const char *dir)
 
 /* ---- the line loop ------------------------------------------------------------ */
 
+static bool is_space(unsigned char b)
+{
+    return b == ' ' || b == '\t' || b == '\n' || b == '\v' || b == '\f' || b == '\r';
+}
+
 /* Run one line; 0 or an op result. */
 static int run_line(script_ctx *c, unsigned char *line, size_t len, script_tok **toks, size_t *cap,
                     script_tok **pos, size_t *pos_cap)
@@ -188,6 +193,11 @@ static int run_line(script_ctx *c, unsigned char *line, size_t len, script_tok *
     const script_tok *name = &(*toks)[0];
     if (name->quoted)
         return script_fail(c, "op name must not be quoted");
+    if (c->opt->echo) {
+        fputs("> ", c->out);
+        fwrite(*echo, 1, echo_len, c->out);
+        putc('\n', c->out);
+    }
     char shown[48];
     snprintf(shown, sizeof shown, "%.*s", (int)(name->len < 40 ? name->len : 40),
              (const char *)name->s);
@@ -238,8 +248,8 @@ int script_run(const script_options *opt, FILE *in, FILE *out)
     script_ctx *c = &ctx;
     char tmpdir[4096] = "", tmppath[4096];
     int code = SCRIPT_EXIT_OK, rc = 0;
-    unsigned char *line = NULL;
-    size_t line_cap = 0, tok_cap = 0, pos_cap = 0;
+    unsigned char *line = NULL, *echo = NULL;
+    size_t line_cap = 0, tok_cap = 0, pos_cap = 0, echo_cap = 0;
     script_tok *toks = NULL, *pos = NULL;
 
     for (size_t p = 0; p < N_PLUGINS; p++) {
@@ -278,7 +288,7 @@ int script_run(const script_options *opt, FILE *in, FILE *out)
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             len--;
         line[len] = '\0'; /* getline's buffer always has room for its NUL */
-        if ((rc = run_line(c, line, len, &toks, &tok_cap, &pos, &pos_cap)) != 0)
+        if ((rc = run_line(c, line, len, &toks, &tok_cap, &pos, &pos_cap, &echo, &echo_cap)) != 0)
             break;
     }
     if (rc == 0 && ferror(in)) {
@@ -318,6 +328,7 @@ out:
     for (size_t p = 0; p < N_PLUGINS; p++)
         free(c->state[p]);
     free(line);
+    free(echo);
     free(toks);
     free(pos);
     return code;
