@@ -9,7 +9,7 @@
  * (script_lex.c), finds the op in a table and calls it; the ops print
  * through the helpers of script_out.c. Ops come in plug-ins: a plug-in is
  * a table of ops plus hooks into the runner's life cycle (open, close,
- * after every op, the lease check of a leased put). The kv plug-in
+ * after every op). The kv plug-in
  * (script_kv.c) has every op but the lessor's and the watchers'. The lease
  * and watch plug-ins live in their own files, script_lease.c and
  * script_watch.c, each defining one `const script_plugin`
@@ -136,6 +136,7 @@ typedef struct script_options {
     uint64_t batch_interval_ns; /* --batch-interval; 0 = the backend's default */
     uint32_t batch_limit;       /* --batch-limit; 0 = the backend's default */
     uint64_t lock_timeout_ms;   /* wait for the db file's lock this long */
+    bool echo;                  /* --echo: "> LINE" before each op's output (the oracle's -echo) */
 } script_options;
 
 typedef struct script_plugin script_plugin;
@@ -197,11 +198,6 @@ struct script_plugin {
     void (*close_after_store)(script_ctx *c, void *state);
     /* After every top-level op (and `end`): print what it caused (watch events). */
     int (*after_op)(script_ctx *c, void *state);
-    /*
-     * A put names lease `id` != 0: 0 when the lease exists, 1 when it does
-     * not (the put then prints etcd's "lease not found" and writes nothing).
-     */
-    int (*lease_exists)(script_ctx *c, void *state, int64_t id);
 };
 
 /* The kv plug-in (script_kv.c): every op of ORACLE.md but lease, watch, cancel. */
@@ -225,9 +221,6 @@ void script_list_ops(FILE *out);
  * SCRIPT_FAIL or SCRIPT_INTERNAL (the stack is then closed).
  */
 int script_reopen(script_ctx *c, int64_t *dropped);
-
-/* The lease check of a put naming lease id != 0: 0 exists, 1 not found, or an op result. */
-int script_lease_exists(script_ctx *c, int64_t id);
 
 /* ---- helpers for ops (script_lex.c) ----------------------------------------- */
 

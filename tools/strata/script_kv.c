@@ -27,26 +27,12 @@
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static bolt_val val_of(const unsigned char *p, size_t n)
-{
-    return (bolt_val){ p, n };
-}
-
-/* The mvcc end of a script range: NULL = single key, size 0 = every key >= key. */
-static const bolt_val *end_of(const script_range *r, bolt_val *buf)
-{
-    if (r->end == NULL)
-        return NULL;
-    *buf = val_of(r->end, r->elen);
-    return buf;
-}
-
 static void kv_of(const mvcc_kv *kv, script_kv *out)
 {
-    *out = (script_kv){ .key = kv->key.data,
-                        .klen = kv->key.size,
-                        .value = kv->value.data,
-                        .vlen = kv->value.size,
+    *out = (script_kv){ .key = kv->key,
+                        .klen = kv->key_len,
+                        .value = kv->value,
+                        .vlen = kv->value_len,
                         .create = kv->create_revision,
                         .mod = kv->mod_revision,
                         .version = kv->version,
@@ -61,7 +47,7 @@ static int writer(script_ctx *c, mvcc_txn **tw, bool *own, const char *op)
         *own = false;
         return 0;
     }
-    int rc = mvcc_txn_begin(c->kv, tw);
+    int rc = mvcc_txn_write_begin(c->kv, tw);
     if (rc != 0)
         return script_internal(c, rc, op);
     *own = true;
@@ -73,7 +59,7 @@ static int writer_end(script_ctx *c, mvcc_txn *tw, bool own, int rc, const char 
 {
     if (!own)
         return rc;
-    int erc = mvcc_txn_end(tw);
+    int erc = mvcc_txn_end(tw, NULL);
     if (erc != 0 && rc == 0)
         return script_internal(c, erc, op);
     return rc;
@@ -101,45 +87,46 @@ static int op_put(script_ctx *c, const script_args *a, void *state)
         if ((rc = script_pos_int64(c, a, 2, "lease", &lease)) != 0)
             return rc;
     }
-    /* etcdserver checks the lease before it touches the store. */
-    if (lease != 0) {
-        rc = script_lease_exists(c, lease);
-        if (rc < 0)
-            return rc;
-        if (rc == 1) {
-            script_print(c, "put ");
-            script_error(c, LEASE_ENOTFOUND);
-            script_print(c, "\n");
-            return 0;
-        }
-    }
     mvcc_txn *tw;
     bool own;
     if ((rc = writer(c, &tw, &own, "put")) != 0)
         return rc;
     int64_t rev = 0;
-    mvcc_range_result *rr = NULL;
-    rc = mvcc_txn_put(tw, val_of(key->s, key->len), val_of(value->s, value->len), lease, &rev);
-    if (rc != 0) {
+    mvcc_range_result rr;
+    mvcc_range_result_init(&rr);
+    /* A lease the lessor does not know: etcd's server checks it before it
+     * touches the store; mvcc's put checks it before it writes anything. */
+    rc = mvcc_txn_put(tw, key->s, key->len, value->s, value->len, lease, &rev);
+    bool no_lease = rc == LEASE_ENOTFOUND;
+    if (rc == MVCC_ENOLESSOR) {
+        rc = script_fail(c,
+                         "put: lease=%" PRId64 ": the store has no lessor (the lessor's ops, "
+                         "tools/strata/script_lease.c, are not in this build)",
+                         lease);
+    } else if (rc != 0 && !no_lease) {
         rc = script_internal(c, rc, "put");
-    } else {
-        mvcc_range_options ro;
-        mvcc_range_options_init(&ro);
-        rc = mvcc_txn_range(tw, val_of(key->s, key->len), NULL, &ro, &rr);
+    } else if (rc == 0) {
+        rc = mvcc_txn_range(tw, key->s, key->len, NULL, 0, NULL, &rr);
         if (rc != 0)
             rc = script_internal(c, rc, "put: reading the key back");
-        else if (rr->n != 1)
+        else if (rr.n != 1)
             rc = script_internal(c, STRATA_NOTFOUND, "put: reading the key back");
+    } else {
+        rc = 0;
     }
     rc = writer_end(c, tw, own, rc, "put");
-    if (rc == 0) {
-        const mvcc_kv *kv = &rr->kvs[0];
+    if (rc == 0 && no_lease) {
+        script_print(c, "put ");
+        script_error(c, LEASE_ENOTFOUND);
+        script_print(c, "\n");
+    } else if (rc == 0) {
+        const mvcc_kv *kv = &rr.kvs[0];
         script_line(c,
                     "put rev=%" PRId64 " create=%" PRId64 " mod=%" PRId64 " ver=%" PRId64
                     " lease=%" PRId64,
                     rev, kv->create_revision, kv->mod_revision, kv->version, kv->lease);
     }
-    mvcc_range_result_free(rr);
+    mvcc_range_result_release(&rr);
     return rc;
 }
 
@@ -161,27 +148,24 @@ static int op_del(script_ctx *c, const script_args *a, void *state)
         free(buf);
         return rc;
     }
-    bolt_val end;
-    const bolt_val *endp = end_of(&r, &end);
-    mvcc_range_options ro;
-    mvcc_range_options_init(&ro);
-    mvcc_range_result *prev = NULL;
+    mvcc_range_result prev;
+    mvcc_range_result_init(&prev);
     int64_t n = 0, rev = 0;
-    rc = mvcc_txn_range(tw, val_of(r.key, r.klen), endp, &ro, &prev);
+    rc = mvcc_txn_range(tw, r.key, r.klen, r.end, r.elen, NULL, &prev);
     if (rc != 0)
         rc = script_internal(c, rc, "del: reading what it deletes");
-    else if ((rc = mvcc_txn_delete_range(tw, val_of(r.key, r.klen), endp, &n, &rev)) != 0)
+    else if ((rc = mvcc_txn_delete_range(tw, r.key, r.klen, r.end, r.elen, &n, &rev)) != 0)
         rc = script_internal(c, rc, "del");
     rc = writer_end(c, tw, own, rc, "del");
     if (rc == 0) {
         script_line(c, "del n=%" PRId64 " rev=%" PRId64, n, rev);
-        for (size_t i = 0; i < prev->n; i++) {
+        for (size_t i = 0; i < prev.n; i++) {
             script_kv kv;
-            kv_of(&prev->kvs[i], &kv);
+            kv_of(&prev.kvs[i], &kv);
             script_kv_line(c, "  prev", &kv, true);
         }
     }
-    mvcc_range_result_free(prev);
+    mvcc_range_result_release(&prev);
     free(buf);
     return rc;
 }
@@ -199,41 +183,40 @@ static int op_range(script_ctx *c, const script_args *a, void *state)
     int rc = script_key_range(c, a, 0, &r, &buf);
     if (rc != 0)
         return rc;
-    mvcc_range_options ro;
-    mvcc_range_options_init(&ro);
+    mvcc_range_options ro = { .size = sizeof ro };
     if ((rc = script_opt_int64(c, a, "rev", 0, &ro.rev)) != 0 ||
         (rc = script_opt_int64(c, a, "limit", 0, &ro.limit)) != 0) {
         free(buf);
         return rc;
     }
     ro.count_only = script_flag(a, "count");
+    /* keysonly only changes what is printed (etcdserver reads the values too). */
     bool keys_only = script_flag(a, "keysonly");
-    bolt_val end;
-    const bolt_val *endp = end_of(&r, &end);
-    mvcc_range_result *rr = NULL;
+    mvcc_range_result rr;
+    mvcc_range_result_init(&rr);
     if (c->txn != NULL)
-        rc = mvcc_txn_range(c->txn, val_of(r.key, r.klen), endp, &ro, &rr);
+        rc = mvcc_txn_range(c->txn, r.key, r.klen, r.end, r.elen, &ro, &rr);
     else
-        rc = mvcc_range(c->kv, val_of(r.key, r.klen), endp, &ro, &rr);
+        rc = mvcc_store_range(c->kv, r.key, r.klen, r.end, r.elen, &ro, &rr);
     free(buf);
-    if (rc != 0 && script_error_is_etcd(rc) && rr != NULL) {
+    if (rc != 0 && script_error_is_etcd(rc)) {
         script_print(c, "range ");
         script_error(c, rc);
-        script_line(c, " rev=%" PRId64 " count=%" PRId64, rr->rev, rr->count);
-        mvcc_range_result_free(rr);
+        script_line(c, " rev=%" PRId64 " count=%" PRId64, rr.rev, rr.count);
+        mvcc_range_result_release(&rr);
         return 0;
     }
     if (rc != 0) {
-        mvcc_range_result_free(rr);
+        mvcc_range_result_release(&rr);
         return script_internal(c, rc, "range");
     }
-    script_line(c, "range rev=%" PRId64 " count=%" PRId64 " n=%zu", rr->rev, rr->count, rr->n);
-    for (size_t i = 0; i < rr->n; i++) {
+    script_line(c, "range rev=%" PRId64 " count=%" PRId64 " n=%zu", rr.rev, rr.count, rr.n);
+    for (size_t i = 0; i < rr.n; i++) {
         script_kv kv;
-        kv_of(&rr->kvs[i], &kv);
+        kv_of(&rr.kvs[i], &kv);
         script_kv_line(c, "  kv", &kv, !keys_only);
     }
-    mvcc_range_result_free(rr);
+    mvcc_range_result_release(&rr);
     return 0;
 }
 
@@ -244,7 +227,7 @@ static int op_txn(script_ctx *c, const script_args *a, void *state)
     (void)state;
     if (a->npos != 0)
         return script_fail(c, "usage: txn");
-    int rc = mvcc_txn_begin(c->kv, &c->txn);
+    int rc = mvcc_txn_write_begin(c->kv, &c->txn);
     if (rc != 0) {
         c->txn = NULL;
         return script_internal(c, rc, "txn");
@@ -259,11 +242,12 @@ static int op_end(script_ctx *c, const script_args *a, void *state)
     if (a->npos != 0)
         return script_fail(c, "usage: end");
     size_t n = mvcc_txn_changes(c->txn);
-    int rc = mvcc_txn_end(c->txn);
+    int64_t rev = 0;
+    int rc = mvcc_txn_end(c->txn, &rev);
     c->txn = NULL;
     if (rc != 0)
         return script_internal(c, rc, "end");
-    script_line(c, "txn end changes=%zu rev=%" PRId64, n, mvcc_rev(c->kv));
+    script_line(c, "txn end changes=%zu rev=%" PRId64, n, rev);
     return 0;
 }
 
@@ -278,14 +262,14 @@ static int op_compact(script_ctx *c, const script_args *a, void *state)
     int rc = script_pos_int64(c, a, 0, "rev", &rev);
     if (rc != 0)
         return rc;
-    rc = mvcc_compact(c->kv, rev);
+    rc = mvcc_store_compact(c->kv, rev);
     if (rc != 0 && rc != MVCC_ECOMPACTED && rc != MVCC_EFUTUREREV)
         return script_internal(c, rc, "compact");
     /* etcdserver's physical compaction: wait for the job (for ErrCompacted,
      * the scheduler's barrier), then commit (ORACLE.md rule C). A future
      * revision schedules nothing. */
     if (rc != MVCC_EFUTUREREV) {
-        int wrc = mvcc_compact_wait(c->kv);
+        int wrc = mvcc_store_compact_wait(c->kv);
         if (wrc != 0)
             return script_internal(c, wrc, "compact: waiting for the compaction");
         if ((wrc = backend_force_commit(c->be)) != 0)
@@ -310,19 +294,19 @@ static int op_hash(script_ctx *c, const script_args *a, void *state)
     int rc;
     if (a->npos == 1 && (rc = script_pos_int64(c, a, 0, "rev", &rev)) != 0)
         return rc;
-    mvcc_hash_result h;
-    rc = mvcc_hash_kv(c->kv, rev, &h);
+    mvcc_hash_kv h = { 0, 0, 0 };
+    rc = mvcc_store_hash_kv(c->kv, rev, &h);
     if (rc != 0 && !script_error_is_etcd(rc))
         return script_internal(c, rc, "hash");
     if (rc != 0) {
         script_print(c, "hash rev=%" PRId64 " ", rev);
         script_error(c, rc);
-        script_line(c, " hash=%" PRIu32 " compact=%" PRId64 " cur=%" PRId64, h.hash,
-                    h.compact_revision, h.revision);
+        script_line(c, " hash=%" PRIu32 " compact=%" PRId64 " cur=%" PRId64, h.hash, h.compact_rev,
+                    h.current_rev);
         return 0;
     }
     script_line(c, "hash rev=%" PRId64 " hash=%" PRIu32 " compact=%" PRId64 " cur=%" PRId64, rev,
-                h.hash, h.compact_revision, h.revision);
+                h.hash, h.compact_rev, h.current_rev);
     return 0;
 }
 
@@ -332,14 +316,13 @@ static int op_hashall(script_ctx *c, const script_args *a, void *state)
     if (a->npos != 0)
         return script_fail(c, "usage: hashall");
     /* etcd's store.Hash: commit, then hash the file, leaving out
-     * meta/consistent_index (the backend's default ignores). */
-    int rc = backend_force_commit(c->be);
+     * meta/consistent_index. */
     uint32_t h = 0;
-    if (rc == 0)
-        rc = backend_hash(c->be, NULL, 0, &h);
+    int64_t rev = 0;
+    int rc = mvcc_store_hash(c->kv, &h, &rev);
     if (rc != 0)
         return script_internal(c, rc, "hashall");
-    script_line(c, "hashall hash=%" PRIu32 " rev=%" PRId64, h, mvcc_rev(c->kv));
+    script_line(c, "hashall hash=%" PRIu32 " rev=%" PRId64, h, rev);
     return 0;
 }
 
@@ -355,7 +338,7 @@ static int op_reopen(script_ctx *c, const script_args *a, void *state)
     if (rc != 0)
         return rc;
     script_line(c, "reopen rev=%" PRId64 " compact=%" PRId64 " watchers_dropped=%" PRId64,
-                mvcc_rev(c->kv), mvcc_compact_rev(c->kv), dropped);
+                mvcc_store_rev(c->kv), mvcc_store_compact_rev(c->kv), dropped);
     return 0;
 }
 
@@ -364,7 +347,7 @@ static int op_defrag(script_ctx *c, const script_args *a, void *state)
     (void)state;
     if (a->npos != 0)
         return script_fail(c, "usage: defrag");
-    int rc = backend_defrag(c->be, NULL);
+    int rc = mvcc_store_defrag(c->kv, NULL);
     if (rc != 0)
         return script_internal(c, rc, "defrag");
     script_line(c, "defrag ok");
@@ -388,8 +371,8 @@ static int op_rev(script_ctx *c, const script_args *a, void *state)
     (void)state;
     if (a->npos != 0)
         return script_fail(c, "usage: rev");
-    script_line(c, "rev cur=%" PRId64 " compact=%" PRId64, mvcc_rev(c->kv),
-                mvcc_compact_rev(c->kv));
+    script_line(c, "rev cur=%" PRId64 " compact=%" PRId64, mvcc_store_rev(c->kv),
+                mvcc_store_compact_rev(c->kv));
     return 0;
 }
 

@@ -82,14 +82,26 @@ static int stack_open(script_ctx *c)
         return script_internal(c, rc, "cannot open the db");
     mvcc_options so;
     mvcc_options_init(&so);
+    c->why[0] = '\0';
+    so.errbuf = c->why;
+    so.errbuf_size = sizeof c->why;
     for (size_t p = 0; p < N_PLUGINS; p++) {
         if (plugins[p]->open_before_store == NULL)
             continue;
         if ((rc = plugins[p]->open_before_store(c, c->state[p], &so)) != 0)
             return rc;
     }
-    if ((rc = mvcc_open(c->be, &so, &c->kv)) != 0)
-        return script_internal(c, rc, "cannot open the mvcc store");
+    if ((rc = mvcc_store_open(c->be, &so, &c->kv)) != 0) {
+        /* The store's own description of a damaged record, when it gave one. */
+        char detail[sizeof c->why];
+        snprintf(detail, sizeof detail, "%s", c->why);
+        script_internal(c, rc, "cannot open the mvcc store");
+        if (detail[0] != '\0') {
+            size_t l = strlen(c->why);
+            snprintf(c->why + l, sizeof c->why - l, ": %s", detail);
+        }
+        return SCRIPT_INTERNAL;
+    }
     for (size_t p = 0; p < N_PLUGINS; p++) {
         if (plugins[p]->open_after_store == NULL)
             continue;
@@ -115,7 +127,7 @@ static int stack_close(script_ctx *c, int64_t *dropped)
             if ((rc = plugins[p]->close_before_store(c, c->state[p], dropped)) != 0 && result == 0)
                 result = rc;
         }
-        rc = mvcc_close(c->kv);
+        rc = mvcc_store_close(c->kv);
         c->kv = NULL;
         if (rc != 0 && result == 0)
             result = script_internal(c, rc, "closing the mvcc store");
@@ -138,17 +150,6 @@ int script_reopen(script_ctx *c, int64_t *dropped)
     if (rc != 0)
         return rc;
     return stack_open(c);
-}
-
-int script_lease_exists(script_ctx *c, int64_t id)
-{
-    for (size_t p = 0; p < N_PLUGINS; p++)
-        if (plugins[p]->lease_exists != NULL)
-            return plugins[p]->lease_exists(c, c->state[p], id);
-    return script_fail(c,
-                       "put: lease=%lld needs the lessor's ops (tools/strata/script_lease.c), "
-                       "which are not in this build",
-                       (long long)id);
 }
 
 /* ---- the temporary db --------------------------------------------------------- */
@@ -180,9 +181,28 @@ static bool is_space(unsigned char b)
 
 /* Run one line; 0 or an op result. */
 static int run_line(script_ctx *c, unsigned char *line, size_t len, script_tok **toks, size_t *cap,
-                    script_tok **pos, size_t *pos_cap)
+                    script_tok **pos, size_t *pos_cap, unsigned char **echo, size_t *echo_cap)
 {
     const char *why = NULL;
+    size_t echo_len = 0;
+    if (c->opt->echo) {
+        /* The line as written (tokenizing decodes quoted tokens in place),
+         * without the surrounding white space (Go's strings.TrimSpace). */
+        const unsigned char *b = line, *e = line + len;
+        while (b < e && is_space(*b))
+            b++;
+        while (e > b && is_space(e[-1]))
+            e--;
+        echo_len = (size_t)(e - b);
+        if (*echo_cap < echo_len + 1) {
+            unsigned char *v = realloc(*echo, echo_len + 1);
+            if (v == NULL)
+                return script_internal(c, -ENOMEM, "reading the script");
+            *echo = v;
+            *echo_cap = echo_len + 1;
+        }
+        memcpy(*echo, b, echo_len);
+    }
     long n = script_tokenize(line, len, toks, cap, &why);
     if (n == -2)
         return script_internal(c, -ENOMEM, "reading the script");
@@ -306,7 +326,7 @@ int script_run(const script_options *opt, FILE *in, FILE *out)
 close:
     /* The oracle ends a txn left open (an error inside it, or no `end`). */
     if (c->txn != NULL) {
-        rc = mvcc_txn_end(c->txn);
+        rc = mvcc_txn_end(c->txn, NULL);
         c->txn = NULL;
         if (rc != 0 && code == SCRIPT_EXIT_OK) {
             fprintf(stderr, "strata script: ending the open txn: %s\n", cli_strerror(rc));
