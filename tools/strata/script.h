@@ -292,7 +292,7 @@ typedef struct script_kv {
  */
 void script_kv_line(script_ctx *c, const char *prefix, const script_kv *kv, bool with_value);
 
-/* Is rc one of etcd's errors (mvcc's or lease's), which the output shows as error="..."? */
+/* Is rc one of etcd's own errors (mvcc's or lease's), which the output shows as error="..."? */
 bool script_error_is_etcd(int rc);
 
 /* Print `error="<etcd's message for rc>"` (no newline). */

@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include <strata/lease.h>
+
 #include "cli_util.h"
 #include "script.h"
 
@@ -62,11 +64,24 @@ void script_kv_line(script_ctx *c, const char *prefix, const script_kv *kv, bool
 
 bool script_error_is_etcd(int rc)
 {
-    /* The first half of mvcc's and lease's ranges are etcd's own errors,
-     * carrying etcd's messages (mvcc.h, lease.h); the second half are
-     * strata's (damaged records), which etcd has no output for. */
-    return (rc <= STRATA_RANGE_MVCC && rc > STRATA_RANGE_MVCC - STRATA_RANGE_SIZE / 2) ||
-           (rc <= STRATA_RANGE_LEASE && rc > STRATA_RANGE_LEASE - STRATA_RANGE_SIZE / 2);
+    /* etcd's own errors, which mvcc.h and lease.h give etcd's messages;
+     * the layers' other codes (a closed store, a damaged record, ...) are
+     * strata's, and etcd has no output for them. */
+    switch (rc) {
+    case MVCC_ECOMPACTED:
+    case MVCC_EFUTUREREV:
+    case MVCC_ECANCELED:
+    case MVCC_EWATCHERNOTEXIST:
+    case MVCC_EEMPTYWATCHERRANGE:
+    case MVCC_EWATCHERDUPLICATEID:
+    case LEASE_ENOTPRIMARY:
+    case LEASE_ENOTFOUND:
+    case LEASE_EEXISTS:
+    case LEASE_ETTLTOOLARGE:
+        return true;
+    default:
+        return false;
+    }
 }
 
 void script_error(script_ctx *c, int rc)
