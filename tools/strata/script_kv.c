@@ -42,6 +42,7 @@ static void kv_of(const mvcc_kv *kv, script_kv *out)
 /* The write txn an op writes in: the open `txn`, or a new one (*own). */
 static int writer(script_ctx *c, mvcc_txn **tw, bool *own, const char *op)
 {
+    *own = false;
     if (c->txn != NULL) {
         *tw = c->txn;
         *own = false;
