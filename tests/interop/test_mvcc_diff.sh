@@ -120,7 +120,11 @@ for ((i = 0; i < n; i++)); do
         IFS=$'\t' read -r at want got < <(first_diff "$T/o$i.echo" "$T/t$i.echo")
         if [ -n "${at:-}" ]; then
             op=$(head -n "$at" "$T/o$i.echo" | grep '^> ' | tail -n 1)
-            echo "  the op: ${op:0:300} (line $(grep -c '^> ' < <(head -n "$at" "$T/o$i.echo")) of the ops)"
+            k=$(head -n "$at" "$T/o$i.echo" | grep -c '^> ')
+            # the script line of the k-th op (lines with tokens: not blank, not a comment)
+            line=$(awk -v k="$k" '{ s = $0; sub(/^[ \t\r]+/, "", s) }
+                s != "" && substr(s, 1, 1) != "#" && ++n == k { print NR; exit }' "$T/s$i.txt")
+            echo "  the op: ${op:0:300} (script line $line)"
         fi
         sed -n '1,3p' "$T/t$i.err" | sed 's/^/  strata stderr: /'
         continue
