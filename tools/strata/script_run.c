@@ -163,7 +163,7 @@ static void tmpdir_remove(const char *dir)
         while ((e = readdir(d)) != NULL) {
             if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
                 continue;
-            char path[4096];
+            char path[4096 + 256 + 2];
             snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
             unlink(path);
         }
@@ -266,7 +266,7 @@ int script_run(const script_options *opt, FILE *in, FILE *out)
 {
     script_ctx ctx = { .opt = opt, .out = out };
     script_ctx *c = &ctx;
-    char tmpdir[4096] = "", tmppath[4096];
+    char tmpdir[4096] = "", tmppath[4096 + 8];
     int code = SCRIPT_EXIT_OK, rc = 0;
     unsigned char *line = NULL, *echo = NULL;
     size_t line_cap = 0, tok_cap = 0, pos_cap = 0, echo_cap = 0;
