@@ -8,6 +8,9 @@
 # ../shared/peers/etcd by script_build_oracle.sh); the outputs and exit
 # codes must be identical, byte for byte. The scripts run in parallel
 # (MVCC_DIFF_JOBS, default the number of cores), each pair on its own.
+# Every fourth script runs strata with a 1 ms batch interval and a batch
+# limit of 3, every fourth with 1 h and 10^9: the output must not depend
+# on when the backend commits.
 #
 # On a mismatch: the seed and profile, the command that makes the script
 # again, and the first differing output line of each side, and the script
@@ -21,6 +24,15 @@
 # MVCC_DIFF_PROFILE (default, corner, or alternate: the default).
 set -u
 
+# batching_of I: the backend options strata runs script I with.
+batching_of() {
+    case $(($1 % 4)) in
+    2) echo "--batch-interval 1h --batch-limit 1000000000" ;;
+    3) echo "--batch-interval 1ms --batch-limit 3" ;;
+    *) echo "default" ;;
+    esac
+}
+
 if [ "${1:-}" = --one ]; then
     # Worker: --one DIR I SEED PROFILE (run by xargs below).
     shift
@@ -29,7 +41,10 @@ if [ "${1:-}" = --one ]; then
     "$GEN" --seed "$seed" --ops "$OPS" --profile "$profile" >"s$i.txt" || exit 1
     "$ORACLE" <"s$i.txt" >"o$i.out" 2>"o$i.err"
     echo $? >"o$i.rc"
-    "$STRATA" script <"s$i.txt" >"t$i.out" 2>"t$i.err"
+    batching=$(batching_of "$i")
+    [ "$batching" = default ] && batching=
+    # shellcheck disable=SC2086
+    "$STRATA" script $batching <"s$i.txt" >"t$i.out" 2>"t$i.err"
     echo $? >"t$i.rc"
     exit 0
 fi
@@ -107,7 +122,7 @@ for ((i = 0; i < n; i++)); do
     if [ "$trc" -ne "$orc" ] || ! cmp -s "$T/o$i.out" "$T/t$i.out"; then
         failures=$((failures + 1))
         echo "FAIL: seed $seed profile $profile: strata script differs from etcd (exit $trc, etcd $orc)"
-        echo "  script: $GEN --seed $seed --ops $OPS --profile $profile"
+        echo "  script: $GEN --seed $seed --ops $OPS --profile $profile (strata batching: $(batching_of $i))"
         IFS=$'\t' read -r at want got < <(first_diff "$T/o$i.out" "$T/t$i.out")
         if [ -n "${at:-}" ]; then
             echo "  first difference at output line $at:"
