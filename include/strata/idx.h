@@ -285,6 +285,17 @@ STRATA_API void idx_range_result_release(idx_range_result *r);
 STRATA_API int idx_tree_range(idx_tree *t, const void *key, size_t key_len, const void *end,
                               size_t end_len, int64_t at_rev, size_t limit, bool with_keys,
                               idx_range_result *out);
+/*
+ * One page of a range, for streaming: the keys k >= key (> key when
+ * after_key) and below end (end_len 0: no bound) that exist at at_rev,
+ * with their revisions, stopping as soon as limit (> 0; 0 = no limit) are
+ * collected: the walk never goes past the page, so reading a range page by
+ * page costs each key once. total = count. Keys are always collected.
+ * Fills *out (released first). 0 or -ENOMEM (out zeroed).
+ */
+STRATA_API int idx_tree_range_page(idx_tree *t, const void *key, size_t key_len, bool after_key,
+                                   const void *end, size_t end_len, int64_t at_rev, size_t limit,
+                                   idx_range_result *out);
 /* CountRevisions (etcd 3.5): the total of idx_tree_range without collecting. Always succeeds. */
 STRATA_API size_t idx_tree_count_revisions(idx_tree *t, const void *key, size_t key_len,
                                            const void *end, size_t end_len, int64_t at_rev);
