@@ -73,7 +73,7 @@ bool script_error_is_etcd(int rc)
     case MVCC_ECANCELED:
     case MVCC_EWATCHERNOTEXIST:
     case MVCC_EEMPTYWATCHERRANGE:
-    case MVCC_EWATCHERDUPLICATEID:
+    case MVCC_EDUPWATCHID:
     case LEASE_ENOTPRIMARY:
     case LEASE_ENOTFOUND:
     case LEASE_EEXISTS:
