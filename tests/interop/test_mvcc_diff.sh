@@ -59,7 +59,9 @@ for f in "$@"; do
         exit 2
     fi
 done
-export STRATA=$1 GEN=$2 ORACLE=$3
+# absolute paths: the workers run inside the temporary directory
+STRATA=$(realpath "$1") GEN=$(realpath "$2") ORACLE=$(realpath "$3")
+export STRATA GEN ORACLE
 export OPS=${MVCC_DIFF_OPS:-1500}
 n=${MVCC_DIFF_SCRIPTS:-20}
 base=${MVCC_DIFF_SEED:-${STRATA_TEST_SEED:-1}}
