@@ -495,27 +495,22 @@ STRATA_API int mvcc_store_snapshot(mvcc_store *s, int fd, unsigned flags,
  */
 typedef struct mvcc_watch_stream mvcc_watch_stream;
 
+/* One change of a key, as watchers receive it (mvccpb.Event). */
 typedef enum mvcc_event_type {
     MVCC_EVENT_PUT = 0,
     MVCC_EVENT_DELETE = 1,
 } mvcc_event_type;
 
 /*
- * One change of one key (mvccpb.Event). A DELETE carries only the key and
- * mod_revision (the deleting revision), as etcd sends it. Events are
- * immutable and shared by every response that carries them; they live as
- * long as the response they were received in.
+ * An event: a PUT carries the KeyValue as written; a DELETE carries only
+ * kv.key and kv.mod_revision (the deleting revision), every other field 0
+ * (etcd's tombstone KeyValue{Key} with ModRevision set). sub is the
+ * change's sub-revision inside its transaction.
  */
 typedef struct mvcc_event {
     mvcc_event_type type;
-    const uint8_t *key;
-    size_t key_len;
-    const uint8_t *value; /* PUT: the value (may be NULL when value_len is 0) */
-    size_t value_len;
-    int64_t create_revision;
-    int64_t mod_revision;
-    int64_t version;
-    int64_t lease;
+    int64_t sub;
+    mvcc_kv kv;
 } mvcc_event;
 
 typedef enum mvcc_watch_response_kind {
@@ -584,6 +579,18 @@ typedef struct mvcc_watch_stream_options {
 STRATA_API void mvcc_watch_stream_options_init(mvcc_watch_stream_options *o);
 
 /*
+ * Opens a watch stream on s (o NULL: the defaults). The store's watch
+ * state (its groups and its sync thread) is made with the first stream and
+ * closed with the store; a stream may outlive the store (recv then drains
+ * what was queued and returns MVCC_ECLOSED). Close it with
+ * mvcc_watch_stream_close. Returns 0; MVCC_ECLOSED (the store is
+ * closing); STRATA_EMISUSE (NULL arguments, bad options); -ENOMEM; a
+ * thread creation failure as -errno. *out is NULL on failure.
+ */
+STRATA_API int mvcc_watch_stream_open(mvcc_store *s, const mvcc_watch_stream_options *o,
+                                      mvcc_watch_stream **out);
+
+/*
  * Starts a watcher (etcd's WatchStream.Watch). Returns 0 and its id in
  * *id_out (the assigned one for MVCC_WATCH_AUTO_ID); or, with nothing
  * created: MVCC_EEMPTYWATCHERRANGE (end_len > 0 and key >= end);
@@ -616,10 +623,12 @@ STRATA_API int mvcc_watch_request_progress(mvcc_watch_stream *ws, int64_t id);
 /*
  * A file descriptor (an eventfd) that is readable while the stream's queue
  * holds a response: wait on it with poll/epoll next to other descriptors,
- * then call mvcc_watch_stream_recv. Owned by the stream; do not read or
- * close it.
+ * then call mvcc_watch_stream_recv. Made on the first call (a stream whose
+ * consumer only calls recv pays no system call per response); later calls
+ * return the same one. Owned by the stream: do not read or close it.
+ * Returns the descriptor, or -errno (eventfd failed), STRATA_EMISUSE.
  */
-STRATA_API int mvcc_watch_stream_fd(const mvcc_watch_stream *ws);
+STRATA_API int mvcc_watch_stream_fd(mvcc_watch_stream *ws);
 
 /*
  * Takes the oldest response. timeout_ms: 0 = do not wait, < 0 = wait
