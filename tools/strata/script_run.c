@@ -73,10 +73,13 @@ void script_list_ops(FILE *out)
 static int stack_open(script_ctx *c)
 {
     backend_options bo;
+    bolt_options bolt;
     backend_options_init(&bo);
+    backend_bolt_options_init(&bolt); /* etcd's */
+    bolt.timeout_ms = c->opt->lock_timeout_ms;
+    bo.bolt = &bolt;
     bo.batch_interval_ns = c->opt->batch_interval_ns;
     bo.batch_limit = c->opt->batch_limit;
-    bo.bolt.timeout_ms = c->opt->lock_timeout_ms;
     int rc = backend_open(c->path, &bo, &c->be);
     if (rc != 0)
         return script_internal(c, rc, "cannot open the db");
