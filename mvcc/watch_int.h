@@ -1,6 +1,6 @@
 /*
  * watch_int.h: the watchable store's private types (etcd's watchableStore,
- * watcherGroup, watcher, watchStream; SCHEMA.md §11), shared by
+ * watcherGroup, watcher, watchStream; docs/schema.md §11), shared by
  * watch_event.c, watch_group.c, watch_stream.c and watchable_store.c.
  *
  * Locks, in the only order they are ever nested:
@@ -51,7 +51,7 @@
 #include "revkey.h"
 #include "watch_map.h"
 
-/* etcd's constants (SCHEMA.md §11). */
+/* etcd's constants (docs/schema.md §11). */
 #define MVCC__WATCH_QUEUE_LEN      128  /* chanBufLen */
 #define MVCC__WATCH_MAX_PER_SYNC   512  /* maxWatchersPerSync */
 #define MVCC__WATCH_BATCH_MAX_REVS 1000 /* watchBatchMaxRevs */

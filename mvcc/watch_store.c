@@ -1,6 +1,6 @@
 /*
  * watch_store.c: the watchable store on a real mvcc store: its history
- * source (the `key` bucket through a backend read transaction, SCHEMA.md
+ * source (the `key` bucket through a backend read transaction, docs/schema.md
  * §11's catch-up read) and its hooks into the kvstore (mvcc_int.h's watch
  * seam), created with the first watch stream and closed with the store.
  *

@@ -1,6 +1,6 @@
 /*
  * watchable_store.c: the watchable store (etcd 3.4 mvcc/watchable_store.go,
- * watcher_group.go; SCHEMA.md §11): watchers in sync get each write's
+ * watcher_group.go; docs/schema.md §11): watchers in sync get each write's
  * events from the writer (notify), watchers behind catch up from history
  * on the sync thread in rounds of bounded revisions, and watchers whose
  * queue was full (victims) are retried when their consumer makes room.
