@@ -1,7 +1,7 @@
 #!/bin/bash
 # test_script_db.sh STRATA SCRIPT_GEN MVCCORACLE: `strata script --db FILE`
 # on db files the real etcd wrote, and etcd on files strata wrote (issue 13:
-# "with --db FILE, FILE is opened as it is"; DESIGN.md: etcd data both ways).
+# "with --db FILE, FILE is opened as it is"; docs/design.md: etcd data both ways).
 #
 # Each seeded script (script_gen) is cut in two halves at a line outside
 # any txn. The first half runs through etcd's mvccoracle (-dir, -keep) and
