@@ -29,7 +29,16 @@
  * Adding ops (the lessor's, the watchers'): write a gen_* function and
  * add a row to op_table with its weight in each profile; a generator that
  * needs state adds it to `gen` and keeps it through its own ops. No
- * lease or watch op is generated yet (issue 13: the kv ops only).
+ * watch op is generated yet.
+ *
+ * Leases (issue 14, ORACLE.md §2-§4): `lease grant/revoke/renew/get/list`
+ * and leased puts (`lease=ID` or the positional form), aimed at etcd's
+ * corners: IDs from a small pool so grants collide (LEASE_EEXISTS) and
+ * revokes hit keys, ID 0 and negative IDs, TTLs <= 0 (raised to
+ * MinLeaseTTL), at and above MaxLeaseTTL, puts and renews naming missing
+ * leases, a leased key overwritten unleased or by another lease, deleted,
+ * and leases revoked with several keys (one revision, sorted deletes).
+ * The model keeps the granted IDs and each key's lease.
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -38,7 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_KEYS = 64, MAX_KEY_LEN = 24, MAX_TOMBS = 32, MAX_VALUE = 9000 };
+enum { MAX_KEYS = 64, MAX_KEY_LEN = 24, MAX_TOMBS = 32, MAX_VALUE = 9000, MAX_LEASES = 16 };
 
 typedef struct key {
     unsigned char b[MAX_KEY_LEN];
@@ -62,6 +71,10 @@ typedef struct gen {
     /* Inside a txn: the changes so far (the revision moves at `end` only). */
     bool in_txn;
     long txn_changes;
+    /* Leases: the granted IDs, and the lease of each live key (0: none). */
+    int64_t leases[MAX_LEASES];
+    size_t nleases;
+    int64_t key_lease[MAX_KEYS];
 } gen;
 
 /* ---- randomness: SplitMix64 --------------------------------------------------- */
@@ -375,6 +388,130 @@ static size_t pick_value_len(gen *g)
     return (size_t)between(g, 401, g->prof == PROFILE_CORNER ? 2000 : MAX_VALUE);
 }
 
+/* ---- leases ---------------------------------------------------------------------- */
+
+static void gen_put(gen *g);
+
+static bool lease_granted(const gen *g, int64_t id)
+{
+    for (size_t i = 0; i < g->nleases; i++)
+        if (g->leases[i] == id)
+            return true;
+    return false;
+}
+
+/* Percent of puts that name a lease: none until a lease has been granted once in a while. */
+static unsigned g_lease_pct(const gen *g)
+{
+    return g->nleases > 0 ? 30 : 3;
+}
+
+/* A granted ID with probability pct %, else one from the pool or a corner (maybe missing). */
+static int64_t pick_lease_id(gen *g, unsigned pct)
+{
+    if (g->nleases > 0 && chance(g, pct))
+        return g->leases[below(g, g->nleases)];
+    unsigned x = (unsigned)below(g, 100);
+    if (x < 80)
+        return between(g, 1, 10);
+    if (x < 90)
+        return -between(g, 1, 3); /* a client-chosen negative ID */
+    if (x < 95)
+        return INT64_MAX - (int64_t)below(g, 2);
+    return INT64_MIN + (int64_t)below(g, 2);
+}
+
+static void put_int(int64_t v)
+{
+    printf(" %" PRId64, v);
+}
+
+/* lease grant ID TTL: etcd's checks (ID 0, TTL too large, exists), TTL floors. */
+static void gen_lease_grant(gen *g)
+{
+    unsigned x = (unsigned)below(g, 100);
+    int64_t id = x < 5 ? 0 : pick_lease_id(g, 15);
+    unsigned t = (unsigned)below(g, 100);
+    int64_t ttl = t < 60   ? between(g, 1, 3600)
+                  : t < 70 ? 0
+                  : t < 78 ? -between(g, 1, 100)
+                  : t < 86 ? 9000000000 - (int64_t)below(g, 2)
+                  : t < 92 ? 9000000001 + (int64_t)below(g, 5)
+                  : t < 96 ? INT64_MAX
+                           : INT64_MIN;
+    fputs("lease grant", stdout);
+    put_int(id);
+    put_int(ttl);
+    end_line(g);
+    if (id != 0 && ttl <= 9000000000 && !lease_granted(g, id) && g->nleases < MAX_LEASES)
+        g->leases[g->nleases++] = id;
+    else if (id != 0 && ttl <= 9000000000 && !lease_granted(g, id))
+        g->leases[below(g, MAX_LEASES)] = id; /* the model forgets one: it only aims */
+}
+
+/* lease revoke ID: deletes its live keys in one revision. */
+static void gen_lease_revoke(gen *g)
+{
+    int64_t id = pick_lease_id(g, 85);
+    fputs("lease revoke", stdout);
+    put_int(id);
+    end_line(g);
+    if (!lease_granted(g, id))
+        return;
+    long n = 0;
+    for (size_t i = 0; i < g->npool; i++) {
+        if (g->alive[i] && g->key_lease[i] == id) {
+            g->alive[i] = false;
+            g->key_lease[i] = 0;
+            n++;
+        }
+    }
+    if (n > 0) {
+        g->rev++;
+        note_tomb(g, g->rev);
+    }
+    for (size_t i = 0; i < g->nleases; i++) {
+        if (g->leases[i] == id) {
+            g->leases[i] = g->leases[--g->nleases];
+            break;
+        }
+    }
+}
+
+/* lease renew|get ID, lease list: no change. */
+static void gen_lease_read(gen *g)
+{
+    unsigned x = (unsigned)below(g, 100);
+    if (x < 30) {
+        fputs("lease list", stdout);
+    } else {
+        fputs(x < 60 ? "lease renew" : "lease get", stdout);
+        put_int(pick_lease_id(g, 80));
+    }
+    end_line(g);
+}
+
+/* Leased keys moved around: overwritten unleased or under another lease, or deleted. */
+static void gen_lease_churn(gen *g)
+{
+    size_t i = pick_key(g);
+    if (!g->alive[i] || g->key_lease[i] == 0 || chance(g, 30)) {
+        gen_put(g);
+        return;
+    }
+    fputs("put ", stdout);
+    put_key(g, &g->pool[i]);
+    fputs(" churn", stdout);
+    int64_t lease = chance(g, 50) ? pick_lease_id(g, 90) : 0;
+    if (lease != 0)
+        printf(" lease=%" PRId64, lease);
+    end_line(g);
+    if (lease != 0 && !lease_granted(g, lease))
+        return;
+    g->key_lease[i] = lease;
+    g->rev++;
+}
+
 /* put KEY VALUE: one change; outside a txn its own revision. */
 static void gen_put(gen *g)
 {
@@ -385,13 +522,21 @@ static void gen_put(gen *g)
     put_key(g, &g->pool[i]);
     putchar(' ');
     put_tok(g, v, n);
-    /* lease 0 is "no lease" in both forms; anything else needs the lessor */
+    /* lease 0 is "no lease" in both forms; a missing lease writes nothing */
     unsigned x = (unsigned)below(g, 100);
-    if (x < 2)
+    int64_t lease = 0;
+    if (x < 2) {
         fputs(" 0", stdout);
-    else if (x < 4)
+    } else if (x < 4) {
         fputs(" lease=0", stdout);
+    } else if (x < 4 + g_lease_pct(g)) {
+        lease = pick_lease_id(g, 85);
+        printf(chance(g, 70) ? " lease=%" PRId64 : " %" PRId64, lease);
+    }
     end_line(g);
+    if (lease != 0 && !lease_granted(g, lease))
+        return; /* `put error="lease not found"`: nothing written */
+    g->key_lease[i] = lease;
     g->alive[i] = true;
     if (g->in_txn)
         g->txn_changes++;
@@ -410,6 +555,7 @@ static void gen_del(gen *g)
     for (size_t i = 0; i < g->npool; i++) {
         if (g->alive[i] && in_range(g, &r, i)) {
             g->alive[i] = false;
+            g->key_lease[i] = 0;
             n++;
         }
     }
@@ -559,6 +705,7 @@ static void gen_wipe_hash(gen *g)
         note_tomb(g, g->rev);
     }
     memset(g->alive, 0, sizeof g->alive);
+    memset(g->key_lease, 0, sizeof g->key_lease);
     gen_hash(g);
 }
 
@@ -583,6 +730,10 @@ static const op_row op_table[] = {
     { "rev", gen_rev, { 40, 30 }, 1 },
     { "blank", gen_blank, { 30, 15 }, 1 },
     { "wipe+hash", gen_wipe_hash, { 10, 30 }, 2 },
+    { "lease grant", gen_lease_grant, { 30, 40 }, 1 },
+    { "lease revoke", gen_lease_revoke, { 15, 25 }, 1 },
+    { "lease renew/get/list", gen_lease_read, { 25, 25 }, 1 },
+    { "lease churn", gen_lease_churn, { 15, 20 }, 1 },
 };
 #define N_OPS (sizeof op_table / sizeof op_table[0])
 
