@@ -50,7 +50,9 @@ extern "C" {
     X(BOLT_EPOISONED, -5153, "a write or sync failed earlier; reopen the database to write") \
     X(BOLT_ETXACTIVE, -5154, "the database still has open transactions")                     \
     X(BOLT_ELIVECHANGED, -5155, "the file changed during a live read; read again")           \
-    X(BOLT_ENESTING, -5156, "buckets nested deeper than 2048 levels")
+    X(BOLT_ENESTING, -5156, "buckets nested deeper than 2048 levels")                         \
+    X(BOLT_ETXIDEXHAUSTED, -5157,                                                            \
+      "transaction ids exhausted (the current txid is 2^64-1): compact the file to write again")
 
 enum bolt_status {
     BOLT_NOTFOUND = STRATA_NOTFOUND,
@@ -219,7 +221,9 @@ int bolt_tx_begin(bolt_db *db, unsigned flags, bolt_tx **out);
  * with BOLT_EPOISONED until it is reopened, because after a failed fsync
  * the kernel may already have dropped the unwritten pages, so a retry
  * could report success for data that never reached the disk;
- * BOLT_ECORRUPT; -ENOMEM.
+ * BOLT_ETXIDEXHAUSTED (the current meta's txid is 2^64-1, so this commit's
+ * would wrap to 0 and lose to it: nothing is written; bolt_compact gives a
+ * copy that starts again from txid 2); BOLT_ECORRUPT; -ENOMEM.
  */
 int bolt_tx_commit(bolt_tx *tx);
 
@@ -553,6 +557,30 @@ int bolt_tx_page_bytes(bolt_tx *tx, bolt_pgid id, bolt_val *out);
  * 0 if clean, BOLT_ECORRUPT if anything was reported, or -ENOMEM.
  */
 int bolt_tx_check(bolt_tx *tx, void (*report)(void *arg, const char *problem), void *arg);
+
+/*
+ * The pages one walk over a tree has entered: what every walk that copies
+ * or lists buckets through cursors (dump, compact, hash, defrag, a restore)
+ * uses so that a damaged file cannot make it walk the same subtree again
+ * and again (a bucket whose root is another bucket's page, or its parent's
+ * leaf, two branch elements naming one child, a cycle). Add each bucket
+ * before reading its keys: its own tree's pages (not its nested buckets')
+ * are entered and validated; a page this set has entered before ends the
+ * walk. The work is bounded by the file's size; memory is one bit per page
+ * below the high-water mark. The set belongs to tx: free it before tx
+ * ends. It sees the pages as committed when tx began (a write
+ * transaction's own changes are not on pages yet).
+ *
+ * bolt_visited_new: 0 and *out; BOLT_ETXCLOSED; -ENOMEM.
+ * bolt_visited_add: 0 (an inline bucket owns no page: always 0);
+ *   BOLT_ECORRUPT, with bolt_db_last_corruption naming the page ("reached
+ *   twice in one walk ..." or why it is not a valid page); STRATA_EMISUSE
+ *   (b is not of the set's transaction); BOLT_ETXCLOSED.
+ */
+typedef struct bolt_visited bolt_visited;
+int bolt_visited_new(bolt_tx *tx, bolt_visited **out);
+int bolt_visited_add(bolt_visited *v, bolt_bucket *b);
+void bolt_visited_free(bolt_visited *v);
 
 /*
  * Write the canonical dump (`bolt-dump v1`) of everything tx sees to out.
