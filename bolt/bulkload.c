@@ -56,7 +56,7 @@ typedef struct bulk {
     int fd;
     uint32_t ps;
     bolt_visited *seen; /* rule 7 */
-    bolt_pgid next; /* the next page to write */
+    bolt_pgid next;     /* the next page to write */
     uint64_t keys, buckets;
 } bulk;
 

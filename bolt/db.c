@@ -26,6 +26,13 @@
  *      error only once, so a retried fsync could succeed for data that
  *      never reached the disk (PostgreSQL's "fsyncgate"). Reopening rereads
  *      the file as it is.
+ *   7. A read-write open trusts no freelist blindly: its ids must lie in
+ *      [2, pgid) without duplicates, and neither its own run nor the root
+ *      may be listed; then (bolt_options.freelist_check, by default for
+ *      files up to BOLT_FREELIST_CHECK_AUTO_MAX) the tree is walked and a
+ *      listed page the tree uses fails the open, naming the page. A page
+ *      in use that is handed out again is overwritten by the next commits:
+ *      a bucket silently loses its keys.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -431,6 +438,43 @@ static int freelist_from_page(bolt_db *db)
     int rc = bolt__freelist_read(db->freelist, p, ((size_t)overflow + 1) * ps, db->meta.pgid);
     if (rc == BOLT_ECORRUPT)
         return bolt__corrupt(db, id, "freelist ids out of range, duplicated, or past the run");
+    if (rc != 0)
+        return rc;
+    /* Rule 7's cheap checks: the run holding the list and the root are in use. */
+    for (uint64_t i = 0; i <= overflow; i++)
+        if (bolt__freelist_freed(db->freelist, id + i))
+            return bolt__corrupt(db, id + i, "the freelist lists a page of its own run as free");
+    if (bolt__freelist_freed(db->freelist, db->meta.root))
+        return bolt__corrupt(db, db->meta.root, "the freelist lists the root page as free");
+    return 0;
+}
+
+/* Rule 7: no page the tree uses may be in the freelist. */
+static int fl_in_use(void *arg, bolt_pgid id, uint32_t overflow)
+{
+    bolt_db *db = arg;
+    for (uint64_t i = 0; i <= overflow; i++)
+        if (bolt__freelist_freed(db->freelist, id + i))
+            return bolt__corrupt(db, id + i,
+                                 "listed free by the freelist but in use by the tree (the "
+                                 "next commits would overwrite it)");
+    return 0;
+}
+
+static int freelist_verify(bolt_db *db)
+{
+    bolt_freelist_check mode = db->opt.freelist_check;
+    if (mode == BOLT_FREELIST_CHECK_NEVER ||
+        (mode == BOLT_FREELIST_CHECK_AUTO && db->file_size > BOLT_FREELIST_CHECK_AUTO_MAX))
+        return 0;
+    if (bolt__freelist_free_count(db->freelist) + bolt__freelist_pending_count(db->freelist) == 0)
+        return 0; /* nothing listed, nothing to contradict the tree */
+    bolt_tx *tx;
+    int rc = bolt_tx_begin(db, 0, &tx);
+    if (rc != 0)
+        return rc;
+    rc = bolt__walk_pages(tx, fl_in_use, db);
+    bolt_tx_rollback(tx);
     return rc;
 }
 
@@ -496,7 +540,10 @@ static int db_finish(bolt_db *db)
         return rc;
     if (db->meta.freelist == BOLT_NO_FREELIST)
         return freelist_by_walk(db);
-    return freelist_from_page(db);
+    rc = freelist_from_page(db);
+    if (rc == 0)
+        rc = freelist_verify(db);
+    return rc;
 }
 
 int bolt_open(const char *path, const bolt_options *opt, bolt_db **out)
@@ -630,7 +677,7 @@ static int map_cover_file(bolt_db *db, uint64_t needed)
 {
     if (db->file_size <= db->map->reserved)
         return 0;
-    bolt__map *m;
+    bolt__map *m = NULL;
     uint64_t floor = needed > db->map->reserved ? needed : db->map->reserved + 1;
     if (floor > db->file_size)
         floor = db->file_size;
