@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "backend_int.h"
+#include "strdup.h"
 
 void backend_options_init(backend_options *o)
 {
@@ -65,7 +66,7 @@ uint64_t backend__now(const backend *be)
 char *backend__path_with(const char *path, const char *suffix)
 {
     size_t a = strlen(path), b = strlen(suffix);
-    char *p = malloc(a + b + 1);
+    char *p = strata_malloc(a + b + 1);
     if (p != NULL) {
         memcpy(p, path, a);
         memcpy(p + a, suffix, b + 1);
@@ -271,7 +272,7 @@ void backend__dbref_unref(backend *be, backend__dbref *ref)
     pthread_mutex_unlock(&be->snap_mu);
     if (last) {
         bolt_close(ref->db); /* every transaction on it has ended */
-        free(ref);
+        strata_free(ref);
     }
 }
 
@@ -367,8 +368,8 @@ static void be_free(backend *be)
     pthread_mutex_destroy(&be->thr_mu);
     pthread_cond_destroy(&be->thr_cv);
     pthread_cond_destroy(&be->done_cv);
-    free(be->path);
-    free(be);
+    strata_free(be->path);
+    strata_free(be);
 }
 
 /* Rule 6: a read-only backend's sizes, from one read transaction. */
@@ -390,7 +391,7 @@ int backend_open(const char *path, const backend_options *opt, backend **out)
     *out = NULL;
     if (path == NULL)
         return STRATA_EMISUSE;
-    backend *be = calloc(1, sizeof *be);
+    backend *be = strata_calloc(1, sizeof *be);
     if (be == NULL)
         return -ENOMEM;
     backend_options_init(&be->opt);
@@ -418,8 +419,8 @@ int backend_open(const char *path, const backend_options *opt, backend **out)
     pthread_cond_init(&be->done_cv, NULL);
     be->batch.be = be;
     int rc = -ENOMEM;
-    be->path = strdup(path);
-    be->cur = calloc(1, sizeof *be->cur);
+    be->path = strata__strdup(path);
+    be->cur = strata_calloc(1, sizeof *be->cur);
     if (be->path == NULL || be->cur == NULL || backend__wbuf_new(&be->batch.wbuf) != 0 ||
         backend__rbuf_new(&be->rbuf) != 0)
         goto fail;
@@ -442,7 +443,7 @@ int backend_open(const char *path, const backend_options *opt, backend **out)
     }
     if (unlink(tmp) == 0)
         (void)strata_sync_dir_of(path);
-    free(tmp);
+    strata_free(tmp);
     rc = bolt_tx_begin(be->cur->db, BOLT_TX_WRITE, &be->batch.wtx);
     if (rc != 0)
         goto fail;
@@ -458,7 +459,7 @@ fail:
     bolt_tx_rollback(be->batch.wtx);
     if (be->cur != NULL)
         bolt_close(be->cur->db);
-    free(be->cur);
+    strata_free(be->cur);
     be_free(be);
     return rc;
 }

@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "bolt_int.h"
+#include "strdup.h"
 
 #define ONE_GIB          (1024ull * 1024 * 1024)
 #define FLOCK_RETRY_MS   50
@@ -148,14 +149,14 @@ static int map_new(bolt_db *db, uint64_t reserve, bolt__map **out)
 {
     if (reserve > BOLT_MAX_MAP_SIZE)
         return BOLT_EMMAPTOOLARGE;
-    bolt__map *m = calloc(1, sizeof *m);
+    bolt__map *m = strata_calloc(1, sizeof *m);
     if (m == NULL)
         return -ENOMEM;
     int flags = MAP_SHARED | (db->opt.map_populate ? MAP_POPULATE : 0);
     void *p = db->os->mmap(NULL, (size_t)reserve, PROT_READ, flags, db->fd, 0);
     if (p == MAP_FAILED) {
         int e = errno;
-        free(m);
+        strata_free(m);
         return e == ENOMEM ? BOLT_EMMAPTOOLARGE : -e;
     }
     m->base = p;
@@ -195,7 +196,7 @@ void bolt__map_release(bolt_db *db, bolt__map *m)
         return;
     if (m->owned)
         db->os->munmap((void *)m->base, m->reserved);
-    free(m);
+    strata_free(m);
 }
 
 static int lock_file(bolt_db *db)
@@ -218,11 +219,11 @@ static int lock_file(bolt_db *db)
 
 static int sync_dir(bolt_db *db)
 {
-    char *copy = strdup(db->path);
+    char *copy = strata__strdup(db->path);
     if (copy == NULL)
         return -ENOMEM;
     int dfd = db->os->open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-    free(copy);
+    strata_free(copy);
     if (dfd < 0)
         return -errno;
     int rc = db->os->fsync(dfd) == 0 ? 0 : -errno;
@@ -237,7 +238,7 @@ static int init_file(bolt_db *db)
     size_t size = (size_t)ps * 4;
     if (size < 4096)
         size = 4096;
-    unsigned char *buf = calloc(1, size);
+    unsigned char *buf = strata_calloc(1, size);
     if (buf == NULL)
         return -ENOMEM;
     for (int i = 0; i < 2; i++) {
@@ -255,7 +256,7 @@ static int init_file(bolt_db *db)
     bolt__st64(buf + 3 * (size_t)ps + BOLT_PAGE_ID_OFF, 3);
     bolt__st16(buf + 3 * (size_t)ps + BOLT_PAGE_FLAGS_OFF, BOLT_PAGE_LEAF);
     int rc = bolt__write_full(db->os, db->fd, buf, size, 0);
-    free(buf);
+    strata_free(buf);
     if (rc == 0 && db->os->fdatasync(db->fd) != 0)
         rc = -errno;
     if (rc == 0)
@@ -395,7 +396,7 @@ static int freelist_by_walk(bolt_db *db)
     int rc = bolt_tx_begin(db, 0, &tx);
     if (rc != 0)
         return rc;
-    reach_set r = { calloc(1, (size_t)(db->meta.pgid / 8 + 1)), db->meta.pgid };
+    reach_set r = { strata_calloc(1, (size_t)(db->meta.pgid / 8 + 1)), db->meta.pgid };
     bolt_pgid *ids = NULL;
     size_t n = 0;
     if (r.bits == NULL) {
@@ -405,7 +406,7 @@ static int freelist_by_walk(bolt_db *db)
     rc = bolt__walk_pages(tx, reach_mark, &r);
     if (rc != 0)
         goto out;
-    ids = malloc(sizeof *ids * (size_t)(db->meta.pgid + 1));
+    ids = strata_malloc(sizeof *ids * (size_t)(db->meta.pgid + 1));
     if (ids == NULL) {
         rc = -ENOMEM;
         goto out;
@@ -415,8 +416,8 @@ static int freelist_by_walk(bolt_db *db)
             ids[n++] = id;
     rc = bolt__freelist_load_ids(db->freelist, ids, n, db->meta.pgid);
 out:
-    free(ids);
-    free(r.bits);
+    strata_free(ids);
+    strata_free(r.bits);
     bolt_tx_rollback(tx);
     return rc;
 }
@@ -480,7 +481,7 @@ static int freelist_verify(bolt_db *db)
 
 static int db_new(const char *path, const bolt_options *opt, bolt_db **out)
 {
-    bolt_db *db = calloc(1, sizeof *db);
+    bolt_db *db = strata_calloc(1, sizeof *db);
     if (db == NULL)
         return -ENOMEM;
     bolt_options_init(&db->opt);
@@ -490,12 +491,12 @@ static int db_new(const char *path, const bolt_options *opt, bolt_db **out)
         db->opt.size = sizeof db->opt;
     }
     if (db->opt.live && !db->opt.read_only) {
-        free(db);
+        strata_free(db);
         return STRATA_EMISUSE; /* a live open only reads */
     }
-    db->path = strdup(path);
+    db->path = strata__strdup(path);
     if (db->path == NULL) {
-        free(db);
+        strata_free(db);
         return -ENOMEM;
     }
     db->fd = -1;
@@ -519,9 +520,9 @@ static void db_free(bolt_db *db)
     bolt__freelist_free(db->freelist);
     pthread_mutex_destroy(&db->mu);
     pthread_cond_destroy(&db->wcv);
-    free(db->readers);
-    free(db->path);
-    free(db);
+    strata_free(db->readers);
+    strata_free(db->path);
+    strata_free(db);
 }
 
 /* Steps after the map exists: metas, then (read-write) the freelist. */
@@ -634,7 +635,7 @@ int bolt_open_memory(const void *buf, size_t len, const bolt_options *opt, bolt_
         rc = BOLT_EFILETOOSMALL;
         goto fail;
     }
-    db->map = calloc(1, sizeof *db->map);
+    db->map = strata_calloc(1, sizeof *db->map);
     if (db->map == NULL) {
         rc = -ENOMEM;
         goto fail;
