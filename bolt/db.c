@@ -502,8 +502,17 @@ static int db_new(const char *path, const bolt_options *opt, bolt_db **out)
     db->fd = -1;
     db->os = db->opt.os != NULL ? db->opt.os : bolt__os_default();
     db->read_only = db->opt.read_only;
-    pthread_mutex_init(&db->mu, NULL);
-    pthread_cond_init(&db->wcv, NULL);
+    int rc = pthread_mutex_init(&db->mu, NULL);
+    if (rc == 0) {
+        rc = pthread_cond_init(&db->wcv, NULL);
+        if (rc != 0)
+            pthread_mutex_destroy(&db->mu);
+    }
+    if (rc != 0) {
+        strata_free(db->path);
+        strata_free(db);
+        return -rc;
+    }
     *out = db;
     return 0;
 }

@@ -329,7 +329,8 @@ STRATA_API int bolt_view(bolt_db *db, int (*fn)(bolt_tx *tx, void *arg), void *a
  * several threads share one write transaction and one commit (up to
  * batch_max_size calls, gathered for at most batch_max_delay_ms), so many
  * small writers pay for a few syncs instead of one each. Returns fn's
- * status, or the commit's. fn may run more than once: when a call of the
+ * status, or the commit's, or -errno (-ENOMEM, -EAGAIN) when the batch cannot
+ * set up its condition variable. fn may run more than once: when a call of the
  * batch fails, the transaction is rolled back, the failing call is run
  * again on its own (its result is its own), and the others run again
  * together. So fn must have no effects outside the transaction, and must

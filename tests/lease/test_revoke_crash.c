@@ -198,8 +198,10 @@ static bool run_child(void)
     if (pid == 0) {
         backend_options bo = lt_bk_opts(NULL);
         bo.batch_interval_ns = MS(1);
-        bo.bolt.os = &crash_os;
-        bo.bolt.no_sync = false;
+        bolt_options bolt = *bo.bolt;
+        bolt.os = &crash_os;
+        bolt.no_sync = false;
+        bo.bolt = &bolt;
         backend *be;
         if (backend_open(work_path, &bo, &be) != 0)
             _exit(3);
