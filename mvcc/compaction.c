@@ -1,7 +1,7 @@
 /*
  * compaction.c: Compact(rev) and its background physical deletion (etcd
  * 3.4.23 kvstore.go Compact/updateCompactRev/compact and
- * kvstore_compaction.go scheduleCompaction, SCHEMA.md §8.1).
+ * kvstore_compaction.go scheduleCompaction, docs/schema.md §8.1).
  *
  * State machine of one compaction:
  *

@@ -1,5 +1,5 @@
 /*
- * hash.c: HashKV (etcd 3.4.23 store.HashByRev, SCHEMA.md §8.2), kept up to
+ * hash.c: HashKV (etcd 3.4.23 store.HashByRev, docs/schema.md §8.2), kept up to
  * date at the current revision so that asking for it costs no scan of the
  * `key` bucket; a scan of the entries up to the revision for any other
  * revision (and while a compaction is still deleting).
@@ -474,7 +474,7 @@ static int scan_fn(void *arg, bolt_val key, bolt_val value)
     return 0;
 }
 
-/* etcd's scan (SCHEMA.md §8.2 step 3) over the entries <= rev. */
+/* etcd's scan (docs/schema.md §8.2 step 3) over the entries <= rev. */
 static int hash_scan(mvcc_store *s, int64_t rev, int64_t compact, uint32_t *out)
 {
     scan sc = { .crc = strata_crc32c(0, MVCC__BUCKET_KEY, 3), .compact = compact };

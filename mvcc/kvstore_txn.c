@@ -1,6 +1,6 @@
 /*
  * kvstore_txn.c: read and write transactions (etcd 3.4.23
- * mvcc/kvstore_txn.go, SCHEMA.md §3.3 and §3.4).
+ * mvcc/kvstore_txn.go, docs/schema.md §3.3 and §3.4).
  *
  * State machine of a write transaction:
  *

@@ -38,7 +38,7 @@
 #include "kvpb.h"
 #include "revkey.h"
 
-/* Bucket names (SCHEMA.md §2) and meta keys (§4). */
+/* Bucket names (docs/schema.md §2) and meta keys (§4). */
 #define MVCC__BUCKET_KEY            "key"
 #define MVCC__BUCKET_META           "meta"
 #define MVCC__META_CONSISTENT_INDEX "consistent_index"
@@ -282,7 +282,7 @@ void mvcc__errf(mvcc_store *s, const char *fmt, ...) __attribute__((format(print
 int mvcc__meta_rev(mvcc_store *s, backend_read_tx *rtx, const char *name, int64_t *rev,
                    bool *found);
 
-/* restore.c: rebuild the index and the revisions from the `key` bucket (SCHEMA.md §7). */
+/* restore.c: rebuild the index and the revisions from the `key` bucket (docs/schema.md §7). */
 int mvcc__restore(mvcc_store *s);
 
 /* kvstore_txn.c: room for n kvs in r. 0 or -ENOMEM. */

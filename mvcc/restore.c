@@ -1,6 +1,6 @@
 /*
  * restore.c: rebuild the store from its backend on open (etcd 3.4.23
- * kvstore.go restore, SCHEMA.md §7), with every core.
+ * kvstore.go restore, docs/schema.md §7), with every core.
  *
  * Pipeline: one scanner reads the `key` bucket once, in key (= revision)
  * order, through a backend read transaction (zero copy: the records stay

@@ -5,7 +5,7 @@
  * interval, or as soon as the batch limit of pending writes is reached),
  * lets readers see applied-but-uncommitted writes through a buffer, and
  * serves long reads without blocking writers (etcd's mvcc/backend, as
- * DESIGN.md describes it for strata).
+ * docs/design.md describes it for strata).
  *
  * Writes go through the one batch transaction: lock it, call the put /
  * delete / bucket functions, unlock it. Each write goes into bolt's

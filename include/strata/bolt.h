@@ -61,7 +61,7 @@ enum bolt_status {
 #undef BOLT__ENUM
 };
 
-/* A page number, and a transaction id (FORMAT.md §1, §3.1). */
+/* A page number, and a transaction id (docs/format.md §1, §3.1). */
 typedef uint64_t bolt_pgid;
 typedef uint64_t bolt_txid;
 
@@ -399,7 +399,7 @@ STRATA_API int bolt_bucket_put(bolt_bucket *b, bolt_val key, bolt_val value);
  */
 STRATA_API int bolt_bucket_delete(bolt_bucket *b, bolt_val key);
 
-/* The bucket's sequence (FORMAT.md §6). */
+/* The bucket's sequence (docs/format.md §6). */
 STRATA_API uint64_t bolt_bucket_sequence(const bolt_bucket *b);
 /*
  * Increment the sequence and return the new value in *out (write tx only);
@@ -522,7 +522,7 @@ STRATA_API int bolt_compact(bolt_db *src, const char *dst_path, const bolt_compa
 
 /* ---- inspection (for tools) ------------------------------------------- */
 
-/* One meta page as stored in the file (FORMAT.md §3). */
+/* One meta page as stored in the file (docs/format.md §3). */
 typedef struct bolt_meta_info {
     int status; /* 0 valid; BOLT_EINVALID, BOLT_EVERSIONMISMATCH or BOLT_ECHECKSUM */
     uint32_t magic, version, page_size, flags;
@@ -576,7 +576,7 @@ STRATA_API int bolt_tx_page_bytes(bolt_tx *tx, bolt_pgid id, bolt_val *out);
 /* ---- checking and dumping ---------------------------------------------- */
 
 /*
- * Verify the whole file as tx sees it (bbolt's Tx.Check list, FORMAT.md §11,
+ * Verify the whole file as tx sees it (bbolt's Tx.Check list, docs/format.md §11,
  * plus key order, element bounds, separator = child's first key, inline
  * bucket rules), calling report(arg, message) once per problem, e.g.
  * "page 7: unreachable unfreed". It checks the pages as committed when tx
@@ -606,9 +606,9 @@ STRATA_API int bolt_tx_check(bolt_tx *tx, void (*report)(void *arg, const char *
  *   (b is not of the set's transaction); BOLT_ETXCLOSED.
  */
 typedef struct bolt_visited bolt_visited;
-int bolt_visited_new(bolt_tx *tx, bolt_visited **out);
-int bolt_visited_add(bolt_visited *v, bolt_bucket *b);
-void bolt_visited_free(bolt_visited *v);
+STRATA_API int bolt_visited_new(bolt_tx *tx, bolt_visited **out);
+STRATA_API int bolt_visited_add(bolt_visited *v, bolt_bucket *b);
+STRATA_API void bolt_visited_free(bolt_visited *v);
 
 /*
  * Write the canonical dump (`bolt-dump v1`) of everything tx sees to out.

@@ -1,7 +1,7 @@
 /*
  * strata/idx.h: the in-memory key index of the MVCC store: revisions, and
  * for every key the revisions at which it changed, grouped in generations
- * (etcd 3.4.23's treeIndex of keyIndex, spec/SCHEMA.md §6 and §8.1).
+ * (etcd 3.4.23's treeIndex of keyIndex, docs/schema.md §6 and §8.1).
  *
  * A generation is the life of a key from its creating put to its tombstone
  * (inclusive). Only the last generation of a keyIndex may be empty; it is

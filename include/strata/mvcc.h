@@ -5,7 +5,7 @@
  *
  * A store lives over a backend (<strata/backend.h>) holding etcd's schema:
  * buckets `key` (every revision of every key) and `meta` (compaction marks,
- * consistent index), SCHEMA.md §2-§4. Every write transaction that changes
+ * consistent index), docs/schema.md §2-§4. Every write transaction that changes
  * something makes one new store revision; each change in it gets a
  * sub-revision 0, 1, 2, ... Reads name a revision and see the store as it
  * was then, until a compaction removes the history below its revision.
@@ -37,7 +37,7 @@
  * Status codes: 0, the shared outcomes, -errno, the codes of backend, bolt,
  * idx and lease, and the range -5400..-5499 below: etcd's mvcc errors with
  * the same messages (-5400..-5449), then strata's own for damaged records
- * (-5450..: a revision key that is not SCHEMA.md §3.1's form; a KeyValue
+ * (-5450..: a revision key that is not docs/schema.md §3.1's form; a KeyValue
  * that is not valid protobuf gives common's STRATA_EPB* codes).
  */
 #ifndef STRATA_MVCC_H
@@ -169,7 +169,7 @@ STRATA_API void mvcc_options_init(mvcc_options *o);
  * Open a store over be (borrowed: it must stay open until the store is
  * closed; the store never closes it). Unless read-only: create buckets
  * `key` and `meta` if missing and force a commit (as etcd's NewStore).
- * Then restore (SCHEMA.md §7): rebuild the key index from the `key`
+ * Then restore (docs/schema.md §7): rebuild the key index from the `key`
  * bucket with opt->restore_threads threads, restore the current and the
  * compacted revisions (a crash inside a compaction never leaves the
  * current revision below the compaction's: etcd issue 17780 is fixed),
@@ -282,7 +282,7 @@ STRATA_API void mvcc_range_result_init(mvcc_range_result *r);
 STRATA_API void mvcc_range_result_release(mvcc_range_result *r);
 
 /*
- * Range (etcd's storeTxnRead.rangeKeys, SCHEMA.md §3.4) over the keys
+ * Range (etcd's storeTxnRead.rangeKeys, docs/schema.md §3.4) over the keys
  * (key, end) (see the range rules at the top) at o->rev: the newest
  * version of each key alive at that revision. A write transaction sees its
  * own changes (at begin+1 once it has any). out is released first, then
@@ -299,7 +299,7 @@ STRATA_API int mvcc_txn_range(mvcc_txn *t, const void *key, size_t key_len, cons
                               size_t end_len, const mvcc_range_options *o, mvcc_range_result *out);
 
 /*
- * Put (etcd's storeTxnWrite.put, SCHEMA.md §3.3): write key = value at
+ * Put (etcd's storeTxnWrite.put, docs/schema.md §3.3): write key = value at
  * revision begin+1, sub-revision = the number of changes so far; the
  * version counts on from the key's live generation (a key deleted earlier
  * in this transaction starts a new one). lease != 0 attaches the key to
@@ -387,7 +387,7 @@ STRATA_API void mvcc_range_iter_close(mvcc_range_iter *it);
 /* ---- compaction (mvcc/compaction.c) ------------------------------------------ */
 
 /*
- * Compact(rev) (etcd's store.Compact, SCHEMA.md §8.1): refuse reads below
+ * Compact(rev) (etcd's store.Compact, docs/schema.md §8.1): refuse reads below
  * rev from now on, persist meta/scheduledCompactRev and force a commit
  * (durable before this returns), then in the background compact the index
  * and delete the history below rev in small batches (each under the batch
@@ -418,7 +418,7 @@ typedef struct mvcc_hash_kv {
 } mvcc_hash_kv;
 
 /*
- * HashKV(rev) with etcd 3.4's exact value (SCHEMA.md §8.2): CRC-32C over
+ * HashKV(rev) with etcd 3.4's exact value (docs/schema.md §8.2): CRC-32C over
  * "key" and the `key` bucket's entries up to rev, leaving out those a
  * compaction would have removed. rev 0 (or the current revision) is kept
  * up to date as revisions are appended and costs no scan of the bucket
@@ -472,7 +472,7 @@ STRATA_API int mvcc_store_snapshot(mvcc_store *s, int fd, unsigned flags,
 
 /*
  * Watches (etcd's WatchStream, mvcc/watcher.go and watchable_store.go;
- * SCHEMA.md §11). A watch stream carries the responses of any number of
+ * docs/schema.md §11). A watch stream carries the responses of any number of
  * watchers, each on one key or a key range from a start revision, through
  * one bounded queue. Every change of a watched key is delivered once, in
  * (revision, sub-revision) order, however slow the consumer is, until the
@@ -495,27 +495,22 @@ STRATA_API int mvcc_store_snapshot(mvcc_store *s, int fd, unsigned flags,
  */
 typedef struct mvcc_watch_stream mvcc_watch_stream;
 
+/* One change of a key, as watchers receive it (mvccpb.Event). */
 typedef enum mvcc_event_type {
     MVCC_EVENT_PUT = 0,
     MVCC_EVENT_DELETE = 1,
 } mvcc_event_type;
 
 /*
- * One change of one key (mvccpb.Event). A DELETE carries only the key and
- * mod_revision (the deleting revision), as etcd sends it. Events are
- * immutable and shared by every response that carries them; they live as
- * long as the response they were received in.
+ * An event: a PUT carries the KeyValue as written; a DELETE carries only
+ * kv.key and kv.mod_revision (the deleting revision), every other field 0
+ * (etcd's tombstone KeyValue{Key} with ModRevision set). sub is the
+ * change's sub-revision inside its transaction.
  */
 typedef struct mvcc_event {
     mvcc_event_type type;
-    const uint8_t *key;
-    size_t key_len;
-    const uint8_t *value; /* PUT: the value (may be NULL when value_len is 0) */
-    size_t value_len;
-    int64_t create_revision;
-    int64_t mod_revision;
-    int64_t version;
-    int64_t lease;
+    int64_t sub;
+    mvcc_kv kv;
 } mvcc_event;
 
 typedef enum mvcc_watch_response_kind {
@@ -584,6 +579,18 @@ typedef struct mvcc_watch_stream_options {
 STRATA_API void mvcc_watch_stream_options_init(mvcc_watch_stream_options *o);
 
 /*
+ * Opens a watch stream on s (o NULL: the defaults). The store's watch
+ * state (its groups and its sync thread) is made with the first stream and
+ * closed with the store; a stream may outlive the store (recv then drains
+ * what was queued and returns MVCC_ECLOSED). Close it with
+ * mvcc_watch_stream_close. Returns 0; MVCC_ECLOSED (the store is
+ * closing); STRATA_EMISUSE (NULL arguments, bad options); -ENOMEM; a
+ * thread creation failure as -errno. *out is NULL on failure.
+ */
+STRATA_API int mvcc_watch_stream_open(mvcc_store *s, const mvcc_watch_stream_options *o,
+                                      mvcc_watch_stream **out);
+
+/*
  * Starts a watcher (etcd's WatchStream.Watch). Returns 0 and its id in
  * *id_out (the assigned one for MVCC_WATCH_AUTO_ID); or, with nothing
  * created: MVCC_EEMPTYWATCHERRANGE (end_len > 0 and key >= end);
@@ -616,10 +623,12 @@ STRATA_API int mvcc_watch_request_progress(mvcc_watch_stream *ws, int64_t id);
 /*
  * A file descriptor (an eventfd) that is readable while the stream's queue
  * holds a response: wait on it with poll/epoll next to other descriptors,
- * then call mvcc_watch_stream_recv. Owned by the stream; do not read or
- * close it.
+ * then call mvcc_watch_stream_recv. Made on the first call (a stream whose
+ * consumer only calls recv pays no system call per response); later calls
+ * return the same one. Owned by the stream: do not read or close it.
+ * Returns the descriptor, or -errno (eventfd failed), STRATA_EMISUSE.
  */
-STRATA_API int mvcc_watch_stream_fd(const mvcc_watch_stream *ws);
+STRATA_API int mvcc_watch_stream_fd(mvcc_watch_stream *ws);
 
 /*
  * Takes the oldest response. timeout_ms: 0 = do not wait, < 0 = wait

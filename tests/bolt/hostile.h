@@ -3,7 +3,7 @@
  * hostile-file tests and the fuzz corpus (header-only, test code).
  *
  * hm_scan walks an image's tree from its current meta, as the format spec
- * places the pointers (FORMAT.md §3 meta root/freelist, §4 branch element
+ * places the pointers (docs/format.md §3 meta root/freelist, §4 branch element
  * child ids, §6 bucket values' root ids, §7 freelist ids), and records
  * where each pointer lives (its byte offset) and where it points. The
  * mutations then rewrite one pointer (or a pair of keys, or a meta field

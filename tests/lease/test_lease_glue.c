@@ -194,7 +194,7 @@ static void test_revoke(void)
     st_close(&s);
 }
 
-/* Restore: every key re-attached to the lease of its newest put (SCHEMA.md §7 step 4). */
+/* Restore: every key re-attached to the lease of its newest put (docs/schema.md §7 step 4). */
 static void test_restore(void)
 {
     st s;

@@ -2,7 +2,7 @@
  * test_revoke_crash.c: a crash anywhere in a revoke's transaction leaves
  * the attached keys and the lease record consistent after reopen: both
  * there (the revoke is lost) or both gone (it committed), never one
- * without the other (SCHEMA.md §10: the record is deleted in the same
+ * without the other (docs/schema.md §10: the record is deleted in the same
  * backend transaction as the keys).
  *
  * A child process opens the db, revokes a lease with 200 keys through the

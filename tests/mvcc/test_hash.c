@@ -1,8 +1,8 @@
 /*
  * test_hash.c: mvcc/hash.c: the CRC-32C combination, HashKV's values from
- * SCHEMA.md §8.2 and the script engineer's report, and a seeded random run
+ * docs/schema.md §8.2 and the script engineer's report, and a seeded random run
  * in which after every step the incremental HashKV, the scan and an
- * independent oracle (SCHEMA.md §8.2's rules over the model's records)
+ * independent oracle (docs/schema.md §8.2's rules over the model's records)
  * agree, through compactions and reopens.
  */
 #include "mvcc_test.h"
@@ -46,7 +46,7 @@ static void compact(mt_store *m, int64_t rev)
     ASSERT_OK(mvcc_store_commit(m->s));
 }
 
-/* The values the real etcd gives (SCHEMA.md §8.2, ORACLE.md §4.2, BUGS-mvcc.md #1). */
+/* The values the real etcd gives (docs/schema.md §8.2, ORACLE.md §4.2, BUGS-mvcc.md #1). */
 static void test_etcd_values(void)
 {
     mt_store m;
@@ -93,7 +93,7 @@ static void test_etcd_values(void)
     mt_close(&m);
 }
 
-/* ---- the oracle: SCHEMA.md §8.2 over the model's records ------------------------ */
+/* ---- the oracle: docs/schema.md §8.2 over the model's records ------------------------ */
 
 typedef struct oracle {
     mt_model md;

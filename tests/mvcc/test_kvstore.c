@@ -1,6 +1,6 @@
 /*
  * test_kvstore.c: mvcc/kvstore.c and kvstore_txn.c: open, revisions,
- * put/range/delete/txn with etcd's semantics (SCHEMA.md §3.3, §3.4),
+ * put/range/delete/txn with etcd's semantics (docs/schema.md §3.3, §3.4),
  * restore on reopen, the read-only open, the consistent index, and a
  * seeded random run against a reference model.
  */

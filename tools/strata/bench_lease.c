@@ -24,7 +24,7 @@
  * leases are granted and runs with the monotonic clock from the moment
  * the expiry phase starts; expiry = that moment + the TTL (--ttl, 1 s).
  *
- * Output: one bench line per phase (BENCH.md: NAME OPS_PER_S WALL_S
+ * Output: one bench line per phase (docs/bench.md: NAME OPS_PER_S WALL_S
  * FILE_MIB key=value...), then peak_rss_mib.
  */
 #include <errno.h>
