@@ -129,7 +129,10 @@ static void test_acceptance(void)
     mt_close(&m);
 }
 
-/* Compacting at a tombstone removes it; the revision survives a reopen (SCHEMA.md §7 step 3). */
+/*
+ * Compacting at a tombstone removes it; the revision survives a reopen
+ * (docs/schema.md §7 step 3).
+ */
 static void test_tombstone_reopen(void)
 {
     mt_store m;
