@@ -16,13 +16,9 @@
  * ThreadSanitizer (STRATA_STRESS_REVS overrides). No sleeps: consumers wait on their streams, the
  * writer never waits for them.
  */
-#include "../harness.h"
+#include "mvcc_test.h"
 
-#include <errno.h>
 #include <pthread.h>
-#include <sched.h>
-#include <strata/backend.h>
-#include <strata/mvcc.h>
 
 #if defined(__SANITIZE_THREAD__)
 #define DEFAULT_REVS 10000
@@ -213,13 +209,9 @@ static void test_stress(void)
     for (int64_t i = 0; i < nrevs + 2; i++)
         hist_key[i] = -1;
 
-    char path[4096];
-    harness_path(path, sizeof path, "stress.db");
-    backend_options bo;
-    backend_options_init(&bo);
-    backend *be;
-    ASSERT_OK(backend_open(path, &bo, &be));
-    ASSERT_OK(mvcc_store_open(be, NULL, &store));
+    mt_store m;
+    mt_open(&m, "stress.db");
+    store = m.s;
 
     strata_rng rng;
     strata_rng_seed(&rng, harness_seed());
@@ -315,8 +307,7 @@ static void test_stress(void)
             free(streams[s].w[i].dels);
         }
     }
-    ASSERT_OK(mvcc_store_close(store));
-    ASSERT_OK(backend_close(be));
+    mt_close(&m);
     free(hist_key);
     free(hist_del);
 }
