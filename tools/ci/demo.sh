@@ -122,6 +122,20 @@ mkdir "$work/watch_example"
 "$dir/examples/watch_example" "$work/watch_example"
 # ==== end watch ====
 
+# ==== leases (lease) ====
+# The lessor under an embedded store (examples/lease_example): grants and
+# leased puts, a revoke that deletes its keys in one revision, expiry on a
+# manual clock with automatic revocation, a checkpointed remaining TTL that
+# survives a restart. Then the lessor's rates and one revoke of a lease
+# with 20,000 keys at a small scale (`strata bench lease`).
+ninja -C "$dir" examples/lease_example >/dev/null
+echo
+echo "\$ examples/lease_example DIR"
+mkdir "$work/lease_example"
+"$dir/examples/lease_example" "$work/lease_example"
+step bench lease -n 5000 -k 20000 -w rates,big --dir "$work"
+# ==== end leases ====
+
 # Each layer appends its own section above this line, between the lines
 # `# ==== NAME (owner) ====` and `# ==== end NAME ====`, using $strata,
 # $work (a temporary directory, removed at exit), $dir (the release build)
