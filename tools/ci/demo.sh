@@ -136,6 +136,17 @@ mkdir "$work/lease_example"
 step bench lease -n 5000 -k 20000 -w rates,big --dir "$work"
 # ==== end leases ====
 
+# ==== mvcc store (mvcc) ====
+# An embedded multi-version store (examples/mvcc_example): puts, a
+# transaction (one revision), a read at an old revision, a streamed range,
+# a compaction, HashKV before and after a reopen.
+ninja -C "$dir" examples/mvcc_example >/dev/null
+echo
+echo "\$ examples/mvcc_example DIR"
+mkdir "$work/mvcc_example"
+"$dir/examples/mvcc_example" "$work/mvcc_example"
+# ==== end mvcc store ====
+
 # Each layer appends its own section above this line, between the lines
 # `# ==== NAME (owner) ====` and `# ==== end NAME ====`, using $strata,
 # $work (a temporary directory, removed at exit), $dir (the release build)
