@@ -104,7 +104,9 @@ for ((i = 0; i < n; i++)); do [ -n "$(watch_of $i)" ] && nwatch=$((nwatch + 1));
 echo "mvcc differential test: $n scripts of $OPS lines ($nwatch with watch ops), seeds $base..$((base + n - 1)), $jobs at a time"
 start=$(date +%s)
 for ((i = 0; i < n; i++)); do
-    echo "$T $i $((base + i)) $(profile_of $i) $(watch_of $i)"
+    watch_flag=$(watch_of $i)
+    # no trailing blank: xargs -L would join the next line to this one
+    echo "$T $i $((base + i)) $(profile_of $i)${watch_flag:+ }$watch_flag"
 done | xargs -P "$jobs" -L 1 "$0" --one
 end=$(date +%s)
 
