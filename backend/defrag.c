@@ -16,7 +16,7 @@
  *          copy the current value (or the absence) of each logged key from
  *          a backend read transaction into the copy
  *     |
- *   FINAL  (batch lock): run the pre-commit hook, replay the rest of the
+ *   FINAL  (batch lock): run the commit hooks, replay the rest of the
  *          log from bolt's write transaction (it holds every write), commit
  *          and sync the copy, rename it over the db, switch the backend to
  *          the copy, drop the old write transaction (its writes are in the
@@ -552,9 +552,9 @@ int backend_defrag(backend *be, backend_defrag_stats *stp)
         rc = backend__batch_usable(&be->batch);
     if (rc == 0)
         rc = backend__failpoint(be, "defrag_before_final");
-    if (rc == 0 && be->opt.pre_commit != NULL) {
-        be->dlog = last; /* the hook's writes must reach the copy too */
-        rc = be->opt.pre_commit(be->opt.pre_commit_arg, &be->batch);
+    if (rc == 0 && be->hooks != NULL) {
+        be->dlog = last; /* the hooks' writes must reach the copy too */
+        rc = backend__run_hooks(be);
         be->dlog = NULL;
         if (backend__writeback(be) != 0)
             be->batch.commit_on_unlock = true;

@@ -276,45 +276,23 @@ static int image_read(bolt_db *db, const unsigned char *mem, size_t memlen, void
     return 0;
 }
 
-/*
- * FORMAT.md §3.1 steps 2-3: the page size from meta 0, or, when meta 0 is
- * unreadable, from a valid meta 1 found at a probed page size.
- */
+typedef struct probe_src {
+    bolt_db *db;
+    const unsigned char *mem;
+    size_t memlen;
+} probe_src;
+
+static int probe_read(void *arg, uint64_t off, void *buf, size_t n, size_t *got)
+{
+    probe_src *s = arg;
+    return image_read(s->db, s->mem, s->memlen, buf, n, off, got);
+}
+
+/* The page size, by the one probe the CLI's raw reader uses too (meta.c). */
 static int choose_page_size(bolt_db *db, const unsigned char *mem, size_t memlen, uint64_t fsize)
 {
-    unsigned char buf[4096];
-    size_t got = 0;
-    int rc = image_read(db, mem, memlen, buf, sizeof buf, 0, &got);
-    if (rc != 0)
-        return rc;
-    if (got < sizeof buf)
-        return BOLT_EINVALID;
-    bolt__meta m0;
-    int rc0 = bolt__meta_decode(buf, got, &m0);
-    if (rc0 == 0) {
-        db->page_size = m0.page_size;
-        return 0;
-    }
-    uint32_t cands[12];
-    size_t nc = 0;
-    if (db->opt.page_size != 0)
-        cands[nc++] = db->opt.page_size;
-    cands[nc++] = os_page_size();
-    for (uint32_t ps = BOLT_MIN_PAGE_SIZE; ps <= BOLT_MAX_PAGE_SIZE; ps *= 2)
-        cands[nc++] = ps;
-    for (size_t i = 0; i < nc; i++) {
-        bolt__meta m1;
-        if ((uint64_t)cands[i] + BOLT_META_END > fsize)
-            continue;
-        rc = image_read(db, mem, memlen, buf, BOLT_META_END, cands[i], &got);
-        if (rc != 0)
-            return rc;
-        if (bolt__meta_decode(buf, got, &m1) == 0 && m1.page_size == cands[i]) {
-            db->page_size = cands[i];
-            return 0;
-        }
-    }
-    return rc0;
+    probe_src s = { db, mem, memlen };
+    return bolt__probe_page_size(probe_read, &s, fsize, db->opt.page_size, &db->page_size, NULL);
 }
 
 /* Validate both metas in the map and take the current one (rule 4). */

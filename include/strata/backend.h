@@ -14,8 +14,9 @@
  * so every read transaction begun after unlock sees the writes (and the
  * deletes: strata hides buffered deletes, etcd 3.4 shows deleted keys
  * until the commit; the two agree after every commit). A background thread
- * commits bolt's write transaction; a commit runs the pre-commit hook,
- * commits, begins the next write transaction and publishes an empty buffer.
+ * commits bolt's write transaction; a commit runs the commit hooks (in the
+ * order they were added), commits, begins the next write transaction and
+ * publishes an empty buffer.
  *
  * A read transaction takes, in O(1), a reference to the published buffer
  * snapshot and a bolt read transaction of its own, both under one short
@@ -27,6 +28,17 @@
  * transaction is used by one thread at a time; any number may be open on
  * any threads. backend_close must not run concurrently with any other call
  * on the backend.
+ *
+ * Lock order. The batch lock comes first: the backend's own locks (the
+ * published-snapshot lock, the commit thread's wake-up lock) are taken
+ * only while it is held or alone, never the other way round. Commit hooks
+ * (backend_commit_hook_add) run on the committing thread WITH the batch
+ * lock held, so a hook may take a lock L of its own only if no thread ever
+ * waits for the batch lock (backend_batch_tx_lock, backend_force_commit,
+ * backend_defrag, backend_close, backend_commit_hook_add/remove) while
+ * holding L. In short: batch lock -> hook's locks, never hook's locks ->
+ * batch lock. A layer above that takes its own lock before the batch lock
+ * (mvcc's store lock, the lessor's lock) must not take that lock in a hook.
  *
  * Durability: a write is durable once a commit that follows it returns
  * (backend_force_commit, the commit thread, close). Defrag and restore
@@ -95,16 +107,6 @@ typedef struct backend_options {
     /* Time for the batch interval; NULL = strata_clock_monotonic(). */
     strata_clock *clock;
     /*
-     * Called with the batch lock held, on the committing thread, before
-     * every bolt commit (and before a commit that finds nothing pending,
-     * such as backend_force_commit's), so the caller may persist state that
-     * must go with the commit (the mvcc layer stores its consistent index).
-     * It may use the batch transaction's write and read functions. A
-     * non-zero return cancels that commit and is returned by it. NULL = none.
-     */
-    int (*pre_commit)(void *arg, backend_batch_tx *tx);
-    void *pre_commit_arg;
-    /*
      * Test hook: called at named points of defrag ("defrag_before_copy",
      * "defrag_before_final", "defrag_before_rename", "defrag_after_rename");
      * a non-zero return makes defrag fail there with that status. Only with
@@ -144,7 +146,7 @@ int backend_open(const char *path, const backend_options *opt, backend **out);
 
 /*
  * Close: stop and join the commit thread, commit what is pending (running
- * the pre-commit hook), end the write transaction, close the file and free
+ * the commit hooks), end the write transaction, close the file and free
  * everything. Returns the commit's status (the backend is closed anyway),
  * or BOLT_ETXACTIVE when read transactions are still open: the backend is
  * then stopped and committed, every call but backend_read_tx_end and
@@ -154,8 +156,8 @@ int backend_open(const char *path, const backend_options *opt, backend **out);
 int backend_close(backend *be);
 
 /*
- * Commit now: take the batch lock (do not hold it), run the pre-commit
- * hook, commit if anything is pending, begin the next write transaction,
+ * Commit now: take the batch lock (do not hold it), run the commit hooks,
+ * commit if anything is pending, begin the next write transaction,
  * publish an empty buffer. Returns 0 (at once on a read-only backend: the
  * file holds everything); BACKEND_ECLOSED; BACKEND_EFAILED (an earlier
  * commit failed); the hook's status; bolt_tx_commit's codes (the backend
@@ -184,6 +186,47 @@ uint64_t backend_commits(backend *be);     /* bolt commits since open */
 size_t backend_read_tx_open(backend *be);  /* read transactions open now */
 uint64_t backend_pending(backend *be);     /* writes since the last commit */
 const char *backend_path(const backend *be);
+
+/* ---- commit hooks (backend/backend.c) ------------------------------------ */
+
+/*
+ * A commit hook: called on the committing thread with the batch lock held,
+ * before every bolt commit (and before a commit that finds nothing
+ * pending, such as backend_force_commit's, and before defrag switches to
+ * its copy), so a layer above can persist state that must go with the
+ * commit (mvcc stores its consistent index; the lessor its checkpoints).
+ * It may use the batch transaction's write and read functions (tx is the
+ * backend's batch transaction, already locked by this thread; the hook
+ * must not lock or unlock it). A non-zero return cancels that commit: the
+ * hooks after it do not run, and the commit returns the status. It must
+ * not add or remove hooks (STRATA_EMISUSE), nor call force_commit, defrag
+ * or close. See the lock order in the thread rules above.
+ */
+typedef int (*backend_commit_fn)(void *arg, backend_batch_tx *tx);
+
+typedef struct backend_commit_hook backend_commit_hook; /* owned by its backend */
+
+/*
+ * Add fn(arg) to the end of the backend's commit hooks: hooks run in the
+ * order they were added. May be called at any time after open, from any
+ * thread, whether or not the calling thread holds the batch lock (it
+ * takes the lock when it does not). *out receives the handle to remove it
+ * with; it stays valid until backend_commit_hook_remove or backend_close.
+ * Returns 0; STRATA_EMISUSE (NULL fn, or called from inside a hook);
+ * BACKEND_ECLOSED (backend_close has run); -ENOMEM. *out is NULL on failure. On a read-only
+ * backend hooks are accepted but never run (nothing is committed).
+ */
+STRATA_API int backend_commit_hook_add(backend *be, backend_commit_fn fn, void *arg,
+                                       backend_commit_hook **out);
+
+/*
+ * Remove a hook added by backend_commit_hook_add and free its handle; the
+ * hook is not called again after this returns. Same locking as add. NULL
+ * is a no-op returning 0. Returns 0; STRATA_EMISUSE (called from inside a
+ * hook, or a handle this backend does not hold: nothing is freed);
+ * BACKEND_ECLOSED (after backend_close: the handles are already freed).
+ */
+STRATA_API int backend_commit_hook_remove(backend *be, backend_commit_hook *hook);
 
 /* ---- the batch transaction (backend/batch_tx.c) ------------------------- */
 
