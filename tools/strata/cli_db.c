@@ -24,7 +24,8 @@ static const cli_common_option common_table[] = {
         "auto text hex escaped" } },
     { CLI_C_BUCKETS,
       { "bucket-format", CLI_OPT_BUCKET_FORMAT, "FMT",
-        "bucket names, each element of a path: auto, text, hex, escaped", "auto text hex escaped" } },
+        "bucket names, each element of a path: auto, text, hex, escaped",
+        "auto text hex escaped" } },
     { CLI_C_VALUES,
       { "value-format", CLI_OPT_VALUE_FORMAT, "FMT", "values in output: auto, text, hex, escaped",
         "auto text hex escaped" } },
@@ -37,8 +38,7 @@ static const cli_common_option common_table[] = {
       { "json", CLI_OPT_JSON, NULL, "print one JSON document on stdout (fields below)", NULL } },
     { CLI_C_TIMEOUT,
       { "timeout", CLI_OPT_TIMEOUT, "DURATION",
-        "wait this long for the file lock (default 1s; 0 = forever;\ne.g. 500ms, 2s, 1m)",
-        NULL } },
+        "wait this long for the file lock (default 1s; 0 = forever;\ne.g. 500ms, 2s, 1m)", NULL } },
 };
 #define N_COMMON (sizeof common_table / sizeof common_table[0])
 
@@ -252,8 +252,8 @@ int cli_parse_ctx(const cli_command_spec *spec, int argc, char **argv, cli_opts 
             fprintf(stderr, "strata %s: too many options (a bug in strata)\n", spec->name);
             return CLI_INTERNAL;
         }
-        opts[n++] = (struct option){ e->name, e->arg ? required_argument : no_argument, NULL,
-                                     e->code };
+        opts[n++] =
+                (struct option){ e->name, e->arg ? required_argument : no_argument, NULL, e->code };
         if (e->code > ' ' && e->code < 127) {
             shorts[ns++] = (char)e->code;
             if (e->arg != NULL)

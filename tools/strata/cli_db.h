@@ -53,16 +53,17 @@ enum {
 
 /* Which common options a command takes (cli_command_spec.common). */
 enum {
-    CLI_C_KEYS = 1u << 0,          /* --key-format */
-    CLI_C_VALUES = 1u << 1,        /* --value-format */
-    CLI_C_BUCKETS = 1u << 2,       /* --bucket-format */
-    CLI_C_TIMEOUT = 1u << 3,       /* --timeout */
-    CLI_C_LIVE = 1u << 4,          /* --live */
-    CLI_C_JSON = 1u << 5,          /* --json */
-    CLI_C_VALUES_BYTES = 1u << 6,  /* --value-format also takes bytes */
-    CLI_C_NONE = 1u << 15,         /* none at all (same as no_common) */
+    CLI_C_KEYS = 1u << 0,         /* --key-format */
+    CLI_C_VALUES = 1u << 1,       /* --value-format */
+    CLI_C_BUCKETS = 1u << 2,      /* --bucket-format */
+    CLI_C_TIMEOUT = 1u << 3,      /* --timeout */
+    CLI_C_LIVE = 1u << 4,         /* --live */
+    CLI_C_JSON = 1u << 5,         /* --json */
+    CLI_C_VALUES_BYTES = 1u << 6, /* --value-format also takes bytes */
+    CLI_C_NONE = 1u << 15,        /* none at all (same as no_common) */
     /* The common set of a read-only command on a bolt file. */
-    CLI_C_READ = CLI_C_KEYS | CLI_C_VALUES | CLI_C_BUCKETS | CLI_C_TIMEOUT | CLI_C_LIVE | CLI_C_JSON,
+    CLI_C_READ =
+            CLI_C_KEYS | CLI_C_VALUES | CLI_C_BUCKETS | CLI_C_TIMEOUT | CLI_C_LIVE | CLI_C_JSON,
 };
 
 /* The old option list (commands written before the table): key/value formats, timeout. */
@@ -73,8 +74,8 @@ enum {
         "timeout", required_argument, NULL, CLI_OPT_TIMEOUT                    \
     }
 
-#define CLI_COMMON_HELP                                                                       \
-    "  --key-format auto|text|hex|escaped    keys in arguments and output (auto)\n"           \
+#define CLI_COMMON_HELP                                                                      \
+    "  --key-format auto|text|hex|escaped    keys in arguments and output (auto)\n"          \
     "  --value-format auto|text|hex|escaped  values in output (auto: text when printable)\n" \
     "  --timeout DURATION             wait this long for the file lock (1s; 0 = forever)\n"
 

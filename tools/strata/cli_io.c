@@ -58,8 +58,9 @@ int cli_input_begin(const char *cmd, const char *arg, cli_input *in)
     if (!cli_is_stdio(arg))
         return CLI_OK;
     if (isatty(STDIN_FILENO)) {
-        fprintf(stderr, "strata %s: '-' reads standard input, which is a terminal; "
-                        "pipe a db file into it\n",
+        fprintf(stderr,
+                "strata %s: '-' reads standard input, which is a terminal; "
+                "pipe a db file into it\n",
                 cmd);
         return CLI_USAGE;
     }
@@ -108,8 +109,7 @@ int cli_output_begin(const char *cmd, const cli_opts *o, const char *arg, cli_ou
     if (!cli_is_stdio(arg))
         return CLI_OK;
     if (o != NULL && o->json) {
-        fprintf(stderr, "strata %s: --json and an output of '-' both want standard output\n",
-                cmd);
+        fprintf(stderr, "strata %s: --json and an output of '-' both want standard output\n", cmd);
         return CLI_USAGE;
     }
     if (isatty(STDOUT_FILENO)) {

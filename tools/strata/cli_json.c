@@ -28,7 +28,7 @@ json_t *cli_json_bytes(const void *data, size_t n, cli_format fmt)
 
 json_t *cli_json_u64(uint64_t v)
 {
-    if (v <= (uint64_t)JSON_INTEGER_MAX)
+    if (v <= (uint64_t)INT64_MAX)
         return json_integer((json_int_t)v);
     char buf[32];
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);

@@ -35,9 +35,8 @@ static const struct {
     const char *name;
     cli_format fmt;
 } format_names[] = {
-    { "auto", CLI_FORMAT_AUTO },       { "text", CLI_FORMAT_TEXT },
-    { "hex", CLI_FORMAT_HEX },         { "escaped", CLI_FORMAT_ESCAPED },
-    { "ascii", CLI_FORMAT_ESCAPED }, /* the old name */
+    { "auto", CLI_FORMAT_AUTO },       { "text", CLI_FORMAT_TEXT },     { "hex", CLI_FORMAT_HEX },
+    { "escaped", CLI_FORMAT_ESCAPED }, { "ascii", CLI_FORMAT_ESCAPED }, /* the old name */
     { "bytes", CLI_FORMAT_BYTES },
 };
 
@@ -84,10 +83,14 @@ bool cli_is_printable(const void *data, size_t n)
     return true;
 }
 
-/* auto's choice: text only when printable and not led by the hex marker. */
+/*
+ * auto's choice: text only when printable, not led by the hex marker, and
+ * not led by '-' (which an argument list would take for an option).
+ */
 static bool auto_is_text(const unsigned char *p, size_t n)
 {
-    return cli_is_printable(p, n) && !(n >= 2 && p[0] == '0' && p[1] == 'x');
+    return cli_is_printable(p, n) && !(n >= 2 && p[0] == '0' && p[1] == 'x') &&
+           !(n >= 1 && p[0] == '-');
 }
 
 static const char hex_digits[] = "0123456789abcdef";
@@ -133,7 +136,7 @@ char *cli_bytes_str(const void *data, size_t n, cli_format fmt, size_t *len)
             if (p[i] == '\\') {
                 s[k++] = '\\';
                 s[k++] = '\\';
-            } else if (p[i] >= 0x20 && p[i] <= 0x7e) {
+            } else if (p[i] >= 0x20 && p[i] <= 0x7e && !(i == 0 && p[i] == '-')) {
                 s[k++] = (char)p[i];
             } else {
                 s[k++] = '\\';
@@ -174,10 +177,10 @@ void cli_print_bytes(FILE *out, const void *data, size_t n, cli_format fmt)
     for (size_t i = 0; i < n; i++) { /* escaped */
         if (p[i] == '\\')
             fputs("\\\\", out);
-        else if (p[i] >= 0x20 && p[i] <= 0x7e)
+        else if (p[i] >= 0x20 && p[i] <= 0x7e && !(i == 0 && p[i] == '-'))
             putc(p[i], out);
         else
-            fprintf(out, "\\x%02x", p[i]);
+            fprintf(out, "\\x%02x", p[i]); /* a leading '-' too: it is no option */
     }
 }
 

@@ -7,19 +7,22 @@
  * bucket name or a value can be given back to any command as an argument
  * in the same format and means the same bytes. The default format, auto,
  * is unambiguous on its own:
- *   - bytes that are all printable ASCII (0x20..0x7e) and do not start with
- *     "0x" are written as they are ("widgets");
- *   - anything else -- a non-printable byte, or text that itself starts
- *     with "0x" -- is written as "0x" and lower-case hex ("0x00ff",
- *     "0x3078" for the text "0x").
+ *   - bytes that are all printable ASCII (0x20..0x7e) and start neither
+ *     with "0x" nor with '-' are written as they are ("widgets");
+ *   - anything else -- a non-printable byte, text that itself starts with
+ *     "0x", or text that starts with '-' (an argument list would take it
+ *     for an option) -- is written as "0x" and lower-case hex ("0x00ff",
+ *     "0x3078" for the text "0x", "0x2d61" for "-a").
  * Read back, an argument starting with "0x" is hex (a malformed one is a
  * usage error naming the text's own hex form); anything else is the text.
  * The other formats are chosen with --key-format / --bucket-format /
  * --value-format and hold for input and output alike:
- *   text     the bytes as they are (input: the argument's bytes)
+ *   text     the bytes as they are (input: the argument's bytes; give a
+ *            name that starts with '-' after "--", which ends the options)
  *   hex      lower-case hex without a prefix (input: hex, "0x" optional)
- *   escaped  printable ASCII as it is, '\' as "\\", other bytes "\xNN"
- *            (input: the same escapes; any other '\' is a usage error)
+ *   escaped  printable ASCII as it is, '\' as "\\", other bytes (and a
+ *            leading '-') "\xNN" (input: the same escapes; any other '\'
+ *            is a usage error)
  *   bytes    output only: the raw bytes, no newline (get, page-item)
  */
 #ifndef STRATA_CLI_UTIL_H

@@ -21,20 +21,29 @@ const cli_command_spec cmd_completion_spec = {
              "same option tables as the parser and --help, or every command and option,\n"
              "one 'COMMAND --option' per line (list).",
     .example = "$ strata completion bash > ~/.local/share/bash-completion/completions/strata",
+    .complete_args = "bash list",
 };
 
 /* Every option of a command: the common ones it takes, then its own. */
-static void each_option(const cli_command_spec *spec,
-                        void (*fn)(void *arg, const cli_option *opt), void *arg)
+static void each_option(const cli_command_spec *spec, void (*fn)(void *arg, const cli_option *opt),
+                        void *arg)
 {
     size_t n;
     const cli_common_option *common = cli_common_options(&n);
     unsigned bits = cli_spec_common(spec);
     for (const cli_option *e = spec->options; e != NULL && e->name != NULL; e++)
         fn(arg, e);
-    for (size_t i = 0; i < n; i++)
-        if (bits & common[i].bit)
-            fn(arg, &common[i].opt);
+    for (size_t i = 0; i < n; i++) {
+        if (!(bits & common[i].bit))
+            continue;
+        if (common[i].bit == CLI_C_VALUES && (bits & CLI_C_VALUES_BYTES)) {
+            cli_option v = common[i].opt; /* get and page-item also write raw bytes */
+            v.values = "auto text hex escaped bytes";
+            fn(arg, &v);
+            continue;
+        }
+        fn(arg, &common[i].opt);
+    }
 }
 
 static void list_word(void *arg, const cli_option *opt)

@@ -3,7 +3,7 @@
  * (`bolt-dump v1`), the same bytes whoever wrote the file; or, with
  * --json, every bucket and key as one JSON document.
  */
-#define _GNU_SOURCE /* fopencookie */
+/* fopencookie: _GNU_SOURCE comes from the build (meson). */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>

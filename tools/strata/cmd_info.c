@@ -131,8 +131,8 @@ static json_t *meta_json(const cli_raw *r, int i)
     cli_json_set(o, "sequence", cli_json_u64(m->sequence));
     snprintf(buf, sizeof buf, "0x%016" PRIx64, m->checksum);
     cli_json_set(o, "checksum", json_string(buf));
-    cli_json_set(o, "checksum_ok", json_boolean(r->meta_rc[i] != BOLT_ECHECKSUM &&
-                                                m->magic == BOLT_MAGIC));
+    cli_json_set(o, "checksum_ok",
+                 json_boolean(r->meta_rc[i] != BOLT_ECHECKSUM && m->magic == BOLT_MAGIC));
     return o;
 }
 
@@ -188,12 +188,12 @@ static int info_view(void *ctx, cli_raw *r, FILE *out, FILE *err)
         return jc != CLI_OK ? jc : code;
     }
     fprintf(out, "file       %s\n", path);
-    fprintf(out, "size       %" PRIu64 " bytes (%" PRIu64 " pages)\n", r->file_size,
-            r->file_pages);
+    fprintf(out, "size       %" PRIu64 " bytes (%" PRIu64 " pages)\n", r->file_size, r->file_pages);
     fprintf(out, "page size  %" PRIu32 "\n", r->page_size);
-    fprintf(out, "current    %s\n", r->current < 0 ? "none (no valid meta)"
-                                    : r->current   ? "meta 1"
-                                                   : "meta 0");
+    fprintf(out, "current    %s\n",
+            r->current < 0 ? "none (no valid meta)"
+            : r->current   ? "meta 1"
+                           : "meta 0");
     fprintf(out, "  %-10s %-24s %s\n", "", "meta 0", "meta 1");
     for (int i = 0; i < 2; i++)
         snprintf(i ? s1 : s0, sizeof s0, "%s", r->meta_rc[i] == 0 ? "ok" : "BAD");

@@ -266,14 +266,16 @@ static int show_tree(page_out *po, const unsigned char *p, size_t size, bolt_pgi
             const unsigned char *b = v.data;
             bolt_pgid root = bolt__ld64(b + BOLT_BUCKET_ROOT_OFF);
             uint64_t seq = bolt__ld64(b + BOLT_BUCKET_SEQ_OFF);
-            bool has_inline = root == 0 && v.size >= BOLT_BUCKET_HEADER_SIZE + BOLT_PAGE_HEADER_SIZE;
+            bool has_inline =
+                    root == 0 && v.size >= BOLT_BUCKET_HEADER_SIZE + BOLT_PAGE_HEADER_SIZE;
             unsigned inline_keys =
                     has_inline ? bolt__ld16(b + BOLT_BUCKET_HEADER_SIZE + BOLT_PAGE_COUNT_OFF) : 0;
             if (e != NULL) {
                 json_t *bj = json_object();
                 cli_json_set(bj, "root", cli_json_u64(root));
                 cli_json_set(bj, "sequence", cli_json_u64(seq));
-                cli_json_set(bj, "inline_keys", has_inline ? json_integer(inline_keys) : json_null());
+                cli_json_set(bj, "inline_keys",
+                             has_inline ? json_integer(inline_keys) : json_null());
                 cli_json_set(e, "bucket", bj);
                 continue;
             }
@@ -369,8 +371,8 @@ static int page_view(void *arg, cli_raw *r, FILE *out, FILE *err)
                 cli_json_set(po.obj, "hex", cli_json_bytes(buf, size, CLI_FORMAT_HEX));
                 cli_json_set(po.obj, "problems", po.problems);
             } else {
-                fprintf(out, "page %" PRIu64 " (%zu bytes at file offset %" PRIu64 ")\n", id,
-                        size, offset);
+                fprintf(out, "page %" PRIu64 " (%zu bytes at file offset %" PRIu64 ")\n", id, size,
+                        offset);
                 hexdump(out, buf, size, offset);
             }
             free(buf);

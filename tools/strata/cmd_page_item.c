@@ -68,7 +68,8 @@ static int item_option(int c, const char *arg, void *ctx)
         return 0;
     default: /* OPT_FORMAT */
         if (cli_format_parse2(arg, true, &a->o->value_fmt) != 0) {
-            fprintf(stderr, "strata page-item: format '%s' is not auto, text, hex, escaped or bytes\n",
+            fprintf(stderr,
+                    "strata page-item: format '%s' is not auto, text, hex, escaped or bytes\n",
                     arg);
             return -1;
         }
@@ -122,9 +123,8 @@ static int item_view(void *arg, cli_raw *r, FILE *out, FILE *err)
     /* --key-only with --format: the format is the key's (bbolt's page-item). */
     cli_format kfmt = a->key_only && a->format_set ? o->value_fmt : o->key_fmt;
     if (flags != BOLT_PAGE_BRANCH && flags != BOLT_PAGE_LEAF) {
-        fprintf(err,
-                "strata page-item: %s: page %" PRIu64 " is a %s page, not a branch or leaf\n", path,
-                id, cli_raw_type_name(flags));
+        fprintf(err, "strata page-item: %s: page %" PRIu64 " is a %s page, not a branch or leaf\n",
+                path, id, cli_raw_type_name(flags));
         code = CLI_FINDING;
     } else if (n >= count) {
         fprintf(err,

@@ -141,9 +141,9 @@ static int pages_view(void *ctx, cli_raw *rp, FILE *out, FILE *err)
         unsigned char hdr[BOLT_PAGE_HEADER_SIZE + 8];
         rc = cli_raw_read(&r, id * (uint64_t)r.page_size, hdr, sizeof hdr);
         if (rc != 0) {
-            char why[96];
-            snprintf(why, sizeof why, "unreadable: %s", strerror(-rc));
-            page_row(out, arr, id, "unknown", -1, -1, why);
+            char text[96];
+            snprintf(text, sizeof text, "unreadable: %s", strerror(-rc));
+            page_row(out, arr, id, "unknown", -1, -1, text);
             code = CLI_FINDING;
             id++;
             continue;
