@@ -251,21 +251,28 @@ expect_eq "$?" 0 "--timeout 0 got the lock once it was free"
 release_lock
 
 # --- 6. the rest ---------------------------------------------------------------
-# Corruption messages name the page: zero a leaf of the 'accounts' bucket.
+# Corruption messages name the page: damage the first element of a leaf
+# (its position and key size), then list every bucket and get a key of each.
 cp "$g" "$T/bad.db"
-root=$("$S" page-item "$T/bad.db" "$(current_root "$T/bad.db")" 0 --value-only 2>/dev/null || true)
-broken=$("$S" pages "$g" | awk 'NR > 2 && $2 == "leaf" && $3 > 3 { print $1 }' | tail -1)
+broken=$("$S" pages "$g" | awk 'NR > 2 && $2 == "leaf" && $3 > 3 && $4 == 0 { print $1 }' | tail -1)
 poke "$T/bad.db" $((broken * 4096 + 16)) "ffffffffffffffff"
-"$S" check "$T/bad.db" >"$T/chk" 2>&1
+nbad=0
 for b in $("$S" buckets "$g"); do
-    "$S" keys "$T/bad.db" "$b" >/dev/null 2>"$T/err"
-    rc=$?
-    if [ $rc -ne 0 ]; then
+    for c in keys get; do
+        args=("$T/bad.db" "$b")
+        [ $c = get ] && args+=("$("$S" keys "$g" "$b" | head -1 | cut -f1)")
+        "$S" $c "${args[@]}" >/dev/null 2>"$T/err"
+        rc=$?
+        [ $rc -eq 0 ] && continue
+        [ $c = get ] && [ $rc -eq 1 ] && continue # the key itself may be what broke
+        nbad=$((nbad + 1))
         checks=$((checks + 1))
-        [ $rc -eq 3 ] || fail "keys on a damaged file: exit $rc, want 3"
-        grep -Eq "page [0-9]+" "$T/err" || fail "keys on a damaged file does not name the page: $(cat "$T/err")"
-    fi
+        [ $rc -eq 3 ] || fail "$c on a damaged file: exit $rc, want 3"
+        grep -Eq "page $broken" "$T/err" || fail "$c on a damaged file does not name page $broken: $(cat "$T/err")"
+    done
 done
+checks=$((checks + 1))
+[ $nbad -gt 0 ] || fail "no keys/get run met the damaged page $broken"
 # dump --help offers only what dump uses.
 expect_rc 0 "dump --help" "$S" dump --help
 checks=$((checks + 1))
