@@ -8,7 +8,7 @@
  *      (write transactions), else the validated page.
  *   2. Branch lookup takes the last element <= the key (element 0 when the
  *      key is below all); leaf lookup the first element >= the key
- *      (FORMAT.md §4).
+ *      (docs/format.md §4).
  *   3. Empty leaves are skipped in both directions.
  *   4. Depth is bounded by BOLT_MAX_DEPTH: a deeper tree (or a cycle in a
  *      corrupt file) is BOLT_ECORRUPT, never unbounded recursion.
@@ -418,7 +418,7 @@ int bolt_cursor_open(bolt_bucket *b, bolt_cursor **out)
     int rc = bolt__bucket_usable(b, false);
     if (rc != 0)
         return rc;
-    bolt_cursor *c = malloc(sizeof *c);
+    bolt_cursor *c = strata_malloc(sizeof *c);
     if (c == NULL)
         return -ENOMEM;
     bolt__cursor_init(c, b);
@@ -444,7 +444,7 @@ void bolt_cursor_close(bolt_cursor *c)
         tx->cursors = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
-    free(c);
+    strata_free(c);
 }
 
 /* Remember the element a public move stopped on (rule 6). */

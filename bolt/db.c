@@ -5,7 +5,7 @@
  * Rules:
  *   1. The file is locked with flock(2) on the database file itself, LOCK_EX
  *      for read-write and LOCK_SH for read-only opens, retried every 50 ms
- *      until the timeout (FORMAT.md §12), before anything is read.
+ *      until the timeout (docs/format.md §12), before anything is read.
  *   2. The map reserves more address space than the file needs (option,
  *      default max(1 GiB, 4 x file size)), so the file grows inside it; a
  *      transaction reads only below min(file size at its start, reserved).
@@ -36,6 +36,8 @@
 #include <unistd.h>
 
 #include "bolt_int.h"
+#include "strdup.h"
+#include "sync.h"
 
 #define ONE_GIB          (1024ull * 1024 * 1024)
 #define FLOCK_RETRY_MS   50
@@ -139,14 +141,14 @@ static int map_new(bolt_db *db, uint64_t reserve, bolt__map **out)
 {
     if (reserve > BOLT_MAX_MAP_SIZE)
         return BOLT_EMMAPTOOLARGE;
-    bolt__map *m = calloc(1, sizeof *m);
+    bolt__map *m = strata_calloc(1, sizeof *m);
     if (m == NULL)
         return -ENOMEM;
     int flags = MAP_SHARED | (db->opt.map_populate ? MAP_POPULATE : 0);
     void *p = db->os->mmap(NULL, (size_t)reserve, PROT_READ, flags, db->fd, 0);
     if (p == MAP_FAILED) {
         int e = errno;
-        free(m);
+        strata_free(m);
         return e == ENOMEM ? BOLT_EMMAPTOOLARGE : -e;
     }
     m->base = p;
@@ -164,7 +166,7 @@ void bolt__map_release(bolt_db *db, bolt__map *m)
         return;
     if (m->owned)
         db->os->munmap((void *)m->base, m->reserved);
-    free(m);
+    strata_free(m);
 }
 
 static int lock_file(bolt_db *db)
@@ -202,11 +204,11 @@ static int write_full(bolt_db *db, const unsigned char *buf, size_t n, uint64_t 
 
 static int sync_dir(bolt_db *db)
 {
-    char *copy = strdup(db->path);
+    char *copy = strata__strdup(db->path);
     if (copy == NULL)
         return -ENOMEM;
     int dfd = db->os->open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-    free(copy);
+    strata_free(copy);
     if (dfd < 0)
         return -errno;
     int rc = db->os->fsync(dfd) == 0 ? 0 : -errno;
@@ -221,7 +223,7 @@ static int init_file(bolt_db *db)
     size_t size = (size_t)ps * 4;
     if (size < 4096)
         size = 4096;
-    unsigned char *buf = calloc(1, size);
+    unsigned char *buf = strata_calloc(1, size);
     if (buf == NULL)
         return -ENOMEM;
     for (int i = 0; i < 2; i++) {
@@ -239,7 +241,7 @@ static int init_file(bolt_db *db)
     bolt__st64(buf + 3 * (size_t)ps + BOLT_PAGE_ID_OFF, 3);
     bolt__st16(buf + 3 * (size_t)ps + BOLT_PAGE_FLAGS_OFF, BOLT_PAGE_LEAF);
     int rc = write_full(db, buf, size, 0);
-    free(buf);
+    strata_free(buf);
     if (rc == 0 && db->os->fdatasync(db->fd) != 0)
         rc = -errno;
     if (rc == 0)
@@ -372,14 +374,14 @@ static int reach_mark(void *arg, bolt_pgid id, uint32_t overflow)
     return 0;
 }
 
-/* FORMAT.md §7.3: without a stored freelist, free = not reachable. */
+/* docs/format.md §7.3: without a stored freelist, free = not reachable. */
 static int freelist_by_walk(bolt_db *db)
 {
     bolt_tx *tx;
     int rc = bolt_tx_begin(db, 0, &tx);
     if (rc != 0)
         return rc;
-    reach_set r = { calloc(1, (size_t)(db->meta.pgid / 8 + 1)), db->meta.pgid };
+    reach_set r = { strata_calloc(1, (size_t)(db->meta.pgid / 8 + 1)), db->meta.pgid };
     bolt_pgid *ids = NULL;
     size_t n = 0;
     if (r.bits == NULL) {
@@ -389,7 +391,7 @@ static int freelist_by_walk(bolt_db *db)
     rc = bolt__walk_pages(tx, reach_mark, &r);
     if (rc != 0)
         goto out;
-    ids = malloc(sizeof *ids * (size_t)(db->meta.pgid + 1));
+    ids = strata_malloc(sizeof *ids * (size_t)(db->meta.pgid + 1));
     if (ids == NULL) {
         rc = -ENOMEM;
         goto out;
@@ -399,8 +401,8 @@ static int freelist_by_walk(bolt_db *db)
             ids[n++] = id;
     rc = bolt__freelist_load_ids(db->freelist, ids, n, db->meta.pgid);
 out:
-    free(ids);
-    free(r.bits);
+    strata_free(ids);
+    strata_free(r.bits);
     bolt_tx_rollback(tx);
     return rc;
 }
@@ -427,7 +429,7 @@ static int freelist_from_page(bolt_db *db)
 
 static int db_new(const char *path, const bolt_options *opt, bolt_db **out)
 {
-    bolt_db *db = calloc(1, sizeof *db);
+    bolt_db *db = strata_calloc(1, sizeof *db);
     if (db == NULL)
         return -ENOMEM;
     bolt_options_init(&db->opt);
@@ -437,19 +439,28 @@ static int db_new(const char *path, const bolt_options *opt, bolt_db **out)
         db->opt.size = sizeof db->opt;
     }
     if (db->opt.live && !db->opt.read_only) {
-        free(db);
+        strata_free(db);
         return STRATA_EMISUSE; /* a live open only reads */
     }
-    db->path = strdup(path);
+    db->path = strata__strdup(path);
     if (db->path == NULL) {
-        free(db);
+        strata_free(db);
         return -ENOMEM;
     }
     db->fd = -1;
     db->os = db->opt.os != NULL ? db->opt.os : bolt__os_default();
     db->read_only = db->opt.read_only;
-    pthread_mutex_init(&db->mu, NULL);
-    pthread_cond_init(&db->wcv, NULL);
+    int rc = -pthread_mutex_init(&db->mu, NULL);
+    if (rc == 0) {
+        rc = strata__cond_init(&db->wcv, false);
+        if (rc != 0)
+            pthread_mutex_destroy(&db->mu);
+    }
+    if (rc != 0) {
+        strata_free(db->path);
+        strata_free(db);
+        return rc;
+    }
     *out = db;
     return 0;
 }
@@ -466,9 +477,9 @@ static void db_free(bolt_db *db)
     bolt__freelist_free(db->freelist);
     pthread_mutex_destroy(&db->mu);
     pthread_cond_destroy(&db->wcv);
-    free(db->readers);
-    free(db->path);
-    free(db);
+    strata_free(db->readers);
+    strata_free(db->path);
+    strata_free(db);
 }
 
 /* Steps after the map exists: metas, then (read-write) the freelist. */
@@ -477,7 +488,7 @@ static int db_finish(bolt_db *db)
     int rc = load_meta(db);
     if (rc != 0)
         return rc;
-    db->alloc_size = 0; /* unknown after reopening (FORMAT.md §9) */
+    db->alloc_size = 0; /* unknown after reopening (docs/format.md §9) */
     if (db->read_only)
         return 0;
     rc = bolt__freelist_new(db->opt.freelist_type == BOLT_FREELIST_HASHMAP ? BOLT__FREELIST_HASHMAP
@@ -578,7 +589,7 @@ int bolt_open_memory(const void *buf, size_t len, const bolt_options *opt, bolt_
         rc = BOLT_EFILETOOSMALL;
         goto fail;
     }
-    db->map = calloc(1, sizeof *db->map);
+    db->map = strata_calloc(1, sizeof *db->map);
     if (db->map == NULL) {
         rc = -ENOMEM;
         goto fail;
@@ -610,7 +621,7 @@ int bolt_close(bolt_db *db)
 }
 
 /*
- * Make the file at least `needed` bytes (FORMAT.md §9 sizes: powers of two
+ * Make the file at least `needed` bytes (docs/format.md §9 sizes: powers of two
  * up to 16 MiB, then 16 MiB steps), with posix_fallocate so a full disk
  * fails here, falling back to ftruncate where the file system cannot
  * allocate; then fsync unless no_grow_sync. Called with wmu held.

@@ -16,7 +16,7 @@
  *   4. Spill writes children before their parent (page ids grow upward);
  *      every materialized node is rewritten to newly allocated pages and
  *      its old page is freed as pending (copy-on-write).
- *   5. Split (FORMAT.md §10): a node with more than 4 elements whose image
+ *   5. Split (docs/format.md §10): a node with more than 4 elements whose image
  *      reaches page_size is cut at the first index in [2, len-3] where the
  *      running size passes page_size * fill_percent. A node that only grew
  *      at the right edge of the tree is cut at a full page instead, so
@@ -74,13 +74,13 @@ static bolt__node *node_new(bolt_bucket *b, bolt__node *parent, bool leaf)
     tx->stats.node_count++;
     if (b->nnodes == b->capnodes) {
         size_t cap = b->capnodes ? b->capnodes * 2 : 8;
-        bolt__node **a = realloc(b->nodes, cap * sizeof *a);
+        bolt__node **a = strata_realloc(b->nodes, cap * sizeof *a);
         if (a == NULL)
             return NULL;
         b->nodes = a;
         b->capnodes = cap;
     }
-    bolt__node *n = calloc(1, sizeof *n);
+    bolt__node *n = strata_calloc(1, sizeof *n);
     if (n == NULL)
         return NULL;
     n->bucket = b;
@@ -99,7 +99,7 @@ static int node_reserve(bolt__node *n, size_t need)
     size_t cap = n->cap ? n->cap : 8;
     while (cap < need)
         cap *= 2;
-    bolt__inode *a = realloc(n->inodes, cap * sizeof *a);
+    bolt__inode *a = strata_realloc(n->inodes, cap * sizeof *a);
     if (a == NULL)
         return -ENOMEM;
     n->inodes = a;
@@ -273,7 +273,7 @@ size_t bolt__node_size(const bolt__node *n)
     return sz;
 }
 
-/* FORMAT.md §5 packing: elements first, then key/value bytes in order. */
+/* docs/format.md §5 packing: elements first, then key/value bytes in order. */
 void bolt__node_write(const bolt__node *n, unsigned char *buf)
 {
     bolt__st16(buf + BOLT_PAGE_FLAGS_OFF, n->leaf ? BOLT_PAGE_LEAF : BOLT_PAGE_BRANCH);
@@ -374,14 +374,14 @@ static int node_split(bolt__node *n, bolt__node ***pieces, size_t *npieces)
         if (len == 0)
             break; /* an empty node: one piece */
     }
-    bolt__node **out = malloc(cnt * sizeof *out);
+    bolt__node **out = strata_malloc(cnt * sizeof *out);
     if (out == NULL)
         return -ENOMEM;
     out[0] = n;
     if (cnt > 1 && n->parent == NULL) {
         bolt__node *p = node_new(b, NULL, false);
         if (p == NULL) {
-            free(out);
+            strata_free(out);
             return -ENOMEM;
         }
         n->parent = p;
@@ -395,7 +395,7 @@ static int node_split(bolt__node *n, bolt__node ***pieces, size_t *npieces)
         size_t len = split_point(&n->inodes[start], n->n - start, n->leaf, ps, t);
         bolt__node *r = node_new(b, n->parent, n->leaf);
         if (r == NULL || node_reserve(r, len) != 0) {
-            free(out);
+            strata_free(out);
             return -ENOMEM;
         }
         memcpy(r->inodes, &n->inodes[start], len * sizeof *r->inodes);
@@ -421,12 +421,12 @@ static int node_write_one(bolt__node *n)
     if (n->n >= 0xFFFF)
         return BOLT_EPANIC;
     if (!n->leaf && n->n == 0)
-        return BOLT_EPANIC; /* FORMAT.md §4: never write an empty branch */
+        return BOLT_EPANIC; /* docs/format.md §4: never write an empty branch */
     int rc = bolt__node_free(n);
     if (rc != 0)
         return rc;
     size_t size = bolt__node_size(n);
-    /* FORMAT.md §5: bbolt can read pos + ksize + vsize <= 2^31 - 1 only. */
+    /* docs/format.md §5: bbolt can read pos + ksize + vsize <= 2^31 - 1 only. */
     if (size - BOLT_PAGE_HEADER_SIZE > BOLT_MAX_ELEM_SPAN)
         return BOLT_EVALUETOOLARGE;
     bolt_pgid id;
@@ -464,7 +464,7 @@ int bolt__node_spill(bolt__node *n)
             nk++;
     assert(node_ok(n));
     if (nk > 0) {
-        bolt__node **kids = malloc(nk * sizeof *kids);
+        bolt__node **kids = strata_malloc(nk * sizeof *kids);
         if (kids == NULL)
             return -ENOMEM;
         nk = 0;
@@ -474,11 +474,11 @@ int bolt__node_spill(bolt__node *n)
         for (size_t i = 0; i < nk; i++) {
             int rc = bolt__node_spill(kids[i]);
             if (rc != 0) {
-                free(kids);
+                strata_free(kids);
                 return rc;
             }
         }
-        free(kids);
+        strata_free(kids);
     }
     bolt__node **pieces;
     size_t np;
@@ -490,7 +490,7 @@ int bolt__node_spill(bolt__node *n)
     /* Loop invariant: pieces[0..i) are written and named in the parent. */
     for (size_t i = 0; i < np && rc == 0; i++)
         rc = node_write_one(pieces[i]);
-    free(pieces);
+    strata_free(pieces);
     if (rc != 0)
         return rc;
     if (n->parent != NULL && n->parent->pgid == 0 && !n->parent->spilled)

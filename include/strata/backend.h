@@ -5,7 +5,7 @@
  * interval, or as soon as the batch limit of pending writes is reached),
  * lets readers see applied-but-uncommitted writes through a buffer, and
  * serves long reads without blocking writers (etcd's mvcc/backend, as
- * DESIGN.md describes it for strata).
+ * docs/design.md describes it for strata).
  *
  * Writes go through the one batch transaction: lock it, call the put /
  * delete / bucket functions, unlock it. Each write goes into bolt's
@@ -78,10 +78,10 @@ enum backend_status {
 };
 
 /* Describe any code backend or a layer below it can return; never NULL. */
-const char *backend_strerror(int rc);
+STRATA_API const char *backend_strerror(int rc);
 
 /* "BACKEND_ECLOSED" for a code of backend's table, else bolt_status_name(rc). */
-const char *backend_status_name(int rc);
+STRATA_API const char *backend_status_name(int rc);
 
 /* ---- opening and closing (backend/backend.c) ---------------------------- */
 
@@ -91,7 +91,10 @@ typedef struct backend_read_tx backend_read_tx;   /* one thread at a time */
 
 /*
  * Open options; backend_options_init() fills the defaults below. New fields
- * are only ever added at the end.
+ * are only ever added at the end: `size` tells the library which fields the
+ * caller knew. bolt's options are not embedded but pointed to, so that each
+ * struct keeps its own size-based versioning: a bolt_options that grows
+ * (bolt_options.size) never moves the backend fields after it.
  */
 typedef struct backend_options {
     size_t size;                /* sizeof(backend_options) as the caller knew it */
@@ -99,11 +102,14 @@ typedef struct backend_options {
     uint32_t batch_limit;       /* pending writes that trigger a commit; 0 = 10000 */
     size_t mmap_reserve;        /* bolt's map reservation; 0 = bolt's default */
     /*
-     * bolt's options; init sets etcd's: no_freelist_sync (no freelist page),
-     * and strata's choice of the hashmap freelist. mmap_reserve above, when
-     * not 0, overrides bolt.mmap_reserve.
+     * bolt's options, or NULL (init's default) for etcd's:
+     * backend_bolt_options_init's. To change one of them, fill a
+     * bolt_options with backend_bolt_options_init, change it and point here.
+     * Read (copied) only by backend_open: it need not outlive the call.
+     * mmap_reserve above, when not 0, overrides bolt->mmap_reserve; read_only
+     * below sets bolt's read_only too.
      */
-    bolt_options bolt;
+    const bolt_options *bolt;
     /* Time for the batch interval; NULL = strata_clock_monotonic(). */
     strata_clock *clock;
     /*
@@ -129,7 +135,14 @@ typedef struct backend_options {
 } backend_options;
 
 /* Fill o with the defaults. */
-void backend_options_init(backend_options *o);
+STRATA_API void backend_options_init(backend_options *o);
+
+/*
+ * Fill o with the bolt options a backend uses when backend_options.bolt is
+ * NULL: bolt_options_init's, plus etcd's no_freelist_sync (no freelist
+ * page) and strata's choice of the hashmap freelist.
+ */
+STRATA_API void backend_bolt_options_init(bolt_options *o);
 
 /*
  * Open (creating if missing) the bolt file at path, begin the batch's write
@@ -138,11 +151,12 @@ void backend_options_init(backend_options *o);
  * opt->read_only, only open it for reading (see backend_options). opt may
  * be NULL (defaults); it is copied. Returns 0; every code of bolt_open
  * (BOLT_ETIMEOUT when another process holds a conflicting lock past
- * opt->bolt.timeout_ms; -ENOENT and BOLT_EINVALID for a missing or empty
+ * opt->bolt->timeout_ms; -ENOENT and BOLT_EINVALID for a missing or empty
  * file when read-only); STRATA_EMISUSE (NULL path); -ENOMEM; -errno from
- * thread creation. *out is NULL on failure.
+ * initialising its locks or creating the commit thread (-EAGAIN).
+ * *out is NULL on failure.
  */
-int backend_open(const char *path, const backend_options *opt, backend **out);
+STRATA_API int backend_open(const char *path, const backend_options *opt, backend **out);
 
 /*
  * Close: stop and join the commit thread, commit what is pending (running
@@ -153,7 +167,7 @@ int backend_open(const char *path, const backend_options *opt, backend **out);
  * backend_close returns BACKEND_ECLOSED, and backend_close must be called
  * again once they have ended. NULL is a no-op returning 0.
  */
-int backend_close(backend *be);
+STRATA_API int backend_close(backend *be);
 
 /*
  * Commit now: take the batch lock (do not hold it), run the commit hooks,
@@ -163,7 +177,7 @@ int backend_close(backend *be);
  * commit failed); the hook's status; bolt_tx_commit's codes (the backend
  * then refuses writes with BACKEND_EFAILED).
  */
-int backend_force_commit(backend *be);
+STRATA_API int backend_force_commit(backend *be);
 
 /*
  * Wake the commit thread and wait until it has looked at the clock and the
@@ -173,19 +187,19 @@ int backend_force_commit(backend *be);
  * otherwise. Returns 0 (at once on a read-only backend, which has no
  * commit thread) or BACKEND_ECLOSED.
  */
-int backend_poke(backend *be);
+STRATA_API int backend_poke(backend *be);
 
 /*
  * Statistics; each is a consistent single value, read without locks. A
  * read-only backend does not read the file's freelist: its size in use is
  * reported as its size.
  */
-uint64_t backend_size(backend *be);        /* bytes of the committed db (pgid * page size) */
-uint64_t backend_size_in_use(backend *be); /* size minus free pages (etcd's SizeInUse) */
-uint64_t backend_commits(backend *be);     /* bolt commits since open */
-size_t backend_read_tx_open(backend *be);  /* read transactions open now */
-uint64_t backend_pending(backend *be);     /* writes since the last commit */
-const char *backend_path(const backend *be);
+STRATA_API uint64_t backend_size(backend *be); /* bytes of the committed db (pgid * page size) */
+STRATA_API uint64_t backend_size_in_use(backend *be); /* size minus free pages (etcd's SizeInUse) */
+STRATA_API uint64_t backend_commits(backend *be);     /* bolt commits since open */
+STRATA_API size_t backend_read_tx_open(backend *be);  /* read transactions open now */
+STRATA_API uint64_t backend_pending(backend *be);     /* writes since the last commit */
+STRATA_API const char *backend_path(const backend *be);
 
 /* ---- commit hooks (backend/backend.c) ------------------------------------ */
 
@@ -231,10 +245,10 @@ STRATA_API int backend_commit_hook_remove(backend *be, backend_commit_hook *hook
 /* ---- the batch transaction (backend/batch_tx.c) ------------------------- */
 
 /* The backend's one batch transaction (never NULL; owned by be). */
-backend_batch_tx *backend_batch(backend *be);
+STRATA_API backend_batch_tx *backend_batch(backend *be);
 
 /* Take the batch lock (blocks while another thread holds it). */
-void backend_batch_tx_lock(backend_batch_tx *tx);
+STRATA_API void backend_batch_tx_lock(backend_batch_tx *tx);
 
 /*
  * Write the changes made since lock back into a new read-buffer snapshot
@@ -245,7 +259,7 @@ void backend_batch_tx_lock(backend_batch_tx *tx);
  * status (the lock is released anyway). On a read-only backend lock and
  * unlock work; everything between returns BOLT_EDATABASEREADONLY.
  */
-int backend_batch_tx_unlock(backend_batch_tx *tx);
+STRATA_API int backend_batch_tx_unlock(backend_batch_tx *tx);
 
 /*
  * Writes, with the lock held. Key and value are copied. put and seq_put set
@@ -258,9 +272,11 @@ int backend_batch_tx_unlock(backend_batch_tx *tx);
  * bolt_bucket_put's / bolt_bucket_delete's codes (empty or too large key,
  * key naming a bucket, ...), in which case nothing changed.
  */
-int backend_batch_tx_put(backend_batch_tx *tx, bolt_val bucket, bolt_val key, bolt_val value);
-int backend_batch_tx_seq_put(backend_batch_tx *tx, bolt_val bucket, bolt_val key, bolt_val value);
-int backend_batch_tx_delete(backend_batch_tx *tx, bolt_val bucket, bolt_val key);
+STRATA_API int backend_batch_tx_put(backend_batch_tx *tx, bolt_val bucket, bolt_val key,
+                                    bolt_val value);
+STRATA_API int backend_batch_tx_seq_put(backend_batch_tx *tx, bolt_val bucket, bolt_val key,
+                                        bolt_val value);
+STRATA_API int backend_batch_tx_delete(backend_batch_tx *tx, bolt_val bucket, bolt_val key);
 
 /*
  * Create a top-level bucket; an existing one is not an error (0), as in
@@ -269,8 +285,8 @@ int backend_batch_tx_delete(backend_batch_tx *tx, bolt_val bucket, bolt_val key)
  * make unlock commit, so readers see the bucket change at once. Other
  * codes as put.
  */
-int backend_batch_tx_create_bucket(backend_batch_tx *tx, bolt_val name);
-int backend_batch_tx_delete_bucket(backend_batch_tx *tx, bolt_val name);
+STRATA_API int backend_batch_tx_create_bucket(backend_batch_tx *tx, bolt_val name);
+STRATA_API int backend_batch_tx_delete_bucket(backend_batch_tx *tx, bolt_val name);
 
 /*
  * A visitor of key/value pairs: return 0 to go on, anything else to stop
@@ -290,9 +306,10 @@ typedef int (*backend_kv_fn)(void *arg, bolt_val key, bolt_val value);
  * BOLT_EDATABASEREADONLY (a read-only backend has no write transaction:
  * use a read transaction); BACKEND_EBUCKETNOTFOUND; BOLT_ECORRUPT.
  */
-int backend_batch_tx_range(backend_batch_tx *tx, bolt_val bucket, bolt_val key, bolt_val end,
-                           uint64_t limit, backend_kv_fn fn, void *arg);
-int backend_batch_tx_for_each(backend_batch_tx *tx, bolt_val bucket, backend_kv_fn fn, void *arg);
+STRATA_API int backend_batch_tx_range(backend_batch_tx *tx, bolt_val bucket, bolt_val key,
+                                      bolt_val end, uint64_t limit, backend_kv_fn fn, void *arg);
+STRATA_API int backend_batch_tx_for_each(backend_batch_tx *tx, bolt_val bucket, backend_kv_fn fn,
+                                         void *arg);
 
 /* ---- read transactions (backend/read_tx.c) ------------------------------ */
 
@@ -304,10 +321,10 @@ int backend_batch_tx_for_each(backend_batch_tx *tx, bolt_val bucket, backend_kv_
  * bolt_tx_begin's codes; -ENOMEM. *out is NULL on failure. End it with
  * backend_read_tx_end (it pins pages and buffer memory until then).
  */
-int backend_read_tx_begin(backend *be, backend_read_tx **out);
+STRATA_API int backend_read_tx_begin(backend *be, backend_read_tx **out);
 
 /* End a read transaction. NULL is a no-op. */
-void backend_read_tx_end(backend_read_tx *tx);
+STRATA_API void backend_read_tx_end(backend_read_tx *tx);
 
 /*
  * As the batch range / for_each, over the transaction's state: buffered
@@ -316,9 +333,10 @@ void backend_read_tx_end(backend_read_tx *tx);
  * the transaction ends. Returns 0; fn's status; BACKEND_EBUCKETNOTFOUND (in
  * neither bolt nor the buffer); BOLT_ECORRUPT; -ENOMEM.
  */
-int backend_read_tx_range(backend_read_tx *tx, bolt_val bucket, bolt_val key, bolt_val end,
-                          uint64_t limit, backend_kv_fn fn, void *arg);
-int backend_read_tx_for_each(backend_read_tx *tx, bolt_val bucket, backend_kv_fn fn, void *arg);
+STRATA_API int backend_read_tx_range(backend_read_tx *tx, bolt_val bucket, bolt_val key,
+                                     bolt_val end, uint64_t limit, backend_kv_fn fn, void *arg);
+STRATA_API int backend_read_tx_for_each(backend_read_tx *tx, bolt_val bucket, backend_kv_fn fn,
+                                        void *arg);
 
 /* ---- hash (backend/hash.c) ---------------------------------------------- */
 
@@ -338,7 +356,8 @@ typedef struct backend_hash_ignore {
  * "cannot get hash of bucket"); BACKEND_ENESTED (a nested bucket);
  * BOLT_ECORRUPT; -ENOMEM.
  */
-int backend_hash(backend *be, const backend_hash_ignore *ignores, size_t n, uint32_t *out);
+STRATA_API int backend_hash(backend *be, const backend_hash_ignore *ignores, size_t n,
+                            uint32_t *out);
 
 /* ---- defragmentation (backend/defrag.c) ---------------------------------- */
 
@@ -365,7 +384,7 @@ typedef struct backend_defrag_stats {
  * the top): the copy is removed and the db left as it was; -errno; bolt's codes; the
  * failpoint's status.
  */
-int backend_defrag(backend *be, backend_defrag_stats *st);
+STRATA_API int backend_defrag(backend *be, backend_defrag_stats *st);
 
 /* ---- snapshots (backend/snapshot.c) ------------------------------------- */
 
@@ -381,9 +400,9 @@ int backend_defrag(backend *be, backend_defrag_stats *st);
  * (may be NULL) receives the bytes written to fd. Returns 0;
  * BACKEND_ECLOSED; the commit's codes; -errno; -ENOMEM; progress's status.
  */
-int backend_snapshot(backend *be, int fd, unsigned flags,
-                     int (*progress)(void *arg, uint64_t done, uint64_t total), void *arg,
-                     uint64_t *written);
+STRATA_API int backend_snapshot(backend *be, int fd, unsigned flags,
+                                int (*progress)(void *arg, uint64_t done, uint64_t total),
+                                void *arg, uint64_t *written);
 
 /*
  * Create the db file at path from a snapshot read from fd: plain, with the
@@ -397,7 +416,7 @@ int backend_snapshot(backend *be, int fd, unsigned flags,
  * size that is neither whole pages nor pages + 32);
  * BACKEND_ESNAPSHOTCHECKSUM (trailer mismatch); bolt_open's codes; -errno.
  */
-int backend_snapshot_restore(int fd, const char *path);
+STRATA_API int backend_snapshot_restore(int fd, const char *path);
 
 #ifdef __cplusplus
 }

@@ -97,5 +97,22 @@ step bench index -k 20000 -r 3 -p 20000
 
 # Every layer's status codes come back through one chain of strerrors.
 step strerror -5104 -5300 -5401 -5501 -28 1 || [ $? -eq 1 ]
+
+# ==== library (lib) ====
+# strata embedded in a program: the examples/ programs, against the public
+# headers only (README, "Using the library"). Each gets a fresh directory.
+ninja -C "$dir" examples/bolt_example examples/backend_example >/dev/null
+for ex in bolt_example backend_example; do
+    echo
+    echo "\$ examples/$ex DIR"
+    mkdir "$work/$ex"
+    "$dir/examples/$ex" "$work/$ex"
+done
+# ==== end library ====
+
+# Each layer appends its own section above this line, between the lines
+# `# ==== NAME (owner) ====` and `# ==== end NAME ====`, using $strata,
+# $work (a temporary directory, removed at exit), $dir (the release build)
+# and step; `set -e` makes any failing command fail the demo.
 echo
 echo "demo: every step worked"

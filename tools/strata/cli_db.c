@@ -452,10 +452,18 @@ int cli_backend_open(const char *cmd, const cli_opts *o, const char *path, backe
             return CLI_NOOPEN;
         }
     }
-    bo->bolt.timeout_ms = o->timeout_ms; /* 0 waits forever */
+    const bolt_options *given = bo->bolt;
+    bolt_options bolt;
+    if (given != NULL)
+        bolt = *given;
+    else
+        backend_bolt_options_init(&bolt);
+    bolt.timeout_ms = o->timeout_ms; /* 0 waits forever, as bbolt's Timeout */
     if (bo->read_only && o->live)
-        bo->bolt.live = true;
+        bolt.live = true; /* no lock: the caller brackets its read (cli_live_txid) */
+    bo->bolt = &bolt;     /* read by backend_open only */
     int rc = backend_open(path, bo, be);
+    bo->bolt = given;
     if (rc == 0)
         return CLI_OK;
     int code = cli_report(cmd, path, rc);

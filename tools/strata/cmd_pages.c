@@ -131,7 +131,7 @@ static int pages_view(void *ctx, cli_raw *rp, FILE *out, FILE *err)
         fprintf(out, "======== ========== ====== ======\n");
     }
     for (bolt_pgid id = 0; id < hwm && id < r.file_pages;) {
-        /* Without a stored list, a page nothing reaches is free (FORMAT.md §7.3). */
+        /* Without a stored list, a page nothing reaches is free (docs/format.md §7.3). */
         bool is_free = id >= 2 && (by_walk ? !cli_bit(reached, id) : id_in(free_ids, nfree, id));
         if (is_free) {
             page_row(out, arr, id, "free", -1, -1, NULL);

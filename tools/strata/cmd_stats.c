@@ -95,7 +95,7 @@ static int pct(uint64_t part, uint64_t whole)
     return whole == 0 ? 0 : (int)((float)part * 100.0f / (float)whole);
 }
 
-/* The whole file's page accounting (FORMAT.md §7.3), read with pread. */
+/* The whole file's page accounting (docs/format.md §7.3), read with pread. */
 typedef struct accounting {
     uint64_t pages, freelist_pages, free_pages;
     bool known;
