@@ -110,6 +110,43 @@ for ex in bolt_example backend_example; do
 done
 # ==== end library ====
 
+# ==== watch (watch) ====
+# An embedded MVCC store with watchers (examples/watch_example.c): a prefix
+# watcher and a key watcher replaying its history follow a writer thread
+# through the stream's file descriptor (poll), then a watcher from below a
+# compaction gets one compaction response and stops.
+ninja -C "$dir" examples/watch_example >/dev/null
+echo
+echo "\$ examples/watch_example DIR"
+mkdir "$work/watch_example"
+"$dir/examples/watch_example" "$work/watch_example"
+# ==== end watch ====
+
+# ==== leases (lease) ====
+# The lessor under an embedded store (examples/lease_example): grants and
+# leased puts, a revoke that deletes its keys in one revision, expiry on a
+# manual clock with automatic revocation, a checkpointed remaining TTL that
+# survives a restart. Then the lessor's rates and one revoke of a lease
+# with 20,000 keys at a small scale (`strata bench lease`).
+ninja -C "$dir" examples/lease_example >/dev/null
+echo
+echo "\$ examples/lease_example DIR"
+mkdir "$work/lease_example"
+"$dir/examples/lease_example" "$work/lease_example"
+step bench lease -n 5000 -k 20000 -w rates,big --dir "$work"
+# ==== end leases ====
+
+# ==== mvcc store (mvcc) ====
+# An embedded multi-version store (examples/mvcc_example): puts, a
+# transaction (one revision), a read at an old revision, a streamed range,
+# a compaction, HashKV before and after a reopen.
+ninja -C "$dir" examples/mvcc_example >/dev/null
+echo
+echo "\$ examples/mvcc_example DIR"
+mkdir "$work/mvcc_example"
+"$dir/examples/mvcc_example" "$work/mvcc_example"
+# ==== end mvcc store ====
+
 # Each layer appends its own section above this line, between the lines
 # `# ==== NAME (owner) ====` and `# ==== end NAME ====`, using $strata,
 # $work (a temporary directory, removed at exit), $dir (the release build)

@@ -44,6 +44,8 @@ static const cli_command commands[] = {
     { "restore", "create a db file from a snapshot (plain, sha256 trailer, gzip)", cmd_restore,
       &cmd_restore_spec },
     { "salvage", "copy everything readable from a damaged file into a new one", cmd_salvage, NULL },
+    { "script", "run an mvcc script (on stdin); print etcd's canonical output", cmd_script,
+      NULL },
     { "snapshot", "write a consistent copy of a db file (etcd's snapshot)", cmd_snapshot,
       &cmd_snapshot_spec },
     { "stats", "bbolt's bucket statistics (pages, keys, depth, bytes) of top-level buckets",
