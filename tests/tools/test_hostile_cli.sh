@@ -39,6 +39,15 @@ expect_err "was written, but it copies a damaged db" "snapshot says the copy is 
 checks=$((checks + 1))
 [ -f "$T/p513.snap" ] || fail "the damaged snapshot should still be written"
 
+# --- 6: a short address space (ulimit -v) still opens files ---------------------
+# Skipped for sanitizer builds, which reserve terabytes of shadow memory.
+if grep -q -e __asan_init -e __tsan_init "$S"; then
+    echo "skip: ulimit -v under a sanitizer"
+else
+    expect_rc 0 "check under ulimit -v 1000000" bash -c "ulimit -v 1000000; exec \"\$0\" check \"\$1\"" "$S" "$db"
+    expect_rc 0 "dump under ulimit -v 1000000" bash -c "ulimit -v 1000000; exec \"\$0\" dump \"\$1\"" "$S" "$db"
+fi
+
 # --- 3: snapshot and restore verify what they copy ------------------------------
 expect_rc 0 "snapshot of a good db" "$S" snapshot "$db" -o "$T/good.snap"
 expect_rc 0 "restore of a good snapshot" "$S" restore "$T/good.snap" -o "$T/good.db"
