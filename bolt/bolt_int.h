@@ -210,7 +210,7 @@ struct bolt_tx {
     bolt_db *db;
     bool writable;
     bool done;
-    bool failed; /* a mutation failed half-way: commit refuses */
+    int failed; /* 0, or the status of a mutation that failed half-way: commit returns it */
     bolt__map *map;
     size_t limit; /* readable bytes of the map (min(file, reserved)) */
     bolt__meta meta;

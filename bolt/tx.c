@@ -86,8 +86,9 @@ const unsigned char *bolt__tx_copy(bolt_tx *tx, const void *p, size_t n)
 
 int bolt__tx_usable(const bolt_tx *tx, bool write)
 {
-    if (tx == NULL || tx->done)
-        return BOLT_ETXCLOSED;
+    /* An ended transaction is freed (the handle contract, bolt.h): nothing to test. */
+    if (tx == NULL)
+        return STRATA_EMISUSE;
     if (write && !tx->writable)
         return BOLT_ETXNOTWRITABLE;
     return 0;
@@ -512,9 +513,10 @@ int bolt_tx_commit(bolt_tx *tx)
         return BOLT_ETXNOTWRITABLE;
     }
     bolt_db *db = tx->db;
-    if (tx->failed) {
+    if (tx->failed != 0) {
+        rc = tx->failed; /* the error that happened, not a generic one */
         bolt_tx_rollback(tx);
-        return BOLT_EPANIC;
+        return rc;
     }
     uint64_t t0 = bolt__now_ns();
     rc = bolt__bucket_rebalance(&tx->root);
