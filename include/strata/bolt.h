@@ -142,6 +142,20 @@ typedef struct bolt_options {
     unsigned batch_max_size;
     /* bolt_batch: longest wait for more calls, in ms (0 = 10, bbolt's MaxBatchDelay). */
     unsigned batch_max_delay_ms;
+    /*
+     * Shrink (strata's own: a bbolt file never shrinks). When a commit
+     * leaves more than shrink_threshold bytes of free pages at the end of
+     * the file (0 = the default: max(64 MiB, 25% of the file)), it lowers
+     * the high-water mark below them, and after its meta is durable it
+     * copies that meta into the other meta slot and truncates the file --
+     * at once, or at the first later commit with no read transaction left
+     * that began before the shrink (their pages are never cut from under
+     * them). Page allocation prefers low ids, so free space gathers at the
+     * tail. The file is a valid bbolt file at every step. no_shrink turns it
+     * off (the file then only grows, as bbolt's).
+     */
+    uint64_t shrink_threshold;
+    bool no_shrink;
 } bolt_options;
 
 /* Fill o with the defaults (bbolt's DefaultOptions). */
