@@ -13,7 +13,7 @@
  *      read the same); only afterwards is the empty snapshot published,
  *      under snap_mu, and a reader taking the empty snapshot begins its
  *      bolt transaction after the commit, so it sees the new bolt state.
- *   3. Commit sequence (batch_mu held): pre-commit hook, write-back of the
+ *   3. Commit sequence (batch_mu held): commit hooks, write-back of the
  *      buffer, bolt commit if anything is pending, begin the next write
  *      transaction, refresh sizes, publish an empty snapshot, reset the
  *      write buffer. A failed bolt commit is sticky (be->err): bolt has
@@ -31,6 +31,11 @@
  *      functions say BOLT_EDATABASEREADONLY rather than closed), no commit
  *      thread, no removal of a leftover copy. The sizes are read once at
  *      open, since no commit can change them.
+ *   7. Commit hooks: a list guarded by batch_mu, run in order by every
+ *      commit (rule 3) and by defrag's switch-over. Add and remove take
+ *      batch_mu unless the calling thread holds it already, and refuse to
+ *      run from inside a hook (the list is being walked). Close frees
+ *      them after its last commit.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +45,7 @@
 #include <unistd.h>
 
 #include "backend_int.h"
+#include "strdup.h"
 
 void backend_options_init(backend_options *o)
 {
@@ -60,7 +66,7 @@ uint64_t backend__now(const backend *be)
 char *backend__path_with(const char *path, const char *suffix)
 {
     size_t a = strlen(path), b = strlen(suffix);
-    char *p = malloc(a + b + 1);
+    char *p = strata_malloc(a + b + 1);
     if (p != NULL) {
         memcpy(p, path, a);
         memcpy(p + a, suffix, b + 1);
@@ -133,11 +139,9 @@ int backend__commit(backend *be)
         return BACKEND_EFAILED;
     if (tx->wtx == NULL)
         return BACKEND_ECLOSED;
-    if (be->opt.pre_commit != NULL) {
-        int rc = be->opt.pre_commit(be->opt.pre_commit_arg, tx);
-        if (rc != 0)
-            return rc;
-    }
+    int hrc = backend__run_hooks(be);
+    if (hrc != 0)
+        return hrc;
     /* Rule 2: whatever the hook wrote is in the snapshot before bolt has it. */
     if (backend__writeback(be) != 0)
         backend__wbuf_reset(tx->wbuf); /* the commit below publishes it anyway */
@@ -171,6 +175,96 @@ int backend__commit(backend *be)
     return rc;
 }
 
+int backend__run_hooks(backend *be)
+{
+    int rc = 0;
+    be->in_hooks = true;
+    /* Loop invariant: every hook before h returned 0. */
+    for (backend_commit_hook *h = be->hooks; h != NULL && rc == 0; h = h->next)
+        rc = h->fn(h->arg, &be->batch);
+    be->in_hooks = false;
+    return rc;
+}
+
+/* ---- commit hooks (rule 7) ------------------------------------------------ */
+
+/* Take batch_mu unless this thread holds it already; true if taken. */
+static bool hooks_lock(backend *be)
+{
+    backend_batch_tx *tx = &be->batch;
+    /* Reading locked/owner unlocked is safe for the holder (batch_tx.c rule 1). */
+    if (tx->locked && pthread_equal(tx->owner, pthread_self()))
+        return false;
+    backend__batch_lock(be);
+    return true;
+}
+
+int backend_commit_hook_add(backend *be, backend_commit_fn fn, void *arg, backend_commit_hook **out)
+{
+    *out = NULL;
+    if (fn == NULL)
+        return STRATA_EMISUSE;
+    backend_commit_hook *h = strata_calloc(1, sizeof *h);
+    if (h == NULL)
+        return -ENOMEM;
+    h->fn = fn;
+    h->arg = arg;
+    bool taken = hooks_lock(be);
+    int rc = 0;
+    if (be->in_hooks)
+        rc = STRATA_EMISUSE;
+    else if (be->stopped)
+        rc = BACKEND_ECLOSED;
+    else {
+        backend_commit_hook **pp = &be->hooks;
+        while (*pp != NULL)
+            pp = &(*pp)->next;
+        *pp = h;
+    }
+    if (taken)
+        backend__batch_unlock(be);
+    if (rc != 0) {
+        strata_free(h);
+        return rc;
+    }
+    *out = h;
+    return 0;
+}
+
+int backend_commit_hook_remove(backend *be, backend_commit_hook *hook)
+{
+    if (hook == NULL)
+        return 0;
+    bool taken = hooks_lock(be);
+    int rc = STRATA_EMISUSE;
+    if (be->in_hooks)
+        rc = STRATA_EMISUSE;
+    else if (be->stopped)
+        rc = BACKEND_ECLOSED;
+    else {
+        for (backend_commit_hook **pp = &be->hooks; *pp != NULL; pp = &(*pp)->next) {
+            if (*pp == hook) {
+                *pp = hook->next;
+                strata_free(hook);
+                rc = 0;
+                break;
+            }
+        }
+    }
+    if (taken)
+        backend__batch_unlock(be);
+    return rc;
+}
+
+static void hooks_free(backend *be)
+{
+    while (be->hooks != NULL) {
+        backend_commit_hook *h = be->hooks;
+        be->hooks = h->next;
+        strata_free(h);
+    }
+}
+
 void backend__dbref_unref(backend *be, backend__dbref *ref)
 {
     pthread_mutex_lock(&be->snap_mu);
@@ -178,7 +272,7 @@ void backend__dbref_unref(backend *be, backend__dbref *ref)
     pthread_mutex_unlock(&be->snap_mu);
     if (last) {
         bolt_close(ref->db); /* every transaction on it has ended */
-        free(ref);
+        strata_free(ref);
     }
 }
 
@@ -274,8 +368,8 @@ static void be_free(backend *be)
     pthread_mutex_destroy(&be->thr_mu);
     pthread_cond_destroy(&be->thr_cv);
     pthread_cond_destroy(&be->done_cv);
-    free(be->path);
-    free(be);
+    strata_free(be->path);
+    strata_free(be);
 }
 
 /* Rule 6: a read-only backend's sizes, from one read transaction. */
@@ -297,7 +391,7 @@ int backend_open(const char *path, const backend_options *opt, backend **out)
     *out = NULL;
     if (path == NULL)
         return STRATA_EMISUSE;
-    backend *be = calloc(1, sizeof *be);
+    backend *be = strata_calloc(1, sizeof *be);
     if (be == NULL)
         return -ENOMEM;
     backend_options_init(&be->opt);
@@ -325,8 +419,8 @@ int backend_open(const char *path, const backend_options *opt, backend **out)
     pthread_cond_init(&be->done_cv, NULL);
     be->batch.be = be;
     int rc = -ENOMEM;
-    be->path = strdup(path);
-    be->cur = calloc(1, sizeof *be->cur);
+    be->path = strata__strdup(path);
+    be->cur = strata_calloc(1, sizeof *be->cur);
     if (be->path == NULL || be->cur == NULL || backend__wbuf_new(&be->batch.wbuf) != 0 ||
         backend__rbuf_new(&be->rbuf) != 0)
         goto fail;
@@ -349,7 +443,7 @@ int backend_open(const char *path, const backend_options *opt, backend **out)
     }
     if (unlink(tmp) == 0)
         (void)strata_sync_dir_of(path);
-    free(tmp);
+    strata_free(tmp);
     rc = bolt_tx_begin(be->cur->db, BOLT_TX_WRITE, &be->batch.wtx);
     if (rc != 0)
         goto fail;
@@ -365,7 +459,7 @@ fail:
     bolt_tx_rollback(be->batch.wtx);
     if (be->cur != NULL)
         bolt_close(be->cur->db);
-    free(be->cur);
+    strata_free(be->cur);
     be_free(be);
     return rc;
 }
@@ -384,6 +478,8 @@ int backend_close(backend *be)
             rc = backend__commit(be);
         bolt_tx_rollback(be->batch.wtx); /* the next one a commit began */
         be->batch.wtx = NULL;
+        hooks_free(be);
+        be->stopped = true; /* under batch_mu: hook add/remove read it there */
         backend__batch_unlock(be);
         pthread_mutex_lock(&be->snap_mu);
         be->closed = true;

@@ -35,6 +35,13 @@ typedef struct backend__dbref {
 
 typedef struct backend__defrag_log backend__defrag_log;
 
+/* A commit hook: a singly linked list in the order of addition. */
+struct backend_commit_hook {
+    backend_commit_fn fn;
+    void *arg;
+    struct backend_commit_hook *next;
+};
+
 struct backend_batch_tx {
     backend *be;
     bolt_tx *wtx;          /* batch_mu: bolt's long-lived write tx; NULL when closed/failed */
@@ -54,10 +61,12 @@ struct backend {
 
     pthread_mutex_t batch_mu;
     backend_batch_tx batch;
-    int err;                   /* batch_mu: sticky failure of a commit */
-    backend__defrag_log *dlog; /* batch_mu: non-NULL while a defrag records changes */
-    bool defragging;           /* batch_mu */
-    bool dir_unsynced;         /* batch_mu: a defrag renamed; sync the directory before a commit */
+    int err;                    /* batch_mu: sticky failure of a commit */
+    backend__defrag_log *dlog;  /* batch_mu: non-NULL while a defrag records changes */
+    bool defragging;            /* batch_mu */
+    bool dir_unsynced;          /* batch_mu: a defrag renamed; sync the directory before a commit */
+    backend_commit_hook *hooks; /* batch_mu: run in list order before every commit */
+    bool in_hooks;              /* batch_mu: the hooks are running (no add/remove then) */
 
     pthread_mutex_t snap_mu;
     backend__dbref *cur; /* snap_mu (written under batch_mu too) */
@@ -99,6 +108,11 @@ int backend__writeback(backend *be);
 void backend__update_sizes(backend *be);
 /* Drop a reference on a db; closes it on the last. Takes snap_mu. */
 void backend__dbref_unref(backend *be, backend__dbref *ref);
+/*
+ * Run the commit hooks in order, batch_mu held: 0 or the first non-zero
+ * status (the later hooks are then not run).
+ */
+int backend__run_hooks(backend *be);
 /* Lock / unlock batch_mu and record the holder (for commits made by the backend). */
 void backend__batch_lock(backend *be);
 void backend__batch_unlock(backend *be);

@@ -16,7 +16,7 @@
  *          copy the current value (or the absence) of each logged key from
  *          a backend read transaction into the copy
  *     |
- *   FINAL  (batch lock): run the pre-commit hook, replay the rest of the
+ *   FINAL  (batch lock): run the commit hooks, replay the rest of the
  *          log from bolt's write transaction (it holds every write), commit
  *          and sync the copy, rename it over the db, switch the backend to
  *          the copy, drop the old write transaction (its writes are in the
@@ -81,7 +81,7 @@ void backend__defrag_note(backend__defrag_log *log, bolt_val bucket, const bolt_
     size_t klen = key != NULL ? key->size : 0;
     if (log->n == log->cap) {
         size_t cap = log->cap ? log->cap * 2 : 256;
-        note **v = realloc(log->v, cap * sizeof *v);
+        note **v = strata_realloc(log->v, cap * sizeof *v);
         if (v == NULL) {
             log->failed = true;
             return;
@@ -89,7 +89,7 @@ void backend__defrag_note(backend__defrag_log *log, bolt_val bucket, const bolt_
         log->v = v;
         log->cap = cap;
     }
-    note *n = malloc(sizeof *n + bucket.size + klen + 1);
+    note *n = strata_malloc(sizeof *n + bucket.size + klen + 1);
     if (n == NULL) {
         log->failed = true;
         return;
@@ -111,9 +111,9 @@ static void log_free(backend__defrag_log *log)
     if (log == NULL)
         return;
     for (size_t i = 0; i < log->n; i++)
-        free(log->v[i]);
-    free(log->v);
-    free(log);
+        strata_free(log->v[i]);
+    strata_free(log->v);
+    strata_free(log);
 }
 
 static bolt_val note_bucket(const note *n)
@@ -197,11 +197,11 @@ static int dst_use(dst *d, bolt_val name, bool create)
     if (d->b != NULL && val_cmp(d->bname, name) == 0)
         return 0;
     d->b = NULL;
-    unsigned char *copy = malloc(name.size ? name.size : 1);
+    unsigned char *copy = strata_malloc(name.size ? name.size : 1);
     if (copy == NULL)
         return -ENOMEM;
     memcpy(copy, name.data, name.size);
-    free(d->bname_buf);
+    strata_free(d->bname_buf);
     d->bname_buf = copy;
     d->bname = (bolt_val){ copy, name.size };
     int rc = create ? bolt_bucket_create_if_not_exists(bolt_tx_root(d->tx), d->bname, &d->b)
@@ -398,7 +398,7 @@ static void stall_end(backend_defrag_stats *st, uint64_t since)
 /* Take the log out under the lock (rule 1). */
 static backend__defrag_log *log_swap(backend *be, backend_defrag_stats *st, int *rc)
 {
-    backend__defrag_log *fresh = calloc(1, sizeof *fresh);
+    backend__defrag_log *fresh = strata_calloc(1, sizeof *fresh);
     if (fresh == NULL) {
         *rc = -ENOMEM;
         return NULL;
@@ -457,10 +457,10 @@ int backend_defrag(backend *be, backend_defrag_stats *stp)
     bolt_tx *src = NULL;
     backend__dbref *src_ref = NULL;
     char *tmp = backend__path_with(be->path, BACKEND_TMP_SUFFIX);
-    backend__defrag_log *log = calloc(1, sizeof *log), *rest = NULL;
+    backend__defrag_log *log = strata_calloc(1, sizeof *log), *rest = NULL;
     if (tmp == NULL || log == NULL) {
-        free(tmp);
-        free(log);
+        strata_free(tmp);
+        strata_free(log);
         return -ENOMEM;
     }
     st.size_before = file_size(be->path);
@@ -485,8 +485,8 @@ int backend_defrag(backend *be, backend_defrag_stats *stp)
     stall_end(&st, t0);
     backend__batch_unlock(be);
     if (rc != 0) {
-        free(tmp);
-        free(log);
+        strata_free(tmp);
+        strata_free(log);
         return rc;
     }
 
@@ -552,9 +552,9 @@ int backend_defrag(backend *be, backend_defrag_stats *stp)
         rc = backend__batch_usable(&be->batch);
     if (rc == 0)
         rc = backend__failpoint(be, "defrag_before_final");
-    if (rc == 0 && be->opt.pre_commit != NULL) {
-        be->dlog = last; /* the hook's writes must reach the copy too */
-        rc = be->opt.pre_commit(be->opt.pre_commit_arg, &be->batch);
+    if (rc == 0 && be->hooks != NULL) {
+        be->dlog = last; /* the hooks' writes must reach the copy too */
+        rc = backend__run_hooks(be);
         be->dlog = NULL;
         if (backend__writeback(be) != 0)
             be->batch.commit_on_unlock = true;
@@ -577,7 +577,7 @@ int backend_defrag(backend *be, backend_defrag_stats *stp)
             rc = sync_file(tmp); /* the catch-up rounds' commits */
     }
     backend__dbref *newref = NULL, *old_ref = NULL;
-    if (rc == 0 && (newref = calloc(1, sizeof *newref)) == NULL)
+    if (rc == 0 && (newref = strata_calloc(1, sizeof *newref)) == NULL)
         rc = -ENOMEM; /* allocated before the rename: nothing may fail after it */
     if (rc == 0)
         rc = backend__failpoint(be, "defrag_before_rename");
@@ -601,7 +601,7 @@ int backend_defrag(backend *be, backend_defrag_stats *stp)
         rc = rc != 0 ? rc : r != 0 ? r : fp;
     }
 
-    free(newref);
+    strata_free(newref);
     log_free(last);
     log_free(rest);
     if (d.tx != NULL)
@@ -611,8 +611,8 @@ int backend_defrag(backend *be, backend_defrag_stats *stp)
         bolt_close(d.db);
         unlink(tmp);
     }
-    free(d.bname_buf);
-    free(tmp);
+    strata_free(d.bname_buf);
+    strata_free(tmp);
     st.size_after = file_size(be->path);
     st.total_ns = wall_ns() - begin;
     if (stp != NULL)

@@ -29,14 +29,14 @@ struct backend_read_tx {
 int backend_read_tx_begin(backend *be, backend_read_tx **out)
 {
     *out = NULL;
-    backend_read_tx *tx = calloc(1, sizeof *tx);
+    backend_read_tx *tx = strata_calloc(1, sizeof *tx);
     if (tx == NULL)
         return -ENOMEM;
     tx->be = be;
     pthread_mutex_lock(&be->snap_mu);
     if (be->closed) {
         pthread_mutex_unlock(&be->snap_mu);
-        free(tx);
+        strata_free(tx);
         return BACKEND_ECLOSED;
     }
     int rc = bolt_tx_begin(be->cur->db, 0, &tx->btx);
@@ -49,7 +49,7 @@ int backend_read_tx_begin(backend *be, backend_read_tx **out)
     }
     pthread_mutex_unlock(&be->snap_mu);
     if (rc != 0) {
-        free(tx);
+        strata_free(tx);
         return rc;
     }
     *out = tx;
@@ -65,7 +65,7 @@ void backend_read_tx_end(backend_read_tx *tx)
     backend__rbuf_unref(tx->rbuf);
     backend__dbref_unref(be, tx->ref);
     __atomic_sub_fetch(&be->nreaders, 1, __ATOMIC_ACQ_REL);
-    free(tx);
+    strata_free(tx);
 }
 
 static backend__bytes as_bytes(bolt_val v)

@@ -38,6 +38,19 @@
 #define TRAILER_SIZE 32
 #define BOLT_MAGIC_V 0xED0CDAEDu
 
+/* zlib's state lives in the library's allocator too (strata_set_allocator). */
+static voidpf snap_zalloc(voidpf opaque, uInt items, uInt size)
+{
+    (void)opaque;
+    return strata_calloc(items, size);
+}
+
+static void snap_zfree(voidpf opaque, voidpf p)
+{
+    (void)opaque;
+    strata_free(p);
+}
+
 /* ---- save ------------------------------------------------------------------ */
 
 typedef struct sink {
@@ -108,13 +121,13 @@ int backend_snapshot(backend *be, int fd, unsigned flags,
     pthread_mutex_unlock(&be->snap_mu);
     if (rc != 0)
         return rc;
-    sink s = { .fd = fd, .flags = flags };
+    sink s = { .fd = fd, .flags = flags, .z = { .zalloc = snap_zalloc, .zfree = snap_zfree } };
     strata_sha256_init(&s.sha);
     if (flags & BACKEND_SNAPSHOT_GZIP) {
-        s.zout = malloc(SNAP_CHUNK);
+        s.zout = strata_malloc(SNAP_CHUNK);
         if (s.zout == NULL || deflateInit2(&s.z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
                                            Z_DEFAULT_STRATEGY) != Z_OK) {
-            free(s.zout);
+            strata_free(s.zout);
             bolt_tx_rollback(tx);
             backend__dbref_unref(be, ref);
             return -ENOMEM;
@@ -132,7 +145,7 @@ int backend_snapshot(backend *be, int fd, unsigned flags,
         rc = sink_out(&s, NULL, 0, true);
     if (flags & BACKEND_SNAPSHOT_GZIP) {
         deflateEnd(&s.z);
-        free(s.zout);
+        strata_free(s.zout);
     }
     if (rc == 0 && written != NULL)
         *written = s.written;
@@ -232,7 +245,7 @@ static uint32_t ld32(const unsigned char *p)
 /* Stream the image into tmpfd (rule 3), verifying a trailer (rule 2). */
 static int restore_stream(source_in *s, int tmpfd)
 {
-    unsigned char *buf = malloc(TRAILER_SIZE + SNAP_CHUNK);
+    unsigned char *buf = strata_malloc(TRAILER_SIZE + SNAP_CHUNK);
     if (buf == NULL)
         return -ENOMEM;
     unsigned char head[32];
@@ -281,7 +294,7 @@ static int restore_stream(source_in *s, int tmpfd)
             rc = BACKEND_ESNAPSHOTFORMAT;
         }
     }
-    free(buf);
+    strata_free(buf);
     return rc;
 }
 
@@ -292,11 +305,11 @@ int backend_snapshot_restore(int fd, const char *path)
     if (access(path, F_OK) == 0)
         return -EEXIST;
     char *tmp = backend__path_with(path, ".restore-XXXXXX");
-    source_in s = { .fd = fd };
-    s.in = malloc(SNAP_CHUNK);
+    source_in s = { .fd = fd, .z = { .zalloc = snap_zalloc, .zfree = snap_zfree } };
+    s.in = strata_malloc(SNAP_CHUNK);
     if (tmp == NULL || s.in == NULL) {
-        free(tmp);
-        free(s.in);
+        strata_free(tmp);
+        strata_free(s.in);
         return -ENOMEM;
     }
     /* Rule 2: sniff the first bytes. */
@@ -330,7 +343,7 @@ int backend_snapshot_restore(int fd, const char *path)
         rc = -errno;
     if (s.gzip)
         inflateEnd(&s.z);
-    free(s.in);
+    strata_free(s.in);
     if (rc == 0) {
         /* Rule 4: it must open as a bolt file before it gets its name. */
         bolt_options o;
@@ -348,6 +361,6 @@ int backend_snapshot_restore(int fd, const char *path)
         unlink(tmp);
     if (rc == 0)
         rc = strata_sync_dir_of(path);
-    free(tmp);
+    strata_free(tmp);
     return rc;
 }

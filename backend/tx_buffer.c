@@ -88,7 +88,7 @@ static bool ref_dec(unsigned *refs)
 static void blob_unref(blob *b)
 {
     if (b != NULL && ref_dec(&b->refs))
-        free(b);
+        strata_free(b);
 }
 
 static void run_unref(run *r)
@@ -97,9 +97,9 @@ static void run_unref(run *r)
         return;
     for (size_t i = 0; i < r->nblobs; i++)
         blob_unref(r->blobs[i]);
-    free(r->blobs);
-    free(r->e);
-    free(r);
+    strata_free(r->blobs);
+    strata_free(r->e);
+    strata_free(r);
 }
 
 /* ---- write buffer ------------------------------------------------------ */
@@ -127,7 +127,7 @@ struct backend__wbuf {
 
 int backend__wbuf_new(backend__wbuf **out)
 {
-    *out = calloc(1, sizeof **out);
+    *out = strata_calloc(1, sizeof **out);
     return *out == NULL ? -ENOMEM : 0;
 }
 
@@ -136,12 +136,12 @@ void backend__wbuf_free(backend__wbuf *w)
     if (w == NULL)
         return;
     for (size_t i = 0; i < w->nb; i++) {
-        free(w->b[i].name);
-        free(w->b[i].e);
-        free(w->b[i].arena);
+        strata_free(w->b[i].name);
+        strata_free(w->b[i].e);
+        strata_free(w->b[i].arena);
     }
-    free(w->b);
-    free(w);
+    strata_free(w->b);
+    strata_free(w);
 }
 
 void backend__wbuf_reset(backend__wbuf *w)
@@ -166,13 +166,13 @@ static wbucket *wbuf_bucket(backend__wbuf *w, backend__bytes name)
             return &w->b[i];
     if (w->nb == w->capb) {
         size_t cap = w->capb ? 2 * w->capb : 4;
-        wbucket *nb = realloc(w->b, cap * sizeof *nb);
+        wbucket *nb = strata_realloc(w->b, cap * sizeof *nb);
         if (nb == NULL)
             return NULL;
         w->b = nb;
         w->capb = cap;
     }
-    unsigned char *copy = malloc(name.size ? name.size : 1);
+    unsigned char *copy = strata_malloc(name.size ? name.size : 1);
     if (copy == NULL)
         return NULL;
     memcpy(copy, name.data, name.size);
@@ -188,7 +188,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     size_t n = *cap ? *cap : 16;
     while (n < need)
         n *= 2;
-    void *q = realloc(*p, n * elem);
+    void *q = strata_realloc(*p, n * elem);
     if (q == NULL)
         return -ENOMEM;
     *p = q;
@@ -234,16 +234,16 @@ int backend__wbuf_put(backend__wbuf *w, backend__bytes bucket, backend__bytes ke
 
 static run *run_alloc(size_t n, size_t nblobs)
 {
-    run *r = calloc(1, sizeof *r);
+    run *r = strata_calloc(1, sizeof *r);
     if (r == NULL)
         return NULL;
     r->refs = 1;
-    r->e = malloc((n ? n : 1) * sizeof *r->e);
-    r->blobs = malloc((nblobs ? nblobs : 1) * sizeof *r->blobs);
+    r->e = strata_malloc((n ? n : 1) * sizeof *r->e);
+    r->blobs = strata_malloc((nblobs ? nblobs : 1) * sizeof *r->blobs);
     if (r->e == NULL || r->blobs == NULL) {
-        free(r->e);
-        free(r->blobs);
-        free(r);
+        strata_free(r->e);
+        strata_free(r->blobs);
+        strata_free(r);
         return NULL;
     }
     return r;
@@ -271,12 +271,12 @@ static int sort_item_cmp(const void *a, const void *b)
  */
 static run *run_from_wbucket(const wbucket *b)
 {
-    blob *bl = malloc(sizeof *bl + (b->used ? b->used : 1));
-    sort_item *items = b->sorted ? NULL : malloc(b->n * sizeof *items);
+    blob *bl = strata_malloc(sizeof *bl + (b->used ? b->used : 1));
+    sort_item *items = b->sorted ? NULL : strata_malloc(b->n * sizeof *items);
     run *r = run_alloc(b->n, 1);
     if (bl == NULL || r == NULL || (!b->sorted && items == NULL)) {
-        free(bl);
-        free(items);
+        strata_free(bl);
+        strata_free(items);
         run_unref(r);
         return NULL;
     }
@@ -307,7 +307,7 @@ static run *run_from_wbucket(const wbucket *b)
         r->e[n++] = items[i].e;
     }
     r->n = n;
-    free(items);
+    strata_free(items);
     return r;
 }
 
@@ -349,7 +349,7 @@ static run *run_merge(const run *newer, const run *older)
 
 int backend__rbuf_new(backend__rbuf **out)
 {
-    *out = calloc(1, sizeof **out);
+    *out = strata_calloc(1, sizeof **out);
     if (*out == NULL)
         return -ENOMEM;
     (*out)->refs = 1;
@@ -361,11 +361,11 @@ static void rbuf_destroy(backend__rbuf *r)
     for (size_t i = 0; i < r->nbuckets; i++) {
         for (size_t k = 0; k < r->buckets[i].nruns; k++)
             run_unref(r->buckets[i].runs[k]);
-        free(r->buckets[i].runs);
-        free(r->buckets[i].name);
+        strata_free(r->buckets[i].runs);
+        strata_free(r->buckets[i].name);
     }
-    free(r->buckets);
-    free(r);
+    strata_free(r->buckets);
+    strata_free(r);
 }
 
 void backend__rbuf_ref(backend__rbuf *r)
@@ -397,7 +397,7 @@ static const bucket_runs *rbuf_bucket(const backend__rbuf *r, backend__bytes nam
 static int bucket_runs_build(bucket_runs *dst, const bucket_runs *old, run *fresh)
 {
     size_t nold = old != NULL ? old->nruns : 0;
-    dst->runs = malloc((nold + 1) * sizeof *dst->runs);
+    dst->runs = strata_malloc((nold + 1) * sizeof *dst->runs);
     if (dst->runs == NULL) {
         run_unref(fresh);
         return -ENOMEM;
@@ -424,10 +424,10 @@ static int bucket_runs_build(bucket_runs *dst, const bucket_runs *old, run *fres
 
 int backend__rbuf_writeback(const backend__rbuf *old, backend__wbuf *w, backend__rbuf **out)
 {
-    backend__rbuf *r = calloc(1, sizeof *r);
+    backend__rbuf *r = strata_calloc(1, sizeof *r);
     size_t max = old->nbuckets + w->nb;
-    if (r == NULL || (r->buckets = calloc(max ? max : 1, sizeof *r->buckets)) == NULL) {
-        free(r);
+    if (r == NULL || (r->buckets = strata_calloc(max ? max : 1, sizeof *r->buckets)) == NULL) {
+        strata_free(r);
         return -ENOMEM;
     }
     r->refs = 1;
@@ -437,7 +437,7 @@ int backend__rbuf_writeback(const backend__rbuf *old, backend__wbuf *w, backend_
         const bucket_runs *ob = &old->buckets[i];
         bucket_runs *nb = &r->buckets[r->nbuckets++];
         nb->name_len = ob->name_len;
-        nb->name = malloc(ob->name_len ? ob->name_len : 1);
+        nb->name = strata_malloc(ob->name_len ? ob->name_len : 1);
         if (nb->name == NULL) {
             rc = -ENOMEM;
             break;
@@ -464,7 +464,7 @@ int backend__rbuf_writeback(const backend__rbuf *old, backend__wbuf *w, backend_
             continue;
         bucket_runs *nb = &r->buckets[r->nbuckets++];
         nb->name_len = wb->name_len;
-        nb->name = malloc(wb->name_len ? wb->name_len : 1);
+        nb->name = strata_malloc(wb->name_len ? wb->name_len : 1);
         run *fresh = nb->name != NULL ? run_from_wbucket(wb) : NULL;
         if (fresh == NULL) {
             rc = -ENOMEM;
@@ -543,7 +543,7 @@ int backend__rbuf_iter_init(backend__rbuf_iter *it, const backend__rbuf *r, back
     it->end = end;
     it->pos = it->pos_small;
     if (it->nruns > sizeof it->pos_small / sizeof it->pos_small[0]) {
-        it->pos = malloc(it->nruns * sizeof *it->pos);
+        it->pos = strata_malloc(it->nruns * sizeof *it->pos);
         if (it->pos == NULL)
             return -ENOMEM;
     }
@@ -582,7 +582,7 @@ bool backend__rbuf_iter_next(backend__rbuf_iter *it, backend__bytes *key, backen
 void backend__rbuf_iter_release(backend__rbuf_iter *it)
 {
     if (it->pos != it->pos_small)
-        free(it->pos);
+        strata_free(it->pos);
     it->pos = it->pos_small;
     it->nruns = 0;
 }

@@ -46,7 +46,7 @@ int bolt_tx_write_fn(bolt_tx *tx, int (*write_fn)(void *arg, const void *buf, si
     uint64_t ps = db->page_size;
     uint64_t total = tx->meta.pgid * ps;
     size_t chunk = ps > COPY_CHUNK ? (size_t)ps : COPY_CHUNK;
-    unsigned char *buf = calloc(1, chunk);
+    unsigned char *buf = strata_calloc(1, chunk);
     if (buf == NULL)
         return -ENOMEM;
     /* Rule 1: the two metas. */
@@ -95,7 +95,7 @@ int bolt_tx_write_fn(bolt_tx *tx, int (*write_fn)(void *arg, const void *buf, si
         if (progress != NULL)
             rc = progress(progress_arg, done, total);
     }
-    free(buf);
+    strata_free(buf);
     return rc;
 }
 

@@ -96,6 +96,8 @@ typedef struct bolt__meta {
     uint64_t checksum;
 } bolt__meta;
 
+/* The fields of a meta page image (BOLT_META_END bytes) as stored, unvalidated. */
+void bolt__meta_fields(const unsigned char *page, bolt__meta *out);
 /* FNV-1a 64 of the meta body (page bytes 16..71). */
 uint64_t bolt__meta_sum(const unsigned char *page);
 /*
@@ -115,6 +117,29 @@ int bolt__meta_choose(const bolt__meta *m0, int rc0, const bolt__meta *m1, int r
                       bolt__meta *out);
 /* Field checks bbolt does not make: page size, root/freelist < pgid. */
 int bolt__meta_sane(const bolt__meta *m, const char **why);
+
+/*
+ * Read up to n bytes of the image at off into buf; *got receives how many
+ * (fewer at the end of the image). 0 or -errno.
+ */
+typedef int (*bolt__probe_read_fn)(void *arg, uint64_t off, void *buf, size_t n, size_t *got);
+/* Bytes at the start of the image the probe needs (bbolt reads 0x1000). */
+#define BOLT_PROBE_HEAD 4096
+/*
+ * THE page-size probe (FORMAT.md §3.1 steps 2-3), used by bolt_open and by
+ * the CLI's raw reader alike: meta 0's page size when meta 0 is valid and
+ * names a size in 512..65536; else the first candidate (hint if not 0, the
+ * OS page size, the powers of two 512..65536) at which a valid meta 1 names
+ * that same size. 0 with *page_size; BOLT_EINVALID (shorter than
+ * BOLT_PROBE_HEAD bytes, or meta 0 not a meta); meta 0's decode error
+ * (BOLT_EVERSIONMISMATCH, BOLT_ECHECKSUM, BOLT_EPAGESIZE) when no meta 1 is
+ * found either; -errno from read. For tools that show damaged files,
+ * *guess (when not NULL) receives meta 0's page size field if its magic is
+ * right and the size in range, whatever else is wrong (0 otherwise); the
+ * engine never opens with a guess.
+ */
+int bolt__probe_page_size(bolt__probe_read_fn read, void *arg, uint64_t fsize, uint32_t hint,
+                          uint32_t *page_size, uint32_t *guess);
 
 /* ---- db.c --------------------------------------------------------------- */
 

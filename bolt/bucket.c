@@ -66,7 +66,7 @@ static int cache_add(bolt_bucket *parent, bolt_bucket *child)
 {
     if (parent->nchildren == parent->capchildren) {
         size_t cap = parent->capchildren ? parent->capchildren * 2 : 4;
-        bolt_bucket **a = realloc(parent->children, cap * sizeof *a);
+        bolt_bucket **a = strata_realloc(parent->children, cap * sizeof *a);
         if (a == NULL)
             return -ENOMEM;
         parent->children = a;
@@ -99,7 +99,7 @@ static int bucket_handle(bolt_bucket *parent, bolt_val name, bolt_val v, bolt_bu
         }
     }
     bolt_tx *tx = parent->tx;
-    bolt_bucket *c = calloc(1, sizeof *c);
+    bolt_bucket *c = strata_calloc(1, sizeof *c);
     if (c == NULL)
         return -ENOMEM;
     c->next_alloc = tx->buckets;

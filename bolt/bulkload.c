@@ -58,7 +58,7 @@ static int vec_push(bulk_vec *v, const void *item)
 {
     if (v->n == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 64;
-        void *p = realloc(v->items, cap * v->size);
+        void *p = strata_realloc(v->items, cap * v->size);
         if (p == NULL)
             return -ENOMEM;
         v->items = p;
@@ -122,7 +122,7 @@ static void free_elems(bulk_vec *leaf)
 {
     bulk_elem *e = leaf->items;
     for (size_t i = 0; i < leaf->n; i++)
-        free(e[i].owned);
+        strata_free(e[i].owned);
     leaf->n = 0;
 }
 
@@ -132,7 +132,7 @@ static int flush_leaf(bulk *b, bulk_vec *leaf, bulk_vec *refs)
     bulk_elem *e = leaf->items;
     size_t sz = leaf_bytes(e, leaf->n);
     size_t pages = (sz + b->ps - 1) / b->ps;
-    unsigned char *buf = calloc(pages, b->ps);
+    unsigned char *buf = strata_calloc(pages, b->ps);
     if (buf == NULL)
         return -ENOMEM;
     leaf_image(e, leaf->n, buf);
@@ -140,7 +140,7 @@ static int flush_leaf(bulk *b, bulk_vec *leaf, bulk_vec *refs)
     bolt__st32(buf + BOLT_PAGE_OVERFLOW_OFF, (uint32_t)(pages - 1));
     bulk_ref r = { e[0].key, 0 };
     int rc = bulk_write(b, buf, pages * b->ps, &r.pgid);
-    free(buf);
+    strata_free(buf);
     if (rc == 0)
         rc = vec_push(refs, &r); /* the key stays borrowed from the source */
     free_elems(leaf);
@@ -164,7 +164,7 @@ static int branch_level(bulk *b, const bulk_ref *refs, size_t n, bulk_vec *up)
         if (j == n - 1 && j - i > 2)
             j--, sz -= BOLT_BRANCH_ELEM_SIZE + refs[j].key.size;
         size_t pages = (sz + b->ps - 1) / b->ps;
-        unsigned char *buf = calloc(pages, b->ps);
+        unsigned char *buf = strata_calloc(pages, b->ps);
         if (buf == NULL)
             return -ENOMEM;
         bolt__st64(buf + BOLT_PAGE_ID_OFF, b->next);
@@ -184,7 +184,7 @@ static int branch_level(bulk *b, const bulk_ref *refs, size_t n, bulk_vec *up)
         }
         bulk_ref r = { refs[i].key, 0 };
         int rc = bulk_write(b, buf, pages * b->ps, &r.pgid);
-        free(buf);
+        strata_free(buf);
         if (rc == 0)
             rc = vec_push(up, &r);
         if (rc != 0)
@@ -239,7 +239,7 @@ static int build_bucket(bulk *b, bolt_bucket *src, bool is_root, int nesting, un
         if (rc == 0)
             rc = vec_push(&leaf, &e);
         if (rc != 0) {
-            free(e.owned);
+            strata_free(e.owned);
             break;
         }
         sz += add;
@@ -251,7 +251,7 @@ static int build_bucket(bulk *b, bolt_bucket *src, bool is_root, int nesting, un
     /* Rule 3: inline when nothing was flushed and the leaf is small enough. */
     if (rc == 0 && !is_root && refs.n == 0 && !has_bucket && sz <= b->ps / 4) {
         size_t n = BOLT_BUCKET_HEADER_SIZE + sz;
-        unsigned char *val = calloc(1, n);
+        unsigned char *val = strata_calloc(1, n);
         if (val == NULL) {
             rc = -ENOMEM;
         } else {
@@ -262,13 +262,13 @@ static int build_bucket(bulk *b, bolt_bucket *src, bool is_root, int nesting, un
             *vsize = n;
         }
         free_elems(&leaf);
-        free(leaf.items);
-        free(refs.items);
+        strata_free(leaf.items);
+        strata_free(refs.items);
         return rc;
     }
     if (rc == 0 && (leaf.n > 0 || refs.n == 0)) {
         if (leaf.n == 0) { /* an empty paged bucket: one empty leaf */
-            unsigned char *buf = calloc(1, b->ps);
+            unsigned char *buf = strata_calloc(1, b->ps);
             bulk_ref r = { { "", 0 }, 0 };
             rc = buf == NULL ? -ENOMEM : 0;
             if (rc == 0) {
@@ -276,7 +276,7 @@ static int build_bucket(bulk *b, bolt_bucket *src, bool is_root, int nesting, un
                 bolt__st16(buf + BOLT_PAGE_FLAGS_OFF, BOLT_PAGE_LEAF);
                 rc = bulk_write(b, buf, b->ps, &r.pgid);
             }
-            free(buf);
+            strata_free(buf);
             if (rc == 0)
                 rc = vec_push(&refs, &r);
         } else {
@@ -284,7 +284,7 @@ static int build_bucket(bulk *b, bolt_bucket *src, bool is_root, int nesting, un
         }
     }
     free_elems(&leaf);
-    free(leaf.items);
+    strata_free(leaf.items);
     /* Branch levels until one page is left: the root. */
     while (rc == 0 && refs.n > 1) {
         up.n = 0;
@@ -294,15 +294,15 @@ static int build_bucket(bulk *b, bolt_bucket *src, bool is_root, int nesting, un
         up = t;
     }
     bolt_pgid r = rc == 0 ? ((bulk_ref *)refs.items)[0].pgid : 0;
-    free(refs.items);
-    free(up.items);
+    strata_free(refs.items);
+    strata_free(up.items);
     if (rc != 0)
         return rc;
     if (is_root) {
         *root = r;
         return 0;
     }
-    unsigned char *val = calloc(1, BOLT_BUCKET_HEADER_SIZE);
+    unsigned char *val = strata_calloc(1, BOLT_BUCKET_HEADER_SIZE);
     if (val == NULL)
         return -ENOMEM;
     bolt__st64(val + BOLT_BUCKET_ROOT_OFF, r);
@@ -320,7 +320,7 @@ int bolt__bulk_write(bolt_tx *src, int fd, uint32_t page_size, uint64_t *buckets
     if (rc != 0)
         return rc;
     /* Rule 4: an empty freelist page, then the metas. */
-    unsigned char *buf = calloc(1, page_size);
+    unsigned char *buf = strata_calloc(1, page_size);
     if (buf == NULL)
         return -ENOMEM;
     bolt_pgid fl = 0;
@@ -337,7 +337,7 @@ int bolt__bulk_write(bolt_tx *src, int fd, uint32_t page_size, uint64_t *buckets
         if (pwrite(fd, buf, page_size, (off_t)i * page_size) != (ssize_t)page_size)
             rc = errno != 0 ? -errno : -EIO;
     }
-    free(buf);
+    strata_free(buf);
     /* bolt_open wants at least 4 KiB; readers map whole pages up to pgid. */
     uint64_t size = b.next * (uint64_t)page_size;
     if (rc == 0 && ftruncate(fd, (off_t)(size < 4096 ? 4096 : size)) != 0)

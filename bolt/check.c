@@ -279,7 +279,7 @@ static int walker_init(walker *w, bolt_tx *tx)
 {
     memset(w, 0, sizeof *w);
     w->tx = tx;
-    w->reached = calloc(1, (size_t)(tx->meta.pgid / 8 + 1));
+    w->reached = strata_calloc(1, (size_t)(tx->meta.pgid / 8 + 1));
     return w->reached == NULL ? -ENOMEM : 0;
 }
 
@@ -294,7 +294,7 @@ int bolt__walk_pages(bolt_tx *tx, int (*fn)(void *arg, bolt_pgid id, uint32_t ov
     mark(&w, 0);
     mark(&w, 1);
     rc = walk_bucket(&w, tx->meta.root, 0);
-    free(w.reached);
+    strata_free(w.reached);
     return rc;
 }
 
@@ -338,7 +338,7 @@ static int load_free(walker *w)
     }
     if (n > (avail - off) / 8)
         return problem(w, id, "freelist count %llu runs past the run", (unsigned long long)n);
-    w->free_ids = malloc(((size_t)n + 1) * sizeof *w->free_ids);
+    w->free_ids = strata_malloc(((size_t)n + 1) * sizeof *w->free_ids);
     if (w->free_ids == NULL)
         return -ENOMEM;
     size_t k = 0;
@@ -402,8 +402,8 @@ int bolt_tx_check(bolt_tx *tx, void (*report)(void *arg, const char *problem), v
                 problem(&w, id, "unreachable unfreed");
         }
     }
-    free(w.free_ids);
-    free(w.reached);
+    strata_free(w.free_ids);
+    strata_free(w.reached);
     if (rc != 0)
         return rc;
     return w.problems > 0 ? BOLT_ECORRUPT : 0;

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "bolt_int.h"
+#include "strdup.h"
 
 typedef struct compact_ctx {
     bolt_db *dst;
@@ -50,11 +51,11 @@ static int ctx_reserve(compact_ctx *c, size_t need)
     size_t cap = c->cap ? c->cap * 2 : 16;
     while (cap < need)
         cap *= 2;
-    bolt_bucket **s = realloc(c->stack, cap * sizeof *s);
+    bolt_bucket **s = strata_realloc(c->stack, cap * sizeof *s);
     if (s == NULL)
         return -ENOMEM;
     c->stack = s;
-    bolt_val *n = realloc(c->names, cap * sizeof *n);
+    bolt_val *n = strata_realloc(c->names, cap * sizeof *n);
     if (n == NULL)
         return -ENOMEM;
     c->names = n;
@@ -151,11 +152,11 @@ static int sync_file_and_dir(const char *path)
     close(fd);
     if (rc != 0)
         return rc;
-    char *copy = strdup(path);
+    char *copy = strata__strdup(path);
     if (copy == NULL)
         return -ENOMEM;
     fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
+    strata_free(copy);
     if (fd < 0)
         return -errno;
     rc = fsync(fd) == 0 ? 0 : -errno;
@@ -248,8 +249,8 @@ int bolt_compact(bolt_db *src, const char *dst_path, const bolt_compact_options 
     struct stat st;
     if (rc == 0 && stat(dst_path, &st) != 0)
         rc = -errno;
-    free(c.stack);
-    free(c.names);
+    strata_free(c.stack);
+    strata_free(c.names);
     if (rc != 0) {
         unlink(dst_path);
         return rc;

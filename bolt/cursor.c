@@ -418,7 +418,7 @@ int bolt_cursor_open(bolt_bucket *b, bolt_cursor **out)
     int rc = bolt__bucket_usable(b, false);
     if (rc != 0)
         return rc;
-    bolt_cursor *c = malloc(sizeof *c);
+    bolt_cursor *c = strata_malloc(sizeof *c);
     if (c == NULL)
         return -ENOMEM;
     bolt__cursor_init(c, b);
@@ -444,7 +444,7 @@ void bolt_cursor_close(bolt_cursor *c)
         tx->cursors = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
-    free(c);
+    strata_free(c);
 }
 
 /* Remember the element a public move stopped on (rule 6). */

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "bolt_int.h"
+#include "strdup.h"
 
 #define ONE_GIB          (1024ull * 1024 * 1024)
 #define FLOCK_RETRY_MS   50
@@ -139,14 +140,14 @@ static int map_new(bolt_db *db, uint64_t reserve, bolt__map **out)
 {
     if (reserve > BOLT_MAX_MAP_SIZE)
         return BOLT_EMMAPTOOLARGE;
-    bolt__map *m = calloc(1, sizeof *m);
+    bolt__map *m = strata_calloc(1, sizeof *m);
     if (m == NULL)
         return -ENOMEM;
     int flags = MAP_SHARED | (db->opt.map_populate ? MAP_POPULATE : 0);
     void *p = db->os->mmap(NULL, (size_t)reserve, PROT_READ, flags, db->fd, 0);
     if (p == MAP_FAILED) {
         int e = errno;
-        free(m);
+        strata_free(m);
         return e == ENOMEM ? BOLT_EMMAPTOOLARGE : -e;
     }
     m->base = p;
@@ -164,7 +165,7 @@ void bolt__map_release(bolt_db *db, bolt__map *m)
         return;
     if (m->owned)
         db->os->munmap((void *)m->base, m->reserved);
-    free(m);
+    strata_free(m);
 }
 
 static int lock_file(bolt_db *db)
@@ -202,11 +203,11 @@ static int write_full(bolt_db *db, const unsigned char *buf, size_t n, uint64_t 
 
 static int sync_dir(bolt_db *db)
 {
-    char *copy = strdup(db->path);
+    char *copy = strata__strdup(db->path);
     if (copy == NULL)
         return -ENOMEM;
     int dfd = db->os->open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-    free(copy);
+    strata_free(copy);
     if (dfd < 0)
         return -errno;
     int rc = db->os->fsync(dfd) == 0 ? 0 : -errno;
@@ -221,7 +222,7 @@ static int init_file(bolt_db *db)
     size_t size = (size_t)ps * 4;
     if (size < 4096)
         size = 4096;
-    unsigned char *buf = calloc(1, size);
+    unsigned char *buf = strata_calloc(1, size);
     if (buf == NULL)
         return -ENOMEM;
     for (int i = 0; i < 2; i++) {
@@ -239,7 +240,7 @@ static int init_file(bolt_db *db)
     bolt__st64(buf + 3 * (size_t)ps + BOLT_PAGE_ID_OFF, 3);
     bolt__st16(buf + 3 * (size_t)ps + BOLT_PAGE_FLAGS_OFF, BOLT_PAGE_LEAF);
     int rc = write_full(db, buf, size, 0);
-    free(buf);
+    strata_free(buf);
     if (rc == 0 && db->os->fdatasync(db->fd) != 0)
         rc = -errno;
     if (rc == 0)
@@ -276,45 +277,23 @@ static int image_read(bolt_db *db, const unsigned char *mem, size_t memlen, void
     return 0;
 }
 
-/*
- * FORMAT.md §3.1 steps 2-3: the page size from meta 0, or, when meta 0 is
- * unreadable, from a valid meta 1 found at a probed page size.
- */
+typedef struct probe_src {
+    bolt_db *db;
+    const unsigned char *mem;
+    size_t memlen;
+} probe_src;
+
+static int probe_read(void *arg, uint64_t off, void *buf, size_t n, size_t *got)
+{
+    probe_src *s = arg;
+    return image_read(s->db, s->mem, s->memlen, buf, n, off, got);
+}
+
+/* The page size, by the one probe the CLI's raw reader uses too (meta.c). */
 static int choose_page_size(bolt_db *db, const unsigned char *mem, size_t memlen, uint64_t fsize)
 {
-    unsigned char buf[4096];
-    size_t got = 0;
-    int rc = image_read(db, mem, memlen, buf, sizeof buf, 0, &got);
-    if (rc != 0)
-        return rc;
-    if (got < sizeof buf)
-        return BOLT_EINVALID;
-    bolt__meta m0;
-    int rc0 = bolt__meta_decode(buf, got, &m0);
-    if (rc0 == 0) {
-        db->page_size = m0.page_size;
-        return 0;
-    }
-    uint32_t cands[12];
-    size_t nc = 0;
-    if (db->opt.page_size != 0)
-        cands[nc++] = db->opt.page_size;
-    cands[nc++] = os_page_size();
-    for (uint32_t ps = BOLT_MIN_PAGE_SIZE; ps <= BOLT_MAX_PAGE_SIZE; ps *= 2)
-        cands[nc++] = ps;
-    for (size_t i = 0; i < nc; i++) {
-        bolt__meta m1;
-        if ((uint64_t)cands[i] + BOLT_META_END > fsize)
-            continue;
-        rc = image_read(db, mem, memlen, buf, BOLT_META_END, cands[i], &got);
-        if (rc != 0)
-            return rc;
-        if (bolt__meta_decode(buf, got, &m1) == 0 && m1.page_size == cands[i]) {
-            db->page_size = cands[i];
-            return 0;
-        }
-    }
-    return rc0;
+    probe_src s = { db, mem, memlen };
+    return bolt__probe_page_size(probe_read, &s, fsize, db->opt.page_size, &db->page_size, NULL);
 }
 
 /* Validate both metas in the map and take the current one (rule 4). */
@@ -401,7 +380,7 @@ static int freelist_by_walk(bolt_db *db)
     int rc = bolt_tx_begin(db, 0, &tx);
     if (rc != 0)
         return rc;
-    reach_set r = { calloc(1, (size_t)(db->meta.pgid / 8 + 1)), db->meta.pgid };
+    reach_set r = { strata_calloc(1, (size_t)(db->meta.pgid / 8 + 1)), db->meta.pgid };
     bolt_pgid *ids = NULL;
     size_t n = 0;
     if (r.bits == NULL) {
@@ -411,7 +390,7 @@ static int freelist_by_walk(bolt_db *db)
     rc = bolt__walk_pages(tx, reach_mark, &r);
     if (rc != 0)
         goto out;
-    ids = malloc(sizeof *ids * (size_t)(db->meta.pgid + 1));
+    ids = strata_malloc(sizeof *ids * (size_t)(db->meta.pgid + 1));
     if (ids == NULL) {
         rc = -ENOMEM;
         goto out;
@@ -421,8 +400,8 @@ static int freelist_by_walk(bolt_db *db)
             ids[n++] = id;
     rc = bolt__freelist_load_ids(db->freelist, ids, n, db->meta.pgid);
 out:
-    free(ids);
-    free(r.bits);
+    strata_free(ids);
+    strata_free(r.bits);
     bolt_tx_rollback(tx);
     return rc;
 }
@@ -449,7 +428,7 @@ static int freelist_from_page(bolt_db *db)
 
 static int db_new(const char *path, const bolt_options *opt, bolt_db **out)
 {
-    bolt_db *db = calloc(1, sizeof *db);
+    bolt_db *db = strata_calloc(1, sizeof *db);
     if (db == NULL)
         return -ENOMEM;
     bolt_options_init(&db->opt);
@@ -459,12 +438,12 @@ static int db_new(const char *path, const bolt_options *opt, bolt_db **out)
         db->opt.size = sizeof db->opt;
     }
     if (db->opt.live && !db->opt.read_only) {
-        free(db);
+        strata_free(db);
         return STRATA_EMISUSE; /* a live open only reads */
     }
-    db->path = strdup(path);
+    db->path = strata__strdup(path);
     if (db->path == NULL) {
-        free(db);
+        strata_free(db);
         return -ENOMEM;
     }
     db->fd = -1;
@@ -488,9 +467,9 @@ static void db_free(bolt_db *db)
     bolt__freelist_free(db->freelist);
     pthread_mutex_destroy(&db->mu);
     pthread_cond_destroy(&db->wcv);
-    free(db->readers);
-    free(db->path);
-    free(db);
+    strata_free(db->readers);
+    strata_free(db->path);
+    strata_free(db);
 }
 
 /* Steps after the map exists: metas, then (read-write) the freelist. */
@@ -600,7 +579,7 @@ int bolt_open_memory(const void *buf, size_t len, const bolt_options *opt, bolt_
         rc = BOLT_EFILETOOSMALL;
         goto fail;
     }
-    db->map = calloc(1, sizeof *db->map);
+    db->map = strata_calloc(1, sizeof *db->map);
     if (db->map == NULL) {
         rc = -ENOMEM;
         goto fail;

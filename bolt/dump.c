@@ -66,7 +66,7 @@ static int path_push(dump_ctx *d, bolt_val name, size_t *saved)
         size_t cap = d->pcap ? d->pcap : 256;
         while (cap < need)
             cap *= 2;
-        char *p = realloc(d->path, cap);
+        char *p = strata_realloc(d->path, cap);
         if (p == NULL)
             return -ENOMEM;
         d->path = p;
@@ -115,7 +115,7 @@ static int dump_child(dump_ctx *d, bolt_bucket *b, bolt_val name, int depth)
 
 static int dump_bucket(dump_ctx *d, bolt_bucket *b, int depth)
 {
-    bolt_cursor *c = malloc(sizeof *c); /* rule 3: not on the stack */
+    bolt_cursor *c = strata_malloc(sizeof *c); /* rule 3: not on the stack */
     if (c == NULL)
         return -ENOMEM;
     bolt__cursor_init(c, b);
@@ -139,7 +139,7 @@ static int dump_bucket(dump_ctx *d, bolt_bucket *b, int depth)
         if (rc != 0)
             break;
     }
-    free(c);
+    strata_free(c);
     return rc == BOLT_NOTFOUND ? 0 : rc;
 }
 
@@ -151,7 +151,7 @@ int bolt_tx_dump(bolt_tx *tx, FILE *out, uint64_t max_hex)
     dump_ctx d = { .out = out, .max_hex = max_hex };
     fputs("bolt-dump v1\n", out);
     rc = dump_bucket(&d, &tx->root, 0);
-    free(d.path);
+    strata_free(d.path);
     if (rc != 0)
         return rc;
     fprintf(out, "end buckets=%llu keys=%llu\n", (unsigned long long)d.buckets,

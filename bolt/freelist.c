@@ -113,8 +113,8 @@ static void map_init(fl_map *m, bool has_vals)
 
 static void map_release(fl_map *m)
 {
-    free(m->keys);
-    free(m->vals);
+    strata_free(m->keys);
+    strata_free(m->vals);
     map_init(m, m->has_vals);
 }
 
@@ -168,11 +168,11 @@ static int map_reserve(fl_map *m, size_t n)
             return -ENOMEM;
         cap *= 2;
     }
-    uint64_t *keys = calloc(cap, sizeof *keys);
-    uint64_t *vals = m->has_vals ? malloc(cap * sizeof *vals) : NULL;
+    uint64_t *keys = strata_calloc(cap, sizeof *keys);
+    uint64_t *vals = m->has_vals ? strata_malloc(cap * sizeof *vals) : NULL;
     if (keys == NULL || (m->has_vals && vals == NULL)) {
-        free(keys);
-        free(vals);
+        strata_free(keys);
+        strata_free(vals);
         return -ENOMEM;
     }
     fl_map grown = { keys, vals, cap, 0, m->has_vals };
@@ -185,8 +185,8 @@ static int map_reserve(fl_map *m, size_t n)
             grown.vals[j] = m->vals[i];
         grown.count++;
     }
-    free(m->keys);
-    free(m->vals);
+    strata_free(m->keys);
+    strata_free(m->vals);
     *m = grown;
     return 0;
 }
@@ -318,7 +318,7 @@ static int grow_array(void *pp, size_t *cap, size_t need, size_t elem)
     }
     void *old;
     memcpy(&old, pp, sizeof old);
-    void *q = realloc(old, n * elem);
+    void *q = strata_realloc(old, n * elem);
     if (q == NULL)
         return -ENOMEM;
     memcpy(pp, &q, sizeof q);
@@ -333,7 +333,7 @@ int bolt__freelist_new(bolt__freelist_kind kind, bolt__freelist **out)
     *out = NULL;
     if (kind != BOLT__FREELIST_ARRAY && kind != BOLT__FREELIST_HASHMAP)
         return STRATA_EMISUSE;
-    bolt__freelist *f = calloc(1, sizeof *f);
+    bolt__freelist *f = strata_calloc(1, sizeof *f);
     if (f == NULL)
         return -ENOMEM;
     f->kind = kind;
@@ -349,21 +349,21 @@ int bolt__freelist_new(bolt__freelist_kind kind, bolt__freelist **out)
 
 static void freelist_release_all(bolt__freelist *f)
 {
-    free(f->ids);
-    free(f->scratch);
+    strata_free(f->ids);
+    strata_free(f->scratch);
     map_release(&f->free_set);
     map_release(&f->fwd);
     map_release(&f->bwd);
-    free(f->runs);
-    free(f->classes);
+    strata_free(f->runs);
+    strata_free(f->classes);
     for (size_t i = 0; i < f->ntxps; i++) {
-        free(f->txps[i].ids);
-        free(f->txps[i].alloctx);
+        strata_free(f->txps[i].ids);
+        strata_free(f->txps[i].alloctx);
     }
-    free(f->txps);
+    strata_free(f->txps);
     map_release(&f->pending_set);
     map_release(&f->allocs);
-    free(f->recs);
+    strata_free(f->recs);
 }
 
 void bolt__freelist_free(bolt__freelist *f)
@@ -371,7 +371,7 @@ void bolt__freelist_free(bolt__freelist *f)
     if (f == NULL)
         return;
     freelist_release_all(f);
-    free(f);
+    strata_free(f);
 }
 
 /* Largest number of distinct run lengths among runs holding at most n ids. */
@@ -808,8 +808,8 @@ static size_t txp_lower_bound(const bolt__freelist *f, bolt_txid txid)
 
 static void txp_remove(bolt__freelist *f, size_t i)
 {
-    free(f->txps[i].ids);
-    free(f->txps[i].alloctx);
+    strata_free(f->txps[i].ids);
+    strata_free(f->txps[i].alloctx);
     memmove(&f->txps[i], &f->txps[i + 1], (f->ntxps - i - 1) * sizeof f->txps[0]);
     f->ntxps--;
 }
@@ -840,7 +840,7 @@ int bolt__freelist_free_run(bolt__freelist *f, bolt_txid txid, bolt_pgid id, uin
             return rc;
         size_t cap = 0;
         if ((rc = GROW(fresh.alloctx, cap, fresh.cap)) != 0) {
-            free(fresh.ids);
+            strata_free(fresh.ids);
             return rc;
         }
         memmove(&f->txps[t + 1], &f->txps[t], (f->ntxps - t) * sizeof f->txps[0]);
@@ -884,8 +884,8 @@ void bolt__freelist_release(bolt__freelist *f, bolt_txid txid)
             freelist_add_free(f, p->ids[i], &m);
         }
         f->npending -= p->n;
-        free(p->ids);
-        free(p->alloctx);
+        strata_free(p->ids);
+        strata_free(p->alloctx);
     }
     freelist_flush_free(f, m);
     if (end > 0) {
@@ -1040,14 +1040,14 @@ static void buf_sort(unsigned char *b, size_t n)
 {
     if (n < 2)
         return;
-    uint64_t *tmp = n > 256 ? malloc(n * sizeof *tmp) : NULL;
+    uint64_t *tmp = n > 256 ? strata_malloc(n * sizeof *tmp) : NULL;
     if (tmp != NULL) {
         for (size_t i = 0; i < n; i++)
             tmp[i] = buf_get(b, i);
         qsort(tmp, n, sizeof *tmp, cmp_pgid);
         for (size_t i = 0; i < n; i++)
             buf_set(b, i, tmp[i]);
-        free(tmp);
+        strata_free(tmp);
         return;
     }
     for (size_t i = n / 2; i-- > 0;)
@@ -1176,7 +1176,7 @@ static int freelist_replace(bolt__freelist *f, const bolt_pgid *ids, size_t n)
     }
     freelist_release_all(f);
     *f = *nf;
-    free(nf);
+    strata_free(nf);
     return 0;
 }
 
@@ -1197,7 +1197,7 @@ int bolt__freelist_load_ids(bolt__freelist *f, const bolt_pgid *ids, size_t n, b
 {
     if (n > 0 && ids == NULL)
         return STRATA_EMISUSE;
-    bolt_pgid *copy = malloc((n > 0 ? n : 1) * sizeof *copy);
+    bolt_pgid *copy = strata_malloc((n > 0 ? n : 1) * sizeof *copy);
     if (copy == NULL)
         return -ENOMEM;
     if (n > 0)
@@ -1205,7 +1205,7 @@ int bolt__freelist_load_ids(bolt__freelist *f, const bolt_pgid *ids, size_t n, b
     int rc = ids_validate(copy, n, hwm);
     if (rc == 0)
         rc = freelist_replace(f, copy, n);
-    free(copy);
+    strata_free(copy);
     return rc;
 }
 
@@ -1226,7 +1226,7 @@ int bolt__freelist_read(bolt__freelist *f, const unsigned char *page, size_t ava
     }
     if (n > (avail - off) / 8)
         return BOLT_ECORRUPT; /* the count runs past the run */
-    bolt_pgid *ids = malloc((n > 0 ? (size_t)n : 1) * sizeof *ids);
+    bolt_pgid *ids = strata_malloc((n > 0 ? (size_t)n : 1) * sizeof *ids);
     if (ids == NULL)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++)
@@ -1234,7 +1234,7 @@ int bolt__freelist_read(bolt__freelist *f, const unsigned char *page, size_t ava
     int rc = ids_validate(ids, (size_t)n, hwm);
     if (rc == 0)
         rc = freelist_replace(f, ids, (size_t)n);
-    free(ids);
+    strata_free(ids);
     return rc;
 }
 
@@ -1243,14 +1243,14 @@ int bolt__freelist_each(const bolt__freelist *f, int (*fn)(bolt_pgid id, void *a
     size_t n = f->nfree + f->npending;
     if (n == 0)
         return 0;
-    unsigned char *buf = malloc(n * 8);
+    unsigned char *buf = strata_malloc(n * 8);
     if (buf == NULL)
         return -ENOMEM;
     buf_put_sorted(f, buf);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = fn(buf_get(buf, i), arg);
-    free(buf);
+    strata_free(buf);
     return rc;
 }
 

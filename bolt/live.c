@@ -57,7 +57,7 @@ static int cache_grow(bolt__live_cache *c)
     size_t cap = c->cap ? c->cap * 2 : 64;
     live_slot *old = c->slots;
     size_t oldcap = c->cap;
-    c->slots = calloc(cap, sizeof *c->slots);
+    c->slots = strata_calloc(cap, sizeof *c->slots);
     if (c->slots == NULL) {
         c->slots = old;
         return -ENOMEM;
@@ -66,7 +66,7 @@ static int cache_grow(bolt__live_cache *c)
     for (size_t i = 0; i < oldcap; i++)
         if (old[i].id != 0)
             c->slots[slot_of(c, old[i].id)] = old[i];
-    free(old);
+    strata_free(old);
     return 0;
 }
 
@@ -98,8 +98,8 @@ static int read_exact(bolt_db *db, unsigned char *buf, size_t n, uint64_t off)
 void bolt__live_free(bolt__live_cache *c)
 {
     if (c != NULL) {
-        free(c->slots);
-        free(c);
+        strata_free(c->slots);
+        strata_free(c);
     }
 }
 
@@ -107,7 +107,7 @@ int bolt__live_page(bolt_tx *tx, bolt_pgid id, const unsigned char **out, uint32
 {
     bolt__live_cache *c = tx->live;
     if (c == NULL) {
-        c = tx->live = calloc(1, sizeof *c);
+        c = tx->live = strata_calloc(1, sizeof *c);
         if (c == NULL)
             return -ENOMEM;
     }

@@ -10,6 +10,8 @@
  *   3. Current meta: the valid one with the larger txid; meta 0 on a tie; if
  *      neither is valid, meta 0's error.
  */
+#include <unistd.h>
+
 #include "bolt_int.h"
 
 uint64_t bolt__meta_sum(const unsigned char *page)
@@ -17,10 +19,8 @@ uint64_t bolt__meta_sum(const unsigned char *page)
     return strata_fnv1a64(page + BOLT_META_SUM_START, BOLT_META_SUM_LEN);
 }
 
-int bolt__meta_decode(const unsigned char *page, size_t avail, bolt__meta *out)
+void bolt__meta_fields(const unsigned char *page, bolt__meta *out)
 {
-    if (page == NULL || avail < BOLT_META_END)
-        return BOLT_EINVALID;
     bolt__meta m;
     m.magic = bolt__ld32(page + BOLT_META_MAGIC_OFF);
     m.version = bolt__ld32(page + BOLT_META_VERSION_OFF);
@@ -32,6 +32,15 @@ int bolt__meta_decode(const unsigned char *page, size_t avail, bolt__meta *out)
     m.pgid = bolt__ld64(page + BOLT_META_PGID_OFF);
     m.txid = bolt__ld64(page + BOLT_META_TXID_OFF);
     m.checksum = bolt__ld64(page + BOLT_META_CHECKSUM_OFF);
+    *out = m;
+}
+
+int bolt__meta_decode(const unsigned char *page, size_t avail, bolt__meta *out)
+{
+    if (page == NULL || avail < BOLT_META_END)
+        return BOLT_EINVALID;
+    bolt__meta m;
+    bolt__meta_fields(page, &m);
     if (m.magic != BOLT_MAGIC)
         return BOLT_EINVALID;
     if (m.version != BOLT_VERSION)
@@ -97,4 +106,59 @@ int bolt__meta_sane(const bolt__meta *m, const char **why)
         return BOLT_ECORRUPT;
     }
     return 0;
+}
+
+static bool page_size_in_range(uint32_t ps)
+{
+    return ps >= BOLT_MIN_PAGE_SIZE && ps <= BOLT_MAX_PAGE_SIZE;
+}
+
+int bolt__probe_page_size(bolt__probe_read_fn read, void *arg, uint64_t fsize, uint32_t hint,
+                          uint32_t *page_size, uint32_t *guess)
+{
+    unsigned char buf[BOLT_PROBE_HEAD];
+    size_t got = 0;
+    *page_size = 0;
+    if (guess != NULL)
+        *guess = 0;
+    int rc = read(arg, 0, buf, sizeof buf, &got);
+    if (rc != 0)
+        return rc;
+    if (got < BOLT_META_END)
+        return BOLT_EINVALID;
+    if (guess != NULL && bolt__ld32(buf + BOLT_META_MAGIC_OFF) == BOLT_MAGIC &&
+        page_size_in_range(bolt__ld32(buf + BOLT_META_PAGESIZE_OFF)))
+        *guess = bolt__ld32(buf + BOLT_META_PAGESIZE_OFF);
+    if (got < sizeof buf)
+        return BOLT_EINVALID; /* shorter than any file bbolt or strata writes */
+    bolt__meta m0;
+    int rc0 = bolt__meta_decode(buf, got, &m0);
+    if (rc0 == 0 && page_size_in_range(m0.page_size)) {
+        *page_size = m0.page_size;
+        return 0;
+    }
+    if (rc0 == 0)
+        rc0 = BOLT_EPAGESIZE; /* a valid meta 0 naming an impossible size: try meta 1 */
+    uint32_t cands[3 + 8];
+    size_t nc = 0;
+    if (hint != 0)
+        cands[nc++] = hint;
+    long sys = sysconf(_SC_PAGESIZE);
+    if (sys > 0 && page_size_in_range((uint32_t)sys))
+        cands[nc++] = (uint32_t)sys;
+    for (uint32_t ps = BOLT_MIN_PAGE_SIZE; ps <= BOLT_MAX_PAGE_SIZE; ps *= 2)
+        cands[nc++] = ps;
+    for (size_t i = 0; i < nc; i++) {
+        bolt__meta m1;
+        if (!page_size_in_range(cands[i]) || (uint64_t)cands[i] + BOLT_META_END > fsize)
+            continue;
+        rc = read(arg, cands[i], buf, BOLT_META_END, &got);
+        if (rc != 0)
+            return rc;
+        if (bolt__meta_decode(buf, got, &m1) == 0 && m1.page_size == cands[i]) {
+            *page_size = cands[i];
+            return 0;
+        }
+    }
+    return rc0;
 }

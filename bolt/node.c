@@ -74,13 +74,13 @@ static bolt__node *node_new(bolt_bucket *b, bolt__node *parent, bool leaf)
     tx->stats.node_count++;
     if (b->nnodes == b->capnodes) {
         size_t cap = b->capnodes ? b->capnodes * 2 : 8;
-        bolt__node **a = realloc(b->nodes, cap * sizeof *a);
+        bolt__node **a = strata_realloc(b->nodes, cap * sizeof *a);
         if (a == NULL)
             return NULL;
         b->nodes = a;
         b->capnodes = cap;
     }
-    bolt__node *n = calloc(1, sizeof *n);
+    bolt__node *n = strata_calloc(1, sizeof *n);
     if (n == NULL)
         return NULL;
     n->bucket = b;
@@ -99,7 +99,7 @@ static int node_reserve(bolt__node *n, size_t need)
     size_t cap = n->cap ? n->cap : 8;
     while (cap < need)
         cap *= 2;
-    bolt__inode *a = realloc(n->inodes, cap * sizeof *a);
+    bolt__inode *a = strata_realloc(n->inodes, cap * sizeof *a);
     if (a == NULL)
         return -ENOMEM;
     n->inodes = a;
@@ -374,14 +374,14 @@ static int node_split(bolt__node *n, bolt__node ***pieces, size_t *npieces)
         if (len == 0)
             break; /* an empty node: one piece */
     }
-    bolt__node **out = malloc(cnt * sizeof *out);
+    bolt__node **out = strata_malloc(cnt * sizeof *out);
     if (out == NULL)
         return -ENOMEM;
     out[0] = n;
     if (cnt > 1 && n->parent == NULL) {
         bolt__node *p = node_new(b, NULL, false);
         if (p == NULL) {
-            free(out);
+            strata_free(out);
             return -ENOMEM;
         }
         n->parent = p;
@@ -395,7 +395,7 @@ static int node_split(bolt__node *n, bolt__node ***pieces, size_t *npieces)
         size_t len = split_point(&n->inodes[start], n->n - start, n->leaf, ps, t);
         bolt__node *r = node_new(b, n->parent, n->leaf);
         if (r == NULL || node_reserve(r, len) != 0) {
-            free(out);
+            strata_free(out);
             return -ENOMEM;
         }
         memcpy(r->inodes, &n->inodes[start], len * sizeof *r->inodes);
@@ -464,7 +464,7 @@ int bolt__node_spill(bolt__node *n)
             nk++;
     assert(node_ok(n));
     if (nk > 0) {
-        bolt__node **kids = malloc(nk * sizeof *kids);
+        bolt__node **kids = strata_malloc(nk * sizeof *kids);
         if (kids == NULL)
             return -ENOMEM;
         nk = 0;
@@ -474,11 +474,11 @@ int bolt__node_spill(bolt__node *n)
         for (size_t i = 0; i < nk; i++) {
             int rc = bolt__node_spill(kids[i]);
             if (rc != 0) {
-                free(kids);
+                strata_free(kids);
                 return rc;
             }
         }
-        free(kids);
+        strata_free(kids);
     }
     bolt__node **pieces;
     size_t np;
@@ -490,7 +490,7 @@ int bolt__node_spill(bolt__node *n)
     /* Loop invariant: pieces[0..i) are written and named in the parent. */
     for (size_t i = 0; i < np && rc == 0; i++)
         rc = node_write_one(pieces[i]);
-    free(pieces);
+    strata_free(pieces);
     if (rc != 0)
         return rc;
     if (n->parent != NULL && n->parent->pgid == 0 && !n->parent->spilled)

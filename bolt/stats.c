@@ -176,12 +176,12 @@ int bolt_bucket_stats(bolt_bucket *b, bolt_stats *out)
     if (rc != 0)
         return rc;
     stats_walk w = { b->tx, NULL, 0 };
-    w.seen = calloc((size_t)(b->tx->meta.pgid / 8 + 1), 1);
+    w.seen = strata_calloc((size_t)(b->tx->meta.pgid / 8 + 1), 1);
     if (w.seen == NULL)
         return -ENOMEM;
     bolt_stats s;
     rc = bucket_stats(&w, b->root, b->inline_data, b->inline_size, 0, &s);
-    free(w.seen);
+    strata_free(w.seen);
     if (rc == 0)
         *out = s;
     return rc;

@@ -65,7 +65,7 @@ void *bolt__tx_alloc(bolt_tx *tx, size_t n)
     bolt__arena_chunk *c = tx->arena;
     if (c == NULL || c->cap - c->used < n) {
         size_t cap = n > ARENA_CHUNK / 4 ? n : ARENA_CHUNK;
-        bolt__arena_chunk *nc = malloc(sizeof *nc + cap);
+        bolt__arena_chunk *nc = strata_malloc(sizeof *nc + cap);
         if (nc == NULL)
             return NULL;
         nc->used = 0;
@@ -168,7 +168,7 @@ int bolt__tx_page(bolt_tx *tx, bolt_pgid id, bolt__page *out)
     if (tx->checked == NULL && ++tx->page_loads == CHECKED_AFTER &&
         tx->meta.pgid <= CHECKED_MAX_PAGES) {
         /* No memory: every load keeps checking, which is only slower. */
-        tx->checked = calloc((size_t)(tx->meta.pgid + 63) / 64, sizeof *tx->checked);
+        tx->checked = strata_calloc((size_t)(tx->meta.pgid + 63) / 64, sizeof *tx->checked);
         tx->nchecked = tx->meta.pgid;
     }
     if (tx->checked != NULL && id < tx->nchecked)
@@ -183,19 +183,19 @@ int bolt__tx_allocate(bolt_tx *tx, size_t n, bolt_pgid *id, unsigned char **buf)
     tx->stats.page_alloc += n * ps;
     if (tx->ndirty == tx->capdirty) {
         size_t cap = tx->capdirty ? tx->capdirty * 2 : 16;
-        bolt__dirty *d = realloc(tx->dirty, cap * sizeof *d);
+        bolt__dirty *d = strata_realloc(tx->dirty, cap * sizeof *d);
         if (d == NULL)
             return -ENOMEM;
         tx->dirty = d;
         tx->capdirty = cap;
     }
-    unsigned char *b = calloc(n, (size_t)ps);
+    unsigned char *b = strata_calloc(n, (size_t)ps);
     if (b == NULL)
         return -ENOMEM;
     bolt_pgid p = bolt__freelist_allocate(tx->db->freelist, tx->meta.txid, n);
     if (p == 0) {
         if (tx->meta.pgid + n > BOLT_MAX_MAP_SIZE / ps) {
-            free(b);
+            strata_free(b);
             return BOLT_EMMAPTOOLARGE;
         }
         p = tx->meta.pgid;
@@ -211,7 +211,7 @@ int bolt__tx_allocate(bolt_tx *tx, size_t n, bolt_pgid *id, unsigned char **buf)
 
 int bolt__tx_free_page(bolt_tx *tx, bolt_pgid id)
 {
-    uint32_t ov;
+    uint32_t ov = 0; /* set on success; 0 keeps -Wmaybe-uninitialized quiet once inlined */
     int rc = bolt__tx_page_run(tx, id, &ov, NULL);
     if (rc != 0)
         return rc;
@@ -258,7 +258,7 @@ int bolt_tx_begin(bolt_db *db, unsigned flags, bolt_tx **out)
     bool write = (flags & BOLT_TX_WRITE) != 0;
     if (write && db->read_only)
         return BOLT_EDATABASEREADONLY;
-    bolt_tx *tx = calloc(1, sizeof *tx);
+    bolt_tx *tx = strata_calloc(1, sizeof *tx);
     if (tx == NULL)
         return -ENOMEM;
     pthread_mutex_lock(&db->mu);
@@ -267,7 +267,7 @@ int bolt_tx_begin(bolt_db *db, unsigned flags, bolt_tx **out)
     if (write && db->poisoned) {
         pthread_cond_signal(&db->wcv);
         pthread_mutex_unlock(&db->mu);
-        free(tx);
+        strata_free(tx);
         return BOLT_EPOISONED;
     }
     if (write)
@@ -276,16 +276,16 @@ int bolt_tx_begin(bolt_db *db, unsigned flags, bolt_tx **out)
         int rc = bolt__db_live_refresh(db);
         if (rc != 0) {
             pthread_mutex_unlock(&db->mu);
-            free(tx);
+            strata_free(tx);
             return rc;
         }
     }
     if (!write && db->nreaders == db->capreaders) {
         size_t cap = db->capreaders ? db->capreaders * 2 : 8;
-        bolt_txid *r = realloc(db->readers, cap * sizeof *r);
+        bolt_txid *r = strata_realloc(db->readers, cap * sizeof *r);
         if (r == NULL) {
             pthread_mutex_unlock(&db->mu);
-            free(tx);
+            strata_free(tx);
             return -ENOMEM;
         }
         db->readers = r;
@@ -314,8 +314,8 @@ int bolt_tx_begin(bolt_db *db, unsigned flags, bolt_tx **out)
 
 static void bucket_release(bolt_bucket *b)
 {
-    free(b->nodes);
-    free(b->children);
+    strata_free(b->nodes);
+    strata_free(b->children);
 }
 
 /* Free everything the transaction owns and detach it from the db. */
@@ -325,28 +325,28 @@ static void tx_end(bolt_tx *tx)
     tx->done = true;
     for (bolt__node *n = tx->all_nodes, *next; n != NULL; n = next) {
         next = n->next_alloc;
-        free(n->inodes);
-        free(n);
+        strata_free(n->inodes);
+        strata_free(n);
     }
     for (bolt_bucket *b = tx->buckets, *next; b != NULL; b = next) {
         next = b->next_alloc;
         bucket_release(b);
-        free(b);
+        strata_free(b);
     }
     bucket_release(&tx->root);
     for (struct bolt_cursor *c = tx->cursors, *next; c != NULL; c = next) {
         next = c->next;
-        free(c);
+        strata_free(c);
     }
     for (bolt__arena_chunk *c = tx->arena, *next; c != NULL; c = next) {
         next = c->next;
-        free(c);
+        strata_free(c);
     }
     bolt__live_free(tx->live);
     for (size_t i = 0; i < tx->ndirty; i++)
-        free(tx->dirty[i].buf);
-    free(tx->dirty);
-    free(tx->checked);
+        strata_free(tx->dirty[i].buf);
+    strata_free(tx->dirty);
+    strata_free(tx->checked);
     pthread_mutex_lock(&db->mu);
     if (!tx->writable) {
         for (size_t i = 0; i < db->nreaders; i++) {
@@ -363,7 +363,7 @@ static void tx_end(bolt_tx *tx)
         pthread_cond_signal(&db->wcv);
     }
     pthread_mutex_unlock(&db->mu);
-    free(tx);
+    strata_free(tx);
 }
 
 void bolt_tx_rollback(bolt_tx *tx)
@@ -436,7 +436,7 @@ static int write_pages(bolt_tx *tx)
 static int write_meta(bolt_tx *tx, bolt_pgid id)
 {
     bolt_db *db = tx->db;
-    unsigned char *buf = calloc(1, db->page_size);
+    unsigned char *buf = strata_calloc(1, db->page_size);
     if (buf == NULL)
         return -ENOMEM;
     bolt__meta_encode(&tx->meta, id, buf, db->page_size);
@@ -452,7 +452,7 @@ static int write_meta(bolt_tx *tx, bolt_pgid id)
         }
         done += (size_t)w;
     }
-    free(buf);
+    strata_free(buf);
     return rc;
 }
 

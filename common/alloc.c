@@ -6,13 +6,14 @@
  *     through the table, strata_set_allocator refuses, so a pointer is always
  *     freed by the allocator that made it.
  *  2. strata_free(NULL) is a no-op, whatever the table holds.
+ *  3. `fns.name` is never NULL: "system" until replaced.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
 
 #include <strata/common.h>
 
-static strata_allocator_fns fns = { malloc, calloc, realloc, free };
+static strata_allocator_fns fns = { malloc, calloc, realloc, free, "system" };
 static atomic_bool used;
 
 int strata_set_allocator(const strata_allocator_fns *replacement)
@@ -23,7 +24,14 @@ int strata_set_allocator(const strata_allocator_fns *replacement)
     if (atomic_load_explicit(&used, memory_order_acquire))
         return STRATA_EMISUSE;
     fns = *replacement;
+    if (fns.name == NULL)
+        fns.name = "application";
     return 0;
+}
+
+const char *strata_allocator(void)
+{
+    return fns.name;
 }
 
 static inline void mark_used(void)

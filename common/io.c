@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "strdup.h"
+
 int strata_write_all(int fd, const void *buf, size_t n)
 {
     const unsigned char *p = buf;
@@ -31,11 +33,11 @@ int strata_write_all(int fd, const void *buf, size_t n)
 
 int strata_sync_dir_of(const char *path)
 {
-    char *copy = strdup(path); /* dirname may modify its argument */
+    char *copy = strata__strdup(path); /* dirname may modify its argument */
     if (copy == NULL)
         return -ENOMEM;
     int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
+    strata_free(copy);
     if (fd < 0)
         return -errno;
     int rc = fsync(fd) == 0 ? 0 : -errno;

@@ -56,8 +56,3 @@ const char *strata_version(void)
 {
     return STRATA_VERSION;
 }
-
-const char *strata_allocator(void)
-{
-    return STRATA_ALLOCATOR;
-}

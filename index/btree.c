@@ -238,7 +238,7 @@ static unsigned leaf_bound(const bleaf *lf, const uint8_t *key, size_t klen, boo
 
 static sepkey *sep_new(const uint8_t *b, size_t len)
 {
-    sepkey *s = malloc(sizeof *s + len);
+    sepkey *s = strata_malloc(sizeof *s + len);
     if (s == NULL)
         return NULL;
     s->len = (uint32_t)len;
@@ -249,7 +249,7 @@ static sepkey *sep_new(const uint8_t *b, size_t len)
 
 static bleaf *leaf_new(void)
 {
-    bleaf *lf = malloc(sizeof *lf);
+    bleaf *lf = strata_malloc(sizeof *lf);
     if (lf != NULL) {
         lf->n = 0;
         lf->is_leaf = 1;
@@ -261,7 +261,7 @@ static bleaf *leaf_new(void)
 
 static binner *inner_new(void)
 {
-    binner *in = malloc(sizeof *in);
+    binner *in = strata_malloc(sizeof *in);
     if (in != NULL) {
         in->n = 0;
         in->is_leaf = 0;
@@ -286,16 +286,16 @@ static void node_free(void *node, int height, bool free_blocks)
         bleaf *lf = node;
         if (free_blocks)
             for (unsigned i = 0; i < lf->n; i++)
-                free(lf->items[i]);
-        free(lf);
+                strata_free(lf->items[i]);
+        strata_free(lf);
         return;
     }
     binner *in = node;
     for (unsigned i = 0; i < in->n; i++)
         node_free(in->child[i], height - 1, free_blocks);
     for (unsigned i = 0; i + 1 < in->n; i++)
-        free(in->seps[i]);
-    free(in);
+        strata_free(in->seps[i]);
+    strata_free(in);
 }
 
 void idx__btree_release(idx__btree *bt, bool free_blocks)
@@ -398,7 +398,7 @@ int idx__btree_upsert(idx__btree *bt, const void *key, size_t key_len,
     bt->version++;
     rc = bt->root == NULL ? btree_insert_root(bt, k) : btree_insert_at(bt, &p, k);
     if (rc != 0)
-        free(k);
+        strata_free(k);
     return rc;
 }
 
@@ -446,10 +446,10 @@ static int btree_insert_at(idx__btree *bt, bpath *p, idx__ki *k)
         ok = ninner[got] != NULL;
     }
     if (!ok) {
-        free(nleaf);
-        free(sep);
+        strata_free(nleaf);
+        strata_free(sep);
         for (int i = 0; i < got; i++)
-            free(ninner[i]);
+            strata_free(ninner[i]);
         return -ENOMEM;
     }
 
@@ -549,7 +549,7 @@ static void fix_child(idx__btree *bt, binner *in, unsigned i, int child_height)
                 c->items[0] = moved;
                 c->n++;
                 l->n--;
-                free(in->seps[i - 1]);
+                strata_free(in->seps[i - 1]);
                 in->seps[i - 1] = s;
                 leaf_refresh(c);
                 leaf_refresh(l);
@@ -560,11 +560,11 @@ static void fix_child(idx__btree *bt, binner *in, unsigned i, int child_height)
             l->n = (uint16_t)(l->n + c->n);
             l->next = c->next;
             leaf_refresh(l);
-            free(in->seps[i - 1]);
+            strata_free(in->seps[i - 1]);
             memmove(&in->seps[i - 1], &in->seps[i], (in->n - 1u - i) * sizeof(sepkey *));
             memmove(&in->child[i], &in->child[i + 1], (in->n - 1u - i) * sizeof(void *));
             in->n--;
-            free(c);
+            strata_free(c);
             bt->nodes--;
             return;
         }
@@ -578,7 +578,7 @@ static void fix_child(idx__btree *bt, binner *in, unsigned i, int child_height)
             c->items[c->n++] = r->items[0];
             memmove(&r->items[0], &r->items[1], (r->n - 1u) * sizeof(idx__ki *));
             r->n--;
-            free(in->seps[0]);
+            strata_free(in->seps[0]);
             in->seps[0] = s;
             leaf_refresh(c);
             leaf_refresh(r);
@@ -588,11 +588,11 @@ static void fix_child(idx__btree *bt, binner *in, unsigned i, int child_height)
         c->n = (uint16_t)(c->n + r->n);
         c->next = r->next;
         leaf_refresh(c);
-        free(in->seps[0]);
+        strata_free(in->seps[0]);
         memmove(&in->seps[0], &in->seps[1], (in->n - 2u) * sizeof(sepkey *));
         memmove(&in->child[1], &in->child[2], (in->n - 2u) * sizeof(void *));
         in->n--;
-        free(r);
+        strata_free(r);
         bt->nodes--;
         return;
     }
@@ -621,7 +621,7 @@ static void fix_child(idx__btree *bt, binner *in, unsigned i, int child_height)
         memmove(&in->seps[i - 1], &in->seps[i], (in->n - 1u - i) * sizeof(sepkey *));
         memmove(&in->child[i], &in->child[i + 1], (in->n - 1u - i) * sizeof(void *));
         in->n--;
-        free(c);
+        strata_free(c);
         bt->nodes--;
         return;
     }
@@ -647,7 +647,7 @@ static void fix_child(idx__btree *bt, binner *in, unsigned i, int child_height)
     memmove(&in->seps[0], &in->seps[1], (in->n - 2u) * sizeof(sepkey *));
     memmove(&in->child[1], &in->child[2], (in->n - 2u) * sizeof(void *));
     in->n--;
-    free(r);
+    strata_free(r);
     bt->nodes--;
 }
 
@@ -691,10 +691,10 @@ idx__ki *idx__btree_delete(idx__btree *bt, const void *key, size_t key_len)
         binner *old = bt->root;
         bt->root = old->child[0];
         bt->height--;
-        free(old);
+        strata_free(old);
         bt->nodes--;
     } else if (bt->height == 0 && bt->count == 0) {
-        free(bt->root);
+        strata_free(bt->root);
         bt->root = NULL;
         bt->nodes = 0;
     }

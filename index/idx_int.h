@@ -104,7 +104,7 @@ typedef struct idx__bcursor {
 } idx__bcursor;
 
 void idx__btree_init(idx__btree *bt);
-/* Frees the nodes, and each block with free() when free_blocks. */
+/* Frees the nodes, and each block with strata_free() when free_blocks. */
 void idx__btree_release(idx__btree *bt, bool free_blocks);
 /* The slot holding key's block, or NULL. The slot may be written (block moved). */
 idx__ki **idx__btree_find(idx__btree *bt, const void *key, size_t key_len);

@@ -154,7 +154,7 @@ static int ki_reserve(idx__ki **pk, size_t len)
     size_t want = block_size(len);
     if (want <= have)
         return 0;
-    idx__ki *n = realloc(*pk, want);
+    idx__ki *n = strata_realloc(*pk, want);
     if (n == NULL)
         return -ENOMEM;
     *pk = n;
@@ -166,7 +166,7 @@ int idx__ki_new(const void *key, size_t key_len, idx__ki **out)
     *out = NULL;
     if (key_len > UINT32_MAX - 1024)
         return -EOVERFLOW;
-    idx__ki *k = malloc(block_size(key_len));
+    idx__ki *k = strata_malloc(block_size(key_len));
     if (k == NULL)
         return -ENOMEM;
     k->modified = (idx_rev){ 0, 0 };
@@ -407,7 +407,7 @@ typedef struct ki_dec {
 
 static void dec_release(ki_dec *d)
 {
-    free(d->gens);
+    strata_free(d->gens);
     idx_rev_array_release(&d->revs);
 }
 
@@ -440,7 +440,7 @@ static int ki_decode(const idx__ki *k, ki_dec *d)
             break;
         if (d->ngens == d->gcap) {
             size_t ncap = d->gcap ? d->gcap * 2 : 4;
-            dec_gen *n = realloc(d->gens, ncap * sizeof *n);
+            dec_gen *n = strata_realloc(d->gens, ncap * sizeof *n);
             if (n == NULL) {
                 rc = -ENOMEM;
                 break;
@@ -548,7 +548,7 @@ static int ki_drop_front(idx__ki **pk, size_t gen_idx, size_t skip)
     k->len = (uint32_t)(k->key_len + tl + tail);
     k->last = target_last ? k->key_len : (uint32_t)(k->last - (removed - tl));
     if (block_size(k->len) * 2 <= block_size(old_len)) {
-        idx__ki *n = realloc(k, block_size(k->len));
+        idx__ki *n = strata_realloc(k, block_size(k->len));
         if (n != NULL)
             *pk = n; /* else keep the larger block: still valid (rule 6) */
     }
@@ -806,12 +806,12 @@ int idx_key_index_new(const void *key, size_t key_len, idx_key_index **out)
     *out = NULL;
     if (key == NULL && key_len > 0)
         return IDX_EINVAL;
-    idx_key_index *ki = malloc(sizeof *ki);
+    idx_key_index *ki = strata_malloc(sizeof *ki);
     if (ki == NULL)
         return -ENOMEM;
     int rc = idx__ki_new(key, key_len, &ki->blk);
     if (rc != 0) {
-        free(ki);
+        strata_free(ki);
         return rc;
     }
     *out = ki;
@@ -822,8 +822,8 @@ void idx_key_index_free(idx_key_index *ki)
 {
     if (ki == NULL)
         return;
-    free(ki->blk);
-    free(ki);
+    strata_free(ki->blk);
+    strata_free(ki);
 }
 
 const uint8_t *idx_key_index_key(const idx_key_index *ki, size_t *len)

@@ -43,7 +43,7 @@ void idx_rev_array_release(idx_rev_array *a)
 {
     if (a == NULL)
         return;
-    free(a->revs);
+    strata_free(a->revs);
     idx_rev_array_init(a);
 }
 
@@ -51,7 +51,7 @@ int idx_rev_array_push(idx_rev_array *a, idx_rev r)
 {
     if (a->count == a->cap) {
         size_t ncap = a->cap ? a->cap * 2 : 8;
-        idx_rev *n = realloc(a->revs, ncap * sizeof *n);
+        idx_rev *n = strata_realloc(a->revs, ncap * sizeof *n);
         if (n == NULL)
             return -ENOMEM;
         a->revs = n;
@@ -83,12 +83,12 @@ static size_t set_home(const idx_rev_set *s, idx_rev r)
 int idx_rev_set_new(idx_rev_set **out)
 {
     *out = NULL;
-    idx_rev_set *s = calloc(1, sizeof *s);
+    idx_rev_set *s = strata_calloc(1, sizeof *s);
     if (s == NULL)
         return -ENOMEM;
-    s->slots = calloc(16, sizeof *s->slots);
+    s->slots = strata_calloc(16, sizeof *s->slots);
     if (s->slots == NULL) {
-        free(s);
+        strata_free(s);
         return -ENOMEM;
     }
     s->mask = 15;
@@ -100,8 +100,8 @@ void idx_rev_set_free(idx_rev_set *s)
 {
     if (s == NULL)
         return;
-    free(s->slots);
-    free(s);
+    strata_free(s->slots);
+    strata_free(s);
 }
 
 static int set_grow(idx_rev_set *s)
@@ -109,7 +109,7 @@ static int set_grow(idx_rev_set *s)
     size_t nsize = (s->mask + 1) * 2;
     rev_slot *old = s->slots;
     size_t osize = s->mask + 1;
-    rev_slot *n = calloc(nsize, sizeof *n);
+    rev_slot *n = strata_calloc(nsize, sizeof *n);
     if (n == NULL)
         return -ENOMEM;
     s->slots = n;
@@ -122,7 +122,7 @@ static int set_grow(idx_rev_set *s)
             j = (j + 1) & s->mask;
         s->slots[j] = old[i];
     }
-    free(old);
+    strata_free(old);
     return 0;
 }
 
@@ -221,7 +221,7 @@ int idx_rev_set_sorted(const idx_rev_set *s, idx_rev_array *out)
 {
     size_t need = out->count + s->count;
     if (need > out->cap) {
-        idx_rev *n = realloc(out->revs, (need ? need : 1) * sizeof *n);
+        idx_rev *n = strata_realloc(out->revs, (need ? need : 1) * sizeof *n);
         if (n == NULL)
             return -ENOMEM;
         out->revs = n;

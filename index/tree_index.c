@@ -176,7 +176,7 @@ static void step_aside(idx_tree *t, bool writer_seen, uint64_t held_ns)
 int idx_tree_new(idx_tree **out)
 {
     *out = NULL;
-    idx_tree *t = calloc(1, sizeof *t);
+    idx_tree *t = strata_calloc(1, sizeof *t);
     if (t == NULL)
         return -ENOMEM;
     idx__rw_init(&t->lock);
@@ -191,7 +191,7 @@ void idx_tree_free(idx_tree *t)
     if (t == NULL)
         return;
     idx__btree_release(&t->bt, true);
-    free(t);
+    strata_free(t);
 }
 
 size_t idx_tree_count(idx_tree *t)
@@ -223,7 +223,7 @@ static int make_block(void *ctx, idx__ki **out)
     rc = m->restore ? idx__ki_restore(&k, m->created, m->modified, m->ver)
                     : idx__ki_put(&k, m->modified);
     if (rc != 0) {
-        free(k);
+        strata_free(k);
         return rc;
     }
     *out = k;
@@ -288,14 +288,14 @@ int idx_tree_insert(idx_tree *t, idx_key_index **kis, size_t n)
         idx__ki *k = kis[i]->blk;
         idx__ki **slot = idx__btree_find(&t->bt, k->data, k->key_len);
         if (slot != NULL) {
-            free(*slot); /* ReplaceOrInsert */
+            strata_free(*slot); /* ReplaceOrInsert */
             *slot = k;
         } else {
             rc = idx__btree_insert(&t->bt, k);
             if (rc != 0)
                 break;
         }
-        free(kis[i]);
+        strata_free(kis[i]);
         kis[i] = NULL;
     }
     tree_wrunlock(t);
@@ -320,9 +320,9 @@ void idx_range_result_release(idx_range_result *r)
 {
     if (r == NULL)
         return;
-    free(r->keys);
-    free(r->revs);
-    free(r->key_bytes);
+    strata_free(r->keys);
+    strata_free(r->revs);
+    strata_free(r->key_bytes);
     memset(r, 0, sizeof *r);
 }
 
@@ -339,12 +339,12 @@ static int acc_add(range_acc *a, const uint8_t *key, size_t klen, idx_rev rev)
     idx_range_result *r = a->r;
     if (r->count == a->cap) {
         size_t ncap = a->cap ? a->cap * 2 : 16;
-        idx_rev *nr = realloc(r->revs, ncap * sizeof *nr);
+        idx_rev *nr = strata_realloc(r->revs, ncap * sizeof *nr);
         if (nr == NULL)
             return -ENOMEM;
         r->revs = nr;
         if (a->with_keys) {
-            idx_key *nk = realloc(r->keys, ncap * sizeof *nk);
+            idx_key *nk = strata_realloc(r->keys, ncap * sizeof *nk);
             if (nk == NULL)
                 return -ENOMEM;
             r->keys = nk;
@@ -356,7 +356,7 @@ static int acc_add(range_acc *a, const uint8_t *key, size_t klen, idx_rev rev)
             size_t ncap = a->bytes_cap ? a->bytes_cap * 2 : 256;
             while (ncap < r->key_bytes_len + klen)
                 ncap *= 2;
-            uint8_t *nb = realloc(r->key_bytes, ncap);
+            uint8_t *nb = strata_realloc(r->key_bytes, ncap);
             if (nb == NULL)
                 return -ENOMEM;
             r->key_bytes = nb;
@@ -499,7 +499,7 @@ typedef struct walk_pos {
 static int walk_remember(walk_pos *w, const idx__ki *k)
 {
     if (k->key_len > w->cap) {
-        uint8_t *n = realloc(w->key, k->key_len);
+        uint8_t *n = strata_realloc(w->key, k->key_len);
         if (n == NULL)
             return -ENOMEM;
         w->key = n;
@@ -575,7 +575,7 @@ static int tree_walk(idx_tree *t, int64_t rev, bool compact, idx_rev_set **keep)
             rc = walk_remember(&w, last);
         for (size_t i = 0; i < ndoomed; i++) {
             idx__ki *gone = idx__btree_delete(&t->bt, doomed[i]->data, doomed[i]->key_len);
-            free(gone);
+            strata_free(gone);
         }
         /* Our own deletes invalidate the cursor too: seek next time. */
         have_cursor = ndoomed == 0;
@@ -590,7 +590,7 @@ static int tree_walk(idx_tree *t, int64_t rev, bool compact, idx_rev_set **keep)
             rc = idx_rev_set_add(avail, kept[i]);
         step_aside(t, writer_seen, held_ns);
     }
-    free(w.key);
+    strata_free(w.key);
     if (rc != 0) {
         idx_rev_set_free(avail);
         return rc;

@@ -14,8 +14,9 @@
  * so every read transaction begun after unlock sees the writes (and the
  * deletes: strata hides buffered deletes, etcd 3.4 shows deleted keys
  * until the commit; the two agree after every commit). A background thread
- * commits bolt's write transaction; a commit runs the pre-commit hook,
- * commits, begins the next write transaction and publishes an empty buffer.
+ * commits bolt's write transaction; a commit runs the commit hooks (in the
+ * order they were added), commits, begins the next write transaction and
+ * publishes an empty buffer.
  *
  * A read transaction takes, in O(1), a reference to the published buffer
  * snapshot and a bolt read transaction of its own, both under one short
@@ -27,6 +28,17 @@
  * transaction is used by one thread at a time; any number may be open on
  * any threads. backend_close must not run concurrently with any other call
  * on the backend.
+ *
+ * Lock order. The batch lock comes first: the backend's own locks (the
+ * published-snapshot lock, the commit thread's wake-up lock) are taken
+ * only while it is held or alone, never the other way round. Commit hooks
+ * (backend_commit_hook_add) run on the committing thread WITH the batch
+ * lock held, so a hook may take a lock L of its own only if no thread ever
+ * waits for the batch lock (backend_batch_tx_lock, backend_force_commit,
+ * backend_defrag, backend_close, backend_commit_hook_add/remove) while
+ * holding L. In short: batch lock -> hook's locks, never hook's locks ->
+ * batch lock. A layer above that takes its own lock before the batch lock
+ * (mvcc's store lock, the lessor's lock) must not take that lock in a hook.
  *
  * Durability: a write is durable once a commit that follows it returns
  * (backend_force_commit, the commit thread, close). Defrag and restore
@@ -66,10 +78,10 @@ enum backend_status {
 };
 
 /* Describe any code backend or a layer below it can return; never NULL. */
-const char *backend_strerror(int rc);
+STRATA_API const char *backend_strerror(int rc);
 
 /* "BACKEND_ECLOSED" for a code of backend's table, else bolt_status_name(rc). */
-const char *backend_status_name(int rc);
+STRATA_API const char *backend_status_name(int rc);
 
 /* ---- opening and closing (backend/backend.c) ---------------------------- */
 
@@ -95,16 +107,6 @@ typedef struct backend_options {
     /* Time for the batch interval; NULL = strata_clock_monotonic(). */
     strata_clock *clock;
     /*
-     * Called with the batch lock held, on the committing thread, before
-     * every bolt commit (and before a commit that finds nothing pending,
-     * such as backend_force_commit's), so the caller may persist state that
-     * must go with the commit (the mvcc layer stores its consistent index).
-     * It may use the batch transaction's write and read functions. A
-     * non-zero return cancels that commit and is returned by it. NULL = none.
-     */
-    int (*pre_commit)(void *arg, backend_batch_tx *tx);
-    void *pre_commit_arg;
-    /*
      * Test hook: called at named points of defrag ("defrag_before_copy",
      * "defrag_before_final", "defrag_before_rename", "defrag_after_rename");
      * a non-zero return makes defrag fail there with that status. Only with
@@ -127,7 +129,7 @@ typedef struct backend_options {
 } backend_options;
 
 /* Fill o with the defaults. */
-void backend_options_init(backend_options *o);
+STRATA_API void backend_options_init(backend_options *o);
 
 /*
  * Open (creating if missing) the bolt file at path, begin the batch's write
@@ -140,28 +142,28 @@ void backend_options_init(backend_options *o);
  * file when read-only); STRATA_EMISUSE (NULL path); -ENOMEM; -errno from
  * thread creation. *out is NULL on failure.
  */
-int backend_open(const char *path, const backend_options *opt, backend **out);
+STRATA_API int backend_open(const char *path, const backend_options *opt, backend **out);
 
 /*
  * Close: stop and join the commit thread, commit what is pending (running
- * the pre-commit hook), end the write transaction, close the file and free
+ * the commit hooks), end the write transaction, close the file and free
  * everything. Returns the commit's status (the backend is closed anyway),
  * or BOLT_ETXACTIVE when read transactions are still open: the backend is
  * then stopped and committed, every call but backend_read_tx_end and
  * backend_close returns BACKEND_ECLOSED, and backend_close must be called
  * again once they have ended. NULL is a no-op returning 0.
  */
-int backend_close(backend *be);
+STRATA_API int backend_close(backend *be);
 
 /*
- * Commit now: take the batch lock (do not hold it), run the pre-commit
- * hook, commit if anything is pending, begin the next write transaction,
+ * Commit now: take the batch lock (do not hold it), run the commit hooks,
+ * commit if anything is pending, begin the next write transaction,
  * publish an empty buffer. Returns 0 (at once on a read-only backend: the
  * file holds everything); BACKEND_ECLOSED; BACKEND_EFAILED (an earlier
  * commit failed); the hook's status; bolt_tx_commit's codes (the backend
  * then refuses writes with BACKEND_EFAILED).
  */
-int backend_force_commit(backend *be);
+STRATA_API int backend_force_commit(backend *be);
 
 /*
  * Wake the commit thread and wait until it has looked at the clock and the
@@ -171,27 +173,68 @@ int backend_force_commit(backend *be);
  * otherwise. Returns 0 (at once on a read-only backend, which has no
  * commit thread) or BACKEND_ECLOSED.
  */
-int backend_poke(backend *be);
+STRATA_API int backend_poke(backend *be);
 
 /*
  * Statistics; each is a consistent single value, read without locks. A
  * read-only backend does not read the file's freelist: its size in use is
  * reported as its size.
  */
-uint64_t backend_size(backend *be);        /* bytes of the committed db (pgid * page size) */
-uint64_t backend_size_in_use(backend *be); /* size minus free pages (etcd's SizeInUse) */
-uint64_t backend_commits(backend *be);     /* bolt commits since open */
-size_t backend_read_tx_open(backend *be);  /* read transactions open now */
-uint64_t backend_pending(backend *be);     /* writes since the last commit */
-const char *backend_path(const backend *be);
+STRATA_API uint64_t backend_size(backend *be); /* bytes of the committed db (pgid * page size) */
+STRATA_API uint64_t backend_size_in_use(backend *be); /* size minus free pages (etcd's SizeInUse) */
+STRATA_API uint64_t backend_commits(backend *be);     /* bolt commits since open */
+STRATA_API size_t backend_read_tx_open(backend *be);  /* read transactions open now */
+STRATA_API uint64_t backend_pending(backend *be);     /* writes since the last commit */
+STRATA_API const char *backend_path(const backend *be);
+
+/* ---- commit hooks (backend/backend.c) ------------------------------------ */
+
+/*
+ * A commit hook: called on the committing thread with the batch lock held,
+ * before every bolt commit (and before a commit that finds nothing
+ * pending, such as backend_force_commit's, and before defrag switches to
+ * its copy), so a layer above can persist state that must go with the
+ * commit (mvcc stores its consistent index; the lessor its checkpoints).
+ * It may use the batch transaction's write and read functions (tx is the
+ * backend's batch transaction, already locked by this thread; the hook
+ * must not lock or unlock it). A non-zero return cancels that commit: the
+ * hooks after it do not run, and the commit returns the status. It must
+ * not add or remove hooks (STRATA_EMISUSE), nor call force_commit, defrag
+ * or close. See the lock order in the thread rules above.
+ */
+typedef int (*backend_commit_fn)(void *arg, backend_batch_tx *tx);
+
+typedef struct backend_commit_hook backend_commit_hook; /* owned by its backend */
+
+/*
+ * Add fn(arg) to the end of the backend's commit hooks: hooks run in the
+ * order they were added. May be called at any time after open, from any
+ * thread, whether or not the calling thread holds the batch lock (it
+ * takes the lock when it does not). *out receives the handle to remove it
+ * with; it stays valid until backend_commit_hook_remove or backend_close.
+ * Returns 0; STRATA_EMISUSE (NULL fn, or called from inside a hook);
+ * BACKEND_ECLOSED (backend_close has run); -ENOMEM. *out is NULL on failure. On a read-only
+ * backend hooks are accepted but never run (nothing is committed).
+ */
+STRATA_API int backend_commit_hook_add(backend *be, backend_commit_fn fn, void *arg,
+                                       backend_commit_hook **out);
+
+/*
+ * Remove a hook added by backend_commit_hook_add and free its handle; the
+ * hook is not called again after this returns. Same locking as add. NULL
+ * is a no-op returning 0. Returns 0; STRATA_EMISUSE (called from inside a
+ * hook, or a handle this backend does not hold: nothing is freed);
+ * BACKEND_ECLOSED (after backend_close: the handles are already freed).
+ */
+STRATA_API int backend_commit_hook_remove(backend *be, backend_commit_hook *hook);
 
 /* ---- the batch transaction (backend/batch_tx.c) ------------------------- */
 
 /* The backend's one batch transaction (never NULL; owned by be). */
-backend_batch_tx *backend_batch(backend *be);
+STRATA_API backend_batch_tx *backend_batch(backend *be);
 
 /* Take the batch lock (blocks while another thread holds it). */
-void backend_batch_tx_lock(backend_batch_tx *tx);
+STRATA_API void backend_batch_tx_lock(backend_batch_tx *tx);
 
 /*
  * Write the changes made since lock back into a new read-buffer snapshot
@@ -202,7 +245,7 @@ void backend_batch_tx_lock(backend_batch_tx *tx);
  * status (the lock is released anyway). On a read-only backend lock and
  * unlock work; everything between returns BOLT_EDATABASEREADONLY.
  */
-int backend_batch_tx_unlock(backend_batch_tx *tx);
+STRATA_API int backend_batch_tx_unlock(backend_batch_tx *tx);
 
 /*
  * Writes, with the lock held. Key and value are copied. put and seq_put set
@@ -215,9 +258,11 @@ int backend_batch_tx_unlock(backend_batch_tx *tx);
  * bolt_bucket_put's / bolt_bucket_delete's codes (empty or too large key,
  * key naming a bucket, ...), in which case nothing changed.
  */
-int backend_batch_tx_put(backend_batch_tx *tx, bolt_val bucket, bolt_val key, bolt_val value);
-int backend_batch_tx_seq_put(backend_batch_tx *tx, bolt_val bucket, bolt_val key, bolt_val value);
-int backend_batch_tx_delete(backend_batch_tx *tx, bolt_val bucket, bolt_val key);
+STRATA_API int backend_batch_tx_put(backend_batch_tx *tx, bolt_val bucket, bolt_val key,
+                                    bolt_val value);
+STRATA_API int backend_batch_tx_seq_put(backend_batch_tx *tx, bolt_val bucket, bolt_val key,
+                                        bolt_val value);
+STRATA_API int backend_batch_tx_delete(backend_batch_tx *tx, bolt_val bucket, bolt_val key);
 
 /*
  * Create a top-level bucket; an existing one is not an error (0), as in
@@ -226,8 +271,8 @@ int backend_batch_tx_delete(backend_batch_tx *tx, bolt_val bucket, bolt_val key)
  * make unlock commit, so readers see the bucket change at once. Other
  * codes as put.
  */
-int backend_batch_tx_create_bucket(backend_batch_tx *tx, bolt_val name);
-int backend_batch_tx_delete_bucket(backend_batch_tx *tx, bolt_val name);
+STRATA_API int backend_batch_tx_create_bucket(backend_batch_tx *tx, bolt_val name);
+STRATA_API int backend_batch_tx_delete_bucket(backend_batch_tx *tx, bolt_val name);
 
 /*
  * A visitor of key/value pairs: return 0 to go on, anything else to stop
@@ -247,9 +292,10 @@ typedef int (*backend_kv_fn)(void *arg, bolt_val key, bolt_val value);
  * BOLT_EDATABASEREADONLY (a read-only backend has no write transaction:
  * use a read transaction); BACKEND_EBUCKETNOTFOUND; BOLT_ECORRUPT.
  */
-int backend_batch_tx_range(backend_batch_tx *tx, bolt_val bucket, bolt_val key, bolt_val end,
-                           uint64_t limit, backend_kv_fn fn, void *arg);
-int backend_batch_tx_for_each(backend_batch_tx *tx, bolt_val bucket, backend_kv_fn fn, void *arg);
+STRATA_API int backend_batch_tx_range(backend_batch_tx *tx, bolt_val bucket, bolt_val key,
+                                      bolt_val end, uint64_t limit, backend_kv_fn fn, void *arg);
+STRATA_API int backend_batch_tx_for_each(backend_batch_tx *tx, bolt_val bucket, backend_kv_fn fn,
+                                         void *arg);
 
 /* ---- read transactions (backend/read_tx.c) ------------------------------ */
 
@@ -261,10 +307,10 @@ int backend_batch_tx_for_each(backend_batch_tx *tx, bolt_val bucket, backend_kv_
  * bolt_tx_begin's codes; -ENOMEM. *out is NULL on failure. End it with
  * backend_read_tx_end (it pins pages and buffer memory until then).
  */
-int backend_read_tx_begin(backend *be, backend_read_tx **out);
+STRATA_API int backend_read_tx_begin(backend *be, backend_read_tx **out);
 
 /* End a read transaction. NULL is a no-op. */
-void backend_read_tx_end(backend_read_tx *tx);
+STRATA_API void backend_read_tx_end(backend_read_tx *tx);
 
 /*
  * As the batch range / for_each, over the transaction's state: buffered
@@ -273,9 +319,10 @@ void backend_read_tx_end(backend_read_tx *tx);
  * the transaction ends. Returns 0; fn's status; BACKEND_EBUCKETNOTFOUND (in
  * neither bolt nor the buffer); BOLT_ECORRUPT; -ENOMEM.
  */
-int backend_read_tx_range(backend_read_tx *tx, bolt_val bucket, bolt_val key, bolt_val end,
-                          uint64_t limit, backend_kv_fn fn, void *arg);
-int backend_read_tx_for_each(backend_read_tx *tx, bolt_val bucket, backend_kv_fn fn, void *arg);
+STRATA_API int backend_read_tx_range(backend_read_tx *tx, bolt_val bucket, bolt_val key,
+                                     bolt_val end, uint64_t limit, backend_kv_fn fn, void *arg);
+STRATA_API int backend_read_tx_for_each(backend_read_tx *tx, bolt_val bucket, backend_kv_fn fn,
+                                        void *arg);
 
 /* ---- hash (backend/hash.c) ---------------------------------------------- */
 
@@ -295,7 +342,8 @@ typedef struct backend_hash_ignore {
  * "cannot get hash of bucket"); BACKEND_ENESTED (a nested bucket);
  * BOLT_ECORRUPT; -ENOMEM.
  */
-int backend_hash(backend *be, const backend_hash_ignore *ignores, size_t n, uint32_t *out);
+STRATA_API int backend_hash(backend *be, const backend_hash_ignore *ignores, size_t n,
+                            uint32_t *out);
 
 /* ---- defragmentation (backend/defrag.c) ---------------------------------- */
 
@@ -322,7 +370,7 @@ typedef struct backend_defrag_stats {
  * the top): the copy is removed and the db left as it was; -errno; bolt's codes; the
  * failpoint's status.
  */
-int backend_defrag(backend *be, backend_defrag_stats *st);
+STRATA_API int backend_defrag(backend *be, backend_defrag_stats *st);
 
 /* ---- snapshots (backend/snapshot.c) ------------------------------------- */
 
@@ -338,9 +386,9 @@ int backend_defrag(backend *be, backend_defrag_stats *st);
  * (may be NULL) receives the bytes written to fd. Returns 0;
  * BACKEND_ECLOSED; the commit's codes; -errno; -ENOMEM; progress's status.
  */
-int backend_snapshot(backend *be, int fd, unsigned flags,
-                     int (*progress)(void *arg, uint64_t done, uint64_t total), void *arg,
-                     uint64_t *written);
+STRATA_API int backend_snapshot(backend *be, int fd, unsigned flags,
+                                int (*progress)(void *arg, uint64_t done, uint64_t total),
+                                void *arg, uint64_t *written);
 
 /*
  * Create the db file at path from a snapshot read from fd: plain, with the
@@ -354,7 +402,7 @@ int backend_snapshot(backend *be, int fd, unsigned flags,
  * size that is neither whole pages nor pages + 32);
  * BACKEND_ESNAPSHOTCHECKSUM (trailer mismatch); bolt_open's codes; -errno.
  */
-int backend_snapshot_restore(int fd, const char *path);
+STRATA_API int backend_snapshot_restore(int fd, const char *path);
 
 #ifdef __cplusplus
 }

@@ -67,10 +67,10 @@ typedef uint64_t bolt_txid;
  * Describe any code bolt or a layer below it can return. Static string,
  * never NULL.
  */
-const char *bolt_strerror(int rc);
+STRATA_API const char *bolt_strerror(int rc);
 
 /* "BOLT_ECHECKSUM" for a code of bolt's table, else strata_status_name(rc). */
-const char *bolt_status_name(int rc);
+STRATA_API const char *bolt_status_name(int rc);
 
 /* ---- values ------------------------------------------------------------ */
 
@@ -90,7 +90,7 @@ typedef struct bolt_val {
 } bolt_val;
 
 /* A bolt_val over a NUL-terminated string (without the NUL). */
-bolt_val bolt_str(const char *s);
+STRATA_API bolt_val bolt_str(const char *s);
 
 typedef struct bolt_db bolt_db;         /* thread-safe */
 typedef struct bolt_tx bolt_tx;         /* one thread at a time */
@@ -159,7 +159,7 @@ typedef struct bolt_options {
 } bolt_options;
 
 /* Fill o with the defaults (bbolt's DefaultOptions). */
-void bolt_options_init(bolt_options *o);
+STRATA_API void bolt_options_init(bolt_options *o);
 
 /*
  * Open (creating if missing, unless read_only) the database file at path,
@@ -173,33 +173,34 @@ void bolt_options_init(bolt_options *o);
  * BOLT_ECORRUPT (meta fields out of range, file shorter than the high-water
  * mark, unreadable freelist); BOLT_EMMAPTOOLARGE. *out is NULL on failure.
  */
-int bolt_open(const char *path, const bolt_options *opt, bolt_db **out);
+STRATA_API int bolt_open(const char *path, const bolt_options *opt, bolt_db **out);
 
 /*
  * Open a database image held in memory, read-only (for fuzzers and tools).
  * buf must stay valid and unchanged until bolt_close. Same errors as
  * bolt_open, minus the file ones.
  */
-int bolt_open_memory(const void *buf, size_t len, const bolt_options *opt, bolt_db **out);
+STRATA_API int bolt_open_memory(const void *buf, size_t len, const bolt_options *opt,
+                                bolt_db **out);
 
 /*
  * Close: unmap, unlock, close the file, free. Writes nothing. Every
  * transaction must have ended: otherwise returns BOLT_ETXACTIVE and leaves
  * the database open. NULL is a no-op returning 0.
  */
-int bolt_close(bolt_db *db);
+STRATA_API int bolt_close(bolt_db *db);
 
 /* The page size of the open database. */
-uint32_t bolt_db_page_size(const bolt_db *db);
+STRATA_API uint32_t bolt_db_page_size(const bolt_db *db);
 
 /* The path given to bolt_open ("" for bolt_open_memory); owned by db. */
-const char *bolt_db_path(const bolt_db *db);
+STRATA_API const char *bolt_db_path(const bolt_db *db);
 
 /*
  * The last BOLT_ECORRUPT's detail, e.g. "page 12: element 3 key past end of
  * page", copied into buf (NUL-terminated, truncated to size). "" if none.
  */
-void bolt_db_last_corruption(bolt_db *db, char *buf, size_t size);
+STRATA_API void bolt_db_last_corruption(bolt_db *db, char *buf, size_t size);
 
 /* ---- transactions ------------------------------------------------------ */
 
@@ -232,7 +233,7 @@ void bolt_db_last_corruption(bolt_db *db, char *buf, size_t size);
  * read-only db); BOLT_EPOISONED (a failed commit left the file state
  * unknown); -ENOMEM. *out is NULL on failure.
  */
-int bolt_tx_begin(bolt_db *db, unsigned flags, bolt_tx **out);
+STRATA_API int bolt_tx_begin(bolt_db *db, unsigned flags, bolt_tx **out);
 
 /*
  * Commit a write transaction: rebalance, write every changed page to free
@@ -251,7 +252,7 @@ int bolt_tx_begin(bolt_db *db, unsigned flags, bolt_tx **out);
  * bolt_bucket_delete_bucket that met a damaged page or ran out of memory):
  * nothing is written then.
  */
-int bolt_tx_commit(bolt_tx *tx);
+STRATA_API int bolt_tx_commit(bolt_tx *tx);
 
 /*
  * For a read transaction of a live open (bolt_options.live): re-read both
@@ -264,7 +265,7 @@ int bolt_tx_commit(bolt_tx *tx);
  * transaction's txid); BOLT_ELIVECHANGED; STRATA_EMISUSE (not a live read
  * transaction).
  */
-int bolt_tx_live_verify(bolt_tx *tx);
+STRATA_API int bolt_tx_live_verify(bolt_tx *tx);
 
 /*
  * Transaction statistics, as bbolt's TxStats: counts of what a write
@@ -288,7 +289,7 @@ typedef struct bolt_tx_stats {
 } bolt_tx_stats;
 
 /* The statistics of tx so far (a committed transaction's are summed into its db's). */
-void bolt_tx_stats_get(const bolt_tx *tx, bolt_tx_stats *out);
+STRATA_API void bolt_tx_stats_get(const bolt_tx *tx, bolt_tx_stats *out);
 
 /*
  * Database statistics, as bbolt's DB.Stats: the freelist as the writer sees
@@ -306,24 +307,24 @@ typedef struct bolt_db_stats {
     bolt_tx_stats tx;        /* committed write transactions, summed */
 } bolt_db_stats;
 
-void bolt_db_stats_get(bolt_db *db, bolt_db_stats *out);
+STRATA_API void bolt_db_stats_get(bolt_db *db, bolt_db_stats *out);
 
 /* End a transaction, discarding its changes. NULL is a no-op. */
-void bolt_tx_rollback(bolt_tx *tx);
+STRATA_API void bolt_tx_rollback(bolt_tx *tx);
 
 /* The transaction's id: the txid of the meta it sees (+1 for a writer). */
-bolt_txid bolt_tx_id(const bolt_tx *tx);
-bool bolt_tx_writable(const bolt_tx *tx);
+STRATA_API bolt_txid bolt_tx_id(const bolt_tx *tx);
+STRATA_API bool bolt_tx_writable(const bolt_tx *tx);
 /* Bytes of the database as this transaction sees it (pgid * page size). */
-uint64_t bolt_tx_size(const bolt_tx *tx);
+STRATA_API uint64_t bolt_tx_size(const bolt_tx *tx);
 
 /*
  * Run fn in a managed transaction: bolt_update commits when fn returns 0 and
  * rolls back otherwise, returning fn's status (or the commit's);
  * bolt_view always rolls back. fn must not end the transaction itself.
  */
-int bolt_update(bolt_db *db, int (*fn)(bolt_tx *tx, void *arg), void *arg);
-int bolt_view(bolt_db *db, int (*fn)(bolt_tx *tx, void *arg), void *arg);
+STRATA_API int bolt_update(bolt_db *db, int (*fn)(bolt_tx *tx, void *arg), void *arg);
+STRATA_API int bolt_view(bolt_db *db, int (*fn)(bolt_tx *tx, void *arg), void *arg);
 
 /*
  * bbolt's DB.Batch: like bolt_update, but calls made concurrently from
@@ -337,7 +338,7 @@ int bolt_view(bolt_db *db, int (*fn)(bolt_tx *tx, void *arg), void *arg);
  * not end it. Thread-safe; blocks for at most the batch delay plus the
  * commit.
  */
-int bolt_batch(bolt_db *db, int (*fn)(bolt_tx *tx, void *arg), void *arg);
+STRATA_API int bolt_batch(bolt_db *db, int (*fn)(bolt_tx *tx, void *arg), void *arg);
 
 /* ---- buckets ----------------------------------------------------------- */
 
@@ -345,7 +346,7 @@ int bolt_batch(bolt_db *db, int (*fn)(bolt_tx *tx, void *arg), void *arg);
  * The root bucket (its keys are the top-level bucket names); owned by tx,
  * never NULL. Plain keys may be put into it (bbolt allows it, unusual).
  */
-bolt_bucket *bolt_tx_root(bolt_tx *tx);
+STRATA_API bolt_bucket *bolt_tx_root(bolt_tx *tx);
 
 /*
  * Open the nested bucket `name` of parent (bolt_tx_root(tx) for top-level
@@ -354,8 +355,8 @@ bolt_bucket *bolt_tx_root(bolt_tx *tx);
  * 0; BOLT_NOTFOUND (no such bucket, or name is a plain key);
  * BOLT_ECORRUPT; -ENOMEM. *out is NULL unless 0.
  */
-int bolt_bucket_open(bolt_bucket *parent, bolt_val name, bolt_bucket **out);
-int bolt_tx_bucket(bolt_tx *tx, bolt_val name, bolt_bucket **out);
+STRATA_API int bolt_bucket_open(bolt_bucket *parent, bolt_val name, bolt_bucket **out);
+STRATA_API int bolt_tx_bucket(bolt_tx *tx, bolt_val name, bolt_bucket **out);
 
 /*
  * Create the nested bucket `name` (empty, inline). Returns 0;
@@ -365,8 +366,9 @@ int bolt_tx_bucket(bolt_tx *tx, bolt_val name, bolt_bucket **out);
  * BOLT_ECORRUPT; -ENOMEM. The _if_not_exists form returns
  * the existing bucket instead of BOLT_EBUCKETEXISTS. out may be NULL.
  */
-int bolt_bucket_create(bolt_bucket *parent, bolt_val name, bolt_bucket **out);
-int bolt_bucket_create_if_not_exists(bolt_bucket *parent, bolt_val name, bolt_bucket **out);
+STRATA_API int bolt_bucket_create(bolt_bucket *parent, bolt_val name, bolt_bucket **out);
+STRATA_API int bolt_bucket_create_if_not_exists(bolt_bucket *parent, bolt_val name,
+                                                bolt_bucket **out);
 
 /*
  * Delete the nested bucket `name` with everything below it; its pages are
@@ -375,14 +377,14 @@ int bolt_bucket_create_if_not_exists(bolt_bucket *parent, bolt_val name, bolt_bu
  * BOLT_EINCOMPATIBLEVALUE (a plain key); BOLT_ETXNOTWRITABLE; BOLT_ECORRUPT
  * or -ENOMEM (the transaction is then failed: commit returns that status).
  */
-int bolt_bucket_delete_bucket(bolt_bucket *parent, bolt_val name);
+STRATA_API int bolt_bucket_delete_bucket(bolt_bucket *parent, bolt_val name);
 
 /*
  * Get the value of key. Returns 0 and *value (borrowed, see bolt_val);
  * BOLT_NOTFOUND (missing, or key names a bucket);
  * BOLT_EBUCKETNOTFOUND (deleted handle); BOLT_ECORRUPT.
  */
-int bolt_bucket_get(bolt_bucket *b, bolt_val key, bolt_val *value);
+STRATA_API int bolt_bucket_get(bolt_bucket *b, bolt_val key, bolt_val *value);
 
 /*
  * Set key to value; both are copied. Returns 0; BOLT_EKEYREQUIRED (empty
@@ -391,36 +393,36 @@ int bolt_bucket_get(bolt_bucket *b, bolt_val key, bolt_val *value);
  * (key names a bucket); BOLT_ETXNOTWRITABLE;
  * BOLT_EBUCKETNOTFOUND; BOLT_ECORRUPT; -ENOMEM.
  */
-int bolt_bucket_put(bolt_bucket *b, bolt_val key, bolt_val value);
+STRATA_API int bolt_bucket_put(bolt_bucket *b, bolt_val key, bolt_val value);
 
 /*
  * Delete key; a missing key is not an error (0). BOLT_EINCOMPATIBLEVALUE if
  * key names a bucket; otherwise as bolt_bucket_put.
  */
-int bolt_bucket_delete(bolt_bucket *b, bolt_val key);
+STRATA_API int bolt_bucket_delete(bolt_bucket *b, bolt_val key);
 
 /* The bucket's sequence (FORMAT.md §6). */
-uint64_t bolt_bucket_sequence(const bolt_bucket *b);
+STRATA_API uint64_t bolt_bucket_sequence(const bolt_bucket *b);
 /*
  * Increment the sequence and return the new value in *out (write tx only);
  * set it to any value. 0; BOLT_ETXNOTWRITABLE; BOLT_ECORRUPT; -ENOMEM.
  */
-int bolt_bucket_next_sequence(bolt_bucket *b, uint64_t *out);
-int bolt_bucket_set_sequence(bolt_bucket *b, uint64_t seq);
+STRATA_API int bolt_bucket_next_sequence(bolt_bucket *b, uint64_t *out);
+STRATA_API int bolt_bucket_set_sequence(bolt_bucket *b, uint64_t seq);
 
 /* Fill percent for splits of this handle's pages (clamped to [0.1, 1.0]). */
-void bolt_bucket_set_fill_percent(bolt_bucket *b, double fill);
+STRATA_API void bolt_bucket_set_fill_percent(bolt_bucket *b, double fill);
 
 /* True when b is an inline bucket as this transaction sees it (root 0). */
-bool bolt_bucket_is_inline(const bolt_bucket *b);
+STRATA_API bool bolt_bucket_is_inline(const bolt_bucket *b);
 
 /*
  * Call fn(arg, key, value) for each element in key order (value.data NULL
  * for a nested bucket). Stops early and returns fn's value when it is
  * non-zero. fn must not modify the bucket.
  */
-int bolt_bucket_for_each(bolt_bucket *b, int (*fn)(void *arg, bolt_val key, bolt_val value),
-                         void *arg);
+STRATA_API int bolt_bucket_for_each(bolt_bucket *b,
+                                    int (*fn)(void *arg, bolt_val key, bolt_val value), void *arg);
 
 /* ---- cursors ----------------------------------------------------------- */
 
@@ -434,20 +436,20 @@ int bolt_bucket_for_each(bolt_bucket *b, int (*fn)(void *arg, bolt_val key, bolt
  * either may be NULL if not wanted), BOLT_NOTFOUND past either end,
  * or BOLT_ECORRUPT.
  */
-int bolt_cursor_open(bolt_bucket *b, bolt_cursor **out);
-void bolt_cursor_close(bolt_cursor *c);
-int bolt_cursor_first(bolt_cursor *c, bolt_val *key, bolt_val *value);
-int bolt_cursor_last(bolt_cursor *c, bolt_val *key, bolt_val *value);
-int bolt_cursor_next(bolt_cursor *c, bolt_val *key, bolt_val *value);
-int bolt_cursor_prev(bolt_cursor *c, bolt_val *key, bolt_val *value);
+STRATA_API int bolt_cursor_open(bolt_bucket *b, bolt_cursor **out);
+STRATA_API void bolt_cursor_close(bolt_cursor *c);
+STRATA_API int bolt_cursor_first(bolt_cursor *c, bolt_val *key, bolt_val *value);
+STRATA_API int bolt_cursor_last(bolt_cursor *c, bolt_val *key, bolt_val *value);
+STRATA_API int bolt_cursor_next(bolt_cursor *c, bolt_val *key, bolt_val *value);
+STRATA_API int bolt_cursor_prev(bolt_cursor *c, bolt_val *key, bolt_val *value);
 /* Position at the first element >= seek. */
-int bolt_cursor_seek(bolt_cursor *c, bolt_val seek, bolt_val *key, bolt_val *value);
+STRATA_API int bolt_cursor_seek(bolt_cursor *c, bolt_val seek, bolt_val *key, bolt_val *value);
 /*
  * Delete the element under the cursor (write tx). The cursor then stands
  * where the next element will be returned by bolt_cursor_next.
  * BOLT_EINCOMPATIBLEVALUE on a bucket; BOLT_NOTFOUND when not positioned.
  */
-int bolt_cursor_delete(bolt_cursor *c);
+STRATA_API int bolt_cursor_delete(bolt_cursor *c);
 
 /* ---- statistics -------------------------------------------------------- */
 
@@ -483,7 +485,7 @@ typedef struct bolt_stats {
  * damaged, cyclic or shared page: bolt_db_last_corruption names it);
  * -ENOMEM.
  */
-int bolt_bucket_stats(bolt_bucket *b, bolt_stats *out);
+STRATA_API int bolt_bucket_stats(bolt_bucket *b, bolt_stats *out);
 
 /* ---- compaction -------------------------------------------------------- */
 
@@ -517,8 +519,8 @@ typedef struct bolt_compact_result {
  * Returns 0; -EEXIST (dst_path exists); -errno; BOLT_ECORRUPT (src is
  * damaged); STRATA_EMISUSE (NULL src or dst_path); -ENOMEM.
  */
-int bolt_compact(bolt_db *src, const char *dst_path, const bolt_compact_options *opt,
-                 bolt_compact_result *out);
+STRATA_API int bolt_compact(bolt_db *src, const char *dst_path, const bolt_compact_options *opt,
+                            bolt_compact_result *out);
 
 /* ---- inspection (for tools) ------------------------------------------- */
 
@@ -546,7 +548,7 @@ typedef struct bolt_db_info {
  * Both meta pages as they are in the map now, and which one is current.
  * 0; BOLT_ECORRUPT (the current freelist page is unreadable). Thread-safe.
  */
-int bolt_db_info_get(bolt_db *db, bolt_db_info *out);
+STRATA_API int bolt_db_info_get(bolt_db *db, bolt_db_info *out);
 
 typedef struct bolt_page_info {
     bolt_pgid id; /* from the header (it should equal the page number) */
@@ -563,14 +565,14 @@ typedef struct bolt_page_info {
  * and, for branch and leaf pages, the result of the full page check.
  * 0; BOLT_NOTFOUND (id at or past the high-water mark or the file end).
  */
-int bolt_tx_page_info(bolt_tx *tx, bolt_pgid id, bolt_page_info *out);
+STRATA_API int bolt_tx_page_info(bolt_tx *tx, bolt_pgid id, bolt_page_info *out);
 
 /*
  * The bytes of page id and its overflow run (clipped to the high-water mark
  * and the file), borrowed from the map: valid until tx ends.
  * 0; BOLT_NOTFOUND.
  */
-int bolt_tx_page_bytes(bolt_tx *tx, bolt_pgid id, bolt_val *out);
+STRATA_API int bolt_tx_page_bytes(bolt_tx *tx, bolt_pgid id, bolt_val *out);
 
 /* ---- checking and dumping ---------------------------------------------- */
 
@@ -582,14 +584,15 @@ int bolt_tx_page_bytes(bolt_tx *tx, bolt_pgid id, bolt_val *out);
  * began (a write transaction's own changes are not on pages yet). Returns
  * 0 if clean, BOLT_ECORRUPT if anything was reported, or -ENOMEM.
  */
-int bolt_tx_check(bolt_tx *tx, void (*report)(void *arg, const char *problem), void *arg);
+STRATA_API int bolt_tx_check(bolt_tx *tx, void (*report)(void *arg, const char *problem),
+                             void *arg);
 
 /*
  * Write the canonical dump (`bolt-dump v1`) of everything tx sees to out.
  * Strings longer than max_hex bytes are written sha256:LEN:HEX (0 = never).
  * Returns 0; BOLT_ECORRUPT; -EIO when writing to out fails.
  */
-int bolt_tx_dump(bolt_tx *tx, FILE *out, uint64_t max_hex);
+STRATA_API int bolt_tx_dump(bolt_tx *tx, FILE *out, uint64_t max_hex);
 #define BOLT_DUMP_MAX_HEX 32768
 
 /* ---- backups (bolt/backup.c) ------------------------------------------- */
@@ -609,11 +612,13 @@ int bolt_tx_dump(bolt_tx *tx, FILE *out, uint64_t max_hex);
  * -errno from pread/write; BOLT_ECORRUPT (the file is
  * shorter than the meta says); -ENOMEM; or the callbacks' status.
  */
-int bolt_tx_write_to(bolt_tx *tx, int fd, int (*progress)(void *arg, uint64_t done, uint64_t total),
-                     void *arg);
-int bolt_tx_write_fn(bolt_tx *tx, int (*write_fn)(void *arg, const void *buf, size_t n),
-                     void *write_arg, int (*progress)(void *arg, uint64_t done, uint64_t total),
-                     void *progress_arg);
+STRATA_API int bolt_tx_write_to(bolt_tx *tx, int fd,
+                                int (*progress)(void *arg, uint64_t done, uint64_t total),
+                                void *arg);
+STRATA_API int bolt_tx_write_fn(bolt_tx *tx, int (*write_fn)(void *arg, const void *buf, size_t n),
+                                void *write_arg,
+                                int (*progress)(void *arg, uint64_t done, uint64_t total),
+                                void *progress_arg);
 
 /*
  * The number of free pages (allocatable now; pages still pending for open
@@ -621,7 +626,7 @@ int bolt_tx_write_fn(bolt_tx *tx, int (*write_fn)(void *arg, const void *buf, si
  * Stats().FreePageN, used for etcd's SizeInUse. 0 and *out;
  * BOLT_ETXNOTWRITABLE (a read transaction).
  */
-int bolt_tx_free_pages(bolt_tx *tx, uint64_t *out);
+STRATA_API int bolt_tx_free_pages(bolt_tx *tx, uint64_t *out);
 
 #ifdef __cplusplus
 }

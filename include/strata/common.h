@@ -102,28 +102,26 @@ enum strata_status {
  * range. Codes of higher layers are described by that layer's *_strerror;
  * here they give "unknown status code". Returns a static string, never NULL.
  */
-const char *strata_strerror(int rc);
+STRATA_API const char *strata_strerror(int rc);
 
 /*
  * The symbolic name of a code of this table ("STRATA_NOTFOUND", "ENOSPC"),
  * or NULL when the code is not one of common's or an errno value.
  */
-const char *strata_status_name(int rc);
+STRATA_API const char *strata_status_name(int rc);
 
 /* The library's version string ("0.1.0"); static. */
-const char *strata_version(void);
-
-/* The allocator the library was built with: "jemalloc" or "system"; static. */
-const char *strata_allocator(void);
+STRATA_API const char *strata_version(void);
 
 /* ---- allocation ------------------------------------------------------ */
 
 /*
  * Every allocation libstrata makes goes through these functions, never
- * through the host's malloc directly. By default they are malloc, calloc,
- * realloc and free; an application may replace them once, before its first
- * call that can allocate (SQLite's SQLITE_CONFIG_MALLOC, libuv's
- * uv_replace_allocator).
+ * through the host's malloc directly (zlib's state included). By default
+ * they are the process's malloc, calloc, realloc and free: libstrata links
+ * no allocator of its own and never changes its host's. An application may
+ * replace them once, before its first call that can allocate (SQLite's
+ * SQLITE_CONFIG_MALLOC, libuv's uv_replace_allocator).
  *
  * Memory the library hands to the caller is always released by the free
  * function the caller's header names (never by free(3) directly).
@@ -133,16 +131,30 @@ typedef struct strata_allocator_fns {
     void *(*calloc_fn)(size_t count, size_t size);
     void *(*realloc_fn)(void *ptr, size_t size);
     void (*free_fn)(void *ptr);
+    /*
+     * What strata_allocator() reports from now on ("jemalloc", "arena");
+     * NULL reports "application". Not copied: a static string, or one that
+     * outlives every strata call.
+     */
+    const char *name;
 } strata_allocator_fns;
 
 /*
- * Replace the allocation functions. All four must be non-NULL. Returns 0,
- * or STRATA_EMISUSE when a function is NULL or the library has already
- * allocated through the current functions (memory from one allocator must
- * never reach another's free). Not thread-safe: call it before any other
- * strata call.
+ * Replace the allocation functions. The four functions must be non-NULL.
+ * Returns 0, or STRATA_EMISUSE when fns or one of its functions is NULL or
+ * the library has already allocated through the current functions (memory
+ * from one allocator must never reach another's free). Not thread-safe:
+ * call it before any other strata call.
  */
 STRATA_API int strata_set_allocator(const strata_allocator_fns *fns);
+
+/*
+ * Which allocation functions the library uses now: "system" (the process's
+ * malloc family, the default: whatever malloc the host program runs on) or
+ * the name the application gave strata_set_allocator ("application" when it
+ * gave none). Static (or the application's string); never NULL.
+ */
+STRATA_API const char *strata_allocator(void);
 
 /* The library's allocation functions (malloc/calloc/realloc/free semantics). */
 STRATA_API void *strata_malloc(size_t size);
@@ -158,10 +170,10 @@ STRATA_API void strata_free(void *ptr);
  * 0xE3069283. Pass the previous result as `crc` to continue a running
  * checksum over several buffers (crc = 0 to start).
  */
-uint32_t strata_crc32c(uint32_t crc, const void *data, size_t len);
+STRATA_API uint32_t strata_crc32c(uint32_t crc, const void *data, size_t len);
 
 /* 64-bit FNV-1a of `len` bytes (the bbolt meta page checksum). */
-uint64_t strata_fnv1a64(const void *data, size_t len);
+STRATA_API uint64_t strata_fnv1a64(const void *data, size_t len);
 
 /*
  * SHA-256 (FIPS 180-4), for the canonical dump's sha256: fields and etcd's
@@ -185,12 +197,12 @@ typedef struct strata_sha256_ctx {
     uint8_t buf[64];   /* the partial block */
 } strata_sha256_ctx;
 
-void strata_sha256_init(strata_sha256_ctx *c);
-void strata_sha256_update(strata_sha256_ctx *c, const void *data, size_t len);
-void strata_sha256_final(strata_sha256_ctx *c, uint8_t out[32]);
+STRATA_API void strata_sha256_init(strata_sha256_ctx *c);
+STRATA_API void strata_sha256_update(strata_sha256_ctx *c, const void *data, size_t len);
+STRATA_API void strata_sha256_final(strata_sha256_ctx *c, uint8_t out[32]);
 
 /* One-shot: out = SHA-256 of data[0, len). */
-void strata_sha256(const void *data, size_t len, uint8_t out[32]);
+STRATA_API void strata_sha256(const void *data, size_t len, uint8_t out[32]);
 
 /* ---- I/O --------------------------------------------------------------- */
 
@@ -199,13 +211,13 @@ void strata_sha256(const void *data, size_t len, uint8_t out[32]);
  * socket): short writes are continued and EINTR retried. 0, or -errno
  * (-EIO when write returns 0).
  */
-int strata_write_all(int fd, const void *buf, size_t n);
+STRATA_API int strata_write_all(int fd, const void *buf, size_t n);
 
 /*
  * fsync the directory that holds path, so that a file created or renamed
  * there survives a crash. 0, -ENOMEM, or -errno of open/fsync.
  */
-int strata_sync_dir_of(const char *path);
+STRATA_API int strata_sync_dir_of(const char *path);
 
 /* ---- clocks ------------------------------------------------------------ */
 
@@ -219,7 +231,7 @@ typedef struct strata_clock {
 } strata_clock;
 
 /* The process's monotonic clock (CLOCK_MONOTONIC); static, shareable. */
-strata_clock *strata_clock_monotonic(void);
+STRATA_API strata_clock *strata_clock_monotonic(void);
 
 /*
  * A clock that moves only when told: for tests. Initialise with
@@ -232,8 +244,8 @@ typedef struct strata_manual_clock {
     uint64_t now;       /* accessed atomically */
 } strata_manual_clock;
 
-void strata_manual_clock_init(strata_manual_clock *c, uint64_t start_ns);
-void strata_manual_clock_advance(strata_manual_clock *c, uint64_t delta_ns);
+STRATA_API void strata_manual_clock_init(strata_manual_clock *c, uint64_t start_ns);
+STRATA_API void strata_manual_clock_advance(strata_manual_clock *c, uint64_t delta_ns);
 
 /* ---- seeded randomness ------------------------------------------------- */
 
@@ -242,17 +254,17 @@ void strata_manual_clock_advance(strata_manual_clock *c, uint64_t delta_ns);
  * x (x += 0x9E3779B97F4A7C15, then the two xor-shift-multiply rounds).
  * strata_splitmix64(i) is BENCH.md's rnd(i).
  */
-uint64_t strata_splitmix64(uint64_t x);
+STRATA_API uint64_t strata_splitmix64(uint64_t x);
 
 /* A seeded stream: tests and demos draw from it with a printed seed. */
 typedef struct strata_rng {
     uint64_t state;
 } strata_rng;
 
-void strata_rng_seed(strata_rng *r, uint64_t seed);
-uint64_t strata_rng_next(strata_rng *r);
+STRATA_API void strata_rng_seed(strata_rng *r, uint64_t seed);
+STRATA_API uint64_t strata_rng_next(strata_rng *r);
 /* Uniform in [0, bound); bound 0 gives 0. */
-uint64_t strata_rng_below(strata_rng *r, uint64_t bound);
+STRATA_API uint64_t strata_rng_below(strata_rng *r, uint64_t bound);
 
 #ifdef __cplusplus
 }

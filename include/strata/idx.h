@@ -57,10 +57,10 @@ enum idx_status {
 };
 
 /* Describe any code idx or common can return; never NULL. */
-const char *idx_strerror(int rc);
+STRATA_API const char *idx_strerror(int rc);
 
 /* "IDX_EEMPTYKEYINDEX" for a code of idx's table, else strata_status_name(rc). */
-const char *idx_status_name(int rc);
+STRATA_API const char *idx_status_name(int rc);
 
 /* ---- revisions ----------------------------------------------------------- */
 
@@ -74,9 +74,9 @@ typedef struct idx_rev {
 } idx_rev;
 
 /* -1, 0 or 1 as a is below, equal to or above b in (main, sub) order. */
-int idx_rev_cmp(idx_rev a, idx_rev b);
+STRATA_API int idx_rev_cmp(idx_rev a, idx_rev b);
 /* a > b in (main, sub) order (etcd's GreaterThan). */
-bool idx_rev_greater(idx_rev a, idx_rev b);
+STRATA_API bool idx_rev_greater(idx_rev a, idx_rev b);
 
 /*
  * A growable array of revisions owned by its user: zero-initialize (or
@@ -89,11 +89,11 @@ typedef struct idx_rev_array {
     size_t cap;
 } idx_rev_array;
 
-void idx_rev_array_init(idx_rev_array *a);
+STRATA_API void idx_rev_array_init(idx_rev_array *a);
 /* Frees the storage and re-initializes; NULL is a no-op. */
-void idx_rev_array_release(idx_rev_array *a);
+STRATA_API void idx_rev_array_release(idx_rev_array *a);
 /* Appends r. 0 or -ENOMEM (a unchanged). */
-int idx_rev_array_push(idx_rev_array *a, idx_rev r);
+STRATA_API int idx_rev_array_push(idx_rev_array *a, idx_rev r);
 
 /*
  * A set of revisions (etcd's `available` map[revision]struct{}): the keep
@@ -103,21 +103,21 @@ int idx_rev_array_push(idx_rev_array *a, idx_rev r);
 typedef struct idx_rev_set idx_rev_set;
 
 /* An empty set in *out (NULL on failure). 0 or -ENOMEM. Free with idx_rev_set_free. */
-int idx_rev_set_new(idx_rev_set **out);
+STRATA_API int idx_rev_set_new(idx_rev_set **out);
 /* NULL is a no-op. */
-void idx_rev_set_free(idx_rev_set *s);
+STRATA_API void idx_rev_set_free(idx_rev_set *s);
 /* Adds r (no-op if present). 0 or -ENOMEM (s unchanged). */
-int idx_rev_set_add(idx_rev_set *s, idx_rev r);
+STRATA_API int idx_rev_set_add(idx_rev_set *s, idx_rev r);
 /* Removes r; true if it was there. */
-bool idx_rev_set_remove(idx_rev_set *s, idx_rev r);
-bool idx_rev_set_contains(const idx_rev_set *s, idx_rev r);
-size_t idx_rev_set_count(const idx_rev_set *s);
+STRATA_API bool idx_rev_set_remove(idx_rev_set *s, idx_rev r);
+STRATA_API bool idx_rev_set_contains(const idx_rev_set *s, idx_rev r);
+STRATA_API size_t idx_rev_set_count(const idx_rev_set *s);
 /* Empties the set, keeping its storage. */
-void idx_rev_set_clear(idx_rev_set *s);
+STRATA_API void idx_rev_set_clear(idx_rev_set *s);
 /* Same members. */
-bool idx_rev_set_equal(const idx_rev_set *a, const idx_rev_set *b);
+STRATA_API bool idx_rev_set_equal(const idx_rev_set *a, const idx_rev_set *b);
 /* Appends the members to *out in ascending order. 0 or -ENOMEM (out unchanged). */
-int idx_rev_set_sorted(const idx_rev_set *s, idx_rev_array *out);
+STRATA_API int idx_rev_set_sorted(const idx_rev_set *s, idx_rev_array *out);
 
 /* ---- keyIndex ------------------------------------------------------------- */
 
@@ -132,32 +132,33 @@ typedef struct idx_key_index idx_key_index;
  * A keyIndex for key (copied) with no generation yet and modified {0,0}.
  * 0 or -ENOMEM / -EOVERFLOW (key over 4 GiB); *out NULL on failure.
  */
-int idx_key_index_new(const void *key, size_t key_len, idx_key_index **out);
+STRATA_API int idx_key_index_new(const void *key, size_t key_len, idx_key_index **out);
 /* NULL is a no-op. */
-void idx_key_index_free(idx_key_index *ki);
+STRATA_API void idx_key_index_free(idx_key_index *ki);
 /* The key's bytes, valid until the keyIndex changes or is freed. */
-const uint8_t *idx_key_index_key(const idx_key_index *ki, size_t *len);
+STRATA_API const uint8_t *idx_key_index_key(const idx_key_index *ki, size_t *len);
 /* The last revision put or tombstoned ({0,0} for a new keyIndex). */
-idx_rev idx_key_index_modified(const idx_key_index *ki);
+STRATA_API idx_rev idx_key_index_modified(const idx_key_index *ki);
 
 /*
  * put(rev): appends rev to the last generation, starting it (created = rev)
  * when it is empty or when there is no generation.
  * 0; IDX_EREVISIONORDER when rev <= modified; -ENOMEM, -EOVERFLOW.
  */
-int idx_key_index_put(idx_key_index *ki, idx_rev rev);
+STRATA_API int idx_key_index_put(idx_key_index *ki, idx_rev rev);
 /*
  * restore(created, modified, ver) on a keyIndex without generations: one
  * generation {ver, created, [modified]}. 0; IDX_ERESTORENONEMPTY; -ENOMEM.
  */
-int idx_key_index_restore(idx_key_index *ki, idx_rev created, idx_rev modified, int64_t ver);
+STRATA_API int idx_key_index_restore(idx_key_index *ki, idx_rev created, idx_rev modified,
+                                     int64_t ver);
 /*
  * tombstone(rev): put(rev), then a new empty generation.
  * 0; IDX_NOTFOUND when the last generation is empty (the key is deleted;
  * nothing changes); IDX_EEMPTYKEYINDEX; IDX_ENOGENERATIONS;
  * IDX_EREVISIONORDER; -ENOMEM, -EOVERFLOW.
  */
-int idx_key_index_tombstone(idx_key_index *ki, idx_rev rev);
+STRATA_API int idx_key_index_tombstone(idx_key_index *ki, idx_rev rev);
 /*
  * get(at_rev): the newest revision with main <= at_rev in the generation
  * alive at at_rev, that generation's created revision, and the key's
@@ -165,14 +166,14 @@ int idx_key_index_tombstone(idx_key_index *ki, idx_rev rev);
  * not exist at at_rev or its revision there was compacted;
  * IDX_EEMPTYKEYINDEX; IDX_ENOGENERATIONS. Any out pointer may be NULL.
  */
-int idx_key_index_get(const idx_key_index *ki, int64_t at_rev, idx_rev *modified, idx_rev *created,
-                      int64_t *ver);
+STRATA_API int idx_key_index_get(const idx_key_index *ki, int64_t at_rev, idx_rev *modified,
+                                 idx_rev *created, int64_t *ver);
 /*
  * since(rev): appends to *out the revisions >= {rev,0} in ascending order,
  * only the highest sub of each main. 0; IDX_EEMPTYKEYINDEX;
  * IDX_ENOGENERATIONS; -ENOMEM (out unchanged).
  */
-int idx_key_index_since(const idx_key_index *ki, int64_t rev, idx_rev_array *out);
+STRATA_API int idx_key_index_since(const idx_key_index *ki, int64_t rev, idx_rev_array *out);
 /*
  * compact(at_rev, available): removes every revision with main <= at_rev
  * except the newest one, and that one too when it is a tombstone; drops
@@ -182,59 +183,59 @@ int idx_key_index_since(const idx_key_index *ki, int64_t rev, idx_rev_array *out
  * 0; IDX_EEMPTYKEYINDEX; IDX_ENOGENERATIONS; -ENOMEM (ki and available
  * unchanged).
  */
-int idx_key_index_compact(idx_key_index *ki, int64_t at_rev, idx_rev_set *available);
+STRATA_API int idx_key_index_compact(idx_key_index *ki, int64_t at_rev, idx_rev_set *available);
 /*
  * keep(at_rev, available): adds to available what compact would, changing
  * nothing. An empty keyIndex adds nothing. 0; IDX_ENOGENERATIONS; -ENOMEM.
  */
-int idx_key_index_keep(const idx_key_index *ki, int64_t at_rev, idx_rev_set *available);
+STRATA_API int idx_key_index_keep(const idx_key_index *ki, int64_t at_rev, idx_rev_set *available);
 /* Exactly one generation and it is empty. */
-bool idx_key_index_is_empty(const idx_key_index *ki);
+STRATA_API bool idx_key_index_is_empty(const idx_key_index *ki);
 /* Number of generations (0 for a new keyIndex). */
-size_t idx_key_index_generations(const idx_key_index *ki);
+STRATA_API size_t idx_key_index_generations(const idx_key_index *ki);
 /*
  * etcd's keyIndex.equal: same key, modified, and generations with the same
  * ver and revisions (created is not compared, as in etcd).
  */
-bool idx_key_index_equal(const idx_key_index *a, const idx_key_index *b);
+STRATA_API bool idx_key_index_equal(const idx_key_index *a, const idx_key_index *b);
 /*
  * Writes a canonical description into buf (always NUL-terminated when
  * size > 0), e.g. "mod=16.0 {c=2.0 v=3 [2.0 4.0 6.0]} {}". Returns the
  * length the full text needs, as snprintf.
  */
-size_t idx_key_index_format(const idx_key_index *ki, char *buf, size_t size);
+STRATA_API size_t idx_key_index_format(const idx_key_index *ki, char *buf, size_t size);
 /*
  * Validates the generation invariants (idx/key_index.c rules 1-6). 0, or
  * IDX_ECHECK with a reason in why (if non-NULL, size > 0); -ENOMEM.
  */
-int idx_key_index_check(const idx_key_index *ki, char *why, size_t why_size);
+STRATA_API int idx_key_index_check(const idx_key_index *ki, char *why, size_t why_size);
 
 /* ---- treeIndex ------------------------------------------------------------ */
 
 typedef struct idx_tree idx_tree;
 
 /* An empty tree in *out (NULL on failure). 0 or -ENOMEM / -errno (lock init). */
-int idx_tree_new(idx_tree **out);
+STRATA_API int idx_tree_new(idx_tree **out);
 /* Frees the tree and its keyIndexes. No other thread may use it. NULL is a no-op. */
-void idx_tree_free(idx_tree *t);
+STRATA_API void idx_tree_free(idx_tree *t);
 /* Number of keys. */
-size_t idx_tree_count(idx_tree *t);
+STRATA_API size_t idx_tree_count(idx_tree *t);
 
 /*
  * Put(key, rev): creates the key's keyIndex if absent (key copied), then
  * put(rev). 0; IDX_EREVISIONORDER; -ENOMEM; -EOVERFLOW; IDX_EINVAL (NULL
  * key with a length).
  */
-int idx_tree_put(idx_tree *t, const void *key, size_t key_len, idx_rev rev);
+STRATA_API int idx_tree_put(idx_tree *t, const void *key, size_t key_len, idx_rev rev);
 /* Tombstone(key, rev): IDX_NOTFOUND when the key is not in the tree, else as keyIndex tombstone. */
-int idx_tree_tombstone(idx_tree *t, const void *key, size_t key_len, idx_rev rev);
+STRATA_API int idx_tree_tombstone(idx_tree *t, const void *key, size_t key_len, idx_rev rev);
 /*
  * etcd's restore path for one revision: a key not in the tree gets a
  * keyIndex restored to (created, modified, ver); a key present gets
  * put(modified). Codes as put / keyIndex restore.
  */
-int idx_tree_restore(idx_tree *t, const void *key, size_t key_len, idx_rev created,
-                     idx_rev modified, int64_t ver);
+STRATA_API int idx_tree_restore(idx_tree *t, const void *key, size_t key_len, idx_rev created,
+                                idx_rev modified, int64_t ver);
 /*
  * Inserts keyIndexes built by the caller (bulk restore on open), replacing
  * (and freeing) any keyIndex of the same key, under one lock. The tree
@@ -242,11 +243,11 @@ int idx_tree_restore(idx_tree *t, const void *key, size_t key_len, idx_rev creat
  * none, and the tree is unchanged. IDX_EEMPTYKEYINDEX / IDX_ENOGENERATIONS
  * when one of them is empty or has no generation; -ENOMEM.
  */
-int idx_tree_insert(idx_tree *t, idx_key_index **kis, size_t n);
+STRATA_API int idx_tree_insert(idx_tree *t, idx_key_index **kis, size_t n);
 
 /* Get(key, at_rev): as idx_key_index_get; IDX_NOTFOUND when the key is not in the tree. */
-int idx_tree_get(idx_tree *t, const void *key, size_t key_len, int64_t at_rev, idx_rev *modified,
-                 idx_rev *created, int64_t *ver);
+STRATA_API int idx_tree_get(idx_tree *t, const void *key, size_t key_len, int64_t at_rev,
+                            idx_rev *modified, idx_rev *created, int64_t *ver);
 
 /* A key in a range result: points into the result's own storage. */
 typedef struct idx_key {
@@ -270,7 +271,7 @@ typedef struct idx_range_result {
 } idx_range_result;
 
 /* Frees everything and zeroes r; NULL is a no-op. */
-void idx_range_result_release(idx_range_result *r);
+STRATA_API void idx_range_result_release(idx_range_result *r);
 
 /*
  * Range(key, end, at_rev, limit): end == NULL looks up key alone (as Get,
@@ -281,18 +282,19 @@ void idx_range_result_release(idx_range_result *r);
  * (etcd's Revisions). Fills *out (released first). 0 or -ENOMEM (out zeroed).
  * Holds the read lock for the walk.
  */
-int idx_tree_range(idx_tree *t, const void *key, size_t key_len, const void *end, size_t end_len,
-                   int64_t at_rev, size_t limit, bool with_keys, idx_range_result *out);
+STRATA_API int idx_tree_range(idx_tree *t, const void *key, size_t key_len, const void *end,
+                              size_t end_len, int64_t at_rev, size_t limit, bool with_keys,
+                              idx_range_result *out);
 /* CountRevisions (etcd 3.5): the total of idx_tree_range without collecting. Always succeeds. */
-size_t idx_tree_count_revisions(idx_tree *t, const void *key, size_t key_len, const void *end,
-                                size_t end_len, int64_t at_rev);
+STRATA_API size_t idx_tree_count_revisions(idx_tree *t, const void *key, size_t key_len,
+                                           const void *end, size_t end_len, int64_t at_rev);
 /*
  * RangeSince(key, end, rev): appends the since(rev) revisions of every key
  * in the range (end as in idx_tree_range), sorted by revision.
  * 0 or -ENOMEM (out unchanged).
  */
-int idx_tree_range_since(idx_tree *t, const void *key, size_t key_len, const void *end,
-                         size_t end_len, int64_t rev, idx_rev_array *out);
+STRATA_API int idx_tree_range_since(idx_tree *t, const void *key, size_t key_len, const void *end,
+                                    size_t end_len, int64_t rev, idx_rev_array *out);
 /*
  * Compact(rev): keyIndex compact on every key, removing keys left empty.
  * *keep receives the set of revisions <= rev that survive (owned by the
@@ -303,20 +305,20 @@ int idx_tree_range_since(idx_tree *t, const void *key, size_t key_len, const voi
  * compaction at a time (as etcd's scheduler does). 0 or -ENOMEM (keys
  * already compacted stay so; *keep NULL).
  */
-int idx_tree_compact(idx_tree *t, int64_t rev, idx_rev_set **keep);
+STRATA_API int idx_tree_compact(idx_tree *t, int64_t rev, idx_rev_set **keep);
 /*
  * Keep(rev): the set Compact(rev) would return, changing nothing. Walks in
  * chunks under the read lock like compact. 0 or -ENOMEM (*keep NULL).
  */
-int idx_tree_keep(idx_tree *t, int64_t rev, idx_rev_set **keep);
+STRATA_API int idx_tree_keep(idx_tree *t, int64_t rev, idx_rev_set **keep);
 /* Same keys with equal keyIndexes (idx_key_index_equal). Locks a, then b. */
-bool idx_tree_equal(idx_tree *a, idx_tree *b);
+STRATA_API bool idx_tree_equal(idx_tree *a, idx_tree *b);
 /*
  * Validates the tree (ordered map structure, balance, counts) and every
  * keyIndex in it (none empty). 0 or IDX_ECHECK with a reason in why;
  * -ENOMEM.
  */
-int idx_tree_check(idx_tree *t, char *why, size_t why_size);
+STRATA_API int idx_tree_check(idx_tree *t, char *why, size_t why_size);
 
 #ifdef __cplusplus
 }

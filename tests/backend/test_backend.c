@@ -112,37 +112,48 @@ static void test_limit_commit(void)
 
 typedef struct hook_state {
     int calls;
-    int fail; /* status to return, 0 = none */
+    int fail;         /* status to return, 0 = none */
+    const char *name; /* written into "order" and as the meta key's value prefix */
+    char *order;      /* shared log of hook names, in call order */
+    backend *be;      /* for the reentrancy check */
+    int reentry_rc;   /* what a hook_add from inside this hook returned */
 } hook_state;
 
 static int hook(void *arg, backend_batch_tx *tx)
 {
     hook_state *h = arg;
     h->calls++;
+    if (h->order != NULL)
+        strcat(h->order, h->name);
+    if (h->be != NULL) {
+        backend_commit_hook *x;
+        h->reentry_rc = backend_commit_hook_add(h->be, hook, h, &x);
+    }
     if (h->fail != 0)
         return h->fail;
     char v[32];
     snprintf(v, sizeof v, "%d", h->calls);
-    return backend_batch_tx_put(tx, bolt_str("meta"), bolt_str("consistent_index"), bolt_str(v));
+    char k[32];
+    snprintf(k, sizeof k, "ci_%s", h->name);
+    return backend_batch_tx_put(tx, bolt_str("meta"), bolt_str(k), bolt_str(v));
 }
 
-/* The pre-commit hook runs before every commit; its writes are committed. */
+/* A commit hook runs before every commit; its writes are committed. */
 static void test_force_commit_and_hook(void)
 {
     strata_manual_clock clk;
     backend_options o = bk_opts(&clk);
-    hook_state h = { 0 };
-    o.pre_commit = hook;
-    o.pre_commit_arg = &h;
+    hook_state h = { .name = "a" };
     backend *be = bk_open("hook.db", &o);
-    bk_bucket(be, "meta"); /* commits: the hook runs (and writes) */
-    ASSERT_EQ_INT(h.calls, 1);
+    bk_bucket(be, "meta");
+    backend_commit_hook *ha;
+    ASSERT_OK(backend_commit_hook_add(be, hook, &h, &ha));
     uint64_t c0 = backend_commits(be);
     ASSERT_OK(backend_force_commit(be));
-    ASSERT_EQ_INT(h.calls, 2);
+    ASSERT_EQ_INT(h.calls, 1);
     ASSERT_EQ_U64(backend_commits(be), c0 + 1);
     bk_str s;
-    ASSERT_EQ_STR(bk_get(be, "meta", "consistent_index", &s), "consistent_index=2 ");
+    ASSERT_EQ_STR(bk_get(be, "meta", "ci_a", &s), "ci_a=1 ");
     /* A failing hook cancels the commit and says so. */
     h.fail = -EIO;
     bk_put(be, "meta", "x", "1");
@@ -151,10 +162,96 @@ static void test_force_commit_and_hook(void)
     ASSERT_EQ_U64(backend_pending(be), 1);
     h.fail = 0;
     ASSERT_OK(backend_close(be)); /* commits, hook included */
-    ASSERT_EQ_INT(h.calls, 4);
+    ASSERT_EQ_INT(h.calls, 3);
     be = bk_open("hook.db", &o);
-    ASSERT_EQ_STR(bk_get(be, "meta", "consistent_index", &s), "consistent_index=4 ");
+    ASSERT_EQ_STR(bk_get(be, "meta", "ci_a", &s), "ci_a=3 ");
     ASSERT_EQ_STR(bk_get(be, "meta", "x", &s), "x=1 ");
+    ASSERT_OK(backend_close(be));
+}
+
+/*
+ * Several hooks, added and removed after open: they run in the order of
+ * addition on every commit (the commit thread's too), a failing one stops
+ * those after it, a removed one is never called again, and a hook cannot
+ * add or remove hooks.
+ */
+static void test_hooks_many(void)
+{
+    strata_manual_clock clk;
+    backend_options o = bk_opts(&clk);
+    backend *be = bk_open("hooks.db", &o);
+    bk_bucket(be, "meta");
+    char order[256] = "";
+    hook_state a = { .name = "a", .order = order };
+    hook_state b = { .name = "b", .order = order };
+    hook_state c = { .name = "c", .order = order };
+    backend_commit_hook *ha, *hb, *hc;
+    ASSERT_OK(backend_commit_hook_add(be, hook, &a, &ha));
+    /* Added by a thread that holds the batch lock: no deadlock. */
+    backend_batch_tx *tx = backend_batch(be);
+    backend_batch_tx_lock(tx);
+    ASSERT_OK(backend_commit_hook_add(be, hook, &b, &hb));
+    ASSERT_OK(backend_batch_tx_unlock(tx));
+    ASSERT_OK(backend_commit_hook_add(be, hook, &c, &hc));
+    ASSERT_OK(backend_force_commit(be));
+    ASSERT_EQ_STR(order, "abc");
+    /* The commit thread runs them too. */
+    order[0] = '\0';
+    bk_put(be, "meta", "y", "1");
+    strata_manual_clock_advance(&clk, MS(200));
+    ASSERT_OK(backend_poke(be));
+    ASSERT_EQ_STR(order, "abc");
+    /* A failure in b: c does not run, the commit is cancelled. */
+    order[0] = '\0';
+    b.fail = -EIO;
+    bk_put(be, "meta", "z", "1");
+    uint64_t c0 = backend_commits(be);
+    ASSERT_RC(backend_force_commit(be), -EIO);
+    ASSERT_EQ_STR(order, "ab");
+    ASSERT_EQ_U64(backend_commits(be), c0);
+    b.fail = 0;
+    /* Remove the middle one: a, c remain, in order. */
+    ASSERT_OK(backend_commit_hook_remove(be, hb));
+    order[0] = '\0';
+    ASSERT_OK(backend_force_commit(be));
+    ASSERT_EQ_STR(order, "ac");
+    ASSERT_EQ_U64(backend_commits(be), c0 + 1);
+    /* A handle the backend does not hold (already removed) is refused. */
+    ASSERT_RC(backend_commit_hook_remove(be, (backend_commit_hook *)&b), STRATA_EMISUSE);
+    ASSERT_OK(backend_commit_hook_remove(be, NULL));
+    ASSERT_RC(backend_commit_hook_add(be, NULL, &a, &hb), STRATA_EMISUSE);
+    ASSERT_TRUE(hb == NULL);
+    /* Re-adding goes to the end. */
+    ASSERT_OK(backend_commit_hook_add(be, hook, &b, &hb));
+    order[0] = '\0';
+    ASSERT_OK(backend_force_commit(be));
+    ASSERT_EQ_STR(order, "acb");
+    /* From inside a hook, add is refused. */
+    c.be = be;
+    c.reentry_rc = 0;
+    ASSERT_OK(backend_force_commit(be));
+    ASSERT_RC(c.reentry_rc, STRATA_EMISUSE);
+    c.be = NULL;
+    ASSERT_OK(backend_commit_hook_remove(be, ha));
+    ASSERT_OK(backend_commit_hook_remove(be, hc));
+    order[0] = '\0';
+    ASSERT_OK(backend_force_commit(be));
+    ASSERT_EQ_STR(order, "b");
+    /*
+     * Defrag runs them at its first commit and again before it switches
+     * to the copy; the second one's writes reach the copy.
+     */
+    order[0] = '\0';
+    ASSERT_OK(backend_defrag(be, NULL));
+    ASSERT_EQ_STR(order, "bb");
+    bk_str s;
+    ASSERT_EQ_STR(bk_get(be, "meta", "ci_b", &s), "ci_b=8 ");
+    /* Close runs the hooks that are left and frees them. */
+    order[0] = '\0';
+    ASSERT_OK(backend_close(be));
+    ASSERT_EQ_STR(order, "b");
+    be = bk_open("hooks.db", &o);
+    ASSERT_EQ_STR(bk_get(be, "meta", "ci_b", &s), "ci_b=9 ");
     ASSERT_OK(backend_close(be));
 }
 
@@ -449,6 +546,7 @@ int main(void)
     RUN(test_interval_commit_driven_by_clock);
     RUN(test_limit_commit);
     RUN(test_force_commit_and_hook);
+    RUN(test_hooks_many);
     RUN(test_sizes);
     RUN(test_close_with_reader_open);
     RUN(test_bad_open);

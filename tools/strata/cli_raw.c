@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_util.h"
 
 int cli_raw_read(const cli_raw *r, uint64_t off, void *buf, size_t n)
 {
@@ -63,21 +65,6 @@ static int raw_lock(int fd, uint64_t timeout_ms)
     }
 }
 
-/* The fields of a meta page image as stored, without any validation. */
-static void meta_fields(const unsigned char *p, bolt__meta *m)
-{
-    m->magic = bolt__ld32(p + BOLT_META_MAGIC_OFF);
-    m->version = bolt__ld32(p + BOLT_META_VERSION_OFF);
-    m->page_size = bolt__ld32(p + BOLT_META_PAGESIZE_OFF);
-    m->flags = bolt__ld32(p + BOLT_META_FLAGS_OFF);
-    m->root = bolt__ld64(p + BOLT_META_ROOT_OFF);
-    m->sequence = bolt__ld64(p + BOLT_META_SEQUENCE_OFF);
-    m->freelist = bolt__ld64(p + BOLT_META_FREELIST_OFF);
-    m->pgid = bolt__ld64(p + BOLT_META_PGID_OFF);
-    m->txid = bolt__ld64(p + BOLT_META_TXID_OFF);
-    m->checksum = bolt__ld64(p + BOLT_META_CHECKSUM_OFF);
-}
-
 static const char *decode_why(int rc)
 {
     switch (rc) {
@@ -92,32 +79,34 @@ static const char *decode_why(int rc)
     }
 }
 
-/* FORMAT.md §3.1: the page size from meta 0, else from a meta 1 found by probing. */
-static uint32_t raw_page_size(const cli_raw *r)
+static int raw_probe_read(void *arg, uint64_t off, void *buf, size_t n, size_t *got)
 {
-    unsigned char buf[BOLT_META_END];
-    bolt__meta m;
-    if (r->file_size >= BOLT_META_END && cli_raw_read(r, 0, buf, sizeof buf) == 0 &&
-        bolt__meta_decode(buf, sizeof buf, &m) == 0) {
-        uint32_t ps = m.page_size;
-        if (ps >= BOLT_MIN_PAGE_SIZE && ps <= BOLT_MAX_PAGE_SIZE && (ps & (ps - 1)) == 0)
-            return ps;
+    const cli_raw *r = arg;
+    *got = 0;
+    if (off >= r->file_size)
+        return 0;
+    if (n > r->file_size - off)
+        n = (size_t)(r->file_size - off);
+    int rc = cli_raw_read(r, off, buf, n);
+    if (rc == 0)
+        *got = n;
+    return rc;
+}
+
+/*
+ * The page size by the engine's own probe (bolt__probe_page_size), so the
+ * raw commands and bolt_open never disagree; when the engine finds none, a
+ * torn meta 0's page size field is used to show the file (page_size_guessed).
+ */
+static void raw_page_size(cli_raw *r)
+{
+    uint32_t ps = 0, guess = 0;
+    if (bolt__probe_page_size(raw_probe_read, r, r->file_size, 0, &ps, &guess) == 0) {
+        r->page_size = ps;
+        return;
     }
-    for (uint32_t ps = BOLT_MIN_PAGE_SIZE; ps <= BOLT_MAX_PAGE_SIZE; ps *= 2) {
-        if ((uint64_t)ps + BOLT_META_END > r->file_size)
-            break;
-        if (cli_raw_read(r, ps, buf, sizeof buf) == 0 &&
-            bolt__meta_decode(buf, sizeof buf, &m) == 0 && m.page_size == ps)
-            return ps;
-    }
-    /* Both torn: trust meta 0's page size field if its magic is right (to show it). */
-    if (r->file_size >= BOLT_META_END && cli_raw_read(r, 0, buf, sizeof buf) == 0 &&
-        bolt__ld32(buf + BOLT_META_MAGIC_OFF) == BOLT_MAGIC) {
-        uint32_t ps = bolt__ld32(buf + BOLT_META_PAGESIZE_OFF);
-        if (ps >= BOLT_MIN_PAGE_SIZE && ps <= BOLT_MAX_PAGE_SIZE && (ps & (ps - 1)) == 0)
-            return ps;
-    }
-    return 0;
+    r->page_size = guess;
+    r->page_size_guessed = guess != 0;
 }
 
 static void raw_metas(cli_raw *r)
@@ -132,7 +121,7 @@ static void raw_metas(cli_raw *r)
             r->meta_why[i] = "not in the file";
             continue;
         }
-        meta_fields(buf, &r->meta[i]);
+        bolt__meta_fields(buf, &r->meta[i]);
         bolt__meta m;
         int rc = bolt__meta_decode(buf, sizeof buf, &m);
         const char *why = rc != 0 ? decode_why(rc) : NULL;
@@ -189,7 +178,7 @@ int cli_raw_open(const char *cmd, const cli_opts *o, const char *path, cli_raw *
         return CLI_NOOPEN;
     }
     r->file_size = (uint64_t)st.st_size;
-    r->page_size = raw_page_size(r);
+    raw_page_size(r);
     r->file_pages = r->page_size ? r->file_size / r->page_size : 0;
     raw_metas(r);
     return CLI_OK;
@@ -553,5 +542,55 @@ int cli_walk(const cli_raw *r, bolt_pgid root, bolt_pgid hwm, const cli_walk_ops
     else
         free(w->seen);
     free(w);
+    return rc;
+}
+
+/* ---- verifying a copy (snapshot, restore) ---------------------------------- */
+
+/* Problems printed before the rest are only counted. */
+#define VERIFY_SHOW 20
+
+typedef struct verify_run {
+    const char *cmd, *path;
+    uint64_t problems;
+} verify_run;
+
+static void verify_report(void *arg, const char *problem)
+{
+    verify_run *v = arg;
+    if (v->problems < VERIFY_SHOW)
+        fprintf(stderr, "strata %s: %s: %s\n", v->cmd, v->path, problem);
+    v->problems++;
+}
+
+int cli_verify_db(const char *cmd, const char *path, uint64_t *problems)
+{
+    *problems = 0;
+    bolt_options opt;
+    bolt_options_init(&opt);
+    opt.read_only = true;
+    opt.timeout_ms = 1000;
+    bolt_db *db;
+    int rc = bolt_open(path, &opt, &db);
+    if (rc != 0) {
+        fprintf(stderr, "strata %s: %s does not open as a bolt file: %s\n", cmd, path,
+                cli_strerror(rc));
+        return rc;
+    }
+    bolt_tx *tx;
+    rc = bolt_tx_begin(db, 0, &tx);
+    verify_run v = { cmd, path, 0 };
+    if (rc == 0) {
+        rc = bolt_tx_check(tx, verify_report, &v);
+        bolt_tx_rollback(tx);
+        if (rc == BOLT_ECORRUPT)
+            rc = 0; /* the problems are the answer */
+    }
+    bolt_close(db);
+    if (v.problems > VERIFY_SHOW)
+        fprintf(stderr,
+                "strata %s: %s: ... %" PRIu64 " problems in all ('strata check' lists them)\n", cmd,
+                path, v.problems);
+    *problems = v.problems;
     return rc;
 }

@@ -20,7 +20,8 @@ typedef struct cli_raw {
     const char *path;
     int fd;
     uint64_t file_size;
-    uint32_t page_size;      /* 0 when no meta page tells it */
+    uint32_t page_size;      /* bolt_open's probe (bolt__probe_page_size); 0 when none */
+    bool page_size_guessed;  /* the probe found none: page_size is a torn meta 0's field */
     uint64_t file_pages;     /* whole pages in the file (0 without a page size) */
     bolt__meta meta[2];      /* fields as stored (decoded even when invalid) */
     int meta_rc[2];          /* 0, or why the meta is not usable (BOLT_E*) */
@@ -114,6 +115,16 @@ int cli_walk(const cli_raw *r, bolt_pgid root, bolt_pgid hwm, const cli_walk_ops
  * main_fn directly if no thread can be made.
  */
 int cli_big_stack(int (*main_fn)(int argc, char **argv), int argc, char **argv);
+
+/*
+ * Verify that the bolt file at path is a good db: it opens (read-only,
+ * shared lock, 1 s) and bolt_tx_check finds nothing in its current state.
+ * The first problems go to stderr as "strata CMD: PATH: problem". Returns
+ * 0 with *problems (0 = good); or the status bolt_open / begin returned
+ * (said on stderr), which means the file is not a good db either. What
+ * `snapshot` and `restore` run on what they copy (exit 1 when not good).
+ */
+int cli_verify_db(const char *cmd, const char *path, uint64_t *problems);
 
 static inline bool cli_bit(const unsigned char *bits, uint64_t i)
 {

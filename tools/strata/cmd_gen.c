@@ -16,9 +16,11 @@
  * the backend commands (hash, defrag) accept.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cli_db.h"
@@ -263,12 +265,20 @@ int cmd_gen(int argc, char **argv)
         fprintf(stderr, "strata gen: %s exists; gen creates a new file only\n", path);
         return CLI_USAGE;
     }
+    /* Claim the name (never another's file), so a failure below may remove it: no partial output.
+     */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return cli_report("gen", path, -errno);
+    close(fd);
     bolt_options opt;
     bolt_options_init(&opt);
     opt.page_size = args.page_size;
     int rc = bolt_open(path, &opt, &g.db);
-    if (rc != 0)
+    if (rc != 0) {
+        unlink(path);
         return cli_report("gen", path, rc);
+    }
     rc = gen_bulk(&g);
     if (rc == 0) {
         bolt_tx *tx;
@@ -283,8 +293,11 @@ int cmd_gen(int argc, char **argv)
     int crc = bolt_close(g.db);
     if (rc == 0)
         rc = crc;
-    if (rc != 0)
+    if (rc != 0) {
+        unlink(path);
+        fprintf(stderr, "strata gen: %s removed (it would hold part of the content)\n", path);
         return cli_exit_for(rc);
+    }
     printf("generated %s: seed %llu, %llu puts, %llu deletes, %llu commits\n", path,
            (unsigned long long)g.seed, (unsigned long long)g.puts, (unsigned long long)g.deletes,
            (unsigned long long)g.commits);

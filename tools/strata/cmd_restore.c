@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "cli_db.h"
+#include "cli_raw.h"
 
 #define TRAILER_SIZE 32
 
@@ -31,9 +32,10 @@ static void restore_usage(FILE *out)
                  "bolt file, then linked to DB and the directory synced.\n\n"
                  "Prints 'restored SNAPSHOT into DB: N bytes (FORM)'.\n\n"
                  "  -o, --output DB   the new db file\n\n"
-                 "Exit codes: 0 restored; 1 the SHA-256 trailer does not match (a damaged\n"
-                 "snapshot; DB is not created); 2 usage, or DB exists; 3 SNAPSHOT cannot be\n"
-                 "read or is not a bolt snapshot.\n");
+                 "Exit codes: 0 restored and DB verified as 'strata check' does; 1 the\n"
+                 "SHA-256 trailer does not match (a damaged snapshot; DB is not created),\n"
+                 "or DB was written but is a damaged db (the problems are listed); 2 usage,\n"
+                 "or DB exists; 3 SNAPSHOT cannot be read or is not a bolt snapshot.\n");
 }
 
 static int restore_option(int c, const char *arg, void *ctx)
@@ -147,5 +149,15 @@ int cmd_restore(int argc, char **argv)
         return cli_report("restore", db, -errno);
     printf("restored %s into %s: %" PRIu64 " bytes (%s)\n", name, db, (uint64_t)st.st_size,
            form_text(&form, (uint64_t)st.st_size));
+    /* Exit 0 means "DB is a good db": verify the structure of what was restored. */
+    uint64_t problems = 0;
+    rc = cli_verify_db("restore", db, &problems);
+    if (rc != 0 || problems != 0) {
+        fprintf(stderr,
+                "strata restore: %s was written, but the snapshot held a damaged db (%" PRIu64
+                " problem%s): 'strata salvage' recovers what is readable\n",
+                db, problems, problems == 1 ? "" : "s");
+        return CLI_FINDING;
+    }
     return CLI_OK;
 }

@@ -24,7 +24,8 @@
  *      every unreached leaf is a candidate, old versions included).
  *   5. Exit 0 when nothing was skipped, 1 when something was or the file
  *      is shorter than its meta says (a finding),
- *      3 when SRC has no usable meta, 4 when writing DST failed.
+ *      3 when SRC has no usable meta or DST cannot be written (as every
+ *      writer), 4 only for an internal error (BOLT_EPANIC).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,7 +48,8 @@ static void salvage_usage(FILE *out)
                  "damaged) into the new file DST, walking from the newest valid meta page\n"
                  "(the older one if its root is unreadable). Unreadable subtrees are\n"
                  "skipped and reported one per line: page, bucket path, key range, why.\n"
-                 "Exit 0 if nothing was skipped, 1 if something was.\n\n"
+                 "Exit 0 if nothing was skipped, 1 if something was, 3 if SRC has no\n"
+                 "usable meta or DST cannot be written.\n\n"
                  "  -o, --output DST     the new file (must not exist)\n"
                  "  --orphans            also copy leaf pages reached from nowhere and not\n"
                  "                       free into the bucket lost+found/PGID\n" CLI_COMMON_HELP);
@@ -545,7 +547,7 @@ static int salvage_main(int argc, char **argv)
     if (fd < 0) {
         code = cli_report("salvage", dst, -errno);
         cli_raw_close(&r);
-        return code == CLI_NOOPEN ? CLI_INTERNAL : code;
+        return code; /* 3, as every writer exits when its output cannot be written */
     }
     close(fd);
     salvager *s = calloc(1, sizeof *s);
@@ -617,7 +619,9 @@ static int salvage_main(int argc, char **argv)
         if (s != NULL)
             ranges_free(s);
         free(s);
-        return CLI_INTERNAL;
+        /* The destination could not be written (3, like every writer); 4 only for strata's own
+         * bugs. */
+        return rc == BOLT_EPANIC ? CLI_INTERNAL : CLI_NOOPEN;
     }
     printf("salvaged %" PRIu64 " buckets and %" PRIu64 " keys into %s; %" PRIu64
            " subtree%s skipped",

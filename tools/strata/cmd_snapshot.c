@@ -5,9 +5,10 @@
  * gzip'ed, to a new file.
  *
  * FILE is opened read-only through the backend (a shared lock; nothing on
- * disk changes). OUT appears whole or not at all: the stream goes to a
- * temporary file beside OUT, which is synced and renamed to OUT without
- * replacing anything (RENAME_NOREPLACE), and the directory is synced.
+ * disk changes). What is copied is verified (bolt_tx_check): a damaged db
+ * still gives OUT, but the exit is 1 and the message says OUT is damaged. OUT appears whole or not
+ * at all: the stream goes to a temporary file beside OUT, which is synced and renamed to OUT
+ * without replacing anything (RENAME_NOREPLACE), and the directory is synced.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 
 #include "cli.h"
 #include "cli_db.h"
+#include "cli_raw.h"
 
 static void snapshot_usage(FILE *out)
 {
@@ -29,7 +31,9 @@ static void snapshot_usage(FILE *out)
                  "written beside itself under a temporary name, synced, then renamed.\n"
                  "Restore it with 'strata restore' (or 'etcdctl snapshot restore' when it\n"
                  "has the trailer).\n\n"
-                 "Prints 'FILE: N-byte image -> OUT: W bytes (FORM)'.\n\n"
+                 "Prints 'FILE: N-byte image -> OUT: W bytes (FORM)'. The copied state is\n"
+                 "verified as 'strata check' does: exit 1 (OUT still written) when it is\n"
+                 "damaged.\n\n"
                  "  -o, --output OUT      the new file\n"
                  "  --trailer             append etcd's 32-byte SHA-256 of the image (what\n"
                  "                        'etcdctl snapshot restore' verifies)\n"
@@ -148,6 +152,15 @@ int cmd_snapshot(int argc, char **argv)
     if (both != NULL)
         snprintf(both, blen, "%s -> %s", path, tmp);
     const char *where = both != NULL ? both : path;
+    /*
+     * Exit 0 means "OUT is a good db": the state just copied is verified
+     * (bolt_tx_check) while the backend's shared lock still holds it
+     * unchanged, so the copy's pages are the ones checked.
+     */
+    uint64_t problems = 0;
+    int vrc = 0;
+    if (rc == 0)
+        vrc = cli_verify_db("snapshot", path, &problems);
     if (rc == 0) {
         where = tmp;
         rc = fsync(fd) == 0 ? 0 : -errno;
@@ -176,5 +189,13 @@ int cmd_snapshot(int argc, char **argv)
         return cli_report("snapshot", a.out, rc);
     printf("%s: %" PRIu64 "-byte image -> %s: %" PRIu64 " bytes (%s)\n", path, image, a.out,
            written, form_name(a.flags));
+    if (vrc != 0 || problems != 0) {
+        fprintf(stderr,
+                "strata snapshot: %s was written, but it copies a damaged db (%" PRIu64
+                " problem%s): it is not a good snapshot; 'strata salvage' recovers what "
+                "is readable\n",
+                a.out, problems, problems == 1 ? "" : "s");
+        return CLI_FINDING;
+    }
     return CLI_OK;
 }

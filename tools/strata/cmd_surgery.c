@@ -49,7 +49,8 @@ static void surgery_usage(FILE *out)
                  "      check both meta pages and the pages they name (writes nothing)\n\n"
                  "Options: -o, --output DST; --timeout DURATION (SRC's lock, 1s).\n"
                  "Exit: 0 done, 1 the repair is not possible on this file (or validate\n"
-                 "found a problem), 2 usage, 3 SRC unreadable.\n");
+                 "found a problem, or a range the page does not have), 2 usage, 3 SRC\n"
+                 "unreadable or DST cannot be written.\n");
 }
 
 typedef struct surgery {
@@ -71,6 +72,29 @@ static int parse_id(const char *text, int64_t *out)
     return 0;
 }
 
+/*
+ * pwrite all n bytes, going on after a short write so the call that cannot
+ * write reports the real errno (EFBIG, ENOSPC), never a made-up EIO. 0 or
+ * -errno; a write of 0 bytes (no progress, no errno) is -EIO.
+ */
+static int write_all(int fd, const void *buf, size_t n, uint64_t off)
+{
+    const unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t w = pwrite(fd, p, n, (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -errno;
+        if (w == 0)
+            return -EIO;
+        p += w;
+        n -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return 0;
+}
+
 /* Rule 1: copy SRC into the new file s->dst. CLI_OK or an exit code. */
 static int out_create(surgery *s)
 {
@@ -88,8 +112,8 @@ static int out_create(surgery *s)
     for (uint64_t off = 0; rc == 0 && off < s->r.file_size; off += chunk) {
         size_t n = s->r.file_size - off < chunk ? (size_t)(s->r.file_size - off) : chunk;
         rc = cli_raw_read(&s->r, off, buf, n);
-        if (rc == 0 && pwrite(s->fd, buf, n, (off_t)off) != (ssize_t)n)
-            rc = errno != 0 ? -errno : -EIO;
+        if (rc == 0)
+            rc = write_all(s->fd, buf, n, off);
     }
     free(buf);
     if (rc != 0) {
@@ -130,9 +154,8 @@ static int out_finish(surgery *s, int code)
 
 static int out_write(surgery *s, const void *buf, size_t n, uint64_t off)
 {
-    if (pwrite(s->fd, buf, n, (off_t)off) != (ssize_t)n)
-        return cli_report("surgery", s->dst, errno != 0 ? -errno : -EIO);
-    return CLI_OK;
+    int rc = write_all(s->fd, buf, n, off);
+    return rc != 0 ? cli_report("surgery", s->dst, rc) : CLI_OK;
 }
 
 /* The current meta, or CLI_FINDING after saying there is none. */
@@ -257,15 +280,22 @@ static int do_clear_elements(surgery *s, int64_t id, int64_t from, int64_t to)
     bolt__page p;
     bolt__page_load(buf, size, (bolt_pgid)id, &p, &why);
     bool leaf = bolt__page_is_leaf(&p);
+    if (from < 0 || (to >= 0 && from > to)) {
+        fprintf(stderr, "strata surgery %s: [%" PRId64 ", %" PRId64 ") is not a range\n", s->name,
+                from, to);
+        free(buf);
+        return CLI_USAGE;
+    }
     if (to < 0)
         to = p.count;
-    if (from < 0 || from > to || to > p.count) {
+    if (from > to || to > p.count) {
+        /* The page, not the command line, decides: a finding (1), as page-item out of range. */
         fprintf(stderr,
                 "strata surgery %s: [%" PRId64 ", %" PRId64 ") is not a range of page %" PRId64
                 "'s %u elements\n",
                 s->name, from, to, id, p.count);
         free(buf);
-        return CLI_USAGE;
+        return CLI_FINDING;
     }
     unsigned keep = p.count - (unsigned)(to - from);
     if (!leaf && keep == 0) {
@@ -402,6 +432,8 @@ static int do_freelist(surgery *s, bool rebuild)
         if (rc == 0)
             rc = crc;
     }
+    if (rc < 0 && rc > -4096) /* a system error writing the copy: its own errno (EFBIG, ENOSPC) */
+        return out_finish(s, cli_report("surgery", s->dst, rc));
     if (rc != 0) {
         fprintf(stderr, "strata surgery %s: the tree cannot be walked (%s): try 'strata salvage'\n",
                 s->name, cli_strerror(rc));

@@ -10,6 +10,10 @@
 
 #include <strata/common.h>
 
+#ifdef STRATA_HAVE_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
+
 #include "cli.h"
 
 static const cli_command commands[] = {
@@ -50,6 +54,18 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+#ifdef STRATA_HAVE_JEMALLOC
+    /*
+     * The CLI links jemalloc (its malloc family replaces the process's), so
+     * the library's allocations feed the bench's jemalloc statistics; say so
+     * to the library, so that strata_allocator() tells the truth.
+     */
+    static const strata_allocator_fns je = { malloc, calloc, realloc, free, "jemalloc" };
+    if (strata_set_allocator(&je) != 0) {
+        fprintf(stderr, "strata: internal error: cannot set the allocator\n");
+        return CLI_INTERNAL;
+    }
+#endif
     static const struct option opts[] = {
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },

@@ -1,0 +1,199 @@
+/*
+ * lease_int.h (private to lease/ and its tests): the lessor's structures.
+ *
+ * Memory layout:
+ *   - every lease is one lease__lease, found by ID through the lease table
+ *     (chained on lease->hnext);
+ *   - every attached key is one lease__item holding the key's bytes, found
+ *     by key through the item table (chained on item->hnext: etcd's
+ *     itemMap) and linked into its lease's list (prev/next: etcd's
+ *     lease.itemSet);
+ *   - two min-heaps (lease_queue.c) hold leases by time: the expiry queue
+ *     (etcd's LeaseExpiredNotifier) and the checkpoint queue (etcd's
+ *     leaseCheckpointHeap); a lease is in each at most once, at
+ *     lease->qidx[queue's slot].
+ *
+ * Invariants (lease__lessor_check verifies them):
+ *   1. item->lease is the lease whose list holds item, and the item table
+ *      holds exactly the items of all lists; lease->nitems counts its list.
+ *   2. the lease table holds exactly the leases; ids are unique and not 0.
+ *   3. a lease is in the expiry queue iff the lessor is primary; its queue
+ *      time is its expiry, or a retry time after it was offered.
+ *   4. both queues are heaps ordered by time (lease__queue_check), and
+ *      lease->qidx[slot] is the lease's position in queue slot.
+ *   5. lease->dirty iff its ID is in dirty_ids (waiting for the commit hook).
+ * All of it is guarded by lessor->mu.
+ */
+#ifndef STRATA_LEASE_INT_H
+#define STRATA_LEASE_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <strata/lease.h>
+
+#include "strata_config.h"
+
+#define LEASE__FOREVER      UINT64_MAX /* expiry of a lease on a non-primary lessor */
+#define LEASE__NOQ          SIZE_MAX   /* qidx of a lease not in that queue */
+#define LEASE__Q_EXPIRY     0
+#define LEASE__Q_CHECKPOINT 1
+#define LEASE__NS_PER_S     UINT64_C(1000000000)
+
+typedef struct lease__item lease__item;
+typedef struct lease__lease lease__lease;
+
+struct lease__item {
+    lease__item *hnext;       /* item table chain */
+    lease__item *prev, *next; /* the lease's list */
+    lease__lease *lease;
+    uint64_t hash;
+    size_t len;
+    uint8_t key[];
+};
+
+struct lease__lease {
+    lease__lease *hnext; /* lease table chain */
+    int64_t id;
+    int64_t ttl;           /* seconds, after the MinLeaseTTL floor */
+    int64_t remaining_ttl; /* checkpointed seconds; 0 = unset */
+    uint64_t expiry_ns;    /* LEASE__FOREVER when not primary */
+    uint64_t seq;          /* unique per grant/load: tells a re-granted ID apart */
+    size_t qidx[2];
+    lease__item *items; /* head of the list */
+    size_t nitems;
+    bool dirty;
+};
+
+/* ---- the heaps (lease_queue.c) ------------------------------------------ */
+
+typedef struct lease__qent {
+    uint64_t time;
+    lease__lease *lease;
+} lease__qent;
+
+typedef struct lease__queue {
+    lease__qent *a;
+    size_t n, cap;
+    int slot; /* which lease->qidx this queue maintains */
+} lease__queue;
+
+void lease__queue_init(lease__queue *q, int slot);
+void lease__queue_release(lease__queue *q); /* leaves every lease's qidx alone */
+/* Empties the queue, marking every lease in it as not queued. */
+void lease__queue_clear(lease__queue *q);
+/* Makes room for n more entries: 0 or -ENOMEM. */
+int lease__queue_reserve(lease__queue *q, size_t n);
+/* Inserts l at time, or moves it there when queued (etcd's RegisterOrUpdate): 0 or -ENOMEM. */
+int lease__queue_set(lease__queue *q, lease__lease *l, uint64_t time);
+/* Removes l if queued. */
+void lease__queue_remove(lease__queue *q, lease__lease *l);
+/* The earliest entry, or NULL when empty. */
+const lease__qent *lease__queue_peek(const lease__queue *q);
+/* Removes and returns the earliest lease (NULL when empty). */
+lease__lease *lease__queue_pop(lease__queue *q);
+/*
+ * Heap order (every parent's time <= its children's) and the leases'
+ * qidx: 0, or STRATA_EMISUSE with the broken rule in why (may be NULL).
+ */
+int lease__queue_check(const lease__queue *q, char *why, size_t why_size);
+
+/* ---- the tables (lease_map.c) ------------------------------------------- */
+
+typedef struct lease__ltable {
+    lease__lease **b;
+    size_t nb, n; /* buckets (a power of two), leases */
+} lease__ltable;
+
+typedef struct lease__itable {
+    lease__item **b;
+    size_t nb, n;
+} lease__itable;
+
+void lease__ltable_release(lease__ltable *t); /* frees the table only */
+lease__lease *lease__ltable_find(const lease__ltable *t, int64_t id);
+int lease__ltable_insert(lease__ltable *t, lease__lease *l); /* 0 or -ENOMEM */
+void lease__ltable_remove(lease__ltable *t, lease__lease *l);
+
+uint64_t lease__key_hash(const void *key, size_t len);
+void lease__itable_release(lease__itable *t);
+lease__item *lease__itable_find(const lease__itable *t, const void *key, size_t len, uint64_t hash);
+int lease__itable_insert(lease__itable *t, lease__item *it); /* 0 or -ENOMEM */
+void lease__itable_remove(lease__itable *t, lease__item *it);
+
+/* ---- the lessor ---------------------------------------------------------- */
+
+struct lease_lessor {
+    backend *be;
+    lease_options opt;
+    strata_clock *clock;
+    bool checkpoints; /* checkpoint_off and no_clock both unset */
+
+    pthread_mutex_t mu;       /* guards everything below up to the loop fields */
+    pthread_cond_t revoke_cv; /* a lease was revoked, or demote or close happened */
+    lease__ltable leases;
+    lease__itable items;
+    lease__queue expq, cpq;
+    bool primary;
+    bool closing;
+    size_t renew_waiters;
+    uint64_t next_seq;
+    int64_t *dirty_ids;
+    size_t ndirty, dirty_cap;
+    double tokens;      /* rate limiter: leases that may be offered now */
+    uint64_t tokens_at; /* clock time of the last refill */
+    lease_range_deleter rd;
+    bool have_rd;
+    size_t rd_users;           /* revokes using a copy of rd; set_range_deleter waits for 0 */
+    backend_commit_hook *hook; /* the checkpoint commit hook */
+
+    /* The loop thread (lessor_loop.c), guarded by loop_mu. */
+    pthread_mutex_t loop_mu;
+    pthread_cond_t loop_cv;
+    pthread_t thread;
+    bool thread_started, stop;
+    uint64_t poke_req, pass_done;
+
+    /* Counters (atomic). */
+    lease_stats stats;
+};
+
+/* Current time of the lessor's clock. */
+uint64_t lease__now(lease_lessor *l);
+
+/* etcd's Lease.expired (Remaining() <= 0); never with no_clock. */
+static inline bool lease__is_expired(const lease_lessor *l, const lease__lease *ls, uint64_t now)
+{
+    return !l->opt.no_clock && ls->expiry_ns != LEASE__FOREVER && ls->expiry_ns <= now;
+}
+
+/* One pass of the loop on the calling thread (lessor_loop.c). */
+void lease__pass(lease_lessor *l);
+int lease__loop_start(lease_lessor *l);
+void lease__loop_stop(lease_lessor *l);
+
+/* Revoke id only if it is still expired (auto_revoke). 0, LEASE_ENOTFOUND or a status. */
+int lease__revoke_expired(lease_lessor *l, int64_t id);
+
+/* Takes the due checkpoints; mu held. */
+void lease__take_checkpoints(lease_lessor *l, uint64_t now);
+
+/* Writes the dirty records into tx (the commit hook's body); batch lock held, mu not. */
+int lease__flush_dirty(lease_lessor *l, backend_batch_tx *tx);
+
+/*
+ * Every invariant of lease_int.h: 0, or STRATA_EMISUSE with why filled.
+ * Takes mu. For tests.
+ */
+int lease__lessor_check(lease_lessor *l, char *why, size_t why_size);
+
+#if STRATA_FAILPOINTS
+#define LEASE_FAILPOINT(l, name) \
+    ((l)->opt.failpoint != NULL ? (l)->opt.failpoint((l)->opt.failpoint_arg, name) : 0)
+#else
+#define LEASE_FAILPOINT(l, name) 0
+#endif
+
+#endif

@@ -1,0 +1,160 @@
+/*
+ * lessor_loop.c: the lessor's loop (etcd's runLoop: revokeExpiredLeases and
+ * checkpointScheduledLeases every 500 ms), on a thread of its own or run
+ * by lease_lessor_poke.
+ *
+ * A pass, under l->mu: take the expired leases off the top of the expiry
+ * queue, at most as many as the rate limiter allows, each put back at
+ * now + the retry interval (etcd's expireExists: offered again if it is
+ * still there then); take the due checkpoints. Then, with no lock held:
+ * hand the IDs to on_expired in batches, and with auto_revoke revoke each
+ * one that is still expired (a renew in between saves it).
+ *
+ * The thread sleeps tick_ns of wall time between passes (a condition
+ * variable on CLOCK_MONOTONIC); what a pass does depends only on the
+ * lessor's clock, so tests on a manual clock drive it with poke.
+ */
+#include "lease_int.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+/* Leases the rate limiter lets through now (SIZE_MAX: no limit); mu held. */
+static size_t offer_limit(lease_lessor *l, uint64_t now)
+{
+    if (l->opt.expire_rate == 0)
+        return SIZE_MAX;
+    /* A bucket of one tick's worth (etcd: leaseRevokeRate / 2 per 500 ms), at least 1. */
+    double cap = (double)l->opt.expire_rate * (double)l->opt.tick_ns / 1e9;
+    if (cap < 1)
+        cap = 1;
+    if (l->tokens_at == 0 || now < l->tokens_at) {
+        l->tokens = cap;
+    } else {
+        l->tokens += (double)l->opt.expire_rate * (double)(now - l->tokens_at) / 1e9;
+        if (l->tokens > cap)
+            l->tokens = cap;
+    }
+    l->tokens_at = now == 0 ? 1 : now;
+    return (size_t)l->tokens;
+}
+
+void lease__pass(lease_lessor *l)
+{
+    if (l->opt.no_clock)
+        return;
+    int64_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    pthread_mutex_lock(&l->mu);
+    uint64_t now = lease__now(l);
+    if (l->primary) {
+        size_t limit = offer_limit(l, now);
+        const lease__qent *e;
+        /* Invariant: ids[0, n) are expired leases, each re-queued at now + retry. */
+        while (n < limit && (e = lease__queue_peek(&l->expq)) != NULL && e->time <= now) {
+            lease__lease *ls = e->lease;
+            if (!lease__is_expired(l, ls, now)) {
+                (void)lease__queue_set(&l->expq, ls, ls->expiry_ns);
+                continue;
+            }
+            if (n == cap) {
+                size_t ncap = cap == 0 ? 256 : cap * 2;
+                int64_t *v = strata_realloc(ids, ncap * sizeof *v);
+                if (v == NULL)
+                    break; /* the rest stay due: offered in a later pass */
+                ids = v;
+                cap = ncap;
+            }
+            ids[n++] = ls->id;
+            uint64_t retry = now + l->opt.expired_retry_ns;
+            (void)lease__queue_set(&l->expq, ls, retry < now ? UINT64_MAX - 1 : retry);
+        }
+        if (l->opt.expire_rate != 0)
+            l->tokens -= (double)n;
+    }
+    lease__take_checkpoints(l, now);
+    lease_expired_fn fn = l->opt.on_expired;
+    pthread_mutex_unlock(&l->mu);
+
+    if (n > 0) {
+        __atomic_add_fetch(&l->stats.offered, n, __ATOMIC_RELAXED);
+        if (fn != NULL)
+            for (size_t i = 0; i < n; i += l->opt.expire_batch) {
+                size_t m = n - i < l->opt.expire_batch ? n - i : l->opt.expire_batch;
+                fn(l->opt.on_expired_arg, ids + i, m);
+            }
+        if (l->opt.auto_revoke)
+            for (size_t i = 0; i < n; i++)
+                (void)lease__revoke_expired(l, ids[i]); /* gone or renewed: nothing to do */
+    }
+    strata_free(ids);
+}
+
+static void *loop_main(void *arg)
+{
+    lease_lessor *l = arg;
+    pthread_mutex_lock(&l->loop_mu);
+    while (!l->stop) {
+        uint64_t req = l->poke_req;
+        pthread_mutex_unlock(&l->loop_mu);
+        lease__pass(l);
+        pthread_mutex_lock(&l->loop_mu);
+        l->pass_done = req;
+        pthread_cond_broadcast(&l->loop_cv);
+        if (l->stop || l->poke_req != req)
+            continue;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t t = (uint64_t)ts.tv_nsec + l->opt.tick_ns % LEASE__NS_PER_S;
+        ts.tv_sec += (time_t)(l->opt.tick_ns / LEASE__NS_PER_S + t / LEASE__NS_PER_S);
+        ts.tv_nsec = (long)(t % LEASE__NS_PER_S);
+        /* Invariant: leaves on a poke, a stop, or the tick's end. */
+        while (!l->stop && l->poke_req == req)
+            if (pthread_cond_timedwait(&l->loop_cv, &l->loop_mu, &ts) == ETIMEDOUT)
+                break;
+    }
+    pthread_mutex_unlock(&l->loop_mu);
+    return NULL;
+}
+
+int lease__loop_start(lease_lessor *l)
+{
+    int rc = pthread_create(&l->thread, NULL, loop_main, l);
+    if (rc != 0)
+        return -rc;
+    l->thread_started = true;
+    return 0;
+}
+
+void lease__loop_stop(lease_lessor *l)
+{
+    if (!l->thread_started)
+        return;
+    pthread_mutex_lock(&l->loop_mu);
+    l->stop = true;
+    pthread_cond_broadcast(&l->loop_cv);
+    pthread_mutex_unlock(&l->loop_mu);
+    pthread_join(l->thread, NULL);
+    l->thread_started = false;
+}
+
+int lease_lessor_poke(lease_lessor *l)
+{
+    pthread_mutex_lock(&l->loop_mu);
+    if (l->stop) {
+        pthread_mutex_unlock(&l->loop_mu);
+        return LEASE_ECLOSED;
+    }
+    if (!l->thread_started) {
+        pthread_mutex_unlock(&l->loop_mu);
+        lease__pass(l);
+        return 0;
+    }
+    uint64_t my = ++l->poke_req;
+    pthread_cond_broadcast(&l->loop_cv);
+    while (l->pass_done < my && !l->stop)
+        pthread_cond_wait(&l->loop_cv, &l->loop_mu);
+    pthread_mutex_unlock(&l->loop_mu);
+    return 0;
+}
