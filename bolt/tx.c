@@ -34,14 +34,16 @@
  *      stored, a commit whose free ids end the file in a run longer than
  *      the threshold cuts that run and lowers meta.pgid below it (the new
  *      freelist page, if any, then lands below the new mark or at it).
- *      After the meta is durable, the same meta is written into the other
- *      slot and synced, so neither meta names a page past the new end,
- *      then the file is truncated -- unless a read transaction older than
- *      this commit is open: it may still walk pages past the new end, so
- *      the truncation waits for the first commit after the last of them.
- *      A crash anywhere leaves either the old state (meta not durable; the
- *      file is whole) or the new one (the tail is not needed). A failure
- *      before the meta gives the ids back (untrim).
+ *      The file is truncated after the meta is durable, never below the
+ *      mark of either meta slot (the older slot keeps the old mark until
+ *      the next commit overwrites it: so the cut lands at that commit; a
+ *      torn meta write can never make a meta current that names pages past
+ *      the end), and never while a read transaction older than the shrink
+ *      is open (it may still walk pages past the new end: the cut waits
+ *      for the first commit after the last of them). Both meta slots keep
+ *      bbolt's txid order. A crash anywhere leaves either the old state
+ *      (meta not durable; the file is whole) or the new one (the tail is
+ *      not needed). A failure before the meta gives the ids back (untrim).
  */
 #include <errno.h>
 #include <limits.h>
@@ -432,7 +434,7 @@ static int write_pages(bolt_tx *tx)
     return 0;
 }
 
-/* Write tx's meta into slot `id` (txid % 2; the other slot for a shrink's copy). */
+/* Write tx's meta into its slot `id` (txid % 2). */
 static int write_meta(bolt_tx *tx, bolt_pgid id)
 {
     bolt_db *db = tx->db;
@@ -546,28 +548,13 @@ static void poison(bolt_db *db)
 }
 
 /*
- * Rule 6, second half: the committed meta into the other slot too, synced,
- * so no meta names a page past the new end. The commit has succeeded
- * already: a failure here only means the file is not truncated (the other
- * slot, torn or old, is never chosen over the durable current one).
- */
-static int shrink_copy_meta(bolt_tx *tx)
-{
-    bolt_db *db = tx->db;
-    int rc = BOLT_FAILPOINT(db, "before_shrink_meta_copy");
-    if (rc == 0)
-        rc = write_meta(tx, (tx->meta.txid + 1) % 2);
-    if (rc == 0 && !db->opt.no_sync && db->os->fdatasync(db->fd) != 0)
-        rc = -errno;
-    return rc;
-}
-
-/*
- * Rule 6: truncate to the larger high-water mark of the two meta slots,
- * once no read transaction that began before the shrink is open. db->mu is
- * held across the check and the truncation, so no reader begins on an old
- * meta meanwhile (a new one sees the lowered mark). A failed truncation
- * leaves a longer file, which is valid.
+ * Rule 6: truncate to the larger high-water mark of the two meta slots
+ * (the older slot still names the old mark until the next commit replaces
+ * it), once no read transaction that began before the shrink is open.
+ * db->mu is held across the check and the truncation, so no reader begins
+ * on an old meta meanwhile (a new one sees the lowered mark). Done when
+ * the current mark is what is kept; else tried again at the next commit.
+ * A failed truncation leaves a longer file, which is valid.
  */
 static void shrink_truncate(bolt_db *db)
 {
@@ -590,7 +577,8 @@ static void shrink_truncate(bolt_db *db)
         db->file_size = size;
         db->alloc_size = size;
     }
-    db->truncate_after = 0;
+    if (keep == db->meta.pgid)
+        db->truncate_after = 0;
     pthread_mutex_unlock(&db->mu);
 }
 
@@ -654,7 +642,7 @@ int bolt_tx_commit(bolt_tx *tx)
     db->meta = tx->meta;
     stats_add(&db->stats, &tx->stats);
     pthread_mutex_unlock(&db->mu);
-    if (tx->trim_n > 0 && shrink_copy_meta(tx) == 0)
+    if (tx->trim_n > 0)
         db->truncate_after = tx->meta.txid;
     if (db->truncate_after != 0)
         shrink_truncate(db);

@@ -146,13 +146,15 @@ typedef struct bolt_options {
      * Shrink (strata's own: a bbolt file never shrinks). When a commit
      * leaves more than shrink_threshold bytes of free pages at the end of
      * the file (0 = the default: max(64 MiB, 25% of the file)), it lowers
-     * the high-water mark below them, and after its meta is durable it
-     * copies that meta into the other meta slot and truncates the file --
-     * at once, or at the first later commit with no read transaction left
-     * that began before the shrink (their pages are never cut from under
-     * them). Page allocation prefers low ids, so free space gathers at the
-     * tail. The file is a valid bbolt file at every step. no_shrink turns it
-     * off (the file then only grows, as bbolt's).
+     * the high-water mark below them; the file is truncated after the meta
+     * is durable, at the first commit where neither meta slot names the old
+     * mark (the next one) and no read transaction that began before the
+     * shrink is open (their pages are never cut from under them). Pages
+     * freed by a commit are free from the next one on, so a big delete is
+     * cut two commits later. Page allocation prefers low ids, so free space
+     * gathers at the tail; a page in use near the end blocks the cut until
+     * a commit rewrites it lower. The file is a valid bbolt file at every
+     * step. no_shrink turns it off (the file then only grows, as bbolt's).
      */
     uint64_t shrink_threshold;
     bool no_shrink;
