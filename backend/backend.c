@@ -53,9 +53,14 @@ void backend_options_init(backend_options *o)
     o->size = sizeof *o;
     o->batch_interval_ns = BACKEND_DEFAULT_INTERVAL_NS;
     o->batch_limit = BACKEND_DEFAULT_LIMIT;
-    bolt_options_init(&o->bolt);
-    o->bolt.no_freelist_sync = true;
-    o->bolt.freelist_type = BOLT_FREELIST_HASHMAP;
+    o->bolt = NULL; /* backend_bolt_options_init's */
+}
+
+void backend_bolt_options_init(bolt_options *o)
+{
+    bolt_options_init(o);
+    o->no_freelist_sync = true;
+    o->freelist_type = BOLT_FREELIST_HASHMAP;
 }
 
 uint64_t backend__now(const backend *be)
@@ -83,17 +88,27 @@ int backend__failpoint(backend *be, const char *name)
     return 0;
 }
 
+/*
+ * The batch lock's holder, as the address of a thread-local byte: unique
+ * among live threads, comparable without the lock (batch_tx.c rule 1).
+ */
+static _Thread_local char batch_self;
+
 void backend__batch_lock(backend *be)
 {
     pthread_mutex_lock(&be->batch_mu);
-    be->batch.locked = true;
-    be->batch.owner = pthread_self();
+    atomic_store_explicit(&be->batch.holder, &batch_self, memory_order_relaxed);
 }
 
 void backend__batch_unlock(backend *be)
 {
-    be->batch.locked = false;
+    atomic_store_explicit(&be->batch.holder, NULL, memory_order_relaxed);
     pthread_mutex_unlock(&be->batch_mu);
+}
+
+bool backend__batch_held(const backend_batch_tx *tx)
+{
+    return atomic_load_explicit(&tx->holder, memory_order_relaxed) == &batch_self;
 }
 
 void backend__publish(backend *be, backend__rbuf *r)
@@ -192,8 +207,7 @@ int backend__run_hooks(backend *be)
 static bool hooks_lock(backend *be)
 {
     backend_batch_tx *tx = &be->batch;
-    /* Reading locked/owner unlocked is safe for the holder (batch_tx.c rule 1). */
-    if (tx->locked && pthread_equal(tx->owner, pthread_self()))
+    if (backend__batch_held(tx))
         return false;
     backend__batch_lock(be);
     return true;
@@ -359,6 +373,43 @@ static void stop_thread(backend *be)
 
 /* ---- open / close --------------------------------------------------------- */
 
+/*
+ * The backend's mutexes and condition variables, all or none: 0, or the
+ * -errno of the init that failed (-ENOMEM, -EAGAIN) with nothing left
+ * initialised.
+ */
+static int sync_init(backend *be)
+{
+    pthread_mutex_t *mus[] = { &be->batch_mu, &be->snap_mu, &be->thr_mu };
+    size_t nmu = 0;
+    int rc = 0;
+    while (nmu < 3) {
+        rc = pthread_mutex_init(mus[nmu], NULL);
+        if (rc != 0)
+            break;
+        nmu++;
+    }
+    pthread_condattr_t ca;
+    bool thr_cv = false, attr = false;
+    if (rc == 0)
+        attr = (rc = pthread_condattr_init(&ca)) == 0;
+    if (rc == 0)
+        rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    if (rc == 0)
+        thr_cv = (rc = pthread_cond_init(&be->thr_cv, &ca)) == 0;
+    if (attr)
+        pthread_condattr_destroy(&ca);
+    if (rc == 0)
+        rc = pthread_cond_init(&be->done_cv, NULL);
+    if (rc == 0)
+        return 0;
+    if (thr_cv)
+        pthread_cond_destroy(&be->thr_cv);
+    while (nmu > 0)
+        pthread_mutex_destroy(mus[--nmu]);
+    return -rc;
+}
+
 static void be_free(backend *be)
 {
     backend__rbuf_unref(be->rbuf);
@@ -404,27 +455,32 @@ int backend_open(const char *path, const backend_options *opt, backend **out)
             be->opt.batch_interval_ns ? be->opt.batch_interval_ns : BACKEND_DEFAULT_INTERVAL_NS;
     be->limit = be->opt.batch_limit ? be->opt.batch_limit : BACKEND_DEFAULT_LIMIT;
     be->clock = be->opt.clock != NULL ? be->opt.clock : strata_clock_monotonic();
+    /* bolt's options: copied under their own size rule (bolt_open's). */
+    backend_bolt_options_init(&be->bolt);
+    if (be->opt.bolt != NULL) {
+        const bolt_options *b = be->opt.bolt;
+        size_t n = b->size == 0 || b->size > sizeof *b ? sizeof *b : b->size;
+        memcpy(&be->bolt, b, n);
+        be->bolt.size = sizeof be->bolt;
+    }
+    be->opt.bolt = NULL; /* the caller's copy may end with this call: be->bolt from here */
     if (be->opt.mmap_reserve != 0)
-        be->opt.bolt.mmap_reserve = be->opt.mmap_reserve;
+        be->bolt.mmap_reserve = be->opt.mmap_reserve;
     if (be->opt.read_only)
-        be->opt.bolt.read_only = true;
-    pthread_mutex_init(&be->batch_mu, NULL);
-    pthread_mutex_init(&be->snap_mu, NULL);
-    pthread_mutex_init(&be->thr_mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&be->thr_cv, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_cond_init(&be->done_cv, NULL);
+        be->bolt.read_only = true;
+    int rc = sync_init(be);
+    if (rc != 0) {
+        strata_free(be);
+        return rc;
+    }
     be->batch.be = be;
-    int rc = -ENOMEM;
+    rc = -ENOMEM;
     be->path = strata__strdup(path);
     be->cur = strata_calloc(1, sizeof *be->cur);
     if (be->path == NULL || be->cur == NULL || backend__wbuf_new(&be->batch.wbuf) != 0 ||
         backend__rbuf_new(&be->rbuf) != 0)
         goto fail;
-    rc = bolt_open(path, &be->opt.bolt, &be->cur->db);
+    rc = bolt_open(path, &be->bolt, &be->cur->db);
     if (rc != 0)
         goto fail;
     be->cur->refs = 1;

@@ -16,6 +16,7 @@
 #include <strata/backend.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -44,17 +45,18 @@ struct backend_commit_hook {
 
 struct backend_batch_tx {
     backend *be;
-    bolt_tx *wtx;          /* batch_mu: bolt's long-lived write tx; NULL when closed/failed */
-    backend__wbuf *wbuf;   /* batch_mu: changes since lock */
-    uint64_t pending;      /* batch_mu (written), atomic (read by the commit thread) */
-    bool locked;           /* batch_mu */
-    pthread_t owner;       /* batch_mu: the holder, when locked */
+    bolt_tx *wtx;        /* batch_mu: bolt's long-lived write tx; NULL when closed/failed */
+    backend__wbuf *wbuf; /* batch_mu: changes since lock */
+    uint64_t pending;    /* batch_mu (written), atomic (read by the commit thread) */
+    _Atomic(const char *)
+            holder; /* the holder's token (backend.c), NULL when unlocked; batch_tx.c rule 1 */
     bool commit_on_unlock; /* batch_mu: a bucket changed, or a write-back failed */
 };
 
 struct backend {
     char *path;
-    backend_options opt;
+    backend_options opt; /* the caller's, copied; opt.bolt is NULL (see bolt) */
+    bolt_options bolt;   /* the bolt options every open of the db file uses */
     strata_clock *clock;
     uint64_t interval_ns;
     uint32_t limit;
@@ -116,6 +118,8 @@ int backend__run_hooks(backend *be);
 /* Lock / unlock batch_mu and record the holder (for commits made by the backend). */
 void backend__batch_lock(backend *be);
 void backend__batch_unlock(backend *be);
+/* True when the calling thread holds the batch lock (safe to call without it). */
+bool backend__batch_held(const backend_batch_tx *tx);
 /* Unlock found the batch limit reached: have the commit thread commit soon. */
 void backend__wake_for_limit(backend *be);
 /* The failpoint named name: 0 or the hook's status. */

@@ -12,7 +12,11 @@
  * Rules:
  *   1. Every function but lock checks that the calling thread holds the
  *      lock (BACKEND_ENOTLOCKED otherwise), so a forgotten lock is an
- *      error, not a data race.
+ *      error, not a data race. The check reads `holder` without the lock,
+ *      so `holder` is atomic: the holder stores its own thread's token
+ *      after locking and clears it before unlocking; a thread reads its own
+ *      token only if it stored it itself, that is, while it holds the lock
+ *      (relaxed order suffices: only the one location's coherence counts).
  *   2. A write is applied to bolt's write transaction first; only when that
  *      succeeded is it buffered and counted as pending, so a refused write
  *      leaves no trace. Deletes are buffered as tombstones, so readers stop
@@ -46,9 +50,7 @@ void backend_batch_tx_lock(backend_batch_tx *tx)
 
 int backend__batch_usable(const backend_batch_tx *tx)
 {
-    /* Rule 1. Reading `locked`/`owner` without the lock is safe for the
-     * holder (it wrote them); for anyone else owner never equals self. */
-    if (!tx->locked || !pthread_equal(tx->owner, pthread_self()))
+    if (!backend__batch_held(tx)) /* rule 1 */
         return BACKEND_ENOTLOCKED;
     if (tx->be->opt.read_only)
         return BOLT_EDATABASEREADONLY; /* backend.c rule 6 */
@@ -61,7 +63,7 @@ int backend__batch_usable(const backend_batch_tx *tx)
 
 int backend_batch_tx_unlock(backend_batch_tx *tx)
 {
-    if (!tx->locked || !pthread_equal(tx->owner, pthread_self()))
+    if (!backend__batch_held(tx)) /* rule 1 */
         return BACKEND_ENOTLOCKED;
     backend *be = tx->be;
     int rc = 0;

@@ -494,7 +494,7 @@ int backend_defrag(backend *be, backend_defrag_stats *stp)
     rc = backend__failpoint(be, "defrag_before_copy");
     if (rc == 0) {
         unlink(tmp); /* a leftover of a crash (open removes it too) */
-        bolt_options o = be->opt.bolt;
+        bolt_options o = be->bolt;
         o.initial_mmap_size = 0;
         /* Rule 4: the copy is garbage until renamed; it is synced once, before. */
         d.sync = !o.no_sync;

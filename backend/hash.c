@@ -1,5 +1,5 @@
 /*
- * hash.c: etcd's backend Hash (SCHEMA.md §8.2, the store.Hash paragraph):
+ * hash.c: etcd's backend Hash (docs/schema.md §8.2, the store.Hash paragraph):
  * CRC-32C over the committed file.
  *
  * Rules:

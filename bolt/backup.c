@@ -6,7 +6,7 @@
  * Rules:
  *   1. The image is the two meta pages regenerated from the transaction's
  *      meta (page 0 with its txid, page 1 with txid - 1, each with its own
- *      checksum; FORMAT.md §3.1), then pages 2 .. pgid - 1 as they are in
+ *      checksum; docs/format.md §3.1), then pages 2 .. pgid - 1 as they are in
  *      the file. So the copy opens on meta 0 and its size is exactly
  *      pgid * page_size bytes.
  *   2. Data pages are read with pread, not through the map: a failing disk

@@ -135,10 +135,17 @@ int bolt_batch(bolt_db *db, int (*fn)(bolt_tx *tx, void *arg), void *arg)
     if (b == NULL) {
         struct bolt__batch own = { .max = db->opt.batch_max_size ? db->opt.batch_max_size : 1000 };
         pthread_condattr_t attr;
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&own.cv, &attr);
-        pthread_condattr_destroy(&attr);
+        int rc = pthread_condattr_init(&attr);
+        if (rc == 0) {
+            rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+            if (rc == 0)
+                rc = pthread_cond_init(&own.cv, &attr);
+            pthread_condattr_destroy(&attr);
+        }
+        if (rc != 0) {
+            pthread_mutex_unlock(&db->mu);
+            return -rc;
+        }
         own.calls = &call;
         own.n = 1;
         db->batch = &own;

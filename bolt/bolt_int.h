@@ -109,7 +109,7 @@ int bolt__meta_decode(const unsigned char *page, size_t avail, bolt__meta *out);
 /* Write a whole meta page (header id, flags 0x04, body, checksum, zeros). */
 void bolt__meta_encode(const bolt__meta *m, bolt_pgid id, unsigned char *page, size_t page_size);
 /*
- * Choose the current meta of two decode results (FORMAT.md §3.1): the
+ * Choose the current meta of two decode results (docs/format.md §3.1): the
  * larger txid among the valid ones, meta 0 on a tie. Returns 0 and *out, or
  * rc0 when both are invalid.
  */
@@ -126,7 +126,7 @@ typedef int (*bolt__probe_read_fn)(void *arg, uint64_t off, void *buf, size_t n,
 /* Bytes at the start of the image the probe needs (bbolt reads 0x1000). */
 #define BOLT_PROBE_HEAD 4096
 /*
- * THE page-size probe (FORMAT.md §3.1 steps 2-3), used by bolt_open and by
+ * THE page-size probe (docs/format.md §3.1 steps 2-3), used by bolt_open and by
  * the CLI's raw reader alike: meta 0's page size when meta 0 is valid and
  * names a size in 512..65536; else the first candidate (hint if not 0, the
  * OS page size, the powers of two 512..65536) at which a valid meta 1 names

@@ -1,5 +1,5 @@
 /*
- * bucket.c: buckets (FORMAT.md §6): get/put/delete of keys, nested and
+ * bucket.c: buckets (docs/format.md §6): get/put/delete of keys, nested and
  * inline buckets, sequences, and the per-commit spill that decides each
  * touched bucket's representation.
  *

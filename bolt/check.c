@@ -2,7 +2,7 @@
  * check.c: the whole-file consistency check (bolt_tx_check) and the page
  * walk that rebuilds the free set of a file without a stored freelist.
  *
- * What is checked (FORMAT.md §11 plus strata's strict rules):
+ * What is checked (docs/format.md §11 plus strata's strict rules):
  *   1. freelist ids: no duplicates ("already freed"), each in [2, pgid);
  *   2. every page reachable from the root bucket, recursing into paged
  *      nested buckets: inside the high-water mark and the file, referenced

@@ -8,7 +8,7 @@
  *      (write transactions), else the validated page.
  *   2. Branch lookup takes the last element <= the key (element 0 when the
  *      key is below all); leaf lookup the first element >= the key
- *      (FORMAT.md §4).
+ *      (docs/format.md §4).
  *   3. Empty leaves are skipped in both directions.
  *   4. Depth is bounded by BOLT_MAX_DEPTH: a deeper tree (or a cycle in a
  *      corrupt file) is BOLT_ECORRUPT, never unbounded recursion.

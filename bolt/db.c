@@ -5,7 +5,7 @@
  * Rules:
  *   1. The file is locked with flock(2) on the database file itself, LOCK_EX
  *      for read-write and LOCK_SH for read-only opens, retried every 50 ms
- *      until the timeout (FORMAT.md §12), before anything is read.
+ *      until the timeout (docs/format.md §12), before anything is read.
  *   2. The map reserves more address space than the file needs (option,
  *      default max(1 GiB, 4 x file size)), so the file grows inside it; a
  *      transaction reads only below min(file size at its start, reserved).
@@ -373,7 +373,7 @@ static int reach_mark(void *arg, bolt_pgid id, uint32_t overflow)
     return 0;
 }
 
-/* FORMAT.md §7.3: without a stored freelist, free = not reachable. */
+/* docs/format.md §7.3: without a stored freelist, free = not reachable. */
 static int freelist_by_walk(bolt_db *db)
 {
     bolt_tx *tx;
@@ -449,8 +449,17 @@ static int db_new(const char *path, const bolt_options *opt, bolt_db **out)
     db->fd = -1;
     db->os = db->opt.os != NULL ? db->opt.os : bolt__os_default();
     db->read_only = db->opt.read_only;
-    pthread_mutex_init(&db->mu, NULL);
-    pthread_cond_init(&db->wcv, NULL);
+    int rc = pthread_mutex_init(&db->mu, NULL);
+    if (rc == 0) {
+        rc = pthread_cond_init(&db->wcv, NULL);
+        if (rc != 0)
+            pthread_mutex_destroy(&db->mu);
+    }
+    if (rc != 0) {
+        strata_free(db->path);
+        strata_free(db);
+        return -rc;
+    }
     *out = db;
     return 0;
 }
@@ -478,7 +487,7 @@ static int db_finish(bolt_db *db)
     int rc = load_meta(db);
     if (rc != 0)
         return rc;
-    db->alloc_size = 0; /* unknown after reopening (FORMAT.md §9) */
+    db->alloc_size = 0; /* unknown after reopening (docs/format.md §9) */
     if (db->read_only)
         return 0;
     rc = bolt__freelist_new(db->opt.freelist_type == BOLT_FREELIST_HASHMAP ? BOLT__FREELIST_HASHMAP
@@ -611,7 +620,7 @@ int bolt_close(bolt_db *db)
 }
 
 /*
- * Make the file at least `needed` bytes (FORMAT.md §9 sizes: powers of two
+ * Make the file at least `needed` bytes (docs/format.md §9 sizes: powers of two
  * up to 16 MiB, then 16 MiB steps), with posix_fallocate so a full disk
  * fails here, falling back to ftruncate where the file system cannot
  * allocate; then fsync unless no_grow_sync. Called with wmu held.

@@ -5,16 +5,16 @@
  * on-disk field is read and written through the load/store helpers below
  * (memcpy + little-endian), never by casting a struct onto map bytes:
  * nothing in the format is aligned (inline bucket pages start at odd
- * offsets, FORMAT.md §6).
+ * offsets, docs/format.md §6).
  *
  * Rules:
- *   1. All integers are little-endian (FORMAT.md conventions).
+ *   1. All integers are little-endian (docs/format.md conventions).
  *   2. Offsets named *_OFF are relative to the structure named in the
  *      prefix: PAGE_ from the page start, META_ from the page start of a
  *      meta page, BRANCH_/LEAF_ from the element start, BUCKET_ from the
  *      start of a bucket value.
  *
- *  Page (FORMAT.md §2):               Meta page body (§3), page offsets:
+ *  Page (docs/format.md §2):               Meta page body (§3), page offsets:
  *  +0  u64 id                          +16 u32 magic     +40 u64 sequence
  *  +8  u16 flags                       +20 u32 version   +48 u64 freelist
  *  +10 u16 count                       +24 u32 page_size +56 u64 pgid

@@ -1,6 +1,6 @@
 /*
  * freelist.c: the free and pending page ids of a bolt file, in memory, and
- * the freelist page (FORMAT.md §7). The interface and the page states are
+ * the freelist page (docs/format.md §7). The interface and the page states are
  * described in freelist.h; this file holds both implementations.
  *
  * Rules (checked by bolt__freelist_ok):
@@ -41,7 +41,7 @@
  *   release_range pending -> free (bbolt's rule, see the function)
  *   rollback      pending[txid] -> in use, recs[txid] -> free
  *
- * Byte order: the page is little-endian (FORMAT.md conventions). The load
+ * Byte order: the page is little-endian (docs/format.md conventions). The load
  * and store helpers below are local until bolt/format.h lands; they should
  * then be replaced by format.h's.
  */
@@ -53,7 +53,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- page layout (FORMAT.md §2, §7.1) ----------------------------------- */
+/* ---- page layout (docs/format.md §2, §7.1) ----------------------------------- */
 
 #define FL_HDR_SIZE       16
 #define FL_OFF_FLAGS      8
@@ -1180,7 +1180,7 @@ static int freelist_replace(bolt__freelist *f, const bolt_pgid *ids, size_t n)
     return 0;
 }
 
-/* Sort ids in place and check them (FORMAT.md §7.1). 0 or BOLT_ECORRUPT. */
+/* Sort ids in place and check them (docs/format.md §7.1). 0 or BOLT_ECORRUPT. */
 static int ids_validate(bolt_pgid *ids, size_t n, bolt_pgid hwm)
 {
     qsort(ids, n, sizeof ids[0], cmp_pgid);

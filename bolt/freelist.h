@@ -1,6 +1,6 @@
 /*
  * freelist.h (private to bolt/): the set of free page ids, in memory, and
- * its on-disk page (FORMAT.md §7).
+ * its on-disk page (docs/format.md §7).
  *
  * A page is in exactly one state:
  *   free     allocatable now;
@@ -129,7 +129,7 @@ size_t bolt__freelist_pending_count(const bolt__freelist *f);
 
 /*
  * Bytes the page image needs for free + pending ids: 16 + 8 * n, plus 8 when
- * n >= 0xFFFF (count overflow, FORMAT.md §7.1).
+ * n >= 0xFFFF (count overflow, docs/format.md §7.1).
  */
 size_t bolt__freelist_page_size(const bolt__freelist *f);
 

@@ -1,5 +1,5 @@
 /*
- * meta.c: the two meta pages (FORMAT.md §3): decode, validate, checksum,
+ * meta.c: the two meta pages (docs/format.md §3): decode, validate, checksum,
  * encode, and the choice of the current one.
  *
  * Rules:

@@ -16,7 +16,7 @@
  *   4. Spill writes children before their parent (page ids grow upward);
  *      every materialized node is rewritten to newly allocated pages and
  *      its old page is freed as pending (copy-on-write).
- *   5. Split (FORMAT.md §10): a node with more than 4 elements whose image
+ *   5. Split (docs/format.md §10): a node with more than 4 elements whose image
  *      reaches page_size is cut at the first index in [2, len-3] where the
  *      running size passes page_size * fill_percent. A node that only grew
  *      at the right edge of the tree is cut at a full page instead, so
@@ -273,7 +273,7 @@ size_t bolt__node_size(const bolt__node *n)
     return sz;
 }
 
-/* FORMAT.md §5 packing: elements first, then key/value bytes in order. */
+/* docs/format.md §5 packing: elements first, then key/value bytes in order. */
 void bolt__node_write(const bolt__node *n, unsigned char *buf)
 {
     bolt__st16(buf + BOLT_PAGE_FLAGS_OFF, n->leaf ? BOLT_PAGE_LEAF : BOLT_PAGE_BRANCH);
@@ -421,12 +421,12 @@ static int node_write_one(bolt__node *n)
     if (n->n >= 0xFFFF)
         return BOLT_EPANIC;
     if (!n->leaf && n->n == 0)
-        return BOLT_EPANIC; /* FORMAT.md §4: never write an empty branch */
+        return BOLT_EPANIC; /* docs/format.md §4: never write an empty branch */
     int rc = bolt__node_free(n);
     if (rc != 0)
         return rc;
     size_t size = bolt__node_size(n);
-    /* FORMAT.md §5: bbolt can read pos + ksize + vsize <= 2^31 - 1 only. */
+    /* docs/format.md §5: bbolt can read pos + ksize + vsize <= 2^31 - 1 only. */
     if (size - BOLT_PAGE_HEADER_SIZE > BOLT_MAX_ELEM_SPAN)
         return BOLT_EVALUETOOLARGE;
     bolt_pgid id;

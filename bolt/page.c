@@ -1,5 +1,5 @@
 /*
- * page.c: decoding and validation of branch and leaf pages (FORMAT.md §2,
+ * page.c: decoding and validation of branch and leaf pages (docs/format.md §2,
  * §4, §5). Pure functions over bytes: no I/O, no allocation (fuzzed).
  *
  * Rules:

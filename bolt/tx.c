@@ -15,7 +15,7 @@
  *      Its txid is the current meta's + 1; pages freed by earlier writers
  *      become allocatable only when no open reader can still see them
  *      (bbolt's freePages: release + releaseRange between readers).
- *   3. Commit order (FORMAT.md §3.1): rebalance, spill (children before
+ *   3. Commit order (docs/format.md §3.1): rebalance, spill (children before
  *      parents), free the old freelist run and write the new one, grow the
  *      file, write dirty pages sorted by id (coalesced runs), fdatasync,
  *      write the meta to page txid % 2, fdatasync. A failure before the meta
@@ -484,7 +484,7 @@ static void shrink_tail(bolt_tx *tx)
     tx->trim_n = n;
 }
 
-/* Free the previous freelist run and store the new list (FORMAT.md §7). */
+/* Free the previous freelist run and store the new list (docs/format.md §7). */
 static int commit_freelist(bolt_tx *tx)
 {
     bolt_db *db = tx->db;

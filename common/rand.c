@@ -1,5 +1,5 @@
 /*
- * rand.c: SplitMix64, the seeded generator of BENCH.md, tests and demos.
+ * rand.c: SplitMix64, the seeded generator of docs/bench.md, tests and demos.
  * Deterministic by construction: the same seed gives the same stream on
  * every machine, so a failing seed printed by a test replays exactly.
  */

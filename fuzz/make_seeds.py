@@ -9,7 +9,7 @@ The db seeds are small files strata itself writes (`strata load` with
 page, meta and freelist seeds are pages cut out of them plus a few
 hand-built freelist pages (the loader writes no free ids). The committed
 fixtures in tests/fixtures/bolt/ are a second db corpus (fuzz/meson.build).
-The kvpb and revkey seeds are SCHEMA.md's fixture records (section 3) plus
+The kvpb and revkey seeds are docs/schema.md's fixture records (section 3) plus
 hand-built edge forms: unknown fields of every wire type, groups, repeated
 fields, 10-byte varints, bad separators and marks.
 """

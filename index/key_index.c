@@ -1,6 +1,6 @@
 /*
  * key_index.c: keyIndex, the revisions of one key grouped in generations
- * (etcd 3.4.23 mvcc/key_index.go; spec/SCHEMA.md §6, §8.1), stored as one
+ * (etcd 3.4.23 mvcc/key_index.go; docs/schema.md §6, §8.1), stored as one
  * compact varint-encoded block (layout in idx_int.h).
  *
  * Rules (idx__ki_check validates 1-6):

@@ -427,6 +427,37 @@ int idx_tree_range(idx_tree *t, const void *key, size_t key_len, const void *end
     return 0;
 }
 
+int idx_tree_range_page(idx_tree *t, const void *key, size_t key_len, bool after_key,
+                        const void *end, size_t end_len, int64_t at_rev, size_t limit,
+                        idx_range_result *out)
+{
+    idx_range_result_release(out);
+    range_acc a = { out, 0, 0, true };
+    int rc = 0;
+    tree_rdlock(t);
+    idx__bcursor c;
+    bool ok = idx__btree_seek(&t->bt, key, key_len, after_key, &c);
+    /* Loop invariant: out holds every match from the start up to the cursor. */
+    for (; ok && rc == 0 && (limit == 0 || out->count < limit); ok = idx__bcursor_next(&c)) {
+        idx__bcursor_prefetch(&c, 6);
+        const idx__ki *k = *idx__bcursor_slot(&c);
+        if (!below_end(k, end, end_len))
+            break;
+        idx_rev m;
+        if (idx__ki_get(k, at_rev, &m, NULL, NULL) != 0)
+            continue;
+        out->total++;
+        rc = acc_add(&a, k->data, k->key_len, m);
+    }
+    tree_rdunlock(t);
+    if (rc != 0) {
+        idx_range_result_release(out);
+        return rc;
+    }
+    acc_finish(&a);
+    return 0;
+}
+
 size_t idx_tree_count_revisions(idx_tree *t, const void *key, size_t key_len, const void *end,
                                 size_t end_len, int64_t at_rev)
 {

@@ -1,5 +1,5 @@
 /*
- * leasepb.h: records of etcd's `lease` bucket (SCHEMA.md §5; etcd 3.4
+ * leasepb.h: records of etcd's `lease` bucket (docs/schema.md §5; etcd 3.4
  * lease/lessor.go, lease/leasepb/lease.proto, lease.pb.go).
  *
  *   key    int64ToBytes(ID): the 8-byte big-endian two's complement of the
@@ -63,7 +63,7 @@ int lease__pb_encode(const lease__pb *l, void *out, size_t size, size_t *written
 int lease__pb_decode(const void *buf, size_t len, lease__pb *out);
 
 /*
- * The schema's rules for one record of the bucket (SCHEMA.md §5, §10):
+ * The schema's rules for one record of the bucket (docs/schema.md §5, §10):
  * the key decodes, the ID is not 0 (etcd's NoLease, which Grant refuses)
  * and the key is int64ToBytes of the value's ID. 0, or LEASE_ECORRUPT
  * with the broken rule in why (why may be NULL).

@@ -2,7 +2,7 @@
  * interval_tree.h: a set of half-open byte-string intervals [low, high),
  * each carrying a value, answering "which intervals contain this key"
  * (a stabbing query). The watchable store keeps its range watchers here
- * (etcd's adt.IntervalTree with StringAffineComparable; SCHEMA.md §11).
+ * (etcd's adt.IntervalTree with StringAffineComparable; docs/schema.md §11).
  *
  * The bounds are byte strings compared as unsigned bytes, shorter prefix
  * first; `high_inf` stands for etcd's empty range end, "every key >= low".

@@ -1,6 +1,6 @@
 /*
  * kvpb.h: the value of etcd's `key` bucket, a protobuf mvccpb.KeyValue
- * (SCHEMA.md §3.2; etcd 3.4 mvcc/mvccpb/kv.proto, kv.pb.go):
+ * (docs/schema.md §3.2; etcd 3.4 mvcc/mvccpb/kv.proto, kv.pb.go):
  *
  *   field            no.  wire type       tag
  *   key              1    bytes (2)       0x0A
@@ -43,7 +43,7 @@ typedef struct mvcc__kv {
     int64_t version;
     const uint8_t *value;
     size_t value_len;
-    int64_t lease; /* 0: no lease; may be negative (SCHEMA.md §3.2) */
+    int64_t lease; /* 0: no lease; may be negative (docs/schema.md §3.2) */
 } mvcc__kv;
 
 /* Bytes mvcc__kv_encode writes for kv. */
@@ -74,7 +74,7 @@ mvcc__kv mvcc__kv_tombstone(const void *key, size_t key_len);
 bool mvcc__kv_equal(const mvcc__kv *a, const mvcc__kv *b);
 
 /*
- * The schema's rules for a record of the `key` bucket (SCHEMA.md §3.2,
+ * The schema's rules for a record of the `key` bucket (docs/schema.md §3.2,
  * §3.3), beyond what the protobuf decoder checks. For the revision key rk:
  *   tombstone  a non-empty key and no other field;
  *   put        a non-empty key, mod_revision == rk->rev.main,

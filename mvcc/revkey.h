@@ -1,5 +1,5 @@
 /*
- * revkey.h: the key of etcd's `key` bucket, a revision (SCHEMA.md §3.1;
+ * revkey.h: the key of etcd's `key` bucket, a revision (docs/schema.md §3.1;
  * etcd 3.4 mvcc/revision.go and kvstore.go):
  *
  *   offset  size  field

@@ -16,8 +16,9 @@
 
 #include "watch_int.h"
 
-mvcc__event *mvcc__event_new(bool deleted, const mvcc__kv *kv, int64_t mod_rev)
+mvcc__event *mvcc__event_new(mvcc_event_type type, int64_t sub, const mvcc__kv *kv, int64_t mod_rev)
 {
+    bool deleted = type == MVCC_EVENT_DELETE;
     size_t klen = kv->key_len, vlen = deleted ? 0 : kv->value_len;
     size_t total = sizeof(mvcc__event) + klen + vlen;
     if (klen > UINT32_MAX || vlen > UINT32_MAX || total > UINT32_MAX)
@@ -29,23 +30,21 @@ mvcc__event *mvcc__event_new(bool deleted, const mvcc__kv *kv, int64_t mod_rev)
     e->refs = 1;
     e->bytes = (uint32_t)total;
     memset(&e->pub, 0, sizeof e->pub);
+    e->pub.type = type;
+    e->pub.sub = sub;
     if (klen)
         memcpy(p, kv->key, klen);
-    e->pub.key = p;
-    e->pub.key_len = klen;
-    if (deleted) {
-        e->pub.type = MVCC_EVENT_DELETE;
-        e->pub.mod_revision = mod_rev;
-    } else {
-        e->pub.type = MVCC_EVENT_PUT;
+    e->pub.kv.key = p;
+    e->pub.kv.key_len = klen;
+    e->pub.kv.mod_revision = mod_rev;
+    if (!deleted) {
         if (vlen)
             memcpy(p + klen, kv->value, vlen);
-        e->pub.value = vlen ? p + klen : NULL;
-        e->pub.value_len = vlen;
-        e->pub.create_revision = kv->create_revision;
-        e->pub.mod_revision = kv->mod_revision;
-        e->pub.version = kv->version;
-        e->pub.lease = kv->lease;
+        e->pub.kv.value = vlen ? p + klen : NULL;
+        e->pub.kv.value_len = vlen;
+        e->pub.kv.create_revision = kv->create_revision;
+        e->pub.kv.version = kv->version;
+        e->pub.kv.lease = kv->lease;
     }
     return e;
 }

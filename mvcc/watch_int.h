@@ -1,6 +1,6 @@
 /*
  * watch_int.h: the watchable store's private types (etcd's watchableStore,
- * watcherGroup, watcher, watchStream; SCHEMA.md §11), shared by
+ * watcherGroup, watcher, watchStream; docs/schema.md §11), shared by
  * watch_event.c, watch_group.c, watch_stream.c and watchable_store.c.
  *
  * Locks, in the only order they are ever nested:
@@ -47,10 +47,11 @@
 
 #include "interval_tree.h"
 #include "kvpb.h"
+#include "mvcc_int.h"
 #include "revkey.h"
 #include "watch_map.h"
 
-/* etcd's constants (SCHEMA.md §11). */
+/* etcd's constants (docs/schema.md §11). */
 #define MVCC__WATCH_QUEUE_LEN      128  /* chanBufLen */
 #define MVCC__WATCH_MAX_PER_SYNC   512  /* maxWatchersPerSync */
 #define MVCC__WATCH_BATCH_MAX_REVS 1000 /* watchBatchMaxRevs */
@@ -66,14 +67,12 @@ typedef struct mvcc__event {
     mvcc_event pub;
 } mvcc__event;
 
-/* A change as the store reports it at the end of a write txn. */
-typedef struct mvcc__wchange {
-    mvcc__kv kv; /* DELETE: only key is read */
-    bool deleted;
-} mvcc__wchange;
-
-/* A new event with one reference: PUT of kv, or DELETE of key at mod_rev. */
-mvcc__event *mvcc__event_new(bool deleted, const mvcc__kv *kv, int64_t mod_rev);
+/*
+ * A new event with one reference: PUT of kv, or DELETE of kv's key, at
+ * main revision mod_rev and sub-revision sub (a DELETE reads only kv's key).
+ */
+mvcc__event *mvcc__event_new(mvcc_event_type type, int64_t sub, const mvcc__kv *kv,
+                             int64_t mod_rev);
 void mvcc__event_ref(mvcc__event *e);
 void mvcc__event_unref(mvcc__event *e);
 
@@ -194,8 +193,9 @@ struct mvcc_watch_stream {
     size_t max_bytes;
     size_t peak_bytes;
     uint64_t dropped;
-    bool blocked; /* a send found no room; the consumer kicks the sync thread */
-    int efd;      /* eventfd, readable iff n > 0 */
+    bool blocked;     /* a send found no room; the consumer kicks the sync thread */
+    unsigned waiters; /* threads sleeping on qcv (watch_stream.c rule 4) */
+    int efd;          /* eventfd, readable iff n > 0; -1 until asked for */
 };
 
 /* A stream on W (the store's watch state). */
@@ -268,12 +268,13 @@ void mvcc__watchable_close(mvcc__watchable *W);
 /* Drops one reference (W->mu not held); frees W at zero. */
 void mvcc__watchable_unref(mvcc__watchable *W);
 /*
- * The end of a write txn that made revision rev with changes ch[0, n):
+ * The end of a write txn that made revision rev with changes ch[0, n)
+ * (the store's write hook; a DELETE carries only the key):
  * hands their events to the synced watchers. Called with the store's
  * write lock held, after rev became readable. Returns 0 or -ENOMEM (some
  * watchers then fall back to catching up from history: nothing is lost).
  */
-int mvcc__watch_notify(mvcc__watchable *W, int64_t rev, const mvcc__wchange *ch, size_t n);
+int mvcc__watch_notify(mvcc__watchable *W, int64_t rev, const mvcc__change *ch, size_t n);
 /* Wakes the sync thread (a compaction, new unsynced watchers, room in a queue). */
 void mvcc__watchable_kick(mvcc__watchable *W);
 /*

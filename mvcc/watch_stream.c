@@ -7,9 +7,17 @@
  *      stream's victim batches stay within max_bytes, except that an empty
  *      queue takes any single response (so a response larger than the
  *      budget is delayed, never stuck).
- *   2. The eventfd's counter is non-zero iff n > 0: the send that makes
- *      the queue non-empty writes 1, the receive that empties it reads it
- *      back, both under qmu.
+ *   2. The eventfd exists once the application asked for it (so a
+ *      consumer that only uses recv pays no system call per response);
+ *      from then on its counter is non-zero iff n > 0: it is created
+ *      holding 1 when the queue is non-empty, the send that makes the
+ *      queue non-empty writes 1, the receive that empties it reads it
+ *      back, all under qmu.
+ *   4. A waiter (recv or wait) sleeps on qcv only while the queue is empty
+ *      (or the stream is behind); it is counted in `waiters`, and a sender
+ *      signals only the edges that can end a wait (queue empty -> not,
+ *      behind -> 0) and only when someone waits: a busy stream costs no
+ *      wake-up per response.
  *   3. A send that finds no room sets `blocked`; the receive that next
  *      makes room clears it and wakes the sync thread, which retries the
  *      stream's victims and catches up its unsynced watchers. So a stalled
@@ -57,13 +65,7 @@ int mvcc__watch_stream_open(mvcc__watchable *W, const mvcc_watch_stream_options 
         strata_free(ws);
         return -ENOMEM;
     }
-    ws->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (ws->efd < 0) {
-        int rc = -errno;
-        strata_free(ws->ring);
-        strata_free(ws);
-        return rc;
-    }
+    ws->efd = -1; /* made on the first mvcc_watch_stream_fd (rule 2) */
     ws->cap = opt.queue_len;
     ws->max_bytes = opt.max_bytes;
     mvcc__wmap_init(&ws->ids);
@@ -78,7 +80,6 @@ int mvcc__watch_stream_open(mvcc__watchable *W, const mvcc_watch_stream_options 
     pthread_mutex_lock(&W->mu);
     if (W->closed) {
         pthread_mutex_unlock(&W->mu);
-        close(ws->efd);
         pthread_mutex_destroy(&ws->qmu);
         pthread_cond_destroy(&ws->qcv);
         strata_free(ws->ring);
@@ -97,6 +98,8 @@ int mvcc__watch_stream_open(mvcc__watchable *W, const mvcc_watch_stream_options 
 
 static void efd_set(mvcc_watch_stream *ws)
 {
+    if (ws->efd < 0)
+        return;
     uint64_t one = 1;
     ssize_t rc = write(ws->efd, &one, sizeof one);
     (void)rc; /* cannot fail: the counter is 0 here (rule 2) */
@@ -104,6 +107,8 @@ static void efd_set(mvcc_watch_stream *ws)
 
 static void efd_clear(mvcc_watch_stream *ws)
 {
+    if (ws->efd < 0)
+        return;
     uint64_t v;
     ssize_t rc = read(ws->efd, &v, sizeof v);
     (void)rc;
@@ -131,11 +136,14 @@ bool mvcc__wstream_send(mvcc_watch_stream *ws, mvcc__wresp *r)
         return false;
     }
     ws->ring[(ws->head + ws->n) % ws->cap] = r;
-    if (ws->n++ == 0)
+    if (ws->n++ == 0) {
+        /* Rule 4: only the empty -> non-empty edge can end a wait. */
         efd_set(ws);
+        if (ws->waiters > 0)
+            pthread_cond_broadcast(&ws->qcv);
+    }
     ws->qbytes += r->bytes;
     note_peak(ws);
-    pthread_cond_broadcast(&ws->qcv);
     pthread_mutex_unlock(&ws->qmu);
     return true;
 }
@@ -157,7 +165,7 @@ void mvcc__wstream_account(mvcc_watch_stream *ws, long behind_delta, long victim
     ws->behind = (size_t)((long)ws->behind + behind_delta);
     ws->victim_bytes = (size_t)((long)ws->victim_bytes + victim_bytes_delta);
     note_peak(ws);
-    if (ws->behind == 0)
+    if (ws->behind == 0 && behind_delta != 0 && ws->waiters > 0)
         pthread_cond_broadcast(&ws->qcv);
     pthread_mutex_unlock(&ws->qmu);
 }
@@ -187,7 +195,8 @@ int mvcc_watch_stream_recv(mvcc_watch_stream *ws, int timeout_ms, mvcc_watch_res
     *out = NULL;
     if (ws == NULL)
         return STRATA_EMISUSE;
-    struct timespec dl = deadline_after(timeout_ms > 0 ? timeout_ms : 0);
+    struct timespec dl;
+    bool have_dl = false;
     pthread_mutex_lock(&ws->qmu);
     while (ws->n == 0) {
         if (store_closed(ws)) {
@@ -198,8 +207,14 @@ int mvcc_watch_stream_recv(mvcc_watch_stream *ws, int timeout_ms, mvcc_watch_res
             pthread_mutex_unlock(&ws->qmu);
             return -EAGAIN;
         }
+        if (!have_dl && timeout_ms > 0) {
+            dl = deadline_after(timeout_ms); /* only when it has to wait */
+            have_dl = true;
+        }
+        ws->waiters++;
         int rc = timeout_ms < 0 ? pthread_cond_wait(&ws->qcv, &ws->qmu)
                                 : pthread_cond_timedwait(&ws->qcv, &ws->qmu, &dl);
+        ws->waiters--;
         if (rc == ETIMEDOUT && ws->n == 0) {
             pthread_mutex_unlock(&ws->qmu);
             return -ETIMEDOUT;
@@ -250,6 +265,7 @@ int mvcc_watch_stream_wait(mvcc_watch_stream *ws, int timeout_ms, bool *caught_u
             continue;
         }
         int rc = 0;
+        ws->waiters++;
         if (timeout_ms < 0) {
             /* Bounded sleeps so a lost wake-up costs at most a period. */
             struct timespec t = deadline_after(100);
@@ -260,6 +276,7 @@ int mvcc_watch_stream_wait(mvcc_watch_stream *ws, int timeout_ms, bool *caught_u
         } else {
             rc = pthread_cond_timedwait(&ws->qcv, &ws->qmu, &dl);
         }
+        ws->waiters--;
         bool done = ws->n > 0 || ws->behind == 0;
         pthread_mutex_unlock(&ws->qmu);
         if (rc == ETIMEDOUT && !done)
@@ -267,9 +284,22 @@ int mvcc_watch_stream_wait(mvcc_watch_stream *ws, int timeout_ms, bool *caught_u
     }
 }
 
-int mvcc_watch_stream_fd(const mvcc_watch_stream *ws)
+int mvcc_watch_stream_fd(mvcc_watch_stream *ws)
 {
-    return ws != NULL ? ws->efd : -1;
+    if (ws == NULL)
+        return STRATA_EMISUSE;
+    pthread_mutex_lock(&ws->qmu);
+    if (ws->efd < 0) {
+        ws->efd = eventfd(ws->n > 0 ? 1 : 0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (ws->efd < 0) {
+            int rc = -errno;
+            pthread_mutex_unlock(&ws->qmu);
+            return rc;
+        }
+    }
+    int fd = ws->efd;
+    pthread_mutex_unlock(&ws->qmu);
+    return fd;
 }
 
 int mvcc_watch(mvcc_watch_stream *ws, const mvcc_watch_request *req, int64_t *id_out)
@@ -328,7 +358,8 @@ void mvcc_watch_stream_close(mvcc_watch_stream *ws)
         mvcc__wresp_free(ws->ring[(ws->head + i) % ws->cap]);
     strata_free(ws->ring);
     mvcc__wmap_destroy(&ws->ids);
-    close(ws->efd);
+    if (ws->efd >= 0)
+        close(ws->efd);
     pthread_mutex_destroy(&ws->qmu);
     pthread_cond_destroy(&ws->qcv);
     strata_free(ws);

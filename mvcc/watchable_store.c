@@ -1,6 +1,6 @@
 /*
  * watchable_store.c: the watchable store (etcd 3.4 mvcc/watchable_store.go,
- * watcher_group.go; SCHEMA.md §11): watchers in sync get each write's
+ * watcher_group.go; docs/schema.md §11): watchers in sync get each write's
  * events from the writer (notify), watchers behind catch up from history
  * on the sync thread in rounds of bounded revisions, and watchers whose
  * queue was full (victims) are retried when their consumer makes room.
@@ -215,7 +215,7 @@ static void make_victim(mvcc__watchable *W, mvcc__watcher *w, mvcc__wstate from,
 /* ---- notify: the end of a write txn ------------------------------------ */
 
 typedef struct notify_ctx {
-    const mvcc__wchange *ch;
+    const mvcc__change *ch;
     int64_t rev;
     uint64_t gen;
     mvcc__event *ev;                /* the change's event, built on first match */
@@ -235,12 +235,13 @@ static void notify_one(void *arg, mvcc__watcher *w)
         c->tail = &w->tnext;
     }
     if (c->ev == NULL)
-        c->ev = mvcc__event_new(c->ch->deleted, &c->ch->kv, c->rev);
+        c->ev = mvcc__event_new(c->ch->deleted ? MVCC_EVENT_DELETE : MVCC_EVENT_PUT, c->ch->sub,
+                                &c->ch->kv, c->rev);
     if (c->ev == NULL || scratch_push(w, c->ev) != 0)
         w->lost = true; /* out of memory: re-read from history */
 }
 
-int mvcc__watch_notify(mvcc__watchable *W, int64_t rev, const mvcc__wchange *ch, size_t n)
+int mvcc__watch_notify(mvcc__watchable *W, int64_t rev, const mvcc__change *ch, size_t n)
 {
     int rc = 0;
     pthread_mutex_lock(&W->mu);
@@ -324,18 +325,18 @@ typedef struct sync_ctx {
     mvcc__watchable *W;
     uint64_t round;
     mvcc__event *ev; /* the entry's event, built on first match */
-    bool deleted;
+    mvcc_event_type type;
     mvcc__kv kv;
-    int64_t main;
+    idx_rev rev;
 } sync_ctx;
 
 static void sync_one(void *arg, mvcc__watcher *w)
 {
     sync_ctx *c = arg;
-    if (w->gen != c->round || w->lost || c->main < w->min_rev)
+    if (w->gen != c->round || w->lost || c->rev.main < w->min_rev)
         return; /* not chosen this round, or below what it still needs */
     if (c->ev == NULL)
-        c->ev = mvcc__event_new(c->deleted, &c->kv, c->main);
+        c->ev = mvcc__event_new(c->type, c->rev.sub, &c->kv, c->rev.main);
     if (c->ev == NULL || scratch_push(w, c->ev) != 0)
         w->lost = true; /* out of memory: this watcher reads again next round */
 }
@@ -351,8 +352,8 @@ static int sync_entry(void *arg, const uint8_t *k, size_t klen, const uint8_t *v
         rc = MVCC_ECORRUPT;
     if (rc != 0)
         return rc;
-    c->deleted = rk.tombstone;
-    c->main = rk.rev.main;
+    c->type = rk.tombstone ? MVCC_EVENT_DELETE : MVCC_EVENT_PUT;
+    c->rev = rk.rev;
     c->ev = NULL;
     mvcc__wgroup_match(&c->W->unsynced, c->kv.key, c->kv.key_len, sync_one, c);
     mvcc__event_unref(c->ev);

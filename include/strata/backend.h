@@ -5,7 +5,7 @@
  * interval, or as soon as the batch limit of pending writes is reached),
  * lets readers see applied-but-uncommitted writes through a buffer, and
  * serves long reads without blocking writers (etcd's mvcc/backend, as
- * DESIGN.md describes it for strata).
+ * docs/design.md describes it for strata).
  *
  * Writes go through the one batch transaction: lock it, call the put /
  * delete / bucket functions, unlock it. Each write goes into bolt's
@@ -91,7 +91,10 @@ typedef struct backend_read_tx backend_read_tx;   /* one thread at a time */
 
 /*
  * Open options; backend_options_init() fills the defaults below. New fields
- * are only ever added at the end.
+ * are only ever added at the end: `size` tells the library which fields the
+ * caller knew. bolt's options are not embedded but pointed to, so that each
+ * struct keeps its own size-based versioning: a bolt_options that grows
+ * (bolt_options.size) never moves the backend fields after it.
  */
 typedef struct backend_options {
     size_t size;                /* sizeof(backend_options) as the caller knew it */
@@ -99,11 +102,14 @@ typedef struct backend_options {
     uint32_t batch_limit;       /* pending writes that trigger a commit; 0 = 10000 */
     size_t mmap_reserve;        /* bolt's map reservation; 0 = bolt's default */
     /*
-     * bolt's options; init sets etcd's: no_freelist_sync (no freelist page),
-     * and strata's choice of the hashmap freelist. mmap_reserve above, when
-     * not 0, overrides bolt.mmap_reserve.
+     * bolt's options, or NULL (init's default) for etcd's:
+     * backend_bolt_options_init's. To change one of them, fill a
+     * bolt_options with backend_bolt_options_init, change it and point here.
+     * Read (copied) only by backend_open: it need not outlive the call.
+     * mmap_reserve above, when not 0, overrides bolt->mmap_reserve; read_only
+     * below sets bolt's read_only too.
      */
-    bolt_options bolt;
+    const bolt_options *bolt;
     /* Time for the batch interval; NULL = strata_clock_monotonic(). */
     strata_clock *clock;
     /*
@@ -132,15 +138,23 @@ typedef struct backend_options {
 STRATA_API void backend_options_init(backend_options *o);
 
 /*
+ * Fill o with the bolt options a backend uses when backend_options.bolt is
+ * NULL: bolt_options_init's, plus etcd's no_freelist_sync (no freelist
+ * page) and strata's choice of the hashmap freelist.
+ */
+STRATA_API void backend_bolt_options_init(bolt_options *o);
+
+/*
  * Open (creating if missing) the bolt file at path, begin the batch's write
  * transaction and start the commit thread. A temporary file left by a
  * crashed defrag (path + ".defrag.tmp") is removed. With
  * opt->read_only, only open it for reading (see backend_options). opt may
  * be NULL (defaults); it is copied. Returns 0; every code of bolt_open
  * (BOLT_ETIMEOUT when another process holds a conflicting lock past
- * opt->bolt.timeout_ms; -ENOENT and BOLT_EINVALID for a missing or empty
+ * opt->bolt->timeout_ms; -ENOENT and BOLT_EINVALID for a missing or empty
  * file when read-only); STRATA_EMISUSE (NULL path); -ENOMEM; -errno from
- * thread creation. *out is NULL on failure.
+ * initialising its locks or creating the commit thread (-EAGAIN).
+ * *out is NULL on failure.
  */
 STRATA_API int backend_open(const char *path, const backend_options *opt, backend **out);
 

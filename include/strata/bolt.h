@@ -59,7 +59,7 @@ enum bolt_status {
 #undef BOLT__ENUM
 };
 
-/* A page number, and a transaction id (FORMAT.md §1, §3.1). */
+/* A page number, and a transaction id (docs/format.md §1, §3.1). */
 typedef uint64_t bolt_pgid;
 typedef uint64_t bolt_txid;
 
@@ -333,7 +333,8 @@ STRATA_API int bolt_view(bolt_db *db, int (*fn)(bolt_tx *tx, void *arg), void *a
  * several threads share one write transaction and one commit (up to
  * batch_max_size calls, gathered for at most batch_max_delay_ms), so many
  * small writers pay for a few syncs instead of one each. Returns fn's
- * status, or the commit's. fn may run more than once: when a call of the
+ * status, or the commit's, or -errno (-ENOMEM, -EAGAIN) when the batch cannot
+ * set up its condition variable. fn may run more than once: when a call of the
  * batch fails, the transaction is rolled back, the failing call is run
  * again on its own (its result is its own), and the others run again
  * together. So fn must have no effects outside the transaction, and must
@@ -403,7 +404,7 @@ STRATA_API int bolt_bucket_put(bolt_bucket *b, bolt_val key, bolt_val value);
  */
 STRATA_API int bolt_bucket_delete(bolt_bucket *b, bolt_val key);
 
-/* The bucket's sequence (FORMAT.md §6). */
+/* The bucket's sequence (docs/format.md §6). */
 STRATA_API uint64_t bolt_bucket_sequence(const bolt_bucket *b);
 /*
  * Increment the sequence and return the new value in *out (write tx only);
@@ -526,7 +527,7 @@ STRATA_API int bolt_compact(bolt_db *src, const char *dst_path, const bolt_compa
 
 /* ---- inspection (for tools) ------------------------------------------- */
 
-/* One meta page as stored in the file (FORMAT.md §3). */
+/* One meta page as stored in the file (docs/format.md §3). */
 typedef struct bolt_meta_info {
     int status; /* 0 valid; BOLT_EINVALID, BOLT_EVERSIONMISMATCH or BOLT_ECHECKSUM */
     uint32_t magic, version, page_size, flags;
@@ -579,7 +580,7 @@ STRATA_API int bolt_tx_page_bytes(bolt_tx *tx, bolt_pgid id, bolt_val *out);
 /* ---- checking and dumping ---------------------------------------------- */
 
 /*
- * Verify the whole file as tx sees it (bbolt's Tx.Check list, FORMAT.md §11,
+ * Verify the whole file as tx sees it (bbolt's Tx.Check list, docs/format.md §11,
  * plus key order, element bounds, separator = child's first key, inline
  * bucket rules), calling report(arg, message) once per problem, e.g.
  * "page 7: unreachable unfreed". It checks the pages as committed when tx

@@ -5,7 +5,7 @@
  * Thread rules: every function here is thread-safe. A strata_clock is used
  * by whoever holds it; the default clock may be shared freely.
  *
- * Status codes (STYLE.md §3). Every fallible strata function returns an int:
+ * Status codes (docs/design.md §2). Every fallible strata function returns an int:
  *
  *   0            success
  *   1 .. 99      expected outcomes that are not failures (STRATA_NOTFOUND);
@@ -22,7 +22,7 @@
 #ifndef STRATA_COMMON_H
 #define STRATA_COMMON_H
 
-/* Layer rule (DESIGN.md): only layers allowed to see common may include this. */
+/* Layer rule (docs/design.md): only layers allowed to see common may include this. */
 #if defined(STRATA_BUILDING_LAYER) && !defined(STRATA_ALLOW_COMMON)
 #error "this layer may not include <strata/common.h>"
 #endif
@@ -250,9 +250,9 @@ STRATA_API void strata_manual_clock_advance(strata_manual_clock *c, uint64_t del
 /* ---- seeded randomness ------------------------------------------------- */
 
 /*
- * SplitMix64, the generator BENCH.md defines: returns the output for state
+ * SplitMix64, the generator docs/bench.md defines: returns the output for state
  * x (x += 0x9E3779B97F4A7C15, then the two xor-shift-multiply rounds).
- * strata_splitmix64(i) is BENCH.md's rnd(i).
+ * strata_splitmix64(i) is docs/bench.md's rnd(i).
  */
 STRATA_API uint64_t strata_splitmix64(uint64_t x);
 

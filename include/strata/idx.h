@@ -1,7 +1,7 @@
 /*
  * strata/idx.h: the in-memory key index of the MVCC store: revisions, and
  * for every key the revisions at which it changed, grouped in generations
- * (etcd 3.4.23's treeIndex of keyIndex, spec/SCHEMA.md §6 and §8.1).
+ * (etcd 3.4.23's treeIndex of keyIndex, docs/schema.md §6 and §8.1).
  *
  * A generation is the life of a key from its creating put to its tombstone
  * (inclusive). Only the last generation of a keyIndex may be empty; it is
@@ -285,6 +285,17 @@ STRATA_API void idx_range_result_release(idx_range_result *r);
 STRATA_API int idx_tree_range(idx_tree *t, const void *key, size_t key_len, const void *end,
                               size_t end_len, int64_t at_rev, size_t limit, bool with_keys,
                               idx_range_result *out);
+/*
+ * One page of a range, for streaming: the keys k >= key (> key when
+ * after_key) and below end (end_len 0: no bound) that exist at at_rev,
+ * with their revisions, stopping as soon as limit (> 0; 0 = no limit) are
+ * collected: the walk never goes past the page, so reading a range page by
+ * page costs each key once. total = count. Keys are always collected.
+ * Fills *out (released first). 0 or -ENOMEM (out zeroed).
+ */
+STRATA_API int idx_tree_range_page(idx_tree *t, const void *key, size_t key_len, bool after_key,
+                                   const void *end, size_t end_len, int64_t at_rev, size_t limit,
+                                   idx_range_result *out);
 /* CountRevisions (etcd 3.5): the total of idx_tree_range without collecting. Always succeeds. */
 STRATA_API size_t idx_tree_count_revisions(idx_tree *t, const void *key, size_t key_len,
                                            const void *end, size_t end_len, int64_t at_rev);

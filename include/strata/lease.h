@@ -4,7 +4,7 @@
  * checkpoints of the remaining TTL persisted through a backend commit hook.
  *
  * A lessor keeps every lease in memory and its record in the backend's
- * `lease` bucket (SCHEMA.md §5): key int64ToBytes(ID), value leasepb.Lease.
+ * `lease` bucket (docs/schema.md §5): key int64ToBytes(ID), value leasepb.Lease.
  * Which keys belong to a lease is never stored here: the store above
  * (mvcc) attaches each leased key at put and at restore, and detaches it
  * on an unleased overwrite or a delete. A revoke deletes the attached keys

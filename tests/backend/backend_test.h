@@ -13,13 +13,28 @@
 
 #define MS(n) ((uint64_t)(n)*1000000u)
 
+/*
+ * The tests' bolt options: the backend's, without fsync. Never changed
+ * once set (a test that needs others copies them), so every options value
+ * bk_opts returns may point to the same one.
+ */
+static HARNESS_UNUSED const bolt_options *bk_bolt_opts(void)
+{
+    static bolt_options bo;
+    if (bo.size == 0) {
+        backend_bolt_options_init(&bo);
+        bo.no_sync = true;
+    }
+    return &bo;
+}
+
 /* Options for tests: small map, no fsync, a manual clock. */
 static HARNESS_UNUSED backend_options bk_opts(strata_manual_clock *clk)
 {
     backend_options o;
     backend_options_init(&o);
     o.mmap_reserve = 64u << 20;
-    o.bolt.no_sync = true;
+    o.bolt = bk_bolt_opts();
     if (clk != NULL) {
         strata_manual_clock_init(clk, MS(1000));
         o.clock = &clk->clock;

@@ -369,8 +369,10 @@ static void test_failed_commit_is_sticky(void)
     backend_options o = bk_opts(&clk);
     struct bolt_os os = *bolt__os_default();
     os.fdatasync = failing_fdatasync;
-    o.bolt.os = &os;
-    o.bolt.no_sync = false;
+    bolt_options bo = *o.bolt;
+    bo.os = &os;
+    bo.no_sync = false;
+    o.bolt = &bo;
     backend *be = bk_open("sticky.db", &o);
     bk_bucket(be, "b");
     bk_put(be, "b", "a", "committed");
@@ -451,7 +453,9 @@ static void test_read_only_open(void)
 
     backend_options ro = bk_opts(NULL);
     ro.read_only = true;
-    ro.bolt.timeout_ms = 100;
+    bolt_options bo = *ro.bolt;
+    bo.timeout_ms = 100;
+    ro.bolt = &bo;
     be = bk_open("ro.db", &ro);
     backend *be2 = bk_open("ro.db", &ro); /* readers share the file */
     ASSERT_EQ_U64(backend_size(be), size);
@@ -489,7 +493,7 @@ static void test_read_only_open(void)
 
     /* A writer cannot take the file while a reader holds it, and the reverse. */
     backend *w = (backend *)&w;
-    rw.bolt.timeout_ms = 100;
+    rw.bolt = &bo; /* timeout_ms 100 */
     ASSERT_RC(backend_open(path, &rw, &w), BOLT_ETIMEOUT);
     ASSERT_NULL(w);
     ASSERT_OK(backend_close(be));
@@ -539,6 +543,58 @@ static void test_read_only_open(void)
     ASSERT_OK(backend_close(be));
 }
 
+/* The file a backend wrote, as bolt sees it. */
+static bolt_db_info file_info(const char *name)
+{
+    char path[4096];
+    harness_path(path, sizeof path, name);
+    bolt_db *db;
+    ASSERT_OK(bolt_open(path, NULL, &db));
+    bolt_db_info info;
+    ASSERT_OK(bolt_db_info_get(db, &info));
+    ASSERT_OK(bolt_close(db));
+    return info;
+}
+
+/*
+ * backend_options.bolt is a pointer with its own size rule: NULL gives
+ * etcd's bolt options (no freelist page); a bolt_options from a caller that
+ * knew fewer fields applies those it knew; and it is read by open only.
+ */
+static void test_bolt_options_by_pointer(void)
+{
+    backend_options o;
+    backend_options_init(&o);
+    ASSERT_NULL(o.bolt);
+    o.mmap_reserve = 64u << 20;
+    backend *be = bk_open("etcd-defaults.db", &o);
+    bk_bucket(be, "b");
+    bk_put(be, "b", "k", "v");
+    ASSERT_OK(backend_close(be));
+    ASSERT_EQ_U64(file_info("etcd-defaults.db").listed_free, UINT64_MAX);
+
+    /* An older caller's bolt_options: it knew the fields up to file_mode. */
+    bolt_options *old = malloc(sizeof *old);
+    ASSERT_NOT_NULL(old);
+    backend_bolt_options_init(old);
+    old->size = offsetof(bolt_options, freelist_type);
+    old->no_sync = true;
+    old->no_freelist_sync = false;
+    old->page_size = 8192;
+    old->mmap_reserve = 1; /* past its size: not read */
+    o.bolt = old;
+    o.mmap_reserve = 0;
+    be = bk_open("old-caller.db", &o);
+    memset(old, 0xff, sizeof *old); /* open copied what it needed */
+    free(old);
+    bk_bucket(be, "b");
+    bk_put(be, "b", "k", "v");
+    ASSERT_OK(backend_close(be));
+    bolt_db_info info = file_info("old-caller.db");
+    ASSERT_EQ_INT(info.page_size, 8192);
+    ASSERT_TRUE(info.listed_free != UINT64_MAX); /* a freelist page is stored */
+}
+
 int main(void)
 {
     HARNESS_BEGIN(1);
@@ -553,5 +609,6 @@ int main(void)
     RUN(test_default_clock_commits);
     RUN(test_failed_commit_is_sticky);
     RUN(test_read_only_open);
+    RUN(test_bolt_options_by_pointer);
     return 0;
 }

@@ -325,7 +325,9 @@ static void test_defrag_crash_points(void)
         ASSERT_TRUE(pid >= 0);
         if (pid == 0) {
             backend_options o = bk_opts(NULL);
-            o.bolt.no_sync = false;
+            bolt_options bo = *o.bolt;
+            bo.no_sync = false;
+            o.bolt = &bo;
             hook h = { .crash_at = points[p] };
             o.failpoint = on_failpoint;
             o.failpoint_arg = &h;

@@ -1,7 +1,7 @@
 /*
  * test_bucket.c: bolt/bucket.c, bolt/node.c, bolt/cursor.c and
  * bolt/check.c through the public API: bbolt's errors for every misuse,
- * inline <-> paged transitions (FORMAT.md §6), deleted buckets freeing
+ * inline <-> paged transitions (docs/format.md §6), deleted buckets freeing
  * their pages, sequential loads filling pages, maximum keys and overflow
  * values, cursor deletes, sequences, for-each, and bolt_tx_check finding
  * damage that was put into a file on purpose.

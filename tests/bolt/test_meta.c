@@ -1,5 +1,5 @@
 /*
- * test_meta.c: bolt/meta.c: the FNV-1a checksum against FORMAT.md's worked
+ * test_meta.c: bolt/meta.c: the FNV-1a checksum against docs/format.md's worked
  * example, encode/decode round trip, bbolt's validation order (magic,
  * version, checksum; a stored 0 accepted), the choice of the current meta,
  * and the range checks strata adds.
@@ -25,7 +25,7 @@ static void test_worked_example_checksum(void)
     unsigned char page[4096];
     bolt__meta m = sample(0);
     bolt__meta_encode(&m, 0, page, sizeof page);
-    /* FORMAT.md §3: meta 0 of empty.db. */
+    /* docs/format.md §3: meta 0 of empty.db. */
     ASSERT_EQ_HEX(bolt__ld64(page + 72), 0x07516e114689fdeeull);
     ASSERT_EQ_HEX(bolt__ld16(page + 8), 0x04);
     m = sample(1);

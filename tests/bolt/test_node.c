@@ -1,6 +1,6 @@
 /*
  * test_node.c: bolt/node.c as the file shows it: the exact packing of a
- * written leaf (FORMAT.md §5), split fill (half pages for inserts in the
+ * written leaf (docs/format.md §5), split fill (half pages for inserts in the
  * middle at the default fill percent, full pages for right-edge appends
  * and for fill 1.0), rebalancing after deletes (merges, root collapse), and
  * separators kept equal to each child's first key when first keys go.

@@ -1,5 +1,5 @@
 /*
- * test_reuse.c: page reuse with readers open (DESIGN.md: pages freed by a
+ * test_reuse.c: page reuse with readers open (docs/design.md: pages freed by a
  * write are reused once no reader can see them; bbolt's releaseRange makes
  * pages written and freed between two open readers reusable at once).
  *

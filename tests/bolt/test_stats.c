@@ -1,6 +1,6 @@
 /*
  * test_stats.c: bolt_bucket_stats (bolt/stats.c): exact numbers for files
- * whose layout follows from FORMAT.md by hand, consistency on a big random
+ * whose layout follows from docs/format.md by hand, consistency on a big random
  * file, and a damaged page reported as BOLT_ECORRUPT naming the page.
  */
 #include <errno.h>

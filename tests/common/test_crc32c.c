@@ -37,7 +37,7 @@ static void test_fnv1a64(void)
 {
     ASSERT_EQ_HEX(strata_fnv1a64("", 0), 0xcbf29ce484222325ull);
     ASSERT_EQ_HEX(strata_fnv1a64("a", 1), 0xaf63dc4c8601ec8cull);
-    /* FORMAT.md §3 worked example: meta 0 of a fresh 4096-byte-page file. */
+    /* docs/format.md §3 worked example: meta 0 of a fresh 4096-byte-page file. */
     static const unsigned char meta0[56] = {
         0xed, 0xda, 0x0c, 0xed, 2, 0, 0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0,
         0,    0,    0,    0,    0, 0, 0, 0, 2, 0,    0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0,

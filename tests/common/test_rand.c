@@ -1,4 +1,4 @@
-/* test_rand.c: common/rand.c (BENCH.md's SplitMix64). */
+/* test_rand.c: common/rand.c (docs/bench.md's SplitMix64). */
 #include "harness.h"
 
 static void test_splitmix64_reference_values(void)

@@ -1,7 +1,7 @@
 /*
  * test_key_index.c: index/key_index.c, keyIndex. etcd 3.4.23's
  * key_index_test.go tables as our own (their expectations are behaviour),
- * the corners SCHEMA.md §6 and §8.1 name, the error codes that replace
+ * the corners docs/schema.md §6 and §8.1 name, the error codes that replace
  * etcd's panics, and a randomized run against a naive model that follows
  * etcd's code literally, with idx_key_index_check after every step.
  */

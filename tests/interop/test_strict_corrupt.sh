@@ -31,7 +31,7 @@ corrupt() {
 corrupt many_keys.db key-order 1 '^strict: problem: .*keys out of order'
 corrupt max_key.db key-order 1 '^strict: problem: .*keys out of order'
 corrupt pagesize16k.db key-order 1 '^strict: problem: .*keys out of order'
-# bbolt's own Check passes a lowered separator (FORMAT.md section 4).
+# bbolt's own Check passes a lowered separator (docs/format.md section 4).
 corrupt many_keys.db separator 1 '^strict: problem: .*differs from the separator'
 expect_out '^check: ok$' "separator: bbolt Check misses it"
 corrupt deletes.db separator 1 '^strict: problem: .*differs from the separator'

@@ -19,12 +19,23 @@
 #define SEC(n) ((uint64_t)(n)*1000000000u)
 #define MS(n)  ((uint64_t)(n)*1000000u)
 
+/* The backend's bolt options without fsync; never changed once set (copy to change). */
+static HARNESS_UNUSED const bolt_options *lt_bolt_opts(void)
+{
+    static bolt_options bo;
+    if (bo.size == 0) {
+        backend_bolt_options_init(&bo);
+        bo.no_sync = true;
+    }
+    return &bo;
+}
+
 static HARNESS_UNUSED backend_options lt_bk_opts(strata_manual_clock *clk)
 {
     backend_options o;
     backend_options_init(&o);
     o.mmap_reserve = 256u << 20;
-    o.bolt.no_sync = true;
+    o.bolt = lt_bolt_opts();
     o.batch_interval_ns = SEC(3600); /* commits only when a test asks */
     if (clk != NULL)
         o.clock = &clk->clock;

@@ -57,7 +57,7 @@ static void test_golden(void)
         lease__pb l;
         const char *key, *value;
     } cases[] = {
-        /* The fixture (SCHEMA.md §5): Grant writes ID and TTL only. */
+        /* The fixture (docs/schema.md §5): Grant writes ID and TTL only. */
         { { 1198980067605853151, 100000, 0 },
           "10a3a204de6bb3df",
           "08 dfe7aef3cdc0e8d110 10 a08d06" },

@@ -38,7 +38,7 @@ static void env_close(env *e)
     ASSERT_OK(backend_close(e->be));
 }
 
-/* etcd's Grant checks, in etcd's order (SCHEMA.md §10). */
+/* etcd's Grant checks, in etcd's order (docs/schema.md §10). */
 static void test_grant_table(void)
 {
     static const struct {

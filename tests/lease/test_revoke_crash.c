@@ -2,7 +2,7 @@
  * test_revoke_crash.c: a crash anywhere in a revoke's transaction leaves
  * the attached keys and the lease record consistent after reopen: both
  * there (the revoke is lost) or both gone (it committed), never one
- * without the other (SCHEMA.md §10: the record is deleted in the same
+ * without the other (docs/schema.md §10: the record is deleted in the same
  * backend transaction as the keys).
  *
  * A child process opens the db, revokes a lease with 200 keys through the
@@ -198,8 +198,10 @@ static bool run_child(void)
     if (pid == 0) {
         backend_options bo = lt_bk_opts(NULL);
         bo.batch_interval_ns = MS(1);
-        bo.bolt.os = &crash_os;
-        bo.bolt.no_sync = false;
+        bolt_options bolt = *bo.bolt;
+        bolt.os = &crash_os;
+        bolt.no_sync = false;
+        bo.bolt = &bolt;
         backend *be;
         if (backend_open(work_path, &bo, &be) != 0)
             _exit(3);

@@ -1,6 +1,6 @@
 /*
  * test_codec.c: mvcc/revkey.c and mvcc/kvpb.c, the records of the `key`
- * bucket: SCHEMA.md's fixture bytes as golden values, seeded round trips,
+ * bucket: docs/schema.md's fixture bytes as golden values, seeded round trips,
  * every malformed form the decoders must refuse (with its code), gogo's
  * acceptance rules (any order, last wins, unknown fields of every wire
  * type skipped), and a mutation sweep (every truncation, every byte

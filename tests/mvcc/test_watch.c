@@ -109,7 +109,7 @@ static int64_t model_txn(model *m, const char *const *ops, size_t nops)
     pthread_mutex_lock(&m->wmu);
     pthread_mutex_lock(&m->mu);
     int64_t rev = m->cur + 1;
-    mvcc__wchange ch[16];
+    mvcc__change ch[16];
     size_t first = m->n;
     for (size_t i = 0; i < nops; i++) {
         if (m->n == m->cap) {
@@ -138,9 +138,15 @@ static int64_t model_txn(model *m, const char *const *ops, size_t nops)
     for (size_t i = first; i < m->n; i++) {
         entry *e = &m->e[i];
         ch[i - first].deleted = e->tomb;
-        ch[i - first].kv =
-                (mvcc__kv){ (const uint8_t *)e->key, strlen(e->key), e->create, rev, e->ver,
-                            (const uint8_t *)e->val, strlen(e->val), 0 };
+        ch[i - first].sub = e->sub;
+        if (e->tomb)
+            ch[i - first].kv = (mvcc__kv){ .key = (const uint8_t *)e->key,
+                                           .key_len = strlen(e->key),
+                                           .mod_revision = rev };
+        else
+            ch[i - first].kv =
+                    (mvcc__kv){ (const uint8_t *)e->key, strlen(e->key), e->create, rev, e->ver,
+                                (const uint8_t *)e->val, strlen(e->val), 0 };
     }
     m->cur = rev;
     pthread_mutex_unlock(&m->mu);
@@ -232,12 +238,13 @@ static void got_add(got *g, const mvcc_watch_response *r)
     for (size_t i = 0; i < r->n_events; i++) {
         const mvcc_event *e = r->events[i];
         ASSERT_TRUE(g->n < 8192);
-        ASSERT_LE_INT(e->mod_revision, r->revision);
-        g->mod[g->n] = e->mod_revision;
+        ASSERT_LE_INT(e->kv.mod_revision, r->revision);
+        g->mod[g->n] = e->kv.mod_revision;
+        g->sub[g->n] = e->sub;
         g->del[g->n] = e->type == MVCC_EVENT_DELETE;
-        ASSERT_TRUE(e->key_len < 16);
-        memcpy(g->key[g->n], e->key, e->key_len);
-        g->key[g->n][e->key_len] = '\0';
+        ASSERT_TRUE(e->kv.key_len < 16);
+        memcpy(g->key[g->n], e->kv.key, e->kv.key_len);
+        g->key[g->n][e->kv.key_len] = '\0';
         g->n++;
     }
     if (r->revision > g->last_rev)
@@ -260,6 +267,7 @@ static void expect_history(const model *m, const spec *s, const got *g, int64_t 
             fprintf(stderr, "missing event %zu: rev %lld key %s\n", k, (long long)e->main, e->key);
         ASSERT_TRUE(k < g->n);
         ASSERT_EQ_INT(g->mod[k], e->main);
+        ASSERT_EQ_INT(g->sub[k], e->sub);
         ASSERT_EQ_STR(g->key[k], e->key);
         ASSERT_EQ_INT(g->del[k], e->tomb);
         k++;
@@ -459,8 +467,8 @@ static void test_notify_filters_and_sharing(void)
     mvcc_watch_response_free(r[4]);
     ASSERT_EQ_PTR(r[0]->events[0], r[1]->events[0]);
     ASSERT_EQ_PTR(r[1]->events[0], r[2]->events[0]);
-    ASSERT_EQ_INT(r[0]->events[0]->version, 1);
-    ASSERT_EQ_MEM(r[0]->events[0]->value, r[0]->events[0]->value_len, "1", 1);
+    ASSERT_EQ_INT(r[0]->events[0]->kv.version, 1);
+    ASSERT_EQ_MEM(r[0]->events[0]->kv.value, r[0]->events[0]->kv.value_len, "1", 1);
     for (int i = 0; i < 3; i++) {
         got_add(&g[i], r[i]);
         mvcc_watch_response_free(r[i]);
@@ -478,7 +486,7 @@ static void test_notify_filters_and_sharing(void)
 static bool drop_value_x(void *arg, const mvcc_event *e)
 {
     (*(int *)arg)++;
-    return e->value_len == 1 && e->value[0] == 'x';
+    return e->kv.value_len == 1 && e->kv.value[0] == 'x';
 }
 
 static void test_app_filter_and_ids(void)
@@ -528,7 +536,7 @@ static void test_app_filter_and_ids(void)
     while (mvcc_watch_stream_recv(ws, 0, &r) == 0) {
         if (r->watch_id == 7) {
             seen7++;
-            ASSERT_EQ_MEM(r->events[0]->value, r->events[0]->value_len, "y", 1);
+            ASSERT_EQ_MEM(r->events[0]->kv.value, r->events[0]->kv.value_len, "y", 1);
         }
         mvcc_watch_response_free(r);
     }
@@ -575,8 +583,8 @@ static void test_catch_up_in_rounds(void)
         mvcc__watchable_sync(m.W);
         while (mvcc_watch_stream_recv(ws, 0, &r) == 0) {
             if (r->kind == MVCC_WATCH_EVENTS) {
-                int64_t lo = r->events[0]->mod_revision;
-                int64_t hi = r->events[r->n_events - 1]->mod_revision;
+                int64_t lo = r->events[0]->kv.mod_revision;
+                int64_t hi = r->events[r->n_events - 1]->kv.mod_revision;
                 ASSERT_LT_INT(hi - lo, 100);
             }
             got_add(&g[r->watch_id], r);
@@ -824,6 +832,21 @@ static void test_eventfd(void)
     ASSERT_EQ_INT(poll(&p, 1, 0), 0);
     ASSERT_RC(mvcc_watch_stream_recv(ws, 0, &r), -EAGAIN);
     ASSERT_NULL(r);
+    /* Asked for while a response is queued: readable at once. */
+    mvcc_watch_stream *ws2;
+    ASSERT_OK(mvcc__watch_stream_open(m.W, NULL, &ws2));
+    watch_spec(ws2, 0, &s);
+    model_put(&m, "e", "3");
+    struct pollfd p2 = { .fd = mvcc_watch_stream_fd(ws2), .events = POLLIN };
+    ASSERT_GE_INT(p2.fd, 0);
+    ASSERT_EQ_INT(mvcc_watch_stream_fd(ws2), p2.fd);
+    ASSERT_EQ_INT(poll(&p2, 1, 0), 1);
+    ASSERT_OK(mvcc_watch_stream_recv(ws2, 0, &r));
+    mvcc_watch_response_free(r);
+    ASSERT_EQ_INT(poll(&p2, 1, 0), 0);
+    mvcc_watch_stream_close(ws2);
+    ASSERT_OK(mvcc_watch_stream_recv(ws, 0, &r)); /* the first stream got it too */
+    mvcc_watch_response_free(r);
     mvcc_watch_stream_close(ws);
     model_free(&m);
 }

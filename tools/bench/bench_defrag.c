@@ -1,5 +1,5 @@
 /*
- * bench_defrag.c: BENCH.md's B1 then B6 through the backend, then a
+ * bench_defrag.c: docs/bench.md's B1 then B6 through the backend, then a
  * backend defrag, optionally with a writer putting at a steady pace during
  * it. Prints the bench lines for B1 and B6 and a DEFRAG line with the
  * defrag's wall time, the longest write stall (as defrag measured its lock

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# compare.sh: strata, bbolt and LMDB side by side on BENCH.md's B workloads.
+# compare.sh: strata, bbolt and LMDB side by side on docs/bench.md's B workloads.
 #
 #   tools/bench/compare.sh [-n N] [-r ROUNDS] [-c CHAINS] [-d DIR] [-o OUT]
 #
 #   -n N       keys of B1/B2, gets of B4 (1000000); B3 uses N/10
 #   -r ROUNDS  rounds (3); each round runs every chain on strata, bbolt and
 #              LMDB one after the other (A B C A B C ...), one process per
-#              chain, so peak RSS belongs to that chain (BENCH.md)
-#   -c CHAINS  chains separated by spaces (default: all six of BENCH.md)
+#              chain, so peak RSS belongs to that chain (docs/bench.md)
+#   -c CHAINS  chains separated by spaces (default: all six of docs/bench.md)
 #   -d DIR     scratch directory for the db files (/tmp/strata-compare)
 #   -o OUT     where raw outputs and the table go (build/compare-N)
 #   -f SECS    also run the fsync probe (SECS per variant) and relate B3 to it

@@ -12,6 +12,7 @@ need_cmd meson meson
 need_cmd ninja ninja-build
 need_cmd pkg-config pkg-config
 need_cmd clang clang
+need_cmd g++ g++
 need_cmd clang-format clang-format
 need_cmd go golang-go
 need_cmd python3 python3

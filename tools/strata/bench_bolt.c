@@ -1,5 +1,5 @@
 /*
- * bench_bolt.c: `strata bench bolt`: the B-layer workloads of BENCH.md
+ * bench_bolt.c: `strata bench bolt`: the B-layer workloads of docs/bench.md
  * (B1..B7 and B1..B3 -nosync) on strata's bolt engine, with the same
  * generators, phases and output line as the peers (bbolt's boltbench and
  * lmdbbench), so that the three line up in one table.
@@ -20,7 +20,7 @@
  *      `peak_rss_mib X`. Extras: ops, disk_mib, rss_mib (peak so far),
  *      cpu_s (the phase's CPU seconds, user + system, of the process),
  *      allocated_mib / resident_mib (jemalloc, when built with it), and the
- *      per-workload ones of BENCH.md.
+ *      per-workload ones of docs/bench.md.
  *   5. B7 is bolt_compact with its defaults, as `strata compact` runs it:
  *      one read transaction of the source, written bottom-up into a fresh
  *      file with full pages, synced (file and directory) once at the end,
@@ -66,7 +66,7 @@ typedef struct bench {
     unsigned char value[VSIZE];
 } bench;
 
-/* ---- generators (BENCH.md) ------------------------------------------ */
+/* ---- generators (docs/bench.md) ------------------------------------------ */
 
 static uint64_t rnd(uint64_t i)
 {
@@ -287,7 +287,7 @@ static int put_workload(bench *bn, const char *path, long n, long tx_size, bool 
     return CLI_OK;
 }
 
-/* The least file size the format allows for n pairs (BENCH.md min_mib). */
+/* The least file size the format allows for n pairs (docs/bench.md min_mib). */
 static double min_mib(long n)
 {
     double body = PAGE_SIZE - 16;
@@ -423,7 +423,7 @@ static uint64_t ld64(const unsigned char *p)
 
 /*
  * The number of ids in the freelist page of the newest meta (free + pending
- * at the last commit), read from the closed file (FORMAT.md §3, §7); -1 if
+ * at the last commit), read from the closed file (docs/format.md §3, §7); -1 if
  * the file has no freelist page or cannot be read. The public API has no
  * freelist statistics, and reading the page is what bbolt's own tooling
  * does.
@@ -680,7 +680,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: strata bench bolt [-n N] [-w LIST] [--dir DIR] [--fsync-secs S]\n"
                  "                         [--free-pages LIST] [--keep]\n\n"
-                 "Run the B-layer workloads of BENCH.md on strata's bolt engine:\n"
+                 "Run the B-layer workloads of docs/bench.md on strata's bolt engine:\n"
                  "  -n N              keys of B1/B2 and gets of B4 (1000000); B3 uses N/10\n"
                  "  -w LIST           comma-separated names (default B1,B4,B5,B6,B7,B1-nosync,\n"
                  "                    B2,B2-nosync,B3,B3-nosync); extras: fsync (the disk's\n"

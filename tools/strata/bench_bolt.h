@@ -1,6 +1,6 @@
 /*
  * bench_bolt.h: what the files of `strata bench bolt` share (bench_bolt.c
- * runs BENCH.md's B workloads, bench_freelist.c the freelist-at-scale one).
+ * runs docs/bench.md's B workloads, bench_freelist.c the freelist-at-scale one).
  */
 #ifndef STRATA_BENCH_BOLT_H
 #define STRATA_BENCH_BOLT_H

@@ -14,7 +14,7 @@
  *   1. One line per case: `FL-<type>-<fl|nofl>-<F> COMMITS_PER_S WALL_S
  *      FILE_MIB free_pages=.. commit_us_mean=.. commit_us_p99=..`.
  *   2. With the freelist page, a commit writes every free id (8 bytes
- *      each, FORMAT.md §7): its cost grows with F by the format's design,
+ *      each, docs/format.md §7): its cost grows with F by the format's design,
  *      bbolt's too. Without it, a commit should not grow with F.
  *   3. The files are big (F x 4 KiB): they are removed unless --keep.
  */

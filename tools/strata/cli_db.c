@@ -185,8 +185,16 @@ int cli_backend_open(const char *cmd, const cli_opts *o, const char *path, backe
         }
     }
     /* bbolt's 0 means "wait forever"; a CLI asked for 0 means "do not wait". */
-    bo->bolt.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 1;
+    const bolt_options *given = bo->bolt;
+    bolt_options bolt;
+    if (given != NULL)
+        bolt = *given;
+    else
+        backend_bolt_options_init(&bolt);
+    bolt.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 1;
+    bo->bolt = &bolt; /* read by backend_open only */
     int rc = backend_open(path, bo, be);
+    bo->bolt = given;
     if (rc == 0)
         return CLI_OK;
     int code = cli_report(cmd, path, rc);

@@ -4,9 +4,10 @@
  *
  *   strata bench index [-k K] [-r R] [-p P]
  *   strata bench bolt [-n N] [-w LIST] [--dir DIR]   (bench_bolt.c)
+ *   strata bench lease [-n N] [-k K] [-m M] [-w LIST] (bench_lease.c)
  *
  * `index` measures the in-memory key index the way etcd's indexmem peer
- * measures etcd 3.4's treeIndex (BENCH.md, peers/etcd/indexmem): keys
+ * measures etcd 3.4's treeIndex (docs/bench.md, peers/etcd/indexmem): keys
  * "key-%08d" put in order i = 0..K-1, R rounds of one revision each; bytes
  * per key and per revision as the allocator's allocated-bytes growth
  * (jemalloc "stats.allocated" after "epoch"; our own key copies reported
@@ -41,6 +42,7 @@
 #endif
 
 #include "bench_bolt.h"
+#include "bench_lease.h"
 #include "cli.h"
 #include "cli_util.h"
 
@@ -290,7 +292,9 @@ typedef struct bench_workload {
 
 static const bench_workload workloads[] = {
     { "index", "the in-memory key index (etcd's treeIndex, peers/etcd/indexmem)", bench_index },
-    { "bolt", "the B+tree file: BENCH.md B1..B7 (peers: bbolt, LMDB)", bench_bolt },
+    { "bolt", "the B+tree file: docs/bench.md B1..B7 (peers: bbolt, LMDB)", bench_bolt },
+    { "lease", "the lessor over a store: grant/renew/revoke rates, big revoke, mass expiry",
+      bench_lease },
 };
 #define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
 

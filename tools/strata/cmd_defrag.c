@@ -59,7 +59,10 @@ int cmd_defrag(int argc, char **argv)
 
     backend_options bo;
     backend_options_init(&bo);
-    bo.bolt.page_size = page_size; /* for the copy: an existing file keeps its own anyway */
+    bolt_options bolt;
+    backend_bolt_options_init(&bolt);
+    bolt.page_size = page_size; /* for the copy: an existing file keeps its own anyway */
+    bo.bolt = &bolt;
     backend *be;
     code = cli_backend_open("defrag", &o, path, &bo, &be);
     if (code != CLI_OK)

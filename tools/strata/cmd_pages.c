@@ -86,7 +86,7 @@ static int pages_main(int argc, char **argv)
     printf("%-8s %-10s %-6s %s\n", "ID", "TYPE", "ITEMS", "OVRFLW");
     printf("======== ========== ====== ======\n");
     for (bolt_pgid id = 0; id < hwm && id < r.file_pages;) {
-        /* Without a stored list, a page nothing reaches is free (FORMAT.md §7.3). */
+        /* Without a stored list, a page nothing reaches is free (docs/format.md §7.3). */
         bool is_free = id >= 2 && (by_walk ? !cli_bit(reached, id) : id_in(free_ids, nfree, id));
         if (is_free) {
             printf("%-8" PRIu64 " free\n", id);

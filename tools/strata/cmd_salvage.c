@@ -383,7 +383,7 @@ static int salvage_orphans(salvager *s, const bolt__meta *m, const unsigned char
     const char *why = NULL;
     int rc = cli_raw_free_ids(r, m, &free_ids, &nfree, &run, &why);
     if (rc == BOLT_NOTFOUND && s->skipped == 0) {
-        /* FORMAT.md §7.3: without a stored list, what nothing reaches is free. */
+        /* docs/format.md §7.3: without a stored list, what nothing reaches is free. */
         printf("orphans: none (the file stores no freelist, so every page nothing reaches is "
                "free, and nothing was skipped)\n");
         return 0;

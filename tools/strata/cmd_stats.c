@@ -31,7 +31,7 @@ static double pct(uint64_t part, uint64_t whole)
 /*
  * The whole file's page accounting: every page below the high-water mark is
  * a meta, the freelist run, a tree page (counted above) or free. Free pages
- * come from the stored list, or, without one, are the rest (FORMAT.md §7.3).
+ * come from the stored list, or, without one, are the rest (docs/format.md §7.3).
  */
 static void file_pages(const char *path, const cli_opts *o, const bolt_stats *s, uint64_t hwm)
 {

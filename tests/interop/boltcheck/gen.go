@@ -1,7 +1,7 @@
 package main
 
 // gen.go: writes, with the real bbolt, database files that cover the
-// corners of the format (FORMAT.md), each from a fixed seed.
+// corners of the format (docs/format.md), each from a fixed seed.
 //
 // Rules:
 //  1. Content is a pure function of the corner's name and seed: two

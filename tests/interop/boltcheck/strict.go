@@ -6,7 +6,7 @@ package main
 // bbolt's Tx.Check verifies page accounting but not key order, separators,
 // element bounds, leaf flags, bucket headers, inline pages, header ids
 // against positions, freelist encoding and id ranges, nor the file length
-// (FORMAT.md section 11); and it faults on some of those. This walk checks
+// (docs/format.md section 11); and it faults on some of those. This walk checks
 // them and must itself never fault: every offset read from the file is
 // bounds-checked against the bytes actually present before it is used.
 //
@@ -31,7 +31,7 @@ import (
 	"os"
 )
 
-// On-disk constants (FORMAT.md sections 2-7).
+// On-disk constants (docs/format.md sections 2-7).
 const (
 	pageHeaderSize  = 16
 	elemSize        = 16 // branch and leaf elements are both 16 bytes
@@ -153,7 +153,7 @@ func (w *walker) note(format string, args ...interface{}) {
 	w.rep.notes = append(w.rep.notes, fmt.Sprintf(format, args...))
 }
 
-// fnv1a64 is the meta checksum (FORMAT.md section 3).
+// fnv1a64 is the meta checksum (docs/format.md section 3).
 func fnv1a64(b []byte) uint64 {
 	h := uint64(0xcbf29ce484222325)
 	for _, c := range b {
@@ -708,7 +708,7 @@ func (w *walker) checkBucketElem(parent, where string, i int, e elem) {
 	w.checkInline(path, img)
 }
 
-// checkInline checks an inline bucket's page image (FORMAT.md section 6).
+// checkInline checks an inline bucket's page image (docs/format.md section 6).
 func (w *walker) checkInline(path string, img []byte) {
 	where := "inline bucket " + displayPath(path)
 	if len(img) < pageHeaderSize {

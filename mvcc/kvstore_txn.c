@@ -1,0 +1,672 @@
+/*
+ * kvstore_txn.c: read and write transactions (etcd 3.4.23
+ * mvcc/kvstore_txn.go, docs/schema.md §3.3 and §3.4).
+ *
+ * State machine of a write transaction:
+ *
+ *   (none) --mvcc_txn_write_begin--> OPEN --put/delete_range--> OPEN
+ *                                     |  \--a failure after a write--> FAILED
+ *                                     v                                 |
+ *                              mvcc_txn_end  <--------------------------+
+ *
+ * Rules:
+ *   1. A write transaction holds the store's write lock and the backend's
+ *      batch lock from begin to end; its changes get revision begin+1 and
+ *      sub-revisions 0, 1, 2, ... in the order they are made. Every change
+ *      goes to the backend (the `key` bucket) first, then to the index; a
+ *      write the backend refuses leaves no trace.
+ *   2. End with changes: under rev_mu, current_rev becomes begin+1, the
+ *      hash state takes the transaction's delta, and the batch unlock
+ *      publishes the writes to readers, so a read transaction (which takes
+ *      its revision and its backend view together under rev_mu) sees the
+ *      revision and its data together. Then the watch hook runs, still
+ *      under the write lock.
+ *   3. A read transaction's ranges look up the index at their revision and
+ *      re-check the compacted revision afterwards: a compaction accepted
+ *      meanwhile may have removed revisions the lookup needed, and is
+ *      reported as MVCC_ECOMPACTED (etcd holds its store lock for the whole
+ *      read transaction instead, which makes compaction wait for readers).
+ *      The backend view was taken at begin, before any physical deletion
+ *      of a compaction accepted later, so a revision the index gave is
+ *      always found there.
+ *   4. A read transaction's results point into its backend view (zero
+ *      copy, valid until the transaction ends); a write transaction's are
+ *      copied (the batch transaction's bytes move with the next write).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "mvcc_int.h"
+
+struct mvcc_txn {
+    mvcc_store *s;
+    bool write;
+    bool failed;
+    int64_t rev; /* read: its revision; write: the begin revision */
+    backend_read_tx *rtx;
+    backend_batch_tx *btx;
+    size_t nchanges;
+    /* The changes for the watch hook (only when one is registered). */
+    bool keep_events;
+    mvcc__change *ev;
+    size_t ev_cap;
+    uint8_t *arena; /* event bytes; ev[i].kv.key/value hold offsets until end */
+    size_t arena_len, arena_cap;
+    mvcc__hash_delta hd;
+    uint8_t *enc; /* encoding buffer, reused */
+    size_t enc_cap;
+};
+
+static const bolt_val key_bucket = { MVCC__BUCKET_KEY, 3 };
+
+static bool has_null(const void *p, size_t len)
+{
+    return p == NULL && len > 0;
+}
+
+/* ---- begin / end -------------------------------------------------------------- */
+
+int mvcc_txn_read_begin(mvcc_store *s, mvcc_txn **out)
+{
+    *out = NULL;
+    if (__atomic_load_n(&s->closing, __ATOMIC_ACQUIRE))
+        return MVCC_ECLOSED;
+    mvcc_txn *t = strata_calloc(1, sizeof *t);
+    if (t == NULL)
+        return -ENOMEM;
+    t->s = s;
+    pthread_mutex_lock(&s->rev_mu); /* rule 2: revision and view together */
+    t->rev = mvcc__current_rev(s);
+    int rc = backend_read_tx_begin(s->be, &t->rtx);
+    pthread_mutex_unlock(&s->rev_mu);
+    if (rc != 0) {
+        strata_free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+int mvcc_txn_write_begin(mvcc_store *s, mvcc_txn **out)
+{
+    *out = NULL;
+    if (s->read_only)
+        return MVCC_EREADONLY;
+    if (__atomic_load_n(&s->closing, __ATOMIC_ACQUIRE))
+        return MVCC_ECLOSED;
+    mvcc_txn *t = strata_calloc(1, sizeof *t);
+    if (t == NULL)
+        return -ENOMEM;
+    t->s = s;
+    t->write = true;
+    pthread_mutex_lock(&s->write_mu);
+    t->btx = backend_batch(s->be);
+    backend_batch_tx_lock(t->btx);
+    t->rev = mvcc__current_rev(s);
+    t->keep_events = s->write_hook != NULL;
+    *out = t;
+    return 0;
+}
+
+int64_t mvcc_txn_rev(const mvcc_txn *t)
+{
+    return t->rev;
+}
+
+size_t mvcc_txn_changes(const mvcc_txn *t)
+{
+    return t->nchanges;
+}
+
+backend_batch_tx *mvcc__txn_batch(mvcc_txn *t)
+{
+    return t->write ? t->btx : NULL;
+}
+
+static void txn_free(mvcc_txn *t)
+{
+    strata_free(t->ev);
+    strata_free(t->arena);
+    strata_free(t->enc);
+    mvcc__hash_delta_release(&t->hd);
+    strata_free(t);
+}
+
+/* Turn the events' arena offsets into pointers (the arena no longer moves). */
+static void events_fix(mvcc_txn *t)
+{
+    for (size_t i = 0; i < t->nchanges; i++) {
+        mvcc__kv *kv = &t->ev[i].kv;
+        kv->key = t->arena + (uintptr_t)kv->key;
+        kv->value = kv->value_len ? t->arena + (uintptr_t)kv->value : NULL;
+    }
+}
+
+int mvcc_txn_end(mvcc_txn *t, int64_t *rev)
+{
+    if (t == NULL)
+        return 0;
+    mvcc_store *s = t->s;
+    if (!t->write) {
+        backend_read_tx_end(t->rtx);
+        if (rev != NULL)
+            *rev = mvcc__current_rev(s);
+        txn_free(t);
+        return 0;
+    }
+    int rc;
+    if (t->nchanges > 0) {
+        int64_t nrev = t->rev + 1;
+        pthread_mutex_lock(&s->rev_mu); /* rule 2 */
+        __atomic_store_n(&s->current_rev, nrev, __ATOMIC_RELEASE);
+        mvcc__hash_apply(s, &t->hd, nrev);
+        rc = backend_batch_tx_unlock(t->btx);
+        pthread_mutex_unlock(&s->rev_mu);
+        if (s->write_hook != NULL && t->keep_events) {
+            events_fix(t);
+            s->write_hook(s->hook_arg, nrev, t->ev, t->nchanges);
+        }
+    } else {
+        rc = backend_batch_tx_unlock(t->btx);
+    }
+    if (rev != NULL)
+        *rev = mvcc__current_rev(s);
+    pthread_mutex_unlock(&s->write_mu);
+    txn_free(t);
+    return rc;
+}
+
+/* ---- ranges -------------------------------------------------------------------- */
+
+/* Result storage: kvs grows; copied bytes live in mem_ as offsets until fixed. */
+void mvcc_range_result_init(mvcc_range_result *r)
+{
+    memset(r, 0, sizeof *r);
+}
+
+void mvcc_range_result_release(mvcc_range_result *r)
+{
+    if (r == NULL)
+        return;
+    strata_free(r->kvs);
+    strata_free(r->mem_);
+    mvcc_range_result_init(r);
+}
+
+int mvcc__result_reserve(mvcc_range_result *r, size_t n)
+{
+    if (n <= r->kvs_cap_)
+        return 0;
+    size_t cap = r->kvs_cap_ ? r->kvs_cap_ : 8;
+    while (cap < n)
+        cap *= 2;
+    mvcc_kv *k = strata_realloc(r->kvs, cap * sizeof *k);
+    if (k == NULL)
+        return -ENOMEM;
+    r->kvs = k;
+    r->kvs_cap_ = cap;
+    return 0;
+}
+
+/* Append len bytes to the result's arena; *off = their offset. */
+static int result_copy(mvcc_range_result *r, const void *p, size_t len, size_t *off)
+{
+    if (r->mem_len_ + len > r->mem_cap_) {
+        size_t cap = r->mem_cap_ ? r->mem_cap_ : 256;
+        while (cap < r->mem_len_ + len)
+            cap *= 2;
+        uint8_t *m = strata_realloc(r->mem_, cap);
+        if (m == NULL)
+            return -ENOMEM;
+        r->mem_ = m;
+        r->mem_cap_ = cap;
+    }
+    if (len > 0)
+        memcpy((uint8_t *)r->mem_ + r->mem_len_, p, len);
+    *off = r->mem_len_;
+    r->mem_len_ += len;
+    return 0;
+}
+
+typedef struct lookup {
+    mvcc_range_result *r;
+    bool copy;
+    bool keys_only;
+    bool found;
+    int rc;
+    idx_rev rev;
+} lookup;
+
+static int lookup_fn(void *arg, bolt_val key, bolt_val value)
+{
+    (void)key;
+    lookup *l = arg;
+    l->found = true;
+    mvcc__kv kv;
+    int rc = mvcc__kv_decode(value.data, value.size, &kv);
+    if (rc == 0 && kv.mod_revision != l->rev.main)
+        rc = MVCC_ECORRUPT;
+    if (rc != 0) {
+        l->rc = rc == MVCC_ECORRUPT ? rc : MVCC_ECORRUPT;
+        return 1;
+    }
+    mvcc_range_result *r = l->r;
+    mvcc_kv *out = &r->kvs[r->n];
+    out->create_revision = kv.create_revision;
+    out->mod_revision = kv.mod_revision;
+    out->version = kv.version;
+    out->lease = kv.lease;
+    out->key_len = kv.key_len;
+    out->value_len = l->keys_only ? 0 : kv.value_len;
+    if (l->copy) {
+        size_t ko, vo = 0;
+        rc = result_copy(r, kv.key, kv.key_len, &ko);
+        if (rc == 0 && out->value_len > 0)
+            rc = result_copy(r, kv.value, kv.value_len, &vo);
+        if (rc != 0) {
+            l->rc = rc;
+            return 1;
+        }
+        out->key = (const uint8_t *)(uintptr_t)ko;
+        out->value = (const uint8_t *)(uintptr_t)vo;
+    } else {
+        out->key = kv.key;
+        out->value = out->value_len > 0 ? kv.value : NULL;
+    }
+    r->n++;
+    return 0;
+}
+
+int mvcc__fetch(backend_read_tx *rtx, backend_batch_tx *btx, idx_rev rev, bool copy, bool keys_only,
+                mvcc_range_result *r)
+{
+    uint8_t rk[MVCC__REVKEY_TOMB_LEN];
+    size_t n = mvcc__revkey_encode(rev, false, rk);
+    lookup l = { .r = r, .copy = copy, .keys_only = keys_only, .rev = rev };
+    int rc = btx != NULL ? backend_batch_tx_range(btx, key_bucket, (bolt_val){ rk, n },
+                                                  (bolt_val){ NULL, 0 }, 1, lookup_fn, &l)
+                         : backend_read_tx_range(rtx, key_bucket, (bolt_val){ rk, n },
+                                                 (bolt_val){ NULL, 0 }, 1, lookup_fn, &l);
+    if (rc == 1)
+        return l.rc;
+    if (rc != 0)
+        return rc == BACKEND_EBUCKETNOTFOUND ? MVCC_ECORRUPT : rc;
+    return l.found ? 0 : MVCC_ECORRUPT;
+}
+
+/* The revision a range of t reads by default (etcd's curRev of the txn). */
+static int64_t txn_cur(const mvcc_txn *t)
+{
+    return t->write && t->nchanges > 0 ? t->rev + 1 : t->rev;
+}
+
+static int txn_range(mvcc_txn *t, mvcc__span sp, const mvcc_range_options *o, bool copy,
+                     mvcc_range_result *out)
+{
+    mvcc_range_result_release(out);
+    mvcc_range_options opt = { 0 };
+    if (o != NULL) {
+        size_t n = o->size == 0 || o->size > sizeof opt ? sizeof opt : o->size;
+        memcpy(&opt, o, n);
+    }
+    if (has_null(sp.key, sp.key_len) || has_null(sp.end, sp.end_len))
+        return STRATA_EMISUSE;
+    if (t->failed)
+        return MVCC_ETXNDONE;
+    if (sp.key == NULL)
+        sp.key = "";
+    mvcc_store *s = t->s;
+    int64_t cur = txn_cur(t);
+    int64_t rev = opt.rev;
+    if (rev > cur) {
+        out->rev = cur;
+        out->count = -1;
+        return MVCC_EFUTUREREV;
+    }
+    if (rev <= 0)
+        rev = cur;
+    if (rev < mvcc__compact_rev(s)) {
+        out->rev = 0;
+        out->count = -1;
+        return MVCC_ECOMPACTED;
+    }
+    if (opt.count_only) {
+        size_t total =
+                idx_tree_count_revisions(s->index, sp.key, sp.key_len, sp.end, sp.end_len, rev);
+        if (rev < mvcc__compact_rev(s)) { /* rule 3 */
+            out->rev = 0;
+            out->count = -1;
+            return MVCC_ECOMPACTED;
+        }
+        out->rev = cur;
+        out->count = (int64_t)total;
+        return 0;
+    }
+    idx_range_result ir = { 0 };
+    size_t limit = opt.limit > 0 ? (size_t)opt.limit : 0;
+    int rc = idx_tree_range(s->index, sp.key, sp.key_len, sp.end, sp.end_len, rev, limit, false,
+                            &ir);
+    if (rc != 0)
+        return rc;
+    if (rev < mvcc__compact_rev(s)) { /* rule 3 */
+        idx_range_result_release(&ir);
+        out->rev = 0;
+        out->count = -1;
+        return MVCC_ECOMPACTED;
+    }
+    out->rev = cur;
+    out->count = (int64_t)ir.total;
+    rc = mvcc__result_reserve(out, ir.count);
+    copy = copy || t->write; /* rule 4 */
+    for (size_t i = 0; i < ir.count && rc == 0; i++)
+        rc = mvcc__fetch(t->rtx, t->write ? t->btx : NULL, ir.revs[i], copy, opt.keys_only, out);
+    idx_range_result_release(&ir);
+    if (rc != 0) {
+        mvcc_range_result_release(out);
+        return rc;
+    }
+    if (copy) {
+        for (size_t i = 0; i < out->n; i++) {
+            mvcc_kv *kv = &out->kvs[i];
+            kv->key = (const uint8_t *)out->mem_ + (uintptr_t)kv->key;
+            kv->value = kv->value_len ? (const uint8_t *)out->mem_ + (uintptr_t)kv->value : NULL;
+        }
+    }
+    return 0;
+}
+
+int mvcc_txn_range(mvcc_txn *t, const void *key, size_t key_len, const void *end, size_t end_len,
+                   const mvcc_range_options *o, mvcc_range_result *out)
+{
+    return txn_range(t, (mvcc__span){ key, key_len, end, end_len }, o, false, out);
+}
+
+/* ---- writes --------------------------------------------------------------------- */
+
+static int enc_reserve(mvcc_txn *t, size_t n)
+{
+    if (n <= t->enc_cap)
+        return 0;
+    size_t cap = t->enc_cap ? t->enc_cap : 256;
+    while (cap < n)
+        cap *= 2;
+    uint8_t *p = strata_realloc(t->enc, cap);
+    if (p == NULL)
+        return -ENOMEM;
+    t->enc = p;
+    t->enc_cap = cap;
+    return 0;
+}
+
+static int arena_add(mvcc_txn *t, const void *p, size_t len, size_t *off)
+{
+    if (t->arena_len + len > t->arena_cap) {
+        size_t cap = t->arena_cap ? t->arena_cap : 512;
+        while (cap < t->arena_len + len)
+            cap *= 2;
+        uint8_t *a = strata_realloc(t->arena, cap);
+        if (a == NULL)
+            return -ENOMEM;
+        t->arena = a;
+        t->arena_cap = cap;
+    }
+    if (len > 0)
+        memcpy(t->arena + t->arena_len, p, len);
+    *off = t->arena_len;
+    t->arena_len += len;
+    return 0;
+}
+
+/* Remember change number t->nchanges for the watch hook. */
+static int event_add(mvcc_txn *t, bool deleted, const mvcc__kv *kv)
+{
+    if (!t->keep_events)
+        return 0;
+    if (t->nchanges >= t->ev_cap) {
+        size_t cap = t->ev_cap ? t->ev_cap * 2 : 8;
+        mvcc__change *e = strata_realloc(t->ev, cap * sizeof *e);
+        if (e == NULL)
+            return -ENOMEM;
+        t->ev = e;
+        t->ev_cap = cap;
+    }
+    size_t ko, vo = 0;
+    int rc = arena_add(t, kv->key, kv->key_len, &ko);
+    if (rc == 0 && kv->value_len > 0)
+        rc = arena_add(t, kv->value, kv->value_len, &vo);
+    if (rc != 0)
+        return rc;
+    mvcc__change *e = &t->ev[t->nchanges];
+    memset(e, 0, sizeof *e);
+    e->deleted = deleted;
+    e->sub = (int64_t)t->nchanges;
+    e->kv = *kv;
+    e->kv.key = (const uint8_t *)(uintptr_t)ko;
+    e->kv.value = (const uint8_t *)(uintptr_t)vo;
+    return 0;
+}
+
+/*
+ * After a change reached the backend: the index, the hash delta, the
+ * event. A failure here leaves the record written without the rest: the
+ * transaction is failed (rule: only end is allowed).
+ */
+static int txn_fail(mvcc_txn *t, int rc)
+{
+    t->failed = true;
+    return rc;
+}
+
+int mvcc_txn_put(mvcc_txn *t, const void *key, size_t key_len, const void *value, size_t value_len,
+                 int64_t lease, int64_t *rev)
+{
+    if (!t->write)
+        return MVCC_EREADONLY;
+    if (t->failed)
+        return MVCC_ETXNDONE;
+    if (has_null(key, key_len) || has_null(value, value_len))
+        return STRATA_EMISUSE;
+    if (key_len == 0)
+        return MVCC_EEMPTYKEY;
+    mvcc_store *s = t->s;
+    if (lease != 0) {
+        if (s->lessor == NULL)
+            return MVCC_ENOLESSOR;
+#ifdef MVCC_HAVE_LEASE_GLUE
+        int lrc = mvcc__lease_lookup(s, lease);
+        if (lrc != 0)
+            return lrc;
+#endif
+    }
+    idx_rev r = { t->rev + 1, (int64_t)t->nchanges };
+    idx_rev prev = { 0, 0 }, created;
+    int64_t ver = 0;
+    int rc = idx_tree_get(s->index, key, key_len, r.main, &prev, &created, &ver);
+    bool found = rc == 0;
+    if (rc != 0 && rc != IDX_NOTFOUND)
+        return rc;
+    if (!found)
+        prev = (idx_rev){ 0, 0 };
+    int64_t old_lease = 0;
+#ifdef MVCC_HAVE_LEASE_GLUE
+    if (found && s->lessor != NULL)
+        old_lease = mvcc__lease_get(s, key, key_len);
+#endif
+    mvcc__kv kv = {
+        .key = key,
+        .key_len = key_len,
+        .create_revision = found ? created.main : r.main,
+        .mod_revision = r.main,
+        .version = found ? ver + 1 : 1,
+        .value = value,
+        .value_len = value_len,
+        .lease = lease,
+    };
+    size_t need = mvcc__kv_encoded_size(&kv);
+    rc = enc_reserve(t, need);
+    if (rc != 0)
+        return rc;
+    size_t vlen;
+    rc = mvcc__kv_encode(&kv, t->enc, t->enc_cap, &vlen);
+    if (rc != 0)
+        return rc;
+    uint8_t rk[MVCC__REVKEY_TOMB_LEN];
+    size_t rklen = mvcc__revkey_encode(r, false, rk);
+    rc = backend_batch_tx_seq_put(t->btx, key_bucket, (bolt_val){ rk, rklen },
+                                  (bolt_val){ t->enc, vlen });
+    if (rc != 0)
+        return rc; /* rule 1: nothing written */
+    rc = idx_tree_put(s->index, key, key_len, r);
+    if (rc == 0)
+        rc = mvcc__hash_delta_add(&t->hd, rk, rklen, t->enc, vlen, prev);
+    if (rc == 0 && !found)
+        t->hd.live_change++;
+    if (rc == 0)
+        rc = event_add(t, false, &kv);
+    if (rc != 0)
+        return txn_fail(t, rc);
+    t->nchanges++;
+#ifdef MVCC_HAVE_LEASE_GLUE
+    if (old_lease != 0) {
+        rc = mvcc__lease_detach(s, old_lease, key, key_len);
+        if (rc != 0)
+            return txn_fail(t, rc);
+    }
+    if (lease != 0) {
+        rc = mvcc__lease_attach(s, lease, key, key_len);
+        if (rc != 0)
+            return txn_fail(t, rc);
+    }
+#else
+    (void)old_lease;
+#endif
+    if (rev != NULL)
+        *rev = r.main;
+    return 0;
+}
+
+int mvcc_txn_delete_range(mvcc_txn *t, const void *key, size_t key_len, const void *end,
+                          size_t end_len, int64_t *n, int64_t *rev)
+{
+    if (!t->write)
+        return MVCC_EREADONLY;
+    if (t->failed)
+        return MVCC_ETXNDONE;
+    if (has_null(key, key_len) || has_null(end, end_len))
+        return STRATA_EMISUSE;
+    if (key == NULL)
+        key = "";
+    mvcc_store *s = t->s;
+    idx_range_result ir = { 0 };
+    int rc = idx_tree_range(s->index, key, key_len, end, end_len, txn_cur(t), 0, true, &ir);
+    if (rc != 0)
+        return rc;
+    int64_t main = t->rev + 1;
+    /* Loop invariant: keys [0, i) are deleted, each its own sub-revision. */
+    for (size_t i = 0; i < ir.count; i++) {
+        const uint8_t *k = ir.keys[i].data;
+        size_t klen = ir.keys[i].len;
+        idx_rev r = { main, (int64_t)t->nchanges };
+        mvcc__kv kv = mvcc__kv_tombstone(k, klen);
+        rc = enc_reserve(t, mvcc__kv_encoded_size(&kv));
+        size_t vlen = 0;
+        if (rc == 0)
+            rc = mvcc__kv_encode(&kv, t->enc, t->enc_cap, &vlen);
+        if (rc != 0)
+            break;
+        uint8_t rk[MVCC__REVKEY_TOMB_LEN];
+        size_t rklen = mvcc__revkey_encode(r, true, rk);
+        rc = backend_batch_tx_seq_put(t->btx, key_bucket, (bolt_val){ rk, rklen },
+                                      (bolt_val){ t->enc, vlen });
+        if (rc != 0) {
+            if (i > 0)
+                t->failed = true; /* earlier tombstones are written */
+            break;
+        }
+        rc = idx_tree_tombstone(s->index, k, klen, r);
+        if (rc == 0)
+            rc = mvcc__hash_delta_add(&t->hd, rk, rklen, t->enc, vlen, ir.revs[i]);
+        if (rc == 0) {
+            t->hd.live_change--;
+            kv.mod_revision = main; /* the DELETE event carries the deleting revision */
+            rc = event_add(t, true, &kv);
+        }
+        if (rc != 0) {
+            t->failed = true;
+            break;
+        }
+        t->nchanges++;
+#ifdef MVCC_HAVE_LEASE_GLUE
+        if (s->lessor != NULL) {
+            int64_t l = mvcc__lease_get(s, k, klen);
+            if (l != 0 && (rc = mvcc__lease_detach(s, l, k, klen)) != 0) {
+                t->failed = true;
+                break;
+            }
+        }
+#endif
+    }
+    size_t count = ir.count;
+    idx_range_result_release(&ir);
+    if (rc != 0)
+        return rc;
+    if (n != NULL)
+        *n = (int64_t)count;
+    if (rev != NULL)
+        *rev = count != 0 || t->nchanges > 0 ? main : t->rev;
+    return 0;
+}
+
+/* ---- one-change conveniences --------------------------------------------------- */
+
+int mvcc_store_put(mvcc_store *s, const void *key, size_t key_len, const void *value,
+                   size_t value_len, int64_t lease, int64_t *rev)
+{
+    mvcc_txn *t;
+    int rc = mvcc_txn_write_begin(s, &t);
+    if (rc != 0)
+        return rc;
+    int64_t r = 0;
+    rc = mvcc_txn_put(t, key, key_len, value, value_len, lease, &r);
+    int erc = mvcc_txn_end(t, NULL);
+    if (rc == 0)
+        rc = erc;
+    if (rc == 0 && rev != NULL)
+        *rev = r;
+    return rc;
+}
+
+int mvcc_store_delete_range(mvcc_store *s, const void *key, size_t key_len, const void *end,
+                            size_t end_len, int64_t *n, int64_t *rev)
+{
+    mvcc_txn *t;
+    int rc = mvcc_txn_write_begin(s, &t);
+    if (rc != 0)
+        return rc;
+    int64_t nn = 0, r = 0;
+    rc = mvcc_txn_delete_range(t, key, key_len, end, end_len, &nn, &r);
+    int erc = mvcc_txn_end(t, NULL);
+    if (rc == 0)
+        rc = erc;
+    if (rc == 0) {
+        if (n != NULL)
+            *n = nn;
+        if (rev != NULL)
+            *rev = r;
+    }
+    return rc;
+}
+
+int mvcc_store_range(mvcc_store *s, const void *key, size_t key_len, const void *end,
+                     size_t end_len, const mvcc_range_options *o, mvcc_range_result *out)
+{
+    mvcc_txn *t;
+    int rc = mvcc_txn_read_begin(s, &t);
+    if (rc != 0) {
+        mvcc_range_result_release(out);
+        return rc;
+    }
+    rc = txn_range(t, (mvcc__span){ key, key_len, end, end_len }, o, true, out);
+    mvcc_txn_end(t, NULL);
+    return rc;
+}

@@ -1,0 +1,612 @@
+/*
+ * restore.c: rebuild the store from its backend on open (etcd 3.4.23
+ * kvstore.go restore, docs/schema.md §7), with every core.
+ *
+ * Pipeline: one scanner reads the `key` bucket once, in key (= revision)
+ * order, through a backend read transaction (zero copy: the records stay
+ * in the map while the transaction is open), validates every record, and
+ * fills chunks of RESTORE_CHUNK entries. Each chunk is split by a hash of
+ * the record's key into one partition per worker; the workers build the
+ * keyIndexes of their keys in parallel, each in a hash map of its own
+ * (a key always lands in the same partition, and each partition is
+ * processed in revision order, so every keyIndex sees its revisions in
+ * order). At the end the keyIndexes of all partitions go into the tree in
+ * one bulk insert.
+ *
+ * Rules:
+ *   1. Every record is checked before it is used, and a bad one fails the
+ *      open with an error naming it (its revision, or the raw key bytes
+ *      when they do not decode): a revision key not in §3.1's form, a
+ *      value that is not a KeyValue, a KeyValue breaking §3.2/§3.3 (mod
+ *      revision not the key's, ...), a revision not above the previous
+ *      one (two records of one revision), and a key whose records
+ *      contradict its generations: a put continuing a generation with
+ *      another create revision or a version that is not the next, a put
+ *      starting one with create != its revision or version != 1, a
+ *      tombstone of a key already deleted. etcd panics or silently
+ *      builds a wrong index on these.
+ *   2. As etcd: a tombstone of a key not seen yet is skipped (a compaction
+ *      interrupted after deleting the key's earlier records), and the
+ *      first put of a key not seen yet restores it from the stored create
+ *      revision and version (that is how a compaction's survivor comes
+ *      back).
+ *   3. Revisions: current = the largest main in the bucket (1 if none), at
+ *      least the finished compaction's, and - etcd issue 17780 fixed - at
+ *      least an unfinished scheduled compaction's: a compaction is only
+ *      accepted at or below the current revision, and its deletion may
+ *      already have removed the newest records.
+ *   4. The hash state (hash.c) is rebuilt on the way: T over the records
+ *      above the finished compaction, the kept list below it. Records
+ *      below it that are not one live put per key (which a finished
+ *      compaction guarantees) turn the incremental hash off until the
+ *      next compaction rebuilds it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mvcc_int.h"
+
+#define RESTORE_CHUNK 65536
+
+typedef struct rentry {
+    idx_rev rev;
+    bool tomb;
+    const uint8_t *key;
+    size_t key_len;
+    int64_t create, version, lease;
+    uint64_t hash;
+    int64_t kept; /* index in the kept list, or -1 */
+} rentry;
+
+/* A worker's map slot: one key. */
+typedef struct rslot {
+    idx_key_index *ki; /* NULL: empty slot */
+    uint64_t hash;
+    int64_t kept;  /* its record in the kept list while that is its newest, else -1 */
+    int64_t lease; /* etcd's restore map: the lease of its newest put, 0 after a tombstone */
+} rslot;
+
+typedef struct rworker {
+    struct rctx *ctx;
+    unsigned id;
+    pthread_t thread;
+    rslot *slots;
+    size_t cap, count;
+    uint32_t *part; /* this chunk's entries for this worker */
+    size_t npart, part_cap;
+    int rc;
+    char why[256];
+    bool kept_bad;
+} rworker;
+
+typedef struct rctx {
+    mvcc_store *s;
+    unsigned nworkers;
+    rworker *w;
+    /* the scanner */
+    rentry *chunk;
+    size_t n;
+    bool have_prev;
+    idx_rev prev;
+    int64_t max_main;
+    int64_t base; /* the finished compaction, -1 */
+    uint32_t tail_crc;
+    uint64_t tail_len;
+    mvcc__hash_kept *kept;
+    bool *removed;
+    size_t nkept, kept_cap;
+    int rc;
+    /* the pool */
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    uint64_t gen;  /* chunks handed out */
+    unsigned busy; /* workers still on this chunk */
+    bool quit;
+    bool threads; /* workers are running */
+    bool decided; /* the partitions are fixed */
+    unsigned started;
+} rctx;
+
+static void fmt_rev(char *buf, size_t n, idx_rev r, bool tomb)
+{
+    snprintf(buf, n, "%016" PRIx64 "_%016" PRIx64 "%s", (uint64_t)r.main, (uint64_t)r.sub,
+             tomb ? "t" : "");
+}
+
+/* ---- a worker's map -------------------------------------------------------- */
+
+static bool slot_key_eq(const rslot *sl, const uint8_t *key, size_t len)
+{
+    size_t kl;
+    const uint8_t *k = idx_key_index_key(sl->ki, &kl);
+    return kl == len && memcmp(k, key, len) == 0;
+}
+
+static rslot *map_find(rworker *w, const uint8_t *key, size_t len, uint64_t h)
+{
+    if (w->cap == 0)
+        return NULL;
+    size_t mask = w->cap - 1;
+    /* Loop invariant: the key is not in any slot probed so far. */
+    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+        rslot *sl = &w->slots[i];
+        if (sl->ki == NULL)
+            return NULL;
+        if (sl->hash == h && slot_key_eq(sl, key, len))
+            return sl;
+    }
+}
+
+static int map_grow(rworker *w)
+{
+    size_t ncap = w->cap ? w->cap * 2 : 1024;
+    rslot *ns = strata_calloc(ncap, sizeof *ns);
+    if (ns == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < w->cap; i++) {
+        rslot *sl = &w->slots[i];
+        if (sl->ki == NULL)
+            continue;
+        size_t j = (size_t)sl->hash & (ncap - 1);
+        while (ns[j].ki != NULL)
+            j = (j + 1) & (ncap - 1);
+        ns[j] = *sl;
+    }
+    strata_free(w->slots);
+    w->slots = ns;
+    w->cap = ncap;
+    return 0;
+}
+
+static rslot *map_insert(rworker *w, uint64_t h)
+{
+    if ((w->count + 1) * 4 > w->cap * 3 && map_grow(w) != 0)
+        return NULL;
+    size_t mask = w->cap - 1;
+    size_t i = (size_t)h & mask;
+    while (w->slots[i].ki != NULL)
+        i = (i + 1) & mask;
+    w->count++;
+    return &w->slots[i];
+}
+
+static int wfail(rworker *w, int rc, const rentry *e, const char *what)
+{
+    char r[64];
+    fmt_rev(r, sizeof r, e->rev, e->tomb);
+    snprintf(w->why, sizeof w->why, "key bucket record %s: %s", r, what);
+    w->rc = rc;
+    return rc;
+}
+
+/* Rules 1, 2 and 4 for one record, in its key's partition. */
+static int apply(rworker *w, const rentry *e)
+{
+    rctx *c = w->ctx;
+    rslot *sl = map_find(w, e->key, e->key_len, e->hash);
+    if (sl == NULL) {
+        if (e->tomb) {
+            if (e->rev.main <= c->base)
+                w->kept_bad = true;
+            return 0; /* rule 2 */
+        }
+        idx_key_index *ki;
+        int rc = idx_key_index_new(e->key, e->key_len, &ki);
+        if (rc == 0)
+            rc = idx_key_index_restore(ki, (idx_rev){ e->create, 0 }, e->rev, e->version);
+        if (rc != 0) {
+            idx_key_index_free(ki);
+            return wfail(w, rc, e, "cannot restore its key");
+        }
+        sl = map_insert(w, e->hash);
+        if (sl == NULL) {
+            idx_key_index_free(ki);
+            return wfail(w, -ENOMEM, e, "out of memory");
+        }
+        sl->ki = ki;
+        sl->hash = e->hash;
+        sl->kept = e->kept;
+        sl->lease = e->lease;
+        return 0;
+    }
+    if (e->rev.main <= c->base)
+        w->kept_bad = true; /* two records of one key below the compaction */
+    int rc;
+    if (e->tomb) {
+        rc = idx_key_index_tombstone(sl->ki, e->rev);
+        if (rc == IDX_NOTFOUND)
+            return wfail(w, MVCC_EGENERATION, e, "tombstone of a key that is already deleted");
+        sl->lease = 0;
+    } else {
+        idx_rev created;
+        int64_t ver;
+        rc = idx_key_index_get(sl->ki, e->rev.main, NULL, &created, &ver);
+        if (rc == 0 && (e->create != created.main || e->version != ver + 1)) {
+            char m[160];
+            snprintf(m, sizeof m,
+                     "put with create %" PRId64 " version %" PRId64
+                     " continues a generation created at %" PRId64 " at version %" PRId64,
+                     e->create, e->version, created.main, ver);
+            return wfail(w, MVCC_EGENERATION, e, m);
+        }
+        if (rc == IDX_NOTFOUND && (e->create != e->rev.main || e->version != 1)) {
+            char m[160];
+            snprintf(m, sizeof m,
+                     "put starting a generation has create %" PRId64 " version %" PRId64
+                     " (want its own revision and 1)",
+                     e->create, e->version);
+            return wfail(w, MVCC_EGENERATION, e, m);
+        }
+        rc = idx_key_index_put(sl->ki, e->rev);
+        sl->lease = e->lease;
+    }
+    if (rc != 0)
+        return wfail(w, rc, e, "its key's index refused it");
+    if (sl->kept >= 0) {
+        c->removed[sl->kept] = true;
+        sl->kept = -1;
+    }
+    return 0;
+}
+
+static void work_chunk(rworker *w)
+{
+    rctx *c = w->ctx;
+    for (size_t i = 0; i < w->npart && w->rc == 0; i++)
+        (void)apply(w, &c->chunk[w->part[i]]);
+}
+
+static void *worker_main(void *arg)
+{
+    rworker *w = arg;
+    rctx *c = w->ctx;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while (c->gen == seen && !c->quit)
+            pthread_cond_wait(&c->go, &c->mu);
+        if (c->quit)
+            break;
+        seen = c->gen;
+        pthread_mutex_unlock(&c->mu);
+        work_chunk(w);
+        pthread_mutex_lock(&c->mu);
+        if (--c->busy == 0)
+            pthread_cond_signal(&c->done);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+static void stop_workers(rctx *c)
+{
+    if (!c->threads)
+        return;
+    pthread_mutex_lock(&c->mu);
+    c->quit = true;
+    pthread_cond_broadcast(&c->go);
+    pthread_mutex_unlock(&c->mu);
+    for (unsigned i = 0; i < c->started; i++)
+        pthread_join(c->w[i].thread, NULL);
+    c->threads = false;
+}
+
+/*
+ * The partitions are fixed at the first chunk: a bucket that fits in one
+ * chunk (final at the first flush) is built on this thread alone; a larger
+ * one starts the workers (or, if threads cannot start, one partition here).
+ */
+static void start_workers(rctx *c, bool final)
+{
+    c->decided = true;
+    if (final || c->nworkers == 1) {
+        c->nworkers = 1;
+        return;
+    }
+    for (; c->started < c->nworkers; c->started++) {
+        if (pthread_create(&c->w[c->started].thread, NULL, worker_main, &c->w[c->started]) != 0)
+            break;
+    }
+    c->threads = true;
+    if (c->started < c->nworkers) {
+        stop_workers(c);
+        c->quit = false;
+        c->started = 0;
+        c->nworkers = 1;
+    }
+}
+
+/* Hand the chunk to the workers (by key hash) and wait for them. */
+static int flush_chunk(rctx *c, bool final)
+{
+    if (c->n == 0)
+        return 0;
+    if (!c->decided)
+        start_workers(c, final);
+    for (unsigned i = 0; i < c->nworkers; i++)
+        c->w[i].npart = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        rworker *w = &c->w[c->chunk[i].hash % c->nworkers];
+        if (w->npart == w->part_cap) {
+            size_t cap = w->part_cap ? w->part_cap * 2 : 1024;
+            uint32_t *p = strata_realloc(w->part, cap * sizeof *p);
+            if (p == NULL)
+                return -ENOMEM;
+            w->part = p;
+            w->part_cap = cap;
+        }
+        w->part[w->npart++] = (uint32_t)i;
+    }
+    if (c->threads) {
+        pthread_mutex_lock(&c->mu);
+        c->busy = c->nworkers;
+        c->gen++;
+        pthread_cond_broadcast(&c->go);
+        while (c->busy > 0)
+            pthread_cond_wait(&c->done, &c->mu);
+        pthread_mutex_unlock(&c->mu);
+    } else {
+        work_chunk(&c->w[0]);
+    }
+    c->n = 0;
+    for (unsigned i = 0; i < c->nworkers; i++)
+        if (c->w[i].rc != 0)
+            return c->w[i].rc;
+    return 0;
+}
+
+static int sfail(rctx *c, int rc, const char *fmt_rec, const char *what)
+{
+    mvcc__errf(c->s, "key bucket record %s: %s", fmt_rec, what);
+    c->rc = rc;
+    return 1;
+}
+
+static int kept_add(rctx *c, idx_rev rev, uint32_t crc, size_t len, int64_t *idx)
+{
+    if (c->nkept == c->kept_cap) {
+        size_t cap = c->kept_cap ? c->kept_cap * 2 : 1024;
+        mvcc__hash_kept *k = strata_realloc(c->kept, cap * sizeof *k);
+        if (k == NULL)
+            return -ENOMEM;
+        c->kept = k;
+        bool *r = strata_realloc(c->removed, cap * sizeof *r);
+        if (r == NULL)
+            return -ENOMEM;
+        c->removed = r;
+        memset(r + c->kept_cap, 0, (cap - c->kept_cap) * sizeof *r);
+        c->kept_cap = cap;
+    }
+    c->kept[c->nkept] = (mvcc__hash_kept){ rev, crc, (uint32_t)len };
+    *idx = (int64_t)c->nkept++;
+    return 0;
+}
+
+/* The scanner: rule 1's per-record checks, then into the chunk. */
+static int scan_fn(void *arg, bolt_val key, bolt_val value)
+{
+    rctx *c = arg;
+    char rec[64];
+    mvcc__revkey rk;
+    int rc = mvcc__revkey_decode(key.data, key.size, &rk);
+    if (rc != 0) {
+        char hex[2 * 24 + 1];
+        size_t n = key.size < 24 ? key.size : 24;
+        for (size_t i = 0; i < n; i++)
+            snprintf(hex + 2 * i, 3, "%02x", ((const uint8_t *)key.data)[i]);
+        hex[2 * n] = '\0';
+        snprintf(rec, sizeof rec, "with key %s%s", hex, key.size > 24 ? "..." : "");
+        return sfail(c, rc, rec, mvcc_strerror(rc));
+    }
+    fmt_rev(rec, sizeof rec, rk.rev, rk.tombstone);
+    if (c->have_prev && idx_rev_cmp(rk.rev, c->prev) <= 0)
+        return sfail(c, MVCC_ECORRUPT, rec, "revision not above the previous record's");
+    c->have_prev = true;
+    c->prev = rk.rev;
+    mvcc__kv kv;
+    rc = mvcc__kv_decode(value.data, value.size, &kv);
+    if (rc != 0) {
+        char m[128];
+        snprintf(m, sizeof m, "value is not a KeyValue: %s", mvcc_strerror(rc));
+        return sfail(c, rc, rec, m);
+    }
+    char why[128];
+    rc = mvcc__kv_check(&kv, &rk, why, sizeof why);
+    if (rc != 0)
+        return sfail(c, rc, rec, why);
+    if (rk.rev.main > c->max_main)
+        c->max_main = rk.rev.main;
+    rentry *e = &c->chunk[c->n];
+    e->rev = rk.rev;
+    e->tomb = rk.tombstone;
+    e->key = kv.key;
+    e->key_len = kv.key_len;
+    e->create = kv.create_revision;
+    e->version = kv.version;
+    e->lease = kv.lease;
+    e->hash = strata_fnv1a64(kv.key, kv.key_len);
+    e->kept = -1;
+    if (rk.rev.main > c->base) { /* rule 4 */
+        c->tail_crc = strata_crc32c(c->tail_crc, key.data, key.size);
+        c->tail_crc = strata_crc32c(c->tail_crc, value.data, value.size);
+        c->tail_len += key.size + value.size;
+    } else if (!rk.tombstone) {
+        uint32_t crc = strata_crc32c(0, key.data, key.size);
+        crc = strata_crc32c(crc, value.data, value.size);
+        if (key.size + value.size > UINT32_MAX ||
+            kept_add(c, rk.rev, crc, key.size + value.size, &e->kept) != 0) {
+            c->rc = -ENOMEM;
+            return 1;
+        }
+    }
+    if (++c->n == RESTORE_CHUNK) {
+        rc = flush_chunk(c, false);
+        if (rc != 0) {
+            c->rc = rc;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static unsigned pick_workers(const mvcc_store *s)
+{
+    long n = s->opt.restore_threads ? (long)s->opt.restore_threads : sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    if (n > 64)
+        n = 64;
+    return (unsigned)n;
+}
+
+/* Rule 3 and the compaction marks; the index is built. */
+static void set_revisions(mvcc_store *s, rctx *c, bool finished_found, int64_t finished,
+                          bool sched_found, int64_t sched)
+{
+    int64_t cur = c->max_main > 0 ? c->max_main : 1;
+    int64_t compact = finished_found ? finished : -1;
+    if (cur < compact)
+        cur = compact;
+    if (sched_found && sched > compact && cur < sched)
+        cur = sched; /* etcd issue 17780 */
+    s->current_rev = cur;
+    s->compact_rev = compact;
+    s->hash_rev = cur;
+}
+
+int mvcc__restore(mvcc_store *s)
+{
+    backend_read_tx *rtx;
+    int rc = backend_read_tx_begin(s->be, &rtx);
+    if (rc != 0)
+        return rc;
+    int64_t finished = -1, sched = 0;
+    bool ffound = false, sfound = false;
+    rc = mvcc__meta_rev(s, rtx, MVCC__META_FINISHED, &finished, &ffound);
+    if (rc == 0)
+        rc = mvcc__meta_rev(s, rtx, MVCC__META_SCHEDULED, &sched, &sfound);
+    if (rc != 0) {
+        backend_read_tx_end(rtx);
+        return rc;
+    }
+    rctx c = { .s = s, .base = ffound ? finished : -1 };
+    c.nworkers = pick_workers(s);
+    c.w = strata_calloc(c.nworkers, sizeof *c.w);
+    c.chunk = strata_malloc(RESTORE_CHUNK * sizeof *c.chunk);
+    if (c.w == NULL || c.chunk == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    pthread_mutex_init(&c.mu, NULL);
+    pthread_cond_init(&c.go, NULL);
+    pthread_cond_init(&c.done, NULL);
+    for (unsigned i = 0; i < c.nworkers; i++) {
+        c.w[i].ctx = &c;
+        c.w[i].id = i;
+    }
+    rc = backend_read_tx_for_each(rtx, (bolt_val){ MVCC__BUCKET_KEY, 3 }, scan_fn, &c);
+    if (rc == 1)
+        rc = c.rc;
+    if (rc == BACKEND_EBUCKETNOTFOUND && s->read_only)
+        rc = 0; /* a file that is not (yet) an mvcc store reads as empty */
+    if (rc == 0)
+        rc = flush_chunk(&c, true);
+    stop_workers(&c);
+    pthread_mutex_destroy(&c.mu);
+    pthread_cond_destroy(&c.go);
+    pthread_cond_destroy(&c.done);
+    for (unsigned i = 0; i < c.nworkers && rc != 0; i++) {
+        if (c.w[i].rc != 0) {
+            mvcc__errf(s, "%s", c.w[i].why);
+            break;
+        }
+    }
+    if (rc != 0)
+        goto out;
+
+    /* Gather the keyIndexes: live count, lease attachments, then one bulk insert. */
+    size_t total = 0;
+    bool kept_bad = false;
+    for (unsigned i = 0; i < c.nworkers; i++) {
+        total += c.w[i].count;
+        kept_bad = kept_bad || c.w[i].kept_bad;
+    }
+    idx_key_index **kis = strata_malloc((total ? total : 1) * sizeof *kis);
+    if (kis == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    size_t nk = 0;
+    int64_t live = 0;
+    for (unsigned i = 0; i < c.nworkers && rc == 0; i++) {
+        rworker *w = &c.w[i];
+        for (size_t j = 0; j < w->cap && rc == 0; j++) {
+            rslot *sl = &w->slots[j];
+            if (sl->ki == NULL)
+                continue;
+            bool alive = idx_key_index_get(sl->ki, INT64_MAX, NULL, NULL, NULL) == 0;
+            live += alive;
+#ifdef MVCC_HAVE_LEASE_GLUE
+            if (alive && sl->lease != 0 && s->lessor != NULL) {
+                size_t kl;
+                const uint8_t *k = idx_key_index_key(sl->ki, &kl);
+                rc = mvcc__lease_attach(s, sl->lease, k, kl);
+                if (rc != 0)
+                    mvcc__errf(s, "attaching a key to lease %" PRId64 ": %s", sl->lease,
+                               mvcc_strerror(rc));
+            }
+#endif
+            kis[nk++] = sl->ki;
+        }
+    }
+    if (rc == 0)
+        rc = idx_tree_insert(s->index, kis, nk);
+    if (rc == 0) {
+        for (unsigned i = 0; i < c.nworkers; i++) {
+            rworker *w = &c.w[i];
+            for (size_t j = 0; j < w->cap; j++)
+                w->slots[j].ki = NULL; /* owned by the tree now */
+        }
+    }
+    strata_free(kis);
+    if (rc != 0)
+        goto out;
+
+    set_revisions(s, &c, ffound, finished, sfound, sched);
+    mvcc__hash_state *h = &s->hash;
+    h->tail_crc = c.tail_crc;
+    h->tail_len = c.tail_len;
+    h->live_keys = live;
+    if (c.nkept == 0) {
+        strata_free(c.kept);
+        strata_free(c.removed);
+        h->base = c.base;
+    } else {
+        mvcc__hash_set_kept(h, c.kept, c.removed, c.nkept, c.base);
+    }
+    c.kept = NULL;
+    c.removed = NULL;
+    h->kept_ok = !kept_bad;
+    if (sfound && sched > s->compact_rev)
+        rc = mvcc__compaction_restore_pending(s, sched);
+out:
+    backend_read_tx_end(rtx);
+    if (c.w != NULL) {
+        for (unsigned i = 0; i < c.nworkers; i++) {
+            rworker *w = &c.w[i];
+            for (size_t j = 0; j < w->cap; j++)
+                idx_key_index_free(w->slots[j].ki);
+            strata_free(w->slots);
+            strata_free(w->part);
+        }
+    }
+    strata_free(c.w);
+    strata_free(c.chunk);
+    strata_free(c.kept);
+    strata_free(c.removed);
+    return rc;
+}
