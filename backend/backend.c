@@ -46,6 +46,7 @@
 
 #include "backend_int.h"
 #include "strdup.h"
+#include "sync.h"
 
 void backend_options_init(backend_options *o)
 {
@@ -380,34 +381,20 @@ static void stop_thread(backend *be)
  */
 static int sync_init(backend *be)
 {
-    pthread_mutex_t *mus[] = { &be->batch_mu, &be->snap_mu, &be->thr_mu };
-    size_t nmu = 0;
-    int rc = 0;
-    while (nmu < 3) {
-        rc = pthread_mutex_init(mus[nmu], NULL);
+    pthread_mutex_t *const mus[] = { &be->batch_mu, &be->snap_mu, &be->thr_mu };
+    int rc = strata__mutexes_init(mus, 3);
+    if (rc != 0)
+        return rc;
+    rc = strata__cond_init(&be->thr_cv, true);
+    if (rc == 0) {
+        rc = strata__cond_init(&be->done_cv, false);
         if (rc != 0)
-            break;
-        nmu++;
+            pthread_cond_destroy(&be->thr_cv);
     }
-    pthread_condattr_t ca;
-    bool thr_cv = false, attr = false;
-    if (rc == 0)
-        attr = (rc = pthread_condattr_init(&ca)) == 0;
-    if (rc == 0)
-        rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    if (rc == 0)
-        thr_cv = (rc = pthread_cond_init(&be->thr_cv, &ca)) == 0;
-    if (attr)
-        pthread_condattr_destroy(&ca);
-    if (rc == 0)
-        rc = pthread_cond_init(&be->done_cv, NULL);
-    if (rc == 0)
-        return 0;
-    if (thr_cv)
-        pthread_cond_destroy(&be->thr_cv);
-    while (nmu > 0)
-        pthread_mutex_destroy(mus[--nmu]);
-    return -rc;
+    if (rc != 0)
+        for (size_t i = 3; i > 0; i--)
+            pthread_mutex_destroy(mus[i - 1]);
+    return rc;
 }
 
 static void be_free(backend *be)

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "bolt_int.h"
+#include "sync.h"
 
 enum { CALL_WAITING, CALL_DONE, CALL_SOLO };
 
@@ -134,17 +135,10 @@ int bolt_batch(bolt_db *db, int (*fn)(bolt_tx *tx, void *arg), void *arg)
     struct bolt__batch *b = db->batch;
     if (b == NULL) {
         struct bolt__batch own = { .max = db->opt.batch_max_size ? db->opt.batch_max_size : 1000 };
-        pthread_condattr_t attr;
-        int rc = pthread_condattr_init(&attr);
-        if (rc == 0) {
-            rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-            if (rc == 0)
-                rc = pthread_cond_init(&own.cv, &attr);
-            pthread_condattr_destroy(&attr);
-        }
+        int rc = strata__cond_init(&own.cv, true);
         if (rc != 0) {
             pthread_mutex_unlock(&db->mu);
-            return -rc;
+            return rc;
         }
         own.calls = &call;
         own.n = 1;

@@ -37,6 +37,7 @@
 
 #include "bolt_int.h"
 #include "strdup.h"
+#include "sync.h"
 
 #define ONE_GIB          (1024ull * 1024 * 1024)
 #define FLOCK_RETRY_MS   50
@@ -449,16 +450,16 @@ static int db_new(const char *path, const bolt_options *opt, bolt_db **out)
     db->fd = -1;
     db->os = db->opt.os != NULL ? db->opt.os : bolt__os_default();
     db->read_only = db->opt.read_only;
-    int rc = pthread_mutex_init(&db->mu, NULL);
+    int rc = -pthread_mutex_init(&db->mu, NULL);
     if (rc == 0) {
-        rc = pthread_cond_init(&db->wcv, NULL);
+        rc = strata__cond_init(&db->wcv, false);
         if (rc != 0)
             pthread_mutex_destroy(&db->mu);
     }
     if (rc != 0) {
         strata_free(db->path);
         strata_free(db);
-        return -rc;
+        return rc;
     }
     *out = db;
     return 0;

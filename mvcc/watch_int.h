@@ -284,6 +284,13 @@ void mvcc__watchable_kick(mvcc__watchable *W);
  */
 size_t mvcc__watchable_sync(mvcc__watchable *W);
 
+/*
+ * Checks rules 1 and 4 and every stream's counters against its watchers
+ * (states, places, victim list, budget charges). 0, or -1 with why.
+ * Takes W->mu: for tests and debugging.
+ */
+int mvcc__watchable_check(mvcc__watchable *W, char *why, size_t why_size);
+
 /* Internal entry points of the stream API (watchable_store.c). */
 int mvcc__watch_add(mvcc_watch_stream *ws, const mvcc_watch_request *req, int64_t *id_out);
 int mvcc__watch_cancel(mvcc_watch_stream *ws, int64_t id);

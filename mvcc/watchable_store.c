@@ -26,6 +26,7 @@
  *     the other watchers of its round skip their history.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -757,4 +758,99 @@ void mvcc__watch_stream_detach(mvcc_watch_stream *ws)
     if (ws->next != NULL)
         ws->next->prev = ws->prev;
     pthread_mutex_unlock(&W->mu);
+}
+
+/* ---- check ------------------------------------------------------------- */
+
+typedef struct wcheck {
+    mvcc__watchable *W;
+    mvcc_watch_stream *ws;
+    size_t behind, compacted, n;
+    size_t victim_bytes;
+    char *why;
+    size_t why_size;
+    int rc;
+} wcheck;
+
+static int check_one(void *arg, const uint8_t *key, size_t key_len, void *val)
+{
+    wcheck *c = arg;
+    mvcc__watcher *w = val;
+    c->n++;
+    const char *bad = NULL;
+    if (key_len != sizeof w->id || memcmp(key, &w->id, sizeof w->id) != 0)
+        bad = "filed under another id";
+    else if (w->ws != c->ws)
+        bad = "belongs to another stream";
+    else if ((w->state == MVCC__W_SYNCED && w->group != &c->W->synced) ||
+             (w->state == MVCC__W_UNSYNCED && w->group != &c->W->unsynced) ||
+             ((w->state == MVCC__W_VICTIM || w->state == MVCC__W_COMPACTED) && w->group != NULL))
+        bad = "its place does not match its state";
+    else if (w->state != MVCC__W_VICTIM && w->pending != NULL)
+        bad = "holds a batch but is not a victim";
+    if (bad != NULL) {
+        if (c->why != NULL && c->why_size > 0)
+            snprintf(c->why, c->why_size, "watcher %lld: %s", (long long)w->id, bad);
+        c->rc = -1;
+        return 1;
+    }
+    c->behind += behind_state(w->state);
+    c->compacted += w->state == MVCC__W_COMPACTED;
+    if (w->pending != NULL)
+        c->victim_bytes += w->pending->bytes;
+    return 0;
+}
+
+int mvcc__watchable_check(mvcc__watchable *W, char *why, size_t why_size)
+{
+    char gwhy[160];
+    int rc = 0;
+    pthread_mutex_lock(&W->mu);
+    if (mvcc__wgroup_check(&W->synced, gwhy, sizeof gwhy) != 0 ||
+        mvcc__wgroup_check(&W->unsynced, gwhy, sizeof gwhy) != 0) {
+        if (why != NULL && why_size > 0)
+            snprintf(why, why_size, "group: %s", gwhy);
+        rc = -1;
+    }
+    size_t nv = 0;
+    for (mvcc__watcher *w = W->victims; rc == 0 && w != NULL; w = w->gnext) {
+        nv++;
+        if (w->state != MVCC__W_VICTIM || (w->gnext != NULL && w->gnext->gprev != w)) {
+            if (why != NULL && why_size > 0)
+                snprintf(why, why_size, "victim list: watcher %lld misplaced", (long long)w->id);
+            rc = -1;
+        }
+    }
+    if (rc == 0 && nv != W->nvictims) {
+        if (why != NULL && why_size > 0)
+            snprintf(why, why_size, "victim list holds %zu, count says %zu", nv, W->nvictims);
+        rc = -1;
+    }
+    for (mvcc_watch_stream *ws = W->streams; rc == 0 && ws != NULL; ws = ws->next) {
+        wcheck c = { W, ws, 0, 0, 0, 0, why, why_size, 0 };
+        mvcc__wmap_each(&ws->ids, check_one, &c);
+        rc = c.rc;
+        pthread_mutex_lock(&ws->qmu);
+        const char *bad = NULL;
+        if (rc != 0)
+            ;
+        else if (c.n != ws->nwatchers)
+            bad = "watcher count";
+        else if (c.compacted != ws->ncompacted)
+            bad = "compacted count";
+        else if (c.behind != ws->behind)
+            bad = "behind count (rule 4)";
+        else if (c.victim_bytes != ws->victim_bytes)
+            bad = "victim bytes";
+        else if (ws->n > ws->cap)
+            bad = "queue over capacity";
+        if (bad != NULL) {
+            if (why != NULL && why_size > 0)
+                snprintf(why, why_size, "stream: %s does not add up", bad);
+            rc = -1;
+        }
+        pthread_mutex_unlock(&ws->qmu);
+    }
+    pthread_mutex_unlock(&W->mu);
+    return rc;
 }

@@ -6,7 +6,9 @@
  * a tagged header in front of every block and counts live blocks. Then every
  * layer is exercised (bolt: nested buckets, cursors, check, dump, compact;
  * index: a tree with ranges and compaction; backend: batches, read
- * transactions, hash, gzip snapshot and restore, defrag). A block the library
+ * transactions, hash, gzip snapshot and restore, defrag; lease and mvcc: a
+ * store with a lessor, leased puts, ranges, deletes, a watch stream,
+ * compaction, hashes, a revoke, a reopen). A block the library
  * got from the host's malloc and gave to strata_free fails the tag check; a
  * block from strata_malloc given to free(3) crashes the host's free; and any
  * block left live when everything is closed is a leak through the
@@ -20,6 +22,8 @@
 #include <strata/backend.h>
 #include <strata/bolt.h>
 #include <strata/idx.h>
+#include <strata/lease.h>
+#include <strata/mvcc.h>
 
 #define HARNESS_STRERROR(rc) backend_strerror(rc)
 #include "harness.h"
@@ -272,6 +276,73 @@ static void test_backend_allocates_through_strata(void)
     ASSERT_EQ_INT(atomic_load(&foreign_frees), 0);
 }
 
+static void test_store_allocates_through_strata(void)
+{
+    char path[4096];
+    harness_path(path, sizeof path, "store.db");
+    long before = atomic_load(&total_allocs);
+    strata_manual_clock clk;
+    strata_manual_clock_init(&clk, 0);
+    backend_options bo;
+    backend_options_init(&bo);
+    bo.clock = &clk.clock;
+    backend *be;
+    ASSERT_OK(backend_open(path, &bo, &be));
+    for (int round = 0; round < 2; round++) { /* the second round restores from the file */
+        lease_options lo;
+        lease_options_init(&lo);
+        lo.clock = &clk.clock;
+        lease_lessor *l;
+        ASSERT_OK(lease_lessor_open(be, &lo, &l));
+        mvcc_options mo;
+        mvcc_options_init(&mo);
+        mo.lessor = l;
+        mvcc_store *s;
+        ASSERT_OK(mvcc_store_open(be, &mo, &s));
+        mvcc_watch_stream *ws;
+        ASSERT_OK(mvcc_watch_stream_open(s, NULL, &ws));
+        mvcc_watch_request wr = { .key = "k", .key_len = 1, .end = "l", .end_len = 1 };
+        int64_t wid;
+        ASSERT_OK(mvcc_watch(ws, &wr, &wid));
+        int64_t lease_id = 100 + round;
+        ASSERT_OK(lease_grant(l, lease_id, 60, NULL));
+        char k[32], v[64];
+        for (int i = 0; i < 300; i++) {
+            snprintf(k, sizeof k, "k%04d", i % 120);
+            snprintf(v, sizeof v, "value-%d-%d", round, i);
+            ASSERT_OK(mvcc_store_put(s, k, strlen(k), v, strlen(v), i % 10 == 0 ? lease_id : 0,
+                                     NULL));
+        }
+        int64_t n = 0;
+        ASSERT_OK(mvcc_store_delete_range(s, "k0010", 5, "k0020", 5, &n, NULL));
+        ASSERT_EQ_INT(n, 10);
+        mvcc_range_result r;
+        mvcc_range_result_init(&r);
+        ASSERT_OK(mvcc_store_range(s, "k", 1, "l", 1, NULL, &r));
+        ASSERT_EQ_INT(r.count, 110);
+        mvcc_range_result_release(&r);
+        mvcc_watch_response *resp;
+        int events = 0;
+        while (mvcc_watch_stream_recv(ws, 0, &resp) == 0) {
+            events += (int)resp->n_events;
+            mvcc_watch_response_free(resp);
+        }
+        ASSERT_GT_INT(events, 0);
+        ASSERT_OK(mvcc_store_compact(s, mvcc_store_rev(s) - 50));
+        ASSERT_OK(mvcc_store_compact_wait(s));
+        mvcc_hash_kv h;
+        ASSERT_OK(mvcc_store_hash_kv(s, 0, &h));
+        ASSERT_OK(lease_revoke(l, lease_id));
+        mvcc_watch_stream_close(ws);
+        ASSERT_OK(mvcc_store_close(s));
+        ASSERT_OK(lease_lessor_close(l));
+    }
+    ASSERT_OK(backend_close(be));
+    ASSERT_GT_INT(atomic_load(&total_allocs), before);
+    ASSERT_EQ_INT(atomic_load(&live_blocks), 0);
+    ASSERT_EQ_INT(atomic_load(&foreign_frees), 0);
+}
+
 int main(void)
 {
     HARNESS_BEGIN(1);
@@ -280,5 +351,6 @@ int main(void)
     RUN(test_bolt_allocates_through_strata);
     RUN(test_index_allocates_through_strata);
     RUN(test_backend_allocates_through_strata);
+    RUN(test_store_allocates_through_strata);
     return 0;
 }

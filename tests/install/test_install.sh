@@ -9,6 +9,7 @@
 #    prefix's library directory), and fully static with `pkg-config
 #    --static` (which must list everything libstrata.a needs: no -l flag
 #    added by hand); run each in a fresh directory.
+# Also: libstrata.so needs no allocator (jemalloc) and no C++ runtime.
 # Exit 0 only if every step worked. Temporary files are removed.
 set -euo pipefail
 src=$(cd "$1" && pwd)
@@ -47,6 +48,17 @@ libdir=$(pkg-config --variable=libdir strata)
 echo "pkg-config --cflags --libs strata: $(pkg-config --cflags --libs strata)"
 echo "pkg-config --static --libs strata: $(pkg-config --static --libs strata)"
 "$prefix/bin/strata" --version
+
+step "libstrata.so's dependencies"
+# The library links no allocator (nor the C++ runtime jemalloc brings).
+needed=$(readelf -d "$libdir/libstrata.so" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
+echo "NEEDED: $needed"
+case " $needed" in
+*jemalloc* | *stdc++*)
+    echo "libstrata.so depends on an allocator or the C++ runtime"
+    exit 1
+    ;;
+esac
 
 for ex in "$src"/examples/*.c; do
     name=$(basename "$ex" .c)

@@ -44,5 +44,6 @@ int cmd_hash(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_defrag(int argc, char **argv);
+int cmd_script(int argc, char **argv);
 
 #endif

@@ -34,6 +34,8 @@ static const cli_command commands[] = {
     { "pages", "list every page: id, type, items, overflow; free pages marked", cmd_pages },
     { "restore", "create a db file from a snapshot (plain, sha256 trailer, gzip)", cmd_restore },
     { "salvage", "copy everything readable from a damaged file into a new one", cmd_salvage },
+    { "script", "run an mvcc script (ORACLE.md) on stdin; print etcd's canonical output",
+      cmd_script },
     { "snapshot", "write a consistent copy of a db file (etcd's snapshot)", cmd_snapshot },
     { "stats", "bucket statistics: pages, keys, depth, bytes used/allocated", cmd_stats },
     { "strerror", "describe strata status codes (e.g. strata strerror -5104)", cmd_strerror },

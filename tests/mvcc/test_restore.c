@@ -1,0 +1,261 @@
+/*
+ * test_restore.c: mvcc/restore.c: every kind of damaged record fails the
+ * open with its own code and a message naming the record (never a crash),
+ * a restore with many threads builds the same store as one with a single
+ * thread (over more than one chunk of records), and lease-free restores
+ * of histories with every generation shape.
+ */
+#include "mvcc_test.h"
+
+#include "kvpb.h"
+#include "mvcc_int.h"
+#include "revkey.h"
+
+static void raw_put(backend *be, const char *bucket, const void *k, size_t kl, const void *v,
+                    size_t vl)
+{
+    backend_batch_tx *tx = backend_batch(be);
+    backend_batch_tx_lock(tx);
+    ASSERT_OK(backend_batch_tx_put(tx, bolt_str(bucket), (bolt_val){ k, kl }, (bolt_val){ v, vl }));
+    ASSERT_OK(backend_batch_tx_unlock(tx));
+}
+
+static void raw_kv(backend *be, int64_t main, int64_t sub, bool tomb, const mvcc__kv *kv)
+{
+    uint8_t rk[MVCC__REVKEY_TOMB_LEN], val[256];
+    size_t rkl = mvcc__revkey_encode((idx_rev){ main, sub }, tomb, rk), vl;
+    ASSERT_OK(mvcc__kv_encode(kv, val, sizeof val, &vl));
+    raw_put(be, "key", rk, rkl, val, vl);
+}
+
+static mvcc__kv put_kv(const char *key, int64_t create, int64_t mod, int64_t ver)
+{
+    return (mvcc__kv){ .key = (const uint8_t *)key,
+                       .key_len = strlen(key),
+                       .create_revision = create,
+                       .mod_revision = mod,
+                       .version = ver,
+                       .value = (const uint8_t *)"v",
+                       .value_len = 1 };
+}
+
+/* A store with a few good records, then damage applied by fn; open must fail with rc and why. */
+typedef void (*damage_fn)(backend *be);
+
+static void expect_damage(const char *name, damage_fn fn, int rc, const char *why_part)
+{
+    mt_store m;
+    mt_open(&m, name);
+    mt_put(m.s, "a", "1");
+    mt_put(m.s, "b", "1");
+    mt_put(m.s, "a", "2");
+    ASSERT_OK(mvcc_store_close(m.s));
+    fn(m.be);
+    ASSERT_OK(backend_force_commit(m.be));
+    char why[512] = "";
+    m.mo.errbuf = why;
+    m.mo.errbuf_size = sizeof why;
+    mvcc_store *s = (mvcc_store *)1;
+    ASSERT_RC(mvcc_store_open(m.be, &m.mo, &s), rc);
+    ASSERT_TRUE(s == NULL);
+    if (strstr(why, why_part) == NULL) {
+        fprintf(stderr, "%s: message \"%s\" lacks \"%s\"\n", name, why, why_part);
+        ASSERT_TRUE(false);
+    }
+    /* the read-only open refuses it the same way */
+    m.mo.read_only = true;
+    ASSERT_RC(mvcc_store_open(m.be, &m.mo, &s), rc);
+    ASSERT_OK(backend_close(m.be));
+}
+
+static void dmg_short_key(backend *be)
+{
+    raw_put(be, "key", "abc", 3, "x", 1);
+}
+
+static void dmg_sep(backend *be)
+{
+    uint8_t k[17] = { 0, 0, 0, 0, 0, 0, 0, 9, '-', 0, 0, 0, 0, 0, 0, 0, 0 };
+    raw_put(be, "key", k, sizeof k, "x", 1);
+}
+
+static void dmg_mark(backend *be)
+{
+    uint8_t k[18] = { 0, 0, 0, 0, 0, 0, 0, 9, '_', 0, 0, 0, 0, 0, 0, 0, 0, 'x' };
+    raw_put(be, "key", k, sizeof k, "x", 1);
+}
+
+static void dmg_protobuf(backend *be)
+{
+    uint8_t rk[MVCC__REVKEY_TOMB_LEN];
+    size_t n = mvcc__revkey_encode((idx_rev){ 9, 0 }, false, rk);
+    raw_put(be, "key", rk, n, "\x0a\x7f", 2); /* a key field longer than the record */
+}
+
+static void dmg_mod(backend *be)
+{
+    mvcc__kv kv = put_kv("c", 9, 8, 1); /* mod 8 stored under revision 9 */
+    raw_kv(be, 9, 0, false, &kv);
+}
+
+static void dmg_duplicate(backend *be)
+{
+    mvcc__kv kv = mvcc__kv_tombstone("a", 1); /* 4_0t next to 4_0 */
+    raw_kv(be, 4, 0, true, &kv);
+}
+
+static void dmg_version(backend *be)
+{
+    mvcc__kv kv = put_kv("a", 2, 9, 7); /* a is at version 2 */
+    raw_kv(be, 9, 0, false, &kv);
+}
+
+static void dmg_create(backend *be)
+{
+    mvcc__kv kv = put_kv("a", 3, 9, 3); /* a's generation was created at 2 */
+    raw_kv(be, 9, 0, false, &kv);
+}
+
+static void dmg_new_generation(backend *be)
+{
+    mvcc__kv t = mvcc__kv_tombstone("b", 1);
+    raw_kv(be, 9, 0, true, &t);
+    mvcc__kv kv = put_kv("b", 3, 10, 2); /* after the delete: must be create 10, version 1 */
+    raw_kv(be, 10, 0, false, &kv);
+}
+
+static void dmg_double_tombstone(backend *be)
+{
+    mvcc__kv t = mvcc__kv_tombstone("b", 1);
+    raw_kv(be, 9, 0, true, &t);
+    raw_kv(be, 10, 0, true, &t);
+}
+
+static void dmg_meta(backend *be)
+{
+    raw_put(be, "meta", "finishedCompactRev", 18, "\x00\x01", 2);
+}
+
+static void dmg_ci(backend *be)
+{
+    raw_put(be, "meta", "consistent_index", 16, "\x01\x02\x03", 3);
+}
+
+static void test_damaged_records(void)
+{
+    expect_damage("d1.db", dmg_short_key, MVCC_EREVKEYLEN, "with key 616263");
+    expect_damage("d2.db", dmg_sep, MVCC_EREVKEYSEP, "with key 00000000000000092d");
+    expect_damage("d3.db", dmg_mark, MVCC_EREVKEYMARK, "with key");
+    expect_damage("d4.db", dmg_protobuf, STRATA_EPBTRUNC,
+                  "0000000000000009_0000000000000000: value is not a KeyValue");
+    expect_damage("d5.db", dmg_mod, MVCC_ECORRUPT, "0000000000000009_0000000000000000");
+    expect_damage("d6.db", dmg_duplicate, MVCC_ECORRUPT,
+                  "0000000000000004_0000000000000000t: revision not above");
+    expect_damage("d7.db", dmg_version, MVCC_EGENERATION,
+                  "0000000000000009_0000000000000000: put with create 2 version 7");
+    expect_damage("d8.db", dmg_create, MVCC_EGENERATION, "created at 2");
+    expect_damage("d9.db", dmg_new_generation, MVCC_EGENERATION,
+                  "000000000000000a_0000000000000000: put starting a generation");
+    expect_damage("d10.db", dmg_double_tombstone, MVCC_EGENERATION,
+                  "000000000000000a_0000000000000000t: tombstone of a key that is already deleted");
+    expect_damage("d11.db", dmg_meta, MVCC_EMETA, "meta/finishedCompactRev");
+    expect_damage("d12.db", dmg_ci, MVCC_EMETA, "meta/consistent_index");
+}
+
+/* Records etcd writes that look odd but are fine: a lone tombstone after an interrupted compaction.
+ */
+static void test_lone_tombstone_skipped(void)
+{
+    mt_store m;
+    mt_open(&m, "lone.db");
+    mt_put(m.s, "a", "1");
+    ASSERT_OK(mvcc_store_close(m.s));
+    mvcc__kv t = mvcc__kv_tombstone("z", 1);
+    raw_kv(m.be, 3, 0, true, &t);
+    ASSERT_OK(backend_force_commit(m.be));
+    ASSERT_OK(mvcc_store_open(m.be, &m.mo, &m.s));
+    ASSERT_EQ_INT(mvcc_store_rev(m.s), 3);
+    mt_text tx;
+    ASSERT_EQ_STR(mt_range(m.s, "", "", 0, &tx), "rev=3 count=1 a=1@2/2/1/0");
+    mt_close(&m);
+}
+
+/* Many records (more than one chunk): one thread and four threads build the same store. */
+static void test_parallel_equals_serial(void)
+{
+    uint64_t x = harness_seed();
+    mt_store m;
+    mt_open(&m, "par.db");
+    char key[32], val[32];
+    /* 70,000 changes in txns of 100 over 3,000 keys, with deletes */
+    for (int t = 0; t < 700; t++) {
+        mvcc_txn *txn;
+        ASSERT_OK(mvcc_txn_write_begin(m.s, &txn));
+        for (int i = 0; i < 100; i++) {
+            x = strata_splitmix64(x);
+            snprintf(key, sizeof key, "key-%05d", (int)(x % 3000));
+            if (x % 9 == 0) {
+                ASSERT_OK(mvcc_txn_delete_range(txn, key, strlen(key), NULL, 0, NULL, NULL));
+            } else {
+                snprintf(val, sizeof val, "%d-%d", t, i);
+                ASSERT_OK(mvcc_txn_put(txn, key, strlen(key), val, strlen(val), 0, NULL));
+            }
+        }
+        ASSERT_OK(mvcc_txn_end(txn, NULL));
+    }
+    int64_t rev = mvcc_store_rev(m.s);
+    mvcc_hash_kv h0;
+    ASSERT_OK(mvcc_store_hash_kv(m.s, 0, &h0));
+    mt_close(&m);
+    mvcc_store *s1, *s4;
+    mt_opts(&m);
+    harness_path(m.path, sizeof m.path, "par.db");
+    ASSERT_OK(backend_open(m.path, &m.bo, &m.be));
+    mvcc_options o1 = m.mo, o4 = m.mo;
+    o1.restore_threads = 1;
+    o1.read_only = true;
+    o4.restore_threads = 4;
+    o4.read_only = true;
+    ASSERT_OK(mvcc_store_open(m.be, &o1, &s1));
+    ASSERT_OK(mvcc_store_open(m.be, &o4, &s4));
+    ASSERT_EQ_INT(mvcc_store_rev(s1), rev);
+    ASSERT_EQ_INT(mvcc_store_rev(s4), rev);
+    ASSERT_TRUE(idx_tree_equal(s1->index, s4->index));
+    ASSERT_EQ_SIZE(idx_tree_count(s1->index), idx_tree_count(s4->index));
+    char why[256];
+    ASSERT_OK(idx_tree_check(s4->index, why, sizeof why));
+    for (int64_t r = 2; r <= rev; r += 97) {
+        mvcc_range_result a, b;
+        mvcc_range_result_init(&a);
+        mvcc_range_result_init(&b);
+        mvcc_range_options ro = { .rev = r };
+        ASSERT_OK(mvcc_store_range(s1, "", 0, "", 0, &ro, &a));
+        ASSERT_OK(mvcc_store_range(s4, "", 0, "", 0, &ro, &b));
+        ASSERT_EQ_INT(a.count, b.count);
+        ASSERT_EQ_SIZE(a.n, b.n);
+        for (size_t i = 0; i < a.n; i++) {
+            ASSERT_EQ_MEM(a.kvs[i].key, a.kvs[i].key_len, b.kvs[i].key, b.kvs[i].key_len);
+            ASSERT_EQ_INT(a.kvs[i].mod_revision, b.kvs[i].mod_revision);
+            ASSERT_EQ_INT(a.kvs[i].version, b.kvs[i].version);
+        }
+        mvcc_range_result_release(&a);
+        mvcc_range_result_release(&b);
+    }
+    mvcc_hash_kv h1, h4;
+    ASSERT_OK(mvcc_store_hash_kv(s1, 0, &h1));
+    ASSERT_OK(mvcc_store_hash_kv(s4, 0, &h4));
+    ASSERT_EQ_U64(h1.hash, h0.hash);
+    ASSERT_EQ_U64(h4.hash, h0.hash);
+    ASSERT_OK(mvcc_store_close(s1));
+    ASSERT_OK(mvcc_store_close(s4));
+    ASSERT_OK(backend_close(m.be));
+}
+
+int main(void)
+{
+    HARNESS_BEGIN(1);
+    RUN(test_damaged_records);
+    RUN(test_lone_tombstone_skipped);
+    RUN(test_parallel_equals_serial);
+    return 0;
+}
