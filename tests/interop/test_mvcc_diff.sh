@@ -18,10 +18,14 @@
 # scripts and outputs are kept in the directory printed when
 # MVCC_DIFF_KEEP=1.
 #
+# Every third script also has watch ops (script_gen --watch), once
+# `strata script --list-ops` has them.
+#
 # Knobs (the CI run uses the defaults): MVCC_DIFF_SCRIPTS (20),
 # MVCC_DIFF_OPS (1500 lines per script), MVCC_DIFF_SEED (the first seed;
 # default STRATA_TEST_SEED or 1; script i uses seed + i), MVCC_DIFF_JOBS,
-# MVCC_DIFF_PROFILE (default, corner, or alternate: the default).
+# MVCC_DIFF_PROFILE (default, corner, or alternate: the default),
+# MVCC_DIFF_WATCH (0: no watch ops, 1: in every script; default every third).
 set -u
 
 # batching_of I: the backend options strata runs script I with.
@@ -34,11 +38,12 @@ batching_of() {
 }
 
 if [ "${1:-}" = --one ]; then
-    # Worker: --one DIR I SEED PROFILE (run by xargs below).
+    # Worker: --one DIR I SEED PROFILE [--watch] (run by xargs below).
     shift
-    dir=$1 i=$2 seed=$3 profile=$4
+    dir=$1 i=$2 seed=$3 profile=$4 watch=${5:-}
     cd "$dir" || exit 1
-    "$GEN" --seed "$seed" --ops "$OPS" --profile "$profile" >"s$i.txt" || exit 1
+    # shellcheck disable=SC2086
+    "$GEN" --seed "$seed" --ops "$OPS" --profile "$profile" $watch >"s$i.txt" || exit 1
     "$ORACLE" <"s$i.txt" >"o$i.out" 2>"o$i.err"
     echo $? >"o$i.rc"
     batching=$(batching_of "$i")
@@ -75,6 +80,18 @@ else
     trap 'rm -rf "$T"' EXIT
 fi
 
+# Watch ops (watch, cancel; ORACLE.md rule W) in every third script, when
+# this strata has them (MVCC_DIFF_WATCH=0: never, 1: in every script).
+have_watch=0
+"$STRATA" script --list-ops | grep -qx watch && have_watch=1
+watch_of() {
+    case ${MVCC_DIFF_WATCH:-third} in
+    0) ;;
+    1) [ "$have_watch" = 1 ] && echo --watch ;;
+    *) [ "$have_watch" = 1 ] && [ $(($1 % 3)) -eq 2 ] && echo --watch ;;
+    esac
+}
+
 profile_of() {
     case $mode in
     alternate) if [ $(($1 % 2)) -eq 0 ]; then echo default; else echo corner; fi ;;
@@ -82,10 +99,14 @@ profile_of() {
     esac
 }
 
-echo "mvcc differential test: $n scripts of $OPS lines, seeds $base..$((base + n - 1)), $jobs at a time"
+nwatch=0
+for ((i = 0; i < n; i++)); do [ -n "$(watch_of $i)" ] && nwatch=$((nwatch + 1)); done
+echo "mvcc differential test: $n scripts of $OPS lines ($nwatch with watch ops), seeds $base..$((base + n - 1)), $jobs at a time"
 start=$(date +%s)
 for ((i = 0; i < n; i++)); do
-    echo "$T $i $((base + i)) $(profile_of $i)"
+    watch_flag=$(watch_of $i)
+    # no trailing blank: xargs -L would join the next line to this one
+    echo "$T $i $((base + i)) $(profile_of $i)${watch_flag:+ }$watch_flag"
 done | xargs -P "$jobs" -L 1 "$0" --one
 end=$(date +%s)
 
@@ -124,7 +145,7 @@ for ((i = 0; i < n; i++)); do
     if [ "$trc" -ne "$orc" ] || ! cmp -s "$T/o$i.out" "$T/t$i.out"; then
         failures=$((failures + 1))
         echo "FAIL: seed $seed profile $profile: strata script differs from etcd (exit $trc, etcd $orc)"
-        echo "  script: $GEN --seed $seed --ops $OPS --profile $profile (strata batching: $(batching_of $i))"
+        echo "  script: $GEN --seed $seed --ops $OPS --profile $profile $(watch_of $i) (strata batching: $(batching_of $i))"
         IFS=$'\t' read -r at want got < <(first_diff "$T/o$i.out" "$T/t$i.out")
         if [ -n "${at:-}" ]; then
             echo "  first difference at output line $at:"

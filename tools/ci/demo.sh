@@ -110,6 +110,18 @@ for ex in bolt_example backend_example; do
 done
 # ==== end library ====
 
+# ==== watch (watch) ====
+# An embedded MVCC store with watchers (examples/watch_example.c): a prefix
+# watcher and a key watcher replaying its history follow a writer thread
+# through the stream's file descriptor (poll), then a watcher from below a
+# compaction gets one compaction response and stops.
+ninja -C "$dir" examples/watch_example >/dev/null
+echo
+echo "\$ examples/watch_example DIR"
+mkdir "$work/watch_example"
+"$dir/examples/watch_example" "$work/watch_example"
+# ==== end watch ====
+
 # ==== leases (lease) ====
 # The lessor under an embedded store (examples/lease_example): grants and
 # leased puts, a revoke that deletes its keys in one revision, expiry on a
