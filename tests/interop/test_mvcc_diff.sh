@@ -18,14 +18,16 @@
 # scripts and outputs are kept in the directory printed when
 # MVCC_DIFF_KEEP=1.
 #
-# Every third script also has watch ops (script_gen --watch), once
-# `strata script --list-ops` has them.
+# Every third script also has watch ops (script_gen --watch), and every
+# third lease ops (--lease), once `strata script --list-ops` (and, for
+# leases, script_gen) has them.
 #
 # Knobs (the CI run uses the defaults): MVCC_DIFF_SCRIPTS (20),
 # MVCC_DIFF_OPS (1500 lines per script), MVCC_DIFF_SEED (the first seed;
 # default STRATA_TEST_SEED or 1; script i uses seed + i), MVCC_DIFF_JOBS,
 # MVCC_DIFF_PROFILE (default, corner, or alternate: the default),
-# MVCC_DIFF_WATCH (0: no watch ops, 1: in every script; default every third).
+# MVCC_DIFF_WATCH / MVCC_DIFF_LEASE (0: none, 1: in every script; default
+# every third).
 set -u
 
 # batching_of I: the backend options strata runs script I with.
@@ -38,18 +40,22 @@ batching_of() {
 }
 
 if [ "${1:-}" = --one ]; then
-    # Worker: --one DIR I SEED PROFILE [--watch] (run by xargs below).
+    # Worker: --one DIR I SEED PROFILE [FLAG...] (run by xargs below).
     shift
-    dir=$1 i=$2 seed=$3 profile=$4 watch=${5:-}
+    dir=$1 i=$2 seed=$3 profile=$4
+    shift 4
     cd "$dir" || exit 1
-    # shellcheck disable=SC2086
-    "$GEN" --seed "$seed" --ops "$OPS" --profile "$profile" $watch >"s$i.txt" || exit 1
-    "$ORACLE" <"s$i.txt" >"o$i.out" 2>"o$i.err"
+    "$GEN" --seed "$seed" --ops "$OPS" --profile "$profile" "$@" >"s$i.txt" || exit 1
+    # Scripts with leases: every other one with a lessor minimum TTL of 7 s
+    # on both sides (grants below it are raised to it).
+    min_ttl=0
+    case " $* " in *" --lease "*) [ $((i % 2)) -eq 1 ] && min_ttl=7 ;; esac
+    "$ORACLE" -min-ttl "$min_ttl" <"s$i.txt" >"o$i.out" 2>"o$i.err"
     echo $? >"o$i.rc"
     batching=$(batching_of "$i")
     [ "$batching" = default ] && batching=
     # shellcheck disable=SC2086
-    "$STRATA" script $batching <"s$i.txt" >"t$i.out" 2>"t$i.err"
+    "$STRATA" script --min-ttl "$min_ttl" $batching <"s$i.txt" >"t$i.out" 2>"t$i.err"
     echo $? >"t$i.rc"
     exit 0
 fi
@@ -92,6 +98,29 @@ watch_of() {
     esac
 }
 
+# Lease ops (lease ..., put ... lease=ID) in every third script (i % 3 == 1)
+# once both strata and script_gen have them (MVCC_DIFF_LEASE=0: never,
+# 1: in every script).
+have_lease=0
+if "$STRATA" script --list-ops | grep -qx lease && "$GEN" --lease --ops 2 >/dev/null 2>&1; then
+    have_lease=1
+fi
+lease_of() {
+    case ${MVCC_DIFF_LEASE:-third} in
+    0) ;;
+    1) [ "$have_lease" = 1 ] && echo --lease ;;
+    *) [ "$have_lease" = 1 ] && [ $(($1 % 3)) -eq 1 ] && echo --lease ;;
+    esac
+}
+
+# flags_of I: the generator's op flags for script I.
+flags_of() {
+    local w l
+    w=$(watch_of "$1")
+    l=$(lease_of "$1")
+    echo $w $l
+}
+
 profile_of() {
     case $mode in
     alternate) if [ $(($1 % 2)) -eq 0 ]; then echo default; else echo corner; fi ;;
@@ -99,14 +128,17 @@ profile_of() {
     esac
 }
 
-nwatch=0
-for ((i = 0; i < n; i++)); do [ -n "$(watch_of $i)" ] && nwatch=$((nwatch + 1)); done
-echo "mvcc differential test: $n scripts of $OPS lines ($nwatch with watch ops), seeds $base..$((base + n - 1)), $jobs at a time"
+nwatch=0 nlease=0
+for ((i = 0; i < n; i++)); do
+    [ -n "$(watch_of $i)" ] && nwatch=$((nwatch + 1))
+    [ -n "$(lease_of $i)" ] && nlease=$((nlease + 1))
+done
+echo "mvcc differential test: $n scripts of $OPS lines ($nwatch with watch ops, $nlease with lease ops), seeds $base..$((base + n - 1)), $jobs at a time"
 start=$(date +%s)
 for ((i = 0; i < n; i++)); do
-    watch_flag=$(watch_of $i)
+    flags=$(flags_of $i)
     # no trailing blank: xargs -L would join the next line to this one
-    echo "$T $i $((base + i)) $(profile_of $i)${watch_flag:+ }$watch_flag"
+    echo "$T $i $((base + i)) $(profile_of $i)${flags:+ }$flags"
 done | xargs -P "$jobs" -L 1 "$0" --one
 end=$(date +%s)
 
@@ -145,7 +177,9 @@ for ((i = 0; i < n; i++)); do
     if [ "$trc" -ne "$orc" ] || ! cmp -s "$T/o$i.out" "$T/t$i.out"; then
         failures=$((failures + 1))
         echo "FAIL: seed $seed profile $profile: strata script differs from etcd (exit $trc, etcd $orc)"
-        echo "  script: $GEN --seed $seed --ops $OPS --profile $profile $(watch_of $i) (strata batching: $(batching_of $i))"
+        mt=0
+        [ -n "$(lease_of $i)" ] && [ $((i % 2)) -eq 1 ] && mt=7
+        echo "  script: $GEN --seed $seed --ops $OPS --profile $profile $(flags_of $i) (strata batching: $(batching_of $i); min-ttl $mt on both sides)"
         IFS=$'\t' read -r at want got < <(first_diff "$T/o$i.out" "$T/t$i.out")
         if [ -n "${at:-}" ]; then
             echo "  first difference at output line $at:"
