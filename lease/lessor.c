@@ -512,42 +512,42 @@ static void remove_lease(lease_lessor *l, lease__lease *ls)
     pthread_cond_broadcast(&l->revoke_cv);
 }
 
-static int cmp_items(const void *a, const void *b)
+static int cmp_vals(const void *a, const void *b)
 {
-    const lease__item *x = *(lease__item *const *)a, *y = *(lease__item *const *)b;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(x->key, y->key, n);
+    const bolt_val *x = a, *y = b;
+    size_t n = x->size < y->size ? x->size : y->size;
+    int c = n > 0 ? memcmp(x->data, y->data, n) : 0;
     if (c != 0)
         return c;
-    return x->len < y->len ? -1 : x->len > y->len;
+    return x->size < y->size ? -1 : x->size > y->size;
 }
 
-/* ls's keys, sorted, copied into one block (they must survive detach); mu held. */
+/*
+ * ls's keys, sorted, copied into one block (they must survive detach); mu
+ * held. The keys are copied first, in list order, and the copies sorted:
+ * the comparisons then read one compact block instead of items scattered
+ * over the heap (a revoke of 100,000 keys spent most of its sort in cache
+ * misses on the items).
+ */
 static int sorted_keys(const lease__lease *ls, lease_keys **out)
 {
     size_t total = 0;
     for (const lease__item *it = ls->items; it != NULL; it = it->next)
         total += it->len;
-    lease__item **v = strata_malloc((ls->nitems > 0 ? ls->nitems : 1) * sizeof *v);
     lease_keys *k = strata_malloc(sizeof *k + ls->nitems * sizeof(bolt_val) + total + 1);
-    if (v == NULL || k == NULL) {
-        strata_free(v);
-        strata_free(k);
+    if (k == NULL)
         return -ENOMEM;
-    }
-    size_t n = 0;
-    for (lease__item *it = ls->items; it != NULL; it = it->next)
-        v[n++] = it;
-    qsort(v, n, sizeof *v, cmp_items);
-    k->n = n;
+    k->n = ls->nitems;
     k->keys = (bolt_val *)(k + 1);
-    uint8_t *p = (uint8_t *)(k->keys + n);
-    for (size_t i = 0; i < n; i++) {
-        memcpy(p, v[i]->key, v[i]->len);
-        k->keys[i] = (bolt_val){ p, v[i]->len };
-        p += v[i]->len;
+    uint8_t *p = (uint8_t *)(k->keys + k->n);
+    size_t n = 0;
+    for (const lease__item *it = ls->items; it != NULL; it = it->next) {
+        if (it->len > 0)
+            memcpy(p, it->key, it->len);
+        k->keys[n++] = (bolt_val){ p, it->len };
+        p += it->len;
     }
-    strata_free(v);
+    qsort(k->keys, n, sizeof *k->keys, cmp_vals);
     *out = k;
     return 0;
 }
