@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "leasepb.h"
+#include "sync.h"
 
 static const bolt_val lease_bucket = { "lease", 5 };
 
@@ -286,21 +287,31 @@ int lease_lessor_open(backend *be, const lease_options *opt, lease_lessor **out)
     l->be = be;
     l->clock = l->opt.clock != NULL ? l->opt.clock : strata_clock_monotonic();
     l->checkpoints = !l->opt.checkpoint_off && !l->opt.no_clock;
-    pthread_mutex_init(&l->mu, NULL);
-    pthread_cond_init(&l->revoke_cv, NULL);
-    pthread_mutex_init(&l->loop_mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&l->loop_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    pthread_mutex_t *const mus[] = { &l->mu, &l->loop_mu };
+    int rc = strata__mutexes_init(mus, 2); /* all or none, -errno */
+    if (rc == 0) {
+        rc = strata__cond_init(&l->revoke_cv, false);
+        if (rc == 0) {
+            rc = strata__cond_init(&l->loop_cv, true);
+            if (rc != 0)
+                pthread_cond_destroy(&l->revoke_cv);
+        }
+        if (rc != 0) {
+            pthread_mutex_destroy(&l->loop_mu);
+            pthread_mutex_destroy(&l->mu);
+        }
+    }
+    if (rc != 0) {
+        strata_free(l);
+        return rc;
+    }
     lease__queue_init(&l->expq, LEASE__Q_EXPIRY);
     lease__queue_init(&l->cpq, LEASE__Q_CHECKPOINT);
 
     /* etcd's initAndRecover: create the bucket, load every record. */
     backend_batch_tx *tx = backend_batch(be);
     backend_batch_tx_lock(tx);
-    int rc = backend_batch_tx_create_bucket(tx, lease_bucket);
+    rc = backend_batch_tx_create_bucket(tx, lease_bucket);
     if (rc == 0) {
         load_ctx c = { l, 0 };
         rc = backend_batch_tx_for_each(tx, lease_bucket, load_record, &c);
