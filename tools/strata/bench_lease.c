@@ -54,6 +54,14 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* CPU time of the calling thread: what an operation costs when the machine is shared. */
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static double peak_rss_mib(void)
 {
     struct rusage ru;
@@ -92,6 +100,7 @@ typedef struct putter {
     uint64_t *lat; /* latencies (ns) while recording */
     size_t n, cap;
     uint64_t max_ns;
+    uint32_t rate; /* puts per second, paced; 0 = as fast as it can */
     int rc;
     pthread_t thread;
 } putter;
@@ -100,8 +109,20 @@ static void *putter_main(void *arg)
 {
     putter *p = arg;
     char key[32];
-    uint64_t i = 0;
+    uint64_t i = 0, next = mono_ns();
     while (!atomic_load(&p->stop)) {
+        if (p->rate != 0) {
+            /* Paced: one put every 1/rate s (a late put does not make up for lost time). */
+            next += 1000000000u / p->rate;
+            uint64_t now = mono_ns();
+            if (now < next) {
+                struct timespec ts = { (time_t)((next - now) / 1000000000u),
+                                       (long)((next - now) % 1000000000u) };
+                nanosleep(&ts, NULL);
+            } else {
+                next = now;
+            }
+        }
         snprintf(key, sizeof key, "putter-%04" PRIu64, i++ % 1000);
         uint64_t t0 = mono_ns();
         int64_t rev;
@@ -121,10 +142,11 @@ static void *putter_main(void *arg)
     return NULL;
 }
 
-static int putter_start(putter *p, mvcc_store *kv, size_t cap)
+static int putter_start(putter *p, mvcc_store *kv, size_t cap, uint32_t rate)
 {
     memset(p, 0, sizeof *p);
     p->kv = kv;
+    p->rate = rate;
     p->cap = cap;
     p->lat = malloc(cap * sizeof *p->lat);
     if (p->lat == NULL)
@@ -240,37 +262,45 @@ static int bench_rates(const char *dir, long n, bool keep)
     int rc = stack_open(&s, dir, "lease-rates.db", &lo);
     if (rc != 0)
         return fail("open", rc);
-    char key[48];
-    uint64_t t0 = mono_ns();
+    char key[48], cpu[64];
+    uint64_t t0 = mono_ns(), c0 = thread_cpu_ns();
     for (long i = 1; i <= n; i++)
         if ((rc = lease_grant(s.l, i, 3600, NULL)) != 0)
             return fail("grant", rc);
-    line("L-grant", (double)n, (double)(mono_ns() - t0) / 1e9, s.path, "");
+#define CPU_EXTRA()                                              \
+    (snprintf(cpu, sizeof cpu, "cpu_per_s=%.0f",                 \
+              (double)n * 1e9 / (double)(thread_cpu_ns() - c0)), \
+     cpu)
+    line("L-grant", (double)n, (double)(mono_ns() - t0) / 1e9, s.path, CPU_EXTRA());
 
     t0 = mono_ns();
+    c0 = thread_cpu_ns();
     for (long i = 1; i <= n; i++) {
         int kl = leased_key(key, sizeof key, i);
         int64_t rev;
         if ((rc = mvcc_store_put(s.kv, key, (size_t)kl, "v", 1, i, &rev)) != 0)
             return fail("leased put", rc);
     }
-    line("L-put", (double)n, (double)(mono_ns() - t0) / 1e9, s.path, "");
+    line("L-put", (double)n, (double)(mono_ns() - t0) / 1e9, s.path, CPU_EXTRA());
 
     t0 = mono_ns();
+    c0 = thread_cpu_ns();
     for (long i = 1; i <= n; i++)
         if ((rc = lease_renew(s.l, i, NULL)) != 0)
             return fail("renew", rc);
-    line("L-renew", (double)n, (double)(mono_ns() - t0) / 1e9, s.path, "");
+    line("L-renew", (double)n, (double)(mono_ns() - t0) / 1e9, s.path, CPU_EXTRA());
 
     int64_t rev0 = mvcc_store_rev(s.kv);
     t0 = mono_ns();
+    c0 = thread_cpu_ns();
     for (long i = 1; i <= n; i++)
         if ((rc = lease_revoke(s.l, i)) != 0)
             return fail("revoke", rc);
     double wall = (double)(mono_ns() - t0) / 1e9;
-    char extra[128];
-    snprintf(extra, sizeof extra, "revisions=%" PRId64 " leases_left=%zu",
-             mvcc_store_rev(s.kv) - rev0, lease_count(s.l));
+    char extra[192];
+    snprintf(extra, sizeof extra, "revisions=%" PRId64 " leases_left=%zu %s",
+             mvcc_store_rev(s.kv) - rev0, lease_count(s.l), CPU_EXTRA());
+#undef CPU_EXTRA
     line("L-revoke", (double)n, wall, s.path, extra);
     if ((rc = stack_close(&s, keep)) != 0)
         return fail("close", rc);
@@ -309,16 +339,16 @@ static int bench_revoke_big(const char *dir, long k, bool keep)
     if ((rc = mvcc_store_commit(s.kv)) != 0)
         return fail("commit", rc);
     putter p;
-    if ((rc = putter_start(&p, s.kv, 1 << 20)) != 0)
+    if ((rc = putter_start(&p, s.kv, 1 << 20, 0)) != 0)
         return fail("putter", rc);
     /* Let the putter run a moment, then time the revoke. */
     struct timespec pause = { 0, 100 * 1000000L };
     nanosleep(&pause, NULL);
     putter_window(&p, true);
     int64_t rev0 = mvcc_store_rev(s.kv);
-    uint64_t t0 = mono_ns();
+    uint64_t t0 = mono_ns(), c0 = thread_cpu_ns();
     rc = lease_revoke(s.l, 1);
-    uint64_t t1 = mono_ns();
+    uint64_t t1 = mono_ns(), c1 = thread_cpu_ns();
     int64_t rev1 = mvcc_store_rev(s.kv);
     nanosleep(&pause, NULL); /* the put that waited on the revoke ends in the window */
     putter_window(&p, false);
@@ -340,8 +370,9 @@ static int bench_revoke_big(const char *dir, long k, bool keep)
     char extra[256];
     snprintf(extra, sizeof extra,
              "keys=%ld keys_left=%" PRId64 " put_stall_max_ms=%.2f revoke_ms=%.2f "
-             "putter_puts_around=%" PRId64,
-             k, rr.count, (double)p.max_ns / 1e6, (double)(t1 - t0) / 1e6, rev1 - rev0 - 1);
+             "revoke_cpu_ms=%.2f cpu_keys_per_s=%.0f putter_puts_around=%" PRId64,
+             k, rr.count, (double)p.max_ns / 1e6, (double)(t1 - t0) / 1e6, (double)(c1 - c0) / 1e6,
+             (double)k * 1e9 / (double)(c1 - c0), rev1 - rev0 - 1);
     mvcc_range_result_release(&rr);
     line("L-revoke-big", (double)k, (double)(t1 - t0) / 1e9, s.path, extra);
     if ((rc = stack_close(&s, keep)) != 0)
@@ -366,7 +397,8 @@ static void on_expired(void *arg, const int64_t *ids, size_t n)
         atomic_store(&w->all_offered_at, mono_ns());
 }
 
-static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, bool keep)
+static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, uint32_t put_rate,
+                        bool keep)
 {
     static bench_clock clk;
     clk.clock.now_ns = bench_clock_now;
@@ -404,7 +436,7 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
     double setup_s = (double)(mono_ns() - t0) / 1e9;
 
     putter p;
-    if ((rc = putter_start(&p, s.kv, 1 << 24)) != 0)
+    if ((rc = putter_start(&p, s.kv, 1 << 24, put_rate)) != 0)
         return fail("putter", rc);
     /* The putter alone, for the TTL plus the time the expiry is allowed (5 s). */
     uint64_t window_ns = (ttl_s + 5) * 1000000000u;
@@ -448,12 +480,16 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
              "leases=%ld ttl_s=%" PRIu64 " setup_s=%.1f all_offered_after_ttl_s=%.3f "
              "all_revoked_after_ttl_s=%.3f offered=%zu revoked=%" PRIu64 " leases_left=%zu "
              "put_p99_alone_us=%.1f put_p99_expiry_us=%.1f p99_ratio=%.2f puts_alone=%zu "
-             "puts_expiry=%zu rate=%u",
+             "puts_expiry=%zu put_rate=%u rate=%u revoke_cpu_s=%.2f cpu_revokes_per_s=%.0f",
              m, ttl_s, setup_s,
              offered_at != 0 ? ((double)offered_at - (double)expiry_at) / 1e9 : -1.0,
              all_revoked_at != 0 ? ((double)all_revoked_at - (double)expiry_at) / 1e9 : -1.0,
              atomic_load(&w.offered), st.auto_revoked, lease_count(s.l), base_p99, exp_p99,
-             base_p99 > 0 ? exp_p99 / base_p99 : 0, base_n, exp_n, rate);
+             base_p99 > 0 ? exp_p99 / base_p99 : 0, base_n, exp_n, put_rate, rate,
+             (double)st.auto_revoke_cpu_ns / 1e9,
+             st.auto_revoke_cpu_ns > 0
+                     ? (double)st.auto_revoked * 1e9 / (double)st.auto_revoke_cpu_ns
+                     : 0.0);
     double wall = all_revoked_at != 0 ? (double)(all_revoked_at - expiry_at) / 1e9 : 0;
     line("L-expiry", (double)st.auto_revoked, wall, s.path, extra);
     if ((rc = stack_close(&s, keep)) != 0)
@@ -464,7 +500,7 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: strata bench lease [-n N] [-k KEYS] [-m LEASES] [--ttl S] [--rate R]\n"
-                 "                          [-w LIST] [--dir DIR] [--keep]\n\n"
+                 "                          [--put-rate P] [-w LIST] [--dir DIR] [--keep]\n\n"
                  "The lessor over a backend and an mvcc store:\n"
                  "  rates      L-grant, L-put, L-renew, L-revoke: N leases (default 100000)\n"
                  "  big        L-revoke-big: one lease with KEYS keys (default 100000) revoked,\n"
@@ -472,7 +508,8 @@ static void usage(FILE *out)
                  "  expiry     L-expiry: LEASES leases (default 1000000), one key each, expiring\n"
                  "             together after S seconds (default 1) and revoked by the lessor\n"
                  "             (auto_revoke; --rate R offers at most R per second, default no\n"
-                 "             limit); a putter's p99 alone and during the expiry\n"
+                 "             limit); a putter's p99 alone and during the expiry (the putter\n"
+                 "             makes P puts per second, default 10000; 0: as fast as it can)\n"
                  "-w picks phases (comma-separated: rates,big,expiry; default all).\n"
                  "Files go to DIR (default: a new directory under /tmp), removed unless --keep.\n");
 }
@@ -481,13 +518,17 @@ int bench_lease(int argc, char **argv)
 {
     long n = 100000, k = 100000, m = 1000000;
     uint64_t ttl = 1;
-    uint32_t rate = 0;
+    uint32_t rate = 0, put_rate = 10000;
     const char *dir = NULL, *which = "rates,big,expiry";
     bool keep = false;
     static const struct option longopts[] = {
-        { "dir", required_argument, NULL, 'd' }, { "keep", no_argument, NULL, 'K' },
-        { "ttl", required_argument, NULL, 't' }, { "rate", required_argument, NULL, 'r' },
-        { "help", no_argument, NULL, 'h' },      { NULL, 0, NULL, 0 },
+        { "dir", required_argument, NULL, 'd' },
+        { "keep", no_argument, NULL, 'K' },
+        { "ttl", required_argument, NULL, 't' },
+        { "rate", required_argument, NULL, 'r' },
+        { "put-rate", required_argument, NULL, 'p' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "n:k:m:w:h", longopts, NULL)) != -1) {
@@ -509,6 +550,9 @@ int bench_lease(int argc, char **argv)
             break;
         case 'r':
             rate = (uint32_t)atol(optarg);
+            break;
+        case 'p':
+            put_rate = (uint32_t)atol(optarg);
             break;
         case 'd':
             dir = optarg;
@@ -542,7 +586,7 @@ int bench_lease(int argc, char **argv)
     if (rc == CLI_OK && strstr(which, "big") != NULL)
         rc = bench_revoke_big(dir, k, keep);
     if (rc == CLI_OK && strstr(which, "expiry") != NULL)
-        rc = bench_expiry(dir, m, ttl, rate, keep);
+        rc = bench_expiry(dir, m, ttl, rate, put_rate, keep);
     printf("peak_rss_mib %.1f\n", peak_rss_mib());
     if (made && !keep)
         rmdir(dir);
