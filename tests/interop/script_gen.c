@@ -29,7 +29,8 @@
  * Adding ops (the lessor's, the watchers'): write a gen_* function and
  * add a row to op_table with its weight in each profile; a generator that
  * needs state adds it to `gen` and keeps it through its own ops. No
- * lease or watch op is generated yet (issue 13: the kv ops only).
+ * lease op is generated yet; the watchers' ops (watch, cancel, floods of
+ * hundreds of watchers that become victims) are (issue 15).
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -62,6 +63,7 @@ typedef struct gen {
     /* Inside a txn: the changes so far (the revision moves at `end` only). */
     bool in_txn;
     long txn_changes;
+    long watchers; /* watch lines since the last reopen (an estimate: some fail) */
 } gen;
 
 /* ---- randomness: SplitMix64 --------------------------------------------------- */
@@ -98,7 +100,8 @@ static int64_t between(gen *g, int64_t lo, int64_t hi)
 
 static bool bare_ok(const unsigned char *s, size_t n)
 {
-    static const char *const words[] = { "prefix", "fromkey", "count", "keysonly", NULL };
+    static const char *const words[] = { "prefix", "fromkey",  "count", "keysonly",
+                                         "noput",  "nodelete", NULL };
     if (n == 0)
         return false;
     for (size_t i = 0; i < n; i++) {
@@ -521,6 +524,7 @@ static void gen_hashall(gen *g)
 static void gen_reopen(gen *g)
 {
     gen_word(g, "reopen");
+    g->watchers = 0;
 }
 
 static void gen_defrag(gen *g)
@@ -562,6 +566,72 @@ static void gen_wipe_hash(gen *g)
     gen_hash(g);
 }
 
+/* ---- watchers (watch, cancel, floods) ----------------------------------------------- */
+
+/* A watch's start revision: none, 0, the compacted corner, past, future, negative. */
+static void put_start_rev(gen *g)
+{
+    unsigned x = (unsigned)below(g, 100);
+    int64_t s;
+    if (x < 35)
+        return;
+    if (x < 42)
+        s = 0;
+    else if (x < 60 && g->compacted >= 0)
+        s = g->compacted + between(g, -1, 1);
+    else if (x < 68)
+        s = g->rev + between(g, 1, 3); /* future */
+    else if (x < 74)
+        s = -between(g, 1, 2);
+    else
+        s = between(g, g->compacted > 0 ? g->compacted : 1, g->rev);
+    printf(chance(g, 50) ? " rev=%" PRId64 : " startrev=%" PRId64, s);
+}
+
+/* watch ID RANGE [rev=S] [noput] [nodelete]: mostly auto ids, some explicit (duplicates). */
+static void gen_watch(gen *g)
+{
+    int64_t id = chance(g, 60) ? 0 : between(g, 1, 12);
+    printf("watch %" PRId64, id);
+    krange r = pick_range(g, false);
+    put_range(g, &r);
+    put_start_rev(g);
+    if (chance(g, 10))
+        fputs(" noput", stdout);
+    if (chance(g, 10))
+        fputs(" nodelete", stdout);
+    end_line(g);
+    g->watchers++;
+}
+
+/* cancel ID: mostly a low id (auto ids count up from 0), else any: live, compacted, gone or never
+ * used. */
+static void gen_cancel(gen *g)
+{
+    int64_t hi = g->watchers < 30 ? g->watchers : 30;
+    printf("cancel %" PRId64, chance(g, 70) ? between(g, 0, hi) : between(g, 0, g->watchers + 3));
+    end_line(g);
+}
+
+/*
+ * A flood: FLOOD_MAX watchers on the whole key space (auto ids, from now,
+ * so neither side waits for a catch-up), then a put: its events overflow
+ * the stream (etcd's 128 slots), and most watchers become victims.
+ */
+enum { FLOOD_MAX = 300 };
+static void gen_flood(gen *g)
+{
+    long n = (long)between(g, 150, FLOOD_MAX);
+    for (long i = 0; i < n; i++) {
+        fputs("watch 0 \"\" prefix", stdout);
+        if (i % 50 == 49 && g->rev > 1)
+            printf(" rev=%" PRId64, g->rev); /* a few catch up one revision */
+        end_line(g);
+    }
+    g->watchers += n;
+    gen_put(g);
+}
+
 typedef struct op_row {
     const char *name;
     void (*fn)(gen *g);
@@ -583,6 +653,9 @@ static const op_row op_table[] = {
     { "rev", gen_rev, { 40, 30 }, 1 },
     { "blank", gen_blank, { 30, 15 }, 1 },
     { "wipe+hash", gen_wipe_hash, { 10, 30 }, 2 },
+    { "watch", gen_watch, { 30, 40 }, 1 },
+    { "cancel", gen_cancel, { 10, 10 }, 1 },
+    { "flood", gen_flood, { 1, 2 }, FLOOD_MAX + 1 },
 };
 #define N_OPS (sizeof op_table / sizeof op_table[0])
 
