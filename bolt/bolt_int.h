@@ -395,6 +395,11 @@ int bolt__bucket_usable(const bolt_bucket *b, bool write);
  * page referenced twice, out of bounds, or not a tree page.
  */
 int bolt__walk_pages(bolt_tx *tx, int (*fn)(void *arg, bolt_pgid id, uint32_t overflow), void *arg);
+/*
+ * The key order check of a walk that reads bucket c's keys in cursor order:
+ * 0 when !have_prev or prev < key, else BOLT_ECORRUPT naming c's leaf page.
+ */
+int bolt__walk_order(bolt_cursor *c, bolt_val prev, bool have_prev, bolt_val key);
 
 /* ---- debug.c: printers for a debugger ------------------------------------ */
 

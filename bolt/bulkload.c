@@ -23,6 +23,15 @@
  *   5. Memory is bounded by one leaf per open bucket plus one (key, page)
  *      pair per page of the buckets being built: keys and values are
  *      borrowed from the source transaction, which stays open throughout.
+ *   6. Every write goes through the source db's I/O table (os.h), so the
+ *      fault tests reach it: a short write goes on, a write of 0 bytes is
+ *      -EIO (never a loop), errors keep their errno.
+ *   7. The source is validated as it is read, at no extra I/O: each page
+ *      is entered once per copy (bolt_visited: a shared subtree or a cycle
+ *      is BOLT_ECORRUPT with the page named, never copied again and
+ *      again) and keys must come strictly in order (bolt__walk_order), so
+ *      a damaged source fails the copy instead of becoming a clean-looking
+ *      file with keys out of order.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -43,9 +52,11 @@ typedef struct bulk_ref {
 } bulk_ref;
 
 typedef struct bulk {
+    const struct bolt_os *os; /* the source db's I/O table (rule 6) */
     int fd;
     uint32_t ps;
-    bolt_pgid next; /* the next page to write */
+    bolt_visited *seen; /* rule 7 */
+    bolt_pgid next;     /* the next page to write */
     uint64_t keys, buckets;
 } bulk;
 
@@ -74,16 +85,9 @@ static int bulk_write(bulk *b, const unsigned char *buf, size_t n, bolt_pgid *id
 {
     uint64_t pages = (n + b->ps - 1) / b->ps;
     uint64_t off = b->next * (uint64_t)b->ps;
-    size_t done = 0;
-    while (done < n) {
-        ssize_t w = pwrite(b->fd, buf + done, n - done, (off_t)(off + done));
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        done += (size_t)w;
-    }
+    int rc = bolt__write_full(b->os, b->fd, buf, n, off);
+    if (rc != 0)
+        return rc;
     *id = b->next;
     b->next += pages;
     return 0;
@@ -209,12 +213,21 @@ static int build_bucket(bulk *b, bolt_bucket *src, bool is_root, int nesting, un
     bulk_vec up = { NULL, 0, 0, sizeof(bulk_ref) };
     size_t sz = BOLT_PAGE_HEADER_SIZE;
     bool has_bucket = false;
-    bolt_cursor *c;
-    int rc = bolt_cursor_open(src, &c);
+    int rc = bolt_visited_add(b->seen, src); /* rule 7 */
     if (rc != 0)
         return rc;
-    bolt_val k, v;
+    bolt_cursor *c;
+    rc = bolt_cursor_open(src, &c);
+    if (rc != 0)
+        return rc;
+    bolt_val k, v, prev = { NULL, 0 };
+    bool have_prev = false;
     for (rc = bolt_cursor_first(c, &k, &v); rc == 0; rc = bolt_cursor_next(c, &k, &v)) {
+        rc = bolt__walk_order(c, prev, have_prev, k); /* rule 7 */
+        if (rc != 0)
+            break;
+        prev = k;
+        have_prev = true;
         bulk_elem e = { 0, k, v, NULL };
         if (v.data == NULL) {
             bolt_bucket *child;
@@ -314,9 +327,13 @@ static int build_bucket(bulk *b, bolt_bucket *src, bool is_root, int nesting, un
 
 int bolt__bulk_write(bolt_tx *src, int fd, uint32_t page_size, uint64_t *buckets, uint64_t *keys)
 {
-    bulk b = { fd, page_size, 2, 0, 0 };
+    bulk b = { src->db->os, fd, page_size, NULL, 2, 0, 0 };
+    int rc = bolt_visited_new(src, &b.seen);
+    if (rc != 0)
+        return rc;
     bolt_pgid root;
-    int rc = build_bucket(&b, bolt_tx_root(src), true, 0, NULL, NULL, &root);
+    rc = build_bucket(&b, bolt_tx_root(src), true, 0, NULL, NULL, &root);
+    bolt_visited_free(b.seen);
     if (rc != 0)
         return rc;
     /* Rule 4: an empty freelist page, then the metas. */
@@ -334,13 +351,12 @@ int bolt__bulk_write(bolt_tx *src, int fd, uint32_t page_size, uint64_t *buckets
     for (int i = 0; i < 2 && rc == 0; i++) {
         m.txid = i == 0 ? 2 : 1;
         bolt__meta_encode(&m, (bolt_pgid)i, buf, page_size);
-        if (pwrite(fd, buf, page_size, (off_t)i * page_size) != (ssize_t)page_size)
-            rc = errno != 0 ? -errno : -EIO;
+        rc = bolt__write_full(b.os, fd, buf, page_size, (uint64_t)i * page_size);
     }
     strata_free(buf);
     /* bolt_open wants at least 4 KiB; readers map whole pages up to pgid. */
     uint64_t size = b.next * (uint64_t)page_size;
-    if (rc == 0 && ftruncate(fd, (off_t)(size < 4096 ? 4096 : size)) != 0)
+    if (rc == 0 && b.os->ftruncate(fd, (off_t)(size < 4096 ? 4096 : size)) != 0)
         rc = -errno;
     if (rc == 0) {
         *buckets = b.buckets;

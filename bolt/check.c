@@ -17,6 +17,15 @@
  *      free ("unreachable unfreed").
  * The walk never descends twice into a page, so a cyclic file is reported,
  * not followed forever.
+ *   5. bolt_visited is the same walk for the walks that copy or list a
+ *      tree through cursors (dump, compact, bulk load, hash, defrag, the
+ *      CLI's listings, mvcc's restore): each bucket's own pages are
+ *      entered before its keys are read, and a page entered twice in one
+ *      walk -- a subtree shared by two buckets or two branch elements, a
+ *      bucket root pointing at a page of its parent, a cycle -- stops the
+ *      walk with BOLT_ECORRUPT and the page named, so the walk's work is
+ *      bounded by the file's size. bolt__walk_order is the on-the-fly key
+ *      order check those walks make as their cursors go.
  *
  * It checks the state the transaction started from (a write transaction's
  * uncommitted changes are not on pages yet).
@@ -38,6 +47,7 @@ typedef struct walker {
     size_t problems;
     int (*page_fn)(void *arg, bolt_pgid id, uint32_t overflow);
     void *page_arg;
+    bool one_bucket; /* bolt_visited: a bucket's own tree only, not its nested buckets' */
 } walker;
 
 /* Report a problem; in walk mode (no report callback) stop with ECORRUPT. */
@@ -124,6 +134,8 @@ static int check_bucket_value(walker *w, bolt_pgid id, bolt_val k, bolt_val v, i
     const unsigned char *val = v.data;
     bolt_pgid root = bolt__ld64(val + BOLT_BUCKET_ROOT_OFF);
     uint32_t ps = w->tx->db->page_size;
+    if (root != 0 && w->one_bucket)
+        return 0; /* bolt_visited: each bucket is added by the walk that enters it */
     if (root != 0) {
         if (v.size != BOLT_BUCKET_HEADER_SIZE) {
             int rc = problem(w, id, "paged bucket value of %zu bytes (must be 16)", v.size);
@@ -197,7 +209,10 @@ static int walk_page(walker *w, bolt_pgid id, int depth, const bolt_val *lo, con
         return problem(w, id, "overflow %u runs out of bounds", ov);
     for (uint64_t i = 0; i <= ov; i++) {
         if (is_reached(w, id + i))
-            return problem(w, id + i, "multiple references");
+            return problem(w, id + i,
+                           w->report != NULL ? "multiple references"
+                                             : "reached twice in one walk (a subtree shared "
+                                               "between buckets or trees, or a cycle)");
     }
     for (uint64_t i = 0; i <= ov; i++)
         mark(w, id + i);
@@ -407,4 +422,64 @@ int bolt_tx_check(bolt_tx *tx, void (*report)(void *arg, const char *problem), v
     if (rc != 0)
         return rc;
     return w.problems > 0 ? BOLT_ECORRUPT : 0;
+}
+
+/* ---- bolt_visited: the pages one walk has entered (rule 5) ----------------- */
+
+struct bolt_visited {
+    walker w;
+};
+
+int bolt_visited_new(bolt_tx *tx, bolt_visited **out)
+{
+    *out = NULL;
+    int rc = bolt__tx_usable(tx, false);
+    if (rc != 0)
+        return rc;
+    bolt_visited *v = strata_malloc(sizeof *v);
+    if (v == NULL)
+        return -ENOMEM;
+    rc = walker_init(&v->w, tx);
+    if (rc != 0) {
+        strata_free(v);
+        return rc;
+    }
+    v->w.one_bucket = true;
+    mark(&v->w, 0);
+    mark(&v->w, 1);
+    *out = v;
+    return 0;
+}
+
+int bolt_visited_add(bolt_visited *v, bolt_bucket *b)
+{
+    if (v == NULL || b == NULL || b->tx != v->w.tx)
+        return STRATA_EMISUSE;
+    int rc = bolt__bucket_usable(b, false);
+    if (rc != 0)
+        return rc;
+    if (b->root == 0)
+        return 0; /* inline: its page lives in the parent's leaf */
+    return walk_bucket(&v->w, b->root, 0);
+}
+
+void bolt_visited_free(bolt_visited *v)
+{
+    if (v == NULL)
+        return;
+    strata_free(v->w.reached);
+    strata_free(v);
+}
+
+int bolt__walk_order(bolt_cursor *c, bolt_val prev, bool have_prev, bolt_val key)
+{
+    if (!have_prev || bolt__key_cmp(prev.data, prev.size, key.data, key.size) < 0)
+        return 0;
+    bolt_pgid leaf = 0;
+    if (c->depth > 0) {
+        const bolt__elemref *r = &c->stack[c->depth - 1];
+        leaf = r->node != NULL ? r->node->pgid : r->page.id;
+    }
+    return bolt__corrupt(c->bucket->tx->db, leaf,
+                         "keys out of order (a key not after the one before it)");
 }

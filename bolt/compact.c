@@ -21,6 +21,15 @@
  *   6. The result is synced and its directory synced before success is
  *      returned, whatever no_sync says (no_sync only skips the per-commit
  *      syncs, which the final one makes up for).
+ *   7. A damaged source fails the copy, never becomes a clean-looking file:
+ *      each source page is entered once (bolt_visited: a shared subtree, a
+ *      bucket rooted in its parent's leaf or a cycle is BOLT_ECORRUPT with
+ *      the page named, at most one pass over the file) and keys must come
+ *      strictly in order (bolt__walk_order). Both checks ride on the reads
+ *      the copy makes anyway. `strata salvage` is the tool for such files.
+ *   8. Every file operation on the destination goes through the source
+ *      db's I/O table (os.h; the transaction mode opens the destination
+ *      with the same table), so fault tests reach compaction too.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +50,7 @@ typedef struct compact_ctx {
     bolt_bucket **stack; /* stack[0] = dst root; stack[i] = the bucket at names[0..i) */
     bolt_val *names;     /* borrowed from the source transaction */
     size_t depth, cap;   /* buckets open below the root; capacity of both arrays */
+    bolt_visited *seen;  /* rule 7: pages of the source entered by this copy */
     bolt_compact_result res;
 } compact_ctx;
 
@@ -102,12 +112,21 @@ static int ctx_account(compact_ctx *c, size_t n)
 
 static int copy_bucket(compact_ctx *c, bolt_bucket *src)
 {
-    bolt_cursor *cur;
-    int rc = bolt_cursor_open(src, &cur);
+    int rc = bolt_visited_add(c->seen, src); /* rule 7 */
     if (rc != 0)
         return rc;
-    bolt_val k, v;
+    bolt_cursor *cur;
+    rc = bolt_cursor_open(src, &cur);
+    if (rc != 0)
+        return rc;
+    bolt_val k, v, prev = { NULL, 0 };
+    bool have_prev = false;
     for (rc = bolt_cursor_first(cur, &k, &v); rc == 0; rc = bolt_cursor_next(cur, &k, &v)) {
+        rc = bolt__walk_order(cur, prev, have_prev, k); /* rule 7 */
+        if (rc != 0)
+            break;
+        prev = k;
+        have_prev = true;
         if (v.data != NULL) {
             rc = ctx_account(c, k.size + v.size);
             if (rc == 0)
@@ -142,32 +161,32 @@ static int copy_bucket(compact_ctx *c, bolt_bucket *src)
     return rc == BOLT_NOTFOUND ? 0 : rc;
 }
 
-/* fsync path, then its directory (rule 6). */
-static int sync_file_and_dir(const char *path)
+/* fsync path, then its directory (rule 6), through the I/O table. */
+static int sync_file_and_dir(const struct bolt_os *os, const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = os->open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
-    int rc = fsync(fd) == 0 ? 0 : -errno;
-    close(fd);
+    int rc = os->fsync(fd) == 0 ? 0 : -errno;
+    os->close(fd);
     if (rc != 0)
         return rc;
     char *copy = strata__strdup(path);
     if (copy == NULL)
         return -ENOMEM;
-    fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    fd = os->open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     strata_free(copy);
     if (fd < 0)
         return -errno;
-    rc = fsync(fd) == 0 ? 0 : -errno;
-    close(fd);
+    rc = os->fsync(fd) == 0 ? 0 : -errno;
+    os->close(fd);
     return rc;
 }
 
 /* tx_max_size 0: no transactions at all, the file written bottom-up (bulkload.c). */
 static int compact_bulk(bolt_db *src, const char *dst_path, uint32_t ps, bolt_compact_result *res)
 {
-    int fd = open(dst_path, O_RDWR | O_CLOEXEC);
+    int fd = src->os->open(dst_path, O_RDWR | O_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
     bolt_tx *stx;
@@ -177,7 +196,7 @@ static int compact_bulk(bolt_db *src, const char *dst_path, uint32_t ps, bolt_co
         rc = bolt__bulk_write(stx, fd, ps, &res->buckets, &res->keys);
         bolt_tx_rollback(stx);
     }
-    close(fd);
+    src->os->close(fd);
     return rc;
 }
 
@@ -188,7 +207,9 @@ static int compact_copy(compact_ctx *c, bolt_db *src)
     if (rc != 0)
         return rc;
     c->res.src_size = bolt_tx_size(stx);
-    rc = ctx_reserve(c, 2);
+    rc = bolt_visited_new(stx, &c->seen);
+    if (rc == 0)
+        rc = ctx_reserve(c, 2);
     if (rc == 0)
         rc = ctx_begin(c);
     if (rc == 0)
@@ -202,6 +223,8 @@ static int compact_copy(compact_ctx *c, bolt_db *src)
     }
     bolt_tx_rollback(c->tx);
     c->tx = NULL;
+    bolt_visited_free(c->seen);
+    c->seen = NULL;
     bolt_tx_rollback(stx);
     return rc;
 }
@@ -220,12 +243,14 @@ int bolt_compact(bolt_db *src, const char *dst_path, const bolt_compact_options 
     if (src == NULL || dst_path == NULL)
         return STRATA_EMISUSE;
     /* Rule 1: claim the name; bolt_open then initialises the empty file. */
-    int fd = open(dst_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    const struct bolt_os *os = src->os; /* rule 8 */
+    int fd = os->open(dst_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
-    close(fd);
+    os->close(fd);
     bolt_options bo;
     bolt_options_init(&bo);
+    bo.os = src->opt.os;
     bo.no_sync = opt->no_sync;
     bo.no_grow_sync = opt->no_sync;
     bo.page_size = opt->page_size != 0 ? opt->page_size : bolt_db_page_size(src);
@@ -245,7 +270,7 @@ int bolt_compact(bolt_db *src, const char *dst_path, const bolt_compact_options 
         }
     }
     if (rc == 0)
-        rc = sync_file_and_dir(dst_path);
+        rc = sync_file_and_dir(os, dst_path);
     struct stat st;
     if (rc == 0 && stat(dst_path, &st) != 0)
         rc = -errno;

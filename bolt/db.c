@@ -9,6 +9,8 @@
  *   2. The map reserves more address space than the file needs (option,
  *      default max(1 GiB, 4 x file size)), so the file grows inside it; a
  *      transaction reads only below min(file size at its start, reserved).
+ *      When the address space is short (RLIMIT_AS), the reservation is
+ *      halved until it fits, down to the file's size.
  *   3. Maps are refcounted (db->map holds one ref, each transaction one): a
  *      file that outgrows its reservation gets a new map for new
  *      transactions, and the old map goes when its last reader ends.
@@ -24,6 +26,13 @@
  *      error only once, so a retried fsync could succeed for data that
  *      never reached the disk (PostgreSQL's "fsyncgate"). Reopening rereads
  *      the file as it is.
+ *   7. A read-write open trusts no freelist blindly: its ids must lie in
+ *      [2, pgid) without duplicates, and neither its own run nor the root
+ *      may be listed; then (bolt_options.freelist_check, by default for
+ *      files up to BOLT_FREELIST_CHECK_AUTO_MAX) the tree is walked and a
+ *      listed page the tree uses fails the open, naming the page. A page
+ *      in use that is handed out again is overwritten by the next commits:
+ *      a bucket silently loses its keys.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -159,6 +168,28 @@ static int map_new(bolt_db *db, uint64_t reserve, bolt__map **out)
     return 0;
 }
 
+/*
+ * Rule 2's fallback: map `want` bytes, and when the address space is short
+ * (BOLT_EMMAPTOOLARGE: RLIMIT_AS, a small vm), halve the reservation down
+ * to `floor` (the bytes that must be readable) before giving up. A smaller
+ * reservation only means an earlier remap when the file grows.
+ */
+static int map_new_fallback(bolt_db *db, uint64_t want, uint64_t floor, bolt__map **out)
+{
+    uint64_t sys = (uint64_t)sysconf(_SC_PAGESIZE);
+    floor = (floor + sys - 1) / sys * sys;
+    if (floor == 0)
+        floor = sys;
+    if (want < floor)
+        want = floor;
+    for (;;) {
+        int rc = map_new(db, want, out);
+        if (rc != BOLT_EMMAPTOOLARGE || want <= floor)
+            return rc;
+        want = want / 2 < floor ? floor : (want / 2 + sys - 1) / sys * sys;
+    }
+}
+
 void bolt__map_release(bolt_db *db, bolt__map *m)
 {
     /* db->mu held by the caller. */
@@ -185,21 +216,6 @@ static int lock_file(bolt_db *db)
         bolt__os_sleep_ms(FLOCK_RETRY_MS);
         waited += FLOCK_RETRY_MS;
     }
-}
-
-static int write_full(bolt_db *db, const unsigned char *buf, size_t n, uint64_t off)
-{
-    while (n > 0) {
-        ssize_t w = db->os->pwrite(db->fd, buf, n, (off_t)off);
-        if (w < 0)
-            return -errno;
-        if (w == 0)
-            return -EIO;
-        buf += w;
-        n -= (size_t)w;
-        off += (uint64_t)w;
-    }
-    return 0;
 }
 
 static int sync_dir(bolt_db *db)
@@ -240,7 +256,7 @@ static int init_file(bolt_db *db)
     bolt__st16(buf + 2 * (size_t)ps + BOLT_PAGE_FLAGS_OFF, BOLT_PAGE_FREELIST);
     bolt__st64(buf + 3 * (size_t)ps + BOLT_PAGE_ID_OFF, 3);
     bolt__st16(buf + 3 * (size_t)ps + BOLT_PAGE_FLAGS_OFF, BOLT_PAGE_LEAF);
-    int rc = write_full(db, buf, size, 0);
+    int rc = bolt__write_full(db->os, db->fd, buf, size, 0);
     strata_free(buf);
     if (rc == 0 && db->os->fdatasync(db->fd) != 0)
         rc = -errno;
@@ -424,6 +440,43 @@ static int freelist_from_page(bolt_db *db)
     int rc = bolt__freelist_read(db->freelist, p, ((size_t)overflow + 1) * ps, db->meta.pgid);
     if (rc == BOLT_ECORRUPT)
         return bolt__corrupt(db, id, "freelist ids out of range, duplicated, or past the run");
+    if (rc != 0)
+        return rc;
+    /* Rule 7's cheap checks: the run holding the list and the root are in use. */
+    for (uint64_t i = 0; i <= overflow; i++)
+        if (bolt__freelist_freed(db->freelist, id + i))
+            return bolt__corrupt(db, id + i, "the freelist lists a page of its own run as free");
+    if (bolt__freelist_freed(db->freelist, db->meta.root))
+        return bolt__corrupt(db, db->meta.root, "the freelist lists the root page as free");
+    return 0;
+}
+
+/* Rule 7: no page the tree uses may be in the freelist. */
+static int fl_in_use(void *arg, bolt_pgid id, uint32_t overflow)
+{
+    bolt_db *db = arg;
+    for (uint64_t i = 0; i <= overflow; i++)
+        if (bolt__freelist_freed(db->freelist, id + i))
+            return bolt__corrupt(db, id + i,
+                                 "listed free by the freelist but in use by the tree (the "
+                                 "next commits would overwrite it)");
+    return 0;
+}
+
+static int freelist_verify(bolt_db *db)
+{
+    bolt_freelist_check mode = db->opt.freelist_check;
+    if (mode == BOLT_FREELIST_CHECK_NEVER ||
+        (mode == BOLT_FREELIST_CHECK_AUTO && db->file_size > BOLT_FREELIST_CHECK_AUTO_MAX))
+        return 0;
+    if (bolt__freelist_free_count(db->freelist) + bolt__freelist_pending_count(db->freelist) == 0)
+        return 0; /* nothing listed, nothing to contradict the tree */
+    bolt_tx *tx;
+    int rc = bolt_tx_begin(db, 0, &tx);
+    if (rc != 0)
+        return rc;
+    rc = bolt__walk_pages(tx, fl_in_use, db);
+    bolt_tx_rollback(tx);
     return rc;
 }
 
@@ -498,7 +551,10 @@ static int db_finish(bolt_db *db)
         return rc;
     if (db->meta.freelist == BOLT_NO_FREELIST)
         return freelist_by_walk(db);
-    return freelist_from_page(db);
+    rc = freelist_from_page(db);
+    if (rc == 0)
+        rc = freelist_verify(db);
+    return rc;
 }
 
 int bolt_open(const char *path, const bolt_options *opt, bolt_db **out)
@@ -553,7 +609,7 @@ int bolt_open(const char *path, const bolt_options *opt, bolt_db **out)
         rc = BOLT_EFILETOOSMALL;
         goto fail;
     }
-    rc = map_new(db, map_reserve_for(db, db->file_size), &db->map);
+    rc = map_new_fallback(db, map_reserve_for(db, db->file_size), db->file_size, &db->map);
     if (rc != 0)
         goto fail;
     rc = db_finish(db);
@@ -621,34 +677,41 @@ int bolt_close(bolt_db *db)
 }
 
 /*
+ * Rule 3: a new map when the file has outgrown the current one; db->mu
+ * held. Only `needed` bytes (the committing transaction's high-water mark)
+ * must be covered: when no larger map can be made (BOLT_EMMAPTOOLARGE), a
+ * commit that fits the current map still succeeds, and the remap is tried
+ * again at every later growth check, so a failed mmap fails only the
+ * commits that need more than the map has, never every commit until reopen.
+ */
+static int map_cover_file(bolt_db *db, uint64_t needed)
+{
+    if (db->file_size <= db->map->reserved)
+        return 0;
+    bolt__map *m = NULL;
+    uint64_t floor = needed > db->map->reserved ? needed : db->map->reserved + 1;
+    if (floor > db->file_size)
+        floor = db->file_size;
+    int rc = map_new_fallback(db, map_reserve_for(db, db->file_size), floor, &m);
+    if (rc == 0) {
+        bolt__map_release(db, db->map);
+        db->map = m;
+        return 0;
+    }
+    return needed <= db->map->reserved ? 0 : rc;
+}
+
+/*
  * Make the file at least `needed` bytes (docs/format.md §9 sizes: powers of two
  * up to 16 MiB, then 16 MiB steps), with posix_fallocate so a full disk
  * fails here, falling back to ftruncate where the file system cannot
  * allocate; then fsync unless no_grow_sync. Called with wmu held.
  */
-/*
- * Rule 3: a new map when the file has outgrown the current one; db->mu
- * held. Also retried on every later growth check, so a failed mmap (no
- * address space) fails one commit, not every transaction after it.
- */
-static int map_cover_file(bolt_db *db)
-{
-    if (db->file_size <= db->map->reserved)
-        return 0;
-    bolt__map *m;
-    int rc = map_new(db, map_reserve_for(db, db->file_size), &m);
-    if (rc == 0) {
-        bolt__map_release(db, db->map);
-        db->map = m;
-    }
-    return rc;
-}
-
 int bolt__db_grow(bolt_db *db, uint64_t needed)
 {
     pthread_mutex_lock(&db->mu);
     uint64_t cur = db->file_size;
-    int rc = needed <= cur ? map_cover_file(db) : 0;
+    int rc = needed <= cur ? map_cover_file(db, needed) : 0;
     pthread_mutex_unlock(&db->mu);
     if (needed <= cur)
         return rc;
@@ -681,7 +744,7 @@ int bolt__db_grow(bolt_db *db, uint64_t needed)
     pthread_mutex_lock(&db->mu);
     db->file_size = size;
     db->alloc_size = size;
-    rc = map_cover_file(db); /* rule 3: a new map for the transactions that follow */
+    rc = map_cover_file(db, needed); /* rule 3: a new map for the transactions that follow */
     pthread_mutex_unlock(&db->mu);
     return rc;
 }

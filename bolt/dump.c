@@ -14,6 +14,12 @@
  *      find is corrupt, and nesting is capped at BOLT_MAX_NESTING levels (a
  *      cycle of bucket roots would otherwise recurse forever). Each level's
  *      cursor lives on the heap, so the cap costs little stack.
+ *   4. Each page is read once per dump (bolt_visited, check.c rule 5): a
+ *      subtree shared by two buckets, a bucket rooted at its parent's leaf,
+ *      or a cycle ends the dump with BOLT_ECORRUPT and the page named,
+ *      after at most one pass over the file (it used to print the shared
+ *      subtree again and again: gigabytes from a 4 MiB file). Keys must
+ *      come strictly in order (bolt__walk_order).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -27,6 +33,7 @@ typedef struct dump_ctx {
     size_t plen, pcap;
     uint64_t buckets, keys;
     int err;
+    bolt_visited *seen; /* rule 4 */
 } dump_ctx;
 
 static void put_hex(dump_ctx *d, const unsigned char *p, size_t n)
@@ -115,15 +122,23 @@ static int dump_child(dump_ctx *d, bolt_bucket *b, bolt_val name, int depth)
 
 static int dump_bucket(dump_ctx *d, bolt_bucket *b, int depth)
 {
+    int rc = bolt_visited_add(d->seen, b); /* rule 4 */
+    if (rc != 0)
+        return rc;
     bolt_cursor *c = strata_malloc(sizeof *c); /* rule 3: not on the stack */
     if (c == NULL)
         return -ENOMEM;
     bolt__cursor_init(c, b);
-    bolt_val k, v;
+    bolt_val k, v, prev = { NULL, 0 };
     uint32_t flags;
-    int rc;
+    bool have_prev = false;
     for (rc = bolt__cursor_first(c, &k, &v, &flags); rc == 0;
          rc = bolt__cursor_next(c, &k, &v, &flags)) {
+        rc = bolt__walk_order(c, prev, have_prev, k); /* rule 4 */
+        if (rc != 0)
+            break;
+        prev = k;
+        have_prev = true;
         if (flags & BOLT_LEAF_BUCKET) {
             rc = dump_child(d, b, k, depth);
         } else {
@@ -149,8 +164,12 @@ int bolt_tx_dump(bolt_tx *tx, FILE *out, uint64_t max_hex)
     if (rc != 0)
         return rc;
     dump_ctx d = { .out = out, .max_hex = max_hex };
+    rc = bolt_visited_new(tx, &d.seen);
+    if (rc != 0)
+        return rc;
     fputs("bolt-dump v1\n", out);
     rc = dump_bucket(&d, &tx->root, 0);
+    bolt_visited_free(d.seen);
     strata_free(d.path);
     if (rc != 0)
         return rc;

@@ -41,53 +41,22 @@
  *   release_range pending -> free (bbolt's rule, see the function)
  *   rollback      pending[txid] -> in use, recs[txid] -> free
  *
- * Byte order: the page is little-endian (docs/format.md conventions). The load
- * and store helpers below are local until bolt/format.h lands; they should
- * then be replaced by format.h's.
+ * Byte order: the page is little-endian (docs/format.md conventions); every
+ * field goes through format.h's offsets and load/store helpers, the one
+ * place that knows the layout.
  */
 #include "freelist.h"
 
+#include "format.h"
+
 #include <assert.h>
-#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- page layout (docs/format.md §2, §7.1) ----------------------------------- */
+/* ---- page layout: format.h's (docs/format.md §2, §7.1) ------------------------ */
 
-#define FL_HDR_SIZE       16
-#define FL_OFF_FLAGS      8
-#define FL_OFF_COUNT      10
-#define FL_FLAG_FREELIST  0x10
-#define FL_COUNT_OVERFLOW 0xFFFF
-#define FL_NIL            SIZE_MAX
-
-/* Little-endian fields through memcpy: any alignment, no aliasing questions. */
-static uint64_t fl_load64(const unsigned char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, sizeof v);
-    return le64toh(v);
-}
-
-static uint16_t fl_load16(const unsigned char *p)
-{
-    uint16_t v;
-    memcpy(&v, p, sizeof v);
-    return le16toh(v);
-}
-
-static void fl_store64(unsigned char *p, uint64_t v)
-{
-    v = htole64(v);
-    memcpy(p, &v, sizeof v);
-}
-
-static void fl_store16(unsigned char *p, uint16_t v)
-{
-    v = htole16(v);
-    memcpy(p, &v, sizeof v);
-}
+#define FL_NIL SIZE_MAX
 
 /* ---- open-addressing hash table ---------------------------------------- */
 
@@ -932,19 +901,19 @@ void bolt__freelist_rollback(bolt__freelist *f, bolt_txid txid)
 size_t bolt__freelist_page_size(const bolt__freelist *f)
 {
     size_t n = f->nfree + f->npending;
-    if (n >= FL_COUNT_OVERFLOW)
+    if (n >= BOLT_FREELIST_COUNT_ESCAPE)
         n++;
-    return FL_HDR_SIZE + 8 * n;
+    return BOLT_PAGE_HEADER_SIZE + 8 * n;
 }
 
 static uint64_t buf_get(const unsigned char *b, size_t i)
 {
-    return fl_load64(b + 8 * i);
+    return bolt__ld64(b + 8 * i);
 }
 
 static void buf_set(unsigned char *b, size_t i, uint64_t v)
 {
-    fl_store64(b + 8 * i, v);
+    bolt__st64(b + 8 * i, v);
 }
 
 static void buf_sift(unsigned char *b, size_t root, size_t n)
@@ -1067,14 +1036,14 @@ int bolt__freelist_write(const bolt__freelist *f, unsigned char *buf, size_t siz
     if (buf == NULL || size < need)
         return STRATA_EMISUSE;
     size_t n = f->nfree + f->npending;
-    size_t off = FL_HDR_SIZE;
-    fl_store16(buf + FL_OFF_FLAGS, FL_FLAG_FREELIST);
-    if (n >= FL_COUNT_OVERFLOW) {
-        fl_store16(buf + FL_OFF_COUNT, FL_COUNT_OVERFLOW);
-        fl_store64(buf + off, n);
+    size_t off = BOLT_PAGE_HEADER_SIZE;
+    bolt__st16(buf + BOLT_PAGE_FLAGS_OFF, BOLT_PAGE_FREELIST);
+    if (n >= BOLT_FREELIST_COUNT_ESCAPE) {
+        bolt__st16(buf + BOLT_PAGE_COUNT_OFF, BOLT_FREELIST_COUNT_ESCAPE);
+        bolt__st64(buf + off, n);
         off += 8;
     } else {
-        fl_store16(buf + FL_OFF_COUNT, (uint16_t)n);
+        bolt__st16(buf + BOLT_PAGE_COUNT_OFF, (uint16_t)n);
     }
     buf_put_sorted(f, buf + off);
     memset(buf + need, 0, size - need);
@@ -1152,17 +1121,17 @@ int bolt__freelist_load_ids(bolt__freelist *f, const bolt_pgid *ids, size_t n, b
 
 int bolt__freelist_read(bolt__freelist *f, const unsigned char *page, size_t avail, bolt_pgid hwm)
 {
-    if (page == NULL || avail < FL_HDR_SIZE)
+    if (page == NULL || avail < BOLT_PAGE_HEADER_SIZE)
         return BOLT_ECORRUPT;
-    if (fl_load16(page + FL_OFF_FLAGS) != FL_FLAG_FREELIST)
+    if (bolt__ld16(page + BOLT_PAGE_FLAGS_OFF) != BOLT_PAGE_FREELIST)
         return BOLT_ECORRUPT;
-    size_t off = FL_HDR_SIZE;
-    uint64_t n = fl_load16(page + FL_OFF_COUNT);
-    if (n == FL_COUNT_OVERFLOW) {
+    size_t off = BOLT_PAGE_HEADER_SIZE;
+    uint64_t n = bolt__ld16(page + BOLT_PAGE_COUNT_OFF);
+    if (n == BOLT_FREELIST_COUNT_ESCAPE) {
         /* The real count is the first u64 (a smaller one is accepted, as bbolt does). */
         if (avail < off + 8)
             return BOLT_ECORRUPT;
-        n = fl_load64(page + off);
+        n = bolt__ld64(page + off);
         off += 8;
     }
     if (n > (avail - off) / 8)
@@ -1171,7 +1140,7 @@ int bolt__freelist_read(bolt__freelist *f, const unsigned char *page, size_t ava
     if (ids == NULL)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++)
-        ids[i] = fl_load64(page + off + 8 * i);
+        ids[i] = bolt__ld64(page + off + 8 * i);
     int rc = ids_validate(ids, (size_t)n, hwm);
     if (rc == 0)
         rc = freelist_replace(f, ids, (size_t)n);

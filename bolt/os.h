@@ -44,6 +44,14 @@ struct bolt_os {
 /* The table of real system calls; static, never NULL. */
 const struct bolt_os *bolt__os_default(void);
 
+/*
+ * pwrite all n bytes of buf at off through os: a short write goes on from
+ * where it stopped (so the call that cannot write reports the real errno,
+ * e.g. EFBIG or ENOSPC), a write of 0 bytes is -EIO (never a loop). 0 or
+ * -errno.
+ */
+int bolt__write_full(const struct bolt_os *os, int fd, const void *buf, size_t n, uint64_t off);
+
 /* Sleep for ms milliseconds (the flock retry); not replaceable. */
 void bolt__os_sleep_ms(unsigned ms);
 

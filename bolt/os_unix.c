@@ -144,3 +144,19 @@ void bolt__os_sleep_ms(unsigned ms)
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
 }
+
+int bolt__write_full(const struct bolt_os *os, int fd, const void *buf, size_t n, uint64_t off)
+{
+    const unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t w = os->pwrite(fd, p, n, (off_t)off);
+        if (w < 0)
+            return errno != 0 ? -errno : -EIO;
+        if (w == 0)
+            return -EIO; /* no progress and no error: never loop on it */
+        p += w;
+        n -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return 0;
+}

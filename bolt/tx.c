@@ -516,6 +516,16 @@ int bolt_tx_commit(bolt_tx *tx)
         bolt_tx_rollback(tx);
         return BOLT_EPANIC;
     }
+    if (tx->meta.txid == 0) {
+        /*
+         * The txid wrapped: the current meta holds 2^64-1. A meta with txid
+         * 0 would lose to the old one at the next open, so the commit would
+         * be acknowledged and then lost. Refuse it; a compacted copy
+         * starts again from txid 2.
+         */
+        bolt_tx_rollback(tx);
+        return BOLT_ETXIDEXHAUSTED;
+    }
     uint64_t t0 = bolt__now_ns();
     rc = bolt__bucket_rebalance(&tx->root);
     uint64_t t1 = bolt__now_ns();

@@ -4,7 +4,7 @@
 Format (see fuzz_mvcc_restore.c): flags byte (bit 0 scheduledCompactRev,
 bit 1 finishedCompactRev, bit 2 consistent_index), each set mark as
 [len:1][bytes], then `key` bucket records [klen:1][key][vlen:2 LE][value].
-Records are etcd's (SCHEMA.md §3.1, §3.2): revision keys and gogoproto
+Records are etcd's (docs/schema.md §3.1, §3.2): revision keys and gogoproto
 KeyValues, good ones and a few damaged ones.
 """
 import os

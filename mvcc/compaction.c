@@ -25,13 +25,17 @@
  *   2. One thread runs the queued compactions one at a time, in the order
  *      accepted. The index compaction is chunked (index/tree_index.c) so
  *      puts flow meanwhile.
- *   3. A physical batch takes the batch lock, examines at most
- *      compaction_batch_limit entries below rev+1 (from where the previous
- *      batch stopped), and stops early when half of
- *      compaction_batch_max_ns has passed, leaving time for its deletes;
- *      it deletes every examined entry whose revision is not in the keep
- *      set, and never syncs: the commits of the backend carry the deletes.
- *      Between batches the thread yields (or pauses
+ *   3. A physical batch takes the batch lock, examines at most `size`
+ *      entries below rev+1 (from where the previous batch stopped), and
+ *      stops early when half of compaction_batch_max_ns has passed,
+ *      leaving time for its deletes; it deletes every examined entry whose
+ *      revision is not in the keep set, and never syncs: the commits of
+ *      the backend carry the deletes. `size` starts at
+ *      compaction_batch_limit and adapts to the budget: halved (down to
+ *      MIN_BATCH) after a batch that held the lock longer than
+ *      compaction_batch_max_ns, doubled (up to the limit) after one that
+ *      held it less than a quarter of it, so the deletes of slow pages do
+ *      not stretch a batch. Between batches the thread yields (or pauses
  *      compaction_pause_ns), so a writer waits for at most one batch.
  *   4. The batch that examines the last entry below rev+1 also writes
  *      meta/finishedCompactRev, in the same bolt transaction as its
@@ -48,6 +52,7 @@
 #include "mvcc_int.h"
 
 #define BATCH_STOP 2 /* range callback: the time budget ran out */
+#define MIN_BATCH  16
 
 static uint64_t mono_ns(void)
 {
@@ -160,6 +165,8 @@ static int batch_fn(void *arg, bolt_val key, bolt_val value)
 static int delete_below(mvcc_store *s, int64_t rev, idx_rev_set *keep, mvcc__hash_rebase *rb)
 {
     uint32_t limit = s->opt.compaction_batch_limit;
+    uint32_t size = limit; /* rule 3: adapts to the time budget */
+    uint64_t budget = s->opt.compaction_batch_max_ns;
     batch b = { .s = s, .keep = keep, .rb = rb, .budget_ns = s->opt.compaction_batch_max_ns / 2 };
     b.del = strata_malloc((size_t)limit * sizeof *b.del);
     b.del_len = strata_malloc(limit);
@@ -186,7 +193,7 @@ static int delete_below(mvcc_store *s, int64_t rev, idx_rev_set *keep, mvcc__has
         b.rc = 0;
         b.t0 = mono_ns();
         rc = backend_batch_tx_range(tx, key_bucket, (bolt_val){ from, from_len },
-                                    (bolt_val){ end, 8 }, limit, batch_fn, &b);
+                                    (bolt_val){ end, 8 }, size, batch_fn, &b);
         bool timed_out = rc == BATCH_STOP;
         if (rc == 1)
             rc = b.rc;
@@ -194,7 +201,12 @@ static int delete_below(mvcc_store *s, int64_t rev, idx_rev_set *keep, mvcc__has
             rc = 0;
         for (size_t i = 0; i < b.ndel && rc == 0; i++)
             rc = backend_batch_tx_delete(tx, key_bucket, (bolt_val){ b.del[i], b.del_len[i] });
-        bool done = rc == 0 && !timed_out && b.examined < limit;
+        bool done = rc == 0 && !timed_out && b.examined < size;
+        uint64_t held = mono_ns() - b.t0;
+        if (held > budget && size > MIN_BATCH)
+            size = size / 2 > MIN_BATCH ? size / 2 : MIN_BATCH;
+        else if (held < budget / 4 && !timed_out && size < limit)
+            size = size * 2 < limit ? size * 2 : limit;
         if (done) {
             rc = put_mark(tx, MVCC__META_FINISHED, rev); /* rule 4 */
             if (rc == 0)

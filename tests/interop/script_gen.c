@@ -3,7 +3,7 @@
  * (../shared/spec/ORACLE.md) for the differential test against the real
  * etcd mvcc (test_mvcc_diff.sh):
  *
- *   script_gen [--seed N] [--ops N] [--profile default|corner]
+ *   script_gen [--seed N] [--ops N] [--profile default|corner] [--watch]
  *
  * prints a script of N lines (ops, including the lines of a txn) on
  * stdout; its first line is a comment naming the seed, the op count and
@@ -26,11 +26,19 @@
  * and binary keys, values up to 9,000 bytes) and `corner` (a pool of a
  * handful of keys, many deletes, compactions and hashes at the corners).
  *
- * Adding ops (the lessor's, the watchers'): write a gen_* function and
- * add a row to op_table with its weight in each profile; a generator that
- * needs state adds it to `gen` and keeps it through its own ops. No
- * lease op is generated yet; the watchers' ops (watch, cancel, floods of
- * hundreds of watchers that become victims) are (issue 15).
+ * --watch adds the watchers' ops (watch, cancel): ids auto-assigned, new
+ * and taken, every kind of range including empty ones, start revisions
+ * now, past, at the compacted revision -1/0/+1, in the future and
+ * negative, filters; cancels of live and unknown ids; rare floods of
+ * hundreds of watchers that overflow the stream. Without --watch the
+ * script is the same byte for byte as before the watch rows existed (a
+ * row of weight 0 draws nothing).
+ *
+ * Adding ops (the lessor's): write a gen_* function and add a row to
+ * op_table with its weight in each profile and the flag that enables it;
+ * a generator that needs state adds it to `gen` and keeps it through its
+ * own ops (reopen resets what a reopen drops). No lease op is generated
+ * yet.
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -39,7 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_KEYS = 64, MAX_KEY_LEN = 24, MAX_TOMBS = 32, MAX_VALUE = 9000 };
+enum { MAX_KEYS = 64, MAX_KEY_LEN = 24, MAX_TOMBS = 32, MAX_VALUE = 9000, MAX_WATCHERS = 64 };
 
 typedef struct key {
     unsigned char b[MAX_KEY_LEN];
@@ -63,7 +71,11 @@ typedef struct gen {
     /* Inside a txn: the changes so far (the revision moves at `end` only). */
     bool in_txn;
     long txn_changes;
-    long watchers; /* watch lines since the last reopen (an estimate: some fail) */
+    /* Watchers (--watch): the ids the model believes live, and etcd's next auto id. */
+    bool watch;
+    int64_t watch_ids[MAX_WATCHERS];
+    size_t nwatch;
+    int64_t next_auto_id;
 } gen;
 
 /* ---- randomness: SplitMix64 --------------------------------------------------- */
@@ -100,8 +112,7 @@ static int64_t between(gen *g, int64_t lo, int64_t hi)
 
 static bool bare_ok(const unsigned char *s, size_t n)
 {
-    static const char *const words[] = { "prefix", "fromkey",  "count", "keysonly",
-                                         "noput",  "nodelete", NULL };
+    static const char *const words[] = { "prefix", "fromkey", "count", "keysonly", NULL };
     if (n == 0)
         return false;
     for (size_t i = 0; i < n; i++) {
@@ -481,10 +492,11 @@ static void gen_compact(gen *g)
         rev = g->rev + between(g, 1, 2);
     else if (x < 22)
         rev = g->compacted >= 0 ? between(g, g->compacted - 1, g->compacted) : between(g, -2, 0);
-    else if (x < 50 && g->ntombs > 0)
-        rev = g->tombs[(g->ntombs - 1 - below(g, g->ntombs < 4 ? g->ntombs : 4)) % MAX_TOMBS] +
-              between(g, -1, 1);
-    else if (x < 62)
+    else if (x < 50 && g->ntombs > 0) {
+        size_t back = (size_t)below(g, g->ntombs < 4 ? g->ntombs : 4);
+        rev = g->tombs[(g->ntombs - 1 - back) % MAX_TOMBS];
+        rev += between(g, -1, 1);
+    } else if (x < 62)
         rev = g->rev;
     else
         rev = between(g, g->compacted + 1, g->rev);
@@ -524,7 +536,8 @@ static void gen_hashall(gen *g)
 static void gen_reopen(gen *g)
 {
     gen_word(g, "reopen");
-    g->watchers = 0;
+    g->nwatch = 0; /* reopen drops every watcher (ids become free) */
+    g->next_auto_id = 0;
 }
 
 static void gen_defrag(gen *g)
@@ -566,57 +579,107 @@ static void gen_wipe_hash(gen *g)
     gen_hash(g);
 }
 
-/* ---- watchers (watch, cancel, floods) ----------------------------------------------- */
+/* ---- watchers (--watch) ------------------------------------------------------------ */
 
-/* A watch's start revision: none, 0, the compacted corner, past, future, negative. */
-static void put_start_rev(gen *g)
+static bool watch_live(const gen *g, int64_t id)
 {
-    unsigned x = (unsigned)below(g, 100);
-    int64_t s;
-    if (x < 35)
-        return;
-    if (x < 42)
-        s = 0;
-    else if (x < 60 && g->compacted >= 0)
-        s = g->compacted + between(g, -1, 1);
-    else if (x < 68)
-        s = g->rev + between(g, 1, 3); /* future */
-    else if (x < 74)
-        s = -between(g, 1, 2);
-    else
-        s = between(g, g->compacted > 0 ? g->compacted : 1, g->rev);
-    printf(chance(g, 50) ? " rev=%" PRId64 : " startrev=%" PRId64, s);
+    for (size_t i = 0; i < g->nwatch; i++)
+        if (g->watch_ids[i] == id)
+            return true;
+    return false;
 }
 
-/* watch ID RANGE [rev=S] [noput] [nodelete]: mostly auto ids, some explicit (duplicates). */
+/* etcd's watchStream: an auto id is the next one not taken, counting on. */
+static int64_t take_auto_id(gen *g)
+{
+    while (watch_live(g, g->next_auto_id))
+        g->next_auto_id++;
+    return g->next_auto_id++;
+}
+
+/*
+ * watch ID RANGE [rev=S] [noput] [nodelete]: ids auto (0), new or taken
+ * (an error); start revisions now, past (catch-up from the key bucket),
+ * at the compacted revision -1/0/+1 (rule C, compacted), in the future,
+ * negative. Ranges as range's; an END at or below KEY is etcd's empty
+ * watcher range.
+ */
 static void gen_watch(gen *g)
 {
-    int64_t id = chance(g, 60) ? 0 : between(g, 1, 12);
-    printf("watch %" PRId64, id);
+    if (g->nwatch >= (g->prof == PROFILE_CORNER ? 40u : 12u)) {
+        gen_word(g, "rev"); /* enough watchers: something cheap instead */
+        return;
+    }
+    int64_t id;
+    unsigned x = (unsigned)below(g, 100);
+    if (x < 40)
+        id = 0;
+    else if (x < 45 && g->nwatch > 0)
+        id = g->watch_ids[below(g, g->nwatch)]; /* taken: an error */
+    else
+        id = between(g, 1, 60);
     krange r = pick_range(g, false);
+    printf("watch %" PRId64, id);
     put_range(g, &r);
-    put_start_rev(g);
+    x = (unsigned)below(g, 100);
+    if (x < 30) {
+        /* from now on */
+    } else if (x < 55) {
+        printf(" rev=%" PRId64, between(g, g->compacted > 0 ? g->compacted : 1, g->rev));
+    } else if (x < 75 && g->compacted >= 0) {
+        printf(" rev=%" PRId64, g->compacted + between(g, -1, 1));
+    } else if (x < 85) {
+        const char *name = chance(g, 50) ? "rev" : "startrev";
+        int64_t ahead = between(g, 1, 3);
+        printf(" %s=%" PRId64, name, g->rev + ahead);
+    } else if (x < 90) {
+        printf(" rev=%" PRId64, -between(g, 1, 3));
+    } else {
+        printf(" rev=%" PRId64, between(g, 1, g->rev));
+    }
     if (chance(g, 10))
         fputs(" noput", stdout);
     if (chance(g, 10))
         fputs(" nodelete", stdout);
     end_line(g);
-    g->watchers++;
+    if (id == 0)
+        id = take_auto_id(g);
+    bool empty = r.kind == R_END &&
+                 key_cmp(g->pool[r.e].b, g->pool[r.e].len, g->pool[r.k].b, g->pool[r.k].len) <= 0;
+    if (!watch_live(g, id) && !empty && g->nwatch < MAX_WATCHERS)
+        g->watch_ids[g->nwatch++] = id;
 }
 
-/* cancel ID: mostly a low id (auto ids count up from 0), else any: live, compacted, gone or never
- * used. */
+/* cancel ID: mostly a live watcher, sometimes one that is not there (an error). */
 static void gen_cancel(gen *g)
 {
-    int64_t hi = g->watchers < 30 ? g->watchers : 30;
-    printf("cancel %" PRId64, chance(g, 70) ? between(g, 0, hi) : between(g, 0, g->watchers + 3));
+    int64_t id;
+    size_t i = 0;
+    bool live = g->nwatch > 0 && chance(g, 85);
+    if (live) {
+        i = (size_t)below(g, g->nwatch);
+        id = g->watch_ids[i];
+    } else {
+        id = between(g, 0, 70);
+    }
+    printf("cancel %" PRId64, id);
     end_line(g);
+    for (i = 0; i < g->nwatch; i++) {
+        if (g->watch_ids[i] == id) {
+            g->watch_ids[i] = g->watch_ids[--g->nwatch];
+            break;
+        }
+    }
 }
 
 /*
- * A flood: FLOOD_MAX watchers on the whole key space (auto ids, from now,
- * so neither side waits for a catch-up), then a put: its events overflow
- * the stream (etcd's 128 slots), and most watchers become victims.
+ * A flood (--watch): 150..300 watchers on the whole key space (auto ids,
+ * from now on, so neither side waits for a catch-up; every 50th from the
+ * current revision), then a put: its events overflow the stream (etcd's
+ * 128 slots) and most of the watchers become victims, which both sides
+ * must deliver in full before the next op (rule W). The flood's ids are
+ * not tracked one by one (the model keeps at most MAX_WATCHERS); the auto
+ * counter moves past them.
  */
 enum { FLOOD_MAX = 300 };
 static void gen_flood(gen *g)
@@ -625,10 +688,10 @@ static void gen_flood(gen *g)
     for (long i = 0; i < n; i++) {
         fputs("watch 0 \"\" prefix", stdout);
         if (i % 50 == 49 && g->rev > 1)
-            printf(" rev=%" PRId64, g->rev); /* a few catch up one revision */
+            printf(" rev=%" PRId64, g->rev);
         end_line(g);
+        (void)take_auto_id(g);
     }
-    g->watchers += n;
     gen_put(g);
 }
 
@@ -637,31 +700,39 @@ typedef struct op_row {
     void (*fn)(gen *g);
     unsigned weight[N_PROFILES]; /* per mille, by profile */
     long lines;                  /* most lines it writes (the op budget) */
+    bool watch;                  /* a watchers' op: only with --watch */
 } op_row;
 
 static const op_row op_table[] = {
-    { "put", gen_put, { 330, 250 }, 1 },
-    { "del", gen_del, { 110, 170 }, 1 },
-    { "range", gen_range, { 200, 150 }, 1 },
-    { "txn", gen_txn, { 100, 100 }, 8 },
-    { "compact", gen_compact, { 60, 110 }, 1 },
-    { "hash", gen_hash, { 60, 80 }, 1 },
-    { "hashall", gen_hashall, { 15, 15 }, 1 },
-    { "reopen", gen_reopen, { 15, 20 }, 1 },
-    { "defrag", gen_defrag, { 10, 15 }, 1 },
-    { "commit", gen_commit, { 20, 15 }, 1 },
-    { "rev", gen_rev, { 40, 30 }, 1 },
-    { "blank", gen_blank, { 30, 15 }, 1 },
-    { "wipe+hash", gen_wipe_hash, { 10, 30 }, 2 },
-    { "watch", gen_watch, { 30, 40 }, 1 },
-    { "cancel", gen_cancel, { 10, 10 }, 1 },
-    { "flood", gen_flood, { 1, 2 }, FLOOD_MAX + 1 },
+    { "put", gen_put, { 330, 250 }, 1, false },
+    { "del", gen_del, { 110, 170 }, 1, false },
+    { "range", gen_range, { 200, 150 }, 1, false },
+    { "txn", gen_txn, { 100, 100 }, 8, false },
+    { "compact", gen_compact, { 60, 110 }, 1, false },
+    { "hash", gen_hash, { 60, 80 }, 1, false },
+    { "hashall", gen_hashall, { 15, 15 }, 1, false },
+    { "reopen", gen_reopen, { 15, 20 }, 1, false },
+    { "defrag", gen_defrag, { 10, 15 }, 1, false },
+    { "commit", gen_commit, { 20, 15 }, 1, false },
+    { "rev", gen_rev, { 40, 30 }, 1, false },
+    { "blank", gen_blank, { 30, 15 }, 1, false },
+    { "wipe+hash", gen_wipe_hash, { 10, 30 }, 2, false },
+    { "watch", gen_watch, { 40, 60 }, 1, true },
+    { "cancel", gen_cancel, { 15, 25 }, 1, true },
+    { "flood", gen_flood, { 2, 3 }, FLOOD_MAX + 1, true },
 };
 #define N_OPS (sizeof op_table / sizeof op_table[0])
 
+/* A row's weight in this run: a watchers' op only with --watch. */
+static unsigned weight_of(const gen *g, const op_row *row)
+{
+    return row->watch && !g->watch ? 0 : row->weight[g->prof];
+}
+
 static void usage(void)
 {
-    fprintf(stderr, "usage: script_gen [--seed N] [--ops N] [--profile default|corner]\n");
+    fprintf(stderr,
+            "usage: script_gen [--seed N] [--ops N] [--profile default|corner] [--watch]\n");
     exit(2);
 }
 
@@ -670,11 +741,14 @@ int main(int argc, char **argv)
     uint64_t seed = 1;
     long ops = 1500;
     profile prof = PROFILE_DEFAULT;
+    bool watch = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
             seed = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--ops") == 0 && i + 1 < argc)
             ops = strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--watch") == 0)
+            watch = true;
         else if (strcmp(argv[i], "--profile") == 0 && i + 1 < argc) {
             const char *p = argv[++i];
             if (strcmp(p, "default") == 0)
@@ -689,14 +763,14 @@ int main(int argc, char **argv)
     }
     if (ops < 1)
         usage();
-    gen g = { .rng = seed, .prof = prof, .rev = 1, .compacted = -1 };
+    gen g = { .rng = seed, .prof = prof, .rev = 1, .compacted = -1, .watch = watch };
     make_pool(&g);
-    printf("# script_gen --seed %" PRIu64 " --ops %ld --profile %s\n", seed, ops,
-           prof == PROFILE_CORNER ? "corner" : "default");
+    printf("# script_gen --seed %" PRIu64 " --ops %ld --profile %s%s\n", seed, ops,
+           prof == PROFILE_CORNER ? "corner" : "default", watch ? " --watch" : "");
     g.lines = 1;
     unsigned total = 0;
     for (size_t i = 0; i < N_OPS; i++)
-        total += op_table[i].weight[prof];
+        total += weight_of(&g, &op_table[i]);
     while (g.lines < ops) {
         /* Right after a compaction, often look at its corner: reopen,
          * defrag, a range or hash at the compacted revision. */
@@ -714,8 +788,8 @@ int main(int argc, char **argv)
         }
         unsigned r = (unsigned)below(&g, total);
         size_t i = 0;
-        while (r >= op_table[i].weight[prof]) {
-            r -= op_table[i].weight[prof];
+        while (r >= weight_of(&g, &op_table[i])) {
+            r -= weight_of(&g, &op_table[i]);
             i++;
         }
         if (g.lines + op_table[i].lines > ops)

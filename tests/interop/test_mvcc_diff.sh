@@ -18,10 +18,16 @@
 # scripts and outputs are kept in the directory printed when
 # MVCC_DIFF_KEEP=1.
 #
+# Every third script also has watch ops (script_gen --watch), and every
+# third lease ops (--lease), once `strata script --list-ops` (and, for
+# leases, script_gen) has them.
+#
 # Knobs (the CI run uses the defaults): MVCC_DIFF_SCRIPTS (20),
 # MVCC_DIFF_OPS (1500 lines per script), MVCC_DIFF_SEED (the first seed;
 # default STRATA_TEST_SEED or 1; script i uses seed + i), MVCC_DIFF_JOBS,
-# MVCC_DIFF_PROFILE (default, corner, or alternate: the default).
+# MVCC_DIFF_PROFILE (default, corner, or alternate: the default),
+# MVCC_DIFF_WATCH / MVCC_DIFF_LEASE (0: none, 1: in every script; default
+# every third).
 set -u
 
 # batching_of I: the backend options strata runs script I with.
@@ -34,11 +40,12 @@ batching_of() {
 }
 
 if [ "${1:-}" = --one ]; then
-    # Worker: --one DIR I SEED PROFILE (run by xargs below).
+    # Worker: --one DIR I SEED PROFILE [FLAG...] (run by xargs below).
     shift
     dir=$1 i=$2 seed=$3 profile=$4
+    shift 4
     cd "$dir" || exit 1
-    "$GEN" --seed "$seed" --ops "$OPS" --profile "$profile" >"s$i.txt" || exit 1
+    "$GEN" --seed "$seed" --ops "$OPS" --profile "$profile" "$@" >"s$i.txt" || exit 1
     "$ORACLE" <"s$i.txt" >"o$i.out" 2>"o$i.err"
     echo $? >"o$i.rc"
     batching=$(batching_of "$i")
@@ -75,6 +82,41 @@ else
     trap 'rm -rf "$T"' EXIT
 fi
 
+# Watch ops (watch, cancel; ORACLE.md rule W) in every third script, when
+# this strata has them (MVCC_DIFF_WATCH=0: never, 1: in every script).
+have_watch=0
+"$STRATA" script --list-ops | grep -qx watch && have_watch=1
+watch_of() {
+    case ${MVCC_DIFF_WATCH:-third} in
+    0) ;;
+    1) [ "$have_watch" = 1 ] && echo --watch ;;
+    *) [ "$have_watch" = 1 ] && [ $(($1 % 3)) -eq 2 ] && echo --watch ;;
+    esac
+}
+
+# Lease ops (lease ..., put ... lease=ID) in every third script (i % 3 == 1)
+# once both strata and script_gen have them (MVCC_DIFF_LEASE=0: never,
+# 1: in every script).
+have_lease=0
+if "$STRATA" script --list-ops | grep -qx lease && "$GEN" --lease --ops 2 >/dev/null 2>&1; then
+    have_lease=1
+fi
+lease_of() {
+    case ${MVCC_DIFF_LEASE:-third} in
+    0) ;;
+    1) [ "$have_lease" = 1 ] && echo --lease ;;
+    *) [ "$have_lease" = 1 ] && [ $(($1 % 3)) -eq 1 ] && echo --lease ;;
+    esac
+}
+
+# flags_of I: the generator's op flags for script I.
+flags_of() {
+    local w l
+    w=$(watch_of "$1")
+    l=$(lease_of "$1")
+    echo $w $l
+}
+
 profile_of() {
     case $mode in
     alternate) if [ $(($1 % 2)) -eq 0 ]; then echo default; else echo corner; fi ;;
@@ -82,10 +124,17 @@ profile_of() {
     esac
 }
 
-echo "mvcc differential test: $n scripts of $OPS lines, seeds $base..$((base + n - 1)), $jobs at a time"
+nwatch=0 nlease=0
+for ((i = 0; i < n; i++)); do
+    [ -n "$(watch_of $i)" ] && nwatch=$((nwatch + 1))
+    [ -n "$(lease_of $i)" ] && nlease=$((nlease + 1))
+done
+echo "mvcc differential test: $n scripts of $OPS lines ($nwatch with watch ops, $nlease with lease ops), seeds $base..$((base + n - 1)), $jobs at a time"
 start=$(date +%s)
 for ((i = 0; i < n; i++)); do
-    echo "$T $i $((base + i)) $(profile_of $i)"
+    flags=$(flags_of $i)
+    # no trailing blank: xargs -L would join the next line to this one
+    echo "$T $i $((base + i)) $(profile_of $i)${flags:+ }$flags"
 done | xargs -P "$jobs" -L 1 "$0" --one
 end=$(date +%s)
 
@@ -124,7 +173,7 @@ for ((i = 0; i < n; i++)); do
     if [ "$trc" -ne "$orc" ] || ! cmp -s "$T/o$i.out" "$T/t$i.out"; then
         failures=$((failures + 1))
         echo "FAIL: seed $seed profile $profile: strata script differs from etcd (exit $trc, etcd $orc)"
-        echo "  script: $GEN --seed $seed --ops $OPS --profile $profile (strata batching: $(batching_of $i))"
+        echo "  script: $GEN --seed $seed --ops $OPS --profile $profile $(flags_of $i) (strata batching: $(batching_of $i))"
         IFS=$'\t' read -r at want got < <(first_diff "$T/o$i.out" "$T/t$i.out")
         if [ -n "${at:-}" ]; then
             echo "  first difference at output line $at:"

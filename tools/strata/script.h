@@ -9,9 +9,9 @@
  * (script_lex.c), finds the op in a table and calls it; the ops print
  * through the helpers of script_out.c. Ops come in plug-ins: a plug-in is
  * a table of ops plus hooks into the runner's life cycle (open, close,
- * after every op). The kv plug-in
- * (script_kv.c) has every op but the lessor's and the watchers'. The lease
- * and watch plug-ins live in their own files, script_lease.c and
+ * after every op). The kv plug-in (script_kv.c) has every op but the
+ * lessor's and the watchers'. The lease and watch plug-ins live in their
+ * own files, script_lease.c and
  * script_watch.c, each defining one `const script_plugin`
  * (script_lease_plugin, script_watch_plugin); tools/strata/meson.build
  * compiles a plug-in in when its file exists and defines

@@ -300,7 +300,9 @@ int script_run(const script_options *opt, FILE *in, FILE *out)
     }
     if ((rc = stack_open(c)) != 0) {
         fprintf(stderr, "strata script: %s: %s\n", c->path, c->why);
-        code = c->be == NULL ? SCRIPT_EXIT_NOOPEN : SCRIPT_EXIT_INTERNAL;
+        /* The file cannot be opened, or its records restored (a damaged
+         * `key` or `meta` bucket, named in the message): the input is bad. */
+        code = SCRIPT_EXIT_NOOPEN;
         goto close;
     }
 
