@@ -249,12 +249,15 @@ static int copy_pair(void *arg, bolt_val key, bolt_val value)
 }
 
 /* Copy bucket `name` of src (a bolt tx) into the copy, whole. */
-static int copy_bucket(dst *d, bolt_tx *src, bolt_val name)
+static int copy_bucket(dst *d, bolt_tx *src, bolt_visited *seen, bolt_val name)
 {
     bolt_bucket *sb;
     int rc = bolt_tx_bucket(src, name, &sb);
     if (rc != 0)
         return rc == BOLT_NOTFOUND ? BACKEND_ENOTBUCKET : rc; /* a plain key at the top */
+    rc = bolt_visited_add(seen, sb); /* each source page once: a shared subtree is BOLT_ECORRUPT */
+    if (rc != 0)
+        return rc;
     rc = dst_use(d, name, true);
     d->changed = true;
     if (rc == 0)
@@ -266,10 +269,18 @@ static int copy_bucket(dst *d, bolt_tx *src, bolt_val name)
 
 static int copy_all(dst *d, bolt_tx *src)
 {
-    bolt_cursor *c;
-    int rc = bolt_cursor_open(bolt_tx_root(src), &c);
+    bolt_visited *seen;
+    int rc = bolt_visited_new(src, &seen);
     if (rc != 0)
         return rc;
+    rc = bolt_visited_add(seen, bolt_tx_root(src));
+    bolt_cursor *c;
+    if (rc == 0)
+        rc = bolt_cursor_open(bolt_tx_root(src), &c);
+    if (rc != 0) {
+        bolt_visited_free(seen);
+        return rc;
+    }
     bolt_val k, v;
     rc = bolt_cursor_first(c, &k, &v);
     /* Loop invariant: every bucket before k is in the copy. */
@@ -278,11 +289,12 @@ static int copy_all(dst *d, bolt_tx *src)
             rc = BACKEND_ENOTBUCKET; /* a plain key at the top */
             break;
         }
-        rc = copy_bucket(d, src, k);
+        rc = copy_bucket(d, src, seen, k);
         if (rc == 0)
             rc = bolt_cursor_next(c, &k, &v);
     }
     bolt_cursor_close(c);
+    bolt_visited_free(seen);
     return rc == BOLT_NOTFOUND ? 0 : rc;
 }
 
@@ -347,10 +359,14 @@ static int replay(dst *d, note **v, size_t n, const source *s, uint64_t *replaye
             if (rc == 0) {
                 bolt_bucket *sb;
                 int r = bolt_tx_bucket(s->wtx, bucket, &sb);
+                bolt_visited *seen = NULL;
                 if (r == 0)
-                    rc = copy_bucket(d, s->wtx, bucket);
+                    r = bolt_visited_new(s->wtx, &seen);
+                if (r == 0)
+                    rc = copy_bucket(d, s->wtx, seen, bucket);
                 else if (r != BOLT_NOTFOUND)
                     rc = r;
+                bolt_visited_free(seen);
             }
             (*replayed)++;
             /* Skip every other note of this bucket: the copy is whole. */

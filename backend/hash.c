@@ -11,6 +11,8 @@
  *   3. A top-level key that is not a bucket fails, as etcd's "cannot get
  *      hash of bucket"; strata has no nested buckets in its schema, and
  *      refuses them rather than hash something etcd would hash differently.
+ *   4. Each page is read once (bolt_visited): a damaged file whose buckets
+ *      share a subtree fails with BOLT_ECORRUPT, the page named.
  */
 #include <string.h>
 
@@ -65,8 +67,14 @@ int backend_hash(backend *be, const backend_hash_ignore *ignores, size_t n, uint
     pthread_mutex_unlock(&be->snap_mu);
     if (rc != 0)
         return rc;
-    bolt_cursor *c;
-    rc = bolt_cursor_open(bolt_tx_root(tx), &c);
+    /* Rule 4: each page once (a shared subtree or a cycle is BOLT_ECORRUPT, never hashed twice). */
+    bolt_visited *seen = NULL;
+    rc = bolt_visited_new(tx, &seen);
+    if (rc == 0)
+        rc = bolt_visited_add(seen, bolt_tx_root(tx));
+    bolt_cursor *c = NULL;
+    if (rc == 0)
+        rc = bolt_cursor_open(bolt_tx_root(tx), &c);
     bolt_val k, v;
     if (rc == 0)
         rc = bolt_cursor_first(c, &k, &v);
@@ -78,6 +86,8 @@ int backend_hash(backend *be, const backend_hash_ignore *ignores, size_t n, uint
             break;
         }
         rc = bolt_tx_bucket(tx, k, &b);
+        if (rc == 0)
+            rc = bolt_visited_add(seen, b);
         if (rc != 0)
             break;
         h.crc = strata_crc32c(h.crc, k.data, k.size);
@@ -87,6 +97,8 @@ int backend_hash(backend *be, const backend_hash_ignore *ignores, size_t n, uint
             break;
         rc = bolt_cursor_next(c, &k, &v);
     }
+    bolt_cursor_close(c);
+    bolt_visited_free(seen);
     bolt_tx_rollback(tx);
     backend__dbref_unref(be, ref);
     if (rc != BOLT_NOTFOUND)

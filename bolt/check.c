@@ -481,5 +481,6 @@ int bolt__walk_order(bolt_cursor *c, bolt_val prev, bool have_prev, bolt_val key
         leaf = r->node != NULL ? r->node->pgid : r->page.id;
     }
     return bolt__corrupt(c->bucket->tx->db, leaf,
-                         "keys out of order (a key not after the one before it)");
+                         leaf != 0 ? "keys out of order (a key not after the one before it)"
+                                   : "keys out of order in an inline bucket");
 }

@@ -230,7 +230,8 @@ static void write_phase(const uint8_t *data, size_t size, bool clean)
         bolt_tx_rollback(tx);
     } else {
         rc = bolt_tx_commit(tx);
-        if (rc != 0 && (clean || rc > 0))
+        /* A clean image whose txid is at its limit refuses commits (it needs a compact). */
+        if (rc != 0 && (rc > 0 || (clean && rc != BOLT_ETXIDEXHAUSTED)))
             FAIL();
     }
     if (clean) {

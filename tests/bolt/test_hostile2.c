@@ -49,7 +49,7 @@ static void count_problem(void *arg, const char *problem)
 
 static int fill(bolt_tx *tx, void *arg)
 {
-    (void)arg;
+    int nkeys = arg != NULL ? *(const int *)arg : 300;
     bolt_bucket *root = bolt_tx_root(tx), *a, *b, *n, *c;
     char k[32], v[32];
     ASSERT_OK(bolt_bucket_create(root, bolt_str("a"), &a));
@@ -57,13 +57,13 @@ static int fill(bolt_tx *tx, void *arg)
     ASSERT_OK(bolt_bucket_create(b, bolt_str("n"), &n));
     ASSERT_OK(bolt_bucket_create(root, bolt_str("c"), &c));
     ASSERT_OK(bolt_bucket_set_sequence(b, 77));
-    for (int i = 0; i < 300; i++) {
+    for (int i = 0; i < nkeys; i++) {
         snprintf(k, sizeof k, "k%05d", i);
         snprintf(v, sizeof v, "value-%d-of-a", i);
         ASSERT_OK(bolt_bucket_put(a, bolt_str(k), bolt_str(v)));
         snprintf(v, sizeof v, "value-%d-of-b", i);
         ASSERT_OK(bolt_bucket_put(b, bolt_str(k), bolt_str(v)));
-        if (i < 150)
+        if (i < nkeys / 2)
             ASSERT_OK(bolt_bucket_put(n, bolt_str(k), bolt_str("nested")));
     }
     ASSERT_OK(bolt_bucket_put(c, bolt_str("x"), bolt_str("inline")));
@@ -72,19 +72,22 @@ static int fill(bolt_tx *tx, void *arg)
 
 static int thin(bolt_tx *tx, void *arg)
 {
-    (void)arg;
+    int nkeys = arg != NULL ? *(const int *)arg : 300;
     bolt_bucket *a;
     ASSERT_OK(bolt_tx_bucket(tx, bolt_str("a"), &a));
     char k[32];
-    for (int i = 0; i < 300; i += 3) {
+    for (int i = 0; i < nkeys; i += 3) {
         snprintf(k, sizeof k, "k%05d", i);
         ASSERT_OK(bolt_bucket_delete(a, bolt_str(k)));
     }
     return 0;
 }
 
-/* The base file (page size 512, nested paged buckets, free pages); its dump in *dump. */
-static unsigned char *make_base(size_t *len, char **dump)
+/*
+ * The base file (page size 512, nested paged buckets, free pages) with
+ * nkeys keys per bucket; its dump in *dump.
+ */
+static unsigned char *make_base_n(int nkeys, size_t *len, char **dump)
 {
     char path[4096];
     harness_path(path, sizeof path, "base.db");
@@ -93,14 +96,19 @@ static unsigned char *make_base(size_t *len, char **dump)
     o.page_size = PS;
     bolt_db *db;
     ASSERT_OK(bolt_open(path, &o, &db));
-    ASSERT_OK(bolt_update(db, fill, NULL));
-    ASSERT_OK(bolt_update(db, thin, NULL));
+    ASSERT_OK(bolt_update(db, fill, &nkeys));
+    ASSERT_OK(bolt_update(db, thin, &nkeys));
     bt_check(db);
     *dump = bt_dump(db, 0);
     ASSERT_OK(bolt_close(db));
     unsigned char *img = bt_read_file(path, len);
     ASSERT_NOT_NULL(img);
     return img;
+}
+
+static unsigned char *make_base(size_t *len, char **dump)
+{
+    return make_base_n(300, len, dump);
 }
 
 static void write_img(const char *name, const unsigned char *img, size_t len, char *path,
@@ -658,7 +666,7 @@ static void write_corpus(const char *dir)
 {
     size_t len;
     char *clean;
-    unsigned char *base = make_base(&len, &clean);
+    unsigned char *base = make_base_n(60, &len, &clean); /* small: the corpus lives in git */
     hm_map m;
     ASSERT_EQ_INT(hm_scan(base, len, &m), 0);
     for (int w = 0; w < HM_NMUTATIONS; w++) {
@@ -669,7 +677,9 @@ static void write_corpus(const char *dir)
         if (hm_apply(img, len, &m, (hm_mutation)w, 1, &at) == 0) {
             char path[4096];
             snprintf(path, sizeof path, "%s/hostile-%s", dir, hm_name((hm_mutation)w));
-            bt_write_file(path, img, len);
+            /* Only the pages up to the high-water mark (at least 4 KiB, as bolt_open wants). */
+            size_t used = (size_t)m.meta.pgid * m.ps;
+            bt_write_file(path, img, used < 4096 ? 4096 : used < len ? used : len);
             printf("wrote %s\n", path);
         }
         free(img);

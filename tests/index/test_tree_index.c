@@ -152,6 +152,69 @@ static void test_range(void)
     idx_tree_free(t);
 }
 
+/*
+ * range_page: pages of a range concatenate to the whole range (every page
+ * size, from a key or strictly after it, bounded or not), keys that do not
+ * exist at the revision are skipped, and a page stops at its limit.
+ */
+static void test_range_page(void)
+{
+    idx_tree *t;
+    ASSERT_OK(idx_tree_new(&t));
+    char k[16];
+    for (int i = 0; i < 50; i++) {
+        snprintf(k, sizeof k, "k%02d", i);
+        ASSERT_OK(idx_tree_put(t, k, strlen(k), R(2 + i, 0)));
+    }
+    for (int i = 0; i < 50; i += 3) { /* deleted at 60 + i */
+        snprintf(k, sizeof k, "k%02d", i);
+        ASSERT_OK(idx_tree_tombstone(t, k, strlen(k), R(60 + i, 0)));
+    }
+    const int64_t revs[] = { 10, 70, 200 };
+    for (size_t ri = 0; ri < 3; ri++) {
+        idx_range_result whole = { 0 };
+        ASSERT_OK(idx_tree_range(t, "k", 1, "k40", 3, revs[ri], 0, true, &whole));
+        for (size_t page = 1; page <= 7; page++) {
+            idx_range_result r = { 0 };
+            char from[16] = "k";
+            size_t from_len = 1, got = 0;
+            bool after = false;
+            /* Loop invariant: got keys matched whole's first got keys. */
+            for (;;) {
+                ASSERT_OK(idx_tree_range_page(t, from, from_len, after, "k40", 3, revs[ri], page,
+                                              &r));
+                ASSERT_TRUE(r.count <= page);
+                ASSERT_EQ_SIZE(r.total, r.count);
+                for (size_t i = 0; i < r.count; i++, got++) {
+                    ASSERT_TRUE(got < whole.count);
+                    ASSERT_EQ_MEM(r.keys[i].data, r.keys[i].len, whole.keys[got].data,
+                                  whole.keys[got].len);
+                    ASSERT_EQ_INT(r.revs[i].main, whole.revs[got].main);
+                }
+                if (r.count < page)
+                    break;
+                memcpy(from, r.keys[r.count - 1].data, r.keys[r.count - 1].len);
+                from_len = r.keys[r.count - 1].len;
+                after = true;
+            }
+            ASSERT_EQ_SIZE(got, whole.count);
+            idx_range_result_release(&r);
+        }
+        idx_range_result_release(&whole);
+    }
+    /* unbounded, and a start that is itself a key (inclusive or not) */
+    idx_range_result r = { 0 };
+    ASSERT_OK(idx_tree_range_page(t, "k48", 3, false, "", 0, 200, 0, &r));
+    ASSERT_EQ_SIZE(r.count, 1); /* k48 is deleted (48 = 3 * 16), k49 alive */
+    ASSERT_EQ_MEM(r.keys[0].data, r.keys[0].len, "k49", 3);
+    ASSERT_OK(idx_tree_range_page(t, "k49", 3, true, "", 0, 200, 0, &r));
+    ASSERT_EQ_SIZE(r.count, 0);
+    ASSERT_OK(idx_tree_range_page(t, "k49", 3, false, "", 0, 200, 0, &r));
+    ASSERT_EQ_SIZE(r.count, 1);
+    idx_range_result_release(&r);
+    idx_tree_free(t);
+}
+
 static void test_tombstone(void)
 {
     idx_tree *t;
@@ -573,6 +636,7 @@ int main(void)
     HARNESS_BEGIN(99);
     RUN(test_get);
     RUN(test_range);
+    RUN(test_range_page);
     RUN(test_tombstone);
     RUN(test_range_since);
     RUN(test_compact_and_keep);

@@ -3,7 +3,7 @@
  * (../shared/spec/ORACLE.md) for the differential test against the real
  * etcd mvcc (test_mvcc_diff.sh):
  *
- *   script_gen [--seed N] [--ops N] [--profile default|corner] [--watch]
+ *   script_gen [--seed N] [--ops N] [--profile default|corner] [--watch] [--no-lease]
  *
  * prints a script of N lines (ops, including the lines of a txn) on
  * stdout; its first line is a comment naming the seed, the op count and
@@ -34,11 +34,21 @@
  * script is the same byte for byte as before the watch rows existed (a
  * row of weight 0 draws nothing).
  *
- * Adding ops (the lessor's): write a gen_* function and add a row to
- * op_table with its weight in each profile and the flag that enables it;
- * a generator that needs state adds it to `gen` and keeps it through its
- * own ops (reopen resets what a reopen drops). No lease op is generated
- * yet.
+ * The lessor's ops (ORACLE.md §2-§4), unless --no-lease: `lease
+ * grant/revoke/renew/get/list` and leased puts (`lease=ID` or the
+ * positional form), aimed at etcd's corners: IDs from a small pool so
+ * grants collide (already exists) and revokes hit keys, ID 0 and negative
+ * IDs, TTLs <= 0 (raised to MinLeaseTTL), at and above MaxLeaseTTL, puts
+ * and renews naming missing leases, leased keys overwritten unleased or
+ * under another lease and deleted, leases revoked with several keys (one
+ * revision, sorted deletes). The model keeps the granted IDs and each
+ * key's lease. With --no-lease the script is the same byte for byte as
+ * before the lease rows existed.
+ *
+ * Adding ops: write a gen_* function and add a row to op_table with its
+ * weight in each profile and the flag that enables it; a generator that
+ * needs state adds it to `gen` and keeps it through its own ops (reopen
+ * resets what a reopen drops).
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -47,7 +57,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_KEYS = 64, MAX_KEY_LEN = 24, MAX_TOMBS = 32, MAX_VALUE = 9000, MAX_WATCHERS = 64 };
+enum {
+    MAX_KEYS = 64,
+    MAX_KEY_LEN = 24,
+    MAX_TOMBS = 32,
+    MAX_VALUE = 9000,
+    MAX_WATCHERS = 64,
+    MAX_LEASES = 16
+};
 
 typedef struct key {
     unsigned char b[MAX_KEY_LEN];
@@ -76,6 +93,11 @@ typedef struct gen {
     int64_t watch_ids[MAX_WATCHERS];
     size_t nwatch;
     int64_t next_auto_id;
+    /* Leases (unless --no-lease): the granted IDs, and the lease of each live key (0: none). */
+    bool lease;
+    int64_t leases[MAX_LEASES];
+    size_t nleases;
+    int64_t key_lease[MAX_KEYS];
 } gen;
 
 /* ---- randomness: SplitMix64 --------------------------------------------------- */
@@ -389,6 +411,130 @@ static size_t pick_value_len(gen *g)
     return (size_t)between(g, 401, g->prof == PROFILE_CORNER ? 2000 : MAX_VALUE);
 }
 
+/* ---- leases ---------------------------------------------------------------------- */
+
+static void gen_put(gen *g);
+
+static bool lease_granted(const gen *g, int64_t id)
+{
+    for (size_t i = 0; i < g->nleases; i++)
+        if (g->leases[i] == id)
+            return true;
+    return false;
+}
+
+/* Percent of puts that name a lease (none with --no-lease: the draws stay as they were). */
+static unsigned leased_put_pct(const gen *g)
+{
+    return !g->lease ? 0 : g->nleases > 0 ? 30 : 3;
+}
+
+/* A granted ID with probability pct %, else one from the pool or a corner (maybe missing). */
+static int64_t pick_lease_id(gen *g, unsigned pct)
+{
+    if (g->nleases > 0 && chance(g, pct))
+        return g->leases[below(g, g->nleases)];
+    unsigned x = (unsigned)below(g, 100);
+    if (x < 80)
+        return between(g, 1, 10);
+    if (x < 90)
+        return -between(g, 1, 3); /* a client-chosen negative ID */
+    if (x < 95)
+        return INT64_MAX - (int64_t)below(g, 2);
+    return INT64_MIN + (int64_t)below(g, 2);
+}
+
+static void put_int(int64_t v)
+{
+    printf(" %" PRId64, v);
+}
+
+/* lease grant ID TTL: etcd's checks (ID 0, TTL too large, exists), TTL floors. */
+static void gen_lease_grant(gen *g)
+{
+    unsigned x = (unsigned)below(g, 100);
+    int64_t id = x < 5 ? 0 : pick_lease_id(g, 15);
+    unsigned t = (unsigned)below(g, 100);
+    int64_t ttl = t < 60   ? between(g, 1, 3600)
+                  : t < 70 ? 0
+                  : t < 78 ? -between(g, 1, 100)
+                  : t < 86 ? 9000000000 - (int64_t)below(g, 2)
+                  : t < 92 ? 9000000001 + (int64_t)below(g, 5)
+                  : t < 96 ? INT64_MAX
+                           : INT64_MIN;
+    fputs("lease grant", stdout);
+    put_int(id);
+    put_int(ttl);
+    end_line(g);
+    if (id != 0 && ttl <= 9000000000 && !lease_granted(g, id) && g->nleases < MAX_LEASES)
+        g->leases[g->nleases++] = id;
+    else if (id != 0 && ttl <= 9000000000 && !lease_granted(g, id))
+        g->leases[below(g, MAX_LEASES)] = id; /* the model forgets one: it only aims */
+}
+
+/* lease revoke ID: deletes its live keys in one revision. */
+static void gen_lease_revoke(gen *g)
+{
+    int64_t id = pick_lease_id(g, 85);
+    fputs("lease revoke", stdout);
+    put_int(id);
+    end_line(g);
+    if (!lease_granted(g, id))
+        return;
+    long n = 0;
+    for (size_t i = 0; i < g->npool; i++) {
+        if (g->alive[i] && g->key_lease[i] == id) {
+            g->alive[i] = false;
+            g->key_lease[i] = 0;
+            n++;
+        }
+    }
+    if (n > 0) {
+        g->rev++;
+        note_tomb(g, g->rev);
+    }
+    for (size_t i = 0; i < g->nleases; i++) {
+        if (g->leases[i] == id) {
+            g->leases[i] = g->leases[--g->nleases];
+            break;
+        }
+    }
+}
+
+/* lease renew|get ID, lease list: no change. */
+static void gen_lease_read(gen *g)
+{
+    unsigned x = (unsigned)below(g, 100);
+    if (x < 30) {
+        fputs("lease list", stdout);
+    } else {
+        fputs(x < 60 ? "lease renew" : "lease get", stdout);
+        put_int(pick_lease_id(g, 80));
+    }
+    end_line(g);
+}
+
+/* Leased keys moved around: overwritten unleased or under another lease, or deleted. */
+static void gen_lease_churn(gen *g)
+{
+    size_t i = pick_key(g);
+    if (!g->alive[i] || g->key_lease[i] == 0 || chance(g, 30)) {
+        gen_put(g);
+        return;
+    }
+    fputs("put ", stdout);
+    put_key(g, &g->pool[i]);
+    fputs(" churn", stdout);
+    int64_t lease = chance(g, 50) ? pick_lease_id(g, 90) : 0;
+    if (lease != 0)
+        printf(" lease=%" PRId64, lease);
+    end_line(g);
+    if (lease != 0 && !lease_granted(g, lease))
+        return;
+    g->key_lease[i] = lease;
+    g->rev++;
+}
+
 /* put KEY VALUE: one change; outside a txn its own revision. */
 static void gen_put(gen *g)
 {
@@ -399,13 +545,21 @@ static void gen_put(gen *g)
     put_key(g, &g->pool[i]);
     putchar(' ');
     put_tok(g, v, n);
-    /* lease 0 is "no lease" in both forms; anything else needs the lessor */
+    /* lease 0 is "no lease" in both forms; a missing lease writes nothing */
     unsigned x = (unsigned)below(g, 100);
-    if (x < 2)
+    int64_t lease = 0;
+    if (x < 2) {
         fputs(" 0", stdout);
-    else if (x < 4)
+    } else if (x < 4) {
         fputs(" lease=0", stdout);
+    } else if (x < 4 + leased_put_pct(g)) {
+        lease = pick_lease_id(g, 85);
+        printf(chance(g, 70) ? " lease=%" PRId64 : " %" PRId64, lease);
+    }
     end_line(g);
+    if (lease != 0 && !lease_granted(g, lease))
+        return; /* `put error="lease not found"`: nothing written */
+    g->key_lease[i] = lease;
     g->alive[i] = true;
     if (g->in_txn)
         g->txn_changes++;
@@ -424,6 +578,7 @@ static void gen_del(gen *g)
     for (size_t i = 0; i < g->npool; i++) {
         if (g->alive[i] && in_range(g, &r, i)) {
             g->alive[i] = false;
+            g->key_lease[i] = 0;
             n++;
         }
     }
@@ -576,6 +731,7 @@ static void gen_wipe_hash(gen *g)
         note_tomb(g, g->rev);
     }
     memset(g->alive, 0, sizeof g->alive);
+    memset(g->key_lease, 0, sizeof g->key_lease);
     gen_hash(g);
 }
 
@@ -701,38 +857,43 @@ typedef struct op_row {
     unsigned weight[N_PROFILES]; /* per mille, by profile */
     long lines;                  /* most lines it writes (the op budget) */
     bool watch;                  /* a watchers' op: only with --watch */
+    bool lease;                  /* a lessor's op: not with --no-lease */
 } op_row;
 
 static const op_row op_table[] = {
-    { "put", gen_put, { 330, 250 }, 1, false },
-    { "del", gen_del, { 110, 170 }, 1, false },
-    { "range", gen_range, { 200, 150 }, 1, false },
-    { "txn", gen_txn, { 100, 100 }, 8, false },
-    { "compact", gen_compact, { 60, 110 }, 1, false },
-    { "hash", gen_hash, { 60, 80 }, 1, false },
-    { "hashall", gen_hashall, { 15, 15 }, 1, false },
-    { "reopen", gen_reopen, { 15, 20 }, 1, false },
-    { "defrag", gen_defrag, { 10, 15 }, 1, false },
-    { "commit", gen_commit, { 20, 15 }, 1, false },
-    { "rev", gen_rev, { 40, 30 }, 1, false },
-    { "blank", gen_blank, { 30, 15 }, 1, false },
-    { "wipe+hash", gen_wipe_hash, { 10, 30 }, 2, false },
-    { "watch", gen_watch, { 40, 60 }, 1, true },
-    { "cancel", gen_cancel, { 15, 25 }, 1, true },
-    { "flood", gen_flood, { 2, 3 }, FLOOD_MAX + 1, true },
+    { "put", gen_put, { 330, 250 }, 1, false, false },
+    { "del", gen_del, { 110, 170 }, 1, false, false },
+    { "range", gen_range, { 200, 150 }, 1, false, false },
+    { "txn", gen_txn, { 100, 100 }, 8, false, false },
+    { "compact", gen_compact, { 60, 110 }, 1, false, false },
+    { "hash", gen_hash, { 60, 80 }, 1, false, false },
+    { "hashall", gen_hashall, { 15, 15 }, 1, false, false },
+    { "reopen", gen_reopen, { 15, 20 }, 1, false, false },
+    { "defrag", gen_defrag, { 10, 15 }, 1, false, false },
+    { "commit", gen_commit, { 20, 15 }, 1, false, false },
+    { "rev", gen_rev, { 40, 30 }, 1, false, false },
+    { "blank", gen_blank, { 30, 15 }, 1, false, false },
+    { "wipe+hash", gen_wipe_hash, { 10, 30 }, 2, false, false },
+    { "watch", gen_watch, { 40, 60 }, 1, true, false },
+    { "cancel", gen_cancel, { 15, 25 }, 1, true, false },
+    { "flood", gen_flood, { 2, 3 }, FLOOD_MAX + 1, true, false },
+    { "lease grant", gen_lease_grant, { 30, 40 }, 1, false, true },
+    { "lease revoke", gen_lease_revoke, { 15, 25 }, 1, false, true },
+    { "lease renew/get/list", gen_lease_read, { 25, 25 }, 1, false, true },
+    { "lease churn", gen_lease_churn, { 15, 20 }, 1, false, true },
 };
 #define N_OPS (sizeof op_table / sizeof op_table[0])
 
-/* A row's weight in this run: a watchers' op only with --watch. */
+/* A row's weight in this run: a watchers' op only with --watch, a lessor's not with --no-lease. */
 static unsigned weight_of(const gen *g, const op_row *row)
 {
-    return row->watch && !g->watch ? 0 : row->weight[g->prof];
+    return (row->watch && !g->watch) || (row->lease && !g->lease) ? 0 : row->weight[g->prof];
 }
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: script_gen [--seed N] [--ops N] [--profile default|corner] [--watch]\n");
+    fprintf(stderr, "usage: script_gen [--seed N] [--ops N] [--profile default|corner] [--watch] "
+                    "[--no-lease]\n");
     exit(2);
 }
 
@@ -741,7 +902,7 @@ int main(int argc, char **argv)
     uint64_t seed = 1;
     long ops = 1500;
     profile prof = PROFILE_DEFAULT;
-    bool watch = false;
+    bool watch = false, lease = true;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
             seed = strtoull(argv[++i], NULL, 10);
@@ -749,6 +910,8 @@ int main(int argc, char **argv)
             ops = strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--watch") == 0)
             watch = true;
+        else if (strcmp(argv[i], "--no-lease") == 0)
+            lease = false;
         else if (strcmp(argv[i], "--profile") == 0 && i + 1 < argc) {
             const char *p = argv[++i];
             if (strcmp(p, "default") == 0)
@@ -763,10 +926,13 @@ int main(int argc, char **argv)
     }
     if (ops < 1)
         usage();
-    gen g = { .rng = seed, .prof = prof, .rev = 1, .compacted = -1, .watch = watch };
+    gen g = {
+        .rng = seed, .prof = prof, .rev = 1, .compacted = -1, .watch = watch, .lease = lease
+    };
     make_pool(&g);
-    printf("# script_gen --seed %" PRIu64 " --ops %ld --profile %s%s\n", seed, ops,
-           prof == PROFILE_CORNER ? "corner" : "default", watch ? " --watch" : "");
+    printf("# script_gen --seed %" PRIu64 " --ops %ld --profile %s%s%s\n", seed, ops,
+           prof == PROFILE_CORNER ? "corner" : "default", watch ? " --watch" : "",
+           lease ? "" : " --no-lease");
     g.lines = 1;
     unsigned total = 0;
     for (size_t i = 0; i < N_OPS; i++)

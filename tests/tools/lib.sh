@@ -98,6 +98,16 @@ current_root() {
     info_field "$1" root $((cur + 1))
 }
 
+# jget EXPR [FILE]: a value of the JSON document in FILE ($T/out by default), by a
+# python3 expression over it as d (e.g. 'd["metas"][0]["txid"]'); booleans
+# print as true/false, null as null. Exit 1 when it is not JSON.
+jget() {
+    python3 -c 'import json, sys
+d = json.load(open(sys.argv[2]))
+v = eval(sys.argv[1])
+print(json.dumps(v) if isinstance(v, (bool, type(None), dict, list)) else v)' "$1" "${2:-$T/out}"
+}
+
 finish() {
     echo "$checks checks, $failures failures"
     [ "$failures" -eq 0 ]

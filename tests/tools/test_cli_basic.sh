@@ -47,7 +47,8 @@ expect 0 "keys of a nested bucket" "$strata" keys a.db config
 grep -q "limits	(bucket)" out || { echo "FAIL: keys does not flag buckets"; fails=$((fails + 1)); }
 expect 0 "get" "$strata" get a.db config limits max-conn
 [ "$(cat out)" = "1024" ] || { echo "FAIL: get printed $(cat out)"; fails=$((fails + 1)); }
-expect 0 "get with hex names" "$strata" get --key-format hex a.db 636f6e666967 7265706c69636173
+expect 0 "get with hex names" "$strata" get --bucket-format hex --key-format hex a.db 636f6e666967 7265706c69636173
+expect 0 "get with 0x names" "$strata" get a.db 0x636f6e666967 0x7265706c69636173
 expect 1 "get of a missing key" "$strata" get a.db config nope
 expect 1 "keys of a missing bucket" "$strata" keys a.db nope
 expect 2 "bad hex" "$strata" get --key-format hex a.db zz k

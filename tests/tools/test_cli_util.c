@@ -27,8 +27,15 @@ static void test_format_names(void)
     ASSERT_EQ_INT(f, CLI_FORMAT_AUTO);
     ASSERT_EQ_INT(cli_format_parse("hex", &f), 0);
     ASSERT_EQ_INT(f, CLI_FORMAT_HEX);
-    ASSERT_EQ_INT(cli_format_parse("ascii", &f), 0);
-    ASSERT_EQ_INT(f, CLI_FORMAT_ASCII);
+    ASSERT_EQ_INT(cli_format_parse("text", &f), 0);
+    ASSERT_EQ_INT(f, CLI_FORMAT_TEXT);
+    ASSERT_EQ_INT(cli_format_parse("escaped", &f), 0);
+    ASSERT_EQ_INT(f, CLI_FORMAT_ESCAPED);
+    ASSERT_EQ_INT(cli_format_parse("ascii", &f), 0); /* the old name of escaped */
+    ASSERT_EQ_INT(f, CLI_FORMAT_ESCAPED);
+    ASSERT_EQ_INT(cli_format_parse("bytes", &f), -1); /* output of values only */
+    ASSERT_EQ_INT(cli_format_parse2("bytes", true, &f), 0);
+    ASSERT_EQ_INT(f, CLI_FORMAT_BYTES);
     ASSERT_EQ_INT(cli_format_parse("HEX", &f), -1);
     ASSERT_EQ_INT(cli_format_parse("", &f), -1);
 }
@@ -36,11 +43,64 @@ static void test_format_names(void)
 static void test_print_bytes(void)
 {
     ASSERT_EQ_STR(render("widgets", 7, CLI_FORMAT_AUTO), "widgets");
-    ASSERT_EQ_STR(render("a\x01", 2, CLI_FORMAT_AUTO), "6101");
-    ASSERT_EQ_STR(render("a\x01", 2, CLI_FORMAT_ASCII), "a\\x01");
-    ASSERT_EQ_STR(render("a\\b", 3, CLI_FORMAT_ASCII), "a\\x5cb"); /* escapes stay unambiguous */
+    ASSERT_EQ_STR(render("a\x01", 2, CLI_FORMAT_AUTO), "0x6101");
+    ASSERT_EQ_STR(render("0x41", 4, CLI_FORMAT_AUTO), "0x30783431"); /* text led by 0x: marked */
+    ASSERT_EQ_STR(render("0X41", 4, CLI_FORMAT_AUTO), "0X41");       /* only 0x is the mark */
+    ASSERT_EQ_STR(render("00", 2, CLI_FORMAT_AUTO), "00");
+    ASSERT_EQ_STR(render("-a", 2, CLI_FORMAT_AUTO), "0x2d61"); /* would read as an option */
+    ASSERT_EQ_STR(render("a-", 2, CLI_FORMAT_AUTO), "a-");
+    ASSERT_EQ_STR(render("-a", 2, CLI_FORMAT_ESCAPED), "\\x2da");
+    ASSERT_EQ_STR(render("\x00", 1, CLI_FORMAT_AUTO), "0x00");
+    ASSERT_EQ_STR(render("a\x01", 2, CLI_FORMAT_ESCAPED), "a\\x01");
+    ASSERT_EQ_STR(render("a\\b", 3, CLI_FORMAT_ESCAPED), "a\\\\b");
     ASSERT_EQ_STR(render("\xff\x00", 2, CLI_FORMAT_HEX), "ff00");
     ASSERT_EQ_STR(render("", 0, CLI_FORMAT_HEX), "");
+    ASSERT_EQ_STR(render("", 0, CLI_FORMAT_AUTO), "");
+    ASSERT_EQ_STR(render("a b", 3, CLI_FORMAT_TEXT), "a b");
+}
+
+/* xorshift64*: the test's own generator, seeded from harness_seed(). */
+static uint64_t next_rand(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ull;
+}
+
+/* Every byte string printed in a format parses back to itself in that format. */
+static void test_round_trip(void)
+{
+    static const cli_format fmts[] = { CLI_FORMAT_AUTO, CLI_FORMAT_HEX, CLI_FORMAT_ESCAPED };
+    uint64_t seed = harness_seed() | 1;
+    for (int iter = 0; iter < 2000; iter++) {
+        unsigned char key[24];
+        size_t n = (size_t)(next_rand(&seed) % sizeof key);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t r = next_rand(&seed);
+            /* Mostly text, some 0x-led text, some bytes. */
+            key[i] = r % 4 == 0 ? (unsigned char)(r >> 8) : (unsigned char)(' ' + (r >> 8) % 95);
+        }
+        if (n >= 2 && iter % 5 == 0) {
+            key[0] = '0';
+            key[1] = 'x';
+        }
+        if (n >= 1 && iter % 7 == 0)
+            key[0] = '-';
+        for (size_t f = 0; f < sizeof fmts / sizeof fmts[0]; f++) {
+            size_t len;
+            char *s = cli_bytes_str(key, n, fmts[f], &len);
+            ASSERT_NOT_NULL(s);
+            ASSERT_EQ_SIZE(strlen(s), len);
+            unsigned char *back;
+            size_t blen;
+            const char *why;
+            ASSERT_EQ_INT(cli_parse_bytes(s, fmts[f], &back, &blen, &why), 0);
+            ASSERT_EQ_MEM(back, blen, key, n);
+            free(back);
+            free(s);
+        }
+    }
 }
 
 static void test_arg_bytes(void)
@@ -50,14 +110,37 @@ static void test_arg_bytes(void)
     ASSERT_EQ_INT(cli_arg_bytes("t", "key", CLI_FORMAT_AUTO, &b, &n), 0);
     ASSERT_EQ_MEM(b, n, "key", 3);
     free(b);
+    ASSERT_EQ_INT(cli_arg_bytes("t", "0x00fF7a", CLI_FORMAT_AUTO, &b, &n), 0);
+    ASSERT_EQ_MEM(b, n, "\x00\xff\x7a", 3);
+    free(b);
     ASSERT_EQ_INT(cli_arg_bytes("t", "00fF7a", CLI_FORMAT_HEX, &b, &n), 0);
     ASSERT_EQ_MEM(b, n, "\x00\xff\x7a", 3);
+    free(b);
+    ASSERT_EQ_INT(cli_arg_bytes("t", "0x00", CLI_FORMAT_HEX, &b, &n), 0); /* prefix optional */
+    ASSERT_EQ_MEM(b, n, "\x00", 1);
+    free(b);
+    ASSERT_EQ_INT(cli_arg_bytes("t", "0x41", CLI_FORMAT_TEXT, &b, &n), 0); /* text is text */
+    ASSERT_EQ_MEM(b, n, "0x41", 4);
+    free(b);
+    ASSERT_EQ_INT(cli_arg_bytes("t", "a\\x00\\\\", CLI_FORMAT_ESCAPED, &b, &n), 0);
+    ASSERT_EQ_MEM(b, n, "a\x00\\", 3);
     free(b);
     ASSERT_EQ_INT(cli_arg_bytes("t", "", CLI_FORMAT_HEX, &b, &n), 0);
     ASSERT_EQ_SIZE(n, 0);
     free(b);
-    ASSERT_EQ_INT(cli_arg_bytes("t", "abc", CLI_FORMAT_HEX, &b, &n), -1);
-    ASSERT_EQ_INT(cli_arg_bytes("t", "zz", CLI_FORMAT_HEX, &b, &n), -1);
+    FILE *saved = stderr;
+    stderr = fopen("/dev/null", "w"); /* the messages of the refusals below */
+    ASSERT_NOT_NULL(stderr);
+    int r1 = cli_arg_bytes("t", "abc", CLI_FORMAT_HEX, &b, &n);
+    int r2 = cli_arg_bytes("t", "zz", CLI_FORMAT_HEX, &b, &n);
+    int r3 = cli_arg_bytes("t", "0xzz", CLI_FORMAT_AUTO, &b, &n); /* marked but not hex */
+    int r4 = cli_arg_bytes("t", "a\\q", CLI_FORMAT_ESCAPED, &b, &n);
+    fclose(stderr);
+    stderr = saved;
+    ASSERT_EQ_INT(r1, -1);
+    ASSERT_EQ_INT(r2, -1);
+    ASSERT_EQ_INT(r3, -1);
+    ASSERT_EQ_INT(r4, -1);
 }
 
 static void test_exit_codes(void)
@@ -160,6 +243,7 @@ int main(void)
     HARNESS_BEGIN(1);
     RUN(test_format_names);
     RUN(test_print_bytes);
+    RUN(test_round_trip);
     RUN(test_arg_bytes);
     RUN(test_exit_codes);
     RUN(test_parse_shorts);

@@ -23,7 +23,9 @@ nfree=$(awk 'NR > 2 && $2 == "free"' "$T/out" | wc -l)
 expect_eq "$nfree" 0 "free pages in a bottom-up copy"
 
 # Full pages: leaf bytes in use over allocated above 90% (the source is near 50-70%).
-fill() { "$S" stats "$1" | sed -n 's/^leaf_inuse: [0-9]* (\([0-9]*\)\..*/\1/p'; }
+fill() {
+    "$S" stats --json "$1" >"$T/fill.json" && jget 'd["leaf_inuse"] * 100 // d["leaf_alloc"]' "$T/fill.json"
+}
 src_fill=$(fill "$db")
 dst_fill=$(fill "$T/c.db")
 checks=$((checks + 1))

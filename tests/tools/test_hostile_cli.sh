@@ -39,6 +39,15 @@ expect_err "was written, but it copies a damaged db" "snapshot says the copy is 
 checks=$((checks + 1))
 [ -f "$T/p513.snap" ] || fail "the damaged snapshot should still be written"
 
+# --- 6: a short address space (ulimit -v) still opens files ---------------------
+# Skipped for sanitizer builds, which reserve terabytes of shadow memory.
+if grep -q -e __asan_init -e __tsan_init "$S"; then
+    echo "skip: ulimit -v under a sanitizer"
+else
+    expect_rc 0 "check under ulimit -v 1000000" bash -c "ulimit -v 1000000; exec \"\$0\" check \"\$1\"" "$S" "$db"
+    expect_rc 0 "dump under ulimit -v 1000000" bash -c "ulimit -v 1000000; exec \"\$0\" dump \"\$1\"" "$S" "$db"
+fi
+
 # --- 3: snapshot and restore verify what they copy ------------------------------
 expect_rc 0 "snapshot of a good db" "$S" snapshot "$db" -o "$T/good.snap"
 expect_rc 0 "restore of a good snapshot" "$S" restore "$T/good.snap" -o "$T/good.db"
@@ -79,5 +88,94 @@ expect_rc 1 "clear [0, 1) of a page with no elements" "$S" surgery clear-page-el
 expect_rc 1 "clear from 1 of a page with no elements" "$S" surgery clear-page-elements --from 1 -o "$T/e2.db" "$T/empty.db" "$eroot"
 expect_rc 1 "page-item out of range agrees" "$S" page-item "$T/empty.db" "$eroot" 0
 expect_rc 2 "a range that is no range is still usage" "$S" surgery clear-page-elements --from 3 --to 2 -o "$T/e3.db" "$T/empty.db" "$eroot"
+
+# --- 1, 2: walks stop at a page reached twice; compact refuses disorder ----------
+# share_roots FILE: the first paged top-level bucket's root := the next one's
+# (two buckets share a subtree). swap_keys FILE: two keys of the first leaf of
+# the first paged top-level bucket swapped (keys out of order). Both through
+# the current meta, pointers where the format puts them (docs/format.md).
+mutate() {
+    python3 - "$@" <<'PY'
+import struct, sys
+path, what = sys.argv[1], sys.argv[2]
+b = bytearray(open(path, 'rb').read())
+def meta(off):
+    magic, ver, ps = struct.unpack_from('<III', b, off + 16)
+    root, = struct.unpack_from('<Q', b, off + 32)
+    txid, = struct.unpack_from('<Q', b, off + 64)
+    return ps, root, txid
+ps, root0, tx0 = meta(0)
+_, root1, tx1 = meta(ps)
+root = root1 if tx1 > tx0 else root0
+def elems(pid):
+    off = pid * ps
+    flags, count = struct.unpack_from('<HH', b, off + 8)
+    out = []
+    for i in range(count):
+        e = off + 16 + 16 * i
+        if flags == 2:
+            f, pos, ks, vs = struct.unpack_from('<IIII', b, e)
+            out.append((e, f, e + pos, ks, vs))
+        else:
+            pos, ks, child = struct.unpack_from('<IIQ', b, e)
+            out.append((e, child, e + pos, ks, 0))
+    return flags, out
+flags, top = elems(root)
+assert flags == 2, 'root bucket is not a single leaf'
+paged = [(k + ks) for (e, f, k, ks, vs) in top if f & 1 and struct.unpack_from('<Q', b, k + ks)[0] != 0]
+if what == 'share':
+    r2, = struct.unpack_from('<Q', b, paged[1])
+    struct.pack_into('<Q', b, paged[0], r2)
+else:
+    pid, = struct.unpack_from('<Q', b, paged[0])
+    while True:
+        flags, el = elems(pid)
+        if flags == 2:
+            break
+        pid = el[0][1]
+    (e0, f0, k0, ks0, _), (e1, f1, k1, ks1, _) = el[0], el[1]
+    assert ks0 == ks1
+    b[k0:k0 + ks0], b[k1:k1 + ks1] = bytes(b[k1:k1 + ks1]), bytes(b[k0:k0 + ks0])
+open(path, 'wb').write(bytes(b))
+PY
+}
+# expect_refused DESC CMD...: a clear refusal: exit 1 or 3 (never 0, never 4 or a sanitizer's).
+expect_refused() {
+    local desc=$1 got
+    shift
+    checks=$((checks + 1))
+    "$@" >"$T/out" 2>"$T/err"
+    got=$?
+    if [ "$got" -ne 1 ] && [ "$got" -ne 3 ]; then
+        fail "$desc: exit $got, want 1 or 3"
+        sed -n '1,5p' "$T/out" "$T/err"
+    fi
+}
+flat=$T/flat.db
+expect_rc 0 "gen --flat" "$S" gen --flat --keys 3000 --seed 5 "$flat"
+cp "$flat" "$T/shared.db"
+mutate "$T/shared.db" share
+expect_refused "dump of buckets sharing a subtree" "$S" dump "$T/shared.db"
+expect_refused "compact of buckets sharing a subtree" "$S" compact -o "$T/sh1.db" "$T/shared.db"
+expect_err "reached twice" "compact says why"
+checks=$((checks + 1))
+[ ! -e "$T/sh1.db" ] || fail "compact left a destination"
+expect_refused "compact --tx-max-size of buckets sharing a subtree" "$S" compact --tx-max-size 65536 -o "$T/sh2.db" "$T/shared.db"
+checks=$((checks + 1))
+[ ! -e "$T/sh2.db" ] || fail "compact --tx-max-size left a destination"
+expect_refused "hash of buckets sharing a subtree" "$S" hash "$T/shared.db"
+sum_before=$(cksum <"$T/shared.db")
+expect_refused "defrag of buckets sharing a subtree" "$S" defrag "$T/shared.db"
+expect_eq "$(cksum <"$T/shared.db")" "$sum_before" "defrag left the file as it was"
+expect_rc 1 "check agrees" "$S" check "$T/shared.db"
+
+cp "$flat" "$T/swapped.db"
+mutate "$T/swapped.db" swap
+expect_refused "compact of keys out of order" "$S" compact -o "$T/sw1.db" "$T/swapped.db"
+expect_err "out of order" "compact says the keys are out of order"
+checks=$((checks + 1))
+[ ! -e "$T/sw1.db" ] || fail "compact of disordered keys left a destination"
+expect_refused "dump of keys out of order" "$S" dump "$T/swapped.db"
+expect_rc 1 "check agrees on the disorder" "$S" check "$T/swapped.db"
 
 finish

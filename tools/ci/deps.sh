@@ -16,11 +16,13 @@ need_cmd g++ g++
 need_cmd clang-format clang-format
 need_cmd go golang-go
 need_cmd python3 python3
+need_cmd scdoc scdoc
 if command -v pkg-config >/dev/null 2>&1; then
     need_pc jemalloc libjemalloc-dev
     need_pc zlib zlib1g-dev
+    need_pc jansson libjansson-dev
 else
-    missing+=(libjemalloc-dev zlib1g-dev)
+    missing+=(libjemalloc-dev zlib1g-dev libjansson-dev)
 fi
 need_dir /usr/share/gocode/src/go.etcd.io/bbolt golang-github-coreos-bbolt-dev
 need_dir /usr/share/gocode/src/go.etcd.io/etcd/mvcc golang-etcd-server-dev

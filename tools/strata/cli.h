@@ -5,6 +5,7 @@
 #ifndef STRATA_CLI_H
 #define STRATA_CLI_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 /* Exit codes, the same for every command. */
@@ -16,12 +17,25 @@ enum cli_exit {
     CLI_INTERNAL = 4, /* an error inside strata */
 };
 
+struct cli_command_spec;
+
 typedef struct cli_command {
     const char *name;
     const char *summary; /* one line for `strata --help` */
     /* argv[0] is the command name; getopt state is reset before the call. */
     int (*run)(int argc, char **argv);
+    /* Its option table (cli_db.h), for completion and the man page; NULL if none. */
+    const struct cli_command_spec *spec;
 } cli_command;
+
+/* Every command, for `strata completion`; n gets the count. */
+const cli_command *cli_commands(size_t *n);
+
+/* The table-driven commands' specs (cli_db.h). */
+extern const struct cli_command_spec cmd_buckets_spec, cmd_check_spec, cmd_compact_spec,
+        cmd_defrag_spec, cmd_dump_spec, cmd_get_spec, cmd_hash_spec, cmd_info_spec, cmd_keys_spec,
+        cmd_page_spec, cmd_page_item_spec, cmd_pages_spec, cmd_restore_spec, cmd_snapshot_spec,
+        cmd_stats_spec, cmd_completion_spec;
 
 int cmd_buckets(int argc, char **argv);
 int cmd_check(int argc, char **argv);
@@ -44,6 +58,7 @@ int cmd_hash(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_defrag(int argc, char **argv);
+int cmd_completion(int argc, char **argv);
 int cmd_script(int argc, char **argv);
 
 #endif

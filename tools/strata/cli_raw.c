@@ -48,23 +48,6 @@ int cli_raw_read(const cli_raw *r, uint64_t off, void *buf, size_t n)
     return 0;
 }
 
-/* Take LOCK_SH, retrying every 50 ms until timeout_ms (bolt_open's rule). */
-static int raw_lock(int fd, uint64_t timeout_ms)
-{
-    uint64_t waited = 0;
-    for (;;) {
-        if (flock(fd, LOCK_SH | LOCK_NB) == 0)
-            return 0;
-        if (errno != EWOULDBLOCK && errno != EINTR)
-            return -errno;
-        if (waited >= timeout_ms)
-            return BOLT_ETIMEOUT;
-        struct timespec ts = { 0, 50 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
-        waited += 50;
-    }
-}
-
 static const char *decode_why(int rc)
 {
     switch (rc) {
@@ -154,18 +137,10 @@ int cli_raw_open(const char *cmd, const cli_opts *o, const char *path, cli_raw *
     r->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (r->fd < 0)
         return cli_report(cmd, path, -errno);
-    int rc = raw_lock(r->fd, o->timeout_ms > 0 ? o->timeout_ms : 1);
-    if (rc != 0) {
-        close(r->fd);
-        r->fd = -1;
-        int code = cli_report(cmd, path, rc);
-        if (rc == BOLT_ETIMEOUT)
-            fprintf(stderr,
-                    "strata %s: %s is locked by a process that has it open for writing; "
-                    "stop it or raise --timeout\n",
-                    cmd, path);
-        return code;
-    }
+    /* No lock at all (issue 20): pread never blocks a writer nor waits for one;
+     * a command that must see one consistent state re-reads (cli_raw_view). */
+    (void)o;
+    int rc;
     struct stat st;
     if (fstat(r->fd, &st) != 0) {
         rc = -errno;

@@ -31,11 +31,11 @@ typedef struct cli_raw {
 } cli_raw;
 
 /*
- * Open path read-only with a shared lock (waiting up to o->timeout_ms, like
- * every reader), find the page size and decode both metas. A file whose
- * metas are both bad still opens (page_size may be 0, current -1): the
- * commands decide what they can do with it. Returns CLI_OK or the exit
- * code after printing why (missing, unreadable, locked by a writer).
+ * Open path read-only without any lock (a writer may hold the file: pread
+ * neither blocks it nor waits for it), find the page size and decode both
+ * metas. A file whose metas are both bad still opens (page_size may be 0,
+ * current -1): the commands decide what they can do with it. Returns
+ * CLI_OK or the exit code after printing why (missing, unreadable).
  */
 int cli_raw_open(const char *cmd, const cli_opts *o, const char *path, cli_raw *r);
 void cli_raw_close(cli_raw *r);

@@ -1,6 +1,7 @@
 /*
  * cli_util.c: formats, arguments and error reporting shared by the
- * commands. Pure functions, no global state, so they are unit-tested.
+ * commands (cli_util.h states the round-trip rule). Pure functions but for
+ * the path alias, so they are unit-tested.
  */
 #include "cli_util.h"
 
@@ -30,21 +31,47 @@ const char *cli_status_name(int rc)
     return mvcc_status_name(rc);
 }
 
-int cli_format_parse(const char *name, cli_format *out)
+static const struct {
+    const char *name;
+    cli_format fmt;
+} format_names[] = {
+    { "auto", CLI_FORMAT_AUTO },       { "text", CLI_FORMAT_TEXT },     { "hex", CLI_FORMAT_HEX },
+    { "escaped", CLI_FORMAT_ESCAPED }, { "ascii", CLI_FORMAT_ESCAPED }, /* the old name */
+    { "bytes", CLI_FORMAT_BYTES },
+};
+
+int cli_format_parse2(const char *name, bool allow_bytes, cli_format *out)
 {
-    static const struct {
-        const char *name;
-        cli_format fmt;
-    } names[] = { { "auto", CLI_FORMAT_AUTO },
-                  { "ascii", CLI_FORMAT_ASCII },
-                  { "hex", CLI_FORMAT_HEX } };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (strcmp(name, names[i].name) == 0) {
-            *out = names[i].fmt;
+    for (size_t i = 0; i < sizeof format_names / sizeof format_names[0]; i++) {
+        if (strcmp(name, format_names[i].name) == 0) {
+            if (format_names[i].fmt == CLI_FORMAT_BYTES && !allow_bytes)
+                return -1;
+            *out = format_names[i].fmt;
             return 0;
         }
     }
     return -1;
+}
+
+int cli_format_parse(const char *name, cli_format *out)
+{
+    return cli_format_parse2(name, false, out);
+}
+
+const char *cli_format_name(cli_format fmt)
+{
+    switch (fmt) {
+    case CLI_FORMAT_TEXT:
+        return "text";
+    case CLI_FORMAT_HEX:
+        return "hex";
+    case CLI_FORMAT_ESCAPED:
+        return "escaped";
+    case CLI_FORMAT_BYTES:
+        return "bytes";
+    default:
+        return "auto";
+    }
 }
 
 bool cli_is_printable(const void *data, size_t n)
@@ -56,29 +83,104 @@ bool cli_is_printable(const void *data, size_t n)
     return true;
 }
 
-static void print_hex(FILE *out, const unsigned char *p, size_t n)
+/*
+ * auto's choice: text only when printable, not led by the hex marker, and
+ * not led by '-' (which an argument list would take for an option).
+ */
+static bool auto_is_text(const unsigned char *p, size_t n)
 {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        putc(digits[p[i] >> 4], out);
-        putc(digits[p[i] & 15], out);
+    return cli_is_printable(p, n) && !(n >= 2 && p[0] == '0' && p[1] == 'x') &&
+           !(n >= 1 && p[0] == '-');
+}
+
+static const char hex_digits[] = "0123456789abcdef";
+
+char *cli_bytes_str(const void *data, size_t n, cli_format fmt, size_t *len)
+{
+    const unsigned char *p = data;
+    bool marked = false;
+    if (fmt == CLI_FORMAT_AUTO) {
+        if (auto_is_text(p, n)) {
+            fmt = CLI_FORMAT_TEXT;
+        } else {
+            fmt = CLI_FORMAT_HEX;
+            marked = true;
+        }
     }
+    size_t cap;
+    switch (fmt) {
+    case CLI_FORMAT_HEX:
+        cap = 2 * n + 3;
+        break;
+    case CLI_FORMAT_ESCAPED:
+        cap = 4 * n + 1;
+        break;
+    default:
+        cap = n + 1;
+    }
+    char *s = malloc(cap);
+    if (s == NULL)
+        return NULL;
+    size_t k = 0;
+    if (fmt == CLI_FORMAT_HEX) {
+        if (marked) {
+            s[k++] = '0';
+            s[k++] = 'x';
+        }
+        for (size_t i = 0; i < n; i++) {
+            s[k++] = hex_digits[p[i] >> 4];
+            s[k++] = hex_digits[p[i] & 15];
+        }
+    } else if (fmt == CLI_FORMAT_ESCAPED) {
+        for (size_t i = 0; i < n; i++) {
+            if (p[i] == '\\') {
+                s[k++] = '\\';
+                s[k++] = '\\';
+            } else if (p[i] >= 0x20 && p[i] <= 0x7e && !(i == 0 && p[i] == '-')) {
+                s[k++] = (char)p[i];
+            } else {
+                s[k++] = '\\';
+                s[k++] = 'x';
+                s[k++] = hex_digits[p[i] >> 4];
+                s[k++] = hex_digits[p[i] & 15];
+            }
+        }
+    } else {
+        if (n > 0)
+            memcpy(s, p, n);
+        k = n;
+    }
+    s[k] = '\0';
+    if (len != NULL)
+        *len = k;
+    return s;
 }
 
 void cli_print_bytes(FILE *out, const void *data, size_t n, cli_format fmt)
 {
     const unsigned char *p = data;
-    if (fmt == CLI_FORMAT_AUTO)
-        fmt = cli_is_printable(p, n) ? CLI_FORMAT_ASCII : CLI_FORMAT_HEX;
-    if (fmt == CLI_FORMAT_HEX) {
-        print_hex(out, p, n);
+    if (fmt == CLI_FORMAT_TEXT || fmt == CLI_FORMAT_BYTES ||
+        (fmt == CLI_FORMAT_AUTO && auto_is_text(p, n))) {
+        if (n > 0)
+            fwrite(p, 1, n, out);
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] >= 0x20 && p[i] <= 0x7e && p[i] != '\\')
+    if (fmt == CLI_FORMAT_AUTO)
+        fputs("0x", out);
+    if (fmt == CLI_FORMAT_AUTO || fmt == CLI_FORMAT_HEX) {
+        for (size_t i = 0; i < n; i++) {
+            putc(hex_digits[p[i] >> 4], out);
+            putc(hex_digits[p[i] & 15], out);
+        }
+        return;
+    }
+    for (size_t i = 0; i < n; i++) { /* escaped */
+        if (p[i] == '\\')
+            fputs("\\\\", out);
+        else if (p[i] >= 0x20 && p[i] <= 0x7e && !(i == 0 && p[i] == '-'))
             putc(p[i], out);
         else
-            fprintf(out, "\\x%02x", p[i]);
+            fprintf(out, "\\x%02x", p[i]); /* a leading '-' too: it is no option */
     }
 }
 
@@ -106,33 +208,86 @@ int cli_hex_decode(const char *hex, size_t n, unsigned char *out)
     return 0;
 }
 
+/* Decode "\\" and "\xNN" escapes; 0 or -1. out has room for strlen(arg). */
+static int unescape(const char *arg, unsigned char *out, size_t *len)
+{
+    size_t k = 0;
+    for (const char *s = arg; *s != '\0'; s++) {
+        if (*s != '\\') {
+            out[k++] = (unsigned char)*s;
+            continue;
+        }
+        if (s[1] == '\\') {
+            out[k++] = '\\';
+            s++;
+        } else if (s[1] == 'x' && hex_value(s[2]) >= 0 && hex_value(s[3]) >= 0) {
+            out[k++] = (unsigned char)(hex_value(s[2]) << 4 | hex_value(s[3]));
+            s += 3;
+        } else {
+            return -1;
+        }
+    }
+    *len = k;
+    return 0;
+}
+
+int cli_parse_bytes(const char *arg, cli_format fmt, unsigned char **out, size_t *len,
+                    const char **why)
+{
+    size_t n = strlen(arg);
+    unsigned char *b = malloc(n + 1);
+    if (b == NULL)
+        return -2;
+    const char *hex = NULL;
+    if (fmt == CLI_FORMAT_HEX)
+        hex = strncmp(arg, "0x", 2) == 0 ? arg + 2 : arg;
+    else if (fmt == CLI_FORMAT_AUTO && strncmp(arg, "0x", 2) == 0)
+        hex = arg + 2;
+    if (hex != NULL) {
+        size_t h = strlen(hex);
+        if (cli_hex_decode(hex, h, b) != 0) {
+            free(b);
+            *why = fmt == CLI_FORMAT_AUTO
+                           ? "starts with 0x but is not hex (an even number of 0-9a-f digits); "
+                             "text that starts with 0x is written in hex"
+                           : "is not hex (an even number of 0-9a-f digits)";
+            return -1;
+        }
+        *len = h / 2;
+    } else if (fmt == CLI_FORMAT_ESCAPED) {
+        if (unescape(arg, b, len) != 0) {
+            free(b);
+            *why = "has a '\\' that is not \\\\ or \\xNN (escaped format)";
+            return -1;
+        }
+    } else {
+        memcpy(b, arg, n);
+        *len = n;
+    }
+    b[*len] = '\0';
+    *out = b;
+    return 0;
+}
+
 int cli_arg_bytes(const char *cmd, const char *arg, cli_format fmt, unsigned char **out,
                   size_t *len)
 {
-    size_t n = strlen(arg);
-    if (fmt != CLI_FORMAT_HEX) {
-        unsigned char *copy = malloc(n + 1);
-        if (copy == NULL) {
-            fprintf(stderr, "strata %s: out of memory\n", cmd);
-            return -1;
-        }
-        memcpy(copy, arg, n + 1);
-        *out = copy;
-        *len = n;
-        return 0;
-    }
-    unsigned char *bytes = malloc(n / 2 + 1);
-    if (bytes == NULL) {
+    const char *why = NULL;
+    int r = cli_parse_bytes(arg, fmt, out, len, &why);
+    if (r == -2) {
         fprintf(stderr, "strata %s: out of memory\n", cmd);
         return -1;
     }
-    if (cli_hex_decode(arg, n, bytes) != 0) {
-        fprintf(stderr, "strata %s: '%s' is not hex (an even number of 0-9a-f digits)\n", cmd, arg);
-        free(bytes);
+    if (r != 0) {
+        fprintf(stderr, "strata %s: '%s' %s", cmd, arg, why);
+        if (fmt == CLI_FORMAT_AUTO) {
+            fputs(": '", stderr);
+            cli_print_bytes(stderr, arg, strlen(arg), CLI_FORMAT_AUTO);
+            fputs("' is that text", stderr);
+        }
+        fputc('\n', stderr);
         return -1;
     }
-    *out = bytes;
-    *len = n / 2;
     return 0;
 }
 
@@ -152,11 +307,26 @@ int cli_exit_for(int rc)
     }
 }
 
+static const char *alias_path, *alias_shown;
+
+void cli_path_alias(const char *path, const char *shown)
+{
+    alias_path = path;
+    alias_shown = shown;
+}
+
+const char *cli_path_shown(const char *path)
+{
+    if (path != NULL && alias_path != NULL && strcmp(path, alias_path) == 0)
+        return alias_shown;
+    return path;
+}
+
 int cli_report(const char *cmd, const char *path, int rc)
 {
     const char *name = cli_status_name(rc);
     if (path != NULL)
-        fprintf(stderr, "strata %s: %s: %s", cmd, path, cli_strerror(rc));
+        fprintf(stderr, "strata %s: %s: %s", cmd, cli_path_shown(path), cli_strerror(rc));
     else
         fprintf(stderr, "strata %s: %s", cmd, cli_strerror(rc));
     if (name != NULL)

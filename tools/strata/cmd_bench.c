@@ -304,6 +304,7 @@ static void bench_usage(FILE *out)
     for (size_t i = 0; i < N_WORKLOADS; i++)
         fprintf(out, "  %-8s %s\n", workloads[i].name, workloads[i].summary);
     fprintf(out, "\nRun 'strata bench WORKLOAD -h' for its options.\n");
+    fprintf(out, "\nexample:\n  $ strata bench bolt -n 100000 --dir /tmp/bench\n");
 }
 
 int cmd_bench(int argc, char **argv)

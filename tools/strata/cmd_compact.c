@@ -1,7 +1,8 @@
 /*
  * cmd_compact.c: `strata compact -o DST SRC`: copy the live data of SRC
  * into a new file DST with full pages and no free pages (bolt_compact),
- * and print the sizes before and after.
+ * and print the sizes before and after. DST "-" writes the new file to
+ * standard output (cli_output).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -11,22 +12,63 @@
 
 #include "cli.h"
 #include "cli_db.h"
+#include "cli_io.h"
+#include "cli_json.h"
 
-static void compact_usage(FILE *out)
+enum { OPT_TX_MAX = 2000, OPT_NO_SYNC };
+
+static const cli_option compact_options[] = {
+    { "output", 'o', "DST", "the new file ('-': standard output)", "file" },
+    { "tx-max-size", OPT_TX_MAX, "N",
+      "copy through transactions, committing whenever one's keys and\n"
+      "values would pass N bytes (bbolt's way); default 0: no\n"
+      "transactions, DST is written bottom-up page by page (faster,\n"
+      "every page full)",
+      NULL },
+    { "no-sync", OPT_NO_SYNC, NULL,
+      "skip the per-commit syncs (DST is still synced once at the end)", NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+typedef struct compact_args {
+    const char *dst;
+    bolt_compact_options co;
+} compact_args;
+
+static int compact_option(int c, const char *arg, void *ctx)
 {
-    fprintf(out, "usage: strata compact [options] -o DST SRC\n\n"
-                 "Copy every bucket and key of SRC into the new file DST (which must not\n"
-                 "exist), pages filled completely, and print the sizes before and after.\n"
-                 "SRC is read in one read transaction under a shared lock.\n\n"
-                 "  -o, --output DST      the new file\n"
-                 "  --tx-max-size N       copy through transactions, committing whenever one's\n"
-                 "                        keys and values would pass N bytes (bbolt's way);\n"
-                 "                        default 0: no transactions, DST is written bottom-up\n"
-                 "                        page by page (faster, every page full)\n"
-                 "  --no-sync             skip the per-commit syncs (DST is still synced\n"
-                 "                        once at the end)\n"
-                 "  --timeout DURATION    wait this long for SRC's lock (1s)\n");
+    compact_args *a = ctx;
+    switch (c) {
+    case 'o':
+        a->dst = arg;
+        return 0;
+    case OPT_TX_MAX:
+        return cli_parse_u64("compact", "--tx-max-size", arg, &a->co.tx_max_size);
+    default: /* OPT_NO_SYNC */
+        a->co.no_sync = true;
+        return 0;
+    }
 }
+
+const cli_command_spec cmd_compact_spec = {
+    .name = "compact",
+    .min_args = 1,
+    .max_args = 1,
+    .common = CLI_C_TIMEOUT | CLI_C_JSON,
+    .options = compact_options,
+    .on_option = compact_option,
+    .synopsis = "[options] -o DST SRC",
+    .about = "Copy every bucket and key of SRC into the new file DST (which must not\n"
+             "exist), pages filled completely, and print the sizes before and after.\n"
+             "SRC is read in one read transaction under a shared lock ('-' reads\n"
+             "standard input); DST '-' writes the new file to standard output once it\n"
+             "is complete (the summary then goes to stderr).",
+    .json = "source: SRC   source_bytes: N   output: DST   output_bytes: N\n"
+            "buckets: N   keys: N   transactions: N (0: written bottom-up)",
+    .example = "$ strata compact -o small.db big.db\n"
+               "big.db: 1048576 bytes -> small.db: 163840 bytes (15.6%)\n"
+               "$ strata compact -o - big.db | gzip > small.db.gz",
+};
 
 static void compact_progress(void *arg, uint64_t keys)
 {
@@ -36,88 +78,74 @@ static void compact_progress(void *arg, uint64_t keys)
 
 int cmd_compact(int argc, char **argv)
 {
-    enum { OPT_TX_MAX = 2000, OPT_NO_SYNC };
-    static const struct option opts[] = {
-        { "help", no_argument, NULL, 'h' },
-        { "output", required_argument, NULL, 'o' },
-        { "tx-max-size", required_argument, NULL, OPT_TX_MAX },
-        { "no-sync", no_argument, NULL, OPT_NO_SYNC },
-        CLI_COMMON_OPTIONS,
-        { NULL, 0, NULL, 0 },
-    };
+    compact_args a = { NULL, { sizeof a.co, 0, false, 0, NULL, NULL } };
     cli_opts o;
-    cli_opts_init(&o);
-    bolt_compact_options co = { sizeof co, 0, false, 0, NULL, NULL };
-    bool tty = isatty(STDERR_FILENO);
+    int code = cli_parse_ctx(&cmd_compact_spec, argc, argv, &o, &a);
+    if (code >= 0)
+        return code;
+    if (a.dst == NULL) {
+        fprintf(stderr, "strata compact: -o DST is required\n");
+        cli_usage(&cmd_compact_spec, stderr);
+        return CLI_USAGE;
+    }
+    bool tty = cli_progress_wanted(&o);
     if (tty)
-        co.progress = compact_progress; /* progress only on a terminal */
-    const char *dst = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            compact_usage(stdout);
-            return CLI_OK;
-        case 'o':
-            dst = optarg;
-            break;
-        case OPT_TX_MAX: {
-            char *end;
-            errno = 0;
-            unsigned long long v = strtoull(optarg, &end, 10);
-            if (errno != 0 || end == optarg || *end != '\0' || optarg[0] == '-') {
-                fprintf(stderr, "strata compact: --tx-max-size '%s' is not a byte count\n", optarg);
-                return CLI_USAGE;
-            }
-            co.tx_max_size = v;
-            break;
-        }
-        case OPT_NO_SYNC:
-            co.no_sync = true;
-            break;
-        default:
-            if (cli_opts_handle("compact", &o, c, optarg) != 0) {
-                compact_usage(stderr);
-                return CLI_USAGE;
-            }
-        }
-    }
-    if (argc - optind != 1 || dst == NULL) {
-        compact_usage(stderr);
-        return CLI_USAGE;
-    }
-    const char *src = argv[optind];
+        a.co.progress = compact_progress; /* progress only on a terminal */
     struct stat st;
-    if (stat(dst, &st) == 0) {
-        fprintf(stderr, "strata compact: %s exists; compact writes a new file only\n", dst);
+    if (!cli_is_stdio(a.dst) && stat(a.dst, &st) == 0) {
+        fprintf(stderr, "strata compact: %s exists; compact writes a new file only\n", a.dst);
         return CLI_USAGE;
+    }
+    cli_input in;
+    if ((code = cli_input_begin("compact", argv[optind], &in)) != CLI_OK)
+        return code;
+    const char *src = in.path;
+    cli_output out;
+    if ((code = cli_output_begin("compact", &o, a.dst, &out)) != CLI_OK) {
+        cli_input_end(&in);
+        return code;
     }
     bolt_db *db;
-    int code = cli_db_open_read("compact", &o, src, &db);
+    code = cli_db_open_read("compact", &o, src, &db);
     if (code != CLI_OK)
-        return code;
+        goto done;
     uint64_t before = stat(src, &st) == 0 ? (uint64_t)st.st_size : 0;
     bolt_compact_result res;
-    int rc = bolt_compact(db, dst, &co, &res);
+    int rc = bolt_compact(db, out.path, &a.co, &res);
     if (tty)
         fprintf(stderr, "\r\033[K");
     if (rc != 0) {
-        code = cli_report("compact", rc == -EEXIST ? dst : src, rc);
-        char why[256];
-        bolt_db_last_corruption(db, why, sizeof why);
-        if (why[0] != '\0')
-            fprintf(stderr, "strata compact: %s: %s\n", src, why);
+        code = cli_report_db(stderr, "compact", rc == -EEXIST ? out.path : src, db, rc);
         bolt_close(db);
-        return code;
+        goto done;
     }
     bolt_close(db);
-    printf("%s: %" PRIu64 " bytes -> %s: %" PRIu64 " bytes (%.1f%%)\n", src, before, dst,
-           res.dst_size, before ? 100.0 * (double)res.dst_size / (double)before : 0.0);
+    if ((code = cli_output_end("compact", &out, true)) != CLI_OK)
+        goto done;
+    const char *shown_src = cli_path_shown(src);
+    if (o.json) {
+        json_t *doc = json_object();
+        cli_json_set(doc, "source", json_string(shown_src));
+        cli_json_set(doc, "source_bytes", cli_json_u64(before));
+        cli_json_set(doc, "output", json_string(a.dst));
+        cli_json_set(doc, "output_bytes", cli_json_u64(res.dst_size));
+        cli_json_set(doc, "buckets", cli_json_u64(res.buckets));
+        cli_json_set(doc, "keys", cli_json_u64(res.keys));
+        cli_json_set(doc, "transactions", cli_json_u64(res.txs));
+        code = cli_json_print("compact", stdout, doc);
+        goto done;
+    }
+    FILE *sum = cli_output_summary(&out);
+    fprintf(sum, "%s: %" PRIu64 " bytes -> %s: %" PRIu64 " bytes (%.1f%%)\n", shown_src, before,
+            a.dst, res.dst_size, before ? 100.0 * (double)res.dst_size / (double)before : 0.0);
     if (res.txs == 0)
-        printf("copied %" PRIu64 " buckets, %" PRIu64 " keys, written bottom-up\n", res.buckets,
-               res.keys);
+        fprintf(sum, "copied %" PRIu64 " buckets, %" PRIu64 " keys, written bottom-up\n",
+                res.buckets, res.keys);
     else
-        printf("copied %" PRIu64 " buckets, %" PRIu64 " keys in %" PRIu64 " transaction%s\n",
-               res.buckets, res.keys, res.txs, res.txs == 1 ? "" : "s");
-    return CLI_OK;
+        fprintf(sum, "copied %" PRIu64 " buckets, %" PRIu64 " keys in %" PRIu64 " transaction%s\n",
+                res.buckets, res.keys, res.txs, res.txs == 1 ? "" : "s");
+done:
+    cli_output_end("compact", &out, false);
+    cli_input_end(&in);
+    return code;
 }

@@ -15,37 +15,43 @@
 
 #include "cli.h"
 #include "cli_db.h"
+#include "cli_io.h"
+#include "cli_json.h"
 
-static void defrag_usage(FILE *out)
-{
-    fprintf(out, "usage: strata defrag [options] FILE\n\n"
-                 "Defragment the db FILE in place, as etcd's defrag does: copy every\n"
-                 "top-level bucket into FILE.defrag.tmp with pages filled completely, sync\n"
-                 "it, rename it over FILE and sync the directory (a crash leaves the old or\n"
-                 "the new file whole). The page size is kept. FILE must not be open in any\n"
-                 "other process (an exclusive lock is taken).\n\n"
-                 "Prints 'FILE: B bytes -> A bytes (P%%)' and 'copied K keys in S s'.\n\n"
-                 "  --timeout DURATION  wait this long for the file lock (1s)\n\n"
-                 "Exit codes: 0 defragmented; 1 the file is not in etcd's shape (a nested\n"
-                 "bucket, or a plain key at the top level; use 'strata compact'): it is left\n"
-                 "as it was; 2 usage; 3 cannot open (missing, not bolt, in use, corrupt) or\n"
-                 "write.\n");
-}
+const cli_command_spec cmd_defrag_spec = {
+    .name = "defrag",
+    .min_args = 1,
+    .max_args = 1,
+    .common = CLI_C_TIMEOUT | CLI_C_JSON,
+    .synopsis = "[options] FILE",
+    .about = "Defragment the db FILE in place, as etcd's defrag does: copy every\n"
+             "top-level bucket into FILE.defrag.tmp with pages filled completely, sync\n"
+             "it, rename it over FILE and sync the directory (a crash leaves the old or\n"
+             "the new file whole). The page size is kept. FILE must not be open in any\n"
+             "other process (an exclusive lock is taken).\n\n"
+             "Prints 'FILE: B bytes -> A bytes (P%)' and 'copied K keys in S s'.",
+    .json = "file: FILE   size_before: N   size_after: N   keys_copied: N   seconds: S",
+    .exits = "0 defragmented; 1 the file is not in etcd's shape (a nested bucket, or a\n"
+             "plain key at the top level; use 'strata compact'): it is left as it was;\n"
+             "2 usage; 3 cannot open (missing, not bolt, in use, corrupt) or write",
+    .example = "$ strata defrag /var/lib/etcd/member/snap/db   # etcd stopped",
+};
 
 int cmd_defrag(int argc, char **argv)
 {
-    const cli_command_spec spec = {
-        .name = "defrag", .usage = defrag_usage, .min_args = 1, .max_args = 1
-    };
     cli_opts o;
-    int code = cli_parse(&spec, argc, argv, &o);
+    int code = cli_parse(&cmd_defrag_spec, argc, argv, &o);
     if (code >= 0)
         return code;
     const char *path = argv[optind];
+    if (cli_is_stdio(path)) {
+        fprintf(stderr, "strata defrag: defrag rewrites a file in place; '-' has no place\n");
+        return CLI_USAGE;
+    }
     bolt_options bopt;
     bolt_options_init(&bopt);
     bopt.read_only = true;
-    bopt.timeout_ms = o.timeout_ms > 0 ? o.timeout_ms : 1;
+    bopt.timeout_ms = o.timeout_ms; /* 0 waits forever */
     bolt_db *db;
     int rc = bolt_open(path, &bopt, &db);
     if (rc != 0) {
@@ -68,7 +74,9 @@ int cmd_defrag(int argc, char **argv)
     if (code != CLI_OK)
         return code;
     backend_defrag_stats st;
+    cli_ticker *t = cli_ticker_start(&o, NULL, NULL);
     rc = backend_defrag(be, &st);
+    cli_ticker_stop(t);
     int crc = backend_close(be);
     if (rc == BACKEND_ENESTED || rc == BACKEND_ENOTBUCKET) {
         fprintf(stderr,
@@ -82,6 +90,15 @@ int cmd_defrag(int argc, char **argv)
         rc = crc;
     if (rc != 0)
         return cli_report("defrag", path, rc);
+    if (o.json) {
+        json_t *doc = json_object();
+        cli_json_set(doc, "file", json_string(path));
+        cli_json_set(doc, "size_before", cli_json_u64(st.size_before));
+        cli_json_set(doc, "size_after", cli_json_u64(st.size_after));
+        cli_json_set(doc, "keys_copied", cli_json_u64(st.keys_copied));
+        cli_json_set(doc, "seconds", json_real((double)st.total_ns / 1e9));
+        return cli_json_print("defrag", stdout, doc);
+    }
     printf("%s: %" PRIu64 " bytes -> %" PRIu64 " bytes (%.1f%%)\n", path, st.size_before,
            st.size_after,
            st.size_before ? 100.0 * (double)st.size_after / (double)st.size_before : 0.0);

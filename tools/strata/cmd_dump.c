@@ -1,59 +1,160 @@
 /*
  * cmd_dump.c: `strata dump [--max-hex N] DB`: the canonical dump
- * (`bolt-dump v1`), the same bytes whoever wrote the file.
+ * (`bolt-dump v1`), the same bytes whoever wrote the file; or, with
+ * --json, every bucket and key as one JSON document.
  */
+/* fopencookie: _GNU_SOURCE comes from the build (meson). */
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "cli.h"
 #include "cli_db.h"
+#include "cli_io.h"
+#include "cli_json.h"
 
-static void dump_usage(FILE *out)
-{
-    fprintf(out, "usage: strata dump [options] DB\n\n"
-                 "Print the canonical dump (bolt-dump v1) of DB: every bucket and key,\n"
-                 "depth-first in key order, as lower-case hex.\n\n"
-                 "  --max-hex N   write strings longer than N bytes as sha256:LEN:HEX\n"
-                 "                (default 32768; 0 = never, so the dump can be "
-                 "loaded)\n" CLI_COMMON_HELP);
-}
+enum { OPT_MAX_HEX = 2000 };
+
+static const cli_option dump_options[] = {
+    { "max-hex", OPT_MAX_HEX, "N",
+      "write strings longer than N bytes as sha256:LEN:HEX (default\n"
+      "32768; 0 = never, so the dump can be loaded)",
+      NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+static int dump_option(int c, const char *arg, void *ctx);
+
+const cli_command_spec cmd_dump_spec = {
+    .name = "dump",
+    .min_args = 1,
+    .max_args = 1,
+    .common = CLI_C_TIMEOUT | CLI_C_LIVE | CLI_C_JSON,
+    .options = dump_options,
+    .on_option = dump_option,
+    .synopsis = "[options] DB",
+    .about = "Print the canonical dump (bolt-dump v1) of DB: every bucket and key,\n"
+             "depth-first in key order, as lower-case hex; 'strata load' reads it back.\n"
+             "With --json, the same content as one JSON document instead (every name,\n"
+             "key and value written as text, or 0x-hex when not printable or when the\n"
+             "text starts with 0x; --max-hex does not apply). DB '-' reads standard\n"
+             "input. With --live the dump is held in memory until it is known\n"
+             "consistent.",
+    .json = "keys: [{key: KEY, value: VALUE}...]   plain keys of the root (rare)\n"
+            "buckets: [BUCKET...]   top-level buckets in name order, each\n"
+            "  {name: NAME, sequence: N, keys: [{key, value}...], buckets: [BUCKET...]}",
+    .example = "$ strata dump my.db > my.dump && strata load copy.db < my.dump\n"
+               "$ strata dump --json my.db | python3 -m json.tool",
+};
+
+typedef struct dump_args {
+    uint64_t max_hex;
+    _Atomic uint64_t written; /* bytes so far, for the progress line */
+} dump_args;
 
 static int dump_option(int c, const char *arg, void *ctx)
 {
-    (void)c; /* --max-hex is the only extra option */
-    return cli_parse_u64("dump", "--max-hex", arg, ctx);
+    (void)c; /* --max-hex is the only option of its own */
+    dump_args *a = ctx;
+    return cli_parse_u64("dump", "--max-hex", arg, &a->max_hex);
+}
+
+/* A stream that counts what passes through to the real one (progress). */
+typedef struct count_cookie {
+    FILE *to;
+    dump_args *a;
+} count_cookie;
+
+static ssize_t count_write(void *c, const char *buf, size_t n)
+{
+    count_cookie *k = c;
+    size_t w = fwrite(buf, 1, n, k->to);
+    atomic_fetch_add(&k->a->written, w);
+    return w == n ? (ssize_t)n : -1;
+}
+
+static int json_bucket(bolt_bucket *b, json_t *obj);
+
+typedef struct each_ctx {
+    bolt_bucket *b;
+    json_t *keys, *buckets;
+    int rc;
+} each_ctx;
+
+static int json_each(void *arg, bolt_val key, bolt_val value)
+{
+    each_ctx *e = arg;
+    if (value.data != NULL) {
+        json_t *kv = json_object();
+        cli_json_set(kv, "key", cli_json_bytes(key.data, key.size, CLI_FORMAT_AUTO));
+        cli_json_set(kv, "value", cli_json_bytes(value.data, value.size, CLI_FORMAT_AUTO));
+        cli_json_append(e->keys, kv);
+        return 0;
+    }
+    bolt_bucket *child;
+    int rc = bolt_bucket_open(e->b, key, &child);
+    if (rc != 0)
+        return rc;
+    json_t *obj = json_object();
+    cli_json_set(obj, "name", cli_json_bytes(key.data, key.size, CLI_FORMAT_AUTO));
+    cli_json_set(obj, "sequence", cli_json_u64(bolt_bucket_sequence(child)));
+    cli_json_append(e->buckets, obj);
+    return json_bucket(child, obj);
+}
+
+/* Fill obj's keys and buckets with b's content, recursively. */
+static int json_bucket(bolt_bucket *b, json_t *obj)
+{
+    each_ctx e = { b, json_array(), json_array(), 0 };
+    cli_json_set(obj, "keys", e.keys);
+    cli_json_set(obj, "buckets", e.buckets);
+    return bolt_bucket_for_each(b, json_each, &e);
+}
+
+typedef struct view_ctx {
+    const cli_opts *o;
+    const char *path;
+    dump_args *a;
+} view_ctx;
+
+static int dump_view(void *arg, bolt_db *db, bolt_tx *tx, FILE *out, FILE *err)
+{
+    view_ctx *v = arg;
+    if (v->o->json) {
+        json_t *doc = json_object();
+        int rc = json_bucket(bolt_tx_root(tx), doc);
+        if (rc != 0) {
+            json_decref(doc);
+            return cli_report_db(err, "dump", v->path, db, rc);
+        }
+        return cli_json_print("dump", out, doc);
+    }
+    count_cookie k = { out, v->a };
+    cookie_io_functions_t io = { NULL, count_write, NULL, NULL };
+    FILE *counted = fopencookie(&k, "w", io);
+    if (counted == NULL)
+        return cli_report_db(err, "dump", v->path, db, -ENOMEM);
+    int rc = bolt_tx_dump(tx, counted, v->a->max_hex);
+    if (fclose(counted) != 0 && rc == 0)
+        rc = -EIO;
+    return rc == 0 ? CLI_OK : cli_report_db(err, "dump", v->path, db, rc);
 }
 
 int cmd_dump(int argc, char **argv)
 {
-    static const struct option extra[] = {
-        { "max-hex", required_argument, NULL, 'm' },
-        { NULL, 0, NULL, 0 },
-    };
-    uint64_t max_hex = BOLT_DUMP_MAX_HEX;
-    const cli_command_spec spec = { .name = "dump",
-                                    .usage = dump_usage,
-                                    .min_args = 1,
-                                    .max_args = 1,
-                                    .extra = extra,
-                                    .on_option = dump_option,
-                                    .ctx = &max_hex };
+    dump_args a = { .max_hex = BOLT_DUMP_MAX_HEX };
     cli_opts o;
-    int code = cli_parse(&spec, argc, argv, &o);
+    int code = cli_parse_ctx(&cmd_dump_spec, argc, argv, &o, &a);
     if (code >= 0)
         return code;
-    const char *path = argv[optind];
-    bolt_db *db;
-    code = cli_db_open_read("dump", &o, path, &db);
-    if (code != CLI_OK)
+    cli_input in;
+    if ((code = cli_input_begin("dump", argv[optind], &in)) != CLI_OK)
         return code;
-    bolt_tx *tx;
-    int rc = bolt_tx_begin(db, 0, &tx);
-    if (rc == 0) {
-        rc = bolt_tx_dump(tx, stdout, max_hex);
-        bolt_tx_rollback(tx);
-    }
-    bolt_close(db);
-    if (rc == 0 && fflush(stdout) != 0)
-        rc = -EIO;
-    return rc == 0 ? CLI_OK : cli_report("dump", path, rc);
+    view_ctx v = { &o, in.path, &a };
+    cli_ticker *t = o.json ? NULL : cli_ticker_start(&o, "bytes written", &a.written);
+    code = cli_view(&o, in.path, dump_view, &v);
+    cli_ticker_stop(t);
+    cli_input_end(&in);
+    return code;
 }

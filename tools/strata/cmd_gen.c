@@ -35,6 +35,8 @@ static void gen_usage(FILE *out)
                  "  --flat     no nested buckets (no config/limits, no tenants): etcd's shape,\n"
                  "             top-level buckets of plain keys, as 'strata hash' and\n"
                  "             'strata defrag' need\n");
+    fprintf(out,
+            "\nexample:\n  $ strata gen --keys 20000 --seed 7 demo.db && strata check demo.db\n");
 }
 
 typedef struct gen {

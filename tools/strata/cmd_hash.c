@@ -19,28 +19,50 @@
 
 #include "cli.h"
 #include "cli_db.h"
+#include "cli_io.h"
+#include "cli_json.h"
 
-static void hash_usage(FILE *out)
-{
-    fprintf(out, "usage: strata hash [options] FILE\n\n"
-                 "Print etcd's backend hash of FILE: CRC-32C (Castagnoli) over each top-level\n"
-                 "bucket in name order, its name, then its keys and values in key order;\n"
-                 "the same number etcd's backend Hash gives for the file. By default the\n"
-                 "pair meta/consistent_index is left out, as etcd does. FILE is opened\n"
-                 "read-only under a shared lock and never changed.\n\n"
-                 "Prints one line: 'FILE: hash N (ignoring meta/consistent_index)'.\n\n"
-                 "  --ignore BUCKET/KEY    also leave out this pair (repeatable); BUCKET\n"
-                 "                         alone leaves out every key of the bucket (its name\n"
-                 "                         still counts). Split at the first '/'; with\n"
-                 "                         --key-format hex both parts are hex\n"
-                 "  --no-default-ignores   do not leave out meta/consistent_index\n"
-                 "  -q, --quiet            print only the number\n"
-                 "  --key-format auto|ascii|hex  how --ignore names are read and shown\n"
-                 "  --timeout DURATION     wait this long for the file lock (1s)\n\n"
-                 "Exit codes: 0 hashed; 1 the file is not in etcd's shape (a nested bucket,\n"
-                 "or a plain key at the top level: the hash is not defined for it); 2 usage;\n"
-                 "3 cannot open or read (missing, not bolt, locked by a writer, corrupt).\n");
-}
+enum { OPT_IGNORE = 2000, OPT_NO_DEFAULTS };
+
+static const cli_option hash_options[] = {
+    { "ignore", OPT_IGNORE, "BUCKET[/KEY]",
+      "also leave out this pair (repeatable); BUCKET alone leaves out\n"
+      "every key of the bucket (its name still counts). Split at the\n"
+      "first '/'; each part in the key format (0x-hex by default for\n"
+      "bytes that are not text)",
+      NULL },
+    { "no-default-ignores", OPT_NO_DEFAULTS, NULL, "do not leave out meta/consistent_index", NULL },
+    { "quiet", 'q', NULL, "print only the number", NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+static int hash_option(int c, const char *arg, void *ctx);
+
+const cli_command_spec cmd_hash_spec = {
+    .name = "hash",
+    .min_args = 1,
+    .max_args = 1,
+    .common = CLI_C_KEYS | CLI_C_TIMEOUT | CLI_C_LIVE | CLI_C_JSON,
+    .options = hash_options,
+    .on_option = hash_option,
+    .synopsis = "[options] FILE",
+    .about = "Print etcd's backend hash of FILE: CRC-32C (Castagnoli) over each top-level\n"
+             "bucket in name order, its name, then its keys and values in key order;\n"
+             "the same number etcd's backend Hash gives for the file. By default the\n"
+             "pair meta/consistent_index is left out, as etcd does. FILE is opened\n"
+             "read-only under a shared lock (none with --live: the hash is taken again\n"
+             "when a commit lands during it) and never changed.\n\n"
+             "Prints one line: 'FILE: hash N (ignoring meta/consistent_index)'.",
+    .json = "file: PATH   hash: N\n"
+            "default_ignores: BOOL   meta/consistent_index left out\n"
+            "ignored: [{bucket: NAME, key: KEY|null}...]   the --ignore pairs (key\n"
+            "  null: every key of the bucket)",
+    .exits = "0 hashed; 1 the file is not in etcd's shape (a nested bucket, or a plain\n"
+             "key at the top level: the hash is not defined for it); 2 usage; 3 cannot\n"
+             "open or read (missing, not bolt, locked by a writer, corrupt)",
+    .example = "$ strata hash /var/lib/etcd/member/snap/db\n"
+               "$ strata hash --live --ignore key /var/lib/etcd/member/snap/db",
+};
 
 typedef struct hash_args {
     const char **ignores; /* --ignore texts, decoded after parsing (the key format may follow) */
@@ -48,8 +70,6 @@ typedef struct hash_args {
     bool no_defaults;
     bool quiet;
 } hash_args;
-
-enum { OPT_IGNORE = 2000, OPT_NO_DEFAULTS };
 
 static int hash_option(int c, const char *arg, void *ctx)
 {
@@ -159,65 +179,44 @@ static void print_ignores(FILE *out, const ignore_arg *args, size_t n, bool defa
     fprintf(out, ")\n");
 }
 
-int cmd_hash(int argc, char **argv)
+/* Ignores in JSON: the --ignore pairs as given (decoded, in the key format). */
+static json_t *ignores_json(const ignore_arg *args, size_t n, cli_format fmt)
 {
-    static const struct option extra[] = {
-        { "ignore", required_argument, NULL, OPT_IGNORE },
-        { "no-default-ignores", no_argument, NULL, OPT_NO_DEFAULTS },
-        { "quiet", no_argument, NULL, 'q' },
-        { NULL, 0, NULL, 0 },
-    };
-    hash_args a = { 0 };
-    a.ignores = calloc((size_t)argc + 1, sizeof *a.ignores); /* at most one per argument */
-    if (a.ignores == NULL) {
-        fprintf(stderr, "strata hash: out of memory\n");
-        return CLI_INTERNAL;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_object();
+        cli_json_set(e, "bucket", cli_json_bytes(args[i].bucket, args[i].blen, fmt));
+        cli_json_set(e, "key",
+                     args[i].key != NULL ? cli_json_bytes(args[i].key, args[i].klen, fmt)
+                                         : json_null());
+        cli_json_append(arr, e);
     }
-    const cli_command_spec spec = { .name = "hash",
-                                    .usage = hash_usage,
-                                    .min_args = 1,
-                                    .max_args = 1,
-                                    .shorts = "q",
-                                    .extra = extra,
-                                    .on_option = hash_option,
-                                    .ctx = &a };
-    cli_opts o;
-    int code = cli_parse(&spec, argc, argv, &o);
-    if (code >= 0) {
-        free(a.ignores);
-        return code;
-    }
-    const char *path = argv[optind];
-    ignore_arg *args = calloc(a.n + 1, sizeof *args);
-    ignore_list list = { 0 };
+    return arr;
+}
+
+/*
+ * One hash of the file: open it through the backend (read-only; no lock
+ * under --live), expand the whole-bucket ignores, hash, close. *code gets
+ * the exit code (messages printed); 0 and *h on success.
+ */
+static int hash_once(const cli_opts *o, const char *path, const hash_args *a,
+                     const ignore_arg *args, uint32_t *h)
+{
     backend *be = NULL;
     backend_read_tx *rtx = NULL;
-    if (args == NULL) {
-        fprintf(stderr, "strata hash: out of memory\n");
-        code = CLI_INTERNAL;
-        goto out;
-    }
-    code = CLI_OK;
-    for (size_t i = 0; i < a.n && code == CLI_OK; i++)
-        code = ignore_decode(&o, a.ignores[i], &args[i]);
-    if (code != CLI_OK) {
-        if (code == CLI_USAGE)
-            hash_usage(stderr);
-        goto out;
-    }
-
+    ignore_list list = { 0 };
     backend_options bo;
     backend_options_init(&bo);
     bo.read_only = true;
-    code = cli_backend_open("hash", &o, path, &bo, &be);
+    int code = cli_backend_open("hash", o, path, &bo, &be);
     if (code != CLI_OK)
-        goto out;
+        return code;
     int rc = 0;
-    if (!a.no_defaults)
+    if (!a->no_defaults)
         rc = ignore_add(&list, bolt_str("meta"), bolt_str("consistent_index"));
     /* Whole buckets: their keys as one read transaction sees them; it is
      * read-only, so the hash below sees the same state. */
-    for (size_t i = 0; i < a.n && rc == 0; i++) {
+    for (size_t i = 0; i < a->n && rc == 0; i++) {
         bolt_val bucket = { args[i].bucket, args[i].blen };
         if (args[i].key != NULL) {
             rc = ignore_add(&list, bucket, (bolt_val){ args[i].key, args[i].klen });
@@ -230,42 +229,116 @@ int cmd_hash(int argc, char **argv)
         if (rc == BACKEND_EBUCKETNOTFOUND)
             rc = 0; /* no such bucket: nothing to leave out */
     }
-    uint32_t h = 0;
     if (rc == 0) {
         /* A non-NULL list with n = 0 means "ignore nothing" (--no-default-ignores). */
         static const backend_hash_ignore none[1];
-        rc = backend_hash(be, list.n > 0 ? list.v : none, list.n, &h);
+        rc = backend_hash(be, list.n > 0 ? list.v : none, list.n, h);
     }
     if (rc == BACKEND_ENESTED || rc == BACKEND_ENOTBUCKET) {
         fprintf(stderr,
                 "strata hash: %s: %s: etcd's hash is defined for top-level buckets of "
                 "plain keys only (%s)\n",
-                path,
+                cli_path_shown(path),
                 rc == BACKEND_ENESTED ? "the file has a nested bucket"
                                       : "the file has a plain key at the top level",
                 cli_status_name(rc));
         code = CLI_FINDING;
     } else if (rc != 0) {
         code = cli_report("hash", path, rc);
+    }
+    backend_read_tx_end(rtx);
+    int crc = backend_close(be);
+    if (crc != 0 && code == CLI_OK)
+        code = cli_report("hash", path, crc);
+    free(list.v);
+    return code;
+}
+
+int cmd_hash(int argc, char **argv)
+{
+    hash_args a = { 0 };
+    a.ignores = calloc((size_t)argc + 1, sizeof *a.ignores); /* at most one per argument */
+    if (a.ignores == NULL) {
+        fprintf(stderr, "strata hash: out of memory\n");
+        return CLI_INTERNAL;
+    }
+    cli_opts o;
+    int code = cli_parse_ctx(&cmd_hash_spec, argc, argv, &o, &a);
+    if (code >= 0) {
+        free(a.ignores);
+        return code;
+    }
+    ignore_arg *args = calloc(a.n + 1, sizeof *args);
+    cli_input in = { NULL, NULL };
+    if (args == NULL) {
+        fprintf(stderr, "strata hash: out of memory\n");
+        code = CLI_INTERNAL;
+        goto out;
+    }
+    code = CLI_OK;
+    for (size_t i = 0; i < a.n && code == CLI_OK; i++)
+        code = ignore_decode(&o, a.ignores[i], &args[i]);
+    if (code != CLI_OK) {
+        if (code == CLI_USAGE)
+            cli_usage(&cmd_hash_spec, stderr);
+        goto out;
+    }
+    if ((code = cli_input_begin("hash", argv[optind], &in)) != CLI_OK)
+        goto out;
+    const char *path = in.path;
+    uint32_t h = 0;
+    cli_ticker *t = cli_ticker_start(&o, NULL, NULL);
+    if (!o.live) {
+        code = hash_once(&o, path, &a, args, &h);
+    } else {
+        /* No lock: the hash counts only when no commit landed from before the
+         * open to after the close (the live rule, as cli_view's). */
+        int attempt;
+        for (attempt = 0; attempt < CLI_LIVE_ATTEMPTS; attempt++) {
+            uint64_t before, after;
+            int rc = cli_live_txid(path, &before);
+            if (rc == 0) {
+                code = hash_once(&o, path, &a, args, &h);
+                rc = cli_live_txid(path, &after);
+            }
+            if (rc != 0) {
+                code = cli_report("hash", path, rc);
+                break;
+            }
+            if (before == after)
+                break;
+        }
+        if (attempt == CLI_LIVE_ATTEMPTS) {
+            fprintf(stderr,
+                    "strata hash: %s changed under each of %d attempts (a busy writer); "
+                    "try again\n",
+                    cli_path_shown(path), CLI_LIVE_ATTEMPTS);
+            code = CLI_NOOPEN;
+        }
+    }
+    cli_ticker_stop(t);
+    if (code != CLI_OK)
+        goto out;
+    if (o.json) {
+        json_t *doc = json_object();
+        cli_json_set(doc, "file", json_string(cli_path_shown(path)));
+        cli_json_set(doc, "hash", cli_json_u64(h));
+        cli_json_set(doc, "default_ignores", json_boolean(!a.no_defaults));
+        cli_json_set(doc, "ignored", ignores_json(args, a.n, o.key_fmt));
+        code = cli_json_print("hash", stdout, doc);
     } else if (a.quiet) {
         printf("%" PRIu32 "\n", h);
     } else {
-        printf("%s: hash %" PRIu32, path, h);
+        printf("%s: hash %" PRIu32, cli_path_shown(path), h);
         print_ignores(stdout, args, a.n, !a.no_defaults, o.key_fmt);
     }
 out:
-    backend_read_tx_end(rtx);
-    if (be != NULL) {
-        int crc = backend_close(be);
-        if (crc != 0 && code == CLI_OK)
-            code = cli_report("hash", path, crc);
-    }
+    cli_input_end(&in);
     for (size_t i = 0; args != NULL && i < a.n; i++) {
         free(args[i].bucket);
         free(args[i].key);
     }
     free(args);
-    free(list.v);
     free(a.ignores);
     return code;
 }

@@ -31,6 +31,7 @@ static void load_usage(FILE *out)
                  "'strata dump --max-hex 0'.\n\n"
                  "  --page-size N  page size of the new file (a power of two, 512..65536;\n"
                  "                 default: the OS page size)\n");
+    fprintf(out, "\nexample:\n  $ strata dump --max-hex 0 old.db | strata load new.db\n");
 }
 
 typedef struct loader {

@@ -18,32 +18,50 @@
 
 #include "cli.h"
 #include "cli_db.h"
+#include "cli_io.h"
+#include "cli_json.h"
 #include "cli_raw.h"
 
 #define TRAILER_SIZE 32
 
-static void restore_usage(FILE *out)
-{
-    fprintf(out, "usage: strata restore SNAPSHOT -o DB\n\n"
-                 "Create the db file DB (which must not exist) from SNAPSHOT: a plain bolt\n"
-                 "image, one with etcd's SHA-256 trailer (verified, then dropped), or either\n"
-                 "gzip'ed, as 'strata snapshot' and etcd write them. SNAPSHOT '-' reads\n"
-                 "standard input. DB is written beside itself, synced, checked to open as a\n"
-                 "bolt file, then linked to DB and the directory synced.\n\n"
-                 "Prints 'restored SNAPSHOT into DB: N bytes (FORM)'.\n\n"
-                 "  -o, --output DB   the new db file\n\n"
-                 "Exit codes: 0 restored and DB verified as 'strata check' does; 1 the\n"
-                 "SHA-256 trailer does not match (a damaged snapshot; DB is not created),\n"
-                 "or DB was written but is a damaged db (the problems are listed); 2 usage,\n"
-                 "or DB exists; 3 SNAPSHOT cannot be read or is not a bolt snapshot.\n");
-}
-
 static int restore_option(int c, const char *arg, void *ctx)
 {
-    (void)c; /* -o is the only extra option */
+    (void)c; /* -o is the only option of its own */
     *(const char **)ctx = arg;
     return 0;
 }
+
+static const cli_option restore_options[] = {
+    { "output", 'o', "DB", "the new db file ('-': standard output)", "file" },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+const cli_command_spec cmd_restore_spec = {
+    .name = "restore",
+    .min_args = 1,
+    .max_args = 1,
+    .common = CLI_C_JSON,
+    .options = restore_options,
+    .on_option = restore_option,
+    .synopsis = "[options] SNAPSHOT -o DB",
+    .about = "Create the db file DB (which must not exist) from SNAPSHOT: a plain bolt\n"
+             "image, one with etcd's SHA-256 trailer (verified, then dropped), or either\n"
+             "gzip'ed, as 'strata snapshot' and etcd write them. SNAPSHOT '-' reads\n"
+             "standard input; DB '-' writes the restored file to standard output (the\n"
+             "summary then goes to stderr). DB is written beside itself, synced, checked\n"
+             "to open as a bolt file, then linked to DB and the directory synced; what\n"
+             "was restored is verified as 'strata check' does.\n\n"
+             "Prints 'restored SNAPSHOT into DB: N bytes (FORM)'.",
+    .json = "snapshot: SNAPSHOT   db: DB   bytes: N\n"
+            "form: TEXT   (e.g. \"sha256 trailer verified\", \"gzip, no sha256 trailer to "
+            "verify\")\n"
+            "problems: N   found in the restored db (0: good)",
+    .exits = "0 restored and verified; 1 the SHA-256 trailer does not match (a damaged\n"
+             "snapshot; DB is not created), or the restored db is damaged (DB written);\n"
+             "2 usage, or DB exists; 3 SNAPSHOT cannot be read or is not a bolt snapshot",
+    .example = "$ strata restore backup.db -o /var/lib/etcd/member/snap/db\n"
+               "$ ssh backup 'cat db.gz' | strata restore - -o restored.db",
+};
 
 /* What the input looked like, read without moving its offset (regular files only). */
 typedef struct snap_form {
@@ -89,75 +107,99 @@ static const char *form_text(const snap_form *f, uint64_t db_size)
 
 int cmd_restore(int argc, char **argv)
 {
-    static const struct option extra[] = {
-        { "output", required_argument, NULL, 'o' },
-        { NULL, 0, NULL, 0 },
-    };
-    const char *db = NULL;
-    const cli_command_spec spec = { .name = "restore",
-                                    .usage = restore_usage,
-                                    .min_args = 1,
-                                    .max_args = 1,
-                                    .no_common = true,
-                                    .shorts = "o:",
-                                    .extra = extra,
-                                    .on_option = restore_option,
-                                    .ctx = &db };
+    const char *db_arg = NULL;
     cli_opts o;
-    int code = cli_parse(&spec, argc, argv, &o);
+    int code = cli_parse_ctx(&cmd_restore_spec, argc, argv, &o, &db_arg);
     if (code >= 0)
         return code;
-    if (db == NULL) {
+    if (db_arg == NULL) {
         fprintf(stderr, "strata restore: -o DB is required\n");
-        restore_usage(stderr);
+        cli_usage(&cmd_restore_spec, stderr);
         return CLI_USAGE;
     }
     const char *snap = argv[optind];
     struct stat st;
-    if (stat(db, &st) == 0) {
-        fprintf(stderr, "strata restore: %s exists; restore creates a new file only\n", db);
+    if (!cli_is_stdio(db_arg) && stat(db_arg, &st) == 0) {
+        fprintf(stderr, "strata restore: %s exists; restore creates a new file only\n", db_arg);
         return CLI_USAGE;
     }
-    bool from_stdin = strcmp(snap, "-") == 0;
+    bool from_stdin = cli_is_stdio(snap);
+    if (from_stdin && isatty(STDIN_FILENO)) {
+        fprintf(stderr, "strata restore: '-' reads standard input, which is a terminal; "
+                        "pipe a snapshot into it\n");
+        return CLI_USAGE;
+    }
+    cli_output out;
+    if ((code = cli_output_begin("restore", &o, db_arg, &out)) != CLI_OK)
+        return code;
+    const char *db = out.path;
     int fd = from_stdin ? STDIN_FILENO : open(snap, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return cli_report("restore", snap, -errno);
+    if (fd < 0) {
+        code = cli_report("restore", snap, -errno);
+        cli_output_end("restore", &out, false);
+        return code;
+    }
     snap_form form = { 0 };
     if (!from_stdin)
         form_probe(fd, &form);
+    cli_ticker *t = cli_ticker_start(&o, NULL, NULL);
     int rc = backend_snapshot_restore(fd, db);
+    cli_ticker_stop(t);
     if (!from_stdin)
         close(fd);
     const char *name = from_stdin ? "standard input" : snap;
+    const char *shown = cli_output_shown(&out);
     if (rc == BACKEND_ESNAPSHOTCHECKSUM) {
         cli_report("restore", name, rc);
         fprintf(stderr,
                 "strata restore: %s is damaged (its SHA-256 trailer does not match "
                 "the image); %s was not created\n",
-                name, db);
+                name, shown);
+        cli_output_end("restore", &out, false);
         return CLI_FINDING;
     }
-    if (rc == -EEXIST)
-        return cli_report("restore", db, rc); /* created meanwhile by someone else */
+    if (rc == -EEXIST) {
+        code = cli_report("restore", db, rc); /* created meanwhile by someone else */
+        cli_output_end("restore", &out, false);
+        return code;
+    }
     if (rc != 0) {
         code = cli_report("restore", name, rc);
         if (rc < 0 && rc > -4096)
-            fprintf(stderr, "strata restore: (reading %s or writing %s)\n", name, db);
+            fprintf(stderr, "strata restore: (reading %s or writing %s)\n", name, shown);
+        cli_output_end("restore", &out, false);
         return code;
     }
-    if (stat(db, &st) != 0)
-        return cli_report("restore", db, -errno);
-    printf("restored %s into %s: %" PRIu64 " bytes (%s)\n", name, db, (uint64_t)st.st_size,
-           form_text(&form, (uint64_t)st.st_size));
+    if (stat(db, &st) != 0) {
+        code = cli_report("restore", db, -errno);
+        cli_output_end("restore", &out, false);
+        return code;
+    }
+    uint64_t size = (uint64_t)st.st_size;
     /* Exit 0 means "DB is a good db": verify the structure of what was restored. */
     uint64_t problems = 0;
-    rc = cli_verify_db("restore", db, &problems);
-    if (rc != 0 || problems != 0) {
+    int vrc = cli_verify_db("restore", db, &problems);
+    code = cli_output_end("restore", &out, true);
+    if (code != CLI_OK)
+        return code;
+    if (o.json) {
+        json_t *doc = json_object();
+        cli_json_set(doc, "snapshot", json_string(from_stdin ? "-" : snap));
+        cli_json_set(doc, "db", json_string(db_arg));
+        cli_json_set(doc, "bytes", cli_json_u64(size));
+        cli_json_set(doc, "form", json_string(form_text(&form, size)));
+        cli_json_set(doc, "problems", cli_json_u64(problems));
+        code = cli_json_print("restore", stdout, doc);
+    } else {
+        fprintf(cli_output_summary(&out), "restored %s into %s: %" PRIu64 " bytes (%s)\n", name,
+                shown, size, form_text(&form, size));
+    }
+    if (vrc != 0 || problems != 0) {
         fprintf(stderr,
                 "strata restore: %s was written, but the snapshot held a damaged db (%" PRIu64
                 " problem%s): 'strata salvage' recovers what is readable\n",
-                db, problems, problems == 1 ? "" : "s");
+                shown, problems, problems == 1 ? "" : "s");
         return CLI_FINDING;
     }
-    return CLI_OK;
+    return code;
 }

@@ -53,6 +53,7 @@ static void salvage_usage(FILE *out)
                  "  -o, --output DST     the new file (must not exist)\n"
                  "  --orphans            also copy leaf pages reached from nowhere and not\n"
                  "                       free into the bucket lost+found/PGID\n" CLI_COMMON_HELP);
+    fprintf(out, "\nexample:\n  $ strata salvage --orphans -o rescued.db damaged.db\n");
 }
 
 /* A key range the newest walk could not read, copied out of the page buffers. */

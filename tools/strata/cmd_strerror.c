@@ -14,6 +14,7 @@ static void strerror_usage(FILE *out)
     fprintf(out, "usage: strata strerror CODE...\n\n"
                  "Print each strata status code's symbolic name and message.\n"
                  "Exit 1 when a code is unknown to every layer.\n");
+    fprintf(out, "\nexample:\n  $ strata strerror -5104 -5105\n");
 }
 
 int cmd_strerror(int argc, char **argv)

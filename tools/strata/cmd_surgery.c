@@ -51,6 +51,7 @@ static void surgery_usage(FILE *out)
                  "Exit: 0 done, 1 the repair is not possible on this file (or validate\n"
                  "found a problem, or a range the page does not have), 2 usage, 3 SRC\n"
                  "unreadable or DST cannot be written.\n");
+    fprintf(out, "\nexample:\n  $ strata surgery freelist rebuild -o fixed.db damaged.db\n");
 }
 
 typedef struct surgery {

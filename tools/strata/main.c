@@ -15,33 +15,50 @@
 #endif
 
 #include "cli.h"
+#include "cli_db.h"
 
 static const cli_command commands[] = {
-    { "bench", "micro-benchmarks (strata bench index)", cmd_bench },
-    { "buckets", "list the buckets at the top of a db (or inside a bucket)", cmd_buckets },
-    { "check", "verify a db file; one line per problem", cmd_check },
-    { "compact", "copy the live data into a new, fully packed file", cmd_compact },
-    { "defrag", "defragment an etcd db file in place (etcd's backend defrag)", cmd_defrag },
-    { "dump", "print the canonical dump (bolt-dump v1)", cmd_dump },
-    { "gen", "write a demo db from a seeded generator", cmd_gen },
-    { "get", "print the value of a key", cmd_get },
-    { "hash", "etcd's backend hash of a db file (CRC-32C, as etcd computes it)", cmd_hash },
-    { "info", "page size and both meta pages' fields", cmd_info },
-    { "keys", "list the keys of a bucket", cmd_keys },
-    { "load", "create a db from a canonical dump on standard input", cmd_load },
-    { "page", "decode pages (or hexdump them with --format hex)", cmd_page },
-    { "page-item", "print one element of a branch or leaf page", cmd_page_item },
-    { "pages", "list every page: id, type, items, overflow; free pages marked", cmd_pages },
-    { "restore", "create a db file from a snapshot (plain, sha256 trailer, gzip)", cmd_restore },
-    { "salvage", "copy everything readable from a damaged file into a new one", cmd_salvage },
-    { "script", "run an mvcc script (ORACLE.md) on stdin; print etcd's canonical output",
-      cmd_script },
-    { "snapshot", "write a consistent copy of a db file (etcd's snapshot)", cmd_snapshot },
-    { "stats", "bucket statistics: pages, keys, depth, bytes used/allocated", cmd_stats },
-    { "strerror", "describe strata status codes (e.g. strata strerror -5104)", cmd_strerror },
-    { "surgery", "repair a copy of a damaged file (meta, pages, freelist)", cmd_surgery },
+    { "bench", "micro-benchmarks (strata bench index)", cmd_bench, NULL },
+    { "buckets", "list the buckets at the top of a db (or inside a bucket)", cmd_buckets,
+      &cmd_buckets_spec },
+    { "check", "verify a db file; one line per problem", cmd_check, &cmd_check_spec },
+    { "compact", "copy the live data into a new, fully packed file", cmd_compact,
+      &cmd_compact_spec },
+    { "completion", "print the bash completion script (strata completion bash)", cmd_completion,
+      &cmd_completion_spec },
+    { "defrag", "defragment an etcd db file in place (etcd's backend defrag)", cmd_defrag,
+      &cmd_defrag_spec },
+    { "dump", "print the canonical dump (bolt-dump v1)", cmd_dump, &cmd_dump_spec },
+    { "gen", "write a demo db from a seeded generator", cmd_gen, NULL },
+    { "get", "print the value of a key", cmd_get, &cmd_get_spec },
+    { "hash", "etcd's backend hash of a db file (CRC-32C, as etcd computes it)", cmd_hash,
+      &cmd_hash_spec },
+    { "info", "page size and both meta pages' fields", cmd_info, &cmd_info_spec },
+    { "keys", "list the keys of a bucket", cmd_keys, &cmd_keys_spec },
+    { "load", "create a db from a canonical dump on standard input", cmd_load, NULL },
+    { "page", "decode pages (or hexdump them with --format hex)", cmd_page, &cmd_page_spec },
+    { "page-item", "print one element of a branch or leaf page", cmd_page_item,
+      &cmd_page_item_spec },
+    { "pages", "list every page: id, type, items, overflow; free pages marked", cmd_pages,
+      &cmd_pages_spec },
+    { "restore", "create a db file from a snapshot (plain, sha256 trailer, gzip)", cmd_restore,
+      &cmd_restore_spec },
+    { "salvage", "copy everything readable from a damaged file into a new one", cmd_salvage, NULL },
+    { "script", "run an mvcc script (on stdin); print etcd's canonical output", cmd_script, NULL },
+    { "snapshot", "write a consistent copy of a db file (etcd's snapshot)", cmd_snapshot,
+      &cmd_snapshot_spec },
+    { "stats", "bbolt's bucket statistics (pages, keys, depth, bytes) of top-level buckets",
+      cmd_stats, &cmd_stats_spec },
+    { "strerror", "describe strata status codes (e.g. strata strerror -5104)", cmd_strerror, NULL },
+    { "surgery", "repair a copy of a damaged file (meta, pages, freelist)", cmd_surgery, NULL },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+const cli_command *cli_commands(size_t *n)
+{
+    *n = N_COMMANDS;
+    return commands;
+}
 
 static void usage(FILE *out)
 {
@@ -50,8 +67,12 @@ static void usage(FILE *out)
                  "commands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\nRun 'strata COMMAND --help' for a command's options.\n"
-                 "Exit codes: 0 ok, 1 finding, 2 usage, 3 cannot open/read, 4 internal error.\n");
+    fprintf(out,
+            "\nRun 'strata COMMAND --help' for a command's options and an example; 'man strata'.\n"
+            "Keys, bucket names and values print as text, or as 0x-hex when not printable (or\n"
+            "when the text starts with 0x), and are read back the same way. Read commands take\n"
+            "--live (no lock) and --json; '-' is standard input or output.\n"
+            "Exit codes: 0 ok, 1 finding, 2 usage, 3 cannot open/read, 4 internal error.\n");
 }
 
 int main(int argc, char **argv)

@@ -8,6 +8,7 @@
 //	boltcheck mutate -seed N [-freelist keep|sync|nosync] FILE
 //	boltcheck compare A B                             compare two dumps
 //	boltcheck corrupt -kind KIND [-seed N] FILE       damage a file (tests)
+//	boltcheck clistats [-prefix HEX] FILE             bbolt CLI's stats figures
 //
 // Exit codes: 0 ok, 1 problems found, 2 cannot open (or bad usage), 3 crash.
 //
@@ -115,6 +116,8 @@ func run(args []string) int {
 		return cmdCorrupt(rest)
 	case "bbolt-read":
 		return cmdBboltRead(rest)
+	case "clistats":
+		return cmdCliStats(rest)
 	case "-h", "-help", "--help", "help":
 		usage()
 		return exitOK

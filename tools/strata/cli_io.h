@@ -1,0 +1,81 @@
+/*
+ * cli_io.h: "-" as a path, and progress on a terminal, for every command.
+ *
+ *   - An input path "-" is standard input. Commands need a file (bolt maps
+ *     it, the pread commands seek in it), so cli_input_begin copies
+ *     standard input to a temporary file in $TMPDIR and gives its path;
+ *     messages name it "-". cli_input_end removes it.
+ *   - An output path "-" is standard output. A command that creates a new
+ *     file (compact, restore, load, salvage, surgery, gen) writes it under
+ *     a temporary name in a private $TMPDIR directory and cli_output_end
+ *     copies it to standard output once it is complete, so a failure never
+ *     leaves half a file in a pipe. The summary such a command prints then
+ *     goes to stderr (cli_output_summary), and --json with "-o -" is a
+ *     usage error: both want stdout. Standard output that is a terminal is
+ *     refused (a db file is binary).
+ *   - Progress goes to stderr, only when stderr is a terminal and the
+ *     command was not asked for --json (cli_progress_wanted): one line,
+ *     rewritten in place and cleared at the end. Commands that have a
+ *     counter pass it to a ticker; others show the elapsed time.
+ */
+#ifndef STRATA_CLI_IO_H
+#define STRATA_CLI_IO_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cli_db.h"
+
+/* True for "-". */
+bool cli_is_stdio(const char *arg);
+
+typedef struct cli_input {
+    const char *path; /* what to open: the argument, or the temporary copy */
+    char *tmp;        /* the temporary copy of standard input (owned), or NULL */
+} cli_input;
+
+/* Resolve an input argument; CLI_OK, or the exit code after printing why. */
+int cli_input_begin(const char *cmd, const char *arg, cli_input *in);
+/* Remove the temporary copy, if any. */
+void cli_input_end(cli_input *in);
+
+typedef struct cli_output {
+    const char *path; /* where the command writes: the argument, or a temporary path */
+    bool to_stdout;   /* the argument was "-" */
+    char *tmpdir;     /* the private directory of the temporary path (owned), or NULL */
+    char *tmppath;    /* owned, or NULL */
+} cli_output;
+
+/*
+ * Resolve an output argument; CLI_OK, or the exit code after printing why
+ * (CLI_USAGE for "-" when stdout is a terminal, or with o->json).
+ */
+int cli_output_begin(const char *cmd, const cli_opts *o, const char *arg, cli_output *out);
+/*
+ * Finish: when ok and the output is "-", copy the temporary file to
+ * standard output; remove the temporary file and directory in any case.
+ * Returns CLI_OK, or the exit code after printing why.
+ */
+int cli_output_end(const char *cmd, cli_output *out, bool ok);
+/* Where a command's summary line goes: stderr when its output is stdout. */
+FILE *cli_output_summary(const cli_output *out);
+/* How messages name the output: "-" for standard output. */
+const char *cli_output_shown(const cli_output *out);
+
+/* Whether to show progress: stderr is a terminal and not --json. */
+bool cli_progress_wanted(const cli_opts *o);
+
+/*
+ * A progress line redrawn every 250 ms on stderr by a thread of its own:
+ * "CMD: COUNT UNIT, S.S s" (or just the time without a counter) until
+ * cli_ticker_stop, which clears the line. Returns NULL (no thread, nothing
+ * shown) when progress is not wanted or no thread can be made; every call
+ * accepts NULL. counter may be NULL; the command updates it as it goes.
+ */
+typedef struct cli_ticker cli_ticker;
+cli_ticker *cli_ticker_start(const cli_opts *o, const char *unit, _Atomic uint64_t *counter);
+void cli_ticker_stop(cli_ticker *t);
+
+#endif
