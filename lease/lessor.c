@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "leasepb.h"
+#include "sync.h"
 
 static const bolt_val lease_bucket = { "lease", 5 };
 
@@ -286,21 +287,31 @@ int lease_lessor_open(backend *be, const lease_options *opt, lease_lessor **out)
     l->be = be;
     l->clock = l->opt.clock != NULL ? l->opt.clock : strata_clock_monotonic();
     l->checkpoints = !l->opt.checkpoint_off && !l->opt.no_clock;
-    pthread_mutex_init(&l->mu, NULL);
-    pthread_cond_init(&l->revoke_cv, NULL);
-    pthread_mutex_init(&l->loop_mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&l->loop_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    pthread_mutex_t *const mus[] = { &l->mu, &l->loop_mu };
+    int rc = strata__mutexes_init(mus, 2); /* all or none, -errno */
+    if (rc == 0) {
+        rc = strata__cond_init(&l->revoke_cv, false);
+        if (rc == 0) {
+            rc = strata__cond_init(&l->loop_cv, true);
+            if (rc != 0)
+                pthread_cond_destroy(&l->revoke_cv);
+        }
+        if (rc != 0) {
+            pthread_mutex_destroy(&l->loop_mu);
+            pthread_mutex_destroy(&l->mu);
+        }
+    }
+    if (rc != 0) {
+        strata_free(l);
+        return rc;
+    }
     lease__queue_init(&l->expq, LEASE__Q_EXPIRY);
     lease__queue_init(&l->cpq, LEASE__Q_CHECKPOINT);
 
     /* etcd's initAndRecover: create the bucket, load every record. */
     backend_batch_tx *tx = backend_batch(be);
     backend_batch_tx_lock(tx);
-    int rc = backend_batch_tx_create_bucket(tx, lease_bucket);
+    rc = backend_batch_tx_create_bucket(tx, lease_bucket);
     if (rc == 0) {
         load_ctx c = { l, 0 };
         rc = backend_batch_tx_for_each(tx, lease_bucket, load_record, &c);
@@ -512,42 +523,42 @@ static void remove_lease(lease_lessor *l, lease__lease *ls)
     pthread_cond_broadcast(&l->revoke_cv);
 }
 
-static int cmp_items(const void *a, const void *b)
+static int cmp_vals(const void *a, const void *b)
 {
-    const lease__item *x = *(lease__item *const *)a, *y = *(lease__item *const *)b;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(x->key, y->key, n);
+    const bolt_val *x = a, *y = b;
+    size_t n = x->size < y->size ? x->size : y->size;
+    int c = n > 0 ? memcmp(x->data, y->data, n) : 0;
     if (c != 0)
         return c;
-    return x->len < y->len ? -1 : x->len > y->len;
+    return x->size < y->size ? -1 : x->size > y->size;
 }
 
-/* ls's keys, sorted, copied into one block (they must survive detach); mu held. */
+/*
+ * ls's keys, sorted, copied into one block (they must survive detach); mu
+ * held. The keys are copied first, in list order, and the copies sorted:
+ * the comparisons then read one compact block instead of items scattered
+ * over the heap (a revoke of 100,000 keys spent most of its sort in cache
+ * misses on the items).
+ */
 static int sorted_keys(const lease__lease *ls, lease_keys **out)
 {
     size_t total = 0;
     for (const lease__item *it = ls->items; it != NULL; it = it->next)
         total += it->len;
-    lease__item **v = strata_malloc((ls->nitems > 0 ? ls->nitems : 1) * sizeof *v);
     lease_keys *k = strata_malloc(sizeof *k + ls->nitems * sizeof(bolt_val) + total + 1);
-    if (v == NULL || k == NULL) {
-        strata_free(v);
-        strata_free(k);
+    if (k == NULL)
         return -ENOMEM;
-    }
-    size_t n = 0;
-    for (lease__item *it = ls->items; it != NULL; it = it->next)
-        v[n++] = it;
-    qsort(v, n, sizeof *v, cmp_items);
-    k->n = n;
+    k->n = ls->nitems;
     k->keys = (bolt_val *)(k + 1);
-    uint8_t *p = (uint8_t *)(k->keys + n);
-    for (size_t i = 0; i < n; i++) {
-        memcpy(p, v[i]->key, v[i]->len);
-        k->keys[i] = (bolt_val){ p, v[i]->len };
-        p += v[i]->len;
+    uint8_t *p = (uint8_t *)(k->keys + k->n);
+    size_t n = 0;
+    for (const lease__item *it = ls->items; it != NULL; it = it->next) {
+        if (it->len > 0)
+            memcpy(p, it->key, it->len);
+        k->keys[n++] = (bolt_val){ p, it->len };
+        p += it->len;
     }
-    strata_free(v);
+    qsort(k->keys, n, sizeof *k->keys, cmp_vals);
     *out = k;
     return 0;
 }

@@ -25,6 +25,7 @@
 
 #include "be64.h"
 #include "mvcc_int.h"
+#include "sync.h"
 
 void mvcc_options_init(mvcc_options *o)
 {
@@ -201,15 +202,26 @@ int mvcc_store_open(backend *be, const mvcc_options *opt, mvcc_store **out)
     s->read_only = s->opt.read_only;
     s->current_rev = 1;
     s->compact_rev = -1;
-    pthread_mutex_init(&s->write_mu, NULL);
-    pthread_mutex_init(&s->rev_mu, NULL);
-    pthread_mutex_init(&s->hash_mu, NULL);
-    pthread_mutex_init(&s->cmp_mu, NULL);
-    pthread_cond_init(&s->cmp_cv, NULL);
-    pthread_cond_init(&s->cmp_done_cv, NULL);
+    pthread_mutex_t *const mus[] = { &s->write_mu, &s->rev_mu, &s->hash_mu, &s->cmp_mu };
+    int rc = strata__mutexes_init(mus, 4); /* all or none, -errno */
+    if (rc == 0) {
+        rc = strata__cond_init(&s->cmp_cv, false);
+        if (rc == 0) {
+            rc = strata__cond_init(&s->cmp_done_cv, false);
+            if (rc != 0)
+                pthread_cond_destroy(&s->cmp_cv);
+        }
+        if (rc != 0)
+            for (size_t i = 4; i > 0; i--)
+                pthread_mutex_destroy(mus[i - 1]);
+    }
+    if (rc != 0) {
+        strata_free(s);
+        return rc;
+    }
     mvcc__hash_init(&s->hash);
     bool bound = false;
-    int rc = idx_tree_new(&s->index);
+    rc = idx_tree_new(&s->index);
     if (rc != 0)
         goto fail;
     if (s->lessor != NULL) {

@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "mvcc_int.h"
+#include "sync.h"
 
 #define RESTORE_CHUNK 65536
 
@@ -501,9 +502,19 @@ int mvcc__restore(mvcc_store *s)
         rc = -ENOMEM;
         goto out;
     }
-    pthread_mutex_init(&c.mu, NULL);
-    pthread_cond_init(&c.go, NULL);
-    pthread_cond_init(&c.done, NULL);
+    rc = -pthread_mutex_init(&c.mu, NULL);
+    if (rc == 0) {
+        rc = strata__cond_init(&c.go, false);
+        if (rc == 0) {
+            rc = strata__cond_init(&c.done, false);
+            if (rc != 0)
+                pthread_cond_destroy(&c.go);
+        }
+        if (rc != 0)
+            pthread_mutex_destroy(&c.mu);
+    }
+    if (rc != 0)
+        goto out; /* -errno: nothing of c's locks to destroy */
     for (unsigned i = 0; i < c.nworkers; i++) {
         c.w[i].ctx = &c;
         c.w[i].id = i;

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sync.h"
 #include "watch_int.h"
 
 void mvcc_watch_stream_options_init(mvcc_watch_stream_options *o)
@@ -69,12 +70,17 @@ int mvcc__watch_stream_open(mvcc__watchable *W, const mvcc_watch_stream_options 
     ws->cap = opt.queue_len;
     ws->max_bytes = opt.max_bytes;
     mvcc__wmap_init(&ws->ids);
-    pthread_mutex_init(&ws->qmu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&ws->qcv, &ca);
-    pthread_condattr_destroy(&ca);
+    int rc = -pthread_mutex_init(&ws->qmu, NULL);
+    if (rc == 0) {
+        rc = strata__cond_init(&ws->qcv, true);
+        if (rc != 0)
+            pthread_mutex_destroy(&ws->qmu);
+    }
+    if (rc != 0) {
+        strata_free(ws->ring);
+        strata_free(ws);
+        return rc;
+    }
     ws->W = W;
 
     pthread_mutex_lock(&W->mu);

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sync.h"
 #include "watch_int.h"
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -539,13 +540,21 @@ int mvcc__watchable_open(const mvcc__watch_source *src, const mvcc__watchable_op
         W->opt.max_per_sync = MVCC__WATCH_MAX_PER_SYNC;
     mvcc__wgroup_init(&W->synced);
     mvcc__wgroup_init(&W->unsynced);
-    pthread_mutex_init(&W->mu, NULL);
-    pthread_mutex_init(&W->kick_mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&W->kick_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    pthread_mutex_t *const mus[] = { &W->mu, &W->kick_mu };
+    int irc = strata__mutexes_init(mus, 2); /* all or none, -errno */
+    if (irc == 0) {
+        irc = strata__cond_init(&W->kick_cv, true);
+        if (irc != 0) {
+            pthread_mutex_destroy(&W->kick_mu);
+            pthread_mutex_destroy(&W->mu);
+        }
+    }
+    if (irc != 0) {
+        mvcc__wgroup_destroy(&W->synced);
+        mvcc__wgroup_destroy(&W->unsynced);
+        strata_free(W);
+        return irc;
+    }
     W->refs = 1;
     if (!W->opt.no_thread) {
         int rc = pthread_create(&W->thread, NULL, sync_thread, W);

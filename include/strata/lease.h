@@ -184,7 +184,7 @@ STRATA_API void lease_options_init(lease_options *o);
  * its key is not 8 bytes or not its ID, its ID is 0, or its TTL or
  * RemainingTTL is negative (opt->errmsg names the record); backend's codes
  * (BOLT_EDATABASEREADONLY: a read-only backend); -ENOMEM; -errno from
- * thread creation. *out is NULL on failure.
+ * initialising its locks or creating its thread. *out is NULL on failure.
  */
 STRATA_API int lease_lessor_open(backend *be, const lease_options *opt, lease_lessor **out);
 

@@ -177,7 +177,7 @@ STRATA_API void mvcc_options_init(mvcc_options *o);
  * in the background (not read-only). opt may be NULL (defaults); it is
  * copied.
  *
- * Returns 0; STRATA_EMISUSE (NULL be); -ENOMEM; -errno (threads); the
+ * Returns 0; STRATA_EMISUSE (NULL be); -ENOMEM; -errno (locks, threads); the
  * backend's codes (BOLT_EDATABASEREADONLY: a read-only backend without
  * opt->read_only); MVCC_ENOLESSOR (a lessor given to a build without
  * lease support); for a damaged `key` or `meta` bucket (described in

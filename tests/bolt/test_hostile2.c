@@ -659,6 +659,37 @@ static void test_compact_faults(void)
 }
 
 /*
+ * The walks' output faults: a dump whose output cannot be written (a full
+ * device) ends with -EIO, at once, whatever it walks.
+ */
+static void test_dump_output_fault(void)
+{
+    size_t len;
+    char *clean;
+    unsigned char *img = make_base(&len, &clean);
+    char path[4096];
+    write_img("dump-fault.db", img, len, path, sizeof path);
+    bolt_options o = bt_opts();
+    o.read_only = true;
+    bolt_db *db;
+    ASSERT_OK(bolt_open(path, &o, &db));
+    FILE *full = fopen("/dev/full", "w");
+    if (full == NULL) {
+        printf("  skipped: no /dev/full\n");
+    } else {
+        setvbuf(full, NULL, _IONBF, 0); /* every write reaches the device and fails */
+        bolt_tx *tx;
+        ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+        ASSERT_RC(bolt_tx_dump(tx, full, 0), -EIO);
+        bolt_tx_rollback(tx);
+        fclose(full);
+    }
+    ASSERT_OK(bolt_close(db));
+    free(clean);
+    free(img);
+}
+
+/*
  * With STRATA_HOSTILE_CORPUS=DIR: write the named mutations of the base
  * file into DIR (fuzz/corpus/db/hostile-*), then exit.
  */
@@ -710,5 +741,6 @@ int main(void)
     RUN_SELECTED(test_freelist_in_use);
     RUN_SELECTED(test_short_address_space);
     RUN_SELECTED(test_compact_faults);
+    RUN_SELECTED(test_dump_output_fault);
     return 0;
 }

@@ -54,6 +54,14 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* CPU time of the calling thread: what an operation costs when the machine is shared. */
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static double peak_rss_mib(void)
 {
     struct rusage ru;
@@ -240,37 +248,45 @@ static int bench_rates(const char *dir, long n, bool keep)
     int rc = stack_open(&s, dir, "lease-rates.db", &lo);
     if (rc != 0)
         return fail("open", rc);
-    char key[48];
-    uint64_t t0 = mono_ns();
+    char key[48], cpu[64];
+    uint64_t t0 = mono_ns(), c0 = thread_cpu_ns();
     for (long i = 1; i <= n; i++)
         if ((rc = lease_grant(s.l, i, 3600, NULL)) != 0)
             return fail("grant", rc);
-    line("L-grant", (double)n, (double)(mono_ns() - t0) / 1e9, s.path, "");
+#define CPU_EXTRA()                                              \
+    (snprintf(cpu, sizeof cpu, "cpu_per_s=%.0f",                 \
+              (double)n * 1e9 / (double)(thread_cpu_ns() - c0)), \
+     cpu)
+    line("L-grant", (double)n, (double)(mono_ns() - t0) / 1e9, s.path, CPU_EXTRA());
 
     t0 = mono_ns();
+    c0 = thread_cpu_ns();
     for (long i = 1; i <= n; i++) {
         int kl = leased_key(key, sizeof key, i);
         int64_t rev;
         if ((rc = mvcc_store_put(s.kv, key, (size_t)kl, "v", 1, i, &rev)) != 0)
             return fail("leased put", rc);
     }
-    line("L-put", (double)n, (double)(mono_ns() - t0) / 1e9, s.path, "");
+    line("L-put", (double)n, (double)(mono_ns() - t0) / 1e9, s.path, CPU_EXTRA());
 
     t0 = mono_ns();
+    c0 = thread_cpu_ns();
     for (long i = 1; i <= n; i++)
         if ((rc = lease_renew(s.l, i, NULL)) != 0)
             return fail("renew", rc);
-    line("L-renew", (double)n, (double)(mono_ns() - t0) / 1e9, s.path, "");
+    line("L-renew", (double)n, (double)(mono_ns() - t0) / 1e9, s.path, CPU_EXTRA());
 
     int64_t rev0 = mvcc_store_rev(s.kv);
     t0 = mono_ns();
+    c0 = thread_cpu_ns();
     for (long i = 1; i <= n; i++)
         if ((rc = lease_revoke(s.l, i)) != 0)
             return fail("revoke", rc);
     double wall = (double)(mono_ns() - t0) / 1e9;
-    char extra[128];
-    snprintf(extra, sizeof extra, "revisions=%" PRId64 " leases_left=%zu",
-             mvcc_store_rev(s.kv) - rev0, lease_count(s.l));
+    char extra[192];
+    snprintf(extra, sizeof extra, "revisions=%" PRId64 " leases_left=%zu %s",
+             mvcc_store_rev(s.kv) - rev0, lease_count(s.l), CPU_EXTRA());
+#undef CPU_EXTRA
     line("L-revoke", (double)n, wall, s.path, extra);
     if ((rc = stack_close(&s, keep)) != 0)
         return fail("close", rc);
@@ -316,9 +332,9 @@ static int bench_revoke_big(const char *dir, long k, bool keep)
     nanosleep(&pause, NULL);
     putter_window(&p, true);
     int64_t rev0 = mvcc_store_rev(s.kv);
-    uint64_t t0 = mono_ns();
+    uint64_t t0 = mono_ns(), c0 = thread_cpu_ns();
     rc = lease_revoke(s.l, 1);
-    uint64_t t1 = mono_ns();
+    uint64_t t1 = mono_ns(), c1 = thread_cpu_ns();
     int64_t rev1 = mvcc_store_rev(s.kv);
     nanosleep(&pause, NULL); /* the put that waited on the revoke ends in the window */
     putter_window(&p, false);
@@ -340,8 +356,9 @@ static int bench_revoke_big(const char *dir, long k, bool keep)
     char extra[256];
     snprintf(extra, sizeof extra,
              "keys=%ld keys_left=%" PRId64 " put_stall_max_ms=%.2f revoke_ms=%.2f "
-             "putter_puts_around=%" PRId64,
-             k, rr.count, (double)p.max_ns / 1e6, (double)(t1 - t0) / 1e6, rev1 - rev0 - 1);
+             "revoke_cpu_ms=%.2f cpu_keys_per_s=%.0f putter_puts_around=%" PRId64,
+             k, rr.count, (double)p.max_ns / 1e6, (double)(t1 - t0) / 1e6, (double)(c1 - c0) / 1e6,
+             (double)k * 1e9 / (double)(c1 - c0), rev1 - rev0 - 1);
     mvcc_range_result_release(&rr);
     line("L-revoke-big", (double)k, (double)(t1 - t0) / 1e9, s.path, extra);
     if ((rc = stack_close(&s, keep)) != 0)
