@@ -984,6 +984,7 @@ void lease_lessor_stats(lease_lessor *l, lease_stats *out)
     out->auto_revoked = __atomic_load_n(&l->stats.auto_revoked, __ATOMIC_RELAXED);
     out->checkpoints = __atomic_load_n(&l->stats.checkpoints, __ATOMIC_RELAXED);
     out->records_written = __atomic_load_n(&l->stats.records_written, __ATOMIC_RELAXED);
+    out->auto_revoke_cpu_ns = __atomic_load_n(&l->stats.auto_revoke_cpu_ns, __ATOMIC_RELAXED);
 }
 
 /* ---- the checker ---------------------------------------------------------- */

@@ -84,9 +84,16 @@ void lease__pass(lease_lessor *l)
                 size_t m = n - i < l->opt.expire_batch ? n - i : l->opt.expire_batch;
                 fn(l->opt.on_expired_arg, ids + i, m);
             }
-        if (l->opt.auto_revoke)
+        if (l->opt.auto_revoke) {
+            struct timespec c0, c1;
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
             for (size_t i = 0; i < n; i++)
                 (void)lease__revoke_expired(l, ids[i]); /* gone or renewed: nothing to do */
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+            int64_t d = (int64_t)(c1.tv_sec - c0.tv_sec) * 1000000000 + (c1.tv_nsec - c0.tv_nsec);
+            if (d > 0)
+                __atomic_add_fetch(&l->stats.auto_revoke_cpu_ns, (uint64_t)d, __ATOMIC_RELAXED);
+        }
     }
     strata_free(ids);
 }

@@ -321,10 +321,11 @@ STRATA_API int lease_lessor_poke(lease_lessor *l);
 /* Counters since open (read without locks; for tests and benchmarks). */
 typedef struct lease_stats {
     uint64_t granted, revoked, renewed;
-    uint64_t offered;         /* IDs handed to on_expired (re-offers included) */
-    uint64_t auto_revoked;    /* revoked by auto_revoke */
-    uint64_t checkpoints;     /* remaining TTLs recorded */
-    uint64_t records_written; /* lease records written by the commit hook */
+    uint64_t offered;            /* IDs handed to on_expired (re-offers included) */
+    uint64_t auto_revoked;       /* revoked by auto_revoke */
+    uint64_t checkpoints;        /* remaining TTLs recorded */
+    uint64_t records_written;    /* lease records written by the commit hook */
+    uint64_t auto_revoke_cpu_ns; /* CPU time the lessor's passes spent in auto-revokes */
 } lease_stats;
 
 STRATA_API void lease_lessor_stats(lease_lessor *l, lease_stats *out);

@@ -100,6 +100,7 @@ typedef struct putter {
     uint64_t *lat; /* latencies (ns) while recording */
     size_t n, cap;
     uint64_t max_ns;
+    uint32_t rate; /* puts per second, paced; 0 = as fast as it can */
     int rc;
     pthread_t thread;
 } putter;
@@ -108,8 +109,20 @@ static void *putter_main(void *arg)
 {
     putter *p = arg;
     char key[32];
-    uint64_t i = 0;
+    uint64_t i = 0, next = mono_ns();
     while (!atomic_load(&p->stop)) {
+        if (p->rate != 0) {
+            /* Paced: one put every 1/rate s (a late put does not make up for lost time). */
+            next += 1000000000u / p->rate;
+            uint64_t now = mono_ns();
+            if (now < next) {
+                struct timespec ts = { (time_t)((next - now) / 1000000000u),
+                                       (long)((next - now) % 1000000000u) };
+                nanosleep(&ts, NULL);
+            } else {
+                next = now;
+            }
+        }
         snprintf(key, sizeof key, "putter-%04" PRIu64, i++ % 1000);
         uint64_t t0 = mono_ns();
         int64_t rev;
@@ -129,10 +142,11 @@ static void *putter_main(void *arg)
     return NULL;
 }
 
-static int putter_start(putter *p, mvcc_store *kv, size_t cap)
+static int putter_start(putter *p, mvcc_store *kv, size_t cap, uint32_t rate)
 {
     memset(p, 0, sizeof *p);
     p->kv = kv;
+    p->rate = rate;
     p->cap = cap;
     p->lat = malloc(cap * sizeof *p->lat);
     if (p->lat == NULL)
@@ -325,7 +339,7 @@ static int bench_revoke_big(const char *dir, long k, bool keep)
     if ((rc = mvcc_store_commit(s.kv)) != 0)
         return fail("commit", rc);
     putter p;
-    if ((rc = putter_start(&p, s.kv, 1 << 20)) != 0)
+    if ((rc = putter_start(&p, s.kv, 1 << 20, 0)) != 0)
         return fail("putter", rc);
     /* Let the putter run a moment, then time the revoke. */
     struct timespec pause = { 0, 100 * 1000000L };
@@ -383,7 +397,8 @@ static void on_expired(void *arg, const int64_t *ids, size_t n)
         atomic_store(&w->all_offered_at, mono_ns());
 }
 
-static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, bool keep)
+static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, uint32_t put_rate,
+                        bool keep)
 {
     static bench_clock clk;
     clk.clock.now_ns = bench_clock_now;
@@ -421,7 +436,7 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
     double setup_s = (double)(mono_ns() - t0) / 1e9;
 
     putter p;
-    if ((rc = putter_start(&p, s.kv, 1 << 24)) != 0)
+    if ((rc = putter_start(&p, s.kv, 1 << 24, put_rate)) != 0)
         return fail("putter", rc);
     /* The putter alone, for the TTL plus the time the expiry is allowed (5 s). */
     uint64_t window_ns = (ttl_s + 5) * 1000000000u;
@@ -465,12 +480,16 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
              "leases=%ld ttl_s=%" PRIu64 " setup_s=%.1f all_offered_after_ttl_s=%.3f "
              "all_revoked_after_ttl_s=%.3f offered=%zu revoked=%" PRIu64 " leases_left=%zu "
              "put_p99_alone_us=%.1f put_p99_expiry_us=%.1f p99_ratio=%.2f puts_alone=%zu "
-             "puts_expiry=%zu rate=%u",
+             "puts_expiry=%zu put_rate=%u rate=%u revoke_cpu_s=%.2f cpu_revokes_per_s=%.0f",
              m, ttl_s, setup_s,
              offered_at != 0 ? ((double)offered_at - (double)expiry_at) / 1e9 : -1.0,
              all_revoked_at != 0 ? ((double)all_revoked_at - (double)expiry_at) / 1e9 : -1.0,
              atomic_load(&w.offered), st.auto_revoked, lease_count(s.l), base_p99, exp_p99,
-             base_p99 > 0 ? exp_p99 / base_p99 : 0, base_n, exp_n, rate);
+             base_p99 > 0 ? exp_p99 / base_p99 : 0, base_n, exp_n, put_rate, rate,
+             (double)st.auto_revoke_cpu_ns / 1e9,
+             st.auto_revoke_cpu_ns > 0
+                     ? (double)st.auto_revoked * 1e9 / (double)st.auto_revoke_cpu_ns
+                     : 0.0);
     double wall = all_revoked_at != 0 ? (double)(all_revoked_at - expiry_at) / 1e9 : 0;
     line("L-expiry", (double)st.auto_revoked, wall, s.path, extra);
     if ((rc = stack_close(&s, keep)) != 0)
@@ -481,7 +500,7 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: strata bench lease [-n N] [-k KEYS] [-m LEASES] [--ttl S] [--rate R]\n"
-                 "                          [-w LIST] [--dir DIR] [--keep]\n\n"
+                 "                          [--put-rate P] [-w LIST] [--dir DIR] [--keep]\n\n"
                  "The lessor over a backend and an mvcc store:\n"
                  "  rates      L-grant, L-put, L-renew, L-revoke: N leases (default 100000)\n"
                  "  big        L-revoke-big: one lease with KEYS keys (default 100000) revoked,\n"
@@ -489,7 +508,8 @@ static void usage(FILE *out)
                  "  expiry     L-expiry: LEASES leases (default 1000000), one key each, expiring\n"
                  "             together after S seconds (default 1) and revoked by the lessor\n"
                  "             (auto_revoke; --rate R offers at most R per second, default no\n"
-                 "             limit); a putter's p99 alone and during the expiry\n"
+                 "             limit); a putter's p99 alone and during the expiry (the putter\n"
+                 "             makes P puts per second, default 10000; 0: as fast as it can)\n"
                  "-w picks phases (comma-separated: rates,big,expiry; default all).\n"
                  "Files go to DIR (default: a new directory under /tmp), removed unless --keep.\n");
 }
@@ -498,13 +518,17 @@ int bench_lease(int argc, char **argv)
 {
     long n = 100000, k = 100000, m = 1000000;
     uint64_t ttl = 1;
-    uint32_t rate = 0;
+    uint32_t rate = 0, put_rate = 10000;
     const char *dir = NULL, *which = "rates,big,expiry";
     bool keep = false;
     static const struct option longopts[] = {
-        { "dir", required_argument, NULL, 'd' }, { "keep", no_argument, NULL, 'K' },
-        { "ttl", required_argument, NULL, 't' }, { "rate", required_argument, NULL, 'r' },
-        { "help", no_argument, NULL, 'h' },      { NULL, 0, NULL, 0 },
+        { "dir", required_argument, NULL, 'd' },
+        { "keep", no_argument, NULL, 'K' },
+        { "ttl", required_argument, NULL, 't' },
+        { "rate", required_argument, NULL, 'r' },
+        { "put-rate", required_argument, NULL, 'p' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "n:k:m:w:h", longopts, NULL)) != -1) {
@@ -526,6 +550,9 @@ int bench_lease(int argc, char **argv)
             break;
         case 'r':
             rate = (uint32_t)atol(optarg);
+            break;
+        case 'p':
+            put_rate = (uint32_t)atol(optarg);
             break;
         case 'd':
             dir = optarg;
@@ -559,7 +586,7 @@ int bench_lease(int argc, char **argv)
     if (rc == CLI_OK && strstr(which, "big") != NULL)
         rc = bench_revoke_big(dir, k, keep);
     if (rc == CLI_OK && strstr(which, "expiry") != NULL)
-        rc = bench_expiry(dir, m, ttl, rate, keep);
+        rc = bench_expiry(dir, m, ttl, rate, put_rate, keep);
     printf("peak_rss_mib %.1f\n", peak_rss_mib());
     if (made && !keep)
         rmdir(dir);
