@@ -132,6 +132,11 @@ expect_rc 0 "load an etcd-shaped file" "$S" load "$T/etcd.db" <"$T/etcd.dump"
 jcheck "hash --json" file,hash,default_ignores,ignored "$S" hash --json --ignore key/k "$T/etcd.db"
 cp "$T/etcd.db" "$T/etcd2.db"
 jcheck "defrag --json" file,size_before,size_after,keys_copied "$S" defrag --json "$T/etcd2.db"
+jcheck "gen --json" db,seed,puts,deletes,commits "$S" gen --json --keys 50 "$T/gj.db"
+"$S" dump --max-hex 0 "$T/gj.db" >"$T/gj.dump"
+jcheck "load --json" db,buckets,keys sh -c "'$S' load --json '$T/lj.db' < '$T/gj.dump'"
+jcheck "salvage --json" source,output,buckets,keys,skipped,report "$S" salvage --json -o "$T/sj.db" "$T/gj.db"
+jcheck "strerror --json" codes "$S" strerror --json -5104 -5105
 # The dump's JSON is the same content as the canonical dump.
 "$S" dump --json "$db" >"$T/dump.json" || fail "dump --json of the binary file"
 checks=$((checks + 1))
@@ -236,6 +241,12 @@ expect_rc 0 "keys - < DB" sh -c "'$S' keys - config < '$g'"
 expect_out "limits" "keys from standard input"
 expect_rc 0 "dump - < DB = dump DB" sh -c "'$S' dump - < '$g' > '$T/d1'; '$S' dump '$g' > '$T/d2'; cmp '$T/d1' '$T/d2'"
 expect_rc 2 "--json with -o -" "$S" compact --json -o - "$g"
+expect_rc 0 "gen -" sh -c "'$S' gen --keys 50 - > '$T/gpipe.db'"
+expect_rc 0 "load - (dump in, db out)" sh -c "'$S' dump --max-hex 0 '$T/gpipe.db' | '$S' load - > '$T/lpipe.db'"
+expect_rc 0 "salvage -o -" sh -c "'$S' salvage -o - '$T/lpipe.db' > '$T/spipe.db'"
+expect_err "salvaged" "salvage's report goes to stderr when the file goes to stdout"
+expect_rc 0 "gen/load/salvage through pipes give the same data" sh -c \
+    "'$S' dump '$T/gpipe.db' > '$T/p1'; '$S' dump '$T/spipe.db' > '$T/p2'; cmp '$T/p1' '$T/p2'"
 expect_rc 0 "restore -o -" sh -c "'$S' restore '$T/snap.db' -o - > '$T/rpipe.db'"
 expect_rc 0 "the restore to stdout checks" "$S" check "$T/rpipe.db"
 

@@ -24,6 +24,8 @@
 
 #include "cli.h"
 #include "cli_db.h"
+#include "cli_io.h"
+#include "cli_json.h"
 
 static void gen_usage(FILE *out)
 {
@@ -34,7 +36,10 @@ static void gen_usage(FILE *out)
                  "  --page-size N  page size (a power of two, 512..65536; default: the OS's)\n"
                  "  --flat     no nested buckets (no config/limits, no tenants): etcd's shape,\n"
                  "             top-level buckets of plain keys, as 'strata hash' and\n"
-                 "             'strata defrag' need\n");
+                 "             'strata defrag' need\n"
+                 "  --json     print the summary as one JSON document: db, seed, puts,\n"
+                 "             deletes, commits\n\n"
+                 "DB '-' writes the new file to standard output (the summary to stderr).\n");
     fprintf(out,
             "\nexample:\n  $ strata gen --keys 20000 --seed 7 demo.db && strata check demo.db\n");
 }
@@ -234,6 +239,8 @@ static int gen_option(int c, const char *arg, void *ctx)
     }
 }
 
+static int gen_write(gen *g, const gen_args *args, const char *path);
+
 int cmd_gen(int argc, char **argv)
 {
     static const struct option extra[] = {
@@ -249,7 +256,7 @@ int cmd_gen(int argc, char **argv)
                                     .usage = gen_usage,
                                     .min_args = 1,
                                     .max_args = 1,
-                                    .no_common = true,
+                                    .common = CLI_C_JSON,
                                     .extra = extra,
                                     .on_option = gen_option,
                                     .ctx = &args };
@@ -261,12 +268,42 @@ int cmd_gen(int argc, char **argv)
         fprintf(stderr, "strata gen: --keys must be in 1..100000000\n");
         return CLI_USAGE;
     }
-    const char *path = argv[optind];
+    const char *arg = argv[optind];
     struct stat st;
-    if (stat(path, &st) == 0) {
-        fprintf(stderr, "strata gen: %s exists; gen creates a new file only\n", path);
+    if (!cli_is_stdio(arg) && stat(arg, &st) == 0) {
+        fprintf(stderr, "strata gen: %s exists; gen creates a new file only\n", arg);
         return CLI_USAGE;
     }
+    /* DB "-": written under a temporary name, then copied to standard output. */
+    cli_output out;
+    int code = cli_output_begin("gen", &o, arg, &out);
+    if (code != CLI_OK)
+        return code;
+    code = gen_write(&g, &args, out.path);
+    if (code == CLI_OK)
+        code = cli_output_end("gen", &out, true);
+    cli_output_end("gen", &out, false);
+    if (code != CLI_OK)
+        return code;
+    if (o.json) {
+        json_t *doc = json_object();
+        cli_json_set(doc, "db", json_string(arg));
+        cli_json_set(doc, "seed", cli_json_u64(g.seed));
+        cli_json_set(doc, "puts", cli_json_u64(g.puts));
+        cli_json_set(doc, "deletes", cli_json_u64(g.deletes));
+        cli_json_set(doc, "commits", cli_json_u64(g.commits));
+        return cli_json_print("gen", stdout, doc);
+    }
+    fprintf(cli_output_summary(&out),
+            "generated %s: seed %llu, %llu puts, %llu deletes, %llu commits\n", arg,
+            (unsigned long long)g.seed, (unsigned long long)g.puts, (unsigned long long)g.deletes,
+            (unsigned long long)g.commits);
+    return CLI_OK;
+}
+
+/* Write the demo db at path (a new file); CLI_OK or the exit code (printed). */
+static int gen_write(gen *g, const gen_args *args, const char *path)
+{
     /* Claim the name (never another's file), so a failure below may remove it: no partial output.
      */
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -275,33 +312,31 @@ int cmd_gen(int argc, char **argv)
     close(fd);
     bolt_options opt;
     bolt_options_init(&opt);
-    opt.page_size = args.page_size;
-    int rc = bolt_open(path, &opt, &g.db);
+    opt.page_size = args->page_size;
+    int rc = bolt_open(path, &opt, &g->db);
     if (rc != 0) {
         unlink(path);
         return cli_report("gen", path, rc);
     }
-    rc = gen_bulk(&g);
+    rc = gen_bulk(g);
     if (rc == 0) {
         bolt_tx *tx;
-        rc = must(bolt_tx_begin(g.db, BOLT_TX_WRITE, &tx), "begin");
-        if (rc == 0 && (rc = gen_shapes_tx(tx, &g)) != 0)
+        rc = must(bolt_tx_begin(g->db, BOLT_TX_WRITE, &tx), "begin");
+        if (rc == 0 && (rc = gen_shapes_tx(tx, g)) != 0)
             bolt_tx_rollback(tx);
         else if (rc == 0 && (rc = must(bolt_tx_commit(tx), "commit")) == 0)
-            g.commits++;
+            g->commits++;
     }
     if (rc == 0)
-        rc = gen_deletes(&g);
-    int crc = bolt_close(g.db);
+        rc = gen_deletes(g);
+    int crc = bolt_close(g->db);
     if (rc == 0)
         rc = crc;
     if (rc != 0) {
         unlink(path);
-        fprintf(stderr, "strata gen: %s removed (it would hold part of the content)\n", path);
+        fprintf(stderr, "strata gen: %s removed (it would hold part of the content)\n",
+                cli_path_shown(path));
         return cli_exit_for(rc);
     }
-    printf("generated %s: seed %llu, %llu puts, %llu deletes, %llu commits\n", path,
-           (unsigned long long)g.seed, (unsigned long long)g.puts, (unsigned long long)g.deletes,
-           (unsigned long long)g.commits);
     return CLI_OK;
 }

@@ -19,6 +19,8 @@
 
 #include "cli.h"
 #include "cli_db.h"
+#include "cli_io.h"
+#include "cli_json.h"
 
 /* Commit after this many keys, so huge dumps do not build one huge tx. */
 #define LOAD_KEYS_PER_TX 100000
@@ -30,7 +32,9 @@ static void load_usage(FILE *out)
                  "input. A dump with sha256: fields cannot be loaded: make it with\n"
                  "'strata dump --max-hex 0'.\n\n"
                  "  --page-size N  page size of the new file (a power of two, 512..65536;\n"
-                 "                 default: the OS page size)\n");
+                 "                 default: the OS page size)\n"
+                 "  --json         print the summary as one JSON document: db, buckets, keys\n\n"
+                 "DB '-' writes the new file to standard output (the summary to stderr).\n");
     fprintf(out, "\nexample:\n  $ strata dump --max-hex 0 old.db | strata load new.db\n");
 }
 
@@ -265,7 +269,7 @@ int cmd_load(int argc, char **argv)
                                     .usage = load_usage,
                                     .min_args = 1,
                                     .max_args = 1,
-                                    .no_common = true,
+                                    .common = CLI_C_JSON,
                                     .extra = extra,
                                     .on_option = load_option,
                                     .ctx = &page_size };
@@ -273,21 +277,30 @@ int cmd_load(int argc, char **argv)
     int parsed = cli_parse(&spec, argc, argv, &o);
     if (parsed >= 0)
         return parsed;
-    const char *path = argv[optind];
+    const char *arg = argv[optind];
     struct stat st;
-    if (stat(path, &st) == 0) {
-        fprintf(stderr, "strata load: %s exists; load creates a new file only\n", path);
+    if (!cli_is_stdio(arg) && stat(arg, &st) == 0) {
+        fprintf(stderr, "strata load: %s exists; load creates a new file only\n", arg);
         return CLI_USAGE;
     }
+    /* DB "-": written under a temporary name, then copied to standard output. */
+    cli_output out;
+    int ocode = cli_output_begin("load", &o, arg, &out);
+    if (ocode != CLI_OK)
+        return ocode;
+    const char *path = out.path;
     size_t tlen = strlen(path) + sizeof ".load-XXXXXX";
     char *tmp = malloc(tlen);
-    if (tmp == NULL)
+    if (tmp == NULL) {
+        cli_output_end("load", &out, false);
         return cli_report("load", path, -ENOMEM);
+    }
     snprintf(tmp, tlen, "%s.load-XXXXXX", path);
     int fd = mkstemp(tmp);
     if (fd < 0) {
         int code = cli_report("load", tmp, -errno);
         free(tmp);
+        cli_output_end("load", &out, false);
         return code;
     }
     close(fd); /* an empty file: bolt_open initialises it */
@@ -320,8 +333,18 @@ int cmd_load(int argc, char **argv)
     if (code != CLI_OK)
         unlink(tmp);
     else
-        printf("loaded %llu buckets, %llu keys into %s\n", (unsigned long long)l.buckets,
-               (unsigned long long)l.keys, path);
+        code = cli_output_end("load", &out, true);
+    cli_output_end("load", &out, false);
+    if (code == CLI_OK && o.json) {
+        json_t *doc = json_object();
+        cli_json_set(doc, "db", json_string(arg));
+        cli_json_set(doc, "buckets", cli_json_u64(l.buckets));
+        cli_json_set(doc, "keys", cli_json_u64(l.keys));
+        code = cli_json_print("load", stdout, doc);
+    } else if (code == CLI_OK) {
+        fprintf(cli_output_summary(&out), "loaded %llu buckets, %llu keys into %s\n",
+                (unsigned long long)l.buckets, (unsigned long long)l.keys, arg);
+    }
     free(l.path_text);
     free(l.bytes);
     free(tmp);

@@ -36,6 +36,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_io.h"
+#include "cli_json.h"
 #include "cli_raw.h"
 
 /* Commit DST every so many puts, so huge files never build one huge tx. */
@@ -50,9 +52,13 @@ static void salvage_usage(FILE *out)
                  "skipped and reported one per line: page, bucket path, key range, why.\n"
                  "Exit 0 if nothing was skipped, 1 if something was, 3 if SRC has no\n"
                  "usable meta or DST cannot be written.\n\n"
-                 "  -o, --output DST     the new file (must not exist)\n"
+                 "  -o, --output DST     the new file (must not exist; '-': standard output,\n"
+                 "                       the report then goes to stderr)\n"
                  "  --orphans            also copy leaf pages reached from nowhere and not\n"
-                 "                       free into the bucket lost+found/PGID\n" CLI_COMMON_HELP);
+                 "                       free into the bucket lost+found/PGID\n"
+                 "  --json               one JSON document: source, output, meta, buckets,\n"
+                 "                       keys, skipped, recovered, dropped, orphan_leaves,\n"
+                 "                       report (the report lines)\n" CLI_COMMON_HELP);
     fprintf(out, "\nexample:\n  $ strata salvage --orphans -o rescued.db damaged.db\n");
 }
 
@@ -470,6 +476,16 @@ static int sync_dir_of(const char *path)
 
 static int salvage_main(int argc, char **argv);
 
+/* What a salvage did, for --json. */
+typedef struct salvage_result {
+    bool done; /* the copy was written */
+    int meta;  /* the meta walked from */
+    uint64_t buckets, keys, skipped, recovered, dropped, orphan_leaves;
+} salvage_result;
+
+static int salvage_copy(const cli_opts *op, const char *src, const char *dst, const char *dst_shown,
+                        bool orphans, salvage_result *res);
+
 /* The walk follows the deepest nesting only on a big stack (cli_big_stack). */
 int cmd_salvage(int argc, char **argv)
 {
@@ -483,6 +499,7 @@ static int salvage_main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { "output", required_argument, NULL, 'o' },
         { "orphans", no_argument, NULL, OPT_ORPHANS },
+        { "json", no_argument, NULL, CLI_OPT_JSON },
         CLI_COMMON_OPTIONS,
         { NULL, 0, NULL, 0 },
     };
@@ -514,13 +531,90 @@ static int salvage_main(int argc, char **argv)
         return CLI_USAGE;
     }
     const char *src = argv[optind];
+    o.cmd = "salvage";
     struct stat st;
-    if (stat(dst, &st) == 0) {
+    if (!cli_is_stdio(dst) && stat(dst, &st) == 0) {
         fprintf(stderr, "strata salvage: %s exists; salvage writes a new file only\n", dst);
         return CLI_USAGE;
     }
+    cli_output out;
+    int code = cli_output_begin("salvage", &o, dst, &out);
+    if (code != CLI_OK)
+        return code;
+    /*
+     * The report lines (skipped subtrees, orphans, the summary) are printed
+     * on stdout; when the file itself goes to stdout they go to stderr, and
+     * under --json into a buffer that becomes the document's report.
+     */
+    fflush(stdout);
+    int saved = -1;
+    FILE *cap = NULL;
+    if (out.to_stdout || o.json) {
+        saved = dup(STDOUT_FILENO);
+        cap = o.json ? tmpfile() : NULL;
+        if (saved < 0 || (o.json && cap == NULL) ||
+            dup2(o.json ? fileno(cap) : STDERR_FILENO, STDOUT_FILENO) < 0) {
+            fprintf(stderr, "strata salvage: cannot set the report aside: %s\n", strerror(errno));
+            if (saved >= 0)
+                close(saved);
+            if (cap != NULL)
+                fclose(cap);
+            cli_output_end("salvage", &out, false);
+            return CLI_INTERNAL;
+        }
+    }
+    salvage_result res = { 0 };
+    code = salvage_copy(&o, src, out.path, dst, orphans, &res);
+    fflush(stdout);
+    if (saved >= 0) {
+        dup2(saved, STDOUT_FILENO);
+        close(saved);
+    }
+    if (code == CLI_OK || code == CLI_FINDING) {
+        int oc = cli_output_end("salvage", &out, true);
+        if (oc != CLI_OK)
+            code = oc;
+    }
+    cli_output_end("salvage", &out, false);
+    if (cap != NULL) {
+        if (res.done) {
+            json_t *doc = json_object(), *report = json_array();
+            char line[4096];
+            rewind(cap);
+            while (fgets(line, sizeof line, cap) != NULL) {
+                line[strcspn(line, "\n")] = '\0';
+                cli_json_append(report, json_string(line));
+            }
+            cli_json_set(doc, "source", json_string(src));
+            cli_json_set(doc, "output", json_string(dst));
+            cli_json_set(doc, "meta", json_integer(res.meta));
+            cli_json_set(doc, "buckets", cli_json_u64(res.buckets));
+            cli_json_set(doc, "keys", cli_json_u64(res.keys));
+            cli_json_set(doc, "skipped", cli_json_u64(res.skipped));
+            cli_json_set(doc, "recovered", cli_json_u64(res.recovered));
+            cli_json_set(doc, "dropped", cli_json_u64(res.dropped));
+            cli_json_set(doc, "orphan_leaves", cli_json_u64(res.orphan_leaves));
+            cli_json_set(doc, "report", report);
+            int jc = cli_json_print("salvage", stdout, doc);
+            if (jc != CLI_OK)
+                code = jc;
+        }
+        fclose(cap);
+    }
+    return code;
+}
+
+/*
+ * The copy itself: walk src, write the new file at dst (shown as
+ * dst_shown), print the report on stdout, fill *res. Returns the exit code.
+ */
+static int salvage_copy(const cli_opts *op, const char *src, const char *dst, const char *dst_shown,
+                        bool orphans, salvage_result *res)
+{
+    cli_opts o = *op;
+    int code;
     cli_raw r;
-    int code = cli_raw_open("salvage", &o, src, &r);
+    code = cli_raw_open("salvage", &o, src, &r);
     if (code != CLI_OK)
         return code;
     /* A truncated file's newest meta is still the best start: what is past the end is skipped. */
@@ -561,7 +655,7 @@ static int salvage_main(int argc, char **argv)
     if (rc == 0) {
         s->r = &r;
         s->o = &o;
-        s->tty = isatty(STDERR_FILENO);
+        s->tty = cli_progress_wanted(&o);
         rc = bolt_open(dst, &bo, &s->db);
     }
     if (rc == 0)
@@ -626,7 +720,9 @@ static int salvage_main(int argc, char **argv)
     }
     printf("salvaged %" PRIu64 " buckets and %" PRIu64 " keys into %s; %" PRIu64
            " subtree%s skipped",
-           s->buckets, s->keys, dst, s->skipped, s->skipped == 1 ? "" : "s");
+           s->buckets, s->keys, dst_shown, s->skipped, s->skipped == 1 ? "" : "s");
+    *res = (salvage_result){ true,       mi,           s->buckets, s->keys,
+                             s->skipped, s->recovered, s->dropped, nleaves };
     if (s->recovered > 0)
         printf(", %" PRIu64 " keys of them recovered from the older meta", s->recovered);
     if (s->dropped > 0)
