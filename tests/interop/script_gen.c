@@ -29,7 +29,8 @@
  * --watch adds the watchers' ops (watch, cancel): ids auto-assigned, new
  * and taken, every kind of range including empty ones, start revisions
  * now, past, at the compacted revision -1/0/+1, in the future and
- * negative, filters; cancels of live and unknown ids. Without --watch the
+ * negative, filters; cancels of live and unknown ids; rare floods of
+ * hundreds of watchers that overflow the stream. Without --watch the
  * script is the same byte for byte as before the watch rows existed (a
  * row of weight 0 draws nothing).
  *
@@ -827,6 +828,29 @@ static void gen_cancel(gen *g)
     }
 }
 
+/*
+ * A flood (--watch): 150..300 watchers on the whole key space (auto ids,
+ * from now on, so neither side waits for a catch-up; every 50th from the
+ * current revision), then a put: its events overflow the stream (etcd's
+ * 128 slots) and most of the watchers become victims, which both sides
+ * must deliver in full before the next op (rule W). The flood's ids are
+ * not tracked one by one (the model keeps at most MAX_WATCHERS); the auto
+ * counter moves past them.
+ */
+enum { FLOOD_MAX = 300 };
+static void gen_flood(gen *g)
+{
+    long n = (long)between(g, 150, FLOOD_MAX);
+    for (long i = 0; i < n; i++) {
+        fputs("watch 0 \"\" prefix", stdout);
+        if (i % 50 == 49 && g->rev > 1)
+            printf(" rev=%" PRId64, g->rev);
+        end_line(g);
+        (void)take_auto_id(g);
+    }
+    gen_put(g);
+}
+
 typedef struct op_row {
     const char *name;
     void (*fn)(gen *g);
@@ -852,6 +876,7 @@ static const op_row op_table[] = {
     { "wipe+hash", gen_wipe_hash, { 10, 30 }, 2, false, false },
     { "watch", gen_watch, { 40, 60 }, 1, true, false },
     { "cancel", gen_cancel, { 15, 25 }, 1, true, false },
+    { "flood", gen_flood, { 2, 3 }, FLOOD_MAX + 1, true, false },
     { "lease grant", gen_lease_grant, { 30, 40 }, 1, false, true },
     { "lease revoke", gen_lease_revoke, { 15, 25 }, 1, false, true },
     { "lease renew/get/list", gen_lease_read, { 25, 25 }, 1, false, true },

@@ -120,6 +120,37 @@ echo
 echo "\$ examples/watch_example DIR"
 mkdir "$work/watch_example"
 "$dir/examples/watch_example" "$work/watch_example"
+# An embedded MVCC store with watchers, through `strata script` (the mvcc
+# script language, the same bytes etcd 3.4's mvcc prints): watcher 1
+# follows a prefix from now on; watcher 2 replays one key's history from
+# revision 2; after `compact 4`, a watcher from revision 3 is told it was
+# compacted and stops, one from revision 4 replays what is left. Every
+# event comes through the public watch streams.
+watch_script=$work/watch-demo.txt
+cat >"$watch_script" <<'WATCH'
+put app/config v1
+watch 1 app/ prefix
+put app/config v2
+put app/feature on
+del app/feature
+watch 2 app/config rev=2
+compact 4
+watch 3 app/ prefix rev=3
+watch 4 app/ prefix rev=4
+put app/config v3
+rev
+WATCH
+echo
+echo "\$ strata script --echo < watch-demo.txt"
+"$strata" script --echo <"$watch_script" | tee "$work/watch-demo.out"
+grep -qx 'event watch=1 type=DELETE key="app/feature" create=0 mod=5 ver=0 lease=0 value=""' \
+    "$work/watch-demo.out"
+grep -qx 'event watch=2 type=PUT key="app/config" create=2 mod=2 ver=1 lease=0 value="v1"' \
+    "$work/watch-demo.out"
+grep -qx 'event watch=3 compacted compact=4' "$work/watch-demo.out"
+[ "$(grep -c '^event watch=3' "$work/watch-demo.out")" -eq 1 ]
+[ "$(grep -c '^event watch=' "$work/watch-demo.out")" -eq 11 ]
+echo "watchers: 11 events, one compaction response, as etcd's mvcc prints them"
 # ==== end watch ====
 
 # ==== leases (lease) ====
