@@ -185,6 +185,8 @@ struct bolt_db {
     uint64_t read_tx_n;        /* mu: read transactions begun since open */
     uint64_t fl_free, fl_pending, fl_inuse; /* mu: the freelist at the last commit */
     bolt_tx_stats stats;                    /* mu: committed write transactions, summed */
+    /* The shrink (tx.c rule 6; writer only): a cut waits for readers older than this (0 = none). */
+    bolt_txid truncate_after;
 };
 
 void bolt__map_release(bolt_db *db, bolt__map *m);
@@ -235,7 +237,7 @@ struct bolt_tx {
     bolt_db *db;
     bool writable;
     bool done;
-    bool failed; /* a mutation failed half-way: commit refuses */
+    int failed; /* 0, or the status of a mutation that failed half-way: commit returns it */
     bolt__map *map;
     size_t limit; /* readable bytes of the map (min(file, reserved)) */
     bolt__meta meta;
@@ -253,6 +255,8 @@ struct bolt_tx {
     uint64_t *checked;             /* tx.c rule 5: bit per page id validated by this tx, or NULL */
     bolt_pgid nchecked;            /* ids the bitmap covers (meta.pgid when it was made) */
     size_t page_loads;             /* tree pages loaded so far (when to make `checked`) */
+    bolt_pgid trim_start;          /* the shrink: free ids [trim_start, +trim_n) cut at commit */
+    size_t trim_n;
 };
 
 /* Copy n bytes into tx-owned memory (stable until the tx ends). */

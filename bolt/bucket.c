@@ -17,6 +17,9 @@
  *      bucket therefore never holds a nested bucket.
  *   4. Inputs are copied into the tx arena before anything changes, so a
  *      failed call leaves the bucket as it was.
+ *   5. Walks over nested buckets (delete, spill) keep their stack on the
+ *      heap, never in C recursion: BOLT_MAX_NESTING levels run on a small
+ *      thread stack (512 KiB is tested).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -348,47 +351,108 @@ static int free_tree(bolt_tx *tx, bolt_pgid id, int depth)
     return bolt__freelist_free_run(tx->db->freelist, tx->meta.txid, id, p.overflow, false);
 }
 
-static void mark_deleted(bolt_bucket *b)
+/*
+ * Rule 5: a stack of bucket handles on the heap, for the walks over nesting
+ * (delete, mark, spill, rebalance). Each walk's own frame is constant, so
+ * 2048 levels of buckets cost the same C stack as one.
+ */
+typedef struct bucket_stack {
+    bolt_bucket **b;
+    size_t *aux; /* per entry: a nesting depth or a child index */
+    size_t n, cap;
+} bucket_stack;
+
+static int stack_push(bucket_stack *s, bolt_bucket *b, size_t aux)
 {
-    b->deleted = true;
-    b->root_node = NULL;
-    b->nnodes = 0;
-    for (size_t i = 0; i < b->nchildren; i++)
-        mark_deleted(b->children[i]);
-    b->nchildren = 0;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        bolt_bucket **nb = strata_realloc(s->b, cap * sizeof *nb);
+        if (nb == NULL)
+            return -ENOMEM;
+        s->b = nb;
+        size_t *na = strata_realloc(s->aux, cap * sizeof *na);
+        if (na == NULL)
+            return -ENOMEM;
+        s->aux = na;
+        s->cap = cap;
+    }
+    s->b[s->n] = b;
+    s->aux[s->n] = aux;
+    s->n++;
+    return 0;
 }
 
-/* Free the pages of b and of every bucket below it (bbolt's DeleteBucket). */
-static int bucket_free_all(bolt_bucket *b, int depth)
+static void stack_release(bucket_stack *s)
 {
-    if (depth > BOLT_MAX_NESTING)
-        return bolt__corrupt(b->tx->db, b->root, "buckets nested too deep (a cycle?)");
+    strata_free(s->b);
+    strata_free(s->aux);
+}
+
+/* Mark b and every open handle below it deleted (handles refuse every call). */
+static int mark_deleted(bolt_bucket *b)
+{
+    bucket_stack s = { 0 };
+    int rc = stack_push(&s, b, 0);
+    while (rc == 0 && s.n > 0) {
+        bolt_bucket *x = s.b[--s.n];
+        x->deleted = true;
+        x->root_node = NULL;
+        x->nnodes = 0;
+        for (size_t i = 0; i < x->nchildren && rc == 0; i++)
+            rc = stack_push(&s, x->children[i], 0);
+        x->nchildren = 0;
+    }
+    stack_release(&s);
+    return rc;
+}
+
+/* Push a handle for every nested bucket element of b (its current state). */
+static int push_children(bolt_bucket *b, bucket_stack *s, size_t depth)
+{
     bolt_cursor c;
     bolt__cursor_init(&c, b);
     bolt_val k, v;
     uint32_t flags;
     int rc = bolt__cursor_first(&c, &k, &v, &flags);
-    /* Loop invariant: every bucket element before k has been freed. */
+    /* Loop invariant: every bucket element before k is on the stack. */
     while (rc == 0) {
         if (flags & BOLT_LEAF_BUCKET) {
             bolt_bucket *child = NULL;
             rc = bucket_handle(b, k, v, &child);
             if (rc == 0)
-                rc = bucket_free_all(child, depth + 1);
+                rc = stack_push(s, child, depth);
             if (rc != 0)
                 return rc;
         }
         rc = bolt__cursor_next(&c, &k, &v, &flags);
     }
-    if (rc != BOLT_NOTFOUND)
-        return rc;
-    if (b->root != 0) {
-        /* The pages as committed; this tx's nodes are dropped with it. */
-        rc = free_tree(b->tx, b->root, 0);
-        if (rc != 0)
-            return rc;
+    return rc == BOLT_NOTFOUND ? 0 : rc;
+}
+
+/*
+ * Free the pages of b and of every bucket below it (bbolt's DeleteBucket),
+ * depth first with the stack on the heap (rule 5).
+ */
+static int bucket_free_all(bolt_bucket *top)
+{
+    bucket_stack s = { 0 };
+    int rc = stack_push(&s, top, 0);
+    while (rc == 0 && s.n > 0) {
+        s.n--;
+        bolt_bucket *b = s.b[s.n];
+        size_t depth = s.aux[s.n];
+        if (depth > BOLT_MAX_NESTING) {
+            rc = bolt__corrupt(b->tx->db, b->root, "buckets nested too deep (a cycle?)");
+            break;
+        }
+        rc = push_children(b, &s, depth + 1);
+        if (rc == 0 && b->root != 0) {
+            /* The pages as committed; this tx's nodes are dropped with it. */
+            rc = free_tree(b->tx, b->root, 0);
+        }
     }
-    return 0;
+    stack_release(&s);
+    return rc;
 }
 
 int bolt_bucket_delete_bucket(bolt_bucket *parent, bolt_val name)
@@ -415,9 +479,9 @@ int bolt_bucket_delete_bucket(bolt_bucket *parent, bolt_val name)
      * earlier in this tx are not freed twice); pages freed are the
      * committed ones, since nodes free pages only at commit.
      */
-    rc = bucket_free_all(child, 0);
+    rc = bucket_free_all(child);
     if (rc != 0) {
-        parent->tx->failed = true;
+        parent->tx->failed = rc;
         return rc;
     }
     rc = seek_for_write(parent, name, &c, &exact, &flags);
@@ -425,14 +489,16 @@ int bolt_bucket_delete_bucket(bolt_bucket *parent, bolt_val name)
     if (rc == 0)
         rc = bolt__cursor_node(&c, &n);
     if (rc != 0) {
-        parent->tx->failed = true;
+        parent->tx->failed = rc;
         return rc;
     }
     parent->tx->generation++;
     bolt__node_del(n, name.data, name.size);
     cache_remove(parent, child);
-    mark_deleted(child);
-    return 0;
+    rc = mark_deleted(child);
+    if (rc != 0)
+        parent->tx->failed = rc; /* handles below could not all be marked */
+    return rc;
 }
 
 uint64_t bolt_bucket_sequence(const bolt_bucket *b)
@@ -537,51 +603,9 @@ static bool bucket_inlineable(const bolt_bucket *b)
     return true;
 }
 
-int bolt__bucket_spill(bolt_bucket *b)
+/* Spill b's own root node (its children are written already). */
+static int spill_root(bolt_bucket *b)
 {
-    bolt_tx *tx = b->tx;
-    for (size_t i = 0; i < b->nchildren; i++) {
-        bolt_bucket *child = b->children[i];
-        unsigned char *value;
-        size_t vsize;
-        int rc;
-        if (bucket_inlineable(child)) {
-            rc = bolt__node_free(child->root_node);
-            if (rc != 0)
-                return rc;
-            child->root = 0;
-            vsize = BOLT_BUCKET_HEADER_SIZE + bolt__node_size(child->root_node);
-            value = bolt__tx_alloc(tx, vsize);
-            if (value == NULL)
-                return -ENOMEM;
-            memset(value, 0, vsize);
-            bolt__node_write(child->root_node, value + BOLT_BUCKET_HEADER_SIZE);
-        } else {
-            rc = bolt__bucket_spill(child);
-            if (rc != 0)
-                return rc;
-            vsize = BOLT_BUCKET_HEADER_SIZE;
-            value = bolt__tx_alloc(tx, vsize);
-            if (value == NULL)
-                return -ENOMEM;
-        }
-        if (child->root_node == NULL)
-            continue; /* untouched: keeps its representation */
-        bolt__st64(value + BOLT_BUCKET_ROOT_OFF, child->root);
-        bolt__st64(value + BOLT_BUCKET_SEQ_OFF, child->sequence);
-        bolt_cursor c;
-        bool exact;
-        uint32_t flags;
-        bolt_val name = { child->name, child->nsize };
-        rc = seek_for_write(b, name, &c, &exact, &flags);
-        if (rc != 0)
-            return rc;
-        if (!exact || !(flags & BOLT_LEAF_BUCKET))
-            return BOLT_EPANIC;
-        rc = put_at(&c, child->name, child->nsize, value, vsize, BOLT_LEAF_BUCKET);
-        if (rc != 0)
-            return rc;
-    }
     if (b->root_node == NULL)
         return 0;
     int rc = bolt__node_spill(b->root_node);
@@ -590,4 +614,84 @@ int bolt__bucket_spill(bolt_bucket *b)
     b->root_node = bolt__node_root(b->root_node);
     b->root = b->root_node->pgid;
     return 0;
+}
+
+/*
+ * Store child's new representation in its element of b: the inline page
+ * image when inlineable (rule 3), else the header naming its root page
+ * (the child's own spill has run).
+ */
+static int spill_child_value(bolt_bucket *b, bolt_bucket *child, bool inl)
+{
+    bolt_tx *tx = b->tx;
+    unsigned char *value;
+    size_t vsize;
+    int rc;
+    if (inl) {
+        rc = bolt__node_free(child->root_node);
+        if (rc != 0)
+            return rc;
+        child->root = 0;
+        vsize = BOLT_BUCKET_HEADER_SIZE + bolt__node_size(child->root_node);
+        value = bolt__tx_alloc(tx, vsize);
+        if (value == NULL)
+            return -ENOMEM;
+        memset(value, 0, vsize);
+        bolt__node_write(child->root_node, value + BOLT_BUCKET_HEADER_SIZE);
+    } else {
+        if (child->root_node == NULL)
+            return 0; /* untouched: keeps its representation */
+        vsize = BOLT_BUCKET_HEADER_SIZE;
+        value = bolt__tx_alloc(tx, vsize);
+        if (value == NULL)
+            return -ENOMEM;
+    }
+    bolt__st64(value + BOLT_BUCKET_ROOT_OFF, child->root);
+    bolt__st64(value + BOLT_BUCKET_SEQ_OFF, child->sequence);
+    bolt_cursor c;
+    bool exact;
+    uint32_t flags;
+    bolt_val name = { child->name, child->nsize };
+    rc = seek_for_write(b, name, &c, &exact, &flags);
+    if (rc != 0)
+        return rc;
+    if (!exact || !(flags & BOLT_LEAF_BUCKET))
+        return BOLT_EPANIC;
+    return put_at(&c, child->name, child->nsize, value, vsize, BOLT_LEAF_BUCKET);
+}
+
+/*
+ * Write every touched bucket below b and then b, children before parents
+ * (a child's new root goes into its parent's element). Post-order over the
+ * open handles with the stack on the heap (rule 5): aux is the index of the
+ * next child to visit; a frame whose children are all done spills its own
+ * root and stores its value in the parent frame's current child.
+ */
+int bolt__bucket_spill(bolt_bucket *b)
+{
+    bucket_stack s = { 0 };
+    int rc = stack_push(&s, b, 0);
+    while (rc == 0 && s.n > 0) {
+        bolt_bucket *x = s.b[s.n - 1];
+        size_t i = s.aux[s.n - 1];
+        if (i < x->nchildren) {
+            bolt_bucket *child = x->children[i];
+            if (bucket_inlineable(child)) {
+                rc = spill_child_value(x, child, true);
+                s.aux[s.n - 1]++;
+            } else {
+                rc = stack_push(&s, child, 0); /* its value is stored when it pops */
+            }
+            continue;
+        }
+        rc = spill_root(x);
+        s.n--;
+        if (rc == 0 && s.n > 0) {
+            bolt_bucket *parent = s.b[s.n - 1];
+            rc = spill_child_value(parent, x, false);
+            s.aux[s.n - 1]++;
+        }
+    }
+    stack_release(&s);
+    return rc;
 }

@@ -655,18 +655,30 @@ static bolt_pgid array_allocate(bolt__freelist *f, size_t n)
     return 0;
 }
 
+#define HMAP_LOW_SCAN 32
+
 /*
  * HASHMAP: a run from the smallest size class that holds n ids (an exact
  * fit when there is one, as bbolt's hashmapAllocate tries first; bbolt then
  * takes any larger run, strata the smallest, which keeps long runs whole for
- * large allocations). Within a class, the run linked most recently.
+ * large allocations, and the long run at the file's tail whole for the
+ * shrink). Within a class, the lowest of the first runs linked.
  */
 static bolt_pgid hmap_allocate(bolt__freelist *f, size_t n)
 {
     size_t c = class_lower_bound(f, n);
     if (c == f->nclasses)
         return 0;
+    /*
+     * Prefer low ids (free space gathers at the tail, where a commit can
+     * give it back: tx.c's shrink): the lowest-starting of the first
+     * HMAP_LOW_SCAN runs of the class, a bounded look instead of a scan.
+     */
     size_t idx = f->classes[c].head;
+    size_t look = idx;
+    for (int k = 0; k < HMAP_LOW_SCAN && look != FL_NIL; k++, look = f->runs[look].next)
+        if (f->runs[look].start < f->runs[idx].start)
+            idx = look;
     bolt_pgid start = f->runs[idx].start;
     uint64_t size = f->runs[idx].size;
     /* A run is split into two at most; the remainder takes the freed slot. */
@@ -698,6 +710,53 @@ bolt_pgid bolt__freelist_allocate(bolt__freelist *f, bolt_txid txid, size_t n)
     (void)map_put(&f->allocs, start, txid);
     f->recs[f->nrecs++] = (fl_rec){ txid, start, n };
     return start;
+}
+
+/* ---- the tail (shrink) ---------------------------------------------------- */
+
+size_t bolt__freelist_tail_run(const bolt__freelist *f, bolt_pgid hwm)
+{
+    if (hwm < 3 || f->nfree == 0 || f->failed)
+        return 0;
+    if (f->kind == BOLT__FREELIST_HASHMAP) {
+        uint64_t idx;
+        return map_get(&f->bwd, hwm - 1, &idx) ? (size_t)f->runs[idx].size : 0;
+    }
+    const bolt_pgid *a = f->ids + f->ids_head;
+    size_t k = 0;
+    while (k < f->nfree && a[f->nfree - 1 - k] == hwm - 1 - k)
+        k++;
+    return k;
+}
+
+void bolt__freelist_trim(bolt__freelist *f, bolt_pgid hwm, size_t n)
+{
+    assert(n <= bolt__freelist_tail_run(f, hwm));
+    if (n == 0)
+        return;
+    if (f->kind == BOLT__FREELIST_HASHMAP) {
+        uint64_t idx;
+        if (!map_get(&f->bwd, hwm - 1, &idx))
+            return;
+        bolt_pgid start = f->runs[idx].start;
+        uint64_t size = f->runs[idx].size;
+        span_del(f, (size_t)idx);
+        /* The rest of the run takes the slot just freed (no allocation, rule 5). */
+        if (size > n && span_add(f, start, size - n) != 0)
+            f->failed = true;
+        for (bolt_pgid id = hwm - n; id < hwm; id++)
+            map_del(&f->free_set, id);
+    }
+    /* ARRAY: the tail run is the end of the ascending array. */
+    f->nfree -= n;
+}
+
+void bolt__freelist_untrim(bolt__freelist *f, bolt_pgid start, size_t n)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        freelist_add_free(f, start + i, &m);
+    freelist_flush_free(f, m);
 }
 
 /* ---- pending ------------------------------------------------------------- */

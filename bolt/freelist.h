@@ -104,6 +104,23 @@ void bolt__freelist_release_range(bolt__freelist *f, bolt_txid begin, bolt_txid 
  */
 void bolt__freelist_rollback(bolt__freelist *f, bolt_txid txid);
 
+/*
+ * The shrink (tx.c): the length k of the run of free (not pending) ids
+ * hwm - k .. hwm - 1 that ends the file; 0 when hwm - 1 is not free.
+ */
+size_t bolt__freelist_tail_run(const bolt__freelist *f, bolt_pgid hwm);
+/*
+ * Forget the free ids [hwm - n, hwm) (n <= tail_run(hwm)): the high-water
+ * mark is lowered below them. Never fails.
+ */
+void bolt__freelist_trim(bolt__freelist *f, bolt_pgid hwm, size_t n);
+/*
+ * Undo a trim: ids [start, start + n), neither free nor pending, become
+ * free again (a commit that trimmed failed before its meta was written).
+ * Within free_run's reservation (the trim only lowered the counts).
+ */
+void bolt__freelist_untrim(bolt__freelist *f, bolt_pgid start, size_t n);
+
 /* True when id is free or pending. */
 bool bolt__freelist_freed(const bolt__freelist *f, bolt_pgid id);
 

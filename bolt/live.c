@@ -16,6 +16,12 @@
  *      bolt_tx_live_verify, which the reader calls after reading.
  *   3. Meta pages are copied before they are decoded (meta.c's decoder reads
  *      the checksum and the fields in several steps).
+ *   4. Pages other than the metas are read with pread, never through the
+ *      map: a writer may shrink the file (tx.c rule 6) past pages this
+ *      reader's older meta still names, and touching a mapped page past the
+ *      end of the file raises SIGBUS. pread returns short instead, which is
+ *      BOLT_ELIVECHANGED: the reader starts again. (The metas, pages 0 and
+ *      1, are never cut.)
  *
  * The cost: a live transaction holds a copy of every page it read, so its
  * memory grows with the pages it visits (a whole-file check copies the
@@ -64,6 +70,31 @@ static int cache_grow(bolt__live_cache *c)
     return 0;
 }
 
+/*
+ * Rule 4: n bytes at off with pread, never through the map. 0; -errno;
+ * BOLT_ELIVECHANGED when the file ends first (the writer shrank it).
+ */
+static int read_exact(bolt_db *db, unsigned char *buf, size_t n, uint64_t off)
+{
+    if (db->fd < 0) { /* a memory image (bolt_open_memory): never truncated */
+        memcpy(buf, db->map->base + off, n);
+        return 0;
+    }
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = db->os->pread(db->fd, buf + done, n - done, (off_t)(off + done));
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (r == 0)
+            return BOLT_ELIVECHANGED;
+        done += (size_t)r;
+    }
+    return 0;
+}
+
 void bolt__live_free(bolt__live_cache *c)
 {
     if (c != NULL) {
@@ -88,16 +119,22 @@ int bolt__live_page(bolt_tx *tx, bolt_pgid id, const unsigned char **out, uint32
             return 0;
         }
     }
-    uint64_t ps = tx->db->page_size, off = id * ps;
-    /* Bounds as bolt__tx_page_run checks them, on the header in the map... */
-    uint32_t ov = bolt__ld32(tx->map->base + off + BOLT_PAGE_OVERFLOW_OFF);
+    bolt_db *db = tx->db;
+    uint64_t ps = db->page_size, off = id * ps;
+    /* Bounds as bolt__tx_page_run checks them, on the header read now... */
+    unsigned char hdr[BOLT_PAGE_HEADER_SIZE];
+    int rc = read_exact(db, hdr, sizeof hdr, off);
+    if (rc != 0)
+        return rc;
+    uint32_t ov = bolt__ld32(hdr + BOLT_PAGE_OVERFLOW_OFF);
     if (id + ov >= tx->meta.pgid || off + ((uint64_t)ov + 1) * ps > tx->limit)
-        return bolt__corrupt(tx->db, id, "overflow run past the high-water mark or the file");
+        return bolt__corrupt(db, id, "overflow run past the high-water mark or the file");
     size_t len = (size_t)(((uint64_t)ov + 1) * ps);
     unsigned char *copy = bolt__tx_alloc(tx, len);
     if (copy == NULL)
         return -ENOMEM;
-    memcpy(copy, tx->map->base + off, len);
+    if ((rc = read_exact(db, copy, len, off)) != 0)
+        return rc;
     /* ...and the copy must carry the same run, or the writer moved it (rule 2). */
     if (bolt__ld32(copy + BOLT_PAGE_OVERFLOW_OFF) != ov)
         return BOLT_ELIVECHANGED;

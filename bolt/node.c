@@ -600,7 +600,7 @@ static int node_rebalance(bolt__node *n)
     return node_rebalance(p);
 }
 
-int bolt__bucket_rebalance(bolt_bucket *b)
+static int rebalance_one(bolt_bucket *b)
 {
     /* Nodes may be added while we iterate (siblings): index, not snapshot. */
     for (size_t i = 0; i < b->nnodes; i++) {
@@ -608,10 +608,42 @@ int bolt__bucket_rebalance(bolt_bucket *b)
         if (rc != 0)
             return rc;
     }
-    for (size_t i = 0; i < b->nchildren; i++) {
-        int rc = bolt__bucket_rebalance(b->children[i]);
-        if (rc != 0)
-            return rc;
-    }
     return 0;
+}
+
+/*
+ * Rebalance b and every open bucket below it, parents first; the walk's
+ * stack is on the heap, so nesting costs no C stack (bucket.c rule 5).
+ */
+int bolt__bucket_rebalance(bolt_bucket *b)
+{
+    bolt_bucket **stack = NULL;
+    size_t n = 0, cap = 0;
+    int rc = rebalance_one(b);
+    bolt_bucket *x = b;
+    /* Loop invariant: x is rebalanced; stack holds buckets not yet visited. */
+    for (;;) {
+        if (rc != 0)
+            break;
+        if (n + x->nchildren > cap) {
+            size_t ncap = cap ? cap : 16;
+            while (ncap < n + x->nchildren)
+                ncap *= 2;
+            bolt_bucket **ns = strata_realloc(stack, ncap * sizeof *ns);
+            if (ns == NULL) {
+                rc = -ENOMEM;
+                break;
+            }
+            stack = ns;
+            cap = ncap;
+        }
+        for (size_t i = x->nchildren; i > 0; i--)
+            stack[n++] = x->children[i - 1];
+        if (n == 0)
+            break;
+        x = stack[--n];
+        rc = rebalance_one(x);
+    }
+    strata_free(stack);
+    return rc;
 }

@@ -30,6 +30,20 @@
  *      (CHECKED_AFTER) of a file small enough (CHECKED_MAX_PAGES): short
  *      ones just check every load. Checking every element of a page on
  *      every load made a point get O(elements per page) per level.
+ *   6. The shrink (bolt_options.shrink_threshold): before the freelist is
+ *      stored, a commit whose free ids end the file in a run longer than
+ *      the threshold cuts that run and lowers meta.pgid below it (the new
+ *      freelist page, if any, then lands below the new mark or at it).
+ *      The file is truncated after the meta is durable, never below the
+ *      mark of either meta slot (the older slot keeps the old mark until
+ *      the next commit overwrites it: so the cut lands at that commit; a
+ *      torn meta write can never make a meta current that names pages past
+ *      the end), and never while a read transaction older than the shrink
+ *      is open (it may still walk pages past the new end: the cut waits
+ *      for the first commit after the last of them). Both meta slots keep
+ *      bbolt's txid order. A crash anywhere leaves either the old state
+ *      (meta not durable; the file is whole) or the new one (the tail is
+ *      not needed). A failure before the meta gives the ids back (untrim).
  */
 #include <errno.h>
 #include <limits.h>
@@ -86,8 +100,9 @@ const unsigned char *bolt__tx_copy(bolt_tx *tx, const void *p, size_t n)
 
 int bolt__tx_usable(const bolt_tx *tx, bool write)
 {
-    if (tx == NULL || tx->done)
-        return BOLT_ETXCLOSED;
+    /* An ended transaction is freed (the handle contract, bolt.h): nothing to test. */
+    if (tx == NULL)
+        return STRATA_EMISUSE;
     if (write && !tx->writable)
         return BOLT_ETXNOTWRITABLE;
     return 0;
@@ -357,8 +372,11 @@ void bolt_tx_rollback(bolt_tx *tx)
 {
     if (tx == NULL || tx->done)
         return;
-    if (tx->writable)
+    if (tx->writable) {
         bolt__freelist_rollback(tx->db->freelist, tx->meta.txid);
+        if (tx->trim_n > 0) /* rule 6: the cut ids are free again */
+            bolt__freelist_untrim(tx->db->freelist, tx->trim_start, tx->trim_n);
+    }
     tx_end(tx);
 }
 
@@ -416,13 +434,13 @@ static int write_pages(bolt_tx *tx)
     return 0;
 }
 
-static int write_meta(bolt_tx *tx)
+/* Write tx's meta into its slot `id` (txid % 2). */
+static int write_meta(bolt_tx *tx, bolt_pgid id)
 {
     bolt_db *db = tx->db;
     unsigned char *buf = strata_calloc(1, db->page_size);
     if (buf == NULL)
         return -ENOMEM;
-    bolt_pgid id = tx->meta.txid % 2;
     bolt__meta_encode(&tx->meta, id, buf, db->page_size);
     int rc = 0;
     size_t done = 0;
@@ -440,6 +458,32 @@ static int write_meta(bolt_tx *tx)
     return rc;
 }
 
+#define SHRINK_MIN_DEFAULT (UINT64_C(64) << 20)
+
+/* Rule 6, first half: cut a long enough free run at the end of the file. */
+static void shrink_tail(bolt_tx *tx)
+{
+    bolt_db *db = tx->db;
+    if (db->opt.no_shrink)
+        return;
+    size_t n = bolt__freelist_tail_run(db->freelist, tx->meta.pgid);
+    if (n == 0)
+        return;
+    uint64_t threshold = db->opt.shrink_threshold;
+    if (threshold == 0) {
+        pthread_mutex_lock(&db->mu);
+        uint64_t quarter = db->file_size / 4;
+        pthread_mutex_unlock(&db->mu);
+        threshold = quarter > SHRINK_MIN_DEFAULT ? quarter : SHRINK_MIN_DEFAULT;
+    }
+    if ((uint64_t)n * db->page_size <= threshold)
+        return;
+    bolt__freelist_trim(db->freelist, tx->meta.pgid, n);
+    tx->meta.pgid -= n;
+    tx->trim_start = tx->meta.pgid;
+    tx->trim_n = n;
+}
+
 /* Free the previous freelist run and store the new list (docs/format.md §7). */
 static int commit_freelist(bolt_tx *tx)
 {
@@ -452,6 +496,7 @@ static int commit_freelist(bolt_tx *tx)
         if (rc != 0)
             return rc;
     }
+    shrink_tail(tx);
     if (db->opt.no_freelist_sync) {
         tx->meta.freelist = BOLT_NO_FREELIST;
         return 0;
@@ -502,6 +547,41 @@ static void poison(bolt_db *db)
     pthread_mutex_unlock(&db->mu);
 }
 
+/*
+ * Rule 6: truncate to the larger high-water mark of the two meta slots
+ * (the older slot still names the old mark until the next commit replaces
+ * it), once no read transaction that began before the shrink is open.
+ * db->mu is held across the check and the truncation, so no reader begins
+ * on an old meta meanwhile (a new one sees the lowered mark). Done when
+ * the current mark is what is kept; else tried again at the next commit.
+ * A failed truncation leaves a longer file, which is valid.
+ */
+static void shrink_truncate(bolt_db *db)
+{
+    uint64_t ps = db->page_size;
+    pthread_mutex_lock(&db->mu);
+    for (size_t i = 0; i < db->nreaders; i++) {
+        if (db->readers[i] < db->truncate_after) {
+            pthread_mutex_unlock(&db->mu);
+            return; /* it may walk the tail: try again at a later commit */
+        }
+    }
+    bolt_pgid keep = db->meta.pgid;
+    bolt__meta other;
+    bolt_pgid other_id = (db->meta.txid + 1) % 2;
+    if (bolt__meta_decode(db->map->base + other_id * ps, ps, &other) == 0 && other.pgid > keep)
+        keep = other.pgid;
+    uint64_t size = keep * ps;
+    if (size < db->file_size && BOLT_FAILPOINT(db, "before_truncate") == 0 &&
+        db->os->ftruncate(db->fd, (off_t)size) == 0) {
+        db->file_size = size;
+        db->alloc_size = size;
+    }
+    if (keep == db->meta.pgid)
+        db->truncate_after = 0;
+    pthread_mutex_unlock(&db->mu);
+}
+
 int bolt_tx_commit(bolt_tx *tx)
 {
     int rc = bolt__tx_usable(tx, false);
@@ -512,9 +592,10 @@ int bolt_tx_commit(bolt_tx *tx)
         return BOLT_ETXNOTWRITABLE;
     }
     bolt_db *db = tx->db;
-    if (tx->failed) {
+    if (tx->failed != 0) {
+        rc = tx->failed; /* the error that happened, not a generic one */
         bolt_tx_rollback(tx);
-        return BOLT_EPANIC;
+        return rc;
     }
     if (tx->meta.txid == 0) {
         /*
@@ -555,7 +636,7 @@ int bolt_tx_commit(bolt_tx *tx)
     if (rc == 0)
         rc = BOLT_FAILPOINT(db, "before_meta_write");
     if (rc == 0)
-        rc = write_meta(tx);
+        rc = write_meta(tx, tx->meta.txid % 2);
     if (rc == 0)
         rc = BOLT_FAILPOINT(db, "before_meta_sync");
     if (rc == 0 && !db->opt.no_sync && db->os->fdatasync(db->fd) != 0)
@@ -571,6 +652,10 @@ int bolt_tx_commit(bolt_tx *tx)
     db->meta = tx->meta;
     stats_add(&db->stats, &tx->stats);
     pthread_mutex_unlock(&db->mu);
+    if (tx->trim_n > 0)
+        db->truncate_after = tx->meta.txid;
+    if (db->truncate_after != 0)
+        shrink_truncate(db);
     tx_end(tx);
     return 0;
 }

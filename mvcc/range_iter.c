@@ -80,13 +80,15 @@ int mvcc_range_iter_open(mvcc_store *s, const void *key, size_t key_len, const v
     }
     pthread_mutex_lock(&s->rev_mu); /* rule 1 */
     int64_t cur = mvcc__current_rev(s);
+    /* Read under rev_mu with cur: an open at the current revision is never compacted. */
+    int64_t compacted = mvcc__compact_rev(s);
     int rc = backend_read_tx_begin(s->be, &it->rtx);
     pthread_mutex_unlock(&s->rev_mu);
     if (rc == 0 && rev > cur)
         rc = MVCC_EFUTUREREV;
     if (rev <= 0)
         rev = cur;
-    if (rc == 0 && rev < mvcc__compact_rev(s))
+    if (rc == 0 && rev < compacted)
         rc = MVCC_ECOMPACTED;
     if (rc != 0) {
         mvcc_range_iter_close(it);

@@ -33,7 +33,7 @@ extern "C" {
     X(BOLT_ECHECKSUM, -5104, "checksum error")                                               \
     X(BOLT_ETIMEOUT, -5105, "timeout")                                                       \
     X(BOLT_ETXNOTWRITABLE, -5106, "tx not writable")                                         \
-    X(BOLT_ETXCLOSED, -5107, "tx closed")                                                    \
+    X(BOLT_ETXCLOSED, -5107, "tx closed") /* never returned (handle contract) */             \
     X(BOLT_EDATABASEREADONLY, -5108, "database is in read-only mode")                        \
     X(BOLT_EBUCKETNOTFOUND, -5109, "bucket not found")                                       \
     X(BOLT_EBUCKETEXISTS, -5110, "bucket already exists")                                    \
@@ -168,6 +168,22 @@ typedef struct bolt_options {
      * are made at every read-write open whatever this says.
      */
     bolt_freelist_check freelist_check;
+    /*
+     * Shrink (strata's own: a bbolt file never shrinks). When a commit
+     * leaves more than shrink_threshold bytes of free pages at the end of
+     * the file (0 = the default: max(64 MiB, 25% of the file)), it lowers
+     * the high-water mark below them; the file is truncated after the meta
+     * is durable, at the first commit where neither meta slot names the old
+     * mark (the next one) and no read transaction that began before the
+     * shrink is open (their pages are never cut from under them). Pages
+     * freed by a commit are free from the next one on, so a big delete is
+     * cut two commits later. Page allocation prefers low ids, so free space
+     * gathers at the tail; a page in use near the end blocks the cut until
+     * a commit rewrites it lower. The file is a valid bbolt file at every
+     * step. no_shrink turns it off (the file then only grows, as bbolt's).
+     */
+    uint64_t shrink_threshold;
+    bool no_shrink;
 } bolt_options;
 
 /* Fill o with the defaults (bbolt's DefaultOptions). */
@@ -216,6 +232,19 @@ STRATA_API void bolt_db_last_corruption(bolt_db *db, char *buf, size_t size);
 
 /* ---- transactions ------------------------------------------------------ */
 
+/*
+ * The handle contract (LMDB's): a transaction's end -- bolt_tx_commit
+ * (whatever it returns), bolt_tx_rollback, or the end of bolt_update,
+ * bolt_view or bolt_batch's call -- frees the transaction together with
+ * every bucket handle and cursor it owns. After that those handles are
+ * dangling: no function may be called with them, bolt_cursor_close and
+ * bolt_tx_rollback included (they would read freed memory). Borrowed
+ * bolt_vals die with them. So "tx closed" is never a status strata
+ * returns: BOLT_ETXCLOSED is kept only so the table maps bbolt's errors one
+ * to one. A NULL transaction, bucket or cursor is STRATA_EMISUSE where a
+ * status is returned.
+ */
+
 #define BOLT_TX_WRITE 0x1u /* bolt_tx_begin flag: a read-write transaction */
 
 /*
@@ -248,7 +277,10 @@ STRATA_API int bolt_tx_begin(bolt_db *db, unsigned flags, bolt_tx **out);
  * could report success for data that never reached the disk;
  * BOLT_ETXIDEXHAUSTED (the current meta's txid is 2^64-1, so this commit's
  * would wrap to 0 and lose to it: nothing is written; bolt_compact gives a
- * copy that starts again from txid 2); BOLT_ECORRUPT; -ENOMEM.
+ * copy that starts again from txid 2); BOLT_ECORRUPT; -ENOMEM; or the
+ * status of an earlier call of this transaction that failed half-way and
+ * marked it failed (a bolt_bucket_delete_bucket that met a damaged page or
+ * ran out of memory): nothing is written then.
  */
 STRATA_API int bolt_tx_commit(bolt_tx *tx);
 
@@ -261,7 +293,7 @@ STRATA_API int bolt_tx_commit(bolt_tx *tx);
  * may already be writing once the first is visible, so any newer txid means
  * "read again". Returns 0 (what was read is the consistent state of the
  * transaction's txid); BOLT_ELIVECHANGED; STRATA_EMISUSE (not a live read
- * transaction); BOLT_ETXCLOSED.
+ * transaction).
  */
 STRATA_API int bolt_tx_live_verify(bolt_tx *tx);
 
@@ -351,7 +383,7 @@ STRATA_API bolt_bucket *bolt_tx_root(bolt_tx *tx);
  * Open the nested bucket `name` of parent (bolt_tx_root(tx) for top-level
  * buckets; bolt_tx_bucket is that shorthand). The handle is owned by the
  * transaction and valid until it ends (or the bucket is deleted). Returns
- * 0; BOLT_NOTFOUND (no such bucket, or name is a plain key); BOLT_ETXCLOSED;
+ * 0; BOLT_NOTFOUND (no such bucket, or name is a plain key);
  * BOLT_ECORRUPT; -ENOMEM. *out is NULL unless 0.
  */
 STRATA_API int bolt_bucket_open(bolt_bucket *parent, bolt_val name, bolt_bucket **out);
@@ -362,7 +394,7 @@ STRATA_API int bolt_tx_bucket(bolt_tx *tx, bolt_val name, bolt_bucket **out);
  * BOLT_EBUCKETEXISTS; BOLT_EINCOMPATIBLEVALUE (name is a plain key);
  * BOLT_EBUCKETNAMEREQUIRED (empty name); BOLT_ENESTING (the new bucket would
  * be nested deeper than 2048 levels); BOLT_ETXNOTWRITABLE;
- * BOLT_ETXCLOSED; BOLT_ECORRUPT; -ENOMEM. The _if_not_exists form returns
+ * BOLT_ECORRUPT; -ENOMEM. The _if_not_exists form returns
  * the existing bucket instead of BOLT_EBUCKETEXISTS. out may be NULL.
  */
 STRATA_API int bolt_bucket_create(bolt_bucket *parent, bolt_val name, bolt_bucket **out);
@@ -373,13 +405,14 @@ STRATA_API int bolt_bucket_create_if_not_exists(bolt_bucket *parent, bolt_val na
  * Delete the nested bucket `name` with everything below it; its pages are
  * freed at commit. Handles to it (and below) become unusable
  * (BOLT_EBUCKETNOTFOUND). Returns 0; BOLT_EBUCKETNOTFOUND;
- * BOLT_EINCOMPATIBLEVALUE (a plain key); BOLT_ETXNOTWRITABLE; BOLT_ETXCLOSED.
+ * BOLT_EINCOMPATIBLEVALUE (a plain key); BOLT_ETXNOTWRITABLE; BOLT_ECORRUPT
+ * or -ENOMEM (the transaction is then failed: commit returns that status).
  */
 STRATA_API int bolt_bucket_delete_bucket(bolt_bucket *parent, bolt_val name);
 
 /*
  * Get the value of key. Returns 0 and *value (borrowed, see bolt_val);
- * BOLT_NOTFOUND (missing, or key names a bucket); BOLT_ETXCLOSED;
+ * BOLT_NOTFOUND (missing, or key names a bucket);
  * BOLT_EBUCKETNOTFOUND (deleted handle); BOLT_ECORRUPT.
  */
 STRATA_API int bolt_bucket_get(bolt_bucket *b, bolt_val key, bolt_val *value);
@@ -388,7 +421,7 @@ STRATA_API int bolt_bucket_get(bolt_bucket *b, bolt_val key, bolt_val *value);
  * Set key to value; both are copied. Returns 0; BOLT_EKEYREQUIRED (empty
  * key); BOLT_EKEYTOOLARGE (> 32768); BOLT_EVALUETOOLARGE (> 2^31 - 2, or
  * key + value too large for bbolt to read back); BOLT_EINCOMPATIBLEVALUE
- * (key names a bucket); BOLT_ETXNOTWRITABLE; BOLT_ETXCLOSED;
+ * (key names a bucket); BOLT_ETXNOTWRITABLE;
  * BOLT_EBUCKETNOTFOUND; BOLT_ECORRUPT; -ENOMEM.
  */
 STRATA_API int bolt_bucket_put(bolt_bucket *b, bolt_val key, bolt_val value);
@@ -403,7 +436,7 @@ STRATA_API int bolt_bucket_delete(bolt_bucket *b, bolt_val key);
 STRATA_API uint64_t bolt_bucket_sequence(const bolt_bucket *b);
 /*
  * Increment the sequence and return the new value in *out (write tx only);
- * set it to any value. 0; BOLT_ETXNOTWRITABLE; BOLT_ETXCLOSED; -ENOMEM.
+ * set it to any value. 0; BOLT_ETXNOTWRITABLE; BOLT_ECORRUPT; -ENOMEM.
  */
 STRATA_API int bolt_bucket_next_sequence(bolt_bucket *b, uint64_t *out);
 STRATA_API int bolt_bucket_set_sequence(bolt_bucket *b, uint64_t seq);
@@ -432,7 +465,7 @@ STRATA_API int bolt_bucket_for_each(bolt_bucket *b,
  * values it returned earlier follow bolt_val's lifetime rule).
  * Every move returns 0 with *key and *value set (borrowed, see bolt_val;
  * either may be NULL if not wanted), BOLT_NOTFOUND past either end,
- * BOLT_ETXCLOSED, or BOLT_ECORRUPT.
+ * or BOLT_ECORRUPT.
  */
 STRATA_API int bolt_cursor_open(bolt_bucket *b, bolt_cursor **out);
 STRATA_API void bolt_cursor_close(bolt_cursor *c);
@@ -479,7 +512,7 @@ typedef struct bolt_stats {
  * Statistics of b and every bucket below it, as the transaction's meta
  * sees the file (bolt_tx_root(tx) gives the whole file; a write
  * transaction's uncommitted changes are not counted). Returns 0 and *out;
- * BOLT_ETXCLOSED; BOLT_EBUCKETNOTFOUND (deleted handle); BOLT_ECORRUPT (a
+ * BOLT_EBUCKETNOTFOUND (deleted handle); BOLT_ECORRUPT (a
  * damaged, cyclic or shared page: bolt_db_last_corruption names it);
  * -ENOMEM.
  */
@@ -561,15 +594,14 @@ typedef struct bolt_page_info {
 /*
  * The header of page id (any page below the transaction's high-water mark)
  * and, for branch and leaf pages, the result of the full page check.
- * 0; BOLT_NOTFOUND (id at or past the high-water mark or the file end);
- * BOLT_ETXCLOSED.
+ * 0; BOLT_NOTFOUND (id at or past the high-water mark or the file end).
  */
 STRATA_API int bolt_tx_page_info(bolt_tx *tx, bolt_pgid id, bolt_page_info *out);
 
 /*
  * The bytes of page id and its overflow run (clipped to the high-water mark
  * and the file), borrowed from the map: valid until tx ends.
- * 0; BOLT_NOTFOUND; BOLT_ETXCLOSED.
+ * 0; BOLT_NOTFOUND.
  */
 STRATA_API int bolt_tx_page_bytes(bolt_tx *tx, bolt_pgid id, bolt_val *out);
 
@@ -632,7 +664,7 @@ STRATA_API int bolt_tx_dump(bolt_tx *tx, FILE *out, uint64_t max_hex);
  * write_fn(write_arg, buf, n), which returns 0 or a status that stops the
  * copy. tx stays open (the caller ends it).
  * Returns 0; STRATA_EMISUSE (a write transaction, bad fd, NULL write_fn);
- * BOLT_ETXCLOSED; -errno from pread/write; BOLT_ECORRUPT (the file is
+ * -errno from pread/write; BOLT_ECORRUPT (the file is
  * shorter than the meta says); -ENOMEM; or the callbacks' status.
  */
 STRATA_API int bolt_tx_write_to(bolt_tx *tx, int fd,
@@ -646,7 +678,7 @@ STRATA_API int bolt_tx_write_fn(bolt_tx *tx, int (*write_fn)(void *arg, const vo
 /*
  * The number of free pages (allocatable now; pages still pending for open
  * readers are not counted) as the write transaction tx sees it: bbolt's
- * Stats().FreePageN, used for etcd's SizeInUse. 0 and *out; BOLT_ETXCLOSED;
+ * Stats().FreePageN, used for etcd's SizeInUse. 0 and *out;
  * BOLT_ETXNOTWRITABLE (a read transaction).
  */
 STRATA_API int bolt_tx_free_pages(bolt_tx *tx, uint64_t *out);

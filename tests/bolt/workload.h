@@ -114,6 +114,9 @@ static HARNESS_UNUSED bolt_options wl_opts(uint64_t seed)
     o.page_size = wl_page_size(seed);
     o.freelist_type = (h >> 8) % 2 == 0 ? BOLT_FREELIST_ARRAY : BOLT_FREELIST_HASHMAP;
     o.no_freelist_sync = (h >> 16) % 4 == 0;
+    /* Half the seeds shrink at every chance (a free tail over 4 pages). */
+    if ((h >> 24) % 2 == 0)
+        o.shrink_threshold = 4 * (uint64_t)(o.page_size ? o.page_size : 4096);
     return o;
 }
 
