@@ -18,16 +18,15 @@
 # scripts and outputs are kept in the directory printed when
 # MVCC_DIFF_KEEP=1.
 #
-# Every third script also has watch ops (script_gen --watch), and every
-# third lease ops (--lease), once `strata script --list-ops` (and, for
-# leases, script_gen) has them.
+# Every third script also has watch ops (script_gen --watch), and two in
+# three lease ops, once `strata script --list-ops` has them.
 #
 # Knobs (the CI run uses the defaults): MVCC_DIFF_SCRIPTS (20),
 # MVCC_DIFF_OPS (1500 lines per script), MVCC_DIFF_SEED (the first seed;
 # default STRATA_TEST_SEED or 1; script i uses seed + i), MVCC_DIFF_JOBS,
 # MVCC_DIFF_PROFILE (default, corner, or alternate: the default),
 # MVCC_DIFF_WATCH / MVCC_DIFF_LEASE (0: none, 1: in every script; default
-# every third).
+# every third / two in three).
 set -u
 
 # batching_of I: the backend options strata runs script I with.
@@ -49,7 +48,7 @@ if [ "${1:-}" = --one ]; then
     # Scripts with leases: every other one with a lessor minimum TTL of 7 s
     # on both sides (grants below it are raised to it).
     min_ttl=0
-    case " $* " in *" --lease "*) [ $((i % 2)) -eq 1 ] && min_ttl=7 ;; esac
+    case " $* " in *" --no-lease "*) ;; *) [ $((i % 2)) -eq 1 ] && min_ttl=7 ;; esac
     "$ORACLE" -min-ttl "$min_ttl" <"s$i.txt" >"o$i.out" 2>"o$i.err"
     echo $? >"o$i.rc"
     batching=$(batching_of "$i")
@@ -98,19 +97,20 @@ watch_of() {
     esac
 }
 
-# Lease ops (lease ..., put ... lease=ID) in every third script (i % 3 == 1)
-# once both strata and script_gen have them (MVCC_DIFF_LEASE=0: never,
-# 1: in every script).
+# Lease ops (lease ..., put ... lease=ID): script_gen makes them unless
+# --no-lease. Two scripts in three have them (i % 3 != 0; the others are kv
+# only) when strata has the lessor's ops (MVCC_DIFF_LEASE=0: none, 1: in
+# every script).
 have_lease=0
-if "$STRATA" script --list-ops | grep -qx lease && "$GEN" --lease --ops 2 >/dev/null 2>&1; then
-    have_lease=1
-fi
+"$STRATA" script --list-ops | grep -qx lease && have_lease=1
 lease_of() {
+    local with=0
     case ${MVCC_DIFF_LEASE:-third} in
     0) ;;
-    1) [ "$have_lease" = 1 ] && echo --lease ;;
-    *) [ "$have_lease" = 1 ] && [ $(($1 % 3)) -eq 1 ] && echo --lease ;;
+    1) with=$have_lease ;;
+    *) [ "$have_lease" = 1 ] && [ $(($1 % 3)) -ne 0 ] && with=1 ;;
     esac
+    [ "$with" = 1 ] || echo --no-lease
 }
 
 # flags_of I: the generator's op flags for script I.
@@ -131,7 +131,7 @@ profile_of() {
 nwatch=0 nlease=0
 for ((i = 0; i < n; i++)); do
     [ -n "$(watch_of $i)" ] && nwatch=$((nwatch + 1))
-    [ -n "$(lease_of $i)" ] && nlease=$((nlease + 1))
+    [ -z "$(lease_of $i)" ] && nlease=$((nlease + 1))
 done
 echo "mvcc differential test: $n scripts of $OPS lines ($nwatch with watch ops, $nlease with lease ops), seeds $base..$((base + n - 1)), $jobs at a time"
 start=$(date +%s)
@@ -178,7 +178,7 @@ for ((i = 0; i < n; i++)); do
         failures=$((failures + 1))
         echo "FAIL: seed $seed profile $profile: strata script differs from etcd (exit $trc, etcd $orc)"
         mt=0
-        [ -n "$(lease_of $i)" ] && [ $((i % 2)) -eq 1 ] && mt=7
+        [ -z "$(lease_of $i)" ] && [ $((i % 2)) -eq 1 ] && mt=7
         echo "  script: $GEN --seed $seed --ops $OPS --profile $profile $(flags_of $i) (strata batching: $(batching_of $i); min-ttl $mt on both sides)"
         IFS=$'\t' read -r at want got < <(first_diff "$T/o$i.out" "$T/t$i.out")
         if [ -n "${at:-}" ]; then

@@ -17,30 +17,6 @@
 #include "cli_db.h"
 #include "script.h"
 
-static void script_usage(FILE *out)
-{
-    fprintf(out,
-            "usage: strata script [options] < SCRIPT\n\n"
-            "Apply a script of the mvcc script language (one op per line: put, del, range,\n"
-            "txn ... end, compact, hash, hashall, reopen, defrag, commit, rev; and lease,\n"
-            "watch, cancel where this build has them) to a strata mvcc store and print the\n"
-            "canonical output, the same bytes etcd 3.4.23's mvcc prints for the script\n"
-            "(the language and the output: ORACLE.md).\n\n"
-            "  --db FILE              run against FILE, opened as it is (created if missing;\n"
-            "                         a copy of an etcd member's member/snap/db works); by\n"
-            "                         default a temporary db, removed at exit\n"
-            "  --min-ttl N            the lessor's minimum lease TTL in seconds (0)\n"
-            "  --batch-interval D     the backend's commit interval (100ms; e.g. 1ms, 2s, 1h)\n"
-            "  --batch-limit N        the backend's pending-write limit (10000)\n"
-            "  --timeout DURATION     wait this long for FILE's lock (1s)\n"
-            "  --echo                 print '> LINE' before each op's output (for reading;\n"
-            "                         the oracle's -echo)\n"
-            "  --list-ops             print the ops this build knows and exit\n\n"
-            "Exit codes: 0 the whole script ran; 2 a script error (bad usage: the message on\n"
-            "stderr names the line; the output up to the line before is printed) or a bad\n"
-            "command line; 3 the db cannot be opened; 4 an internal error.\n");
-}
-
 enum { OPT_DB = 2000, OPT_MIN_TTL, OPT_BATCH_INTERVAL, OPT_BATCH_LIMIT, OPT_LIST_OPS, OPT_ECHO };
 
 typedef struct script_cmd_args {
@@ -144,37 +120,55 @@ static int script_option(int c, const char *arg, void *ctx)
     }
 }
 
+static const cli_option script_options_table[] = {
+    { "db", OPT_DB, "FILE",
+      "run against FILE, opened as it is (created if missing;\n"
+      "a copy of an etcd member's member/snap/db works);\n"
+      "default: a temporary db, removed at exit",
+      "file" },
+    { "min-ttl", OPT_MIN_TTL, "N", "the lessor's minimum lease TTL in seconds (0)", NULL },
+    { "batch-interval", OPT_BATCH_INTERVAL, "D",
+      "the backend's commit interval (100ms; e.g. 1ms, 2s, 1h30m)", NULL },
+    { "batch-limit", OPT_BATCH_LIMIT, "N", "the backend's pending-write limit (10000)", NULL },
+    { "echo", OPT_ECHO, NULL, "print '> LINE' before each op's output (the oracle's -echo)", NULL },
+    { "list-ops", OPT_LIST_OPS, NULL, "print the ops this build knows and exit", NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+const cli_command_spec cmd_script_spec = {
+    .name = "script",
+    .min_args = 0,
+    .max_args = 0,
+    .common = CLI_C_TIMEOUT,
+    .options = script_options_table,
+    .on_option = script_option,
+    .synopsis = "[options] < SCRIPT",
+    .about = "Apply a script of the mvcc script language read on standard input (one op\n"
+             "per line: put, del, range, txn ... end, compact, hash, hashall, reopen,\n"
+             "defrag, commit, rev; lease, watch, cancel where this build has them) to a\n"
+             "strata mvcc store and print its canonical output: the same bytes etcd\n"
+             "3.4.23's mvcc prints for the script (the language and the output: the\n"
+             "shared spec ORACLE.md). The options mean what etcd's mvccoracle's do; the\n"
+             "output does not depend on them.",
+    .exits = "0 the whole script ran; 2 a script error (the message on stderr names the\n"
+             "line; the output up to the line before is printed) or bad usage; 3 the db\n"
+             "cannot be opened or its records restored; 4 an internal error",
+    .example = "$ printf 'put foo bar\\nrange foo\\n' | strata script\n"
+               "$ strata script --db copy-of-member-snap.db < ops.txt",
+};
+
 int cmd_script(int argc, char **argv)
 {
-    static const struct option extra[] = {
-        { "db", required_argument, NULL, OPT_DB },
-        { "min-ttl", required_argument, NULL, OPT_MIN_TTL },
-        { "batch-interval", required_argument, NULL, OPT_BATCH_INTERVAL },
-        { "batch-limit", required_argument, NULL, OPT_BATCH_LIMIT },
-        { "timeout", required_argument, NULL, CLI_OPT_TIMEOUT },
-        { "list-ops", no_argument, NULL, OPT_LIST_OPS },
-        { "echo", no_argument, NULL, OPT_ECHO },
-        { NULL, 0, NULL, 0 },
-    };
     script_cmd_args a = { 0 };
-    const cli_command_spec spec = { .name = "script",
-                                    .usage = script_usage,
-                                    .min_args = 0,
-                                    .max_args = 0,
-                                    .no_common = true,
-                                    .extra = extra,
-                                    .on_option = script_option,
-                                    .ctx = &a };
     cli_opts o;
-    int code = cli_parse(&spec, argc, argv, &o);
+    int code = cli_parse_ctx(&cmd_script_spec, argc, argv, &o, &a);
     if (code >= 0)
         return code;
     if (a.list_ops) {
         script_list_ops(stdout);
         return CLI_OK;
     }
-    /* bbolt's 0 means "wait forever"; a CLI asked for 0 means "do not wait". */
-    a.so.lock_timeout_ms = o.timeout_ms > 0 ? o.timeout_ms : 1;
+    a.so.lock_timeout_ms = o.timeout_ms; /* 0 waits forever (bolt's 0) */
     static char outbuf[1 << 16];
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     return script_run(&a.so, stdin, stdout);
