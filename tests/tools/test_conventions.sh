@@ -137,6 +137,8 @@ jcheck "gen --json" db,seed,puts,deletes,commits "$S" gen --json --keys 50 "$T/g
 jcheck "load --json" db,buckets,keys sh -c "'$S' load --json '$T/lj.db' < '$T/gj.dump'"
 jcheck "salvage --json" source,output,buckets,keys,skipped,report "$S" salvage --json -o "$T/sj.db" "$T/gj.db"
 jcheck "strerror --json" codes "$S" strerror --json -5104 -5105
+jcheck "surgery --json" subcommand,source,output,ok,report "$S" surgery freelist rebuild --json -o "$T/fj.db" "$T/gj.db"
+jcheck "surgery meta validate --json" subcommand,ok,report "$S" surgery meta validate --json "$T/gj.db"
 # The dump's JSON is the same content as the canonical dump.
 "$S" dump --json "$db" >"$T/dump.json" || fail "dump --json of the binary file"
 checks=$((checks + 1))
@@ -245,6 +247,8 @@ expect_rc 0 "gen -" sh -c "'$S' gen --keys 50 - > '$T/gpipe.db'"
 expect_rc 0 "load - (dump in, db out)" sh -c "'$S' dump --max-hex 0 '$T/gpipe.db' | '$S' load - > '$T/lpipe.db'"
 expect_rc 0 "salvage -o -" sh -c "'$S' salvage -o - '$T/lpipe.db' > '$T/spipe.db'"
 expect_err "salvaged" "salvage's report goes to stderr when the file goes to stdout"
+expect_rc 0 "surgery -o -" sh -c "'$S' surgery freelist rebuild -o - '$T/lpipe.db' > '$T/fpipe.db'"
+expect_rc 0 "the piped surgery checks" "$S" check "$T/fpipe.db"
 expect_rc 0 "gen/load/salvage through pipes give the same data" sh -c \
     "'$S' dump '$T/gpipe.db' > '$T/p1'; '$S' dump '$T/spipe.db' > '$T/p2'; cmp '$T/p1' '$T/p2'"
 expect_rc 0 "restore -o -" sh -c "'$S' restore '$T/snap.db' -o - > '$T/rpipe.db'"

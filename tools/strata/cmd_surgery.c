@@ -28,6 +28,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_io.h"
+#include "cli_json.h"
 #include "cli_raw.h"
 
 static void surgery_usage(FILE *out)
@@ -47,7 +49,8 @@ static void surgery_usage(FILE *out)
                  "      recompute the free pages by walking the tree and store them\n"
                  "  meta validate SRC\n"
                  "      check both meta pages and the pages they name (writes nothing)\n\n"
-                 "Options: -o, --output DST; --timeout DURATION (SRC's lock, 1s).\n"
+                 "Options: -o, --output DST ('-': standard output, the report then on stderr);\n"
+                 "--json (one document: subcommand, source, output, ok, report: the lines).\n"
                  "Exit: 0 done, 1 the repair is not possible on this file (or validate\n"
                  "found a problem, or a range the page does not have), 2 usage, 3 SRC\n"
                  "unreadable or DST cannot be written.\n");
@@ -102,8 +105,8 @@ static int out_create(surgery *s)
     s->fd = open(s->dst, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (s->fd < 0) {
         int e = errno;
-        fprintf(stderr, "strata surgery %s: %s: %s%s\n", s->name, s->dst, strerror(e),
-                e == EEXIST ? " (the output must be a new file)" : "");
+        fprintf(stderr, "strata surgery %s: %s: %s%s\n", s->name, cli_path_shown(s->dst),
+                strerror(e), e == EEXIST ? " (the output must be a new file)" : "");
         return e == EEXIST ? CLI_USAGE : CLI_NOOPEN;
     }
     s->created = true;
@@ -203,7 +206,7 @@ static int do_revert(surgery *s)
                ") now holds the state of meta %d (txid %" PRIu64 ", root %" PRIu64
                "); written to %s\n",
                cur, s->r.meta[cur].txid, s->r.meta[cur].root, old, s->r.meta[old].txid,
-               s->r.meta[old].root, s->dst);
+               s->r.meta[old].root, cli_path_shown(s->dst));
     return code;
 }
 
@@ -247,7 +250,7 @@ static int do_copy_page(surgery *s, int64_t from, int64_t to)
     code = out_finish(s, code);
     if (code == CLI_OK) {
         printf("page %" PRId64 " (%" PRIu64 " pages) copied to page %" PRId64 "; written to %s\n",
-               from, pages, to, s->dst);
+               from, pages, to, cli_path_shown(s->dst));
         printf("the free pages may have changed: run 'strata check', and "
                "'strata surgery freelist rebuild' if it reports pages\n");
     }
@@ -362,7 +365,7 @@ static int do_clear_elements(surgery *s, int64_t id, int64_t from, int64_t to)
         return code;
     printf("removed elements [%" PRId64 ", %" PRId64 ") of %s page %" PRId64
            ", %u left; written to %s\n",
-           from, to, leaf ? "leaf" : "branch", id, keep, s->dst);
+           from, to, leaf ? "leaf" : "branch", id, keep, cli_path_shown(s->dst));
     if (leaks)
         printf("the removed elements referenced pages that are now reached from nowhere: run "
                "'strata surgery freelist rebuild' on the result\n");
@@ -404,7 +407,7 @@ static int do_freelist(surgery *s, bool rebuild)
         if (code == CLI_OK)
             printf("both metas now store no freelist; the free pages are found by walking the "
                    "tree on the next read-write open; written to %s\n",
-                   s->dst);
+                   cli_path_shown(s->dst));
         return code;
     }
     if (code != CLI_OK)
@@ -454,7 +457,8 @@ static int do_freelist(surgery *s, bool rebuild)
         if (cli_raw_free_ids(&r2, &r2.meta[r2.current], &ids, &n, &run, &why) == 0)
             printf("freelist rebuilt: %zu free pages stored in page %" PRIu64 " (txid %" PRIu64
                    "); written to %s\n",
-                   n, r2.meta[r2.current].freelist, r2.meta[r2.current].txid, s->dst);
+                   n, r2.meta[r2.current].freelist, r2.meta[r2.current].txid,
+                   cli_path_shown(s->dst));
         free(ids);
     }
     cli_raw_close(&r2);
@@ -553,6 +557,7 @@ int cmd_surgery(int argc, char **argv)
         { "output", required_argument, NULL, 'o' },
         { "from", required_argument, NULL, OPT_FROM },
         { "to", required_argument, NULL, OPT_TO },
+        { "json", no_argument, NULL, CLI_OPT_JSON },
         CLI_COMMON_OPTIONS,
         { NULL, 0, NULL, 0 },
     };
@@ -612,6 +617,38 @@ int cmd_surgery(int argc, char **argv)
         cli_raw_close(&s.r);
         return CLI_NOOPEN;
     }
+    /*
+     * DST "-": the repaired copy is made under a temporary name and copied to
+     * standard output; the report lines then go to stderr. Under --json they
+     * are gathered into the document's report.
+     */
+    const char *dst_arg = s.dst;
+    cli_output out;
+    memset(&out, 0, sizeof out);
+    if (!validate && (code = cli_output_begin("surgery", &o, s.dst, &out)) != CLI_OK) {
+        cli_raw_close(&s.r);
+        return code;
+    }
+    if (!validate)
+        s.dst = out.path;
+    fflush(stdout);
+    int saved = -1;
+    FILE *cap = NULL;
+    if (out.to_stdout || o.json) {
+        saved = dup(STDOUT_FILENO);
+        cap = o.json ? tmpfile() : NULL;
+        if (saved < 0 || (o.json && cap == NULL) ||
+            dup2(o.json ? fileno(cap) : STDERR_FILENO, STDOUT_FILENO) < 0) {
+            fprintf(stderr, "strata surgery: cannot set the report aside: %s\n", strerror(errno));
+            if (saved >= 0)
+                close(saved);
+            if (cap != NULL)
+                fclose(cap);
+            cli_output_end("surgery", &out, false);
+            cli_raw_close(&s.r);
+            return CLI_INTERNAL;
+        }
+    }
     if (validate)
         code = do_meta_validate(&s);
     else if (strcmp(name, "revert-meta-page") == 0)
@@ -622,6 +659,35 @@ int cmd_surgery(int argc, char **argv)
         code = do_clear_elements(&s, page, from, has_to ? to : -1);
     else
         code = do_freelist(&s, strcmp(name, "freelist rebuild") == 0);
+    fflush(stdout);
+    if (saved >= 0) {
+        dup2(saved, STDOUT_FILENO);
+        close(saved);
+    }
+    if (!validate && (code == CLI_OK || code == CLI_FINDING)) {
+        int oc = cli_output_end("surgery", &out, true);
+        if (oc != CLI_OK)
+            code = oc;
+    }
+    cli_output_end("surgery", &out, false);
+    if (cap != NULL) {
+        json_t *doc = json_object(), *report = json_array();
+        char line[4096];
+        rewind(cap);
+        while (fgets(line, sizeof line, cap) != NULL) {
+            line[strcspn(line, "\n")] = '\0';
+            cli_json_append(report, json_string(line));
+        }
+        fclose(cap);
+        cli_json_set(doc, "subcommand", json_string(name));
+        cli_json_set(doc, "source", json_string(src));
+        cli_json_set(doc, "output", dst_arg != NULL ? json_string(dst_arg) : json_null());
+        cli_json_set(doc, "ok", json_boolean(code == CLI_OK));
+        cli_json_set(doc, "report", report);
+        int jc = cli_json_print("surgery", stdout, doc);
+        if (jc != CLI_OK)
+            code = jc;
+    }
     cli_raw_close(&s.r);
     return code;
 }
