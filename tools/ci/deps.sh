@@ -17,6 +17,7 @@ need_cmd clang-format clang-format
 need_cmd go golang-go
 need_cmd python3 python3
 need_cmd scdoc scdoc
+need_cmd gnuplot gnuplot-nox # strata bench stall draws its pictures with it
 if command -v pkg-config >/dev/null 2>&1; then
     need_pc jemalloc libjemalloc-dev
     need_pc zlib zlib1g-dev

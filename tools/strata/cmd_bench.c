@@ -5,6 +5,9 @@
  *   strata bench index [-k K] [-r R] [-p P]
  *   strata bench bolt [-n N] [-w LIST] [--dir DIR]   (bench_bolt.c)
  *   strata bench lease [-n N] [-k K] [-m M] [-w LIST] (bench_lease.c)
+ *   strata bench mvcc [-n N] [-k K] [--scale F] [-w LIST] [--dir DIR] (bench_mvcc.c)
+ *   strata bench stall [--rate R] [--compact-at S] [--defrag-at S] [--duration S] [-o DIR]
+ *                      (bench_stall.c)
  *
  * `index` measures the in-memory key index the way etcd's indexmem peer
  * measures etcd 3.4's treeIndex (docs/bench.md, peers/etcd/indexmem): keys
@@ -43,6 +46,7 @@
 
 #include "bench_bolt.h"
 #include "bench_lease.h"
+#include "bench_mvcc.h"
 #include "cli.h"
 #include "cli_util.h"
 
@@ -295,6 +299,10 @@ static const bench_workload workloads[] = {
     { "bolt", "the B+tree file: docs/bench.md B1..B7 (peers: bbolt, LMDB)", bench_bolt },
     { "lease", "the lessor over a store: grant/renew/revoke rates, big revoke, mass expiry",
       bench_lease },
+    { "mvcc", "the mvcc store: BENCH.md M1..M8 (peer: etcd's mvcc, peers/etcd/mvccbench)",
+      bench_mvcc },
+    { "stall", "puts under load while the store compacts and defragments, drawn with gnuplot",
+      bench_stall },
 };
 #define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
 
