@@ -178,6 +178,26 @@ mkdir "$work/mvcc_example"
 "$dir/examples/mvcc_example" "$work/mvcc_example"
 # ==== end mvcc store ====
 
+# ==== stall picture (bench) ====
+# Puts at a steady pace on a small store of BENCH.md M1's shape while it
+# compacts all but its last revisions and then defragments
+# (`strata bench stall`): per-phase latency in the STALL line, the
+# timeline, and the picture drawn with gnuplot (stall.png / stall.svg,
+# with etcd's compaction and defrag windows beside when build/peers has
+# its mvccbench: tools/bench/compare-mvcc.sh or peers/etcd/build.sh builds
+# it). The picture is kept in build/demo-stall; a text rendering follows.
+peer=()
+[ -x build/peers/mvccbench ] && peer=(--peer "$PWD/build/peers/mvccbench")
+rm -rf build/demo-stall
+step bench stall --scale 0.05 --rate 500 --duration 4 --compact-at 1 --defrag-at 2.5 \
+    -o build/demo-stall "${peer[@]}"
+ls -l build/demo-stall/stall.png build/demo-stall/stall.svg
+echo "picture: $PWD/build/demo-stall/stall.png"
+gnuplot -e "set terminal dumb size 100,24; set logscale y; set format y '%g';
+    set title 'put latency (ms) over time (s), strata; picture: build/demo-stall/stall.png';
+    plot 'build/demo-stall/stall-strata.txt' using (\$1/1000):2 with points pt '.' notitle"
+# ==== end stall picture ====
+
 # Each layer appends its own section above this line, between the lines
 # `# ==== NAME (owner) ====` and `# ==== end NAME ====`, using $strata,
 # $work (a temporary directory, removed at exit), $dir (the release build)
