@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_bench_mvcc.sh: `strata bench mvcc` at a tiny scale (a smoke run, never
-# a timed test): every M line is printed once, in BENCH.md's bench line
+# a timed test): every M line is printed once, in docs/bench.md's bench line
 # shape, with sane fields (ops > 0, wall > 0), and the bench's own checks
 # hold: M2/M3 found every key M1 wrote, M7 reopened at the same revision,
 # M8 lost, reordered and duplicated nothing (checked against the puts made)

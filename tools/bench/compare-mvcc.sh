@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # compare-mvcc.sh: strata and etcd 3.4.23's storage layer side by side on
-# BENCH.md's M workloads (M1..M8), as compare.sh does for the B workloads.
+# docs/bench.md's M workloads (M1..M8), as compare.sh does for the B workloads.
 #
 #   tools/bench/compare-mvcc.sh [-s SCALE] [-r ROUNDS] [-w LIST] [-d DIR] [-o OUT]
 #

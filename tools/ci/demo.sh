@@ -179,7 +179,7 @@ mkdir "$work/mvcc_example"
 # ==== end mvcc store ====
 
 # ==== stall picture (bench) ====
-# Puts at a steady pace on a small store of BENCH.md M1's shape while it
+# Puts at a steady pace on a small store of docs/bench.md M1's shape while it
 # compacts all but its last revisions and then defragments
 # (`strata bench stall`): per-phase latency in the STALL line, the
 # timeline, and the picture drawn with gnuplot (stall.png / stall.svg,

@@ -1,6 +1,6 @@
 /*
- * bench_mvcc.c: `strata bench mvcc`: BENCH.md's M workloads over the mvcc
- * store, chained as BENCH.md and the etcd peer (peers/etcd/mvccbench)
+ * bench_mvcc.c: `strata bench mvcc`: docs/bench.md's M workloads over the mvcc
+ * store, chained as docs/bench.md and the etcd peer (peers/etcd/mvccbench)
  * chain them, with etcd's backend defaults (batch interval 100 ms, batch
  * limit 10,000, a sync per commit):
  *
@@ -25,7 +25,7 @@
  *
  * N, K, G, R, H, D scale with --scale as the peer's -scale. The layout of
  * the M8 watchers and every extra are the peer's, so the lines compare.
- * Output: BENCH.md's bench line per workload, then peak_rss_mib.
+ * Output: docs/bench.md's bench line per workload, then peak_rss_mib.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -816,7 +816,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: strata bench mvcc [-n N] [-k K] [--scale F] [-w M1,...] [--dir DIR]\n"
             "                         [--pace-us US] [--keep]\n\n"
-            "BENCH.md's M1..M8 over the mvcc store (peer: peers/etcd/mvccbench), etcd's\n"
+            "docs/bench.md's M1..M8 over the mvcc store (peer: peers/etcd/mvccbench), etcd's\n"
             "backend defaults (batch interval 100 ms, limit 10,000, a sync per commit).\n"
             "  -n N         M1/M8 puts (default 1000000)\n"
             "  -k K         distinct keys (default 100000)\n"

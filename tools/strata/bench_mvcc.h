@@ -1,6 +1,6 @@
 /*
- * bench_mvcc.h: `strata bench mvcc` (bench_mvcc.c, BENCH.md's M1..M8) and
- * `strata bench stall` (bench_stall.c), and what both share: BENCH.md's
+ * bench_mvcc.h: `strata bench mvcc` (bench_mvcc.c, docs/bench.md's M1..M8) and
+ * `strata bench stall` (bench_stall.c), and what both share: docs/bench.md's
  * key and value generators and the paced putter that records every put.
  */
 #ifndef STRATA_BENCH_MVCC_H
@@ -20,7 +20,7 @@ int bench_stall(int argc, char **argv);
 
 enum { BM_KEY_LEN = 12, BM_VSIZE = 256 };
 
-/* SplitMix64 with the state starting at i (BENCH.md's rnd). */
+/* SplitMix64 with the state starting at i (docs/bench.md's rnd). */
 uint64_t bm_rnd(uint64_t i);
 uint64_t bm_mono_ns(void);
 

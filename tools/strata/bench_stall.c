@@ -2,7 +2,7 @@
  * bench_stall.c: `strata bench stall`: how puts fare while the store
  * compacts and defragments under load, measured and drawn.
  *
- * A store of M1's shape (BENCH.md: N puts over K keys, 256-byte values,
+ * A store of M1's shape (docs/bench.md: N puts over K keys, 256-byte values,
  * scaled by --scale) is built first; then a putter thread puts at a steady
  * pace (--rate puts/s; a late put does not make up for lost time) for
  * --duration seconds. At --compact-at seconds the main thread compacts all

@@ -299,7 +299,7 @@ static const bench_workload workloads[] = {
     { "bolt", "the B+tree file: docs/bench.md B1..B7 (peers: bbolt, LMDB)", bench_bolt },
     { "lease", "the lessor over a store: grant/renew/revoke rates, big revoke, mass expiry",
       bench_lease },
-    { "mvcc", "the mvcc store: BENCH.md M1..M8 (peer: etcd's mvcc, peers/etcd/mvccbench)",
+    { "mvcc", "the mvcc store: docs/bench.md M1..M8 (peer: etcd's mvcc, peers/etcd/mvccbench)",
       bench_mvcc },
     { "stall", "puts under load while the store compacts and defragments, drawn with gnuplot",
       bench_stall },
