@@ -90,10 +90,11 @@
 #define BOLT_MAX_ELEM_SPAN  2147483647u /* pos + ksize + vsize readable by bbolt */
 
 /*
- * Nested buckets deeper than this are refused by the recursive walks (dump,
- * delete, check): a cycle through bucket roots in a damaged file would
- * otherwise recurse without end. bbolt has no limit; 256 levels is far
- * beyond any real use.
+ * The one limit on bucket nesting: bucket creation refuses to go deeper
+ * (BOLT_ENESTING), and every walk over nested buckets, the engine's (dump,
+ * delete, check, stats, bulk load) and the CLI's raw walker (pages,
+ * salvage), stops there, so a cycle through bucket roots in a damaged file
+ * ends. bbolt has no limit; 2048 levels is far beyond any real use.
  */
 #define BOLT_MAX_NESTING 2048
 

@@ -9,7 +9,7 @@
  *   2. Bytes from the file are never trusted: every element is bounds
  *      checked (bolt__page_check for whole pages, cli_raw_elem for one).
  *   3. The walk enters a page at most once (visited bitmap), recurses at
- *      most BOLT_MAX_DEPTH tree levels per bucket, CLI_WALK_MAX_NESTING
+ *      most BOLT_MAX_DEPTH tree levels per bucket, BOLT_MAX_NESTING
  *      buckets deep and WALK_MAX_FRAMES tree levels in all, so no file can
  *      make it loop or exhaust the stack.
  *   4. A subtree that cannot be read is reported once, with its page, its
@@ -317,7 +317,7 @@ typedef struct walker {
     void *arg;
     unsigned char *seen;
     unsigned frames; /* walk_tree calls on the C stack (rule 3) */
-    bolt_val path[CLI_WALK_MAX_NESTING];
+    bolt_val path[BOLT_MAX_NESTING];
 } walker;
 
 /*
@@ -358,7 +358,7 @@ static int walk_leaf(walker *w, const bolt__page *p, size_t nesting)
                 return rc;
             continue;
         }
-        if (nesting + 1 >= CLI_WALK_MAX_NESTING) {
+        if (nesting + 1 >= BOLT_MAX_NESTING) {
             walk_skip(w, p->id, nesting, &k, &k, "buckets nested too deep");
             continue;
         }

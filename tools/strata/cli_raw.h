@@ -73,8 +73,6 @@ int cli_raw_elem(const unsigned char *page, size_t size, unsigned i, uint32_t *f
 
 /* ---- the tolerant tree walk (pages, salvage) ---------------------------- */
 
-#define CLI_WALK_MAX_NESTING 4096
-
 typedef struct cli_walk_ops {
     /* Every readable page run reached (optional). */
     int (*page)(void *arg, bolt_pgid id, uint32_t overflow, uint16_t flags);
@@ -97,7 +95,7 @@ typedef struct cli_walk_ops {
  * page ids must be >= 2 and below min(hwm, file pages), every page is
  * entered at most once (a visited set, so cycles and shared pages are
  * skipped and reported), trees are at most BOLT_MAX_DEPTH levels and
- * buckets at most CLI_WALK_MAX_NESTING deep. Unreadable subtrees go to
+ * buckets at most BOLT_MAX_NESTING deep. Unreadable subtrees go to
  * ops->skip and the walk goes on. Returns 0, a callback's non-zero value,
  * or -ENOMEM. When reached is not NULL it receives a malloc'd bitmap of
  * file_pages bits: the pages (runs included) the walk read. On a

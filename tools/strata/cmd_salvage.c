@@ -78,8 +78,8 @@ typedef struct salvager {
     const cli_opts *o;
     bolt_db *db;
     bolt_tx *tx;
-    bolt_bucket *stack[CLI_WALK_MAX_NESTING + 1]; /* stack[0] = root; NULL = dropped */
-    size_t valid;                                 /* stack[0..valid] are open in tx */
+    bolt_bucket *stack[BOLT_MAX_NESTING + 1]; /* stack[0] = root; NULL = dropped */
+    size_t valid;                             /* stack[0..valid] are open in tx */
     uint64_t puts_in_tx;
     uint64_t buckets, keys, dropped, skipped;
     int err;  /* the first error writing DST */
