@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "grow.h"
 #include "mvcc_int.h"
 
 struct mvcc_txn {
@@ -195,32 +196,22 @@ void mvcc_range_result_release(mvcc_range_result *r)
 
 int mvcc__result_reserve(mvcc_range_result *r, size_t n)
 {
-    if (n <= r->kvs_cap_)
-        return 0;
-    size_t cap = r->kvs_cap_ ? r->kvs_cap_ : 8;
-    while (cap < n)
-        cap *= 2;
-    mvcc_kv *k = strata_realloc(r->kvs, cap * sizeof *k);
-    if (k == NULL)
-        return -ENOMEM;
-    r->kvs = k;
-    r->kvs_cap_ = cap;
-    return 0;
+    void *kvs = r->kvs;
+    int rc = strata__grow(&kvs, &r->kvs_cap_, n, sizeof *r->kvs, 8);
+    r->kvs = kvs;
+    return rc;
 }
 
 /* Append len bytes to the result's arena; *off = their offset. */
 static int result_copy(mvcc_range_result *r, const void *p, size_t len, size_t *off)
 {
-    if (r->mem_len_ + len > r->mem_cap_) {
-        size_t cap = r->mem_cap_ ? r->mem_cap_ : 256;
-        while (cap < r->mem_len_ + len)
-            cap *= 2;
-        uint8_t *m = strata_realloc(r->mem_, cap);
-        if (m == NULL)
-            return -ENOMEM;
-        r->mem_ = m;
-        r->mem_cap_ = cap;
-    }
+    if (len > SIZE_MAX - r->mem_len_)
+        return -ENOMEM;
+    void *mem = r->mem_;
+    int rc = strata__grow(&mem, &r->mem_cap_, r->mem_len_ + len, 1, 256);
+    r->mem_ = mem;
+    if (rc != 0)
+        return rc;
     if (len > 0)
         memcpy((uint8_t *)r->mem_ + r->mem_len_, p, len);
     *off = r->mem_len_;
@@ -385,31 +376,21 @@ int mvcc_txn_range(mvcc_txn *t, const void *key, size_t key_len, const void *end
 
 static int enc_reserve(mvcc_txn *t, size_t n)
 {
-    if (n <= t->enc_cap)
-        return 0;
-    size_t cap = t->enc_cap ? t->enc_cap : 256;
-    while (cap < n)
-        cap *= 2;
-    uint8_t *p = strata_realloc(t->enc, cap);
-    if (p == NULL)
-        return -ENOMEM;
-    t->enc = p;
-    t->enc_cap = cap;
-    return 0;
+    void *enc = t->enc;
+    int rc = strata__grow(&enc, &t->enc_cap, n, 1, 256);
+    t->enc = enc;
+    return rc;
 }
 
 static int arena_add(mvcc_txn *t, const void *p, size_t len, size_t *off)
 {
-    if (t->arena_len + len > t->arena_cap) {
-        size_t cap = t->arena_cap ? t->arena_cap : 512;
-        while (cap < t->arena_len + len)
-            cap *= 2;
-        uint8_t *a = strata_realloc(t->arena, cap);
-        if (a == NULL)
-            return -ENOMEM;
-        t->arena = a;
-        t->arena_cap = cap;
-    }
+    if (len > SIZE_MAX - t->arena_len)
+        return -ENOMEM;
+    void *arena = t->arena;
+    int rc = strata__grow(&arena, &t->arena_cap, t->arena_len + len, 1, 512);
+    t->arena = arena;
+    if (rc != 0)
+        return rc;
     if (len > 0)
         memcpy(t->arena + t->arena_len, p, len);
     *off = t->arena_len;
