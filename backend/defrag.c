@@ -3,8 +3,9 @@
  *
  * Phases (each edge names what drives it):
  *
- *   START  (batch lock, short): commit what is pending, begin a bolt read
- *          transaction at txid T, start the change log
+ *   START  (batch lock, short): start the change log and commit what is
+ *          pending (pipelined: the lock is released while bolt writes it
+ *          out), then begin a bolt read transaction at txid T
  *     |
  *   COPY   (no lock): every top-level bucket of T, key order, into
  *          path + ".defrag.tmp" with fill percent 1.0 (sequential puts fill
@@ -528,24 +529,37 @@ int backend_defrag(backend *be, backend_defrag_stats *stp)
     uint64_t t0 = wall_ns();
     if (rc == 0)
         rc = be->defragging ? BACKEND_EDEFRAGBUSY : backend__batch_usable(&be->batch);
-    if (rc == 0)
-        rc = backend__commit(be);
-    if (rc == 0)
-        rc = bolt_tx_begin(be->cur->db, 0, &src);
-    if (rc == 0) {
-        pthread_mutex_lock(&be->snap_mu);
-        src_ref = be->cur;
-        src_ref->refs++;
-        pthread_mutex_unlock(&be->snap_mu);
-        be->dlog = log;
-        log = NULL;
-        be->defragging = true;
-    }
-    stall_end(&st, t0);
-    backend__batch_unlock(be);
     if (rc != 0) {
+        stall_end(&st, t0);
+        backend__batch_unlock(be);
         strata_free(tmp);
         strata_free(log);
+        return rc;
+    }
+    /* Rule 1: every write from here on is logged; the commit covers all before. */
+    be->dlog = log;
+    log = NULL;
+    be->defragging = true;
+    uint64_t held = 0;
+    rc = backend__commit_pipelined_locked(be, &held); /* releases the lock */
+    st.stall_ns = held;
+    if (rc == 0) {
+        pthread_mutex_lock(&be->snap_mu);
+        rc = bolt_tx_begin(be->cur->db, 0, &src);
+        if (rc == 0) {
+            src_ref = be->cur;
+            src_ref->refs++;
+        }
+        pthread_mutex_unlock(&be->snap_mu);
+    }
+    if (rc != 0) {
+        backend__batch_lock(be);
+        log = be->dlog;
+        be->dlog = NULL;
+        be->defragging = false;
+        backend__batch_unlock(be);
+        strata_free(tmp);
+        log_free(log);
         return rc;
     }
 
