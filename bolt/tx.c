@@ -44,6 +44,11 @@
  *      bbolt's txid order. A crash anywhere leaves either the old state
  *      (meta not durable; the file is whole) or the new one (the tail is
  *      not needed). A failure before the meta gives the ids back (untrim).
+ *   7. A write transaction's changed leaves are private copies in its
+ *      dirty-page table (dirty.c), keyed by the committed page's id: every
+ *      page load looks there first, so the transaction reads what it wrote.
+ *      Commit attaches them to the node tree before rebalance (dirty.c
+ *      rule 6); rule 3 then applies unchanged.
  */
 #include <errno.h>
 #include <limits.h>
@@ -143,6 +148,19 @@ int bolt__tx_page_run(bolt_tx *tx, bolt_pgid id, uint32_t *overflow, uint16_t *f
 #define CHECKED_MAX_PAGES (UINT64_C(1) << 26) /* an 8 MiB bitmap */
 
 int bolt__tx_page(bolt_tx *tx, bolt_pgid id, bolt__page *out)
+{
+    if (tx->dpt_n > 0) {
+        /* Rule 7: the transaction's own copy (checked when it was made). */
+        const bolt__dpage *d = bolt__dpage_find(tx, id);
+        if (d != NULL) {
+            bolt__page_fill(d->buf, tx->db->page_size, id, out);
+            return 0;
+        }
+    }
+    return bolt__tx_page_committed(tx, id, out);
+}
+
+int bolt__tx_page_committed(bolt_tx *tx, bolt_pgid id, bolt__page *out)
 {
     uint32_t ov;
     int rc = bolt__tx_page_run(tx, id, &ov, NULL);
@@ -345,6 +363,7 @@ static void tx_end(bolt_tx *tx)
         strata_free(c);
     }
     bolt__live_free(tx->live);
+    bolt__dpage_free_all(tx);
     for (size_t i = 0; i < tx->ndirty; i++)
         strata_free(tx->dirty[i].buf);
     strata_free(tx->dirty);
@@ -608,7 +627,9 @@ int bolt_tx_commit(bolt_tx *tx)
         return BOLT_ETXIDEXHAUSTED;
     }
     uint64_t t0 = bolt__now_ns();
-    rc = bolt__bucket_rebalance(&tx->root);
+    rc = bolt__node_attach_dirty(tx);
+    if (rc == 0)
+        rc = bolt__bucket_rebalance(&tx->root);
     uint64_t t1 = bolt__now_ns();
     tx->stats.rebalance_ns += t1 - t0;
     if (rc == 0)
