@@ -187,6 +187,9 @@ struct bolt_db {
     bolt_tx_stats stats;                    /* mu: committed write transactions, summed */
     /* The shrink (tx.c rule 6; writer only): a cut waits for readers older than this (0 = none). */
     bolt_txid truncate_after;
+    /* dirty.c rule 7 (writer only): page buffers of ended transactions, for the next ones. */
+    unsigned char **dpool;
+    size_t ndpool;
 };
 
 void bolt__map_release(bolt_db *db, bolt__map *m);
@@ -210,6 +213,7 @@ typedef struct bolt__dirty {
     bolt_pgid id;
     size_t npages;
     unsigned char *buf;
+    bool borrowed; /* a dirty page's own buffer (dirty.c): freed with the table */
 } bolt__dirty;
 
 struct bolt_bucket {
@@ -258,9 +262,10 @@ struct bolt_tx {
     size_t page_loads;             /* tree pages loaded so far (when to make `checked`) */
     bolt_pgid trim_start;          /* the shrink: free ids [trim_start, +trim_n) cut at commit */
     size_t trim_n;
-    bolt__dpage **dpt; /* dirty.c: the dirty-page table, open addressing by page id */
+    struct bolt__dpt_slot *dpt; /* dirty.c: the dirty-page table, open addressing by page id */
     size_t dpt_n, dpt_cap;
     bool dpt_closed; /* commit attached the table: no new dirty pages (dirty.c rule 6) */
+    unsigned char *scratch; /* a page for packing dirty pages at commit */
 };
 
 /* Copy n bytes into tx-owned memory (stable until the tx ends). */
@@ -277,6 +282,11 @@ int bolt__tx_page_committed(bolt_tx *tx, bolt_pgid id, bolt__page *out);
 int bolt__tx_page_run(bolt_tx *tx, bolt_pgid id, uint32_t *overflow, uint16_t *flags);
 /* Allocate a zeroed run of n pages for commit; *buf is tx-owned. */
 int bolt__tx_allocate(bolt_tx *tx, size_t n, bolt_pgid *id, unsigned char **buf);
+/*
+ * Allocate one page id for commit, written from buf (a page the caller owns
+ * and keeps until the tx ends; its header id is set here).
+ */
+int bolt__tx_adopt(bolt_tx *tx, unsigned char *buf, bolt_pgid *id);
 /* Free (pending) a page run by id at commit/rebalance time. */
 int bolt__tx_free_page(bolt_tx *tx, bolt_pgid id);
 int bolt__tx_usable(const bolt_tx *tx, bool write);
@@ -373,6 +383,11 @@ int bolt__node_attach_dirty(bolt_tx *tx);
  * the key/value data at the end of the page (LMDB's layout; still a valid
  * bbolt page image, read by the same accessors).
  */
+struct bolt__dpt_slot {
+    bolt_pgid id; /* 0: empty (page ids 0 and 1 are metas) */
+    bolt__dpage *d;
+};
+
 struct bolt__dpage {
     bolt_pgid id;        /* the committed page copied (the table's key) */
     bolt_bucket *bucket; /* the handle it was touched through */
@@ -382,6 +397,7 @@ struct bolt__dpage {
     uint16_t path[BOLT_DPAGE_PATH]; /* branch indices from the bucket's root to the leaf */
     uint8_t depth;                  /* branch levels above the leaf (path entries) */
     bool converted;                 /* became an ordinary node: the node owns the state now */
+    bool packed; /* commit packed it into its new page: no more edits */
     bool right_edge;                /* what bolt__node_put would have recorded (node.c rule 5) */
     bool mid_insert;
     bool unbalanced; /* an element was deleted */
@@ -411,9 +427,16 @@ static inline uint16_t bolt__dpage_count(const bolt__dpage *d)
 {
     return bolt__ld16(d->buf + BOLT_PAGE_COUNT_OFF);
 }
-/* Write the packed page image (d->live bytes, docs/format.md §5) into out (zeroed, id set). */
-void bolt__dpage_pack(const bolt__dpage *d, unsigned char *out, size_t page_size);
+/*
+ * Commit: pack d's page in place (docs/format.md §5: elements, then data in
+ * element order, zeros after), give it a new page id and queue it for
+ * writing. 0 with *id; -ENOMEM; BOLT_EMMAPTOOLARGE.
+ */
+int bolt__dpage_commit(bolt_tx *tx, bolt__dpage *d, bolt_pgid *id);
+/* End of a write transaction: buffers back to the pool, the table freed. */
 void bolt__dpage_free_all(bolt_tx *tx);
+/* Free the db's pool of page buffers (close). */
+void bolt__dpage_pool_free(bolt_db *db);
 
 /* ---- cursor.c ----------------------------------------------------------- */
 

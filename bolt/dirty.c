@@ -41,7 +41,9 @@
  *      recorded at touch time: branches do not change before commit), so
  *      rebalance, spill and the parents' new keys and page ids work as for
  *      any node. A page-mode node that must merge becomes an ordinary node
- *      first. After the attach no page is made dirty (the bucket values
+ *      first. At spill a page-mode leaf is packed in its own buffer, which
+ *      is then written as the new page (the keys and values it held are no
+ *      longer handed out: the transaction is ending). After the attach no page is made dirty (the bucket values
  *      that spill stores go to attached pages or to nodes). At spill a page-mode leaf is packed
  * (elements, then data in element order, zeros after: the image bbolt writes, so bbolt's statistics
  * read it right and no deleted bytes reach the file) into its newly allocated page. Leaves that are
@@ -65,49 +67,79 @@ bolt__dpage *bolt__dpage_find(const bolt_tx *tx, bolt_pgid id)
     if (tx->dpt_n == 0)
         return NULL;
     for (size_t i = slot_of(id, tx->dpt_cap);; i = (i + 1) & (tx->dpt_cap - 1)) {
-        bolt__dpage *d = tx->dpt[i];
-        if (d == NULL)
+        const struct bolt__dpt_slot *s = &tx->dpt[i];
+        if (s->id == id)
+            return s->d;
+        if (s->id == 0)
             return NULL;
-        if (d->id == id)
-            return d;
     }
+}
+
+static void slot_put(struct bolt__dpt_slot *t, size_t cap, bolt__dpage *d)
+{
+    size_t j = slot_of(d->id, cap);
+    while (t[j].id != 0)
+        j = (j + 1) & (cap - 1);
+    t[j].id = d->id;
+    t[j].d = d;
 }
 
 static int table_insert(bolt_tx *tx, bolt__dpage *d)
 {
     if (2 * (tx->dpt_n + 1) > tx->dpt_cap) {
         size_t cap = tx->dpt_cap ? tx->dpt_cap * 2 : 64;
-        bolt__dpage **t = strata_calloc(cap, sizeof *t);
+        struct bolt__dpt_slot *t = strata_calloc(cap, sizeof *t);
         if (t == NULL)
             return -ENOMEM;
-        for (size_t i = 0; i < tx->dpt_cap; i++) {
-            bolt__dpage *x = tx->dpt[i];
-            if (x == NULL)
-                continue;
-            size_t j = slot_of(x->id, cap);
-            while (t[j] != NULL)
-                j = (j + 1) & (cap - 1);
-            t[j] = x;
-        }
+        for (size_t i = 0; i < tx->dpt_cap; i++)
+            if (tx->dpt[i].id != 0)
+                slot_put(t, cap, tx->dpt[i].d);
         strata_free(tx->dpt);
         tx->dpt = t;
         tx->dpt_cap = cap;
     }
-    size_t j = slot_of(d->id, tx->dpt_cap);
-    while (tx->dpt[j] != NULL)
-        j = (j + 1) & (tx->dpt_cap - 1);
-    tx->dpt[j] = d;
+    slot_put(tx->dpt, tx->dpt_cap, d);
     tx->dpt_n++;
     return 0;
 }
 
+/* Rule 7: at most this many bytes of buffers wait in the pool. */
+#define POOL_BYTES (UINT64_C(32) << 20)
+
+static unsigned char *buf_get(bolt_db *db)
+{
+    if (db->ndpool > 0)
+        return db->dpool[--db->ndpool];
+    return strata_malloc(db->page_size);
+}
+
 void bolt__dpage_free_all(bolt_tx *tx)
 {
-    for (size_t i = 0; i < tx->dpt_cap; i++)
-        strata_free(tx->dpt[i]);
+    bolt_db *db = tx->db;
+    size_t max = (size_t)(POOL_BYTES / db->page_size);
+    if (db->dpool == NULL && tx->dpt_n > 0)
+        db->dpool = strata_malloc(max * sizeof *db->dpool); /* NULL: buffers are freed */
+    for (size_t i = 0; i < tx->dpt_cap; i++) {
+        bolt__dpage *d = tx->dpt[i].d;
+        if (d == NULL)
+            continue;
+        if (db->dpool != NULL && db->ndpool < max)
+            db->dpool[db->ndpool++] = d->buf;
+        else
+            strata_free(d->buf);
+    }
     strata_free(tx->dpt);
     tx->dpt = NULL;
     tx->dpt_n = tx->dpt_cap = 0;
+}
+
+void bolt__dpage_pool_free(bolt_db *db)
+{
+    for (size_t i = 0; i < db->ndpool; i++)
+        strata_free(db->dpool[i]);
+    strata_free(db->dpool);
+    db->dpool = NULL;
+    db->ndpool = 0;
 }
 
 /* ---- element access --------------------------------------------------------- */
@@ -191,7 +223,7 @@ int bolt__dpage_touch(bolt_cursor *c, size_t need, bolt__dpage **out)
         return 1;
     bolt__dpage *d = bolt__dpage_find(tx, top->page.id);
     if (d != NULL) {
-        if (d->converted || (tx->dpt_closed && d->node == NULL))
+        if (d->converted || d->packed || (tx->dpt_closed && d->node == NULL))
             return 1;
         *out = d;
         return 0;
@@ -205,11 +237,13 @@ int bolt__dpage_touch(bolt_cursor *c, size_t need, bolt__dpage **out)
         return rc;
     if (live + need > ps)
         return 1; /* it would not fit: the node path splits it */
-    d = strata_malloc(sizeof *d + ps);
+    d = bolt__tx_alloc(tx, sizeof *d); /* freed with the arena */
     if (d == NULL)
         return -ENOMEM;
     memset(d, 0, sizeof *d);
-    d->buf = (unsigned char *)(d + 1);
+    d->buf = buf_get(tx->db);
+    if (d->buf == NULL)
+        return -ENOMEM;
     d->id = p->id;
     d->bucket = b;
     d->live = (uint32_t)live;
@@ -236,7 +270,7 @@ int bolt__dpage_touch(bolt_cursor *c, size_t need, bolt__dpage **out)
     d->lo = (uint32_t)(elems_end + shift);
     rc = table_insert(tx, d);
     if (rc != 0) {
-        strata_free(d);
+        strata_free(d->buf);
         return rc;
     }
     bolt__page_fill(d->buf, ps, d->id, &top->page);
@@ -311,10 +345,12 @@ void bolt__dpage_del(bolt__dpage *d, size_t i)
 
 /* ---- commit ------------------------------------------------------------------- */
 
-void bolt__dpage_pack(const bolt__dpage *d, unsigned char *out, size_t page_size)
+/* The packed image of d (d->live bytes) into out, which has a page's room. */
+static void pack(const bolt__dpage *d, unsigned char *out)
 {
     const unsigned char *buf = d->buf;
     size_t n = bolt__dpage_count(d);
+    memset(out, 0, BOLT_PAGE_HEADER_SIZE);
     bolt__st16(out + BOLT_PAGE_FLAGS_OFF, BOLT_PAGE_LEAF);
     bolt__st16(out + BOLT_PAGE_COUNT_OFF, (uint16_t)n);
     size_t data = BOLT_PAGE_HEADER_SIZE + 16 * n;
@@ -329,5 +365,17 @@ void bolt__dpage_pack(const bolt__dpage *d, unsigned char *out, size_t page_size
         memcpy(out + data, k.data, (size_t)ks + vs);
         data += (size_t)ks + vs;
     }
-    (void)page_size; /* data == d->live <= page_size (rules 2 and 4) */
+}
+
+int bolt__dpage_commit(bolt_tx *tx, bolt__dpage *d, bolt_pgid *id)
+{
+    size_t ps = tx->db->page_size;
+    if (tx->scratch == NULL && (tx->scratch = strata_malloc(ps)) == NULL)
+        return -ENOMEM;
+    /* d->live <= ps (rules 2 and 4): the image and its zero tail fit. */
+    pack(d, tx->scratch);
+    memcpy(d->buf, tx->scratch, d->live);
+    memset(d->buf + d->live, 0, ps - d->live);
+    d->packed = true;
+    return bolt__tx_adopt(tx, d->buf, id);
 }

@@ -275,7 +275,7 @@ static int attach_one(bolt__dpage *d)
 int bolt__node_attach_dirty(bolt_tx *tx)
 {
     for (size_t i = 0; i < tx->dpt_cap; i++) {
-        bolt__dpage *d = tx->dpt[i];
+        bolt__dpage *d = tx->dpt[i].d;
         if (d == NULL || d->converted || d->node != NULL || d->bucket->deleted)
             continue;
         int rc = attach_one(d);
@@ -524,11 +524,10 @@ static int dpage_write_one(bolt__node *n)
     if (rc != 0)
         return rc;
     bolt_pgid id;
-    unsigned char *buf;
-    rc = bolt__tx_allocate(tx, 1, &id, &buf);
+    rc = bolt__dpage_commit(tx, d, &id);
     if (rc != 0)
         return rc;
-    bolt__dpage_pack(d, buf, tx->db->page_size);
+    unsigned char *buf = d->buf;
     n->pgid = id;
     n->overflow = 0;
     n->spilled = true;
