@@ -265,6 +265,8 @@ struct bolt_tx {
     struct bolt__dpt_slot *dpt; /* dirty.c: the dirty-page table, open addressing by page id */
     size_t dpt_n, dpt_cap;
     bool dpt_closed; /* commit attached the table: no new dirty pages (dirty.c rule 6) */
+    unsigned char **retired; /* dirty.c rule 2: buffers replaced by a compaction */
+    size_t nretired, capretired;
     unsigned char *scratch; /* a page for packing dirty pages at commit */
 };
 
@@ -396,6 +398,7 @@ struct bolt__dpage {
     uint32_t live;       /* bytes of the packed image: 16 + sum(16 + ksize + vsize) */
     uint16_t path[BOLT_DPAGE_PATH]; /* branch indices from the bucket's root to the leaf */
     uint8_t depth;                  /* branch levels above the leaf (path entries) */
+    uint8_t compactions;            /* rule 2: into a new buffer, this transaction */
     bool converted;                 /* became an ordinary node: the node owns the state now */
     bool packed; /* commit packed it into its new page: no more edits */
     bool right_edge;                /* what bolt__node_put would have recorded (node.c rule 5) */
@@ -415,11 +418,11 @@ bolt__dpage *bolt__dpage_find(const bolt_tx *tx, bolt_pgid id);
  */
 int bolt__dpage_touch(bolt_cursor *c, size_t need, bolt__dpage **out);
 /*
- * Insert (!exact) or replace (exact) element i in place: 0, or 1 when it
- * does not fit (nothing changed). edge: the insertion is at the tree's
+ * Insert (!exact) or replace (exact) element i in place: 0; 1 when it does
+ * not fit (nothing changed); -ENOMEM. edge: the insertion is at the tree's
  * right edge (bolt__cursor_at_right_edge).
  */
-int bolt__dpage_put(bolt__dpage *d, size_t page_size, size_t i, bool exact, const void *key,
+int bolt__dpage_put(bolt_tx *tx, bolt__dpage *d, size_t i, bool exact, const void *key,
                     size_t ksize, const void *value, size_t vsize, uint32_t flags, bool edge);
 /* Remove element i in place. */
 void bolt__dpage_del(bolt__dpage *d, size_t i);

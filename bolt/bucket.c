@@ -216,12 +216,14 @@ static int put_at(bolt_cursor *c, bool exact, const unsigned char *key, size_t k
     if (rc < 0 || rc > 1)
         return rc;
     if (rc == 0) {
-        rc = bolt__dpage_put(d, tx->db->page_size, c->stack[c->depth - 1].index, exact, key, ksize,
-                             value, vsize, flags, edge);
+        rc = bolt__dpage_put(tx, d, c->stack[c->depth - 1].index, exact, key, ksize, value, vsize,
+                             flags, edge);
         if (rc == 0) {
             tx->generation++;
             return 0;
         }
+        if (rc != 1)
+            return rc;
     }
     if (copy) {
         key = bolt__tx_copy(tx, key, ksize);

@@ -19,8 +19,11 @@
  *      bytes where they were (garbage), so every key and value the
  *      transaction handed out stays readable (tx.c rule 4) and a cursor's
  *      remembered key stays valid (cursor.c rule 6). A change that does not
- *      fit in the gap, or would make the packed page larger than a page,
- *      takes the node path instead (rule 5).
+ *      fit in the gap but fits the page is made after a compaction into a
+ *      new buffer (the old one is kept, unchanged, until the transaction
+ *      ends; at most MAX_COMPACTIONS per page and transaction); one that
+ *      would make the packed page larger than a page, or a page compacted
+ *      that often, takes the node path instead (rule 5).
  *   3. Only leaves with no overflow, below at least one branch, of a paged
  *      bucket, at most BOLT_DPAGE_PATH levels down, are made dirty; a root
  *      leaf (small buckets, inline buckets) takes the node path, so a
@@ -113,21 +116,28 @@ static unsigned char *buf_get(bolt_db *db)
     return strata_malloc(db->page_size);
 }
 
+static void buf_put(bolt_db *db, unsigned char *buf)
+{
+    size_t max = (size_t)(POOL_BYTES / db->page_size);
+    if (db->dpool == NULL)
+        db->dpool = strata_malloc(max * sizeof *db->dpool); /* NULL: buffers are freed */
+    if (db->dpool != NULL && db->ndpool < max)
+        db->dpool[db->ndpool++] = buf;
+    else
+        strata_free(buf);
+}
+
 void bolt__dpage_free_all(bolt_tx *tx)
 {
     bolt_db *db = tx->db;
-    size_t max = (size_t)(POOL_BYTES / db->page_size);
-    if (db->dpool == NULL && tx->dpt_n > 0)
-        db->dpool = strata_malloc(max * sizeof *db->dpool); /* NULL: buffers are freed */
-    for (size_t i = 0; i < tx->dpt_cap; i++) {
-        bolt__dpage *d = tx->dpt[i].d;
-        if (d == NULL)
-            continue;
-        if (db->dpool != NULL && db->ndpool < max)
-            db->dpool[db->ndpool++] = d->buf;
-        else
-            strata_free(d->buf);
-    }
+    for (size_t i = 0; i < tx->dpt_cap; i++)
+        if (tx->dpt[i].d != NULL)
+            buf_put(db, tx->dpt[i].d->buf);
+    for (size_t i = 0; i < tx->nretired; i++)
+        buf_put(db, tx->retired[i]);
+    strata_free(tx->retired);
+    tx->retired = NULL;
+    tx->nretired = tx->capretired = 0;
     strata_free(tx->dpt);
     tx->dpt = NULL;
     tx->dpt_n = tx->dpt_cap = 0;
@@ -280,25 +290,78 @@ int bolt__dpage_touch(bolt_cursor *c, size_t need, bolt__dpage **out)
 
 /* ---- in-place edits ------------------------------------------------------------ */
 
-int bolt__dpage_put(bolt__dpage *d, size_t page_size, size_t i, bool exact, const void *key,
+#define MAX_COMPACTIONS 8
+
+/*
+ * Rule 2: rebuild d in a new buffer without its garbage (and without the
+ * data of element `skip`, about to be replaced; -1 for none); the old
+ * buffer stays readable, unchanged, until the transaction ends.
+ */
+static int compact(bolt_tx *tx, bolt__dpage *d, long skip)
+{
+    size_t ps = tx->db->page_size;
+    if (tx->nretired == tx->capretired) {
+        size_t cap = tx->capretired ? tx->capretired * 2 : 16;
+        unsigned char **r = strata_realloc(tx->retired, cap * sizeof *r);
+        if (r == NULL)
+            return -ENOMEM;
+        tx->retired = r;
+        tx->capretired = cap;
+    }
+    unsigned char *nb = buf_get(tx->db);
+    if (nb == NULL)
+        return -ENOMEM;
+    const unsigned char *ob = d->buf;
+    size_t n = bolt__dpage_count(d);
+    memcpy(nb, ob, BOLT_PAGE_HEADER_SIZE + 16 * n);
+    size_t lo = ps;
+    for (size_t i = 0; i < n; i++) {
+        if ((long)i == skip)
+            continue; /* its element is rewritten next, key and value */
+        unsigned char *e = elem(nb, i);
+        size_t len = (size_t)bolt__ld32(e + BOLT_LEAF_KSIZE_OFF) +
+                     bolt__ld32(e + BOLT_LEAF_VSIZE_OFF);
+        bolt_val k;
+        elem_key(ob, i, &k);
+        lo -= len;
+        memcpy(nb + lo, k.data, len);
+        bolt__st32(e + BOLT_LEAF_POS_OFF, (uint32_t)(lo - (BOLT_PAGE_HEADER_SIZE + 16 * i)));
+    }
+    tx->retired[tx->nretired++] = d->buf;
+    d->buf = nb;
+    d->lo = (uint32_t)lo;
+    d->compactions++;
+    return 0;
+}
+
+int bolt__dpage_put(bolt_tx *tx, bolt__dpage *d, size_t i, bool exact, const void *key,
                     size_t ksize, const void *value, size_t vsize, uint32_t flags, bool edge)
 {
-    unsigned char *buf = d->buf;
+    size_t page_size = tx->db->page_size;
     size_t n = bolt__dpage_count(d);
     size_t data = ksize + vsize;
     size_t grow = exact ? 0 : 16;
     size_t old = 0;
     if (exact) {
-        const unsigned char *e = elem(buf, i);
+        const unsigned char *e = elem(d->buf, i);
         old = (size_t)bolt__ld32(e + BOLT_LEAF_KSIZE_OFF) + bolt__ld32(e + BOLT_LEAF_VSIZE_OFF);
     } else if (n + 1 >= 0xFFFF) {
         return 1;
     }
     size_t elems_end = BOLT_PAGE_HEADER_SIZE + 16 * n;
-    if (elems_end + grow + data > d->lo)
-        return 1; /* the gap cannot hold it (rule 2) */
     if (d->live + grow + data - old > page_size)
         return 1;
+    if (elems_end + grow + data > d->lo) {
+        /* Rule 2: the gap cannot hold it, the page can. */
+        if (d->compactions >= MAX_COMPACTIONS)
+            return 1;
+        int rc = compact(tx, d, exact ? (long)i : -1);
+        if (rc != 0)
+            return rc;
+        if (elems_end + grow + data > d->lo)
+            return BOLT_EPANIC; /* live counts every byte compact kept */
+    }
+    unsigned char *buf = d->buf;
     uint32_t lo = (uint32_t)(d->lo - data);
     memcpy(buf + lo, key, ksize);
     if (vsize > 0)
