@@ -264,10 +264,9 @@ struct bolt_tx {
     size_t trim_n;
     struct bolt__dpt_slot *dpt; /* dirty.c: the dirty-page table, open addressing by page id */
     size_t dpt_n, dpt_cap;
-    bool dpt_closed; /* commit attached the table: no new dirty pages (dirty.c rule 6) */
+    bool dpt_closed;         /* commit attached the table: no new dirty pages (dirty.c rule 6) */
     unsigned char **retired; /* dirty.c rule 2: buffers replaced by a compaction */
     size_t nretired, capretired;
-    unsigned char *scratch; /* a page for packing dirty pages at commit */
 };
 
 /* Copy n bytes into tx-owned memory (stable until the tx ends). */
@@ -400,7 +399,7 @@ struct bolt__dpage {
     uint8_t depth;                  /* branch levels above the leaf (path entries) */
     uint8_t compactions;            /* rule 2: into a new buffer, this transaction */
     bool converted;                 /* became an ordinary node: the node owns the state now */
-    bool packed; /* commit packed it into its new page: no more edits */
+    bool packed;                    /* commit packed it into its new page: no more edits */
     bool right_edge;                /* what bolt__node_put would have recorded (node.c rule 5) */
     bool mid_insert;
     bool unbalanced; /* an element was deleted */
@@ -431,9 +430,9 @@ static inline uint16_t bolt__dpage_count(const bolt__dpage *d)
     return bolt__ld16(d->buf + BOLT_PAGE_COUNT_OFF);
 }
 /*
- * Commit: pack d's page in place (docs/format.md §5: elements, then data in
- * element order, zeros after), give it a new page id and queue it for
- * writing. 0 with *id; -ENOMEM; BOLT_EMMAPTOOLARGE.
+ * Commit: pack d's page into a new buffer (docs/format.md §5: elements, then
+ * data in element order, zeros after), give it a new page id and queue it
+ * for writing. 0 with *id; -ENOMEM; BOLT_EMMAPTOOLARGE.
  */
 int bolt__dpage_commit(bolt_tx *tx, bolt__dpage *d, bolt_pgid *id);
 /* End of a write transaction: buffers back to the pool, the table freed. */

@@ -44,13 +44,18 @@
  *      recorded at touch time: branches do not change before commit), so
  *      rebalance, spill and the parents' new keys and page ids work as for
  *      any node. A page-mode node that must merge becomes an ordinary node
- *      first. At spill a page-mode leaf is packed in its own buffer, which
- *      is then written as the new page (the keys and values it held are no
- *      longer handed out: the transaction is ending). After the attach no page is made dirty (the bucket values
- *      that spill stores go to attached pages or to nodes). At spill a page-mode leaf is packed
- * (elements, then data in element order, zeros after: the image bbolt writes, so bbolt's statistics
- * read it right and no deleted bytes reach the file) into its newly allocated page. Leaves that are
- * only inserted into, updated or deleted from never become nodes.
+ *      first. After the attach no page is made dirty (the bucket values
+ *      that spill stores go to attached pages or to nodes). At spill a
+ *      page-mode leaf is packed into a fresh buffer, which is written as
+ *      its new page: elements, then data in element order, zeros after --
+ *      the image bbolt writes, so bbolt's statistics read it right and no
+ *      deleted bytes reach the file. The edited buffer is kept to the end,
+ *      as a compacted one is. Leaves that are only inserted into, updated
+ *      or deleted from never become nodes.
+ *   7. Page buffers outlive their transaction in a small pool of the db
+ *      (writer only, at most POOL_BYTES): a commit that touches thousands
+ *      of leaves reuses the last one's memory instead of faulting in fresh
+ *      pages.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -246,7 +251,7 @@ int bolt__dpage_touch(bolt_cursor *c, size_t need, bolt__dpage **out)
     if (rc != 0)
         return rc;
     if (live + need > ps)
-        return 1; /* it would not fit: the node path splits it */
+        return 1;                      /* it would not fit: the node path splits it */
     d = bolt__tx_alloc(tx, sizeof *d); /* freed with the arena */
     if (d == NULL)
         return -ENOMEM;
@@ -292,6 +297,8 @@ int bolt__dpage_touch(bolt_cursor *c, size_t need, bolt__dpage **out)
 
 #define MAX_COMPACTIONS 8
 
+static int retire(bolt_tx *tx, unsigned char *buf);
+
 /*
  * Rule 2: rebuild d in a new buffer without its garbage (and without the
  * data of element `skip`, about to be replaced; -1 for none); the old
@@ -300,17 +307,14 @@ int bolt__dpage_touch(bolt_cursor *c, size_t need, bolt__dpage **out)
 static int compact(bolt_tx *tx, bolt__dpage *d, long skip)
 {
     size_t ps = tx->db->page_size;
-    if (tx->nretired == tx->capretired) {
-        size_t cap = tx->capretired ? tx->capretired * 2 : 16;
-        unsigned char **r = strata_realloc(tx->retired, cap * sizeof *r);
-        if (r == NULL)
-            return -ENOMEM;
-        tx->retired = r;
-        tx->capretired = cap;
-    }
     unsigned char *nb = buf_get(tx->db);
     if (nb == NULL)
         return -ENOMEM;
+    int rc = retire(tx, nb);
+    if (rc != 0) {
+        strata_free(nb);
+        return rc;
+    }
     const unsigned char *ob = d->buf;
     size_t n = bolt__dpage_count(d);
     memcpy(nb, ob, BOLT_PAGE_HEADER_SIZE + 16 * n);
@@ -319,15 +323,15 @@ static int compact(bolt_tx *tx, bolt__dpage *d, long skip)
         if ((long)i == skip)
             continue; /* its element is rewritten next, key and value */
         unsigned char *e = elem(nb, i);
-        size_t len = (size_t)bolt__ld32(e + BOLT_LEAF_KSIZE_OFF) +
-                     bolt__ld32(e + BOLT_LEAF_VSIZE_OFF);
+        size_t len =
+                (size_t)bolt__ld32(e + BOLT_LEAF_KSIZE_OFF) + bolt__ld32(e + BOLT_LEAF_VSIZE_OFF);
         bolt_val k;
         elem_key(ob, i, &k);
         lo -= len;
         memcpy(nb + lo, k.data, len);
         bolt__st32(e + BOLT_LEAF_POS_OFF, (uint32_t)(lo - (BOLT_PAGE_HEADER_SIZE + 16 * i)));
     }
-    tx->retired[tx->nretired++] = d->buf;
+    tx->retired[tx->nretired - 1] = d->buf;
     d->buf = nb;
     d->lo = (uint32_t)lo;
     d->compactions++;
@@ -430,15 +434,36 @@ static void pack(const bolt__dpage *d, unsigned char *out)
     }
 }
 
+static int retire(bolt_tx *tx, unsigned char *buf)
+{
+    if (tx->nretired == tx->capretired) {
+        size_t cap = tx->capretired ? tx->capretired * 2 : 16;
+        unsigned char **r = strata_realloc(tx->retired, cap * sizeof *r);
+        if (r == NULL)
+            return -ENOMEM;
+        tx->retired = r;
+        tx->capretired = cap;
+    }
+    tx->retired[tx->nretired++] = buf;
+    return 0;
+}
+
 int bolt__dpage_commit(bolt_tx *tx, bolt__dpage *d, bolt_pgid *id)
 {
     size_t ps = tx->db->page_size;
-    if (tx->scratch == NULL && (tx->scratch = strata_malloc(ps)) == NULL)
+    unsigned char *nb = buf_get(tx->db);
+    if (nb == NULL)
         return -ENOMEM;
+    int rc = retire(tx, nb); /* room first: then nothing below fails before the swap */
+    if (rc != 0) {
+        strata_free(nb);
+        return rc;
+    }
     /* d->live <= ps (rules 2 and 4): the image and its zero tail fit. */
-    pack(d, tx->scratch);
-    memcpy(d->buf, tx->scratch, d->live);
-    memset(d->buf + d->live, 0, ps - d->live);
+    pack(d, nb);
+    memset(nb + d->live, 0, ps - d->live);
+    tx->retired[tx->nretired - 1] = d->buf; /* the old one, kept to the end */
+    d->buf = nb;
     d->packed = true;
     return bolt__tx_adopt(tx, d->buf, id);
 }

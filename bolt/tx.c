@@ -393,7 +393,6 @@ static void tx_end(bolt_tx *tx)
     for (size_t i = 0; i < tx->ndirty; i++)
         if (!tx->dirty[i].borrowed)
             strata_free(tx->dirty[i].buf);
-    strata_free(tx->scratch);
     strata_free(tx->dirty);
     strata_free(tx->checked);
     pthread_mutex_lock(&db->mu);
