@@ -90,10 +90,11 @@ expect_rc 1 "page-item out of range agrees" "$S" page-item "$T/empty.db" "$eroot
 expect_rc 2 "a range that is no range is still usage" "$S" surgery clear-page-elements --from 3 --to 2 -o "$T/e3.db" "$T/empty.db" "$eroot"
 
 # --- 1, 2: walks stop at a page reached twice; compact refuses disorder ----------
-# share_roots FILE: the first paged top-level bucket's root := the next one's
-# (two buckets share a subtree). swap_keys FILE: two keys of the first leaf of
-# the first paged top-level bucket swapped (keys out of order). Both through
-# the current meta, pointers where the format puts them (docs/format.md).
+# mutate FILE share: the first paged top-level bucket's root := the next one's
+# (two buckets share a subtree); root: := the root bucket's own page; swap:
+# two keys of the first leaf of the first paged top-level bucket swapped (keys
+# out of order). Through the current meta, pointers where the format puts them
+# (docs/format.md).
 mutate() {
     python3 - "$@" <<'PY'
 import struct, sys
@@ -126,6 +127,8 @@ paged = [(k + ks) for (e, f, k, ks, vs) in top if f & 1 and struct.unpack_from('
 if what == 'share':
     r2, = struct.unpack_from('<Q', b, paged[1])
     struct.pack_into('<Q', b, paged[0], r2)
+elif what == 'root':
+    struct.pack_into('<Q', b, paged[0], root)
 else:
     pid, = struct.unpack_from('<Q', b, paged[0])
     while True:
@@ -168,6 +171,24 @@ sum_before=$(cksum <"$T/shared.db")
 expect_refused "defrag of buckets sharing a subtree" "$S" defrag "$T/shared.db"
 expect_eq "$(cksum <"$T/shared.db")" "$sum_before" "defrag left the file as it was"
 expect_rc 1 "check agrees" "$S" check "$T/shared.db"
+# The listings: a bucket whose root is its sibling's page listed the sibling's
+# keys as its own (issue 21 #1: keys/buckets stop at a page entered twice).
+for b in $("$S" buckets "$flat"); do
+    expect_rc 3 "keys of $b beside buckets sharing a subtree" "$S" keys "$T/shared.db" "$b"
+    expect_err "page [0-9]+: reached twice" "keys of $b names the page"
+    checks=$((checks + 1))
+    [ ! -s "$T/out" ] || fail "keys of $b listed $(wc -l <"$T/out") keys of a shared subtree"
+done
+expect_rc 3 "buckets inside a bucket sharing a subtree" "$S" buckets "$T/shared.db" "$("$S" buckets "$flat" | head -1)"
+expect_err "page [0-9]+: reached twice" "buckets names the page"
+expect_rc 0 "the top-level listing reads only the root's pages" "$S" buckets "$T/shared.db"
+cp "$flat" "$T/atroot.db"
+mutate "$T/atroot.db" root
+first=$("$S" buckets "$flat" | head -1)
+expect_rc 3 "keys of a bucket rooted at the root bucket's page" "$S" keys "$T/atroot.db" "$first"
+expect_err "page [0-9]+: reached twice" "keys names the root's page"
+checks=$((checks + 1))
+[ ! -s "$T/out" ] || fail "keys listed the root's entries as the bucket's keys"
 
 cp "$flat" "$T/swapped.db"
 mutate "$T/swapped.db" swap
@@ -177,6 +198,44 @@ checks=$((checks + 1))
 [ ! -e "$T/sw1.db" ] || fail "compact of disordered keys left a destination"
 expect_refused "dump of keys out of order" "$S" dump "$T/swapped.db"
 expect_rc 1 "check agrees on the disorder" "$S" check "$T/swapped.db"
+
+# --- 5: a freelist whose ids are out of order -----------------------------------
+# The first two ids of the current meta's freelist swapped: bbolt sorts such a
+# list on read; a read-write open refuses it, naming the page (it is the mark of
+# a damaged page). Prints the freelist page id.
+unsort_freelist() {
+    python3 - "$1" <<'PY'
+import struct, sys
+path = sys.argv[1]
+b = bytearray(open(path, 'rb').read())
+ps, = struct.unpack_from('<I', b, 24)
+metas = []
+for m in (0, 1):
+    fl, = struct.unpack_from('<Q', b, m * ps + 48)
+    txid, = struct.unpack_from('<Q', b, m * ps + 64)
+    metas.append((txid, fl))
+fl = max(metas)[1]
+count, = struct.unpack_from('<H', b, fl * ps + 10)
+assert count >= 2 and count != 0xFFFF, count
+ids = fl * ps + 16
+a, c = struct.unpack_from('<QQ', b, ids)
+assert a < c
+struct.pack_into('<QQ', b, ids, c, a)
+open(path, 'wb').write(bytes(b))
+print(fl)
+PY
+}
+cp "$flat" "$T/unsorted.db"
+flpage=$(unsort_freelist "$T/unsorted.db")
+sum_before=$(cksum <"$T/unsorted.db")
+expect_rc 3 "defrag (a read-write open) of an unsorted freelist" "$S" defrag "$T/unsorted.db"
+expect_err "page $flpage: freelist id [0-9]+ \(entry 1 of [0-9]+\) not in ascending order" "defrag names the freelist page"
+expect_eq "$(cksum <"$T/unsorted.db")" "$sum_before" "defrag left the file as it was"
+expect_rc 1 "check of an unsorted freelist" "$S" check "$T/unsorted.db"
+expect_out "page $flpage: freelist ids not in ascending order" "check names the freelist page"
+expect_rc 0 "read-only commands still read it" "$S" dump "$T/unsorted.db"
+cp "$flat" "$T/sorted.db"
+expect_rc 0 "the same file before the swap opens read-write" "$S" defrag "$T/sorted.db"
 
 # --- every read-side command on the hostile corpus ------------------------------
 # fuzz/corpus/db/hostile-* (written by test_hostile2's generator): each command
