@@ -46,7 +46,7 @@
 #define MVCC__META_FINISHED         "finishedCompactRev"
 
 #define MVCC__DEFAULT_COMPACT_BATCH  1000u
-#define MVCC__DEFAULT_COMPACT_MAX_NS (2ull * 1000 * 1000)
+#define MVCC__DEFAULT_COMPACT_MAX_NS (500ull * 1000)
 
 /* ---- the watch seam (INTERFACES.md §1) ----------------------------------- */
 
@@ -287,6 +287,8 @@ int mvcc__restore(mvcc_store *s);
 
 /* kvstore_txn.c: room for n kvs in r. 0 or -ENOMEM. */
 int mvcc__result_reserve(mvcc_range_result *r, size_t n);
+/* Empty r for the next range, keeping its storage unless it is large. */
+void mvcc__result_reset(mvcc_range_result *r);
 /*
  * Append the put entry of rev (a revision the index gave) to r, read
  * through btx when not NULL, else through rtx; copy: into r's storage

@@ -134,13 +134,14 @@ typedef struct mvcc_options {
     /*
      * Longest time one physical compaction batch holds the backend's batch
      * lock; the batch ends early when it is reached (it always examines at
-     * least one entry). 0 = 2 ms. Between batches the compaction yields
-     * the CPU and never syncs inside the lock.
+     * least one entry). 0 = 0.5 ms. Between batches the compaction pauses
+     * and never syncs inside the lock.
      */
     uint64_t compaction_batch_max_ns;
     /*
      * Pause between two compaction batches (etcd 3.4 sleeps 10 ms); 0 =
-     * none, only a yield of the CPU.
+     * as long as the batch before held the lock (at least 50 us), so the
+     * lock is free at least half the time.
      */
     uint64_t compaction_pause_ns;
     /* Threads that rebuild the index on open; 0 = one per online CPU. */
@@ -266,7 +267,10 @@ typedef struct mvcc_range_options {
  * A range result (etcd's RangeResult). Zero-initialize (or
  * mvcc_range_result_init), let mvcc_txn_range fill it, then release it.
  * kvs[0, n) in key order. Their key and value bytes live until the result
- * is released or its transaction ends, whichever comes first.
+ * is released or filled again or its transaction ends, whichever comes
+ * first. A result filled again reuses its storage (up to 256 KiB of it),
+ * so a loop of point reads into one result allocates nothing after the
+ * first.
  */
 typedef struct mvcc_range_result {
     int64_t rev;   /* the transaction's revision (not the one asked for) */
@@ -285,8 +289,8 @@ STRATA_API void mvcc_range_result_release(mvcc_range_result *r);
  * Range (etcd's storeTxnRead.rangeKeys, docs/schema.md §3.4) over the keys
  * (key, end) (see the range rules at the top) at o->rev: the newest
  * version of each key alive at that revision. A write transaction sees its
- * own changes (at begin+1 once it has any). out is released first, then
- * filled. Returns 0;
+ * own changes (at begin+1 once it has any). out's earlier contents are
+ * dropped first (its storage is reused), then it is filled. Returns 0;
  *   MVCC_EFUTUREREV  o->rev > the transaction's revision: out->rev = that
  *                    revision, out->count = -1, no kvs (etcd's result);
  *   MVCC_ECOMPACTED  o->rev < the compacted revision (reading AT it is
