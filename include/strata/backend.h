@@ -364,6 +364,14 @@ STRATA_API int backend_read_tx_begin(backend *be, backend_read_tx **out);
 STRATA_API void backend_read_tx_end(backend_read_tx *tx);
 
 /*
+ * The bolt read transaction behind tx: its committed view, without the
+ * buffered writes (for walks that need bolt's own API, e.g. bolt_visited
+ * over a bucket before reading it). Borrowed: valid until
+ * backend_read_tx_end(tx); never commit or roll it back. Never NULL.
+ */
+STRATA_API bolt_tx *backend_read_tx_bolt(backend_read_tx *tx);
+
+/*
  * As the batch range / for_each, over the transaction's state: buffered
  * changes first, then bolt, merged in key order; a buffered put shadows
  * bolt's value and a buffered delete hides the key. Pairs are valid until

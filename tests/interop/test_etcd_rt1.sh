@@ -17,7 +17,8 @@
 #    end of the history, and the leases) are etcd's recorded ones; strata's
 #    answer about "now" (revision X, the newest the file holds) is what
 #    etcdctl answers at revision X (get --rev X, endpoint hashkv --rev X),
-#    several times, X moving forward.
+#    several times, X moving forward; `status --live`'s revision lies
+#    between X and what `endpoint status` says right after.
 set -u
 if [ $# -ne 1 ] || [ ! -x "$1" ]; then
     echo "usage: $0 STRATA" >&2
@@ -114,6 +115,19 @@ for round in 1 2 3; do
         same "--live round $round: hashkv at $x" "$W/h.etcd" "$W/h.strata"
     else
         fail "live hashkv at $x: $(head -c 300 "$W/err")"
+    fi
+    # status --live: a revision the file holds, between the history's end
+    # and what etcd reports right after (the file lags etcd's memory by
+    # at most a batch interval)
+    if "$STRATA" etcd status --live --json "$M" >"$W/st.json" 2>"$W/err"; then
+        sx=$(python3 "$RT_JSON" status "$W/st.json" | sed 's/^status rev=//')
+        etcdctl_rt endpoint status -w json >"$W/st.etcd.json" || fail "etcdctl endpoint status"
+        ex=$(python3 "$RT_JSON" status "$W/st.etcd.json" | sed 's/^status rev=//')
+        if ! [ "$sx" -ge "$x" ] 2>/dev/null || ! [ "$sx" -le "$ex" ] 2>/dev/null; then
+            fail "--live round $round: status revision '$sx' not within [$x, $ex]"
+        fi
+    else
+        fail "live status, round $round: $(head -c 300 "$W/err")"
     fi
     [ "$round" = 1 ] && first=$x
     last=$x

@@ -4,6 +4,8 @@
 # leases` on the snapshot file (the SHA-256 trailer verified) give etcd's
 # answers.
 #
+# 0. A fresh member (revision 1, nothing stored) and the same after two
+#    puts (never compacted): snapshots of both answer as etcdctl.
 # 1. A quiet member after etcd_rt_lib.sh's history: the snapshot answers
 #    everything etcdctl answered (recorded before the save; every revision
 #    since the compaction, hashkv, status revision, leases), and its
@@ -32,6 +34,27 @@ snap_rev() {
 }
 
 etcd_start "$W/m1" || { fail "etcd did not start"; exit 1; }
+
+# 0. the corners before any history: a fresh member (no key, no lease,
+# revision 1), then two puts (never compacted: etcdctl's compact_revision -1)
+rt_queries 1 1 >"$W/q0"
+rt_queries 1 3 >"$W/q2"
+for step in 0 2; do
+    if [ "$step" = 2 ]; then
+        etcdctl_rt put a 1 >/dev/null && etcdctl_rt put b 2 >/dev/null || fail "put a, b"
+    fi
+    etcd_answers "$W/q$step" >"$W/etcd.$step.ans" || { fail "asking etcd"; exit 1; }
+    etcdctl_rt snapshot save "$W/s$step.snap" >"$W/save.log" 2>&1 ||
+        { fail "etcdctl snapshot save: $(tail -n 3 "$W/save.log")"; exit 1; }
+    if strata_answers "$W/q$step" "$W/s$step.snap" >"$W/strata.$step.ans"; then
+        same "etcdctl snapshot save at revision $((step + 1)) (never compacted): strata etcd" \
+            "$W/etcd.$step.ans" "$W/strata.$step.ans"
+    else
+        fail "strata etcd on the snapshot at revision $((step + 1))"
+    fi
+done
+grep -q 'compact=-1' "$W/etcd.2.ans" || fail "etcd's hashkv of an uncompacted store: not -1"
+
 etcd_rt_history "$W" || { fail "the etcdctl history"; exit 1; }
 rt_queries "$RT_COMPACT_REV" "$RT_REV" >"$W/q"
 etcd_answers "$W/q" >"$W/etcd.ans" || { fail "asking etcd"; exit 1; }
