@@ -139,9 +139,11 @@ int backend__commit(backend *be);
  * nothing in its section (unlock's 2x-limit commit): rule 3's first end
  * under the lock, then the lock is RELEASED, the bolt commit runs, and the
  * lock is taken again only for the second end. Returns with batch_mu
- * released. 0 or an error.
+ * released. held_ns (may be NULL) gets how long the lock was held for
+ * BEGIN (for a commit that had to stay synchronous, for all of it). 0 or
+ * an error.
  */
-int backend__commit_pipelined_locked(backend *be);
+int backend__commit_pipelined_locked(backend *be, uint64_t *held_ns);
 /*
  * Rule 10: make batch.wtx hold every write (wait for the commit in flight
  * holding the lock, finish it, replay the whole log). batch_mu held. 0 or

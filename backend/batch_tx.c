@@ -112,7 +112,7 @@ int backend_batch_tx_unlock(backend_batch_tx *tx)
     }
     tx->logged = 0;
     if (commit_now)
-        rc = backend__commit_pipelined_locked(be); /* releases the lock */
+        rc = backend__commit_pipelined_locked(be, NULL); /* releases the lock */
     else
         backend__batch_unlock(be);
     if (wake)

@@ -443,11 +443,13 @@ int etcd_meta_read(const char *cmd, const etcd_path *p, backend_read_tx *tx, FIL
         if (rc != 0) {
             fprintf(err, "strata %s: %s: reading bucket %s: %s\n", cmd, p->given, buckets[i],
                     cli_strerror(rc));
+            etcd_meta_free(m);
             return cli_exit_for(rc);
         }
         if (s.bad != NULL) {
             fprintf(err, "strata %s: %s: damaged record: %s has the wrong size or value\n", cmd,
                     p->given, s.bad);
+            etcd_meta_free(m);
             return CLI_FINDING;
         }
     }

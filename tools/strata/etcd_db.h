@@ -110,8 +110,9 @@ typedef struct etcd_meta {
 } etcd_meta;
 
 /*
- * Read them in tx. Returns CLI_OK, or 1 after a message on err naming a
- * value of the wrong size; a read error: its exit code.
+ * Read them in tx. Returns CLI_OK (free *m with etcd_meta_free), or 1
+ * after a message on err naming a value of the wrong size; a read error:
+ * its exit code (*m holds nothing to free then).
  */
 int etcd_meta_read(const char *cmd, const etcd_path *p, backend_read_tx *tx, FILE *err,
                    etcd_meta *m);
