@@ -232,7 +232,7 @@ static int leases_read(void *ctx, const etcd_path *p, FILE *out, FILE *err)
             cli_json_append(arr, l);
         }
         cli_json_set(doc, "leases", arr);
-        code = cli_json_print(a->cmd, out, doc);
+        code = etcd_json_print(a->cmd, out, doc);
         goto out;
     }
     for (size_t i = 0; i < s->n; i++) {
