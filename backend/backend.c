@@ -223,6 +223,9 @@ static void end_vtx(backend *be)
 {
     backend__rbuf_unref(be->batch.view);
     be->batch.view = NULL;
+    be->vb = NULL;
+    be->vc = NULL; /* freed with vtx */
+    be->vb_len = 0;
     bolt_tx_rollback(be->vtx);
     be->vtx = NULL;
 }
