@@ -176,13 +176,22 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* p99 of the recorded window (stop recording first); 0 when empty. */
-static double putter_p99_us(putter *p)
+/* Percentiles of the recorded window (stop recording first); 0 when empty. */
+typedef struct putter_pcts {
+    double p50, p99, p999, max; /* microseconds */
+} putter_pcts;
+
+static putter_pcts putter_percentiles(putter *p)
 {
+    putter_pcts r = { 0, 0, 0, 0 };
     if (p->n == 0)
-        return 0;
+        return r;
     qsort(p->lat, p->n, sizeof *p->lat, cmp_u64);
-    return (double)p->lat[(p->n * 99) / 100] / 1000.0;
+    r.p50 = (double)p->lat[p->n / 2] / 1000.0;
+    r.p99 = (double)p->lat[(p->n * 99) / 100] / 1000.0;
+    r.p999 = (double)p->lat[(p->n * 999) / 1000] / 1000.0;
+    r.max = (double)p->lat[p->n - 1] / 1000.0;
+    return r;
 }
 
 static int putter_stop(putter *p)
@@ -446,7 +455,8 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
     while (mono_ns() - b0 < window_ns)
         nanosleep(&tick, NULL);
     putter_window(&p, false);
-    double base_p99 = putter_p99_us(&p);
+    putter_pcts base = putter_percentiles(&p);
+    double base_p99 = base.p99;
     size_t base_n = p.n;
 
     /* The clock runs: expiry at thaw + ttl. */
@@ -473,18 +483,20 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
     if ((rc = lease_lessor_poke(s.l)) != 0)
         return fail("poke", rc);
     lease_lessor_stats(s.l, &st);
-    double exp_p99 = putter_p99_us(&p);
+    putter_pcts during = putter_percentiles(&p);
+    double exp_p99 = during.p99;
     size_t exp_n = p.n;
     int prc = putter_stop(&p);
     if (prc != 0)
         return fail("putter", prc);
     uint64_t offered_at = atomic_load(&w.all_offered_at);
-    char extra[512];
+    char extra[768];
     snprintf(extra, sizeof extra,
              "leases=%ld ttl_s=%" PRIu64 " setup_s=%.1f all_offered_after_ttl_s=%.3f "
              "all_revoked_after_ttl_s=%.3f offered=%zu revoked=%" PRIu64 " leases_left=%zu "
              "put_p99_alone_us=%.1f put_p99_expiry_us=%.1f p99_ratio=%.2f puts_alone=%zu "
-             "puts_expiry=%zu put_rate=%u rate=%u revoke_cpu_s=%.2f cpu_revokes_per_s=%.0f",
+             "puts_expiry=%zu put_rate=%u rate=%u revoke_cpu_s=%.2f cpu_revokes_per_s=%.0f "
+             "put_p50_us=%.1f/%.1f put_p999_us=%.1f/%.1f put_max_us=%.0f/%.0f",
              m, ttl_s, setup_s,
              offered_at != 0 ? ((double)offered_at - (double)expiry_at) / 1e9 : -1.0,
              all_revoked_at != 0 ? ((double)all_revoked_at - (double)expiry_at) / 1e9 : -1.0,
@@ -493,7 +505,8 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
              (double)st.auto_revoke_cpu_ns / 1e9,
              st.auto_revoke_cpu_ns > 0
                      ? (double)st.auto_revoked * 1e9 / (double)st.auto_revoke_cpu_ns
-                     : 0.0);
+                     : 0.0,
+             base.p50, during.p50, base.p999, during.p999, base.max, during.max);
     double wall = all_revoked_at != 0 ? (double)(all_revoked_at - expiry_at) / 1e9 : 0;
     line("L-expiry", (double)st.auto_revoked, wall, s.path, extra);
     if ((rc = stack_close(&s, keep)) != 0)
