@@ -90,10 +90,11 @@ expect_rc 1 "page-item out of range agrees" "$S" page-item "$T/empty.db" "$eroot
 expect_rc 2 "a range that is no range is still usage" "$S" surgery clear-page-elements --from 3 --to 2 -o "$T/e3.db" "$T/empty.db" "$eroot"
 
 # --- 1, 2: walks stop at a page reached twice; compact refuses disorder ----------
-# share_roots FILE: the first paged top-level bucket's root := the next one's
-# (two buckets share a subtree). swap_keys FILE: two keys of the first leaf of
-# the first paged top-level bucket swapped (keys out of order). Both through
-# the current meta, pointers where the format puts them (docs/format.md).
+# mutate FILE share: the first paged top-level bucket's root := the next one's
+# (two buckets share a subtree); root: := the root bucket's own page; swap:
+# two keys of the first leaf of the first paged top-level bucket swapped (keys
+# out of order). Through the current meta, pointers where the format puts them
+# (docs/format.md).
 mutate() {
     python3 - "$@" <<'PY'
 import struct, sys
@@ -126,6 +127,8 @@ paged = [(k + ks) for (e, f, k, ks, vs) in top if f & 1 and struct.unpack_from('
 if what == 'share':
     r2, = struct.unpack_from('<Q', b, paged[1])
     struct.pack_into('<Q', b, paged[0], r2)
+elif what == 'root':
+    struct.pack_into('<Q', b, paged[0], root)
 else:
     pid, = struct.unpack_from('<Q', b, paged[0])
     while True:
@@ -168,6 +171,24 @@ sum_before=$(cksum <"$T/shared.db")
 expect_refused "defrag of buckets sharing a subtree" "$S" defrag "$T/shared.db"
 expect_eq "$(cksum <"$T/shared.db")" "$sum_before" "defrag left the file as it was"
 expect_rc 1 "check agrees" "$S" check "$T/shared.db"
+# The listings: a bucket whose root is its sibling's page listed the sibling's
+# keys as its own (issue 21 #1: keys/buckets stop at a page entered twice).
+for b in $("$S" buckets "$flat"); do
+    expect_rc 3 "keys of $b beside buckets sharing a subtree" "$S" keys "$T/shared.db" "$b"
+    expect_err "page [0-9]+: reached twice" "keys of $b names the page"
+    checks=$((checks + 1))
+    [ ! -s "$T/out" ] || fail "keys of $b listed $(wc -l <"$T/out") keys of a shared subtree"
+done
+expect_rc 3 "buckets inside a bucket sharing a subtree" "$S" buckets "$T/shared.db" "$("$S" buckets "$flat" | head -1)"
+expect_err "page [0-9]+: reached twice" "buckets names the page"
+expect_rc 0 "the top-level listing reads only the root's pages" "$S" buckets "$T/shared.db"
+cp "$flat" "$T/atroot.db"
+mutate "$T/atroot.db" root
+first=$("$S" buckets "$flat" | head -1)
+expect_rc 3 "keys of a bucket rooted at the root bucket's page" "$S" keys "$T/atroot.db" "$first"
+expect_err "page [0-9]+: reached twice" "keys names the root's page"
+checks=$((checks + 1))
+[ ! -s "$T/out" ] || fail "keys listed the root's entries as the bucket's keys"
 
 cp "$flat" "$T/swapped.db"
 mutate "$T/swapped.db" swap

@@ -535,11 +535,45 @@ int cli_live_txid(const char *path, uint64_t *txid)
     return 0;
 }
 
-int cli_bucket_walk_to(FILE *err, const cli_opts *o, const char *path, bolt_db *db, bolt_tx *tx,
-                       char **names, int n, bolt_bucket **out)
+/* The guard's step: enter (bolt_visited_add) every paged bucket directly inside b. */
+typedef struct guard_ctx {
+    bolt_bucket *parent;
+    bolt_visited *seen;
+} guard_ctx;
+
+static int guard_child(void *arg, bolt_val key, bolt_val value)
+{
+    guard_ctx *g = arg;
+    if (value.data != NULL)
+        return 0; /* a plain key */
+    bolt_bucket *child;
+    int rc = bolt_bucket_open(g->parent, key, &child);
+    return rc != 0 ? rc : bolt_visited_add(g->seen, child);
+}
+
+/*
+ * The walk to names[0..n); with seen, every bucket it passes through and
+ * every sibling of each one it enters are added to seen first, so a bucket
+ * on the path whose pages belong to another bucket it can be confused with
+ * (its parent, an ancestor, a sibling or a sibling of an ancestor) stops
+ * the walk with BOLT_ECORRUPT and the page named.
+ */
+static int bucket_walk(FILE *err, const cli_opts *o, const char *path, bolt_db *db, bolt_tx *tx,
+                       char **names, int n, bolt_visited *seen, bolt_bucket **out)
 {
     bolt_bucket *b = bolt_tx_root(tx);
+    if (seen != NULL) {
+        int rc = bolt_visited_add(seen, b);
+        if (rc != 0)
+            return cli_report_db(err, o->cmd, path, db, rc);
+    }
     for (int i = 0; i < n; i++) {
+        if (seen != NULL) {
+            guard_ctx g = { b, seen };
+            int rc = bolt_bucket_for_each(b, guard_child, &g);
+            if (rc != 0)
+                return cli_report_db(err, o->cmd, path, db, rc);
+        }
         unsigned char *name;
         size_t len;
         const char *why;
@@ -568,6 +602,27 @@ int cli_bucket_walk_to(FILE *err, const cli_opts *o, const char *path, bolt_db *
     }
     *out = b;
     return CLI_OK;
+}
+
+int cli_bucket_walk_to(FILE *err, const cli_opts *o, const char *path, bolt_db *db, bolt_tx *tx,
+                       char **names, int n, bolt_bucket **out)
+{
+    return bucket_walk(err, o, path, db, tx, names, n, NULL, out);
+}
+
+int cli_bucket_walk_guarded(FILE *err, const cli_opts *o, const char *path, bolt_db *db,
+                            bolt_tx *tx, char **names, int n, bolt_bucket **out)
+{
+    bolt_visited *seen;
+    int rc = bolt_visited_new(tx, &seen);
+    if (rc != 0)
+        return cli_report_db(err, o->cmd, path, db, rc);
+    bolt_bucket *b;
+    int code = bucket_walk(err, o, path, db, tx, names, n, seen, &b);
+    bolt_visited_free(seen);
+    if (code == CLI_OK)
+        *out = b;
+    return code;
 }
 
 int cli_bucket_walk(const char *cmd, const cli_opts *o, bolt_tx *tx, char **names, int n,

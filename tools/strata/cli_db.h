@@ -238,6 +238,18 @@ int cli_live_txid(const char *path, uint64_t *txid);
  */
 int cli_bucket_walk_to(FILE *err, const cli_opts *o, const char *path, bolt_db *db, bolt_tx *tx,
                        char **names, int n, bolt_bucket **out);
+/*
+ * cli_bucket_walk_to for the listings (keys, buckets): the walk also
+ * enters (bolt_visited) the root bucket, each bucket on the path and every
+ * sibling of each bucket it steps into, before the step, so a bucket whose
+ * pages are those of its parent, an ancestor, a sibling or an ancestor's
+ * sibling stops with the page named (exit 3) instead of listing the other
+ * bucket's keys. Costs a validation of those buckets' own pages (not of
+ * their nested buckets'): the listing of a small bucket beside a large one
+ * reads the large one's pages once.
+ */
+int cli_bucket_walk_guarded(FILE *err, const cli_opts *o, const char *path, bolt_db *db,
+                            bolt_tx *tx, char **names, int n, bolt_bucket **out);
 /* cli_bucket_walk_to printing on stderr. */
 int cli_bucket_walk(const char *cmd, const cli_opts *o, bolt_tx *tx, char **names, int n,
                     bolt_bucket **out);

@@ -67,7 +67,7 @@ static int list_view(void *arg, bolt_db *db, bolt_tx *tx, FILE *out, FILE *err)
 {
     list_ctx *ctx = arg;
     bolt_bucket *b;
-    int code = cli_bucket_walk_to(err, ctx->o, ctx->path, db, tx, ctx->names, ctx->n, &b);
+    int code = cli_bucket_walk_guarded(err, ctx->o, ctx->path, db, tx, ctx->names, ctx->n, &b);
     if (code != CLI_OK)
         return code;
     ctx->out = out;

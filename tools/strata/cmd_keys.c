@@ -18,7 +18,9 @@ const cli_command_spec cmd_keys_spec = {
     .about = "List the keys of the bucket BUCKET/... in key order, one per line: text,\n"
              "or 0x-hex when not printable (or when the text starts with 0x), so each\n"
              "line can be given back to 'strata get' as KEY. A nested bucket is followed\n"
-             "by a tab and (bucket), its name in the bucket format.",
+             "by a tab and (bucket), its name in the bucket format. A damaged file\n"
+             "where a bucket on the path, or one beside it, has another's pages is\n"
+             "refused with the page named (exit 3) rather than listing the other's keys.",
     .json = "keys: [{key: KEY, bucket: BOOL}...]   in key order; bucket: a nested bucket",
     .example = "$ strata keys my.db widgets\n"
                "0x0001\n"

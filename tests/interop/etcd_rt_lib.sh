@@ -1,0 +1,108 @@
+# etcd_rt_lib.sh: what the etcd round trips share (bash; sourced after
+# etcd_server.sh, never run): the history they drive through etcdctl into a
+# running member, and their failure bookkeeping.
+#
+#   etcd_rt_history DIR   the history (below) into the running member; its
+#                         etcdctl output goes to DIR/history.log; sets
+#                         RT_LEASE_KEPT (the leases left, decimal IDs),
+#                         RT_LEASE_REVOKED, RT_COMPACT_REV and RT_REV (the
+#                         revision at the end); auth is enabled after it,
+#                         so later etcdctl calls go through etcdctl_rt
+#   etcdctl_rt ARGS...    etcdctl_ as root once auth is enabled
+#
+# The history: puts (a key and a value with spaces, a value starting with
+# '-', a 20,000-byte value, overwrites), a txn of several changes (two puts,
+# a delete), single and prefix deletes, three leases with keys (one key
+# detached by an unleased overwrite, one lease revoked with its two keys), a
+# physical compaction (`compact --physical`), a defrag, auth (users root and
+# alice, role r1 with a prefix permission, `auth enable`), and writes under
+# auth after it (a put, a txn, a delete).
+
+RT_USER=()
+failures=${failures:-0}
+
+# fail MSG: count a failure and go on (the test exits 1 at the end).
+fail() {
+    echo "FAIL: $*"
+    failures=$((failures + 1))
+}
+
+etcdctl_rt() {
+    etcdctl_ "${RT_USER[@]}" "$@"
+}
+
+# rt_step DESCRIPTION CMD...: run CMD (output appended to $RT_LOG); on
+# failure say which step and return 1.
+rt_step() {
+    local what=$1
+    shift
+    echo "+ $what" >>"$RT_LOG"
+    if ! "$@" >>"$RT_LOG" 2>&1; then
+        echo "etcd_rt_history: '$what' failed:" >&2
+        tail -n 5 "$RT_LOG" >&2
+        return 1
+    fi
+}
+
+# rt_grant TTL: grant a lease; print its ID in hex (etcdctl's form).
+rt_grant() {
+    local out
+    out=$(etcdctl_rt lease grant "$1") || return 1
+    echo "$out" >>"$RT_LOG"
+    echo "$out" | awk '$1 == "lease" && $3 == "granted" { print $2 }'
+}
+
+rt_rev() {
+    etcdctl_rt get --prefix "" --keys-only --limit 1 -w json |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["header"]["revision"])'
+}
+
+etcd_rt_history() {
+    local dir=$1 l1 l2 l3 big rev
+    RT_LOG="$dir/history.log"
+    : >"$RT_LOG"
+    big=$(python3 -c 'print("".join(chr(97 + i % 26) for i in range(20000)))')
+    rt_step "put a" etcdctl_rt put a alpha &&
+        rt_step "put b" etcdctl_rt put b beta &&
+        rt_step "put with spaces" etcdctl_rt put "key with spaces" "value with spaces" &&
+        rt_step "put -dash" etcdctl_rt put -- dash "-starts with a dash" &&
+        rt_step "put big" etcdctl_rt put big "$big" &&
+        rt_step "put a again" etcdctl_rt put a alpha2 &&
+        rt_step "txn" etcdctl_rt txn < <(printf '\nput t/1 one\nput t/2 two\ndel b\n\n\n') &&
+        rt_step "put p/1" etcdctl_rt put p/1 one &&
+        rt_step "put p/2" etcdctl_rt put p/2 two &&
+        rt_step "put p/3" etcdctl_rt put p/3 three &&
+        rt_step "del --prefix p/" etcdctl_rt del --prefix p/ || return 1
+    l1=$(rt_grant 600) && l2=$(rt_grant 1200) && l3=$(rt_grant 300) || return 1
+    [ -n "$l1" ] && [ -n "$l2" ] && [ -n "$l3" ] || {
+        echo "etcd_rt_history: lease grant printed no ID" >&2
+        return 1
+    }
+    rt_step "put l/1 (lease 1)" etcdctl_rt put --lease="$l1" l/1 v1 &&
+        rt_step "put l/2 (lease 1)" etcdctl_rt put --lease="$l1" l/2 v2 &&
+        rt_step "put l/3 (lease 2)" etcdctl_rt put --lease="$l2" l/3 v3 &&
+        rt_step "put l/2 unleased" etcdctl_rt put l/2 "no lease now" &&
+        rt_step "put l/4 (lease 3)" etcdctl_rt put --lease="$l3" l/4 v4 &&
+        rt_step "put l/5 (lease 3)" etcdctl_rt put --lease="$l3" l/5 v5 &&
+        rt_step "revoke lease 3" etcdctl_rt lease revoke "$l3" &&
+        rt_step "del with spaces" etcdctl_rt del "key with spaces" &&
+        rt_step "put a third" etcdctl_rt put a alpha3 || return 1
+    rev=$(rt_rev) || return 1
+    RT_COMPACT_REV=$((rev - 3))
+    rt_step "compact --physical" etcdctl_rt compact --physical "$RT_COMPACT_REV" &&
+        rt_step "put c" etcdctl_rt put c gamma &&
+        rt_step "defrag" etcdctl_rt defrag &&
+        rt_step "user add root" etcdctl_rt user add root:rootpw &&
+        rt_step "role add r1" etcdctl_rt role add r1 &&
+        rt_step "role r1 p/" etcdctl_rt role grant-permission r1 readwrite p/ --prefix &&
+        rt_step "user add alice" etcdctl_rt user add alice:alicepw &&
+        rt_step "alice r1" etcdctl_rt user grant-role alice r1 &&
+        rt_step "auth enable" etcdctl_rt auth enable || return 1
+    RT_USER=(--user root:rootpw)
+    rt_step "put under auth" etcdctl_rt put p/after-auth v &&
+        rt_step "txn under auth" etcdctl_rt txn < <(printf '\nput t/1 uno\nput t/3 tres\n\n\n') &&
+        rt_step "del under auth" etcdctl_rt del t/2 || return 1
+    RT_REV=$(rt_rev) || return 1
+    RT_LEASE_KEPT="$((16#$l1)) $((16#$l2))"
+    RT_LEASE_REVOKED=$((16#$l3))
+}
