@@ -62,6 +62,10 @@ struct mvcc_txn {
     mvcc__hash_delta hd;
     uint8_t *enc; /* encoding buffer, reused */
     size_t enc_cap;
+    /* delete_keys' scratch, reused: the live keys, their revisions before, their tombstones'. */
+    idx_key *dk_keys;
+    idx_rev *dk_prev, *dk_revs;
+    size_t dk_cap;
 };
 
 static const bolt_val key_bucket = { MVCC__BUCKET_KEY, 3 };
@@ -94,6 +98,39 @@ int mvcc_txn_read_begin(mvcc_store *s, mvcc_txn **out)
     return 0;
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/*
+ * The store's write lock, counted in write_waiters while waited for (the
+ * lessor's batched revokes end their batch when someone waits). A taken
+ * lock is spun on briefly (about 20-50 us) before sleeping: a batch of
+ * revokes lets a waiting writer in within one revoke, and a writer still
+ * on its CPU then takes the lock at once, where one asleep in the kernel
+ * waits for a wake-up and a free CPU (milliseconds on a loaded machine).
+ */
+static void write_lock(mvcc_store *s)
+{
+    if (pthread_mutex_trylock(&s->write_mu) == 0)
+        return;
+    __atomic_add_fetch(&s->write_waiters, 1, __ATOMIC_RELAXED);
+    bool got = false;
+    for (int i = 0; i < 256 && !got; i++) {
+        for (int j = 0; j < 16; j++)
+            cpu_relax();
+        got = pthread_mutex_trylock(&s->write_mu) == 0;
+    }
+    if (!got)
+        pthread_mutex_lock(&s->write_mu);
+    __atomic_sub_fetch(&s->write_waiters, 1, __ATOMIC_RELAXED);
+}
+
 int mvcc_txn_write_begin(mvcc_store *s, mvcc_txn **out)
 {
     *out = NULL;
@@ -106,9 +143,7 @@ int mvcc_txn_write_begin(mvcc_store *s, mvcc_txn **out)
         return -ENOMEM;
     t->s = s;
     t->write = true;
-    __atomic_add_fetch(&s->write_waiters, 1, __ATOMIC_RELAXED);
-    pthread_mutex_lock(&s->write_mu);
-    __atomic_sub_fetch(&s->write_waiters, 1, __ATOMIC_RELAXED);
+    write_lock(s);
     t->btx = backend_batch(s->be);
     backend_batch_tx_lock(t->btx);
     t->rev = mvcc__current_rev(s);
@@ -142,6 +177,9 @@ static void txn_free(mvcc_txn *t)
     strata_free(t->ev);
     strata_free(t->arena);
     strata_free(t->enc);
+    strata_free(t->dk_keys);
+    strata_free(t->dk_prev);
+    strata_free(t->dk_revs);
     mvcc__hash_delta_release(&t->hd);
     strata_free(t);
 }
@@ -551,9 +589,27 @@ int mvcc_txn_put(mvcc_txn *t, const void *key, size_t key_len, const void *value
  * t->nchanges of revision t->rev + 1. A failure after an earlier change of
  * t was written fails t (rule 1: the backend has it, the rest may not).
  */
+static int tombstone_record(mvcc_txn *t, const uint8_t *k, size_t klen, idx_rev prev, idx_rev *at);
+
 static int tombstone_one(mvcc_txn *t, const uint8_t *k, size_t klen, idx_rev prev)
 {
-    mvcc_store *s = t->s;
+    idx_rev r;
+    int rc = tombstone_record(t, k, klen, prev, &r);
+    if (rc != 0)
+        return rc;
+    rc = idx_tree_tombstone(t->s->index, k, klen, r);
+    if (rc != 0)
+        return txn_fail(t, rc);
+    return 0;
+}
+
+/*
+ * tombstone_one without the index: the record, the hash delta, the event,
+ * the change counted (*at: its revision); the caller tombstones the index
+ * (a batch of them at once). A failure after the record was written fails t.
+ */
+static int tombstone_record(mvcc_txn *t, const uint8_t *k, size_t klen, idx_rev prev, idx_rev *at)
+{
     int64_t main = t->rev + 1;
     idx_rev r = { main, (int64_t)t->nchanges };
     mvcc__kv kv = mvcc__kv_tombstone(k, klen);
@@ -572,9 +628,7 @@ static int tombstone_one(mvcc_txn *t, const uint8_t *k, size_t klen, idx_rev pre
             t->failed = true; /* earlier changes are written */
         return rc;
     }
-    rc = idx_tree_tombstone(s->index, k, klen, r);
-    if (rc == 0)
-        rc = mvcc__hash_delta_add(&t->hd, rk, rklen, t->enc, vlen, prev);
+    rc = mvcc__hash_delta_add(&t->hd, rk, rklen, t->enc, vlen, prev);
     if (rc == 0) {
         t->hd.live_change--;
         kv.mod_revision = main; /* the DELETE event carries the deleting revision */
@@ -583,6 +637,7 @@ static int tombstone_one(mvcc_txn *t, const uint8_t *k, size_t klen, idx_rev pre
     if (rc != 0)
         return txn_fail(t, rc);
     t->nchanges++;
+    *at = r;
     return 0;
 }
 
@@ -630,6 +685,65 @@ int mvcc_txn_delete_range(mvcc_txn *t, const void *key, size_t key_len, const vo
     return 0;
 }
 
+/*
+ * delete_keys of several sorted keys: the index answers for all of them in
+ * one sorted walk, the live ones' tombstone records are written in order
+ * (rule 1: the backend first), then the index takes all their tombstones
+ * in a second walk. A record the backend refuses stops the records; the
+ * ones written before it still get their index tombstones.
+ */
+static int delete_sorted(mvcc_txn *t, const bolt_val *keys, size_t n, int64_t cur, int64_t *deleted)
+{
+    mvcc_store *s = t->s;
+    void *p = t->dk_keys;
+    size_t cap = t->dk_cap;
+    int rc = strata__grow(&p, &cap, n, sizeof *t->dk_keys, 16);
+    t->dk_keys = p;
+    if (rc == 0) {
+        p = t->dk_prev;
+        cap = t->dk_cap;
+        rc = strata__grow(&p, &cap, n, sizeof *t->dk_prev, 16);
+        t->dk_prev = p;
+    }
+    if (rc == 0) {
+        p = t->dk_revs;
+        cap = t->dk_cap;
+        rc = strata__grow(&p, &cap, n, sizeof *t->dk_revs, 16);
+        t->dk_revs = p;
+    }
+    if (rc != 0)
+        return rc;
+    t->dk_cap = cap;
+    for (size_t i = 0; i < n; i++) {
+        if (has_null(keys[i].data, keys[i].size))
+            return STRATA_EMISUSE;
+        t->dk_keys[i] = (idx_key){ keys[i].data, keys[i].size };
+    }
+    rc = idx_tree_get_sorted(s->index, t->dk_keys, n, cur, t->dk_prev);
+    if (rc != 0)
+        return rc;
+    /* Loop invariant: the live keys among keys[0, i) have records, listed in dk_keys[0, m). */
+    size_t m = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (t->dk_prev[i].main == 0)
+            continue; /* not alive at cur */
+        idx_rev at;
+        rc = tombstone_record(t, keys[i].data, keys[i].size, t->dk_prev[i], &at);
+        if (rc == 0) {
+            t->dk_keys[m] = t->dk_keys[i];
+            t->dk_revs[m] = at;
+            m++;
+        }
+    }
+    size_t done;
+    int irc = idx_tree_tombstone_sorted(s->index, t->dk_keys, m, t->dk_revs, &done);
+    if (irc != 0)
+        return txn_fail(t, irc);
+    if (deleted != NULL)
+        *deleted = (int64_t)m;
+    return rc;
+}
+
 int mvcc__txn_delete_keys(mvcc_txn *t, const bolt_val *keys, size_t n, int64_t *deleted)
 {
     if (deleted != NULL)
@@ -640,6 +754,8 @@ int mvcc__txn_delete_keys(mvcc_txn *t, const bolt_val *keys, size_t n, int64_t *
         return MVCC_ETXNDONE;
     mvcc_store *s = t->s;
     int64_t cur = txn_cur(t);
+    if (n > 1)
+        return delete_sorted(t, keys, n, cur, deleted);
     int64_t nd = 0;
     /* Loop invariant: the live keys among keys[0, i) are deleted, in order. */
     for (size_t i = 0; i < n; i++) {

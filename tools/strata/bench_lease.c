@@ -211,6 +211,8 @@ typedef struct stack {
     mvcc_store *kv;
 } stack;
 
+static uint32_t batch_limit; /* --batch-limit: the backend's; 0 = its default (10,000) */
+
 static int stack_open(stack *s, const char *dir, const char *name, const lease_options *lo)
 {
     memset(s, 0, sizeof *s);
@@ -218,6 +220,7 @@ static int stack_open(stack *s, const char *dir, const char *name, const lease_o
     unlink(s->path);
     backend_options bo;
     backend_options_init(&bo);
+    bo.batch_limit = batch_limit;
     int rc = backend_open(s->path, &bo, &s->be);
     if (rc != 0)
         return rc;
@@ -516,19 +519,23 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: strata bench lease [-n N] [-k KEYS] [-m LEASES] [--ttl S] [--rate R]\n"
-                 "                          [--put-rate P] [-w LIST] [--dir DIR] [--keep]\n\n"
-                 "The lessor over a backend and an mvcc store:\n"
-                 "  rates      L-grant, L-put, L-renew, L-revoke: N leases (default 100000)\n"
-                 "  big        L-revoke-big: one lease with KEYS keys (default 100000) revoked,\n"
-                 "             one revision; the longest put of a concurrent putter\n"
-                 "  expiry     L-expiry: LEASES leases (default 1000000), one key each, expiring\n"
-                 "             together after S seconds (default 1) and revoked by the lessor\n"
-                 "             (auto_revoke; --rate R offers at most R per second, default no\n"
-                 "             limit); a putter's p99 alone and during the expiry (the putter\n"
-                 "             makes P puts per second, default 10000; 0: as fast as it can)\n"
-                 "-w picks phases (comma-separated: rates,big,expiry; default all).\n"
-                 "Files go to DIR (default: a new directory under /tmp), removed unless --keep.\n");
+    fprintf(out,
+            "usage: strata bench lease [-n N] [-k KEYS] [-m LEASES] [--ttl S] [--rate R]\n"
+            "                          [--put-rate P] [--batch-limit B] [-w LIST] [--dir DIR]\n"
+            "                          [--keep]\n\n"
+            "The lessor over a backend and an mvcc store:\n"
+            "  rates      L-grant, L-put, L-renew, L-revoke: N leases (default 100000)\n"
+            "  big        L-revoke-big: one lease with KEYS keys (default 100000) revoked,\n"
+            "             one revision; the longest put of a concurrent putter\n"
+            "  expiry     L-expiry: LEASES leases (default 1000000), one key each, expiring\n"
+            "             together after S seconds (default 1) and revoked by the lessor\n"
+            "             (auto_revoke; --rate R offers at most R per second, default no\n"
+            "             limit); a putter's p99 alone and during the expiry (the putter\n"
+            "             makes P puts per second, default 10000; 0: as fast as it can)\n"
+            "--batch-limit B: the backend's batch limit (writes that trigger a commit;\n"
+            "             default 10000, etcd's)\n"
+            "-w picks phases (comma-separated: rates,big,expiry; default all).\n"
+            "Files go to DIR (default: a new directory under /tmp), removed unless --keep.\n");
 }
 
 int bench_lease(int argc, char **argv)
@@ -544,6 +551,7 @@ int bench_lease(int argc, char **argv)
         { "ttl", required_argument, NULL, 't' },
         { "rate", required_argument, NULL, 'r' },
         { "put-rate", required_argument, NULL, 'p' },
+        { "batch-limit", required_argument, NULL, 'b' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -570,6 +578,9 @@ int bench_lease(int argc, char **argv)
             break;
         case 'p':
             put_rate = (uint32_t)atol(optarg);
+            break;
+        case 'b':
+            batch_limit = (uint32_t)atol(optarg);
             break;
         case 'd':
             dir = optarg;
