@@ -107,10 +107,12 @@ static void test_end_frees_everything(void)
 }
 
 /* A write that fails at the first page write: the commit frees everything. */
+#if STRATA_FAILPOINTS
 static int fail_page_write(const char *name)
 {
     return strcmp(name, "before_page_write") == 0 ? -EIO : 0;
 }
+#endif
 
 static void test_failed_commit_frees(void)
 {

@@ -321,6 +321,7 @@ static void test_off_and_default(void)
 
 /* ---- a process killed during a shrink --------------------------------------- */
 
+#if STRATA_FAILPOINTS
 static const char *kill_at;
 
 static int kill_hook(const char *name)
@@ -329,6 +330,7 @@ static int kill_hook(const char *name)
         raise(SIGKILL);
     return 0;
 }
+#endif
 
 static void test_kill_during_shrink(void)
 {

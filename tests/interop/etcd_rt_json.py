@@ -10,6 +10,16 @@ canonical one-line-per-fact form the round-trip tests compare
                                           (etcdctl's argument form), one a line
     etcd_rt_json.py leases FILE...        etcdctl lease timetolive --keys ID -w json,
                                           one file per lease
+    etcd_rt_json.py leases-doc FILE       strata etcd leases --keys --json (one document)
+    etcd_rt_json.py batch MANIFEST        each line of MANIFEST is one of the commands
+                                          above (its words, shell-quoted), or "line TEXT" (TEXT
+                                          printed as it is): one process for a whole
+                                          set of answers
+
+strata etcd's --json answers have etcdctl's field names (get: the same
+document; hashkv and status: the object etcdctl wraps in a list of
+endpoints, as {"HashKV": ...} and {"Status": ...}), so the same commands
+read them.
 
 FILE "-" is standard input. Printed (REV 0 = the current revision):
 
@@ -25,6 +35,7 @@ a message when the JSON is not what etcdctl prints.
 """
 import base64
 import json
+import shlex
 import sys
 
 
@@ -50,10 +61,13 @@ def need(obj, *path):
     return obj
 
 
-def single(doc, what):
+def endpoint(doc, field):
+    """etcdctl's [{"Endpoint": E, field: X}] or strata etcd's X itself."""
+    if isinstance(doc, dict):
+        return doc
     if not isinstance(doc, list) or len(doc) != 1:
-        sys.exit("etcd_rt_json.py: %s: want a list of one endpoint's answer" % what)
-    return doc[0]
+        sys.exit("etcd_rt_json.py: %s: want one endpoint's answer" % field)
+    return need(doc[0], field)
 
 
 def kv_line(kv):
@@ -75,13 +89,13 @@ def cmd_get(rev, path):
 
 
 def cmd_hashkv(rev, path):
-    h = need(single(load(path), "hashkv"), "HashKV")
+    h = endpoint(load(path), "HashKV")
     return ["hashkv rev=%d hash=%d compact=%d header=%d" % (
         int(rev), h.get("hash", 0), h.get("compact_revision", 0), need(h, "header", "revision"))]
 
 
 def cmd_status(path):
-    st = need(single(load(path), "status"), "Status")
+    st = endpoint(load(path), "Status")
     return ["status rev=%d" % need(st, "header", "revision")]
 
 
@@ -89,18 +103,24 @@ def cmd_ids(path):
     return ["%x" % need(l, "id") for l in load(path).get("leases") or []]
 
 
+def lease_row(d):
+    keys = sorted(base64.b64decode(k, validate=True) for k in d.get("keys") or [])
+    return (need(d, "id"), "lease id=%d ttl=%d keys=%s" % (
+        need(d, "id"), d.get("granted-ttl", 0), ",".join(k.hex() for k in keys) or "-"))
+
+
 def cmd_leases(paths):
-    rows = []
-    for p in paths:
-        d = load(p)
-        keys = sorted(base64.b64decode(k) for k in d.get("keys") or [])
-        rows.append((need(d, "id"), "lease id=%d ttl=%d keys=%s" % (
-            need(d, "id"), d.get("granted-ttl", 0), ",".join(k.hex() for k in keys) or "-")))
-    return [r[1] for r in sorted(rows)]
+    return [r[1] for r in sorted(lease_row(load(p)) for p in paths)]
 
 
-def main(argv):
-    if len(argv) >= 3 and argv[0] in ("get", "hashkv") and len(argv) == 3:
+def cmd_leases_doc(path):
+    return [r[1] for r in sorted(lease_row(d) for d in load(path).get("leases") or [])]
+
+
+def run(argv):
+    if len(argv) >= 1 and argv[0] == "line":
+        return [" ".join(argv[1:])]
+    if len(argv) == 3 and argv[0] in ("get", "hashkv"):
         lines = (cmd_get if argv[0] == "get" else cmd_hashkv)(argv[1], argv[2])
     elif len(argv) == 2 and argv[0] == "status":
         lines = cmd_status(argv[1])
@@ -108,8 +128,20 @@ def main(argv):
         lines = cmd_ids(argv[1])
     elif len(argv) >= 1 and argv[0] == "leases":
         lines = cmd_leases(argv[1:])
+    elif len(argv) == 2 and argv[0] == "leases-doc":
+        lines = cmd_leases_doc(argv[1])
     else:
-        sys.exit("usage: etcd_rt_json.py get|hashkv REV FILE | status|ids FILE | leases FILE...")
+        sys.exit("usage: etcd_rt_json.py get|hashkv REV FILE | status|ids|leases-doc FILE | "
+                 "leases FILE... | batch MANIFEST | line TEXT")
+    return lines
+
+
+def main(argv):
+    if len(argv) == 2 and argv[0] == "batch":
+        with open(argv[1], encoding="utf-8") as f:
+            lines = [l for cmd in f for l in run(shlex.split(cmd))]
+    else:
+        lines = run(argv)
     for line in lines:
         print(line)
 

@@ -9,6 +9,16 @@
 #                         revision at the end); auth is enabled after it,
 #                         so later etcdctl calls go through etcdctl_rt
 #   etcdctl_rt ARGS...    etcdctl_ as root once auth is enabled
+#   rt_queries COMPACT CUR  the queries of the canonical form (etcd_rt_json.py)
+#                         for a store compacted at COMPACT, now at CUR
+#   etcd_answers QUERIES  etcdctl's answers (the running member) to them
+#   strata_answers QUERIES DB [OPTION...]  `strata etcd`'s answers on DB
+#                         (STRATA: the CLI), OPTIONs (--live) on every call
+#   same WHAT A B         fail unless the answer files A and B are equal
+#
+# A QUERIES file is a list of canonical answer lines (etcd_rt_json.py); its
+# status, get and hashkv lines name what is asked; leases are always all.
+# An answer a store refuses is `get rev=N error=compacted` (hashkv alike).
 #
 # The history: puts (a key and a value with spaces, a value starting with
 # '-', a 20,000-byte value, overwrites), a txn of several changes (two puts,
@@ -20,6 +30,7 @@
 
 RT_USER=()
 failures=${failures:-0}
+RT_JSON="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/etcd_rt_json.py"
 
 # fail MSG: count a failure and go on (the test exits 1 at the end).
 fail() {
@@ -105,4 +116,132 @@ etcd_rt_history() {
     RT_REV=$(rt_rev) || return 1
     RT_LEASE_KEPT="$((16#$l1)) $((16#$l2))"
     RT_LEASE_REVOKED=$((16#$l3))
+}
+
+rt_queries() {
+    local c=$1 r=$2 i
+    echo "status rev=$r"
+    echo "get rev=0"
+    echo "hashkv rev=0"
+    [ "$c" -gt 1 ] && echo "get rev=$((c - 1))"
+    for ((i = c > 1 ? c : 1; i <= r; i++)); do
+        echo "get rev=$i"
+        echo "hashkv rev=$i"
+    done
+}
+
+# _rt_refused ERRFILE WHAT REV: the manifest line of the canonical refusal
+# when ERRFILE says the revision is compacted; else show ERRFILE, return 1.
+_rt_refused() {
+    if grep -q 'required revision has been compacted' "$1"; then
+        echo "line $2 rev=$3 error=compacted"
+        return 0
+    fi
+    sed -n '1,5p' "$1" >&2
+    return 1
+}
+
+# _rt_rev LINE: the N of "WHAT rev=N ...".
+_rt_rev() {
+    local rev=${1#* rev=}
+    echo "${rev%% *}"
+}
+
+# Both ask every query first, keeping each JSON answer in its own file and
+# a manifest of what to print; one etcd_rt_json.py batch then prints them.
+etcd_answers() {
+    local q=$1 line rev id n=0 t="$ETCD_TMP/answers"
+    local -a at
+    rm -rf "$t" && mkdir "$t" || return 1
+    while read -r line; do
+        rev=$(_rt_rev "$line")
+        at=()
+        [ "$rev" = 0 ] || at=(--rev "$rev")
+        n=$((n + 1))
+        case $line in
+        status\ *)
+            etcdctl_rt endpoint status -w json >"$t/$n.json" || return 1
+            printf 'status %q\n' "$t/$n.json"
+            ;;
+        get\ rev=*)
+            if etcdctl_rt get --prefix "" "${at[@]}" -w json >"$t/$n.json" 2>"$t/err"; then
+                printf 'get %s %q\n' "$rev" "$t/$n.json"
+            else
+                _rt_refused "$t/err" get "$rev" || return 1
+            fi
+            ;;
+        hashkv\ rev=*)
+            if etcdctl_rt endpoint hashkv "${at[@]}" -w json >"$t/$n.json" 2>"$t/err"; then
+                printf 'hashkv %s %q\n' "$rev" "$t/$n.json"
+            else
+                _rt_refused "$t/err" hashkv "$rev" || return 1
+            fi
+            ;;
+        esac
+    done <"$q" >"$t/manifest"
+    etcdctl_rt lease list -w json >"$t/leases.json" || return 1
+    n=0
+    for id in $(python3 "$RT_JSON" ids "$t/leases.json"); do
+        n=$((n + 1))
+        etcdctl_rt lease timetolive --keys "$id" -w json >"$t/ttl.$n.json" || return 1
+    done
+    if [ "$n" -gt 0 ]; then
+        printf 'leases' >>"$t/manifest"
+        printf ' %q' "$t"/ttl.*.json >>"$t/manifest"
+        echo >>"$t/manifest"
+    fi
+    python3 "$RT_JSON" batch "$t/manifest"
+}
+
+strata_answers() {
+    local q=$1 db=$2 line rev t="$ETCD_TMP/answers" rc n=0
+    shift 2
+    local -a opt=("$@") at
+    rm -rf "$t" && mkdir "$t" || return 1
+    while read -r line; do
+        rev=$(_rt_rev "$line")
+        at=()
+        [ "$rev" = 0 ] || at=(--rev "$rev")
+        n=$((n + 1))
+        case $line in
+        status\ *)
+            "$STRATA" etcd status --json "${opt[@]}" "$db" >"$t/$n.json" 2>"$t/err" ||
+                { sed -n '1,5p' "$t/err" >&2; return 1; }
+            printf 'status %q\n' "$t/$n.json"
+            ;;
+        get\ rev=*)
+            "$STRATA" etcd get --prefix "${at[@]}" --json "${opt[@]}" "$db" "" >"$t/$n.json" 2>"$t/err"
+            rc=$?
+            if [ "$rc" -eq 0 ]; then
+                printf 'get %s %q\n' "$rev" "$t/$n.json"
+            elif [ "$rc" -ne 1 ] || ! _rt_refused "$t/err" get "$rev"; then
+                echo "strata etcd get --rev $rev: exit $rc" >&2
+                return 1
+            fi
+            ;;
+        hashkv\ rev=*)
+            "$STRATA" etcd hashkv "${at[@]}" --json "${opt[@]}" "$db" >"$t/$n.json" 2>"$t/err"
+            rc=$?
+            if [ "$rc" -eq 0 ]; then
+                printf 'hashkv %s %q\n' "$rev" "$t/$n.json"
+            elif [ "$rc" -ne 1 ] || ! _rt_refused "$t/err" hashkv "$rev"; then
+                echo "strata etcd hashkv --rev $rev: exit $rc" >&2
+                return 1
+            fi
+            ;;
+        esac
+    done <"$q" >"$t/manifest"
+    "$STRATA" etcd leases --keys --json "${opt[@]}" "$db" >"$t/leases.json" 2>"$t/err" ||
+        { sed -n '1,5p' "$t/err" >&2; return 1; }
+    printf 'leases-doc %q\n' "$t/leases.json" >>"$t/manifest"
+    python3 "$RT_JSON" batch "$t/manifest"
+}
+
+same() {
+    if ! cmp -s "$2" "$3"; then
+        fail "$1 (first differences: $2 <, $3 >)"
+        diff "$2" "$3" | sed -n '1,12p' | cut -c1-300
+        return 1
+    fi
+    echo "ok: $1 ($(grep -c '' "$2") answers)"
 }

@@ -111,18 +111,23 @@ etcdctl_() {
 
 # etcd_start DATADIR [NAME]: start a member on DATADIR (created by etcd when
 # missing; a restored one keeps its member) and wait until `endpoint health`
-# says it serves, at most ETCD_START_TIMEOUT seconds. Each poll is one
+# says it serves (or, auth enabled, refuses the anonymous check), at most ETCD_START_TIMEOUT seconds. Each poll is one
 # etcdctl call that itself waits up to its dial and command timeouts, so the
 # loop needs no sleep. Ports come from etcd_restore when it chose them for
-# this DATADIR, else they are chosen now; a member that could not bind them
-# (taken meanwhile) is started again on new ones.
+# this DATADIR, or from the last member when it ran on DATADIR (a restart),
+# else they are chosen now; a member that could not bind them (taken
+# meanwhile) is started again on new ones.
 etcd_start() {
     local dir=$1 name=${2:-strata-rt} attempt deadline
     if [ -n "$ETCD_PID" ]; then
         echo "etcd_start: a member is running already (pid $ETCD_PID)" >&2
         return 1
     fi
-    [ "${_etcd_restored_dir:-}" = "$dir" ] || etcd_pick_ports || return 1
+    # A restored data dir, or a restart of the last member, keeps its ports
+    # (its member's peer URL is recorded in the db and the WAL).
+    if [ "${_etcd_restored_dir:-}" != "$dir" ] && [ "$ETCD_DATA_DIR" != "$dir" ]; then
+        etcd_pick_ports || return 1
+    fi
     _etcd_restored_dir=
     for attempt in 1 2 3; do
         ETCD_NAME=$name
@@ -142,7 +147,12 @@ etcd_start() {
                 ETCD_PID=
                 break
             fi
-            if etcdctl_ --dial-timeout=2s --command-timeout=5s endpoint health >/dev/null 2>&1; then
+            # With auth enabled, an anonymous health check is refused by a
+            # member that serves: that refusal is an answer too.
+            if etcdctl_ --dial-timeout=2s --command-timeout=5s endpoint health \
+                >"$dir.health" 2>&1 ||
+                grep -q 'user name is empty' "$dir.health"; then
+                rm -f "$dir.health"
                 return 0
             fi
         done

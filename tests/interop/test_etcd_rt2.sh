@@ -14,86 +14,20 @@
 # answers the same again.
 #
 # Answers are compared in etcd_rt_json.py's canonical form (etcdctl's JSON
-# parsed; the writer prints strata's side in that form).
+# parsed; the writer prints strata's side in that form): etcd_rt_lib.sh's
+# etcd_answers and same.
 set -u
 if [ $# -ne 2 ] || [ ! -x "$1" ] || [ ! -x "$2" ]; then
     echo "usage: $0 STRATA ETCD_RT_WRITER" >&2
     exit 2
 fi
 strata=$1 writer=$2
+STRATA=$strata
 here=$(cd "$(dirname "$0")" && pwd)
-json="$here/etcd_rt_json.py"
 . "$here/etcd_server.sh"
+. "$here/etcd_rt_lib.sh"
 etcd_harness_init
 W=$ETCD_TMP
-failures=0
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
-
-# etcd_answers QUERIES: etcd's answers to the queries of the canonical file
-# QUERIES (its get/hashkv/status lines name them; its lease lines are
-# replaced by every lease etcd has), in the same form.
-etcd_answers() {
-    local q=$1 line rev id n=0
-    while read -r line; do
-        case $line in
-        status\ *)
-            etcdctl_ endpoint status -w json >"$W/q.json" || return 1
-            python3 "$json" status "$W/q.json" || return 1
-            ;;
-        get\ rev=*)
-            rev=${line#get rev=}
-            rev=${rev%% *}
-            if [ "$rev" = 0 ]; then
-                etcdctl_ get --prefix "" -w json >"$W/q.json" 2>"$W/q.err"
-            else
-                etcdctl_ get --prefix "" --rev "$rev" -w json >"$W/q.json" 2>"$W/q.err"
-            fi
-            if [ $? -ne 0 ]; then
-                if grep -q 'required revision has been compacted' "$W/q.err"; then
-                    echo "get rev=$rev error=compacted"
-                    continue
-                fi
-                cat "$W/q.err" >&2
-                return 1
-            fi
-            python3 "$json" get "$rev" "$W/q.json" || return 1
-            ;;
-        hashkv\ rev=*)
-            rev=${line#hashkv rev=}
-            rev=${rev%% *}
-            if ! etcdctl_ endpoint hashkv --rev "$rev" -w json >"$W/q.json" 2>"$W/q.err"; then
-                if grep -q 'required revision has been compacted' "$W/q.err"; then
-                    echo "hashkv rev=$rev error=compacted"
-                    continue
-                fi
-                cat "$W/q.err" >&2
-                return 1
-            fi
-            python3 "$json" hashkv "$rev" "$W/q.json" || return 1
-            ;;
-        esac
-    done <"$q"
-    etcdctl_ lease list -w json >"$W/leases.json" || return 1
-    rm -f "$W"/ttl.*.json
-    for id in $(python3 "$json" ids "$W/leases.json"); do
-        n=$((n + 1))
-        etcdctl_ lease timetolive --keys "$id" -w json >"$W/ttl.$n.json" || return 1
-    done
-    [ "$n" -eq 0 ] || python3 "$json" leases "$W"/ttl.*.json
-}
-
-# same WHAT STRATA ETCD: fail unless the two answer files are equal.
-same() {
-    if ! cmp -s "$2" "$3"; then
-        fail "$1 (first differences: strata's <, etcd's >)"
-        diff "$2" "$3" | sed -n '1,12p' | cut -c1-300
-        return 1
-    fi
-    echo "ok: $1 ($(grep -c '' "$2") answers)"
-}
 
 # 1. strata writes the store and says what it holds.
 "$writer" write "$W/strata.db" >"$W/strata.ans" || { fail "etcd_rt_writer write"; exit 1; }

@@ -35,7 +35,7 @@ const cli_command *cli_commands(size_t *n);
 extern const struct cli_command_spec cmd_buckets_spec, cmd_check_spec, cmd_compact_spec,
         cmd_defrag_spec, cmd_dump_spec, cmd_get_spec, cmd_hash_spec, cmd_info_spec, cmd_keys_spec,
         cmd_page_spec, cmd_page_item_spec, cmd_pages_spec, cmd_restore_spec, cmd_snapshot_spec,
-        cmd_stats_spec, cmd_completion_spec, cmd_script_spec;
+        cmd_stats_spec, cmd_completion_spec, cmd_script_spec, cmd_etcd_spec;
 
 int cmd_buckets(int argc, char **argv);
 int cmd_check(int argc, char **argv);
@@ -60,5 +60,6 @@ int cmd_restore(int argc, char **argv);
 int cmd_defrag(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
 int cmd_script(int argc, char **argv);
+int cmd_etcd(int argc, char **argv);
 
 #endif

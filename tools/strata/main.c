@@ -29,6 +29,8 @@ static const cli_command commands[] = {
     { "defrag", "defragment an etcd db file in place (etcd's backend defrag)", cmd_defrag,
       &cmd_defrag_spec },
     { "dump", "print the canonical dump (bolt-dump v1)", cmd_dump, &cmd_dump_spec },
+    { "etcd", "etcd's answers from a member's db (status, get, history, leases, hashkv, ...)",
+      cmd_etcd, &cmd_etcd_spec },
     { "gen", "write a demo db from a seeded generator", cmd_gen, NULL },
     { "get", "print the value of a key", cmd_get, &cmd_get_spec },
     { "hash", "etcd's backend hash of a db file (CRC-32C, as etcd computes it)", cmd_hash,
