@@ -13,15 +13,30 @@
  *      read the same); only afterwards is the empty snapshot published,
  *      under snap_mu, and a reader taking the empty snapshot begins its
  *      bolt transaction after the commit, so it sees the new bolt state.
- *   3. Commit sequence (batch_mu held): commit hooks, write-back of the
- *      buffer, bolt commit if anything is pending, begin the next write
- *      transaction, refresh sizes, publish an empty snapshot, reset the
- *      write buffer. A failed bolt commit is sticky (be->err): bolt has
- *      rolled back and may be poisoned, so no more writes are taken.
+ *   3. A commit is pipelined: its two short ends hold batch_mu, its bolt
+ *      commit (rebalance, spill, page write-out, the two fdatasyncs) does
+ *      not.
+ *      BEGIN (batch_mu, nothing in flight, the log empty): commit hooks,
+ *        write-back of the buffer; if nothing is pending, done. Else the
+ *        write transaction is taken out of the batch (it is now in
+ *        flight), a read transaction `vtx` is begun on the committed state
+ *        and `rbuf_new` starts empty.
+ *      WRITE (no lock, the committing thread): bolt_tx_commit of the
+ *        transaction in flight; its status is posted under cm_mu.
+ *      FINISH (batch_mu, by whichever thread holds it first once WRITE
+ *        posted, rule 10): begin the next write transaction, publish
+ *        rbuf_new (every change since BEGIN), refresh sizes, wake waiters.
+ *      A failed bolt commit is sticky (be->err): bolt has rolled back and
+ *      may be poisoned, so no more writes are taken; readers then fall back
+ *      to what bolt holds (an empty snapshot is published), and the writes
+ *      logged meanwhile are lost with the failed batch, as before.
+ *      backend__commit (close, defrag, a bucket change, a write-back that
+ *      could not allocate) runs the three steps without releasing the lock.
  *   4. The commit thread commits when the batch interval has passed on the
  *      backend's clock since its last interval check, or when unlock
  *      reported the batch limit; it then commits only if something is
- *      pending. It sleeps on a condition variable (a real-time timeout of
+ *      pending, and afterwards replays what was logged during the commit
+ *      (rule 9). It sleeps on a condition variable (a real-time timeout of
  *      one interval, so a monotonic clock needs no poke); tests drive a
  *      manual clock and call backend_poke, which waits for one full loop.
  *   5. Close: stop and join the thread, commit, end the write transaction,
@@ -36,6 +51,31 @@
  *      batch_mu unless the calling thread holds it already, and refuse to
  *      run from inside a hook (the list is being walked). Close frees
  *      them after its last commit.
+ *   8. Readers during a commit in flight: the published snapshot holds
+ *      every change since the BEGIN of the last finished commit, so with
+ *      either bolt state (before or after the commit in flight) it reads
+ *      the logical state (rule 2 generalized). Every write-back while a
+ *      commit is in flight goes into both the published snapshot and
+ *      rbuf_new, so at FINISH rbuf_new holds exactly the changes the new
+ *      bolt state lacks.
+ *   9. Writes while the batch cannot take them into bolt (in flight, or
+ *      the log not yet replayed: "logging") are checked against `vtx`
+ *      (bucket present, key not a nested bucket; sizes bolt might refuse
+ *      take the slow path of rule 10), appended to the write log and
+ *      buffered as usual, so readers see them at unlock. After FINISH the
+ *      log is replayed into the new write transaction in order, a bounded
+ *      slice at a time (DRAIN_BUDGET_NS): by the commit thread, and at
+ *      each unlock for twice what that section logged, so a writer cannot
+ *      outrun the replay. BEGIN needs the log empty.
+ *  10. Settle: a batch function that needs bolt's write transaction itself
+ *      (bucket create/delete, the slow path of rule 9, backend__commit)
+ *      waits, holding the lock, for the bolt commit in flight, FINISHes it
+ *      and replays the whole log. A range in a section that logs reads
+ *      `vtx` merged with the holder's view (the published snapshot plus
+ *      the section's writes) instead, without waiting.
+ *  11. Durability is unchanged: a write is durable once a commit that
+ *      BEGAN after the write returned has returned: force_commit waits for
+ *      a commit in flight, drains the log and BEGINs its own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,9 +84,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sched.h>
+
 #include "backend_int.h"
 #include "strdup.h"
 #include "sync.h"
+
+#define DRAIN_BUDGET_NS (500u * 1000u) /* rule 9: the longest replay slice under the lock */
 
 void backend_options_init(backend_options *o)
 {
@@ -112,6 +156,14 @@ bool backend__batch_held(const backend_batch_tx *tx)
     return atomic_load_explicit(&tx->holder, memory_order_relaxed) == &batch_self;
 }
 
+/* Wait on idle_cv, which releases batch_mu meanwhile (the holder is cleared for it). */
+static void wait_idle(backend *be)
+{
+    atomic_store_explicit(&be->batch.holder, NULL, memory_order_relaxed);
+    pthread_cond_wait(&be->idle_cv, &be->batch_mu);
+    atomic_store_explicit(&be->batch.holder, &batch_self, memory_order_relaxed);
+}
+
 void backend__publish(backend *be, backend__rbuf *r)
 {
     pthread_mutex_lock(&be->snap_mu);
@@ -123,13 +175,24 @@ void backend__publish(backend *be, backend__rbuf *r)
 
 int backend__writeback(backend *be)
 {
-    if (backend__wbuf_count(be->batch.wbuf) == 0)
+    backend_batch_tx *tx = &be->batch;
+    if (backend__wbuf_count(tx->wbuf) == 0)
         return 0;
-    backend__rbuf *r;
     /* be->rbuf is only replaced under batch_mu, which we hold: read it freely. */
-    int rc = backend__rbuf_writeback(be->rbuf, be->batch.wbuf, &r);
-    if (rc != 0)
+    backend__rbuf *next = NULL, *r;
+    int rc = 0;
+    if (be->rbuf_new != NULL)
+        rc = backend__rbuf_writeback_keep(be->rbuf_new, tx->wbuf, &next); /* rule 8 */
+    if (rc == 0)
+        rc = backend__rbuf_writeback(be->rbuf, tx->wbuf, &r);
+    if (rc != 0) {
+        backend__rbuf_unref(next);
         return rc;
+    }
+    if (next != NULL) {
+        backend__rbuf_unref(be->rbuf_new);
+        be->rbuf_new = next;
+    }
     backend__publish(be, r);
     return 0;
 }
@@ -148,9 +211,162 @@ void backend__update_sizes(backend *be)
     __atomic_store_n(&be->size_in_use, inuse, __ATOMIC_RELAXED);
 }
 
-int backend__commit(backend *be)
+/* ---- the pipelined commit (rules 3, 8-11) ---------------------------------- */
+
+bool backend__logging(const backend *be)
+{
+    return be->inflight || backend__wlog_count(be->log) > 0;
+}
+
+/* End the logging read transaction and the holder's view on it. batch_mu held. */
+static void end_vtx(backend *be)
+{
+    backend__rbuf_unref(be->batch.view);
+    be->batch.view = NULL;
+    bolt_tx_rollback(be->vtx);
+    be->vtx = NULL;
+}
+
+/* Rule 9: the read transaction log-mode writes are checked against (NULL: settle instead). */
+static void begin_vtx(backend *be)
+{
+    if (be->vtx == NULL && bolt_tx_begin(be->cur->db, 0, &be->vtx) != 0)
+        be->vtx = NULL;
+}
+
+/* A failure of bolt's write transaction: sticky, and readers fall back to bolt (rule 3). */
+static void fail_sticky(backend *be, int rc)
+{
+    be->err = rc;
+    bolt_tx_rollback(be->batch.wtx);
+    be->batch.wtx = NULL;
+    end_vtx(be);
+    backend__wbuf_reset(be->batch.wbuf);
+    backend__rbuf *empty;
+    if (backend__rbuf_new(&empty) == 0)
+        backend__publish(be, empty); /* else the old snapshot stays */
+}
+
+/* WRITE's result, for FINISH and for the threads waiting on it (cm_mu). */
+static void post(backend *be, uint64_t seq, int rc)
+{
+    pthread_mutex_lock(&be->cm_mu);
+    be->cm_done_seq = seq;
+    be->cm_rc = rc;
+    pthread_cond_broadcast(&be->cm_cv);
+    pthread_mutex_unlock(&be->cm_mu);
+}
+
+/* Rule 3's WRITE: the bolt commit of the transaction taken out at BEGIN. */
+static int commit_write(backend *be, bolt_tx *ctx, uint64_t seq)
+{
+    int rc = backend__failpoint(be, "commit_write");
+    if (rc != 0)
+        bolt_tx_rollback(ctx);
+    else
+        rc = bolt_tx_commit(ctx);
+    post(be, seq, rc);
+    return rc;
+}
+
+/* Rule 3's FINISH; batch_mu held, the WRITE of inflight_seq posted. */
+static void finish(backend *be)
+{
+    pthread_mutex_lock(&be->cm_mu);
+    int rc = be->cm_rc;
+    pthread_mutex_unlock(&be->cm_mu);
+    be->inflight = false;
+    be->inflight_tx = NULL;
+    end_vtx(be); /* before the next write tx begins: it no longer pins the old pages */
+    backend__rbuf *next = be->rbuf_new;
+    be->rbuf_new = NULL;
+    if (rc == 0) {
+        __atomic_add_fetch(&be->commits, 1, __ATOMIC_RELAXED);
+        rc = bolt_tx_begin(be->cur->db, BOLT_TX_WRITE, &be->batch.wtx);
+    }
+    if (rc == 0) {
+        backend__update_sizes(be);
+        /* Rule 8: exactly what bolt's new state lacks; without it (no memory
+         * at BEGIN) the old snapshot, a superset, stays: still correct. */
+        if (next != NULL)
+            backend__publish(be, next);
+        if (backend__wlog_count(be->log) > 0)
+            begin_vtx(be);
+    } else {
+        backend__rbuf_unref(next);
+        /* The log's writes belonged to the batch after the failed one: lost with it. */
+        backend__wlog_clear(be->log);
+        fail_sticky(be, rc);
+    }
+    pthread_cond_broadcast(&be->idle_cv);
+}
+
+int backend__drain(backend *be, size_t max, uint64_t budget_ns)
+{
+    if (be->err != 0)
+        return BACKEND_EFAILED;
+    if (be->batch.wtx == NULL)
+        return BACKEND_ECLOSED;
+    int rc = backend__wlog_replay(be->log, be->batch.wtx, max, budget_ns);
+    if (rc != 0) {
+        backend__wlog_clear(be->log);
+        fail_sticky(be, rc); /* bolt may hold half of the write */
+        return rc;
+    }
+    if (backend__wlog_count(be->log) == 0)
+        end_vtx(be);
+    return 0;
+}
+
+int backend__settle(backend *be)
+{
+    if (be->inflight) {
+        uint64_t seq = be->inflight_seq;
+        pthread_mutex_lock(&be->cm_mu);
+        while (be->cm_done_seq < seq)
+            pthread_cond_wait(&be->cm_cv, &be->cm_mu);
+        pthread_mutex_unlock(&be->cm_mu);
+        finish(be);
+    }
+    if (be->err != 0)
+        return BACKEND_EFAILED;
+    return backend__wlog_count(be->log) > 0 ? backend__drain(be, 0, 0) : 0;
+}
+
+int backend__lock_quiet(backend *be)
+{
+    backend__batch_lock(be);
+    for (;;) {
+        if (be->err != 0)
+            return BACKEND_EFAILED;
+        if (be->inflight) {
+            wait_idle(be);
+            continue;
+        }
+        if (backend__wlog_count(be->log) == 0)
+            return 0;
+        int rc = backend__drain(be, 0, DRAIN_BUDGET_NS);
+        if (rc != 0)
+            return rc;
+        if (backend__wlog_count(be->log) > 0) {
+            backend__batch_unlock(be);
+            sched_yield();
+            backend__batch_lock(be);
+        }
+    }
+}
+
+/*
+ * Rule 3's BEGIN; batch_mu held, nothing in flight, the log empty. 0 with
+ * *started false: nothing to commit (or an error); with *started true the
+ * batch's transaction is in flight as inflight_tx, and *sync says the lock
+ * must stay held through WRITE (the snapshot could not take the hooks'
+ * writes, or a hook changed a bucket, which log-mode checks could not see).
+ */
+static int commit_begin(backend *be, bool *started, bool *sync)
 {
     backend_batch_tx *tx = &be->batch;
+    *started = *sync = false;
     if (be->err != 0)
         return BACKEND_EFAILED;
     if (tx->wtx == NULL)
@@ -159,8 +375,12 @@ int backend__commit(backend *be)
     if (hrc != 0)
         return hrc;
     /* Rule 2: whatever the hook wrote is in the snapshot before bolt has it. */
-    if (backend__writeback(be) != 0)
-        backend__wbuf_reset(tx->wbuf); /* the commit below publishes it anyway */
+    if (backend__writeback(be) != 0) {
+        backend__wbuf_reset(tx->wbuf); /* FINISH publishes the committed state anyway */
+        *sync = true;
+    }
+    if (tx->commit_on_unlock)
+        *sync = true;
     tx->commit_on_unlock = false;
     if (tx->pending == 0)
         return 0;
@@ -171,24 +391,97 @@ int backend__commit(backend *be)
             return r;
         be->dir_unsynced = false;
     }
-    int rc = bolt_tx_commit(tx->wtx);
+    if (backend__rbuf_new(&be->rbuf_new) != 0)
+        be->rbuf_new = NULL; /* FINISH keeps the old snapshot (rule 8) */
+    if (!*sync)
+        begin_vtx(be); /* sees the committed state; bolt's writer is still ours */
+    be->inflight_tx = tx->wtx;
     tx->wtx = NULL;
     __atomic_store_n(&tx->pending, 0, __ATOMIC_RELAXED);
-    if (rc == 0) {
-        __atomic_add_fetch(&be->commits, 1, __ATOMIC_RELAXED);
-        rc = bolt_tx_begin(be->cur->db, BOLT_TX_WRITE, &tx->wtx);
-    }
-    if (rc != 0) {
-        /* Rule 3: sticky; readers fall back to what bolt holds. */
-        be->err = rc;
-        tx->wtx = NULL;
-    }
-    backend__update_sizes(be);
-    backend__rbuf *empty;
-    if (backend__rbuf_new(&empty) == 0)
-        backend__publish(be, empty); /* else the old snapshot stays: still correct (rule 2) */
-    backend__wbuf_reset(tx->wbuf);
+    be->inflight = true;
+    be->inflight_seq++;
+    *started = true;
+    return 0;
+}
+
+int backend__commit(backend *be)
+{
+    int rc = backend__settle(be);
+    if (rc != 0)
+        return rc;
+    bool started, sync;
+    rc = commit_begin(be, &started, &sync);
+    if (!started)
+        return rc;
+    rc = commit_write(be, be->inflight_tx, be->inflight_seq);
+    finish(be);
     return rc;
+}
+
+int backend__commit_pipelined_locked(backend *be)
+{
+    bool started, sync;
+    int rc = commit_begin(be, &started, &sync);
+    if (!started) {
+        backend__batch_unlock(be);
+        return rc;
+    }
+    uint64_t seq = be->inflight_seq;
+    bolt_tx *ctx = be->inflight_tx;
+    if (sync) {
+        rc = commit_write(be, ctx, seq);
+        finish(be);
+        backend__batch_unlock(be);
+        return rc;
+    }
+    backend__batch_unlock(be);
+    rc = commit_write(be, ctx, seq); /* rule 3: no lock held */
+    backend__batch_lock(be);
+    if (be->inflight && be->inflight_seq == seq)
+        finish(be); /* else a thread that settled finished it */
+    backend__batch_unlock(be);
+    return rc;
+}
+
+/*
+ * A pipelined commit by a thread that does not hold batch_mu
+ * (force_commit, the commit thread). only_if_pending: skip the hooks too
+ * when nothing is pending (the commit thread's way).
+ */
+static int commit_pipelined(backend *be, bool only_if_pending)
+{
+    int rc = backend__lock_quiet(be);
+    if (rc != 0) {
+        backend__batch_unlock(be);
+        return rc;
+    }
+    if (be->batch.wtx == NULL) {
+        backend__batch_unlock(be);
+        return BACKEND_ECLOSED;
+    }
+    if (only_if_pending && be->batch.pending == 0) {
+        backend__batch_unlock(be);
+        return 0;
+    }
+    return backend__commit_pipelined_locked(be);
+}
+
+/* The commit thread after a commit: replay the log in slices (rule 9). */
+static void drain_log(backend *be)
+{
+    for (;;) {
+        backend__batch_lock(be);
+        bool more = false;
+        if (!be->inflight && be->err == 0 && be->batch.wtx != NULL &&
+            backend__wlog_count(be->log) > 0) {
+            (void)backend__drain(be, 0, DRAIN_BUDGET_NS); /* a failure is sticky */
+            more = be->err == 0 && backend__wlog_count(be->log) > 0;
+        }
+        backend__batch_unlock(be);
+        if (!more)
+            return;
+        sched_yield();
+    }
 }
 
 int backend__run_hooks(backend *be)
@@ -295,10 +588,8 @@ void backend__dbref_unref(backend *be, backend__dbref *ref)
 
 static void commit_if_pending(backend *be)
 {
-    backend__batch_lock(be);
-    if (be->batch.pending > 0 && be->err == 0 && be->batch.wtx != NULL)
-        (void)backend__commit(be); /* a failure is sticky in be->err */
-    backend__batch_unlock(be);
+    (void)commit_pipelined(be, true); /* a failure is sticky in be->err */
+    drain_log(be);
 }
 
 static void *commit_thread(void *arg)
@@ -381,31 +672,42 @@ static void stop_thread(backend *be)
  */
 static int sync_init(backend *be)
 {
-    pthread_mutex_t *const mus[] = { &be->batch_mu, &be->snap_mu, &be->thr_mu };
-    int rc = strata__mutexes_init(mus, 3);
+    pthread_mutex_t *const mus[] = { &be->batch_mu, &be->snap_mu, &be->thr_mu, &be->cm_mu };
+    int rc = strata__mutexes_init(mus, 4);
     if (rc != 0)
         return rc;
-    rc = strata__cond_init(&be->thr_cv, true);
-    if (rc == 0) {
-        rc = strata__cond_init(&be->done_cv, false);
-        if (rc != 0)
-            pthread_cond_destroy(&be->thr_cv);
+    pthread_cond_t *const cvs[] = { &be->thr_cv, &be->done_cv, &be->idle_cv, &be->cm_cv };
+    size_t ncv = 0;
+    /* Only thr_cv waits with a timeout (the batch interval): monotonic. */
+    while (rc == 0 && ncv < 4) {
+        rc = strata__cond_init(cvs[ncv], ncv == 0);
+        if (rc == 0)
+            ncv++;
     }
-    if (rc != 0)
-        for (size_t i = 3; i > 0; i--)
+    if (rc != 0) {
+        while (ncv > 0)
+            pthread_cond_destroy(cvs[--ncv]);
+        for (size_t i = 4; i > 0; i--)
             pthread_mutex_destroy(mus[i - 1]);
+    }
     return rc;
 }
 
 static void be_free(backend *be)
 {
     backend__rbuf_unref(be->rbuf);
+    backend__rbuf_unref(be->rbuf_new);
+    backend__rbuf_unref(be->batch.view);
     backend__wbuf_free(be->batch.wbuf);
+    backend__wlog_free(be->log);
     pthread_mutex_destroy(&be->batch_mu);
     pthread_mutex_destroy(&be->snap_mu);
     pthread_mutex_destroy(&be->thr_mu);
+    pthread_mutex_destroy(&be->cm_mu);
     pthread_cond_destroy(&be->thr_cv);
     pthread_cond_destroy(&be->done_cv);
+    pthread_cond_destroy(&be->idle_cv);
+    pthread_cond_destroy(&be->cm_cv);
     strata_free(be->path);
     strata_free(be);
 }
@@ -465,7 +767,7 @@ int backend_open(const char *path, const backend_options *opt, backend **out)
     be->path = strata__strdup(path);
     be->cur = strata_calloc(1, sizeof *be->cur);
     if (be->path == NULL || be->cur == NULL || backend__wbuf_new(&be->batch.wbuf) != 0 ||
-        backend__rbuf_new(&be->rbuf) != 0)
+        backend__rbuf_new(&be->rbuf) != 0 || backend__wlog_new(&be->log) != 0)
         goto fail;
     rc = bolt_open(path, &be->bolt, &be->cur->db);
     if (rc != 0)
@@ -517,10 +819,11 @@ int backend_close(backend *be)
         backend__batch_lock(be);
         if (be->err != 0)
             rc = BACKEND_EFAILED; /* what was pending is lost: say so */
-        else if (be->batch.wtx != NULL)
-            rc = backend__commit(be);
+        else if (be->batch.wtx != NULL || be->inflight)
+            rc = backend__commit(be);    /* settles first (rule 10) */
         bolt_tx_rollback(be->batch.wtx); /* the next one a commit began */
         be->batch.wtx = NULL;
+        end_vtx(be);
         hooks_free(be);
         be->stopped = true; /* under batch_mu: hook add/remove read it there */
         backend__batch_unlock(be);
@@ -548,10 +851,7 @@ int backend_force_commit(backend *be)
         pthread_mutex_unlock(&be->snap_mu);
         return closed ? BACKEND_ECLOSED : 0;
     }
-    backend__batch_lock(be);
-    int rc = be->batch.wtx == NULL && be->err == 0 ? BACKEND_ECLOSED : backend__commit(be);
-    backend__batch_unlock(be);
-    return rc;
+    return commit_pipelined(be, false); /* rule 11 */
 }
 
 uint64_t backend_size(backend *be)

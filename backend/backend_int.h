@@ -3,10 +3,12 @@
  * backend__* functions shared between its files.
  *
  * Locks, always taken in this order (never the other way round):
- *   batch_mu  the batch transaction: every write, commit, write-back and
- *             the defrag switch-over hold it;
+ *   batch_mu  the batch transaction: every write, the two short ends of a
+ *             commit (backend.c rule 3), write-back and the defrag
+ *             switch-over hold it; a commit's write-out and sync do not;
  *   snap_mu   short: the published snapshot pointer, the current db, the
  *             closed flag; held while a reader takes its references;
+ *   cm_mu     short: whether the bolt commit in flight has returned;
  *   thr_mu    the commit thread's wake-up state.
  * Fields name the lock that guards them; "atomic" ones are read without.
  */
@@ -36,6 +38,15 @@ typedef struct backend__dbref {
 
 typedef struct backend__defrag_log backend__defrag_log;
 
+/*
+ * The write log (wlog.c): the writes made while the batch has no bolt write
+ * transaction to take them (a commit in flight) or while earlier such
+ * writes still wait to be replayed into the new one, in order.
+ */
+typedef struct backend__wlog backend__wlog;
+
+enum backend__wlog_op { BACKEND__LOG_PUT, BACKEND__LOG_SEQ_PUT, BACKEND__LOG_DELETE };
+
 /* A commit hook: a singly linked list in the order of addition. */
 struct backend_commit_hook {
     backend_commit_fn fn;
@@ -51,6 +62,13 @@ struct backend_batch_tx {
     _Atomic(const char *)
             holder; /* the holder's token (backend.c), NULL when unlocked; batch_tx.c rule 1 */
     bool commit_on_unlock; /* batch_mu: a bucket changed, or a write-back failed */
+    /*
+     * batch_mu: the holder's own view for ranges while the log is in use
+     * (the published snapshot plus the section's writes; NULL when none).
+     * Dropped at unlock.
+     */
+    backend__rbuf *view;
+    size_t logged; /* batch_mu: writes this section appended to the log */
 };
 
 struct backend {
@@ -69,6 +87,19 @@ struct backend {
     bool dir_unsynced;          /* batch_mu: a defrag renamed; sync the directory before a commit */
     backend_commit_hook *hooks; /* batch_mu: run in list order before every commit */
     bool in_hooks;              /* batch_mu: the hooks are running (no add/remove then) */
+
+    /* The pipelined commit (backend.c rules 3, 8-11). */
+    bool inflight;           /* batch_mu: a commit's bolt write-out runs outside the lock */
+    uint64_t inflight_seq;   /* batch_mu: which commit (counts commits begun) */
+    bolt_tx *inflight_tx;    /* batch_mu: that commit's transaction (its committer's) */
+    backend__rbuf *rbuf_new; /* batch_mu: while inflight, the changes since it began */
+    backend__wlog *log;      /* batch_mu: writes not yet in batch.wtx (rule 9) */
+    bolt_tx *vtx;            /* batch_mu: read tx on the committed state while logging */
+    pthread_cond_t idle_cv;  /* with batch_mu: a commit in flight finished */
+    pthread_mutex_t cm_mu;
+    pthread_cond_t cm_cv; /* with cm_mu: the bolt commit in flight returned */
+    uint64_t cm_done_seq; /* cm_mu: the last commit whose bolt commit returned */
+    int cm_rc;            /* cm_mu: its status */
 
     pthread_mutex_t snap_mu;
     backend__dbref *cur; /* snap_mu (written under batch_mu too) */
@@ -96,12 +127,42 @@ struct backend {
 /* ---- backend.c ---------------------------------------------------------- */
 
 /*
- * Commit with batch_mu held by the caller (holder set): run the hook,
- * write back what is buffered, commit if anything is pending, begin the
- * next write transaction, publish an empty snapshot. 0 or an error (a bolt
- * failure is also stored in be->err).
+ * Commit with batch_mu held by the caller (holder set) and kept for the
+ * whole commit: wait for a commit in flight and replay the log (rule 10's
+ * settle), run the hooks, write back what is buffered, commit if anything
+ * is pending, begin the next write transaction, publish an empty
+ * snapshot. 0 or an error (a bolt failure is also stored in be->err).
  */
 int backend__commit(backend *be);
+/*
+ * A pipelined commit by a thread that holds batch_mu and has written
+ * nothing in its section (unlock's 2x-limit commit): rule 3's first end
+ * under the lock, then the lock is RELEASED, the bolt commit runs, and the
+ * lock is taken again only for the second end. Returns with batch_mu
+ * released. 0 or an error.
+ */
+int backend__commit_pipelined_locked(backend *be);
+/*
+ * Rule 10: make batch.wtx hold every write (wait for the commit in flight
+ * holding the lock, finish it, replay the whole log). batch_mu held. 0 or
+ * the sticky error.
+ */
+int backend__settle(backend *be);
+/*
+ * Take batch_mu with nothing in flight and the log empty: waits for a
+ * commit in flight without holding the lock, replays the log in slices
+ * with the lock released between them. Returns with batch_mu HELD: 0, or
+ * the sticky error.
+ */
+int backend__lock_quiet(backend *be);
+/* True while writes go to the log (a commit in flight or a log not yet replayed). */
+bool backend__logging(const backend *be);
+/*
+ * Rule 9: replay the log's oldest entries into batch.wtx until it is empty,
+ * max entries were replayed (0 = no count limit) or budget_ns passed.
+ * batch_mu held, nothing in flight. 0 or the (sticky) error.
+ */
+int backend__drain(backend *be, size_t max, uint64_t budget_ns);
 /* Publish r (takes over the caller's reference) as the current snapshot. batch_mu held. */
 void backend__publish(backend *be, backend__rbuf *r);
 /* Write the batch's write buffer back and publish it; batch_mu held. 0 or -ENOMEM. */
@@ -130,6 +191,25 @@ char *backend__path_with(const char *path, const char *suffix);
 /* The clock's time now. */
 uint64_t backend__now(const backend *be);
 
+/* ---- wlog.c -------------------------------------------------------------- */
+
+int backend__wlog_new(backend__wlog **out);
+void backend__wlog_free(backend__wlog *l); /* NULL is a no-op */
+/* Append one write (copied). 0 or -ENOMEM (the log unchanged). */
+int backend__wlog_append(backend__wlog *l, enum backend__wlog_op op, bolt_val bucket, bolt_val key,
+                         bolt_val value);
+/* Drop every entry (a failed batch's, lost with it), keeping the memory. */
+void backend__wlog_clear(backend__wlog *l);
+/* Entries not yet replayed. */
+size_t backend__wlog_count(const backend__wlog *l);
+/*
+ * Apply the oldest entries to wtx, in order, until the log is empty, max
+ * entries were applied (0 = no count limit) or, checked every few entries,
+ * budget_ns of real time passed (0 = none). Applied entries leave the log,
+ * also the one that failed. 0, or the first failure (bolt's codes).
+ */
+int backend__wlog_replay(backend__wlog *l, bolt_tx *wtx, size_t max, uint64_t budget_ns);
+
 /* ---- batch_tx.c --------------------------------------------------------- */
 
 /* 0 when the batch may be used by this thread, else the status to return. */
@@ -140,6 +220,16 @@ int backend__batch_usable(const backend_batch_tx *tx);
  */
 int backend__bolt_range(bolt_bucket *b, bolt_val key, bolt_val end, uint64_t limit,
                         backend_kv_fn fn, void *arg);
+
+/* ---- read_tx.c ---------------------------------------------------------- */
+
+/*
+ * batch_tx.c rule 7: a batch range while logging, over be->vtx and the
+ * holder's view (the published snapshot plus the section's writes, kept in
+ * tx->view until unlock so the pairs stay valid). end NULL: no bound.
+ */
+int backend__view_range(backend_batch_tx *tx, bolt_val bucket, bolt_val key, const bolt_val *end,
+                        uint64_t limit, backend_kv_fn fn, void *arg);
 
 /* ---- defrag.c ----------------------------------------------------------- */
 

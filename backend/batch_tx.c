@@ -32,11 +32,28 @@
  *      writer that keeps the lock busy cannot grow a batch without bound.
  *   6. While a defrag copies, every changed (bucket, key) is recorded in its
  *      log (defrag.c replays them into the copy).
+ *   7. While a commit is in flight or its log not yet replayed (backend.c
+ *      rules 9-10), put and delete check the write against the logging
+ *      read transaction and append it to the write log instead of bolt
+ *      (then rule 2 as usual); a write these checks cannot decide (a key
+ *      or value near bolt's limits, no logging transaction) and the bucket
+ *      functions settle first and then go to bolt. Ranges read the
+ *      holder's view. Unlock replays twice what its section logged (at
+ *      most one slice), so writers cannot outrun the replay.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "backend_int.h"
+
+/*
+ * Rule 7: writes up to these sizes are decided in log mode; bolt's own
+ * limits (keys 32,768 bytes; key + value about 2 GiB) lie above them, so a
+ * write bolt would refuse always takes the slow path and gets bolt's code.
+ */
+#define LOG_MAX_KEY    32768u
+#define LOG_MAX_VALUE  (64u << 20)
+#define DRAIN_SLICE_NS (500u * 1000u) /* as backend.c's DRAIN_BUDGET_NS */
 
 backend_batch_tx *backend_batch(backend *be)
 {
@@ -48,6 +65,15 @@ void backend_batch_tx_lock(backend_batch_tx *tx)
     backend__batch_lock(tx->be);
 }
 
+void backend_batch_tx_lock_quiet(backend_batch_tx *tx)
+{
+    if (tx->be->opt.read_only) {
+        backend__batch_lock(tx->be);
+        return;
+    }
+    (void)backend__lock_quiet(tx->be); /* a sticky error: the writes report it */
+}
+
 int backend__batch_usable(const backend_batch_tx *tx)
 {
     if (!backend__batch_held(tx)) /* rule 1 */
@@ -56,7 +82,7 @@ int backend__batch_usable(const backend_batch_tx *tx)
         return BOLT_EDATABASEREADONLY; /* backend.c rule 6 */
     if (tx->be->err != 0)
         return BACKEND_EFAILED;
-    if (tx->wtx == NULL)
+    if (tx->wtx == NULL && !tx->be->inflight)
         return BACKEND_ECLOSED;
     return 0;
 }
@@ -67,16 +93,28 @@ int backend_batch_tx_unlock(backend_batch_tx *tx)
         return BACKEND_ENOTLOCKED;
     backend *be = tx->be;
     int rc = 0;
-    bool wake = false;
-    if (tx->wtx != NULL && be->err == 0) {
+    bool wake = false, commit_now = false;
+    backend__rbuf_unref(tx->view);
+    tx->view = NULL;
+    if ((tx->wtx != NULL || be->inflight) && be->err == 0) {
         if (backend__writeback(be) != 0)
             tx->commit_on_unlock = true; /* rule 3 */
-        if (tx->commit_on_unlock || tx->pending >= 2 * (uint64_t)be->limit)
+        if (tx->commit_on_unlock) {
             rc = backend__commit(be);
-        else if (tx->pending >= be->limit)
-            wake = true;
+        } else {
+            if (tx->logged > 0 && !be->inflight && backend__wlog_count(be->log) > 0)
+                rc = backend__drain(be, 2 * tx->logged, DRAIN_SLICE_NS); /* rule 7 */
+            if (rc == 0 && tx->pending >= 2 * (uint64_t)be->limit && !backend__logging(be))
+                commit_now = true; /* rule 5, pipelined: this thread writes it out */
+            else if (tx->pending >= be->limit)
+                wake = true;
+        }
     }
-    backend__batch_unlock(be);
+    tx->logged = 0;
+    if (commit_now)
+        rc = backend__commit_pipelined_locked(be); /* releases the lock */
+    else
+        backend__batch_unlock(be);
     if (wake)
         backend__wake_for_limit(be);
     return rc;
@@ -85,6 +123,8 @@ int backend_batch_tx_unlock(backend_batch_tx *tx)
 static int batch_bucket(backend_batch_tx *tx, bolt_val name, bolt_bucket **out)
 {
     int rc = backend__batch_usable(tx);
+    if (rc == 0 && backend__logging(tx->be))
+        rc = backend__settle(tx->be); /* rule 7: bolt's write transaction itself */
     if (rc != 0)
         return rc;
     rc = bolt_tx_bucket(tx->wtx, name, out);
@@ -96,7 +136,7 @@ static backend__bytes as_bytes(bolt_val v)
     return (backend__bytes){ v.data, v.size };
 }
 
-/* Rule 2: after bolt took the change, buffer it and count it. */
+/* Rule 2: after bolt (or the log) took the change, buffer it and count it. */
 static void batch_record(backend_batch_tx *tx, bolt_val bucket, bolt_val key, const bolt_val *val)
 {
     backend__bytes v = val != NULL ? as_bytes(*val) : (backend__bytes){ NULL, 0 };
@@ -107,16 +147,66 @@ static void batch_record(backend_batch_tx *tx, bolt_val bucket, bolt_val key, co
         backend__defrag_note(tx->be->dlog, bucket, &key);
 }
 
+/*
+ * Rule 7: write to the log when logging. 0 when done there; 1 when the
+ * write must go to bolt (not logging, or settled for the slow path); else
+ * the write's error (nothing recorded).
+ */
+static int log_write(backend_batch_tx *tx, enum backend__wlog_op op, bolt_val bucket, bolt_val key,
+                     bolt_val value)
+{
+    backend *be = tx->be;
+    if (!backend__logging(be))
+        return 1;
+    bool put = op != BACKEND__LOG_DELETE;
+    if (be->vtx == NULL || key.size > LOG_MAX_KEY || (put && value.size > LOG_MAX_VALUE)) {
+        int rc = backend__settle(be);
+        return rc != 0 ? rc : 1;
+    }
+    bolt_bucket *b;
+    int rc = bolt_tx_bucket(be->vtx, bucket, &b);
+    if (rc != 0)
+        return rc == BOLT_NOTFOUND ? BACKEND_EBUCKETNOTFOUND : rc;
+    if (key.size == 0)
+        return BOLT_EKEYREQUIRED;
+    /* Buckets cannot change while logging (they settle), so vtx knows the nested ones. */
+    bolt_cursor *c;
+    rc = bolt_cursor_open(b, &c);
+    if (rc != 0)
+        return rc;
+    bolt_val k, v;
+    rc = bolt_cursor_seek(c, key, &k, &v);
+    bool nested = rc == 0 && v.data == NULL && k.size == key.size &&
+                  memcmp(k.data, key.data, key.size) == 0;
+    bolt_cursor_close(c);
+    if (rc != 0 && rc != BOLT_NOTFOUND)
+        return rc;
+    if (nested)
+        return BOLT_EINCOMPATIBLEVALUE;
+    rc = backend__wlog_append(be->log, op, bucket, key, value);
+    if (rc != 0)
+        return rc;
+    batch_record(tx, bucket, key, put ? &value : NULL);
+    tx->logged++;
+    return 0;
+}
+
 static int batch_put(backend_batch_tx *tx, bolt_val bucket, bolt_val key, bolt_val value, bool seq)
 {
+    if (value.data == NULL)
+        value.data = ""; /* a NULL value would read as a nested bucket */
+    int rc = backend__batch_usable(tx);
+    if (rc != 0)
+        return rc;
+    rc = log_write(tx, seq ? BACKEND__LOG_SEQ_PUT : BACKEND__LOG_PUT, bucket, key, value);
+    if (rc != 1)
+        return rc;
     bolt_bucket *b;
-    int rc = batch_bucket(tx, bucket, &b);
+    rc = batch_bucket(tx, bucket, &b);
     if (rc != 0)
         return rc;
     if (seq)
         bolt_bucket_set_fill_percent(b, BACKEND_SEQ_FILL_PERCENT);
-    if (value.data == NULL)
-        value.data = ""; /* a NULL value would read as a nested bucket */
     rc = bolt_bucket_put(b, key, value);
     if (rc != 0)
         return rc;
@@ -136,8 +226,14 @@ int backend_batch_tx_seq_put(backend_batch_tx *tx, bolt_val bucket, bolt_val key
 
 int backend_batch_tx_delete(backend_batch_tx *tx, bolt_val bucket, bolt_val key)
 {
+    int rc = backend__batch_usable(tx);
+    if (rc != 0)
+        return rc;
+    rc = log_write(tx, BACKEND__LOG_DELETE, bucket, key, (bolt_val){ NULL, 0 });
+    if (rc != 1)
+        return rc;
     bolt_bucket *b;
-    int rc = batch_bucket(tx, bucket, &b);
+    rc = batch_bucket(tx, bucket, &b);
     if (rc != 0)
         return rc;
     if (key.size == 0)
@@ -152,6 +248,8 @@ int backend_batch_tx_delete(backend_batch_tx *tx, bolt_val bucket, bolt_val key)
 int backend_batch_tx_create_bucket(backend_batch_tx *tx, bolt_val name)
 {
     int rc = backend__batch_usable(tx);
+    if (rc == 0 && backend__logging(tx->be))
+        rc = backend__settle(tx->be); /* rule 7 */
     if (rc != 0)
         return rc;
     rc = bolt_bucket_create(bolt_tx_root(tx->wtx), name, NULL);
@@ -170,6 +268,8 @@ int backend_batch_tx_create_bucket(backend_batch_tx *tx, bolt_val name)
 int backend_batch_tx_delete_bucket(backend_batch_tx *tx, bolt_val name)
 {
     int rc = backend__batch_usable(tx);
+    if (rc == 0 && backend__logging(tx->be))
+        rc = backend__settle(tx->be); /* rule 7 */
     if (rc != 0)
         return rc;
     rc = bolt_bucket_delete_bucket(bolt_tx_root(tx->wtx), name);
@@ -225,6 +325,9 @@ int backend__bolt_range(bolt_bucket *b, bolt_val key, bolt_val end, uint64_t lim
 int backend_batch_tx_range(backend_batch_tx *tx, bolt_val bucket, bolt_val key, bolt_val end,
                            uint64_t limit, backend_kv_fn fn, void *arg)
 {
+    int vrc = backend__batch_usable(tx);
+    if (vrc == 0 && backend__logging(tx->be) && tx->be->vtx != NULL)
+        return backend__view_range(tx, bucket, key, &end, limit, fn, arg); /* rule 7 */
     bolt_bucket *b;
     int rc = batch_bucket(tx, bucket, &b);
     if (rc != 0)
@@ -245,6 +348,9 @@ static int for_each_pair(void *arg, bolt_val key, bolt_val value)
 
 int backend_batch_tx_for_each(backend_batch_tx *tx, bolt_val bucket, backend_kv_fn fn, void *arg)
 {
+    int vrc = backend__batch_usable(tx);
+    if (vrc == 0 && backend__logging(tx->be) && tx->be->vtx != NULL)
+        return backend__view_range(tx, bucket, (bolt_val){ "", 0 }, NULL, 0, fn, arg);
     bolt_bucket *b;
     int rc = batch_bucket(tx, bucket, &b);
     if (rc != 0)

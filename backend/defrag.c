@@ -16,7 +16,8 @@
  *          copy the current value (or the absence) of each logged key from
  *          a backend read transaction into the copy
  *     |
- *   FINAL  (batch lock): run the commit hooks, replay the rest of the
+ *   FINAL  (batch lock, taken once no commit is in flight and the backend's
+ *          write log is replayed): run the commit hooks, replay the rest of the
  *          log from bolt's write transaction (it holds every write), commit
  *          and sync the copy, rename it over the db, switch the backend to
  *          the copy, drop the old write transaction (its writes are in the
@@ -482,9 +483,10 @@ int backend_defrag(backend *be, backend_defrag_stats *stp)
     st.size_before = file_size(be->path);
 
     /* START */
-    backend__batch_lock(be);
+    int rc = backend__lock_quiet(be); /* backend.c rule 10: no stall behind a commit in flight */
     uint64_t t0 = wall_ns();
-    int rc = be->defragging ? BACKEND_EDEFRAGBUSY : backend__batch_usable(&be->batch);
+    if (rc == 0)
+        rc = be->defragging ? BACKEND_EDEFRAGBUSY : backend__batch_usable(&be->batch);
     if (rc == 0)
         rc = backend__commit(be);
     if (rc == 0)
@@ -559,11 +561,13 @@ int backend_defrag(backend *be, backend_defrag_stats *stp)
     }
 
     /* FINAL */
-    backend__batch_lock(be);
+    int qrc = backend__lock_quiet(be); /* bolt's write transaction holds every write */
     t0 = wall_ns();
     backend__defrag_log *last = be->dlog;
     be->dlog = NULL;
     be->defragging = false;
+    if (rc == 0)
+        rc = qrc;
     if (rc == 0)
         rc = backend__batch_usable(&be->batch);
     if (rc == 0)

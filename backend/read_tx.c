@@ -173,3 +173,23 @@ int backend_read_tx_for_each(backend_read_tx *tx, bolt_val bucket, backend_kv_fn
 {
     return read_range(tx, bucket, (bolt_val){ "", 0 }, NULL, 0, fn, arg);
 }
+
+int backend__view_range(backend_batch_tx *btx, bolt_val bucket, bolt_val key, const bolt_val *end,
+                        uint64_t limit, backend_kv_fn fn, void *arg)
+{
+    backend *be = btx->be;
+    backend__rbuf *v;
+    /* be->rbuf is only replaced under batch_mu, which the caller holds. */
+    if (backend__wbuf_count(btx->wbuf) > 0) {
+        int rc = backend__rbuf_writeback_keep(be->rbuf, btx->wbuf, &v);
+        if (rc != 0)
+            return rc;
+    } else {
+        v = be->rbuf;
+        backend__rbuf_ref(v);
+    }
+    backend__rbuf_unref(btx->view);
+    btx->view = v;
+    backend_read_tx tx = { .be = be, .ref = NULL, .rbuf = v, .btx = be->vtx };
+    return read_range(&tx, bucket, key, end, limit, fn, arg);
+}

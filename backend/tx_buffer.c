@@ -422,7 +422,8 @@ static int bucket_runs_build(bucket_runs *dst, const bucket_runs *old, run *fres
     return 0;
 }
 
-int backend__rbuf_writeback(const backend__rbuf *old, backend__wbuf *w, backend__rbuf **out)
+int backend__rbuf_writeback_keep(const backend__rbuf *old, const backend__wbuf *w,
+                                 backend__rbuf **out)
 {
     backend__rbuf *r = strata_calloc(1, sizeof *r);
     size_t max = old->nbuckets + w->nb;
@@ -477,10 +478,16 @@ int backend__rbuf_writeback(const backend__rbuf *old, backend__wbuf *w, backend_
         rbuf_destroy(r);
         return rc;
     }
-    /* Success: the write buffer's changes now live in r; empty it, keep its memory. */
-    backend__wbuf_reset(w);
     *out = r;
     return 0;
+}
+
+int backend__rbuf_writeback(const backend__rbuf *old, backend__wbuf *w, backend__rbuf **out)
+{
+    int rc = backend__rbuf_writeback_keep(old, w, out);
+    if (rc == 0)
+        backend__wbuf_reset(w); /* the changes now live in *out; keep w's memory */
+    return rc;
 }
 
 size_t backend__rbuf_entries(const backend__rbuf *r)

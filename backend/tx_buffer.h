@@ -79,6 +79,14 @@ int backend__rbuf_new(backend__rbuf **out);
  */
 int backend__rbuf_writeback(const backend__rbuf *old, backend__wbuf *w, backend__rbuf **out);
 
+/*
+ * As backend__rbuf_writeback, but `w` keeps its changes (so that the same
+ * changes can also be written into a second snapshot, or written back
+ * again later). 0 or -ENOMEM.
+ */
+int backend__rbuf_writeback_keep(const backend__rbuf *old, const backend__wbuf *w,
+                                 backend__rbuf **out);
+
 void backend__rbuf_ref(backend__rbuf *r);
 void backend__rbuf_unref(backend__rbuf *r); /* NULL is a no-op; frees on the last one */
 

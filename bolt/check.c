@@ -3,7 +3,8 @@
  * walk that rebuilds the free set of a file without a stored freelist.
  *
  * What is checked (docs/format.md §11 plus strata's strict rules):
- *   1. freelist ids: no duplicates ("already freed"), each in [2, pgid);
+ *   1. freelist ids: no duplicates ("already freed"), each in [2, pgid),
+ *      stored in ascending order;
  *   2. every page reachable from the root bucket, recursing into paged
  *      nested buckets: inside the high-water mark and the file, referenced
  *      once ("multiple references"), not free ("reachable freed"), a valid
@@ -357,8 +358,17 @@ static int load_free(walker *w)
     if (w->free_ids == NULL)
         return -ENOMEM;
     size_t k = 0;
+    bool ordered = true;
     for (size_t i = 0; i < n; i++) {
         bolt_pgid f = bolt__ld64(p + off + 8 * i);
+        if (ordered && i > 0 && f < bolt__ld64(p + off + 8 * (i - 1))) {
+            /* Rule 1: stored ascending, as a read-write open demands (freelist.c rule 6). */
+            ordered = false;
+            int rc = problem(w, id, "freelist ids not in ascending order (id %llu at entry %zu)",
+                             (unsigned long long)f, i);
+            if (rc != 0)
+                return rc;
+        }
         if (f < 2 || f >= tx->meta.pgid) {
             int rc = problem(w, f, "free id out of range (pgid %llu)",
                              (unsigned long long)tx->meta.pgid);

@@ -437,9 +437,11 @@ static int freelist_from_page(bolt_db *db)
         return bolt__corrupt(db, id, "invalid freelist page (flags not exactly 0x10)");
     if (id + overflow >= db->meta.pgid)
         return bolt__corrupt(db, id, "freelist run extends past the high-water mark");
-    int rc = bolt__freelist_read(db->freelist, p, ((size_t)overflow + 1) * ps, db->meta.pgid);
+    char why[160];
+    int rc = bolt__freelist_read_why(db->freelist, p, ((size_t)overflow + 1) * ps, db->meta.pgid,
+                                     why, sizeof why);
     if (rc == BOLT_ECORRUPT)
-        return bolt__corrupt(db, id, "freelist ids out of range, duplicated, or past the run");
+        return bolt__corrupt(db, id, why[0] != '\0' ? why : "invalid freelist page");
     if (rc != 0)
         return rc;
     /* Rule 7's cheap checks: the run holding the list and the root are in use. */
@@ -557,9 +559,29 @@ static int db_finish(bolt_db *db)
     return rc;
 }
 
+/*
+ * Why this thread's last bolt_open or bolt_open_memory returned BOLT_ECORRUPT
+ * (the handle that held the detail is gone by then): bolt_open_last_corruption.
+ */
+static _Thread_local char open_corrupt[sizeof((bolt_db *)0)->corrupt];
+
+static void open_failed(bolt_db *db, int rc)
+{
+    if (rc == BOLT_ECORRUPT)
+        bolt_db_last_corruption(db, open_corrupt, sizeof open_corrupt);
+    db_free(db);
+}
+
+void bolt_open_last_corruption(char *buf, size_t size)
+{
+    if (size > 0)
+        snprintf(buf, size, "%s", open_corrupt);
+}
+
 int bolt_open(const char *path, const bolt_options *opt, bolt_db **out)
 {
     *out = NULL;
+    open_corrupt[0] = '\0';
     if (path == NULL)
         return STRATA_EMISUSE;
     bolt_db *db;
@@ -619,13 +641,14 @@ int bolt_open(const char *path, const bolt_options *opt, bolt_db **out)
     *out = db;
     return 0;
 fail:
-    db_free(db);
+    open_failed(db, rc);
     return rc;
 }
 
 int bolt_open_memory(const void *buf, size_t len, const bolt_options *opt, bolt_db **out)
 {
     *out = NULL;
+    open_corrupt[0] = '\0';
     if (buf == NULL && len > 0)
         return STRATA_EMISUSE;
     bolt_db *db;
@@ -659,7 +682,7 @@ int bolt_open_memory(const void *buf, size_t len, const bolt_options *opt, bolt_
     *out = db;
     return 0;
 fail:
-    db_free(db);
+    open_failed(db, rc);
     return rc;
 }
 

@@ -33,6 +33,12 @@
  *     (Should an edge still have to grow and fail, `failed` is set: write
  *     refuses to produce a page and ok() is false, so a wrong list never
  *     reaches the disk.)
+ *  6. A stored freelist (bolt__freelist_read, at open) is taken only when
+ *     its ids are in [2, pgid), unique and strictly ascending -- as every
+ *     writer stores them, bbolt's included -- and refused (BOLT_ECORRUPT,
+ *     the reason named) otherwise: bbolt sorts an unsorted list on read,
+ *     but an unsorted list is the mark of a damaged page, whose ids cannot
+ *     be trusted to be free.
  *
  * Edges and the structures they touch:
  *   allocate      free -> in use            ids / runs, allocs, recs
@@ -51,6 +57,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1149,15 +1156,31 @@ static int freelist_replace(bolt__freelist *f, const bolt_pgid *ids, size_t n)
     return 0;
 }
 
-/* Sort ids in place and check them (docs/format.md §7.1). 0 or BOLT_ECORRUPT. */
-static int ids_validate(bolt_pgid *ids, size_t n, bolt_pgid hwm)
+/*
+ * Check ids (docs/format.md §7.1): each in [2, hwm), no duplicates; with
+ * sorted, also strictly ascending as every writer stores them (bbolt's
+ * included), else they are sorted here first. 0, or BOLT_ECORRUPT with the
+ * reason in why[0, whysize) (when why is not NULL).
+ */
+static int ids_validate(bolt_pgid *ids, size_t n, bolt_pgid hwm, bool sorted, char *why,
+                        size_t whysize)
 {
-    qsort(ids, n, sizeof ids[0], cmp_pgid);
+    if (!sorted)
+        qsort(ids, n, sizeof ids[0], cmp_pgid);
     for (size_t i = 0; i < n; i++) {
+        const char *what = NULL;
         if (ids[i] < 2 || ids[i] >= hwm)
-            return BOLT_ECORRUPT;
-        if (i > 0 && ids[i] == ids[i - 1])
-            return BOLT_ECORRUPT;
+            what = "out of range (a meta page, or at or past the high-water mark)";
+        else if (i > 0 && ids[i] == ids[i - 1])
+            what = "listed twice";
+        else if (i > 0 && ids[i] < ids[i - 1])
+            what = "not in ascending order";
+        if (what == NULL)
+            continue;
+        if (why != NULL && whysize > 0)
+            snprintf(why, whysize, "freelist id %llu (entry %zu of %zu) %s",
+                     (unsigned long long)ids[i], i, n, what);
+        return BOLT_ECORRUPT;
     }
     return 0;
 }
@@ -1171,7 +1194,7 @@ int bolt__freelist_load_ids(bolt__freelist *f, const bolt_pgid *ids, size_t n, b
         return -ENOMEM;
     if (n > 0)
         memcpy(copy, ids, n * sizeof *copy);
-    int rc = ids_validate(copy, n, hwm);
+    int rc = ids_validate(copy, n, hwm, false, NULL, 0);
     if (rc == 0)
         rc = freelist_replace(f, copy, n);
     strata_free(copy);
@@ -1180,6 +1203,15 @@ int bolt__freelist_load_ids(bolt__freelist *f, const bolt_pgid *ids, size_t n, b
 
 int bolt__freelist_read(bolt__freelist *f, const unsigned char *page, size_t avail, bolt_pgid hwm)
 {
+    return bolt__freelist_read_why(f, page, avail, hwm, NULL, 0);
+}
+
+/* Rule 6: the open-time checks of a stored freelist (the tree walk is db.c's). */
+int bolt__freelist_read_why(bolt__freelist *f, const unsigned char *page, size_t avail,
+                            bolt_pgid hwm, char *why, size_t whysize)
+{
+    if (why != NULL && whysize > 0)
+        why[0] = '\0';
     if (page == NULL || avail < BOLT_PAGE_HEADER_SIZE)
         return BOLT_ECORRUPT;
     if (bolt__ld16(page + BOLT_PAGE_FLAGS_OFF) != BOLT_PAGE_FREELIST)
@@ -1193,14 +1225,18 @@ int bolt__freelist_read(bolt__freelist *f, const unsigned char *page, size_t ava
         n = bolt__ld64(page + off);
         off += 8;
     }
-    if (n > (avail - off) / 8)
-        return BOLT_ECORRUPT; /* the count runs past the run */
+    if (n > (avail - off) / 8) {
+        if (why != NULL && whysize > 0)
+            snprintf(why, whysize, "freelist count %llu runs past the page run",
+                     (unsigned long long)n);
+        return BOLT_ECORRUPT;
+    }
     bolt_pgid *ids = strata_malloc((n > 0 ? (size_t)n : 1) * sizeof *ids);
     if (ids == NULL)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++)
         ids[i] = bolt__ld64(page + off + 8 * i);
-    int rc = ids_validate(ids, (size_t)n, hwm);
+    int rc = ids_validate(ids, (size_t)n, hwm, true, why, whysize);
     if (rc == 0)
         rc = freelist_replace(f, ids, (size_t)n);
     strata_free(ids);

@@ -150,13 +150,17 @@ int bolt__freelist_write(const bolt__freelist *f, unsigned char *buf, size_t siz
  * points at its header, `avail` bytes are readable (the whole run), `hwm`
  * is the meta's pgid. Checked: avail >= 16, flags exactly 0x10, the count
  * (or, with count 0xFFFF, the u64 count at offset 16) within the run, and
- * every id >= 2, < hwm, no duplicates (any order; they are sorted). All
- * loaded ids are free (after a restart no reader holds anything); pending
- * ids and allocation records are dropped. The caller checks the header's id
- * and names the page in its error. 0, BOLT_ECORRUPT or -ENOMEM (nothing
- * changed on failure).
+ * every id >= 2, < hwm, no duplicates, strictly ascending (every writer,
+ * bbolt's included, stores them sorted; an unsorted list is refused, not
+ * sorted, as it is the mark of a damaged page). All loaded ids are free
+ * (after a restart no reader holds anything); pending ids and allocation
+ * records are dropped. The caller checks the header's id and names the page
+ * in its error. 0, BOLT_ECORRUPT or -ENOMEM (nothing changed on failure).
  */
 int bolt__freelist_read(bolt__freelist *f, const unsigned char *page, size_t avail, bolt_pgid hwm);
+/* bolt__freelist_read, also writing why an id list is refused into why[0, whysize) ("" else). */
+int bolt__freelist_read_why(bolt__freelist *f, const unsigned char *page, size_t avail,
+                            bolt_pgid hwm, char *why, size_t whysize);
 
 /*
  * Replace the contents with `n` ids (any order, validated as above; the

@@ -35,8 +35,17 @@
  *      MIN_BATCH) after a batch that held the lock longer than
  *      compaction_batch_max_ns, doubled (up to the limit) after one that
  *      held it less than a quarter of it, so the deletes of slow pages do
- *      not stretch a batch. Between batches the thread yields (or pauses
- *      compaction_pause_ns), so a writer waits for at most one batch.
+ *      not stretch a batch. Between batches the thread pauses
+ *      compaction_pause_ns, or by default as long as the batch held the
+ *      lock (at least MIN_PAUSE_NS): the lock is then free at least half
+ *      the time, and a thread that sleeps is rarely preempted in its next
+ *      short batch (on a loaded machine a holder preempted inside the lock
+ *      is what makes a writer wait longest). A writer waits for at most
+ *      one batch.
+ *   6. A batch takes the lock with backend_batch_tx_lock_quiet: never while
+ *      a backend commit is being written out, so its deletes go into bolt
+ *      and not into the backend's write log (which writers would have to
+ *      help replay).
  *   4. The batch that examines the last entry below rev+1 also writes
  *      meta/finishedCompactRev, in the same bolt transaction as its
  *      deletes (a crash before it leaves the scheduled mark alone, and the
@@ -44,15 +53,15 @@
  *   5. Every entry examined goes through the hash rebase (hash.c rule 3).
  */
 #include <errno.h>
-#include <sched.h>
 #include <string.h>
 #include <time.h>
 
 #include "be64.h"
 #include "mvcc_int.h"
 
-#define BATCH_STOP 2 /* range callback: the time budget ran out */
-#define MIN_BATCH  16
+#define BATCH_STOP   2 /* range callback: the time budget ran out */
+#define MIN_BATCH    16
+#define MIN_PAUSE_NS 50000u /* rule 3's shortest default pause */
 
 static uint64_t mono_ns(void)
 {
@@ -187,7 +196,7 @@ static int delete_below(mvcc_store *s, int64_t rev, idx_rev_set *keep, mvcc__has
             rc = MVCC_ECLOSED;
             break;
         }
-        backend_batch_tx_lock(tx);
+        backend_batch_tx_lock_quiet(tx); /* rule 6 */
         b.ndel = 0;
         b.examined = 0;
         b.rc = 0;
@@ -225,13 +234,11 @@ static int delete_below(mvcc_store *s, int64_t rev, idx_rev_set *keep, mvcc__has
         }
         last.rev.sub++;
         from_len = mvcc__revkey_encode(last.rev, false, from);
-        if (s->opt.compaction_pause_ns > 0) {
-            struct timespec ts = { (time_t)(s->opt.compaction_pause_ns / 1000000000u),
-                                   (long)(s->opt.compaction_pause_ns % 1000000000u) };
-            nanosleep(&ts, NULL);
-        } else {
-            sched_yield();
-        }
+        uint64_t pause = s->opt.compaction_pause_ns;
+        if (pause == 0)
+            pause = held > MIN_PAUSE_NS ? held : MIN_PAUSE_NS; /* rule 3 */
+        struct timespec ts = { (time_t)(pause / 1000000000u), (long)(pause % 1000000000u) };
+        nanosleep(&ts, NULL);
     }
     strata_free(b.del);
     strata_free(b.del_len);

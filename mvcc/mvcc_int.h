@@ -46,7 +46,7 @@
 #define MVCC__META_FINISHED         "finishedCompactRev"
 
 #define MVCC__DEFAULT_COMPACT_BATCH  1000u
-#define MVCC__DEFAULT_COMPACT_MAX_NS (2ull * 1000 * 1000)
+#define MVCC__DEFAULT_COMPACT_MAX_NS (500ull * 1000)
 
 /* ---- the watch seam (INTERFACES.md §1) ----------------------------------- */
 

@@ -40,9 +40,26 @@
  * batch lock. A layer above that takes its own lock before the batch lock
  * (mvcc's store lock, the lessor's lock) must not take that lock in a hook.
  *
- * Durability: a write is durable once a commit that follows it returns
- * (backend_force_commit, the commit thread, close). Defrag and restore
- * sync the new file and its directory around the rename.
+ * Commits are pipelined: a commit takes the batch lock only for its two
+ * short ends. Under the lock it runs the commit hooks, writes the buffer
+ * back and takes bolt's write transaction out of the batch; then, WITHOUT
+ * the lock, bolt commits it (page write-out and fdatasync); then, under
+ * the lock again, the next write transaction begins. While the commit is
+ * in flight, writers are not blocked: a put or delete is checked against
+ * the committed state (bucket present, key not a nested bucket), kept in a
+ * write log and in the buffer (so readers see it at unlock as always), and
+ * replayed into the next write transaction, in order, after the commit;
+ * until the log is replayed, writes keep going to it. A batch range in
+ * such a section reads the committed state merged with the buffer. A
+ * bucket create or delete, and a write near bolt's size limits, wait for
+ * the commit in flight (holding the lock) and go to bolt.
+ *
+ * Durability: a write is durable once a commit that BEGAN after it
+ * returned has returned (backend_force_commit, which waits for a commit in
+ * flight and then commits everything written before it was called; the
+ * commit thread; close). A commit already in flight when a write is made
+ * does not cover it. Defrag and restore sync the new file and its
+ * directory around the rename.
  *
  * Status codes: 0, the shared outcomes, -errno, bolt's codes, and the range
  * -5200..-5299 below.
@@ -115,7 +132,11 @@ typedef struct backend_options {
     /*
      * Test hook: called at named points of defrag ("defrag_before_copy",
      * "defrag_before_final", "defrag_before_rename", "defrag_after_rename");
-     * a non-zero return makes defrag fail there with that status. Only with
+     * a non-zero return makes defrag fail there with that status. Also
+     * "commit_write", just before each bolt commit (on the committing
+     * thread, without the batch lock when the commit is pipelined): a
+     * non-zero return fails that commit as a failed bolt commit would
+     * (sticky), and a hook that blocks holds the commit in flight. Only with
      * failpoints compiled in (the meson option); NULL = none.
      */
     int (*failpoint)(void *arg, const char *name);
@@ -170,9 +191,12 @@ STRATA_API int backend_open(const char *path, const backend_options *opt, backen
 STRATA_API int backend_close(backend *be);
 
 /*
- * Commit now: take the batch lock (do not hold it), run the commit hooks,
- * commit if anything is pending, begin the next write transaction,
- * publish an empty buffer. Returns 0 (at once on a read-only backend: the
+ * Commit now, covering every write made before the call: take the batch
+ * lock (do not hold it) once no other commit is in flight and the write
+ * log is replayed, run the commit hooks, and if anything is pending,
+ * commit it (the lock released while bolt writes and syncs), begin the
+ * next write transaction and publish a buffer of what was written
+ * meanwhile. Returns 0 (at once on a read-only backend: the
  * file holds everything); BACKEND_ECLOSED; BACKEND_EFAILED (an earlier
  * commit failed); the hook's status; bolt_tx_commit's codes (the backend
  * then refuses writes with BACKEND_EFAILED).
@@ -249,6 +273,19 @@ STRATA_API backend_batch_tx *backend_batch(backend *be);
 
 /* Take the batch lock (blocks while another thread holds it). */
 STRATA_API void backend_batch_tx_lock(backend_batch_tx *tx);
+
+/*
+ * Take the batch lock once no commit is being written out and the writes
+ * made meanwhile have gone into bolt (see "Commits" above): waits, without
+ * holding the lock, for the commit in flight, and replays the write log in
+ * short slices with the lock released between them. For background writers
+ * that write much (compaction, mass revokes): their writes then go
+ * straight into bolt instead of piling up in the log that every later
+ * section must help replay. A plain backend_batch_tx_lock is always
+ * correct; this one only changes when the lock is taken. On a read-only or
+ * failed backend it is backend_batch_tx_lock.
+ */
+STRATA_API void backend_batch_tx_lock_quiet(backend_batch_tx *tx);
 
 /*
  * Write the changes made since lock back into a new read-buffer snapshot

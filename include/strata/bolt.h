@@ -230,6 +230,14 @@ STRATA_API const char *bolt_db_path(const bolt_db *db);
  */
 STRATA_API void bolt_db_last_corruption(bolt_db *db, char *buf, size_t size);
 
+/*
+ * bolt_db_last_corruption for an open that failed: when this thread's last
+ * bolt_open or bolt_open_memory returned BOLT_ECORRUPT, the page and why
+ * (e.g. "page 5: freelist id 9 (entry 1 of 3) not in ascending order");
+ * "" otherwise. Thread-local: valid until this thread's next open.
+ */
+STRATA_API void bolt_open_last_corruption(char *buf, size_t size);
+
 /* ---- transactions ------------------------------------------------------ */
 
 /*

@@ -134,13 +134,14 @@ typedef struct mvcc_options {
     /*
      * Longest time one physical compaction batch holds the backend's batch
      * lock; the batch ends early when it is reached (it always examines at
-     * least one entry). 0 = 2 ms. Between batches the compaction yields
-     * the CPU and never syncs inside the lock.
+     * least one entry). 0 = 0.5 ms. Between batches the compaction pauses
+     * and never syncs inside the lock.
      */
     uint64_t compaction_batch_max_ns;
     /*
      * Pause between two compaction batches (etcd 3.4 sleeps 10 ms); 0 =
-     * none, only a yield of the CPU.
+     * as long as the batch before held the lock (at least 50 us), so the
+     * lock is free at least half the time.
      */
     uint64_t compaction_pause_ns;
     /* Threads that rebuild the index on open; 0 = one per online CPU. */

@@ -9,6 +9,7 @@
 #include "freelist.h"
 
 #include <errno.h>
+#include <string.h>
 
 static const bolt__freelist_kind kinds[] = { BOLT__FREELIST_ARRAY, BOLT__FREELIST_HASHMAP };
 static const char *const kind_names[] = { "array", "hashmap" };
@@ -567,16 +568,26 @@ static void test_corrupt_pages(bolt__freelist_kind kind)
     make_page(p, sizeof p, 0x10, 0xFFFF, esc_huge, 2);
     expect_corrupt(kind, p, sizeof p, 10, "escaped count UINT64_MAX");
 
-    /* Accepted: an escaped count below 0xFFFF (bbolt reads it), unsorted ids. */
+    /* Accepted: an escaped count below 0xFFFF (bbolt reads it). */
     make_page(p, sizeof p, 0x10, 0xFFFF, esc_big, 6);
     f = fl_new(kind);
     ASSERT_OK(bolt__freelist_read(f, p, 16 + 8 * 6, 10));
     const bolt_pgid want[] = { 2, 3, 4, 5, 6 };
     expect_ids(f, want, 5);
-    const uint64_t unsorted[] = { 9, 2, 5 };
+    /* Refused (rule 6): ids out of order, which bbolt would sort; f is left as it was. */
+    const uint64_t unsorted[] = { 2, 9, 5 };
     make_page(p, sizeof p, 0x10, 3, unsorted, 3);
-    ASSERT_OK(bolt__freelist_read(f, p, 40, 10));
-    expect_ids(f, good, 3);
+    char why[160];
+    ASSERT_RC(bolt__freelist_read_why(f, p, 40, 10, why, sizeof why), BOLT_ECORRUPT);
+    ASSERT_TRUE(strstr(why, "freelist id 5 (entry 2 of 3) not in ascending order") != NULL);
+    expect_ids(f, want, 5);
+    expect_corrupt(kind, p, 40, 10, "unsorted");
+    make_page(p, sizeof p, 0x10, 3, dup, 3);
+    ASSERT_RC(bolt__freelist_read_why(f, p, 40, 10, why, sizeof why), BOLT_ECORRUPT);
+    ASSERT_TRUE(strstr(why, "not in ascending order") != NULL);
+    make_page(p, sizeof p, 0x10, 3, low1, 3);
+    ASSERT_RC(bolt__freelist_read_why(f, p, 40, 10, why, sizeof why), BOLT_ECORRUPT);
+    ASSERT_TRUE(strstr(why, "freelist id 1 (entry 1 of 3) out of range") != NULL);
     bolt__freelist_free(f);
 }
 

@@ -199,6 +199,44 @@ checks=$((checks + 1))
 expect_refused "dump of keys out of order" "$S" dump "$T/swapped.db"
 expect_rc 1 "check agrees on the disorder" "$S" check "$T/swapped.db"
 
+# --- 5: a freelist whose ids are out of order -----------------------------------
+# The first two ids of the current meta's freelist swapped: bbolt sorts such a
+# list on read; a read-write open refuses it, naming the page (it is the mark of
+# a damaged page). Prints the freelist page id.
+unsort_freelist() {
+    python3 - "$1" <<'PY'
+import struct, sys
+path = sys.argv[1]
+b = bytearray(open(path, 'rb').read())
+ps, = struct.unpack_from('<I', b, 24)
+metas = []
+for m in (0, 1):
+    fl, = struct.unpack_from('<Q', b, m * ps + 48)
+    txid, = struct.unpack_from('<Q', b, m * ps + 64)
+    metas.append((txid, fl))
+fl = max(metas)[1]
+count, = struct.unpack_from('<H', b, fl * ps + 10)
+assert count >= 2 and count != 0xFFFF, count
+ids = fl * ps + 16
+a, c = struct.unpack_from('<QQ', b, ids)
+assert a < c
+struct.pack_into('<QQ', b, ids, c, a)
+open(path, 'wb').write(bytes(b))
+print(fl)
+PY
+}
+cp "$flat" "$T/unsorted.db"
+flpage=$(unsort_freelist "$T/unsorted.db")
+sum_before=$(cksum <"$T/unsorted.db")
+expect_rc 3 "defrag (a read-write open) of an unsorted freelist" "$S" defrag "$T/unsorted.db"
+expect_err "page $flpage: freelist id [0-9]+ \(entry 1 of [0-9]+\) not in ascending order" "defrag names the freelist page"
+expect_eq "$(cksum <"$T/unsorted.db")" "$sum_before" "defrag left the file as it was"
+expect_rc 1 "check of an unsorted freelist" "$S" check "$T/unsorted.db"
+expect_out "page $flpage: freelist ids not in ascending order" "check names the freelist page"
+expect_rc 0 "read-only commands still read it" "$S" dump "$T/unsorted.db"
+cp "$flat" "$T/sorted.db"
+expect_rc 0 "the same file before the swap opens read-write" "$S" defrag "$T/sorted.db"
+
 # --- every read-side command on the hostile corpus ------------------------------
 # fuzz/corpus/db/hostile-* (written by test_hostile2's generator): each command
 # ends with 0, 1 or 3 (never usage, internal or a sanitizer's code) and writes

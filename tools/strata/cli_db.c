@@ -357,9 +357,12 @@ int cli_report_db(FILE *err, const char *cmd, const char *path, bolt_db *db, int
     fprintf(err, "strata %s: %s: %s", cmd, cli_path_shown(path), cli_strerror(rc));
     if (name != NULL)
         fprintf(err, " (%s)", name);
-    if (rc == BOLT_ECORRUPT && db != NULL) {
+    if (rc == BOLT_ECORRUPT) {
         char why[256];
-        bolt_db_last_corruption(db, why, sizeof why);
+        if (db != NULL)
+            bolt_db_last_corruption(db, why, sizeof why);
+        else
+            bolt_open_last_corruption(why, sizeof why);
         if (why[0] != '\0')
             fprintf(err, ": %s", why);
     }

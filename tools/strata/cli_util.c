@@ -331,6 +331,13 @@ int cli_report(const char *cmd, const char *path, int rc)
         fprintf(stderr, "strata %s: %s", cmd, cli_strerror(rc));
     if (name != NULL)
         fprintf(stderr, " (%s)", name);
+    if (rc == BOLT_ECORRUPT) {
+        /* Without a handle, the only detail is a failed open's (the freelist checks). */
+        char why[256];
+        bolt_open_last_corruption(why, sizeof why);
+        if (why[0] != '\0')
+            fprintf(stderr, ": %s", why);
+    }
     fputc('\n', stderr);
     return cli_exit_for(rc);
 }

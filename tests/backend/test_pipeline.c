@@ -1,0 +1,778 @@
+/*
+ * test_pipeline.c: backend.c rules 3 and 8-11, the pipelined commit: writes
+ * while a commit is written out (held in flight by the "commit_write"
+ * failpoint, released by the test: no sleeps), what readers and the batch
+ * range see meanwhile, the replay of the write log, the refusals, settling,
+ * a failed commit in flight, force_commit's durability, and a concurrent
+ * run against a model (suite concurrency).
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "backend_test.h"
+#include "strata_config.h"
+
+#if STRATA_FAILPOINTS
+
+/* ---- the gate: holds commits at "commit_write" until released ------------ */
+
+typedef struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool armed;   /* block commits (else pass through) */
+    int entered;  /* commits that reached the failpoint while armed */
+    int released; /* commits allowed to go on */
+    int fail_rc;  /* what a released commit's failpoint returns */
+    int yields;   /* unarmed: sched_yield this many times (widens the window) */
+} gate;
+
+static void gate_init(gate *g)
+{
+    memset(g, 0, sizeof *g);
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+}
+
+static void gate_destroy(gate *g)
+{
+    pthread_mutex_destroy(&g->mu);
+    pthread_cond_destroy(&g->cv);
+}
+
+static int on_failpoint(void *arg, const char *name)
+{
+    gate *g = arg;
+    if (strcmp(name, "commit_write") != 0)
+        return 0;
+    pthread_mutex_lock(&g->mu);
+    if (!g->armed) {
+        int y = g->yields;
+        pthread_mutex_unlock(&g->mu);
+        for (int i = 0; i < y; i++)
+            sched_yield();
+        return 0;
+    }
+    int me = ++g->entered;
+    pthread_cond_broadcast(&g->cv);
+    while (g->released < me)
+        pthread_cond_wait(&g->cv, &g->mu);
+    int rc = g->fail_rc;
+    pthread_mutex_unlock(&g->mu);
+    return rc;
+}
+
+static void gate_wait_entered(gate *g, int n)
+{
+    pthread_mutex_lock(&g->mu);
+    while (g->entered < n)
+        pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void gate_release(gate *g, int n)
+{
+    pthread_mutex_lock(&g->mu);
+    g->released = n;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* ---- a backend with a gate, and a committer thread ----------------------- */
+
+typedef struct fixture {
+    gate g;
+    backend *be;
+    backend_options o;
+    char name[64];
+} fixture;
+
+static void fx_open(fixture *f, const char *name)
+{
+    gate_init(&f->g);
+    f->o = bk_opts(NULL); /* a real clock: the interval (100 ms) never matters here */
+    f->o.batch_interval_ns = 3600ull * 1000000000u;
+    f->o.failpoint = on_failpoint;
+    f->o.failpoint_arg = &f->g;
+    snprintf(f->name, sizeof f->name, "%s", name);
+    f->be = bk_open(f->name, &f->o);
+}
+
+static void fx_reopen(fixture *f)
+{
+    ASSERT_OK(backend_close(f->be));
+    f->be = bk_open(f->name, &f->o);
+}
+
+static void fx_close(fixture *f)
+{
+    backend_close(f->be);
+    gate_destroy(&f->g);
+}
+
+typedef struct committer {
+    pthread_t th;
+    backend *be;
+    int rc;
+} committer;
+
+static void *commit_main(void *arg)
+{
+    committer *c = arg;
+    c->rc = backend_force_commit(c->be);
+    return NULL;
+}
+
+static void committer_start(committer *c, backend *be)
+{
+    c->be = be;
+    c->rc = 1;
+    ASSERT_EQ_INT(pthread_create(&c->th, NULL, commit_main, c), 0);
+}
+
+static int committer_join(committer *c)
+{
+    pthread_join(c->th, NULL);
+    return c->rc;
+}
+
+/*
+ * Ops, one section each ("|" separates sections): "p KEY VAL", "d KEY",
+ * in bucket "b".
+ */
+static void apply(backend *be, const char *ops)
+{
+    backend_batch_tx *tx = backend_batch(be);
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", ops);
+    backend_batch_tx_lock(tx);
+    for (char *save = NULL, *op = strtok_r(buf, ";", &save); op != NULL;
+         op = strtok_r(NULL, ";", &save)) {
+        char kind[4], k[64], v[64];
+        int n = sscanf(op, " %3s %63s %63s", kind, k, v);
+        if (n >= 1 && kind[0] == '|') {
+            ASSERT_OK(backend_batch_tx_unlock(tx));
+            backend_batch_tx_lock(tx);
+        } else if (n == 3 && kind[0] == 'p') {
+            ASSERT_OK(backend_batch_tx_put(tx, bolt_str("b"), bolt_str(k), bolt_str(v)));
+        } else if (n == 2 && kind[0] == 'd') {
+            ASSERT_OK(backend_batch_tx_delete(tx, bolt_str("b"), bolt_str(k)));
+        } else {
+            ASSERT_TRUE(!"bad op in the test table");
+        }
+    }
+    ASSERT_OK(backend_batch_tx_unlock(tx));
+}
+
+/* The whole bucket as the batch transaction sees it, inside a section of its own. */
+static const char *batch_scan(backend *be, bk_str *s)
+{
+    s->len = 0;
+    s->buf[0] = '\0';
+    backend_batch_tx *tx = backend_batch(be);
+    backend_batch_tx_lock(tx);
+    ASSERT_OK(backend_batch_tx_for_each(tx, bolt_str("b"), bk_append, s));
+    ASSERT_OK(backend_batch_tx_unlock(tx));
+    return s->buf;
+}
+
+/* ---- table: writes while a commit is in flight ---------------------------- */
+
+typedef struct inflight_case {
+    const char *name;
+    const char *committed; /* committed before */
+    const char *batch;     /* the batch the gated commit writes out */
+    const char *during;    /* sections while it is in flight */
+    const char *range_in;  /* a batch range in the during section's own lock, at its end */
+    const char *want;      /* what everyone sees afterwards */
+} inflight_case;
+
+static const inflight_case inflight_cases[] = {
+    { "puts go on", "p a 1", "p b 2", "p c 3", "a=1 b=2 c=3 ", "a=1 b=2 c=3 " },
+    { "overwrite the batch in flight", "p a 1", "p b 2;d a", "p b 4;p a 5", "a=5 b=4 ",
+      "a=5 b=4 " },
+    { "deletes of committed and in-flight keys", "p a 1;p z 9", "p b 2", "d z;d b", "a=1 ",
+      "a=1 " },
+    { "replay keeps the order", "p a 1", "p b 1", "p x 1;d x;p y 1;d y;p y 2;|;d y;p y 3",
+      "a=1 b=1 y=3 ", "a=1 b=1 y=3 " },
+    { "several sections", "p a 1", "p a 2", "p b 1;|;p c 1;|;d b;|;p b 7", "a=2 b=7 c=1 ",
+      "a=2 b=7 c=1 " },
+    { "delete of a missing key", "p a 1", "p b 1", "d nothere", "a=1 b=1 ", "a=1 b=1 " },
+};
+
+static void in_section_range(backend *be, const char *ops, bk_str *s)
+{
+    /* The section's ops, then the batch's own view of the bucket, in one lock. */
+    backend_batch_tx *tx = backend_batch(be);
+    const char *last = strrchr(ops, '|');
+    if (last != NULL) {
+        char head[512];
+        snprintf(head, sizeof head, "%.*s", (int)(last - ops), ops);
+        apply(be, head);
+        ops = last + 2;
+    }
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", ops);
+    backend_batch_tx_lock(tx);
+    for (char *save = NULL, *op = strtok_r(buf, ";", &save); op != NULL;
+         op = strtok_r(NULL, ";", &save)) {
+        char kind[4], k[64], v[64];
+        int n = sscanf(op, " %3s %63s %63s", kind, k, v);
+        if (n == 3 && kind[0] == 'p')
+            ASSERT_OK(backend_batch_tx_put(tx, bolt_str("b"), bolt_str(k), bolt_str(v)));
+        else if (n == 2 && kind[0] == 'd')
+            ASSERT_OK(backend_batch_tx_delete(tx, bolt_str("b"), bolt_str(k)));
+    }
+    s->len = 0;
+    s->buf[0] = '\0';
+    ASSERT_OK(backend_batch_tx_for_each(tx, bolt_str("b"), bk_append, s));
+    /* One key, and a bounded range with a limit, in the section itself. */
+    bk_str one, two;
+    one.len = two.len = 0;
+    one.buf[0] = two.buf[0] = '\0';
+    ASSERT_OK(backend_batch_tx_range(tx, bolt_str("b"), bolt_str("a"), (bolt_val){ NULL, 0 }, 0,
+                                     bk_append, &one));
+    ASSERT_OK(backend_batch_tx_range(tx, bolt_str("b"), bolt_str("a"), bolt_str("z"), 1, bk_append,
+                                     &two));
+    ASSERT_OK(backend_batch_tx_unlock(tx));
+    /* The first pair of the full view: the limited range's; "a" only if it is there. */
+    size_t first = strcspn(s->buf, " ") + (s->len > 0);
+    ASSERT_EQ_MEM(two.buf, two.len, s->buf, first);
+    if (strncmp(s->buf, "a=", 2) == 0)
+        ASSERT_EQ_MEM(one.buf, one.len, s->buf, first);
+    else
+        ASSERT_EQ_SIZE(one.len, 0);
+}
+
+static void test_writes_while_commit_in_flight(void)
+{
+    for (size_t i = 0; i < sizeof inflight_cases / sizeof *inflight_cases; i++) {
+        const inflight_case *c = &inflight_cases[i];
+        harness_current = c->name;
+        fixture f;
+        char name[32];
+        snprintf(name, sizeof name, "inflight-%zu.db", i);
+        fx_open(&f, name);
+        bk_bucket(f.be, "b");
+        apply(f.be, c->committed);
+        ASSERT_OK(backend_force_commit(f.be));
+        apply(f.be, c->batch);
+        uint64_t commits = backend_commits(f.be);
+
+        f.g.armed = true; /* before any thread can reach the failpoint */
+        committer cm;
+        committer_start(&cm, f.be);
+        gate_wait_entered(&f.g, 1);
+        /* The commit is in flight, stopped at the failpoint: writes must not wait for it. */
+        bk_str s;
+        in_section_range(f.be, c->during, &s);
+        ASSERT_EQ_STR(s.buf, c->range_in);
+        ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s), c->want); /* readers, in flight */
+        ASSERT_EQ_STR(batch_scan(f.be, &s), c->want);
+        ASSERT_EQ_U64(backend_commits(f.be), commits); /* still in flight */
+        ASSERT_TRUE(backend_pending(f.be) > 0);        /* the logged writes */
+
+        pthread_mutex_lock(&f.g.mu);
+        f.g.armed = false;
+        pthread_mutex_unlock(&f.g.mu);
+        gate_release(&f.g, 1);
+        ASSERT_OK(committer_join(&cm));
+        ASSERT_EQ_U64(backend_commits(f.be), commits + 1);
+        ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s), c->want);
+        ASSERT_EQ_STR(batch_scan(f.be, &s), c->want); /* the log replayed into bolt */
+        ASSERT_OK(backend_force_commit(f.be));
+        ASSERT_EQ_U64(backend_pending(f.be), 0);
+        fx_reopen(&f);
+        ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s), c->want);
+        fx_close(&f);
+    }
+}
+
+/* ---- refusals while logging, and the writes that settle ------------------ */
+
+typedef struct refusal {
+    const char *name;
+    bool del;
+    const char *bucket, *key;
+    int want;
+} refusal;
+
+static void make_nested(const char *name)
+{
+    /* A file with bucket "b" holding a nested bucket "sub" (etcd never makes one). */
+    char path[4096];
+    harness_path(path, sizeof path, name);
+    bolt_db *db;
+    ASSERT_OK(bolt_open(path, bk_bolt_opts(), &db));
+    bolt_tx *tx;
+    ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
+    bolt_bucket *b;
+    ASSERT_OK(bolt_bucket_create(bolt_tx_root(tx), bolt_str("b"), &b));
+    ASSERT_OK(bolt_bucket_create(b, bolt_str("sub"), NULL));
+    ASSERT_OK(bolt_tx_commit(tx));
+    ASSERT_OK(bolt_close(db));
+}
+
+static void test_refusals_while_logging(void)
+{
+    static const refusal cases[] = {
+        { "missing bucket, put", false, "nope", "k", BACKEND_EBUCKETNOTFOUND },
+        { "missing bucket, delete", true, "nope", "k", BACKEND_EBUCKETNOTFOUND },
+        { "empty key, put", false, "b", "", BOLT_EKEYREQUIRED },
+        { "empty key, delete", true, "b", "", BOLT_EKEYREQUIRED },
+        { "nested bucket, put", false, "b", "sub", BOLT_EINCOMPATIBLEVALUE },
+        { "nested bucket, delete", true, "b", "sub", BOLT_EINCOMPATIBLEVALUE },
+    };
+    fixture f;
+    make_nested("refuse.db");
+    fx_open(&f, "refuse.db");
+    apply(f.be, "p a 1");
+    f.g.armed = true;
+    committer cm;
+    committer_start(&cm, f.be);
+    gate_wait_entered(&f.g, 1);
+    uint64_t pending = backend_pending(f.be);
+    backend_batch_tx *tx = backend_batch(f.be);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        harness_current = cases[i].name;
+        backend_batch_tx_lock(tx);
+        int rc = cases[i].del ? backend_batch_tx_delete(tx, bolt_str(cases[i].bucket),
+                                                        bolt_str(cases[i].key))
+                              : backend_batch_tx_put(tx, bolt_str(cases[i].bucket),
+                                                     bolt_str(cases[i].key), bolt_str("v"));
+        ASSERT_RC(rc, cases[i].want);
+        ASSERT_OK(backend_batch_tx_unlock(tx));
+        ASSERT_EQ_U64(backend_pending(f.be), pending); /* refused writes leave no trace */
+    }
+    harness_current = "test_refusals_while_logging";
+    bk_str s;
+    ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s), "a=1 "); /* the nested bucket is skipped */
+    pthread_mutex_lock(&f.g.mu);
+    f.g.armed = false;
+    pthread_mutex_unlock(&f.g.mu);
+    gate_release(&f.g, 1);
+    ASSERT_OK(committer_join(&cm));
+    fx_close(&f);
+}
+
+typedef struct releaser {
+    pthread_t th;
+    gate *g;
+} releaser;
+
+static void *release_main(void *arg)
+{
+    releaser *r = arg;
+    pthread_mutex_lock(&r->g->mu);
+    r->g->armed = false;
+    pthread_mutex_unlock(&r->g->mu);
+    gate_release(r->g, 1);
+    return NULL;
+}
+
+/*
+ * Writes that need bolt's write transaction itself settle: they wait for the
+ * commit in flight (released here by another thread, whenever it runs) and
+ * replay the log first, so their outcome is bolt's own and in order.
+ */
+static void test_settle(void)
+{
+    static char big[40000];
+    memset(big, 'x', sizeof big);
+    fixture f;
+    fx_open(&f, "settle.db");
+    bk_bucket(f.be, "b");
+    apply(f.be, "p a 1");
+    uint64_t commits = backend_commits(f.be);
+    f.g.armed = true;
+    committer cm;
+    committer_start(&cm, f.be);
+    gate_wait_entered(&f.g, 1);
+    apply(f.be, "p b 2;d a"); /* logged */
+    releaser r = { .g = &f.g };
+    ASSERT_EQ_INT(pthread_create(&r.th, NULL, release_main, &r), 0);
+    backend_batch_tx *tx = backend_batch(f.be);
+    backend_batch_tx_lock(tx);
+    ASSERT_RC(backend_batch_tx_put(tx, bolt_str("b"), (bolt_val){ big, sizeof big }, bolt_str("v")),
+              BOLT_EKEYTOOLARGE);
+    /* Settled: the commit in flight finished, the log is in bolt's transaction. */
+    ASSERT_EQ_U64(backend_commits(f.be), commits + 1);
+    ASSERT_OK(backend_batch_tx_create_bucket(tx, bolt_str("c")));
+    ASSERT_OK(backend_batch_tx_put(tx, bolt_str("c"), bolt_str("k"), bolt_str("v")));
+    ASSERT_OK(backend_batch_tx_unlock(tx)); /* a bucket change commits at unlock */
+    pthread_join(r.th, NULL);
+    ASSERT_OK(committer_join(&cm));
+    ASSERT_EQ_U64(backend_pending(f.be), 0);
+    bk_str s;
+    ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s), "b=2 ");
+    ASSERT_EQ_STR(bk_scan(f.be, "c", "", "", 0, &s), "k=v ");
+    fx_reopen(&f);
+    ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s), "b=2 ");
+    ASSERT_EQ_STR(bk_scan(f.be, "c", "", "", 0, &s), "k=v ");
+    fx_close(&f);
+}
+
+/* ---- a failed commit in flight -------------------------------------------- */
+
+static void test_failed_commit_in_flight(void)
+{
+    fixture f;
+    fx_open(&f, "failed.db");
+    bk_bucket(f.be, "b");
+    apply(f.be, "p a 1");
+    ASSERT_OK(backend_force_commit(f.be));
+    apply(f.be, "p b 2");
+    f.g.armed = true;
+    f.g.fail_rc = -EIO;
+    committer cm;
+    committer_start(&cm, f.be);
+    gate_wait_entered(&f.g, 1);
+    apply(f.be, "p c 3"); /* logged: accepted, but lost with the failed batch */
+    gate_release(&f.g, 1);
+    ASSERT_RC(committer_join(&cm), -EIO);
+    backend_batch_tx *tx = backend_batch(f.be);
+    backend_batch_tx_lock(tx);
+    ASSERT_RC(backend_batch_tx_put(tx, bolt_str("b"), bolt_str("d"), bolt_str("4")),
+              BACKEND_EFAILED);
+    ASSERT_OK(backend_batch_tx_unlock(tx));
+    bk_str s;
+    ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s), "a=1 "); /* readers fall back to bolt */
+    ASSERT_RC(backend_force_commit(f.be), BACKEND_EFAILED);
+    ASSERT_RC(backend_close(f.be), BACKEND_EFAILED);
+    f.g.armed = false;
+    f.g.fail_rc = 0;
+    f.be = bk_open(f.name, &f.o);
+    ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s), "a=1 ");
+    fx_close(&f);
+}
+
+/* ---- durability: a force_commit covers what was written before it -------- */
+
+static void test_force_commit_covers_earlier_writes(void)
+{
+    fixture f;
+    fx_open(&f, "durable.db");
+    bk_bucket(f.be, "b");
+    apply(f.be, "p a 1");
+    uint64_t commits = backend_commits(f.be);
+    f.g.armed = true;
+    committer first, second;
+    committer_start(&first, f.be);
+    gate_wait_entered(&f.g, 1);
+    apply(f.be, "p late 1"); /* not covered by the commit in flight */
+    committer_start(&second, f.be);
+    gate_release(&f.g, 1);
+    ASSERT_OK(committer_join(&first));
+    gate_wait_entered(&f.g, 2); /* the second commit: after the first, with "late" in it */
+    ASSERT_EQ_U64(backend_commits(f.be), commits + 1);
+    gate_release(&f.g, 2);
+    ASSERT_OK(committer_join(&second));
+    ASSERT_EQ_U64(backend_commits(f.be), commits + 2);
+    ASSERT_EQ_U64(backend_pending(f.be), 0);
+    /* On disk now, whatever happens to the process: read it with bolt alone. */
+    char path[4096];
+    harness_path(path, sizeof path, f.name);
+    bolt_options ro = *bk_bolt_opts();
+    ro.read_only = true;
+    ro.live = true;
+    bolt_db *db;
+    ASSERT_OK(bolt_open(path, &ro, &db));
+    bolt_tx *tx;
+    ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+    bolt_bucket *b;
+    ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
+    bolt_val v;
+    ASSERT_OK(bolt_bucket_get(b, bolt_str("late"), &v));
+    ASSERT_EQ_MEM(v.data, v.size, "1", 1);
+    bolt_tx_rollback(tx);
+    ASSERT_OK(bolt_close(db));
+    f.g.armed = false;
+    fx_close(&f);
+}
+
+/* ---- many logged writes: unlock and the commit thread replay them -------- */
+
+static void test_large_log_replays(void)
+{
+    fixture f;
+    fx_open(&f, "large.db");
+    bk_bucket(f.be, "b");
+    apply(f.be, "p a 1");
+    f.g.armed = true;
+    committer cm;
+    committer_start(&cm, f.be);
+    gate_wait_entered(&f.g, 1);
+    backend_batch_tx *tx = backend_batch(f.be);
+    enum { N = 20000 };
+    for (int i = 0; i < N; i += 1000) {
+        backend_batch_tx_lock(tx);
+        for (int j = i; j < i + 1000; j++) {
+            char k[16], v[16];
+            snprintf(k, sizeof k, "k%06d", j);
+            snprintf(v, sizeof v, "%d", j);
+            ASSERT_OK(backend_batch_tx_put(tx, bolt_str("b"), bolt_str(k), bolt_str(v)));
+            if (j % 3 == 0)
+                ASSERT_OK(backend_batch_tx_delete(tx, bolt_str("b"), bolt_str(k)));
+        }
+        ASSERT_OK(backend_batch_tx_unlock(tx));
+    }
+    pthread_mutex_lock(&f.g.mu);
+    f.g.armed = false;
+    pthread_mutex_unlock(&f.g.mu);
+    gate_release(&f.g, 1);
+    ASSERT_OK(committer_join(&cm));
+    /* Sections after the commit help replay (twice what they log). */
+    for (int round = 0; round < 4; round++)
+        apply(f.be, "p a 2");
+    ASSERT_OK(backend_force_commit(f.be)); /* replays the rest, commits it all */
+    ASSERT_EQ_U64(backend_pending(f.be), 0);
+    fx_reopen(&f);
+    size_t want = 1;
+    for (int j = 0; j < N; j++)
+        want += j % 3 != 0;
+    bk_str s;
+    backend_read_tx *rt;
+    ASSERT_OK(backend_read_tx_begin(f.be, &rt));
+    size_t n = 0;
+    for (int j = 0; j < N; j++) {
+        char k[16], v[16];
+        snprintf(k, sizeof k, "k%06d", j);
+        snprintf(v, sizeof v, "%d", j);
+        s.len = 0;
+        s.buf[0] = '\0';
+        ASSERT_OK(backend_read_tx_range(rt, bolt_str("b"), bolt_str(k), (bolt_val){ NULL, 0 }, 0,
+                                        bk_append, &s));
+        if (j % 3 == 0) {
+            ASSERT_EQ_SIZE(s.len, 0);
+        } else {
+            char want_s[40];
+            snprintf(want_s, sizeof want_s, "%s=%s ", k, v);
+            ASSERT_EQ_STR(s.buf, want_s);
+            n++;
+        }
+    }
+    backend_read_tx_end(rt);
+    ASSERT_EQ_SIZE(n + 1, want);
+    ASSERT_EQ_STR(bk_get(f.be, "b", "a", &s), "a=2 ");
+    fx_close(&f);
+}
+
+/* ---- defrag after logged writes -------------------------------------------- */
+
+static void test_defrag_after_logging(void)
+{
+    fixture f;
+    fx_open(&f, "defrag.db");
+    bk_bucket(f.be, "b");
+    apply(f.be, "p a 1;p b 1");
+    f.g.armed = true;
+    committer cm;
+    committer_start(&cm, f.be);
+    gate_wait_entered(&f.g, 1);
+    apply(f.be, "p c 1;d a");
+    pthread_mutex_lock(&f.g.mu);
+    f.g.armed = false;
+    pthread_mutex_unlock(&f.g.mu);
+    gate_release(&f.g, 1);
+    ASSERT_OK(committer_join(&cm));
+    ASSERT_OK(backend_defrag(f.be, NULL)); /* waits for the log to be replayed */
+    bk_str s;
+    ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s), "b=1 c=1 ");
+    fx_reopen(&f);
+    ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s), "b=1 c=1 ");
+    fx_close(&f);
+}
+
+/* ---- concurrent: writers, readers, commits against a model --------------- */
+
+enum { CW = 2, CKEYS = 64, CROUNDS = 1500 };
+
+typedef struct crun {
+    backend *be;
+    int last[CW][CKEYS]; /* writer w's last version of its key k; -1 deleted */
+    atomic_bool stop;
+} crun;
+
+typedef struct cwriter {
+    crun *r;
+    int w;
+    uint64_t seed;
+} cwriter;
+
+static uint64_t next_rand(uint64_t *s)
+{
+    *s += 0x9e3779b97f4a7c15ull;
+    uint64_t z = *s;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void *cwriter_main(void *arg)
+{
+    cwriter *c = arg;
+    backend_batch_tx *tx = backend_batch(c->r->be);
+    for (int i = 1; i <= CROUNDS; i++) {
+        int k = (int)(next_rand(&c->seed) % CKEYS);
+        bool del = next_rand(&c->seed) % 5 == 0;
+        char key[16], val[16];
+        snprintf(key, sizeof key, "w%d-%02d", c->w, k);
+        snprintf(val, sizeof val, "%08d", i);
+        if (i % 2 == 0)
+            backend_batch_tx_lock_quiet(tx);
+        else
+            backend_batch_tx_lock(tx);
+        int rc = del ? backend_batch_tx_delete(tx, bolt_str("b"), bolt_str(key))
+                     : backend_batch_tx_put(tx, bolt_str("b"), bolt_str(key), bolt_str(val));
+        char ck[8];
+        snprintf(ck, sizeof ck, "c%d", c->w);
+        if (rc == 0) /* the writer's sequence, in the same section */
+            rc = backend_batch_tx_put(tx, bolt_str("b"), bolt_str(ck), bolt_str(val));
+        int urc = backend_batch_tx_unlock(tx);
+        if (rc != 0 || urc != 0) {
+            fprintf(stderr, "writer %d round %d: %s / %s\n", c->w, i, backend_strerror(rc),
+                    backend_strerror(urc));
+            return (void *)1;
+        }
+        c->r->last[c->w][k] = del ? -1 : i;
+        int frc = i % 97 == 0 ? backend_force_commit(c->r->be) : 0;
+        if (frc != 0) {
+            fprintf(stderr, "writer %d round %d: force_commit: %s\n", c->w, i,
+                    backend_strerror(frc));
+            return (void *)1;
+        }
+    }
+    return NULL;
+}
+
+typedef struct cseen {
+    int v[CW][CKEYS];
+    int seq[CW];
+} cseen;
+
+static int cseen_fn(void *arg, bolt_val key, bolt_val value)
+{
+    cseen *s = arg;
+    int w, k;
+    char buf[16];
+    if (key.size == 2 && ((const char *)key.data)[0] == 'c') {
+        w = ((const char *)key.data)[1] - '0';
+        if (w < 0 || w >= CW)
+            return 1;
+        snprintf(buf, sizeof buf, "%.*s", (int)value.size, (const char *)value.data);
+        s->seq[w] = atoi(buf);
+        return 0;
+    }
+    char kb[16];
+    snprintf(kb, sizeof kb, "%.*s", (int)key.size, (const char *)key.data);
+    if (sscanf(kb, "w%d-%d", &w, &k) != 2 || w < 0 || w >= CW || k < 0 || k >= CKEYS) {
+        fprintf(stderr, "unknown key '%.*s'\n", (int)key.size, (const char *)key.data);
+        return 1;
+    }
+    snprintf(buf, sizeof buf, "%.*s", (int)value.size, (const char *)value.data);
+    s->v[w][k] = atoi(buf);
+    return 0;
+}
+
+static void *creader_main(void *arg)
+{
+    crun *r = arg;
+    /*
+     * Each writer's sections are in order and whole: a reader sees a prefix
+     * of every writer's sections, so the writer's sequence never goes back
+     * and no key of it holds a version past the sequence.
+     */
+    int newest[CW] = { 0 };
+    while (!atomic_load(&r->stop)) {
+        backend_read_tx *rt;
+        if (backend_read_tx_begin(r->be, &rt) != 0)
+            return (void *)1;
+        cseen s;
+        memset(&s, 0, sizeof s);
+        int rc = backend_read_tx_for_each(rt, bolt_str("b"), cseen_fn, &s);
+        backend_read_tx_end(rt);
+        if (rc != 0) {
+            fprintf(stderr, "reader: %s\n", backend_strerror(rc));
+            return (void *)1;
+        }
+        for (int w = 0; w < CW; w++) {
+            if (s.seq[w] < newest[w])
+                return (void *)2; /* went back in time */
+            newest[w] = s.seq[w];
+            for (int k = 0; k < CKEYS; k++)
+                if (s.v[w][k] > s.seq[w])
+                    return (void *)3; /* half a section */
+        }
+        sched_yield();
+    }
+    return NULL;
+}
+
+static void test_concurrent_model(void)
+{
+    gate g;
+    gate_init(&g);
+    g.yields = 20; /* widen every commit's time in flight */
+    backend_options o = bk_opts(NULL);
+    o.batch_interval_ns = 200000; /* the commit thread commits every 0.2 ms */
+    o.batch_limit = 50;
+    o.failpoint = on_failpoint;
+    o.failpoint_arg = &g;
+    backend *be = bk_open("concurrent.db", &o);
+    bk_bucket(be, "b");
+    crun r = { .be = be };
+    memset(r.last, 0, sizeof r.last);
+    atomic_init(&r.stop, false);
+    cwriter w[CW];
+    pthread_t wt[CW], rt;
+    ASSERT_EQ_INT(pthread_create(&rt, NULL, creader_main, &r), 0);
+    for (int i = 0; i < CW; i++) {
+        w[i] = (cwriter){ &r, i, harness_seed() * 31 + (uint64_t)i };
+        ASSERT_EQ_INT(pthread_create(&wt[i], NULL, cwriter_main, &w[i]), 0);
+    }
+    for (int i = 0; i < CW; i++) {
+        void *res;
+        pthread_join(wt[i], &res);
+        ASSERT_NULL(res);
+    }
+    atomic_store(&r.stop, true);
+    void *res;
+    pthread_join(rt, &res);
+    ASSERT_NULL(res);
+    printf("concurrent: %llu commits\n", (unsigned long long)backend_commits(be));
+    ASSERT_TRUE(backend_commits(be) >= 2 * CROUNDS / 97);
+    ASSERT_OK(backend_close(be));
+    be = bk_open("concurrent.db", &o);
+    cseen s;
+    memset(&s, 0, sizeof s);
+    backend_read_tx *tx;
+    ASSERT_OK(backend_read_tx_begin(be, &tx));
+    ASSERT_OK(backend_read_tx_for_each(tx, bolt_str("b"), cseen_fn, &s));
+    backend_read_tx_end(tx);
+    for (int i = 0; i < CW; i++)
+        for (int k = 0; k < CKEYS; k++)
+            ASSERT_EQ_INT(s.v[i][k], r.last[i][k] < 0 ? 0 : r.last[i][k]);
+    ASSERT_OK(backend_close(be));
+    gate_destroy(&g);
+}
+
+#endif /* STRATA_FAILPOINTS */
+
+int main(void)
+{
+    HARNESS_BEGIN(1);
+#if STRATA_FAILPOINTS
+    RUN(test_writes_while_commit_in_flight);
+    RUN(test_refusals_while_logging);
+    RUN(test_settle);
+    RUN(test_failed_commit_in_flight);
+    RUN(test_force_commit_covers_earlier_writes);
+    RUN(test_large_log_replays);
+    RUN(test_defrag_after_logging);
+    RUN(test_concurrent_model);
+#else
+    printf("failpoints not compiled in: the pipelined-commit tests need the commit_write gate\n");
+#endif
+    return 0;
+}
