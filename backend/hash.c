@@ -12,7 +12,8 @@
  *      hash of bucket"; strata has no nested buckets in its schema, and
  *      refuses them rather than hash something etcd would hash differently.
  *   4. Each page is read once (bolt_visited): a damaged file whose buckets
- *      share a subtree fails with BOLT_ECORRUPT, the page named.
+ *      share a subtree fails with BOLT_ECORRUPT, the page named
+ *      (backend_last_corruption).
  */
 #include <string.h>
 
@@ -105,4 +106,17 @@ int backend_hash(backend *be, const backend_hash_ignore *ignores, size_t n, uint
         return rc;
     *out = h.crc;
     return 0;
+}
+
+void backend_last_corruption(backend *be, char *buf, size_t size)
+{
+    if (size == 0)
+        return;
+    buf[0] = '\0';
+    if (be == NULL)
+        return;
+    pthread_mutex_lock(&be->snap_mu);
+    if (!be->closed && be->cur != NULL)
+        bolt_db_last_corruption(be->cur->db, buf, size);
+    pthread_mutex_unlock(&be->snap_mu);
 }

@@ -36,6 +36,14 @@
  *    compaction revision, so whether the walk sees them does not matter:
  *    compaction leaves them as they are (etcd walks a clone for the same
  *    reason).
+ * 5. The finger: idx_tree_get leaves, in a thread-local, the slot it found
+ *    with the tree's id (unique per idx_tree_new, never reused) and the
+ *    B+tree's version; idx_tree_put of the same thread, under the write
+ *    lock, takes that slot instead of descending again when the id and
+ *    the version still match and the slot holds its key. A slot moves only
+ *    by an insert or delete, each of which bumps the version, so a match
+ *    means it is still the key's (the key check is a second guard). etcd's
+ *    put is exactly a get then a put of one key: this halves its descents.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -58,8 +66,19 @@
 struct idx_tree {
     idx__rwlock lock;
     atomic_bool walker_holds; /* a chunked walk holds the lock: writers spin on this */
+    uint64_t id;              /* rule 5: never 0, never reused */
     idx__btree bt;            /* guarded by lock */
 };
+
+/* Rule 5: the calling thread's last idx_tree_get hit. */
+typedef struct finger {
+    uint64_t tree_id; /* 0: none */
+    uint64_t version;
+    idx__ki **slot;
+} finger;
+
+static _Thread_local finger last_get;
+static atomic_uint_fast64_t next_tree_id = 1;
 
 static inline void cpu_relax(void)
 {
@@ -181,6 +200,7 @@ int idx_tree_new(idx_tree **out)
         return -ENOMEM;
     idx__rw_init(&t->lock);
     atomic_init(&t->walker_holds, false);
+    t->id = (uint64_t)atomic_fetch_add_explicit(&next_tree_id, 1, memory_order_relaxed);
     idx__btree_init(&t->bt);
     *out = t;
     return 0;
@@ -235,9 +255,15 @@ int idx_tree_put(idx_tree *t, const void *key, size_t key_len, idx_rev rev)
     if (key == NULL && key_len > 0)
         return IDX_EINVAL;
     make_ctx m = { key, key_len, false, { 0, 0 }, rev, 0 };
-    idx__ki **slot;
+    idx__ki **slot = NULL;
+    int rc = 0;
     tree_wrlock(t);
-    int rc = idx__btree_upsert(&t->bt, key, key_len, make_block, &m, &slot);
+    finger f = last_get; /* rule 5 */
+    if (f.tree_id == t->id && f.version == t->bt.version &&
+        idx__key_cmp(key, key_len, (*f.slot)->data, (*f.slot)->key_len) == 0)
+        slot = f.slot;
+    else
+        rc = idx__btree_upsert(&t->bt, key, key_len, make_block, &m, &slot);
     if (rc == 0 && slot != NULL)
         rc = idx__ki_put(slot, rev);
     tree_wrunlock(t);
@@ -310,8 +336,10 @@ int idx_tree_get(idx_tree *t, const void *key, size_t key_len, int64_t at_rev, i
     tree_rdlock(t);
     int rc = IDX_NOTFOUND;
     idx__ki **slot = idx__btree_find(&t->bt, key, key_len);
-    if (slot != NULL)
+    if (slot != NULL) {
         rc = idx__ki_get(*slot, at_rev, modified, created, ver);
+        last_get = (finger){ t->id, t->bt.version, slot }; /* rule 5 */
+    }
     tree_rdunlock(t);
     return rc;
 }

@@ -77,6 +77,18 @@ static bool has_null(const void *p, size_t len)
 
 /* ---- begin / end -------------------------------------------------------------- */
 
+/* A read view: the revision and the backend view taken together (rule 2). */
+static int read_view_begin(mvcc_store *s, int64_t *rev, backend_read_tx **rtx)
+{
+    if (__atomic_load_n(&s->closing, __ATOMIC_ACQUIRE))
+        return MVCC_ECLOSED;
+    pthread_mutex_lock(&s->rev_mu);
+    *rev = mvcc__current_rev(s);
+    int rc = backend_read_tx_begin(s->be, rtx);
+    pthread_mutex_unlock(&s->rev_mu);
+    return rc;
+}
+
 int mvcc_txn_read_begin(mvcc_store *s, mvcc_txn **out)
 {
     *out = NULL;
@@ -86,10 +98,7 @@ int mvcc_txn_read_begin(mvcc_store *s, mvcc_txn **out)
     if (t == NULL)
         return -ENOMEM;
     t->s = s;
-    pthread_mutex_lock(&s->rev_mu); /* rule 2: revision and view together */
-    t->rev = mvcc__current_rev(s);
-    int rc = backend_read_tx_begin(s->be, &t->rtx);
-    pthread_mutex_unlock(&s->rev_mu);
+    int rc = read_view_begin(s, &t->rev, &t->rtx);
     if (rc != 0) {
         strata_free(t);
         return rc;
@@ -242,6 +251,22 @@ void mvcc_range_result_init(mvcc_range_result *r)
     memset(r, 0, sizeof *r);
 }
 
+/* A result's storage kept from one range to the next up to this much (a
+ * point get then allocates nothing); a bigger one is given back. */
+#define RESULT_KEEP_BYTES (256u * 1024u)
+
+void mvcc__result_reset(mvcc_range_result *r)
+{
+    if (r->mem_cap_ > RESULT_KEEP_BYTES || r->kvs_cap_ > RESULT_KEEP_BYTES / sizeof *r->kvs) {
+        mvcc_range_result_release(r);
+        return;
+    }
+    r->rev = 0;
+    r->count = 0;
+    r->n = 0;
+    r->mem_len_ = 0;
+}
+
 void mvcc_range_result_release(mvcc_range_result *r)
 {
     if (r == NULL)
@@ -351,7 +376,7 @@ static int64_t txn_cur(const mvcc_txn *t)
 static int txn_range(mvcc_txn *t, mvcc__span sp, const mvcc_range_options *o, bool copy,
                      mvcc_range_result *out)
 {
-    mvcc_range_result_release(out);
+    mvcc__result_reset(out);
     mvcc_range_options opt = { 0 };
     if (o != NULL) {
         size_t n = o->size == 0 || o->size > sizeof opt ? sizeof opt : o->size;
@@ -391,11 +416,23 @@ static int txn_range(mvcc_txn *t, mvcc__span sp, const mvcc_range_options *o, bo
         return 0;
     }
     idx_range_result ir = { 0 };
-    size_t limit = opt.limit > 0 ? (size_t)opt.limit : 0;
-    int rc = idx_tree_range(s->index, sp.key, sp.key_len, sp.end, sp.end_len, rev, limit, false,
+    idx_rev one;                /* the single key's revision: nothing to allocate */
+    const idx_rev *revs = &one; /* the revisions to fetch, in key order */
+    size_t nrevs, total;
+    int rc = 0;
+    if (sp.end == NULL) {
+        /* idx_tree_range's single-key case: any miss is no key */
+        nrevs = total = idx_tree_get(s->index, sp.key, sp.key_len, rev, &one, NULL, NULL) == 0;
+    } else {
+        size_t limit = opt.limit > 0 ? (size_t)opt.limit : 0;
+        rc = idx_tree_range(s->index, sp.key, sp.key_len, sp.end, sp.end_len, rev, limit, false,
                             &ir);
-    if (rc != 0)
-        return rc;
+        if (rc != 0)
+            return rc;
+        revs = ir.revs;
+        nrevs = ir.count;
+        total = ir.total;
+    }
     if (rev < mvcc__compact_rev(s)) { /* rule 3 */
         idx_range_result_release(&ir);
         out->rev = 0;
@@ -403,11 +440,11 @@ static int txn_range(mvcc_txn *t, mvcc__span sp, const mvcc_range_options *o, bo
         return MVCC_ECOMPACTED;
     }
     out->rev = cur;
-    out->count = (int64_t)ir.total;
-    rc = mvcc__result_reserve(out, ir.count);
+    out->count = (int64_t)total;
+    rc = mvcc__result_reserve(out, nrevs);
     copy = copy || t->write; /* rule 4 */
-    for (size_t i = 0; i < ir.count && rc == 0; i++)
-        rc = mvcc__fetch(t->rtx, t->write ? t->btx : NULL, ir.revs[i], copy, opt.keys_only, out);
+    for (size_t i = 0; i < nrevs && rc == 0; i++)
+        rc = mvcc__fetch(t->rtx, t->write ? t->btx : NULL, revs[i], copy, opt.keys_only, out);
     idx_range_result_release(&ir);
     if (rc != 0) {
         mvcc_range_result_release(out);
@@ -835,13 +872,15 @@ int mvcc_store_delete_range(mvcc_store *s, const void *key, size_t key_len, cons
 int mvcc_store_range(mvcc_store *s, const void *key, size_t key_len, const void *end,
                      size_t end_len, const mvcc_range_options *o, mvcc_range_result *out)
 {
-    mvcc_txn *t;
-    int rc = mvcc_txn_read_begin(s, &t);
+    /* A read transaction of its own on the stack (no allocation): only a
+     * read's fields are used, and it ends here. */
+    mvcc_txn t = { .s = s };
+    int rc = read_view_begin(s, &t.rev, &t.rtx);
     if (rc != 0) {
         mvcc_range_result_release(out);
         return rc;
     }
-    rc = txn_range(t, (mvcc__span){ key, key_len, end, end_len }, o, true, out);
-    mvcc_txn_end(t, NULL);
+    rc = txn_range(&t, (mvcc__span){ key, key_len, end, end_len }, o, true, out);
+    backend_read_tx_end(t.rtx);
     return rc;
 }

@@ -315,6 +315,8 @@ int mvcc__restore(mvcc_store *s);
 
 /* kvstore_txn.c: room for n kvs in r. 0 or -ENOMEM. */
 int mvcc__result_reserve(mvcc_range_result *r, size_t n);
+/* Empty r for the next range, keeping its storage unless it is large. */
+void mvcc__result_reset(mvcc_range_result *r);
 /*
  * Append the put entry of rev (a revision the index gave) to r, read
  * through btx when not NULL, else through rtx; copy: into r's storage

@@ -108,7 +108,7 @@ int mvcc_range_iter_next(mvcc_range_iter *it, const mvcc_kv **kvs, size_t *n)
 {
     *kvs = NULL;
     *n = 0;
-    mvcc_range_result_release(&it->res);
+    mvcc__result_reset(&it->res); /* the previous chunk's kvs end here */
     if (it->done)
         return MVCC_EITERDONE;
     mvcc_store *s = it->s;

@@ -367,6 +367,16 @@ static int sfail(rctx *c, int rc, const char *fmt_rec, const char *what)
     return 1;
 }
 
+/* sfail for a record whose revision key decoded: its name is formatted
+ * only here, on failure (formatting it for every record was ~15% of a
+ * restore's CPU). */
+static int sfail_rev(rctx *c, int rc, const mvcc__revkey *rk, const char *what)
+{
+    char rec[64];
+    fmt_rev(rec, sizeof rec, rk->rev, rk->tombstone);
+    return sfail(c, rc, rec, what);
+}
+
 static int kept_add(rctx *c, idx_rev rev, uint32_t crc, size_t len, int64_t *idx)
 {
     if (c->nkept == c->kept_cap) {
@@ -391,11 +401,10 @@ static int kept_add(rctx *c, idx_rev rev, uint32_t crc, size_t len, int64_t *idx
 static int scan_fn(void *arg, bolt_val key, bolt_val value)
 {
     rctx *c = arg;
-    char rec[64];
     mvcc__revkey rk;
     int rc = mvcc__revkey_decode(key.data, key.size, &rk);
     if (rc != 0) {
-        char hex[2 * 24 + 1];
+        char rec[64], hex[2 * 24 + 1];
         size_t n = key.size < 24 ? key.size : 24;
         for (size_t i = 0; i < n; i++)
             snprintf(hex + 2 * i, 3, "%02x", ((const uint8_t *)key.data)[i]);
@@ -403,9 +412,8 @@ static int scan_fn(void *arg, bolt_val key, bolt_val value)
         snprintf(rec, sizeof rec, "with key %s%s", hex, key.size > 24 ? "..." : "");
         return sfail(c, rc, rec, mvcc_strerror(rc));
     }
-    fmt_rev(rec, sizeof rec, rk.rev, rk.tombstone);
     if (c->have_prev && idx_rev_cmp(rk.rev, c->prev) <= 0)
-        return sfail(c, MVCC_ECORRUPT, rec, "revision not above the previous record's");
+        return sfail_rev(c, MVCC_ECORRUPT, &rk, "revision not above the previous record's");
     c->have_prev = true;
     c->prev = rk.rev;
     mvcc__kv kv;
@@ -413,12 +421,12 @@ static int scan_fn(void *arg, bolt_val key, bolt_val value)
     if (rc != 0) {
         char m[128];
         snprintf(m, sizeof m, "value is not a KeyValue: %s", mvcc_strerror(rc));
-        return sfail(c, rc, rec, m);
+        return sfail_rev(c, rc, &rk, m);
     }
     char why[128];
     rc = mvcc__kv_check(&kv, &rk, why, sizeof why);
     if (rc != 0)
-        return sfail(c, rc, rec, why);
+        return sfail_rev(c, rc, &rk, why);
     if (rk.rev.main > c->max_main)
         c->max_main = rk.rev.main;
     rentry *e = &c->chunk[c->n];

@@ -22,6 +22,12 @@
  *      makes room clears it and wakes the sync thread, which retries the
  *      stream's victims and catches up its unsynced watchers. So a stalled
  *      consumer costs the sync thread nothing until it reads again.
+ *   5. The wake-up of rule 4 is sent after qmu is released: a waiter woken
+ *      while the sender still held qmu went straight back to sleep on the
+ *      mutex and needed a second wake-up at the unlock (in M8, futex
+ *      traffic was a third of the put thread's time). It is still sent
+ *      under the watchable store's mu, which every sender holds and
+ *      mvcc_watch_stream_close takes (detach) before it destroys qcv.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -142,15 +148,17 @@ bool mvcc__wstream_send(mvcc_watch_stream *ws, mvcc__wresp *r)
         return false;
     }
     ws->ring[(ws->head + ws->n) % ws->cap] = r;
+    bool wake = false;
     if (ws->n++ == 0) {
         /* Rule 4: only the empty -> non-empty edge can end a wait. */
         efd_set(ws);
-        if (ws->waiters > 0)
-            pthread_cond_broadcast(&ws->qcv);
+        wake = ws->waiters > 0;
     }
     ws->qbytes += r->bytes;
     note_peak(ws);
     pthread_mutex_unlock(&ws->qmu);
+    if (wake)
+        pthread_cond_broadcast(&ws->qcv); /* rule 5 */
     return true;
 }
 
@@ -171,9 +179,10 @@ void mvcc__wstream_account(mvcc_watch_stream *ws, long behind_delta, long victim
     ws->behind = (size_t)((long)ws->behind + behind_delta);
     ws->victim_bytes = (size_t)((long)ws->victim_bytes + victim_bytes_delta);
     note_peak(ws);
-    if (ws->behind == 0 && behind_delta != 0 && ws->waiters > 0)
-        pthread_cond_broadcast(&ws->qcv);
+    bool wake = ws->behind == 0 && behind_delta != 0 && ws->waiters > 0;
     pthread_mutex_unlock(&ws->qmu);
+    if (wake)
+        pthread_cond_broadcast(&ws->qcv); /* rule 5 */
 }
 
 /* An absolute CLOCK_MONOTONIC deadline timeout_ms from now. */

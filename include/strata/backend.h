@@ -396,6 +396,14 @@ typedef struct backend_hash_ignore {
 STRATA_API int backend_hash(backend *be, const backend_hash_ignore *ignores, size_t n,
                             uint32_t *out);
 
+/*
+ * The detail of the last BOLT_ECORRUPT the backend's current db reported
+ * (bolt_db_last_corruption), e.g. "page 246: reached twice in one walk
+ * ...", for the message after backend_hash, backend_defrag or a read
+ * failed with BOLT_ECORRUPT; "" if none (or be is NULL or closed).
+ */
+STRATA_API void backend_last_corruption(backend *be, char *buf, size_t size);
+
 /* ---- defragmentation (backend/defrag.c) ---------------------------------- */
 
 typedef struct backend_defrag_stats {

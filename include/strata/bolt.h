@@ -651,6 +651,25 @@ STRATA_API int bolt_visited_add(bolt_visited *v, bolt_bucket *b);
 STRATA_API void bolt_visited_free(bolt_visited *v);
 
 /*
+ * Every bucket and key tx sees, depth-first in key order (the walk behind
+ * bolt_tx_dump): key(arg, depth, key, value) for each plain key (depth 0:
+ * the root bucket's); bucket(arg, depth, name, sequence) when a nested
+ * bucket is entered, its contents follow at depth + 1, then
+ * bucket_end(arg, depth). Any callback may be NULL; a non-zero return stops
+ * the walk with that status. The bolt_vals are valid until tx ends. Each
+ * page is entered once (bolt_visited) and keys must come strictly in order:
+ * a damaged file stops the walk with BOLT_ECORRUPT, bolt_db_last_corruption
+ * naming the page. Returns 0; BOLT_ECORRUPT; -ENOMEM; STRATA_EMISUSE (fns
+ * NULL); a callback's status.
+ */
+typedef struct bolt_walk_fns {
+    int (*key)(void *arg, int depth, bolt_val key, bolt_val value);
+    int (*bucket)(void *arg, int depth, bolt_val name, uint64_t sequence);
+    int (*bucket_end)(void *arg, int depth);
+} bolt_walk_fns;
+STRATA_API int bolt_tx_walk(bolt_tx *tx, const bolt_walk_fns *fns, void *arg);
+
+/*
  * Write the canonical dump (`bolt-dump v1`) of everything tx sees to out.
  * Strings longer than max_hex bytes are written sha256:LEN:HEX (0 = never).
  * Returns 0; BOLT_ECORRUPT; -EIO when writing to out fails.

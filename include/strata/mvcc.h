@@ -267,7 +267,10 @@ typedef struct mvcc_range_options {
  * A range result (etcd's RangeResult). Zero-initialize (or
  * mvcc_range_result_init), let mvcc_txn_range fill it, then release it.
  * kvs[0, n) in key order. Their key and value bytes live until the result
- * is released or its transaction ends, whichever comes first.
+ * is released or filled again or its transaction ends, whichever comes
+ * first. A result filled again reuses its storage (up to 256 KiB of it),
+ * so a loop of point reads into one result allocates nothing after the
+ * first.
  */
 typedef struct mvcc_range_result {
     int64_t rev;   /* the transaction's revision (not the one asked for) */
@@ -286,8 +289,8 @@ STRATA_API void mvcc_range_result_release(mvcc_range_result *r);
  * Range (etcd's storeTxnRead.rangeKeys, docs/schema.md §3.4) over the keys
  * (key, end) (see the range rules at the top) at o->rev: the newest
  * version of each key alive at that revision. A write transaction sees its
- * own changes (at begin+1 once it has any). out is released first, then
- * filled. Returns 0;
+ * own changes (at begin+1 once it has any). out's earlier contents are
+ * dropped first (its storage is reused), then it is filled. Returns 0;
  *   MVCC_EFUTUREREV  o->rev > the transaction's revision: out->rev = that
  *                    revision, out->count = -1, no kvs (etcd's result);
  *   MVCC_ECOMPACTED  o->rev < the compacted revision (reading AT it is

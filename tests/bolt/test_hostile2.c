@@ -492,6 +492,95 @@ static void test_freelist_unsorted(void)
     free(base);
 }
 
+/* bolt_tx_walk: the dump's walk, public (the CLI's JSON dump is built on it). */
+typedef struct walk_count {
+    int depth, max_depth;
+    size_t keys, buckets, ends, stop_after;
+} walk_count;
+
+static int wc_key(void *arg, int depth, bolt_val k, bolt_val v)
+{
+    walk_count *w = arg;
+    (void)k;
+    (void)v;
+    ASSERT_EQ_INT(depth, w->depth);
+    w->keys++;
+    return w->stop_after != 0 && w->keys == w->stop_after ? -EINTR : 0;
+}
+
+static int wc_bucket(void *arg, int depth, bolt_val name, uint64_t seq)
+{
+    walk_count *w = arg;
+    ASSERT_EQ_INT(depth, w->depth);
+    if (name.size == 1 && memcmp(name.data, "b", 1) == 0)
+        ASSERT_EQ_U64(seq, 77);
+    w->buckets++;
+    w->depth++;
+    w->max_depth = w->depth > w->max_depth ? w->depth : w->max_depth;
+    return 0;
+}
+
+static int wc_end(void *arg, int depth)
+{
+    walk_count *w = arg;
+    w->depth--;
+    ASSERT_EQ_INT(depth, w->depth);
+    w->ends++;
+    return 0;
+}
+
+static void test_walk(void)
+{
+    size_t len;
+    char *clean;
+    unsigned char *base = make_base(&len, &clean);
+    char path[4096];
+    write_img("walk.db", base, len, path, sizeof path);
+    bolt_options o = bt_opts();
+    o.read_only = true;
+    bolt_db *db;
+    ASSERT_OK(bolt_open(path, &o, &db));
+    bolt_tx *tx;
+    ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+    static const bolt_walk_fns fns = { wc_key, wc_bucket, wc_end };
+    walk_count w = { 0 };
+    ASSERT_OK(bolt_tx_walk(tx, &fns, &w));
+    /* fill + thin: a 200 keys, b 300, b/n 150, c 1; buckets a, b, b/n, c. */
+    ASSERT_EQ_U64(w.keys, 200 + 300 + 150 + 1);
+    ASSERT_EQ_U64(w.buckets, 4);
+    ASSERT_EQ_U64(w.ends, 4);
+    ASSERT_EQ_INT(w.depth, 0);
+    ASSERT_EQ_INT(w.max_depth, 2);
+    walk_count stop = { .stop_after = 10 };
+    ASSERT_RC(bolt_tx_walk(tx, &fns, &stop), -EINTR);
+    ASSERT_EQ_U64(stop.keys, 10);
+    ASSERT_RC(bolt_tx_walk(tx, NULL, NULL), STRATA_EMISUSE);
+    static const bolt_walk_fns none = { NULL, NULL, NULL };
+    ASSERT_OK(bolt_tx_walk(tx, &none, NULL));
+    bolt_tx_rollback(tx);
+    ASSERT_OK(bolt_close(db));
+    /* A shared subtree: the walk stops, naming the page (as the dump does). */
+    hm_map m;
+    ASSERT_EQ_INT(hm_scan(base, len, &m), 0);
+    unsigned char *img = malloc(len);
+    ASSERT_NOT_NULL(img);
+    memcpy(img, base, len);
+    bolt_pgid at;
+    ASSERT_EQ_INT(hm_apply(img, len, &m, HM_SHARED_BUCKET_ROOT, 0, &at), 0);
+    write_img("walk2.db", img, len, path, sizeof path);
+    ASSERT_OK(bolt_open(path, &o, &db));
+    ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+    walk_count bad = { 0 };
+    ASSERT_RC(bolt_tx_walk(tx, &fns, &bad), BOLT_ECORRUPT);
+    ASSERT_TRUE(named_page(db) != UINT64_MAX);
+    bolt_tx_rollback(tx);
+    ASSERT_OK(bolt_close(db));
+    hm_free(&m);
+    free(img);
+    free(clean);
+    free(base);
+}
+
 /* ---- a short address space ------------------------------------------------ */
 
 static size_t map_limit; /* mmap of more bytes fails with ENOMEM */
@@ -803,6 +892,7 @@ int main(void)
     RUN_SELECTED(test_txid_max);
     RUN_SELECTED(test_freelist_in_use);
     RUN_SELECTED(test_freelist_unsorted);
+    RUN_SELECTED(test_walk);
     RUN_SELECTED(test_short_address_space);
     RUN_SELECTED(test_compact_faults);
     RUN_SELECTED(test_dump_output_fault);

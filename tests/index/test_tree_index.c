@@ -730,10 +730,111 @@ static void test_compact_while_putting(void)
     idx_tree_free(b);
 }
 
+/* The latest revision of key in t (main 0 when absent). */
+static int64_t latest(idx_tree *t, const char *key)
+{
+    idx_rev m = { 0, 0 };
+    if (idx_tree_get(t, key, strlen(key), INT64_MAX, &m, NULL, NULL) != 0)
+        return 0;
+    return m.main;
+}
+
+typedef struct finger_thread {
+    idx_tree *t;
+    int rc;
+} finger_thread;
+
+static void *finger_other_thread(void *arg)
+{
+    finger_thread *f = arg;
+    idx_rev m;
+    f->rc = idx_tree_get(f->t, "k070", 4, INT64_MAX, &m, NULL, NULL);
+    if (f->rc == 0)
+        f->rc = put_s(f->t, "k010", R(900, 0)); /* its own finger is k070's */
+    return NULL;
+}
+
+/*
+ * A put right after a get of the same key reuses the get's slot (rule 5 of
+ * tree_index.c); every way that slot can go stale in between must send the
+ * put down the tree instead: an insert or a delete in the tree, a put of
+ * another key, another tree (also one made at a freed tree's address),
+ * another thread's get.
+ */
+static void test_get_then_put(void)
+{
+    idx_tree *a, *b;
+    ASSERT_OK(idx_tree_new(&a));
+    ASSERT_OK(idx_tree_new(&b));
+    char key[16];
+    for (int i = 0; i < 200; i++) {
+        snprintf(key, sizeof key, "k%03d", i);
+        ASSERT_OK(put_s(a, key, R(2 + i, 0)));
+    }
+    int64_t rev = 1000;
+    /* the plain case */
+    ASSERT_EQ_INT(latest(a, "k100"), 102);
+    ASSERT_OK(put_s(a, "k100", R(++rev, 0)));
+    ASSERT_EQ_INT(latest(a, "k100"), rev);
+    /* an insert before the key in its leaf shifts the slots */
+    ASSERT_EQ_INT(latest(a, "k101"), 103);
+    ASSERT_OK(put_s(a, "k1005", R(++rev, 0)));
+    ASSERT_OK(put_s(a, "k101", R(++rev, 0)));
+    ASSERT_EQ_INT(latest(a, "k1005"), rev - 1);
+    ASSERT_EQ_INT(latest(a, "k101"), rev);
+    /* a put of another key than the one got */
+    ASSERT_EQ_INT(latest(a, "k102"), 104);
+    ASSERT_OK(put_s(a, "k103", R(++rev, 0)));
+    ASSERT_EQ_INT(latest(a, "k102"), 104);
+    ASSERT_EQ_INT(latest(a, "k103"), rev);
+    /* a delete (compaction empties keys): tombstone k000..k049, compact past them */
+    for (int i = 0; i < 50; i++) {
+        snprintf(key, sizeof key, "k%03d", i);
+        ASSERT_OK(idx_tree_tombstone(a, key, strlen(key), R(++rev, 0)));
+    }
+    ASSERT_EQ_INT(latest(a, "k060"), 62);
+    idx_rev_set *keep = NULL;
+    ASSERT_OK(idx_tree_compact(a, rev, &keep));
+    idx_rev_set_free(keep);
+    ASSERT_EQ_INT(idx_tree_count(a), 151);
+    ASSERT_OK(put_s(a, "k060", R(++rev, 0)));
+    ASSERT_EQ_INT(latest(a, "k060"), rev);
+    /* another tree: a's slot must not be written through b */
+    ASSERT_EQ_INT(latest(a, "k150"), 152);
+    ASSERT_OK(put_s(b, "k150", R(++rev, 0)));
+    ASSERT_EQ_INT(latest(a, "k150"), 152);
+    ASSERT_EQ_INT(latest(b, "k150"), rev);
+    ASSERT_EQ_INT(idx_tree_count(b), 1);
+    /* a tree freed after the get, a new one (maybe at its address) */
+    ASSERT_EQ_INT(latest(b, "k150"), rev);
+    idx_tree_free(b);
+    ASSERT_OK(idx_tree_new(&b));
+    ASSERT_OK(put_s(b, "k150", R(++rev, 0)));
+    ASSERT_EQ_INT(idx_tree_count(b), 1);
+    ASSERT_EQ_INT(latest(b, "k150"), rev);
+    /* another thread's get between this thread's get and put */
+    ASSERT_EQ_INT(latest(a, "k010"), 0); /* k010 was compacted away: no finger */
+    ASSERT_EQ_INT(latest(a, "k120"), 122);
+    finger_thread ft = { a, -1 };
+    pthread_t th;
+    ASSERT_TRUE(pthread_create(&th, NULL, finger_other_thread, &ft) == 0);
+    ASSERT_TRUE(pthread_join(th, NULL) == 0);
+    ASSERT_OK(ft.rc);
+    ASSERT_EQ_INT(latest(a, "k010"), 900);
+    ASSERT_OK(put_s(a, "k120", R(++rev, 0)));
+    ASSERT_EQ_INT(latest(a, "k120"), rev);
+    ASSERT_EQ_INT(latest(a, "k020"), 0);
+    check_tree(a);
+    check_tree(b);
+    idx_tree_free(a);
+    idx_tree_free(b);
+}
+
 int main(void)
 {
     HARNESS_BEGIN(99);
     RUN(test_get);
+    RUN(test_get_then_put);
     RUN(test_range);
     RUN(test_range_page);
     RUN(test_tombstone);

@@ -141,36 +141,38 @@ _rt_refused() {
     return 1
 }
 
-# _rt_rev LINE: the N of "WHAT rev=N ...".
-_rt_rev() {
-    local rev=${1#* rev=}
-    echo "${rev%% *}"
+# _rt_query LINE: for a query line (status/get/hashkv rev=N ...), set
+# what (its first word) and rev (N) and return 0; other lines (kv, lease)
+# return 1. No subshell: answer files hold long kv lines.
+_rt_query() {
+    [[ $1 =~ ^(status|get|hashkv)\ rev=(-?[0-9]+) ]] || return 1
+    what=${BASH_REMATCH[1]} rev=${BASH_REMATCH[2]}
 }
 
 # Both ask every query first, keeping each JSON answer in its own file and
 # a manifest of what to print; one etcd_rt_json.py batch then prints them.
 etcd_answers() {
-    local q=$1 line rev id n=0 t="$ETCD_TMP/answers"
+    local q=$1 line what rev id n=0 t="$ETCD_TMP/answers"
     local -a at
     rm -rf "$t" && mkdir "$t" || return 1
     while read -r line; do
-        rev=$(_rt_rev "$line")
+        _rt_query "$line" || continue
         at=()
         [ "$rev" = 0 ] || at=(--rev "$rev")
         n=$((n + 1))
-        case $line in
-        status\ *)
+        case $what in
+        status)
             etcdctl_rt endpoint status -w json >"$t/$n.json" || return 1
             printf 'status %q\n' "$t/$n.json"
             ;;
-        get\ rev=*)
+        get)
             if etcdctl_rt get --prefix "" "${at[@]}" -w json >"$t/$n.json" 2>"$t/err"; then
                 printf 'get %s %q\n' "$rev" "$t/$n.json"
             else
                 _rt_refused "$t/err" get "$rev" || return 1
             fi
             ;;
-        hashkv\ rev=*)
+        hashkv)
             if etcdctl_rt endpoint hashkv "${at[@]}" -w json >"$t/$n.json" 2>"$t/err"; then
                 printf 'hashkv %s %q\n' "$rev" "$t/$n.json"
             else
@@ -194,22 +196,22 @@ etcd_answers() {
 }
 
 strata_answers() {
-    local q=$1 db=$2 line rev t="$ETCD_TMP/answers" rc n=0
+    local q=$1 db=$2 line what rev t="$ETCD_TMP/answers" rc n=0
     shift 2
     local -a opt=("$@") at
     rm -rf "$t" && mkdir "$t" || return 1
     while read -r line; do
-        rev=$(_rt_rev "$line")
+        _rt_query "$line" || continue
         at=()
         [ "$rev" = 0 ] || at=(--rev "$rev")
         n=$((n + 1))
-        case $line in
-        status\ *)
+        case $what in
+        status)
             "$STRATA" etcd status --json "${opt[@]}" "$db" >"$t/$n.json" 2>"$t/err" ||
                 { sed -n '1,5p' "$t/err" >&2; return 1; }
             printf 'status %q\n' "$t/$n.json"
             ;;
-        get\ rev=*)
+        get)
             "$STRATA" etcd get --prefix "${at[@]}" --json "${opt[@]}" "$db" "" >"$t/$n.json" 2>"$t/err"
             rc=$?
             if [ "$rc" -eq 0 ]; then
@@ -219,7 +221,7 @@ strata_answers() {
                 return 1
             fi
             ;;
-        hashkv\ rev=*)
+        hashkv)
             "$STRATA" etcd hashkv "${at[@]}" --json "${opt[@]}" "$db" >"$t/$n.json" 2>"$t/err"
             rc=$?
             if [ "$rc" -eq 0 ]; then

@@ -11,7 +11,9 @@
 # new writes: the same continuation through etcdctl and through strata's API
 # (a put, a txn, a leased put, a revoke) leaves both answering the same.
 # Last, strata reads the db etcd wrote (a copy, the member stopped) and
-# answers the same again.
+# answers the same again. `strata etcd status/get/hashkv/leases --json`
+# give the writer's answers on its db and on the snapshot, and etcd's on
+# the stopped member's data dir.
 #
 # Answers are compared in etcd_rt_json.py's canonical form (etcdctl's JSON
 # parsed; the writer prints strata's side in that form): etcd_rt_lib.sh's
@@ -37,6 +39,14 @@ grep -q '^lease id=7587869178398349060 ' "$W/strata.ans" || fail "the writer's l
 # 2. snapshot with the trailer; etcdctl restores it into a new data dir.
 "$strata" snapshot --trailer "$W/strata.db" -o "$W/strata.snap" >/dev/null ||
     { fail "strata snapshot --trailer"; exit 1; }
+# strata etcd reads the db and the snapshot as the writer did
+for f in strata.db strata.snap; do
+    if strata_answers "$W/strata.ans" "$W/$f" >"$W/cli.ans"; then
+        same "strata etcd on $f answers as the writer" "$W/strata.ans" "$W/cli.ans"
+    else
+        fail "strata etcd on $f"
+    fi
+done
 etcd_restore "$W/strata.snap" "$W/m1" >"$W/restore.log" 2>&1 ||
     { fail "etcdctl snapshot restore: $(tail -n 3 "$W/restore.log")"; exit 1; }
 
@@ -63,6 +73,11 @@ etcd_stop || fail "etcd did not stop cleanly"
 cp "$(etcd_db)" "$W/etcd.db"
 "$writer" show "$W/etcd.db" >"$W/strata.on_etcd.ans" || fail "etcd_rt_writer show on etcd's db"
 same "strata on etcd's db after the new writes" "$W/strata.on_etcd.ans" "$W/etcd.more.ans"
+if strata_answers "$W/strata.more.ans" "$ETCD_DATA_DIR" >"$W/cli.more.ans"; then
+    same "strata etcd on etcd's data dir after the new writes" "$W/etcd.more.ans" "$W/cli.more.ans"
+else
+    fail "strata etcd on etcd's data dir"
+fi
 
 echo "figure: etcd round trip 2 (strata -> etcd): $(grep -c '^kv ' "$W/strata.ans") kvs at" \
     "$(grep -c '^get ' "$W/strata.ans") revisions, $(grep -c '^lease ' "$W/strata.ans") leases," \

@@ -322,10 +322,69 @@ static void test_random_model(void)
     mt_close(&m);
 }
 
+/*
+ * One result filled again and again (its storage is reused up to 256 KiB,
+ * a bigger one is given back): every answer is whole and only its own,
+ * whatever the previous one held (a big range, a hit, a miss, an error).
+ */
+static void test_result_reuse(void)
+{
+    mt_store m;
+    mt_open(&m, "reuse.db");
+    char key[16], val[1024];
+    memset(val, 'v', sizeof val);
+    for (int i = 0; i < 600; i++) { /* 600 x 1 KiB: a result past 256 KiB */
+        snprintf(key, sizeof key, "k%04d", i);
+        val[0] = (char)('a' + i % 26);
+        ASSERT_OK(mvcc_store_put(m.s, key, strlen(key), val, sizeof val, 0, NULL));
+    }
+    mt_put(m.s, "small", "s");
+    mvcc_range_result r;
+    mvcc_range_result_init(&r);
+    mt_text t;
+    for (int round = 0; round < 3; round++) {
+        ASSERT_OK(mvcc_store_range(m.s, "k", 1, "l", 1, NULL, &r));
+        ASSERT_EQ_INT(r.n, 600);
+        ASSERT_EQ_INT(r.count, 600);
+        for (size_t i = 0; i < r.n; i++) {
+            snprintf(key, sizeof key, "k%04d", (int)i);
+            ASSERT_EQ_INT(r.kvs[i].key_len, strlen(key));
+            ASSERT_TRUE(memcmp(r.kvs[i].key, key, strlen(key)) == 0);
+            ASSERT_EQ_INT(r.kvs[i].value_len, sizeof val);
+            ASSERT_EQ_INT(r.kvs[i].value[0], 'a' + (int)i % 26);
+            ASSERT_EQ_INT(r.kvs[i].value[sizeof val - 1], 'v');
+        }
+        ASSERT_OK(mvcc_store_range(m.s, "small", 5, NULL, 0, NULL, &r));
+        ASSERT_EQ_STR(mt_render(&r, &t), "rev=602 count=1 small=s@602/602/1/0");
+        ASSERT_OK(mvcc_store_range(m.s, "small", 5, NULL, 0, NULL, &r)); /* kept storage */
+        ASSERT_EQ_STR(mt_render(&r, &t), "rev=602 count=1 small=s@602/602/1/0");
+        ASSERT_OK(mvcc_store_range(m.s, "nope", 4, NULL, 0, NULL, &r));
+        ASSERT_EQ_STR(mt_render(&r, &t), "rev=602 count=0");
+        mvcc_range_options o = { .rev = 603 };
+        ASSERT_RC(mvcc_store_range(m.s, "small", 5, NULL, 0, &o, &r), MVCC_EFUTUREREV);
+        ASSERT_EQ_INT(r.n, 0);
+        ASSERT_OK(mvcc_store_range(m.s, "k0007", 5, NULL, 0, NULL, &r));
+        ASSERT_EQ_INT(r.n, 1);
+        ASSERT_EQ_INT(r.kvs[0].value[0], 'a' + 7);
+    }
+    /* the same through a read transaction (zero copy into its view) */
+    mvcc_txn *tx;
+    ASSERT_OK(mvcc_txn_read_begin(m.s, &tx));
+    ASSERT_OK(mvcc_txn_range(tx, "k", 1, "l", 1, NULL, &r));
+    ASSERT_EQ_INT(r.n, 600);
+    ASSERT_OK(mvcc_txn_range(tx, "small", 5, NULL, 0, NULL, &r));
+    ASSERT_EQ_STR(mt_render(&r, &t), "rev=602 count=1 small=s@602/602/1/0");
+    ASSERT_OK(mvcc_txn_end(tx, NULL));
+    mvcc_range_result_release(&r);
+    ASSERT_TRUE(r.kvs == NULL && r.n == 0);
+    mt_close(&m);
+}
+
 int main(void)
 {
     HARNESS_BEGIN(1);
     RUN(test_basic);
+    RUN(test_result_reuse);
     RUN(test_txn);
     RUN(test_read_isolation);
     RUN(test_restore_reopen);

@@ -245,7 +245,7 @@ expect_rc 2 "an empty key alone" "$S" etcd get "$T/t.db" ""
 expect_rc 2 "an unknown subcommand" "$S" etcd frobnicate "$T/t.db"
 expect_rc 0 "etcd --help" "$S" etcd --help
 expect_out "example" "etcd --help shows an example"
-for c in status get history leases hashkv; do
+for c in status get history leases hashkv compact dump; do
     expect_rc 0 "etcd $c --help" "$S" etcd "$c" --help
     expect_out "example" "etcd $c --help shows an example"
 done

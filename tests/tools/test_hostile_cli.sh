@@ -167,6 +167,13 @@ expect_refused "compact --tx-max-size of buckets sharing a subtree" "$S" compact
 checks=$((checks + 1))
 [ ! -e "$T/sh2.db" ] || fail "compact --tx-max-size left a destination"
 expect_refused "hash of buckets sharing a subtree" "$S" hash "$T/shared.db"
+expect_err "page [0-9]+: reached twice" "hash names the page"
+expect_refused "dump of buckets sharing a subtree" "$S" dump "$T/shared.db"
+expect_err "page [0-9]+: reached twice" "dump names the page"
+expect_refused "dump --json of buckets sharing a subtree" "$S" dump --json "$T/shared.db"
+expect_err "page [0-9]+: reached twice" "dump --json names the page"
+checks=$((checks + 1))
+[ ! -s "$T/out" ] || fail "dump --json printed a document of a shared subtree"
 sum_before=$(cksum <"$T/shared.db")
 expect_refused "defrag of buckets sharing a subtree" "$S" defrag "$T/shared.db"
 expect_eq "$(cksum <"$T/shared.db")" "$sum_before" "defrag left the file as it was"
@@ -197,6 +204,9 @@ expect_err "out of order" "compact says the keys are out of order"
 checks=$((checks + 1))
 [ ! -e "$T/sw1.db" ] || fail "compact of disordered keys left a destination"
 expect_refused "dump of keys out of order" "$S" dump "$T/swapped.db"
+expect_err "page [0-9]+: keys out of order" "dump names the leaf"
+expect_refused "dump --json of keys out of order" "$S" dump --json "$T/swapped.db"
+expect_err "page [0-9]+: keys out of order" "dump --json names the leaf"
 expect_rc 1 "check agrees on the disorder" "$S" check "$T/swapped.db"
 
 # --- 5: a freelist whose ids are out of order -----------------------------------

@@ -282,8 +282,17 @@ static int fail(const char *what, int rc)
  * getrusage's ru_maxrss), so the chain's peak is kept here. */
 static double chain_peak_mib;
 
+/* --phase-times: each phase's measured window on CLOCK_MONOTONIC, for
+ * `perf record -k CLOCK_MONOTONIC` and `perf report --time START,END`
+ * (docs/bench-mvcc.md's per-phase profiles). */
+static bool phase_times;
+
 static void report(const char *name, double ops, double wall, const char *path, const char *extra)
 {
+    if (phase_times) {
+        double end = (double)bm_mono_ns() / 1e9;
+        fprintf(stderr, "# phase %s %.6f,%.6f\n", name, end - wall, end);
+    }
     double rss = bm_rss_mib();
     if (rss > chain_peak_mib)
         chain_peak_mib = rss;
@@ -815,7 +824,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: strata bench mvcc [-n N] [-k K] [--scale F] [-w M1,...] [--dir DIR]\n"
-            "                         [--pace-us US] [--keep]\n\n"
+            "                         [--pace-us US] [--keep] [--phase-times]\n\n"
             "docs/bench.md's M1..M8 over the mvcc store (peer: peers/etcd/mvccbench), etcd's\n"
             "backend defaults (batch interval 100 ms, limit 10,000, a sync per commit).\n"
             "  -n N         M1/M8 puts (default 1000000)\n"
@@ -824,7 +833,9 @@ static void usage(FILE *out)
             "  -w LIST      workloads, comma-separated (default M1,...,M8; M2..M7 run after M1)\n"
             "  --dir DIR    data directory (default /tmp/stratabench-mvcc)\n"
             "  --pace-us US M5/M6 concurrent putter's interval (default 1000, the peer's)\n"
-            "  --keep       keep the files\n\n"
+            "  --keep       keep the files\n"
+            "  --phase-times  print each phase's window on CLOCK_MONOTONIC to stderr\n"
+            "               (\"# phase M2 START,END\", for perf report --time)\n\n"
             "Output: NAME OPS_PER_S WALL_S FILE_MIB key=value... per workload, then\n"
             "peak_rss_mib.\n\n"
             "example:\n  $ strata bench mvcc --scale 0.1 --dir /tmp/bench\n");
@@ -842,12 +853,13 @@ int bench_mvcc(int argc, char **argv)
     double scale = 1.0;
     const char *list = "M1,M2,M3,M4,M5,M6,M7,M8";
     mcfg c = { .dir = "/tmp/stratabench-mvcc" };
-    enum { OPT_DIR = 1000, OPT_SCALE, OPT_KEEP, OPT_PACE };
+    enum { OPT_DIR = 1000, OPT_SCALE, OPT_KEEP, OPT_PACE, OPT_PHASES };
     static const struct option longopts[] = {
         { "dir", required_argument, NULL, OPT_DIR },
         { "scale", required_argument, NULL, OPT_SCALE },
         { "pace-us", required_argument, NULL, OPT_PACE },
         { "keep", no_argument, NULL, OPT_KEEP },
+        { "phase-times", no_argument, NULL, OPT_PHASES },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -880,6 +892,9 @@ int bench_mvcc(int argc, char **argv)
             break;
         case OPT_KEEP:
             c.keep = true;
+            break;
+        case OPT_PHASES:
+            phase_times = true;
             break;
         case 'h':
             usage(stdout);

@@ -74,42 +74,63 @@ static ssize_t count_write(void *c, const char *buf, size_t n)
     return w == n ? (ssize_t)n : -1;
 }
 
-static int json_bucket(bolt_bucket *b, json_t *obj);
+/*
+ * The --json document, built by bolt_tx_walk (the walk behind the text
+ * dump: each page entered once, keys in order, a damaged file stopped with
+ * the page named). stack[d] is the object whose keys and buckets depth d
+ * fills: the document at 0, then each bucket entered.
+ */
+typedef struct json_walk {
+    json_t **stack;
+    size_t n, cap;
+} json_walk;
 
-typedef struct each_ctx {
-    bolt_bucket *b;
-    json_t *keys, *buckets;
-    int rc;
-} each_ctx;
-
-static int json_each(void *arg, bolt_val key, bolt_val value)
+static int json_key(void *arg, int depth, bolt_val key, bolt_val value)
 {
-    each_ctx *e = arg;
-    if (value.data != NULL) {
-        json_t *kv = json_object();
-        cli_json_set(kv, "key", cli_json_bytes(key.data, key.size, CLI_FORMAT_AUTO));
-        cli_json_set(kv, "value", cli_json_bytes(value.data, value.size, CLI_FORMAT_AUTO));
-        cli_json_append(e->keys, kv);
-        return 0;
-    }
-    bolt_bucket *child;
-    int rc = bolt_bucket_open(e->b, key, &child);
-    if (rc != 0)
-        return rc;
-    json_t *obj = json_object();
-    cli_json_set(obj, "name", cli_json_bytes(key.data, key.size, CLI_FORMAT_AUTO));
-    cli_json_set(obj, "sequence", cli_json_u64(bolt_bucket_sequence(child)));
-    cli_json_append(e->buckets, obj);
-    return json_bucket(child, obj);
+    (void)depth;
+    json_walk *j = arg;
+    json_t *kv = json_object();
+    cli_json_set(kv, "key", cli_json_bytes(key.data, key.size, CLI_FORMAT_AUTO));
+    cli_json_set(kv, "value", cli_json_bytes(value.data, value.size, CLI_FORMAT_AUTO));
+    cli_json_append(json_object_get(j->stack[j->n - 1], "keys"), kv);
+    return 0;
 }
 
-/* Fill obj's keys and buckets with b's content, recursively. */
-static int json_bucket(bolt_bucket *b, json_t *obj)
+static json_t *json_container(void)
 {
-    each_ctx e = { b, json_array(), json_array(), 0 };
-    cli_json_set(obj, "keys", e.keys);
-    cli_json_set(obj, "buckets", e.buckets);
-    return bolt_bucket_for_each(b, json_each, &e);
+    json_t *obj = json_object();
+    cli_json_set(obj, "keys", json_array());
+    cli_json_set(obj, "buckets", json_array());
+    return obj;
+}
+
+static int json_bucket_begin(void *arg, int depth, bolt_val name, uint64_t sequence)
+{
+    (void)depth;
+    json_walk *j = arg;
+    if (j->n == j->cap) {
+        size_t cap = j->cap * 2;
+        json_t **s = realloc(j->stack, cap * sizeof *s);
+        if (s == NULL)
+            return -ENOMEM;
+        j->stack = s;
+        j->cap = cap;
+    }
+    json_t *obj = json_object();
+    cli_json_set(obj, "name", cli_json_bytes(name.data, name.size, CLI_FORMAT_AUTO));
+    cli_json_set(obj, "sequence", cli_json_u64(sequence));
+    cli_json_set(obj, "keys", json_array());
+    cli_json_set(obj, "buckets", json_array());
+    cli_json_append(json_object_get(j->stack[j->n - 1], "buckets"), obj);
+    j->stack[j->n++] = obj; /* borrowed: its parent's array owns it */
+    return 0;
+}
+
+static int json_bucket_end(void *arg, int depth)
+{
+    (void)depth;
+    ((json_walk *)arg)->n--;
+    return 0;
 }
 
 typedef struct view_ctx {
@@ -122,8 +143,15 @@ static int dump_view(void *arg, bolt_db *db, bolt_tx *tx, FILE *out, FILE *err)
 {
     view_ctx *v = arg;
     if (v->o->json) {
-        json_t *doc = json_object();
-        int rc = json_bucket(bolt_tx_root(tx), doc);
+        static const bolt_walk_fns fns = { json_key, json_bucket_begin, json_bucket_end };
+        json_t *doc = json_container();
+        json_walk j = { malloc(16 * sizeof *j.stack), 1, 16 };
+        int rc = -ENOMEM;
+        if (j.stack != NULL) {
+            j.stack[0] = doc;
+            rc = bolt_tx_walk(tx, &fns, &j);
+        }
+        free(j.stack);
         if (rc != 0) {
             json_decref(doc);
             return cli_report_db(err, "dump", v->path, db, rc);

@@ -99,6 +99,9 @@ static const etcd_sub subs[] = {
       "every stored revision of a key (or prefix), generation by generation" },
     { "leases", etcd_leases, &etcd_leases_spec, "leases: ID, TTLs, attached keys" },
     { "hashkv", etcd_hashkv, &etcd_hashkv_spec, "etcd's HashKV at a revision" },
+    { "compact", etcd_compact, &etcd_compact_spec,
+      "compact a stopped member's db to a revision (as etcd does)" },
+    { "dump", etcd_dump, &etcd_dump_spec, "every bucket, records decoded with --decode" },
 };
 #define N_SUBS (sizeof subs / sizeof subs[0])
 
@@ -116,6 +119,7 @@ static const cli_option etcd_all_options[] = {
     { "keys-only", ETCD_OPT_KEYS_ONLY, NULL, "get: keys without values", NULL },
     { "count-only", ETCD_OPT_COUNT_ONLY, NULL, "get: only the number of keys", NULL },
     { "keys", ETCD_OPT_KEYS, NULL, "leases: list each lease's attached keys", NULL },
+    { "decode", ETCD_OPT_DECODE, NULL, "dump: decode every record etcd's schema defines", NULL },
     { NULL, 0, NULL, NULL, NULL },
 };
 
@@ -134,6 +138,8 @@ const cli_command_spec cmd_etcd_spec = {
              "  history  [--prefix] DB KEY: every stored revision of the key(s)\n"
              "  leases   [--keys] DB: ID, granted TTL, checkpointed TTL, keys\n"
              "  hashkv   [--rev N] DB: etcd's HashKV\n"
+             "  compact  DB REV: compact a stopped member's db (etcd's marks, physical)\n"
+             "  dump     [--decode] DB: every bucket, records decoded\n"
              "DB is a db file, a member dir (DIR/snap/db), a data dir (DIR/member/snap/db)\n"
              "or an etcd snapshot (its SHA-256 trailer is verified first). Read commands\n"
              "open it read-only and never write; --live reads a file a running etcd holds.\n"

@@ -243,6 +243,13 @@ static int hash_once(const cli_opts *o, const char *path, const hash_args *a,
                                       : "the file has a plain key at the top level",
                 cli_status_name(rc));
         code = CLI_FINDING;
+    } else if (rc == BOLT_ECORRUPT) {
+        char why[256];
+        backend_last_corruption(be, why, sizeof why);
+        fprintf(stderr, "strata hash: %s: %s (%s)%s%s; 'strata check' lists every problem\n",
+                cli_path_shown(path), cli_strerror(rc), cli_status_name(rc),
+                why[0] != '\0' ? ": " : "", why);
+        code = cli_exit_for(rc);
     } else if (rc != 0) {
         code = cli_report("hash", path, rc);
     }
