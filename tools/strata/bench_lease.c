@@ -101,6 +101,14 @@ typedef struct putter {
     size_t n, cap;
     uint64_t max_ns;
     uint32_t rate; /* puts per second, paced; 0 = as fast as it can */
+    /*
+     * Puts slower than slow_ns while recording, by what the thread's context
+     * switches say happened during them: preempted (an involuntary switch:
+     * the CPU was taken away), blocked (a voluntary one: it slept on a lock),
+     * neither (it ran or spun the whole time).
+     */
+    uint64_t slow_ns;
+    size_t slow_preempted, slow_blocked, slow_running;
     int rc;
     pthread_t thread;
 } putter;
@@ -124,10 +132,13 @@ static void *putter_main(void *arg)
             }
         }
         snprintf(key, sizeof key, "putter-%04" PRIu64, i++ % 1000);
+        struct rusage r0, r1;
+        getrusage(RUSAGE_THREAD, &r0);
         uint64_t t0 = mono_ns();
         int64_t rev;
         int rc = mvcc_store_put(p->kv, key, strlen(key), "value-of-the-putter", 19, 0, &rev);
         uint64_t d = mono_ns() - t0;
+        getrusage(RUSAGE_THREAD, &r1);
         if (rc != 0) {
             p->rc = rc;
             break;
@@ -137,6 +148,14 @@ static void *putter_main(void *arg)
                 p->lat[p->n++] = d;
             if (d > p->max_ns)
                 p->max_ns = d;
+            if (p->slow_ns != 0 && d > p->slow_ns) {
+                if (r1.ru_nivcsw != r0.ru_nivcsw)
+                    p->slow_preempted++;
+                else if (r1.ru_nvcsw != r0.ru_nvcsw)
+                    p->slow_blocked++;
+                else
+                    p->slow_running++;
+            }
         }
     }
     return NULL;
@@ -166,6 +185,7 @@ static void putter_window(putter *p, bool on)
         atomic_store(&p->recording, false);
         p->n = 0;
         p->max_ns = 0;
+        p->slow_preempted = p->slow_blocked = p->slow_running = 0;
     }
     atomic_store(&p->recording, on);
 }
@@ -450,6 +470,7 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
     putter p;
     if ((rc = putter_start(&p, s.kv, 1 << 24, put_rate)) != 0)
         return fail("putter", rc);
+    p.slow_ns = 100000; /* puts over 100 us: what kept them (preempted / blocked / running) */
     /* The putter alone, for the TTL plus the time the expiry is allowed (5 s). */
     uint64_t window_ns = (ttl_s + 5) * 1000000000u;
     struct timespec tick = { 0, 10 * 1000000L };
@@ -460,6 +481,7 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
     putter_window(&p, false);
     putter_pcts base = putter_percentiles(&p);
     double base_p99 = base.p99;
+    size_t base_slow[3] = { p.slow_preempted, p.slow_blocked, p.slow_running };
     size_t base_n = p.n;
 
     /* The clock runs: expiry at thaw + ttl. */
@@ -487,6 +509,7 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
         return fail("poke", rc);
     lease_lessor_stats(s.l, &st);
     putter_pcts during = putter_percentiles(&p);
+    size_t exp_slow[3] = { p.slow_preempted, p.slow_blocked, p.slow_running };
     double exp_p99 = during.p99;
     size_t exp_n = p.n;
     int prc = putter_stop(&p);
@@ -499,7 +522,8 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
              "all_revoked_after_ttl_s=%.3f offered=%zu revoked=%" PRIu64 " leases_left=%zu "
              "put_p99_alone_us=%.1f put_p99_expiry_us=%.1f p99_ratio=%.2f puts_alone=%zu "
              "puts_expiry=%zu put_rate=%u rate=%u revoke_cpu_s=%.2f cpu_revokes_per_s=%.0f "
-             "put_p50_us=%.1f/%.1f put_p999_us=%.1f/%.1f put_max_us=%.0f/%.0f",
+             "put_p50_us=%.1f/%.1f put_p999_us=%.1f/%.1f put_max_us=%.0f/%.0f "
+             "puts_over_100us_preempted_blocked_running=%zu/%zu/%zu,%zu/%zu/%zu",
              m, ttl_s, setup_s,
              offered_at != 0 ? ((double)offered_at - (double)expiry_at) / 1e9 : -1.0,
              all_revoked_at != 0 ? ((double)all_revoked_at - (double)expiry_at) / 1e9 : -1.0,
@@ -509,7 +533,8 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
              st.auto_revoke_cpu_ns > 0
                      ? (double)st.auto_revoked * 1e9 / (double)st.auto_revoke_cpu_ns
                      : 0.0,
-             base.p50, during.p50, base.p999, during.p999, base.max, during.max);
+             base.p50, during.p50, base.p999, during.p999, base.max, during.max, base_slow[0],
+             base_slow[1], base_slow[2], exp_slow[0], exp_slow[1], exp_slow[2]);
     double wall = all_revoked_at != 0 ? (double)(all_revoked_at - expiry_at) / 1e9 : 0;
     line("L-expiry", (double)st.auto_revoked, wall, s.path, extra);
     if ((rc = stack_close(&s, keep)) != 0)
