@@ -223,6 +223,9 @@ static void end_vtx(backend *be)
 {
     backend__rbuf_unref(be->batch.view);
     be->batch.view = NULL;
+    be->vb = NULL;
+    be->vc = NULL; /* freed with vtx */
+    be->vb_len = 0;
     bolt_tx_rollback(be->vtx);
     be->vtx = NULL;
 }
@@ -418,10 +421,20 @@ int backend__commit(backend *be)
     return rc;
 }
 
-int backend__commit_pipelined_locked(backend *be)
+static uint64_t mono_ns(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int backend__commit_pipelined_locked(backend *be, uint64_t *held_ns)
+{
+    uint64_t t0 = held_ns != NULL ? mono_ns() : 0;
     bool started, sync;
     int rc = commit_begin(be, &started, &sync);
+    if (held_ns != NULL)
+        *held_ns = mono_ns() - t0; /* BEGIN; FINISH is shorter still */
     if (!started) {
         backend__batch_unlock(be);
         return rc;
@@ -431,6 +444,8 @@ int backend__commit_pipelined_locked(backend *be)
     if (sync) {
         rc = commit_write(be, ctx, seq);
         finish(be);
+        if (held_ns != NULL)
+            *held_ns = mono_ns() - t0;
         backend__batch_unlock(be);
         return rc;
     }
@@ -463,7 +478,7 @@ static int commit_pipelined(backend *be, bool only_if_pending)
         backend__batch_unlock(be);
         return 0;
     }
-    return backend__commit_pipelined_locked(be);
+    return backend__commit_pipelined_locked(be, NULL);
 }
 
 /* The commit thread after a commit: replay the log in slices (rule 9). */

@@ -95,7 +95,12 @@ struct backend {
     backend__rbuf *rbuf_new; /* batch_mu: while inflight, the changes since it began */
     backend__wlog *log;      /* batch_mu: writes not yet in batch.wtx (rule 9) */
     bolt_tx *vtx;            /* batch_mu: read tx on the committed state while logging */
-    pthread_cond_t idle_cv;  /* with batch_mu: a commit in flight finished */
+    /* batch_mu: the last bucket log-mode writes were checked in, with a cursor (on vtx) */
+    bolt_bucket *vb;
+    bolt_cursor *vc;
+    unsigned char vb_name[64];
+    size_t vb_len;
+    pthread_cond_t idle_cv; /* with batch_mu: a commit in flight finished */
     pthread_mutex_t cm_mu;
     pthread_cond_t cm_cv; /* with cm_mu: the bolt commit in flight returned */
     uint64_t cm_done_seq; /* cm_mu: the last commit whose bolt commit returned */
@@ -139,9 +144,11 @@ int backend__commit(backend *be);
  * nothing in its section (unlock's 2x-limit commit): rule 3's first end
  * under the lock, then the lock is RELEASED, the bolt commit runs, and the
  * lock is taken again only for the second end. Returns with batch_mu
- * released. 0 or an error.
+ * released. held_ns (may be NULL) gets how long the lock was held for
+ * BEGIN (for a commit that had to stay synchronous, for all of it). 0 or
+ * an error.
  */
-int backend__commit_pipelined_locked(backend *be);
+int backend__commit_pipelined_locked(backend *be, uint64_t *held_ns);
 /*
  * Rule 10: make batch.wtx hold every write (wait for the commit in flight
  * holding the lock, finish it, replay the whole log). batch_mu held. 0 or

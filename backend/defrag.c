@@ -3,8 +3,9 @@
  *
  * Phases (each edge names what drives it):
  *
- *   START  (batch lock, short): commit what is pending, begin a bolt read
- *          transaction at txid T, start the change log
+ *   START  (batch lock, short): start the change log and commit what is
+ *          pending (pipelined: the lock is released while bolt writes it
+ *          out), then begin a bolt read transaction at txid T
  *     |
  *   COPY   (no lock): every top-level bucket of T, key order, into
  *          path + ".defrag.tmp" with fill percent 1.0 (sequential puts fill
@@ -174,7 +175,17 @@ typedef struct dst {
     bool changed;  /* the open transaction changed something */
     bool sync;     /* sync the copy before the rename (the db's no_sync not set) */
     uint64_t total;
+    const backend *be;    /* its progress callback (backend_options.progress) */
+    uint64_t pairs_total; /* pairs in the source's buckets (the visited counts) */
 } dst;
+
+#define PROGRESS_PAIRS 4096 /* pairs between progress calls */
+
+static void pages_progress(void *arg, uint64_t done, uint64_t total)
+{
+    const backend *be = arg;
+    be->opt.progress(be->opt.progress_arg, "pages checked", done, total);
+}
 
 static int dst_begin(dst *d)
 {
@@ -246,19 +257,23 @@ static int copy_pair(void *arg, bolt_val key, bolt_val value)
     d->changed = true;
     d->puts++;
     d->total++;
+    if (d->total % PROGRESS_PAIRS == 0 && d->be->opt.progress != NULL)
+        d->be->opt.progress(d->be->opt.progress_arg, "keys copied", d->total, d->pairs_total);
     return dst_maybe_commit(d);
 }
 
-/* Copy bucket `name` of src (a bolt tx) into the copy, whole. */
+/*
+ * Copy bucket `name` of src (a bolt tx) into the copy, whole; its pages are
+ * entered into seen first, unless seen is NULL (copy_all entered them).
+ */
 static int copy_bucket(dst *d, bolt_tx *src, bolt_visited *seen, bolt_val name)
 {
     bolt_bucket *sb;
     int rc = bolt_tx_bucket(src, name, &sb);
     if (rc != 0)
         return rc == BOLT_NOTFOUND ? BACKEND_ENOTBUCKET : rc; /* a plain key at the top */
-    rc = bolt_visited_add(seen, sb); /* each source page once: a shared subtree is BOLT_ECORRUPT */
-    if (rc != 0)
-        return rc;
+    if (seen != NULL && (rc = bolt_visited_add(seen, sb)) != 0)
+        return rc; /* each source page once: a shared subtree is BOLT_ECORRUPT */
     rc = dst_use(d, name, true);
     d->changed = true;
     if (rc == 0)
@@ -268,12 +283,20 @@ static int copy_bucket(dst *d, bolt_tx *src, bolt_visited *seen, bolt_val name)
     return rc;
 }
 
+/*
+ * Two passes over the top-level buckets: enter every bucket's pages first
+ * (bolt_visited: each source page once, a shared subtree is BOLT_ECORRUPT
+ * before anything is copied; and the pairs are counted, for progress), then
+ * copy them.
+ */
 static int copy_all(dst *d, bolt_tx *src)
 {
     bolt_visited *seen;
     int rc = bolt_visited_new(src, &seen);
     if (rc != 0)
         return rc;
+    if (d->be->opt.progress != NULL)
+        bolt_visited_set_progress(seen, pages_progress, (void *)d->be);
     rc = bolt_visited_add(seen, bolt_tx_root(src));
     bolt_cursor *c;
     if (rc == 0)
@@ -284,18 +307,37 @@ static int copy_all(dst *d, bolt_tx *src)
     }
     bolt_val k, v;
     rc = bolt_cursor_first(c, &k, &v);
-    /* Loop invariant: every bucket before k is in the copy. */
+    /* First pass. Loop invariant: every bucket before k is in seen. */
     while (rc == 0) {
+        bolt_bucket *sb;
         if (v.data != NULL) {
             rc = BACKEND_ENOTBUCKET; /* a plain key at the top */
             break;
         }
-        rc = copy_bucket(d, src, seen, k);
+        rc = bolt_tx_bucket(src, k, &sb);
+        if (rc == 0)
+            rc = bolt_visited_add(seen, sb);
+        if (rc == 0)
+            rc = bolt_cursor_next(c, &k, &v);
+    }
+    if (rc == BOLT_NOTFOUND) {
+        bolt_visited_counts n;
+        bolt_visited_counts_get(seen, &n);
+        d->pairs_total = n.pairs;
+        if (d->be->opt.progress != NULL)
+            d->be->opt.progress(d->be->opt.progress_arg, "pages checked", n.pages, n.pages);
+        rc = bolt_cursor_first(c, &k, &v);
+    }
+    /* Second pass. Loop invariant: every bucket before k is in the copy. */
+    while (rc == 0) {
+        rc = copy_bucket(d, src, NULL, k);
         if (rc == 0)
             rc = bolt_cursor_next(c, &k, &v);
     }
     bolt_cursor_close(c);
     bolt_visited_free(seen);
+    if (rc == BOLT_NOTFOUND && d->be->opt.progress != NULL)
+        d->be->opt.progress(d->be->opt.progress_arg, "keys copied", d->total, d->pairs_total);
     return rc == BOLT_NOTFOUND ? 0 : rc;
 }
 
@@ -470,7 +512,7 @@ int backend_defrag(backend *be, backend_defrag_stats *stp)
 {
     backend_defrag_stats st = { 0 };
     uint64_t begin = wall_ns();
-    dst d = { 0 };
+    dst d = { .be = be };
     bolt_tx *src = NULL;
     backend__dbref *src_ref = NULL;
     char *tmp = backend__path_with(be->path, BACKEND_TMP_SUFFIX);
@@ -487,24 +529,37 @@ int backend_defrag(backend *be, backend_defrag_stats *stp)
     uint64_t t0 = wall_ns();
     if (rc == 0)
         rc = be->defragging ? BACKEND_EDEFRAGBUSY : backend__batch_usable(&be->batch);
-    if (rc == 0)
-        rc = backend__commit(be);
-    if (rc == 0)
-        rc = bolt_tx_begin(be->cur->db, 0, &src);
-    if (rc == 0) {
-        pthread_mutex_lock(&be->snap_mu);
-        src_ref = be->cur;
-        src_ref->refs++;
-        pthread_mutex_unlock(&be->snap_mu);
-        be->dlog = log;
-        log = NULL;
-        be->defragging = true;
-    }
-    stall_end(&st, t0);
-    backend__batch_unlock(be);
     if (rc != 0) {
+        stall_end(&st, t0);
+        backend__batch_unlock(be);
         strata_free(tmp);
         strata_free(log);
+        return rc;
+    }
+    /* Rule 1: every write from here on is logged; the commit covers all before. */
+    be->dlog = log;
+    log = NULL;
+    be->defragging = true;
+    uint64_t held = 0;
+    rc = backend__commit_pipelined_locked(be, &held); /* releases the lock */
+    st.stall_ns = held;
+    if (rc == 0) {
+        pthread_mutex_lock(&be->snap_mu);
+        rc = bolt_tx_begin(be->cur->db, 0, &src);
+        if (rc == 0) {
+            src_ref = be->cur;
+            src_ref->refs++;
+        }
+        pthread_mutex_unlock(&be->snap_mu);
+    }
+    if (rc != 0) {
+        backend__batch_lock(be);
+        log = be->dlog;
+        be->dlog = NULL;
+        be->defragging = false;
+        backend__batch_unlock(be);
+        strata_free(tmp);
+        log_free(log);
         return rc;
     }
 

@@ -14,6 +14,10 @@
  *   4. Each page is read once (bolt_visited): a damaged file whose buckets
  *      share a subtree fails with BOLT_ECORRUPT, the page named
  *      (backend_last_corruption).
+ *   5. Progress (backend_options.progress): every top-level bucket is
+ *      entered (rule 4's walk, "pages checked") before any is hashed, so
+ *      the pairs to hash are counted first; then "keys hashed" of that
+ *      count.
  */
 #include <string.h>
 
@@ -28,7 +32,18 @@ typedef struct hash_state {
     bolt_val bucket;
     const backend_hash_ignore *ign;
     size_t nign;
+    const backend *be;    /* rule 5: its progress callback */
+    uint64_t done, total; /* pairs hashed, pairs in all buckets */
 } hash_state;
+
+#define PROGRESS_PAIRS 4096 /* pairs between progress calls */
+
+/* Rule 5, first pass: the visited set's pages. */
+static void pages_progress(void *arg, uint64_t done, uint64_t total)
+{
+    const backend *be = arg;
+    be->opt.progress(be->opt.progress_arg, "pages checked", done, total);
+}
 
 static bool val_eq(bolt_val a, bolt_val b)
 {
@@ -45,12 +60,14 @@ static int hash_pair(void *arg, bolt_val key, bolt_val value)
             return 0;
     h->crc = strata_crc32c(h->crc, key.data, key.size);
     h->crc = strata_crc32c(h->crc, value.data, value.size);
+    if (++h->done % PROGRESS_PAIRS == 0 && h->be->opt.progress != NULL)
+        h->be->opt.progress(h->be->opt.progress_arg, "keys hashed", h->done, h->total);
     return 0;
 }
 
 int backend_hash(backend *be, const backend_hash_ignore *ignores, size_t n, uint32_t *out)
 {
-    hash_state h = { 0, { NULL, 0 }, ignores, n };
+    hash_state h = { 0, { NULL, 0 }, ignores, n, be, 0, 0 };
     if (ignores == NULL) {
         h.ign = default_ignores;
         h.nign = sizeof default_ignores / sizeof default_ignores[0];
@@ -68,9 +85,12 @@ int backend_hash(backend *be, const backend_hash_ignore *ignores, size_t n, uint
     pthread_mutex_unlock(&be->snap_mu);
     if (rc != 0)
         return rc;
-    /* Rule 4: each page once (a shared subtree or a cycle is BOLT_ECORRUPT, never hashed twice). */
+    /* Rule 4: each page once (a shared subtree or a cycle is BOLT_ECORRUPT, never hashed twice);
+     * rule 5: every bucket is entered before any is hashed, so the pairs' total is known. */
     bolt_visited *seen = NULL;
     rc = bolt_visited_new(tx, &seen);
+    if (rc == 0 && be->opt.progress != NULL)
+        bolt_visited_set_progress(seen, pages_progress, be);
     if (rc == 0)
         rc = bolt_visited_add(seen, bolt_tx_root(tx));
     bolt_cursor *c = NULL;
@@ -79,7 +99,7 @@ int backend_hash(backend *be, const backend_hash_ignore *ignores, size_t n, uint
     bolt_val k, v;
     if (rc == 0)
         rc = bolt_cursor_first(c, &k, &v);
-    /* Loop invariant: h.crc covers every bucket before k (rule 2). */
+    /* First pass. Loop invariant: every bucket before k is in seen. */
     while (rc == 0) {
         bolt_bucket *b;
         if (v.data != NULL) {
@@ -89,6 +109,21 @@ int backend_hash(backend *be, const backend_hash_ignore *ignores, size_t n, uint
         rc = bolt_tx_bucket(tx, k, &b);
         if (rc == 0)
             rc = bolt_visited_add(seen, b);
+        if (rc == 0)
+            rc = bolt_cursor_next(c, &k, &v);
+    }
+    if (rc == BOLT_NOTFOUND) {
+        bolt_visited_counts counts;
+        bolt_visited_counts_get(seen, &counts);
+        h.total = counts.pairs;
+        if (be->opt.progress != NULL)
+            be->opt.progress(be->opt.progress_arg, "pages checked", counts.pages, counts.pages);
+        rc = bolt_cursor_first(c, &k, &v);
+    }
+    /* Second pass. Loop invariant: h.crc covers every bucket before k (rule 2). */
+    while (rc == 0) {
+        bolt_bucket *b;
+        rc = bolt_tx_bucket(tx, k, &b);
         if (rc != 0)
             break;
         h.crc = strata_crc32c(h.crc, k.data, k.size);
@@ -104,6 +139,8 @@ int backend_hash(backend *be, const backend_hash_ignore *ignores, size_t n, uint
     backend__dbref_unref(be, ref);
     if (rc != BOLT_NOTFOUND)
         return rc;
+    if (be->opt.progress != NULL)
+        be->opt.progress(be->opt.progress_arg, "keys hashed", h.done, h.total);
     *out = h.crc;
     return 0;
 }

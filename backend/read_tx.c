@@ -68,6 +68,11 @@ void backend_read_tx_end(backend_read_tx *tx)
     strata_free(tx);
 }
 
+bolt_tx *backend_read_tx_bolt(backend_read_tx *tx)
+{
+    return tx->btx;
+}
+
 static backend__bytes as_bytes(bolt_val v)
 {
     return (backend__bytes){ v.data, v.size };

@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -160,14 +161,25 @@ typedef struct source_in {
     z_stream z;
     unsigned char *in; /* compressed input */
     size_t in_len;     /* bytes of `in` read ahead before gzip was detected */
+    /* Progress: bytes read from fd of its size (0 when not a regular file). */
+    void (*progress)(void *arg, uint64_t done, uint64_t total);
+    void *progress_arg;
+    uint64_t read, total, next_report;
 } source_in;
 
-static int read_some(int fd, unsigned char *buf, size_t cap, size_t *got)
+#define PROGRESS_BYTES (4u << 20) /* bytes between progress calls */
+
+static int read_some(source_in *s, unsigned char *buf, size_t cap, size_t *got)
 {
     for (;;) {
-        ssize_t r = read(fd, buf, cap);
+        ssize_t r = read(s->fd, buf, cap);
         if (r >= 0) {
             *got = (size_t)r;
+            s->read += (uint64_t)r;
+            if (s->progress != NULL && (s->read >= s->next_report || r == 0)) {
+                s->progress(s->progress_arg, s->read, s->total);
+                s->next_report = s->read + PROGRESS_BYTES;
+            }
             return 0;
         }
         if (errno != EINTR)
@@ -182,7 +194,7 @@ static int expect_no_more(source_in *s)
         return BACKEND_ESNAPSHOTFORMAT;
     while (!s->eof) {
         size_t n = 0;
-        int rc = read_some(s->fd, s->in, SNAP_CHUNK, &n);
+        int rc = read_some(s, s->in, SNAP_CHUNK, &n);
         if (rc != 0)
             return rc;
         if (n > 0)
@@ -205,7 +217,7 @@ static int source_read(source_in *s, unsigned char *out, size_t cap, size_t *got
             *got = n;
             return 0;
         }
-        return read_some(s->fd, out, cap, got);
+        return read_some(s, out, cap, got);
     }
     if (s->zdone)
         return 0;
@@ -215,7 +227,7 @@ static int source_read(source_in *s, unsigned char *out, size_t cap, size_t *got
     while (s->z.avail_out == cap) {
         if (s->z.avail_in == 0 && !s->eof) {
             size_t n = 0;
-            int rc = read_some(s->fd, s->in, SNAP_CHUNK, &n);
+            int rc = read_some(s, s->in, SNAP_CHUNK, &n);
             if (rc != 0)
                 return rc;
             s->eof = n == 0;
@@ -300,12 +312,27 @@ static int restore_stream(source_in *s, int tmpfd)
 
 int backend_snapshot_restore(int fd, const char *path)
 {
+    return backend_snapshot_restore_progress(fd, path, NULL, NULL);
+}
+
+int backend_snapshot_restore_progress(int fd, const char *path,
+                                      void (*progress)(void *arg, uint64_t done, uint64_t total),
+                                      void *arg)
+{
     if (fd < 0 || path == NULL)
         return STRATA_EMISUSE;
     if (access(path, F_OK) == 0)
         return -EEXIST;
     char *tmp = backend__path_with(path, ".restore-XXXXXX");
-    source_in s = { .fd = fd, .z = { .zalloc = snap_zalloc, .zfree = snap_zfree } };
+    source_in s = { .fd = fd,
+                    .z = { .zalloc = snap_zalloc, .zfree = snap_zfree },
+                    .progress = progress,
+                    .progress_arg = arg };
+    struct stat st;
+    off_t at = lseek(fd, 0, SEEK_CUR);
+    if (progress != NULL && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && at >= 0 &&
+        st.st_size >= at)
+        s.total = (uint64_t)(st.st_size - at); /* what is left to read */
     s.in = strata_malloc(SNAP_CHUNK);
     if (tmp == NULL || s.in == NULL) {
         strata_free(tmp);
@@ -316,7 +343,7 @@ int backend_snapshot_restore(int fd, const char *path)
     int rc = 0;
     while (rc == 0 && s.in_len < 2) {
         size_t n = 0;
-        rc = read_some(fd, s.in + s.in_len, SNAP_CHUNK - s.in_len, &n);
+        rc = read_some(&s, s.in + s.in_len, SNAP_CHUNK - s.in_len, &n);
         if (n == 0)
             break;
         s.in_len += n;

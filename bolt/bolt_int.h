@@ -187,6 +187,9 @@ struct bolt_db {
     bolt_tx_stats stats;                    /* mu: committed write transactions, summed */
     /* The shrink (tx.c rule 6; writer only): a cut waits for readers older than this (0 = none). */
     bolt_txid truncate_after;
+    /* dirty.c rule 7 (writer only): page buffers of ended transactions, for the next ones. */
+    unsigned char **dpool;
+    size_t ndpool;
 };
 
 void bolt__map_release(bolt_db *db, bolt__map *m);
@@ -210,6 +213,7 @@ typedef struct bolt__dirty {
     bolt_pgid id;
     size_t npages;
     unsigned char *buf;
+    bool borrowed; /* a dirty page's own buffer (dirty.c): freed with the table */
 } bolt__dirty;
 
 struct bolt_bucket {
@@ -232,6 +236,7 @@ struct bolt_bucket {
 };
 
 struct bolt_cursor;
+typedef struct bolt__dpage bolt__dpage;
 
 struct bolt_tx {
     bolt_db *db;
@@ -257,17 +262,32 @@ struct bolt_tx {
     size_t page_loads;             /* tree pages loaded so far (when to make `checked`) */
     bolt_pgid trim_start;          /* the shrink: free ids [trim_start, +trim_n) cut at commit */
     size_t trim_n;
+    struct bolt__dpt_slot *dpt; /* dirty.c: the dirty-page table, open addressing by page id */
+    size_t dpt_n, dpt_cap;
+    bool dpt_closed;         /* commit attached the table: no new dirty pages (dirty.c rule 6) */
+    unsigned char **retired; /* dirty.c rule 2: buffers replaced by a compaction */
+    size_t nretired, capretired;
 };
 
 /* Copy n bytes into tx-owned memory (stable until the tx ends). */
 void *bolt__tx_alloc(bolt_tx *tx, size_t n);
 const unsigned char *bolt__tx_copy(bolt_tx *tx, const void *p, size_t n);
-/* Load and validate tree page id as tx sees it. */
+/*
+ * Load and validate tree page id as tx sees it: a write transaction's dirty
+ * copy of the page (dirty.c) when it has one, else the committed page.
+ */
 int bolt__tx_page(bolt_tx *tx, bolt_pgid id, bolt__page *out);
+/* The committed page only (statistics count what is committed). */
+int bolt__tx_page_committed(bolt_tx *tx, bolt_pgid id, bolt__page *out);
 /* Header of any page run below the hwm (id, overflow) without type checks. */
 int bolt__tx_page_run(bolt_tx *tx, bolt_pgid id, uint32_t *overflow, uint16_t *flags);
 /* Allocate a zeroed run of n pages for commit; *buf is tx-owned. */
 int bolt__tx_allocate(bolt_tx *tx, size_t n, bolt_pgid *id, unsigned char **buf);
+/*
+ * Allocate one page id for commit, written from buf (a page the caller owns
+ * and keeps until the tx ends; its header id is set here).
+ */
+int bolt__tx_adopt(bolt_tx *tx, unsigned char *buf, bolt_pgid *id);
 /* Free (pending) a page run by id at commit/rebalance time. */
 int bolt__tx_free_page(bolt_tx *tx, bolt_pgid id);
 int bolt__tx_usable(const bolt_tx *tx, bool write);
@@ -317,6 +337,7 @@ struct bolt__node {
     bool right_edge; /* appended at the tree's right edge ... */
     bool mid_insert; /* ... and never inserted elsewhere: fill pages */
     bolt__node *next_alloc;
+    bolt__dpage *dp; /* page mode (dirty.c rule 6): the leaf is this dirty page, no inodes */
 };
 
 /* Materialize the node for a page (or the inline page when id == 0). */
@@ -341,6 +362,83 @@ int bolt__node_spill(bolt__node *n);
 bolt__node *bolt__node_root(bolt__node *n);
 /* Free the node's page (pending) and forget it. */
 int bolt__node_free(bolt__node *n);
+/*
+ * A page-mode node (dirty.c rule 6) becomes an ordinary node: its inodes
+ * are read from the dirty page (whose bytes stay for the tx). No-op else.
+ */
+int bolt__node_unpage(bolt__node *n);
+/*
+ * Commit, before rebalance: give every dirty page still in page mode a
+ * page-mode node under its materialized parent (dirty.c rule 6).
+ */
+int bolt__node_attach_dirty(bolt_tx *tx);
+
+/* ---- dirty.c: the dirty-page table and in-place leaf edits --------------- */
+
+/* Branch levels a dirty leaf may lie below (deeper trees take the node path). */
+#define BOLT_DPAGE_PATH 12
+
+/*
+ * A write transaction's private, editable copy of a committed leaf page
+ * (dirty.c). buf is page_size bytes: header, element array, a gap, then
+ * the key/value data at the end of the page (LMDB's layout; still a valid
+ * bbolt page image, read by the same accessors).
+ */
+struct bolt__dpt_slot {
+    bolt_pgid id; /* 0: empty (page ids 0 and 1 are metas) */
+    bolt__dpage *d;
+};
+
+struct bolt__dpage {
+    bolt_pgid id;        /* the committed page copied (the table's key) */
+    bolt_bucket *bucket; /* the handle it was touched through */
+    bolt__node *node;    /* its page-mode node once attached at commit */
+    uint32_t lo;         /* the data area starts here: the gap is [16 + 16 * count, lo) */
+    uint32_t live;       /* bytes of the packed image: 16 + sum(16 + ksize + vsize) */
+    uint16_t path[BOLT_DPAGE_PATH]; /* branch indices from the bucket's root to the leaf */
+    uint8_t depth;                  /* branch levels above the leaf (path entries) */
+    uint8_t compactions;            /* rule 2: into a new buffer, this transaction */
+    bool converted;                 /* became an ordinary node: the node owns the state now */
+    bool packed;                    /* commit packed it into its new page: no more edits */
+    bool right_edge;                /* what bolt__node_put would have recorded (node.c rule 5) */
+    bool mid_insert;
+    bool unbalanced; /* an element was deleted */
+    unsigned char *buf;
+};
+
+/* The dirty copy of page id in tx, or NULL. */
+bolt__dpage *bolt__dpage_find(const bolt_tx *tx, bolt_pgid id);
+/*
+ * The dirty copy of the leaf under cursor c (made now if needed), for a
+ * change needing `need` more bytes: 0 with *out (c's top ref then reads
+ * the copy); 1 when the change must take the node path (inline bucket,
+ * root leaf, overflow page, too deep, or the page cannot hold it); an
+ * error (BOLT_ECORRUPT for keys out of order, -ENOMEM).
+ */
+int bolt__dpage_touch(bolt_cursor *c, size_t need, bolt__dpage **out);
+/*
+ * Insert (!exact) or replace (exact) element i in place: 0; 1 when it does
+ * not fit (nothing changed); -ENOMEM. edge: the insertion is at the tree's
+ * right edge (bolt__cursor_at_right_edge).
+ */
+int bolt__dpage_put(bolt_tx *tx, bolt__dpage *d, size_t i, bool exact, const void *key,
+                    size_t ksize, const void *value, size_t vsize, uint32_t flags, bool edge);
+/* Remove element i in place. */
+void bolt__dpage_del(bolt__dpage *d, size_t i);
+static inline uint16_t bolt__dpage_count(const bolt__dpage *d)
+{
+    return bolt__ld16(d->buf + BOLT_PAGE_COUNT_OFF);
+}
+/*
+ * Commit: pack d's page into a new buffer (docs/format.md §5: elements, then
+ * data in element order, zeros after), give it a new page id and queue it
+ * for writing. 0 with *id; -ENOMEM; BOLT_EMMAPTOOLARGE.
+ */
+int bolt__dpage_commit(bolt_tx *tx, bolt__dpage *d, bolt_pgid *id);
+/* End of a write transaction: buffers back to the pool, the table freed. */
+void bolt__dpage_free_all(bolt_tx *tx);
+/* Free the db's pool of page buffers (close). */
+void bolt__dpage_pool_free(bolt_db *db);
 
 /* ---- cursor.c ----------------------------------------------------------- */
 

@@ -199,16 +199,43 @@ static int seek_for_write(bolt_bucket *b, bolt_val key, bolt_cursor *c, bool *ex
     return 0;
 }
 
-/* Put an element through a positioned cursor (materializes the path). */
-static int put_at(bolt_cursor *c, const unsigned char *key, size_t ksize,
-                  const unsigned char *value, size_t vsize, uint32_t flags)
+/*
+ * Put an element through a positioned cursor: in place on the leaf's dirty
+ * page when it fits (dirty.c), else on the materialized node. copy: key and
+ * value are the caller's and go to the arena first on the node path (rule
+ * 4); the dirty page copies them itself.
+ */
+static int put_at(bolt_cursor *c, bool exact, const unsigned char *key, size_t ksize,
+                  const unsigned char *value, size_t vsize, uint32_t flags, bool copy)
 {
+    bolt_tx *tx = c->bucket->tx;
     bool edge = bolt__cursor_at_right_edge(c);
+    bolt__dpage *d;
+    size_t need = ksize + vsize + (exact ? 0 : 16);
+    int rc = bolt__dpage_touch(c, need, &d);
+    if (rc < 0 || rc > 1)
+        return rc;
+    if (rc == 0) {
+        rc = bolt__dpage_put(tx, d, c->stack[c->depth - 1].index, exact, key, ksize, value, vsize,
+                             flags, edge);
+        if (rc == 0) {
+            tx->generation++;
+            return 0;
+        }
+        if (rc != 1)
+            return rc;
+    }
+    if (copy) {
+        key = bolt__tx_copy(tx, key, ksize);
+        value = bolt__tx_copy(tx, value, vsize);
+        if (key == NULL || value == NULL)
+            return -ENOMEM;
+    }
     bolt__node *n;
-    int rc = bolt__cursor_node(c, &n);
+    rc = bolt__cursor_node(c, &n);
     if (rc != 0)
         return rc;
-    c->bucket->tx->generation++;
+    tx->generation++;
     return bolt__node_put(n, key, ksize, key, ksize, value, vsize, 0, flags, NULL, edge);
 }
 
@@ -233,11 +260,9 @@ int bolt_bucket_put(bolt_bucket *b, bolt_val key, bolt_val value)
         return rc;
     if (exact && (flags & BOLT_LEAF_BUCKET))
         return BOLT_EINCOMPATIBLEVALUE;
-    const unsigned char *k = bolt__tx_copy(b->tx, key.data, key.size);
-    const unsigned char *v = bolt__tx_copy(b->tx, value.data, value.size);
-    if (k == NULL || v == NULL)
-        return -ENOMEM;
-    return put_at(&c, k, key.size, v, value.size, 0);
+    static const unsigned char empty[1] = { 0 };
+    const unsigned char *v = value.size > 0 ? value.data : empty;
+    return put_at(&c, exact, key.data, key.size, v, value.size, 0, true);
 }
 
 int bolt_bucket_delete(bolt_bucket *b, bolt_val key)
@@ -255,6 +280,15 @@ int bolt_bucket_delete(bolt_bucket *b, bolt_val key)
         return rc;
     if (flags & BOLT_LEAF_BUCKET)
         return BOLT_EINCOMPATIBLEVALUE;
+    bolt__dpage *d;
+    rc = bolt__dpage_touch(&c, 0, &d);
+    if (rc == 0) {
+        b->tx->generation++;
+        bolt__dpage_del(d, c.stack[c.depth - 1].index);
+        return 0;
+    }
+    if (rc != 1)
+        return rc;
     bolt__node *n;
     rc = bolt__cursor_node(&c, &n);
     if (rc != 0)
@@ -311,8 +345,8 @@ static int create_bucket(bolt_bucket *parent, bolt_val name, bool if_not_exists,
     unsigned char *v = empty_bucket_value(parent->tx);
     if (k == NULL || v == NULL)
         return -ENOMEM;
-    rc = put_at(&c, k, name.size, v, BOLT_BUCKET_HEADER_SIZE + BOLT_PAGE_HEADER_SIZE,
-                BOLT_LEAF_BUCKET);
+    rc = put_at(&c, false, k, name.size, v, BOLT_BUCKET_HEADER_SIZE + BOLT_PAGE_HEADER_SIZE,
+                BOLT_LEAF_BUCKET, false);
     if (rc != 0)
         return rc;
     bolt_val vv = { v, BOLT_BUCKET_HEADER_SIZE + BOLT_PAGE_HEADER_SIZE };
@@ -657,7 +691,7 @@ static int spill_child_value(bolt_bucket *b, bolt_bucket *child, bool inl)
         return rc;
     if (!exact || !(flags & BOLT_LEAF_BUCKET))
         return BOLT_EPANIC;
-    return put_at(&c, child->name, child->nsize, value, vsize, BOLT_LEAF_BUCKET);
+    return put_at(&c, true, child->name, child->nsize, value, vsize, BOLT_LEAF_BUCKET, false);
 }
 
 /*

@@ -28,6 +28,12 @@
  *      bounded by the file's size. bolt__walk_order is the on-the-fly key
  *      order check those walks make as their cursors go.
  *
+ *   6. Progress (bolt_tx_check_progress, bolt_visited_set_progress): the
+ *      pages entered so far of the transaction's page count, every 1024
+ *      pages; a visited set also counts the plain key/value pairs (and
+ *      their bytes) on the leaves it entered, so a walk that adds all its
+ *      buckets first knows the total of what it will read.
+ *
  * It checks the state the transaction started from (a write transaction's
  * uncommitted changes are not on pages yet).
  */
@@ -49,7 +55,14 @@ typedef struct walker {
     int (*page_fn)(void *arg, bolt_pgid id, uint32_t overflow);
     void *page_arg;
     bool one_bucket; /* bolt_visited: a bucket's own tree only, not its nested buckets' */
+    /* Rule 6: progress and counts. */
+    bolt_progress_fn progress;
+    void *progress_arg;
+    uint64_t entered, next_report; /* pages entered; when to call progress next */
+    uint64_t pairs, bytes;         /* plain elements (and key+value bytes) on leaves entered */
 } walker;
+
+#define PROGRESS_EVERY 1024 /* pages between progress calls */
 
 /* Report a problem; in walk mode (no report callback) stop with ECORRUPT. */
 static int problem(walker *w, bolt_pgid id, const char *fmt, ...)
@@ -217,6 +230,11 @@ static int walk_page(walker *w, bolt_pgid id, int depth, const bolt_val *lo, con
     }
     for (uint64_t i = 0; i <= ov; i++)
         mark(w, id + i);
+    w->entered += (uint64_t)ov + 1;
+    if (w->progress != NULL && w->entered >= w->next_report) {
+        w->progress(w->progress_arg, w->entered, tx->meta.pgid);
+        w->next_report = w->entered + PROGRESS_EVERY;
+    }
     if (w->free_ids != NULL && is_free(w, id)) {
         int rc = problem(w, id, "reachable freed");
         if (rc != 0)
@@ -254,8 +272,12 @@ static int walk_page(walker *w, bolt_pgid id, int depth, const bolt_val *lo, con
             uint32_t f;
             bolt_val v;
             bolt__page_leaf_elem(&pg, i, &f, NULL, &v);
-            if (f & BOLT_LEAF_BUCKET)
+            if (f & BOLT_LEAF_BUCKET) {
                 rc = check_bucket_value(w, id, k, v, nesting);
+            } else {
+                w->pairs++;
+                w->bytes += (uint64_t)k.size + v.size;
+            }
             continue;
         }
         bolt_val nhi, cfirst;
@@ -395,6 +417,12 @@ static int load_free(walker *w)
 
 int bolt_tx_check(bolt_tx *tx, void (*report)(void *arg, const char *problem), void *arg)
 {
+    return bolt_tx_check_progress(tx, report, arg, NULL, NULL);
+}
+
+int bolt_tx_check_progress(bolt_tx *tx, void (*report)(void *arg, const char *problem), void *arg,
+                           bolt_progress_fn progress, void *progress_arg)
+{
     int rc = bolt__tx_usable(tx, false);
     if (rc != 0)
         return rc;
@@ -406,6 +434,8 @@ int bolt_tx_check(bolt_tx *tx, void (*report)(void *arg, const char *problem), v
         return rc;
     w.report = report;
     w.arg = arg;
+    w.progress = progress;
+    w.progress_arg = progress_arg;
     mark(&w, 0);
     mark(&w, 1);
     /* Open accepts a stored meta checksum of 0 unverified, as bbolt does; check says so. */
@@ -431,6 +461,8 @@ int bolt_tx_check(bolt_tx *tx, void (*report)(void *arg, const char *problem), v
     strata_free(w.reached);
     if (rc != 0)
         return rc;
+    if (progress != NULL)
+        progress(progress_arg, w.entered, tx->meta.pgid);
     return w.problems > 0 ? BOLT_ECORRUPT : 0;
 }
 
@@ -468,9 +500,45 @@ int bolt_visited_add(bolt_visited *v, bolt_bucket *b)
     int rc = bolt__bucket_usable(b, false);
     if (rc != 0)
         return rc;
-    if (b->root == 0)
-        return 0; /* inline: its page lives in the parent's leaf */
+    if (b->root == 0) {
+        /* inline: its page lives in the parent's leaf; only its pairs are counted */
+        bolt__page ip;
+        const char *why;
+        if (b->inline_data != NULL &&
+            bolt__page_load(b->inline_data, b->inline_size, 0, &ip, &why) == 0 &&
+            bolt__page_is_leaf(&ip)) {
+            for (unsigned i = 0; i < ip.count; i++) {
+                uint32_t f;
+                bolt_val k, val;
+                bolt__page_leaf_elem(&ip, i, &f, &k, &val);
+                if (!(f & BOLT_LEAF_BUCKET)) {
+                    v->w.pairs++;
+                    v->w.bytes += (uint64_t)k.size + val.size;
+                }
+            }
+        }
+        return 0;
+    }
     return walk_bucket(&v->w, b->root, 0);
+}
+
+void bolt_visited_set_progress(bolt_visited *v, bolt_progress_fn fn, void *arg)
+{
+    if (v == NULL)
+        return;
+    v->w.progress = fn;
+    v->w.progress_arg = arg;
+    v->w.next_report = v->w.entered; /* the next page entered reports */
+}
+
+void bolt_visited_counts_get(const bolt_visited *v, bolt_visited_counts *out)
+{
+    memset(out, 0, sizeof *out);
+    if (v == NULL)
+        return;
+    out->pages = v->w.entered;
+    out->pairs = v->w.pairs;
+    out->bytes = v->w.bytes;
 }
 
 void bolt_visited_free(bolt_visited *v)

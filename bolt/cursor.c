@@ -5,7 +5,9 @@
  * Rules:
  *   1. stack[0] is the bucket's root; stack[i+1] is the child at
  *      stack[i].index. A ref uses the materialized node when one exists
- *      (write transactions), else the validated page.
+ *      (write transactions), else the validated page: the committed one,
+ *      or in a write transaction the dirty copy (dirty.c), also for a
+ *      page-mode node's leaf.
  *   2. Branch lookup takes the last element <= the key (element 0 when the
  *      key is below all); leaf lookup the first element >= the key
  *      (docs/format.md §4).
@@ -81,8 +83,12 @@ static int push_child(bolt_cursor *c)
                              "tree deeper than 64 levels (a cycle?)");
     bolt__elemref *r = &c->stack[c->depth];
     memset(r, 0, sizeof *r);
-    if (top->node != NULL && top->node->inodes[top->index].child != NULL) {
-        r->node = top->node->inodes[top->index].child;
+    bolt__node *child = top->node != NULL ? top->node->inodes[top->index].child : NULL;
+    if (child != NULL && child->dp != NULL) {
+        /* A page-mode leaf (dirty.c rule 6): read its dirty page. */
+        bolt__page_fill(child->dp->buf, c->bucket->tx->db->page_size, child->dp->id, &r->page);
+    } else if (child != NULL) {
+        r->node = child;
     } else {
         bolt_pgid id = ref_child_pgid(top, top->index);
         if (c->bucket->root == 0)
@@ -391,6 +397,9 @@ int bolt__cursor_node(bolt_cursor *c, bolt__node **out)
         if (rc != 0)
             return rc;
     }
+    int rc = bolt__node_unpage(n); /* the caller changes it as a node */
+    if (rc != 0)
+        return rc;
     *out = n;
     return 0;
 }
@@ -602,12 +611,21 @@ int bolt_cursor_delete(bolt_cursor *c)
         return rc;
     if (flags & BOLT_LEAF_BUCKET)
         return BOLT_EINCOMPATIBLEVALUE;
-    bolt__node *n;
-    rc = bolt__cursor_node(c, &n);
-    if (rc != 0)
+    /* In the map, the arena or a dirty page (dirty.c rule 2): still readable after del. */
+    bolt_val saved = k;
+    bolt__dpage *d;
+    rc = bolt__dpage_touch(c, 0, &d);
+    if (rc == 0) {
+        bolt__dpage_del(d, c->stack[c->depth - 1].index);
+    } else if (rc == 1) {
+        bolt__node *n;
+        rc = bolt__cursor_node(c, &n);
+        if (rc != 0)
+            return rc;
+        bolt__node_del(n, saved.data, saved.size);
+    } else {
         return rc;
-    bolt_val saved = k; /* in the map or the arena: still readable after del */
-    bolt__node_del(n, saved.data, saved.size);
+    }
     c->bucket->tx->generation++;
     c->gen = c->bucket->tx->generation;
     c->cur_key = saved.data;

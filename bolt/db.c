@@ -530,6 +530,7 @@ static void db_free(bolt_db *db)
         db->os->close(db->fd);
     }
     bolt__freelist_free(db->freelist);
+    bolt__dpage_pool_free(db);
     pthread_mutex_destroy(&db->mu);
     pthread_cond_destroy(&db->wcv);
     strata_free(db->readers);

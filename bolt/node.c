@@ -42,6 +42,8 @@
  */
 static bool node_ok(const bolt__node *n)
 {
+    if (n->dp != NULL)
+        return n->n == 0 && n->leaf; /* page mode: the dirty page holds the elements */
     for (size_t i = 0; i < n->n; i++) {
         const bolt__inode *in = &n->inodes[i];
         if (in->ksize == 0 || in->key == NULL)
@@ -159,6 +161,14 @@ int bolt__node_child(bolt__node *n, size_t i, bolt__node **out)
     rc = bolt__node_read(b, &p, n, &c);
     if (rc != 0)
         return rc;
+    bolt__dpage *d = bolt__dpage_find(b->tx, in->pgid);
+    if (d != NULL) {
+        /* dirty.c rule 5: the dirty page becomes this node (its bytes stay). */
+        d->converted = true;
+        c->right_edge = d->right_edge;
+        c->mid_insert = d->mid_insert;
+        c->unbalanced = d->unbalanced;
+    }
     c->key = in->key; /* rule 3 */
     c->ksize = in->ksize;
     /*
@@ -173,7 +183,11 @@ int bolt__node_child(bolt__node *n, size_t i, bolt__node **out)
         c->hi = n->hi;
         c->hisize = n->hisize;
     }
-    if (c->n > 0) {
+    if (c->n > 0 && d == NULL) {
+        /*
+         * (A dirty page was checked when copied, dirty.c rule 4; since then
+         * it changed as a node would: a key below separator 0 may be first.)
+         */
         const bolt__inode *first = &c->inodes[0], *last = &c->inodes[c->n - 1];
         if (bolt__key_cmp(first->key, first->ksize, in->key, in->ksize) < 0 ||
             (c->hi != NULL && bolt__key_cmp(last->key, last->ksize, c->hi, c->hisize) >= 0)) {
@@ -184,6 +198,91 @@ int bolt__node_child(bolt__node *n, size_t i, bolt__node **out)
     }
     in->child = c;
     *out = c;
+    return 0;
+}
+
+int bolt__node_unpage(bolt__node *n)
+{
+    bolt__dpage *d = n->dp;
+    if (d == NULL)
+        return 0;
+    bolt_tx *tx = n->bucket->tx;
+    bolt__page p;
+    bolt__page_fill(d->buf, tx->db->page_size, d->id, &p);
+    size_t cnt = p.count;
+    if (node_reserve(n, cnt) != 0)
+        return -ENOMEM;
+    for (unsigned i = 0; i < cnt; i++) {
+        bolt__inode *in = &n->inodes[i];
+        bolt_val k, v;
+        memset(in, 0, sizeof *in);
+        bolt__page_leaf_elem(&p, i, &in->flags, &k, &v);
+        in->key = k.data;
+        in->ksize = (uint32_t)k.size;
+        in->value = v.data;
+        in->vsize = (uint32_t)v.size;
+    }
+    n->n = cnt;
+    n->right_edge = d->right_edge;
+    n->mid_insert = d->mid_insert;
+    n->unbalanced = n->unbalanced || d->unbalanced;
+    d->converted = true;
+    d->node = NULL;
+    n->dp = NULL;
+    return 0;
+}
+
+/* dirty.c rule 6 for one dirty page: a page-mode node under its parent. */
+static int attach_one(bolt__dpage *d)
+{
+    bolt_bucket *b = d->bucket;
+    bolt_tx *tx = b->tx;
+    if (b->root_node == NULL) {
+        bolt__page p;
+        int rc = bolt__tx_page(tx, b->root, &p);
+        if (rc == 0)
+            rc = bolt__node_read(b, &p, NULL, &b->root_node);
+        if (rc != 0)
+            return rc;
+    }
+    bolt__node *n = b->root_node;
+    for (size_t l = 0; l + 1 < d->depth; l++) {
+        if (n->leaf || d->path[l] >= n->n)
+            return BOLT_EPANIC;
+        int rc = bolt__node_child(n, d->path[l], &n);
+        if (rc != 0)
+            return rc;
+    }
+    size_t i = d->path[d->depth - 1];
+    if (n->leaf || i >= n->n || n->inodes[i].pgid != d->id || n->inodes[i].child != NULL)
+        return BOLT_EPANIC; /* branches changed before commit: they must not */
+    bolt__node *c = node_new(b, n, true);
+    if (c == NULL)
+        return -ENOMEM;
+    c->dp = d;
+    c->pgid = d->id;
+    c->overflow = 0;
+    c->key = n->inodes[i].key; /* rule 3 */
+    c->ksize = n->inodes[i].ksize;
+    c->right_edge = d->right_edge;
+    c->mid_insert = d->mid_insert;
+    c->unbalanced = d->unbalanced;
+    n->inodes[i].child = c;
+    d->node = c;
+    return 0;
+}
+
+int bolt__node_attach_dirty(bolt_tx *tx)
+{
+    for (size_t i = 0; i < tx->dpt_cap; i++) {
+        bolt__dpage *d = tx->dpt[i].d;
+        if (d == NULL || d->converted || d->node != NULL || d->bucket->deleted)
+            continue;
+        int rc = attach_one(d);
+        if (rc != 0)
+            return rc;
+    }
+    tx->dpt_closed = true;
     return 0;
 }
 
@@ -414,10 +513,47 @@ static int node_split(bolt__node *n, bolt__node ***pieces, size_t *npieces)
     return 0;
 }
 
+/* Write a page-mode leaf: its dirty page, packed, into a new page (dirty.c rule 6). */
+static int dpage_write_one(bolt__node *n)
+{
+    bolt_tx *tx = n->bucket->tx;
+    bolt__dpage *d = n->dp;
+    if (bolt__dpage_count(d) == 0)
+        return BOLT_EPANIC; /* an emptied leaf is unbalanced: rebalance removed it */
+    int rc = bolt__node_free(n);
+    if (rc != 0)
+        return rc;
+    bolt_pgid id;
+    rc = bolt__dpage_commit(tx, d, &id);
+    if (rc != 0)
+        return rc;
+    unsigned char *buf = d->buf;
+    n->pgid = id;
+    n->overflow = 0;
+    n->spilled = true;
+    if (n->parent != NULL) {
+        bolt__page p;
+        bolt_val first;
+        bolt__page_fill(buf, tx->db->page_size, id, &p);
+        bolt__page_leaf_elem(&p, 0, NULL, &first, NULL);
+        const void *key = n->key != NULL ? (const void *)n->key : first.data;
+        size_t ksize = n->key != NULL ? n->ksize : first.size;
+        rc = bolt__node_put(n->parent, key, ksize, first.data, first.size, NULL, 0, id, 0, n,
+                            n->right_edge && !n->mid_insert);
+        if (rc != 0)
+            return rc;
+        n->key = first.data;
+        n->ksize = (uint32_t)first.size;
+    }
+    return 0;
+}
+
 static int node_write_one(bolt__node *n)
 {
     bolt_tx *tx = n->bucket->tx;
     size_t ps = tx->db->page_size;
+    if (n->dp != NULL)
+        return dpage_write_one(n);
     if (n->n >= 0xFFFF)
         return BOLT_EPANIC;
     if (!n->leaf && n->n == 0)
@@ -457,6 +593,16 @@ int bolt__node_spill(bolt__node *n)
 {
     if (n->spilled)
         return 0;
+    if (n->dp != NULL) {
+        /* A page-mode leaf fits its page (dirty.c rule 2): no split. */
+        n->bucket->tx->stats.spill++;
+        int rc = node_write_one(n);
+        if (rc != 0)
+            return rc;
+        if (n->parent != NULL && n->parent->pgid == 0 && !n->parent->spilled)
+            return bolt__node_spill(n->parent);
+        return 0;
+    }
     /* Rule 4: children first, in key order. */
     size_t nk = 0;
     for (size_t i = 0; i < n->n; i++)
@@ -509,6 +655,11 @@ static size_t child_index(const bolt__node *p, const bolt__node *c)
 /* Move src's inodes to the end of dst, re-parenting materialized children. */
 static int node_absorb(bolt__node *dst, bolt__node *src)
 {
+    int urc = bolt__node_unpage(dst);
+    if (urc == 0)
+        urc = bolt__node_unpage(src);
+    if (urc != 0)
+        return urc;
     /* Siblings from a damaged file may overlap; merged they must not. */
     if (dst->n > 0 && src->n > 0 &&
         bolt__key_cmp(dst->inodes[dst->n - 1].key, dst->inodes[dst->n - 1].ksize,
@@ -523,6 +674,9 @@ static int node_absorb(bolt__node *dst, bolt__node *src)
         memcpy(&dst->inodes[dst->n], src->inodes, src->n * sizeof *src->inodes);
     dst->n += src->n;
     src->n = 0;
+    /* src is dst's right neighbour: dst now reaches src's upper bound (rule 7). */
+    dst->hi = src->hi;
+    dst->hisize = src->hisize;
     return 0;
 }
 
@@ -535,6 +689,13 @@ static int node_rebalance(bolt__node *n)
     bolt_bucket *b = n->bucket;
     size_t threshold = b->tx->db->page_size / 4;
     size_t min_keys = n->leaf ? 1 : 2;
+    if (n->dp != NULL) {
+        if (n->dp->live > threshold && bolt__dpage_count(n->dp) > min_keys)
+            return 0;
+        int rc = bolt__node_unpage(n); /* it merges: as an ordinary node */
+        if (rc != 0)
+            return rc;
+    }
     if (bolt__node_size(n) > threshold && n->n > min_keys)
         return 0;
     b->tx->stats.rebalance++;

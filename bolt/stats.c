@@ -91,7 +91,7 @@ static int tree_stats_in(stats_walk *w, bolt_pgid id, uint32_t level, int nestin
     if (id < w->tx->meta.pgid && ((w->seen[id / 8] >> (id % 8)) & 1))
         return bolt__corrupt(w->tx->db, id, "page reached twice");
     bolt__page p;
-    int rc = bolt__tx_page(w->tx, id, &p);
+    int rc = bolt__tx_page_committed(w->tx, id, &p);
     if (rc != 0)
         return rc;
     w->seen[id / 8] |= (unsigned char)(1u << (id % 8));

@@ -44,6 +44,11 @@
  *      bbolt's txid order. A crash anywhere leaves either the old state
  *      (meta not durable; the file is whole) or the new one (the tail is
  *      not needed). A failure before the meta gives the ids back (untrim).
+ *   7. A write transaction's changed leaves are private copies in its
+ *      dirty-page table (dirty.c), keyed by the committed page's id: every
+ *      page load looks there first, so the transaction reads what it wrote.
+ *      Commit attaches them to the node tree before rebalance (dirty.c
+ *      rule 6); rule 3 then applies unchanged.
  */
 #include <errno.h>
 #include <limits.h>
@@ -144,6 +149,21 @@ int bolt__tx_page_run(bolt_tx *tx, bolt_pgid id, uint32_t *overflow, uint16_t *f
 
 int bolt__tx_page(bolt_tx *tx, bolt_pgid id, bolt__page *out)
 {
+    uint64_t ps = tx->db->page_size;
+    if (tx->dpt_n > 0 && id < tx->meta.pgid && (id + 1) * ps <= tx->limit &&
+        bolt__ld16(tx->map->base + id * ps + BOLT_PAGE_FLAGS_OFF) == BOLT_PAGE_LEAF) {
+        /* Rule 7: the transaction's own copy of a leaf (checked when it was made). */
+        const bolt__dpage *d = bolt__dpage_find(tx, id);
+        if (d != NULL) {
+            bolt__page_fill(d->buf, tx->db->page_size, id, out);
+            return 0;
+        }
+    }
+    return bolt__tx_page_committed(tx, id, out);
+}
+
+int bolt__tx_page_committed(bolt_tx *tx, bolt_pgid id, bolt__page *out)
+{
     uint32_t ov;
     int rc = bolt__tx_page_run(tx, id, &ov, NULL);
     if (rc != 0)
@@ -178,11 +198,10 @@ int bolt__tx_page(bolt_tx *tx, bolt_pgid id, bolt__page *out)
     return 0;
 }
 
-int bolt__tx_allocate(bolt_tx *tx, size_t n, bolt_pgid *id, unsigned char **buf)
+/* Room for one more dirty page, and n page ids (freelist first, else the tail). */
+static int alloc_ids(bolt_tx *tx, size_t n, bolt_pgid *id)
 {
     uint64_t ps = tx->db->page_size;
-    tx->stats.page_count++;
-    tx->stats.page_alloc += n * ps;
     if (tx->ndirty == tx->capdirty) {
         size_t cap = tx->capdirty ? tx->capdirty * 2 : 16;
         bolt__dirty *d = strata_realloc(tx->dirty, cap * sizeof *d);
@@ -191,23 +210,48 @@ int bolt__tx_allocate(bolt_tx *tx, size_t n, bolt_pgid *id, unsigned char **buf)
         tx->dirty = d;
         tx->capdirty = cap;
     }
-    unsigned char *b = strata_calloc(n, (size_t)ps);
-    if (b == NULL)
-        return -ENOMEM;
     bolt_pgid p = bolt__freelist_allocate(tx->db->freelist, tx->meta.txid, n);
     if (p == 0) {
-        if (tx->meta.pgid + n > BOLT_MAX_MAP_SIZE / ps) {
-            strata_free(b);
+        if (tx->meta.pgid + n > BOLT_MAX_MAP_SIZE / ps)
             return BOLT_EMMAPTOOLARGE;
-        }
         p = tx->meta.pgid;
         tx->meta.pgid += n;
     }
+    tx->stats.page_count++;
+    tx->stats.page_alloc += n * ps;
+    *id = p;
+    return 0;
+}
+
+int bolt__tx_allocate(bolt_tx *tx, size_t n, bolt_pgid *id, unsigned char **buf)
+{
+    unsigned char *b = strata_calloc(n, (size_t)tx->db->page_size);
+    if (b == NULL)
+        return -ENOMEM;
+    bolt_pgid p;
+    int rc = alloc_ids(tx, n, &p);
+    if (rc != 0) {
+        strata_free(b);
+        return rc;
+    }
     bolt__st64(b + BOLT_PAGE_ID_OFF, p);
     bolt__st32(b + BOLT_PAGE_OVERFLOW_OFF, (uint32_t)(n - 1));
-    tx->dirty[tx->ndirty++] = (bolt__dirty){ p, n, b };
+    tx->dirty[tx->ndirty++] = (bolt__dirty){ p, n, b, false };
     *id = p;
     *buf = b;
+    return 0;
+}
+
+int bolt__tx_adopt(bolt_tx *tx, unsigned char *buf, bolt_pgid *id)
+{
+    bolt_pgid p;
+    int rc = alloc_ids(tx, 1, &p);
+    if (rc != 0)
+        return rc;
+    bolt__st64(buf + BOLT_PAGE_ID_OFF, p);
+    bolt__st32(buf + BOLT_PAGE_OVERFLOW_OFF, 0);
+    tx->dirty[tx->ndirty++] = (bolt__dirty){ p, 1, buf, true };
+    *id = p;
     return 0;
 }
 
@@ -340,13 +384,15 @@ static void tx_end(bolt_tx *tx)
         next = c->next;
         strata_free(c);
     }
+    bolt__dpage_free_all(tx); /* its entries live in the arena */
     for (bolt__arena_chunk *c = tx->arena, *next; c != NULL; c = next) {
         next = c->next;
         strata_free(c);
     }
     bolt__live_free(tx->live);
     for (size_t i = 0; i < tx->ndirty; i++)
-        strata_free(tx->dirty[i].buf);
+        if (!tx->dirty[i].borrowed)
+            strata_free(tx->dirty[i].buf);
     strata_free(tx->dirty);
     strata_free(tx->checked);
     pthread_mutex_lock(&db->mu);
@@ -608,7 +654,9 @@ int bolt_tx_commit(bolt_tx *tx)
         return BOLT_ETXIDEXHAUSTED;
     }
     uint64_t t0 = bolt__now_ns();
-    rc = bolt__bucket_rebalance(&tx->root);
+    rc = bolt__node_attach_dirty(tx);
+    if (rc == 0)
+        rc = bolt__bucket_rebalance(&tx->root);
     uint64_t t1 = bolt__now_ns();
     tx->stats.rebalance_ns += t1 - t0;
     if (rc == 0)

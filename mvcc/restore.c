@@ -40,6 +40,11 @@
  *      below it that are not one live put per key (which a finished
  *      compaction guarantees) turn the incremental hash off until the
  *      next compaction rebuilds it.
+ *   5. The scan reads each page of the key bucket once: the bucket's
+ *      pages are entered into a bolt_visited set first (enter_key_bucket),
+ *      so a file whose tree reaches a page twice is BOLT_ECORRUPT naming
+ *      the page (the order check of rule 1 would stop the scan too, but
+ *      naming a revision, not the damage).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -487,6 +492,38 @@ static void set_revisions(mvcc_store *s, rctx *c, bool finished_found, int64_t f
     s->hash_rev = cur;
 }
 
+/*
+ * Rule 5: every page of the root and of the key bucket is entered once
+ * (bolt_visited) before the scan. A damaged file whose key bucket reaches
+ * a page twice (two branch elements naming one child, a root shared with
+ * another bucket or the root's own page, a cycle) fails here with the
+ * page named, instead of feeding the scan the same records again.
+ */
+static int enter_key_bucket(mvcc_store *s, backend_read_tx *rtx)
+{
+    bolt_tx *btx = backend_read_tx_bolt(rtx);
+    bolt_bucket *kb;
+    int rc = bolt_tx_bucket(btx, (bolt_val){ MVCC__BUCKET_KEY, 3 }, &kb);
+    if (rc == BOLT_NOTFOUND)
+        return 0; /* not in bolt (yet): the scan reads the buffer alone */
+    if (rc != 0)
+        return rc;
+    bolt_visited *seen;
+    rc = bolt_visited_new(btx, &seen);
+    if (rc != 0)
+        return rc;
+    rc = bolt_visited_add(seen, bolt_tx_root(btx));
+    if (rc == 0)
+        rc = bolt_visited_add(seen, kb);
+    bolt_visited_free(seen);
+    if (rc == BOLT_ECORRUPT) {
+        char why[256];
+        backend_last_corruption(s->be, why, sizeof why);
+        mvcc__errf(s, "key bucket: %s", why);
+    }
+    return rc;
+}
+
 int mvcc__restore(mvcc_store *s)
 {
     backend_read_tx *rtx;
@@ -527,7 +564,9 @@ int mvcc__restore(mvcc_store *s)
         c.w[i].ctx = &c;
         c.w[i].id = i;
     }
-    rc = backend_read_tx_for_each(rtx, (bolt_val){ MVCC__BUCKET_KEY, 3 }, scan_fn, &c);
+    rc = enter_key_bucket(s, rtx);
+    if (rc == 0)
+        rc = backend_read_tx_for_each(rtx, (bolt_val){ MVCC__BUCKET_KEY, 3 }, scan_fn, &c);
     if (rc == 1)
         rc = c.rc;
     if (rc == BACKEND_EBUCKETNOTFOUND && s->read_only)

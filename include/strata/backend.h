@@ -153,6 +153,16 @@ typedef struct backend_options {
      * For tools that hash or copy a file they must not change.
      */
     bool read_only;
+    /*
+     * Progress of the long operations (NULL = none): backend_hash and
+     * backend_defrag call it from the calling thread with what is counted
+     * and done of total -- first "pages checked" (every top-level bucket's
+     * pages are entered and validated before any is read), then "keys
+     * hashed" or "keys copied" (of the pairs those pages hold) -- every few
+     * thousand and once at each phase's end.
+     */
+    void (*progress)(void *arg, const char *what, uint64_t done, uint64_t total);
+    void *progress_arg;
 } backend_options;
 
 /* Fill o with the defaults. */
@@ -364,6 +374,14 @@ STRATA_API int backend_read_tx_begin(backend *be, backend_read_tx **out);
 STRATA_API void backend_read_tx_end(backend_read_tx *tx);
 
 /*
+ * The bolt read transaction behind tx: its committed view, without the
+ * buffered writes (for walks that need bolt's own API, e.g. bolt_visited
+ * over a bucket before reading it). Borrowed: valid until
+ * backend_read_tx_end(tx); never commit or roll it back. Never NULL.
+ */
+STRATA_API bolt_tx *backend_read_tx_bolt(backend_read_tx *tx);
+
+/*
  * As the batch range / for_each, over the transaction's state: buffered
  * changes first, then bolt, merged in key order; a buffered put shadows
  * bolt's value and a buffered delete hides the key. Pairs are valid until
@@ -462,6 +480,17 @@ STRATA_API int backend_snapshot(backend *be, int fd, unsigned flags,
  * BACKEND_ESNAPSHOTCHECKSUM (trailer mismatch); bolt_open's codes; -errno.
  */
 STRATA_API int backend_snapshot_restore(int fd, const char *path);
+
+/*
+ * backend_snapshot_restore, calling progress(arg, bytes read from fd,
+ * total) every 4 MiB and at the end of the input; total is what was left
+ * of fd when it is a regular file (its size less its offset), else 0
+ * (unknown: a pipe). progress may be NULL.
+ */
+STRATA_API int backend_snapshot_restore_progress(int fd, const char *path,
+                                                 void (*progress)(void *arg, uint64_t done,
+                                                                  uint64_t total),
+                                                 void *arg);
 
 #ifdef __cplusplus
 }

@@ -627,6 +627,20 @@ STRATA_API int bolt_tx_check(bolt_tx *tx, void (*report)(void *arg, const char *
                              void *arg);
 
 /*
+ * Progress of a long walk: done of total (pages, unless said otherwise),
+ * called from the walking thread every so often and at the end.
+ */
+typedef void (*bolt_progress_fn)(void *arg, uint64_t done, uint64_t total);
+
+/*
+ * bolt_tx_check, calling progress(progress_arg, pages entered, the
+ * transaction's page count) every 1024 pages entered and once at the end
+ * (done stays below total by the free pages). progress may be NULL.
+ */
+STRATA_API int bolt_tx_check_progress(bolt_tx *tx, void (*report)(void *arg, const char *problem),
+                                      void *arg, bolt_progress_fn progress, void *progress_arg);
+
+/*
  * The pages one walk over a tree has entered: what every walk that copies
  * or lists buckets through cursors (dump, compact, hash, defrag, a restore)
  * uses so that a damaged file cannot make it walk the same subtree again
@@ -649,6 +663,21 @@ typedef struct bolt_visited bolt_visited;
 STRATA_API int bolt_visited_new(bolt_tx *tx, bolt_visited **out);
 STRATA_API int bolt_visited_add(bolt_visited *v, bolt_bucket *b);
 STRATA_API void bolt_visited_free(bolt_visited *v);
+/*
+ * Call fn(arg, pages entered by the set so far, the transaction's page
+ * count) every 1024 pages the set's adds enter (fn NULL: stop).
+ */
+STRATA_API void bolt_visited_set_progress(bolt_visited *v, bolt_progress_fn fn, void *arg);
+/*
+ * What the set's adds have entered: pages, and the plain key/value pairs on
+ * those pages' leaves with their key+value bytes (nested buckets' contents
+ * count once their bucket is added). A walk that adds every bucket before
+ * reading any knows the total of what it will read (its progress).
+ */
+typedef struct bolt_visited_counts {
+    uint64_t pages, pairs, bytes;
+} bolt_visited_counts;
+STRATA_API void bolt_visited_counts_get(const bolt_visited *v, bolt_visited_counts *out);
 
 /*
  * Every bucket and key tx sees, depth-first in key order (the walk behind

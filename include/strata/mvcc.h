@@ -186,7 +186,10 @@ STRATA_API void mvcc_options_init(mvcc_options *o);
  * STRATA_EPB* (a bad protobuf), MVCC_ECORRUPT (a record breaking the
  * schema: a mod revision that is not its key's, a revision out of order),
  * MVCC_EGENERATION (a key's records contradict each other), MVCC_EMETA (a
- * bad compaction mark or consistent index). *out is NULL on failure.
+ * bad compaction mark or consistent index); BOLT_ECORRUPT (a page of the
+ * `key` bucket's tree reached twice, or invalid: the restore enters every
+ * page once before reading it; opt->errbuf names the page). *out is NULL
+ * on failure.
  */
 STRATA_API int mvcc_store_open(backend *be, const mvcc_options *opt, mvcc_store **out);
 

@@ -584,6 +584,49 @@ static void test_defrag_after_logging(void)
     fx_close(&f);
 }
 
+typedef struct defragger {
+    pthread_t th;
+    backend *be;
+    int rc;
+    backend_defrag_stats st;
+} defragger;
+
+static void *defrag_main(void *arg)
+{
+    defragger *d = arg;
+    d->rc = backend_defrag(d->be, &d->st);
+    return NULL;
+}
+
+/* Defrag's START commit is pipelined: writes during its write-out reach the copy. */
+static void test_defrag_start_commit_in_flight(void)
+{
+    fixture f;
+    fx_open(&f, "defrag-start.db");
+    bk_bucket(f.be, "b");
+    apply(f.be, "p a 1;p b 1;p c 1");
+    ASSERT_OK(backend_force_commit(f.be));
+    apply(f.be, "p d 1;d a"); /* pending: START commits it */
+    f.g.armed = true;
+    defragger d = { .be = f.be, .rc = 1 };
+    ASSERT_EQ_INT(pthread_create(&d.th, NULL, defrag_main, &d), 0);
+    gate_wait_entered(&f.g, 1); /* START's commit, in flight */
+    apply(f.be, "p e 1;d b;p c 2");
+    bk_str s;
+    ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s), "c=2 d=1 e=1 ");
+    pthread_mutex_lock(&f.g.mu);
+    f.g.armed = false;
+    pthread_mutex_unlock(&f.g.mu);
+    gate_release(&f.g, 1);
+    pthread_join(d.th, NULL);
+    ASSERT_OK(d.rc);
+    ASSERT_TRUE(d.st.keys_replayed > 0); /* the writes made during START's commit */
+    ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s), "c=2 d=1 e=1 ");
+    fx_reopen(&f);
+    ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s), "c=2 d=1 e=1 ");
+    fx_close(&f);
+}
+
 /* ---- concurrent: writers, readers, commits against a model --------------- */
 
 enum { CW = 2, CKEYS = 64, CROUNDS = 1500 };
@@ -770,6 +813,7 @@ int main(void)
     RUN(test_force_commit_covers_earlier_writes);
     RUN(test_large_log_replays);
     RUN(test_defrag_after_logging);
+    RUN(test_defrag_start_commit_in_flight);
     RUN(test_concurrent_model);
 #else
     printf("failpoints not compiled in: the pipelined-commit tests need the commit_write gate\n");

@@ -581,6 +581,71 @@ static void test_walk(void)
     free(base);
 }
 
+/* Progress of the long walks (bolt_tx_check_progress, a visited set's) and its counts. */
+typedef struct prog {
+    uint64_t calls, last_done, last_total;
+    bool backwards;
+} prog;
+
+static void on_progress(void *arg, uint64_t done, uint64_t total)
+{
+    prog *p = arg;
+    if (p->calls > 0 && done < p->last_done)
+        p->backwards = true;
+    p->calls++;
+    p->last_done = done;
+    p->last_total = total;
+}
+
+static void test_progress(void)
+{
+    size_t len;
+    char *clean;
+    unsigned char *base = make_base_n(3000, &len, &clean);
+    char path[4096];
+    write_img("prog.db", base, len, path, sizeof path);
+    bolt_options o = bt_opts();
+    o.read_only = true;
+    bolt_db *db;
+    ASSERT_OK(bolt_open(path, &o, &db));
+    bolt_tx *tx;
+    ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+    uint64_t pgid = tx->meta.pgid;
+    prog p = { 0 };
+    int problems = 0;
+    ASSERT_OK(bolt_tx_check_progress(tx, count_problem, &problems, on_progress, &p));
+    ASSERT_TRUE(p.calls >= 2 && !p.backwards);
+    ASSERT_EQ_U64(p.last_total, pgid);
+    ASSERT_TRUE(p.last_done > pgid / 2 && p.last_done < pgid); /* free pages are not entered */
+    /* A visited set over every bucket: the pages it entered, the pairs they hold. */
+    bolt_visited *v;
+    ASSERT_OK(bolt_visited_new(tx, &v));
+    prog q = { 0 };
+    bolt_visited_set_progress(v, on_progress, &q);
+    bolt_bucket *root = bolt_tx_root(tx), *a, *b, *n, *c;
+    ASSERT_OK(bolt_visited_add(v, root));
+    ASSERT_OK(bolt_tx_bucket(tx, bolt_str("a"), &a));
+    ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
+    ASSERT_OK(bolt_bucket_open(b, bolt_str("n"), &n));
+    ASSERT_OK(bolt_tx_bucket(tx, bolt_str("c"), &c));
+    ASSERT_OK(bolt_visited_add(v, a));
+    ASSERT_OK(bolt_visited_add(v, b));
+    ASSERT_OK(bolt_visited_add(v, n));
+    ASSERT_OK(bolt_visited_add(v, c)); /* inline: its one pair counts, no page */
+    bolt_visited_counts k;
+    bolt_visited_counts_get(v, &k);
+    ASSERT_EQ_U64(k.pairs, 2000 + 3000 + 1500 + 1);
+    ASSERT_TRUE(k.bytes > k.pairs * 16);
+    ASSERT_EQ_U64(k.pages, p.last_done); /* the same pages as check's walk */
+    /* Every 1024 pages from the first one: one call for these 900-odd pages. */
+    ASSERT_TRUE(q.calls == 1 && q.last_done == 1 && q.last_total == pgid);
+    bolt_visited_free(v);
+    bolt_tx_rollback(tx);
+    ASSERT_OK(bolt_close(db));
+    free(clean);
+    free(base);
+}
+
 /* ---- a short address space ------------------------------------------------ */
 
 static size_t map_limit; /* mmap of more bytes fails with ENOMEM */
@@ -893,6 +958,7 @@ int main(void)
     RUN_SELECTED(test_freelist_in_use);
     RUN_SELECTED(test_freelist_unsorted);
     RUN_SELECTED(test_walk);
+    RUN_SELECTED(test_progress);
     RUN_SELECTED(test_short_address_space);
     RUN_SELECTED(test_compact_faults);
     RUN_SELECTED(test_dump_output_fault);

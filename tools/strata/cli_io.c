@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_json.h"
 
 bool cli_is_stdio(const char *arg)
 {
@@ -211,6 +212,9 @@ struct cli_ticker {
     const char *cmd, *unit;
     _Atomic uint64_t *counter;
     struct timespec start;
+    /* cli_ticker_set: what is counted, done of total (total 0: unknown). */
+    _Atomic(const char *) what;
+    _Atomic uint64_t done, total;
 };
 
 static double since(const struct timespec *t0)
@@ -236,7 +240,17 @@ static void *ticker_main(void *arg)
         }
         if (t->stop)
             break;
-        if (t->counter != NULL)
+        const char *what = atomic_load(&t->what);
+        uint64_t done = atomic_load(&t->done), total = atomic_load(&t->total);
+        if (what != NULL && total > 0)
+            fprintf(stderr, "\r%s: %s %llu of %llu (%.0f%%), %.1f s\033[K", t->cmd, what,
+                    (unsigned long long)done, (unsigned long long)total,
+                    100.0 * (double)(done < total ? done : total) / (double)total,
+                    since(&t->start));
+        else if (what != NULL)
+            fprintf(stderr, "\r%s: %s %llu, %.1f s\033[K", t->cmd, what, (unsigned long long)done,
+                    since(&t->start));
+        else if (t->counter != NULL)
             fprintf(stderr, "\r%s: %llu %s, %.1f s\033[K", t->cmd,
                     (unsigned long long)atomic_load(t->counter), t->unit, since(&t->start));
         else
@@ -287,4 +301,86 @@ void cli_ticker_stop(cli_ticker *t)
     pthread_cond_destroy(&t->cond);
     pthread_mutex_destroy(&t->mu);
     free(t);
+}
+
+void cli_ticker_set(cli_ticker *t, const char *what, uint64_t done, uint64_t total)
+{
+    if (t == NULL)
+        return;
+    atomic_store(&t->done, done);
+    atomic_store(&t->total, total);
+    atomic_store(&t->what, what);
+}
+
+void cli_ticker_pages(void *t, uint64_t done, uint64_t total)
+{
+    cli_ticker_set(t, "pages checked", done, total);
+}
+
+void cli_ticker_bytes(void *t, uint64_t done, uint64_t total)
+{
+    cli_ticker_set(t, "bytes read", done, total);
+}
+
+void cli_ticker_backend(void *t, const char *what, uint64_t done, uint64_t total)
+{
+    cli_ticker_set(t, what, done, total);
+}
+
+/* ---- a writer's report lines set aside ---------------------------------------- */
+
+int cli_aside_begin(const char *cmd, bool to_stderr, bool gather, cli_aside *a)
+{
+    a->saved = -1;
+    a->cap = NULL;
+    if (!to_stderr && !gather)
+        return CLI_OK;
+    fflush(stdout);
+    a->saved = dup(STDOUT_FILENO);
+    a->cap = gather ? tmpfile() : NULL;
+    if (a->saved < 0 || (gather && a->cap == NULL) ||
+        dup2(gather ? fileno(a->cap) : STDERR_FILENO, STDOUT_FILENO) < 0) {
+        fprintf(stderr, "strata %s: cannot set the report aside: %s\n", cmd, strerror(errno));
+        if (a->saved >= 0)
+            close(a->saved);
+        if (a->cap != NULL)
+            fclose(a->cap);
+        a->saved = -1;
+        a->cap = NULL;
+        return CLI_INTERNAL;
+    }
+    return CLI_OK;
+}
+
+void cli_aside_restore(cli_aside *a)
+{
+    fflush(stdout);
+    if (a->saved >= 0) {
+        dup2(a->saved, STDOUT_FILENO);
+        close(a->saved);
+        a->saved = -1;
+    }
+}
+
+json_t *cli_aside_lines(cli_aside *a)
+{
+    if (a->cap == NULL)
+        return NULL;
+    json_t *report = json_array();
+    char line[4096];
+    rewind(a->cap);
+    while (fgets(line, sizeof line, a->cap) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        cli_json_append(report, json_string(line));
+    }
+    fclose(a->cap);
+    a->cap = NULL;
+    return report;
+}
+
+void cli_aside_discard(cli_aside *a)
+{
+    if (a->cap != NULL)
+        fclose(a->cap);
+    a->cap = NULL;
 }

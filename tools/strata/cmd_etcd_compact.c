@@ -182,10 +182,10 @@ int etcd_compact(int argc, char **argv)
         json_t *doc = json_object();
         cli_json_set(doc, "revision", json_integer((int64_t)rev));
         cli_json_set(doc, "compact_revision_before", json_integer(c.compacted));
-        cli_json_set(doc, "revisions_before", cli_json_u64(c.revisions));
-        cli_json_set(doc, "revisions_after", cli_json_u64(after));
-        cli_json_set(doc, "db_size", cli_json_u64(size));
-        code = cli_json_print(a.cmd, stdout, doc);
+        cli_json_set(doc, "revisions_before", etcd_json_u64(c.revisions));
+        cli_json_set(doc, "revisions_after", etcd_json_u64(after));
+        cli_json_set(doc, "db_size", etcd_json_u64(size));
+        code = etcd_json_print(a.cmd, stdout, doc);
     } else {
         printf("%s: compacted to revision %" PRIu64 " (was %" PRId64 "): %" PRIu64 " of %" PRIu64
                " revisions deleted; db size %" PRIu64 " bytes ('strata defrag' shrinks the file)\n",

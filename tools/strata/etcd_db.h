@@ -110,8 +110,9 @@ typedef struct etcd_meta {
 } etcd_meta;
 
 /*
- * Read them in tx. Returns CLI_OK, or 1 after a message on err naming a
- * value of the wrong size; a read error: its exit code.
+ * Read them in tx. Returns CLI_OK (free *m with etcd_meta_free), or 1
+ * after a message on err naming a value of the wrong size; a read error:
+ * its exit code (*m holds nothing to free then).
  */
 int etcd_meta_read(const char *cmd, const etcd_path *p, backend_read_tx *tx, FILE *err,
                    etcd_meta *m);
@@ -127,6 +128,23 @@ json_t *etcd_json_b64(const void *data, size_t n);
 
 /* obj[key] = integer v unless v == 0 (Go's omitempty). */
 void etcd_json_set_int(json_t *obj, const char *key, int64_t v);
+
+/*
+ * A uint64 as a JSON number, as Go's encoding/json prints it (etcdctl's
+ * member IDs are often >= 2^63, which jansson's int64 integers cannot
+ * hold): above INT64_MAX a marker string that etcd_json_print turns into
+ * the bare digits. NULL on no memory.
+ */
+json_t *etcd_json_u64(uint64_t v);
+
+/* The value of an etcd_json_u64 (0 for anything else). */
+uint64_t etcd_json_u64_value(const json_t *v);
+
+/*
+ * cli_json_print for documents that may hold etcd_json_u64 values: the
+ * same output, with every marker written as a number.
+ */
+int etcd_json_print(const char *cmd, FILE *out, json_t *doc);
 
 /* {"revision": rev} (the header strata can fill: nothing else is in the db). */
 json_t *etcd_json_header(int64_t rev);

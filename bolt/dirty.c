@@ -1,0 +1,469 @@
+/*
+ * dirty.c: the write path on dirty pages (LMDB's way, in the bbolt format).
+ * A write transaction that changes a leaf copies the committed page once
+ * into a private page-sized buffer and edits that copy in place; the
+ * buffer is found by the committed page's id in the transaction's
+ * dirty-page table, and every read of the page in the transaction
+ * (bolt__tx_page) goes to the buffer.
+ *
+ * Rules:
+ *   1. Layout of a dirty page: header, element array, a gap, then the
+ *      key/value data at the end of the page. It is a valid bbolt page
+ *      image (pos is relative to each element) and is read with the same
+ *      accessors as a committed page. An insert takes 16 bytes for its
+ *      element and ksize + vsize for its data from the gap; the elements
+ *      after it move up by 16 bytes and their pos drop by 16. A delete
+ *      closes the element array the other way.
+ *   2. Bytes in the data area are never overwritten or moved while the
+ *      transaction lives: a replaced value or a deleted element leaves its
+ *      bytes where they were (garbage), so every key and value the
+ *      transaction handed out stays readable (tx.c rule 4) and a cursor's
+ *      remembered key stays valid (cursor.c rule 6). A change that does not
+ *      fit in the gap but fits the page is made after a compaction into a
+ *      new buffer (the old one is kept, unchanged, until the transaction
+ *      ends; at most MAX_COMPACTIONS per page and transaction); one that
+ *      would make the packed page larger than a page, or a page compacted
+ *      that often, takes the node path instead (rule 5).
+ *   3. Only leaves with no overflow, below at least one branch, of a paged
+ *      bucket, at most BOLT_DPAGE_PATH levels down, are made dirty; a root
+ *      leaf (small buckets, inline buckets) takes the node path, so a
+ *      bucket's root is never in page mode and rule 3 of bucket.c (the
+ *      inline decision) sees only ordinary nodes.
+ *   4. A page copied from the file is accepted only with its keys strictly
+ *      increasing and inside its parents' separator range (node.c rule 7),
+ *      and with a packed size of at most a page: no edit can then break
+ *      key order, and packing never writes past the page.
+ *   5. Falling back: when a change does not fit, bolt__cursor_node
+ *      materializes the path and node.c reads the dirty page into an
+ *      ordinary node (converted); the node carries its right-edge,
+ *      mid-insert and unbalanced marks, and the node path splits it at
+ *      commit with bbolt's fill-percent rules (node.c rule 5). Splits and
+ *      merges happen only there.
+ *   6. Commit: every dirty page still in page mode is attached as a
+ *      page-mode node under its parent (the path of branch indices
+ *      recorded at touch time: branches do not change before commit), so
+ *      rebalance, spill and the parents' new keys and page ids work as for
+ *      any node. A page-mode node that must merge becomes an ordinary node
+ *      first. After the attach no page is made dirty (the bucket values
+ *      that spill stores go to attached pages or to nodes). At spill a
+ *      page-mode leaf is packed into a fresh buffer, which is written as
+ *      its new page: elements, then data in element order, zeros after --
+ *      the image bbolt writes, so bbolt's statistics read it right and no
+ *      deleted bytes reach the file. The edited buffer is kept to the end,
+ *      as a compacted one is. Leaves that are only inserted into, updated
+ *      or deleted from never become nodes.
+ *   7. Page buffers outlive their transaction in a small pool of the db
+ *      (writer only, at most POOL_BYTES): a commit that touches thousands
+ *      of leaves reuses the last one's memory instead of faulting in fresh
+ *      pages.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "bolt_int.h"
+
+/* ---- the table ------------------------------------------------------------ */
+
+static size_t slot_of(bolt_pgid id, size_t cap)
+{
+    uint64_t h = id * UINT64_C(0x9E3779B97F4A7C15);
+    return (size_t)(h ^ h >> 29) & (cap - 1);
+}
+
+bolt__dpage *bolt__dpage_find(const bolt_tx *tx, bolt_pgid id)
+{
+    if (tx->dpt_n == 0)
+        return NULL;
+    for (size_t i = slot_of(id, tx->dpt_cap);; i = (i + 1) & (tx->dpt_cap - 1)) {
+        const struct bolt__dpt_slot *s = &tx->dpt[i];
+        if (s->id == id)
+            return s->d;
+        if (s->id == 0)
+            return NULL;
+    }
+}
+
+static void slot_put(struct bolt__dpt_slot *t, size_t cap, bolt__dpage *d)
+{
+    size_t j = slot_of(d->id, cap);
+    while (t[j].id != 0)
+        j = (j + 1) & (cap - 1);
+    t[j].id = d->id;
+    t[j].d = d;
+}
+
+static int table_insert(bolt_tx *tx, bolt__dpage *d)
+{
+    if (2 * (tx->dpt_n + 1) > tx->dpt_cap) {
+        size_t cap = tx->dpt_cap ? tx->dpt_cap * 2 : 64;
+        struct bolt__dpt_slot *t = strata_calloc(cap, sizeof *t);
+        if (t == NULL)
+            return -ENOMEM;
+        for (size_t i = 0; i < tx->dpt_cap; i++)
+            if (tx->dpt[i].id != 0)
+                slot_put(t, cap, tx->dpt[i].d);
+        strata_free(tx->dpt);
+        tx->dpt = t;
+        tx->dpt_cap = cap;
+    }
+    slot_put(tx->dpt, tx->dpt_cap, d);
+    tx->dpt_n++;
+    return 0;
+}
+
+/* Rule 7: at most this many bytes of buffers wait in the pool. */
+#define POOL_BYTES (UINT64_C(32) << 20)
+
+static unsigned char *buf_get(bolt_db *db)
+{
+    if (db->ndpool > 0)
+        return db->dpool[--db->ndpool];
+    return strata_malloc(db->page_size);
+}
+
+static void buf_put(bolt_db *db, unsigned char *buf)
+{
+    size_t max = (size_t)(POOL_BYTES / db->page_size);
+    if (db->dpool == NULL)
+        db->dpool = strata_malloc(max * sizeof *db->dpool); /* NULL: buffers are freed */
+    if (db->dpool != NULL && db->ndpool < max)
+        db->dpool[db->ndpool++] = buf;
+    else
+        strata_free(buf);
+}
+
+void bolt__dpage_free_all(bolt_tx *tx)
+{
+    bolt_db *db = tx->db;
+    for (size_t i = 0; i < tx->dpt_cap; i++)
+        if (tx->dpt[i].d != NULL)
+            buf_put(db, tx->dpt[i].d->buf);
+    for (size_t i = 0; i < tx->nretired; i++)
+        buf_put(db, tx->retired[i]);
+    strata_free(tx->retired);
+    tx->retired = NULL;
+    tx->nretired = tx->capretired = 0;
+    strata_free(tx->dpt);
+    tx->dpt = NULL;
+    tx->dpt_n = tx->dpt_cap = 0;
+}
+
+void bolt__dpage_pool_free(bolt_db *db)
+{
+    for (size_t i = 0; i < db->ndpool; i++)
+        strata_free(db->dpool[i]);
+    strata_free(db->dpool);
+    db->dpool = NULL;
+    db->ndpool = 0;
+}
+
+/* ---- element access --------------------------------------------------------- */
+
+static unsigned char *elem(unsigned char *buf, size_t i)
+{
+    return buf + BOLT_PAGE_HEADER_SIZE + 16 * i;
+}
+
+static void elem_key(const unsigned char *buf, size_t i, bolt_val *k)
+{
+    const unsigned char *e = buf + BOLT_PAGE_HEADER_SIZE + 16 * i;
+    k->data = e + bolt__ld32(e + BOLT_LEAF_POS_OFF);
+    k->size = bolt__ld32(e + BOLT_LEAF_KSIZE_OFF);
+}
+
+/* ---- touch ------------------------------------------------------------------- */
+
+/* Key i of a cursor ref (page or node). */
+static void ref_key(const bolt__elemref *r, size_t i, bolt_val *k)
+{
+    if (r->node != NULL) {
+        k->data = r->node->inodes[i].key;
+        k->size = r->node->inodes[i].ksize;
+    } else if (bolt__page_is_leaf(&r->page)) {
+        bolt__page_leaf_elem(&r->page, (unsigned)i, NULL, k, NULL);
+    } else {
+        bolt__page_branch_elem(&r->page, (unsigned)i, k);
+    }
+}
+
+/*
+ * Rule 4 for the committed leaf p under c's path: keys strictly increasing,
+ * the first >= the parent's separator, the last < the next separator up
+ * the path (the inherited upper bound). Also sums the packed size.
+ */
+static int check_leaf(const bolt_cursor *c, const bolt__page *p, size_t *live)
+{
+    bolt_db *db = c->bucket->tx->db;
+    size_t sz = BOLT_PAGE_HEADER_SIZE;
+    bolt_val prev = { NULL, 0 };
+    for (unsigned i = 0; i < p->count; i++) {
+        bolt_val k, v;
+        bolt__page_leaf_elem(p, i, NULL, &k, &v);
+        if (i > 0 && bolt__key_cmp(prev.data, prev.size, k.data, k.size) >= 0)
+            return bolt__corrupt(db, p->id, "keys out of order");
+        prev = k;
+        sz += 16 + k.size + v.size;
+    }
+    *live = sz;
+    if (p->count == 0)
+        return 0;
+    const bolt__elemref *parent = &c->stack[c->depth - 2];
+    bolt_val lo, first;
+    ref_key(parent, parent->index, &lo);
+    bolt__page_leaf_elem(p, 0, NULL, &first, NULL);
+    if (bolt__key_cmp(first.data, first.size, lo.data, lo.size) < 0)
+        return bolt__corrupt(db, p->id, "keys outside the parent's separator range");
+    for (size_t l = c->depth - 1; l > 0; l--) {
+        const bolt__elemref *r = &c->stack[l - 1];
+        if (r->index + 1 < bolt__ref_count(r)) {
+            bolt_val hi;
+            ref_key(r, r->index + 1, &hi);
+            if (bolt__key_cmp(prev.data, prev.size, hi.data, hi.size) >= 0)
+                return bolt__corrupt(db, p->id, "keys outside the parent's separator range");
+            break;
+        }
+    }
+    return 0;
+}
+
+int bolt__dpage_touch(bolt_cursor *c, size_t need, bolt__dpage **out)
+{
+    bolt_bucket *b = c->bucket;
+    bolt_tx *tx = b->tx;
+    size_t ps = tx->db->page_size;
+    if (b->root == 0 || c->depth < 2 || c->depth - 1 > BOLT_DPAGE_PATH)
+        return 1; /* rule 3 */
+    bolt__elemref *top = &c->stack[c->depth - 1];
+    if (top->node != NULL || top->page.overflow != 0 || !bolt__page_is_leaf(&top->page))
+        return 1;
+    bolt__dpage *d = bolt__dpage_find(tx, top->page.id);
+    if (d != NULL) {
+        if (d->converted || d->packed || (tx->dpt_closed && d->node == NULL))
+            return 1;
+        *out = d;
+        return 0;
+    }
+    if (tx->dpt_closed)
+        return 1; /* commit's spill: only attached pages stay in page mode */
+    const bolt__page *p = &top->page;
+    size_t live = 0;
+    int rc = check_leaf(c, p, &live);
+    if (rc != 0)
+        return rc;
+    if (live + need > ps)
+        return 1;                      /* it would not fit: the node path splits it */
+    d = bolt__tx_alloc(tx, sizeof *d); /* freed with the arena */
+    if (d == NULL)
+        return -ENOMEM;
+    memset(d, 0, sizeof *d);
+    d->buf = buf_get(tx->db);
+    if (d->buf == NULL)
+        return -ENOMEM;
+    d->id = p->id;
+    d->bucket = b;
+    d->live = (uint32_t)live;
+    d->depth = (uint8_t)(c->depth - 1);
+    for (size_t l = 0; l + 1 < c->depth; l++)
+        d->path[l] = (uint16_t)c->stack[l].index;
+    /* Rule 1: the element array at the front, the data block at the end. */
+    size_t elems_end = BOLT_PAGE_HEADER_SIZE + 16 * (size_t)p->count;
+    size_t data_end = elems_end;
+    for (unsigned i = 0; i < p->count; i++) {
+        const unsigned char *e = p->data + BOLT_PAGE_HEADER_SIZE + 16 * (size_t)i;
+        size_t end = BOLT_PAGE_HEADER_SIZE + 16 * (size_t)i + bolt__ld32(e + BOLT_LEAF_POS_OFF) +
+                     bolt__ld32(e + BOLT_LEAF_KSIZE_OFF) + bolt__ld32(e + BOLT_LEAF_VSIZE_OFF);
+        if (end > data_end)
+            data_end = end;
+    }
+    size_t shift = ps - data_end;
+    memcpy(d->buf, p->data, elems_end);
+    memcpy(d->buf + elems_end + shift, p->data + elems_end, data_end - elems_end);
+    for (unsigned i = 0; i < p->count; i++) {
+        unsigned char *e = elem(d->buf, i);
+        bolt__st32(e + BOLT_LEAF_POS_OFF, (uint32_t)(bolt__ld32(e + BOLT_LEAF_POS_OFF) + shift));
+    }
+    d->lo = (uint32_t)(elems_end + shift);
+    rc = table_insert(tx, d);
+    if (rc != 0) {
+        strata_free(d->buf);
+        return rc;
+    }
+    bolt__page_fill(d->buf, ps, d->id, &top->page);
+    *out = d;
+    return 0;
+}
+
+/* ---- in-place edits ------------------------------------------------------------ */
+
+#define MAX_COMPACTIONS 8
+
+static int retire(bolt_tx *tx, unsigned char *buf);
+
+/*
+ * Rule 2: rebuild d in a new buffer without its garbage (and without the
+ * data of element `skip`, about to be replaced; -1 for none); the old
+ * buffer stays readable, unchanged, until the transaction ends.
+ */
+static int compact(bolt_tx *tx, bolt__dpage *d, long skip)
+{
+    size_t ps = tx->db->page_size;
+    unsigned char *nb = buf_get(tx->db);
+    if (nb == NULL)
+        return -ENOMEM;
+    int rc = retire(tx, nb);
+    if (rc != 0) {
+        strata_free(nb);
+        return rc;
+    }
+    const unsigned char *ob = d->buf;
+    size_t n = bolt__dpage_count(d);
+    memcpy(nb, ob, BOLT_PAGE_HEADER_SIZE + 16 * n);
+    size_t lo = ps;
+    for (size_t i = 0; i < n; i++) {
+        if ((long)i == skip)
+            continue; /* its element is rewritten next, key and value */
+        unsigned char *e = elem(nb, i);
+        size_t len =
+                (size_t)bolt__ld32(e + BOLT_LEAF_KSIZE_OFF) + bolt__ld32(e + BOLT_LEAF_VSIZE_OFF);
+        bolt_val k;
+        elem_key(ob, i, &k);
+        lo -= len;
+        memcpy(nb + lo, k.data, len);
+        bolt__st32(e + BOLT_LEAF_POS_OFF, (uint32_t)(lo - (BOLT_PAGE_HEADER_SIZE + 16 * i)));
+    }
+    tx->retired[tx->nretired - 1] = d->buf;
+    d->buf = nb;
+    d->lo = (uint32_t)lo;
+    d->compactions++;
+    return 0;
+}
+
+int bolt__dpage_put(bolt_tx *tx, bolt__dpage *d, size_t i, bool exact, const void *key,
+                    size_t ksize, const void *value, size_t vsize, uint32_t flags, bool edge)
+{
+    size_t page_size = tx->db->page_size;
+    size_t n = bolt__dpage_count(d);
+    size_t data = ksize + vsize;
+    size_t grow = exact ? 0 : 16;
+    size_t old = 0;
+    if (exact) {
+        const unsigned char *e = elem(d->buf, i);
+        old = (size_t)bolt__ld32(e + BOLT_LEAF_KSIZE_OFF) + bolt__ld32(e + BOLT_LEAF_VSIZE_OFF);
+    } else if (n + 1 >= 0xFFFF) {
+        return 1;
+    }
+    size_t elems_end = BOLT_PAGE_HEADER_SIZE + 16 * n;
+    if (d->live + grow + data - old > page_size)
+        return 1;
+    if (elems_end + grow + data > d->lo) {
+        /* Rule 2: the gap cannot hold it, the page can. */
+        if (d->compactions >= MAX_COMPACTIONS)
+            return 1;
+        int rc = compact(tx, d, exact ? (long)i : -1);
+        if (rc != 0)
+            return rc;
+        if (elems_end + grow + data > d->lo)
+            return BOLT_EPANIC; /* live counts every byte compact kept */
+    }
+    unsigned char *buf = d->buf;
+    uint32_t lo = (uint32_t)(d->lo - data);
+    memcpy(buf + lo, key, ksize);
+    if (vsize > 0)
+        memcpy(buf + lo + ksize, value, vsize);
+    if (!exact) {
+        /* Rule 1: open element i; the moved elements' pos drop by 16. */
+        memmove(elem(buf, i + 1), elem(buf, i), 16 * (n - i));
+        for (size_t j = i + 1; j <= n; j++) {
+            unsigned char *e = elem(buf, j);
+            bolt__st32(e + BOLT_LEAF_POS_OFF, bolt__ld32(e + BOLT_LEAF_POS_OFF) - 16);
+        }
+        bolt__st16(buf + BOLT_PAGE_COUNT_OFF, (uint16_t)(n + 1));
+        if (edge)
+            d->right_edge = true;
+        else
+            d->mid_insert = true;
+    }
+    unsigned char *e = elem(buf, i);
+    bolt__st32(e + BOLT_LEAF_FLAGS_OFF, flags);
+    bolt__st32(e + BOLT_LEAF_POS_OFF, (uint32_t)(lo - (BOLT_PAGE_HEADER_SIZE + 16 * i)));
+    bolt__st32(e + BOLT_LEAF_KSIZE_OFF, (uint32_t)ksize);
+    bolt__st32(e + BOLT_LEAF_VSIZE_OFF, (uint32_t)vsize);
+    d->lo = lo;
+    d->live = (uint32_t)(d->live + grow + data - old);
+    return 0;
+}
+
+void bolt__dpage_del(bolt__dpage *d, size_t i)
+{
+    unsigned char *buf = d->buf;
+    size_t n = bolt__dpage_count(d);
+    const unsigned char *e = elem(buf, i);
+    size_t gone =
+            16 + (size_t)bolt__ld32(e + BOLT_LEAF_KSIZE_OFF) + bolt__ld32(e + BOLT_LEAF_VSIZE_OFF);
+    memmove(elem(buf, i), elem(buf, i + 1), 16 * (n - i - 1));
+    for (size_t j = i; j + 1 < n; j++) {
+        unsigned char *x = elem(buf, j);
+        bolt__st32(x + BOLT_LEAF_POS_OFF, bolt__ld32(x + BOLT_LEAF_POS_OFF) + 16);
+    }
+    bolt__st16(buf + BOLT_PAGE_COUNT_OFF, (uint16_t)(n - 1));
+    d->live = (uint32_t)(d->live - gone);
+    d->unbalanced = true;
+}
+
+/* ---- commit ------------------------------------------------------------------- */
+
+/* The packed image of d (d->live bytes) into out, which has a page's room. */
+static void pack(const bolt__dpage *d, unsigned char *out)
+{
+    const unsigned char *buf = d->buf;
+    size_t n = bolt__dpage_count(d);
+    memset(out, 0, BOLT_PAGE_HEADER_SIZE);
+    bolt__st16(out + BOLT_PAGE_FLAGS_OFF, BOLT_PAGE_LEAF);
+    bolt__st16(out + BOLT_PAGE_COUNT_OFF, (uint16_t)n);
+    size_t data = BOLT_PAGE_HEADER_SIZE + 16 * n;
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *e = buf + BOLT_PAGE_HEADER_SIZE + 16 * i;
+        unsigned char *o = out + BOLT_PAGE_HEADER_SIZE + 16 * i;
+        uint32_t ks = bolt__ld32(e + BOLT_LEAF_KSIZE_OFF), vs = bolt__ld32(e + BOLT_LEAF_VSIZE_OFF);
+        bolt_val k;
+        elem_key(buf, i, &k);
+        memcpy(o, e, 16);
+        bolt__st32(o + BOLT_LEAF_POS_OFF, (uint32_t)(data - (BOLT_PAGE_HEADER_SIZE + 16 * i)));
+        memcpy(out + data, k.data, (size_t)ks + vs);
+        data += (size_t)ks + vs;
+    }
+}
+
+static int retire(bolt_tx *tx, unsigned char *buf)
+{
+    if (tx->nretired == tx->capretired) {
+        size_t cap = tx->capretired ? tx->capretired * 2 : 16;
+        unsigned char **r = strata_realloc(tx->retired, cap * sizeof *r);
+        if (r == NULL)
+            return -ENOMEM;
+        tx->retired = r;
+        tx->capretired = cap;
+    }
+    tx->retired[tx->nretired++] = buf;
+    return 0;
+}
+
+int bolt__dpage_commit(bolt_tx *tx, bolt__dpage *d, bolt_pgid *id)
+{
+    size_t ps = tx->db->page_size;
+    unsigned char *nb = buf_get(tx->db);
+    if (nb == NULL)
+        return -ENOMEM;
+    int rc = retire(tx, nb); /* room first: then nothing below fails before the swap */
+    if (rc != 0) {
+        strata_free(nb);
+        return rc;
+    }
+    /* d->live <= ps (rules 2 and 4): the image and its zero tail fit. */
+    pack(d, nb);
+    memset(nb + d->live, 0, ps - d->live);
+    tx->retired[tx->nretired - 1] = d->buf; /* the old one, kept to the end */
+    d->buf = nb;
+    d->packed = true;
+    return bolt__tx_adopt(tx, d->buf, id);
+}
