@@ -92,6 +92,7 @@ struct backend {
     bool inflight;           /* batch_mu: a commit's bolt write-out runs outside the lock */
     uint64_t inflight_seq;   /* batch_mu: which commit (counts commits begun) */
     bolt_tx *inflight_tx;    /* batch_mu: that commit's transaction (its committer's) */
+    bool inflight_sync_dir;  /* batch_mu: its WRITE syncs the directory first (defrag rule 4) */
     backend__rbuf *rbuf_new; /* batch_mu: while inflight, the changes since it began */
     backend__wlog *log;      /* batch_mu: writes not yet in batch.wtx (rule 9) */
     bolt_tx *vtx;            /* batch_mu: read tx on the committed state while logging */

@@ -221,14 +221,18 @@ release_lock
 expect_eq "$(sha "$db")" "$before" "nothing written by any of it"
 # The retry loop, deterministically (failpoint builds): 3 overlapped reads then
 # a clean one; then a member that always commits first.
-if STRATA_ETCD_LIVE_FAILPOINT=3 "$S" etcd status --live --json "$db" >"$T/fp.json" 2>"$T/fp.err"; then
-    want=$("$S" etcd status --json "$db")
-    expect_eq "$(cat "$T/fp.json")" "$want" "a retried live read prints one answer, the clean one"
+if STRATA_ETCD_LIVE_FAILPOINT=1000 "$S" etcd get --live "$db" a >/dev/null 2>&1; then
+    echo "this build has no failpoints: the forced overlaps are not tested"
+else
     expect_rc 3 "a member that always commits first" env STRATA_ETCD_LIVE_FAILPOINT=1000 \
         "$S" etcd get --live "$db" a
     expect_err "the member commits faster than strata can read.*snapshot" "says so and suggests a snapshot"
     expect_eq "$(wc -l <"$T/err")" 1 "one line"
     expect_eq "$(wc -c <"$T/out")" 0 "no answer"
+    expect_rc 0 "3 overlapped reads, then a clean one" env STRATA_ETCD_LIVE_FAILPOINT=3 \
+        "$S" etcd status --live --json "$db"
+    expect_eq "$(cat "$T/out")" "$("$S" etcd status --json "$db")" \
+        "a retried live read prints one answer, the clean one"
 fi
 # A real writer: one put per revision, so a consistent read at revision R
 # sees R - 1 keys. Every --live read is that, or the commits-faster refusal.

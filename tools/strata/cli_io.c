@@ -224,6 +224,25 @@ static double since(const struct timespec *t0)
     return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* One progress line, over the last one. */
+static void draw(cli_ticker *t)
+{
+    const char *what = atomic_load(&t->what);
+    uint64_t done = atomic_load(&t->done), total = atomic_load(&t->total);
+    if (what != NULL && total > 0)
+        fprintf(stderr, "\r%s: %s %llu of %llu (%.0f%%), %.1f s\033[K", t->cmd, what,
+                (unsigned long long)done, (unsigned long long)total,
+                100.0 * (double)(done < total ? done : total) / (double)total, since(&t->start));
+    else if (what != NULL)
+        fprintf(stderr, "\r%s: %s %llu, %.1f s\033[K", t->cmd, what, (unsigned long long)done,
+                since(&t->start));
+    else if (t->counter != NULL)
+        fprintf(stderr, "\r%s: %llu %s, %.1f s\033[K", t->cmd,
+                (unsigned long long)atomic_load(t->counter), t->unit, since(&t->start));
+    else
+        fprintf(stderr, "\r%s: %.1f s\033[K", t->cmd, since(&t->start));
+}
+
 static void *ticker_main(void *arg)
 {
     cli_ticker *t = arg;
@@ -240,21 +259,7 @@ static void *ticker_main(void *arg)
         }
         if (t->stop)
             break;
-        const char *what = atomic_load(&t->what);
-        uint64_t done = atomic_load(&t->done), total = atomic_load(&t->total);
-        if (what != NULL && total > 0)
-            fprintf(stderr, "\r%s: %s %llu of %llu (%.0f%%), %.1f s\033[K", t->cmd, what,
-                    (unsigned long long)done, (unsigned long long)total,
-                    100.0 * (double)(done < total ? done : total) / (double)total,
-                    since(&t->start));
-        else if (what != NULL)
-            fprintf(stderr, "\r%s: %s %llu, %.1f s\033[K", t->cmd, what, (unsigned long long)done,
-                    since(&t->start));
-        else if (t->counter != NULL)
-            fprintf(stderr, "\r%s: %llu %s, %.1f s\033[K", t->cmd,
-                    (unsigned long long)atomic_load(t->counter), t->unit, since(&t->start));
-        else
-            fprintf(stderr, "\r%s: %.1f s\033[K", t->cmd, since(&t->start));
+        draw(t);
         fflush(stderr);
     }
     pthread_mutex_unlock(&t->mu);
@@ -296,6 +301,9 @@ void cli_ticker_stop(cli_ticker *t)
     pthread_cond_signal(&t->cond);
     pthread_mutex_unlock(&t->mu);
     pthread_join(t->thread, NULL);
+    /* The last figures once more (a short run may end before the first tick), then clear. */
+    if (atomic_load(&t->what) != NULL || t->counter != NULL)
+        draw(t);
     fprintf(stderr, "\r\033[K");
     fflush(stderr);
     pthread_cond_destroy(&t->cond);
@@ -307,9 +315,23 @@ void cli_ticker_set(cli_ticker *t, const char *what, uint64_t done, uint64_t tot
 {
     if (t == NULL)
         return;
+    const char *was = atomic_load(&t->what);
+    if (was == what || (was != NULL && what != NULL && strcmp(was, what) == 0)) {
+        atomic_store(&t->done, done);
+        atomic_store(&t->total, total);
+        return;
+    }
+    /* A new phase: the last figures of the one that ends, then the new one's
+     * first, drawn at once (under the ticker's lock, as the ticker draws). */
+    pthread_mutex_lock(&t->mu);
+    if (was != NULL)
+        draw(t);
     atomic_store(&t->done, done);
     atomic_store(&t->total, total);
     atomic_store(&t->what, what);
+    draw(t);
+    fflush(stderr);
+    pthread_mutex_unlock(&t->mu);
 }
 
 void cli_ticker_pages(void *t, uint64_t done, uint64_t total)

@@ -81,7 +81,9 @@ void cli_ticker_stop(cli_ticker *t);
 /*
  * Real progress from the library: from now on the line shows "CMD: WHAT
  * DONE of TOTAL (P%), S.S s" (TOTAL 0: unknown, only DONE). Callable from
- * any thread (atomics), t may be NULL. The adapters match the library's
+ * any thread, t may be NULL. When WHAT changes (a new phase) the old
+ * phase's last figures and the new one's first are drawn at once; stop
+ * draws the last figures once more before clearing the line. The adapters match the library's
  * callbacks, with the ticker as their arg: cli_ticker_pages for
  * bolt_progress_fn walks ("pages checked"), cli_ticker_bytes for a
  * restore's input ("bytes read"), cli_ticker_backend for

@@ -141,7 +141,8 @@ const cli_command_spec cmd_etcd_spec = {
              "  compact  DB REV: compact a stopped member's db (etcd's marks, physical)\n"
              "  dump     [--decode] DB: every bucket, records decoded\n"
              "DB is a db file, a member dir (DIR/snap/db), a data dir (DIR/member/snap/db)\n"
-             "or an etcd snapshot (its SHA-256 trailer is verified first). Read commands\n"
+             "or an etcd snapshot (its SHA-256 trailer is verified first); - is standard\n"
+             "input (a db or a snapshot, copied to a temporary file). Read commands\n"
              "open it read-only and never write; --live reads a file a running etcd holds.\n"
              "--json (or -w json) prints etcdctl's JSON where etcdctl gives the same\n"
              "answer. 'strata etcd COMMAND --help' describes each command.",

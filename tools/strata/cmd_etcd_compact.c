@@ -114,6 +114,14 @@ int etcd_compact(int argc, char **argv)
     etcd_path p;
     if ((code = etcd_resolve(a.cmd, argv[optind], &p)) != CLI_OK)
         return code;
+    if (p.from_stdin) {
+        fprintf(stderr,
+                "strata %s: compact writes the member's db in place: give its path, not "
+                "standard input\n",
+                a.cmd);
+        etcd_path_free(&p);
+        return CLI_USAGE;
+    }
     if (p.snapshot) {
         fprintf(stderr,
                 "strata %s: %s is an etcd snapshot, not a member's db: restore it first "

@@ -107,9 +107,19 @@ int etcd_resolve(const char *cmd, const char *arg, etcd_path *p)
 {
     memset(p, 0, sizeof *p);
     p->given = arg;
+    if (cli_is_stdio(arg)) {
+        int code = cli_input_begin(cmd, arg, &p->in);
+        if (code != CLI_OK)
+            return code;
+        p->from_stdin = true;
+        arg = p->in.path;
+    }
     struct stat st;
-    if (stat(arg, &st) != 0)
-        return cli_report(cmd, arg, -errno);
+    if (stat(arg, &st) != 0) {
+        int code = cli_report(cmd, p->given, -errno);
+        etcd_path_free(p);
+        return code;
+    }
     if (S_ISDIR(st.st_mode)) {
         /* A data dir holds member/; a member dir holds snap/ (and wal/). */
         char *member = path_join(arg, "member");
@@ -149,7 +159,7 @@ int etcd_resolve(const char *cmd, const char *arg, etcd_path *p)
     }
     if (S_ISREG(st.st_mode) && st.st_size >= SNAP_UNIT + SNAP_TRAILER &&
         (uint64_t)st.st_size % SNAP_UNIT == SNAP_TRAILER) {
-        int code = verify_trailer(cmd, arg, p->file, (uint64_t)st.st_size);
+        int code = verify_trailer(cmd, p->given, p->file, (uint64_t)st.st_size);
         if (code != CLI_OK) {
             etcd_path_free(p);
             return code;
@@ -159,6 +169,7 @@ int etcd_resolve(const char *cmd, const char *arg, etcd_path *p)
     return CLI_OK;
 nomem:
     fprintf(stderr, "strata %s: out of memory\n", cmd);
+    etcd_path_free(p);
     return CLI_INTERNAL;
 }
 
@@ -166,6 +177,9 @@ void etcd_path_free(etcd_path *p)
 {
     free(p->file);
     p->file = NULL;
+    if (p->from_stdin)
+        cli_input_end(&p->in);
+    p->from_stdin = false;
 }
 
 /* ---- opening ------------------------------------------------------------------ */

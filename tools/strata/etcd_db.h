@@ -22,6 +22,7 @@
 #include <strata/mvcc.h>
 
 #include "cli_db.h"
+#include "cli_io.h"
 
 /* The db a DB argument names. */
 typedef struct etcd_path {
@@ -29,12 +30,15 @@ typedef struct etcd_path {
     const char *given; /* the argument, for messages */
     bool snapshot;     /* an etcd snapshot: its SHA-256 trailer was verified */
     bool found_in_dir; /* file is DIR/snap/db or DIR/member/snap/db */
+    bool from_stdin;   /* "-": file is a temporary copy of standard input */
+    cli_input in;      /* that copy (removed by etcd_path_free) */
 } etcd_path;
 
 /*
  * Resolve arg: a directory is a member dir (DIR/snap/db) or a data dir
  * (DIR/member/snap/db); a regular file whose size is whole 512-byte units
- * plus 32 is an etcd snapshot, whose trailer is verified here. Returns
+ * plus 32 is an etcd snapshot, whose trailer is verified here; "-" is
+ * standard input (a db or a snapshot), copied to a temporary file. Returns
  * CLI_OK and *p, or the exit code after a one-line message on stderr
  * (3: missing, a directory without a db; 1: a trailer mismatch).
  */
