@@ -223,6 +223,9 @@ static void end_vtx(backend *be)
 {
     backend__rbuf_unref(be->batch.view);
     be->batch.view = NULL;
+    be->vb = NULL;
+    be->vc = NULL; /* freed with vtx */
+    be->vb_len = 0;
     bolt_tx_rollback(be->vtx);
     be->vtx = NULL;
 }
@@ -258,9 +261,11 @@ static void post(backend *be, uint64_t seq, int rc)
 }
 
 /* Rule 3's WRITE: the bolt commit of the transaction taken out at BEGIN. */
-static int commit_write(backend *be, bolt_tx *ctx, uint64_t seq)
+static int commit_write(backend *be, bolt_tx *ctx, uint64_t seq, bool sync_dir)
 {
     int rc = backend__failpoint(be, "commit_write");
+    if (rc == 0 && sync_dir)
+        rc = strata_sync_dir_of(be->path); /* defrag.c rule 4, outside the lock */
     if (rc != 0)
         bolt_tx_rollback(ctx);
     else
@@ -384,13 +389,9 @@ static int commit_begin(backend *be, bool *started, bool *sync)
     tx->commit_on_unlock = false;
     if (tx->pending == 0)
         return 0;
-    if (be->dir_unsynced) {
-        /* defrag.c rule 4: the rename must be durable before this commit is. */
-        int r = strata_sync_dir_of(be->path);
-        if (r != 0)
-            return r;
-        be->dir_unsynced = false;
-    }
+    /* defrag.c rule 4: the rename must be durable before this commit is (WRITE syncs it). */
+    be->inflight_sync_dir = be->dir_unsynced;
+    be->dir_unsynced = false;
     if (backend__rbuf_new(&be->rbuf_new) != 0)
         be->rbuf_new = NULL; /* FINISH keeps the old snapshot (rule 8) */
     if (!*sync)
@@ -413,7 +414,7 @@ int backend__commit(backend *be)
     rc = commit_begin(be, &started, &sync);
     if (!started)
         return rc;
-    rc = commit_write(be, be->inflight_tx, be->inflight_seq);
+    rc = commit_write(be, be->inflight_tx, be->inflight_seq, be->inflight_sync_dir);
     finish(be);
     return rc;
 }
@@ -438,8 +439,9 @@ int backend__commit_pipelined_locked(backend *be, uint64_t *held_ns)
     }
     uint64_t seq = be->inflight_seq;
     bolt_tx *ctx = be->inflight_tx;
+    bool sync_dir = be->inflight_sync_dir;
     if (sync) {
-        rc = commit_write(be, ctx, seq);
+        rc = commit_write(be, ctx, seq, sync_dir);
         finish(be);
         if (held_ns != NULL)
             *held_ns = mono_ns() - t0;
@@ -447,7 +449,7 @@ int backend__commit_pipelined_locked(backend *be, uint64_t *held_ns)
         return rc;
     }
     backend__batch_unlock(be);
-    rc = commit_write(be, ctx, seq); /* rule 3: no lock held */
+    rc = commit_write(be, ctx, seq, sync_dir); /* rule 3: no lock held */
     backend__batch_lock(be);
     if (be->inflight && be->inflight_seq == seq)
         finish(be); /* else a thread that settled finished it */

@@ -92,10 +92,16 @@ struct backend {
     bool inflight;           /* batch_mu: a commit's bolt write-out runs outside the lock */
     uint64_t inflight_seq;   /* batch_mu: which commit (counts commits begun) */
     bolt_tx *inflight_tx;    /* batch_mu: that commit's transaction (its committer's) */
+    bool inflight_sync_dir;  /* batch_mu: its WRITE syncs the directory first (defrag rule 4) */
     backend__rbuf *rbuf_new; /* batch_mu: while inflight, the changes since it began */
     backend__wlog *log;      /* batch_mu: writes not yet in batch.wtx (rule 9) */
     bolt_tx *vtx;            /* batch_mu: read tx on the committed state while logging */
-    pthread_cond_t idle_cv;  /* with batch_mu: a commit in flight finished */
+    /* batch_mu: the last bucket log-mode writes were checked in, with a cursor (on vtx) */
+    bolt_bucket *vb;
+    bolt_cursor *vc;
+    unsigned char vb_name[64];
+    size_t vb_len;
+    pthread_cond_t idle_cv; /* with batch_mu: a commit in flight finished */
     pthread_mutex_t cm_mu;
     pthread_cond_t cm_cv; /* with cm_mu: the bolt commit in flight returned */
     uint64_t cm_done_seq; /* cm_mu: the last commit whose bolt commit returned */

@@ -147,6 +147,19 @@ static void batch_record(backend_batch_tx *tx, bolt_val bucket, bolt_val key, co
         backend__defrag_note(tx->be->dlog, bucket, &key);
 }
 
+/* Rule 7: BOLT_EINCOMPATIBLEVALUE when key names a nested bucket of c's bucket. */
+static int check_nested(bolt_cursor *c, bolt_val key)
+{
+    bolt_val k, v;
+    int rc = bolt_cursor_seek(c, key, &k, &v);
+    if (rc == BOLT_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    bool nested = v.data == NULL && k.size == key.size && memcmp(k.data, key.data, key.size) == 0;
+    return nested ? BOLT_EINCOMPATIBLEVALUE : 0;
+}
+
 /*
  * Rule 7: write to the log when logging. 0 when done there; 1 when the
  * write must go to bolt (not logging, or settled for the slow path); else
@@ -163,27 +176,35 @@ static int log_write(backend_batch_tx *tx, enum backend__wlog_op op, bolt_val bu
         int rc = backend__settle(be);
         return rc != 0 ? rc : 1;
     }
-    bolt_bucket *b;
-    int rc = bolt_tx_bucket(be->vtx, bucket, &b);
-    if (rc != 0)
-        return rc == BOLT_NOTFOUND ? BACKEND_EBUCKETNOTFOUND : rc;
-    if (key.size == 0)
+    /* The bucket and a cursor on it, kept while vtx lives (one lookup per bucket). */
+    bool cached = be->vc != NULL && be->vb_len == bucket.size &&
+                  memcmp(be->vb_name, bucket.data, bucket.size) == 0;
+    if (!cached) {
+        bolt_bucket *b;
+        int rc = bolt_tx_bucket(be->vtx, bucket, &b);
+        if (rc != 0)
+            return rc == BOLT_NOTFOUND ? BACKEND_EBUCKETNOTFOUND : rc;
+        bolt_cursor *c;
+        rc = bolt_cursor_open(b, &c);
+        if (rc != 0)
+            return rc;
+        bolt_cursor_close(be->vc); /* the previous bucket's (NULL: none) */
+        be->vb = b;
+        be->vc = c;
+        be->vb_len = 0;
+        if (bucket.size <= sizeof be->vb_name) { /* a longer name is looked up each time */
+            memcpy(be->vb_name, bucket.data, bucket.size);
+            be->vb_len = bucket.size;
+        } else {
+            be->vb_len = SIZE_MAX;
+        }
+    }
+    if (key.size == 0) /* after the bucket, as bolt orders its checks */
         return BOLT_EKEYREQUIRED;
-    /* Buckets cannot change while logging (they settle), so vtx knows the nested ones. */
-    bolt_cursor *c;
-    rc = bolt_cursor_open(b, &c);
-    if (rc != 0)
-        return rc;
-    bolt_val k, v;
-    rc = bolt_cursor_seek(c, key, &k, &v);
-    bool nested = rc == 0 && v.data == NULL && k.size == key.size &&
-                  memcmp(k.data, key.data, key.size) == 0;
-    bolt_cursor_close(c);
-    if (rc != 0 && rc != BOLT_NOTFOUND)
-        return rc;
-    if (nested)
-        return BOLT_EINCOMPATIBLEVALUE;
-    rc = backend__wlog_append(be->log, op, bucket, key, value);
+    int nrc = check_nested(be->vc, key);
+    if (nrc != 0)
+        return nrc;
+    int rc = backend__wlog_append(be->log, op, bucket, key, value);
     if (rc != 0)
         return rc;
     batch_record(tx, bucket, key, put ? &value : NULL);

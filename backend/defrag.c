@@ -43,8 +43,9 @@
  *      removes the copy and leaves the backend on the old file. The
  *      directory sync runs after the lock is released (it can take tens of
  *      milliseconds); until it is done be->dir_unsynced makes any commit
- *      sync the directory first, so no commit to the new file is reported
- *      durable while the rename itself could still be lost.
+ *      sync the directory first (in its write-out, outside the batch
+ *      lock), so no commit to the new file is reported durable while the
+ *      rename itself could still be lost.
  *   5. The longest writer stall reported is the longest time defrag held
  *      the batch lock (START or FINAL).
  */

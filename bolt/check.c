@@ -59,6 +59,7 @@ typedef struct walker {
     bolt_progress_fn progress;
     void *progress_arg;
     uint64_t entered, next_report; /* pages entered; when to call progress next */
+    uint64_t progress_total;       /* the pages a whole walk enters (0: the tx's pgid) */
     uint64_t pairs, bytes;         /* plain elements (and key+value bytes) on leaves entered */
 } walker;
 
@@ -232,7 +233,8 @@ static int walk_page(walker *w, bolt_pgid id, int depth, const bolt_val *lo, con
         mark(w, id + i);
     w->entered += (uint64_t)ov + 1;
     if (w->progress != NULL && w->entered >= w->next_report) {
-        w->progress(w->progress_arg, w->entered, tx->meta.pgid);
+        w->progress(w->progress_arg, w->entered,
+                    w->progress_total != 0 ? w->progress_total : tx->meta.pgid);
         w->next_report = w->entered + PROGRESS_EVERY;
     }
     if (w->free_ids != NULL && is_free(w, id)) {
@@ -445,6 +447,14 @@ int bolt_tx_check_progress(bolt_tx *tx, void (*report)(void *arg, const char *pr
             problem(&w, (bolt_pgid)i, "meta checksum is 0 (accepted without verification)");
     }
     rc = load_free(&w);
+    /* Rule 6: what the walk will enter, when the freelist says: pgid less the
+     * metas, the freelist's own run and the free pages. */
+    bool counted = rc == 0 && progress != NULL && tx->meta.freelist != BOLT_NO_FREELIST;
+    uint64_t run = 0; /* marked by load_free: the freelist's run */
+    for (bolt_pgid id = 2; counted && id < tx->meta.pgid; id++)
+        run += is_reached(&w, id);
+    if (counted && tx->meta.pgid > 2 + run + w.nfree)
+        w.progress_total = tx->meta.pgid - 2 - run - w.nfree;
     /* Before the walk, reached = metas + the freelist run: none may be free. */
     for (size_t i = 0; rc == 0 && i < w.nfree; i++)
         if (is_reached(&w, w.free_ids[i]))
@@ -462,7 +472,7 @@ int bolt_tx_check_progress(bolt_tx *tx, void (*report)(void *arg, const char *pr
     if (rc != 0)
         return rc;
     if (progress != NULL)
-        progress(progress_arg, w.entered, tx->meta.pgid);
+        progress(progress_arg, w.entered, w.progress_total != 0 ? w.progress_total : tx->meta.pgid);
     return w.problems > 0 ? BOLT_ECORRUPT : 0;
 }
 

@@ -633,9 +633,11 @@ STRATA_API int bolt_tx_check(bolt_tx *tx, void (*report)(void *arg, const char *
 typedef void (*bolt_progress_fn)(void *arg, uint64_t done, uint64_t total);
 
 /*
- * bolt_tx_check, calling progress(progress_arg, pages entered, the
- * transaction's page count) every 1024 pages entered and once at the end
- * (done stays below total by the free pages). progress may be NULL.
+ * bolt_tx_check, calling progress(progress_arg, pages entered, pages to
+ * enter) every 1024 pages entered and once at the end. Pages to enter: the
+ * transaction's page count less the metas, the freelist's run and the free
+ * pages it lists (a clean file ends at done == total); the page count when
+ * no freelist is stored. progress may be NULL.
  */
 STRATA_API int bolt_tx_check_progress(bolt_tx *tx, void (*report)(void *arg, const char *problem),
                                       void *arg, bolt_progress_fn progress, void *progress_arg);

@@ -11,6 +11,15 @@ canonical one-line-per-fact form the round-trip tests compare
     etcd_rt_json.py leases FILE...        etcdctl lease timetolive --keys ID -w json,
                                           one file per lease
     etcd_rt_json.py leases-doc FILE       strata etcd leases --keys --json (one document)
+    etcd_rt_json.py members FILE          etcdctl member list -w json, or strata etcd
+                                          status --json: the members
+    etcd_rt_json.py names FILE FIELD      the names in FIELD (etcdctl user list /
+                                          role list -w json: users, roles), one a line
+    etcd_rt_json.py user NAME FILE        etcdctl user get NAME -w json
+    etcd_rt_json.py role NAME FILE        etcdctl role get NAME -w json
+    etcd_rt_json.py auth-doc FILE         strata etcd dump --decode --json: the users
+                                          and roles of buckets authUsers, authRoles
+    etcd_rt_json.py auth-enabled FILE     strata etcd status --json: auth_enabled
     etcd_rt_json.py batch MANIFEST        each line of MANIFEST is one of the commands
                                           above (its words, shell-quoted), or "line TEXT" (TEXT
                                           printed as it is): one process for a whole
@@ -28,6 +37,10 @@ FILE "-" is standard input. Printed (REV 0 = the current revision):
     hashkv rev=N hash=H compact=C header=R
     status rev=R
     lease id=ID ttl=GRANTED keys=HEX,HEX,...             (by ID; "-": no key)
+    member id=ID name=NAME peer=URL,... client=URL,...   (by ID)
+    user name=NAME roles=ROLE,...                        ("-": none)
+    role name=NAME perm=TYPE:HEXKEY:HEXEND,...           ("-": none)
+    auth enabled=true|false
 
 JSON integers are read as Python integers (exact: lease IDs exceed 2^53).
 Fields etcdctl leaves out (protobuf's omitempty) are 0 / empty. Exit 1 with
@@ -117,6 +130,65 @@ def cmd_leases_doc(path):
     return [r[1] for r in sorted(lease_row(d) for d in load(path).get("leases") or [])]
 
 
+def cmd_members(path):
+    rows = []
+    for m in load(path).get("members") or []:
+        # json.dumps: a number prints as digits, anything else (a string)
+        # quoted, so the comparison shows it.
+        rows.append((str(need(m, "ID")), "member id=%s name=%s peer=%s client=%s" % (
+            json.dumps(need(m, "ID")), m.get("name", ""), ",".join(m.get("peerURLs") or []) or "-",
+            ",".join(m.get("clientURLs") or []) or "-")))
+    return [r[1] for r in sorted(rows)]
+
+
+def cmd_names(path, field):
+    return sorted(load(path).get(field) or [])
+
+
+def user_line(name, roles):
+    return "user name=%s roles=%s" % (name, ",".join(sorted(roles)) or "-")
+
+
+# etcd's authpb.Permission_Type: the numbers etcdctl's JSON carries.
+PERM_TYPES = {0: "READ", 1: "WRITE", 2: "READWRITE"}
+
+
+def role_line(name, perms):
+    return "role name=%s perm=%s" % (name, ",".join(sorted(perms)) or "-")
+
+
+def perm(ptype, key, end):
+    return "%s:%s:%s" % (ptype, b64hex(key), b64hex(end))
+
+
+def cmd_user(name, path):
+    return [user_line(name, load(path).get("roles") or [])]
+
+
+def cmd_role(name, path):
+    perms = [perm(PERM_TYPES.get(p.get("permType", 0), "?"), p.get("key", ""),
+                  p.get("range_end", "")) for p in load(path).get("perm") or []]
+    return [role_line(name, perms)]
+
+
+def cmd_auth_doc(path):
+    users, roles = [], []
+    for b in load(path).get("buckets") or []:
+        for e in b.get("entries") or []:
+            d = e.get("decoded")
+            if b.get("name") == "authUsers":
+                users.append(user_line(need(d, "name"), d.get("roles") or []))
+            elif b.get("name") == "authRoles":
+                roles.append(role_line(need(d, "name"), [
+                    perm(p.get("permType", "READ"), p.get("key", ""), p.get("range_end", ""))
+                    for p in d.get("keyPermission") or []]))
+    return sorted(users) + sorted(roles)
+
+
+def cmd_auth_enabled(path):
+    return ["auth enabled=%s" % ("true" if need(load(path), "auth_enabled") else "false")]
+
+
 def run(argv):
     if len(argv) >= 1 and argv[0] == "line":
         return [" ".join(argv[1:])]
@@ -130,9 +202,22 @@ def run(argv):
         lines = cmd_leases(argv[1:])
     elif len(argv) == 2 and argv[0] == "leases-doc":
         lines = cmd_leases_doc(argv[1])
+    elif len(argv) == 2 and argv[0] == "members":
+        lines = cmd_members(argv[1])
+    elif len(argv) == 3 and argv[0] == "names":
+        lines = cmd_names(argv[1], argv[2])
+    elif len(argv) == 3 and argv[0] == "user":
+        lines = cmd_user(argv[1], argv[2])
+    elif len(argv) == 3 and argv[0] == "role":
+        lines = cmd_role(argv[1], argv[2])
+    elif len(argv) == 2 and argv[0] == "auth-doc":
+        lines = cmd_auth_doc(argv[1])
+    elif len(argv) == 2 and argv[0] == "auth-enabled":
+        lines = cmd_auth_enabled(argv[1])
     else:
         sys.exit("usage: etcd_rt_json.py get|hashkv REV FILE | status|ids|leases-doc FILE | "
-                 "leases FILE... | batch MANIFEST | line TEXT")
+                 "leases FILE... | members|auth-doc|auth-enabled FILE | names FILE FIELD | "
+                 "user|role NAME FILE | batch MANIFEST | line TEXT")
     return lines
 
 

@@ -15,6 +15,8 @@
 #   strata_answers QUERIES DB [OPTION...]  `strata etcd`'s answers on DB
 #                         (STRATA: the CLI), OPTIONs (--live) on every call
 #   same WHAT A B         fail unless the answer files A and B are equal
+#   etcd_auth_answers     the running member's members, users, roles, auth
+#   strata_auth_answers DB [OPTION...]  the same from strata etcd status/dump
 #
 # A QUERIES file is a list of canonical answer lines (etcd_rt_json.py); its
 # status, get and hashkv lines name what is asked; leases are always all.
@@ -246,4 +248,49 @@ same() {
         return 1
     fi
     echo "ok: $1 ($(grep -c '' "$2") answers)"
+}
+
+# etcd_auth_answers: the running member's members (member list), users and
+# roles (user/role list, get) and whether auth is on (an anonymous request
+# is refused), in etcd_rt_json.py's canonical form.
+etcd_auth_answers() {
+    local t="$ETCD_TMP/auth" name n=0
+    rm -rf "$t" && mkdir "$t" || return 1
+    etcdctl_rt member list -w json >"$t/members.json" || return 1
+    printf 'members %q\n' "$t/members.json" >"$t/manifest"
+    etcdctl_rt user list -w json >"$t/users.json" || return 1
+    for name in $(python3 "$RT_JSON" names "$t/users.json" users); do
+        n=$((n + 1))
+        etcdctl_rt user get "$name" -w json >"$t/$n.json" || return 1
+        printf 'user %q %q\n' "$name" "$t/$n.json" >>"$t/manifest"
+    done
+    etcdctl_rt role list -w json >"$t/roles.json" || return 1
+    for name in $(python3 "$RT_JSON" names "$t/roles.json" roles); do
+        n=$((n + 1))
+        etcdctl_rt role get "$name" -w json >"$t/$n.json" || return 1
+        printf 'role %q %q\n' "$name" "$t/$n.json" >>"$t/manifest"
+    done
+    if etcdctl_ get a >/dev/null 2>"$t/err"; then
+        echo "line auth enabled=false" >>"$t/manifest"
+    elif grep -q 'user name is empty' "$t/err"; then
+        echo "line auth enabled=true" >>"$t/manifest"
+    else
+        sed -n '1,5p' "$t/err" >&2
+        return 1
+    fi
+    python3 "$RT_JSON" batch "$t/manifest"
+}
+
+# strata_auth_answers DB [OPTION...]: the same from `strata etcd status` and
+# `strata etcd dump --decode`.
+strata_auth_answers() {
+    local db=$1 t="$ETCD_TMP/auth"
+    shift
+    rm -rf "$t" && mkdir "$t" || return 1
+    "$STRATA" etcd status --json "$@" "$db" >"$t/status.json" 2>"$t/err" &&
+        "$STRATA" etcd dump --decode --json "$@" "$db" >"$t/dump.json" 2>>"$t/err" ||
+        { sed -n '1,5p' "$t/err" >&2; return 1; }
+    printf 'members %q\nauth-doc %q\nauth-enabled %q\n' "$t/status.json" "$t/dump.json" \
+        "$t/status.json" >"$t/manifest"
+    python3 "$RT_JSON" batch "$t/manifest"
 }

@@ -16,8 +16,8 @@
  *
  * more: what test_etcd_rt2.sh also does through etcdctl on the member
  * restored from DB's snapshot, in the same order: a put, a txn (a put and a
- * delete), a leased put, a revoke; so both stores must answer the same
- * afterwards.
+ * delete), a leased put, a revoke, a compaction at the revision before the
+ * revoke's; so both stores must answer the same afterwards.
  *
  * Every mode then prints the store's answers, one per line, in the
  * canonical form that etcd_rt_json.py prints for etcdctl's JSON:
@@ -227,6 +227,8 @@ static int write_more(stack *s)
     bad |= failed(mvcc_txn_end(t, NULL), "txn end");
     bad |= put(s, "new/3", "leased", LEASE_C);
     bad |= failed(lease_revoke(s->l, LEASE_A), "revoke A");
+    if (!bad)
+        bad |= compact(s, mvcc_store_rev(s->kv) - 1);
     return bad;
 }
 

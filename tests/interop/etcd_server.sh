@@ -111,9 +111,10 @@ etcdctl_() {
 
 # etcd_start DATADIR [NAME]: start a member on DATADIR (created by etcd when
 # missing; a restored one keeps its member) and wait until `endpoint health`
-# says it serves (or, auth enabled, refuses the anonymous check), at most ETCD_START_TIMEOUT seconds. Each poll is one
-# etcdctl call that itself waits up to its dial and command timeouts, so the
-# loop needs no sleep. Ports come from etcd_restore when it chose them for
+# says it serves (or, auth enabled, refuses the anonymous check), at most
+# ETCD_START_TIMEOUT seconds. Each poll is one etcdctl call that itself
+# waits up to its dial and command timeouts (2 s, 5 s: the last flags win),
+# so the loop needs no sleep. Ports come from etcd_restore when it chose them for
 # this DATADIR, or from the last member when it ran on DATADIR (a restart),
 # else they are chosen now; a member that could not bind them (taken
 # meanwhile) is started again on new ones.

@@ -9,7 +9,8 @@
 # revisions), `endpoint status` (revision) and `lease list` + `lease
 # timetolive --keys` (granted TTL, keys) as strata did. Then it must accept
 # new writes: the same continuation through etcdctl and through strata's API
-# (a put, a txn, a leased put, a revoke) leaves both answering the same.
+# (a put, a txn, a leased put, a revoke, a compaction: etcd's compaction of
+# strata's history) leaves both answering the same.
 # Last, strata reads the db etcd wrote (a copy, the member stopped) and
 # answers the same again. `strata etcd status/get/hashkv/leases --json`
 # give the writer's answers on its db and on the snapshot, and etcd's on
@@ -57,13 +58,17 @@ same "etcd restored from strata's snapshot answers as strata" "$W/strata.ans" "$
 
 # 4. new writes, the same on both sides.
 "$writer" more "$W/strata.db" >"$W/strata.more.ans" || { fail "etcd_rt_writer more"; exit 1; }
+more_rev=$(sed -n 's/^status rev=//p' "$W/strata.more.ans")
+grep -qx "get rev=$((more_rev - 2)) error=compacted" "$W/strata.more.ans" ||
+    fail "the writer's continuation did not compact at $((more_rev - 1))"
 lease_a=$(printf '%x' 7587869178398349060)
 lease_c=$(printf '%x' 0x3eaddeadbeef)
 {
     etcdctl_ put new/1 v1 &&
         printf '\nput new/2 v2\ndel txn/x\n\n\n' | etcdctl_ txn &&
         etcdctl_ put --lease="$lease_c" new/3 leased &&
-        etcdctl_ lease revoke "$lease_a"
+        etcdctl_ lease revoke "$lease_a" &&
+        etcdctl_ compact --physical "$((more_rev - 1))"
 } >"$W/more.log" 2>&1 || { fail "etcd refused a write: $(tail -n 3 "$W/more.log")"; exit 1; }
 etcd_answers "$W/strata.more.ans" >"$W/etcd.more.ans" || { fail "asking etcd"; exit 1; }
 same "after the same new writes on both" "$W/strata.more.ans" "$W/etcd.more.ans"

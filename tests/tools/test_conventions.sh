@@ -320,6 +320,36 @@ got=$(bash -c '. "$1"; COMP_WORDS=(strata get --value-format b); COMP_CWORD=3; _
 expect_eq "$got" "bytes" "completion of a format value"
 got=$(bash -c '. "$1"; COMP_WORDS=(strata sna); COMP_CWORD=1; _strata; echo "${COMPREPLY[*]}"' _ "$T/comp.bash")
 expect_eq "$got" "snapshot" "completion of a command"
+# Every command has an option table (completion, --help and the man page come
+# from it): the writers and tools that used to parse their own options too.
+"$S" completion list >"$T/list"
+for want in "gen --seed" "gen --keys" "gen --page-size" "gen --flat" "gen --json" \
+    "load --page-size" "load --json" "salvage --output" "salvage --orphans" "salvage --json" \
+    "surgery --output" "surgery --from" "surgery --to" "surgery --json" "strerror --json" \
+    "bench --keys" "bench --revs" "bench --puts"; do
+    checks=$((checks + 1))
+    grep -qx -- "$want" "$T/list" || fail "completion list lacks '$want'"
+done
+for cmd in $("$S" --help | awk '/^commands:/ { on = 1; next } on && NF == 0 { on = 0 } on { print $1 }'); do
+    checks=$((checks + 1))
+    grep -qx -- "    $cmd)" "$T/comp.bash" || fail "$cmd has no option table (no completion)"
+done
+got=$(bash -c '. "$1"; COMP_WORDS=(strata surgery free); COMP_CWORD=2; _strata; echo "${COMPREPLY[*]}"' _ "$T/comp.bash")
+expect_eq "$got" "freelist" "completion of a surgery subcommand"
+got=$(bash -c '. "$1"; COMP_WORDS=(strata salvage --orp); COMP_CWORD=2; _strata; echo "${COMPREPLY[*]}"' _ "$T/comp.bash")
+expect_eq "$got" "--orphans" "completion of a salvage option"
+got=$(bash -c '. "$1"; COMP_WORDS=(strata gen --page-size 40); COMP_CWORD=3; _strata; echo "${COMPREPLY[*]}"' _ "$T/comp.bash")
+expect_eq "$got" "4096" "completion of gen's page size"
+# The table's parser: --json anywhere, negative codes are not options.
+expect_rc 0 "strerror CODE --json" "$S" strerror -5104 --json
+expect_out '"name": "BOLT_ECHECKSUM"' "strerror --json after the code"
+expect_rc 2 "strerror without a code" "$S" strerror --json
+expect_rc 2 "strerror of a word" "$S" strerror nope
+expect_rc 2 "surgery with an option it does not have" "$S" surgery freelist rebuild --orphans -o "$T/x.db" "$T/x.db"
+expect_err "usage: strata surgery SUBCOMMAND" "surgery's usage is the generated one"
+expect_rc 2 "salvage without -o" "$S" salvage "$T/x.db"
+expect_err "-o DST is required" "salvage says what is missing"
+expect_rc 2 "bench index with a bad number" "$S" bench index -k 12x
 # The man page documents every command, and each option in that command's section.
 MAN=$HERE/../../docs/strata.1.scd
 "$S" completion list >"$T/list"

@@ -262,6 +262,11 @@ expect_rc 0 "a snapshot with its trailer" "$S" snapshot --trailer "$T/t.db" -o "
 expect_rc 0 "get on the snapshot" "$S" etcd get --json --prefix "$T/snap.db" ""
 expect_eq "$(cat "$T/out")" "$want" "the snapshot answers the same"
 expect_rc 0 "status on the snapshot" "$S" etcd status --json "$T/snap.db"
+expect_rc 0 "DB - is standard input (a snapshot)" "$S" etcd get --json --prefix - "" <"$T/snap.db"
+expect_eq "$(cat "$T/out")" "$want" "the same answer from standard input"
+expect_rc 0 "DB - is standard input (a db)" "$S" etcd leases --keys - <"$T/t.db"
+expect_out "^0000000000000007 " "leases from standard input"
+expect_rc 2 "compact refuses standard input" "$S" etcd compact - 2 <"$T/t.db"
 
 # --- 3. bad input: one line, the right exit code, nothing written --------------------
 mkdir -p "$T/nodb/snap" "$T/nodb/wal"
@@ -292,6 +297,7 @@ expect_rc 3 "a file that is not bolt" "$S" etcd status "$T/junk.db"
 cp "$T/snap.db" "$T/badsnap.db"
 poke "$T/badsnap.db" 4200 "5a5a"
 expect_rc 1 "a snapshot whose trailer does not match" "$S" etcd get "$T/badsnap.db" foo
+expect_err "^strata etcd get: .*badsnap.db: etcd snapshot whose SHA-256 trailer does not match" "names the file"
 expect_err "SHA-256 trailer does not match" "names the trailer"
 expect_eq "$(wc -l <"$T/err")" 1 "one line"
 # A damaged KeyValue: the length of a value made longer than its record.

@@ -110,6 +110,32 @@ expect_out "\(damaged: " "the damaged record is shown raw"
 expect_out "^  3\.0 PUT key=y " "the records after it are still decoded"
 expect_rc 0 "dump without --decode does not judge records" "$S" etcd dump "$T/dmg.db"
 
+# Seeded damage anywhere past the metas: every command exits 0, 1 (a damaged
+# record) or 3 (a damaged page), with one line on stderr (dump: one line per
+# run too), and never crashes (the ASan build runs this test as well).
+checks=$((checks + 1))
+python3 - "$S" "$db" "$T" "$SEED" <<'PY' || fail "damaged dbs: a command crashed or gave a bad exit"
+import random, subprocess, sys
+S, db, T, seed = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+src = open(db, "rb").read()
+r = random.Random(seed)
+bad = 0
+f = T + "/fz.db"
+for i in range(20):
+    d = bytearray(src)
+    for _ in range(r.randrange(1, 6)):
+        d[r.randrange(8192, len(d))] = r.randrange(256)
+    open(f, "wb").write(d)
+    for cmd in (["status", f], ["dump", "--decode", "--json", f], ["leases", "--keys", f],
+                ["history", "--prefix", f, ""], ["get", "--prefix", f, ""], ["hashkv", f]):
+        p = subprocess.run([S, "etcd"] + cmd, capture_output=True)
+        lines = p.stderr.decode(errors="replace").strip().split("\n") if p.stderr.strip() else []
+        if p.returncode not in (0, 1, 3) or (p.returncode != 0 and len(lines) != 1):
+            bad += 1
+            print("mutation %d: etcd %s: exit %d: %s" % (i, cmd[0], p.returncode, lines[-3:]))
+sys.exit(1 if bad else 0)
+PY
+
 # --- 2. compact -------------------------------------------------------------------------
 cur=$("$S" etcd status --json "$db" | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
 comp=$("$S" etcd status --json "$db" | python3 -c 'import json,sys; print(json.load(sys.stdin)["compact_revision"])')
@@ -195,14 +221,18 @@ release_lock
 expect_eq "$(sha "$db")" "$before" "nothing written by any of it"
 # The retry loop, deterministically (failpoint builds): 3 overlapped reads then
 # a clean one; then a member that always commits first.
-if STRATA_ETCD_LIVE_FAILPOINT=3 "$S" etcd status --live --json "$db" >"$T/fp.json" 2>"$T/fp.err"; then
-    want=$("$S" etcd status --json "$db")
-    expect_eq "$(cat "$T/fp.json")" "$want" "a retried live read prints one answer, the clean one"
+if STRATA_ETCD_LIVE_FAILPOINT=1000 "$S" etcd get --live "$db" a >/dev/null 2>&1; then
+    echo "this build has no failpoints: the forced overlaps are not tested"
+else
     expect_rc 3 "a member that always commits first" env STRATA_ETCD_LIVE_FAILPOINT=1000 \
         "$S" etcd get --live "$db" a
     expect_err "the member commits faster than strata can read.*snapshot" "says so and suggests a snapshot"
     expect_eq "$(wc -l <"$T/err")" 1 "one line"
     expect_eq "$(wc -c <"$T/out")" 0 "no answer"
+    expect_rc 0 "3 overlapped reads, then a clean one" env STRATA_ETCD_LIVE_FAILPOINT=3 \
+        "$S" etcd status --live --json "$db"
+    expect_eq "$(cat "$T/out")" "$("$S" etcd status --json "$db")" \
+        "a retried live read prints one answer, the clean one"
 fi
 # A real writer: one put per revision, so a consistent read at revision R
 # sees R - 1 keys. Every --live read is that, or the commits-faster refusal.

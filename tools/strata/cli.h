@@ -35,7 +35,8 @@ const cli_command *cli_commands(size_t *n);
 extern const struct cli_command_spec cmd_buckets_spec, cmd_check_spec, cmd_compact_spec,
         cmd_defrag_spec, cmd_dump_spec, cmd_get_spec, cmd_hash_spec, cmd_info_spec, cmd_keys_spec,
         cmd_page_spec, cmd_page_item_spec, cmd_pages_spec, cmd_restore_spec, cmd_snapshot_spec,
-        cmd_stats_spec, cmd_completion_spec, cmd_script_spec, cmd_etcd_spec;
+        cmd_stats_spec, cmd_completion_spec, cmd_script_spec, cmd_etcd_spec, cmd_gen_spec,
+        cmd_load_spec, cmd_salvage_spec, cmd_surgery_spec, cmd_strerror_spec, cmd_bench_spec;
 
 int cmd_buckets(int argc, char **argv);
 int cmd_check(int argc, char **argv);

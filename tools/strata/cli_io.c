@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_json.h"
 
 bool cli_is_stdio(const char *arg)
 {
@@ -211,6 +212,9 @@ struct cli_ticker {
     const char *cmd, *unit;
     _Atomic uint64_t *counter;
     struct timespec start;
+    /* cli_ticker_set: what is counted, done of total (total 0: unknown). */
+    _Atomic(const char *) what;
+    _Atomic uint64_t done, total;
 };
 
 static double since(const struct timespec *t0)
@@ -218,6 +222,25 @@ static double since(const struct timespec *t0)
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* One progress line, over the last one. */
+static void draw(cli_ticker *t)
+{
+    const char *what = atomic_load(&t->what);
+    uint64_t done = atomic_load(&t->done), total = atomic_load(&t->total);
+    if (what != NULL && total > 0)
+        fprintf(stderr, "\r%s: %s %llu of %llu (%.0f%%), %.1f s\033[K", t->cmd, what,
+                (unsigned long long)done, (unsigned long long)total,
+                100.0 * (double)(done < total ? done : total) / (double)total, since(&t->start));
+    else if (what != NULL)
+        fprintf(stderr, "\r%s: %s %llu, %.1f s\033[K", t->cmd, what, (unsigned long long)done,
+                since(&t->start));
+    else if (t->counter != NULL)
+        fprintf(stderr, "\r%s: %llu %s, %.1f s\033[K", t->cmd,
+                (unsigned long long)atomic_load(t->counter), t->unit, since(&t->start));
+    else
+        fprintf(stderr, "\r%s: %.1f s\033[K", t->cmd, since(&t->start));
 }
 
 static void *ticker_main(void *arg)
@@ -236,11 +259,7 @@ static void *ticker_main(void *arg)
         }
         if (t->stop)
             break;
-        if (t->counter != NULL)
-            fprintf(stderr, "\r%s: %llu %s, %.1f s\033[K", t->cmd,
-                    (unsigned long long)atomic_load(t->counter), t->unit, since(&t->start));
-        else
-            fprintf(stderr, "\r%s: %.1f s\033[K", t->cmd, since(&t->start));
+        draw(t);
         fflush(stderr);
     }
     pthread_mutex_unlock(&t->mu);
@@ -282,9 +301,108 @@ void cli_ticker_stop(cli_ticker *t)
     pthread_cond_signal(&t->cond);
     pthread_mutex_unlock(&t->mu);
     pthread_join(t->thread, NULL);
+    /* The last figures once more (a short run may end before the first tick), then clear. */
+    if (atomic_load(&t->what) != NULL || t->counter != NULL)
+        draw(t);
     fprintf(stderr, "\r\033[K");
     fflush(stderr);
     pthread_cond_destroy(&t->cond);
     pthread_mutex_destroy(&t->mu);
     free(t);
+}
+
+void cli_ticker_set(cli_ticker *t, const char *what, uint64_t done, uint64_t total)
+{
+    if (t == NULL)
+        return;
+    const char *was = atomic_load(&t->what);
+    if (was == what || (was != NULL && what != NULL && strcmp(was, what) == 0)) {
+        atomic_store(&t->done, done);
+        atomic_store(&t->total, total);
+        return;
+    }
+    /* A new phase: the last figures of the one that ends, then the new one's
+     * first, drawn at once (under the ticker's lock, as the ticker draws). */
+    pthread_mutex_lock(&t->mu);
+    if (was != NULL)
+        draw(t);
+    atomic_store(&t->done, done);
+    atomic_store(&t->total, total);
+    atomic_store(&t->what, what);
+    draw(t);
+    fflush(stderr);
+    pthread_mutex_unlock(&t->mu);
+}
+
+void cli_ticker_pages(void *t, uint64_t done, uint64_t total)
+{
+    cli_ticker_set(t, "pages checked", done, total);
+}
+
+void cli_ticker_bytes(void *t, uint64_t done, uint64_t total)
+{
+    cli_ticker_set(t, "bytes read", done, total);
+}
+
+void cli_ticker_backend(void *t, const char *what, uint64_t done, uint64_t total)
+{
+    cli_ticker_set(t, what, done, total);
+}
+
+/* ---- a writer's report lines set aside ---------------------------------------- */
+
+int cli_aside_begin(const char *cmd, bool to_stderr, bool gather, cli_aside *a)
+{
+    a->saved = -1;
+    a->cap = NULL;
+    if (!to_stderr && !gather)
+        return CLI_OK;
+    fflush(stdout);
+    a->saved = dup(STDOUT_FILENO);
+    a->cap = gather ? tmpfile() : NULL;
+    if (a->saved < 0 || (gather && a->cap == NULL) ||
+        dup2(gather ? fileno(a->cap) : STDERR_FILENO, STDOUT_FILENO) < 0) {
+        fprintf(stderr, "strata %s: cannot set the report aside: %s\n", cmd, strerror(errno));
+        if (a->saved >= 0)
+            close(a->saved);
+        if (a->cap != NULL)
+            fclose(a->cap);
+        a->saved = -1;
+        a->cap = NULL;
+        return CLI_INTERNAL;
+    }
+    return CLI_OK;
+}
+
+void cli_aside_restore(cli_aside *a)
+{
+    fflush(stdout);
+    if (a->saved >= 0) {
+        dup2(a->saved, STDOUT_FILENO);
+        close(a->saved);
+        a->saved = -1;
+    }
+}
+
+json_t *cli_aside_lines(cli_aside *a)
+{
+    if (a->cap == NULL)
+        return NULL;
+    json_t *report = json_array();
+    char line[4096];
+    rewind(a->cap);
+    while (fgets(line, sizeof line, a->cap) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        cli_json_append(report, json_string(line));
+    }
+    fclose(a->cap);
+    a->cap = NULL;
+    return report;
+}
+
+void cli_aside_discard(cli_aside *a)
+{
+    if (a->cap != NULL)
+        fclose(a->cap);
+    a->cap = NULL;
 }

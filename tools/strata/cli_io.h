@@ -78,4 +78,38 @@ typedef struct cli_ticker cli_ticker;
 cli_ticker *cli_ticker_start(const cli_opts *o, const char *unit, _Atomic uint64_t *counter);
 void cli_ticker_stop(cli_ticker *t);
 
+/*
+ * Real progress from the library: from now on the line shows "CMD: WHAT
+ * DONE of TOTAL (P%), S.S s" (TOTAL 0: unknown, only DONE). Callable from
+ * any thread, t may be NULL. When WHAT changes (a new phase) the old
+ * phase's last figures and the new one's first are drawn at once; stop
+ * draws the last figures once more before clearing the line. The adapters match the library's
+ * callbacks, with the ticker as their arg: cli_ticker_pages for
+ * bolt_progress_fn walks ("pages checked"), cli_ticker_bytes for a
+ * restore's input ("bytes read"), cli_ticker_backend for
+ * backend_options.progress (its own WHAT).
+ */
+void cli_ticker_set(cli_ticker *t, const char *what, uint64_t done, uint64_t total);
+void cli_ticker_pages(void *t, uint64_t done, uint64_t total);
+void cli_ticker_bytes(void *t, uint64_t done, uint64_t total);
+void cli_ticker_backend(void *t, const char *what, uint64_t done, uint64_t total);
+
+/*
+ * The report lines a writer prints on stdout (salvage, surgery), set aside
+ * while it runs: to stderr when its new file goes to stdout (to_stderr),
+ * into a buffer under --json (gather) that becomes the document's report.
+ * begin: CLI_OK, or CLI_INTERNAL with the message printed (nothing set
+ * aside). restore: stdout back. lines: the gathered lines as a JSON array
+ * (the buffer is closed), NULL when not gathering. discard: close it unread.
+ */
+typedef struct cli_aside {
+    int saved; /* the real stdout, or -1 */
+    FILE *cap; /* the gathered lines (--json), or NULL */
+} cli_aside;
+int cli_aside_begin(const char *cmd, bool to_stderr, bool gather, cli_aside *a);
+void cli_aside_restore(cli_aside *a);
+struct json_t;
+struct json_t *cli_aside_lines(cli_aside *a);
+void cli_aside_discard(cli_aside *a);
+
 #endif

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_io.h"
 #include "cli_util.h"
 
 int cli_raw_read(const cli_raw *r, uint64_t off, void *buf, size_t n)
@@ -528,17 +529,21 @@ int cli_walk(const cli_raw *r, bolt_pgid root, bolt_pgid hwm, const cli_walk_ops
 typedef struct verify_run {
     const char *cmd, *path;
     uint64_t problems;
+    cli_ticker *progress;
 } verify_run;
 
 static void verify_report(void *arg, const char *problem)
 {
     verify_run *v = arg;
-    if (v->problems < VERIFY_SHOW)
+    if (v->problems < VERIFY_SHOW) {
+        if (v->progress != NULL)
+            fputs("\r\033[K", stderr); /* over the progress line */
         fprintf(stderr, "strata %s: %s: %s\n", v->cmd, v->path, problem);
+    }
     v->problems++;
 }
 
-int cli_verify_db(const char *cmd, const char *path, uint64_t *problems)
+int cli_verify_db(const char *cmd, const char *path, uint64_t *problems, cli_ticker *progress)
 {
     *problems = 0;
     bolt_options opt;
@@ -554,9 +559,10 @@ int cli_verify_db(const char *cmd, const char *path, uint64_t *problems)
     }
     bolt_tx *tx;
     rc = bolt_tx_begin(db, 0, &tx);
-    verify_run v = { cmd, path, 0 };
+    verify_run v = { cmd, path, 0, progress };
     if (rc == 0) {
-        rc = bolt_tx_check(tx, verify_report, &v);
+        rc = bolt_tx_check_progress(tx, verify_report, &v,
+                                    progress != NULL ? cli_ticker_pages : NULL, progress);
         bolt_tx_rollback(tx);
         if (rc == BOLT_ECORRUPT)
             rc = 0; /* the problems are the answer */

@@ -121,8 +121,11 @@ int cli_big_stack(int (*main_fn)(int argc, char **argv), int argc, char **argv);
  * 0 with *problems (0 = good); or the status bolt_open / begin returned
  * (said on stderr), which means the file is not a good db either. What
  * `snapshot` and `restore` run on what they copy (exit 1 when not good).
+ * progress (may be NULL): the ticker that shows the pages checked.
  */
-int cli_verify_db(const char *cmd, const char *path, uint64_t *problems);
+struct cli_ticker;
+int cli_verify_db(const char *cmd, const char *path, uint64_t *problems,
+                  struct cli_ticker *progress);
 
 static inline bool cli_bit(const unsigned char *bits, uint64_t i)
 {

@@ -48,6 +48,7 @@
 #include "bench_lease.h"
 #include "bench_mvcc.h"
 #include "cli.h"
+#include "cli_db.h"
 #include "cli_util.h"
 
 static double now_s(void)
@@ -144,40 +145,56 @@ static int timed_puts(idx_tree *t, const char *keys, size_t klen, long K, long f
     return rc;
 }
 
-static void bench_index_usage(FILE *out)
+/* `strata bench index`'s options (the table behind --help, completion and the man page). */
+static const cli_option bench_index_options[] = {
+    { "keys", 'k', "KEYS", "index: keys key-%08d (default 1000000)", NULL },
+    { "revs", 'r', "REVS", "index: revisions per key (default 1)", NULL },
+    { "puts", 'p', "PUTS", "index: timed puts for the latency figures (default 200000)", NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+typedef struct index_args {
+    long K, R, P;
+} index_args;
+
+static int index_option(int c, const char *arg, void *ctx)
 {
-    fprintf(out, "usage: strata bench index [-k KEYS] [-r REVS] [-p PUTS]\n\n"
-                 "Measure the key index as etcd's indexmem measures treeIndex:\n"
-                 "  -k KEYS  keys key-%%08d (default 1000000)\n"
-                 "  -r REVS  revisions per key (default 1)\n"
-                 "  -p PUTS  timed puts for the latency figures (default 200000)\n");
+    index_args *a = ctx;
+    long *dst = c == 'k' ? &a->K : c == 'r' ? &a->R : &a->P;
+    char *end;
+    errno = 0;
+    *dst = strtol(arg, &end, 10);
+    if (errno != 0 || end == arg || *end != '\0') {
+        fprintf(stderr, "strata bench index: '%s' is not a number\n", arg);
+        return -1;
+    }
+    return 0;
 }
+
+static const cli_command_spec bench_index_spec = {
+    .name = "bench index",
+    .min_args = 0,
+    .max_args = 0,
+    .common = CLI_C_NONE,
+    .options = bench_index_options,
+    .on_option = index_option,
+    .synopsis = "[-k KEYS] [-r REVS] [-p PUTS]",
+    .about = "Measure the key index as etcd's indexmem measures treeIndex; one line of\n"
+             "figures (strata-idx K=.. R=.. bytes_per_key=.. put_per_s=.. ...).",
+    .example = "$ strata bench index -k 100000 -r 10",
+};
 
 static int bench_index(int argc, char **argv)
 {
-    long K = 1000000, R = 1, P = 200000;
-    int c;
-    while ((c = getopt(argc, argv, "k:r:p:h")) != -1) {
-        switch (c) {
-        case 'k':
-            K = strtol(optarg, NULL, 10);
-            break;
-        case 'r':
-            R = strtol(optarg, NULL, 10);
-            break;
-        case 'p':
-            P = strtol(optarg, NULL, 10);
-            break;
-        case 'h':
-            bench_index_usage(stdout);
-            return CLI_OK;
-        default:
-            bench_index_usage(stderr);
-            return CLI_USAGE;
-        }
-    }
+    index_args a = { 1000000, 1, 200000 };
+    cli_opts o;
+    int parsed = cli_parse_ctx(&bench_index_spec, argc, argv, &o, &a);
+    if (parsed >= 0)
+        return parsed;
+    long K = a.K, R = a.R, P = a.P;
     if (K < 200 || R < 1 || P < 100 || K > 100000000) {
-        bench_index_usage(stderr);
+        fprintf(stderr, "strata bench index: -k must be in 200..100000000, -r >= 1, -p >= 100\n");
+        cli_usage(&bench_index_spec, stderr);
         return CLI_USAGE;
     }
     enum { KLEN = 12 };
@@ -306,23 +323,40 @@ static const bench_workload workloads[] = {
 };
 #define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
 
-static void bench_usage(FILE *out)
-{
-    fprintf(out, "usage: strata bench WORKLOAD [options]\n\nworkloads:\n");
-    for (size_t i = 0; i < N_WORKLOADS; i++)
-        fprintf(out, "  %-8s %s\n", workloads[i].name, workloads[i].summary);
-    fprintf(out, "\nRun 'strata bench WORKLOAD -h' for its options.\n");
-    fprintf(out, "\nexample:\n  $ strata bench bolt -n 100000 --dir /tmp/bench\n");
-}
+/*
+ * The command's spec: its workloads (completion of the first argument) and
+ * the options of `bench index`; each other workload documents and parses
+ * its own (strata bench WORKLOAD --help).
+ */
+const cli_command_spec cmd_bench_spec = {
+    .name = "bench",
+    .min_args = 1,
+    .max_args = -1,
+    .common = CLI_C_NONE,
+    .options = bench_index_options,
+    .synopsis = "WORKLOAD [options]",
+    .about = "Benchmarks of the library's layers. WORKLOAD is one of\n"
+             "  index    the in-memory key index (etcd's treeIndex, peers/etcd/indexmem)\n"
+             "  bolt     the B+tree file: docs/bench.md B1..B7 (peers: bbolt, LMDB)\n"
+             "  lease    the lessor over a store: grant/renew/revoke rates, big revoke,\n"
+             "           mass expiry\n"
+             "  mvcc     the mvcc store: docs/bench.md M1..M8 (peer: etcd's mvcc)\n"
+             "  stall    puts under load while the store compacts and defragments\n"
+             "'strata bench WORKLOAD --help' lists each workload's options; those of\n"
+             "index are below.",
+    .example = "$ strata bench bolt -n 100000 --dir /tmp/bench\n"
+               "$ strata bench index -k 100000",
+    .complete_args = "index bolt lease mvcc stall",
+};
 
 int cmd_bench(int argc, char **argv)
 {
     if (argc < 2) {
-        bench_usage(stderr);
+        cli_usage(&cmd_bench_spec, stderr);
         return CLI_USAGE;
     }
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-        bench_usage(stdout);
+        cli_usage(&cmd_bench_spec, stdout);
         return CLI_OK;
     }
     for (size_t i = 0; i < N_WORKLOADS; i++)
@@ -331,6 +365,6 @@ int cmd_bench(int argc, char **argv)
             return workloads[i].run(argc - 1, argv + 1);
         }
     fprintf(stderr, "strata bench: unknown workload '%s'\n\n", argv[1]);
-    bench_usage(stderr);
+    cli_usage(&cmd_bench_spec, stderr);
     return CLI_USAGE;
 }

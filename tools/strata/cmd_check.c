@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include <unistd.h>
+
 #include "cli.h"
 #include "cli_db.h"
 #include "cli_io.h"
@@ -42,16 +44,20 @@ typedef struct check_run {
     size_t count;
     const char *path;
     bool json;
+    cli_ticker *progress;
 } check_run;
 
 static void check_report(void *arg, const char *problem)
 {
     check_run *run = arg;
     run->count++;
-    if (run->problems != NULL)
+    if (run->problems != NULL) {
         cli_json_append(run->problems, json_string(problem));
-    else
-        fprintf(run->out, "%s\n", problem);
+        return;
+    }
+    if (run->progress != NULL && isatty(fileno(run->out)))
+        fputs("\r\033[K", stderr); /* the problem over the progress line */
+    fprintf(run->out, "%s\n", problem);
 }
 
 static int check_view(void *arg, bolt_db *db, bolt_tx *tx, FILE *out, FILE *err)
@@ -60,7 +66,8 @@ static int check_view(void *arg, bolt_db *db, bolt_tx *tx, FILE *out, FILE *err)
     run->out = out;
     run->count = 0;
     run->problems = run->json ? json_array() : NULL;
-    int rc = bolt_tx_check(tx, check_report, run);
+    int rc = bolt_tx_check_progress(tx, check_report, run,
+                                    run->progress != NULL ? cli_ticker_pages : NULL, run->progress);
     if (run->json) {
         json_t *doc = json_object();
         cli_json_set(doc, "ok", json_boolean(run->count == 0 && rc == 0));
@@ -91,8 +98,8 @@ int cmd_check(int argc, char **argv)
     cli_input in;
     if ((code = cli_input_begin("check", argv[optind], &in)) != CLI_OK)
         return code;
-    check_run run = { NULL, NULL, 0, in.path, o.json };
     cli_ticker *t = cli_ticker_start(&o, NULL, NULL);
+    check_run run = { NULL, NULL, 0, in.path, o.json, t };
     code = cli_view(&o, in.path, check_view, &run);
     cli_ticker_stop(t);
     cli_input_end(&in);

@@ -69,12 +69,18 @@ int cmd_defrag(int argc, char **argv)
     backend_bolt_options_init(&bolt);
     bolt.page_size = page_size; /* for the copy: an existing file keeps its own anyway */
     bo.bolt = &bolt;
+    cli_ticker *t = cli_ticker_start(&o, NULL, NULL);
+    if (t != NULL) {
+        bo.progress = cli_ticker_backend; /* pages checked, then keys copied */
+        bo.progress_arg = t;
+    }
     backend *be;
     code = cli_backend_open("defrag", &o, path, &bo, &be);
-    if (code != CLI_OK)
+    if (code != CLI_OK) {
+        cli_ticker_stop(t);
         return code;
+    }
     backend_defrag_stats st;
-    cli_ticker *t = cli_ticker_start(&o, NULL, NULL);
     rc = backend_defrag(be, &st);
     cli_ticker_stop(t);
     int crc = backend_close(be);

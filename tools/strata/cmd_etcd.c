@@ -141,7 +141,8 @@ const cli_command_spec cmd_etcd_spec = {
              "  compact  DB REV: compact a stopped member's db (etcd's marks, physical)\n"
              "  dump     [--decode] DB: every bucket, records decoded\n"
              "DB is a db file, a member dir (DIR/snap/db), a data dir (DIR/member/snap/db)\n"
-             "or an etcd snapshot (its SHA-256 trailer is verified first). Read commands\n"
+             "or an etcd snapshot (its SHA-256 trailer is verified first); - is standard\n"
+             "input (a db or a snapshot, copied to a temporary file). Read commands\n"
              "open it read-only and never write; --live reads a file a running etcd holds.\n"
              "--json (or -w json) prints etcdctl's JSON where etcdctl gives the same\n"
              "answer. 'strata etcd COMMAND --help' describes each command.",
@@ -205,7 +206,8 @@ const cli_command_spec etcd_status_spec = {
             "hash: N (backend hash)   hash_kv: N   leases: N\n"
             "cluster_version: S (when stored)   auth_enabled: BOOL   auth_revision: N\n"
             "members: [{ID, name, peerURLs, clientURLs, isLearner}] (etcdctl member list's)\n"
-            "members_removed: [ID]",
+            "members_removed: [ID]   (IDs are JSON numbers even above 2^63, as etcdctl\n"
+            "  prints them; read them with a parser that keeps 64-bit integers)",
     .example = "$ strata etcd status /var/lib/etcd\n"
                "$ strata etcd status --live --json /var/lib/etcd/member/snap/db",
 };
@@ -247,7 +249,7 @@ static int removed_each(void *arg, bolt_val k, bolt_val v)
         s->bad_bucket = "members_removed";
         return 1;
     }
-    cli_json_append(s->removed, cli_json_u64(id));
+    cli_json_append(s->removed, etcd_json_u64(id));
     return 0;
 }
 
@@ -286,10 +288,7 @@ static void print_strings(FILE *out, json_t *arr)
 
 static void print_u64_json(FILE *out, json_t *v)
 {
-    if (json_is_integer(v))
-        fprintf(out, "%" PRIx64, (uint64_t)json_integer_value(v));
-    else /* a decimal string above INT64_MAX */
-        fprintf(out, "%" PRIx64, (uint64_t)strtoull(json_string_value(v), NULL, 10));
+    fprintf(out, "%" PRIx64, etcd_json_u64_value(v));
 }
 
 static int status_read(void *ctx, const etcd_path *p, FILE *out, FILE *err)
@@ -348,20 +347,20 @@ static int status_read(void *ctx, const etcd_path *p, FILE *out, FILE *err)
         etcd_json_set_int(doc, "dbSizeInUse", (int64_t)in_use);
         cli_json_set(doc, "compact_revision", json_integer(compacted));
         cli_json_set(doc, "scheduled_compact_revision", json_integer(m.scheduled_compact));
-        cli_json_set(doc, "consistent_index", cli_json_u64(ci));
+        cli_json_set(doc, "consistent_index", etcd_json_u64(ci));
         cli_json_set(doc, "keys", json_integer(rr.count));
-        cli_json_set(doc, "revisions", cli_json_u64(revisions));
+        cli_json_set(doc, "revisions", etcd_json_u64(revisions));
         cli_json_set(doc, "hash", json_integer(hash));
         cli_json_set(doc, "hash_kv", json_integer(hk.hash));
-        cli_json_set(doc, "leases", cli_json_u64(leases));
+        cli_json_set(doc, "leases", etcd_json_u64(leases));
         if (m.cluster_version != NULL)
             cli_json_set(doc, "cluster_version", json_string(m.cluster_version));
         cli_json_set(doc, "auth_enabled", json_boolean(m.auth_enabled));
-        cli_json_set(doc, "auth_revision", cli_json_u64(m.auth_revision));
+        cli_json_set(doc, "auth_revision", etcd_json_u64(m.auth_revision));
         cli_json_set(doc, "members", ms.members);
         cli_json_set(doc, "members_removed", ms.removed);
         ms.members = ms.removed = NULL;
-        code = cli_json_print(a->cmd, out, doc);
+        code = etcd_json_print(a->cmd, out, doc);
         goto out_meta;
     }
     fprintf(out, "revision: %" PRId64 "\n", rev);
@@ -483,7 +482,7 @@ static int hashkv_read(void *ctx, const etcd_path *p, FILE *out, FILE *err)
         cli_json_set(doc, "header", etcd_json_header(hk.current_rev));
         etcd_json_set_int(doc, "hash", hk.hash);
         etcd_json_set_int(doc, "compact_revision", hk.compact_rev);
-        code = cli_json_print(a->cmd, out, doc);
+        code = etcd_json_print(a->cmd, out, doc);
     } else {
         fprintf(out, "hash: %" PRIu32 "\nrevision: %" PRId64 "\ncompact_revision: %" PRId64 "\n",
                 hk.hash, hk.current_rev, hk.compact_rev);
@@ -614,7 +613,7 @@ static int get_read(void *ctx, const etcd_path *p, FILE *out, FILE *err)
         if (more)
             cli_json_set(doc, "more", json_true());
         etcd_json_set_int(doc, "count", rr.count);
-        code = cli_json_print(a->cmd, out, doc);
+        code = etcd_json_print(a->cmd, out, doc);
     } else if (a->count_only) {
         fprintf(out, "%" PRId64 "\n", rr.count);
     } else {

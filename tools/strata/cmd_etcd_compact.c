@@ -114,6 +114,14 @@ int etcd_compact(int argc, char **argv)
     etcd_path p;
     if ((code = etcd_resolve(a.cmd, argv[optind], &p)) != CLI_OK)
         return code;
+    if (p.from_stdin) {
+        fprintf(stderr,
+                "strata %s: compact writes the member's db in place: give its path, not "
+                "standard input\n",
+                a.cmd);
+        etcd_path_free(&p);
+        return CLI_USAGE;
+    }
     if (p.snapshot) {
         fprintf(stderr,
                 "strata %s: %s is an etcd snapshot, not a member's db: restore it first "
@@ -182,10 +190,10 @@ int etcd_compact(int argc, char **argv)
         json_t *doc = json_object();
         cli_json_set(doc, "revision", json_integer((int64_t)rev));
         cli_json_set(doc, "compact_revision_before", json_integer(c.compacted));
-        cli_json_set(doc, "revisions_before", cli_json_u64(c.revisions));
-        cli_json_set(doc, "revisions_after", cli_json_u64(after));
-        cli_json_set(doc, "db_size", cli_json_u64(size));
-        code = cli_json_print(a.cmd, stdout, doc);
+        cli_json_set(doc, "revisions_before", etcd_json_u64(c.revisions));
+        cli_json_set(doc, "revisions_after", etcd_json_u64(after));
+        cli_json_set(doc, "db_size", etcd_json_u64(size));
+        code = etcd_json_print(a.cmd, stdout, doc);
     } else {
         printf("%s: compacted to revision %" PRIu64 " (was %" PRId64 "): %" PRIu64 " of %" PRIu64
                " revisions deleted; db size %" PRIu64 " bytes ('strata defrag' shrinks the file)\n",

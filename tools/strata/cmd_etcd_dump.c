@@ -185,7 +185,7 @@ static void decode_meta(const dump_ctx *d, bolt_val k, bolt_val v, rec *r)
         snprintf(num, sizeof num, "%" PRIu64, u);
         bool ci = val_is(k, "consistent_index");
         one_number(d, r, ci ? "consistent_index" : "term", ci ? "consistent_index" : "term",
-                   cli_json_u64(u), num);
+                   etcd_json_u64(u), num);
         return;
     }
     bool sched = val_is(k, "scheduledCompactRev");
@@ -283,7 +283,7 @@ static void decode_removed(const dump_ctx *d, bolt_val k, bolt_val v, rec *r)
     }
     char text[40];
     snprintf(text, sizeof text, "%.*s", (int)k.size, (const char *)k.data);
-    one_number(d, r, "ID", "removed_member", cli_json_u64(id), text);
+    one_number(d, r, "ID", "removed_member", etcd_json_u64(id), text);
 }
 
 static void decode_auth(const dump_ctx *d, bolt_val k, bolt_val v, rec *r)
@@ -304,7 +304,7 @@ static void decode_auth(const dump_ctx *d, bolt_val k, bolt_val v, rec *r)
             return;
         }
         snprintf(num, sizeof num, "%" PRIu64, u);
-        one_number(d, r, "auth_revision", "authRevision", cli_json_u64(u), num);
+        one_number(d, r, "auth_revision", "authRevision", etcd_json_u64(u), num);
     }
 }
 
@@ -439,7 +439,7 @@ static void decode_alarm(const dump_ctx *d, bolt_val k, bolt_val v, rec *r)
     const char *name = etcd_alarm_name(al.alarm);
     if (d->a->o.json) {
         json_t *o = json_object();
-        cli_json_set(o, "memberID", cli_json_u64(al.member_id));
+        cli_json_set(o, "memberID", etcd_json_u64(al.member_id));
         cli_json_set(o, "alarm", name != NULL ? json_string(name) : json_integer(al.alarm));
         r->decoded = o;
         return;
@@ -560,7 +560,7 @@ static int dump_bucket(dump_ctx *d, bolt_tx *tx, bolt_visited *vis, bolt_val nam
     if (a->o.json) {
         json_t *o = json_object();
         cli_json_set(o, "name", cli_json_bytes(name.data, name.size, a->o.bucket_fmt));
-        cli_json_set(o, "records", cli_json_u64(n));
+        cli_json_set(o, "records", etcd_json_u64(n));
         cli_json_set(o, "entries", entries);
         cli_json_append(d->buckets, o);
     } else {
@@ -644,7 +644,7 @@ static int dump_read(void *ctx, const etcd_path *p, FILE *out, FILE *err)
         json_t *doc = json_object();
         cli_json_set(doc, "buckets", d->buckets);
         d->buckets = NULL;
-        code = cli_json_print(a->cmd, out, doc);
+        code = etcd_json_print(a->cmd, out, doc);
     }
     if (d->damaged > 0) {
         fprintf(err, "strata %s: %s: damaged record: %s (%" PRIu64 " damaged records in all)\n",

@@ -233,7 +233,7 @@ static int history_read(void *ctx, const etcd_path *p, FILE *out, FILE *err)
             event_text(out, a, e);
     }
     if (a->o.json)
-        code = cli_json_print(a->cmd, out, doc);
+        code = etcd_json_print(a->cmd, out, doc);
 out:
     etcd_db_close(&d);
     return code;

@@ -196,8 +196,10 @@ static int leases_read(void *ctx, const etcd_path *p, FILE *out, FILE *err)
         code = damaged ? CLI_FINDING : cli_exit_for(rc);
         goto out;
     }
-    qsort(s->rows, s->n, sizeof *s->rows, row_cmp);
-    qsort(s->att, s->natt, sizeof *s->att, att_cmp);
+    if (s->n > 1)
+        qsort(s->rows, s->n, sizeof *s->rows, row_cmp);
+    if (s->natt > 1)
+        qsort(s->att, s->natt, sizeof *s->att, att_cmp);
     /* Join: both sorted by lease ID. Keys naming a lease with no record are
      * not attached to anything (etcd's restore skips them too). */
     size_t j = 0;
@@ -230,7 +232,7 @@ static int leases_read(void *ctx, const etcd_path *p, FILE *out, FILE *err)
             cli_json_append(arr, l);
         }
         cli_json_set(doc, "leases", arr);
-        code = cli_json_print(a->cmd, out, doc);
+        code = etcd_json_print(a->cmd, out, doc);
         goto out;
     }
     for (size_t i = 0; i < s->n; i++) {

@@ -27,23 +27,6 @@
 #include "cli_io.h"
 #include "cli_json.h"
 
-static void gen_usage(FILE *out)
-{
-    fprintf(out, "usage: strata gen [options] DB\n\n"
-                 "Write a demo database DB (which must not exist) from a seeded generator.\n\n"
-                 "  --seed N   generator seed (default 1)\n"
-                 "  --keys N   keys in the accounts and events buckets (default 20000)\n"
-                 "  --page-size N  page size (a power of two, 512..65536; default: the OS's)\n"
-                 "  --flat     no nested buckets (no config/limits, no tenants): etcd's shape,\n"
-                 "             top-level buckets of plain keys, as 'strata hash' and\n"
-                 "             'strata defrag' need\n"
-                 "  --json     print the summary as one JSON document: db, seed, puts,\n"
-                 "             deletes, commits\n\n"
-                 "DB '-' writes the new file to standard output (the summary to stderr).\n");
-    fprintf(out,
-            "\nexample:\n  $ strata gen --keys 20000 --seed 7 demo.db && strata check demo.db\n");
-}
-
 typedef struct gen {
     bolt_db *db;
     uint64_t seed, keys;
@@ -223,15 +206,30 @@ typedef struct gen_args {
     uint32_t page_size;
 } gen_args;
 
+enum { OPT_SEED = 2000, OPT_KEYS, OPT_PAGE_SIZE, OPT_FLAT };
+
+static const cli_option gen_options[] = {
+    { "seed", OPT_SEED, "N", "generator seed (default 1)", NULL },
+    { "keys", OPT_KEYS, "N", "keys in the accounts and events buckets (default 20000)", NULL },
+    { "page-size", OPT_PAGE_SIZE, "N",
+      "page size of the new file (a power of two, 512..65536;\ndefault: the OS's)",
+      "512 1024 2048 4096 8192 16384 32768 65536" },
+    { "flat", OPT_FLAT, NULL,
+      "no nested buckets (no config/limits, no tenants): etcd's\n"
+      "shape, top-level buckets of plain keys, as 'strata hash'\nand 'strata defrag' need",
+      NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
 static int gen_option(int c, const char *arg, void *ctx)
 {
     gen_args *a = ctx;
     switch (c) {
-    case 's':
+    case OPT_SEED:
         return cli_parse_u64("gen", "--seed", arg, &a->g->seed);
-    case 'k':
+    case OPT_KEYS:
         return cli_parse_u64("gen", "--keys", arg, &a->g->keys);
-    case 'f':
+    case OPT_FLAT:
         a->g->flat = true;
         return 0;
     default:
@@ -239,29 +237,29 @@ static int gen_option(int c, const char *arg, void *ctx)
     }
 }
 
+const cli_command_spec cmd_gen_spec = {
+    .name = "gen",
+    .min_args = 1,
+    .max_args = 1,
+    .common = CLI_C_JSON,
+    .options = gen_options,
+    .on_option = gen_option,
+    .synopsis = "[options] DB",
+    .about = "Write a demo database DB (which must not exist) from a seeded generator:\n"
+             "the same seed gives the same content (and 'strata dump') everywhere. DB\n"
+             "'-' writes the new file to standard output (the summary to stderr).",
+    .json = "db, seed, puts, deletes, commits",
+    .example = "$ strata gen --keys 20000 --seed 7 demo.db && strata check demo.db",
+};
+
 static int gen_write(gen *g, const gen_args *args, const char *path);
 
 int cmd_gen(int argc, char **argv)
 {
-    static const struct option extra[] = {
-        { "seed", required_argument, NULL, 's' },
-        { "keys", required_argument, NULL, 'k' },
-        { "page-size", required_argument, NULL, 'p' },
-        { "flat", no_argument, NULL, 'f' },
-        { NULL, 0, NULL, 0 },
-    };
     gen g = { .seed = 1, .keys = 20000 };
     gen_args args = { &g, 0 };
-    const cli_command_spec spec = { .name = "gen",
-                                    .usage = gen_usage,
-                                    .min_args = 1,
-                                    .max_args = 1,
-                                    .common = CLI_C_JSON,
-                                    .extra = extra,
-                                    .on_option = gen_option,
-                                    .ctx = &args };
     cli_opts o;
-    int parsed = cli_parse(&spec, argc, argv, &o);
+    int parsed = cli_parse_ctx(&cmd_gen_spec, argc, argv, &o, &args);
     if (parsed >= 0)
         return parsed;
     if (g.keys == 0 || g.keys > 100000000) {

@@ -200,7 +200,7 @@ static json_t *ignores_json(const ignore_arg *args, size_t n, cli_format fmt)
  * the exit code (messages printed); 0 and *h on success.
  */
 static int hash_once(const cli_opts *o, const char *path, const hash_args *a,
-                     const ignore_arg *args, uint32_t *h)
+                     const ignore_arg *args, cli_ticker *t, uint32_t *h)
 {
     backend *be = NULL;
     backend_read_tx *rtx = NULL;
@@ -208,6 +208,10 @@ static int hash_once(const cli_opts *o, const char *path, const hash_args *a,
     backend_options bo;
     backend_options_init(&bo);
     bo.read_only = true;
+    if (t != NULL) {
+        bo.progress = cli_ticker_backend; /* pages checked, then keys hashed */
+        bo.progress_arg = t;
+    }
     int code = cli_backend_open("hash", o, path, &bo, &be);
     if (code != CLI_OK)
         return code;
@@ -296,7 +300,7 @@ int cmd_hash(int argc, char **argv)
     uint32_t h = 0;
     cli_ticker *t = cli_ticker_start(&o, NULL, NULL);
     if (!o.live) {
-        code = hash_once(&o, path, &a, args, &h);
+        code = hash_once(&o, path, &a, args, t, &h);
     } else {
         /* No lock: the hash counts only when no commit landed from before the
          * open to after the close (the live rule, as cli_view's). */
@@ -305,7 +309,7 @@ int cmd_hash(int argc, char **argv)
             uint64_t before, after;
             int rc = cli_live_txid(path, &before);
             if (rc == 0) {
-                code = hash_once(&o, path, &a, args, &h);
+                code = hash_once(&o, path, &a, args, t, &h);
                 rc = cli_live_txid(path, &after);
             }
             if (rc != 0) {

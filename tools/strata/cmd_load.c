@@ -25,19 +25,6 @@
 /* Commit after this many keys, so huge dumps do not build one huge tx. */
 #define LOAD_KEYS_PER_TX 100000
 
-static void load_usage(FILE *out)
-{
-    fprintf(out, "usage: strata load [--page-size N] DB < DUMP\n\n"
-                 "Create DB (which must not exist) from a canonical dump on standard\n"
-                 "input. A dump with sha256: fields cannot be loaded: make it with\n"
-                 "'strata dump --max-hex 0'.\n\n"
-                 "  --page-size N  page size of the new file (a power of two, 512..65536;\n"
-                 "                 default: the OS page size)\n"
-                 "  --json         print the summary as one JSON document: db, buckets, keys\n\n"
-                 "DB '-' writes the new file to standard output (the summary to stderr).\n");
-    fprintf(out, "\nexample:\n  $ strata dump --max-hex 0 old.db | strata load new.db\n");
-}
-
 typedef struct loader {
     bolt_db *db;
     bolt_tx *tx;
@@ -254,27 +241,40 @@ static int load_stream(loader *l, FILE *in)
 
 static int load_option(int c, const char *arg, void *ctx)
 {
-    (void)c; /* --page-size is the only extra option */
+    (void)c; /* --page-size is the only option of its own */
     return cli_parse_page_size("load", arg, ctx);
 }
 
+static const cli_option load_options[] = {
+    { "page-size", 2000, "N",
+      "page size of the new file (a power of two, 512..65536;\ndefault: the OS page size)",
+      "512 1024 2048 4096 8192 16384 32768 65536" },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+const cli_command_spec cmd_load_spec = {
+    .name = "load",
+    .min_args = 1,
+    .max_args = 1,
+    .common = CLI_C_JSON,
+    .options = load_options,
+    .on_option = load_option,
+    .synopsis = "[options] DB < DUMP",
+    .about = "Create DB (which must not exist) from a canonical dump on standard input.\n"
+             "A dump with sha256: fields cannot be loaded: make it with\n"
+             "'strata dump --max-hex 0'. DB '-' writes the new file to standard output\n"
+             "(the summary to stderr).",
+    .json = "db, buckets, keys",
+    .exits = "0 loaded; 1 the dump cannot be loaded (its line is named); 2 usage, or\n"
+             "DB exists; 3 DB cannot be written",
+    .example = "$ strata dump --max-hex 0 old.db | strata load new.db",
+};
+
 int cmd_load(int argc, char **argv)
 {
-    static const struct option extra[] = {
-        { "page-size", required_argument, NULL, 'p' },
-        { NULL, 0, NULL, 0 },
-    };
     uint32_t page_size = 0;
-    const cli_command_spec spec = { .name = "load",
-                                    .usage = load_usage,
-                                    .min_args = 1,
-                                    .max_args = 1,
-                                    .common = CLI_C_JSON,
-                                    .extra = extra,
-                                    .on_option = load_option,
-                                    .ctx = &page_size };
     cli_opts o;
-    int parsed = cli_parse(&spec, argc, argv, &o);
+    int parsed = cli_parse_ctx(&cmd_load_spec, argc, argv, &o, &page_size);
     if (parsed >= 0)
         return parsed;
     const char *arg = argv[optind];

@@ -143,12 +143,13 @@ int cmd_restore(int argc, char **argv)
     if (!from_stdin)
         form_probe(fd, &form);
     cli_ticker *t = cli_ticker_start(&o, NULL, NULL);
-    int rc = backend_snapshot_restore(fd, db);
-    cli_ticker_stop(t);
+    int rc = backend_snapshot_restore_progress(fd, db, t != NULL ? cli_ticker_bytes : NULL, t);
     if (!from_stdin)
         close(fd);
     const char *name = from_stdin ? "standard input" : snap;
     const char *shown = cli_output_shown(&out);
+    if (rc != 0)
+        cli_ticker_stop(t);
     if (rc == BACKEND_ESNAPSHOTCHECKSUM) {
         cli_report("restore", name, rc);
         fprintf(stderr,
@@ -171,6 +172,7 @@ int cmd_restore(int argc, char **argv)
         return code;
     }
     if (stat(db, &st) != 0) {
+        cli_ticker_stop(t);
         code = cli_report("restore", db, -errno);
         cli_output_end("restore", &out, false);
         return code;
@@ -178,7 +180,8 @@ int cmd_restore(int argc, char **argv)
     uint64_t size = (uint64_t)st.st_size;
     /* Exit 0 means "DB is a good db": verify the structure of what was restored. */
     uint64_t problems = 0;
-    int vrc = cli_verify_db("restore", db, &problems);
+    int vrc = cli_verify_db("restore", db, &problems, t);
+    cli_ticker_stop(t);
     code = cli_output_end("restore", &out, true);
     if (code != CLI_OK)
         return code;

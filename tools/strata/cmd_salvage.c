@@ -43,24 +43,52 @@
 /* Commit DST every so many puts, so huge files never build one huge tx. */
 #define SALVAGE_PUTS_PER_TX 20000
 
-static void salvage_usage(FILE *out)
+enum { OPT_ORPHANS = 2000 };
+
+static const cli_option salvage_options[] = {
+    { "output", 'o', "DST",
+      "the new file (must not exist; '-': standard output, the\nreport then goes to stderr)",
+      "file" },
+    { "orphans", OPT_ORPHANS, NULL,
+      "also copy leaf pages reached from nowhere and not free into\n"
+      "the bucket lost+found/PGID",
+      NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+typedef struct salvage_args {
+    const char *dst;
+    bool orphans;
+} salvage_args;
+
+static int salvage_option(int c, const char *arg, void *ctx)
 {
-    fprintf(out, "usage: strata salvage [options] -o DST SRC\n\n"
-                 "Copy every bucket and key that can be read from SRC (which may be badly\n"
-                 "damaged) into the new file DST, walking from the newest valid meta page\n"
-                 "(the older one if its root is unreadable). Unreadable subtrees are\n"
-                 "skipped and reported one per line: page, bucket path, key range, why.\n"
-                 "Exit 0 if nothing was skipped, 1 if something was, 3 if SRC has no\n"
-                 "usable meta or DST cannot be written.\n\n"
-                 "  -o, --output DST     the new file (must not exist; '-': standard output,\n"
-                 "                       the report then goes to stderr)\n"
-                 "  --orphans            also copy leaf pages reached from nowhere and not\n"
-                 "                       free into the bucket lost+found/PGID\n"
-                 "  --json               one JSON document: source, output, meta, buckets,\n"
-                 "                       keys, skipped, recovered, dropped, orphan_leaves,\n"
-                 "                       report (the report lines)\n" CLI_COMMON_HELP);
-    fprintf(out, "\nexample:\n  $ strata salvage --orphans -o rescued.db damaged.db\n");
+    salvage_args *a = ctx;
+    if (c == 'o')
+        a->dst = arg;
+    else
+        a->orphans = true;
+    return 0;
 }
+
+const cli_command_spec cmd_salvage_spec = {
+    .name = "salvage",
+    .min_args = 1,
+    .max_args = 1,
+    .common = CLI_C_KEYS | CLI_C_JSON,
+    .options = salvage_options,
+    .on_option = salvage_option,
+    .synopsis = "[options] -o DST SRC",
+    .about = "Copy every bucket and key that can be read from SRC (which may be badly\n"
+             "damaged) into the new file DST, walking from the newest valid meta page\n"
+             "(the older one if its root is unreadable). Unreadable subtrees are\n"
+             "skipped and reported one per line: page, bucket path, key range, why.",
+    .json = "source, output, meta, buckets, keys, skipped, recovered, dropped,\n"
+            "orphan_leaves, report: [LINE...] (the report lines)",
+    .exits = "0 nothing was skipped; 1 something was; 2 usage; 3 SRC has no usable\n"
+             "meta, or DST cannot be written (nothing is left behind)",
+    .example = "$ strata salvage --orphans -o rescued.db damaged.db",
+};
 
 /* A key range the newest walk could not read, copied out of the page buffers. */
 typedef struct skip_range {
@@ -494,44 +522,19 @@ int cmd_salvage(int argc, char **argv)
 
 static int salvage_main(int argc, char **argv)
 {
-    enum { OPT_ORPHANS = 2000 };
-    static const struct option opts[] = {
-        { "help", no_argument, NULL, 'h' },
-        { "output", required_argument, NULL, 'o' },
-        { "orphans", no_argument, NULL, OPT_ORPHANS },
-        { "json", no_argument, NULL, CLI_OPT_JSON },
-        CLI_COMMON_OPTIONS,
-        { NULL, 0, NULL, 0 },
-    };
+    salvage_args a = { NULL, false };
     cli_opts o;
-    cli_opts_init(&o);
-    const char *dst = NULL;
-    bool orphans = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
-        if (c == 'h') {
-            salvage_usage(stdout);
-            return CLI_OK;
-        }
-        if (c == 'o') {
-            dst = optarg;
-            continue;
-        }
-        if (c == OPT_ORPHANS) {
-            orphans = true;
-            continue;
-        }
-        if (cli_opts_handle("salvage", &o, c, optarg) != 0) {
-            salvage_usage(stderr);
-            return CLI_USAGE;
-        }
-    }
-    if (argc - optind != 1 || dst == NULL) {
-        salvage_usage(stderr);
+    int parsed = cli_parse_ctx(&cmd_salvage_spec, argc, argv, &o, &a);
+    if (parsed >= 0)
+        return parsed;
+    if (a.dst == NULL) {
+        fprintf(stderr, "strata salvage: -o DST is required\n");
+        cli_usage(&cmd_salvage_spec, stderr);
         return CLI_USAGE;
     }
+    const char *dst = a.dst;
+    bool orphans = a.orphans;
     const char *src = argv[optind];
-    o.cmd = "salvage";
     struct stat st;
     if (!cli_is_stdio(dst) && stat(dst, &st) == 0) {
         fprintf(stderr, "strata salvage: %s exists; salvage writes a new file only\n", dst);
@@ -546,61 +549,37 @@ static int salvage_main(int argc, char **argv)
      * on stdout; when the file itself goes to stdout they go to stderr, and
      * under --json into a buffer that becomes the document's report.
      */
-    fflush(stdout);
-    int saved = -1;
-    FILE *cap = NULL;
-    if (out.to_stdout || o.json) {
-        saved = dup(STDOUT_FILENO);
-        cap = o.json ? tmpfile() : NULL;
-        if (saved < 0 || (o.json && cap == NULL) ||
-            dup2(o.json ? fileno(cap) : STDERR_FILENO, STDOUT_FILENO) < 0) {
-            fprintf(stderr, "strata salvage: cannot set the report aside: %s\n", strerror(errno));
-            if (saved >= 0)
-                close(saved);
-            if (cap != NULL)
-                fclose(cap);
-            cli_output_end("salvage", &out, false);
-            return CLI_INTERNAL;
-        }
+    cli_aside aside;
+    if ((code = cli_aside_begin("salvage", out.to_stdout, o.json, &aside)) != CLI_OK) {
+        cli_output_end("salvage", &out, false);
+        return code;
     }
     salvage_result res = { 0 };
     code = salvage_copy(&o, src, out.path, dst, orphans, &res);
-    fflush(stdout);
-    if (saved >= 0) {
-        dup2(saved, STDOUT_FILENO);
-        close(saved);
-    }
+    cli_aside_restore(&aside);
     if (code == CLI_OK || code == CLI_FINDING) {
         int oc = cli_output_end("salvage", &out, true);
         if (oc != CLI_OK)
             code = oc;
     }
     cli_output_end("salvage", &out, false);
-    if (cap != NULL) {
-        if (res.done) {
-            json_t *doc = json_object(), *report = json_array();
-            char line[4096];
-            rewind(cap);
-            while (fgets(line, sizeof line, cap) != NULL) {
-                line[strcspn(line, "\n")] = '\0';
-                cli_json_append(report, json_string(line));
-            }
-            cli_json_set(doc, "source", json_string(src));
-            cli_json_set(doc, "output", json_string(dst));
-            cli_json_set(doc, "meta", json_integer(res.meta));
-            cli_json_set(doc, "buckets", cli_json_u64(res.buckets));
-            cli_json_set(doc, "keys", cli_json_u64(res.keys));
-            cli_json_set(doc, "skipped", cli_json_u64(res.skipped));
-            cli_json_set(doc, "recovered", cli_json_u64(res.recovered));
-            cli_json_set(doc, "dropped", cli_json_u64(res.dropped));
-            cli_json_set(doc, "orphan_leaves", cli_json_u64(res.orphan_leaves));
-            cli_json_set(doc, "report", report);
-            int jc = cli_json_print("salvage", stdout, doc);
-            if (jc != CLI_OK)
-                code = jc;
-        }
-        fclose(cap);
+    if (o.json && res.done) {
+        json_t *doc = json_object();
+        cli_json_set(doc, "source", json_string(src));
+        cli_json_set(doc, "output", json_string(dst));
+        cli_json_set(doc, "meta", json_integer(res.meta));
+        cli_json_set(doc, "buckets", cli_json_u64(res.buckets));
+        cli_json_set(doc, "keys", cli_json_u64(res.keys));
+        cli_json_set(doc, "skipped", cli_json_u64(res.skipped));
+        cli_json_set(doc, "recovered", cli_json_u64(res.recovered));
+        cli_json_set(doc, "dropped", cli_json_u64(res.dropped));
+        cli_json_set(doc, "orphan_leaves", cli_json_u64(res.orphan_leaves));
+        cli_json_set(doc, "report", cli_aside_lines(&aside));
+        int jc = cli_json_print("salvage", stdout, doc);
+        if (jc != CLI_OK)
+            code = jc;
     }
+    cli_aside_discard(&aside);
     return code;
 }
 

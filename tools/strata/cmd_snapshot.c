@@ -198,8 +198,11 @@ static int snapshot_once(const cli_opts *o, const char *path, const snapshot_arg
      */
     *problems = 0;
     *vrc = 0;
-    if (rc == 0 && !o->live)
-        *vrc = cli_verify_db("snapshot", path, problems);
+    if (rc == 0 && !o->live) {
+        cli_ticker *t = cli_ticker_start(o, NULL, NULL);
+        *vrc = cli_verify_db("snapshot", path, problems, t);
+        cli_ticker_stop(t);
+    }
     int crc = backend_close(be);
     if (rc == 0)
         rc = crc;

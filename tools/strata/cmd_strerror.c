@@ -8,43 +8,77 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_db.h"
 #include "cli_json.h"
 #include "cli_util.h"
 
-static void strerror_usage(FILE *out)
+const cli_command_spec cmd_strerror_spec = {
+    .name = "strerror",
+    .min_args = 0,
+    .max_args = -1,
+    .common = CLI_C_JSON,
+    .synopsis = "[--json] CODE...",
+    .about = "Print each strata status code's symbolic name and message, as any layer\n"
+             "of the library returns them. Negative codes (-5104) are codes, not options.",
+    .json = "codes: [{code, name (null if unknown), message}...]",
+    .exits = "0 every code known; 1 a code unknown to every layer; 2 usage",
+    .example = "$ strata strerror -5104 -5105",
+};
+
+/* A CODE argument: a number, negative ones included (getopt would take them for options). */
+static bool is_code(const char *arg)
 {
-    fprintf(out, "usage: strata strerror [--json] CODE...\n\n"
-                 "Print each strata status code's symbolic name and message. With --json\n"
-                 "(first): one document, codes: [{code, name (null if unknown), message}].\n"
-                 "Exit 1 when a code is unknown to every layer.\n");
-    fprintf(out, "\nexample:\n  $ strata strerror -5104 -5105\n");
+    return (arg[0] == '-' || arg[0] == '+') ? arg[1] >= '0' && arg[1] <= '9'
+                                            : arg[0] >= '0' && arg[0] <= '9';
 }
 
 int cmd_strerror(int argc, char **argv)
 {
-    /* No getopt here: negative codes ("-5104") would read as options. */
-    if (argc < 2) {
-        strerror_usage(stderr);
-        return CLI_USAGE;
+    /* The options go through the table's parser; the codes are set aside first. */
+    char **opts = calloc((size_t)argc + 1, sizeof *opts);
+    char **nums = calloc((size_t)argc + 1, sizeof *nums);
+    if (opts == NULL || nums == NULL) {
+        free(opts);
+        free(nums);
+        fprintf(stderr, "strata strerror: out of memory\n");
+        return CLI_INTERNAL;
     }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        strerror_usage(stdout);
-        return CLI_OK;
+    int nopts = 0, nnums = 0;
+    bool dashdash = false;
+    for (int i = 0; i < argc; i++) {
+        if (i > 0 && !dashdash && strcmp(argv[i], "--") == 0)
+            dashdash = true;
+        if (i > 0 && (dashdash || is_code(argv[i])))
+            nums[nnums++] = argv[i];
+        else
+            opts[nopts++] = argv[i];
     }
-    bool json = strcmp(argv[1], "--json") == 0;
-    if (json && argc < 3) {
-        strerror_usage(stderr);
-        return CLI_USAGE;
+    cli_opts o;
+    int parsed = cli_parse(&cmd_strerror_spec, nopts, opts, &o);
+    for (int i = optind; parsed < 0 && i < nopts; i++)
+        nums[nnums++] = opts[i]; /* not a number: refused below as not a code */
+    free(opts);
+    if (parsed < 0 && nnums == 0) {
+        cli_usage(&cmd_strerror_spec, stderr);
+        parsed = CLI_USAGE;
     }
+    if (parsed >= 0) {
+        free(nums);
+        return parsed;
+    }
+    bool json = o.json;
     json_t *codes = json ? json_array() : NULL;
     int status = CLI_OK;
-    for (int i = json ? 2 : 1; i < argc; i++) {
+    for (int i = 0; i < nnums; i++) {
+        if (strcmp(nums[i], "--") == 0)
+            continue;
         char *end;
         errno = 0;
-        long code = strtol(argv[i], &end, 0);
-        if (errno != 0 || end == argv[i] || *end != '\0' || code < -100000 || code > 100000) {
-            fprintf(stderr, "strata strerror: '%s' is not a status code\n", argv[i]);
+        long code = strtol(nums[i], &end, 0);
+        if (errno != 0 || end == nums[i] || *end != '\0' || code < -100000 || code > 100000) {
+            fprintf(stderr, "strata strerror: '%s' is not a status code\n", nums[i]);
             json_decref(codes);
+            free(nums);
             return CLI_USAGE;
         }
         const char *name = cli_status_name((int)code);
@@ -60,6 +94,7 @@ int cmd_strerror(int argc, char **argv)
         }
         printf("%ld %s: %s\n", code, name ? name : "?", cli_strerror((int)code));
     }
+    free(nums);
     if (codes != NULL) {
         json_t *doc = json_object();
         cli_json_set(doc, "codes", codes);

@@ -32,30 +32,80 @@
 #include "cli_json.h"
 #include "cli_raw.h"
 
-static void surgery_usage(FILE *out)
+enum { OPT_FROM = 2000, OPT_TO };
+
+static const cli_option surgery_options[] = {
+    { "output", 'o', "DST",
+      "the repaired copy (a new file; '-': standard output, the\nreport then goes to stderr)",
+      "file" },
+    { "from", OPT_FROM, "N",
+      "copy-page: the page run to copy; clear-page-elements: the\nfirst element to remove", NULL },
+    { "to", OPT_TO, "N",
+      "copy-page: the page run to overwrite; clear-page-elements:\nthe element after the last "
+      "removed (-1 or omitted: the end)",
+      NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+typedef struct surgery_args {
+    const char *name; /* the subcommand */
+    const char *dst;
+    int64_t from, to;
+    bool has_from, has_to;
+} surgery_args;
+
+static int parse_id(const char *text, int64_t *out);
+
+static int surgery_option(int c, const char *arg, void *ctx)
 {
-    fprintf(out, "usage: strata surgery SUBCOMMAND [options] -o DST SRC [args]\n\n"
-                 "Repair a copy of SRC, written to the new file DST (never in place):\n\n"
-                 "  revert-meta-page -o DST SRC\n"
-                 "      make the older meta page current, undoing the last commit\n"
-                 "  copy-page -o DST SRC --from ID --to ID\n"
-                 "      copy page run ID over page run ID (the header id is set to --to)\n"
-                 "  clear-page-elements -o DST SRC ID --from I [--to J]\n"
-                 "      remove elements [I, J) of branch or leaf page ID (J: the end if\n"
-                 "      omitted or -1)\n"
-                 "  freelist abandon -o DST SRC\n"
-                 "      mark both metas as having no freelist (rebuilt on the next open)\n"
-                 "  freelist rebuild -o DST SRC\n"
-                 "      recompute the free pages by walking the tree and store them\n"
-                 "  meta validate SRC\n"
-                 "      check both meta pages and the pages they name (writes nothing)\n\n"
-                 "Options: -o, --output DST ('-': standard output, the report then on stderr);\n"
-                 "--json (one document: subcommand, source, output, ok, report: the lines).\n"
-                 "Exit: 0 done, 1 the repair is not possible on this file (or validate\n"
-                 "found a problem, or a range the page does not have), 2 usage, 3 SRC\n"
-                 "unreadable or DST cannot be written.\n");
-    fprintf(out, "\nexample:\n  $ strata surgery freelist rebuild -o fixed.db damaged.db\n");
+    surgery_args *a = ctx;
+    if (c == 'o') {
+        a->dst = arg;
+        return 0;
+    }
+    bool page_ops =
+            strcmp(a->name, "copy-page") == 0 || strcmp(a->name, "clear-page-elements") == 0;
+    if (!page_ops || parse_id(arg, c == OPT_FROM ? &a->from : &a->to) != 0) {
+        fprintf(stderr, "strata surgery %s: bad or unexpected --%s '%s'\n", a->name,
+                c == OPT_FROM ? "from" : "to", arg);
+        return -1;
+    }
+    *(c == OPT_FROM ? &a->has_from : &a->has_to) = true;
+    return 0;
 }
+
+const cli_command_spec cmd_surgery_spec = {
+    .name = "surgery",
+    .min_args = 1,
+    .max_args = 2,
+    .common = CLI_C_JSON,
+    .options = surgery_options,
+    .on_option = surgery_option,
+    .synopsis = "SUBCOMMAND [options] -o DST SRC [args]",
+    .about = "Repair a copy of SRC, written to the new file DST (never in place):\n"
+             "  revert-meta-page -o DST SRC\n"
+             "      make the older meta page current, undoing the last commit\n"
+             "  copy-page -o DST SRC --from ID --to ID\n"
+             "      copy page run ID over page run ID (the header id is set to --to)\n"
+             "  clear-page-elements -o DST SRC ID --from I [--to J]\n"
+             "      remove elements [I, J) of branch or leaf page ID (J: the end if\n"
+             "      omitted or -1)\n"
+             "  freelist abandon -o DST SRC\n"
+             "      mark both metas as having no freelist (rebuilt on the next open)\n"
+             "  freelist rebuild -o DST SRC\n"
+             "      recompute the free pages by walking the tree and store them\n"
+             "  meta validate SRC\n"
+             "      check both meta pages and the pages they name (writes nothing)",
+    .json = "subcommand, source, output (null for meta validate), ok,\n"
+            "report: [LINE...] (the report lines)",
+    .exits = "0 done; 1 the repair is not possible on this file (or validate found a\n"
+             "problem, or a range the page does not have); 2 usage; 3 SRC unreadable or\n"
+             "DST cannot be written",
+    .example = "$ strata surgery freelist rebuild -o fixed.db damaged.db\n"
+               "$ strata surgery meta validate damaged.db",
+    .complete_args = "revert-meta-page copy-page clear-page-elements freelist abandon rebuild "
+                     "meta validate",
+};
 
 typedef struct surgery {
     const char *name; /* "revert-meta-page", "freelist rebuild", ... */
@@ -522,11 +572,11 @@ static int do_meta_validate(surgery *s)
 int cmd_surgery(int argc, char **argv)
 {
     if (argc < 2) {
-        surgery_usage(stderr);
+        cli_usage(&cmd_surgery_spec, stderr);
         return CLI_USAGE;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        surgery_usage(stdout);
+        cli_usage(&cmd_surgery_spec, stdout);
         return CLI_OK;
     }
     int shift = 1;
@@ -548,54 +598,24 @@ int cmd_surgery(int argc, char **argv)
     } else if (strcmp(name, "revert-meta-page") != 0 && strcmp(name, "copy-page") != 0 &&
                strcmp(name, "clear-page-elements") != 0) {
         fprintf(stderr, "strata surgery: unknown subcommand '%s'\n\n", name);
-        surgery_usage(stderr);
+        cli_usage(&cmd_surgery_spec, stderr);
         return CLI_USAGE;
     }
-    enum { OPT_FROM = 2000, OPT_TO };
-    static const struct option opts[] = {
-        { "help", no_argument, NULL, 'h' },
-        { "output", required_argument, NULL, 'o' },
-        { "from", required_argument, NULL, OPT_FROM },
-        { "to", required_argument, NULL, OPT_TO },
-        { "json", no_argument, NULL, CLI_OPT_JSON },
-        CLI_COMMON_OPTIONS,
-        { NULL, 0, NULL, 0 },
-    };
     argc -= shift;
     argv += shift; /* argv[0] is now the last word of the subcommand */
     optind = 0;
+    surgery_args a = { .name = name, .from = -1, .to = -1 };
     cli_opts o;
-    cli_opts_init(&o);
+    int parsed = cli_parse_ctx(&cmd_surgery_spec, argc, argv, &o, &a);
+    if (parsed >= 0)
+        return parsed;
     surgery s;
     memset(&s, 0, sizeof s);
     s.name = name;
     s.fd = -1;
-    int64_t from = -1, to = -1;
-    bool has_from = false, has_to = false;
-    bool page_ops = strcmp(name, "copy-page") == 0 || strcmp(name, "clear-page-elements") == 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            surgery_usage(stdout);
-            return CLI_OK;
-        case 'o':
-            s.dst = optarg;
-            break;
-        case OPT_FROM:
-        case OPT_TO:
-            if (!page_ops || parse_id(optarg, c == OPT_FROM ? &from : &to) != 0) {
-                fprintf(stderr, "strata surgery %s: bad or unexpected --%s '%s'\n", name,
-                        c == OPT_FROM ? "from" : "to", optarg);
-                return CLI_USAGE;
-            }
-            *(c == OPT_FROM ? &has_from : &has_to) = true;
-            break;
-        default:
-            if (cli_opts_handle("surgery", &o, c, optarg) != 0)
-                return CLI_USAGE;
-        }
-    }
+    s.dst = a.dst;
+    int64_t from = a.from, to = a.to;
+    bool has_from = a.has_from, has_to = a.has_to;
     bool validate = strcmp(name, "meta validate") == 0;
     bool clear = strcmp(name, "clear-page-elements") == 0;
     int want_args = clear ? 2 : 1;
@@ -605,7 +625,7 @@ int cmd_surgery(int argc, char **argv)
         (clear && parse_id(argv[optind + 1], &page) != 0)) {
         fprintf(stderr, "strata surgery %s: wrong arguments%s\n\n", name,
                 validate ? "" : " (every repair needs -o DST)");
-        surgery_usage(stderr);
+        cli_usage(&cmd_surgery_spec, stderr);
         return CLI_USAGE;
     }
     const char *src = argv[optind];
@@ -631,23 +651,11 @@ int cmd_surgery(int argc, char **argv)
     }
     if (!validate)
         s.dst = out.path;
-    fflush(stdout);
-    int saved = -1;
-    FILE *cap = NULL;
-    if (out.to_stdout || o.json) {
-        saved = dup(STDOUT_FILENO);
-        cap = o.json ? tmpfile() : NULL;
-        if (saved < 0 || (o.json && cap == NULL) ||
-            dup2(o.json ? fileno(cap) : STDERR_FILENO, STDOUT_FILENO) < 0) {
-            fprintf(stderr, "strata surgery: cannot set the report aside: %s\n", strerror(errno));
-            if (saved >= 0)
-                close(saved);
-            if (cap != NULL)
-                fclose(cap);
-            cli_output_end("surgery", &out, false);
-            cli_raw_close(&s.r);
-            return CLI_INTERNAL;
-        }
+    cli_aside aside;
+    if ((code = cli_aside_begin("surgery", out.to_stdout, o.json, &aside)) != CLI_OK) {
+        cli_output_end("surgery", &out, false);
+        cli_raw_close(&s.r);
+        return code;
     }
     if (validate)
         code = do_meta_validate(&s);
@@ -659,35 +667,25 @@ int cmd_surgery(int argc, char **argv)
         code = do_clear_elements(&s, page, from, has_to ? to : -1);
     else
         code = do_freelist(&s, strcmp(name, "freelist rebuild") == 0);
-    fflush(stdout);
-    if (saved >= 0) {
-        dup2(saved, STDOUT_FILENO);
-        close(saved);
-    }
+    cli_aside_restore(&aside);
     if (!validate && (code == CLI_OK || code == CLI_FINDING)) {
         int oc = cli_output_end("surgery", &out, true);
         if (oc != CLI_OK)
             code = oc;
     }
     cli_output_end("surgery", &out, false);
-    if (cap != NULL) {
-        json_t *doc = json_object(), *report = json_array();
-        char line[4096];
-        rewind(cap);
-        while (fgets(line, sizeof line, cap) != NULL) {
-            line[strcspn(line, "\n")] = '\0';
-            cli_json_append(report, json_string(line));
-        }
-        fclose(cap);
+    if (o.json) {
+        json_t *doc = json_object();
         cli_json_set(doc, "subcommand", json_string(name));
         cli_json_set(doc, "source", json_string(src));
         cli_json_set(doc, "output", dst_arg != NULL ? json_string(dst_arg) : json_null());
         cli_json_set(doc, "ok", json_boolean(code == CLI_OK));
-        cli_json_set(doc, "report", report);
+        cli_json_set(doc, "report", cli_aside_lines(&aside));
         int jc = cli_json_print("surgery", stdout, doc);
         if (jc != CLI_OK)
             code = jc;
     }
+    cli_aside_discard(&aside);
     cli_raw_close(&s.r);
     return code;
 }

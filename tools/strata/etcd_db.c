@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <strata/common.h>
@@ -106,9 +107,19 @@ int etcd_resolve(const char *cmd, const char *arg, etcd_path *p)
 {
     memset(p, 0, sizeof *p);
     p->given = arg;
+    if (cli_is_stdio(arg)) {
+        int code = cli_input_begin(cmd, arg, &p->in);
+        if (code != CLI_OK)
+            return code;
+        p->from_stdin = true;
+        arg = p->in.path;
+    }
     struct stat st;
-    if (stat(arg, &st) != 0)
-        return cli_report(cmd, arg, -errno);
+    if (stat(arg, &st) != 0) {
+        int code = cli_report(cmd, p->given, -errno);
+        etcd_path_free(p);
+        return code;
+    }
     if (S_ISDIR(st.st_mode)) {
         /* A data dir holds member/; a member dir holds snap/ (and wal/). */
         char *member = path_join(arg, "member");
@@ -148,7 +159,7 @@ int etcd_resolve(const char *cmd, const char *arg, etcd_path *p)
     }
     if (S_ISREG(st.st_mode) && st.st_size >= SNAP_UNIT + SNAP_TRAILER &&
         (uint64_t)st.st_size % SNAP_UNIT == SNAP_TRAILER) {
-        int code = verify_trailer(cmd, arg, p->file, (uint64_t)st.st_size);
+        int code = verify_trailer(cmd, p->given, p->file, (uint64_t)st.st_size);
         if (code != CLI_OK) {
             etcd_path_free(p);
             return code;
@@ -158,6 +169,7 @@ int etcd_resolve(const char *cmd, const char *arg, etcd_path *p)
     return CLI_OK;
 nomem:
     fprintf(stderr, "strata %s: out of memory\n", cmd);
+    etcd_path_free(p);
     return CLI_INTERNAL;
 }
 
@@ -165,6 +177,9 @@ void etcd_path_free(etcd_path *p)
 {
     free(p->file);
     p->file = NULL;
+    if (p->from_stdin)
+        cli_input_end(&p->in);
+    p->from_stdin = false;
 }
 
 /* ---- opening ------------------------------------------------------------------ */
@@ -443,11 +458,13 @@ int etcd_meta_read(const char *cmd, const etcd_path *p, backend_read_tx *tx, FIL
         if (rc != 0) {
             fprintf(err, "strata %s: %s: reading bucket %s: %s\n", cmd, p->given, buckets[i],
                     cli_strerror(rc));
+            etcd_meta_free(m);
             return cli_exit_for(rc);
         }
         if (s.bad != NULL) {
             fprintf(err, "strata %s: %s: damaged record: %s has the wrong size or value\n", cmd,
                     p->given, s.bad);
+            etcd_meta_free(m);
             return CLI_FINDING;
         }
     }
@@ -489,6 +506,90 @@ json_t *etcd_json_b64(const void *data, size_t n)
     json_t *j = json_stringn(s, o);
     free(s);
     return j;
+}
+
+/*
+ * The marker of a uint64 above INT64_MAX: a string that starts with a
+ * control character (jansson writes it as \u0001) and a per-process tag,
+ * so no string read from a db can pass for one.
+ */
+static const char *u64_tag(void)
+{
+    static char tag[32];
+    if (tag[0] == '\0')
+        snprintf(tag, sizeof tag,
+                 "\001u64-%08lx-%ld:", (unsigned long)((uintptr_t)&tag ^ (uintptr_t)time(NULL)),
+                 (long)getpid());
+    return tag;
+}
+
+json_t *etcd_json_u64(uint64_t v)
+{
+    if (v <= (uint64_t)INT64_MAX)
+        return json_integer((json_int_t)v);
+    char s[64];
+    snprintf(s, sizeof s, "%s%" PRIu64, u64_tag(), v);
+    return json_string(s);
+}
+
+uint64_t etcd_json_u64_value(const json_t *v)
+{
+    if (json_is_integer(v))
+        return (uint64_t)json_integer_value(v);
+    const char *s = json_string_value(v), *tag = u64_tag();
+    if (s == NULL || strncmp(s, tag, strlen(tag)) != 0)
+        return 0;
+    return strtoull(s + strlen(tag), NULL, 10);
+}
+
+int etcd_json_print(const char *cmd, FILE *out, json_t *doc)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (m == NULL) {
+        json_decref(doc);
+        fprintf(stderr, "strata %s: out of memory building the JSON output\n", cmd);
+        return CLI_INTERNAL;
+    }
+    int code = cli_json_print(cmd, m, doc);
+    if (fclose(m) != 0 && code == CLI_OK) {
+        fprintf(stderr, "strata %s: out of memory building the JSON output\n", cmd);
+        code = CLI_INTERNAL;
+    }
+    if (code != CLI_OK) {
+        free(buf);
+        return code;
+    }
+    /* The marker as jansson writes it: "\u0001u64-...:DIGITS" -> DIGITS. */
+    char marker[48];
+    snprintf(marker, sizeof marker, "\"\\u0001%s", u64_tag() + 1);
+    size_t mlen = strlen(marker);
+    const char *p = buf, *end = buf + len;
+    while (p < end) {
+        const char *hit = memmem(p, (size_t)(end - p), marker, mlen);
+        if (hit == NULL) {
+            fwrite(p, 1, (size_t)(end - p), out);
+            break;
+        }
+        fwrite(p, 1, (size_t)(hit - p), out);
+        const char *d = hit + mlen, *e = d;
+        while (e < end && *e >= '0' && *e <= '9')
+            e++;
+        if (e < end && *e == '"' && e > d) {
+            fwrite(d, 1, (size_t)(e - d), out);
+            p = e + 1;
+        } else { /* not a marker after all: copy it as it is */
+            fwrite(hit, 1, mlen, out);
+            p = hit + mlen;
+        }
+    }
+    free(buf);
+    if (ferror(out)) {
+        fprintf(stderr, "strata %s: cannot write the JSON output\n", cmd);
+        return CLI_NOOPEN;
+    }
+    return CLI_OK;
 }
 
 void etcd_json_set_int(json_t *obj, const char *key, int64_t v)

@@ -22,6 +22,7 @@
 #include <strata/mvcc.h>
 
 #include "cli_db.h"
+#include "cli_io.h"
 
 /* The db a DB argument names. */
 typedef struct etcd_path {
@@ -29,12 +30,15 @@ typedef struct etcd_path {
     const char *given; /* the argument, for messages */
     bool snapshot;     /* an etcd snapshot: its SHA-256 trailer was verified */
     bool found_in_dir; /* file is DIR/snap/db or DIR/member/snap/db */
+    bool from_stdin;   /* "-": file is a temporary copy of standard input */
+    cli_input in;      /* that copy (removed by etcd_path_free) */
 } etcd_path;
 
 /*
  * Resolve arg: a directory is a member dir (DIR/snap/db) or a data dir
  * (DIR/member/snap/db); a regular file whose size is whole 512-byte units
- * plus 32 is an etcd snapshot, whose trailer is verified here. Returns
+ * plus 32 is an etcd snapshot, whose trailer is verified here; "-" is
+ * standard input (a db or a snapshot), copied to a temporary file. Returns
  * CLI_OK and *p, or the exit code after a one-line message on stderr
  * (3: missing, a directory without a db; 1: a trailer mismatch).
  */
@@ -110,8 +114,9 @@ typedef struct etcd_meta {
 } etcd_meta;
 
 /*
- * Read them in tx. Returns CLI_OK, or 1 after a message on err naming a
- * value of the wrong size; a read error: its exit code.
+ * Read them in tx. Returns CLI_OK (free *m with etcd_meta_free), or 1
+ * after a message on err naming a value of the wrong size; a read error:
+ * its exit code (*m holds nothing to free then).
  */
 int etcd_meta_read(const char *cmd, const etcd_path *p, backend_read_tx *tx, FILE *err,
                    etcd_meta *m);
@@ -127,6 +132,23 @@ json_t *etcd_json_b64(const void *data, size_t n);
 
 /* obj[key] = integer v unless v == 0 (Go's omitempty). */
 void etcd_json_set_int(json_t *obj, const char *key, int64_t v);
+
+/*
+ * A uint64 as a JSON number, as Go's encoding/json prints it (etcdctl's
+ * member IDs are often >= 2^63, which jansson's int64 integers cannot
+ * hold): above INT64_MAX a marker string that etcd_json_print turns into
+ * the bare digits. NULL on no memory.
+ */
+json_t *etcd_json_u64(uint64_t v);
+
+/* The value of an etcd_json_u64 (0 for anything else). */
+uint64_t etcd_json_u64_value(const json_t *v);
+
+/*
+ * cli_json_print for documents that may hold etcd_json_u64 values: the
+ * same output, with every marker written as a number.
+ */
+int etcd_json_print(const char *cmd, FILE *out, json_t *doc);
 
 /* {"revision": rev} (the header strata can fill: nothing else is in the db). */
 json_t *etcd_json_header(int64_t rev);

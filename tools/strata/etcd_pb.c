@@ -12,6 +12,7 @@
 #include <strata/common.h>
 
 #include "cli_json.h"
+#include "etcd_db.h"
 #include "etcd_pb.h"
 #include "pbwire.h"
 
@@ -307,7 +308,7 @@ json_t *etcd_member_json(bolt_val key, bolt_val value, char *why, size_t why_siz
         return NULL;
     }
     json_t *o = json_object();
-    cli_json_set(o, "ID", cli_json_u64(id));
+    cli_json_set(o, "ID", etcd_json_u64(id));
     if (name != NULL && json_string_length(name) > 0)
         cli_json_set(o, "name", json_incref(name));
     if (json_is_array(peers) && json_array_size(peers) > 0)

@@ -18,7 +18,7 @@
 #include "cli_db.h"
 
 static const cli_command commands[] = {
-    { "bench", "micro-benchmarks (strata bench index)", cmd_bench, NULL },
+    { "bench", "micro-benchmarks (strata bench index)", cmd_bench, &cmd_bench_spec },
     { "buckets", "list the buckets at the top of a db (or inside a bucket)", cmd_buckets,
       &cmd_buckets_spec },
     { "check", "verify a db file; one line per problem", cmd_check, &cmd_check_spec },
@@ -31,13 +31,13 @@ static const cli_command commands[] = {
     { "dump", "print the canonical dump (bolt-dump v1)", cmd_dump, &cmd_dump_spec },
     { "etcd", "etcd's answers from a member's db (status, get, history, leases, hashkv, ...)",
       cmd_etcd, &cmd_etcd_spec },
-    { "gen", "write a demo db from a seeded generator", cmd_gen, NULL },
+    { "gen", "write a demo db from a seeded generator", cmd_gen, &cmd_gen_spec },
     { "get", "print the value of a key", cmd_get, &cmd_get_spec },
     { "hash", "etcd's backend hash of a db file (CRC-32C, as etcd computes it)", cmd_hash,
       &cmd_hash_spec },
     { "info", "page size and both meta pages' fields", cmd_info, &cmd_info_spec },
     { "keys", "list the keys of a bucket", cmd_keys, &cmd_keys_spec },
-    { "load", "create a db from a canonical dump on standard input", cmd_load, NULL },
+    { "load", "create a db from a canonical dump on standard input", cmd_load, &cmd_load_spec },
     { "page", "decode pages (or hexdump them with --format hex)", cmd_page, &cmd_page_spec },
     { "page-item", "print one element of a branch or leaf page", cmd_page_item,
       &cmd_page_item_spec },
@@ -45,15 +45,18 @@ static const cli_command commands[] = {
       &cmd_pages_spec },
     { "restore", "create a db file from a snapshot (plain, sha256 trailer, gzip)", cmd_restore,
       &cmd_restore_spec },
-    { "salvage", "copy everything readable from a damaged file into a new one", cmd_salvage, NULL },
+    { "salvage", "copy everything readable from a damaged file into a new one", cmd_salvage,
+      &cmd_salvage_spec },
     { "script", "run an mvcc script (on stdin); print etcd's canonical output", cmd_script,
       &cmd_script_spec },
     { "snapshot", "write a consistent copy of a db file (etcd's snapshot)", cmd_snapshot,
       &cmd_snapshot_spec },
     { "stats", "bbolt's bucket statistics (pages, keys, depth, bytes) of top-level buckets",
       cmd_stats, &cmd_stats_spec },
-    { "strerror", "describe strata status codes (e.g. strata strerror -5104)", cmd_strerror, NULL },
-    { "surgery", "repair a copy of a damaged file (meta, pages, freelist)", cmd_surgery, NULL },
+    { "strerror", "describe strata status codes (e.g. strata strerror -5104)", cmd_strerror,
+      &cmd_strerror_spec },
+    { "surgery", "repair a copy of a damaged file (meta, pages, freelist)", cmd_surgery,
+      &cmd_surgery_spec },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# test_progress_cli.sh: progress on stderr (issue 20) for the commands that
+# can take long on a large file, with real figures from the library (pages
+# or bytes or keys done of a total), only when stderr is a terminal, never
+# on a pipe or with --json. The terminal is a pseudo-terminal made by
+# script(1) (util-linux); the ticker draws its last figures once more when it
+# stops, so even a short run leaves them in what the terminal received, and
+# no test waits on the clock.
+. "$(dirname "$0")/lib.sh"
+
+if ! script -qec true /dev/null >/dev/null 2>&1; then
+    echo "skip: script(1) cannot make a pseudo-terminal here"
+    finish
+fi
+
+# on_tty OUT CMD...: run CMD with stdin, stdout and stderr on a pseudo-terminal;
+# what the terminal received goes to OUT. Returns CMD's exit code.
+on_tty() {
+    local out=$1 cmd="" a
+    shift
+    for a in "$@"; do
+        cmd+=" $(printf '%q' "$a")"
+    done
+    script -qec "$cmd" /dev/null </dev/null >"$out" 2>&1
+}
+
+# expect_tty WANT DESC PATTERN CMD...: on a terminal CMD exits WANT and its
+# output shows PATTERN (grep -E).
+expect_tty() {
+    local want=$1 desc=$2 pat=$3 got
+    shift 3
+    checks=$((checks + 1))
+    on_tty "$T/tty" "$@"
+    got=$?
+    if [ "$got" -ne "$want" ]; then
+        fail "$desc: exit $got, want $want"
+        sed -n '1,5p' "$T/tty" | cat -v
+        return
+    fi
+    checks=$((checks + 1))
+    grep -Eq -- "$pat" "$T/tty" || {
+        fail "$desc: the terminal shows no /$pat/"
+        cat -v "$T/tty" | head -c 600
+        echo
+    }
+}
+
+# progress_free DESC FILE: no progress line in FILE (no redraw, no figures).
+progress_free() {
+    checks=$((checks + 1))
+    if grep -Eq -- $'\033\\[K|pages checked|keys hashed|keys copied|bytes read|bytes written' "$2"; then
+        fail "$1: progress where there must be none"
+        cat -v "$2" | head -c 400
+        echo
+    fi
+}
+
+db=$T/flat.db
+expect_rc 0 "gen --flat" "$S" gen --flat --keys 3000 --seed 9 "$db"
+"$S" snapshot "$db" -o "$T/flat.snap" >/dev/null 2>&1 || fail "snapshot for the restore"
+pages_done='pages checked ([0-9]+) of ([0-9]+) \((100)%\)'
+
+# --- on a terminal: the figures of each long command ------------------------
+expect_tty 0 "check on a terminal" "check: $pages_done" "$S" check "$db"
+expect_tty 0 "hash on a terminal" "hash: keys hashed ([0-9]+) of \\1 \\(100%\\)" "$S" hash "$db"
+checks=$((checks + 1))
+grep -q "hash: pages checked" "$T/tty" || fail "hash shows no 'pages checked' phase"
+cp "$db" "$T/defrag.db"
+expect_tty 0 "defrag on a terminal" "defrag: keys copied ([0-9]+) of \\1 \\(100%\\)" "$S" defrag "$T/defrag.db"
+size=$(stat -c %s "$T/flat.snap")
+expect_tty 0 "restore on a terminal" "restore: bytes read $size of $size \\(100%\\)" \
+    "$S" restore "$T/flat.snap" -o "$T/r1.db"
+checks=$((checks + 1))
+grep -Eq "restore: $pages_done" "$T/tty" || fail "restore shows no progress of its verification"
+expect_tty 0 "snapshot on a terminal (its verification)" "snapshot: $pages_done" \
+    "$S" snapshot "$db" -o "$T/s1.snap"
+expect_tty 0 "dump on a terminal" "dump: [0-9]+ bytes written" "$S" dump "$db"
+# check's figures are right: what it entered is every page in use (stats' count).
+on_tty "$T/tty" "$S" check "$db"
+entered=$(grep -Eo "$pages_done" "$T/tty" | tail -1 | awk '{ print $3 }')
+inuse=$("$S" pages "$db" | awk 'NR > 2 && $2 != "free" && $2 != "meta" && $2 != "freelist" { n += 1 + $4 } END { print n }')
+expect_eq "$entered" "$inuse" "check's pages to enter are the pages in use"
+
+# --- never on a pipe --------------------------------------------------------
+for cmd in "check" "hash" "dump"; do
+    "$S" "$cmd" "$db" >"$T/out" 2>"$T/err" || fail "$cmd on a pipe"
+    progress_free "$cmd with stderr on a pipe" "$T/err"
+done
+cp "$db" "$T/defrag2.db"
+"$S" defrag "$T/defrag2.db" >"$T/out" 2>"$T/err" || fail "defrag on a pipe"
+progress_free "defrag with stderr on a pipe" "$T/err"
+"$S" restore "$T/flat.snap" -o "$T/r2.db" >"$T/out" 2>"$T/err" || fail "restore on a pipe"
+progress_free "restore with stderr on a pipe" "$T/err"
+
+# --- never with --json, even on a terminal ----------------------------------
+for cmd in "check" "hash" "dump"; do
+    on_tty "$T/tty" "$S" "$cmd" --json "$db" || fail "$cmd --json on a terminal"
+    progress_free "$cmd --json on a terminal" "$T/tty"
+done
+cp "$db" "$T/defrag3.db"
+on_tty "$T/tty" "$S" defrag --json "$T/defrag3.db" || fail "defrag --json on a terminal"
+progress_free "defrag --json on a terminal" "$T/tty"
+on_tty "$T/tty" "$S" restore --json "$T/flat.snap" -o "$T/r3.db" || fail "restore --json on a terminal"
+progress_free "restore --json on a terminal" "$T/tty"
+finish
