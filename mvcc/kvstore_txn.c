@@ -119,7 +119,7 @@ static inline void cpu_relax(void)
 /*
  * The store's write lock, counted in write_waiters while waited for (the
  * lessor's batched revokes end their batch when someone waits). A taken
- * lock is spun on briefly (about 20-50 us) before sleeping: a batch of
+ * lock is spun on briefly (4,096 pauses: tens of us) before sleeping: a batch of
  * revokes lets a waiting writer in within one revoke, and a writer still
  * on its CPU then takes the lock at once, where one asleep in the kernel
  * waits for a wake-up and a free CPU (milliseconds on a loaded machine).
