@@ -344,6 +344,96 @@ int idx_tree_get(idx_tree *t, const void *key, size_t key_len, int64_t at_rev, i
     return rc;
 }
 
+/* ---- sorted batches (a revoke's keys: lease's request, session 4) ---------------- */
+
+/*
+ * A walk over sorted keys: the cursor stays where the previous key was
+ * found (or would be), and a key a few slots further is reached by
+ * stepping instead of a descent from the root (a revoke's keys are often
+ * neighbours in the tree). The cursor is at the first key >= the previous
+ * key, so a key at the cursor above the wanted one means it is absent.
+ */
+typedef struct sorted_walk {
+    idx__bcursor c;
+    bool valid;          /* c is a position (else: seek) */
+    const uint8_t *prev; /* the previous key (NULL: none yet) */
+    size_t prev_len;
+} sorted_walk;
+
+#define WALK_STEPS 8 /* slots stepped before a descent is cheaper */
+
+/* The slot of key, or NULL when absent; w advanced. */
+static idx__ki **walk_find(idx__btree *bt, sorted_walk *w, const uint8_t *key, size_t len)
+{
+    bool ordered = w->prev != NULL && idx__key_cmp(w->prev, w->prev_len, key, len) < 0;
+    w->prev = key;
+    w->prev_len = len;
+    if (ordered && w->valid) {
+        for (int step = 0; step < WALK_STEPS; step++) {
+            idx__bcursor_prefetch(&w->c, 4); /* the next keys' blocks are likely wanted next */
+            idx__ki **slot = idx__bcursor_slot(&w->c);
+            int cmp = idx__key_cmp((*slot)->data, (*slot)->key_len, key, len);
+            if (cmp == 0)
+                return slot;
+            if (cmp > 0)
+                return NULL;
+            if (!idx__bcursor_next(&w->c)) {
+                w->valid = false;
+                return NULL; /* every key in the tree is below key */
+            }
+        }
+    } else if (ordered) {
+        return NULL; /* the previous key was past the end already */
+    }
+    w->valid = idx__btree_seek(bt, key, len, false, &w->c);
+    if (!w->valid)
+        return NULL;
+    idx__ki **slot = idx__bcursor_slot(&w->c);
+    return idx__key_cmp((*slot)->data, (*slot)->key_len, key, len) == 0 ? slot : NULL;
+}
+
+int idx_tree_get_sorted(idx_tree *t, const idx_key *keys, size_t n, int64_t at_rev,
+                        idx_rev *modified)
+{
+    for (size_t i = 0; i < n; i++)
+        if (keys[i].data == NULL && keys[i].len > 0)
+            return IDX_EINVAL;
+    sorted_walk w = { .valid = false, .prev = NULL };
+    tree_rdlock(t);
+    /* Loop invariant: modified[0, i) answered. */
+    for (size_t i = 0; i < n; i++) {
+        idx__ki **slot = walk_find(&t->bt, &w, keys[i].data, keys[i].len);
+        modified[i] = (idx_rev){ 0, 0 };
+        if (slot != NULL && idx__ki_get(*slot, at_rev, &modified[i], NULL, NULL) != 0)
+            modified[i] = (idx_rev){ 0, 0 };
+    }
+    tree_rdunlock(t);
+    return 0;
+}
+
+int idx_tree_tombstone_sorted(idx_tree *t, const idx_key *keys, size_t n, const idx_rev *revs,
+                              size_t *done)
+{
+    *done = 0;
+    for (size_t i = 0; i < n; i++)
+        if (keys[i].data == NULL && keys[i].len > 0)
+            return IDX_EINVAL;
+    sorted_walk w = { .valid = false, .prev = NULL };
+    int rc = 0;
+    tree_wrlock(t);
+    /* Loop invariant: keys[0, i) are tombstoned; a tombstone moves no node (the cursor holds). */
+    size_t i = 0;
+    for (; i < n; i++) {
+        idx__ki **slot = walk_find(&t->bt, &w, keys[i].data, keys[i].len);
+        rc = slot != NULL ? idx__ki_tombstone(slot, revs[i]) : IDX_NOTFOUND;
+        if (rc != 0)
+            break;
+    }
+    tree_wrunlock(t);
+    *done = i;
+    return rc;
+}
+
 void idx_range_result_release(idx_range_result *r)
 {
     if (r == NULL)

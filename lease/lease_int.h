@@ -88,6 +88,16 @@ void lease__queue_clear(lease__queue *q);
 int lease__queue_reserve(lease__queue *q, size_t n);
 /* Inserts l at time, or moves it there when queued (etcd's RegisterOrUpdate): 0 or -ENOMEM. */
 int lease__queue_set(lease__queue *q, lease__lease *l, uint64_t time);
+/*
+ * Restores invariant 1 after the caller changed entries' times in place
+ * (q->a[i].time), in O(n); keeps every qidx right.
+ */
+void lease__queue_heapify(lease__queue *q);
+/*
+ * How many entries of the subtree at i are due (time <= now), counting
+ * stops at limit: O(min(due, limit)) (recursion depth: the heap's height).
+ */
+size_t lease__queue_count_due(const lease__queue *q, size_t i, uint64_t now, size_t limit);
 /* Removes l if queued. */
 void lease__queue_remove(lease__queue *q, lease__lease *l);
 /* The earliest entry, or NULL when empty. */
@@ -115,6 +125,13 @@ typedef struct lease__itable {
 void lease__ltable_release(lease__ltable *t); /* frees the table only */
 lease__lease *lease__ltable_find(const lease__ltable *t, int64_t id);
 int lease__ltable_insert(lease__ltable *t, lease__lease *l); /* 0 or -ENOMEM */
+/*
+ * A hint for a find of id coming soon: its bucket slot (head false), or
+ * the first lease of its chain (head true: the slot should be in cache by
+ * now). A batch of revokes calls it for the IDs two and one ahead, so the
+ * table's cache misses overlap with the work in between.
+ */
+void lease__ltable_prefetch(const lease__ltable *t, int64_t id, bool head);
 void lease__ltable_remove(lease__ltable *t, lease__lease *l);
 
 uint64_t lease__key_hash(const void *key, size_t len);
@@ -176,6 +193,16 @@ void lease__loop_stop(lease_lessor *l);
 
 /* Revoke id only if it is still expired (auto_revoke). 0, LEASE_ENOTFOUND or a status. */
 int lease__revoke_expired(lease_lessor *l, int64_t id);
+
+/*
+ * auto_revoke of the expired leases among ids[0, n) (a pass's): with a
+ * range deleter offering delete_keys and next_rev, up to
+ * opt.revoke_batch per store write transaction, each its own revision,
+ * yielding to waiting writers between batches; else one revoke each.
+ * Counts them in stats. Stops at the first failure (the rest stay
+ * expired: offered again after the retry interval). 0 or that status.
+ */
+int lease__revoke_expired_many(lease_lessor *l, const int64_t *ids, size_t n);
 
 /* Takes the due checkpoints; mu held. */
 void lease__take_checkpoints(lease_lessor *l, uint64_t now);

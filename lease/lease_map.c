@@ -36,6 +36,17 @@ lease__lease *lease__ltable_find(const lease__ltable *t, int64_t id)
     return NULL;
 }
 
+void lease__ltable_prefetch(const lease__ltable *t, int64_t id, bool head)
+{
+    if (t->nb == 0)
+        return;
+    lease__lease *const *slot = &t->b[id_hash(id) & (t->nb - 1)];
+    if (!head)
+        __builtin_prefetch(slot);
+    else if (*slot != NULL)
+        __builtin_prefetch(*slot);
+}
+
 static int ltable_grow(lease__ltable *t)
 {
     size_t nb = t->nb == 0 ? 64 : t->nb * 2;

@@ -89,6 +89,24 @@ static void sift_down(lease__queue *q, size_t i)
     place(q, i, e);
 }
 
+void lease__queue_heapify(lease__queue *q)
+{
+    /* Floyd: the subtrees below n/2 are single leaves, heaps already. */
+    for (size_t i = q->n / 2; i-- > 0;)
+        sift_down(q, i);
+}
+
+size_t lease__queue_count_due(const lease__queue *q, size_t i, uint64_t now, size_t limit)
+{
+    /* Invariant 1: a subtree whose root is not due holds nothing due. */
+    if (limit == 0 || i >= q->n || q->a[i].time > now)
+        return 0;
+    size_t c = 1;
+    c += lease__queue_count_due(q, 2 * i + 1, now, limit - c);
+    c += lease__queue_count_due(q, 2 * i + 2, now, limit - c);
+    return c;
+}
+
 int lease__queue_set(lease__queue *q, lease__lease *l, uint64_t time)
 {
     size_t i = l->qidx[q->slot];

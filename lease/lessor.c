@@ -24,12 +24,14 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "grow.h"
 #include "leasepb.h"
 #include "sync.h"
 
@@ -282,6 +284,8 @@ int lease_lessor_open(backend *be, const lease_options *opt, lease_lessor **out)
         l->opt.expired_retry_ns = 3 * LEASE__NS_PER_S;
     if (l->opt.expire_batch == 0)
         l->opt.expire_batch = 1000;
+    if (l->opt.revoke_batch == 0)
+        l->opt.revoke_batch = 256;
     if (l->opt.checkpoint_interval_ns == 0)
         l->opt.checkpoint_interval_ns = 300 * LEASE__NS_PER_S;
     l->be = be;
@@ -590,28 +594,100 @@ static int revoke_standalone(lease_lessor *l, int64_t id, bool only_expired)
     return rc != 0 ? rc : urc;
 }
 
-static int revoke_through(lease_lessor *l, const lease_range_deleter *r, int64_t id,
-                          bool only_expired);
+/* A revoke's keys, sorted: the buffers are reused from one revoke to the next. */
+typedef struct keybuf {
+    bolt_val *keys;
+    size_t n, cap;
+    uint8_t *bytes;
+    size_t bytes_cap;
+} keybuf;
 
-/* etcd's Revoke (rule 2). only_expired: auto-revoke, skip a lease renewed meanwhile. */
-static int revoke(lease_lessor *l, int64_t id, bool only_expired)
+static void keybuf_release(keybuf *kb)
 {
+    strata_free(kb->keys);
+    strata_free(kb->bytes);
+    memset(kb, 0, sizeof *kb);
+}
+
+/* ls's keys into kb, copied then sorted (as sorted_keys); mu held. 0 or -ENOMEM. */
+static int keybuf_fill(keybuf *kb, const lease__lease *ls)
+{
+    size_t total = 0;
+    for (const lease__item *it = ls->items; it != NULL; it = it->next)
+        total += it->len;
+    void *keys = kb->keys, *bytes = kb->bytes;
+    int rc = strata__grow(&keys, &kb->cap, ls->nitems, sizeof(bolt_val), 16);
+    kb->keys = keys;
+    if (rc == 0)
+        rc = strata__grow(&bytes, &kb->bytes_cap, total + 1, 1, 256);
+    kb->bytes = bytes;
+    if (rc != 0)
+        return rc;
+    uint8_t *p = kb->bytes;
+    size_t n = 0;
+    for (const lease__item *it = ls->items; it != NULL; it = it->next) {
+        if (it->len > 0)
+            memcpy(p, it->key, it->len);
+        kb->keys[n++] = (bolt_val){ p, it->len };
+        p += it->len;
+    }
+    kb->n = n;
+    if (n > 1)
+        qsort(kb->keys, n, sizeof *kb->keys, cmp_vals);
+    return 0;
+}
+
+/*
+ * Revokes id inside the store's open write transaction txn (rule 2): its
+ * keys in sorted order (so every member deletes in the same order: etcd's
+ * same hashes), then its record through the same backend transaction.
+ * only_expired: auto-revoke, a lease renewed meanwhile is left
+ * (LEASE_ENOTFOUND). The store's write lock is held by txn, so nobody can
+ * revoke id or attach a key to it meanwhile.
+ */
+static int revoke_in_txn(lease_lessor *l, const lease_range_deleter *rd, void *txn, int64_t id,
+                         bool only_expired, keybuf *kb, const int64_t *next, size_t nnext)
+{
+    int rc;
+    if ((rc = LEASE_FAILPOINT(l, "revoke_after_begin")) != 0)
+        return rc;
     pthread_mutex_lock(&l->mu);
     lease__lease *ls = lease__ltable_find(&l->leases, id);
-    bool have_rd = l->have_rd;
-    lease_range_deleter rd = l->rd;
-    if (ls != NULL && have_rd)
-        l->rd_users++;
+    if (nnext > 0)
+        lease__ltable_prefetch(&l->leases, next[0], true);
+    if (nnext > 1)
+        lease__ltable_prefetch(&l->leases, next[1], false);
+    if (ls == NULL || (only_expired && !lease__is_expired(l, ls, lease__now(l))))
+        rc = LEASE_ENOTFOUND;
+    else
+        rc = keybuf_fill(kb, ls);
     pthread_mutex_unlock(&l->mu);
-    if (ls == NULL)
-        return LEASE_ENOTFOUND;
-    if (!have_rd)
-        return revoke_standalone(l, id, only_expired);
-    int rc = revoke_through(l, &rd, id, only_expired);
+    if (rc != 0)
+        return rc;
+    if (rd->delete_keys != NULL) {
+        /* The keys stay attached until remove_lease drops them all below. */
+        rc = rd->delete_keys(txn, kb->keys, kb->n);
+    } else {
+        for (size_t i = 0; i < kb->n && rc == 0; i++)
+            rc = rd->delete_range(txn, kb->keys[i], (bolt_val){ NULL, 0 });
+    }
+    if (rc != 0)
+        return rc;
+    if ((rc = LEASE_FAILPOINT(l, "revoke_after_keys")) != 0)
+        return rc;
+    uint8_t key[LEASE__KEY_LEN];
+    lease__key_encode(id, key);
+    /*
+     * ls is still there: only a revoke removes a lease, and every revoke
+     * holds the batch lock, which txn holds (rule 1).
+     */
     pthread_mutex_lock(&l->mu);
-    if (--l->rd_users == 0)
-        pthread_cond_broadcast(&l->revoke_cv);
+    rc = backend_batch_tx_delete(rd->batch_tx(txn), lease_bucket, (bolt_val){ key, sizeof key });
+    if (rc == 0)
+        remove_lease(l, ls);
     pthread_mutex_unlock(&l->mu);
+    if (rc == 0)
+        rc = LEASE_FAILPOINT(l, "revoke_after_record");
     return rc;
 }
 
@@ -620,49 +696,53 @@ static int revoke_through(lease_lessor *l, const lease_range_deleter *r, int64_t
                           bool only_expired)
 {
     lease_range_deleter rd = *r;
-    lease__lease *ls;
     void *txn;
     int rc = rd.begin(rd.arg, &txn);
     if (rc != 0)
         return rc;
-    lease_keys *keys = NULL;
-    if ((rc = LEASE_FAILPOINT(l, "revoke_after_begin")) != 0)
-        goto end;
-    /* The store's write lock is held now: nobody else can revoke id or attach to it. */
-    pthread_mutex_lock(&l->mu);
-    ls = lease__ltable_find(&l->leases, id);
-    if (ls == NULL || (only_expired && !lease__is_expired(l, ls, lease__now(l))))
-        rc = LEASE_ENOTFOUND;
-    else
-        rc = sorted_keys(ls, &keys);
-    pthread_mutex_unlock(&l->mu);
-    if (rc != 0)
-        goto end;
-    /* Sorted, so every member deletes in the same order (etcd: same hashes). */
-    for (size_t i = 0; i < keys->n; i++)
-        if ((rc = rd.delete_range(txn, keys->keys[i], (bolt_val){ NULL, 0 })) != 0)
-            goto end;
-    if ((rc = LEASE_FAILPOINT(l, "revoke_after_keys")) != 0)
-        goto end;
-    uint8_t key[LEASE__KEY_LEN];
-    lease__key_encode(id, key);
-    pthread_mutex_lock(&l->mu);
-    ls = lease__ltable_find(&l->leases, id);
-    if (ls == NULL) {
-        rc = LEASE_ENOTFOUND;
-    } else {
-        rc = backend_batch_tx_delete(rd.batch_tx(txn), lease_bucket, (bolt_val){ key, sizeof key });
-        if (rc == 0)
-            remove_lease(l, ls);
-    }
-    pthread_mutex_unlock(&l->mu);
-    if (rc == 0)
-        rc = LEASE_FAILPOINT(l, "revoke_after_record");
-end:
-    lease_keys_free(keys);
+    keybuf kb = { 0 };
+    rc = revoke_in_txn(l, &rd, txn, id, only_expired, &kb, NULL, 0);
+    keybuf_release(&kb);
     int erc = rd.end(txn);
     if (rc == 0)
         rc = erc;
+    return rc;
+}
+
+/* Takes a copy of the range deleter for a revoke (rd_users++); false when there is none. */
+static bool rd_acquire(lease_lessor *l, lease_range_deleter *rd)
+{
+    pthread_mutex_lock(&l->mu);
+    bool have = l->have_rd;
+    if (have) {
+        *rd = l->rd;
+        l->rd_users++;
+    }
+    pthread_mutex_unlock(&l->mu);
+    return have;
+}
+
+static void rd_release(lease_lessor *l)
+{
+    pthread_mutex_lock(&l->mu);
+    if (--l->rd_users == 0)
+        pthread_cond_broadcast(&l->revoke_cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* etcd's Revoke (rule 2). only_expired: auto-revoke, skip a lease renewed meanwhile. */
+static int revoke(lease_lessor *l, int64_t id, bool only_expired)
+{
+    pthread_mutex_lock(&l->mu);
+    bool found = lease__ltable_find(&l->leases, id) != NULL;
+    pthread_mutex_unlock(&l->mu);
+    if (!found)
+        return LEASE_ENOTFOUND;
+    lease_range_deleter rd;
+    if (!rd_acquire(l, &rd))
+        return revoke_standalone(l, id, only_expired);
+    int rc = revoke_through(l, &rd, id, only_expired);
+    rd_release(l);
     return rc;
 }
 
@@ -681,6 +761,96 @@ int lease__revoke_expired(lease_lessor *l, int64_t id)
         stat_add(&l->stats.revoked, 1);
         stat_add(&l->stats.auto_revoked, 1);
     }
+    return rc;
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * LEASE__NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * After a batch ended because a writer waits: let it take the store's
+ * write lock before the next batch begins (a mutex does not hand over by
+ * itself: the revoker would usually take it back first). Bounded by a
+ * millisecond of wall time, so a writer that never comes costs little.
+ */
+static void let_writers_in(const lease_range_deleter *rd)
+{
+    uint64_t t0 = mono_ns();
+    while (rd->yield_wanted(rd->arg) && mono_ns() - t0 < 1000000)
+        sched_yield();
+}
+
+/*
+ * One batch: the expired leases of ids[*i, n) revoked inside one write
+ * transaction of the store, each its own revision (next_rev), at most
+ * revoke_batch of them, ending early when another writer waits (*yield).
+ * Advances *i past the IDs it handled; *revoked counts the leases revoked.
+ */
+static int revoke_batch(lease_lessor *l, const lease_range_deleter *rd, const int64_t *ids,
+                        size_t n, size_t *i, keybuf *kb, size_t *revoked, bool *yield)
+{
+    void *txn;
+    int rc = rd->begin(rd->arg, &txn);
+    if (rc != 0)
+        return rc;
+    size_t done = 0;
+    /* Loop invariant: the expired leases among ids before *i are revoked, one revision each. */
+    while (*i < n && done < l->opt.revoke_batch) {
+        size_t at = (*i)++;
+        int r = revoke_in_txn(l, rd, txn, ids[at], true, kb, ids + at + 1, n - at - 1);
+        if (r == LEASE_ENOTFOUND)
+            continue; /* gone or renewed: nothing to do */
+        if (r == 0)
+            r = rd->next_rev(txn);
+        if (r != 0) {
+            rc = r;
+            break;
+        }
+        done++;
+        if (rd->yield_wanted != NULL && rd->yield_wanted(rd->arg)) {
+            *yield = true;
+            break;
+        }
+    }
+    int erc = rd->end(txn);
+    if (rc == 0)
+        rc = erc;
+    *revoked += done; /* gone from the lessor, their deletes ended with txn */
+    return rc;
+}
+
+int lease__revoke_expired_many(lease_lessor *l, const int64_t *ids, size_t n)
+{
+    keybuf kb = { 0 };
+    int rc = 0;
+    size_t i = 0;
+    while (i < n && rc == 0) {
+        lease_range_deleter rd;
+        if (!rd_acquire(l, &rd)) {
+            (void)lease__revoke_expired(l, ids[i++]); /* standalone: records only */
+            continue;
+        }
+        if (rd.delete_keys == NULL || rd.next_rev == NULL || l->opt.revoke_batch <= 1) {
+            rd_release(l);
+            (void)lease__revoke_expired(l, ids[i++]);
+            continue;
+        }
+        size_t revoked = 0;
+        bool yield = false;
+        rc = revoke_batch(l, &rd, ids, n, &i, &kb, &revoked, &yield);
+        if (revoked > 0) {
+            stat_add(&l->stats.revoked, revoked);
+            stat_add(&l->stats.auto_revoked, revoked);
+        }
+        if (yield)
+            let_writers_in(&rd);
+        rd_release(l);
+    }
+    keybuf_release(&kb);
     return rc;
 }
 

@@ -14,13 +14,17 @@
  *      batch lock from begin to end; its changes get revision begin+1 and
  *      sub-revisions 0, 1, 2, ... in the order they are made. Every change
  *      goes to the backend (the `key` bucket) first, then to the index; a
- *      write the backend refuses leaves no trace.
- *   2. End with changes: under rev_mu, current_rev becomes begin+1, the
- *      hash state takes the transaction's delta, and the batch unlock
- *      publishes the writes to readers, so a read transaction (which takes
- *      its revision and its backend view together under rev_mu) sees the
- *      revision and its data together. Then the watch hook runs, still
- *      under the write lock.
+ *      write the backend refuses leaves no trace. mvcc__txn_next_rev (the
+ *      lessor's batched revokes) closes a revision that has changes: the
+ *      following ones get the next revision, sub-revisions from 0 again
+ *      (t->rev counts the closed revisions, t->closed how many).
+ *   2. End with changes: under rev_mu, current_rev becomes the last
+ *      revision made, the hash state takes the transaction's delta, and
+ *      the batch unlock publishes the writes to readers, so a read
+ *      transaction (which takes its revision and its backend view together
+ *      under rev_mu) sees the revisions and their data together. Then the
+ *      watch hook runs once per revision made, in order, still under the
+ *      write lock.
  *   3. A read transaction's ranges look up the index at their revision and
  *      re-check the compacted revision afterwards: a compaction accepted
  *      meanwhile may have removed revisions the lookup needed, and is
@@ -46,7 +50,9 @@ struct mvcc_txn {
     int64_t rev; /* read: its revision; write: the begin revision */
     backend_read_tx *rtx;
     backend_batch_tx *btx;
-    size_t nchanges;
+    size_t nchanges; /* changes in the current revision (the next sub-revision) */
+    int64_t closed;  /* revisions closed by mvcc__txn_next_rev (rule 1) */
+    size_t nev;      /* events kept, over all the revisions */
     /* The changes for the watch hook (only when one is registered). */
     bool keep_events;
     mvcc__change *ev;
@@ -56,6 +62,10 @@ struct mvcc_txn {
     mvcc__hash_delta hd;
     uint8_t *enc; /* encoding buffer, reused */
     size_t enc_cap;
+    /* delete_keys' scratch, reused: the live keys, their revisions before, their tombstones'. */
+    idx_key *dk_keys;
+    idx_rev *dk_prev, *dk_revs;
+    size_t dk_cap;
 };
 
 static const bolt_val key_bucket = { MVCC__BUCKET_KEY, 3 };
@@ -97,6 +107,39 @@ int mvcc_txn_read_begin(mvcc_store *s, mvcc_txn **out)
     return 0;
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/*
+ * The store's write lock, counted in write_waiters while waited for (the
+ * lessor's batched revokes end their batch when someone waits). A taken
+ * lock is spun on briefly (4,096 pauses: tens of us) before sleeping: a batch of
+ * revokes lets a waiting writer in within one revoke, and a writer still
+ * on its CPU then takes the lock at once, where one asleep in the kernel
+ * waits for a wake-up and a free CPU (milliseconds on a loaded machine).
+ */
+static void write_lock(mvcc_store *s)
+{
+    if (pthread_mutex_trylock(&s->write_mu) == 0)
+        return;
+    __atomic_add_fetch(&s->write_waiters, 1, __ATOMIC_RELAXED);
+    bool got = false;
+    for (int i = 0; i < 256 && !got; i++) {
+        for (int j = 0; j < 16; j++)
+            cpu_relax();
+        got = pthread_mutex_trylock(&s->write_mu) == 0;
+    }
+    if (!got)
+        pthread_mutex_lock(&s->write_mu);
+    __atomic_sub_fetch(&s->write_waiters, 1, __ATOMIC_RELAXED);
+}
+
 int mvcc_txn_write_begin(mvcc_store *s, mvcc_txn **out)
 {
     *out = NULL;
@@ -109,13 +152,18 @@ int mvcc_txn_write_begin(mvcc_store *s, mvcc_txn **out)
         return -ENOMEM;
     t->s = s;
     t->write = true;
-    pthread_mutex_lock(&s->write_mu);
+    write_lock(s);
     t->btx = backend_batch(s->be);
     backend_batch_tx_lock(t->btx);
     t->rev = mvcc__current_rev(s);
     t->keep_events = s->write_hook != NULL;
     *out = t;
     return 0;
+}
+
+size_t mvcc__write_waiters(mvcc_store *s)
+{
+    return __atomic_load_n(&s->write_waiters, __ATOMIC_RELAXED);
 }
 
 int64_t mvcc_txn_rev(const mvcc_txn *t)
@@ -138,6 +186,9 @@ static void txn_free(mvcc_txn *t)
     strata_free(t->ev);
     strata_free(t->arena);
     strata_free(t->enc);
+    strata_free(t->dk_keys);
+    strata_free(t->dk_prev);
+    strata_free(t->dk_revs);
     mvcc__hash_delta_release(&t->hd);
     strata_free(t);
 }
@@ -145,7 +196,7 @@ static void txn_free(mvcc_txn *t)
 /* Turn the events' arena offsets into pointers (the arena no longer moves). */
 static void events_fix(mvcc_txn *t)
 {
-    for (size_t i = 0; i < t->nchanges; i++) {
+    for (size_t i = 0; i < t->nev; i++) {
         mvcc__kv *kv = &t->ev[i].kv;
         kv->key = t->arena + (uintptr_t)kv->key;
         kv->value = kv->value_len ? t->arena + (uintptr_t)kv->value : NULL;
@@ -165,8 +216,8 @@ int mvcc_txn_end(mvcc_txn *t, int64_t *rev)
         return 0;
     }
     int rc;
-    if (t->nchanges > 0) {
-        int64_t nrev = t->rev + 1;
+    if (t->nchanges > 0 || t->closed > 0) {
+        int64_t nrev = t->nchanges > 0 ? t->rev + 1 : t->rev;
         pthread_mutex_lock(&s->rev_mu); /* rule 2 */
         __atomic_store_n(&s->current_rev, nrev, __ATOMIC_RELEASE);
         mvcc__hash_apply(s, &t->hd, nrev);
@@ -174,7 +225,13 @@ int mvcc_txn_end(mvcc_txn *t, int64_t *rev)
         pthread_mutex_unlock(&s->rev_mu);
         if (s->write_hook != NULL && t->keep_events) {
             events_fix(t);
-            s->write_hook(s->hook_arg, nrev, t->ev, t->nchanges);
+            /* One call per revision: its events are consecutive, mod_revision = it. */
+            for (size_t i = 0, j; i < t->nev; i = j) {
+                int64_t r = t->ev[i].kv.mod_revision;
+                for (j = i + 1; j < t->nev && t->ev[j].kv.mod_revision == r; j++)
+                    ;
+                s->write_hook(s->hook_arg, r, t->ev + i, j - i);
+            }
         }
     } else {
         rc = backend_batch_tx_unlock(t->btx);
@@ -440,7 +497,7 @@ static int event_add(mvcc_txn *t, bool deleted, const mvcc__kv *kv)
 {
     if (!t->keep_events)
         return 0;
-    if (t->nchanges >= t->ev_cap) {
+    if (t->nev >= t->ev_cap) {
         size_t cap = t->ev_cap ? t->ev_cap * 2 : 8;
         mvcc__change *e = strata_realloc(t->ev, cap * sizeof *e);
         if (e == NULL)
@@ -454,7 +511,7 @@ static int event_add(mvcc_txn *t, bool deleted, const mvcc__kv *kv)
         rc = arena_add(t, kv->value, kv->value_len, &vo);
     if (rc != 0)
         return rc;
-    mvcc__change *e = &t->ev[t->nchanges];
+    mvcc__change *e = &t->ev[t->nev++];
     memset(e, 0, sizeof *e);
     e->deleted = deleted;
     e->sub = (int64_t)t->nchanges;
@@ -563,6 +620,64 @@ int mvcc_txn_put(mvcc_txn *t, const void *key, size_t key_len, const void *value
     return 0;
 }
 
+/*
+ * Deletes one live key whose newest revision is prev: the tombstone
+ * record, the index, the hash delta, the event; the change is sub-revision
+ * t->nchanges of revision t->rev + 1. A failure after an earlier change of
+ * t was written fails t (rule 1: the backend has it, the rest may not).
+ */
+static int tombstone_record(mvcc_txn *t, const uint8_t *k, size_t klen, idx_rev prev, idx_rev *at);
+
+static int tombstone_one(mvcc_txn *t, const uint8_t *k, size_t klen, idx_rev prev)
+{
+    idx_rev r;
+    int rc = tombstone_record(t, k, klen, prev, &r);
+    if (rc != 0)
+        return rc;
+    rc = idx_tree_tombstone(t->s->index, k, klen, r);
+    if (rc != 0)
+        return txn_fail(t, rc);
+    return 0;
+}
+
+/*
+ * tombstone_one without the index: the record, the hash delta, the event,
+ * the change counted (*at: its revision); the caller tombstones the index
+ * (a batch of them at once). A failure after the record was written fails t.
+ */
+static int tombstone_record(mvcc_txn *t, const uint8_t *k, size_t klen, idx_rev prev, idx_rev *at)
+{
+    int64_t main = t->rev + 1;
+    idx_rev r = { main, (int64_t)t->nchanges };
+    mvcc__kv kv = mvcc__kv_tombstone(k, klen);
+    size_t vlen = 0;
+    int rc = enc_reserve(t, mvcc__kv_encoded_size(&kv));
+    if (rc == 0)
+        rc = mvcc__kv_encode(&kv, t->enc, t->enc_cap, &vlen);
+    if (rc != 0)
+        return rc;
+    uint8_t rk[MVCC__REVKEY_TOMB_LEN];
+    size_t rklen = mvcc__revkey_encode(r, true, rk);
+    rc = backend_batch_tx_seq_put(t->btx, key_bucket, (bolt_val){ rk, rklen },
+                                  (bolt_val){ t->enc, vlen });
+    if (rc != 0) {
+        if (t->nchanges > 0 || t->closed > 0)
+            t->failed = true; /* earlier changes are written */
+        return rc;
+    }
+    rc = mvcc__hash_delta_add(&t->hd, rk, rklen, t->enc, vlen, prev);
+    if (rc == 0) {
+        t->hd.live_change--;
+        kv.mod_revision = main; /* the DELETE event carries the deleting revision */
+        rc = event_add(t, true, &kv);
+    }
+    if (rc != 0)
+        return txn_fail(t, rc);
+    t->nchanges++;
+    *at = r;
+    return 0;
+}
+
 int mvcc_txn_delete_range(mvcc_txn *t, const void *key, size_t key_len, const void *end,
                           size_t end_len, int64_t *n, int64_t *rev)
 {
@@ -584,36 +699,8 @@ int mvcc_txn_delete_range(mvcc_txn *t, const void *key, size_t key_len, const vo
     for (size_t i = 0; i < ir.count; i++) {
         const uint8_t *k = ir.keys[i].data;
         size_t klen = ir.keys[i].len;
-        idx_rev r = { main, (int64_t)t->nchanges };
-        mvcc__kv kv = mvcc__kv_tombstone(k, klen);
-        rc = enc_reserve(t, mvcc__kv_encoded_size(&kv));
-        size_t vlen = 0;
-        if (rc == 0)
-            rc = mvcc__kv_encode(&kv, t->enc, t->enc_cap, &vlen);
-        if (rc != 0)
+        if ((rc = tombstone_one(t, k, klen, ir.revs[i])) != 0)
             break;
-        uint8_t rk[MVCC__REVKEY_TOMB_LEN];
-        size_t rklen = mvcc__revkey_encode(r, true, rk);
-        rc = backend_batch_tx_seq_put(t->btx, key_bucket, (bolt_val){ rk, rklen },
-                                      (bolt_val){ t->enc, vlen });
-        if (rc != 0) {
-            if (i > 0)
-                t->failed = true; /* earlier tombstones are written */
-            break;
-        }
-        rc = idx_tree_tombstone(s->index, k, klen, r);
-        if (rc == 0)
-            rc = mvcc__hash_delta_add(&t->hd, rk, rklen, t->enc, vlen, ir.revs[i]);
-        if (rc == 0) {
-            t->hd.live_change--;
-            kv.mod_revision = main; /* the DELETE event carries the deleting revision */
-            rc = event_add(t, true, &kv);
-        }
-        if (rc != 0) {
-            t->failed = true;
-            break;
-        }
-        t->nchanges++;
 #ifdef MVCC_HAVE_LEASE_GLUE
         if (s->lessor != NULL) {
             int64_t l = mvcc__lease_get(s, k, klen);
@@ -632,6 +719,113 @@ int mvcc_txn_delete_range(mvcc_txn *t, const void *key, size_t key_len, const vo
         *n = (int64_t)count;
     if (rev != NULL)
         *rev = count != 0 || t->nchanges > 0 ? main : t->rev;
+    return 0;
+}
+
+/*
+ * delete_keys of several sorted keys: the index answers for all of them in
+ * one sorted walk, the live ones' tombstone records are written in order
+ * (rule 1: the backend first), then the index takes all their tombstones
+ * in a second walk. A record the backend refuses stops the records; the
+ * ones written before it still get their index tombstones.
+ */
+static int delete_sorted(mvcc_txn *t, const bolt_val *keys, size_t n, int64_t cur, int64_t *deleted)
+{
+    mvcc_store *s = t->s;
+    void *p = t->dk_keys;
+    size_t cap = t->dk_cap;
+    int rc = strata__grow(&p, &cap, n, sizeof *t->dk_keys, 16);
+    t->dk_keys = p;
+    if (rc == 0) {
+        p = t->dk_prev;
+        cap = t->dk_cap;
+        rc = strata__grow(&p, &cap, n, sizeof *t->dk_prev, 16);
+        t->dk_prev = p;
+    }
+    if (rc == 0) {
+        p = t->dk_revs;
+        cap = t->dk_cap;
+        rc = strata__grow(&p, &cap, n, sizeof *t->dk_revs, 16);
+        t->dk_revs = p;
+    }
+    if (rc != 0)
+        return rc;
+    t->dk_cap = cap;
+    for (size_t i = 0; i < n; i++) {
+        if (has_null(keys[i].data, keys[i].size))
+            return STRATA_EMISUSE;
+        t->dk_keys[i] = (idx_key){ keys[i].data, keys[i].size };
+    }
+    rc = idx_tree_get_sorted(s->index, t->dk_keys, n, cur, t->dk_prev);
+    if (rc != 0)
+        return rc;
+    /* Loop invariant: the live keys among keys[0, i) have records, listed in dk_keys[0, m). */
+    size_t m = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (t->dk_prev[i].main == 0)
+            continue; /* not alive at cur */
+        idx_rev at;
+        rc = tombstone_record(t, keys[i].data, keys[i].size, t->dk_prev[i], &at);
+        if (rc == 0) {
+            t->dk_keys[m] = t->dk_keys[i];
+            t->dk_revs[m] = at;
+            m++;
+        }
+    }
+    size_t done;
+    int irc = idx_tree_tombstone_sorted(s->index, t->dk_keys, m, t->dk_revs, &done);
+    if (irc != 0)
+        return txn_fail(t, irc);
+    if (deleted != NULL)
+        *deleted = (int64_t)m;
+    return rc;
+}
+
+int mvcc__txn_delete_keys(mvcc_txn *t, const bolt_val *keys, size_t n, int64_t *deleted)
+{
+    if (deleted != NULL)
+        *deleted = 0;
+    if (!t->write)
+        return MVCC_EREADONLY;
+    if (t->failed)
+        return MVCC_ETXNDONE;
+    mvcc_store *s = t->s;
+    int64_t cur = txn_cur(t);
+    if (n > 1)
+        return delete_sorted(t, keys, n, cur, deleted);
+    int64_t nd = 0;
+    /* Loop invariant: the live keys among keys[0, i) are deleted, in order. */
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *k = keys[i].data;
+        size_t klen = keys[i].size;
+        if (has_null(k, klen))
+            return STRATA_EMISUSE;
+        idx_rev prev;
+        int rc = idx_tree_get(s->index, k, klen, cur, &prev, NULL, NULL);
+        if (rc == IDX_NOTFOUND || rc == IDX_EEMPTYKEYINDEX)
+            continue; /* not alive at cur: nothing to delete (as a delete_range of it) */
+        if (rc != 0)
+            return rc; /* a broken keyIndex (nothing of this key written) */
+        if ((rc = tombstone_one(t, k, klen, prev)) != 0)
+            return rc;
+        nd++;
+        if (deleted != NULL)
+            *deleted = nd;
+    }
+    return 0;
+}
+
+int mvcc__txn_next_rev(mvcc_txn *t)
+{
+    if (!t->write)
+        return MVCC_EREADONLY;
+    if (t->failed)
+        return MVCC_ETXNDONE;
+    if (t->nchanges > 0) {
+        t->rev++;
+        t->closed++;
+        t->nchanges = 0;
+    }
     return 0;
 }
 

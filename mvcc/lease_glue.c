@@ -10,7 +10,12 @@
  *     mvcc_txn_delete_range (tombstones, index, watch events, and the
  *     detach below), deletes the lease record through the same batch
  *     transaction (mvcc__txn_batch) and ends it: one revision, one bolt
- *     transaction.
+ *     transaction. A revoke deletes the keys through delete_keys instead
+ *     (mvcc__txn_delete_keys: one index lookup per key, no detach per key:
+ *     the lessor drops the revoked lease's keys itself), and the lessor's
+ *     auto-revoke batches many revokes into one write transaction, each
+ *     its own revision (mvcc__txn_next_rev), yielding the write lock when
+ *     another writer waits (mvcc__write_waiters).
  *   - lookup/get/attach/detach are etcd's Lookup/GetLease/Attach/Detach of
  *     one key. A missing lease at detach or at restore's attach is not the
  *     store's error (etcd logs it and goes on): they return 0.
@@ -39,6 +44,21 @@ static int rd_delete_range(void *txn, bolt_val key, bolt_val end)
                                  &n, &rev);
 }
 
+static int rd_delete_keys(void *txn, const bolt_val *keys, size_t n)
+{
+    return mvcc__txn_delete_keys(txn, keys, n, NULL);
+}
+
+static int rd_next_rev(void *txn)
+{
+    return mvcc__txn_next_rev(txn);
+}
+
+static bool rd_yield_wanted(void *arg)
+{
+    return mvcc__write_waiters(arg) > 0;
+}
+
 static backend_batch_tx *rd_batch_tx(void *txn)
 {
     return mvcc__txn_batch(txn);
@@ -52,7 +72,16 @@ static int rd_end(void *txn)
 
 int mvcc__lease_bind(mvcc_store *s)
 {
-    lease_range_deleter rd = { s, rd_begin, rd_delete_range, rd_batch_tx, rd_end };
+    lease_range_deleter rd = {
+        .arg = s,
+        .begin = rd_begin,
+        .delete_range = rd_delete_range,
+        .batch_tx = rd_batch_tx,
+        .end = rd_end,
+        .delete_keys = rd_delete_keys,
+        .next_rev = rd_next_rev,
+        .yield_wanted = rd_yield_wanted,
+    };
     lease_lessor_set_range_deleter(s->lessor, &rd);
     return 0;
 }

@@ -151,6 +151,33 @@ int mvcc__lease_detach(mvcc_store *s, int64_t lease, const void *key, size_t key
  */
 backend_batch_tx *mvcc__txn_batch(mvcc_txn *t);
 
+/*
+ * For the lessor's revokes (the range deleter's fast path, lease_glue.c):
+ *
+ *   delete_keys  tombstones each of keys[0, n) that is alive, in the given
+ *            order (the lessor passes them sorted), each a sub-revision of
+ *            the transaction's current revision: what n delete_ranges of
+ *            one key do, minus the per-key detach from the lessor (the
+ *            caller drops the revoked lease's keys itself). *deleted (may
+ *            be NULL) counts them. One index lookup per key, no allocation
+ *            per key.
+ *   next_rev  closes the transaction's current revision if it has changes:
+ *            the changes that follow get the next revision (sub-revisions
+ *            from 0), so one write transaction makes several consecutive
+ *            revisions (a batch of revokes, each its own revision as in
+ *            etcd). They are published together at mvcc_txn_end: readers
+ *            see the revision before the transaction or its last, the hash
+ *            state takes all of them, the watch hook runs once per
+ *            revision in order. mvcc_txn_rev then returns the revision the
+ *            next change builds on.
+ *   write_waiters  threads waiting in mvcc_txn_write_begin (atomic, a
+ *            hint): a long batch of revokes yields its write lock when
+ *            another writer waits.
+ */
+int mvcc__txn_delete_keys(mvcc_txn *t, const bolt_val *keys, size_t n, int64_t *deleted);
+int mvcc__txn_next_rev(mvcc_txn *t);
+size_t mvcc__write_waiters(mvcc_store *s);
+
 /* ---- the incremental HashKV state (hash.c) -------------------------------- */
 
 /*
@@ -233,6 +260,7 @@ struct mvcc_store {
     bool closing; /* atomic */
 
     pthread_mutex_t write_mu;
+    size_t write_waiters; /* atomic: threads waiting for write_mu in mvcc_txn_write_begin */
     pthread_mutex_t rev_mu;
     int64_t current_rev; /* written under write_mu + rev_mu; atomic reads */
     int64_t compact_rev; /* written under write_mu + rev_mu; atomic reads; -1 = never */

@@ -256,6 +256,28 @@ typedef struct idx_key {
 } idx_key;
 
 /*
+ * Get of n keys at once (the keys sorted ascending and distinct, e.g. a
+ * lease's keys at its revoke): modified[i] receives keys[i]'s revision at
+ * at_rev as idx_tree_get gives it, or {0, 0} when the key is absent or not
+ * alive there. One cursor walks the sorted keys (a descent only when the
+ * next key is not a few slots on), under one read lock. Keys out of order
+ * are answered right, only slower. 0, or IDX_EINVAL (a NULL key with a
+ * length; nothing answered).
+ */
+STRATA_API int idx_tree_get_sorted(idx_tree *t, const idx_key *keys, size_t n, int64_t at_rev,
+                                   idx_rev *modified);
+/*
+ * Tombstone of n keys at once (sorted ascending and distinct), keys[i] at
+ * revs[i], each as idx_tree_tombstone, walking one cursor under one write
+ * lock. *done receives how many were tombstoned: all of them with 0; on an
+ * error, keys[0, *done) are tombstoned and keys[*done] failed with it
+ * (IDX_NOTFOUND when absent, else as keyIndex tombstone). IDX_EINVAL (a
+ * NULL key with a length) changes nothing.
+ */
+STRATA_API int idx_tree_tombstone_sorted(idx_tree *t, const idx_key *keys, size_t n,
+                                         const idx_rev *revs, size_t *done);
+
+/*
  * The result of a range: count entries (keys[i], revs[i]) in key order, at
  * most the limit, and total, the number of keys that matched (etcd 3.4's
  * len(revpairs), which it returns as the range's Count). Zero-initialize,

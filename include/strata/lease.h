@@ -87,6 +87,23 @@ STRATA_API const char *lease_status_name(int rc);
  * revision when anything was deleted, none otherwise) and releases the
  * locks. begin returns 0 and *txn, or a status (nothing held); end is
  * called exactly once after a successful begin, whatever happened between.
+ *
+ * Optional (NULL: the lessor does without), for revokes at scale:
+ *   delete_keys  deletes each of keys[0, n) (sorted, distinct, all attached
+ *            to the lease being revoked) that is alive, in that order, as n
+ *            single-key delete_ranges would, but without detaching them:
+ *            the lessor drops the revoked lease's keys itself. The keys are
+ *            borrowed for the call.
+ *   next_rev  closes the revision the changes so far make (nothing when
+ *            there are none): the next changes make the next revision. The
+ *            lessor calls it after each revoke of a batch, so each revoke
+ *            of an expired lease stays its own revision (etcd's) while many
+ *            share one write transaction and one backend transaction. The
+ *            store publishes a transaction's revisions together at end.
+ *   yield_wanted  true when another writer waits for the store's write
+ *            lock (a hint, called between revokes with the transaction
+ *            open): the lessor then ends its batch and lets it in.
+ * Both delete_keys and next_rev, or neither.
  */
 typedef struct lease_range_deleter {
     void *arg;
@@ -94,6 +111,9 @@ typedef struct lease_range_deleter {
     int (*delete_range)(void *txn, bolt_val key, bolt_val end);
     backend_batch_tx *(*batch_tx)(void *txn);
     int (*end)(void *txn);
+    int (*delete_keys)(void *txn, const bolt_val *keys, size_t n);
+    int (*next_rev)(void *txn);
+    bool (*yield_wanted)(void *arg);
 } lease_range_deleter;
 
 /* ---- opening and closing ----------------------------------------------- */
@@ -168,6 +188,15 @@ typedef struct lease_options {
      */
     int (*failpoint)(void *arg, const char *name);
     void *failpoint_arg;
+    /*
+     * auto_revoke with a range deleter that offers delete_keys and
+     * next_rev: the expired leases of a pass are revoked up to this many
+     * per write transaction of the store, each still its own revision
+     * (etcd's one revision per revoke), the batch ending early when another
+     * writer waits for the store (yield_wanted). 0 = 256; 1 = one
+     * transaction per revoke.
+     */
+    uint32_t revoke_batch;
 } lease_options;
 
 /* Fill o with the defaults. */

@@ -230,6 +230,105 @@ static void test_tombstone(void)
     idx_tree_free(t);
 }
 
+/*
+ * idx_tree_get_sorted / idx_tree_tombstone_sorted (a revoke's keys) against
+ * the one-key calls: seeded random sorted subsets of present, deleted and
+ * absent keys, dense runs (the cursor steps) and sparse ones (it seeks),
+ * the same answers unsorted; the sorted tombstones leave the tree equal to
+ * a twin tombstoned key by key; an absent key stops them with *done.
+ */
+static void test_sorted_batches(void)
+{
+    enum { NK = 3000, MAXB = 400 };
+    static char names[NK][16];
+    static idx_key keys[MAXB], rev_keys[MAXB];
+    static idx_rev got[MAXB], got_rev[MAXB], revs[MAXB];
+    strata_rng rng;
+    strata_rng_seed(&rng, harness_seed() + 7);
+    idx_tree *a, *b;
+    ASSERT_OK(idx_tree_new(&a));
+    ASSERT_OK(idx_tree_new(&b));
+    int64_t rev = 1;
+    /* Even i: in the tree (every fifth deleted at once); odd i: never. */
+    for (int i = 0; i < NK; i++) {
+        snprintf(names[i], sizeof names[i], "k%05d", i);
+        if (i % 2 == 0) {
+            ASSERT_OK(put_s(a, names[i], R(rev, 0)));
+            ASSERT_OK(put_s(b, names[i], R(rev, 0)));
+            rev++;
+        }
+    }
+    for (int i = 0; i < NK; i += 10) {
+        ASSERT_OK(idx_tree_tombstone(a, names[i], strlen(names[i]), R(rev, 0)));
+        ASSERT_OK(idx_tree_tombstone(b, names[i], strlen(names[i]), R(rev, 0)));
+        rev++;
+    }
+    for (int round = 0; round < 300; round++) {
+        /* A sorted subset: a start, then steps of 1..gap (gap 1-2: dense, up to 60: sparse). */
+        size_t n = 1 + (size_t)strata_rng_below(&rng, MAXB);
+        int gap = 1 + (int)strata_rng_below(&rng, strata_rng_below(&rng, 2) ? 2 : 60);
+        int i = (int)strata_rng_below(&rng, NK);
+        size_t m = 0;
+        for (; m < n && i < NK; m++, i += 1 + (int)strata_rng_below(&rng, (uint64_t)gap))
+            keys[m] = (idx_key){ (const uint8_t *)names[i], strlen(names[i]) };
+        n = m;
+        int64_t at = 1 + (int64_t)strata_rng_below(&rng, (uint64_t)rev);
+        ASSERT_OK(idx_tree_get_sorted(a, keys, n, at, got));
+        for (size_t j = 0; j < n; j++) {
+            idx_rev want = R(0, 0);
+            if (idx_tree_get(a, keys[j].data, keys[j].len, at, &want, NULL, NULL) != 0)
+                want = R(0, 0);
+            ASSERT_EQ_INT(got[j].main, want.main);
+            ASSERT_EQ_INT(got[j].sub, want.sub);
+            rev_keys[n - 1 - j] = keys[j];
+        }
+        ASSERT_OK(idx_tree_get_sorted(a, rev_keys, n, at, got_rev)); /* unsorted: right, slower */
+        for (size_t j = 0; j < n; j++)
+            ASSERT_EQ_INT(got_rev[n - 1 - j].main, got[j].main);
+        /* Tombstone the live ones at a new revision, sorted in a, one by one in b. */
+        ASSERT_OK(idx_tree_get_sorted(a, keys, n, rev, got));
+        size_t live = 0;
+        for (size_t j = 0; j < n; j++)
+            if (got[j].main != 0) {
+                keys[live] = keys[j];
+                revs[live] = R(rev, (int64_t)live);
+                ASSERT_OK(idx_tree_tombstone(b, keys[live].data, keys[live].len, revs[live]));
+                live++;
+            }
+        size_t done = 99;
+        ASSERT_OK(idx_tree_tombstone_sorted(a, keys, live, revs, &done));
+        ASSERT_EQ_SIZE(done, live);
+        rev++;
+        ASSERT_TRUE(idx_tree_equal(a, b));
+        /* Put some back so later rounds find live keys. */
+        for (size_t j = 0; j < live; j += 2) {
+            ASSERT_OK(idx_tree_put(a, keys[j].data, keys[j].len, R(rev, (int64_t)j)));
+            ASSERT_OK(idx_tree_put(b, keys[j].data, keys[j].len, R(rev, (int64_t)j)));
+        }
+        rev++;
+    }
+    check_tree(a);
+    /* An absent key stops the batch: the ones before it are tombstoned. */
+    idx_key bad[3] = { { (const uint8_t *)"k00002", 6 },
+                       { (const uint8_t *)"k00003", 6 },
+                       { (const uint8_t *)"k00004", 6 } };
+    idx_rev br[3] = { R(rev, 0), R(rev, 1), R(rev, 2) };
+    (void)put_s(a, "k00002", R(rev - 1, 5));
+    (void)put_s(a, "k00004", R(rev - 1, 6));
+    size_t done = 99;
+    ASSERT_RC(idx_tree_tombstone_sorted(a, bad, 3, br, &done), IDX_NOTFOUND);
+    ASSERT_EQ_SIZE(done, 1);
+    ASSERT_RC(idx_tree_get(a, "k00002", 6, rev, NULL, NULL, NULL), IDX_NOTFOUND);
+    ASSERT_OK(idx_tree_get(a, "k00004", 6, rev, NULL, NULL, NULL));
+    idx_key nul = { NULL, 1 };
+    ASSERT_RC(idx_tree_get_sorted(a, &nul, 1, rev, got), IDX_EINVAL);
+    ASSERT_RC(idx_tree_tombstone_sorted(a, &nul, 1, br, &done), IDX_EINVAL);
+    ASSERT_EQ_SIZE(done, 0);
+    check_tree(a);
+    idx_tree_free(a);
+    idx_tree_free(b);
+}
+
 static void test_range_since(void)
 {
     idx_tree *t;
@@ -739,6 +838,7 @@ int main(void)
     RUN(test_range);
     RUN(test_range_page);
     RUN(test_tombstone);
+    RUN(test_sorted_batches);
     RUN(test_range_since);
     RUN(test_compact_and_keep);
     RUN(test_insert);

@@ -83,12 +83,19 @@ typedef struct lt_store {
     size_t log_len;
     int fail_delete_at; /* delete number (1-based) that fails with -EIO; 0 = none */
     int deletes;
+    /* The batched deleter (lt_store_init_batched): delete_keys, next_rev, yield_wanted. */
+    int begins;      /* write txns begun */
+    int yield_every; /* yield_wanted says yes after this many next_revs in a txn; 0 = never */
+    int txn_revs;    /* revisions closed in the open txn */
+    int yields;      /* times yield_wanted said yes */
 } lt_store;
 
 static HARNESS_UNUSED int lt_begin(void *arg, void **txn)
 {
     lt_store *s = arg;
     backend_batch_tx_lock(backend_batch(s->be));
+    s->begins++;
+    s->txn_revs = 0;
     s->txn_deletes = 0;
     *txn = s;
     return 0;
@@ -114,6 +121,61 @@ static HARNESS_UNUSED int lt_delete_range(void *txn, bolt_val key, bolt_val end)
     return 0;
 }
 
+static void lt_log(lt_store *s, const char *text, size_t len)
+{
+    if (s->log_len + len + 1 < sizeof s->log) {
+        memcpy(s->log + s->log_len, text, len);
+        s->log_len += len;
+        s->log[s->log_len] = '\0';
+    }
+}
+
+/* delete_keys: the keys in the given order, no detach (the lessor drops them). */
+static HARNESS_UNUSED int lt_delete_keys(void *txn, const bolt_val *keys, size_t n)
+{
+    lt_store *s = txn;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            ASSERT_TRUE(memcmp(keys[i - 1].data, keys[i].data,
+                               keys[i - 1].size < keys[i].size ? keys[i - 1].size : keys[i].size) <=
+                        0);
+        if (++s->deletes == s->fail_delete_at)
+            return -EIO;
+        int rc = backend_batch_tx_delete(backend_batch(s->be), lt_kv, keys[i]);
+        if (rc != 0)
+            return rc;
+        s->txn_deletes++;
+        lt_log(s, keys[i].data, keys[i].size);
+        lt_log(s, ",", 1);
+    }
+    return 0;
+}
+
+/* next_rev: a revision per revoke that deleted something; "|" marks it in the log. */
+static HARNESS_UNUSED int lt_next_rev(void *txn)
+{
+    lt_store *s = txn;
+    if (s->txn_deletes > 0) {
+        s->rev++;
+        s->txn_revs++;
+        s->txn_deletes = 0;
+        lt_log(s, "|", 1);
+    }
+    return 0;
+}
+
+static HARNESS_UNUSED bool lt_yield_wanted(void *arg)
+{
+    lt_store *s = arg;
+    /* Asked with the txn open (a yes ends the batch), then until it says no (the hand-off). */
+    if (s->yield_every > 0 && s->txn_revs >= s->yield_every) {
+        s->txn_revs = 0;
+        s->yields++;
+        return true;
+    }
+    return false;
+}
+
 static HARNESS_UNUSED backend_batch_tx *lt_batch_tx(void *txn)
 {
     lt_store *s = txn;
@@ -137,7 +199,30 @@ static HARNESS_UNUSED void lt_store_init(lt_store *s, backend *be, lease_lessor 
     backend_batch_tx_lock(tx);
     ASSERT_OK(backend_batch_tx_create_bucket(tx, lt_kv));
     ASSERT_OK(backend_batch_tx_unlock(tx));
-    lease_range_deleter rd = { s, lt_begin, lt_delete_range, lt_batch_tx, lt_end };
+    lease_range_deleter rd = {
+        .arg = s,
+        .begin = lt_begin,
+        .delete_range = lt_delete_range,
+        .batch_tx = lt_batch_tx,
+        .end = lt_end,
+    };
+    lease_lessor_set_range_deleter(l, &rd);
+}
+
+/* The stand-in store with the batched deleter's optional calls (what mvcc offers). */
+static HARNESS_UNUSED void lt_store_init_batched(lt_store *s, backend *be, lease_lessor *l)
+{
+    lt_store_init(s, be, l);
+    lease_range_deleter rd = {
+        .arg = s,
+        .begin = lt_begin,
+        .delete_range = lt_delete_range,
+        .batch_tx = lt_batch_tx,
+        .end = lt_end,
+        .delete_keys = lt_delete_keys,
+        .next_rev = lt_next_rev,
+        .yield_wanted = lt_yield_wanted,
+    };
     lease_lessor_set_range_deleter(l, &rd);
 }
 

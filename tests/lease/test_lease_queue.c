@@ -2,8 +2,9 @@
  * test_lease_queue.c: lease/lease_queue.c, the intrusive min-heap: a
  * seeded random mix of inserts, moves (earlier and later), removals and
  * pops, with lease__queue_check after every step and a reference model
- * (the minimum by linear scan) for every pop; the check itself is shown
- * to catch a broken heap and a broken back-pointer.
+ * (the minimum by linear scan) for every pop; the bulk calls of a mass
+ * expiry (count_due, heapify after in-place re-timing); the check itself
+ * is shown to catch a broken heap and a broken back-pointer.
  */
 #include "lease_test.h"
 
@@ -78,6 +79,59 @@ static void test_random_ops(void)
     lease__queue_release(&q);
 }
 
+/*
+ * The bulk calls the pass uses for a mass expiry: count_due against a
+ * linear count (with and without its limit), and heapify after times were
+ * changed in place (the check and the model agree again).
+ */
+static void test_bulk(void)
+{
+    strata_rng r;
+    strata_rng_seed(&r, harness_seed() + 1);
+    lease__queue q;
+    lease__queue_init(&q, LEASE__Q_EXPIRY);
+    for (int round = 0; round < 50; round++) {
+        lease__queue_clear(&q);
+        int n = 1 + (int)strata_rng_below(&r, N);
+        for (int i = 0; i < N; i++) {
+            memset(&leases[i], 0, sizeof leases[i]);
+            leases[i].id = i + 1;
+            leases[i].qidx[0] = leases[i].qidx[1] = LEASE__NOQ;
+            model_in[i] = i < n;
+            if (i < n) {
+                model_time[i] = strata_rng_below(&r, 1000);
+                ASSERT_OK(lease__queue_set(&q, &leases[i], model_time[i]));
+            }
+        }
+        check(&q);
+        uint64_t now = strata_rng_below(&r, 1100);
+        size_t due = 0;
+        for (int i = 0; i < n; i++)
+            due += model_time[i] <= now;
+        ASSERT_EQ_SIZE(lease__queue_count_due(&q, 0, now, SIZE_MAX), due);
+        size_t limit = (size_t)strata_rng_below(&r, (uint64_t)n + 1);
+        ASSERT_EQ_SIZE(lease__queue_count_due(&q, 0, now, limit), due < limit ? due : limit);
+        /* Re-time the due entries in place (as the pass does), then heapify. */
+        uint64_t later = strata_rng_below(&r, 1200);
+        for (size_t i = 0; i < q.n; i++)
+            if (q.a[i].time <= now) {
+                q.a[i].time = later;
+                model_time[q.a[i].lease - leases] = later;
+            }
+        lease__queue_heapify(&q);
+        check(&q);
+        /* Popping yields the model's order. */
+        uint64_t last = 0;
+        for (lease__lease *p; (p = lease__queue_pop(&q)) != NULL;) {
+            ASSERT_TRUE(model_time[p - leases] >= last);
+            last = model_time[p - leases];
+            model_in[p - leases] = false;
+        }
+        check(&q);
+    }
+    lease__queue_release(&q);
+}
+
 static void test_check_catches(void)
 {
     lease__queue q;
@@ -104,6 +158,7 @@ int main(void)
 {
     HARNESS_BEGIN(14);
     RUN(test_random_ops);
+    RUN(test_bulk);
     RUN(test_check_catches);
     return 0;
 }

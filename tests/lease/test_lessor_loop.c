@@ -2,7 +2,9 @@
  * test_lessor_loop.c: lease/lessor_loop.c, expiry on a manual clock: the
  * expired leases offered in batches, at most at the configured rate, again
  * after the retry interval while not revoked, never while not primary,
- * revoked by auto_revoke unless renewed meanwhile; the loop thread driven
+ * revoked by auto_revoke unless renewed meanwhile (batched: many revokes
+ * per store transaction, one revision each; a mass expiry taken in bulk);
+ * the loop thread driven
  * by poke; a renew waiting on an expired lease released by the revoke, by
  * demote and by close. No test sleeps.
  */
@@ -14,7 +16,7 @@
 static strata_manual_clock clk;
 
 typedef struct offers {
-    int64_t ids[4096];
+    int64_t ids[8192];
     size_t n, calls, max_batch;
     lease_lessor *l;
     bool revoke; /* revoke what is offered, from inside the callback */
@@ -27,7 +29,7 @@ static void on_expired(void *arg, const int64_t *ids, size_t n)
     if (n > o->max_batch)
         o->max_batch = n;
     for (size_t i = 0; i < n; i++) {
-        if (o->n < 4096)
+        if (o->n < 8192)
             o->ids[o->n++] = ids[i];
         if (o->revoke)
             ASSERT_OK(lease_revoke(o->l, ids[i]));
@@ -41,6 +43,8 @@ typedef struct env {
     offers of;
 } env;
 
+static bool env_batched; /* env_open sets up the stand-in store's batched deleter */
+
 static void env_open(env *e, const char *name, lease_options *lo)
 {
     memset(&e->of, 0, sizeof e->of);
@@ -50,7 +54,10 @@ static void env_open(env *e, const char *name, lease_options *lo)
     lo->on_expired_arg = &e->of;
     ASSERT_OK(lease_lessor_open(e->be, lo, &e->l));
     e->of.l = e->l;
-    lt_store_init(&e->s, e->be, e->l);
+    if (env_batched)
+        lt_store_init_batched(&e->s, e->be, e->l);
+    else
+        lt_store_init(&e->s, e->be, e->l);
 }
 
 static void env_close(env *e)
@@ -247,6 +254,121 @@ static void test_auto_revoke(void)
     env_close(&e);
 }
 
+/*
+ * auto_revoke through a deleter with delete_keys and next_rev: the expired
+ * leases' revokes share write transactions (revoke_batch per txn), each
+ * its own revision with its keys in sorted order; a lease with no key
+ * makes no revision; a batch ends early when yield_wanted says a writer
+ * waits; revoke_batch 1 is one transaction per revoke.
+ */
+static void test_auto_revoke_batched(void)
+{
+    static const struct {
+        uint32_t batch;
+        int yield_every;
+        int begins; /* write txns the pass takes for the 10 expired leases */
+    } cases[] = {
+        { 4, 0, 3 },   /* 4 + 4 + 2 */
+        { 256, 0, 1 }, /* all in one */
+        { 256, 2, 5 }, /* a writer let in after every second revision: 2 + 2 + 3 (one with no keys)
+                          + 2 + 1 */
+        { 1, 0, 10 },  /* one per revoke (the unbatched path) */
+    };
+    env_batched = true;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        strata_manual_clock_init(&clk, SEC(1000));
+        lease_options lo = lt_opts(&clk);
+        lo.auto_revoke = true;
+        lo.revoke_batch = cases[c].batch;
+        env e;
+        char name[32];
+        snprintf(name, sizeof name, "batched%zu.db", c);
+        env_open(&e, name, &lo);
+        e.s.yield_every = cases[c].yield_every;
+        lease_lessor_promote(e.l, 0);
+        /* Leases 1..10 expire at 1..10 s (offered in that order), 11..20 much later. */
+        for (int64_t id = 1; id <= 20; id++) {
+            ASSERT_OK(lease_grant(e.l, id, id <= 10 ? id : 500, NULL));
+            if (id == 5)
+                continue; /* no keys: revoked without a revision */
+            char k[16];
+            for (int j = 2; j >= 0; j--) { /* attached in reverse order */
+                snprintf(k, sizeof k, "k%02lld-%d", (long long)id, j);
+                lt_put(&e.s, k, id);
+            }
+        }
+        lt_put(&e.s, "plain", 0);
+        e.s.begins = 0;
+        strata_manual_clock_advance(&clk, SEC(10));
+        ASSERT_OK(lease_lessor_poke(e.l));
+        ASSERT_EQ_SIZE(e.of.n, 10);
+        ASSERT_EQ_SIZE(lease_count(e.l), 10);
+        ASSERT_EQ_SIZE(lt_count(e.be, lt_kv), 10 * 3 + 1);
+        ASSERT_EQ_INT(e.s.rev, 9); /* one revision per lease with keys */
+        ASSERT_EQ_INT(e.s.begins, cases[c].begins);
+        if (cases[c].batch > 1) {
+            ASSERT_EQ_STR(e.s.log, "k01-0,k01-1,k01-2,|k02-0,k02-1,k02-2,|k03-0,k03-1,k03-2,|"
+                                   "k04-0,k04-1,k04-2,|k06-0,k06-1,k06-2,|k07-0,k07-1,k07-2,|"
+                                   "k08-0,k08-1,k08-2,|k09-0,k09-1,k09-2,|k10-0,k10-1,k10-2,|");
+        }
+        lease_stats st;
+        lease_lessor_stats(e.l, &st);
+        ASSERT_EQ_U64(st.auto_revoked, 10);
+        ASSERT_EQ_U64(st.revoked, 10);
+        for (int64_t id = 1; id <= 20; id++) {
+            ASSERT_EQ_INT(lt_record(e.be, id).found, id > 10);
+            lease_info li;
+            ASSERT_RC(lease_lookup(e.l, id, &li), id > 10 ? 0 : LEASE_ENOTFOUND);
+        }
+        /* The keys of the leases left are still attached. */
+        ASSERT_EQ_INT(lease_get_lease(e.l, bolt_str("k11-0")), 11);
+        env_close(&e);
+    }
+    env_batched = false;
+}
+
+/*
+ * A mass expiry takes the pass's bulk path (no rate limit, at least an
+ * eighth of a queue of 1,024 or more due): the same leases offered as the
+ * one-by-one loop would, in order of expiry with ties by ID, re-queued at
+ * the retry interval (offered again then), the queue still a heap.
+ */
+static void test_bulk_pass(void)
+{
+    enum { NL = 3000, NDUE = 1800 };
+    strata_manual_clock_init(&clk, SEC(1000));
+    lease_options lo = lt_opts(&clk);
+    env e;
+    env_open(&e, "bulk.db", &lo);
+    lease_lessor_promote(e.l, 0);
+    /* Leases 1..NDUE expire within 600 s (in an order unrelated to their IDs), the rest later. */
+    for (int64_t id = 1; id <= NL; id++)
+        ASSERT_OK(lease_grant(e.l, id, id <= NDUE ? 1 + (id * 7919) % 600 : 5000, NULL));
+    strata_manual_clock_advance(&clk, SEC(600));
+    ASSERT_OK(lease_lessor_poke(e.l));
+    ASSERT_EQ_SIZE(e.of.n, NDUE);
+    for (size_t i = 0; i < e.of.n; i++) {
+        int64_t id = e.of.ids[i];
+        ASSERT_TRUE(id >= 1 && id <= NDUE);
+        if (i > 0) {
+            int64_t p = e.of.ids[i - 1];
+            int64_t tp = 1 + (p * 7919) % 600, ti = 1 + (id * 7919) % 600;
+            ASSERT_TRUE(tp < ti || (tp == ti && p < id));
+        }
+    }
+    lt_check(e.l);
+    /* Not revoked: offered again after the retry interval (3 s), not before. */
+    strata_manual_clock_advance(&clk, SEC(2));
+    ASSERT_OK(lease_lessor_poke(e.l));
+    ASSERT_EQ_SIZE(e.of.n, NDUE);
+    strata_manual_clock_advance(&clk, SEC(1));
+    ASSERT_OK(lease_lessor_poke(e.l));
+    ASSERT_EQ_SIZE(e.of.n, 2 * NDUE);
+    lt_check(e.l);
+    ASSERT_EQ_SIZE(lease_count(e.l), NL);
+    env_close(&e);
+}
+
 /* The loop thread: poke waits for a pass of the thread. */
 static void test_thread_poke(void)
 {
@@ -403,6 +525,8 @@ int main(void)
     RUN(test_renewed_not_offered);
     RUN(test_rate_and_batches);
     RUN(test_auto_revoke);
+    RUN(test_auto_revoke_batched);
+    RUN(test_bulk_pass);
     RUN(test_thread_poke);
     RUN(test_renew_waits);
     RUN(test_unbind_waits_for_revoke);

@@ -13,7 +13,11 @@
  * commit thread runs every millisecond meanwhile, so a commit that slipped
  * between the keys and the record would be caught. The parent reopens the
  * db with the real I/O and checks it; it stops once the child runs past
- * the last I/O call.
+ * the last I/O call. Then the same with the lessor's batched auto-revoke
+ * (the stand-in store's delete_keys and next_rev): leases 7 and 8 expired
+ * and revoked in one store transaction, each its own revision, killed at
+ * each lessor point of each lease and at each I/O call: both revokes
+ * committed or neither, each lease's keys and record together.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -30,6 +34,8 @@ static struct {
     unsigned sites, target;
     bool after;            /* kill after the call instead of before */
     const char *failpoint; /* kill at this failpoint name instead */
+    unsigned skip;         /* ... at its (skip+1)-th hit */
+    bool batched;          /* the child auto-revokes leases 7 and 8 in one batch */
 } cs;
 
 static const struct bolt_os *real(void)
@@ -115,7 +121,7 @@ static int c_ftruncate(int fd, off_t len)
 
 static int c_failpoint(const char *name)
 {
-    if (cs.armed && cs.failpoint != NULL && strcmp(name, cs.failpoint) == 0)
+    if (cs.armed && cs.failpoint != NULL && strcmp(name, cs.failpoint) == 0 && cs.skip-- == 0)
         die();
     return 0;
 }
@@ -205,13 +211,18 @@ static bool run_child(void)
         backend *be;
         if (backend_open(work_path, &bo, &be) != 0)
             _exit(3);
-        lease_options lo = lt_opts(NULL);
+        strata_manual_clock clk;
+        strata_manual_clock_init(&clk, SEC(1000));
+        lease_options lo = lt_opts(&clk);
         lo.failpoint = lease_failpoint;
         lease_lessor *l;
         if (lease_lessor_open(be, &lo, &l) != 0)
             _exit(4);
         lt_store s;
-        lt_store_init(&s, be, l);
+        if (cs.batched)
+            lt_store_init_batched(&s, be, l);
+        else
+            lt_store_init(&s, be, l);
         char k[32];
         for (int i = 0; i < NKEYS; i++) {
             key_name(k, sizeof k, i);
@@ -224,8 +235,16 @@ static bool run_child(void)
         if (backend_force_commit(be) != 0)
             _exit(6);
         cs.armed = true;
-        if (lease_revoke(l, 7) != 0)
+        if (cs.batched) {
+            /* Both expired, revoked by one batch: one store txn, a revision each. */
+            lease_lessor_promote(l, 0);
+            strata_manual_clock_advance(&clk, SEC(200));
+            static const int64_t ids[] = { 7, 8 };
+            if (lease__revoke_expired_many(l, ids, 2) != 0 || lease_count(l) != 0)
+                _exit(7);
+        } else if (lease_revoke(l, 7) != 0) {
             _exit(7);
+        }
         if (backend_force_commit(be) != 0)
             _exit(8);
         cs.armed = false;
@@ -274,11 +293,22 @@ static bool verify(const char *what)
         fprintf(stderr, "%s: lease record %s, %zu of %d keys\n", what, record ? "present" : "gone",
                 n, NKEYS);
     ASSERT_TRUE((record && n == NKEYS) || (!record && n == 0));
-    ASSERT_OK(lease_lookup(l, 8, &li));
-    ASSERT_EQ_SIZE(lt_count(be, lt_kv), n + 2);
+    if (cs.batched) {
+        /* One backend transaction for the batch: lease 8 went with lease 7, or stayed with it. */
+        bool record8 = lease_lookup(l, 8, &li) == 0;
+        ASSERT_EQ_INT(record8, record);
+        ASSERT_EQ_SIZE(lt_count(be, lt_kv), n + (record ? 2 : 1));
+    } else {
+        ASSERT_OK(lease_lookup(l, 8, &li));
+        ASSERT_EQ_SIZE(lt_count(be, lt_kv), n + 2);
+    }
     /* The reopened db takes the revoke (again, or for the first time). */
     lt_store s;
     lt_store_init(&s, be, l);
+    if (cs.batched && !record) {
+        ASSERT_OK(lease_grant(l, 8, 100, NULL));
+        lt_put(&s, "other", 8);
+    }
     ASSERT_OK(lease_attach(l, 8, bolt_str("other")));
     ASSERT_OK(lease_revoke(l, 8));
     if (record) {
@@ -296,7 +326,9 @@ static bool verify(const char *what)
     return !record;
 }
 
-static void test_failpoints(void)
+static bool batched; /* the tests below run the batched auto-revoke of leases 7 and 8 */
+
+static void run_failpoints(void)
 {
 #if !STRATA_FAILPOINTS
     /* The named failpoints exist only in a build with -Dfailpoints=true (make test's). */
@@ -307,20 +339,41 @@ static void test_failpoints(void)
         "revoke_after_begin", "revoke_after_keys", "revoke_after_record", "before_page_write",
         "before_data_sync",   "before_meta_write", "before_meta_sync",
     };
-    int revoked = 0;
+    int revoked = 0, crashes = 0;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        copy_file(base_path, work_path);
-        memset(&cs, 0, sizeof cs);
-        cs.failpoint = names[i];
-        ASSERT_TRUE(run_child());
-        revoked += verify(names[i]);
+        /* Batched, the lessor's points come once per lease: 7's, then 8's in the same txn. */
+        unsigned hits = batched && strncmp(names[i], "revoke_", 7) == 0 ? 2 : 1;
+        for (unsigned skip = 0; skip < hits; skip++) {
+            copy_file(base_path, work_path);
+            memset(&cs, 0, sizeof cs);
+            cs.failpoint = names[i];
+            cs.skip = skip;
+            cs.batched = batched;
+            ASSERT_TRUE(run_child());
+            revoked += verify(names[i]);
+            crashes++;
+        }
     }
     /* Killed before the meta page is written or synced: nothing; the lessor's points: nothing. */
-    printf("failpoints: %zu crashes, %d left the revoke committed\n",
-           sizeof names / sizeof names[0], revoked);
+    printf("failpoints%s: %d crashes, %d left the revoke committed\n", batched ? " (batched)" : "",
+           crashes, revoked);
 }
 
-static void test_io_sites(void)
+static void test_failpoints(void)
+{
+    batched = false;
+    run_failpoints();
+}
+
+/* The batched auto-revoke: both leases in one store txn, so both or neither. */
+static void test_batched_failpoints(void)
+{
+    batched = true;
+    run_failpoints();
+    batched = false;
+}
+
+static void run_io_sites(void)
 {
     unsigned crashes = 0, committed = 0;
     for (int after = 0; after < 2; after++)
@@ -329,6 +382,7 @@ static void test_io_sites(void)
             memset(&cs, 0, sizeof cs);
             cs.target = k;
             cs.after = after;
+            cs.batched = batched;
             if (!run_child())
                 break; /* past the last I/O call */
             char what[64];
@@ -339,7 +393,21 @@ static void test_io_sites(void)
         }
     ASSERT_TRUE(crashes >= 4);
     ASSERT_TRUE(committed >= 1); /* killed after the meta write: the revoke is there */
-    printf("I/O sites: %u crashes, %u left the revoke committed\n", crashes, committed);
+    printf("I/O sites%s: %u crashes, %u left the revoke committed\n", batched ? " (batched)" : "",
+           crashes, committed);
+}
+
+static void test_io_sites(void)
+{
+    batched = false;
+    run_io_sites();
+}
+
+static void test_batched_io_sites(void)
+{
+    batched = true;
+    run_io_sites();
+    batched = false;
 }
 
 int main(void)
@@ -349,5 +417,7 @@ int main(void)
     make_base();
     RUN(test_failpoints);
     RUN(test_io_sites);
+    RUN(test_batched_failpoints);
+    RUN(test_batched_io_sites);
     return 0;
 }

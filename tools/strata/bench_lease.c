@@ -101,6 +101,14 @@ typedef struct putter {
     size_t n, cap;
     uint64_t max_ns;
     uint32_t rate; /* puts per second, paced; 0 = as fast as it can */
+    /*
+     * Puts slower than slow_ns while recording, by what the thread's context
+     * switches say happened during them: preempted (an involuntary switch:
+     * the CPU was taken away), blocked (a voluntary one: it slept on a lock),
+     * neither (it ran or spun the whole time).
+     */
+    uint64_t slow_ns;
+    size_t slow_preempted, slow_blocked, slow_running;
     int rc;
     pthread_t thread;
 } putter;
@@ -124,10 +132,13 @@ static void *putter_main(void *arg)
             }
         }
         snprintf(key, sizeof key, "putter-%04" PRIu64, i++ % 1000);
+        struct rusage r0, r1;
+        getrusage(RUSAGE_THREAD, &r0);
         uint64_t t0 = mono_ns();
         int64_t rev;
         int rc = mvcc_store_put(p->kv, key, strlen(key), "value-of-the-putter", 19, 0, &rev);
         uint64_t d = mono_ns() - t0;
+        getrusage(RUSAGE_THREAD, &r1);
         if (rc != 0) {
             p->rc = rc;
             break;
@@ -137,6 +148,14 @@ static void *putter_main(void *arg)
                 p->lat[p->n++] = d;
             if (d > p->max_ns)
                 p->max_ns = d;
+            if (p->slow_ns != 0 && d > p->slow_ns) {
+                if (r1.ru_nivcsw != r0.ru_nivcsw)
+                    p->slow_preempted++;
+                else if (r1.ru_nvcsw != r0.ru_nvcsw)
+                    p->slow_blocked++;
+                else
+                    p->slow_running++;
+            }
         }
     }
     return NULL;
@@ -166,6 +185,7 @@ static void putter_window(putter *p, bool on)
         atomic_store(&p->recording, false);
         p->n = 0;
         p->max_ns = 0;
+        p->slow_preempted = p->slow_blocked = p->slow_running = 0;
     }
     atomic_store(&p->recording, on);
 }
@@ -176,13 +196,22 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* p99 of the recorded window (stop recording first); 0 when empty. */
-static double putter_p99_us(putter *p)
+/* Percentiles of the recorded window (stop recording first); 0 when empty. */
+typedef struct putter_pcts {
+    double p50, p99, p999, max; /* microseconds */
+} putter_pcts;
+
+static putter_pcts putter_percentiles(putter *p)
 {
+    putter_pcts r = { 0, 0, 0, 0 };
     if (p->n == 0)
-        return 0;
+        return r;
     qsort(p->lat, p->n, sizeof *p->lat, cmp_u64);
-    return (double)p->lat[(p->n * 99) / 100] / 1000.0;
+    r.p50 = (double)p->lat[p->n / 2] / 1000.0;
+    r.p99 = (double)p->lat[(p->n * 99) / 100] / 1000.0;
+    r.p999 = (double)p->lat[(p->n * 999) / 1000] / 1000.0;
+    r.max = (double)p->lat[p->n - 1] / 1000.0;
+    return r;
 }
 
 static int putter_stop(putter *p)
@@ -202,6 +231,8 @@ typedef struct stack {
     mvcc_store *kv;
 } stack;
 
+static uint32_t batch_limit; /* --batch-limit: the backend's; 0 = its default (10,000) */
+
 static int stack_open(stack *s, const char *dir, const char *name, const lease_options *lo)
 {
     memset(s, 0, sizeof *s);
@@ -209,6 +240,7 @@ static int stack_open(stack *s, const char *dir, const char *name, const lease_o
     unlink(s->path);
     backend_options bo;
     backend_options_init(&bo);
+    bo.batch_limit = batch_limit;
     int rc = backend_open(s->path, &bo, &s->be);
     if (rc != 0)
         return rc;
@@ -438,6 +470,7 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
     putter p;
     if ((rc = putter_start(&p, s.kv, 1 << 24, put_rate)) != 0)
         return fail("putter", rc);
+    p.slow_ns = 100000; /* puts over 100 us: what kept them (preempted / blocked / running) */
     /* The putter alone, for the TTL plus the time the expiry is allowed (5 s). */
     uint64_t window_ns = (ttl_s + 5) * 1000000000u;
     struct timespec tick = { 0, 10 * 1000000L };
@@ -446,7 +479,9 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
     while (mono_ns() - b0 < window_ns)
         nanosleep(&tick, NULL);
     putter_window(&p, false);
-    double base_p99 = putter_p99_us(&p);
+    putter_pcts base = putter_percentiles(&p);
+    double base_p99 = base.p99;
+    size_t base_slow[3] = { p.slow_preempted, p.slow_blocked, p.slow_running };
     size_t base_n = p.n;
 
     /* The clock runs: expiry at thaw + ttl. */
@@ -473,18 +508,22 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
     if ((rc = lease_lessor_poke(s.l)) != 0)
         return fail("poke", rc);
     lease_lessor_stats(s.l, &st);
-    double exp_p99 = putter_p99_us(&p);
+    putter_pcts during = putter_percentiles(&p);
+    size_t exp_slow[3] = { p.slow_preempted, p.slow_blocked, p.slow_running };
+    double exp_p99 = during.p99;
     size_t exp_n = p.n;
     int prc = putter_stop(&p);
     if (prc != 0)
         return fail("putter", prc);
     uint64_t offered_at = atomic_load(&w.all_offered_at);
-    char extra[512];
+    char extra[768];
     snprintf(extra, sizeof extra,
              "leases=%ld ttl_s=%" PRIu64 " setup_s=%.1f all_offered_after_ttl_s=%.3f "
              "all_revoked_after_ttl_s=%.3f offered=%zu revoked=%" PRIu64 " leases_left=%zu "
              "put_p99_alone_us=%.1f put_p99_expiry_us=%.1f p99_ratio=%.2f puts_alone=%zu "
-             "puts_expiry=%zu put_rate=%u rate=%u revoke_cpu_s=%.2f cpu_revokes_per_s=%.0f",
+             "puts_expiry=%zu put_rate=%u rate=%u revoke_cpu_s=%.2f cpu_revokes_per_s=%.0f "
+             "put_p50_us=%.1f/%.1f put_p999_us=%.1f/%.1f put_max_us=%.0f/%.0f "
+             "puts_over_100us_preempted_blocked_running=%zu/%zu/%zu,%zu/%zu/%zu",
              m, ttl_s, setup_s,
              offered_at != 0 ? ((double)offered_at - (double)expiry_at) / 1e9 : -1.0,
              all_revoked_at != 0 ? ((double)all_revoked_at - (double)expiry_at) / 1e9 : -1.0,
@@ -493,7 +532,9 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
              (double)st.auto_revoke_cpu_ns / 1e9,
              st.auto_revoke_cpu_ns > 0
                      ? (double)st.auto_revoked * 1e9 / (double)st.auto_revoke_cpu_ns
-                     : 0.0);
+                     : 0.0,
+             base.p50, during.p50, base.p999, during.p999, base.max, during.max, base_slow[0],
+             base_slow[1], base_slow[2], exp_slow[0], exp_slow[1], exp_slow[2]);
     double wall = all_revoked_at != 0 ? (double)(all_revoked_at - expiry_at) / 1e9 : 0;
     line("L-expiry", (double)st.auto_revoked, wall, s.path, extra);
     if ((rc = stack_close(&s, keep)) != 0)
@@ -503,19 +544,23 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: strata bench lease [-n N] [-k KEYS] [-m LEASES] [--ttl S] [--rate R]\n"
-                 "                          [--put-rate P] [-w LIST] [--dir DIR] [--keep]\n\n"
-                 "The lessor over a backend and an mvcc store:\n"
-                 "  rates      L-grant, L-put, L-renew, L-revoke: N leases (default 100000)\n"
-                 "  big        L-revoke-big: one lease with KEYS keys (default 100000) revoked,\n"
-                 "             one revision; the longest put of a concurrent putter\n"
-                 "  expiry     L-expiry: LEASES leases (default 1000000), one key each, expiring\n"
-                 "             together after S seconds (default 1) and revoked by the lessor\n"
-                 "             (auto_revoke; --rate R offers at most R per second, default no\n"
-                 "             limit); a putter's p99 alone and during the expiry (the putter\n"
-                 "             makes P puts per second, default 10000; 0: as fast as it can)\n"
-                 "-w picks phases (comma-separated: rates,big,expiry; default all).\n"
-                 "Files go to DIR (default: a new directory under /tmp), removed unless --keep.\n");
+    fprintf(out,
+            "usage: strata bench lease [-n N] [-k KEYS] [-m LEASES] [--ttl S] [--rate R]\n"
+            "                          [--put-rate P] [--batch-limit B] [-w LIST] [--dir DIR]\n"
+            "                          [--keep]\n\n"
+            "The lessor over a backend and an mvcc store:\n"
+            "  rates      L-grant, L-put, L-renew, L-revoke: N leases (default 100000)\n"
+            "  big        L-revoke-big: one lease with KEYS keys (default 100000) revoked,\n"
+            "             one revision; the longest put of a concurrent putter\n"
+            "  expiry     L-expiry: LEASES leases (default 1000000), one key each, expiring\n"
+            "             together after S seconds (default 1) and revoked by the lessor\n"
+            "             (auto_revoke; --rate R offers at most R per second, default no\n"
+            "             limit); a putter's p99 alone and during the expiry (the putter\n"
+            "             makes P puts per second, default 10000; 0: as fast as it can)\n"
+            "--batch-limit B: the backend's batch limit (writes that trigger a commit;\n"
+            "             default 10000, etcd's)\n"
+            "-w picks phases (comma-separated: rates,big,expiry; default all).\n"
+            "Files go to DIR (default: a new directory under /tmp), removed unless --keep.\n");
 }
 
 int bench_lease(int argc, char **argv)
@@ -531,6 +576,7 @@ int bench_lease(int argc, char **argv)
         { "ttl", required_argument, NULL, 't' },
         { "rate", required_argument, NULL, 'r' },
         { "put-rate", required_argument, NULL, 'p' },
+        { "batch-limit", required_argument, NULL, 'b' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -557,6 +603,9 @@ int bench_lease(int argc, char **argv)
             break;
         case 'p':
             put_rate = (uint32_t)atol(optarg);
+            break;
+        case 'b':
+            batch_limit = (uint32_t)atol(optarg);
             break;
         case 'd':
             dir = optarg;
