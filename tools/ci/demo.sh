@@ -178,6 +178,46 @@ mkdir "$work/mvcc_example"
 "$dir/examples/mvcc_example" "$work/mvcc_example"
 # ==== end mvcc store ====
 
+# ==== etcd data (coordinator) ====
+# etcd's data offline (`strata etcd`, README "etcd's data"): a store written
+# through the mvcc script language (the bytes etcd 3.4's mvcc would write:
+# puts, a leased key, a transaction, a compaction) answered as etcdctl
+# would: status, get now and at an old revision (-w json, etcdctl's
+# fields), every stored revision, leases with their keys, HashKV; then the
+# same answers from its etcd snapshot (SHA-256 trailer checked), and a read
+# below the compaction refused (exit 1).
+etcd_db=$work/member.db
+cat >"$work/etcd-demo.txt" <<'ETCD'
+put /app/leader n1
+put /app/config v1
+lease grant 7 600
+put /app/session s1 lease=7
+txn
+put /app/config v2
+del /app/leader
+end
+put /app/leader n2
+compact 3
+ETCD
+echo
+echo "\$ strata script --db member.db < etcd-demo.txt"
+"$strata" script --db "$etcd_db" <"$work/etcd-demo.txt" >/dev/null
+step etcd status "$etcd_db"
+step etcd get --prefix "$etcd_db" /app/
+step etcd get --rev 4 -w json "$etcd_db" /app/config
+step etcd history --prefix "$etcd_db" /app/
+step etcd leases --keys "$etcd_db"
+step etcd hashkv "$etcd_db" | tee "$work/hashkv-db.txt"
+step snapshot --trailer -o "$work/member.snap" "$etcd_db"
+step etcd hashkv "$work/member.snap" | tee "$work/hashkv-snap.txt"
+cmp -s <(tail -n 3 "$work/hashkv-db.txt") <(tail -n 3 "$work/hashkv-snap.txt")
+echo "the db and its snapshot give the same HashKV"
+rc=0
+step etcd get --rev 2 "$etcd_db" /app/ || rc=$?
+[ "$rc" -eq 1 ]
+echo "revision 2 is below the compaction: refused (exit 1), as etcd refuses it"
+# ==== end etcd data ====
+
 # ==== stall picture (bench) ====
 # Puts at a steady pace on a small store of docs/bench.md M1's shape while it
 # compacts all but its last revisions and then defragments
