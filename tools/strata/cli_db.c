@@ -14,6 +14,7 @@
 
 #include "bolt_int.h"
 #include "cli.h"
+#include "cli_io.h"
 #include "cli_raw.h"
 
 static const cli_common_option common_table[] = {
@@ -401,29 +402,13 @@ int cli_view(const cli_opts *o, const char *path, cli_view_fn fn, void *ctx)
         return code;
     }
     for (int attempt = 0; attempt < CLI_LIVE_ATTEMPTS; attempt++) {
-        char *obuf = NULL, *ebuf = NULL;
-        size_t olen = 0, elen = 0;
-        FILE *out = open_memstream(&obuf, &olen);
-        FILE *err = open_memstream(&ebuf, &elen);
-        if (out == NULL || err == NULL) {
-            if (out != NULL)
-                fclose(out);
-            if (err != NULL)
-                fclose(err);
-            free(obuf);
-            free(ebuf);
+        cli_held held;
+        if (cli_held_begin(&held) != 0) {
             bolt_close(db);
             return cli_report(o->cmd, path, -ENOMEM);
         }
-        code = view_once(o, path, db, fn, ctx, out, err, &changed);
-        fclose(out);
-        fclose(err);
-        if (!changed) {
-            fwrite(obuf, 1, olen, stdout);
-            fwrite(ebuf, 1, elen, stderr);
-        }
-        free(obuf);
-        free(ebuf);
+        code = view_once(o, path, db, fn, ctx, held.out, held.err, &changed);
+        cli_held_end(&held, !changed);
         if (!changed)
             break;
     }

@@ -406,3 +406,33 @@ void cli_aside_discard(cli_aside *a)
         fclose(a->cap);
     a->cap = NULL;
 }
+
+int cli_held_begin(cli_held *h)
+{
+    memset(h, 0, sizeof *h);
+    h->out = open_memstream(&h->obuf, &h->olen);
+    h->err = open_memstream(&h->ebuf, &h->elen);
+    if (h->out != NULL && h->err != NULL)
+        return 0;
+    if (h->out != NULL)
+        fclose(h->out);
+    if (h->err != NULL)
+        fclose(h->err);
+    free(h->obuf);
+    free(h->ebuf);
+    memset(h, 0, sizeof *h);
+    return -ENOMEM;
+}
+
+void cli_held_end(cli_held *h, bool emit)
+{
+    fclose(h->out);
+    fclose(h->err);
+    if (emit) {
+        fwrite(h->obuf, 1, h->olen, stdout);
+        fwrite(h->ebuf, 1, h->elen, stderr);
+    }
+    free(h->obuf);
+    free(h->ebuf);
+    memset(h, 0, sizeof *h);
+}

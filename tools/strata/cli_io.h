@@ -112,4 +112,18 @@ struct json_t;
 struct json_t *cli_aside_lines(cli_aside *a);
 void cli_aside_discard(cli_aside *a);
 
+/*
+ * One attempt of a --live read, its output held back: the attempt writes to
+ * `out` and `err` (memory); end writes what they hold to stdout and stderr
+ * only when `emit` (the attempt saw one consistent state), then frees it.
+ * begin: 0, or -ENOMEM with nothing held.
+ */
+typedef struct cli_held {
+    FILE *out, *err;
+    char *obuf, *ebuf;
+    size_t olen, elen;
+} cli_held;
+int cli_held_begin(cli_held *h);
+void cli_held_end(cli_held *h, bool emit);
+
 #endif

@@ -326,30 +326,13 @@ int etcd_run(const char *cmd, const cli_opts *o, const etcd_path *p, etcd_read_f
         int rc = cli_live_txid(p->file, &before);
         if (rc != 0)
             return cli_report(cmd, p->given, rc);
-        char *obuf = NULL, *ebuf = NULL;
-        size_t olen = 0, elen = 0;
-        FILE *out = open_memstream(&obuf, &olen);
-        FILE *err = open_memstream(&ebuf, &elen);
-        if (out == NULL || err == NULL) {
-            if (out != NULL)
-                fclose(out);
-            if (err != NULL)
-                fclose(err);
-            free(obuf);
-            free(ebuf);
+        cli_held held;
+        if (cli_held_begin(&held) != 0)
             return cli_report(cmd, p->given, -ENOMEM);
-        }
-        int code = fn(ctx, p, out, err);
-        fclose(out);
-        fclose(err);
+        int code = fn(ctx, p, held.out, held.err);
         rc = cli_live_txid(p->file, &after);
         bool consistent = rc == 0 && before == after && before != 0 && attempt >= forced;
-        if (consistent) {
-            fwrite(obuf, 1, olen, stdout);
-            fwrite(ebuf, 1, elen, stderr);
-        }
-        free(obuf);
-        free(ebuf);
+        cli_held_end(&held, consistent);
         if (rc != 0)
             return cli_report(cmd, p->given, rc);
         if (consistent) {
