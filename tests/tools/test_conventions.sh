@@ -312,13 +312,18 @@ for cmd in $("$S" --help | awk '/^commands:/ { on = 1; next } on && NF == 0 { on
 done
 # Bash completion: generated from the option tables, valid bash, completes.
 "$S" completion bash >"$T/comp.bash" || fail "completion bash"
+# What the script offers for "strata WORD..." with the cursor on the last word.
+complete_words() {
+    bash -c '. "$1"; shift; COMP_WORDS=(strata "$@"); COMP_CWORD=$#; _strata; echo "${COMPREPLY[*]}"' \
+        _ "$T/comp.bash" "$@"
+}
 checks=$((checks + 1))
 bash -n "$T/comp.bash" || fail "the completion script is not valid bash"
-got=$(bash -c '. "$1"; COMP_WORDS=(strata get --key); COMP_CWORD=2; _strata; echo "${COMPREPLY[*]}"' _ "$T/comp.bash")
+got=$(complete_words get --key)
 expect_eq "$got" "--key-format" "completion of get --key"
-got=$(bash -c '. "$1"; COMP_WORDS=(strata get --value-format b); COMP_CWORD=3; _strata; echo "${COMPREPLY[*]}"' _ "$T/comp.bash")
+got=$(complete_words get --value-format b)
 expect_eq "$got" "bytes" "completion of a format value"
-got=$(bash -c '. "$1"; COMP_WORDS=(strata sna); COMP_CWORD=1; _strata; echo "${COMPREPLY[*]}"' _ "$T/comp.bash")
+got=$(complete_words sna)
 expect_eq "$got" "snapshot" "completion of a command"
 # Every command has an option table (completion, --help and the man page come
 # from it): the writers and tools that used to parse their own options too.
@@ -344,11 +349,11 @@ for cmd in $("$S" --help | awk '/^commands:/ { on = 1; next } on && NF == 0 { on
     checks=$((checks + 1))
     grep -qx -- "    $cmd)" "$T/comp.bash" || fail "$cmd has no option table (no completion)"
 done
-got=$(bash -c '. "$1"; COMP_WORDS=(strata surgery free); COMP_CWORD=2; _strata; echo "${COMPREPLY[*]}"' _ "$T/comp.bash")
+got=$(complete_words surgery free)
 expect_eq "$got" "freelist" "completion of a surgery subcommand"
-got=$(bash -c '. "$1"; COMP_WORDS=(strata salvage --orp); COMP_CWORD=2; _strata; echo "${COMPREPLY[*]}"' _ "$T/comp.bash")
+got=$(complete_words salvage --orp)
 expect_eq "$got" "--orphans" "completion of a salvage option"
-got=$(bash -c '. "$1"; COMP_WORDS=(strata gen --page-size 40); COMP_CWORD=3; _strata; echo "${COMPREPLY[*]}"' _ "$T/comp.bash")
+got=$(complete_words gen --page-size 40)
 expect_eq "$got" "4096" "completion of gen's page size"
 # The table's parser: --json anywhere, negative codes are not options.
 expect_rc 0 "strerror CODE --json" "$S" strerror -5104 --json
@@ -369,15 +374,15 @@ for w in index bolt lease mvcc stall; do
     grep -q "^usage: strata bench $w" "$T/out" || fail "bench $w --help is not the generated one"
     grep -q "^example:" "$T/out" || fail "bench $w --help shows no example"
 done
-got=$(bash -c '. "$1"; COMP_WORDS=(strata bench m); COMP_CWORD=2; _strata; echo "${COMPREPLY[*]}"' _ "$T/comp.bash")
+got=$(complete_words bench m)
 expect_eq "$got" "mvcc" "completion of a bench workload"
-got=$(bash -c '. "$1"; COMP_WORDS=(strata bench mvcc --pha); COMP_CWORD=3; _strata; echo "${COMPREPLY[*]}"' _ "$T/comp.bash")
+got=$(complete_words bench mvcc --pha)
 expect_eq "$got" "--phase-times" "completion of a bench mvcc option"
-got=$(bash -c '. "$1"; COMP_WORDS=(strata bench lease --ba); COMP_CWORD=3; _strata; echo "${COMPREPLY[*]}"' _ "$T/comp.bash")
+got=$(complete_words bench lease --ba)
 expect_eq "$got" "--batch-limit" "completion of a bench lease option"
-got=$(bash -c '. "$1"; COMP_WORDS=(strata bench stall --ba); COMP_CWORD=3; _strata; echo "${COMPREPLY[*]}"' _ "$T/comp.bash")
+got=$(complete_words bench stall --ba)
 expect_eq "$got" "" "bench stall does not offer lease's options"
-got=$(bash -c '. "$1"; COMP_WORDS=(strata bench bolt --fsync); COMP_CWORD=3; _strata; echo "${COMPREPLY[*]}"' _ "$T/comp.bash")
+got=$(complete_words bench bolt --fsync)
 expect_eq "$got" "--fsync-secs" "completion of a bench bolt option"
 expect_rc 2 "bench without a workload" "$S" bench
 expect_rc 2 "an unknown bench workload" "$S" bench nope
