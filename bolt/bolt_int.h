@@ -143,6 +143,32 @@ int bolt__probe_page_size(bolt__probe_read_fn read, void *arg, uint64_t fsize, u
 
 /* ---- db.c --------------------------------------------------------------- */
 
+/*
+ * checked.c (tx.c rule 5): the tree pages whose bytes passed bolt__page_check
+ * since the writer last wrote them, one bit per page id, in chunks made on
+ * first use; a write epoch, odd while the writer rewrites pages.
+ */
+typedef struct bolt__checked {
+    uint64_t epoch; /* __atomic (checked.c rule 2) */
+    void *top;      /* __atomic: ntop group pointers, made on first use (rule 1) */
+    size_t ntop;    /* set at open, from the page size; 0 = nothing is trusted */
+} bolt__checked;
+
+/* Set ntop from db->page_size (open, before any transaction). */
+void bolt__checked_init(bolt_db *db);
+/* Is page id's bit set (relaxed; a load trusts it instead of checking)? */
+bool bolt__checked_test(bolt_db *db, bolt_pgid id);
+/* The write epoch, read BEFORE a load checks a page's bytes. */
+uint64_t bolt__checked_epoch(bolt_db *db);
+/* A load's check of page id passed on bytes read after `epoch` was read: set its bit. */
+void bolt__checked_set(bolt_db *db, bolt_pgid id, uint64_t epoch);
+/* The writer (wmu): around every rewrite of file pages, clearing the bits of [from, to). */
+void bolt__checked_write_begin(bolt_db *db);
+void bolt__checked_clear(bolt_db *db, bolt_pgid from, bolt_pgid to);
+void bolt__checked_write_end(bolt_db *db);
+/* Close: free every chunk. */
+void bolt__checked_free(bolt_db *db);
+
 /* One mapping of the file; refcounted so a remap never waits for readers. */
 typedef struct bolt__map {
     const unsigned char *base;
@@ -190,6 +216,7 @@ struct bolt_db {
     /* dirty.c rule 7 (writer only): page buffers of ended transactions, for the next ones. */
     unsigned char **dpool;
     size_t ndpool;
+    bolt__checked checked; /* tx.c rule 5 (checked.c: atomics, no lock) */
 };
 
 void bolt__map_release(bolt_db *db, bolt__map *m);
@@ -258,9 +285,6 @@ struct bolt_tx {
     uint64_t generation;           /* bumped by every mutation (cursor invalidation) */
     struct bolt__live_cache *live; /* live opens: private page copies (live.c) */
     bolt_tx_stats stats;           /* what this transaction did (bolt_tx_stats_get) */
-    uint64_t *checked;             /* tx.c rule 5: bit per page id validated by this tx, or NULL */
-    bolt_pgid nchecked;            /* ids the bitmap covers (meta.pgid when it was made) */
-    size_t page_loads;             /* tree pages loaded so far (when to make `checked`) */
     bolt_pgid trim_start;          /* the shrink: free ids [trim_start, +trim_n) cut at commit */
     size_t trim_n;
     struct bolt__dpt_slot *dpt; /* dirty.c: the dirty-page table, open addressing by page id */

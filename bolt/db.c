@@ -531,6 +531,7 @@ static void db_free(bolt_db *db)
     }
     bolt__freelist_free(db->freelist);
     bolt__dpage_pool_free(db);
+    bolt__checked_free(db);
     pthread_mutex_destroy(&db->mu);
     pthread_cond_destroy(&db->wcv);
     strata_free(db->readers);
@@ -541,6 +542,7 @@ static void db_free(bolt_db *db)
 /* Steps after the map exists: metas, then (read-write) the freelist. */
 static int db_finish(bolt_db *db)
 {
+    bolt__checked_init(db); /* the page size is known */
     int rc = load_meta(db);
     if (rc != 0)
         return rc;

@@ -23,13 +23,15 @@
  *      db for writing (the page cache may have dropped the data).
  *   4. Every byte a transaction hands out or stores in a node lives in the
  *      map or in the tx arena, both stable until the transaction ends.
- *   5. A tree page is validated (bolt__page_check) the first time the
- *      transaction loads it; by rule 1 its bytes cannot change while the
- *      transaction is open, so later loads trust a bit in tx->checked.
- *      The bitmap is made only for transactions that load many pages
- *      (CHECKED_AFTER) of a file small enough (CHECKED_MAX_PAGES): short
- *      ones just check every load. Checking every element of a page on
- *      every load made a point get O(elements per page) per level.
+ *   5. A tree page is validated (bolt__page_check) by the first load of
+ *      it after the writer last wrote it, in any transaction: the db keeps
+ *      a bit per page id (checked.c), set by that load and cleared by the
+ *      writer around every write of the page (write_pages, the shrink's
+ *      truncation), so later loads in every (non-live) transaction trust
+ *      it. Checking every element of a page on every load made a point
+ *      get O(elements per page) per level, and each short read
+ *      transaction re-validated the root branch. Live readers check every
+ *      load (their copies are private).
  *   6. The shrink (bolt_options.shrink_threshold): before the freelist is
  *      stored, a commit whose free ids end the file in a run longer than
  *      the threshold cuts that run and lowers meta.pgid below it (the new
@@ -144,9 +146,6 @@ int bolt__tx_page_run(bolt_tx *tx, bolt_pgid id, uint32_t *overflow, uint16_t *f
     return 0;
 }
 
-#define CHECKED_AFTER     64
-#define CHECKED_MAX_PAGES (UINT64_C(1) << 26) /* an 8 MiB bitmap */
-
 int bolt__tx_page(bolt_tx *tx, bolt_pgid id, bolt__page *out)
 {
     uint64_t ps = tx->db->page_size;
@@ -171,30 +170,24 @@ int bolt__tx_page_committed(bolt_tx *tx, bolt_pgid id, bolt__page *out)
     uint64_t ps = tx->db->page_size;
     const unsigned char *buf = tx->map->base + id * ps;
     size_t size = (size_t)(((uint64_t)ov + 1) * ps);
+    const char *why;
     if (tx->db->opt.live && !tx->writable) {
         /* live: decode a private copy, every time (live.c; rule 5 does not apply) */
         if ((rc = bolt__live_page(tx, id, &buf, &ov)) != 0)
             return rc;
         size = (size_t)(((uint64_t)ov + 1) * ps);
-    } else if (tx->checked != NULL && id < tx->nchecked &&
-               (tx->checked[id / 64] >> (id % 64) & 1)) {
-        bolt__page_fill(buf, size, id, out); /* rule 5: validated once in this tx */
+        rc = bolt__page_load(buf, size, id, out, &why);
+        return rc != 0 ? bolt__corrupt(tx->db, id, why) : 0;
+    }
+    if (bolt__checked_test(tx->db, id)) {
+        bolt__page_fill(buf, size, id, out); /* rule 5: validated since last written */
         return 0;
     }
-    const char *why;
+    uint64_t epoch = bolt__checked_epoch(tx->db); /* before the bytes are read */
     rc = bolt__page_load(buf, size, id, out, &why);
     if (rc != 0)
         return bolt__corrupt(tx->db, id, why);
-    if (tx->db->opt.live && !tx->writable)
-        return 0; /* a live reader's pages are checked at every load */
-    if (tx->checked == NULL && ++tx->page_loads == CHECKED_AFTER &&
-        tx->meta.pgid <= CHECKED_MAX_PAGES) {
-        /* No memory: every load keeps checking, which is only slower. */
-        tx->checked = strata_calloc((size_t)(tx->meta.pgid + 63) / 64, sizeof *tx->checked);
-        tx->nchecked = tx->meta.pgid;
-    }
-    if (tx->checked != NULL && id < tx->nchecked)
-        tx->checked[id / 64] |= UINT64_C(1) << (id % 64);
+    bolt__checked_set(tx->db, id, epoch);
     return 0;
 }
 
@@ -394,7 +387,6 @@ static void tx_end(bolt_tx *tx)
         if (!tx->dirty[i].borrowed)
             strata_free(tx->dirty[i].buf);
     strata_free(tx->dirty);
-    strata_free(tx->checked);
     pthread_mutex_lock(&db->mu);
     if (!tx->writable) {
         for (size_t i = 0; i < db->nreaders; i++) {
@@ -432,8 +424,12 @@ static int dirty_cmp(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* Rule 3: dirty pages sorted by id, each contiguous run in one pwritev. */
-static int write_pages(bolt_tx *tx)
+/*
+ * Rule 3: dirty pages sorted by id, each contiguous run in one pwritev.
+ * Rule 5: inside a write epoch, every page of a run unchecked before it is
+ * written (write_pages wraps this).
+ */
+static int write_runs(bolt_tx *tx)
 {
     bolt_db *db = tx->db;
     uint64_t ps = db->page_size;
@@ -454,6 +450,7 @@ static int write_pages(bolt_tx *tx)
             n++;
             i++;
         }
+        bolt__checked_clear(db, tx->dirty[i - (size_t)n].id, next);
         /* Loop invariant: iov[0..n) holds the unwritten rest of the run. */
         struct iovec *v = iov;
         uint64_t off = start;
@@ -478,6 +475,14 @@ static int write_pages(bolt_tx *tx)
         }
     }
     return 0;
+}
+
+static int write_pages(bolt_tx *tx)
+{
+    bolt__checked_write_begin(tx->db);
+    int rc = write_runs(tx);
+    bolt__checked_write_end(tx->db);
+    return rc;
 }
 
 /* Write tx's meta into its slot `id` (txid % 2). */
@@ -618,10 +623,14 @@ static void shrink_truncate(bolt_db *db)
     if (bolt__meta_decode(db->map->base + other_id * ps, ps, &other) == 0 && other.pgid > keep)
         keep = other.pgid;
     uint64_t size = keep * ps;
-    if (size < db->file_size && BOLT_FAILPOINT(db, "before_truncate") == 0 &&
-        db->os->ftruncate(db->fd, (off_t)size) == 0) {
-        db->file_size = size;
-        db->alloc_size = size;
+    if (size < db->file_size && BOLT_FAILPOINT(db, "before_truncate") == 0) {
+        bolt__checked_write_begin(db); /* rule 5: the cut pages' bytes go */
+        bolt__checked_clear(db, keep, (db->file_size + ps - 1) / ps);
+        if (db->os->ftruncate(db->fd, (off_t)size) == 0) {
+            db->file_size = size;
+            db->alloc_size = size;
+        }
+        bolt__checked_write_end(db);
     }
     if (keep == db->meta.pgid)
         db->truncate_after = 0;

@@ -9,6 +9,7 @@
  *                       every stream's ids/next_id/counters
  *       -> ws->qmu      a stream's queue, budget and caught-up counter
  *         -> W->kick_mu the sync thread's wake-up flag
+ *       -> W->wk_mu     the waker's list (taken with no qmu held)
  *   W->mu -> the history source (a backend read transaction: snap_mu).
  * The sync thread never takes the store write lock. A consumer takes only
  * ws->qmu (then kick_mu) to receive.
@@ -52,11 +53,15 @@
 #include "watch_map.h"
 
 /* etcd's constants (docs/schema.md §11). */
-#define MVCC__WATCH_QUEUE_LEN      128  /* chanBufLen */
-#define MVCC__WATCH_MAX_PER_SYNC   512  /* maxWatchersPerSync */
-#define MVCC__WATCH_BATCH_MAX_REVS 1000 /* watchBatchMaxRevs */
-#define MVCC__WATCH_SYNC_PERIOD_NS (100 * 1000 * 1000ull)
-#define MVCC__WATCH_DEFAULT_BYTES  ((size_t)64 << 20)
+#define MVCC__WATCH_QUEUE_LEN        128  /* chanBufLen */
+#define MVCC__WATCH_MAX_PER_SYNC     512  /* maxWatchersPerSync */
+#define MVCC__WATCH_BATCH_MAX_REVS   1000 /* watchBatchMaxRevs */
+#define MVCC__WATCH_SYNC_PERIOD_NS   (100 * 1000 * 1000ull)
+#define MVCC__WATCH_DEFAULT_BYTES    ((size_t)64 << 20)
+/* The waker's round period while responses flow, and how many empty rounds
+ * it waits before sleeping until the next response (watchable_store.c rule W). */
+#define MVCC__WATCH_WAKE_WINDOW_NS   (100 * 1000ull)
+#define MVCC__WATCH_WAKE_IDLE_ROUNDS 100
 
 /* ---- shared events and responses (watch_event.c) ---------------------- */
 
@@ -196,6 +201,11 @@ struct mvcc_watch_stream {
     bool blocked;     /* a send found no room; the consumer kicks the sync thread */
     unsigned waiters; /* threads sleeping on qcv (watch_stream.c rule 4) */
     int efd;          /* eventfd, readable iff n > 0; -1 until asked for */
+
+    /* Guarded by W->wk_mu: on the waker's list (watchable_store.c rule W). */
+    mvcc_watch_stream *wk_next;
+    bool wk_listed;
+    mvcc_watch_stream *wk_round; /* the waker's round in progress (its own links) */
 };
 
 /* A stream on W (the store's watch state). */
@@ -211,6 +221,12 @@ int mvcc__watch_stream_open(mvcc__watchable *W, const mvcc_watch_stream_options 
 bool mvcc__wstream_send(mvcc_watch_stream *ws, mvcc__wresp *r);
 /* Whether a send would find no room for a small response. Caller holds W->mu. */
 bool mvcc__wstream_full(mvcc_watch_stream *ws);
+/*
+ * ws's consumer sleeps and its queue became non-empty: wake it, on the
+ * waker thread when W has one (watchable_store.c rule W), else at once.
+ * Called with W->mu held and ws->qmu released.
+ */
+void mvcc__wstream_wake(mvcc_watch_stream *ws);
 /* Adjust the counters of rule 4 and the victim budget (W->mu held). */
 void mvcc__wstream_account(mvcc_watch_stream *ws, long behind_delta, long victim_bytes_delta);
 
@@ -258,6 +274,17 @@ struct mvcc__watchable {
     bool kicked, stop;
     bool have_thread;
     pthread_t thread;
+
+    /* The waker (watchable_store.c rule W); a leaf lock after W->mu. */
+    pthread_mutex_t wk_mu;
+    pthread_cond_t wk_cv;       /* the waker waits here */
+    pthread_cond_t wk_done_cv;  /* a detaching stream waits here for a round to end */
+    mvcc_watch_stream *wk_head; /* streams to wake, via wk_next */
+    bool wk_asleep;             /* waiting without a deadline: a new entry signals wk_cv */
+    bool wk_busy;               /* a round is waking streams it took off the list */
+    bool wk_stop;
+    bool have_waker;
+    pthread_t waker;
 };
 
 /* Creates the watch state over src; starts the sync thread unless no_thread. */

@@ -25,9 +25,12 @@
  *   5. The wake-up of rule 4 is sent after qmu is released: a waiter woken
  *      while the sender still held qmu went straight back to sleep on the
  *      mutex and needed a second wake-up at the unlock (in M8, futex
- *      traffic was a third of the put thread's time). It is still sent
- *      under the watchable store's mu, which every sender holds and
- *      mvcc_watch_stream_close takes (detach) before it destroys qcv.
+ *      traffic was a third of the put thread's time). With a sync thread
+ *      it is handed to the waker (watchable_store.c rule W), so a writer
+ *      never makes the system call itself while responses flow; without
+ *      one it is sent at once, still under the watchable store's mu,
+ *      which every sender holds and mvcc_watch_stream_close takes
+ *      (detach) before it destroys qcv.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -158,7 +161,7 @@ bool mvcc__wstream_send(mvcc_watch_stream *ws, mvcc__wresp *r)
     note_peak(ws);
     pthread_mutex_unlock(&ws->qmu);
     if (wake)
-        pthread_cond_broadcast(&ws->qcv); /* rule 5 */
+        mvcc__wstream_wake(ws); /* rule 5 */
     return true;
 }
 

@@ -312,13 +312,18 @@ for cmd in $("$S" --help | awk '/^commands:/ { on = 1; next } on && NF == 0 { on
 done
 # Bash completion: generated from the option tables, valid bash, completes.
 "$S" completion bash >"$T/comp.bash" || fail "completion bash"
+# What the script offers for "strata WORD..." with the cursor on the last word.
+complete_words() {
+    bash -c '. "$1"; shift; COMP_WORDS=(strata "$@"); COMP_CWORD=$#; _strata; echo "${COMPREPLY[*]}"' \
+        _ "$T/comp.bash" "$@"
+}
 checks=$((checks + 1))
 bash -n "$T/comp.bash" || fail "the completion script is not valid bash"
-got=$(bash -c '. "$1"; COMP_WORDS=(strata get --key); COMP_CWORD=2; _strata; echo "${COMPREPLY[*]}"' _ "$T/comp.bash")
+got=$(complete_words get --key)
 expect_eq "$got" "--key-format" "completion of get --key"
-got=$(bash -c '. "$1"; COMP_WORDS=(strata get --value-format b); COMP_CWORD=3; _strata; echo "${COMPREPLY[*]}"' _ "$T/comp.bash")
+got=$(complete_words get --value-format b)
 expect_eq "$got" "bytes" "completion of a format value"
-got=$(bash -c '. "$1"; COMP_WORDS=(strata sna); COMP_CWORD=1; _strata; echo "${COMPREPLY[*]}"' _ "$T/comp.bash")
+got=$(complete_words sna)
 expect_eq "$got" "snapshot" "completion of a command"
 # Every command has an option table (completion, --help and the man page come
 # from it): the writers and tools that used to parse their own options too.
@@ -326,7 +331,17 @@ expect_eq "$got" "snapshot" "completion of a command"
 for want in "gen --seed" "gen --keys" "gen --page-size" "gen --flat" "gen --json" \
     "load --page-size" "load --json" "salvage --output" "salvage --orphans" "salvage --json" \
     "surgery --output" "surgery --from" "surgery --to" "surgery --json" "strerror --json" \
-    "bench --keys" "bench --revs" "bench --puts"; do
+    "bench index --keys" "bench index --revs" "bench index --puts" \
+    "bench bolt --count" "bench bolt --workloads" "bench bolt --dir" "bench bolt --fsync-secs" \
+    "bench bolt --free-pages" "bench bolt --keep" \
+    "bench lease --count" "bench lease --keys" "bench lease --expiring" "bench lease --ttl" \
+    "bench lease --rate" "bench lease --put-rate" "bench lease --batch-limit" \
+    "bench lease --workloads" "bench lease --dir" "bench lease --keep" \
+    "bench mvcc --puts" "bench mvcc --keys" "bench mvcc --scale" "bench mvcc --workloads" \
+    "bench mvcc --dir" "bench mvcc --pace-us" "bench mvcc --keep" "bench mvcc --phase-times" \
+    "bench stall --rate" "bench stall --compact-at" "bench stall --defrag-at" \
+    "bench stall --duration" "bench stall --scale" "bench stall --output" "bench stall --peer" \
+    "bench stall --no-plot"; do
     checks=$((checks + 1))
     grep -qx -- "$want" "$T/list" || fail "completion list lacks '$want'"
 done
@@ -334,11 +349,11 @@ for cmd in $("$S" --help | awk '/^commands:/ { on = 1; next } on && NF == 0 { on
     checks=$((checks + 1))
     grep -qx -- "    $cmd)" "$T/comp.bash" || fail "$cmd has no option table (no completion)"
 done
-got=$(bash -c '. "$1"; COMP_WORDS=(strata surgery free); COMP_CWORD=2; _strata; echo "${COMPREPLY[*]}"' _ "$T/comp.bash")
+got=$(complete_words surgery free)
 expect_eq "$got" "freelist" "completion of a surgery subcommand"
-got=$(bash -c '. "$1"; COMP_WORDS=(strata salvage --orp); COMP_CWORD=2; _strata; echo "${COMPREPLY[*]}"' _ "$T/comp.bash")
+got=$(complete_words salvage --orp)
 expect_eq "$got" "--orphans" "completion of a salvage option"
-got=$(bash -c '. "$1"; COMP_WORDS=(strata gen --page-size 40); COMP_CWORD=3; _strata; echo "${COMPREPLY[*]}"' _ "$T/comp.bash")
+got=$(complete_words gen --page-size 40)
 expect_eq "$got" "4096" "completion of gen's page size"
 # The table's parser: --json anywhere, negative codes are not options.
 expect_rc 0 "strerror CODE --json" "$S" strerror -5104 --json
@@ -350,11 +365,50 @@ expect_err "usage: strata surgery SUBCOMMAND" "surgery's usage is the generated 
 expect_rc 2 "salvage without -o" "$S" salvage "$T/x.db"
 expect_err "-o DST is required" "salvage says what is missing"
 expect_rc 2 "bench index with a bad number" "$S" bench index -k 12x
+# The bench workloads: each has its generated --help with an example, its own
+# options in completion (after the workload's name), and refuses bad values
+# before it measures anything.
+for w in index bolt lease mvcc stall; do
+    checks=$((checks + 1))
+    "$S" bench "$w" --help >"$T/out" 2>&1 || fail "bench $w --help"
+    grep -q "^usage: strata bench $w" "$T/out" || fail "bench $w --help is not the generated one"
+    grep -q "^example:" "$T/out" || fail "bench $w --help shows no example"
+done
+got=$(complete_words bench m)
+expect_eq "$got" "mvcc" "completion of a bench workload"
+got=$(complete_words bench mvcc --pha)
+expect_eq "$got" "--phase-times" "completion of a bench mvcc option"
+got=$(complete_words bench lease --ba)
+expect_eq "$got" "--batch-limit" "completion of a bench lease option"
+got=$(complete_words bench stall --ba)
+expect_eq "$got" "" "bench stall does not offer lease's options"
+got=$(complete_words bench bolt --fsync)
+expect_eq "$got" "--fsync-secs" "completion of a bench bolt option"
+expect_rc 2 "bench without a workload" "$S" bench
+expect_rc 2 "an unknown bench workload" "$S" bench nope
+expect_err "unknown subcommand 'nope'" "bench names the unknown workload"
+expect_rc 2 "bench bolt with a bad -n" "$S" bench bolt -n 12x --dir "$T/nobench"
+expect_rc 2 "bench bolt with an unknown workload" "$S" bench bolt -w B9 --dir "$T/nobench"
+expect_rc 2 "bench bolt with a bad --fsync-secs" "$S" bench bolt --fsync-secs x --dir "$T/nobench"
+expect_rc 2 "bench lease with -n 0" "$S" bench lease -n 0 --dir "$T/nobench"
+expect_rc 2 "bench lease with an unknown phase" "$S" bench lease -w rates,nope --dir "$T/nobench"
+expect_err "unknown phase 'nope'" "bench lease names the phase"
+expect_rc 2 "bench lease with a bad --ttl" "$S" bench lease --ttl 0 --dir "$T/nobench"
+expect_rc 2 "bench lease with a bad --rate" "$S" bench lease --rate -1 --dir "$T/nobench"
+expect_rc 2 "bench mvcc with an extra argument" "$S" bench mvcc extra --dir "$T/nobench"
+expect_rc 2 "bench mvcc with a bad --pace-us" "$S" bench mvcc --pace-us 0 --dir "$T/nobench"
+expect_rc 2 "bench stall with a bad --scale" "$S" bench stall --scale 1x -o "$T/nobench"
+[ ! -e "$T/nobench" ] || fail "a refused bench wrote its directory"
 # The man page documents every command, and each option in that command's section.
 MAN=$HERE/../../docs/strata.1.scd
 "$S" completion list >"$T/list"
-while read -r cmd opt; do
+# "COMMAND --opt" or "COMMAND SUB --opt" (a subcommand's section is "## COMMAND SUB").
+while read -r line; do
     checks=$((checks + 1))
+    opt=${line##* } cmd=${line% *}
+    if [[ $opt != --* ]]; then
+        opt="" cmd=$line
+    fi
     awk -v c="## $cmd" '$0 == c { on = 1; next } /^#/ { on = 0 } on' "$MAN" >"$T/section"
     if [ -z "$opt" ]; then
         [ -s "$T/section" ] || fail "the man page has no section for $cmd"

@@ -28,7 +28,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -46,6 +45,7 @@
 
 #include "bench_bolt.h"
 #include "cli.h"
+#include "cli_db.h"
 #include "cli_util.h"
 
 enum {
@@ -676,22 +676,6 @@ static const char *const CHAINS[] = { "B1", "B4",        "B5", "B6",        "B7"
                                       "B2", "B2-nosync", "B3", "B3-nosync", "fsync", "FL" };
 #define N_NAMES (sizeof CHAINS / sizeof CHAINS[0])
 
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: strata bench bolt [-n N] [-w LIST] [--dir DIR] [--fsync-secs S]\n"
-                 "                         [--free-pages LIST] [--keep]\n\n"
-                 "Run the B-layer workloads of docs/bench.md on strata's bolt engine:\n"
-                 "  -n N              keys of B1/B2 and gets of B4 (1000000); B3 uses N/10\n"
-                 "  -w LIST           comma-separated names (default B1,B4,B5,B6,B7,B1-nosync,\n"
-                 "                    B2,B2-nosync,B3,B3-nosync); extras: fsync (the disk's\n"
-                 "                    fdatasync rate), FL (commit time against free pages)\n"
-                 "  --dir DIR         directory for the files (/tmp/stratabench)\n"
-                 "  --fsync-secs S    seconds per fsync probe variant (5)\n"
-                 "  --free-pages LIST FL: free-page counts (100000,1000000)\n"
-                 "  --keep            keep the files\n"
-                 "Output: NAME OPS_PER_S WALL_S FILE_MIB key=value..., then peak_rss_mib X.\n");
-}
-
 static int parse_list(const char *list, bench_want *w, bool *extra)
 {
     char buf[256];
@@ -715,56 +699,88 @@ static int parse_list(const char *list, bench_want *w, bool *extra)
     return 0;
 }
 
+/* `strata bench bolt`'s options (the table behind --help, completion and the man page). */
+enum { OPT_DIR = 2000, OPT_FSYNC_SECS, OPT_FREE_PAGES, OPT_KEEP };
+static const cli_option bench_bolt_options[] = {
+    { "count", 'n', "N", "keys of B1/B2 and gets of B4 (default 1000000); B3 uses N/10", NULL },
+    { "workloads", 'w', "LIST",
+      "comma-separated names (default B1,B4,B5,B6,B7,B1-nosync,B2,\n"
+      "B2-nosync,B3,B3-nosync); extras: fsync (the disk's fdatasync\n"
+      "rate), FL (commit time against free pages)",
+      NULL },
+    { "dir", OPT_DIR, "DIR", "directory for the files (default /tmp/stratabench)", "dir" },
+    { "fsync-secs", OPT_FSYNC_SECS, "S", "seconds per fsync probe variant (default 5)", NULL },
+    { "free-pages", OPT_FREE_PAGES, "LIST", "FL: free-page counts (default 100000,1000000)", NULL },
+    { "keep", OPT_KEEP, NULL, "keep the files", NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+typedef struct bolt_args {
+    bench *bn;
+    const char *list;
+} bolt_args;
+
+static int bolt_option(int c, const char *arg, void *ctx)
+{
+    bolt_args *a = ctx;
+    uint64_t v;
+    switch (c) {
+    case 'n':
+        if (cli_parse_u64("bench bolt", "-n", arg, &v) != 0)
+            return -1;
+        a->bn->n = v > 100000000 ? 100000001 : (long)v; /* range checked after parsing */
+        return 0;
+    case 'w':
+        a->list = arg;
+        return 0;
+    case OPT_DIR:
+        a->bn->dir = arg;
+        return 0;
+    case OPT_FSYNC_SECS:
+        return cli_parse_double("bench bolt", "--fsync-secs", arg, &a->bn->fsync_secs);
+    case OPT_FREE_PAGES:
+        a->bn->free_pages = arg;
+        return 0;
+    case OPT_KEEP:
+        a->bn->keep = true;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+const cli_command_spec bench_bolt_spec = {
+    .name = "bench bolt",
+    .min_args = 0,
+    .max_args = 0,
+    .common = CLI_C_NONE,
+    .options = bench_bolt_options,
+    .on_option = bolt_option,
+    .synopsis = "[-n N] [-w LIST] [--dir DIR] [--fsync-secs S] [--free-pages LIST] [--keep]",
+    .about = "Run the B-layer workloads of docs/bench.md on strata's bolt engine.\n"
+             "Output: NAME OPS_PER_S WALL_S FILE_MIB key=value..., then peak_rss_mib X.",
+    .example = "$ strata bench bolt -n 100000 --dir /tmp/bench\n"
+               "$ strata bench bolt -w fsync --fsync-secs 2 --dir /tmp/bench",
+};
+
 int bench_bolt(int argc, char **argv)
 {
     static bench bn;
     bn = (bench){
         .n = 1000000, .dir = "/tmp/stratabench", .fsync_secs = 5, .free_pages = "100000,1000000"
     };
-    const char *list = "B1,B4,B5,B6,B7,B1-nosync,B2,B2-nosync,B3,B3-nosync";
-    enum { OPT_DIR = 1000, OPT_FSYNC_SECS, OPT_FREE_PAGES, OPT_KEEP };
-    static const struct option longopts[] = {
-        { "dir", required_argument, NULL, OPT_DIR },
-        { "fsync-secs", required_argument, NULL, OPT_FSYNC_SECS },
-        { "free-pages", required_argument, NULL, OPT_FREE_PAGES },
-        { "keep", no_argument, NULL, OPT_KEEP },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int c;
-    while ((c = getopt_long(argc, argv, "n:w:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'n':
-            bn.n = strtol(optarg, NULL, 10);
-            break;
-        case 'w':
-            list = optarg;
-            break;
-        case OPT_DIR:
-            bn.dir = optarg;
-            break;
-        case OPT_FSYNC_SECS:
-            bn.fsync_secs = strtod(optarg, NULL);
-            break;
-        case OPT_FREE_PAGES:
-            bn.free_pages = optarg;
-            break;
-        case OPT_KEEP:
-            bn.keep = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_OK;
-        default:
-            usage(stderr);
-            return CLI_USAGE;
-        }
-    }
+    bolt_args args = { &bn, "B1,B4,B5,B6,B7,B1-nosync,B2,B2-nosync,B3,B3-nosync" };
+    cli_opts o;
+    int parsed = cli_parse_ctx(&bench_bolt_spec, argc, argv, &o, &args);
+    if (parsed >= 0)
+        return parsed;
+    const char *list = args.list;
     bench_want w = { 0 };
     bool want[N_NAMES] = { 0 };
-    if (optind != argc || bn.n < 100 || bn.n > 100000000 || bn.fsync_secs <= 0 ||
-        parse_list(list, &w, want) != 0) {
-        usage(stderr);
+    if (bn.n < 100 || bn.n > 100000000 || bn.fsync_secs <= 0 || parse_list(list, &w, want) != 0) {
+        if (bn.n < 100 || bn.n > 100000000 || bn.fsync_secs <= 0)
+            fprintf(stderr, "strata bench bolt: -n must be in 100..100000000, --fsync-secs > 0\n");
+        cli_usage(&bench_bolt_spec, stderr);
         return CLI_USAGE;
     }
     if (mkdir(bn.dir, 0755) != 0 && errno != EEXIST)

@@ -14,6 +14,8 @@ typedef struct bench_want {
 
 /* `strata bench bolt ...` (argv[0] is "bolt"); returns a CLI exit code. */
 int bench_bolt(int argc, char **argv);
+/* Its options (cli_db.h), for --help, bash completion and the man page check. */
+extern const struct cli_command_spec bench_bolt_spec;
 
 /*
  * The FL workload: for each count in the comma-separated `counts`, a file

@@ -28,7 +28,6 @@
  * FILE_MIB key=value...), then peak_rss_mib.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -45,6 +44,7 @@
 
 #include "bench_lease.h"
 #include "cli.h"
+#include "cli_db.h"
 #include "cli_util.h"
 
 static uint64_t mono_ns(void)
@@ -542,89 +542,148 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
     return CLI_OK;
 }
 
-static void usage(FILE *out)
+/* `strata bench lease`'s options (the table behind --help, completion and the man page). */
+enum { OPT_DIR = 2000, OPT_KEEP, OPT_TTL, OPT_RATE, OPT_PUT_RATE, OPT_BATCH_LIMIT };
+static const cli_option bench_lease_options[] = {
+    { "count", 'n', "N", "rates: N leases (default 100000)", NULL },
+    { "keys", 'k', "KEYS", "big: one lease with KEYS keys (default 100000)", NULL },
+    { "expiring", 'm', "LEASES", "expiry: LEASES leases, one key each (default 1000000)", NULL },
+    { "ttl", OPT_TTL, "S", "expiry: the leases expire together after S seconds (default 1)", NULL },
+    { "rate", OPT_RATE, "R",
+      "expiry: the lessor revokes at most R leases per second\n(default 0: no limit)", NULL },
+    { "put-rate", OPT_PUT_RATE, "P",
+      "expiry: the putter's puts per second (default 10000;\n0: as fast as it can)", NULL },
+    { "batch-limit", OPT_BATCH_LIMIT, "B",
+      "the backend's batch limit (writes that trigger a commit;\ndefault 10000, etcd's)", NULL },
+    { "workloads", 'w', "LIST", "phases, comma-separated: rates,big,expiry (default all)", NULL },
+    { "dir", OPT_DIR, "DIR", "directory for the files (default: a new one under /tmp)", "dir" },
+    { "keep", OPT_KEEP, NULL, "keep the files", NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+typedef struct lease_args {
+    long n, k, m;
+    uint64_t ttl;
+    uint32_t rate, put_rate;
+    const char *dir, *which;
+    bool keep;
+} lease_args;
+
+/* A number of the command line in [min, max]; 0, or -1 (printed). */
+static int lease_number(const char *what, const char *arg, uint64_t min, uint64_t max,
+                        uint64_t *out)
 {
-    fprintf(out,
-            "usage: strata bench lease [-n N] [-k KEYS] [-m LEASES] [--ttl S] [--rate R]\n"
-            "                          [--put-rate P] [--batch-limit B] [-w LIST] [--dir DIR]\n"
-            "                          [--keep]\n\n"
-            "The lessor over a backend and an mvcc store:\n"
-            "  rates      L-grant, L-put, L-renew, L-revoke: N leases (default 100000)\n"
-            "  big        L-revoke-big: one lease with KEYS keys (default 100000) revoked,\n"
-            "             one revision; the longest put of a concurrent putter\n"
-            "  expiry     L-expiry: LEASES leases (default 1000000), one key each, expiring\n"
-            "             together after S seconds (default 1) and revoked by the lessor\n"
-            "             (auto_revoke; --rate R offers at most R per second, default no\n"
-            "             limit); a putter's p99 alone and during the expiry (the putter\n"
-            "             makes P puts per second, default 10000; 0: as fast as it can)\n"
-            "--batch-limit B: the backend's batch limit (writes that trigger a commit;\n"
-            "             default 10000, etcd's)\n"
-            "-w picks phases (comma-separated: rates,big,expiry; default all).\n"
-            "Files go to DIR (default: a new directory under /tmp), removed unless --keep.\n");
+    if (cli_parse_u64("bench lease", what, arg, out) != 0)
+        return -1;
+    if (*out < min || *out > max) {
+        fprintf(stderr, "strata bench lease: %s %s is not in %" PRIu64 "..%" PRIu64 "\n", what, arg,
+                min, max);
+        return -1;
+    }
+    return 0;
 }
+
+/* -w: each phase named must be one of rates, big, expiry. */
+static int lease_phases(const char *list)
+{
+    const char *p = list;
+    while (*p != '\0') {
+        size_t len = strcspn(p, ",");
+        if (len != 0 && !((len == 5 && strncmp(p, "rates", 5) == 0) ||
+                          (len == 3 && strncmp(p, "big", 3) == 0) ||
+                          (len == 6 && strncmp(p, "expiry", 6) == 0))) {
+            fprintf(stderr, "strata bench lease: unknown phase '%.*s' (rates, big, expiry)\n",
+                    (int)len, p);
+            return -1;
+        }
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+static int lease_option(int c, const char *arg, void *ctx)
+{
+    lease_args *a = ctx;
+    uint64_t v;
+    switch (c) {
+    case 'n':
+    case 'k':
+    case 'm':
+        if (lease_number(c == 'n' ? "-n" : c == 'k' ? "-k" : "-m", arg, 1, 1000000000, &v) != 0)
+            return -1;
+        *(c == 'n' ? &a->n : c == 'k' ? &a->k : &a->m) = (long)v;
+        return 0;
+    case OPT_TTL:
+        return lease_number("--ttl", arg, 1, 1000000000, &a->ttl);
+    case OPT_RATE:
+    case OPT_PUT_RATE:
+    case OPT_BATCH_LIMIT:
+        if (lease_number(c == OPT_RATE       ? "--rate"
+                         : c == OPT_PUT_RATE ? "--put-rate"
+                                             : "--batch-limit",
+                         arg, 0, UINT32_MAX, &v) != 0)
+            return -1;
+        if (c == OPT_BATCH_LIMIT)
+            batch_limit = (uint32_t)v;
+        else
+            *(c == OPT_RATE ? &a->rate : &a->put_rate) = (uint32_t)v;
+        return 0;
+    case 'w':
+        a->which = arg;
+        return lease_phases(arg);
+    case OPT_DIR:
+        a->dir = arg;
+        return 0;
+    case OPT_KEEP:
+        a->keep = true;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+const cli_command_spec bench_lease_spec = {
+    .name = "bench lease",
+    .min_args = 0,
+    .max_args = 0,
+    .common = CLI_C_NONE,
+    .options = bench_lease_options,
+    .on_option = lease_option,
+    .synopsis = "[-n N] [-k KEYS] [-m LEASES] [--ttl S] [--rate R] [--put-rate P]\n"
+                "                          [--batch-limit B] [-w LIST] [--dir DIR] [--keep]",
+    .about = "The lessor over a backend and an mvcc store, in three phases:\n"
+             "  rates   L-grant, L-put, L-renew, L-revoke: N leases\n"
+             "  big     L-revoke-big: one lease with KEYS keys revoked, one revision;\n"
+             "          the longest put of a concurrent putter\n"
+             "  expiry  L-expiry: LEASES leases, one key each, expiring together after S\n"
+             "          seconds and revoked by the lessor (auto_revoke, at most R per\n"
+             "          second); a putter's p99 alone and during the expiry\n"
+             "Files go to DIR, removed unless --keep. Output: one bench line per\n"
+             "workload (NAME OPS_PER_S WALL_S FILE_MIB key=value...), then peak_rss_mib.",
+    .example = "$ strata bench lease -n 5000 -k 20000 -w rates,big --dir /tmp/bench\n"
+               "$ strata bench lease -w expiry -m 200000 --ttl 2",
+};
 
 int bench_lease(int argc, char **argv)
 {
-    long n = 100000, k = 100000, m = 1000000;
-    uint64_t ttl = 1;
-    uint32_t rate = 0, put_rate = 10000;
-    const char *dir = NULL, *which = "rates,big,expiry";
-    bool keep = false;
-    static const struct option longopts[] = {
-        { "dir", required_argument, NULL, 'd' },
-        { "keep", no_argument, NULL, 'K' },
-        { "ttl", required_argument, NULL, 't' },
-        { "rate", required_argument, NULL, 'r' },
-        { "put-rate", required_argument, NULL, 'p' },
-        { "batch-limit", required_argument, NULL, 'b' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int c;
-    while ((c = getopt_long(argc, argv, "n:k:m:w:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'n':
-            n = atol(optarg);
-            break;
-        case 'k':
-            k = atol(optarg);
-            break;
-        case 'm':
-            m = atol(optarg);
-            break;
-        case 'w':
-            which = optarg;
-            break;
-        case 't':
-            ttl = (uint64_t)atol(optarg);
-            break;
-        case 'r':
-            rate = (uint32_t)atol(optarg);
-            break;
-        case 'p':
-            put_rate = (uint32_t)atol(optarg);
-            break;
-        case 'b':
-            batch_limit = (uint32_t)atol(optarg);
-            break;
-        case 'd':
-            dir = optarg;
-            break;
-        case 'K':
-            keep = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_OK;
-        default:
-            usage(stderr);
-            return CLI_USAGE;
-        }
-    }
-    if (optind != argc || n <= 0 || k <= 0 || m <= 0 || ttl == 0) {
-        usage(stderr);
-        return CLI_USAGE;
-    }
+    lease_args args = { .n = 100000,
+                        .k = 100000,
+                        .m = 1000000,
+                        .ttl = 1,
+                        .rate = 0,
+                        .put_rate = 10000,
+                        .which = "rates,big,expiry" };
+    cli_opts o;
+    int parsed = cli_parse_ctx(&bench_lease_spec, argc, argv, &o, &args);
+    if (parsed >= 0)
+        return parsed;
+    long n = args.n, k = args.k, m = args.m;
+    uint64_t ttl = args.ttl;
+    uint32_t rate = args.rate, put_rate = args.put_rate;
+    const char *dir = args.dir, *which = args.which;
+    bool keep = args.keep;
     char tmp[] = "/tmp/strata-bench-lease-XXXXXX";
     bool made = false;
     if (dir == NULL) {

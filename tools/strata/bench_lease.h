@@ -7,5 +7,7 @@
 
 /* `strata bench lease ...` (argv[0] is "lease"); returns a CLI exit code. */
 int bench_lease(int argc, char **argv);
+/* Its options (cli_db.h), for --help, bash completion and the man page check. */
+extern const struct cli_command_spec bench_lease_spec;
 
 #endif

@@ -28,7 +28,6 @@
  * Output: docs/bench.md's bench line per workload, then peak_rss_mib.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -44,6 +43,7 @@
 
 #include "bench_mvcc.h"
 #include "cli.h"
+#include "cli_db.h"
 #include "cli_util.h"
 
 /* ---- shared helpers (also bench_stall.c) --------------------------------- */
@@ -820,104 +820,136 @@ static int chain_m8(const mcfg *c, const bm_data *d)
 
 /* ---- the command ---------------------------------------------------------------- */
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: strata bench mvcc [-n N] [-k K] [--scale F] [-w M1,...] [--dir DIR]\n"
-            "                         [--pace-us US] [--keep] [--phase-times]\n\n"
-            "docs/bench.md's M1..M8 over the mvcc store (peer: peers/etcd/mvccbench), etcd's\n"
-            "backend defaults (batch interval 100 ms, limit 10,000, a sync per commit).\n"
-            "  -n N         M1/M8 puts (default 1000000)\n"
-            "  -k K         distinct keys (default 100000)\n"
-            "  --scale F    multiply N, K and the M2..M5 counts by F (as the peer's -scale)\n"
-            "  -w LIST      workloads, comma-separated (default M1,...,M8; M2..M7 run after M1)\n"
-            "  --dir DIR    data directory (default /tmp/stratabench-mvcc)\n"
-            "  --pace-us US M5/M6 concurrent putter's interval (default 1000, the peer's)\n"
-            "  --keep       keep the files\n"
-            "  --phase-times  print each phase's window on CLOCK_MONOTONIC to stderr\n"
-            "               (\"# phase M2 START,END\", for perf report --time)\n\n"
-            "Output: NAME OPS_PER_S WALL_S FILE_MIB key=value... per workload, then\n"
-            "peak_rss_mib.\n\n"
-            "example:\n  $ strata bench mvcc --scale 0.1 --dir /tmp/bench\n");
-}
-
 static long scaled(long v, double f)
 {
     long r = (long)((double)v * f);
     return r < 1 ? 1 : r;
 }
 
+/* `strata bench mvcc`'s options (the table behind --help, completion and the man page). */
+enum { OPT_DIR = 2000, OPT_SCALE, OPT_KEEP, OPT_PACE, OPT_PHASES };
+static const cli_option bench_mvcc_options[] = {
+    { "puts", 'n', "N", "M1/M8 puts (default 1000000)", NULL },
+    { "keys", 'k', "K", "distinct keys (default 100000)", NULL },
+    { "scale", OPT_SCALE, "F", "multiply N, K and the M2..M5 counts by F (as the peer's -scale)",
+      NULL },
+    { "workloads", 'w', "LIST",
+      "workloads, comma-separated (default M1,...,M8; M2..M7 run\nafter M1)", NULL },
+    { "dir", OPT_DIR, "DIR", "data directory (default /tmp/stratabench-mvcc)", "dir" },
+    { "pace-us", OPT_PACE, "US", "M5/M6 concurrent putter's interval (default 1000, the peer's)",
+      NULL },
+    { "keep", OPT_KEEP, NULL, "keep the files", NULL },
+    { "phase-times", OPT_PHASES, NULL,
+      "print each phase's window on CLOCK_MONOTONIC to stderr\n"
+      "(\"# phase M2 START,END\", for perf report --time)",
+      NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+typedef struct mvcc_args {
+    long n, k, pace_us;
+    double scale;
+    mcfg *c;
+} mvcc_args;
+
+/* -n, -k, --pace-us: a count of at least 1 (its upper bound checked once scaled). */
+static int mvcc_count(const char *what, const char *arg, long *out)
+{
+    uint64_t v;
+    if (cli_parse_u64("bench mvcc", what, arg, &v) != 0)
+        return -1;
+    if (v < 1 || v > 1000000000) {
+        fprintf(stderr, "strata bench mvcc: %s %s is not in 1..1000000000\n", what, arg);
+        return -1;
+    }
+    *out = (long)v;
+    return 0;
+}
+
+static int mvcc_option(int opt, const char *arg, void *ctx)
+{
+    mvcc_args *a = ctx;
+    switch (opt) {
+    case 'n':
+        return mvcc_count("-n", arg, &a->n);
+    case 'k':
+        return mvcc_count("-k", arg, &a->k);
+    case OPT_PACE:
+        return mvcc_count("--pace-us", arg, &a->pace_us);
+    case OPT_SCALE:
+        if (cli_parse_double("bench mvcc", "--scale", arg, &a->scale) != 0)
+            return -1;
+        if (!(a->scale > 0)) {
+            fprintf(stderr, "strata bench mvcc: --scale %s is not above 0\n", arg);
+            return -1;
+        }
+        return 0;
+    case 'w': {
+        bool want[9] = { false };
+        const char *p = arg;
+        while (*p != '\0') {
+            size_t len = strcspn(p, ",");
+            if (len == 0) {
+                /* an empty element (",,") names nothing, as strtok skipped it */
+            } else if (len == 2 && (p[0] == 'M' || p[0] == 'm') && p[1] >= '1' && p[1] <= '8') {
+                want[p[1] - '0'] = true;
+            } else {
+                fprintf(stderr, "strata bench mvcc: unknown workload '%.*s'\n", (int)len, p);
+                return -1;
+            }
+            p += len;
+            if (*p == ',')
+                p++;
+        }
+        memcpy(a->c->want, want, sizeof want);
+        return 0;
+    }
+    case OPT_DIR:
+        a->c->dir = arg;
+        return 0;
+    case OPT_KEEP:
+        a->c->keep = true;
+        return 0;
+    case OPT_PHASES:
+        phase_times = true;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+const cli_command_spec bench_mvcc_spec = {
+    .name = "bench mvcc",
+    .min_args = 0,
+    .max_args = 0,
+    .common = CLI_C_NONE,
+    .options = bench_mvcc_options,
+    .on_option = mvcc_option,
+    .synopsis = "[-n N] [-k K] [--scale F] [-w M1,...] [--dir DIR] [--pace-us US]\n"
+                "                         [--keep] [--phase-times]",
+    .about = "docs/bench.md's M1..M8 over the mvcc store (peer: peers/etcd/mvccbench),\n"
+             "etcd's backend defaults (batch interval 100 ms, limit 10,000, a sync per\n"
+             "commit). Output: NAME OPS_PER_S WALL_S FILE_MIB key=value... per\n"
+             "workload, then peak_rss_mib.",
+    .example = "$ strata bench mvcc --scale 0.1 --dir /tmp/bench\n"
+               "$ strata bench mvcc --scale 0.5 -w M1,M2,M3 --phase-times --dir /tmp/bench",
+};
+
 int bench_mvcc(int argc, char **argv)
 {
-    long n = 1000000, k = 100000, pace_us = 1000;
-    double scale = 1.0;
-    const char *list = "M1,M2,M3,M4,M5,M6,M7,M8";
     mcfg c = { .dir = "/tmp/stratabench-mvcc" };
-    enum { OPT_DIR = 1000, OPT_SCALE, OPT_KEEP, OPT_PACE, OPT_PHASES };
-    static const struct option longopts[] = {
-        { "dir", required_argument, NULL, OPT_DIR },
-        { "scale", required_argument, NULL, OPT_SCALE },
-        { "pace-us", required_argument, NULL, OPT_PACE },
-        { "keep", no_argument, NULL, OPT_KEEP },
-        { "phase-times", no_argument, NULL, OPT_PHASES },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int opt;
-    char *end;
-    bool bad = false;
-    while ((opt = getopt_long(argc, argv, "n:k:w:h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'n':
-            n = strtol(optarg, &end, 10);
-            bad |= *end != '\0';
-            break;
-        case 'k':
-            k = strtol(optarg, &end, 10);
-            bad |= *end != '\0';
-            break;
-        case 'w':
-            list = optarg;
-            break;
-        case OPT_DIR:
-            c.dir = optarg;
-            break;
-        case OPT_SCALE:
-            scale = strtod(optarg, &end);
-            bad |= *end != '\0';
-            break;
-        case OPT_PACE:
-            pace_us = strtol(optarg, &end, 10);
-            bad |= *end != '\0';
-            break;
-        case OPT_KEEP:
-            c.keep = true;
-            break;
-        case OPT_PHASES:
-            phase_times = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_OK;
-        default:
-            usage(stderr);
-            return CLI_USAGE;
-        }
-    }
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", list);
-    char *save = NULL;
-    for (char *t = strtok_r(buf, ",", &save); t != NULL && !bad; t = strtok_r(NULL, ",", &save)) {
-        if ((t[0] == 'M' || t[0] == 'm') && t[1] >= '1' && t[1] <= '8' && t[2] == '\0')
-            c.want[t[1] - '0'] = true;
-        else {
-            fprintf(stderr, "strata bench mvcc: unknown workload '%s'\n", t);
-            bad = true;
-        }
-    }
-    if (bad || optind != argc || !(scale > 0) || n < 1 || k < 1 || pace_us < 1 ||
-        scaled(n, scale) > 100000000 || scaled(k, scale) > 100000000) {
-        usage(stderr);
+    for (int i = 1; i <= 8; i++)
+        c.want[i] = true; /* -w's default: M1,...,M8 */
+    mvcc_args args = { .n = 1000000, .k = 100000, .pace_us = 1000, .scale = 1.0, .c = &c };
+    cli_opts o;
+    int parsed = cli_parse_ctx(&bench_mvcc_spec, argc, argv, &o, &args);
+    if (parsed >= 0)
+        return parsed;
+    long n = args.n, k = args.k, pace_us = args.pace_us;
+    double scale = args.scale;
+    if (scaled(n, scale) > 100000000 || scaled(k, scale) > 100000000) {
+        fprintf(stderr, "strata bench mvcc: N and K, scaled, must be at most 100000000\n");
+        cli_usage(&bench_mvcc_spec, stderr);
         return CLI_USAGE;
     }
     c.N = scaled(n, scale);

@@ -17,6 +17,8 @@
 /* `strata bench mvcc ...` / `strata bench stall ...` (argv[0] is the workload); CLI exit codes. */
 int bench_mvcc(int argc, char **argv);
 int bench_stall(int argc, char **argv);
+/* Their options (cli_db.h), for --help, bash completion and the man page check. */
+extern const struct cli_command_spec bench_mvcc_spec, bench_stall_spec;
 
 enum { BM_KEY_LEN = 12, BM_VSIZE = 256 };
 

@@ -26,7 +26,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -44,6 +43,7 @@
 
 #include "bench_mvcc.h"
 #include "cli.h"
+#include "cli_db.h"
 #include "cli_util.h"
 
 extern char **environ;
@@ -52,29 +52,6 @@ static int fail(const char *what, int rc)
 {
     fprintf(stderr, "strata bench stall: %s: %s\n", what, cli_strerror(rc));
     return CLI_INTERNAL;
-}
-
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: strata bench stall [--rate PUTS_PER_S] [--compact-at S] [--defrag-at S]\n"
-            "                          [--duration S] [--scale F] [-o DIR] [--peer MVCCBENCH]\n\n"
-            "Paced puts on a store of M1's shape while it compacts (all but the last\n"
-            "100,000 revisions) and then defragments; every put's latency recorded.\n"
-            "  --rate R        puts per second (default 1000)\n"
-            "  --compact-at S  seconds into the load (default 2)\n"
-            "  --defrag-at S   seconds into the load (default 6; after the compaction ends)\n"
-            "  --duration S    length of the load (default 10)\n"
-            "  --scale F       store of M1's shape scaled (default 1: 1,000,000 puts, 100,000 "
-            "keys)\n"
-            "  -o DIR          output directory (default .): stall-strata.txt (one put a line),\n"
-            "                  stall-windows.txt, stall.gp, stall.png, stall.svg\n"
-            "  --peer PATH     etcd's mvccbench: run it with -timeline -m6-putter at the same\n"
-            "                  scale and pace and draw its windows beside ours\n"
-            "  --no-plot       write the text files only\n\n"
-            "example:\n  $ strata bench stall --scale 0.1 --duration 6 --compact-at 1 --defrag-at "
-            "3 "
-            "-o /tmp/stall\n");
 }
 
 static int write_timeline(const char *path, const bm_putter *p)
@@ -178,71 +155,104 @@ static void sleep_until(uint64_t t)
     }
 }
 
+/* `strata bench stall`'s options (the table behind --help, completion and the man page). */
+enum { OPT_RATE = 2000, OPT_CAT, OPT_DAT, OPT_DUR, OPT_SCALE, OPT_PEER, OPT_NOPLOT };
+static const cli_option bench_stall_options[] = {
+    { "rate", OPT_RATE, "R", "puts per second (default 1000)", NULL },
+    { "compact-at", OPT_CAT, "S", "seconds into the load (default 2)", NULL },
+    { "defrag-at", OPT_DAT, "S", "seconds into the load (default 6; after the compaction ends)",
+      NULL },
+    { "duration", OPT_DUR, "S", "length of the load (default 10)", NULL },
+    { "scale", OPT_SCALE, "F",
+      "store of M1's shape scaled (default 1: 1,000,000 puts,\n100,000 keys)", NULL },
+    { "output", 'o', "DIR",
+      "output directory (default .): stall-strata.txt (one put a\n"
+      "line), stall-windows.txt, stall.gp, stall.png, stall.svg",
+      "dir" },
+    { "peer", OPT_PEER, "PATH",
+      "etcd's mvccbench: run it with -timeline -m6-putter at the same\n"
+      "scale and pace and draw its windows beside ours",
+      "file" },
+    { "no-plot", OPT_NOPLOT, NULL, "write the text files only", NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+typedef struct stall_args {
+    double rate, compact_at, defrag_at, duration, scale;
+    const char *dir, *peer;
+    bool plot;
+} stall_args;
+
+static int stall_option(int opt, const char *arg, void *ctx)
+{
+    stall_args *a = ctx;
+    switch (opt) {
+    case OPT_RATE:
+        return cli_parse_double("bench stall", "--rate", arg, &a->rate);
+    case OPT_CAT:
+        return cli_parse_double("bench stall", "--compact-at", arg, &a->compact_at);
+    case OPT_DAT:
+        return cli_parse_double("bench stall", "--defrag-at", arg, &a->defrag_at);
+    case OPT_DUR:
+        return cli_parse_double("bench stall", "--duration", arg, &a->duration);
+    case OPT_SCALE:
+        return cli_parse_double("bench stall", "--scale", arg, &a->scale);
+    case OPT_PEER:
+        a->peer = arg;
+        return 0;
+    case OPT_NOPLOT:
+        a->plot = false;
+        return 0;
+    case 'o':
+        a->dir = arg;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+const cli_command_spec bench_stall_spec = {
+    .name = "bench stall",
+    .min_args = 0,
+    .max_args = 0,
+    .common = CLI_C_NONE,
+    .options = bench_stall_options,
+    .on_option = stall_option,
+    .synopsis = "[--rate PUTS_PER_S] [--compact-at S] [--defrag-at S]\n"
+                "                          [--duration S] [--scale F] [-o DIR] [--peer MVCCBENCH]\n"
+                "                          [--no-plot]",
+    .about = "Paced puts on a store of M1's shape while it compacts (all but the last\n"
+             "100,000 revisions, scaled) and then defragments; every put's latency\n"
+             "recorded. Prints one bench line, STALL (per phase: puts, p50/p99/p99.9/max\n"
+             "ms, puts over 10 ms), then peak_rss_mib; draws stall.png and stall.svg with\n"
+             "gnuplot.",
+    .example = "$ strata bench stall --scale 0.1 --duration 6 --compact-at 1 --defrag-at 3 "
+               "-o /tmp/stall\n"
+               "$ strata bench stall --peer build/peers/mvccbench -o /tmp/stall",
+};
+
 int bench_stall(int argc, char **argv)
 {
-    double rate = 1000, compact_at = 2, defrag_at = 6, duration = 10, scale = 1;
-    const char *dir = ".", *peer = NULL;
-    bool plot = true;
-    enum { OPT_RATE = 1000, OPT_CAT, OPT_DAT, OPT_DUR, OPT_SCALE, OPT_PEER, OPT_NOPLOT };
-    static const struct option longopts[] = {
-        { "rate", required_argument, NULL, OPT_RATE },
-        { "compact-at", required_argument, NULL, OPT_CAT },
-        { "defrag-at", required_argument, NULL, OPT_DAT },
-        { "duration", required_argument, NULL, OPT_DUR },
-        { "scale", required_argument, NULL, OPT_SCALE },
-        { "peer", required_argument, NULL, OPT_PEER },
-        { "no-plot", no_argument, NULL, OPT_NOPLOT },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int opt;
-    bool bad = false;
-    char *end;
-    while ((opt = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
-        double *dst = NULL;
-        switch (opt) {
-        case OPT_RATE:
-            dst = &rate;
-            break;
-        case OPT_CAT:
-            dst = &compact_at;
-            break;
-        case OPT_DAT:
-            dst = &defrag_at;
-            break;
-        case OPT_DUR:
-            dst = &duration;
-            break;
-        case OPT_SCALE:
-            dst = &scale;
-            break;
-        case OPT_PEER:
-            peer = optarg;
-            break;
-        case OPT_NOPLOT:
-            plot = false;
-            break;
-        case 'o':
-            dir = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_OK;
-        default:
-            usage(stderr);
-            return CLI_USAGE;
-        }
-        if (dst != NULL) {
-            *dst = strtod(optarg, &end);
-            bad |= *end != '\0' || optarg[0] == '\0';
-        }
-    }
-    if (bad || optind != argc || !(rate >= 1 && rate <= 1e6) || !(scale > 0 && scale <= 100) ||
-        !(compact_at >= 0) || !(defrag_at >= compact_at) || !(duration > defrag_at) ||
-        duration > 86400) {
+    stall_args args = { .rate = 1000,
+                        .compact_at = 2,
+                        .defrag_at = 6,
+                        .duration = 10,
+                        .scale = 1,
+                        .dir = ".",
+                        .plot = true };
+    cli_opts o;
+    int parsed = cli_parse_ctx(&bench_stall_spec, argc, argv, &o, &args);
+    if (parsed >= 0)
+        return parsed;
+    double rate = args.rate, compact_at = args.compact_at, defrag_at = args.defrag_at,
+           duration = args.duration, scale = args.scale;
+    const char *dir = args.dir, *peer = args.peer;
+    bool plot = args.plot;
+    if (!(rate >= 1 && rate <= 1e6) || !(scale > 0 && scale <= 100) || !(compact_at >= 0) ||
+        !(defrag_at >= compact_at) || !(duration > defrag_at) || duration > 86400) {
         fprintf(stderr, "strata bench stall: want rate in [1, 1e6], 0 <= compact-at <= "
                         "defrag-at < duration, scale in (0, 100]\n");
-        usage(stderr);
+        cli_usage(&bench_stall_spec, stderr);
         return CLI_USAGE;
     }
     long N = (long)(1000000 * scale), K = (long)(100000 * scale), D = (long)(100000 * scale);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -88,6 +89,19 @@ int cli_parse_u64(const char *cmd, const char *what, const char *text, uint64_t 
     unsigned long long v = strtoull(text, &end, 0);
     if (errno != 0 || *text == '\0' || *text == '-' || *end != '\0') {
         fprintf(stderr, "strata %s: %s '%s' is not an unsigned number\n", cmd, what, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_parse_double(const char *cmd, const char *what, const char *text, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno != 0 || end == text || *end != '\0' || !isfinite(v)) {
+        fprintf(stderr, "strata %s: %s '%s' is not a number\n", cmd, what, text);
         return -1;
     }
     *out = v;
@@ -196,6 +210,12 @@ void cli_usage(const cli_command_spec *spec, FILE *out)
     fprintf(out, "usage: strata %s %s\n\n", spec->name, spec->synopsis ? spec->synopsis : "");
     if (spec->about != NULL)
         indent_text(out, spec->about, "");
+    if (spec->subs != NULL) {
+        fprintf(out, "\nsubcommands ('strata %s SUBCOMMAND --help' lists each one's options):\n",
+                spec->name);
+        for (const cli_subcommand *s = spec->subs; s->name != NULL; s++)
+            fprintf(out, "  %-10s %s\n", s->name, s->summary);
+    }
     fprintf(out, "\noptions:\n");
     for (const cli_option *e = spec->options; e != NULL && e->name != NULL; e++)
         usage_option(out, e);
@@ -228,6 +248,26 @@ void cli_usage(const cli_command_spec *spec, FILE *out)
         fprintf(out, "\nexample:\n");
         indent_text(out, spec->example, "  ");
     }
+}
+
+int cli_dispatch(const cli_command_spec *spec, int argc, char **argv)
+{
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+                      strcmp(argv[1], "help") == 0)) {
+        cli_usage(spec, stdout);
+        return CLI_OK;
+    }
+    for (const cli_subcommand *s = spec->subs; argc >= 2 && s != NULL && s->name != NULL; s++)
+        if (strcmp(argv[1], s->name) == 0) {
+            optind = 0; /* the subcommand parses its own options from argv[1] on */
+            return s->run(argc - 1, argv + 1);
+        }
+    if (argc >= 2)
+        fprintf(stderr, "strata %s: unknown subcommand '%s'\n\n", spec->name, argv[1]);
+    else
+        fprintf(stderr, "strata %s: the subcommand is missing\n\n", spec->name);
+    cli_usage(spec, stderr);
+    return CLI_USAGE;
 }
 
 int cli_parse(const cli_command_spec *spec, int argc, char **argv, cli_opts *o)

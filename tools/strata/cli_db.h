@@ -92,6 +92,22 @@ typedef struct cli_option {
     const char *values; /* completion of the argument: "file", "dir", or words; NULL */
 } cli_option;
 
+struct cli_command_spec;
+
+/*
+ * One subcommand of a command that dispatches on its first argument
+ * (strata bench WORKLOAD, strata etcd COMMAND): the name, a line for the
+ * parent's --help, the function (argv[0] is the subcommand's name, getopt's
+ * state reset) and its own spec, from which its --help, bash completion
+ * and the man page check come. A table ends with a NULL name.
+ */
+typedef struct cli_subcommand {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+    const struct cli_command_spec *spec;
+} cli_subcommand;
+
 /* How a command's command line looks, for cli_parse. */
 typedef struct cli_command_spec {
     const char *name;           /* "check", for messages */
@@ -104,14 +120,15 @@ typedef struct cli_command_spec {
     int (*on_option)(int c, const char *arg, void *ctx);
     void *ctx;
     /* ---- the table-driven form (preferred) ---- */
-    unsigned common;           /* CLI_C_* bits; 0 = the old set (keys, values, timeout) */
-    const cli_option *options; /* the command's own options, { NULL } terminated; or NULL */
-    const char *synopsis;      /* after "strata NAME ": "[options] DB BUCKET... KEY" */
-    const char *about;         /* what it does, paragraphs of text */
-    const char *json;          /* the --json document's fields, one per line */
-    const char *example;       /* example command lines ("$ strata ...") */
-    const char *exits;         /* exit codes, when more than the usual words */
-    const char *complete_args; /* completion of positional arguments: "file" or NULL */
+    unsigned common;            /* CLI_C_* bits; 0 = the old set (keys, values, timeout) */
+    const cli_option *options;  /* the command's own options, { NULL } terminated; or NULL */
+    const char *synopsis;       /* after "strata NAME ": "[options] DB BUCKET... KEY" */
+    const char *about;          /* what it does, paragraphs of text */
+    const char *json;           /* the --json document's fields, one per line */
+    const char *example;        /* example command lines ("$ strata ...") */
+    const char *exits;          /* exit codes, when more than the usual words */
+    const char *complete_args;  /* completion of positional arguments: "file" or NULL */
+    const cli_subcommand *subs; /* subcommands (cli_dispatch); NULL for a plain command */
 } cli_command_spec;
 
 /*
@@ -127,6 +144,14 @@ int cli_parse(const cli_command_spec *spec, int argc, char **argv, cli_opts *o);
 
 /* The --help text of a table-driven spec (generated), or its usage function's. */
 void cli_usage(const cli_command_spec *spec, FILE *out);
+
+/*
+ * Run the subcommand spec->subs names in argv[1] (argv[0] is the command's
+ * name) and return its exit code. "--help", "-h" or "help" print the
+ * command's usage (with the subcommands' list) and return 0; a missing or
+ * unknown subcommand is a usage error (2).
+ */
+int cli_dispatch(const cli_command_spec *spec, int argc, char **argv);
 
 /* The common options a spec takes (resolving 0 to the old set), as CLI_C_* bits. */
 unsigned cli_spec_common(const cli_command_spec *spec);
@@ -155,6 +180,9 @@ int cli_parse_duration(const char *text, uint64_t *ms);
 
 /* An unsigned decimal (or 0x hex) number; 0, or -1 with a message naming `what`. */
 int cli_parse_u64(const char *cmd, const char *what, const char *text, uint64_t *out);
+
+/* A finite decimal number (strtod's syntax); 0, or -1 with a message naming `what`. */
+int cli_parse_double(const char *cmd, const char *what, const char *text, double *out);
 
 /* A page size for a new file: a power of two in 512..65536; 0 or -1 (printed). */
 int cli_parse_page_size(const char *cmd, const char *text, uint32_t *out);

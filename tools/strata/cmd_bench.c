@@ -30,7 +30,6 @@
  *   put_p99_us=.. put_p99_compacting_us=.. compacting_puts=.. compact_s=..
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -305,66 +304,45 @@ fail:
 #undef KEY
 }
 
-typedef struct bench_workload {
-    const char *name;
-    const char *summary;
-    int (*run)(int argc, char **argv);
-} bench_workload;
-
-static const bench_workload workloads[] = {
-    { "index", "the in-memory key index (etcd's treeIndex, peers/etcd/indexmem)", bench_index },
-    { "bolt", "the B+tree file: docs/bench.md B1..B7 (peers: bbolt, LMDB)", bench_bolt },
-    { "lease", "the lessor over a store: grant/renew/revoke rates, big revoke, mass expiry",
-      bench_lease },
-    { "mvcc", "the mvcc store: docs/bench.md M1..M8 (peer: etcd's mvcc, peers/etcd/mvccbench)",
-      bench_mvcc },
-    { "stall", "puts under load while the store compacts and defragments, drawn with gnuplot",
-      bench_stall },
+/* The workloads: `strata bench WORKLOAD [options]`, each with its own option table. */
+static const cli_subcommand workloads[] = {
+    { "index", "the in-memory key index (etcd's treeIndex, peers/etcd/indexmem)", bench_index,
+      &bench_index_spec },
+    { "bolt", "the B+tree file: docs/bench.md B1..B7 (peers: bbolt, LMDB)", bench_bolt,
+      &bench_bolt_spec },
+    { "lease",
+      "the lessor over a store: grant/renew/revoke rates, big revoke,\n"
+      "             mass expiry",
+      bench_lease, &bench_lease_spec },
+    { "mvcc", "the mvcc store: docs/bench.md M1..M8 (peer: etcd's mvcc)", bench_mvcc,
+      &bench_mvcc_spec },
+    { "stall",
+      "puts under load while the store compacts and defragments, drawn\n"
+      "             with gnuplot",
+      bench_stall, &bench_stall_spec },
+    { NULL, NULL, NULL, NULL },
 };
-#define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
 
 /*
- * The command's spec: its workloads (completion of the first argument) and
- * the options of `bench index`; each other workload documents and parses
- * its own (strata bench WORKLOAD --help).
+ * The command's spec: its workloads are subcommands (cli_dispatch), each
+ * with its own options, --help and example; completion offers a
+ * workload's options after its name.
  */
 const cli_command_spec cmd_bench_spec = {
     .name = "bench",
     .min_args = 1,
     .max_args = -1,
     .common = CLI_C_NONE,
-    .options = bench_index_options,
     .synopsis = "WORKLOAD [options]",
-    .about = "Benchmarks of the library's layers. WORKLOAD is one of\n"
-             "  index    the in-memory key index (etcd's treeIndex, peers/etcd/indexmem)\n"
-             "  bolt     the B+tree file: docs/bench.md B1..B7 (peers: bbolt, LMDB)\n"
-             "  lease    the lessor over a store: grant/renew/revoke rates, big revoke,\n"
-             "           mass expiry\n"
-             "  mvcc     the mvcc store: docs/bench.md M1..M8 (peer: etcd's mvcc)\n"
-             "  stall    puts under load while the store compacts and defragments\n"
-             "'strata bench WORKLOAD --help' lists each workload's options; those of\n"
-             "index are below.",
+    .about = "Benchmarks of the library's layers, one WORKLOAD at a time. Figures are\n"
+             "bench lines (docs/bench.md): NAME OPS_PER_S WALL_S FILE_MIB key=value...",
     .example = "$ strata bench bolt -n 100000 --dir /tmp/bench\n"
-               "$ strata bench index -k 100000",
-    .complete_args = "index bolt lease mvcc stall",
+               "$ strata bench index -k 100000\n"
+               "$ strata bench mvcc --help",
+    .subs = workloads,
 };
 
 int cmd_bench(int argc, char **argv)
 {
-    if (argc < 2) {
-        cli_usage(&cmd_bench_spec, stderr);
-        return CLI_USAGE;
-    }
-    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-        cli_usage(&cmd_bench_spec, stdout);
-        return CLI_OK;
-    }
-    for (size_t i = 0; i < N_WORKLOADS; i++)
-        if (strcmp(argv[1], workloads[i].name) == 0) {
-            optind = 0; /* the workload parses its own options */
-            return workloads[i].run(argc - 1, argv + 1);
-        }
-    fprintf(stderr, "strata bench: unknown workload '%s'\n\n", argv[1]);
-    cli_usage(&cmd_bench_spec, stderr);
-    return CLI_USAGE;
+    return cli_dispatch(&cmd_bench_spec, argc, argv);
 }

@@ -3,8 +3,8 @@
  * generated from the command table and each command's option table (the
  * same tables the parser and --help use, so they cannot drift apart);
  * meson installs its output as share/bash-completion/completions/strata.
- * `strata completion list` prints "COMMAND --option" lines, which the tests
- * compare with the man page.
+ * `strata completion list` prints "COMMAND --option" lines ("COMMAND SUB
+ * --option" for a subcommand's), which the tests compare with the man page.
  */
 #include <string.h>
 
@@ -54,30 +54,78 @@ static void list_word(void *arg, const cli_option *opt)
         fprintf(out, " -%c", opt->code);
 }
 
+/* Where the arms of the script go, and how deep they are indented. */
+typedef struct script_out {
+    FILE *out;
+    const char *pad;
+} script_out;
+
 static void case_arm(void *arg, const cli_option *opt)
 {
-    FILE *out = arg;
+    const script_out *so = arg;
+    FILE *out = so->out;
     if (opt->arg == NULL)
         return;
-    fprintf(out, "        --%s", opt->name);
+    fprintf(out, "%s    --%s", so->pad, opt->name);
     if (opt->code > ' ' && opt->code < 127)
         fprintf(out, "|-%c", opt->code);
-    fprintf(out, ")\n");
+    fprintf(out, ")\n%s        ", so->pad);
     if (opt->values == NULL)
-        fprintf(out, "            return ;;\n"); /* a number or a duration: nothing to offer */
+        fprintf(out, "return ;;\n"); /* a number or a duration: nothing to offer */
     else if (strcmp(opt->values, "file") == 0)
-        fprintf(out, "            COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n");
+        fprintf(out, "COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n");
     else if (strcmp(opt->values, "dir") == 0)
-        fprintf(out, "            COMPREPLY=($(compgen -d -- \"$cur\")); return ;;\n");
+        fprintf(out, "COMPREPLY=($(compgen -d -- \"$cur\")); return ;;\n");
     else
-        fprintf(out, "            COMPREPLY=($(compgen -W \"%s\" -- \"$cur\")); return ;;\n",
-                opt->values);
+        fprintf(out, "COMPREPLY=($(compgen -W \"%s\" -- \"$cur\")); return ;;\n", opt->values);
 }
 
 static void list_line(void *arg, const cli_option *opt)
 {
     const char *cmd = arg;
     printf("%s --%s\n", cmd, opt->name);
+}
+
+/*
+ * The body of one command's (or subcommand's) arm: complete the argument
+ * of the option before the cursor, else collect the options in $opts and
+ * offer the positional words. pad indents it.
+ */
+static void spec_arm(const cli_command_spec *spec, const char *pad)
+{
+    script_out so = { stdout, pad };
+    printf("%s    case $prev in\n", pad);
+    each_option(spec, case_arm, &so);
+    printf("%s    esac\n%s    opts=\"--help", pad, pad);
+    each_option(spec, list_word, stdout);
+    printf("\"\n");
+    if (spec->complete_args != NULL && strcmp(spec->complete_args, "file") != 0)
+        printf("%s    if [[ $cur != -* ]]; then\n"
+               "%s        COMPREPLY=($(compgen -W \"%s\" -- \"$cur\")); return\n"
+               "%s    fi\n",
+               pad, pad, spec->complete_args, pad);
+}
+
+/*
+ * A command with subcommands: the first argument is one of them (or
+ * --help); after it, the subcommand's own options.
+ */
+static void subs_arm(const cli_command_spec *spec, const char *pad)
+{
+    printf("%s    if [ \"$COMP_CWORD\" -eq 2 ]; then\n"
+           "%s        COMPREPLY=($(compgen -W \"--help",
+           pad, pad);
+    for (const cli_subcommand *s = spec->subs; s->name != NULL; s++)
+        printf(" %s", s->name);
+    printf("\" -- \"$cur\")); return\n%s    fi\n%s    case ${COMP_WORDS[2]} in\n", pad, pad);
+    char inner[32];
+    snprintf(inner, sizeof inner, "%s        ", pad);
+    for (const cli_subcommand *s = spec->subs; s->name != NULL; s++) {
+        printf("%s    %s)\n", pad, s->name);
+        spec_arm(s->spec, inner);
+        printf("%s        ;;\n", pad);
+    }
+    printf("%s    esac\n", pad);
 }
 
 static void bash_script(void)
@@ -101,16 +149,11 @@ static void bash_script(void)
         const cli_command_spec *spec = cmds[i].spec;
         if (spec == NULL)
             continue;
-        printf("    %s)\n        case $prev in\n", cmds[i].name);
-        each_option(spec, case_arm, stdout);
-        printf("        esac\n        opts=\"--help");
-        each_option(spec, list_word, stdout);
-        printf("\"\n");
-        if (spec->complete_args != NULL && strcmp(spec->complete_args, "file") != 0)
-            printf("        if [[ $cur != -* ]]; then\n"
-                   "            COMPREPLY=($(compgen -W \"%s\" -- \"$cur\")); return\n"
-                   "        fi\n",
-                   spec->complete_args);
+        printf("    %s)\n", cmds[i].name);
+        if (spec->subs != NULL)
+            subs_arm(spec, "    ");
+        else
+            spec_arm(spec, "    ");
         printf("        ;;\n");
     }
     printf("    esac\n"
@@ -121,6 +164,20 @@ static void bash_script(void)
            "    COMPREPLY=($(compgen -f -- \"$cur\"))\n"
            "}\n"
            "complete -o filenames -F _strata strata\n");
+}
+
+/* "COMMAND" and "COMMAND --option" lines; a subcommand's are "COMMAND SUB --option". */
+static void list_spec(const char *name, const cli_command_spec *spec)
+{
+    printf("%s\n", name);
+    if (spec == NULL)
+        return;
+    each_option(spec, list_line, (void *)name);
+    for (const cli_subcommand *s = spec->subs; s != NULL && s->name != NULL; s++) {
+        char sub[128];
+        snprintf(sub, sizeof sub, "%s %s", name, s->name);
+        list_spec(sub, s->spec);
+    }
 }
 
 int cmd_completion(int argc, char **argv)
@@ -135,11 +192,8 @@ int cmd_completion(int argc, char **argv)
     } else if (strcmp(what, "list") == 0) {
         size_t n;
         const cli_command *cmds = cli_commands(&n);
-        for (size_t i = 0; i < n; i++) {
-            printf("%s\n", cmds[i].name);
-            if (cmds[i].spec != NULL)
-                each_option(cmds[i].spec, list_line, (void *)cmds[i].name);
-        }
+        for (size_t i = 0; i < n; i++)
+            list_spec(cmds[i].name, cmds[i].spec);
     } else {
         fprintf(stderr, "strata completion: '%s' is not bash or list\n", what);
         cli_usage(&cmd_completion_spec, stderr);

@@ -18,7 +18,8 @@
 #include "cli_db.h"
 
 static const cli_command commands[] = {
-    { "bench", "micro-benchmarks (strata bench index)", cmd_bench, &cmd_bench_spec },
+    { "bench", "benchmarks of the layers: index, bolt, lease, mvcc, stall", cmd_bench,
+      &cmd_bench_spec },
     { "buckets", "list the buckets at the top of a db (or inside a bucket)", cmd_buckets,
       &cmd_buckets_spec },
     { "check", "verify a db file; one line per problem", cmd_check, &cmd_check_spec },
