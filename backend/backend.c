@@ -828,6 +828,7 @@ int backend_close(backend *be)
     if (be == NULL)
         return 0;
     int rc = 0;
+    backend__defrag_reap(be); /* defrag.c rule 6 */
     if (!be->stopped) {
         stop_thread(be);
         backend__batch_lock(be);

@@ -85,6 +85,8 @@ struct backend {
     backend__defrag_log *dlog;  /* batch_mu: non-NULL while a defrag records changes */
     bool defragging;            /* batch_mu */
     bool dir_unsynced;          /* batch_mu: a defrag renamed; sync the directory before a commit */
+    pthread_t reaper;           /* batch_mu: drops the db a defrag replaced (defrag.c rule 6) */
+    bool reaper_running;        /* batch_mu: reaper is to be joined */
     backend_commit_hook *hooks; /* batch_mu: run in list order before every commit */
     bool in_hooks;              /* batch_mu: the hooks are running (no add/remove then) */
 
@@ -247,5 +249,11 @@ int backend__view_range(backend_batch_tx *tx, bolt_val bucket, bolt_val key, con
  * record (-ENOMEM) marks the log so the defrag gives up cleanly.
  */
 void backend__defrag_note(backend__defrag_log *log, bolt_val bucket, const bolt_val *key);
+
+/*
+ * Join the thread a defrag left dropping the db it replaced, if any
+ * (defrag.c rule 6): backend_close calls it first. batch_mu not held.
+ */
+void backend__defrag_reap(backend *be);
 
 #endif
