@@ -561,8 +561,12 @@ const char *bolt__tx_state_str(const bolt_tx *tx);
 /*
  * Write a complete database of everything src sees into the empty file fd,
  * bottom-up with full pages (bolt_compact without a transaction limit).
- * 0 with the buckets and keys written; -errno; BOLT_ECORRUPT; -ENOMEM.
+ * progress (may be NULL) gets the keys copied so far every 65,536 keys and
+ * once at the end. 0 with the buckets and keys written; -errno;
+ * BOLT_ECORRUPT; -ENOMEM.
  */
-int bolt__bulk_write(bolt_tx *src, int fd, uint32_t page_size, uint64_t *buckets, uint64_t *keys);
+int bolt__bulk_write(bolt_tx *src, int fd, uint32_t page_size,
+                     void (*progress)(void *arg, uint64_t keys), void *progress_arg,
+                     uint64_t *buckets, uint64_t *keys);
 
 #endif
