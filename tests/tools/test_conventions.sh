@@ -253,6 +253,33 @@ expect_rc 0 "gen/load/salvage through pipes give the same data" sh -c \
     "'$S' dump '$T/gpipe.db' > '$T/p1'; '$S' dump '$T/spipe.db' > '$T/p2'; cmp '$T/p1' '$T/p2'"
 expect_rc 0 "restore -o -" sh -c "'$S' restore '$T/snap.db' -o - > '$T/rpipe.db'"
 expect_rc 0 "the restore to stdout checks" "$S" check "$T/rpipe.db"
+# Every command that reads a db takes '-' for standard input, and answers as
+# it does for the file itself (messages name '-').
+leaf=$("$S" pages "$g" | awk 'NR > 2 && $2 == "leaf" { print $1; exit }')
+key1=$("$S" keys "$g" config | head -1)
+for args in "info" "pages" "page @ $leaf" "page-item @ $leaf 0" "buckets" "keys @ config" \
+    "get @ config $key1" "stats" "dump" "check" "hash"; do
+    read -r -a words <<<"$args"
+    [[ " ${words[*]} " == *" @ "* ]] || words+=(@)
+    "$S" "${words[@]/#@/$g}" >"$T/want" 2>/dev/null
+    want_rc=$?
+    expect_rc "$want_rc" "${words[0]} - < DB" sh -c "$(printf '%q ' "$S" "${words[@]/#@/-}") < '$g'"
+    checks=$((checks + 1))
+    sed "s|$g|-|g" "$T/want" | cmp -s - "$T/out" || fail "${words[0]} - answers as ${words[0]} DB"
+done
+rm -f "$T/sin.db" "$T/gin.db"
+expect_rc 0 "salvage - (a db on standard input)" sh -c "'$S' salvage -o '$T/sin.db' - < '$g'"
+expect_out "salvaged" "salvage from standard input reports"
+expect_rc 0 "salvage from standard input copies every key" sh -c \
+    "'$S' dump '$g' > '$T/p1'; '$S' dump '$T/sin.db' > '$T/p2'; cmp '$T/p1' '$T/p2'"
+expect_rc 0 "salvage --json - names the source '-'" sh -c "'$S' salvage --json -o '$T/sin2.db' - < '$g'"
+expect_eq "$(jget 'd["source"]')" "-" "salvage --json source"
+expect_rc 0 "surgery meta validate -" sh -c "'$S' surgery meta validate - < '$g'"
+expect_out "current" "surgery from standard input reports the metas"
+expect_rc 0 "surgery freelist rebuild -o DST -" sh -c "'$S' surgery freelist rebuild -o '$T/gin.db' - < '$g'"
+expect_rc 0 "the surgery from standard input checks" "$S" check "$T/gin.db"
+expect_rc 0 "compact - (a db on standard input)" sh -c "'$S' compact -o '$T/cin.db' - < '$g'"
+expect_rc 0 "the compaction of standard input checks" "$S" check "$T/cin.db"
 
 # --- 5. --timeout 0 waits forever (here: until the holder lets go) -----------
 hold_lock "$g"
