@@ -426,6 +426,27 @@ expect_rc 2 "bench mvcc with an extra argument" "$S" bench mvcc extra --dir "$T/
 expect_rc 2 "bench mvcc with a bad --pace-us" "$S" bench mvcc --pace-us 0 --dir "$T/nobench"
 expect_rc 2 "bench stall with a bad --scale" "$S" bench stall --scale 1x -o "$T/nobench"
 [ ! -e "$T/nobench" ] || fail "a refused bench wrote its directory"
+# bench --json: the bench lines as one document (tiny runs), each line's
+# figures where the text output has them.
+expect_rc 0 "bench index --json" "$S" bench index -k 1000 -p 200 --json
+expect_eq "$(jget 'd["workload"], d["ok"], d["results"][0]["name"], d["results"][0]["extra"]["K"]')" \
+    "('index', True, 'strata-idx', 1000)" "bench index --json"
+mkdir -p "$T/bench"
+expect_rc 0 "bench bolt --json" "$S" bench bolt -n 200 -w B1,B4 --dir "$T/bench" --json
+expect_eq "$(jget '[r["name"] for r in d["results"]], d["results"][1]["extra"]["found"], d["peak_rss_mib"] > 0')" \
+    "(['B1', 'B4'], 200, True)" "bench bolt --json"
+"$S" bench bolt -n 200 -w B1,B4 --dir "$T/bench" >"$T/bench.txt" 2>/dev/null
+checks=$((checks + 1))
+[ "$(awk '$1 == "B4" { print ($2 > 0), $5 }' "$T/bench.txt")" = "1 ops=200" ] ||
+    fail "bench bolt's text line differs from its --json"
+expect_rc 0 "bench lease --json" "$S" bench lease -n 300 -k 300 -w rates --dir "$T/bench" --json
+expect_eq "$(jget '[r["name"] for r in d["results"]], d["results"][0]["extra"]["ops"], d["ok"]')" \
+    "(['L-grant', 'L-put', 'L-renew', 'L-revoke'], 300, True)" "bench lease --json"
+expect_rc 4 "bench lease --json where it cannot write" "$S" bench lease -n 300 -w rates --dir "$T/none/x" --json
+expect_eq "$(jget 'd["ok"], d["results"]')" "(False, [])" "a failed bench's --json says so"
+expect_rc 2 "bench with a refused value prints no document" "$S" bench bolt -n 20 --json --dir "$T/bench"
+checks=$((checks + 1))
+[ ! -s "$T/out" ] || fail "a refused bench --json printed on stdout"
 # The man page documents every command, and each option in that command's section.
 MAN=$HERE/../../docs/strata.1.scd
 "$S" completion list >"$T/list"
