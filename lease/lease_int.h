@@ -178,6 +178,30 @@ struct lease_lessor {
 };
 
 /* Current time of the lessor's clock. */
+/*
+ * A revoke's keys, sorted and packed (key_sort.c); reused from one revoke
+ * to the next. Fill: lease__keybuf_reserve(n keys, total bytes), copy the
+ * keys into raw with keys[i] pointing there and n set, then
+ * lease__keybuf_sort: keys[0, n) then point into bytes, in the store's key
+ * order (memcmp, then length), packed in that order. The keys must be
+ * distinct (a lease's are).
+ */
+struct lease__sortent;
+typedef struct lease__keybuf {
+    bolt_val *keys;
+    size_t n, cap;
+    uint8_t *raw; /* the keys as gathered */
+    size_t raw_cap;
+    uint8_t *bytes; /* the keys packed in order */
+    size_t bytes_cap;
+    struct lease__sortent *ent; /* the sort's scratch */
+    size_t ent_cap;
+} lease__keybuf;
+
+int lease__keybuf_reserve(lease__keybuf *kb, size_t n, size_t total); /* 0 or -ENOMEM */
+int lease__keybuf_sort(lease__keybuf *kb); /* 0 or -ENOMEM (not reserved) */
+void lease__keybuf_release(lease__keybuf *kb);
+
 uint64_t lease__now(lease_lessor *l);
 
 /* etcd's Lease.expired (Remaining() <= 0); never with no_clock. */
