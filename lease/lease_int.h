@@ -47,6 +47,7 @@ typedef struct lease__lease lease__lease;
 
 struct lease__item {
     lease__item *hnext;       /* item table chain */
+    lease__item **hpprev;     /* what points at this item in its chain (slot or hnext) */
     lease__item *prev, *next; /* the lease's list */
     lease__lease *lease;
     uint64_t hash;
@@ -137,8 +138,10 @@ void lease__ltable_remove(lease__ltable *t, lease__lease *l);
 uint64_t lease__key_hash(const void *key, size_t len);
 void lease__itable_release(lease__itable *t);
 lease__item *lease__itable_find(const lease__itable *t, const void *key, size_t len, uint64_t hash);
-int lease__itable_insert(lease__itable *t, lease__item *it); /* 0 or -ENOMEM */
-void lease__itable_remove(lease__itable *t, lease__item *it);
+int lease__itable_insert(lease__itable *t, lease__item *it);  /* 0 or -ENOMEM */
+void lease__itable_remove(lease__itable *t, lease__item *it); /* O(1): it->hpprev */
+/* it is in its chain and its hpprev points at what points at it (for the check). */
+bool lease__itable_linked(const lease__itable *t, const lease__item *it);
 
 /* ---- the lessor ---------------------------------------------------------- */
 

@@ -524,7 +524,9 @@ static void remove_lease(lease_lessor *l, lease__lease *ls)
     lease__ltable_remove(&l->leases, ls);
     ls->dirty = false; /* rule 3: its ID in dirty_ids now finds nothing */
     free_lease(ls);
-    pthread_cond_broadcast(&l->revoke_cv);
+    /* Only renews of expired leases wait for a removal (counted under mu). */
+    if (l->renew_waiters > 0)
+        pthread_cond_broadcast(&l->revoke_cv);
 }
 
 static int cmp_vals(const void *a, const void *b)
@@ -1173,6 +1175,10 @@ int lease__lessor_check(lease_lessor *l, char *why, size_t why_size)
                     rc = check_fail(why, why_size, "lease %" PRId64 ": broken key list", ls->id);
                 else if (lease__itable_find(&l->items, it->key, it->len, it->hash) != it)
                     rc = check_fail(why, why_size, "lease %" PRId64 ": key not in the item table",
+                                    ls->id);
+                else if (!lease__itable_linked(&l->items, it))
+                    rc = check_fail(why, why_size,
+                                    "lease %" PRId64 ": a key's back pointer in the item table",
                                     ls->id);
             }
             if (rc == 0 && k != ls->nitems)
