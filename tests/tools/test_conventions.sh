@@ -439,6 +439,14 @@ got=$(complete_words bench stall --ba)
 expect_eq "$got" "" "bench stall does not offer lease's options"
 got=$(complete_words bench bolt --fsync)
 expect_eq "$got" "--fsync-secs" "completion of a bench bolt option"
+got=$(complete_words etcd h)
+expect_eq "$got" "history hashkv" "completion of an etcd command"
+got=$(complete_words etcd get --pre)
+expect_eq "$got" "--prefix" "completion of an etcd get option"
+got=$(complete_words etcd status --pre)
+expect_eq "$got" "" "etcd status does not offer get's options"
+got=$(complete_words etcd get -w j)
+expect_eq "$got" "json" "completion of etcd's -w"
 expect_rc 2 "bench without a workload" "$S" bench
 expect_rc 2 "an unknown bench workload" "$S" bench nope
 expect_err "unknown subcommand 'nope'" "bench names the unknown workload"
