@@ -227,6 +227,34 @@ expect_rc 3 "hash without --live times out" "$S" hash --timeout 100ms "$T/etcd.d
 expect_err "strata hash --live" "hash's lock message names --live"
 release_lock
 expect_eq "$("$S" hash -q "$T/etcd.db")" "$want_hash" "hash --live = hash under the lock"
+# The same against a real writer: `strata script --db` holds the lock and
+# commits puts every few milliseconds (a paced feed on its stdin) while each
+# read command runs with --live. Each answers from one consistent state: exit
+# 0; etcd status's stored revisions are its current revision - 1 (puts only,
+# nothing compacted); check finds nothing; the snapshot is a good db.
+w=$T/writer.db
+echo "put k0 v0" | "$S" script --db "$w" >/dev/null || fail "script --db makes the writer's db"
+(for i in $(seq 1 150); do
+    for j in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do echo "put k$(((i * 20 + j) % 150)) v$i-$j"; done
+    sleep 0.02 # paces the feed: commits land all through the reads below
+done) | "$S" script --db "$w" --batch-interval 5ms >/dev/null 2>"$T/writer.err" &
+writer=$!
+for c in "info" "pages" "buckets" "keys @ key" "get @ key 0x00000000000000025f0000000000000000" "stats" "dump" "check" \
+    "hash" "etcd status" "etcd get --prefix @ k"; do
+    read -r -a words <<<"$c"
+    [[ " ${words[*]} " == *" @ "* ]] || words+=(@)
+    expect_rc 0 "$c --live while a writer commits" "$S" "${words[@]/#@/$w}" --live ||
+        head -3 "$T/err"
+done
+expect_rc 0 "etcd status --live --json while a writer commits" "$S" etcd status --live --json "$w"
+expect_eq "$(jget 'd["revisions"] == d["header"]["revision"] - 1')" true \
+    "etcd status --live: one state (stored revisions = revision - 1)"
+expect_rc 0 "check --live while a writer commits" "$S" check --live "$w"
+expect_out "^OK$" "check --live finds nothing"
+expect_rc 0 "snapshot --live while a writer commits" "$S" snapshot --live "$w" -o "$T/writer.snap"
+expect_rc 0 "the snapshot made while a writer committed checks" "$S" check "$T/writer.snap"
+wait "$writer"
+expect_eq "$?" 0 "the writer (strata script --db) ended well"
 
 # --- 4. "-" paths --------------------------------------------------------------
 expect_rc 0 "snapshot -o -" sh -c "'$S' snapshot '$g' -o - > '$T/piped.snap'"

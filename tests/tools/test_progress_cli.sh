@@ -48,7 +48,7 @@ expect_tty() {
 # progress_free DESC FILE: no progress line in FILE (no redraw, no figures).
 progress_free() {
     checks=$((checks + 1))
-    if grep -Eq -- $'\033\\[K|pages checked|keys hashed|keys copied|bytes read|bytes written|bytes copied' "$2"; then
+    if grep -Eq -- $'\033\\[K|pages checked|keys hashed|keys copied|bytes read|bytes written|bytes copied|lines written' "$2"; then
         fail "$1: progress where there must be none"
         cat -v "$2" | head -c 400
         echo
@@ -57,6 +57,7 @@ progress_free() {
 
 db=$T/flat.db
 expect_rc 0 "gen --flat" "$S" gen --flat --keys 3000 --seed 9 "$db"
+expect_rc 0 "gen (nested and inline buckets)" "$S" gen --keys 3000 --seed 5 "$T/nested.db"
 "$S" snapshot "$db" -o "$T/flat.snap" >/dev/null 2>&1 || fail "snapshot for the restore"
 pages_done='pages checked ([0-9]+) of ([0-9]+) \((100)%\)'
 
@@ -74,7 +75,12 @@ checks=$((checks + 1))
 grep -Eq "restore: $pages_done" "$T/tty" || fail "restore shows no progress of its verification"
 expect_tty 0 "snapshot on a terminal (its verification)" "snapshot: $pages_done" \
     "$S" snapshot "$db" -o "$T/s1.snap"
-expect_tty 0 "dump on a terminal" "dump: [0-9]+ bytes written" "$S" dump "$db"
+for src in "$db" "$T/nested.db"; do
+    expect_tty 0 "dump on a terminal" "dump: lines written ([0-9]+) of \\1 \\(100%\\)" "$S" dump "$src"
+    lines=$("$S" dump "$src" | wc -l)
+    checks=$((checks + 1))
+    grep -Eq "dump: lines written $lines of $lines " "$T/tty" || fail "dump's total is not its $lines lines"
+done
 # snapshot: the image's bytes copied of its size, then the verification's pages.
 image=$("$S" snapshot --json "$db" -o "$T/s0.snap" | python3 -c 'import json, sys; print(json.load(sys.stdin)["image_bytes"])')
 expect_tty 0 "snapshot on a terminal (the copy)" "snapshot: bytes copied $image of $image \(100%\)" \
@@ -102,7 +108,6 @@ wait "$holder"
 # compact: keys copied of the keys the file holds (the summary's count), in
 # both ways of writing the copy, on the flat file and on one with nested and
 # inline buckets (whose elements in their parents are not keys).
-expect_rc 0 "gen (nested buckets)" "$S" gen --keys 3000 --seed 5 "$T/nested.db"
 for src in "$db" "$T/nested.db"; do
     for mode in bulk tx; do
         opts=()

@@ -82,23 +82,15 @@ static void compact_progress(void *arg, uint64_t keys)
     cli_ticker_set(p->t, "keys copied", keys, p->total);
 }
 
-/*
- * The key/value pairs the copy will write (what bolt_compact counts in
- * res.keys): bbolt's stats count every leaf element, a nested bucket's
- * element in its parent too, so the pairs are the keys less the buckets
- * below the root. A page-level walk, far cheaper than the copy's (no
- * cursor, nothing written); 0 when the file cannot be counted (the copy
- * then reports why).
- */
+/* The key/value pairs the copy will write (bolt_compact's res.keys); 0 when not counted. */
 static uint64_t count_pairs(bolt_db *db)
 {
     bolt_tx *tx;
     if (bolt_tx_begin(db, false, &tx) != 0)
         return 0;
-    bolt_stats st;
-    uint64_t pairs = 0;
-    if (bolt_bucket_stats(bolt_tx_root(tx), &st) == 0 && st.keys >= st.buckets - 1)
-        pairs = st.keys - (st.buckets - 1);
+    uint64_t pairs, buckets;
+    if (cli_count_keys(tx, &pairs, &buckets) != 0)
+        pairs = 0; /* the copy reports the damage */
     bolt_tx_rollback(tx);
     return pairs;
 }
