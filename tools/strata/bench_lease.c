@@ -694,11 +694,8 @@ int bench_lease(int argc, char **argv)
                         .rate = 0,
                         .put_rate = 10000,
                         .which = "rates,big,expiry" };
-    cli_opts o;
-    int parsed = cli_parse_ctx(&bench_lease_spec, argc, argv, &o, &args);
+    int parsed = bench_parse(&bench_lease_spec, argc, argv, &args);
     if (parsed >= 0)
-        return parsed;
-    if ((parsed = bench_json_begin(&o)) != CLI_OK)
         return parsed;
     long n = args.n, k = args.k, m = args.m;
     uint64_t ttl = args.ttl;
