@@ -88,7 +88,7 @@ void bolt_db_stats_get(bolt_db *db, bolt_db_stats *out)
     out->free_alloc = (db->fl_free + db->fl_pending) * db->page_size;
     out->freelist_inuse = db->fl_inuse;
     out->tx_n = db->read_tx_n;
-    out->open_tx_n = db->nreaders;
+    out->open_tx_n = db->nreaders - db->nidle; /* parked readers are not open (tx.c rule 8) */
     out->tx = db->stats;
     pthread_mutex_unlock(&db->mu);
 }
@@ -694,6 +694,7 @@ int bolt_close(bolt_db *db)
     if (db == NULL)
         return 0;
     pthread_mutex_lock(&db->mu);
+    bolt__tx_drop_idle(db); /* tx.c rule 8 */
     size_t ntx = db->ntx;
     pthread_mutex_unlock(&db->mu);
     if (ntx != 0)
