@@ -522,6 +522,9 @@ static int db_new(const char *path, const bolt_options *opt, bolt_db **out)
 
 static void db_free(bolt_db *db)
 {
+    pthread_mutex_lock(&db->mu);
+    bolt__tx_drop_idle(db); /* tx.c rule 8: an open that failed after a read tx parked */
+    pthread_mutex_unlock(&db->mu);
     if (db->map != NULL)
         bolt__map_release(db, db->map);
     if (db->fd >= 0) {

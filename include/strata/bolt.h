@@ -426,6 +426,19 @@ STRATA_API int bolt_bucket_delete_bucket(bolt_bucket *parent, bolt_val name);
 STRATA_API int bolt_bucket_get(bolt_bucket *b, bolt_val key, bolt_val *value);
 
 /*
+ * n point gets at once: values[i] = the value of keys[i] (borrowed, as
+ * bolt_bucket_get's), or { NULL, 0 } when it is missing or names a nested
+ * bucket. The same results as n calls of bolt_bucket_get, in any key
+ * order; in a read transaction the descents are interleaved so that their
+ * cache misses overlap (bolt/get_many.c), which pays when the keys lie on
+ * pages far apart in a large file. Returns 0 (values all written);
+ * STRATA_EMISUSE (keys or values NULL with n > 0); BOLT_EBUCKETNOTFOUND
+ * (deleted handle); BOLT_ECORRUPT (values then partly written).
+ */
+STRATA_API int bolt_bucket_get_many(bolt_bucket *b, const bolt_val *keys, size_t n,
+                                    bolt_val *values);
+
+/*
  * Set key to value; both are copied. Returns 0; BOLT_EKEYREQUIRED (empty
  * key); BOLT_EKEYTOOLARGE (> 32768); BOLT_EVALUETOOLARGE (> 2^31 - 2, or
  * key + value too large for bbolt to read back); BOLT_EINCOMPATIBLEVALUE
