@@ -22,9 +22,12 @@
  *        flight), a read transaction `vtx` is begun on the committed state
  *        and `rbuf_new` starts empty.
  *      WRITE (no lock, the committing thread): bolt_tx_commit of the
- *        transaction in flight; its status is posted under cm_mu.
+ *        transaction in flight, then bolt_tx_begin of the next write
+ *        transaction (bolt's begin releases the pages earlier commits
+ *        freed: up to milliseconds after a commit that deleted much, so
+ *        not under the lock); the status is posted under cm_mu.
  *      FINISH (batch_mu, by whichever thread holds it first once WRITE
- *        posted, rule 10): begin the next write transaction, publish
+ *        posted, rule 10): install the next write transaction, publish
  *        rbuf_new (every change since BEGIN), refresh sizes, wake waiters.
  *      A failed bolt commit is sticky (be->err): bolt has rolled back and
  *      may be poisoned, so no more writes are taken; readers then fall back
@@ -76,6 +79,20 @@
  *  11. Durability is unchanged: a write is durable once a commit that
  *      BEGAN after the write returned has returned: force_commit waits for
  *      a commit in flight, drains the log and BEGINs its own.
+ *  12. Deferred deletes (backend_delete_deferred): keys no reader needs and
+ *      no writer writes again are queued under defer_mu, without the batch
+ *      lock, and never buffered or logged. BEGIN takes the whole queue
+ *      (unless a defrag records changes: its copy must not miss deletes it
+ *      was not told of, so the queue waits for the first commit after it);
+ *      a commit with only deferred deletes still commits. WRITE deletes them
+ *      in the transaction in flight after the batch's writes (every write
+ *      made before BEGIN is in it: the log is empty at BEGIN), outside the
+ *      lock unless the commit is synchronous. FINISH makes them visible to
+ *      new readers (bolt committed, the snapshot of what it lacks
+ *      published) and only then moves defer_done to the ticket they cover,
+ *      so a waiter that returns knows no new reader sees them. A failed
+ *      commit sets defer_err (sticky, with err). A queue of batch_limit
+ *      deletes or more asks the commit thread for a commit.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -237,10 +254,21 @@ static void begin_vtx(backend *be)
         be->vtx = NULL;
 }
 
+/* Rule 12: tell deferred-delete waiters that their deletes may be lost. */
+static void defer_fail(backend *be, int rc)
+{
+    pthread_mutex_lock(&be->defer_mu);
+    if (be->defer_err == 0)
+        be->defer_err = rc;
+    pthread_cond_broadcast(&be->defer_cv);
+    pthread_mutex_unlock(&be->defer_mu);
+}
+
 /* A failure of bolt's write transaction: sticky, and readers fall back to bolt (rule 3). */
 static void fail_sticky(backend *be, int rc)
 {
     be->err = rc;
+    defer_fail(be, rc);
     bolt_tx_rollback(be->batch.wtx);
     be->batch.wtx = NULL;
     end_vtx(be);
@@ -260,17 +288,29 @@ static void post(backend *be, uint64_t seq, int rc)
     pthread_mutex_unlock(&be->cm_mu);
 }
 
-/* Rule 3's WRITE: the bolt commit of the transaction taken out at BEGIN. */
-static int commit_write(backend *be, bolt_tx *ctx, uint64_t seq, bool sync_dir)
+/*
+ * Rule 3's WRITE: the bolt commit of the transaction taken out at BEGIN,
+ * with the deferred deletes BEGIN took (rule 12) applied first; after a
+ * successful commit, the next write transaction on db is begun here too
+ * (next_wtx / next_rc, for FINISH): bolt's begin releases the pages the
+ * commits before freed, which can take a millisecond, and only the
+ * committing thread begins bolt write transactions on db meanwhile.
+ */
+static int commit_write(backend *be, bolt_db *db, bolt_tx *ctx, uint64_t seq, bool sync_dir)
 {
     int rc = backend__failpoint(be, "commit_write");
     if (rc == 0 && sync_dir)
         rc = strata_sync_dir_of(be->path); /* defrag.c rule 4, outside the lock */
+    if (rc == 0 && be->defer_cur_seq != 0)
+        rc = backend__wlog_apply_deferred(be->defer_cur, ctx);
+    backend__wlog_clear(be->defer_cur); /* applied, or lost with the failed commit */
     if (rc != 0)
         bolt_tx_rollback(ctx);
     else
         rc = bolt_tx_commit(ctx);
-    post(be, seq, rc);
+    be->next_wtx = NULL;
+    be->next_rc = rc == 0 ? bolt_tx_begin(db, BOLT_TX_WRITE, &be->next_wtx) : 0;
+    post(be, seq, rc); /* publishes next_wtx to FINISH (cm_mu) */
     return rc;
 }
 
@@ -282,12 +322,14 @@ static void finish(backend *be)
     pthread_mutex_unlock(&be->cm_mu);
     be->inflight = false;
     be->inflight_tx = NULL;
-    end_vtx(be); /* before the next write tx begins: it no longer pins the old pages */
+    end_vtx(be); /* its pages are released at the next begin but one */
     backend__rbuf *next = be->rbuf_new;
     be->rbuf_new = NULL;
     if (rc == 0) {
         __atomic_add_fetch(&be->commits, 1, __ATOMIC_RELAXED);
-        rc = bolt_tx_begin(be->cur->db, BOLT_TX_WRITE, &be->batch.wtx);
+        rc = be->next_rc; /* WRITE began it */
+        be->batch.wtx = rc == 0 ? be->next_wtx : NULL;
+        be->next_wtx = NULL;
     }
     if (rc == 0) {
         backend__update_sizes(be);
@@ -297,12 +339,20 @@ static void finish(backend *be)
             backend__publish(be, next);
         if (backend__wlog_count(be->log) > 0)
             begin_vtx(be);
+        if (be->defer_cur_seq != 0) { /* rule 12: visible to new readers from here */
+            pthread_mutex_lock(&be->defer_mu);
+            if (be->defer_cur_seq > be->defer_done)
+                be->defer_done = be->defer_cur_seq;
+            pthread_cond_broadcast(&be->defer_cv);
+            pthread_mutex_unlock(&be->defer_mu);
+        }
     } else {
         backend__rbuf_unref(next);
         /* The log's writes belonged to the batch after the failed one: lost with it. */
         backend__wlog_clear(be->log);
         fail_sticky(be, rc);
     }
+    be->defer_cur_seq = 0;
     pthread_cond_broadcast(&be->idle_cv);
 }
 
@@ -362,6 +412,41 @@ int backend__lock_quiet(backend *be)
 }
 
 /*
+ * Rule 12: whether BEGIN would take deferred deletes (the queue is not
+ * empty and no defrag records changes). batch_mu held.
+ */
+static bool defer_ready(backend *be)
+{
+    if (be->dlog != NULL)
+        return false;
+    pthread_mutex_lock(&be->defer_mu);
+    bool ready = backend__wlog_count(be->defer_q) > 0;
+    pthread_mutex_unlock(&be->defer_mu);
+    return ready;
+}
+
+/*
+ * Rule 12: BEGIN takes the whole queue into defer_cur (empty: the previous
+ * commit's WRITE cleared it). batch_mu held, nothing in flight. True when
+ * it took something.
+ */
+static bool defer_take(backend *be)
+{
+    if (be->dlog != NULL)
+        return false;
+    pthread_mutex_lock(&be->defer_mu);
+    bool took = backend__wlog_count(be->defer_q) > 0;
+    if (took) {
+        backend__wlog *q = be->defer_q;
+        be->defer_q = be->defer_cur;
+        be->defer_cur = q;
+        be->defer_cur_seq = be->defer_seq;
+    }
+    pthread_mutex_unlock(&be->defer_mu);
+    return took;
+}
+
+/*
  * Rule 3's BEGIN; batch_mu held, nothing in flight, the log empty. 0 with
  * *started false: nothing to commit (or an error); with *started true the
  * batch's transaction is in flight as inflight_tx, and *sync says the lock
@@ -387,7 +472,8 @@ static int commit_begin(backend *be, bool *started, bool *sync)
     if (tx->commit_on_unlock)
         *sync = true;
     tx->commit_on_unlock = false;
-    if (tx->pending == 0)
+    bool deferred = defer_take(be); /* rule 12 */
+    if (tx->pending == 0 && !deferred)
         return 0;
     /* defrag.c rule 4: the rename must be durable before this commit is (WRITE syncs it). */
     be->inflight_sync_dir = be->dir_unsynced;
@@ -414,7 +500,7 @@ int backend__commit(backend *be)
     rc = commit_begin(be, &started, &sync);
     if (!started)
         return rc;
-    rc = commit_write(be, be->inflight_tx, be->inflight_seq, be->inflight_sync_dir);
+    rc = commit_write(be, be->cur->db, be->inflight_tx, be->inflight_seq, be->inflight_sync_dir);
     finish(be);
     return rc;
 }
@@ -440,8 +526,9 @@ int backend__commit_pipelined_locked(backend *be, uint64_t *held_ns)
     uint64_t seq = be->inflight_seq;
     bolt_tx *ctx = be->inflight_tx;
     bool sync_dir = be->inflight_sync_dir;
+    bolt_db *db = be->cur->db; /* defrag switches it only with nothing in flight */
     if (sync) {
-        rc = commit_write(be, ctx, seq, sync_dir);
+        rc = commit_write(be, db, ctx, seq, sync_dir);
         finish(be);
         if (held_ns != NULL)
             *held_ns = mono_ns() - t0;
@@ -449,7 +536,7 @@ int backend__commit_pipelined_locked(backend *be, uint64_t *held_ns)
         return rc;
     }
     backend__batch_unlock(be);
-    rc = commit_write(be, ctx, seq, sync_dir); /* rule 3: no lock held */
+    rc = commit_write(be, db, ctx, seq, sync_dir); /* rule 3: no lock held */
     backend__batch_lock(be);
     if (be->inflight && be->inflight_seq == seq)
         finish(be); /* else a thread that settled finished it */
@@ -473,7 +560,7 @@ static int commit_pipelined(backend *be, bool only_if_pending)
         backend__batch_unlock(be);
         return BACKEND_ECLOSED;
     }
-    if (only_if_pending && be->batch.pending == 0) {
+    if (only_if_pending && be->batch.pending == 0 && !defer_ready(be)) {
         backend__batch_unlock(be);
         return 0;
     }
@@ -686,22 +773,24 @@ static void stop_thread(backend *be)
  */
 static int sync_init(backend *be)
 {
-    pthread_mutex_t *const mus[] = { &be->batch_mu, &be->snap_mu, &be->thr_mu, &be->cm_mu };
-    int rc = strata__mutexes_init(mus, 4);
+    pthread_mutex_t *const mus[] = { &be->batch_mu, &be->snap_mu, &be->thr_mu, &be->cm_mu,
+                                     &be->defer_mu };
+    int rc = strata__mutexes_init(mus, 5);
     if (rc != 0)
         return rc;
-    pthread_cond_t *const cvs[] = { &be->thr_cv, &be->done_cv, &be->idle_cv, &be->cm_cv };
+    pthread_cond_t *const cvs[] = { &be->thr_cv, &be->defer_cv, &be->done_cv, &be->idle_cv,
+                                    &be->cm_cv };
     size_t ncv = 0;
-    /* Only thr_cv waits with a timeout (the batch interval): monotonic. */
-    while (rc == 0 && ncv < 4) {
-        rc = strata__cond_init(cvs[ncv], ncv == 0);
+    /* Only thr_cv and defer_cv wait with a timeout: monotonic. */
+    while (rc == 0 && ncv < 5) {
+        rc = strata__cond_init(cvs[ncv], ncv < 2);
         if (rc == 0)
             ncv++;
     }
     if (rc != 0) {
         while (ncv > 0)
             pthread_cond_destroy(cvs[--ncv]);
-        for (size_t i = 4; i > 0; i--)
+        for (size_t i = 5; i > 0; i--)
             pthread_mutex_destroy(mus[i - 1]);
     }
     return rc;
@@ -714,7 +803,11 @@ static void be_free(backend *be)
     backend__rbuf_unref(be->batch.view);
     backend__wbuf_free(be->batch.wbuf);
     backend__wlog_free(be->log);
+    backend__wlog_free(be->defer_q);
+    backend__wlog_free(be->defer_cur);
     pthread_mutex_destroy(&be->batch_mu);
+    pthread_mutex_destroy(&be->defer_mu);
+    pthread_cond_destroy(&be->defer_cv);
     pthread_mutex_destroy(&be->snap_mu);
     pthread_mutex_destroy(&be->thr_mu);
     pthread_mutex_destroy(&be->cm_mu);
@@ -781,7 +874,8 @@ int backend_open(const char *path, const backend_options *opt, backend **out)
     be->path = strata__strdup(path);
     be->cur = strata_calloc(1, sizeof *be->cur);
     if (be->path == NULL || be->cur == NULL || backend__wbuf_new(&be->batch.wbuf) != 0 ||
-        backend__rbuf_new(&be->rbuf) != 0 || backend__wlog_new(&be->log) != 0)
+        backend__rbuf_new(&be->rbuf) != 0 || backend__wlog_new(&be->log) != 0 ||
+        backend__wlog_new(&be->defer_q) != 0 || backend__wlog_new(&be->defer_cur) != 0)
         goto fail;
     rc = bolt_open(path, &be->bolt, &be->cur->db);
     if (rc != 0)
@@ -828,6 +922,7 @@ int backend_close(backend *be)
     if (be == NULL)
         return 0;
     int rc = 0;
+    backend__defrag_reap(be); /* defrag.c rule 6 */
     if (!be->stopped) {
         stop_thread(be);
         backend__batch_lock(be);
@@ -841,6 +936,10 @@ int backend_close(backend *be)
         hooks_free(be);
         be->stopped = true; /* under batch_mu: hook add/remove read it there */
         backend__batch_unlock(be);
+        pthread_mutex_lock(&be->defer_mu);
+        be->defer_closed = true; /* rule 12: what the last commit did not take is dropped */
+        pthread_cond_broadcast(&be->defer_cv);
+        pthread_mutex_unlock(&be->defer_mu);
         pthread_mutex_lock(&be->snap_mu);
         be->closed = true;
         backend__dbref *cur = be->cur;
@@ -896,4 +995,81 @@ uint64_t backend_pending(backend *be)
 const char *backend_path(const backend *be)
 {
     return be->path;
+}
+
+/* ---- deferred deletes (rule 12) ------------------------------------------ */
+
+int backend_delete_deferred(backend *be, bolt_val bucket, const bolt_val *keys, size_t n,
+                            uint64_t *ticket)
+{
+    if (ticket != NULL)
+        *ticket = 0;
+    if (keys == NULL && n > 0)
+        return STRATA_EMISUSE;
+    if (be->opt.read_only)
+        return BOLT_EDATABASEREADONLY;
+    for (size_t i = 0; i < n; i++) {
+        if (keys[i].size == 0)
+            return BOLT_EKEYREQUIRED;
+        if (keys[i].size > BACKEND__MAX_KEY)
+            return BOLT_EKEYTOOLARGE;
+    }
+    pthread_mutex_lock(&be->defer_mu);
+    int rc = be->defer_closed ? BACKEND_ECLOSED : be->defer_err != 0 ? BACKEND_EFAILED : 0;
+    size_t before = backend__wlog_count(be->defer_q);
+    size_t i = 0;
+    for (; i < n && rc == 0; i++)
+        rc = backend__wlog_append(be->defer_q, BACKEND__LOG_DELETE, bucket, keys[i],
+                                  (bolt_val){ NULL, 0 });
+    if (rc != 0 && i > 0)
+        backend__wlog_truncate(be->defer_q, before); /* nothing of this call stays */
+    if (rc == 0 && n > 0)
+        be->defer_seq++;
+    if (rc == 0 && ticket != NULL)
+        *ticket = be->defer_seq;
+    size_t after = backend__wlog_count(be->defer_q);
+    pthread_mutex_unlock(&be->defer_mu);
+    if (rc == 0 && before < be->limit && after >= be->limit)
+        backend__wake_for_limit(be);
+    return rc;
+}
+
+int backend_deferred_wait(backend *be, uint64_t ticket)
+{
+    if (be->opt.read_only)
+        return BOLT_EDATABASEREADONLY;
+    if (backend__batch_held(&be->batch))
+        return STRATA_EMISUSE; /* the commit needs the lock */
+    pthread_mutex_lock(&be->defer_mu);
+    int rc = ticket > be->defer_seq ? STRATA_EMISUSE : 0;
+    /*
+     * Loop invariant: defer_mu held. Each round asks the commit thread for a
+     * commit and waits at most one batch interval: a commit that could not
+     * take the queue (a defrag ran) is followed by another.
+     */
+    while (rc == 0 && be->defer_done < ticket && be->defer_err == 0 && !be->defer_closed) {
+        pthread_mutex_unlock(&be->defer_mu);
+        backend__wake_for_limit(be);
+        pthread_mutex_lock(&be->defer_mu);
+        if (be->defer_done >= ticket || be->defer_err != 0 || be->defer_closed)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t ns = (uint64_t)ts.tv_nsec + be->interval_ns;
+        ts.tv_sec += (time_t)(ns / 1000000000u);
+        ts.tv_nsec = (long)(ns % 1000000000u);
+        pthread_cond_timedwait(&be->defer_cv, &be->defer_mu, &ts);
+    }
+    if (rc == 0 && be->defer_done < ticket)
+        rc = be->defer_err != 0 ? BACKEND_EFAILED : BACKEND_ECLOSED;
+    pthread_mutex_unlock(&be->defer_mu);
+    return rc;
+}
+
+size_t backend_deferred_queued(backend *be)
+{
+    pthread_mutex_lock(&be->defer_mu);
+    size_t n = backend__wlog_count(be->defer_q);
+    pthread_mutex_unlock(&be->defer_mu);
+    return n;
 }

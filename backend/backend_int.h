@@ -9,7 +9,9 @@
  *   snap_mu   short: the published snapshot pointer, the current db, the
  *             closed flag; held while a reader takes its references;
  *   cm_mu     short: whether the bolt commit in flight has returned;
- *   thr_mu    the commit thread's wake-up state.
+ *   thr_mu    the commit thread's wake-up state;
+ *   defer_mu  leaf: the deferred-delete queue and its tickets (backend.c
+ *             rule 12); nothing else is ever taken while it is held.
  * Fields name the lock that guards them; "atomic" ones are read without.
  */
 #ifndef STRATA_BACKEND_INT_H
@@ -29,6 +31,7 @@
 #define BACKEND_DEFAULT_LIMIT       10000u
 #define BACKEND_SEQ_FILL_PERCENT    0.9
 #define BACKEND_TMP_SUFFIX          ".defrag.tmp"
+#define BACKEND__MAX_KEY            32768u /* bolt's longest key (bolt.h, bolt_bucket_put) */
 
 /* A bolt db and the read transactions still on it (defrag replaces dbs). */
 typedef struct backend__dbref {
@@ -85,14 +88,27 @@ struct backend {
     backend__defrag_log *dlog;  /* batch_mu: non-NULL while a defrag records changes */
     bool defragging;            /* batch_mu */
     bool dir_unsynced;          /* batch_mu: a defrag renamed; sync the directory before a commit */
+    pthread_t reaper;           /* batch_mu: drops the db a defrag replaced (defrag.c rule 6) */
+    bool reaper_running;        /* batch_mu: reaper is to be joined */
     backend_commit_hook *hooks; /* batch_mu: run in list order before every commit */
     bool in_hooks;              /* batch_mu: the hooks are running (no add/remove then) */
 
     /* The pipelined commit (backend.c rules 3, 8-11). */
-    bool inflight;           /* batch_mu: a commit's bolt write-out runs outside the lock */
-    uint64_t inflight_seq;   /* batch_mu: which commit (counts commits begun) */
-    bolt_tx *inflight_tx;    /* batch_mu: that commit's transaction (its committer's) */
-    bool inflight_sync_dir;  /* batch_mu: its WRITE syncs the directory first (defrag rule 4) */
+    bool inflight;          /* batch_mu: a commit's bolt write-out runs outside the lock */
+    uint64_t inflight_seq;  /* batch_mu: which commit (counts commits begun) */
+    bolt_tx *inflight_tx;   /* batch_mu: that commit's transaction (its committer's) */
+    bool inflight_sync_dir; /* batch_mu: its WRITE syncs the directory first (defrag rule 4) */
+    /*
+     * Rule 12: the deferred deletes the commit in flight took at BEGIN; its
+     * committing thread applies them in WRITE (batch_mu at BEGIN and
+     * FINISH, the committing thread in between), and the ticket they cover
+     * (0: it took none).
+     */
+    backend__wlog *defer_cur;
+    uint64_t defer_cur_seq;
+    /* WRITE's next write transaction and its begin status, for FINISH (rule 3; cm_mu orders). */
+    bolt_tx *next_wtx;
+    int next_rc;
     backend__rbuf *rbuf_new; /* batch_mu: while inflight, the changes since it began */
     backend__wlog *log;      /* batch_mu: writes not yet in batch.wtx (rule 9) */
     bolt_tx *vtx;            /* batch_mu: read tx on the committed state while logging */
@@ -106,6 +122,15 @@ struct backend {
     pthread_cond_t cm_cv; /* with cm_mu: the bolt commit in flight returned */
     uint64_t cm_done_seq; /* cm_mu: the last commit whose bolt commit returned */
     int cm_rc;            /* cm_mu: its status */
+
+    /* Rule 12: the deferred-delete queue. */
+    pthread_mutex_t defer_mu;
+    pthread_cond_t defer_cv; /* with defer_mu: defer_done, defer_err or defer_closed changed */
+    backend__wlog *defer_q;  /* defer_mu: queued deletes no commit has taken yet */
+    uint64_t defer_seq;      /* defer_mu: the last ticket handed out */
+    uint64_t defer_done;     /* defer_mu: every ticket <= this is applied and visible */
+    int defer_err;           /* defer_mu: a commit failed (sticky, as err) */
+    bool defer_closed;       /* defer_mu: closed; nothing more is applied */
 
     pthread_mutex_t snap_mu;
     backend__dbref *cur; /* snap_mu (written under batch_mu too) */
@@ -208,8 +233,16 @@ int backend__wlog_append(backend__wlog *l, enum backend__wlog_op op, bolt_val bu
                          bolt_val value);
 /* Drop every entry (a failed batch's, lost with it), keeping the memory. */
 void backend__wlog_clear(backend__wlog *l);
+/* Keep only the oldest count entries not yet replayed (undo appends). */
+void backend__wlog_truncate(backend__wlog *l, size_t count);
 /* Entries not yet replayed. */
 size_t backend__wlog_count(const backend__wlog *l);
+/*
+ * Rule 12 of backend.c: apply every entry (deletes) to wtx in order, where a
+ * missing bucket or a key naming a nested bucket deletes nothing, then
+ * empty the log. 0, or bolt's first other failure (the log emptied anyway).
+ */
+int backend__wlog_apply_deferred(backend__wlog *l, bolt_tx *wtx);
 /*
  * Apply the oldest entries to wtx, in order, until the log is empty, max
  * entries were applied (0 = no count limit) or, checked every few entries,
@@ -247,5 +280,11 @@ int backend__view_range(backend_batch_tx *tx, bolt_val bucket, bolt_val key, con
  * record (-ENOMEM) marks the log so the defrag gives up cleanly.
  */
 void backend__defrag_note(backend__defrag_log *log, bolt_val bucket, const bolt_val *key);
+
+/*
+ * Join the thread a defrag left dropping the db it replaced, if any
+ * (defrag.c rule 6): backend_close calls it first. batch_mu not held.
+ */
+void backend__defrag_reap(backend *be);
 
 #endif

@@ -8,7 +8,8 @@
  *     is built. Its key/value bytes live in the blobs it references.
  *  2. In a bucket's run list, runs are ordered newest first: for a key in
  *     several runs, the first run's entry is the current one.
- *  3. Merge policy: after a write-back, while a list has two runs or more
+ *  3. Merge policy: after a write-back that put a new run in front (not
+ *     one that appended, invariant 6), while a list has two runs or more
  *     and size(run[0]) * 2 >= size(run[1]), the two are merged into one.
  *     Sizes therefore at least double along the list (apart from run[0]),
  *     so a list holds O(log n) runs.
@@ -17,6 +18,21 @@
  *     so snapshots may be dropped on any thread.
  *  5. A write buffer entry stores offsets into its bucket's arena, so the
  *     arena can grow (realloc) while entries are added.
+ *  6. Append in place. A snapshot sees a run through a view (run, n): its
+ *     entries [0, n). A run's entries and a blob's bytes are written only
+ *     past `claimed` / `used`, the most any view or entry has ever taken,
+ *     and never change once written. So when a write-back's changes all
+ *     sort after the last entry of the newest run's view and that view is
+ *     the run's whole claimed part (view n == claimed), they are appended
+ *     to the run (and their bytes to its newest blob) in place, and the new
+ *     snapshot's view has the larger n: older snapshots never look past
+ *     their own n, and no reader ever reads what is being written. A run
+ *     without room is copied once into one of twice the capacity. This is
+ *     the `key` bucket's case (mvcc writes ascending revisions): O(1) per
+ *     change instead of a new run merged O(log n) times. Only write-backs
+ *     write runs and blobs, and they run one at a time (batch_mu), so
+ *     claimed/used need no atomics; a snapshot is published to readers
+ *     after its entries are written (backend__publish, under snap_mu).
  */
 #include "tx_buffer.h"
 
@@ -30,7 +46,8 @@
 
 typedef struct blob {
     unsigned refs;
-    unsigned char data[]; /* the key/value bytes of one bucket's write-back */
+    size_t used, cap;     /* invariant 6: bytes [0, used) are written and immutable */
+    unsigned char data[]; /* key/value bytes of one or more write-backs of a bucket */
 } blob;
 
 typedef struct entry {
@@ -41,23 +58,35 @@ typedef struct entry {
 
 typedef struct backend__run {
     unsigned refs;
-    size_t n;
+    size_t claimed; /* invariant 6: entries [0, claimed) are written and immutable */
+    size_t cap;
     entry *e;
-    size_t nblobs;
+    size_t nblobs, capblobs;
     blob **blobs;
 } run;
 
+/* What one snapshot sees of a run: its first n entries (invariant 6). */
+typedef struct backend__run_view {
+    run *r;
+    size_t n;
+} run_view;
+
+#define NAME_INLINE 24
+#define RUNS_INLINE 4
+
 typedef struct bucket_runs {
-    unsigned char *name;
+    unsigned char *name; /* name_inline when it fits */
     size_t name_len;
     size_t nruns;
-    run **runs; /* newest first */
+    run_view *runs; /* newest first; runs_inline when they fit */
+    unsigned char name_inline[NAME_INLINE];
+    run_view runs_inline[RUNS_INLINE];
 } bucket_runs;
 
 struct backend__rbuf {
     unsigned refs;
     size_t nbuckets;
-    bucket_runs *buckets;
+    bucket_runs *buckets; /* the allocation's tail (one allocation per snapshot) */
 };
 
 int backend__bytes_cmp(backend__bytes a, backend__bytes b)
@@ -72,6 +101,11 @@ int backend__bytes_cmp(backend__bytes a, backend__bytes b)
 static backend__bytes entry_key(const entry *e)
 {
     return (backend__bytes){ e->key, e->klen };
+}
+
+static backend__bytes view_key(const run_view *v, size_t i)
+{
+    return entry_key(&v->r->e[i]);
 }
 
 static void ref_inc(unsigned *refs)
@@ -232,14 +266,27 @@ int backend__wbuf_put(backend__wbuf *w, backend__bytes bucket, backend__bytes ke
 
 /* ---- building runs ----------------------------------------------------- */
 
-static run *run_alloc(size_t n, size_t nblobs)
+static blob *blob_new(size_t cap)
+{
+    blob *b = strata_malloc(sizeof *b + (cap ? cap : 1));
+    if (b == NULL)
+        return NULL;
+    b->refs = 1;
+    b->used = 0;
+    b->cap = cap;
+    return b;
+}
+
+static run *run_alloc(size_t cap, size_t capblobs)
 {
     run *r = strata_calloc(1, sizeof *r);
     if (r == NULL)
         return NULL;
     r->refs = 1;
-    r->e = strata_malloc((n ? n : 1) * sizeof *r->e);
-    r->blobs = strata_malloc((nblobs ? nblobs : 1) * sizeof *r->blobs);
+    r->cap = cap ? cap : 1;
+    r->capblobs = capblobs ? capblobs : 1;
+    r->e = strata_malloc(r->cap * sizeof *r->e);
+    r->blobs = strata_malloc(r->capblobs * sizeof *r->blobs);
     if (r->e == NULL || r->blobs == NULL) {
         strata_free(r->e);
         strata_free(r->blobs);
@@ -247,6 +294,22 @@ static run *run_alloc(size_t n, size_t nblobs)
         return NULL;
     }
     return r;
+}
+
+/* Add b to r's blobs with a new reference (the run's); 0 or -ENOMEM. */
+static int run_add_blob(run *r, blob *b)
+{
+    if (r->nblobs == r->capblobs) {
+        size_t cap = 2 * r->capblobs;
+        blob **p = strata_realloc(r->blobs, cap * sizeof *p);
+        if (p == NULL)
+            return -ENOMEM;
+        r->blobs = p;
+        r->capblobs = cap;
+    }
+    ref_inc(&b->refs);
+    r->blobs[r->nblobs++] = b;
+    return 0;
 }
 
 /* An entry with its arrival order, so qsort (not stable) still keeps the newest last. */
@@ -271,7 +334,7 @@ static int sort_item_cmp(const void *a, const void *b)
  */
 static run *run_from_wbucket(const wbucket *b)
 {
-    blob *bl = strata_malloc(sizeof *bl + (b->used ? b->used : 1));
+    blob *bl = blob_new(b->used);
     sort_item *items = b->sorted ? NULL : strata_malloc(b->n * sizeof *items);
     run *r = run_alloc(b->n, 1);
     if (bl == NULL || r == NULL || (!b->sorted && items == NULL)) {
@@ -280,9 +343,9 @@ static run *run_from_wbucket(const wbucket *b)
         run_unref(r);
         return NULL;
     }
-    bl->refs = 1;
     memcpy(bl->data, b->arena, b->used);
-    r->blobs[0] = bl;
+    bl->used = b->used;
+    r->blobs[0] = bl; /* the run takes the blob's one reference */
     r->nblobs = 1;
     for (size_t i = 0; i < b->n; i++) {
         const wentry *we = &b->e[i];
@@ -294,7 +357,7 @@ static run *run_from_wbucket(const wbucket *b)
             r->e[i] = e;
     }
     if (items == NULL) {
-        r->n = b->n; /* appended in strictly increasing order: already a run */
+        r->claimed = b->n; /* appended in strictly increasing order: already a run */
         return r;
     }
     qsort(items, b->n, sizeof *items, sort_item_cmp);
@@ -306,65 +369,151 @@ static run *run_from_wbucket(const wbucket *b)
             continue;
         r->e[n++] = items[i].e;
     }
-    r->n = n;
+    r->claimed = n;
     strata_free(items);
     return r;
 }
 
-/* Merge two runs; `newer` wins on equal keys. Tombstones are kept. */
-static run *run_merge(const run *newer, const run *older)
+/*
+ * Invariant 6: whether b's changes (sorted, strictly increasing) can follow
+ * view v: every key above the view's last one.
+ */
+static bool appendable(const run_view *v, const wbucket *b)
 {
-    run *m = run_alloc(newer->n + older->n, newer->nblobs + older->nblobs);
+    if (!b->sorted || b->n == 0 || v->n == 0)
+        return false;
+    backend__bytes first = { b->arena + b->e[0].koff, b->e[0].klen };
+    return backend__bytes_cmp(view_key(v, v->n - 1), first) < 0;
+}
+
+/*
+ * Append b's changes after view v (appendable): in place when v is the
+ * run's whole claimed part and there is room, else into a copy of the
+ * view with twice the room. *out is the new view, holding its own
+ * reference on its run. 0 or -ENOMEM (nothing changed that any view sees).
+ */
+static int run_append(const run_view *v, const wbucket *b, run_view *out)
+{
+    run *r = v->r;
+    size_t need = v->n + b->n;
+    bool in_place = v->n == r->claimed && need <= r->cap;
+    if (!in_place) {
+        size_t cap = 2 * need > 64 ? 2 * need : 64;
+        run *c = run_alloc(cap, r->nblobs + 4);
+        if (c == NULL)
+            return -ENOMEM;
+        memcpy(c->e, r->e, v->n * sizeof *c->e);
+        c->claimed = v->n;
+        for (size_t i = 0; i < r->nblobs; i++) {
+            ref_inc(&r->blobs[i]->refs);
+            c->blobs[c->nblobs++] = r->blobs[i];
+        }
+        r = c; /* its one reference becomes the new view's */
+    } else {
+        ref_inc(&r->refs);
+    }
+    /* The bytes: the run's newest blob when it has room past `used`, else a new one. */
+    blob *bl = r->nblobs > 0 ? r->blobs[r->nblobs - 1] : NULL;
+    if (bl == NULL || bl->cap - bl->used < b->used) {
+        /* Chunks double from 4 KiB up to 1 MiB; a larger write-back gets its own size. */
+        size_t cap = bl != NULL ? 2 * bl->cap : 4096;
+        if (cap < 4096)
+            cap = 4096;
+        if (cap > ((size_t)1 << 20))
+            cap = (size_t)1 << 20;
+        if (cap < b->used)
+            cap = b->used;
+        blob *nb = blob_new(cap);
+        int rc = nb == NULL ? -ENOMEM : run_add_blob(r, nb);
+        if (nb != NULL)
+            blob_unref(nb); /* the run's reference is the only one now */
+        if (rc != 0) {
+            run_unref(r);
+            return rc;
+        }
+        bl = nb;
+    }
+    unsigned char *base = bl->data + bl->used;
+    memcpy(base, b->arena, b->used);
+    bl->used += b->used;
+    for (size_t i = 0; i < b->n; i++) {
+        const wentry *we = &b->e[i];
+        r->e[v->n + i] = (entry){ base + we->koff, we->vlen == TOMBSTONE ? NULL : base + we->voff,
+                                  we->klen, we->vlen };
+    }
+    r->claimed = need;
+    *out = (run_view){ r, need };
+    return 0;
+}
+
+/* Merge two views; `newer` wins on equal keys. Tombstones are kept. */
+static run *run_merge(const run_view *newer, const run_view *older)
+{
+    run *m = run_alloc(newer->n + older->n, newer->r->nblobs + older->r->nblobs);
     if (m == NULL)
         return NULL;
     size_t i = 0, j = 0, n = 0;
+    const entry *ne = newer->r->e, *oe = older->r->e;
     /* Loop invariant: m->e[0..n) is the sorted merge of newer[0..i) and older[0..j). */
     while (i < newer->n && j < older->n) {
-        int c = backend__bytes_cmp(entry_key(&newer->e[i]), entry_key(&older->e[j]));
+        int c = backend__bytes_cmp(entry_key(&ne[i]), entry_key(&oe[j]));
         if (c <= 0) {
-            m->e[n++] = newer->e[i++];
+            m->e[n++] = ne[i++];
             if (c == 0)
                 j++;
         } else {
-            m->e[n++] = older->e[j++];
+            m->e[n++] = oe[j++];
         }
     }
     while (i < newer->n)
-        m->e[n++] = newer->e[i++];
+        m->e[n++] = ne[i++];
     while (j < older->n)
-        m->e[n++] = older->e[j++];
-    m->n = n;
-    for (size_t k = 0; k < newer->nblobs; k++) {
-        m->blobs[m->nblobs++] = newer->blobs[k];
-        ref_inc(&newer->blobs[k]->refs);
+        m->e[n++] = oe[j++];
+    m->claimed = n;
+    for (size_t k = 0; k < newer->r->nblobs; k++) {
+        m->blobs[m->nblobs++] = newer->r->blobs[k];
+        ref_inc(&newer->r->blobs[k]->refs);
     }
-    for (size_t k = 0; k < older->nblobs; k++) {
-        m->blobs[m->nblobs++] = older->blobs[k];
-        ref_inc(&older->blobs[k]->refs);
+    for (size_t k = 0; k < older->r->nblobs; k++) {
+        m->blobs[m->nblobs++] = older->r->blobs[k];
+        ref_inc(&older->r->blobs[k]->refs);
     }
     return m;
 }
 
 /* ---- snapshots --------------------------------------------------------- */
 
+/* A snapshot with room for nbuckets buckets, in one allocation; NULL on failure. */
+static backend__rbuf *rbuf_alloc(size_t nbuckets)
+{
+    backend__rbuf *r = strata_calloc(1, sizeof *r + nbuckets * sizeof(bucket_runs));
+    if (r == NULL)
+        return NULL;
+    r->refs = 1;
+    r->buckets = (bucket_runs *)(r + 1);
+    return r;
+}
+
 int backend__rbuf_new(backend__rbuf **out)
 {
-    *out = strata_calloc(1, sizeof **out);
-    if (*out == NULL)
-        return -ENOMEM;
-    (*out)->refs = 1;
-    return 0;
+    *out = rbuf_alloc(0);
+    return *out == NULL ? -ENOMEM : 0;
+}
+
+static void bucket_runs_release(bucket_runs *b)
+{
+    for (size_t k = 0; k < b->nruns; k++)
+        run_unref(b->runs[k].r);
+    if (b->runs != b->runs_inline)
+        strata_free(b->runs);
+    if (b->name != b->name_inline)
+        strata_free(b->name);
 }
 
 static void rbuf_destroy(backend__rbuf *r)
 {
-    for (size_t i = 0; i < r->nbuckets; i++) {
-        for (size_t k = 0; k < r->buckets[i].nruns; k++)
-            run_unref(r->buckets[i].runs[k]);
-        strata_free(r->buckets[i].runs);
-        strata_free(r->buckets[i].name);
-    }
-    strata_free(r->buckets);
+    for (size_t i = 0; i < r->nbuckets; i++)
+        bucket_runs_release(&r->buckets[i]);
     strata_free(r);
 }
 
@@ -388,74 +537,87 @@ static const bucket_runs *rbuf_bucket(const backend__rbuf *r, backend__bytes nam
     return NULL;
 }
 
+/* dst (zeroed, in place) gets its name; 0 or -ENOMEM. */
+static int bucket_runs_name(bucket_runs *dst, const unsigned char *name, size_t len)
+{
+    dst->name = len <= NAME_INLINE ? dst->name_inline : strata_malloc(len);
+    if (dst->name == NULL)
+        return -ENOMEM;
+    if (len > 0)
+        memcpy(dst->name, name, len);
+    dst->name_len = len;
+    return 0;
+}
+
 /*
- * Fill `dst` with the list of `old` (may be NULL) plus, when fresh is not
- * NULL, the run `fresh` in front, then apply the merge policy (invariant 3).
- * Takes over the caller's reference on fresh. 0 or -ENOMEM (dst untouched
- * apart from what the caller frees with bucket_runs_release).
+ * Fill `dst` with the list of `old` (may be NULL) and the bucket's changes
+ * `wb` (may be NULL): appended to the newest view when they follow it
+ * (invariant 6), else as a fresh run in front, then the merge policy
+ * (invariant 3). 0 or -ENOMEM (dst then holds what the caller releases with
+ * bucket_runs_release).
  */
-static int bucket_runs_build(bucket_runs *dst, const bucket_runs *old, run *fresh)
+static int bucket_runs_build(bucket_runs *dst, const bucket_runs *old, const wbucket *wb)
 {
     size_t nold = old != NULL ? old->nruns : 0;
-    dst->runs = strata_malloc((nold + 1) * sizeof *dst->runs);
-    if (dst->runs == NULL) {
-        run_unref(fresh);
+    size_t need = nold + 1;
+    dst->runs = need <= RUNS_INLINE ? dst->runs_inline : strata_malloc(need * sizeof *dst->runs);
+    if (dst->runs == NULL)
         return -ENOMEM;
-    }
     dst->nruns = 0;
-    if (fresh != NULL)
-        dst->runs[dst->nruns++] = fresh;
-    for (size_t k = 0; k < nold; k++) {
-        ref_inc(&old->runs[k]->refs);
+    bool fresh = false;
+    size_t k0 = 0;
+    if (wb != NULL && wb->n > 0 && nold > 0 && appendable(&old->runs[0], wb)) {
+        int rc = run_append(&old->runs[0], wb, &dst->runs[0]);
+        if (rc != 0)
+            return rc;
+        dst->nruns = 1;
+        k0 = 1;
+    } else if (wb != NULL && wb->n > 0) {
+        run *r = run_from_wbucket(wb);
+        if (r == NULL)
+            return -ENOMEM;
+        dst->runs[dst->nruns++] = (run_view){ r, r->claimed };
+        fresh = true;
+    }
+    for (size_t k = k0; k < nold; k++) {
+        ref_inc(&old->runs[k].r->refs);
         dst->runs[dst->nruns++] = old->runs[k];
     }
-    while (fresh != NULL && dst->nruns >= 2 && dst->runs[0]->n * 2 >= dst->runs[1]->n) {
-        run *m = run_merge(dst->runs[0], dst->runs[1]);
+    while (fresh && dst->nruns >= 2 && dst->runs[0].n * 2 >= dst->runs[1].n) {
+        run *m = run_merge(&dst->runs[0], &dst->runs[1]);
         if (m == NULL)
             return -ENOMEM;
-        run_unref(dst->runs[0]);
-        run_unref(dst->runs[1]);
-        dst->runs[0] = m;
+        run_unref(dst->runs[0].r);
+        run_unref(dst->runs[1].r);
+        dst->runs[0] = (run_view){ m, m->claimed };
         memmove(&dst->runs[1], &dst->runs[2], (dst->nruns - 2) * sizeof *dst->runs);
         dst->nruns--;
     }
     return 0;
 }
 
+static const wbucket *wbuf_find(const backend__wbuf *w, const unsigned char *name, size_t len)
+{
+    for (size_t k = 0; k < w->nb; k++)
+        if (w->b[k].n > 0 && w->b[k].name_len == len && memcmp(w->b[k].name, name, len) == 0)
+            return &w->b[k];
+    return NULL;
+}
+
 int backend__rbuf_writeback_keep(const backend__rbuf *old, const backend__wbuf *w,
                                  backend__rbuf **out)
 {
-    backend__rbuf *r = strata_calloc(1, sizeof *r);
-    size_t max = old->nbuckets + w->nb;
-    if (r == NULL || (r->buckets = strata_calloc(max ? max : 1, sizeof *r->buckets)) == NULL) {
-        strata_free(r);
+    backend__rbuf *r = rbuf_alloc(old->nbuckets + w->nb);
+    if (r == NULL)
         return -ENOMEM;
-    }
-    r->refs = 1;
     int rc = 0;
-    /* Buckets of the old snapshot, each with the write buffer's changes in front. */
+    /* Buckets of the old snapshot, each with the write buffer's changes added. */
     for (size_t i = 0; i < old->nbuckets && rc == 0; i++) {
         const bucket_runs *ob = &old->buckets[i];
         bucket_runs *nb = &r->buckets[r->nbuckets++];
-        nb->name_len = ob->name_len;
-        nb->name = strata_malloc(ob->name_len ? ob->name_len : 1);
-        if (nb->name == NULL) {
-            rc = -ENOMEM;
-            break;
-        }
-        memcpy(nb->name, ob->name, ob->name_len);
-        run *fresh = NULL;
-        for (size_t k = 0; k < w->nb; k++) {
-            const wbucket *wb = &w->b[k];
-            if (wb->n > 0 && wb->name_len == ob->name_len &&
-                memcmp(wb->name, ob->name, ob->name_len) == 0) {
-                if ((fresh = run_from_wbucket(wb)) == NULL)
-                    rc = -ENOMEM;
-                break;
-            }
-        }
+        rc = bucket_runs_name(nb, ob->name, ob->name_len);
         if (rc == 0)
-            rc = bucket_runs_build(nb, ob, fresh);
+            rc = bucket_runs_build(nb, ob, wbuf_find(w, ob->name, ob->name_len));
     }
     /* Buckets only the write buffer has. */
     for (size_t k = 0; k < w->nb && rc == 0; k++) {
@@ -464,15 +626,9 @@ int backend__rbuf_writeback_keep(const backend__rbuf *old, const backend__wbuf *
         if (wb->n == 0 || rbuf_bucket(old, name) != NULL)
             continue;
         bucket_runs *nb = &r->buckets[r->nbuckets++];
-        nb->name_len = wb->name_len;
-        nb->name = strata_malloc(wb->name_len ? wb->name_len : 1);
-        run *fresh = nb->name != NULL ? run_from_wbucket(wb) : NULL;
-        if (fresh == NULL) {
-            rc = -ENOMEM;
-            break;
-        }
-        memcpy(nb->name, wb->name, wb->name_len);
-        rc = bucket_runs_build(nb, NULL, fresh);
+        rc = bucket_runs_name(nb, wb->name, wb->name_len);
+        if (rc == 0)
+            rc = bucket_runs_build(nb, NULL, wb);
     }
     if (rc != 0) {
         rbuf_destroy(r);
@@ -495,7 +651,7 @@ size_t backend__rbuf_entries(const backend__rbuf *r)
     size_t n = 0;
     for (size_t i = 0; i < r->nbuckets; i++)
         for (size_t k = 0; k < r->buckets[i].nruns; k++)
-            n += r->buckets[i].runs[k]->n;
+            n += r->buckets[i].runs[k].n;
     return n;
 }
 
@@ -505,14 +661,14 @@ size_t backend__rbuf_runs(const backend__rbuf *r, backend__bytes bucket)
     return b != NULL ? b->nruns : 0;
 }
 
-/* First index in run whose key is >= key. */
-static size_t run_lower_bound(const run *r, backend__bytes key)
+/* First index in the view whose key is >= key. */
+static size_t run_lower_bound(const run_view *v, backend__bytes key)
 {
-    size_t lo = 0, hi = r->n;
+    size_t lo = 0, hi = v->n;
     /* Loop invariant: keys before lo are < key; keys at hi and after are >= key. */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (backend__bytes_cmp(entry_key(&r->e[mid]), key) < 0)
+        if (backend__bytes_cmp(view_key(v, mid), key) < 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -527,12 +683,13 @@ backend__lookup backend__rbuf_get(const backend__rbuf *r, backend__bytes bucket,
     if (b == NULL)
         return BACKEND__ABSENT;
     for (size_t k = 0; k < b->nruns; k++) { /* newest first (invariant 2) */
-        const run *rn = b->runs[k];
-        size_t i = run_lower_bound(rn, key);
-        if (i < rn->n && backend__bytes_cmp(entry_key(&rn->e[i]), key) == 0) {
-            if (rn->e[i].val == NULL)
+        const run_view *v = &b->runs[k];
+        size_t i = run_lower_bound(v, key);
+        if (i < v->n && backend__bytes_cmp(view_key(v, i), key) == 0) {
+            const entry *e = &v->r->e[i];
+            if (e->val == NULL)
                 return BACKEND__DELETED;
-            *val = (backend__bytes){ rn->e[i].val, rn->e[i].vlen };
+            *val = (backend__bytes){ e->val, e->vlen };
             return BACKEND__PRESENT;
         }
     }
@@ -545,7 +702,7 @@ int backend__rbuf_iter_init(backend__rbuf_iter *it, const backend__rbuf *r, back
                             backend__bytes start, backend__bytes end)
 {
     const bucket_runs *b = rbuf_bucket(r, bucket);
-    it->runs = b != NULL ? (const run *const *)b->runs : NULL;
+    it->runs = b != NULL ? b->runs : NULL;
     it->nruns = b != NULL ? b->nruns : 0;
     it->end = end;
     it->pos = it->pos_small;
@@ -555,7 +712,7 @@ int backend__rbuf_iter_init(backend__rbuf_iter *it, const backend__rbuf *r, back
             return -ENOMEM;
     }
     for (size_t k = 0; k < it->nruns; k++)
-        it->pos[k] = run_lower_bound(it->runs[k], start);
+        it->pos[k] = run_lower_bound(&it->runs[k], start);
     return 0;
 }
 
@@ -564,10 +721,10 @@ bool backend__rbuf_iter_next(backend__rbuf_iter *it, backend__bytes *key, backen
     const entry *best = NULL;
     /* The smallest head key over all runs; the newest run holding it wins. */
     for (size_t k = 0; k < it->nruns; k++) {
-        const run *rn = it->runs[k];
-        if (it->pos[k] >= rn->n)
+        const run_view *v = &it->runs[k];
+        if (it->pos[k] >= v->n)
             continue;
-        const entry *e = &rn->e[it->pos[k]];
+        const entry *e = &v->r->e[it->pos[k]];
         if (best == NULL || backend__bytes_cmp(entry_key(e), entry_key(best)) < 0)
             best = e;
     }
@@ -577,8 +734,8 @@ bool backend__rbuf_iter_next(backend__rbuf_iter *it, backend__bytes *key, backen
     if (it->end.size > 0 && backend__bytes_cmp(bk, it->end) >= 0)
         return false;
     for (size_t k = 0; k < it->nruns; k++) {
-        const run *rn = it->runs[k];
-        if (it->pos[k] < rn->n && backend__bytes_cmp(entry_key(&rn->e[it->pos[k]]), bk) == 0)
+        const run_view *v = &it->runs[k];
+        if (it->pos[k] < v->n && backend__bytes_cmp(view_key(v, it->pos[k]), bk) == 0)
             it->pos[k]++;
     }
     *key = bk;

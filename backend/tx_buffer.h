@@ -12,12 +12,15 @@
  * a buffer per reader (etcd 3.4 does).
  *
  * A snapshot holds, per bucket, a list of immutable sorted runs, newest
- * first. Each write-back adds one run (the write buffer sorted, newest
- * change per key kept; its key/value bytes move over without a copy) and
- * then merges the newest runs while the newest is at least half the size of
- * the next, so every entry is re-merged O(log n) times and a lookup
- * searches O(log n) runs. Runs and their byte chunks are reference counted
- * and shared between snapshots.
+ * first. A write-back whose changes all sort after the newest run's last
+ * key (the `key` bucket's ascending revisions) appends them to that run in
+ * place: the snapshot sees each run through its own length, so older
+ * snapshots never see the appended tail (O(1) per change). Any other
+ * write-back adds one run (the write buffer sorted, newest change per key
+ * kept; its key/value bytes copied once) and then merges the newest runs
+ * while the newest is at least half the size of the next, so every entry
+ * is re-merged O(log n) times and a lookup searches O(log n) runs. Runs and
+ * their byte chunks are reference counted and shared between snapshots.
  *
  * Deletes are buffered as tombstones: a reader of the buffer learns that a
  * key is deleted even though bolt still has it (etcd 3.4 applies deletes to
@@ -113,7 +116,7 @@ backend__lookup backend__rbuf_get(const backend__rbuf *r, backend__bytes bucket,
  * iterator borrows the snapshot; hold a reference while using it.
  */
 typedef struct backend__rbuf_iter {
-    const struct backend__run *const *runs; /* the bucket's runs, newest first */
+    const struct backend__run_view *runs; /* the bucket's run views, newest first */
     size_t nruns;
     size_t *pos; /* next index per run */
     size_t pos_small[8];

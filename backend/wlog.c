@@ -55,6 +55,14 @@ void backend__wlog_clear(backend__wlog *l)
     l->used = 0;
 }
 
+void backend__wlog_truncate(backend__wlog *l, size_t count)
+{
+    if (l->head + count >= l->n)
+        return;
+    l->n = l->head + count;
+    l->used = l->e[l->n].off; /* the first dropped entry's bytes start there (invariant 1) */
+}
+
 size_t backend__wlog_count(const backend__wlog *l)
 {
     return l->n - l->head;
@@ -159,5 +167,21 @@ int backend__wlog_replay(backend__wlog *l, bolt_tx *wtx, size_t max, uint64_t bu
         l->head = l->n = 0; /* invariant 3 */
         l->used = 0;
     }
+    return rc;
+}
+
+int backend__wlog_apply_deferred(backend__wlog *l, bolt_tx *wtx)
+{
+    bolt_bucket *b = NULL;
+    bolt_val bname = { NULL, 0 };
+    int rc = 0;
+    /* Loop invariant: entries before head were applied or deleted nothing. */
+    while (l->head < l->n && rc == 0) {
+        rc = apply(wtx, l->arena, &l->e[l->head], &b, &bname);
+        if (rc == BACKEND_EBUCKETNOTFOUND || rc == BOLT_EINCOMPATIBLEVALUE)
+            rc = 0; /* nothing there to delete (backend.h) */
+        l->head++;
+    }
+    backend__wlog_clear(l);
     return rc;
 }

@@ -237,6 +237,7 @@ bolt_txid bolt__db_newest_txid(const bolt_db *db);
 
 typedef struct bolt__arena_chunk bolt__arena_chunk;
 typedef struct bolt__node bolt__node;
+typedef struct bolt__dpage bolt__dpage;
 
 typedef struct bolt__dirty {
     bolt_pgid id;
@@ -262,10 +263,10 @@ struct bolt_bucket {
     double fill_percent;
     bool deleted;
     bolt_bucket *next_alloc; /* tx's list of all handles */
+    bolt__dpage *dpages;     /* dirty leaves touched through this handle (dirty.c), newest first */
 };
 
 struct bolt_cursor;
-typedef struct bolt__dpage bolt__dpage;
 
 struct bolt_tx {
     bolt_db *db;
@@ -400,10 +401,20 @@ int bolt__node_free(bolt__node *n);
  */
 int bolt__node_unpage(bolt__node *n);
 /*
- * Commit, before rebalance: give every dirty page still in page mode a
- * page-mode node under its materialized parent (dirty.c rule 6).
+ * Commit, before rebalance (dirty.c rule 6): a dirty leaf in page mode that
+ * rebalance must see (unbalanced and small, or empty) gets a page-mode node
+ * under its materialized parent; every other one only makes sure its
+ * bucket's root node is materialized (dirty_spill.c writes it later).
+ * Closes the table (no new dirty pages).
  */
 int bolt__node_attach_dirty(bolt_tx *tx);
+/*
+ * Give dirty leaf d a page-mode node: child i of parent is the page at
+ * level `level` of d's recorded path (d->depth: d itself); the path below
+ * it is materialized from the recorded indices, which are still valid
+ * there (no node below parent's child i exists yet).
+ */
+int bolt__node_attach_at(bolt__node *parent, size_t i, bolt__dpage *d, size_t level);
 
 /* ---- dirty.c: the dirty-page table and in-place leaf edits --------------- */
 
@@ -427,12 +438,14 @@ struct bolt__dpage {
     bolt__node *node;    /* its page-mode node once attached at commit */
     uint32_t lo;         /* the data area starts here: the gap is [16 + 16 * count, lo) */
     uint32_t live;       /* bytes of the packed image: 16 + sum(16 + ksize + vsize) */
-    uint16_t path[BOLT_DPAGE_PATH]; /* branch indices from the bucket's root to the leaf */
-    uint8_t depth;                  /* branch levels above the leaf (path entries) */
-    uint8_t compactions;            /* rule 2: into a new buffer, this transaction */
-    bool converted;                 /* became an ordinary node: the node owns the state now */
-    bool packed;                    /* commit packed it into its new page: no more edits */
-    bool right_edge;                /* what bolt__node_put would have recorded (node.c rule 5) */
+    uint16_t path[BOLT_DPAGE_PATH];     /* branch indices from the bucket's root to the leaf */
+    bolt_pgid path_id[BOLT_DPAGE_PATH]; /* the branch pages on that path (root first) */
+    bolt__dpage *bnext;                 /* the bucket's list (bolt_bucket.dpages) */
+    uint8_t depth;                      /* branch levels above the leaf (path entries) */
+    uint8_t compactions;                /* rule 2: into a new buffer, this transaction */
+    bool converted;                     /* became an ordinary node: the node owns the state now */
+    bool packed;                        /* commit packed it into its new page: no more edits */
+    bool right_edge; /* what bolt__node_put would have recorded (node.c rule 5) */
     bool mid_insert;
     bool unbalanced; /* an element was deleted */
     unsigned char *buf;
@@ -467,6 +480,17 @@ static inline uint16_t bolt__dpage_count(const bolt__dpage *d)
  * for writing. 0 with *id; -ENOMEM; BOLT_EMMAPTOOLARGE.
  */
 int bolt__dpage_commit(bolt_tx *tx, bolt__dpage *d, bolt_pgid *id);
+/* A page-sized buffer from the db's pool (rule 7), or NULL. */
+unsigned char *bolt__dpage_buf_get(bolt_db *db);
+/* Keep buf until the transaction ends, then give it back to the pool. 0 or -ENOMEM. */
+int bolt__dpage_retire(bolt_tx *tx, unsigned char *buf);
+/*
+ * Commit, at bucket b's spill before its node tree (dirty_spill.c): write
+ * b's dirty leaves that are still in page mode and not attached, and the
+ * branch pages above them up to the first materialized node, without
+ * nodes; that node's element gets the top page's new id and first key.
+ */
+int bolt__dpage_spill_bucket(bolt_bucket *b);
 /* End of a write transaction: buffers back to the pool, the table freed. */
 void bolt__dpage_free_all(bolt_tx *tx);
 /* Free the db's pool of page buffers (close). */
@@ -545,8 +569,12 @@ const char *bolt__tx_state_str(const bolt_tx *tx);
 /*
  * Write a complete database of everything src sees into the empty file fd,
  * bottom-up with full pages (bolt_compact without a transaction limit).
- * 0 with the buckets and keys written; -errno; BOLT_ECORRUPT; -ENOMEM.
+ * progress (may be NULL) gets the keys copied so far every 65,536 keys and
+ * once at the end. 0 with the buckets and keys written; -errno;
+ * BOLT_ECORRUPT; -ENOMEM.
  */
-int bolt__bulk_write(bolt_tx *src, int fd, uint32_t page_size, uint64_t *buckets, uint64_t *keys);
+int bolt__bulk_write(bolt_tx *src, int fd, uint32_t page_size,
+                     void (*progress)(void *arg, uint64_t keys), void *progress_arg,
+                     uint64_t *buckets, uint64_t *keys);
 
 #endif

@@ -642,7 +642,10 @@ static int spill_root(bolt_bucket *b)
 {
     if (b->root_node == NULL)
         return 0;
-    int rc = bolt__node_spill(b->root_node);
+    int rc = bolt__dpage_spill_bucket(b); /* the page-mode parts first (dirty_spill.c) */
+    if (rc != 0)
+        return rc;
+    rc = bolt__node_spill(b->root_node);
     if (rc != 0)
         return rc;
     b->root_node = bolt__node_root(b->root_node);

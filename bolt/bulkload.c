@@ -58,7 +58,11 @@ typedef struct bulk {
     bolt_visited *seen; /* rule 7 */
     bolt_pgid next;     /* the next page to write */
     uint64_t keys, buckets;
+    void (*progress)(void *arg, uint64_t keys); /* every BULK_PROGRESS_KEYS keys; may be NULL */
+    void *progress_arg;
 } bulk;
+
+enum { BULK_PROGRESS_KEYS = 1u << 16 };
 
 typedef struct bulk_vec {
     void *items;
@@ -241,8 +245,8 @@ static int build_bucket(bulk *b, bolt_bucket *src, bool is_root, int nesting, un
             e.value = (bolt_val){ e.owned, n };
             has_bucket = true;
             b->buckets++;
-        } else {
-            b->keys++;
+        } else if (++b->keys % BULK_PROGRESS_KEYS == 0 && b->progress != NULL) {
+            b->progress(b->progress_arg, b->keys);
         }
         size_t add = BOLT_LEAF_ELEM_SIZE + e.key.size + e.value.size;
         if (leaf.n > 0 && sz + add > b->ps) {
@@ -325,9 +329,11 @@ static int build_bucket(bulk *b, bolt_bucket *src, bool is_root, int nesting, un
     return 0;
 }
 
-int bolt__bulk_write(bolt_tx *src, int fd, uint32_t page_size, uint64_t *buckets, uint64_t *keys)
+int bolt__bulk_write(bolt_tx *src, int fd, uint32_t page_size,
+                     void (*progress)(void *arg, uint64_t keys), void *progress_arg,
+                     uint64_t *buckets, uint64_t *keys)
 {
-    bulk b = { src->db->os, fd, page_size, NULL, 2, 0, 0 };
+    bulk b = { src->db->os, fd, page_size, NULL, 2, 0, 0, progress, progress_arg };
     int rc = bolt_visited_new(src, &b.seen);
     if (rc != 0)
         return rc;
@@ -361,6 +367,8 @@ int bolt__bulk_write(bolt_tx *src, int fd, uint32_t page_size, uint64_t *buckets
     if (rc == 0) {
         *buckets = b.buckets;
         *keys = b.keys;
+        if (progress != NULL)
+            progress(progress_arg, b.keys);
     }
     return rc;
 }

@@ -184,7 +184,8 @@ static int sync_file_and_dir(const struct bolt_os *os, const char *path)
 }
 
 /* tx_max_size 0: no transactions at all, the file written bottom-up (bulkload.c). */
-static int compact_bulk(bolt_db *src, const char *dst_path, uint32_t ps, bolt_compact_result *res)
+static int compact_bulk(bolt_db *src, const char *dst_path, uint32_t ps,
+                        const bolt_compact_options *opt, bolt_compact_result *res)
 {
     int fd = src->os->open(dst_path, O_RDWR | O_CLOEXEC, 0);
     if (fd < 0)
@@ -193,7 +194,8 @@ static int compact_bulk(bolt_db *src, const char *dst_path, uint32_t ps, bolt_co
     int rc = bolt_tx_begin(src, 0, &stx);
     if (rc == 0) {
         res->src_size = bolt_tx_size(stx);
-        rc = bolt__bulk_write(stx, fd, ps, &res->buckets, &res->keys);
+        rc = bolt__bulk_write(stx, fd, ps, opt->progress, opt->progress_arg, &res->buckets,
+                              &res->keys);
         bolt_tx_rollback(stx);
     }
     src->os->close(fd);
@@ -220,6 +222,8 @@ static int compact_copy(compact_ctx *c, bolt_db *src)
         bolt_tx *tx = c->tx;
         c->tx = NULL;
         rc = bolt_tx_commit(tx);
+        if (rc == 0 && c->opt->progress != NULL)
+            c->opt->progress(c->opt->progress_arg, c->res.keys); /* the last commit's too */
     }
     bolt_tx_rollback(c->tx);
     c->tx = NULL;
@@ -259,7 +263,7 @@ int bolt_compact(bolt_db *src, const char *dst_path, const bolt_compact_options 
     c.opt = opt;
     int rc;
     if (opt->tx_max_size == 0) {
-        rc = compact_bulk(src, dst_path, bo.page_size, &c.res);
+        rc = compact_bulk(src, dst_path, bo.page_size, opt, &c.res);
     } else {
         rc = bolt_open(dst_path, &bo, &c.dst);
         if (rc == 0) {

@@ -114,6 +114,8 @@ static int table_insert(bolt_tx *tx, bolt__dpage *d)
 /* Rule 7: at most this many bytes of buffers wait in the pool. */
 #define POOL_BYTES (UINT64_C(32) << 20)
 
+static int retire(bolt_tx *tx, unsigned char *buf);
+
 static unsigned char *buf_get(bolt_db *db)
 {
     if (db->ndpool > 0)
@@ -130,6 +132,16 @@ static void buf_put(bolt_db *db, unsigned char *buf)
         db->dpool[db->ndpool++] = buf;
     else
         strata_free(buf);
+}
+
+unsigned char *bolt__dpage_buf_get(bolt_db *db)
+{
+    return buf_get(db);
+}
+
+int bolt__dpage_retire(bolt_tx *tx, unsigned char *buf)
+{
+    return retire(tx, buf);
 }
 
 void bolt__dpage_free_all(bolt_tx *tx)
@@ -263,8 +275,11 @@ int bolt__dpage_touch(bolt_cursor *c, size_t need, bolt__dpage **out)
     d->bucket = b;
     d->live = (uint32_t)live;
     d->depth = (uint8_t)(c->depth - 1);
-    for (size_t l = 0; l + 1 < c->depth; l++)
-        d->path[l] = (uint16_t)c->stack[l].index;
+    for (size_t l = 0; l + 1 < c->depth; l++) {
+        const bolt__elemref *r = &c->stack[l];
+        d->path[l] = (uint16_t)r->index;
+        d->path_id[l] = r->node != NULL ? r->node->pgid : r->page.id;
+    }
     /* Rule 1: the element array at the front, the data block at the end. */
     size_t elems_end = BOLT_PAGE_HEADER_SIZE + 16 * (size_t)p->count;
     size_t data_end = elems_end;
@@ -288,6 +303,8 @@ int bolt__dpage_touch(bolt_cursor *c, size_t need, bolt__dpage **out)
         strata_free(d->buf);
         return rc;
     }
+    d->bnext = b->dpages;
+    b->dpages = d;
     bolt__page_fill(d->buf, ps, d->id, &top->page);
     *out = d;
     return 0;
@@ -296,8 +313,6 @@ int bolt__dpage_touch(bolt_cursor *c, size_t need, bolt__dpage **out)
 /* ---- in-place edits ------------------------------------------------------------ */
 
 #define MAX_COMPACTIONS 8
-
-static int retire(bolt_tx *tx, unsigned char *buf);
 
 /*
  * Rule 2: rebuild d in a new buffer without its garbage (and without the

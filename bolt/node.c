@@ -232,28 +232,33 @@ int bolt__node_unpage(bolt__node *n)
     return 0;
 }
 
-/* dirty.c rule 6 for one dirty page: a page-mode node under its parent. */
-static int attach_one(bolt__dpage *d)
+/* The bucket's root node, materialized from its root page if need be. */
+static int root_node(bolt_bucket *b, bolt__node **out)
 {
-    bolt_bucket *b = d->bucket;
-    bolt_tx *tx = b->tx;
     if (b->root_node == NULL) {
         bolt__page p;
-        int rc = bolt__tx_page(tx, b->root, &p);
+        int rc = bolt__tx_page(b->tx, b->root, &p);
         if (rc == 0)
             rc = bolt__node_read(b, &p, NULL, &b->root_node);
         if (rc != 0)
             return rc;
     }
-    bolt__node *n = b->root_node;
-    for (size_t l = 0; l + 1 < d->depth; l++) {
-        if (n->leaf || d->path[l] >= n->n)
+    *out = b->root_node;
+    return 0;
+}
+
+int bolt__node_attach_at(bolt__node *n, size_t i, bolt__dpage *d, size_t level)
+{
+    bolt_bucket *b = n->bucket;
+    /* Loop invariant: child i of n is the page at `level` of d's path. */
+    for (; level < d->depth; level++) {
+        if (n->leaf || i >= n->n || n->inodes[i].pgid != d->path_id[level])
             return BOLT_EPANIC;
-        int rc = bolt__node_child(n, d->path[l], &n);
+        int rc = bolt__node_child(n, i, &n);
         if (rc != 0)
             return rc;
+        i = d->path[level];
     }
-    size_t i = d->path[d->depth - 1];
     if (n->leaf || i >= n->n || n->inodes[i].pgid != d->id || n->inodes[i].child != NULL)
         return BOLT_EPANIC; /* branches changed before commit: they must not */
     bolt__node *c = node_new(b, n, true);
@@ -272,13 +277,30 @@ static int attach_one(bolt__dpage *d)
     return 0;
 }
 
+/* dirty.c rule 6 for one dirty page: a page-mode node under its parent. */
+static int attach_one(bolt__dpage *d)
+{
+    bolt__node *root;
+    int rc = root_node(d->bucket, &root);
+    if (rc != 0)
+        return rc;
+    if (root->pgid != d->path_id[0])
+        return BOLT_EPANIC;
+    return bolt__node_attach_at(root, d->path[0], d, 1);
+}
+
 int bolt__node_attach_dirty(bolt_tx *tx)
 {
+    size_t threshold = tx->db->page_size / 4;
     for (size_t i = 0; i < tx->dpt_cap; i++) {
         bolt__dpage *d = tx->dpt[i].d;
         if (d == NULL || d->converted || d->node != NULL || d->bucket->deleted)
             continue;
-        int rc = attach_one(d);
+        size_t count = bolt__dpage_count(d);
+        /* node_rebalance's test: would this leaf merge? */
+        bool merges = d->unbalanced && !(d->live > threshold && count > 1);
+        bolt__node *root;
+        int rc = merges || count == 0 ? attach_one(d) : root_node(d->bucket, &root);
         if (rc != 0)
             return rc;
     }

@@ -47,6 +47,7 @@ typedef struct lease__lease lease__lease;
 
 struct lease__item {
     lease__item *hnext;       /* item table chain */
+    lease__item **hpprev;     /* what points at this item in its chain (slot or hnext) */
     lease__item *prev, *next; /* the lease's list */
     lease__lease *lease;
     uint64_t hash;
@@ -137,8 +138,10 @@ void lease__ltable_remove(lease__ltable *t, lease__lease *l);
 uint64_t lease__key_hash(const void *key, size_t len);
 void lease__itable_release(lease__itable *t);
 lease__item *lease__itable_find(const lease__itable *t, const void *key, size_t len, uint64_t hash);
-int lease__itable_insert(lease__itable *t, lease__item *it); /* 0 or -ENOMEM */
-void lease__itable_remove(lease__itable *t, lease__item *it);
+int lease__itable_insert(lease__itable *t, lease__item *it);  /* 0 or -ENOMEM */
+void lease__itable_remove(lease__itable *t, lease__item *it); /* O(1): it->hpprev */
+/* it is in its chain and its hpprev points at what points at it (for the check). */
+bool lease__itable_linked(const lease__itable *t, const lease__item *it);
 
 /* ---- the lessor ---------------------------------------------------------- */
 
@@ -178,6 +181,30 @@ struct lease_lessor {
 };
 
 /* Current time of the lessor's clock. */
+/*
+ * A revoke's keys, sorted and packed (key_sort.c); reused from one revoke
+ * to the next. Fill: lease__keybuf_reserve(n keys, total bytes), copy the
+ * keys into raw with keys[i] pointing there and n set, then
+ * lease__keybuf_sort: keys[0, n) then point into bytes, in the store's key
+ * order (memcmp, then length), packed in that order. The keys must be
+ * distinct (a lease's are).
+ */
+struct lease__sortent;
+typedef struct lease__keybuf {
+    bolt_val *keys;
+    size_t n, cap;
+    uint8_t *raw; /* the keys as gathered */
+    size_t raw_cap;
+    uint8_t *bytes; /* the keys packed in order */
+    size_t bytes_cap;
+    struct lease__sortent *ent; /* the sort's scratch */
+    size_t ent_cap;
+} lease__keybuf;
+
+int lease__keybuf_reserve(lease__keybuf *kb, size_t n, size_t total); /* 0 or -ENOMEM */
+int lease__keybuf_sort(lease__keybuf *kb); /* 0 or -ENOMEM (not reserved) */
+void lease__keybuf_release(lease__keybuf *kb);
+
 uint64_t lease__now(lease_lessor *l);
 
 /* etcd's Lease.expired (Remaining() <= 0); never with no_clock. */

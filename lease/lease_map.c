@@ -3,7 +3,13 @@
  * by ID (etcd's leaseMap) and attached keys by bytes (etcd's itemMap).
  *
  * Invariants: the bucket count is 0 or a power of two; every entry is in
- * the chain of bucket hash & (nb - 1); n counts the entries. A table grows
+ * the chain of bucket hash & (nb - 1); n counts the entries; an item's
+ * hpprev points at what points at it (its slot, or the hnext of the item
+ * before it), so removing an item reads nothing but the item itself: a
+ * revoke removes items scattered over a table of millions, and walking a
+ * chain from its slot missed the cache at every step (~12% of a mass
+ * expiry's revoke CPU); the two stores it makes instead do not stall. A
+ * table grows
  * (doubling, entries rehashed) when n would exceed nb, so chains stay short;
  * it never shrinks (a lessor's peak is its steady state).
  */
@@ -133,6 +139,16 @@ lease__item *lease__itable_find(const lease__itable *t, const void *key, size_t 
     return NULL;
 }
 
+/* it at the head of the chain at slot. */
+static void chain_push(lease__item **slot, lease__item *it)
+{
+    it->hnext = *slot;
+    it->hpprev = slot;
+    if (*slot != NULL)
+        (*slot)->hpprev = &it->hnext;
+    *slot = it;
+}
+
 static int itable_grow(lease__itable *t)
 {
     size_t nb = t->nb == 0 ? 64 : t->nb * 2;
@@ -143,9 +159,7 @@ static int itable_grow(lease__itable *t)
         lease__item *it = t->b[i];
         while (it != NULL) {
             lease__item *next = it->hnext;
-            size_t j = it->hash & (nb - 1);
-            it->hnext = b[j];
-            b[j] = it;
+            chain_push(&b[it->hash & (nb - 1)], it);
             it = next;
         }
     }
@@ -162,20 +176,32 @@ int lease__itable_insert(lease__itable *t, lease__item *it)
         if (rc != 0)
             return rc;
     }
-    size_t j = it->hash & (t->nb - 1);
-    it->hnext = t->b[j];
-    t->b[j] = it;
+    chain_push(&t->b[it->hash & (t->nb - 1)], it);
     t->n++;
     return 0;
 }
 
 void lease__itable_remove(lease__itable *t, lease__item *it)
 {
-    lease__item **pp = &t->b[it->hash & (t->nb - 1)];
-    while (*pp != NULL && *pp != it)
-        pp = &(*pp)->hnext;
-    if (*pp == it) {
-        *pp = it->hnext;
-        t->n--;
-    }
+    if (it->hpprev == NULL)
+        return; /* not in the table */
+    *it->hpprev = it->hnext;
+    if (it->hnext != NULL)
+        it->hnext->hpprev = it->hpprev;
+    it->hnext = NULL;
+    it->hpprev = NULL;
+    t->n--;
+}
+
+bool lease__itable_linked(const lease__itable *t, const lease__item *it)
+{
+    if (t->nb == 0 || it->hpprev == NULL)
+        return false;
+    lease__item **slot = &t->b[it->hash & (t->nb - 1)];
+    if (*slot == it)
+        return it->hpprev == slot;
+    for (lease__item *p = *slot; p != NULL; p = p->hnext)
+        if (p->hnext == it)
+            return it->hpprev == &p->hnext;
+    return false;
 }

@@ -524,7 +524,9 @@ static void remove_lease(lease_lessor *l, lease__lease *ls)
     lease__ltable_remove(&l->leases, ls);
     ls->dirty = false; /* rule 3: its ID in dirty_ids now finds nothing */
     free_lease(ls);
-    pthread_cond_broadcast(&l->revoke_cv);
+    /* Only renews of expired leases wait for a removal (counted under mu). */
+    if (l->renew_waiters > 0)
+        pthread_cond_broadcast(&l->revoke_cv);
 }
 
 static int cmp_vals(const void *a, const void *b)
@@ -594,36 +596,16 @@ static int revoke_standalone(lease_lessor *l, int64_t id, bool only_expired)
     return rc != 0 ? rc : urc;
 }
 
-/* A revoke's keys, sorted: the buffers are reused from one revoke to the next. */
-typedef struct keybuf {
-    bolt_val *keys;
-    size_t n, cap;
-    uint8_t *bytes;
-    size_t bytes_cap;
-} keybuf;
-
-static void keybuf_release(keybuf *kb)
-{
-    strata_free(kb->keys);
-    strata_free(kb->bytes);
-    memset(kb, 0, sizeof *kb);
-}
-
-/* ls's keys into kb, copied then sorted (as sorted_keys); mu held. 0 or -ENOMEM. */
-static int keybuf_fill(keybuf *kb, const lease__lease *ls)
+/* ls's keys into kb, sorted and packed (key_sort.c); mu held. 0 or -ENOMEM. */
+static int keybuf_fill(lease__keybuf *kb, const lease__lease *ls)
 {
     size_t total = 0;
     for (const lease__item *it = ls->items; it != NULL; it = it->next)
         total += it->len;
-    void *keys = kb->keys, *bytes = kb->bytes;
-    int rc = strata__grow(&keys, &kb->cap, ls->nitems, sizeof(bolt_val), 16);
-    kb->keys = keys;
-    if (rc == 0)
-        rc = strata__grow(&bytes, &kb->bytes_cap, total + 1, 1, 256);
-    kb->bytes = bytes;
+    int rc = lease__keybuf_reserve(kb, ls->nitems, total);
     if (rc != 0)
         return rc;
-    uint8_t *p = kb->bytes;
+    uint8_t *p = kb->raw;
     size_t n = 0;
     for (const lease__item *it = ls->items; it != NULL; it = it->next) {
         if (it->len > 0)
@@ -632,9 +614,7 @@ static int keybuf_fill(keybuf *kb, const lease__lease *ls)
         p += it->len;
     }
     kb->n = n;
-    if (n > 1)
-        qsort(kb->keys, n, sizeof *kb->keys, cmp_vals);
-    return 0;
+    return lease__keybuf_sort(kb);
 }
 
 /*
@@ -646,7 +626,7 @@ static int keybuf_fill(keybuf *kb, const lease__lease *ls)
  * revoke id or attach a key to it meanwhile.
  */
 static int revoke_in_txn(lease_lessor *l, const lease_range_deleter *rd, void *txn, int64_t id,
-                         bool only_expired, keybuf *kb, const int64_t *next, size_t nnext)
+                         bool only_expired, lease__keybuf *kb, const int64_t *next, size_t nnext)
 {
     int rc;
     if ((rc = LEASE_FAILPOINT(l, "revoke_after_begin")) != 0)
@@ -700,9 +680,9 @@ static int revoke_through(lease_lessor *l, const lease_range_deleter *r, int64_t
     int rc = rd.begin(rd.arg, &txn);
     if (rc != 0)
         return rc;
-    keybuf kb = { 0 };
+    lease__keybuf kb = { 0 };
     rc = revoke_in_txn(l, &rd, txn, id, only_expired, &kb, NULL, 0);
-    keybuf_release(&kb);
+    lease__keybuf_release(&kb);
     int erc = rd.end(txn);
     if (rc == 0)
         rc = erc;
@@ -791,7 +771,7 @@ static void let_writers_in(const lease_range_deleter *rd)
  * Advances *i past the IDs it handled; *revoked counts the leases revoked.
  */
 static int revoke_batch(lease_lessor *l, const lease_range_deleter *rd, const int64_t *ids,
-                        size_t n, size_t *i, keybuf *kb, size_t *revoked, bool *yield)
+                        size_t n, size_t *i, lease__keybuf *kb, size_t *revoked, bool *yield)
 {
     void *txn;
     int rc = rd->begin(rd->arg, &txn);
@@ -825,7 +805,7 @@ static int revoke_batch(lease_lessor *l, const lease_range_deleter *rd, const in
 
 int lease__revoke_expired_many(lease_lessor *l, const int64_t *ids, size_t n)
 {
-    keybuf kb = { 0 };
+    lease__keybuf kb = { 0 };
     int rc = 0;
     size_t i = 0;
     while (i < n && rc == 0) {
@@ -850,7 +830,7 @@ int lease__revoke_expired_many(lease_lessor *l, const int64_t *ids, size_t n)
             let_writers_in(&rd);
         rd_release(l);
     }
-    keybuf_release(&kb);
+    lease__keybuf_release(&kb);
     return rc;
 }
 
@@ -1195,6 +1175,10 @@ int lease__lessor_check(lease_lessor *l, char *why, size_t why_size)
                     rc = check_fail(why, why_size, "lease %" PRId64 ": broken key list", ls->id);
                 else if (lease__itable_find(&l->items, it->key, it->len, it->hash) != it)
                     rc = check_fail(why, why_size, "lease %" PRId64 ": key not in the item table",
+                                    ls->id);
+                else if (!lease__itable_linked(&l->items, it))
+                    rc = check_fail(why, why_size,
+                                    "lease %" PRId64 ": a key's back pointer in the item table",
                                     ls->id);
             }
             if (rc == 0 && k != ls->nitems)

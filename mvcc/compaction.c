@@ -8,12 +8,13 @@
  *   mvcc_store_compact ---> ACCEPTED (compact_rev = rev, scheduled mark
  *        |                  written and force-committed, queued)
  *        v  compaction thread
- *   INDEX (idx_tree_compact: the keep set) ---> BATCHES (delete below rev,
- *        in key order, a bounded batch at a time under the batch lock)
+ *   INDEX (idx_tree_compact: the keep set) ---> BATCHES (examine below rev
+ *        in key order, a bounded batch at a time in a read view; the unkept
+ *        go to the backend as deferred deletes its commits apply)
  *        |                                          |
  *        |  close: stop between batches             v last batch
- *        +--------------> ABANDONED            FINISHED (finished mark
- *                         (next open resumes)  written with the last batch)
+ *        +--------------> ABANDONED            FINISHED (every delete applied,
+ *                         (next open resumes)  then the finished mark written)
  *
  * Rules:
  *   1. Acceptance (under the write lock, so no write transaction is open
@@ -25,32 +26,36 @@
  *   2. One thread runs the queued compactions one at a time, in the order
  *      accepted. The index compaction is chunked (index/tree_index.c) so
  *      puts flow meanwhile.
- *   3. A physical batch takes the batch lock, examines at most `size`
- *      entries below rev+1 (from where the previous batch stopped), and
- *      stops early when half of compaction_batch_max_ns has passed,
- *      leaving time for its deletes; it deletes every examined entry whose
- *      revision is not in the keep set, and never syncs: the commits of
- *      the backend carry the deletes. `size` starts at
- *      compaction_batch_limit and adapts to the budget: halved (down to
- *      MIN_BATCH) after a batch that held the lock longer than
- *      compaction_batch_max_ns, doubled (up to the limit) after one that
- *      held it less than a quarter of it, so the deletes of slow pages do
- *      not stretch a batch. Between batches the thread pauses
- *      compaction_pause_ns, or by default as long as the batch held the
- *      lock (at least MIN_PAUSE_NS): the lock is then free at least half
- *      the time, and a thread that sleeps is rarely preempted in its next
- *      short batch (on a loaded machine a holder preempted inside the lock
- *      is what makes a writer wait longest). A writer waits for at most
- *      one batch.
- *   6. A batch takes the lock with backend_batch_tx_lock_quiet: never while
- *      a backend commit is being written out, so its deletes go into bolt
- *      and not into the backend's write log (which writers would have to
- *      help replay).
- *   4. The batch that examines the last entry below rev+1 also writes
- *      meta/finishedCompactRev, in the same bolt transaction as its
- *      deletes (a crash before it leaves the scheduled mark alone, and the
- *      next open resumes; restore.c rule 3 keeps the revision right).
+ *   3. A physical batch examines at most compaction_batch_limit entries
+ *      below rev+1 (from where the previous batch stopped) through a
+ *      backend READ transaction of its own, holding no lock that a writer
+ *      takes, and stops early when compaction_batch_max_ns has passed (the
+ *      read view pins pages and buffer memory). Entries at or below rev
+ *      never change again (new revisions are above rev, and only this
+ *      compaction deletes below it), so a view of the batch's start is
+ *      exact for them. The entries not in the keep set are handed to the
+ *      backend as deferred deletes (backend.h, backend.c rule 12): the next
+ *      backend commit deletes them in its bolt transaction outside the
+ *      batch lock, and nothing of them goes through the read buffer or the
+ *      write log. A put therefore never waits for a compaction batch; it
+ *      shares the CPU with it, and between batches the thread pauses
+ *      compaction_pause_ns, or by default as long as the batch ran (at
+ *      least MIN_PAUSE_NS), so on a busy machine it takes at most about
+ *      half of a core.
+ *   4. The last batch (it examines the last entry below rev+1) waits until
+ *      every deferred delete of the compaction is applied and visible to
+ *      new readers, then writes meta/finishedCompactRev under the batch
+ *      lock, in a bolt transaction at or after theirs (a crash before it
+ *      leaves the scheduled mark, and the next open resumes; restore.c
+ *      rule 3 keeps the revision right); then the hash state switches to
+ *      the new base under hash_mu alone (its sums were gathered by the
+ *      pass; a write transaction's delta combines with it in either order).
  *   5. Every entry examined goes through the hash rebase (hash.c rule 3).
+ *   6. Pacing: once WINDOW_BATCHES batches' worth of deletes are queued
+ *      since the last wait, the thread waits until the deletes of the
+ *      window before are applied (backend_deferred_wait), so at most two
+ *      windows are queued and the backend commits about once per window
+ *      (etcd: once per batch of 1,000).
  */
 #include <errno.h>
 #include <string.h>
@@ -59,9 +64,9 @@
 #include "be64.h"
 #include "mvcc_int.h"
 
-#define BATCH_STOP   2 /* range callback: the time budget ran out */
-#define MIN_BATCH    16
-#define MIN_PAUSE_NS 50000u /* rule 3's shortest default pause */
+#define BATCH_STOP     2      /* range callback: the time budget ran out */
+#define MIN_PAUSE_NS   50000u /* rule 3's shortest default pause */
+#define WINDOW_BATCHES 10     /* rule 6: batches of deletes queued per backend commit */
 
 static uint64_t mono_ns(void)
 {
@@ -167,65 +172,82 @@ static int batch_fn(void *arg, bolt_val key, bolt_val value)
 }
 
 /*
- * The physical deletion of the compaction at rev (rules 3-5). 0 when
+ * The physical deletion of the compaction at rev (rules 3-6). 0 when
  * finished, MVCC_ECLOSED when stopped by close, else an error (the
  * deletion stopped; the next open resumes it).
  */
 static int delete_below(mvcc_store *s, int64_t rev, idx_rev_set *keep, mvcc__hash_rebase *rb)
 {
     uint32_t limit = s->opt.compaction_batch_limit;
-    uint32_t size = limit; /* rule 3: adapts to the time budget */
-    uint64_t budget = s->opt.compaction_batch_max_ns;
-    batch b = { .s = s, .keep = keep, .rb = rb, .budget_ns = s->opt.compaction_batch_max_ns / 2 };
+    batch b = { .s = s, .keep = keep, .rb = rb, .budget_ns = s->opt.compaction_batch_max_ns };
     b.del = strata_malloc((size_t)limit * sizeof *b.del);
     b.del_len = strata_malloc(limit);
-    if (b.del == NULL || b.del_len == NULL) {
+    bolt_val *keys = strata_malloc((size_t)limit * sizeof *keys);
+    if (b.del == NULL || b.del_len == NULL || keys == NULL) {
         strata_free(b.del);
         strata_free(b.del_len);
+        strata_free(keys);
         return -ENOMEM;
     }
     uint8_t end[8];
     strata__store_be64(end, (uint64_t)rev + 1);
     uint8_t from[MVCC__REVKEY_TOMB_LEN] = { 0 };
     size_t from_len = MVCC__REVKEY_LEN;
-    backend_batch_tx *tx = backend_batch(s->be);
+    uint64_t ticket = 0, window_ticket = 0; /* rule 6 */
+    size_t window = 0;
     int rc = 0;
-    /* Loop invariant: every entry below `from` has been examined, the unkept deleted. */
+    /* Loop invariant: every entry below `from` has been examined, the unkept queued. */
     for (;;) {
         if (stopping(s)) {
             rc = MVCC_ECLOSED;
             break;
         }
-        backend_batch_tx_lock_quiet(tx); /* rule 6 */
+        backend_read_tx *rtx;
+        rc = backend_read_tx_begin(s->be, &rtx);
+        if (rc != 0)
+            break;
         b.ndel = 0;
         b.examined = 0;
         b.rc = 0;
         b.t0 = mono_ns();
-        rc = backend_batch_tx_range(tx, key_bucket, (bolt_val){ from, from_len },
-                                    (bolt_val){ end, 8 }, size, batch_fn, &b);
+        rc = backend_read_tx_range(rtx, key_bucket, (bolt_val){ from, from_len },
+                                   (bolt_val){ end, 8 }, limit, batch_fn, &b);
+        backend_read_tx_end(rtx); /* b.del and b.last are copies */
         bool timed_out = rc == BATCH_STOP;
         if (rc == 1)
             rc = b.rc;
         else if (rc == BATCH_STOP)
             rc = 0;
-        for (size_t i = 0; i < b.ndel && rc == 0; i++)
-            rc = backend_batch_tx_delete(tx, key_bucket, (bolt_val){ b.del[i], b.del_len[i] });
-        bool done = rc == 0 && !timed_out && b.examined < size;
-        uint64_t held = mono_ns() - b.t0;
-        if (held > budget && size > MIN_BATCH)
-            size = size / 2 > MIN_BATCH ? size / 2 : MIN_BATCH;
-        else if (held < budget / 4 && !timed_out && size < limit)
-            size = size * 2 < limit ? size * 2 : limit;
-        if (done) {
-            rc = put_mark(tx, MVCC__META_FINISHED, rev); /* rule 4 */
-            if (rc == 0)
-                mvcc__hash_compact_end(s, rb, true);
+        if (rc == 0 && b.ndel > 0) {
+            for (size_t i = 0; i < b.ndel; i++)
+                keys[i] = (bolt_val){ b.del[i], b.del_len[i] };
+            rc = backend_delete_deferred(s->be, key_bucket, keys, b.ndel, &ticket);
         }
-        int urc = backend_batch_tx_unlock(tx);
-        if (rc == 0)
-            rc = urc;
-        if (rc != 0 || done)
+        uint64_t ran = mono_ns() - b.t0;
+        if (rc != 0)
             break;
+        if (!timed_out && b.examined < limit) { /* rule 4: the last batch */
+            rc = backend_deferred_wait(s->be, ticket);
+            if (rc != 0)
+                break;
+            backend_batch_tx *tx = backend_batch(s->be);
+            backend_batch_tx_lock(tx);
+            rc = put_mark(tx, MVCC__META_FINISHED, rev);
+            int urc = backend_batch_tx_unlock(tx);
+            if (rc == 0)
+                rc = urc;
+            if (rc == 0)
+                mvcc__hash_compact_end(s, rb, true); /* rule 4: hash_mu only */
+            break;
+        }
+        window += b.ndel;
+        if (window >= (size_t)WINDOW_BATCHES * limit) { /* rule 6 */
+            rc = backend_deferred_wait(s->be, window_ticket);
+            if (rc != 0)
+                break;
+            window_ticket = ticket;
+            window = 0;
+        }
         /* The next batch starts right after the last entry examined. */
         mvcc__revkey last;
         if (mvcc__revkey_decode(b.last, b.last_len, &last) != 0) {
@@ -236,12 +258,13 @@ static int delete_below(mvcc_store *s, int64_t rev, idx_rev_set *keep, mvcc__has
         from_len = mvcc__revkey_encode(last.rev, false, from);
         uint64_t pause = s->opt.compaction_pause_ns;
         if (pause == 0)
-            pause = held > MIN_PAUSE_NS ? held : MIN_PAUSE_NS; /* rule 3 */
+            pause = ran > MIN_PAUSE_NS ? ran : MIN_PAUSE_NS; /* rule 3 */
         struct timespec ts = { (time_t)(pause / 1000000000u), (long)(pause % 1000000000u) };
         nanosleep(&ts, NULL);
     }
     strata_free(b.del);
     strata_free(b.del_len);
+    strata_free(keys);
     return rc;
 }
 

@@ -163,24 +163,33 @@ void mvcc__hash_release(mvcc__hash_state *h)
     h->changed_during = NULL;
 }
 
-int mvcc__hash_set_kept(mvcc__hash_state *h, mvcc__hash_kept *kept, bool *removed, size_t n,
-                        int64_t base)
+/* Install a kept list whose CRC, length and removed count are known. */
+static void kept_install(mvcc__hash_state *h, mvcc__hash_kept *kept, bool *removed, size_t n,
+                         int64_t base, uint32_t crc, uint64_t len, size_t nremoved)
 {
     kept_free(h);
     h->kept = kept;
     h->removed = removed;
     h->nkept = n;
     h->base = base;
+    h->nremoved = nremoved;
+    h->all_crc = crc;
+    h->all_len = len;
+}
+
+int mvcc__hash_set_kept(mvcc__hash_state *h, mvcc__hash_kept *kept, bool *removed, size_t n,
+                        int64_t base)
+{
     uint32_t c = 0;
     uint64_t l = 0;
+    size_t nremoved = 0;
     for (size_t i = 0; i < n; i++) {
         c = mvcc__crc32c_combine(c, kept[i].crc, kept[i].len);
         l += kept[i].len;
         if (removed[i])
-            h->nremoved++;
+            nremoved++;
     }
-    h->all_crc = c;
-    h->all_len = l;
+    kept_install(h, kept, removed, n, base, c, l, nremoved);
     return 0;
 }
 
@@ -228,12 +237,13 @@ static void seg_update(mvcc__hash_state *h, size_t leaf)
 }
 
 /* The kept entry of rev, or -1. */
-static ptrdiff_t kept_find(const mvcc__hash_state *h, idx_rev rev)
+/* The index of rev in a kept list (sorted by revision), or -1. */
+static ptrdiff_t kept_index(const mvcc__hash_kept *kept, size_t n, idx_rev rev)
 {
-    size_t lo = 0, hi = h->nkept;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = idx_rev_cmp(h->kept[mid].rev, rev);
+        int c = idx_rev_cmp(kept[mid].rev, rev);
         if (c == 0)
             return (ptrdiff_t)mid;
         if (c < 0)
@@ -242,6 +252,11 @@ static ptrdiff_t kept_find(const mvcc__hash_state *h, idx_rev rev)
             hi = mid;
     }
     return -1;
+}
+
+static ptrdiff_t kept_find(const mvcc__hash_state *h, idx_rev rev)
+{
+    return kept_index(h->kept, h->nkept, rev);
 }
 
 /* Rule 2: rev stopped being its key's newest revision. */
@@ -382,6 +397,41 @@ void mvcc__hash_rebase_entry(mvcc__hash_rebase *rb, idx_rev rev, const uint8_t *
     }
     rb->removed[rb->nkept] = superseded;
     rb->kept[rb->nkept++] = (mvcc__hash_kept){ rev, c, (uint32_t)len };
+    /* What mvcc__hash_set_kept would sum, summed here, outside hash_mu. */
+    rb->k_crc = mvcc__crc32c_combine(rb->k_crc, c, len);
+    rb->k_len += len;
+    rb->k_removed += superseded;
+}
+
+/*
+ * Rule 3: mark removed the kept entries superseded while the compaction was
+ * pending; hash_mu held. Looks each of those (few) revisions up in the kept
+ * list rather than each kept entry up in the set: hash_mu is on every
+ * write transaction's path.
+ */
+static void mark_changed_during(mvcc__hash_state *h, mvcc__hash_rebase *rb)
+{
+    if (h->changed_during == NULL || idx_rev_set_count(h->changed_during) == 0)
+        return;
+    idx_rev_array a;
+    idx_rev_array_init(&a);
+    if (idx_rev_set_sorted(h->changed_during, &a) == 0) {
+        for (size_t j = 0; j < a.count; j++) {
+            ptrdiff_t i = kept_index(rb->kept, rb->nkept, a.revs[j]);
+            if (i >= 0 && !rb->removed[i]) {
+                rb->removed[i] = true;
+                rb->k_removed++;
+            }
+        }
+    } else { /* no memory for the sorted copy: the long way */
+        for (size_t i = 0; i < rb->nkept; i++) {
+            if (!rb->removed[i] && idx_rev_set_contains(h->changed_during, rb->kept[i].rev)) {
+                rb->removed[i] = true;
+                rb->k_removed++;
+            }
+        }
+    }
+    idx_rev_array_release(&a);
 }
 
 void mvcc__hash_rebase_release(mvcc__hash_rebase *rb)
@@ -403,10 +453,9 @@ void mvcc__hash_compact_end(mvcc_store *s, mvcc__hash_rebase *rb, bool finished)
         } else {
             h->tail_len -= rb->a_len;
             h->tail_crc = crc32c_suffix(h->tail_crc, rb->a_crc, h->tail_len);
-            for (size_t i = 0; i < rb->nkept && h->changed_during != NULL; i++)
-                rb->removed[i] =
-                        rb->removed[i] || idx_rev_set_contains(h->changed_during, rb->kept[i].rev);
-            mvcc__hash_set_kept(h, rb->kept, rb->removed, rb->nkept, rb->new_base);
+            mark_changed_during(h, rb);
+            kept_install(h, rb->kept, rb->removed, rb->nkept, rb->new_base, rb->k_crc, rb->k_len,
+                         rb->k_removed);
             rb->kept = NULL; /* taken over */
             rb->removed = NULL;
             h->kept_ok = h->track_ok;

@@ -226,6 +226,10 @@ typedef struct mvcc__hash_rebase {
     mvcc__hash_kept *kept; /* the entries the compaction keeps */
     bool *removed;         /* kept[i] is already superseded */
     size_t nkept, cap;
+    /* The kept list's CRC, length and removed count, gathered by the pass (no lock held). */
+    uint32_t k_crc;
+    uint64_t k_len;
+    size_t k_removed;
     bool ok;
 } mvcc__hash_rebase;
 

@@ -548,7 +548,9 @@ typedef struct bolt_compact_options {
                              transactions: the file is written bottom-up, page by page */
     bool no_sync;         /* skip the per-commit syncs (the result is synced at the end) */
     uint32_t page_size;   /* page size of the new file; 0 = the source's */
-    /* Called after each destination commit with the keys copied so far (may be NULL). */
+    /* Called with the keys copied so far (may be NULL): after each destination commit
+       (the last one too), or, written bottom-up (tx_max_size 0), every 65,536 keys and
+       once at the end. */
     void (*progress)(void *arg, uint64_t keys);
     void *progress_arg;
 } bolt_compact_options;

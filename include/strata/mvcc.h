@@ -132,16 +132,17 @@ typedef struct mvcc_options {
     /* Entries examined per physical compaction batch; 0 = 1000 (etcd's default). */
     uint32_t compaction_batch_limit;
     /*
-     * Longest time one physical compaction batch holds the backend's batch
-     * lock; the batch ends early when it is reached (it always examines at
-     * least one entry). 0 = 0.5 ms. Between batches the compaction pauses
-     * and never syncs inside the lock.
+     * Longest time one physical compaction batch examines entries (in a
+     * read view of its own: it holds no lock a writer takes); the batch
+     * ends early when it is reached (it always examines at least one
+     * entry). 0 = 0.5 ms. Its deletes are applied by the backend's commits
+     * outside the batch lock (backend_delete_deferred).
      */
     uint64_t compaction_batch_max_ns;
     /*
      * Pause between two compaction batches (etcd 3.4 sleeps 10 ms); 0 =
-     * as long as the batch before held the lock (at least 50 us), so the
-     * lock is free at least half the time.
+     * as long as the batch before ran (at least 50 us), so on a busy
+     * machine the compaction takes about half of a core.
      */
     uint64_t compaction_pause_ns;
     /* Threads that rebuild the index on open; 0 = one per online CPU. */
@@ -397,9 +398,10 @@ STRATA_API void mvcc_range_iter_close(mvcc_range_iter *it);
  * Compact(rev) (etcd's store.Compact, docs/schema.md §8.1): refuse reads below
  * rev from now on, persist meta/scheduledCompactRev and force a commit
  * (durable before this returns), then in the background compact the index
- * and delete the history below rev in small batches (each under the batch
- * lock for at most opt.compaction_batch_max_ns), writing
- * meta/finishedCompactRev with the last batch. Compactions run one at a
+ * and delete the history below rev: small batches examined in read views
+ * (at most opt.compaction_batch_max_ns each), their deletes applied by the
+ * backend's commits outside the batch lock, then meta/finishedCompactRev
+ * written once every delete is applied. Compactions run one at a
  * time, in the order accepted. Returns 0 (scheduled); MVCC_ECOMPACTED (rev
  * <= the compacted revision); MVCC_EFUTUREREV (rev > the current revision);
  * MVCC_EREADONLY; MVCC_ECLOSED; the commit's codes; -ENOMEM.

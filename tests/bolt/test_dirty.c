@@ -14,7 +14,15 @@
  *   - sequential appends still fill their pages (the right-edge policy
  *     survives a leaf that starts in page mode and then splits);
  *   - a damaged leaf (keys out of order) is refused when copied, nothing
- *     written.
+ *     written;
+ *   - stage 3 (bolt/dirty_spill.c): a commit whose leaves stay in page mode
+ *     materializes no branch below the bucket's root (node_count of the
+ *     commit), and the branch pages it builds from committed images are
+ *     what the node path writes: random deletes and updates with keys of
+ *     1..48 bytes at page size 512 (first keys change, separators grow and
+ *     shrink, some branches would split and take the node path) checked
+ *     against a reference, bolt_tx_check and the packed-page statistics
+ *     (branch_inuse too) after every commit.
  */
 #include "bolt_test.h"
 
@@ -364,6 +372,148 @@ static void test_damaged_leaf_refused(void)
     bolt_close(db);
 }
 
+static uint64_t committed_nodes(bolt_db *db)
+{
+    bolt_db_stats st;
+    bolt_db_stats_get(db, &st);
+    return st.tx.node_count;
+}
+
+/*
+ * Stage 3: updates spread over a 4-level tree (page size 512) commit with
+ * two nodes: the bucket's root branch and the root bucket's leaf that
+ * stores the bucket's new root id. Every other branch on the paths is
+ * built from its committed page.
+ */
+static void test_branches_without_nodes(void)
+{
+    bolt_db *db = open_loaded("dirty-branches.db", NKEYS, 1, 512);
+    bolt_tx *tx;
+    bolt_bucket *b;
+    char k[32];
+    ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+    ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
+    bolt_stats s0;
+    ASSERT_OK(bolt_bucket_stats(b, &s0));
+    bolt_tx_rollback(tx);
+    printf("figure: dirty pages: %u keys at page size 512: depth %d, %llu branch pages\n", NKEYS,
+           s0.depth, (unsigned long long)s0.branch_pages);
+    ASSERT_TRUE(s0.depth >= 4);
+    for (int round = 0; round < 5; round++) {
+        uint64_t before = committed_nodes(db);
+        ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
+        ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
+        for (unsigned i = 0; i < 300; i++) {
+            key_of(k, sizeof k, (unsigned)(rnd() % NKEYS));
+            ASSERT_OK(bolt_bucket_put(b, bolt_str(k), bolt_str("value-1"))); /* same size */
+        }
+        ASSERT_OK(bolt_tx_commit(tx));
+        uint64_t made = committed_nodes(db) - before;
+        printf("figure: dirty pages: 300 updates, commit %d: %llu nodes\n", round,
+               (unsigned long long)made);
+        ASSERT_EQ_INT(made, 2);
+        bt_check(db);
+    }
+    ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+    ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
+    bolt_stats s1;
+    ASSERT_OK(bolt_bucket_stats(b, &s1));
+    ASSERT_EQ_INT(s1.keys, NKEYS);
+    ASSERT_EQ_INT(s1.branch_pages, s0.branch_pages);
+    ASSERT_EQ_INT(s1.branch_inuse, s0.branch_inuse);
+    ASSERT_EQ_INT(s1.leaf_inuse, s0.leaf_inuse);
+    for (unsigned i = 0; i < NKEYS; i += 97) {
+        bolt_val v;
+        key_of(k, sizeof k, i);
+        ASSERT_OK(bolt_bucket_get(b, bolt_str(k), &v));
+        ASSERT_TRUE(v.size == 7);
+    }
+    bolt_tx_rollback(tx);
+    bolt_close(db);
+}
+
+/* Keys of 1..48 bytes, derived from their number (distinct: the number leads). */
+static size_t vkey_of(unsigned char *buf, unsigned i)
+{
+    size_t len = 4 + (size_t)((i * 2654435761u) >> 27) % 45;
+    buf[0] = (unsigned char)(i >> 16);
+    buf[1] = (unsigned char)(i >> 8);
+    buf[2] = (unsigned char)i;
+    buf[3] = '.';
+    for (size_t j = 4; j < len; j++)
+        buf[j] = (unsigned char)('a' + (i + j) % 26);
+    return len;
+}
+
+/*
+ * Stage 3 against a reference: separators that change size (the first key
+ * of a leaf deleted; keys of different lengths), so branch pages grow and
+ * shrink and some would split (the group takes the node path).
+ */
+static void test_branches_random_separators(void)
+{
+    enum { N = 6000 };
+    char path[4096];
+    harness_path(path, sizeof path, "dirty-seps.db");
+    remove(path);
+    bolt_options o = bt_opts();
+    o.page_size = 512;
+    bolt_db *db;
+    ASSERT_OK(bolt_open(path, &o, &db));
+    static signed char present[N];
+    unsigned char k[64];
+    bolt_tx *tx;
+    bolt_bucket *b;
+    ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
+    ASSERT_OK(bolt_bucket_create(bolt_tx_root(tx), bolt_str("b"), &b));
+    for (unsigned i = 0; i < N; i++) {
+        unsigned x = (unsigned)(((uint64_t)i * 1237) % N);
+        ASSERT_OK(bolt_bucket_put(b, (bolt_val){ k, vkey_of(k, x) }, bolt_str("v")));
+        present[x] = 1;
+    }
+    ASSERT_OK(bolt_tx_commit(tx));
+    uint64_t nodes = 0, commits = 0;
+    for (int commit = 0; commit < 30; commit++) {
+        uint64_t before = committed_nodes(db);
+        ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
+        ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
+        for (unsigned o2 = 0; o2 < 120; o2++) {
+            unsigned x = (unsigned)(rnd() % N);
+            bolt_val key = { k, vkey_of(k, x) };
+            if (rnd() % 3 == 0 && present[x]) {
+                ASSERT_OK(bolt_bucket_put(b, key, bolt_str("w")));
+            } else {
+                ASSERT_OK(bolt_bucket_delete(b, key));
+                present[x] = 0;
+            }
+        }
+        ASSERT_OK(bolt_tx_commit(tx));
+        nodes += committed_nodes(db) - before;
+        commits++;
+        bt_check(db);
+        ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+        ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
+        uint64_t want = 0;
+        for (unsigned x = 0; x < N; x++) {
+            bolt_val v;
+            int rc = bolt_bucket_get(b, (bolt_val){ k, vkey_of(k, x) }, &v);
+            if (present[x]) {
+                ASSERT_OK(rc);
+                want++;
+            } else {
+                ASSERT_RC(rc, BOLT_NOTFOUND);
+            }
+        }
+        bolt_stats s;
+        ASSERT_OK(bolt_bucket_stats(b, &s));
+        ASSERT_EQ_INT(s.keys, want);
+        bolt_tx_rollback(tx);
+    }
+    printf("figure: dirty pages: varied separators: %.1f nodes per commit\n",
+           (double)nodes / (double)commits);
+    bolt_close(db);
+}
+
 int main(void)
 {
     HARNESS_BEGIN(20261207);
@@ -376,5 +526,7 @@ int main(void)
     RUN(test_random_4096_fill_09);
     RUN(test_appends_fill_pages);
     RUN(test_damaged_leaf_refused);
+    RUN(test_branches_without_nodes);
+    RUN(test_branches_random_separators);
     return 0;
 }

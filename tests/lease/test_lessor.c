@@ -215,6 +215,28 @@ static void test_attach_detach_table(void)
         snprintf(key, sizeof key, "key-%05d", i);
         ASSERT_EQ_INT(lease_get_lease(e.l, bolt_str(key)), 1 + (i % 2));
     }
+    /* Removal by back pointer: every third key detached, the chains stay whole. */
+    for (int i = 0; i < 5000; i += 3) {
+        snprintf(key, sizeof key, "key-%05d", i);
+        ASSERT_OK(lease_detach(e.l, 1 + (i % 2), bolt_str(key)));
+    }
+    lt_check(e.l);
+    for (int i = 0; i < 5000; i++) {
+        snprintf(key, sizeof key, "key-%05d", i);
+        ASSERT_EQ_INT(lease_get_lease(e.l, bolt_str(key)), i % 3 == 0 ? LEASE_NONE : 1 + (i % 2));
+    }
+    /* The check catches a wrong back pointer. */
+    lease__item *it = e.l->items.b[0] != NULL ? e.l->items.b[0] : NULL;
+    for (size_t b = 0; it == NULL && b < e.l->items.nb; b++)
+        it = e.l->items.b[b];
+    ASSERT_TRUE(it != NULL);
+    lease__item **saved = it->hpprev;
+    it->hpprev = &it->hnext;
+    char why[160] = "";
+    ASSERT_TRUE(lease__lessor_check(e.l, why, sizeof why) != 0);
+    ASSERT_TRUE(strstr(why, "back pointer") != NULL);
+    it->hpprev = saved;
+    lt_check(e.l);
     env_close(&e);
 }
 

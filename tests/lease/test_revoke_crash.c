@@ -19,149 +19,22 @@
  * each lessor point of each lease and at each I/O call: both revokes
  * committed or neither, each lease's keys and record together.
  */
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-
 #include "lease_test.h"
-#include "os.h"
+
+#include "crash_os.h"
 
 #define NKEYS 200
 
-static struct {
-    bool armed;
-    unsigned sites, target;
-    bool after;            /* kill after the call instead of before */
-    const char *failpoint; /* kill at this failpoint name instead */
-    unsigned skip;         /* ... at its (skip+1)-th hit */
-    bool batched;          /* the child auto-revokes leases 7 and 8 in one batch */
-} cs;
+static bool batched; /* the child auto-revokes leases 7 and 8 in one batch */
 
-static const struct bolt_os *real(void)
-{
-    return bolt__os_default();
-}
-
-static void die(void)
-{
-    raise(SIGKILL);
-}
-
-static bool site(void)
-{
-    return cs.armed && cs.failpoint == NULL && ++cs.sites == cs.target;
-}
-
-static ssize_t c_pwrite(int fd, const void *buf, size_t n, off_t off)
-{
-    bool k = site();
-    if (k && !cs.after)
-        die();
-    ssize_t r = real()->pwrite(fd, buf, n, off);
-    if (k)
-        die();
-    return r;
-}
-
-static ssize_t c_pwritev(int fd, const struct iovec *iov, int iovcnt, off_t off)
-{
-    bool k = site();
-    if (k && !cs.after)
-        die();
-    ssize_t r = real()->pwritev(fd, iov, iovcnt, off);
-    if (k)
-        die();
-    return r;
-}
-
-static int c_fdatasync(int fd)
-{
-    bool k = site();
-    if (k && !cs.after)
-        die();
-    int r = real()->fdatasync(fd);
-    if (k)
-        die();
-    return r;
-}
-
-static int c_fsync(int fd)
-{
-    bool k = site();
-    if (k && !cs.after)
-        die();
-    int r = real()->fsync(fd);
-    if (k)
-        die();
-    return r;
-}
-
-static int c_fallocate(int fd, off_t off, off_t len)
-{
-    bool k = site();
-    if (k && !cs.after)
-        die();
-    int r = real()->fallocate(fd, off, len);
-    if (k)
-        die();
-    return r;
-}
-
-static int c_ftruncate(int fd, off_t len)
-{
-    bool k = site();
-    if (k && !cs.after)
-        die();
-    int r = real()->ftruncate(fd, len);
-    if (k)
-        die();
-    return r;
-}
-
-static int c_failpoint(const char *name)
-{
-    if (cs.armed && cs.failpoint != NULL && strcmp(name, cs.failpoint) == 0 && cs.skip-- == 0)
-        die();
-    return 0;
-}
-
+/* The lessor's failpoint hook (lease_options.failpoint): crash_os.h's kill switch. */
 static int lease_failpoint(void *arg, const char *name)
 {
     (void)arg;
-    return c_failpoint(name);
-}
-
-static struct bolt_os crash_os;
-
-static void make_os(void)
-{
-    crash_os = *real();
-    crash_os.pwrite = c_pwrite;
-    crash_os.pwritev = c_pwritev;
-    crash_os.fdatasync = c_fdatasync;
-    crash_os.fsync = c_fsync;
-    crash_os.fallocate = c_fallocate;
-    crash_os.ftruncate = c_ftruncate;
-    crash_os.failpoint = c_failpoint;
+    return crash_failpoint(name);
 }
 
 static char base_path[4096], work_path[4096];
-
-static void copy_file(const char *from, const char *to)
-{
-    int in = open(from, O_RDONLY);
-    ASSERT_TRUE(in >= 0);
-    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ASSERT_TRUE(out >= 0);
-    char buf[1 << 16];
-    ssize_t n;
-    while ((n = read(in, buf, sizeof buf)) > 0)
-        ASSERT_OK(strata_write_all(out, buf, (size_t)n));
-    ASSERT_TRUE(n == 0);
-    close(in);
-    close(out);
-}
 
 static void key_name(char *buf, size_t size, int i)
 {
@@ -197,15 +70,12 @@ static void make_base(void)
 /* Runs the revoke in a child killed at the chosen point; true if it was killed. */
 static bool run_child(void)
 {
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    ASSERT_TRUE(pid >= 0);
+    pid_t pid = crash_fork();
     if (pid == 0) {
         backend_options bo = lt_bk_opts(NULL);
         bo.batch_interval_ns = MS(1);
         bolt_options bolt = *bo.bolt;
-        bolt.os = &crash_os;
+        bolt.os = crash_os();
         bolt.no_sync = false;
         bo.bolt = &bolt;
         backend *be;
@@ -219,7 +89,7 @@ static bool run_child(void)
         if (lease_lessor_open(be, &lo, &l) != 0)
             _exit(4);
         lt_store s;
-        if (cs.batched)
+        if (batched)
             lt_store_init_batched(&s, be, l);
         else
             lt_store_init(&s, be, l);
@@ -234,8 +104,8 @@ static bool run_child(void)
         /* Let any commit of the setup finish, then count from the revoke on. */
         if (backend_force_commit(be) != 0)
             _exit(6);
-        cs.armed = true;
-        if (cs.batched) {
+        crash.armed = true;
+        if (batched) {
             /* Both expired, revoked by one batch: one store txn, a revision each. */
             lease_lessor_promote(l, 0);
             strata_manual_clock_advance(&clk, SEC(200));
@@ -247,22 +117,12 @@ static bool run_child(void)
         }
         if (backend_force_commit(be) != 0)
             _exit(8);
-        cs.armed = false;
+        crash.armed = false;
         lease_lessor_close(l);
         backend_close(be);
         _exit(0);
     }
-    int st;
-    ASSERT_EQ_INT(waitpid(pid, &st, 0), pid);
-    if (WIFSIGNALED(st)) {
-        ASSERT_EQ_INT(WTERMSIG(st), SIGKILL);
-        return true;
-    }
-    ASSERT_TRUE(WIFEXITED(st));
-    if (WEXITSTATUS(st) != 0)
-        fprintf(stderr, "child exited with %d\n", WEXITSTATUS(st));
-    ASSERT_EQ_INT(WEXITSTATUS(st), 0);
-    return false;
+    return crash_wait(pid);
 }
 
 static int count_leased(void *arg, bolt_val key, bolt_val value)
@@ -293,7 +153,7 @@ static bool verify(const char *what)
         fprintf(stderr, "%s: lease record %s, %zu of %d keys\n", what, record ? "present" : "gone",
                 n, NKEYS);
     ASSERT_TRUE((record && n == NKEYS) || (!record && n == 0));
-    if (cs.batched) {
+    if (batched) {
         /* One backend transaction for the batch: lease 8 went with lease 7, or stayed with it. */
         bool record8 = lease_lookup(l, 8, &li) == 0;
         ASSERT_EQ_INT(record8, record);
@@ -305,7 +165,7 @@ static bool verify(const char *what)
     /* The reopened db takes the revoke (again, or for the first time). */
     lt_store s;
     lt_store_init(&s, be, l);
-    if (cs.batched && !record) {
+    if (batched && !record) {
         ASSERT_OK(lease_grant(l, 8, 100, NULL));
         lt_put(&s, "other", 8);
     }
@@ -326,8 +186,6 @@ static bool verify(const char *what)
     return !record;
 }
 
-static bool batched; /* the tests below run the batched auto-revoke of leases 7 and 8 */
-
 static void run_failpoints(void)
 {
 #if !STRATA_FAILPOINTS
@@ -344,11 +202,8 @@ static void run_failpoints(void)
         /* Batched, the lessor's points come once per lease: 7's, then 8's in the same txn. */
         unsigned hits = batched && strncmp(names[i], "revoke_", 7) == 0 ? 2 : 1;
         for (unsigned skip = 0; skip < hits; skip++) {
-            copy_file(base_path, work_path);
-            memset(&cs, 0, sizeof cs);
-            cs.failpoint = names[i];
-            cs.skip = skip;
-            cs.batched = batched;
+            crash_copy_file(base_path, work_path);
+            crash_at_failpoint(names[i], skip);
             ASSERT_TRUE(run_child());
             revoked += verify(names[i]);
             crashes++;
@@ -378,11 +233,8 @@ static void run_io_sites(void)
     unsigned crashes = 0, committed = 0;
     for (int after = 0; after < 2; after++)
         for (unsigned k = 1;; k++) {
-            copy_file(base_path, work_path);
-            memset(&cs, 0, sizeof cs);
-            cs.target = k;
-            cs.after = after;
-            cs.batched = batched;
+            crash_copy_file(base_path, work_path);
+            crash_at(k, after);
             if (!run_child())
                 break; /* past the last I/O call */
             char what[64];
@@ -413,7 +265,6 @@ static void test_batched_io_sites(void)
 int main(void)
 {
     HARNESS_BEGIN(1);
-    make_os();
     make_base();
     RUN(test_failpoints);
     RUN(test_io_sites);

@@ -22,103 +22,16 @@
  * for the compaction, every fifth for the puts) until the child finishes
  * without being killed.
  */
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-
 #include "mvcc_test.h"
-#include "os.h"
+
+#include "crash_os.h"
 
 #define BASE_PUTS  600
 #define BASE_KEYS  60
 #define CHILD_PUTS 300
 #define COMPACT_AT 500
 
-static struct {
-    bool armed;
-    unsigned sites, target;
-    bool after;
-} cs;
-
-static const struct bolt_os *real(void)
-{
-    return bolt__os_default();
-}
-
-static bool site(void)
-{
-    return cs.armed && ++cs.sites == cs.target;
-}
-
-#define CRASH_WRAP(call)       \
-    bool k = site();           \
-    if (k && !cs.after)        \
-        raise(SIGKILL);        \
-    __typeof__(call) r = call; \
-    if (k)                     \
-        raise(SIGKILL);        \
-    return r
-
-static ssize_t c_pwrite(int fd, const void *buf, size_t n, off_t off)
-{
-    CRASH_WRAP(real()->pwrite(fd, buf, n, off));
-}
-
-static ssize_t c_pwritev(int fd, const struct iovec *iov, int iovcnt, off_t off)
-{
-    CRASH_WRAP(real()->pwritev(fd, iov, iovcnt, off));
-}
-
-static int c_fdatasync(int fd)
-{
-    CRASH_WRAP(real()->fdatasync(fd));
-}
-
-static int c_fsync(int fd)
-{
-    CRASH_WRAP(real()->fsync(fd));
-}
-
-static int c_fallocate(int fd, off_t off, off_t len)
-{
-    CRASH_WRAP(real()->fallocate(fd, off, len));
-}
-
-static int c_ftruncate(int fd, off_t len)
-{
-    CRASH_WRAP(real()->ftruncate(fd, len));
-}
-
-static struct bolt_os crash_os;
-
-static void make_os(void)
-{
-    crash_os = *real();
-    crash_os.pwrite = c_pwrite;
-    crash_os.pwritev = c_pwritev;
-    crash_os.fdatasync = c_fdatasync;
-    crash_os.fsync = c_fsync;
-    crash_os.fallocate = c_fallocate;
-    crash_os.ftruncate = c_ftruncate;
-}
-
 static char base_path[4096], work_path[4096];
-
-static void copy_file(const char *from, const char *to)
-{
-    int in = open(from, O_RDONLY);
-    ASSERT_TRUE(in >= 0);
-    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ASSERT_TRUE(out >= 0);
-    char buf[1 << 16];
-    ssize_t n;
-    while ((n = read(in, buf, sizeof buf)) > 0)
-        ASSERT_OK(strata_write_all(out, buf, (size_t)n));
-    ASSERT_TRUE(n == 0);
-    close(in);
-    close(out);
-}
 
 /* The i-th write of the whole history (base, then child): put or delete. */
 static int apply_op(mvcc_store *s, int i)
@@ -154,7 +67,7 @@ static void child(workload w, int fd)
     bo.batch_interval_ns = 1000000; /* commits between puts and batches */
     bolt_options bolt;
     backend_bolt_options_init(&bolt);
-    bolt.os = &crash_os;
+    bolt.os = crash_os();
     bo.bolt = &bolt;
     mvcc_options mo;
     mvcc_options_init(&mo);
@@ -166,7 +79,7 @@ static void child(workload w, int fd)
         _exit(3);
     if (mvcc_store_open(be, &mo, &s) != 0)
         _exit(4);
-    cs.armed = true;
+    crash.armed = true;
     int64_t ack;
     switch (w) {
     case W_PUTS:
@@ -207,7 +120,7 @@ static void child(workload w, int fd)
             _exit(7);
         break;
     }
-    cs.armed = false;
+    crash.armed = false;
     if (mvcc_store_close(s) != 0 || backend_close(be) != 0)
         _exit(9);
     _exit(0);
@@ -218,10 +131,7 @@ static bool run_child(workload w, int64_t *acks, size_t *nacks)
 {
     int p[2];
     ASSERT_EQ_INT(pipe(p), 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    ASSERT_TRUE(pid >= 0);
+    pid_t pid = crash_fork();
     if (pid == 0) {
         close(p[0]);
         child(w, p[1]);
@@ -232,17 +142,7 @@ static bool run_child(workload w, int64_t *acks, size_t *nacks)
     while (read(p[0], &v, sizeof v) == sizeof v)
         acks[(*nacks)++] = v;
     close(p[0]);
-    int st;
-    ASSERT_EQ_INT(waitpid(pid, &st, 0), pid);
-    if (WIFSIGNALED(st)) {
-        ASSERT_EQ_INT(WTERMSIG(st), SIGKILL);
-        return true;
-    }
-    ASSERT_TRUE(WIFEXITED(st));
-    if (WEXITSTATUS(st) != 0)
-        fprintf(stderr, "child exited with %d\n", WEXITSTATUS(st));
-    ASSERT_EQ_INT(WEXITSTATUS(st), 0);
-    return false;
+    return crash_wait(pid);
 }
 
 static uint32_t hash_at(mvcc_store *s, int64_t rev)
@@ -279,10 +179,8 @@ static void test_puts(void)
     unsigned crashes = 0;
     for (int after = 0; after < 2; after++) {
         for (unsigned k = 1 + (unsigned)after;; k += 5) {
-            copy_file(base_path, work_path);
-            memset(&cs, 0, sizeof cs);
-            cs.target = k;
-            cs.after = after;
+            crash_copy_file(base_path, work_path);
+            crash_at(k, after);
             bool killed = run_child(W_PUTS, acks, &nacks);
             mt_store m;
             mt_opts(&m);
@@ -324,10 +222,8 @@ static void test_compact(void)
     unsigned crashes = 0, in_force = 0, resumed = 0;
     for (int after = 0; after < 2; after++) {
         for (unsigned k = 1 + (unsigned)after;; k += 2) {
-            copy_file(base_path, work_path);
-            memset(&cs, 0, sizeof cs);
-            cs.target = k;
-            cs.after = after;
+            crash_copy_file(base_path, work_path);
+            crash_at(k, after);
             bool killed = run_child(W_COMPACT, acks, &nacks);
             mt_store m;
             mt_opts(&m);
@@ -379,10 +275,8 @@ static void test_defrag(void)
     unsigned crashes = 0;
     for (int after = 0; after < 2; after++) {
         for (unsigned k = 1;; k++) {
-            copy_file(base_path, work_path);
-            memset(&cs, 0, sizeof cs);
-            cs.target = k;
-            cs.after = after;
+            crash_copy_file(base_path, work_path);
+            crash_at(k, after);
             bool killed = run_child(W_DEFRAG, acks, &nacks);
             mt_store m;
             mt_opts(&m);
@@ -409,7 +303,6 @@ static void test_defrag(void)
 int main(void)
 {
     HARNESS_BEGIN(1);
-    make_os();
     make_base();
     RUN(test_puts);
     RUN(test_compact);

@@ -12,6 +12,9 @@ expect_out "example:" "--help shows an example"
 expect_rc 2 "an unknown workload" "$S" bench mvcc -w M9 --dir "$T/b"
 expect_rc 2 "a bad scale" "$S" bench mvcc --scale -1 --dir "$T/b"
 expect_rc 2 "a bad -n" "$S" bench mvcc -n x --dir "$T/b"
+expect_rc 0 "bench mvcc --json" "$S" bench mvcc --scale 0.01 -w M1 --dir "$T/b" --json
+expect_eq "$(jget 'd["workload"], d["ok"], d["results"][0]["name"], d["results"][0]["ops_per_s"] > 0')" \
+    "('mvcc', True, 'M1', True)" "bench mvcc --json"
 
 # --scale 0.01: N = 10,000 puts on K = 1,000 keys (the M8 layout of the peer needs K >= 900).
 expect_rc 0 "bench mvcc" "$S" bench mvcc --scale 0.01 --dir "$T/b"

@@ -10,6 +10,10 @@ expect_out "example:" "--help shows an example"
 expect_rc 2 "defrag before compaction" "$S" bench stall --compact-at 2 --defrag-at 1 -o "$T/x"
 expect_rc 2 "duration before defrag" "$S" bench stall --defrag-at 3 --duration 2 -o "$T/x"
 expect_rc 2 "a bad rate" "$S" bench stall --rate 0 -o "$T/x"
+expect_rc 0 "bench stall --json" "$S" bench stall --scale 0.002 --rate 200 --duration 1 \
+    --compact-at 0.2 --defrag-at 0.5 --no-plot -o "$T/j" --json
+expect_eq "$(jget 'd["results"][0]["name"], d["results"][0]["extra"]["rate"], d["peak_rss_mib"] > 0')" \
+    "('STALL', 200, True)" "bench stall --json"
 
 o=$T/stall
 expect_rc 0 "bench stall" "$S" bench stall --scale 0.005 --rate 500 --duration 1.5 \

@@ -227,6 +227,34 @@ expect_rc 3 "hash without --live times out" "$S" hash --timeout 100ms "$T/etcd.d
 expect_err "strata hash --live" "hash's lock message names --live"
 release_lock
 expect_eq "$("$S" hash -q "$T/etcd.db")" "$want_hash" "hash --live = hash under the lock"
+# The same against a real writer: `strata script --db` holds the lock and
+# commits puts every few milliseconds (a paced feed on its stdin) while each
+# read command runs with --live. Each answers from one consistent state: exit
+# 0; etcd status's stored revisions are its current revision - 1 (puts only,
+# nothing compacted); check finds nothing; the snapshot is a good db.
+w=$T/writer.db
+echo "put k0 v0" | "$S" script --db "$w" >/dev/null || fail "script --db makes the writer's db"
+(for i in $(seq 1 150); do
+    for j in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do echo "put k$(((i * 20 + j) % 150)) v$i-$j"; done
+    sleep 0.02 # paces the feed: commits land all through the reads below
+done) | "$S" script --db "$w" --batch-interval 5ms >/dev/null 2>"$T/writer.err" &
+writer=$!
+for c in "info" "pages" "buckets" "keys @ key" "get @ key 0x00000000000000025f0000000000000000" "stats" "dump" "check" \
+    "hash" "etcd status" "etcd get --prefix @ k"; do
+    read -r -a words <<<"$c"
+    [[ " ${words[*]} " == *" @ "* ]] || words+=(@)
+    expect_rc 0 "$c --live while a writer commits" "$S" "${words[@]/#@/$w}" --live ||
+        head -3 "$T/err"
+done
+expect_rc 0 "etcd status --live --json while a writer commits" "$S" etcd status --live --json "$w"
+expect_eq "$(jget 'd["revisions"] == d["header"]["revision"] - 1')" true \
+    "etcd status --live: one state (stored revisions = revision - 1)"
+expect_rc 0 "check --live while a writer commits" "$S" check --live "$w"
+expect_out "^OK$" "check --live finds nothing"
+expect_rc 0 "snapshot --live while a writer commits" "$S" snapshot --live "$w" -o "$T/writer.snap"
+expect_rc 0 "the snapshot made while a writer committed checks" "$S" check "$T/writer.snap"
+wait "$writer"
+expect_eq "$?" 0 "the writer (strata script --db) ended well"
 
 # --- 4. "-" paths --------------------------------------------------------------
 expect_rc 0 "snapshot -o -" sh -c "'$S' snapshot '$g' -o - > '$T/piped.snap'"
@@ -253,6 +281,33 @@ expect_rc 0 "gen/load/salvage through pipes give the same data" sh -c \
     "'$S' dump '$T/gpipe.db' > '$T/p1'; '$S' dump '$T/spipe.db' > '$T/p2'; cmp '$T/p1' '$T/p2'"
 expect_rc 0 "restore -o -" sh -c "'$S' restore '$T/snap.db' -o - > '$T/rpipe.db'"
 expect_rc 0 "the restore to stdout checks" "$S" check "$T/rpipe.db"
+# Every command that reads a db takes '-' for standard input, and answers as
+# it does for the file itself (messages name '-').
+leaf=$("$S" pages "$g" | awk 'NR > 2 && $2 == "leaf" { print $1; exit }')
+key1=$("$S" keys "$g" config | head -1)
+for args in "info" "pages" "page @ $leaf" "page-item @ $leaf 0" "buckets" "keys @ config" \
+    "get @ config $key1" "stats" "dump" "check" "hash"; do
+    read -r -a words <<<"$args"
+    [[ " ${words[*]} " == *" @ "* ]] || words+=(@)
+    "$S" "${words[@]/#@/$g}" >"$T/want" 2>/dev/null
+    want_rc=$?
+    expect_rc "$want_rc" "${words[0]} - < DB" sh -c "$(printf '%q ' "$S" "${words[@]/#@/-}") < '$g'"
+    checks=$((checks + 1))
+    sed "s|$g|-|g" "$T/want" | cmp -s - "$T/out" || fail "${words[0]} - answers as ${words[0]} DB"
+done
+rm -f "$T/sin.db" "$T/gin.db"
+expect_rc 0 "salvage - (a db on standard input)" sh -c "'$S' salvage -o '$T/sin.db' - < '$g'"
+expect_out "salvaged" "salvage from standard input reports"
+expect_rc 0 "salvage from standard input copies every key" sh -c \
+    "'$S' dump '$g' > '$T/p1'; '$S' dump '$T/sin.db' > '$T/p2'; cmp '$T/p1' '$T/p2'"
+expect_rc 0 "salvage --json - names the source '-'" sh -c "'$S' salvage --json -o '$T/sin2.db' - < '$g'"
+expect_eq "$(jget 'd["source"]')" "-" "salvage --json source"
+expect_rc 0 "surgery meta validate -" sh -c "'$S' surgery meta validate - < '$g'"
+expect_out "current" "surgery from standard input reports the metas"
+expect_rc 0 "surgery freelist rebuild -o DST -" sh -c "'$S' surgery freelist rebuild -o '$T/gin.db' - < '$g'"
+expect_rc 0 "the surgery from standard input checks" "$S" check "$T/gin.db"
+expect_rc 0 "compact - (a db on standard input)" sh -c "'$S' compact -o '$T/cin.db' - < '$g'"
+expect_rc 0 "the compaction of standard input checks" "$S" check "$T/cin.db"
 
 # --- 5. --timeout 0 waits forever (here: until the holder lets go) -----------
 hold_lock "$g"
@@ -399,6 +454,27 @@ expect_rc 2 "bench mvcc with an extra argument" "$S" bench mvcc extra --dir "$T/
 expect_rc 2 "bench mvcc with a bad --pace-us" "$S" bench mvcc --pace-us 0 --dir "$T/nobench"
 expect_rc 2 "bench stall with a bad --scale" "$S" bench stall --scale 1x -o "$T/nobench"
 [ ! -e "$T/nobench" ] || fail "a refused bench wrote its directory"
+# bench --json: the bench lines as one document (tiny runs), each line's
+# figures where the text output has them.
+expect_rc 0 "bench index --json" "$S" bench index -k 1000 -p 200 --json
+expect_eq "$(jget 'd["workload"], d["ok"], d["results"][0]["name"], d["results"][0]["extra"]["K"]')" \
+    "('index', True, 'strata-idx', 1000)" "bench index --json"
+mkdir -p "$T/bench"
+expect_rc 0 "bench bolt --json" "$S" bench bolt -n 200 -w B1,B4 --dir "$T/bench" --json
+expect_eq "$(jget '[r["name"] for r in d["results"]], d["results"][1]["extra"]["found"], d["peak_rss_mib"] > 0')" \
+    "(['B1', 'B4'], 200, True)" "bench bolt --json"
+"$S" bench bolt -n 200 -w B1,B4 --dir "$T/bench" >"$T/bench.txt" 2>/dev/null
+checks=$((checks + 1))
+[ "$(awk '$1 == "B4" { print ($2 > 0), $5 }' "$T/bench.txt")" = "1 ops=200" ] ||
+    fail "bench bolt's text line differs from its --json"
+expect_rc 0 "bench lease --json" "$S" bench lease -n 300 -k 300 -w rates --dir "$T/bench" --json
+expect_eq "$(jget '[r["name"] for r in d["results"]], d["results"][0]["extra"]["ops"], d["ok"]')" \
+    "(['L-grant', 'L-put', 'L-renew', 'L-revoke'], 300, True)" "bench lease --json"
+expect_rc 4 "bench lease --json where it cannot write" "$S" bench lease -n 300 -w rates --dir "$T/none/x" --json
+expect_eq "$(jget 'd["ok"], d["results"]')" "(False, [])" "a failed bench's --json says so"
+expect_rc 2 "bench with a refused value prints no document" "$S" bench bolt -n 20 --json --dir "$T/bench"
+checks=$((checks + 1))
+[ ! -s "$T/out" ] || fail "a refused bench --json printed on stdout"
 # The man page documents every command, and each option in that command's section.
 MAN=$HERE/../../docs/strata.1.scd
 "$S" completion list >"$T/list"

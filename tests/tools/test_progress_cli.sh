@@ -48,7 +48,7 @@ expect_tty() {
 # progress_free DESC FILE: no progress line in FILE (no redraw, no figures).
 progress_free() {
     checks=$((checks + 1))
-    if grep -Eq -- $'\033\\[K|pages checked|keys hashed|keys copied|bytes read|bytes written' "$2"; then
+    if grep -Eq -- $'\033\\[K|pages checked|keys hashed|keys copied|bytes read|bytes written|bytes copied|lines written' "$2"; then
         fail "$1: progress where there must be none"
         cat -v "$2" | head -c 400
         echo
@@ -57,6 +57,7 @@ progress_free() {
 
 db=$T/flat.db
 expect_rc 0 "gen --flat" "$S" gen --flat --keys 3000 --seed 9 "$db"
+expect_rc 0 "gen (nested and inline buckets)" "$S" gen --keys 3000 --seed 5 "$T/nested.db"
 "$S" snapshot "$db" -o "$T/flat.snap" >/dev/null 2>&1 || fail "snapshot for the restore"
 pages_done='pages checked ([0-9]+) of ([0-9]+) \((100)%\)'
 
@@ -74,7 +75,51 @@ checks=$((checks + 1))
 grep -Eq "restore: $pages_done" "$T/tty" || fail "restore shows no progress of its verification"
 expect_tty 0 "snapshot on a terminal (its verification)" "snapshot: $pages_done" \
     "$S" snapshot "$db" -o "$T/s1.snap"
-expect_tty 0 "dump on a terminal" "dump: [0-9]+ bytes written" "$S" dump "$db"
+for src in "$db" "$T/nested.db"; do
+    expect_tty 0 "dump on a terminal" "dump: lines written ([0-9]+) of \\1 \\(100%\\)" "$S" dump "$src"
+    lines=$("$S" dump "$src" | wc -l)
+    checks=$((checks + 1))
+    grep -Eq "dump: lines written $lines of $lines " "$T/tty" || fail "dump's total is not its $lines lines"
+done
+# snapshot: the image's bytes copied of its size, then the verification's pages.
+image=$("$S" snapshot --json "$db" -o "$T/s0.snap" | python3 -c 'import json, sys; print(json.load(sys.stdin)["image_bytes"])')
+expect_tty 0 "snapshot on a terminal (the copy)" "snapshot: bytes copied $image of $image \(100%\)" \
+    "$S" snapshot "$db" -o "$T/s1b.snap"
+# snapshot --live verifies through a live open, with the same progress,
+# while a process holds the writer's lock (so no lock is taken or waited for).
+mkfifo "$T/hold.in" "$T/hold.out"
+python3 -c 'import fcntl, sys
+f = open(sys.argv[1], "rb+")
+fcntl.flock(f, fcntl.LOCK_EX)
+print("locked", flush=True)
+sys.stdin.readline()' "$db" <"$T/hold.in" >"$T/hold.out" &
+holder=$!
+exec 7>"$T/hold.in" 8<"$T/hold.out"
+read -r line <&8
+expect_eq "$line" locked "a writer holds the lock"
+expect_tty 0 "snapshot --live on a terminal (its verification)" "snapshot: $pages_done" \
+    "$S" snapshot --live --timeout 100ms "$db" -o "$T/s2.snap"
+checks=$((checks + 1))
+grep -Eq "snapshot: bytes copied $image of $image" "$T/tty" || fail "snapshot --live shows no progress of its copy"
+expect_rc 0 "the --live snapshot is a good db" "$S" check "$T/s2.snap"
+echo >&7
+exec 7>&- 8<&-
+wait "$holder"
+# compact: keys copied of the keys the file holds (the summary's count), in
+# both ways of writing the copy, on the flat file and on one with nested and
+# inline buckets (whose elements in their parents are not keys).
+for src in "$db" "$T/nested.db"; do
+    for mode in bulk tx; do
+        opts=()
+        [ "$mode" = tx ] && opts=(--tx-max-size 16384)
+        rm -f "$T/c-$mode.db"
+        expect_tty 0 "compact ($mode) on a terminal" "compact: keys copied ([0-9]+) of \\1 \\(100%\\)" \
+            "$S" compact "${opts[@]}" -o "$T/c-$mode.db" "$src"
+        total=$(grep -Eo "keys copied [0-9]+ of [0-9]+ \\(100%\\)" "$T/tty" | tail -1 | awk '{ print $5 }')
+        keys=$(grep -Eo "copied [0-9]+ buckets, [0-9]+ keys" "$T/tty" | awk '{ print $4 }')
+        expect_eq "$total" "$keys" "compact ($mode) of $(basename "$src"): the total is the keys copied"
+    done
+done
 # check's figures are right: what it entered is every page in use (stats' count).
 on_tty "$T/tty" "$S" check "$db"
 entered=$(grep -Eo "$pages_done" "$T/tty" | tail -1 | awk '{ print $3 }')
@@ -86,6 +131,10 @@ for cmd in "check" "hash" "dump"; do
     "$S" "$cmd" "$db" >"$T/out" 2>"$T/err" || fail "$cmd on a pipe"
     progress_free "$cmd with stderr on a pipe" "$T/err"
 done
+"$S" compact -o "$T/c-pipe.db" "$db" >"$T/out" 2>"$T/err" || fail "compact on a pipe"
+progress_free "compact with stderr on a pipe" "$T/err"
+"$S" snapshot --live "$db" -o "$T/s-pipe.snap" >"$T/out" 2>"$T/err" || fail "snapshot --live on a pipe"
+progress_free "snapshot --live with stderr on a pipe" "$T/err"
 cp "$db" "$T/defrag2.db"
 "$S" defrag "$T/defrag2.db" >"$T/out" 2>"$T/err" || fail "defrag on a pipe"
 progress_free "defrag with stderr on a pipe" "$T/err"
@@ -102,4 +151,8 @@ on_tty "$T/tty" "$S" defrag --json "$T/defrag3.db" || fail "defrag --json on a t
 progress_free "defrag --json on a terminal" "$T/tty"
 on_tty "$T/tty" "$S" restore --json "$T/flat.snap" -o "$T/r3.db" || fail "restore --json on a terminal"
 progress_free "restore --json on a terminal" "$T/tty"
+on_tty "$T/tty" "$S" compact --json -o "$T/c-json.db" "$db" || fail "compact --json on a terminal"
+progress_free "compact --json on a terminal" "$T/tty"
+on_tty "$T/tty" "$S" snapshot --live --json "$db" -o "$T/s-json.snap" || fail "snapshot --live --json on a terminal"
+progress_free "snapshot --live --json on a terminal" "$T/tty"
 finish

@@ -44,6 +44,7 @@
 #endif
 
 #include "bench_bolt.h"
+#include "bench_json.h"
 #include "cli.h"
 #include "cli_db.h"
 #include "cli_util.h"
@@ -753,12 +754,13 @@ const cli_command_spec bench_bolt_spec = {
     .name = "bench bolt",
     .min_args = 0,
     .max_args = 0,
-    .common = CLI_C_NONE,
+    .common = CLI_C_JSON,
     .options = bench_bolt_options,
     .on_option = bolt_option,
     .synopsis = "[-n N] [-w LIST] [--dir DIR] [--fsync-secs S] [--free-pages LIST] [--keep]",
     .about = "Run the B-layer workloads of docs/bench.md on strata's bolt engine.\n"
              "Output: NAME OPS_PER_S WALL_S FILE_MIB key=value..., then peak_rss_mib X.",
+    .json = BENCH_JSON_FIELDS,
     .example = "$ strata bench bolt -n 100000 --dir /tmp/bench\n"
                "$ strata bench bolt -w fsync --fsync-secs 2 --dir /tmp/bench",
 };
@@ -773,6 +775,8 @@ int bench_bolt(int argc, char **argv)
     cli_opts o;
     int parsed = cli_parse_ctx(&bench_bolt_spec, argc, argv, &o, &args);
     if (parsed >= 0)
+        return parsed;
+    if ((parsed = bench_json_begin(&o)) != CLI_OK)
         return parsed;
     const char *list = args.list;
     bench_want w = { 0 };

@@ -42,6 +42,7 @@
 #include <strata/lease.h>
 #include <strata/mvcc.h>
 
+#include "bench_json.h"
 #include "bench_lease.h"
 #include "cli.h"
 #include "cli_db.h"
@@ -648,7 +649,7 @@ const cli_command_spec bench_lease_spec = {
     .name = "bench lease",
     .min_args = 0,
     .max_args = 0,
-    .common = CLI_C_NONE,
+    .common = CLI_C_JSON,
     .options = bench_lease_options,
     .on_option = lease_option,
     .synopsis = "[-n N] [-k KEYS] [-m LEASES] [--ttl S] [--rate R] [--put-rate P]\n"
@@ -662,6 +663,7 @@ const cli_command_spec bench_lease_spec = {
              "          second); a putter's p99 alone and during the expiry\n"
              "Files go to DIR, removed unless --keep. Output: one bench line per\n"
              "workload (NAME OPS_PER_S WALL_S FILE_MIB key=value...), then peak_rss_mib.",
+    .json = BENCH_JSON_FIELDS,
     .example = "$ strata bench lease -n 5000 -k 20000 -w rates,big --dir /tmp/bench\n"
                "$ strata bench lease -w expiry -m 200000 --ttl 2",
 };
@@ -678,6 +680,8 @@ int bench_lease(int argc, char **argv)
     cli_opts o;
     int parsed = cli_parse_ctx(&bench_lease_spec, argc, argv, &o, &args);
     if (parsed >= 0)
+        return parsed;
+    if ((parsed = bench_json_begin(&o)) != CLI_OK)
         return parsed;
     long n = args.n, k = args.k, m = args.m;
     uint64_t ttl = args.ttl;

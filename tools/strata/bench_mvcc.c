@@ -41,6 +41,7 @@
 #include <strata/lease.h>
 #include <strata/mvcc.h>
 
+#include "bench_json.h"
 #include "bench_mvcc.h"
 #include "cli.h"
 #include "cli_db.h"
@@ -922,7 +923,7 @@ const cli_command_spec bench_mvcc_spec = {
     .name = "bench mvcc",
     .min_args = 0,
     .max_args = 0,
-    .common = CLI_C_NONE,
+    .common = CLI_C_JSON,
     .options = bench_mvcc_options,
     .on_option = mvcc_option,
     .synopsis = "[-n N] [-k K] [--scale F] [-w M1,...] [--dir DIR] [--pace-us US]\n"
@@ -931,6 +932,7 @@ const cli_command_spec bench_mvcc_spec = {
              "etcd's backend defaults (batch interval 100 ms, limit 10,000, a sync per\n"
              "commit). Output: NAME OPS_PER_S WALL_S FILE_MIB key=value... per\n"
              "workload, then peak_rss_mib.",
+    .json = BENCH_JSON_FIELDS,
     .example = "$ strata bench mvcc --scale 0.1 --dir /tmp/bench\n"
                "$ strata bench mvcc --scale 0.5 -w M1,M2,M3 --phase-times --dir /tmp/bench",
 };
@@ -944,6 +946,8 @@ int bench_mvcc(int argc, char **argv)
     cli_opts o;
     int parsed = cli_parse_ctx(&bench_mvcc_spec, argc, argv, &o, &args);
     if (parsed >= 0)
+        return parsed;
+    if ((parsed = bench_json_begin(&o)) != CLI_OK)
         return parsed;
     long n = args.n, k = args.k, pace_us = args.pace_us;
     double scale = args.scale;

@@ -41,6 +41,7 @@
 #include <strata/lease.h>
 #include <strata/mvcc.h>
 
+#include "bench_json.h"
 #include "bench_mvcc.h"
 #include "cli.h"
 #include "cli_db.h"
@@ -215,7 +216,7 @@ const cli_command_spec bench_stall_spec = {
     .name = "bench stall",
     .min_args = 0,
     .max_args = 0,
-    .common = CLI_C_NONE,
+    .common = CLI_C_JSON,
     .options = bench_stall_options,
     .on_option = stall_option,
     .synopsis = "[--rate PUTS_PER_S] [--compact-at S] [--defrag-at S]\n"
@@ -226,6 +227,7 @@ const cli_command_spec bench_stall_spec = {
              "recorded. Prints one bench line, STALL (per phase: puts, p50/p99/p99.9/max\n"
              "ms, puts over 10 ms), then peak_rss_mib; draws stall.png and stall.svg with\n"
              "gnuplot.",
+    .json = BENCH_JSON_FIELDS,
     .example = "$ strata bench stall --scale 0.1 --duration 6 --compact-at 1 --defrag-at 3 "
                "-o /tmp/stall\n"
                "$ strata bench stall --peer build/peers/mvccbench -o /tmp/stall",
@@ -243,6 +245,8 @@ int bench_stall(int argc, char **argv)
     cli_opts o;
     int parsed = cli_parse_ctx(&bench_stall_spec, argc, argv, &o, &args);
     if (parsed >= 0)
+        return parsed;
+    if ((parsed = bench_json_begin(&o)) != CLI_OK)
         return parsed;
     double rate = args.rate, compact_at = args.compact_at, defrag_at = args.defrag_at,
            duration = args.duration, scale = args.scale;

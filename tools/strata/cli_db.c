@@ -353,6 +353,20 @@ int cli_parse_ctx(const cli_command_spec *spec, int argc, char **argv, cli_opts 
     return -1;
 }
 
+int cli_count_keys(bolt_tx *tx, uint64_t *pairs, uint64_t *buckets)
+{
+    bolt_stats st;
+    int rc = bolt_bucket_stats(bolt_tx_root(tx), &st);
+    if (rc != 0)
+        return rc;
+    if (st.buckets < 1 || st.keys < st.buckets - 1)
+        return BOLT_ECORRUPT; /* each bucket below the root is an element of its parent */
+    /* stats count a nested bucket's element in its parent as a key too */
+    *buckets = st.buckets - 1;
+    *pairs = st.keys - *buckets;
+    return 0;
+}
+
 void cli_lock_hint_read(const char *cmd, const char *path, bool has_live)
 {
     if (has_live)

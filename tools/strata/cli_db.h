@@ -202,6 +202,15 @@ int cli_db_open_read(const char *cmd, const cli_opts *o, const char *path, bolt_
  */
 int cli_db_open_live(const char *cmd, const char *path, bolt_db **db);
 
+/*
+ * What tx holds, counted with bbolt's stats walk (bolt_bucket_stats of the
+ * root: every page once, no cursor; far cheaper than reading the keys):
+ * the plain key/value pairs and the buckets below the root. For the
+ * progress totals of the commands that go through every key (compact,
+ * dump). 0, or the stats' status (a damaged file: count nothing).
+ */
+int cli_count_keys(bolt_tx *tx, uint64_t *pairs, uint64_t *buckets);
+
 /* The message after BOLT_ETIMEOUT for a reader: the file is held; try --live. */
 void cli_lock_hint_read(const char *cmd, const char *path, bool has_live);
 

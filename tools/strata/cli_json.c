@@ -55,7 +55,9 @@ int cli_json_print(const char *cmd, FILE *out, json_t *doc)
         fprintf(stderr, "strata %s: out of memory building the JSON output\n", cmd);
         return CLI_INTERNAL;
     }
-    int rc = json_dumpf(doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    /* Reals with 15 significant digits: a figure printed as 0.06 reads back as 0.06
+     * (jansson's default, 17, shows the binary fraction: 0.059999999999999998). */
+    int rc = json_dumpf(doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     json_decref(doc);
     if (rc != 0 || fputc('\n', out) == EOF) {
         fprintf(stderr, "strata %s: cannot write the JSON output\n", cmd);

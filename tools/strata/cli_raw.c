@@ -530,48 +530,80 @@ typedef struct verify_run {
     const char *cmd, *path;
     uint64_t problems;
     cli_ticker *progress;
+    FILE *err; /* where problems go: stderr, or a live check's held buffer */
 } verify_run;
 
 static void verify_report(void *arg, const char *problem)
 {
     verify_run *v = arg;
     if (v->problems < VERIFY_SHOW) {
-        if (v->progress != NULL)
+        if (v->progress != NULL && v->err == stderr)
             fputs("\r\033[K", stderr); /* over the progress line */
-        fprintf(stderr, "strata %s: %s: %s\n", v->cmd, v->path, problem);
+        fprintf(v->err, "strata %s: %s: %s\n", v->cmd, cli_path_shown(v->path), problem);
     }
     v->problems++;
 }
 
-int cli_verify_db(const char *cmd, const char *path, uint64_t *problems, cli_ticker *progress)
+/*
+ * cli_verify_db, and under live its --live form: no lock, and the check
+ * counts only when it read the state txid and no commit landed under it.
+ */
+static int verify_db(const char *cmd, const char *path, bool live, uint64_t txid,
+                     uint64_t *problems, cli_ticker *progress)
 {
     *problems = 0;
     bolt_options opt;
     bolt_options_init(&opt);
     opt.read_only = true;
+    opt.live = live;
     opt.timeout_ms = 1000;
     bolt_db *db;
     int rc = bolt_open(path, &opt, &db);
     if (rc != 0) {
-        fprintf(stderr, "strata %s: %s does not open as a bolt file: %s\n", cmd, path,
-                cli_strerror(rc));
+        fprintf(stderr, "strata %s: %s does not open as a bolt file: %s\n", cmd,
+                cli_path_shown(path), cli_strerror(rc));
+        return rc;
+    }
+    /* A live check's problems are held until it is known to have read one state. */
+    cli_held held = { 0 };
+    if (live && (rc = cli_held_begin(&held)) != 0) {
+        bolt_close(db);
         return rc;
     }
     bolt_tx *tx;
     rc = bolt_tx_begin(db, 0, &tx);
-    verify_run v = { cmd, path, 0, progress };
+    verify_run v = { cmd, path, 0, progress, live ? held.err : stderr };
     if (rc == 0) {
-        rc = bolt_tx_check_progress(tx, verify_report, &v,
-                                    progress != NULL ? cli_ticker_pages : NULL, progress);
+        if (live && bolt_tx_id(tx) != txid) {
+            rc = BOLT_ELIVECHANGED; /* a newer state than the one copied */
+        } else {
+            rc = bolt_tx_check_progress(tx, verify_report, &v,
+                                        progress != NULL ? cli_ticker_pages : NULL, progress);
+            if (rc == BOLT_ECORRUPT)
+                rc = 0; /* the problems are the answer */
+            if (live && bolt_tx_live_verify(tx) != 0)
+                rc = BOLT_ELIVECHANGED;
+        }
         bolt_tx_rollback(tx);
-        if (rc == BOLT_ECORRUPT)
-            rc = 0; /* the problems are the answer */
     }
     bolt_close(db);
-    if (v.problems > VERIFY_SHOW)
+    if (live)
+        cli_held_end(&held, rc != BOLT_ELIVECHANGED);
+    if (rc != BOLT_ELIVECHANGED && v.problems > VERIFY_SHOW)
         fprintf(stderr,
                 "strata %s: %s: ... %" PRIu64 " problems in all ('strata check' lists them)\n", cmd,
-                path, v.problems);
-    *problems = v.problems;
+                cli_path_shown(path), v.problems);
+    *problems = rc == BOLT_ELIVECHANGED ? 0 : v.problems;
     return rc;
+}
+
+int cli_verify_db(const char *cmd, const char *path, uint64_t *problems, cli_ticker *progress)
+{
+    return verify_db(cmd, path, false, 0, problems, progress);
+}
+
+int cli_verify_db_live(const char *cmd, const char *path, uint64_t txid, uint64_t *problems,
+                       cli_ticker *progress)
+{
+    return verify_db(cmd, path, true, txid, problems, progress);
 }

@@ -127,6 +127,16 @@ struct cli_ticker;
 int cli_verify_db(const char *cmd, const char *path, uint64_t *problems,
                   struct cli_ticker *progress);
 
+/*
+ * cli_verify_db for a file another process may be writing (--live): no
+ * lock (bolt's live open), and the check counts only when it read the state
+ * txid (the one copied) and bolt_tx_live_verify found no commit landed
+ * under it; otherwise BOLT_ELIVECHANGED (the caller copies again) and the
+ * problems found meanwhile are dropped unprinted.
+ */
+int cli_verify_db_live(const char *cmd, const char *path, uint64_t txid, uint64_t *problems,
+                       struct cli_ticker *progress);
+
 static inline bool cli_bit(const unsigned char *bits, uint64_t i)
 {
     return (bits[i / 8] >> (i % 8)) & 1;

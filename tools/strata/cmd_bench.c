@@ -31,11 +31,13 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <strata/idx.h>
 
@@ -44,10 +46,12 @@
 #endif
 
 #include "bench_bolt.h"
+#include "bench_json.h"
 #include "bench_lease.h"
 #include "bench_mvcc.h"
 #include "cli.h"
 #include "cli_db.h"
+#include "cli_json.h"
 #include "cli_util.h"
 
 static double now_s(void)
@@ -174,12 +178,13 @@ static const cli_command_spec bench_index_spec = {
     .name = "bench index",
     .min_args = 0,
     .max_args = 0,
-    .common = CLI_C_NONE,
+    .common = CLI_C_JSON,
     .options = bench_index_options,
     .on_option = index_option,
     .synopsis = "[-k KEYS] [-r REVS] [-p PUTS]",
     .about = "Measure the key index as etcd's indexmem measures treeIndex; one line of\n"
              "figures (strata-idx K=.. R=.. bytes_per_key=.. put_per_s=.. ...).",
+    .json = BENCH_JSON_FIELDS,
     .example = "$ strata bench index -k 100000 -r 10",
 };
 
@@ -189,6 +194,8 @@ static int bench_index(int argc, char **argv)
     cli_opts o;
     int parsed = cli_parse_ctx(&bench_index_spec, argc, argv, &o, &a);
     if (parsed >= 0)
+        return parsed;
+    if ((parsed = bench_json_begin(&o)) != CLI_OK)
         return parsed;
     long K = a.K, R = a.R, P = a.P;
     if (K < 200 || R < 1 || P < 100 || K > 100000000) {
@@ -304,6 +311,124 @@ fail:
 #undef KEY
 }
 
+/* ---- --json: the bench lines as one document ------------------------------------- */
+
+/* While a workload runs under --json: its stdout, captured, and the real one. */
+static struct {
+    FILE *capture;
+    int saved_fd;
+    const char *cmd; /* "bench bolt" */
+} json_run = { NULL, -1, NULL };
+
+int bench_json_begin(const cli_opts *o)
+{
+    if (!o->json)
+        return CLI_OK;
+    fflush(stdout);
+    FILE *f = tmpfile();
+    int saved = f != NULL ? dup(STDOUT_FILENO) : -1;
+    if (f == NULL || saved < 0 || dup2(fileno(f), STDOUT_FILENO) < 0) {
+        fprintf(stderr, "strata %s: cannot capture the bench lines for --json: %s\n", o->cmd,
+                strerror(errno));
+        if (saved >= 0)
+            close(saved);
+        if (f != NULL)
+            fclose(f);
+        return CLI_INTERNAL;
+    }
+    json_run.capture = f;
+    json_run.saved_fd = saved;
+    json_run.cmd = o->cmd;
+    return CLI_OK;
+}
+
+/* A figure of a bench line: a JSON number, true/false, or else the text. */
+static json_t *bench_value(const char *text)
+{
+    if (strcmp(text, "true") == 0 || strcmp(text, "false") == 0)
+        return json_boolean(text[0] == 't');
+    char *end;
+    errno = 0;
+    if (text[0] != '\0' && strspn(text, "0123456789-") == strlen(text)) {
+        long long v = strtoll(text, &end, 10);
+        if (errno == 0 && *end == '\0')
+            return json_integer(v);
+    }
+    if (text[0] != '\0' && strspn(text, "0123456789+-.eE") == strlen(text)) {
+        double d = strtod(text, &end);
+        if (errno == 0 && *end == '\0' && isfinite(d))
+            return json_real(d);
+    }
+    return json_string(text);
+}
+
+/* One bench line (NAME [OPS_PER_S WALL_S FILE_MIB] key=value...) as an object. */
+static json_t *bench_line(char *line)
+{
+    static const char *const positional[] = { "ops_per_s", "wall_s", "file_mib" };
+    json_t *r = json_object(), *extra = json_object();
+    size_t npos = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(line, " \t", &save); t != NULL; t = strtok_r(NULL, " \t", &save)) {
+        char *eq = strchr(t, '=');
+        if (json_object_get(r, "name") == NULL) {
+            cli_json_set(r, "name", json_string(t));
+        } else if (eq != NULL) {
+            *eq = '\0';
+            cli_json_set(extra, t, bench_value(eq + 1));
+        } else if (npos < sizeof positional / sizeof positional[0]) {
+            cli_json_set(r, positional[npos++], bench_value(t));
+        } else {
+            cli_json_set(extra, "unnamed", bench_value(t)); /* no bench line has one */
+        }
+    }
+    cli_json_set(r, "extra", extra);
+    return r;
+}
+
+/* After the workload: stdout back, the captured lines printed as the document. */
+static int bench_json_end(int code)
+{
+    if (json_run.capture == NULL)
+        return code;
+    FILE *f = json_run.capture;
+    json_run.capture = NULL;
+    fflush(stdout);
+    int restored = dup2(json_run.saved_fd, STDOUT_FILENO);
+    close(json_run.saved_fd);
+    if (restored < 0) {
+        fclose(f);
+        return CLI_INTERNAL;
+    }
+    if (code == CLI_USAGE) { /* a command line refused after parsing: no document */
+        fclose(f);
+        return code;
+    }
+    json_t *doc = json_object(), *results = json_array();
+    const char *workload = strchr(json_run.cmd, ' ');
+    cli_json_set(doc, "workload", json_string(workload != NULL ? workload + 1 : json_run.cmd));
+    cli_json_set(doc, "ok", json_boolean(code == CLI_OK));
+    rewind(f);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        if (n == 0 || line[0] == '#')
+            continue; /* the column header */
+        if (strncmp(line, "peak_rss_mib ", 13) == 0)
+            cli_json_set(doc, "peak_rss_mib", bench_value(line + 13));
+        else
+            cli_json_append(results, bench_line(line));
+    }
+    free(line);
+    fclose(f);
+    cli_json_set(doc, "results", results);
+    int jc = cli_json_print(json_run.cmd, stdout, doc);
+    return code != CLI_OK ? code : jc;
+}
+
 /* The workloads: `strata bench WORKLOAD [options]`, each with its own option table. */
 static const cli_subcommand workloads[] = {
     { "index", "the in-memory key index (etcd's treeIndex, peers/etcd/indexmem)", bench_index,
@@ -344,5 +469,5 @@ const cli_command_spec cmd_bench_spec = {
 
 int cmd_bench(int argc, char **argv)
 {
-    return cli_dispatch(&cmd_bench_spec, argc, argv);
+    return bench_json_end(cli_dispatch(&cmd_bench_spec, argc, argv));
 }

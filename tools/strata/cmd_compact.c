@@ -70,10 +70,29 @@ const cli_command_spec cmd_compact_spec = {
                "$ strata compact -o - big.db | gzip > small.db.gz",
 };
 
+/* Progress on a terminal: keys copied of the keys SRC holds. */
+typedef struct compact_progress_ctx {
+    cli_ticker *t;
+    uint64_t total; /* plain key/value pairs of SRC; 0 when it could not be counted */
+} compact_progress_ctx;
+
 static void compact_progress(void *arg, uint64_t keys)
 {
-    (void)arg;
-    fprintf(stderr, "\rcompact: %" PRIu64 " keys copied\033[K", keys);
+    compact_progress_ctx *p = arg;
+    cli_ticker_set(p->t, "keys copied", keys, p->total);
+}
+
+/* The key/value pairs the copy will write (bolt_compact's res.keys); 0 when not counted. */
+static uint64_t count_pairs(bolt_db *db)
+{
+    bolt_tx *tx;
+    if (bolt_tx_begin(db, false, &tx) != 0)
+        return 0;
+    uint64_t pairs, buckets;
+    if (cli_count_keys(tx, &pairs, &buckets) != 0)
+        pairs = 0; /* the copy reports the damage */
+    bolt_tx_rollback(tx);
+    return pairs;
 }
 
 int cmd_compact(int argc, char **argv)
@@ -88,9 +107,6 @@ int cmd_compact(int argc, char **argv)
         cli_usage(&cmd_compact_spec, stderr);
         return CLI_USAGE;
     }
-    bool tty = cli_progress_wanted(&o);
-    if (tty)
-        a.co.progress = compact_progress; /* progress only on a terminal */
     struct stat st;
     if (!cli_is_stdio(a.dst) && stat(a.dst, &st) == 0) {
         fprintf(stderr, "strata compact: %s exists; compact writes a new file only\n", a.dst);
@@ -110,10 +126,18 @@ int cmd_compact(int argc, char **argv)
     if (code != CLI_OK)
         goto done;
     uint64_t before = stat(src, &st) == 0 ? (uint64_t)st.st_size : 0;
+    /* Progress only on a terminal (cli_ticker_start is NULL otherwise): the
+     * elapsed time while the keys are counted, then keys copied of them. */
+    compact_progress_ctx prog = { cli_ticker_start(&o, NULL, NULL), 0 };
+    if (prog.t != NULL) {
+        prog.total = count_pairs(db);
+        cli_ticker_set(prog.t, "keys copied", 0, prog.total);
+        a.co.progress = compact_progress;
+        a.co.progress_arg = &prog;
+    }
     bolt_compact_result res;
     int rc = bolt_compact(db, out.path, &a.co, &res);
-    if (tty)
-        fprintf(stderr, "\r\033[K");
+    cli_ticker_stop(prog.t);
     if (rc != 0) {
         code = cli_report_db(stderr, "compact", rc == -EEXIST ? out.path : src, db, rc);
         bolt_close(db);

@@ -5,9 +5,9 @@
  */
 /* fopencookie: _GNU_SOURCE comes from the build (meson). */
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "cli_db.h"
@@ -50,7 +50,8 @@ const cli_command_spec cmd_dump_spec = {
 
 typedef struct dump_args {
     uint64_t max_hex;
-    _Atomic uint64_t written; /* bytes so far, for the progress line */
+    cli_ticker *progress; /* on a terminal: lines written of the dump's lines */
+    uint64_t lines, total;
 } dump_args;
 
 static int dump_option(int c, const char *arg, void *ctx)
@@ -60,7 +61,7 @@ static int dump_option(int c, const char *arg, void *ctx)
     return cli_parse_u64("dump", "--max-hex", arg, &a->max_hex);
 }
 
-/* A stream that counts what passes through to the real one (progress). */
+/* A stream that counts the lines passing through to the real one (progress). */
 typedef struct count_cookie {
     FILE *to;
     dump_args *a;
@@ -70,7 +71,9 @@ static ssize_t count_write(void *c, const char *buf, size_t n)
 {
     count_cookie *k = c;
     size_t w = fwrite(buf, 1, n, k->to);
-    atomic_fetch_add(&k->a->written, w);
+    for (const char *p = buf; (p = memchr(p, '\n', (size_t)(buf + w - p))) != NULL; p++)
+        k->a->lines++;
+    cli_ticker_set(k->a->progress, "lines written", k->a->lines, k->a->total);
     return w == n ? (ssize_t)n : -1;
 }
 
@@ -158,6 +161,14 @@ static int dump_view(void *arg, bolt_db *db, bolt_tx *tx, FILE *out, FILE *err)
         }
         return cli_json_print("dump", out, doc);
     }
+    if (v->a->progress == NULL) {
+        int rc = bolt_tx_dump(tx, out, v->a->max_hex);
+        return rc == 0 ? CLI_OK : cli_report_db(err, "dump", v->path, db, rc);
+    }
+    /* The dump's lines: its header, one per bucket below the root and per key, its end. */
+    uint64_t pairs = 0, buckets = 0;
+    v->a->lines = 0;
+    v->a->total = cli_count_keys(tx, &pairs, &buckets) == 0 ? 2 + buckets + pairs : 0;
     count_cookie k = { out, v->a };
     cookie_io_functions_t io = { NULL, count_write, NULL, NULL };
     FILE *counted = fopencookie(&k, "w", io);
@@ -180,9 +191,9 @@ int cmd_dump(int argc, char **argv)
     if ((code = cli_input_begin("dump", argv[optind], &in)) != CLI_OK)
         return code;
     view_ctx v = { &o, in.path, &a };
-    cli_ticker *t = o.json ? NULL : cli_ticker_start(&o, "bytes written", &a.written);
+    a.progress = cli_ticker_start(&o, NULL, NULL); /* NULL unless on a terminal, without --json */
     code = cli_view(&o, in.path, dump_view, &v);
-    cli_ticker_stop(t);
+    cli_ticker_stop(a.progress);
     cli_input_end(&in);
     return code;
 }

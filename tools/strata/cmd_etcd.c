@@ -174,10 +174,25 @@ int cmd_etcd(int argc, char **argv)
     return CLI_USAGE;
 }
 
-/* Resolve the DB argument (argv[optind]). */
-static int resolve(const etcd_args *a, char **argv, etcd_path *p)
+int etcd_run_db(const etcd_args *a, const char *db_arg, etcd_read_fn fn, void *ctx)
 {
-    return etcd_resolve(a->cmd, argv[optind], p);
+    etcd_path p;
+    int code = etcd_resolve(a->cmd, db_arg, &p);
+    if (code != CLI_OK)
+        return code;
+    code = etcd_run(a->cmd, &a->o, &p, fn, ctx);
+    etcd_path_free(&p);
+    return code;
+}
+
+/* A subcommand whose read needs only its command line (status, hashkv): parse, read DB. */
+static int etcd_run_plain(const cli_command_spec *spec, etcd_read_fn fn, int argc, char **argv)
+{
+    etcd_args a;
+    int code = etcd_parse(spec, argc, argv, &a);
+    if (code >= 0)
+        return code;
+    return etcd_run_db(&a, argv[optind], fn, &a);
 }
 
 /* ---- status -------------------------------------------------------------------------- */
@@ -417,16 +432,7 @@ out:
 
 int etcd_status(int argc, char **argv)
 {
-    etcd_args a;
-    int code = etcd_parse(&etcd_status_spec, argc, argv, &a);
-    if (code >= 0)
-        return code;
-    etcd_path p;
-    if ((code = resolve(&a, argv, &p)) != CLI_OK)
-        return code;
-    code = etcd_run(a.cmd, &a.o, &p, status_read, &a);
-    etcd_path_free(&p);
-    return code;
+    return etcd_run_plain(&etcd_status_spec, status_read, argc, argv);
 }
 
 /* ---- hashkv ---------------------------------------------------------------------------- */
@@ -493,16 +499,7 @@ static int hashkv_read(void *ctx, const etcd_path *p, FILE *out, FILE *err)
 
 int etcd_hashkv(int argc, char **argv)
 {
-    etcd_args a;
-    int code = etcd_parse(&etcd_hashkv_spec, argc, argv, &a);
-    if (code >= 0)
-        return code;
-    etcd_path p;
-    if ((code = resolve(&a, argv, &p)) != CLI_OK)
-        return code;
-    code = etcd_run(a.cmd, &a.o, &p, hashkv_read, &a);
-    etcd_path_free(&p);
-    return code;
+    return etcd_run_plain(&etcd_hashkv_spec, hashkv_read, argc, argv);
 }
 
 /* ---- get ------------------------------------------------------------------------------- */
@@ -679,11 +676,7 @@ int etcd_get(int argc, char **argv)
         free(g.end);
         return CLI_USAGE;
     }
-    etcd_path p;
-    if ((code = resolve(&a, argv, &p)) == CLI_OK) {
-        code = etcd_run(a.cmd, &a.o, &p, get_read, &g);
-        etcd_path_free(&p);
-    }
+    code = etcd_run_db(&a, argv[optind], get_read, &g);
     free(g.key);
     free(g.end);
     return code;

@@ -673,10 +673,5 @@ int etcd_dump(int argc, char **argv)
     if (code >= 0)
         return code;
     dump_ctx d = { .a = &a };
-    etcd_path p;
-    if ((code = etcd_resolve(a.cmd, argv[optind], &p)) == CLI_OK) {
-        code = etcd_run(a.cmd, &a.o, &p, dump_read, &d);
-        etcd_path_free(&p);
-    }
-    return code;
+    return etcd_run_db(&a, argv[optind], dump_read, &d);
 }

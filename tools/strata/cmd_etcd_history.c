@@ -255,11 +255,7 @@ int etcd_history(int argc, char **argv)
         free(key);
         return CLI_USAGE;
     }
-    etcd_path p;
-    if ((code = etcd_resolve(a.cmd, argv[optind], &p)) == CLI_OK) {
-        code = etcd_run(a.cmd, &a.o, &p, history_read, &s);
-        etcd_path_free(&p);
-    }
+    code = etcd_run_db(&a, argv[optind], history_read, &s);
     free(s.ev);
     free(key);
     return code;

@@ -260,11 +260,7 @@ int etcd_leases(int argc, char **argv)
     if (code >= 0)
         return code;
     lease_scan s = { .a = &a };
-    etcd_path p;
-    if ((code = etcd_resolve(a.cmd, argv[optind], &p)) == CLI_OK) {
-        code = etcd_run(a.cmd, &a.o, &p, leases_read, &s);
-        etcd_path_free(&p);
-    }
+    code = etcd_run_db(&a, argv[optind], leases_read, &s);
     scan_free(&s);
     return code;
 }

@@ -534,16 +534,22 @@ static int salvage_main(int argc, char **argv)
     }
     const char *dst = a.dst;
     bool orphans = a.orphans;
-    const char *src = argv[optind];
     struct stat st;
     if (!cli_is_stdio(dst) && stat(dst, &st) == 0) {
         fprintf(stderr, "strata salvage: %s exists; salvage writes a new file only\n", dst);
         return CLI_USAGE;
     }
-    cli_output out;
-    int code = cli_output_begin("salvage", &o, dst, &out);
+    /* SRC '-': standard input, copied to a temporary file first (shown as "-"). */
+    cli_input in;
+    int code = cli_input_begin("salvage", argv[optind], &in);
     if (code != CLI_OK)
         return code;
+    const char *src = in.path;
+    cli_output out;
+    if ((code = cli_output_begin("salvage", &o, dst, &out)) != CLI_OK) {
+        cli_input_end(&in);
+        return code;
+    }
     /*
      * The report lines (skipped subtrees, orphans, the summary) are printed
      * on stdout; when the file itself goes to stdout they go to stderr, and
@@ -552,6 +558,7 @@ static int salvage_main(int argc, char **argv)
     cli_aside aside;
     if ((code = cli_aside_begin("salvage", out.to_stdout, o.json, &aside)) != CLI_OK) {
         cli_output_end("salvage", &out, false);
+        cli_input_end(&in);
         return code;
     }
     salvage_result res = { 0 };
@@ -565,7 +572,7 @@ static int salvage_main(int argc, char **argv)
     cli_output_end("salvage", &out, false);
     if (o.json && res.done) {
         json_t *doc = json_object();
-        cli_json_set(doc, "source", json_string(src));
+        cli_json_set(doc, "source", json_string(cli_path_shown(src)));
         cli_json_set(doc, "output", json_string(dst));
         cli_json_set(doc, "meta", json_integer(res.meta));
         cli_json_set(doc, "buckets", cli_json_u64(res.buckets));
@@ -580,6 +587,7 @@ static int salvage_main(int argc, char **argv)
             code = jc;
     }
     cli_aside_discard(&aside);
+    cli_input_end(&in);
     return code;
 }
 
@@ -605,7 +613,7 @@ static int salvage_copy(const cli_opts *op, const char *src, const char *dst, co
         fprintf(stderr,
                 "strata salvage: %s: no valid meta page: nothing to walk from "
                 "(see 'strata info')\n",
-                src);
+                cli_path_shown(src));
         cli_raw_close(&r);
         return CLI_NOOPEN;
     }

@@ -89,11 +89,10 @@ static int snapshot_option(int c, const char *arg, void *ctx)
     }
 }
 
+/* backend_snapshot's progress on a terminal: image bytes copied of the image's size. */
 static int snapshot_progress(void *arg, uint64_t done, uint64_t total)
 {
-    (void)arg;
-    fprintf(stderr, "\rsnapshot: %" PRIu64 " of %" PRIu64 " bytes (%d%%)\033[K", done, total,
-            total ? (int)(100 * done / total) : 100);
+    cli_ticker_set(arg, "bytes copied", done, total);
     return 0;
 }
 
@@ -109,53 +108,6 @@ static const char *form_name(unsigned flags)
     default:
         return "plain";
     }
-}
-
-typedef struct verify_run {
-    uint64_t problems;
-    const char *path;
-} verify_run;
-
-static void verify_report(void *arg, const char *problem)
-{
-    verify_run *v = arg;
-    if (v->problems++ < 10)
-        fprintf(stderr, "strata snapshot: %s: %s\n", cli_path_shown(v->path), problem);
-}
-
-/*
- * --live's verification: check FILE through a live open and count only a
- * check of the very state copied (txid) that no commit disturbed. 0;
- * BOLT_ELIVECHANGED (start again); an open's code.
- */
-static int verify_live(const char *path, uint64_t txid, uint64_t *problems)
-{
-    bolt_options opt;
-    bolt_options_init(&opt);
-    opt.read_only = true;
-    opt.live = true;
-    bolt_db *db;
-    int rc = bolt_open(path, &opt, &db);
-    if (rc != 0)
-        return rc;
-    bolt_tx *tx;
-    verify_run v = { 0, path };
-    rc = bolt_tx_begin(db, 0, &tx);
-    if (rc == 0) {
-        if (bolt_tx_id(tx) != txid) {
-            rc = BOLT_ELIVECHANGED;
-        } else {
-            rc = bolt_tx_check(tx, verify_report, &v);
-            if (rc == BOLT_ECORRUPT)
-                rc = 0;
-            if (bolt_tx_live_verify(tx) != 0)
-                rc = BOLT_ELIVECHANGED;
-        }
-        bolt_tx_rollback(tx);
-    }
-    bolt_close(db);
-    *problems = v.problems;
-    return rc;
 }
 
 /*
@@ -185,11 +137,10 @@ static int snapshot_once(const cli_opts *o, const char *path, const snapshot_arg
     if (code != CLI_OK)
         return 1; /* printed */
     *opened = true;
-    bool tty = cli_progress_wanted(o);
+    /* Progress only on a terminal (NULL otherwise): bytes copied, then pages checked. */
+    cli_ticker *t = cli_ticker_start(o, NULL, NULL);
     *image = backend_size(be);
-    int rc = backend_snapshot(be, fd, a->flags, tty ? snapshot_progress : NULL, NULL, written);
-    if (tty)
-        fprintf(stderr, "\r\033[K");
+    int rc = backend_snapshot(be, fd, a->flags, t != NULL ? snapshot_progress : NULL, t, written);
     /*
      * Exit 0 means "OUT is a good db": the state just copied is verified
      * (bolt_tx_check) while the backend's shared lock still holds it
@@ -198,28 +149,30 @@ static int snapshot_once(const cli_opts *o, const char *path, const snapshot_arg
      */
     *problems = 0;
     *vrc = 0;
-    if (rc == 0 && !o->live) {
-        cli_ticker *t = cli_ticker_start(o, NULL, NULL);
+    if (rc == 0 && !o->live)
         *vrc = cli_verify_db("snapshot", path, problems, t);
-        cli_ticker_stop(t);
-    }
     int crc = backend_close(be);
     if (rc == 0)
         rc = crc;
     if (rc == 0 && o->live) {
         int lrc = cli_live_txid(path, &after);
-        if (lrc != 0)
+        if (lrc != 0) {
+            cli_ticker_stop(t);
             return lrc;
+        }
         if (after != before) {
+            cli_ticker_stop(t);
             *changed = true;
             return 0;
         }
-        *vrc = verify_live(path, before, problems);
+        /* The state copied, checked through a live open while nothing commits over it. */
+        *vrc = cli_verify_db_live("snapshot", path, before, problems, t);
         if (*vrc == BOLT_ELIVECHANGED) {
             *changed = true;
             *vrc = 0;
         }
     }
+    cli_ticker_stop(t);
     return rc;
 }
 

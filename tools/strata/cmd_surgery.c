@@ -115,6 +115,9 @@ typedef struct surgery {
     bool created; /* we made s->dst (only then is it removed on failure) */
 } surgery;
 
+static int surgery_run(surgery *sp, const cli_opts *op, const char *name, const cli_input *in,
+                       int64_t from, int64_t to, bool has_from, bool has_to, int64_t page);
+
 static int parse_id(const char *text, int64_t *out)
 {
     char *end;
@@ -218,7 +221,7 @@ static int need_current(surgery *s)
     if (s->r.current >= 0)
         return CLI_OK;
     fprintf(stderr, "strata surgery %s: %s: no valid meta page (see 'strata info')\n", s->name,
-            s->r.path);
+            cli_path_shown(s->r.path));
     return CLI_FINDING;
 }
 
@@ -230,7 +233,7 @@ static int do_revert(surgery *s)
     int cur = s->r.current, old = 1 - cur;
     if (s->r.meta_rc[old] != 0) {
         fprintf(stderr, "strata surgery %s: %s: meta %d, the older one, is not valid (%s)\n",
-                s->name, s->r.path, old, s->r.meta_why[old]);
+                s->name, cli_path_shown(s->r.path), old, s->r.meta_why[old]);
         return CLI_FINDING;
     }
     code = out_create(s);
@@ -278,8 +281,8 @@ static int do_copy_page(surgery *s, int64_t from, int64_t to)
     const char *why = NULL;
     int rc = cli_raw_page(&s->r, (bolt_pgid)from, &buf, &size, &why);
     if (rc != 0) {
-        fprintf(stderr, "strata surgery %s: %s: page %" PRId64 ": %s\n", s->name, s->r.path, from,
-                why != NULL ? why : strerror(-rc));
+        fprintf(stderr, "strata surgery %s: %s: page %" PRId64 ": %s\n", s->name,
+                cli_path_shown(s->r.path), from, why != NULL ? why : strerror(-rc));
         return rc == BOLT_ECORRUPT ? CLI_FINDING : CLI_NOOPEN;
     }
     uint64_t pages = size / s->r.page_size;
@@ -327,8 +330,8 @@ static int do_clear_elements(surgery *s, int64_t id, int64_t from, int64_t to)
         rc = BOLT_ECORRUPT;
     }
     if (rc != 0) {
-        fprintf(stderr, "strata surgery %s: %s: page %" PRId64 ": %s\n", s->name, s->r.path, id,
-                why != NULL ? why : strerror(-rc));
+        fprintf(stderr, "strata surgery %s: %s: page %" PRId64 ": %s\n", s->name,
+                cli_path_shown(s->r.path), id, why != NULL ? why : strerror(-rc));
         return rc == BOLT_ECORRUPT ? CLI_FINDING : CLI_NOOPEN;
     }
     bolt__page p;
@@ -480,7 +483,7 @@ static int do_freelist(surgery *s, bool rebuild)
         if (rc == BOLT_ECORRUPT) {
             char why[256];
             bolt_db_last_corruption(db, why, sizeof why);
-            fprintf(stderr, "strata surgery %s: %s: %s\n", s->name, s->r.path, why);
+            fprintf(stderr, "strata surgery %s: %s: %s\n", s->name, cli_path_shown(s->r.path), why);
         }
         int crc = bolt_close(db);
         if (rc == 0)
@@ -628,12 +631,31 @@ int cmd_surgery(int argc, char **argv)
         cli_usage(&cmd_surgery_spec, stderr);
         return CLI_USAGE;
     }
-    const char *src = argv[optind];
+    /* SRC '-': standard input, copied to a temporary file first (shown as "-"). */
+    cli_input in;
+    int code = cli_input_begin("surgery", argv[optind], &in);
+    if (code != CLI_OK)
+        return code;
+    code = surgery_run(&s, &o, name, &in, from, to, has_from, has_to, page);
+    cli_input_end(&in);
+    return code;
+}
+
+/* The subcommand on the opened input (SRC's path or standard input's copy). */
+static int surgery_run(surgery *sp, const cli_opts *op, const char *name, const cli_input *in,
+                       int64_t from, int64_t to, bool has_from, bool has_to, int64_t page)
+{
+    surgery s = *sp;
+    cli_opts o = *op;
+    bool validate = strcmp(name, "meta validate") == 0;
+    bool clear = strcmp(name, "clear-page-elements") == 0;
+    const char *src = in->path;
     int code = cli_raw_open("surgery", &o, src, &s.r);
     if (code != CLI_OK)
         return code;
     if (s.r.page_size == 0) {
-        fprintf(stderr, "strata surgery %s: %s: not a bolt file (no valid meta page)\n", name, src);
+        fprintf(stderr, "strata surgery %s: %s: not a bolt file (no valid meta page)\n", name,
+                cli_path_shown(src));
         cli_raw_close(&s.r);
         return CLI_NOOPEN;
     }
@@ -677,7 +699,7 @@ int cmd_surgery(int argc, char **argv)
     if (o.json) {
         json_t *doc = json_object();
         cli_json_set(doc, "subcommand", json_string(name));
-        cli_json_set(doc, "source", json_string(src));
+        cli_json_set(doc, "source", json_string(cli_path_shown(src)));
         cli_json_set(doc, "output", dst_arg != NULL ? json_string(dst_arg) : json_null());
         cli_json_set(doc, "ok", json_boolean(code == CLI_OK));
         cli_json_set(doc, "report", cli_aside_lines(&aside));

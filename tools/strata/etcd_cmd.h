@@ -53,6 +53,13 @@ int etcd_on_option(int c, const char *arg, void *ctx);
  */
 int etcd_parse(const cli_command_spec *spec, int argc, char **argv, etcd_args *a);
 
+/*
+ * Resolve the DB argument db_arg (etcd_resolve), run fn over it with ctx
+ * (etcd_run: --live's retries included) and free the resolved path.
+ * Returns the exit code.
+ */
+int etcd_run_db(const etcd_args *a, const char *db_arg, etcd_read_fn fn, void *ctx);
+
 extern const cli_command_spec etcd_status_spec, etcd_get_spec, etcd_history_spec, etcd_leases_spec,
         etcd_hashkv_spec, etcd_compact_spec, etcd_dump_spec;
 

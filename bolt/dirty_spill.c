@@ -1,0 +1,448 @@
+/*
+ * dirty_spill.c: commit of the page-mode parts of a bucket's tree (issue 18
+ * stage 3): dirty leaves still in page mode (dirty.c) and the branch pages
+ * above them are written without nodes; no branch on their paths below the
+ * first materialized node is decoded into inodes or rebuilt from them.
+ *
+ * Rules:
+ *   1. It runs in the bucket's spill, before the bucket's node tree spills:
+ *      after rebalance and after every bucket value was stored in the
+ *      bucket, so nothing changes these pages afterwards. It writes the
+ *      dirty leaves that are neither attached (dirty.c rule 6: rebalance
+ *      needed only the leaves that may merge) nor converted into nodes.
+ *   2. Each such leaf is located from the bucket's root node by its first
+ *      key, through materialized nodes only. Rebalance may have merged or
+ *      moved nodes, so the recorded index path can be stale down to the
+ *      first page that is not a node, but key ranges are not: a leaf's
+ *      first key selects the same child at every level as when the leaf
+ *      was touched (its keys are >= separator i and < separator i + 1, or
+ *      below separator 0 in child 0 only). Below the first page that is
+ *      not a node nothing changed since the touch, so the recorded path
+ *      (indices and page ids, each checked against its page) holds there.
+ *   3. A leaf directly under a node is written and named in that node. The
+ *      leaves below one page X that is not a node (the group's top) are
+ *      taken together, in key order (sorted by path). First planned: each
+ *      branch page on their paths, from its committed image, with its
+ *      changed children's new first keys. If any would be split by node.c
+ *      rule 5 (more than 4 elements and a packed image of a page or more)
+ *      or breaks a limit of node_write_one, the whole group takes the node
+ *      path instead (bolt__node_attach_at), so bbolt's split rule and
+ *      FillPercent decide exactly as before.
+ *   4. Else the group is written children first: each leaf packed
+ *      (bolt__dpage_commit), each branch built in one pass from its
+ *      committed page: its elements, each with its child's new page id and
+ *      first key when that child was written and as committed otherwise,
+ *      then the keys in element order, then zeros -- the image node_write
+ *      writes, with node.c rule 3 (a branch key is its child's first key)
+ *      for every rewritten child. Old pages are freed as pending (node.c
+ *      rule 4). X's new id and first key replace its element in the
+ *      materialized parent, which spills afterwards.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "bolt_int.h"
+
+#define NONE SIZE_MAX
+
+/* A leaf to write, and where it hangs (rule 2). */
+typedef struct sp_leaf {
+    bolt__dpage *d;
+    bolt__node *parent; /* the materialized node above its top */
+    size_t pi;          /* the top's element in parent */
+    size_t top;         /* the top's level in d's path (d->depth: d itself) */
+} sp_leaf;
+
+/* A branch page of a group (rule 3). */
+typedef struct sp_frame {
+    bolt__page page; /* committed image */
+    size_t parent;   /* frame index, or NONE for the top */
+    size_t kids, last_kid;
+    size_t size;    /* packed size with the changes */
+    bolt_val first; /* its first key once written */
+    bolt_pgid new_id;
+} sp_frame;
+
+/* A changed child of a frame; a frame's kids are in element order. */
+typedef struct sp_kid {
+    uint32_t index; /* element in the parent frame */
+    bool leaf;
+    size_t ref;  /* leaf: index in the leaves; else frame index */
+    size_t next; /* the frame's next kid, or NONE */
+    bolt_pgid new_id;
+} sp_kid;
+
+typedef struct sp_state {
+    bolt_tx *tx;
+    sp_leaf *leaves;
+    size_t nleaves;
+    sp_frame *frames;
+    size_t nframes, capframes;
+    sp_kid *kids;
+    size_t nkids, capkids;
+    size_t *order; /* frames in the order they closed (children first) */
+    size_t norder;
+} sp_state;
+
+static void leaf_first(const bolt_tx *tx, const bolt__dpage *d, bolt_val *k)
+{
+    bolt__page p;
+    bolt__page_fill(d->buf, tx->db->page_size, d->id, &p);
+    bolt__page_leaf_elem(&p, 0, NULL, k, NULL);
+}
+
+static int leaf_cmp(const void *a, const void *b)
+{
+    const sp_leaf *x = a, *y = b;
+    /* Live nodes have distinct page ids (rebalance makes no new node). */
+    if (x->parent->pgid != y->parent->pgid)
+        return x->parent->pgid < y->parent->pgid ? -1 : 1;
+    if (x->pi != y->pi)
+        return x->pi < y->pi ? -1 : 1;
+    if (x->top != y->top)
+        return x->top < y->top ? -1 : 1;
+    size_t n = x->d->depth < y->d->depth ? x->d->depth : y->d->depth;
+    for (size_t l = x->top; l < n; l++)
+        if (x->d->path[l] != y->d->path[l])
+            return x->d->path[l] < y->d->path[l] ? -1 : 1;
+    return x->d->depth < y->d->depth ? -1 : x->d->depth > y->d->depth;
+}
+
+/* Rule 2: where leaf d hangs below b's materialized nodes. */
+static int locate(bolt_bucket *b, bolt__dpage *d, sp_leaf *out)
+{
+    if (bolt__dpage_count(d) == 0)
+        return BOLT_EPANIC; /* an empty leaf was attached for rebalance */
+    bolt_val k;
+    leaf_first(b->tx, d, &k);
+    bolt__node *n = b->root_node;
+    if (n == NULL || n->pgid != d->path_id[0])
+        return BOLT_EPANIC; /* the root was materialized before rebalance */
+    for (;;) {
+        if (n->leaf || n->n == 0)
+            return BOLT_EPANIC;
+        bool exact;
+        size_t i = bolt__node_search(n, k.data, k.size, &exact);
+        if (!exact && i > 0)
+            i--;
+        const bolt__inode *in = &n->inodes[i];
+        if (in->child != NULL) {
+            n = in->child;
+            continue;
+        }
+        out->d = d;
+        out->parent = n;
+        out->pi = i;
+        if (in->pgid == d->id) {
+            out->top = d->depth;
+            return 0;
+        }
+        for (size_t l = 1; l < d->depth; l++) {
+            if (d->path_id[l] == in->pgid) {
+                out->top = l;
+                return 0;
+            }
+        }
+        return BOLT_EPANIC; /* the leaf is not below this page: a branch changed */
+    }
+}
+
+static int new_frame(sp_state *s, size_t *out)
+{
+    if (s->nframes == s->capframes) {
+        size_t cap = s->capframes ? s->capframes * 2 : 16;
+        sp_frame *f = strata_realloc(s->frames, cap * sizeof *f);
+        size_t *o = strata_realloc(s->order, cap * sizeof *o);
+        if (f != NULL)
+            s->frames = f;
+        if (o != NULL)
+            s->order = o;
+        if (f == NULL || o == NULL)
+            return -ENOMEM;
+        s->capframes = cap;
+    }
+    sp_frame *f = &s->frames[s->nframes];
+    memset(f, 0, sizeof *f);
+    f->parent = NONE;
+    f->kids = f->last_kid = NONE;
+    *out = s->nframes++;
+    return 0;
+}
+
+/* A changed child of frame f at element index; it must name page id there. */
+static int add_kid(sp_state *s, size_t f, size_t index, bool leaf, size_t ref, bolt_pgid id)
+{
+    sp_frame *fr = &s->frames[f];
+    if (index >= fr->page.count || bolt__page_branch_elem(&fr->page, (unsigned)index, NULL) != id)
+        return BOLT_EPANIC; /* the recorded path does not hold below the top */
+    if (fr->last_kid != NONE && s->kids[fr->last_kid].index >= index)
+        return BOLT_EPANIC; /* kids come in element order (sorted leaves) */
+    if (s->nkids == s->capkids) {
+        size_t cap = s->capkids ? s->capkids * 2 : 64;
+        sp_kid *k = strata_realloc(s->kids, cap * sizeof *k);
+        if (k == NULL)
+            return -ENOMEM;
+        s->kids = k;
+        s->capkids = cap;
+    }
+    size_t k = s->nkids++;
+    s->kids[k] = (sp_kid){ (uint32_t)index, leaf, ref, NONE, 0 };
+    if (fr->last_kid == NONE)
+        fr->kids = k;
+    else
+        s->kids[fr->last_kid].next = k;
+    fr->last_kid = k;
+    return 0;
+}
+
+/* The first key kid k will have (planned: the leaf's, or its frame's). */
+static void kid_first(const sp_state *s, const sp_kid *k, bolt_val *out)
+{
+    if (k->leaf)
+        leaf_first(s->tx, s->leaves[k->ref].d, out);
+    else
+        *out = s->frames[k->ref].first;
+}
+
+/*
+ * Close frame f (all its kids known): its packed size and first key with
+ * the changes; false when node.c would split it or refuse it (rule 3).
+ */
+static bool close_frame(sp_state *s, size_t f)
+{
+    sp_frame *fr = &s->frames[f];
+    size_t ps = s->tx->db->page_size;
+    size_t n = fr->page.count;
+    size_t size = BOLT_PAGE_HEADER_SIZE + 16 * n;
+    for (size_t i = 0; i < n; i++) {
+        bolt_val k;
+        bolt__page_branch_elem(&fr->page, (unsigned)i, &k);
+        size += k.size;
+    }
+    bolt__page_branch_elem(&fr->page, 0, &fr->first);
+    for (size_t k = fr->kids; k != NONE; k = s->kids[k].next) {
+        bolt_val old, nk;
+        bolt__page_branch_elem(&fr->page, s->kids[k].index, &old);
+        kid_first(s, &s->kids[k], &nk);
+        size = size - old.size + nk.size;
+        if (s->kids[k].index == 0)
+            fr->first = nk;
+    }
+    fr->size = size;
+    s->order[s->norder++] = f;
+    if (n > 4 && size >= ps)
+        return false; /* node.c rule 5 would split it */
+    return size - BOLT_PAGE_HEADER_SIZE <= BOLT_MAX_ELEM_SPAN && n < 0xFFFF;
+}
+
+/* Rule 3's plan of the group leaves[gs, ge): false when it takes the node path. */
+static int plan_group(sp_state *s, size_t gs, size_t ge, bool *ok)
+{
+    bolt_tx *tx = s->tx;
+    size_t stack[BOLT_DPAGE_PATH];
+    size_t sd = 0;
+    bool fits = true;
+    s->nframes = s->nkids = s->norder = 0;
+    for (size_t e = gs; e < ge; e++) {
+        const bolt__dpage *d = s->leaves[e].d;
+        size_t top = s->leaves[e].top;
+        size_t k = 0;
+        while (k < sd && top + k < d->depth && s->frames[stack[k]].page.id == d->path_id[top + k])
+            k++;
+        if (k == 0 && sd > 0)
+            return BOLT_EPANIC; /* one group, one top */
+        while (sd > k)
+            fits = close_frame(s, stack[--sd]) && fits;
+        for (size_t lev = top + sd; lev < d->depth; lev++) {
+            size_t f;
+            int rc = new_frame(s, &f);
+            if (rc != 0)
+                return rc;
+            rc = bolt__tx_page(tx, d->path_id[lev], &s->frames[f].page);
+            if (rc != 0)
+                return rc;
+            if (bolt__page_is_leaf(&s->frames[f].page))
+                return BOLT_EPANIC; /* the path was recorded through branches */
+            if (sd > 0) {
+                s->frames[f].parent = stack[sd - 1];
+                rc = add_kid(s, stack[sd - 1], d->path[lev - 1], false, f, d->path_id[lev]);
+                if (rc != 0)
+                    return rc;
+            }
+            stack[sd++] = f;
+        }
+        if (sd == 0)
+            return BOLT_EPANIC;
+        int rc = add_kid(s, stack[sd - 1], d->path[d->depth - 1], true, e, d->id);
+        if (rc != 0)
+            return rc;
+    }
+    while (sd > 0)
+        fits = close_frame(s, stack[--sd]) && fits;
+    *ok = fits;
+    return 0;
+}
+
+/* Write leaf d (its old page freed as pending): 0 with *id. */
+static int write_leaf(bolt_tx *tx, bolt__dpage *d, bolt_pgid *id)
+{
+    int rc = bolt__freelist_free_run(tx->db->freelist, tx->meta.txid, d->id, 0, false);
+    if (rc == 0)
+        rc = bolt__dpage_commit(tx, d, id);
+    if (rc == 0)
+        tx->stats.spill++;
+    return rc;
+}
+
+/* Rule 4 for one frame: its kids are written (leaves now), then the frame. */
+static int write_frame(sp_state *s, size_t f)
+{
+    bolt_tx *tx = s->tx;
+    size_t ps = tx->db->page_size;
+    for (size_t k = s->frames[f].kids; k != NONE; k = s->kids[k].next) {
+        sp_kid *kid = &s->kids[k];
+        if (kid->leaf) {
+            int rc = write_leaf(tx, s->leaves[kid->ref].d, &kid->new_id);
+            if (rc != 0)
+                return rc;
+        } else {
+            kid->new_id = s->frames[kid->ref].new_id;
+        }
+    }
+    sp_frame *fr = &s->frames[f];
+    size_t npages = (fr->size + ps - 1) / ps;
+    unsigned char *buf;
+    bolt_pgid id;
+    int rc;
+    if (npages == 1) {
+        buf = bolt__dpage_buf_get(tx->db);
+        if (buf == NULL)
+            return -ENOMEM;
+        rc = bolt__dpage_retire(tx, buf);
+        if (rc != 0) {
+            strata_free(buf);
+            return rc;
+        }
+        memset(buf, 0, BOLT_PAGE_HEADER_SIZE);
+        rc = bolt__tx_adopt(tx, buf, &id);
+    } else {
+        rc = bolt__tx_allocate(tx, npages, &id, &buf);
+    }
+    if (rc != 0)
+        return rc;
+    size_t n = fr->page.count;
+    bolt__st16(buf + BOLT_PAGE_FLAGS_OFF, BOLT_PAGE_BRANCH);
+    bolt__st16(buf + BOLT_PAGE_COUNT_OFF, (uint16_t)n);
+    size_t data = BOLT_PAGE_HEADER_SIZE + 16 * n;
+    size_t k = fr->kids;
+    for (size_t i = 0; i < n; i++) {
+        bolt_val key;
+        bolt_pgid child;
+        if (k != NONE && s->kids[k].index == i) {
+            kid_first(s, &s->kids[k], &key);
+            child = s->kids[k].new_id;
+            k = s->kids[k].next;
+        } else {
+            child = bolt__page_branch_elem(&fr->page, (unsigned)i, &key);
+        }
+        unsigned char *e = buf + BOLT_PAGE_HEADER_SIZE + 16 * i;
+        bolt__st32(e + BOLT_BRANCH_POS_OFF, (uint32_t)(data - (BOLT_PAGE_HEADER_SIZE + 16 * i)));
+        bolt__st32(e + BOLT_BRANCH_KSIZE_OFF, (uint32_t)key.size);
+        bolt__st64(e + BOLT_BRANCH_PGID_OFF, child);
+        memcpy(buf + data, key.data, key.size);
+        data += key.size;
+    }
+    if (data != fr->size)
+        return BOLT_EPANIC; /* the plan counted every byte */
+    if (npages == 1)
+        memset(buf + data, 0, ps - data);
+    rc = bolt__freelist_free_run(tx->db->freelist, tx->meta.txid, fr->page.id, fr->page.overflow,
+                                 false);
+    if (rc != 0)
+        return rc;
+    tx->stats.spill++;
+    fr->new_id = id;
+    bolt__page p;
+    bolt__page_fill(buf, npages * ps, id, &p);
+    bolt__page_branch_elem(&p, 0, &fr->first);
+    return 0;
+}
+
+/* Name the top's new page and first key in its materialized parent. */
+static int name_in_parent(bolt__node *parent, size_t pi, bolt_val first, bolt_pgid id)
+{
+    const bolt__inode *in = &parent->inodes[pi];
+    return bolt__node_put(parent, in->key, in->ksize, first.data, first.size, NULL, 0, id, 0, NULL,
+                          false);
+}
+
+static int spill_group(sp_state *s, size_t gs, size_t ge)
+{
+    sp_leaf *g = &s->leaves[gs];
+    if (g->top == g->d->depth) {
+        /* A leaf directly under a node (one per element: one per group). */
+        if (ge - gs != 1)
+            return BOLT_EPANIC;
+        bolt_pgid id;
+        int rc = write_leaf(s->tx, g->d, &id);
+        if (rc != 0)
+            return rc;
+        bolt_val first;
+        leaf_first(s->tx, g->d, &first);
+        return name_in_parent(g->parent, g->pi, first, id);
+    }
+    bool ok;
+    int rc = plan_group(s, gs, ge, &ok);
+    if (rc != 0)
+        return rc;
+    if (!ok) {
+        /* Rule 3: a branch would split: the node path for the whole group. */
+        for (size_t e = gs; e < ge && rc == 0; e++)
+            rc = bolt__node_attach_at(s->leaves[e].parent, s->leaves[e].pi, s->leaves[e].d,
+                                      s->leaves[e].top);
+        return rc;
+    }
+    for (size_t i = 0; i < s->norder && rc == 0; i++)
+        rc = write_frame(s, s->order[i]);
+    if (rc != 0)
+        return rc;
+    const sp_frame *top = &s->frames[s->order[s->norder - 1]];
+    if (top->parent != NONE)
+        return BOLT_EPANIC;
+    return name_in_parent(g->parent, g->pi, top->first, top->new_id);
+}
+
+int bolt__dpage_spill_bucket(bolt_bucket *b)
+{
+    size_t n = 0;
+    for (bolt__dpage *d = b->dpages; d != NULL; d = d->bnext)
+        if (!d->converted && d->node == NULL && !d->packed)
+            n++;
+    if (n == 0)
+        return 0;
+    sp_state s = { .tx = b->tx };
+    s.leaves = strata_malloc(n * sizeof *s.leaves);
+    if (s.leaves == NULL)
+        return -ENOMEM;
+    int rc = 0;
+    for (bolt__dpage *d = b->dpages; d != NULL && rc == 0; d = d->bnext)
+        if (!d->converted && d->node == NULL && !d->packed)
+            rc = locate(b, d, &s.leaves[s.nleaves++]);
+    if (rc == 0) {
+        qsort(s.leaves, s.nleaves, sizeof *s.leaves, leaf_cmp);
+        for (size_t gs = 0, ge; gs < s.nleaves && rc == 0; gs = ge) {
+            const sp_leaf *g = &s.leaves[gs];
+            for (ge = gs + 1; ge < s.nleaves && s.leaves[ge].parent == g->parent &&
+                              s.leaves[ge].pi == g->pi && s.leaves[ge].top == g->top;
+                 ge++)
+                ;
+            rc = spill_group(&s, gs, ge);
+        }
+    }
+    strata_free(s.leaves);
+    strata_free(s.frames);
+    strata_free(s.kids);
+    strata_free(s.order);
+    return rc;
+}
