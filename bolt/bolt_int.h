@@ -216,6 +216,9 @@ struct bolt_db {
     /* dirty.c rule 7 (writer only): page buffers of ended transactions, for the next ones. */
     unsigned char **dpool;
     size_t ndpool;
+    /* Set at open (nothing else runs): bolt__walk_pages went over the tree of this txid. */
+    bool walked;
+    bolt_txid walked_txid;
     bolt_tx *idle; /* mu: tx.c rule 8, parked read transactions of the current meta */
     size_t nidle;
     bolt__checked checked; /* tx.c rule 5 (checked.c: atomics, no lock) */

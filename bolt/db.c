@@ -407,6 +407,8 @@ static int freelist_by_walk(bolt_db *db)
     rc = bolt__walk_pages(tx, reach_mark, &r);
     if (rc != 0)
         goto out;
+    db->walked = true; /* bolt_tx_tree_walked */
+    db->walked_txid = tx->meta.txid;
     ids = strata_malloc(sizeof *ids * (size_t)(db->meta.pgid + 1));
     if (ids == NULL) {
         rc = -ENOMEM;
@@ -478,6 +480,10 @@ static int freelist_verify(bolt_db *db)
     if (rc != 0)
         return rc;
     rc = bolt__walk_pages(tx, fl_in_use, db);
+    if (rc == 0) {
+        db->walked = true; /* bolt_tx_tree_walked */
+        db->walked_txid = tx->meta.txid;
+    }
     bolt_tx_rollback(tx);
     return rc;
 }
@@ -777,4 +783,9 @@ int bolt__db_grow(bolt_db *db, uint64_t needed)
     rc = map_cover_file(db, needed); /* rule 3: a new map for the transactions that follow */
     pthread_mutex_unlock(&db->mu);
     return rc;
+}
+
+bool bolt_tx_tree_walked(const bolt_tx *tx)
+{
+    return tx->db->walked && tx->meta.txid == tx->db->walked_txid && !tx->writable;
 }

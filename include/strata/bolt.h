@@ -352,6 +352,16 @@ STRATA_API void bolt_tx_rollback(bolt_tx *tx);
 
 /* The transaction's id: the txid of the meta it sees (+1 for a writer). */
 STRATA_API bolt_txid bolt_tx_id(const bolt_tx *tx);
+
+/*
+ * True when the db's open already walked the whole tree tx sees (the same
+ * meta: the freelist rebuild of a file without a stored freelist, or the
+ * freelist check of a read-write open) and found no page reached twice,
+ * out of bounds or not a tree page: a bolt_visited walk of tx's buckets
+ * would find nothing more. False otherwise (a read-only open, a commit
+ * since, a check skipped by bolt_options.freelist_check): walk it yourself.
+ */
+STRATA_API bool bolt_tx_tree_walked(const bolt_tx *tx);
 STRATA_API bool bolt_tx_writable(const bolt_tx *tx);
 /* Bytes of the database as this transaction sees it (pgid * page size). */
 STRATA_API uint64_t bolt_tx_size(const bolt_tx *tx);
