@@ -7,11 +7,12 @@
  *          pending (pipelined: the lock is released while bolt writes it
  *          out), then begin a bolt read transaction at txid T
  *     |
- *   COPY   (no lock): every top-level bucket of T, key order, into
- *          path + ".defrag.tmp" with fill percent 1.0 (sequential puts fill
- *          pages), committing every DEFRAG_BATCH puts; writers go on and
- *          log each (bucket, key) they change; the copy is opened with
- *          no_sync and fsynced once here, and once more (little) in FINAL
+ *   COPY   (no lock): everything T sees written bottom-up into path +
+ *          ".defrag.tmp" (bolt_tx_compact without transactions: full pages
+ *          built in order, large sequential writes, one fsync; rule 7);
+ *          writers go on and log each (bucket, key) they change; the copy
+ *          is then opened with no_sync for the replays and fsynced once
+ *          more (little) in FINAL
  *     |
  *   CATCHUP (no lock, a few rounds): swap the log out under the lock, then
  *          copy the current value (or the absence) of each logged key from
@@ -57,6 +58,16 @@
  *      backend_close (first thing); reaper/reaper_running are under
  *      batch_mu, taken out there and joined outside the lock. When the
  *      thread cannot be made, the db is dropped here, as before.
+ *   7. The copy is built bottom-up by bolt (bulkload.c), not inserted key
+ *      by key: at M6's full scale inserting through the tree with a
+ *      commit every DEFRAG_BATCH keys was most of the copy's CPU. The
+ *      backend's shape is checked on the way: a plain key at the top is
+ *      BACKEND_ENOTBUCKET before anything is written, a nested bucket
+ *      (more buckets copied than top-level ones) BACKEND_ENESTED after;
+ *      each source page is entered once and keys must come in order
+ *      (bolt_tx_compact's own checks). With a progress callback the
+ *      buckets are first entered to count their pairs ("pages checked"),
+ *      then "keys copied" of that count as the copy goes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -294,21 +305,27 @@ static int copy_bucket(dst *d, bolt_tx *src, bolt_visited *seen, bolt_val name)
     return rc;
 }
 
-/*
- * Two passes over the top-level buckets: enter every bucket's pages first
- * (bolt_visited: each source page once, a shared subtree is BOLT_ECORRUPT
- * before anything is copied; and the pairs are counted, for progress), then
- * copy them.
- */
-static int copy_all(dst *d, bolt_tx *src)
+static void bulk_progress(void *arg, uint64_t keys)
 {
-    bolt_visited *seen;
-    int rc = bolt_visited_new(src, &seen);
+    const dst *d = arg;
+    d->be->opt.progress(d->be->opt.progress_arg, "keys copied", keys, d->pairs_total);
+}
+
+/*
+ * Rule 7: the top level holds only buckets (*ntop of them); with a progress
+ * callback, every bucket's pages are entered first to count the pairs.
+ */
+static int check_top(dst *d, bolt_tx *src, uint64_t *ntop)
+{
+    bolt_visited *seen = NULL;
+    bool count = d->be->opt.progress != NULL;
+    int rc = count ? bolt_visited_new(src, &seen) : 0;
     if (rc != 0)
         return rc;
-    if (d->be->opt.progress != NULL)
+    if (count) {
         bolt_visited_set_progress(seen, pages_progress, (void *)d->be);
-    rc = bolt_visited_add(seen, bolt_tx_root(src));
+        rc = bolt_visited_add(seen, bolt_tx_root(src));
+    }
     bolt_cursor *c;
     if (rc == 0)
         rc = bolt_cursor_open(bolt_tx_root(src), &c);
@@ -317,39 +334,54 @@ static int copy_all(dst *d, bolt_tx *src)
         return rc;
     }
     bolt_val k, v;
-    rc = bolt_cursor_first(c, &k, &v);
-    /* First pass. Loop invariant: every bucket before k is in seen. */
-    while (rc == 0) {
-        bolt_bucket *sb;
+    *ntop = 0;
+    for (rc = bolt_cursor_first(c, &k, &v); rc == 0; rc = bolt_cursor_next(c, &k, &v)) {
         if (v.data != NULL) {
             rc = BACKEND_ENOTBUCKET; /* a plain key at the top */
             break;
         }
-        rc = bolt_tx_bucket(src, k, &sb);
-        if (rc == 0)
-            rc = bolt_visited_add(seen, sb);
-        if (rc == 0)
-            rc = bolt_cursor_next(c, &k, &v);
+        (*ntop)++;
+        if (count) {
+            bolt_bucket *sb;
+            rc = bolt_tx_bucket(src, k, &sb);
+            if (rc == 0)
+                rc = bolt_visited_add(seen, sb);
+            if (rc != 0)
+                break;
+        }
     }
-    if (rc == BOLT_NOTFOUND) {
+    bolt_cursor_close(c);
+    if (rc == BOLT_NOTFOUND && count) {
         bolt_visited_counts n;
         bolt_visited_counts_get(seen, &n);
         d->pairs_total = n.pairs;
-        if (d->be->opt.progress != NULL)
-            d->be->opt.progress(d->be->opt.progress_arg, "pages checked", n.pages, n.pages);
-        rc = bolt_cursor_first(c, &k, &v);
+        d->be->opt.progress(d->be->opt.progress_arg, "pages checked", n.pages, n.pages);
     }
-    /* Second pass. Loop invariant: every bucket before k is in the copy. */
-    while (rc == 0) {
-        rc = copy_bucket(d, src, NULL, k);
-        if (rc == 0)
-            rc = bolt_cursor_next(c, &k, &v);
-    }
-    bolt_cursor_close(c);
     bolt_visited_free(seen);
-    if (rc == BOLT_NOTFOUND && d->be->opt.progress != NULL)
-        d->be->opt.progress(d->be->opt.progress_arg, "keys copied", d->total, d->pairs_total);
     return rc == BOLT_NOTFOUND ? 0 : rc;
+}
+
+/* COPY (rule 7): what src sees, written bottom-up into tmp and synced. */
+static int copy_bulk(dst *d, bolt_tx *src, const char *tmp)
+{
+    uint64_t ntop = 0;
+    int rc = check_top(d, src, &ntop);
+    if (rc != 0)
+        return rc;
+    bolt_compact_options o = { sizeof o, 0, false, 0, NULL, NULL };
+    if (d->be->opt.progress != NULL) {
+        o.progress = bulk_progress;
+        o.progress_arg = d;
+    }
+    bolt_compact_result res;
+    rc = bolt_tx_compact(src, tmp, &o, &res); /* removes tmp when it fails */
+    if (rc == 0 && res.buckets > ntop) {
+        unlink(tmp);
+        rc = BACKEND_ENESTED; /* a bucket inside a top-level bucket */
+    }
+    if (rc == 0)
+        d->total = res.keys;
+    return rc;
 }
 
 /* ---- replay -------------------------------------------------------------- */
@@ -643,22 +675,18 @@ int backend_defrag(backend *be, backend_defrag_stats *stp)
         unlink(tmp); /* a leftover of a crash (open removes it too) */
         bolt_options o = be->bolt;
         o.initial_mmap_size = 0;
-        /* Rule 4: the copy is garbage until renamed; it is synced once, before. */
+        /* Rule 4: the copy is garbage until renamed; the bulk of it is synced
+         * here (rule 7), before the catch-up rounds absorb the writes made
+         * meanwhile, outside the lock; what they add is synced in FINAL. */
         d.sync = !o.no_sync;
         o.no_sync = true;
         o.no_grow_sync = true;
-        rc = bolt_open(tmp, &o, &d.db);
+        rc = copy_bulk(&d, src, tmp);
+        if (rc == 0)
+            rc = bolt_open(tmp, &o, &d.db);
     }
     if (rc == 0)
         rc = dst_begin(&d);
-    if (rc == 0)
-        rc = copy_all(&d, src);
-    if (rc == 0)
-        rc = dst_flush(&d);
-    /* The bulk of the copy reaches the disk before the catch-up rounds, which
-     * then absorb the writes made meanwhile, outside the lock. */
-    if (rc == 0 && d.sync)
-        rc = sync_file(tmp);
     st.keys_copied = d.total;
     bolt_tx_rollback(src);
     src = NULL;
@@ -759,6 +787,8 @@ int backend_defrag(backend *be, backend_defrag_stats *stp)
         /* Failed before the rename: the copy goes, the old db stays. */
         bolt_close(d.db);
         unlink(tmp);
+    } else if (!renamed) {
+        unlink(tmp); /* written but never opened (rule 7) */
     }
     strata_free(d.bname_buf);
     strata_free(tmp);

@@ -294,8 +294,8 @@ struct bolt_tx {
     size_t trim_n;
     struct bolt__dpt_slot *dpt; /* dirty.c: the dirty-page table, open addressing by page id */
     size_t dpt_n, dpt_cap;
-    bool dpt_closed;         /* commit attached the table: no new dirty pages (dirty.c rule 6) */
-    unsigned char **retired; /* dirty.c rule 2: buffers replaced by a compaction */
+    bool dpt_closed; /* commit attached the table: no new dirty pages (dirty.c rule 6) */
+    struct bolt__retired *retired; /* dirty.c rule 2: buffers replaced by a compaction */
     size_t nretired, capretired;
     bolt_tx *idle_next; /* db->mu: tx.c rule 8's list of parked readers */
 };
@@ -392,6 +392,15 @@ int bolt__node_put(bolt__node *n, const void *old_key, size_t old_ksize, const v
 /* Remove key if present (marks the node unbalanced). */
 void bolt__node_del(bolt__node *n, const void *key, size_t ksize);
 size_t bolt__node_size(const bolt__node *n);
+/*
+ * node.c rule 5 (bbolt's splitIndex) on elements start .. start+len of arr,
+ * whose sizes (16-byte element + key + value) span(arr, i) gives: the
+ * length of the first piece (len when it stays whole).
+ */
+size_t bolt__split_point(const void *arr, size_t start, size_t len,
+                         size_t (*span)(const void *arr, size_t i), size_t ps, size_t t);
+/* The fill threshold of a split in bucket b (FillPercent; a full page at the right edge). */
+size_t bolt__split_threshold(const bolt_bucket *b, bool right_edge, bool mid_insert);
 void bolt__node_write(const bolt__node *n, unsigned char *buf);
 int bolt__bucket_rebalance(bolt_bucket *b);
 int bolt__node_spill(bolt__node *n);
@@ -422,7 +431,15 @@ int bolt__node_attach_at(bolt__node *parent, size_t i, bolt__dpage *d, size_t le
 /* ---- dirty.c: the dirty-page table and in-place leaf edits --------------- */
 
 /* Branch levels a dirty leaf may lie below (deeper trees take the node path). */
-#define BOLT_DPAGE_PATH 12
+#define BOLT_DPAGE_PATH      12
+/* dirty.c rule 8: a dirty leaf's buffer grows to at most this many pages. */
+#define BOLT_DPAGE_MAX_PAGES 4
+
+/* A buffer kept until the transaction ends (dirty.c rule 2), and its size. */
+typedef struct bolt__retired {
+    unsigned char *buf;
+    size_t size;
+} bolt__retired;
 
 /*
  * A write transaction's private, editable copy of a committed leaf page
@@ -439,6 +456,7 @@ struct bolt__dpage {
     bolt_pgid id;        /* the committed page copied (the table's key) */
     bolt_bucket *bucket; /* the handle it was touched through */
     bolt__node *node;    /* its page-mode node once attached at commit */
+    uint32_t cap;        /* bytes of buf: a page, more once grown (rule 8) */
     uint32_t lo;         /* the data area starts here: the gap is [16 + 16 * count, lo) */
     uint32_t live;       /* bytes of the packed image: 16 + sum(16 + ksize + vsize) */
     uint16_t path[BOLT_DPAGE_PATH];     /* branch indices from the bucket's root to the leaf */
@@ -452,6 +470,8 @@ struct bolt__dpage {
     bool mid_insert;
     bool unbalanced; /* an element was deleted */
     unsigned char *buf;
+    uint32_t *cuts; /* commit (rule 8): the pieces' first elements, then count */
+    uint32_t npieces;
 };
 
 /* The dirty copy of page id in tx, or NULL. */
@@ -483,6 +503,22 @@ static inline uint16_t bolt__dpage_count(const bolt__dpage *d)
  * for writing. 0 with *id; -ENOMEM; BOLT_EMMAPTOOLARGE.
  */
 int bolt__dpage_commit(bolt_tx *tx, bolt__dpage *d, bolt_pgid *id);
+/*
+ * True when d is written as one page at commit; false when node.c rule 5
+ * splits it (more than 4 elements and a packed size of a page or more) or
+ * it is larger than a page (rule 8).
+ */
+bool bolt__dpage_fits(const bolt_tx *tx, const bolt__dpage *d);
+/* Rule 8: cut d into pieces as node_split would (d->cuts, d->npieces). 0 or -ENOMEM. */
+int bolt__dpage_plan_split(bolt_tx *tx, bolt__dpage *d);
+/* The first key and the packed size of piece j of a planned split. */
+void bolt__dpage_piece_first(const bolt__dpage *d, size_t j, bolt_val *k);
+size_t bolt__dpage_piece_size(const bolt__dpage *d, size_t j);
+/*
+ * Write piece j of a planned split into a new page: 0 with its id and its
+ * first key (in the written page, stable for the tx); -ENOMEM; BOLT_EMMAPTOOLARGE.
+ */
+int bolt__dpage_commit_piece(bolt_tx *tx, bolt__dpage *d, size_t j, bolt_pgid *id, bolt_val *first);
 /* A page-sized buffer from the db's pool (rule 7), or NULL. */
 unsigned char *bolt__dpage_buf_get(bolt_db *db);
 /* Keep buf until the transaction ends, then give it back to the pool. 0 or -ENOMEM. */

@@ -19,9 +19,15 @@
  *      stored inline, bbolt's inlineable() rule; the root bucket never is.
  *   4. Pages are written sequentially from page 2; the freelist page (no
  *      ids) follows the tree; meta 0 (txid 2) and meta 1 (txid 1) both name
- *      the same tree, so each meta sits on page txid % 2.
+ *      the same tree, so each meta sits on page txid % 2. Pages are built
+ *      in place in a write buffer of BULK_WBUF bytes and written when it is
+ *      full (large sequential writes, no allocation per page); after each
+ *      such write the kernel is asked to start writing it back
+ *      (sync_file_range, a hint whose errors are ignored), so the caller's
+ *      final fsync finds most of the file on disk already.
  *   5. Memory is bounded by one leaf per open bucket plus one (key, page)
- *      pair per page of the buckets being built: keys and values are
+ *      pair per page of the buckets being built, plus the write buffer
+ *      (rule 4): keys and values are
  *      borrowed from the source transaction, which stays open throughout.
  *   6. Every write goes through the source db's I/O table (os.h), so the
  *      fault tests reach it: a short write goes on, a write of 0 bytes is
@@ -34,6 +40,7 @@
  *      file with keys out of order.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -60,7 +67,12 @@ typedef struct bulk {
     uint64_t keys, buckets;
     void (*progress)(void *arg, uint64_t keys); /* every BULK_PROGRESS_KEYS keys; may be NULL */
     void *progress_arg;
+    unsigned char *wbuf; /* rule 4: pages [wfirst, next) not yet written */
+    size_t wlen, wcap;
+    bolt_pgid wfirst;
 } bulk;
+
+#define BULK_WBUF ((size_t)1 << 20) /* rule 4 */
 
 enum { BULK_PROGRESS_KEYS = 1u << 16 };
 
@@ -84,14 +96,48 @@ static int vec_push(bulk_vec *v, const void *item)
     return 0;
 }
 
-/* Write n bytes of page image at page `next`, advancing by whole pages. */
-static int bulk_write(bulk *b, const unsigned char *buf, size_t n, bolt_pgid *id)
+/* Write the buffered pages (rule 4) and hint the kernel to start writing them back. */
+static int bulk_flush(bulk *b)
 {
-    uint64_t pages = (n + b->ps - 1) / b->ps;
-    uint64_t off = b->next * (uint64_t)b->ps;
-    int rc = bolt__write_full(b->os, b->fd, buf, n, off);
+    if (b->wlen == 0)
+        return 0;
+    uint64_t off = b->wfirst * (uint64_t)b->ps;
+    int rc = bolt__write_full(b->os, b->fd, b->wbuf, b->wlen, off);
     if (rc != 0)
         return rc;
+#ifdef SYNC_FILE_RANGE_WRITE
+    (void)sync_file_range(b->fd, (off_t)off, (off_t)b->wlen, SYNC_FILE_RANGE_WRITE);
+#endif
+    b->wlen = 0;
+    b->wfirst = b->next;
+    return 0;
+}
+
+/*
+ * Room for `pages` zeroed pages at page `next` in the write buffer (a run
+ * larger than the buffer grows it to its size): *buf points at them, *id
+ * is their first page id; `next` advances past them.
+ */
+static int bulk_reserve(bulk *b, uint64_t pages, unsigned char **buf, bolt_pgid *id)
+{
+    if (pages > SIZE_MAX / b->ps)
+        return -ENOMEM;
+    size_t n = (size_t)pages * b->ps;
+    if (n > b->wcap - b->wlen) {
+        int rc = bulk_flush(b);
+        if (rc != 0)
+            return rc;
+        if (n > b->wcap) {
+            unsigned char *p = strata_realloc(b->wbuf, n);
+            if (p == NULL)
+                return -ENOMEM;
+            b->wbuf = p;
+            b->wcap = n;
+        }
+    }
+    *buf = b->wbuf + b->wlen;
+    memset(*buf, 0, n);
+    b->wlen += n;
     *id = b->next;
     b->next += pages;
     return 0;
@@ -140,17 +186,15 @@ static int flush_leaf(bulk *b, bulk_vec *leaf, bulk_vec *refs)
     bulk_elem *e = leaf->items;
     size_t sz = leaf_bytes(e, leaf->n);
     size_t pages = (sz + b->ps - 1) / b->ps;
-    unsigned char *buf = strata_calloc(pages, b->ps);
-    if (buf == NULL)
-        return -ENOMEM;
-    leaf_image(e, leaf->n, buf);
-    bolt__st64(buf + BOLT_PAGE_ID_OFF, b->next);
-    bolt__st32(buf + BOLT_PAGE_OVERFLOW_OFF, (uint32_t)(pages - 1));
+    unsigned char *buf;
     bulk_ref r = { e[0].key, 0 };
-    int rc = bulk_write(b, buf, pages * b->ps, &r.pgid);
-    strata_free(buf);
-    if (rc == 0)
+    int rc = bulk_reserve(b, pages, &buf, &r.pgid);
+    if (rc == 0) {
+        leaf_image(e, leaf->n, buf);
+        bolt__st64(buf + BOLT_PAGE_ID_OFF, r.pgid);
+        bolt__st32(buf + BOLT_PAGE_OVERFLOW_OFF, (uint32_t)(pages - 1));
         rc = vec_push(refs, &r); /* the key stays borrowed from the source */
+    }
     free_elems(leaf);
     return rc;
 }
@@ -172,10 +216,12 @@ static int branch_level(bulk *b, const bulk_ref *refs, size_t n, bulk_vec *up)
         if (j == n - 1 && j - i > 2)
             j--, sz -= BOLT_BRANCH_ELEM_SIZE + refs[j].key.size;
         size_t pages = (sz + b->ps - 1) / b->ps;
-        unsigned char *buf = strata_calloc(pages, b->ps);
-        if (buf == NULL)
-            return -ENOMEM;
-        bolt__st64(buf + BOLT_PAGE_ID_OFF, b->next);
+        unsigned char *buf;
+        bulk_ref r = { refs[i].key, 0 };
+        int rc = bulk_reserve(b, pages, &buf, &r.pgid);
+        if (rc != 0)
+            return rc;
+        bolt__st64(buf + BOLT_PAGE_ID_OFF, r.pgid);
         bolt__st16(buf + BOLT_PAGE_FLAGS_OFF, BOLT_PAGE_BRANCH);
         bolt__st16(buf + BOLT_PAGE_COUNT_OFF, (uint16_t)(j - i));
         bolt__st32(buf + BOLT_PAGE_OVERFLOW_OFF, (uint32_t)(pages - 1));
@@ -190,11 +236,7 @@ static int branch_level(bulk *b, const bulk_ref *refs, size_t n, bulk_vec *up)
             memcpy(buf + data, refs[k].key.data, refs[k].key.size);
             data += refs[k].key.size;
         }
-        bulk_ref r = { refs[i].key, 0 };
-        int rc = bulk_write(b, buf, pages * b->ps, &r.pgid);
-        strata_free(buf);
-        if (rc == 0)
-            rc = vec_push(up, &r);
+        rc = vec_push(up, &r);
         if (rc != 0)
             return rc;
         i = j;
@@ -285,17 +327,14 @@ static int build_bucket(bulk *b, bolt_bucket *src, bool is_root, int nesting, un
     }
     if (rc == 0 && (leaf.n > 0 || refs.n == 0)) {
         if (leaf.n == 0) { /* an empty paged bucket: one empty leaf */
-            unsigned char *buf = strata_calloc(1, b->ps);
+            unsigned char *buf;
             bulk_ref r = { { "", 0 }, 0 };
-            rc = buf == NULL ? -ENOMEM : 0;
+            rc = bulk_reserve(b, 1, &buf, &r.pgid);
             if (rc == 0) {
-                bolt__st64(buf + BOLT_PAGE_ID_OFF, b->next);
+                bolt__st64(buf + BOLT_PAGE_ID_OFF, r.pgid);
                 bolt__st16(buf + BOLT_PAGE_FLAGS_OFF, BOLT_PAGE_LEAF);
-                rc = bulk_write(b, buf, b->ps, &r.pgid);
-            }
-            strata_free(buf);
-            if (rc == 0)
                 rc = vec_push(&refs, &r);
+            }
         } else {
             rc = flush_leaf(b, &leaf, &refs);
         }
@@ -333,23 +372,32 @@ int bolt__bulk_write(bolt_tx *src, int fd, uint32_t page_size,
                      void (*progress)(void *arg, uint64_t keys), void *progress_arg,
                      uint64_t *buckets, uint64_t *keys)
 {
-    bulk b = { src->db->os, fd, page_size, NULL, 2, 0, 0, progress, progress_arg };
+    bulk b = { src->db->os, fd, page_size, NULL, 2, 0, 0, progress, progress_arg, NULL, 0, 0, 2 };
+    b.wcap = BULK_WBUF > page_size ? BULK_WBUF : page_size;
+    b.wbuf = strata_malloc(b.wcap);
+    if (b.wbuf == NULL)
+        return -ENOMEM;
     int rc = bolt_visited_new(src, &b.seen);
-    if (rc != 0)
-        return rc;
-    bolt_pgid root;
-    rc = build_bucket(&b, bolt_tx_root(src), true, 0, NULL, NULL, &root);
-    bolt_visited_free(b.seen);
-    if (rc != 0)
-        return rc;
+    bolt_pgid root = 0, fl = 0;
+    if (rc == 0) {
+        rc = build_bucket(&b, bolt_tx_root(src), true, 0, NULL, NULL, &root);
+        bolt_visited_free(b.seen);
+    }
     /* Rule 4: an empty freelist page, then the metas. */
+    unsigned char *fpage;
+    if (rc == 0)
+        rc = bulk_reserve(&b, 1, &fpage, &fl);
+    if (rc == 0) {
+        bolt__st64(fpage + BOLT_PAGE_ID_OFF, fl);
+        bolt__st16(fpage + BOLT_PAGE_FLAGS_OFF, BOLT_PAGE_FREELIST);
+        rc = bulk_flush(&b);
+    }
+    strata_free(b.wbuf);
+    if (rc != 0)
+        return rc;
     unsigned char *buf = strata_calloc(1, page_size);
     if (buf == NULL)
         return -ENOMEM;
-    bolt_pgid fl = 0;
-    bolt__st64(buf + BOLT_PAGE_ID_OFF, b.next);
-    bolt__st16(buf + BOLT_PAGE_FLAGS_OFF, BOLT_PAGE_FREELIST);
-    rc = bulk_write(&b, buf, page_size, &fl);
     bolt__meta m = { BOLT_MAGIC, BOLT_VERSION, page_size,
                      0,          root,         bolt_bucket_sequence(bolt_tx_root(src)),
                      fl,         b.next,       2,

@@ -184,32 +184,23 @@ static int sync_file_and_dir(const struct bolt_os *os, const char *path)
 }
 
 /* tx_max_size 0: no transactions at all, the file written bottom-up (bulkload.c). */
-static int compact_bulk(bolt_db *src, const char *dst_path, uint32_t ps,
+static int compact_bulk(bolt_tx *stx, const char *dst_path, uint32_t ps,
                         const bolt_compact_options *opt, bolt_compact_result *res)
 {
-    int fd = src->os->open(dst_path, O_RDWR | O_CLOEXEC, 0);
+    int fd = stx->db->os->open(dst_path, O_RDWR | O_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
-    bolt_tx *stx;
-    int rc = bolt_tx_begin(src, 0, &stx);
-    if (rc == 0) {
-        res->src_size = bolt_tx_size(stx);
-        rc = bolt__bulk_write(stx, fd, ps, opt->progress, opt->progress_arg, &res->buckets,
+    res->src_size = bolt_tx_size(stx);
+    int rc = bolt__bulk_write(stx, fd, ps, opt->progress, opt->progress_arg, &res->buckets,
                               &res->keys);
-        bolt_tx_rollback(stx);
-    }
-    src->os->close(fd);
+    stx->db->os->close(fd);
     return rc;
 }
 
-static int compact_copy(compact_ctx *c, bolt_db *src)
+static int compact_copy(compact_ctx *c, bolt_tx *stx)
 {
-    bolt_tx *stx;
-    int rc = bolt_tx_begin(src, 0, &stx);
-    if (rc != 0)
-        return rc;
     c->res.src_size = bolt_tx_size(stx);
-    rc = bolt_visited_new(stx, &c->seen);
+    int rc = bolt_visited_new(stx, &c->seen);
     if (rc == 0)
         rc = ctx_reserve(c, 2);
     if (rc == 0)
@@ -229,12 +220,12 @@ static int compact_copy(compact_ctx *c, bolt_db *src)
     c->tx = NULL;
     bolt_visited_free(c->seen);
     c->seen = NULL;
-    bolt_tx_rollback(stx);
     return rc;
 }
 
-int bolt_compact(bolt_db *src, const char *dst_path, const bolt_compact_options *opt,
-                 bolt_compact_result *out)
+/* The copy of what stx (a transaction of src) sees: bolt_compact and bolt_tx_compact. */
+static int compact_from(bolt_db *src, bolt_tx *stx, const char *dst_path,
+                        const bolt_compact_options *opt, bolt_compact_result *out)
 {
     /* A caller built against an older, shorter struct gets defaults for the rest. */
     bolt_compact_options o = { sizeof o, 0, false, 0, NULL, NULL };
@@ -244,8 +235,6 @@ int bolt_compact(bolt_db *src, const char *dst_path, const bolt_compact_options 
         o.size = sizeof o;
     }
     opt = &o;
-    if (src == NULL || dst_path == NULL)
-        return STRATA_EMISUSE;
     /* Rule 1: claim the name; bolt_open then initialises the empty file. */
     const struct bolt_os *os = src->os; /* rule 8 */
     int fd = os->open(dst_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -263,11 +252,11 @@ int bolt_compact(bolt_db *src, const char *dst_path, const bolt_compact_options 
     c.opt = opt;
     int rc;
     if (opt->tx_max_size == 0) {
-        rc = compact_bulk(src, dst_path, bo.page_size, opt, &c.res);
+        rc = compact_bulk(stx, dst_path, bo.page_size, opt, &c.res);
     } else {
         rc = bolt_open(dst_path, &bo, &c.dst);
         if (rc == 0) {
-            rc = compact_copy(&c, src);
+            rc = compact_copy(&c, stx);
             int crc = bolt_close(c.dst);
             if (rc == 0)
                 rc = crc;
@@ -288,4 +277,26 @@ int bolt_compact(bolt_db *src, const char *dst_path, const bolt_compact_options 
     if (out != NULL)
         *out = c.res;
     return 0;
+}
+
+int bolt_compact(bolt_db *src, const char *dst_path, const bolt_compact_options *opt,
+                 bolt_compact_result *out)
+{
+    if (src == NULL || dst_path == NULL)
+        return STRATA_EMISUSE;
+    bolt_tx *stx;
+    int rc = bolt_tx_begin(src, 0, &stx);
+    if (rc != 0)
+        return rc;
+    rc = compact_from(src, stx, dst_path, opt, out);
+    bolt_tx_rollback(stx);
+    return rc;
+}
+
+int bolt_tx_compact(bolt_tx *src, const char *dst_path, const bolt_compact_options *opt,
+                    bolt_compact_result *out)
+{
+    if (src == NULL || dst_path == NULL)
+        return STRATA_EMISUSE;
+    return compact_from(src->db, src, dst_path, opt, out);
 }

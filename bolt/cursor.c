@@ -86,7 +86,7 @@ static int push_child(bolt_cursor *c)
     bolt__node *child = top->node != NULL ? top->node->inodes[top->index].child : NULL;
     if (child != NULL && child->dp != NULL) {
         /* A page-mode leaf (dirty.c rule 6): read its dirty page. */
-        bolt__page_fill(child->dp->buf, c->bucket->tx->db->page_size, child->dp->id, &r->page);
+        bolt__page_fill(child->dp->buf, child->dp->cap, child->dp->id, &r->page);
     } else if (child != NULL) {
         r->node = child;
     } else {

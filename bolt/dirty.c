@@ -37,8 +37,9 @@
  *      materializes the path and node.c reads the dirty page into an
  *      ordinary node (converted); the node carries its right-edge,
  *      mid-insert and unbalanced marks, and the node path splits it at
- *      commit with bbolt's fill-percent rules (node.c rule 5). Splits and
- *      merges happen only there.
+ *      commit with bbolt's fill-percent rules (node.c rule 5). Merges
+ *      happen only there; splits too for a page the buffer of rule 8 cannot
+ *      hold.
  *   6. Commit: every dirty page still in page mode is attached as a
  *      page-mode node under its parent (the path of branch indices
  *      recorded at touch time: branches do not change before commit), so
@@ -56,6 +57,17 @@
  *      (writer only, at most POOL_BYTES): a commit that touches thousands
  *      of leaves reuses the last one's memory instead of faulting in fresh
  *      pages.
+ *   8. Splits from the buffer (stage 2): a leaf that outgrows its page
+ *      keeps growing in place in a larger buffer (doubled by a compaction,
+ *      rule 2; at most BOLT_DPAGE_MAX_PAGES pages, not pooled). At commit a
+ *      dirty leaf that node.c rule 5 would split (bolt__dpage_fits) is cut
+ *      by the same function node_split uses (bolt__split_point, with the
+ *      bucket's FillPercent and the right-edge policy from the leaf's
+ *      marks) and each piece is packed into its own page; the parent gets
+ *      one element per piece (dirty_spill.c, or node_put under a node).
+ *      An attached page-mode node that would split becomes an ordinary
+ *      node and splits as one. So the pages written are the ones the node
+ *      path writes.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -114,7 +126,7 @@ static int table_insert(bolt_tx *tx, bolt__dpage *d)
 /* Rule 7: at most this many bytes of buffers wait in the pool. */
 #define POOL_BYTES (UINT64_C(32) << 20)
 
-static int retire(bolt_tx *tx, unsigned char *buf);
+static int retire(bolt_tx *tx, unsigned char *buf, size_t size);
 
 static unsigned char *buf_get(bolt_db *db)
 {
@@ -123,8 +135,18 @@ static unsigned char *buf_get(bolt_db *db)
     return strata_malloc(db->page_size);
 }
 
-static void buf_put(bolt_db *db, unsigned char *buf)
+/* A buffer of size bytes: a page from the pool, else (rule 8) its own allocation. */
+static unsigned char *buf_get_size(bolt_db *db, size_t size)
 {
+    return size == db->page_size ? buf_get(db) : strata_malloc(size);
+}
+
+static void buf_put(bolt_db *db, unsigned char *buf, size_t size)
+{
+    if (size != db->page_size) {
+        strata_free(buf); /* rule 8: a grown buffer is not pooled */
+        return;
+    }
     size_t max = (size_t)(POOL_BYTES / db->page_size);
     if (db->dpool == NULL)
         db->dpool = strata_malloc(max * sizeof *db->dpool); /* NULL: buffers are freed */
@@ -141,7 +163,7 @@ unsigned char *bolt__dpage_buf_get(bolt_db *db)
 
 int bolt__dpage_retire(bolt_tx *tx, unsigned char *buf)
 {
-    return retire(tx, buf);
+    return retire(tx, buf, tx->db->page_size);
 }
 
 void bolt__dpage_free_all(bolt_tx *tx)
@@ -149,9 +171,9 @@ void bolt__dpage_free_all(bolt_tx *tx)
     bolt_db *db = tx->db;
     for (size_t i = 0; i < tx->dpt_cap; i++)
         if (tx->dpt[i].d != NULL)
-            buf_put(db, tx->dpt[i].d->buf);
+            buf_put(db, tx->dpt[i].d->buf, tx->dpt[i].d->cap);
     for (size_t i = 0; i < tx->nretired; i++)
-        buf_put(db, tx->retired[i]);
+        buf_put(db, tx->retired[i].buf, tx->retired[i].size);
     strata_free(tx->retired);
     tx->retired = NULL;
     tx->nretired = tx->capretired = 0;
@@ -262,8 +284,8 @@ int bolt__dpage_touch(bolt_cursor *c, size_t need, bolt__dpage **out)
     int rc = check_leaf(c, p, &live);
     if (rc != 0)
         return rc;
-    if (live + need > ps)
-        return 1;                      /* it would not fit: the node path splits it */
+    if (live > ps || live + need > BOLT_DPAGE_MAX_PAGES * ps)
+        return 1;                      /* rule 4; rule 8: the node path splits it */
     d = bolt__tx_alloc(tx, sizeof *d); /* freed with the arena */
     if (d == NULL)
         return -ENOMEM;
@@ -271,6 +293,7 @@ int bolt__dpage_touch(bolt_cursor *c, size_t need, bolt__dpage **out)
     d->buf = buf_get(tx->db);
     if (d->buf == NULL)
         return -ENOMEM;
+    d->cap = (uint32_t)ps;
     d->id = p->id;
     d->bucket = b;
     d->live = (uint32_t)live;
@@ -319,13 +342,12 @@ int bolt__dpage_touch(bolt_cursor *c, size_t need, bolt__dpage **out)
  * data of element `skip`, about to be replaced; -1 for none); the old
  * buffer stays readable, unchanged, until the transaction ends.
  */
-static int compact(bolt_tx *tx, bolt__dpage *d, long skip)
+static int compact(bolt_tx *tx, bolt__dpage *d, long skip, size_t cap)
 {
-    size_t ps = tx->db->page_size;
-    unsigned char *nb = buf_get(tx->db);
+    unsigned char *nb = buf_get_size(tx->db, cap);
     if (nb == NULL)
         return -ENOMEM;
-    int rc = retire(tx, nb);
+    int rc = retire(tx, nb, cap);
     if (rc != 0) {
         strata_free(nb);
         return rc;
@@ -333,7 +355,7 @@ static int compact(bolt_tx *tx, bolt__dpage *d, long skip)
     const unsigned char *ob = d->buf;
     size_t n = bolt__dpage_count(d);
     memcpy(nb, ob, BOLT_PAGE_HEADER_SIZE + 16 * n);
-    size_t lo = ps;
+    size_t lo = cap;
     for (size_t i = 0; i < n; i++) {
         if ((long)i == skip)
             continue; /* its element is rewritten next, key and value */
@@ -346,8 +368,9 @@ static int compact(bolt_tx *tx, bolt__dpage *d, long skip)
         memcpy(nb + lo, k.data, len);
         bolt__st32(e + BOLT_LEAF_POS_OFF, (uint32_t)(lo - (BOLT_PAGE_HEADER_SIZE + 16 * i)));
     }
-    tx->retired[tx->nretired - 1] = d->buf;
+    tx->retired[tx->nretired - 1] = (bolt__retired){ d->buf, d->cap };
     d->buf = nb;
+    d->cap = (uint32_t)cap;
     d->lo = (uint32_t)lo;
     d->compactions++;
     return 0;
@@ -356,7 +379,7 @@ static int compact(bolt_tx *tx, bolt__dpage *d, long skip)
 int bolt__dpage_put(bolt_tx *tx, bolt__dpage *d, size_t i, bool exact, const void *key,
                     size_t ksize, const void *value, size_t vsize, uint32_t flags, bool edge)
 {
-    size_t page_size = tx->db->page_size;
+    size_t ps = tx->db->page_size;
     size_t n = bolt__dpage_count(d);
     size_t data = ksize + vsize;
     size_t grow = exact ? 0 : 16;
@@ -368,13 +391,19 @@ int bolt__dpage_put(bolt_tx *tx, bolt__dpage *d, size_t i, bool exact, const voi
         return 1;
     }
     size_t elems_end = BOLT_PAGE_HEADER_SIZE + 16 * n;
-    if (d->live + grow + data - old > page_size)
-        return 1;
+    size_t live = d->live + grow + data - old;
+    if (live > BOLT_DPAGE_MAX_PAGES * ps)
+        return 1; /* rule 8: the node path splits it */
     if (elems_end + grow + data > d->lo) {
-        /* Rule 2: the gap cannot hold it, the page can. */
+        /* Rule 2: the gap cannot hold it, the buffer can (rule 8: grown to hold it). */
         if (d->compactions >= MAX_COMPACTIONS)
             return 1;
-        int rc = compact(tx, d, exact ? (long)i : -1);
+        size_t cap = d->cap;
+        while (cap < live)
+            cap *= 2;
+        if (cap > BOLT_DPAGE_MAX_PAGES * ps)
+            cap = BOLT_DPAGE_MAX_PAGES * ps;
+        int rc = compact(tx, d, exact ? (long)i : -1, cap);
         if (rc != 0)
             return rc;
         if (elems_end + grow + data > d->lo)
@@ -427,39 +456,44 @@ void bolt__dpage_del(bolt__dpage *d, size_t i)
 
 /* ---- commit ------------------------------------------------------------------- */
 
-/* The packed image of d (d->live bytes) into out, which has a page's room. */
-static void pack(const bolt__dpage *d, unsigned char *out)
+/*
+ * The packed image of d's elements [s, e) into out, which has room for it
+ * (docs/format.md §5: elements, then data in element order); returns its size.
+ */
+static size_t pack(const bolt__dpage *d, size_t s, size_t e, unsigned char *out)
 {
     const unsigned char *buf = d->buf;
-    size_t n = bolt__dpage_count(d);
+    size_t n = e - s;
     memset(out, 0, BOLT_PAGE_HEADER_SIZE);
     bolt__st16(out + BOLT_PAGE_FLAGS_OFF, BOLT_PAGE_LEAF);
     bolt__st16(out + BOLT_PAGE_COUNT_OFF, (uint16_t)n);
     size_t data = BOLT_PAGE_HEADER_SIZE + 16 * n;
-    for (size_t i = 0; i < n; i++) {
-        const unsigned char *e = buf + BOLT_PAGE_HEADER_SIZE + 16 * i;
-        unsigned char *o = out + BOLT_PAGE_HEADER_SIZE + 16 * i;
-        uint32_t ks = bolt__ld32(e + BOLT_LEAF_KSIZE_OFF), vs = bolt__ld32(e + BOLT_LEAF_VSIZE_OFF);
+    for (size_t j = 0; j < n; j++) {
+        const unsigned char *el = buf + BOLT_PAGE_HEADER_SIZE + 16 * (s + j);
+        unsigned char *o = out + BOLT_PAGE_HEADER_SIZE + 16 * j;
+        uint32_t ks = bolt__ld32(el + BOLT_LEAF_KSIZE_OFF);
+        uint32_t vs = bolt__ld32(el + BOLT_LEAF_VSIZE_OFF);
         bolt_val k;
-        elem_key(buf, i, &k);
-        memcpy(o, e, 16);
-        bolt__st32(o + BOLT_LEAF_POS_OFF, (uint32_t)(data - (BOLT_PAGE_HEADER_SIZE + 16 * i)));
+        elem_key(buf, s + j, &k);
+        memcpy(o, el, 16);
+        bolt__st32(o + BOLT_LEAF_POS_OFF, (uint32_t)(data - (BOLT_PAGE_HEADER_SIZE + 16 * j)));
         memcpy(out + data, k.data, (size_t)ks + vs);
         data += (size_t)ks + vs;
     }
+    return data;
 }
 
-static int retire(bolt_tx *tx, unsigned char *buf)
+static int retire(bolt_tx *tx, unsigned char *buf, size_t size)
 {
     if (tx->nretired == tx->capretired) {
         size_t cap = tx->capretired ? tx->capretired * 2 : 16;
-        unsigned char **r = strata_realloc(tx->retired, cap * sizeof *r);
+        bolt__retired *r = strata_realloc(tx->retired, cap * sizeof *r);
         if (r == NULL)
             return -ENOMEM;
         tx->retired = r;
         tx->capretired = cap;
     }
-    tx->retired[tx->nretired++] = buf;
+    tx->retired[tx->nretired++] = (bolt__retired){ buf, size };
     return 0;
 }
 
@@ -469,16 +503,112 @@ int bolt__dpage_commit(bolt_tx *tx, bolt__dpage *d, bolt_pgid *id)
     unsigned char *nb = buf_get(tx->db);
     if (nb == NULL)
         return -ENOMEM;
-    int rc = retire(tx, nb); /* room first: then nothing below fails before the swap */
+    int rc = retire(tx, nb, ps); /* room first: then nothing below fails before the swap */
     if (rc != 0) {
         strata_free(nb);
         return rc;
     }
-    /* d->live <= ps (rules 2 and 4): the image and its zero tail fit. */
-    pack(d, nb);
+    if (!bolt__dpage_fits(tx, d)) {
+        strata_free(nb);
+        tx->nretired--;
+        return BOLT_EPANIC; /* rule 8: a leaf that splits is written by pieces */
+    }
+    pack(d, 0, bolt__dpage_count(d), nb);
     memset(nb + d->live, 0, ps - d->live);
-    tx->retired[tx->nretired - 1] = d->buf; /* the old one, kept to the end */
+    tx->retired[tx->nretired - 1] = (bolt__retired){ d->buf, d->cap }; /* kept to the end */
     d->buf = nb;
+    d->cap = (uint32_t)ps;
     d->packed = true;
     return bolt__tx_adopt(tx, d->buf, id);
+}
+
+bool bolt__dpage_fits(const bolt_tx *tx, const bolt__dpage *d)
+{
+    size_t ps = tx->db->page_size;
+    /* node.c rule 5: more than 4 elements and a page or more split; a page is written whole. */
+    return d->live < ps || (d->live == ps && bolt__dpage_count(d) <= 4);
+}
+
+static size_t elem_span(const void *arr, size_t i)
+{
+    const unsigned char *e = elem((unsigned char *)arr, i);
+    return 16 + (size_t)bolt__ld32(e + BOLT_LEAF_KSIZE_OFF) + bolt__ld32(e + BOLT_LEAF_VSIZE_OFF);
+}
+
+int bolt__dpage_plan_split(bolt_tx *tx, bolt__dpage *d)
+{
+    size_t ps = tx->db->page_size;
+    size_t n = bolt__dpage_count(d);
+    size_t t = bolt__split_threshold(d->bucket, d->right_edge, d->mid_insert);
+    /* Count the pieces, then record where each starts (as node_split cuts a node). */
+    size_t cnt = 0;
+    for (size_t start = 0; start < n;) {
+        size_t len = bolt__split_point(d->buf, start, n - start, elem_span, ps, t);
+        if (len == 0)
+            return BOLT_EPANIC; /* more than 4 elements always cut at >= 2 */
+        cnt++;
+        start += len;
+    }
+    uint32_t *cuts = bolt__tx_alloc(tx, (cnt + 1) * sizeof *cuts);
+    if (cuts == NULL)
+        return -ENOMEM;
+    size_t k = 0;
+    for (size_t start = 0; start < n; k++) {
+        cuts[k] = (uint32_t)start;
+        start += bolt__split_point(d->buf, start, n - start, elem_span, ps, t);
+    }
+    cuts[cnt] = (uint32_t)n;
+    d->cuts = cuts;
+    d->npieces = (uint32_t)cnt;
+    return 0;
+}
+
+void bolt__dpage_piece_first(const bolt__dpage *d, size_t j, bolt_val *k)
+{
+    elem_key(d->buf, d->cuts[j], k);
+}
+
+size_t bolt__dpage_piece_size(const bolt__dpage *d, size_t j)
+{
+    size_t sz = BOLT_PAGE_HEADER_SIZE;
+    for (size_t i = d->cuts[j]; i < d->cuts[j + 1]; i++)
+        sz += elem_span(d->buf, i);
+    return sz;
+}
+
+int bolt__dpage_commit_piece(bolt_tx *tx, bolt__dpage *d, size_t j, bolt_pgid *id, bolt_val *first)
+{
+    size_t ps = tx->db->page_size;
+    size_t size = bolt__dpage_piece_size(d, j);
+    size_t npages = (size + ps - 1) / ps;
+    unsigned char *buf;
+    int rc;
+    if (npages == 1) {
+        buf = buf_get(tx->db);
+        if (buf == NULL)
+            return -ENOMEM;
+        rc = retire(tx, buf, ps);
+        if (rc != 0) {
+            strata_free(buf);
+            return rc;
+        }
+        pack(d, d->cuts[j], d->cuts[j + 1], buf);
+        memset(buf + size, 0, ps - size);
+        rc = bolt__tx_adopt(tx, buf, id);
+    } else {
+        /* At most 4 elements larger than a page: an overflow run, as node_write_one. */
+        rc = bolt__tx_allocate(tx, npages, id, &buf);
+        if (rc == 0)
+            pack(d, d->cuts[j], d->cuts[j + 1], buf);
+        if (rc == 0)
+            bolt__st32(buf + BOLT_PAGE_OVERFLOW_OFF, (uint32_t)(npages - 1));
+        if (rc == 0)
+            bolt__st64(buf + BOLT_PAGE_ID_OFF, *id);
+    }
+    if (rc != 0)
+        return rc;
+    bolt__page p;
+    bolt__page_fill(buf, npages * ps, *id, &p);
+    bolt__page_leaf_elem(&p, 0, NULL, first, NULL);
+    return 0;
 }

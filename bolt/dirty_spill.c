@@ -49,14 +49,20 @@
 /* A leaf to write, and where it hangs (rule 2). */
 typedef struct sp_leaf {
     bolt__dpage *d;
+    /* The sort key, copied here so the sort touches no dirty page (see leaf_cmp). */
+    bolt_pgid parent_id;
+    uint8_t depth;
+    uint16_t path[BOLT_DPAGE_PATH];
     bolt__node *parent; /* the materialized node above its top */
-    size_t pi;          /* the top's element in parent */
+    size_t pi;          /* the top's element in parent, when located */
+    bolt_val sep;       /* its key there: pi moves when a split before it adds elements */
     size_t top;         /* the top's level in d's path (d->depth: d itself) */
 } sp_leaf;
 
 /* A branch page of a group (rule 3). */
 typedef struct sp_frame {
     bolt__page page; /* committed image */
+    size_t count;    /* elements with the changes (a leaf split adds some) */
     size_t parent;   /* frame index, or NONE for the top */
     size_t kids, last_kid;
     size_t size;    /* packed size with the changes */
@@ -71,6 +77,10 @@ typedef struct sp_kid {
     size_t ref;  /* leaf: index in the leaves; else frame index */
     size_t next; /* the frame's next kid, or NONE */
     bolt_pgid new_id;
+    /* Once written: the pages it became (a split leaf: several) and their first keys. */
+    size_t nout;
+    bolt_pgid *ids;
+    bolt_val *firsts;
 } sp_kid;
 
 typedef struct sp_state {
@@ -85,28 +95,76 @@ typedef struct sp_state {
     size_t norder;
 } sp_state;
 
+/* Key 0 of a dirty leaf (count >= 1): pos is relative to its element (dirty.c rule 1). */
 static void leaf_first(const bolt_tx *tx, const bolt__dpage *d, bolt_val *k)
 {
-    bolt__page p;
-    bolt__page_fill(d->buf, tx->db->page_size, d->id, &p);
-    bolt__page_leaf_elem(&p, 0, NULL, k, NULL);
+    (void)tx;
+    const unsigned char *e = d->buf + BOLT_PAGE_HEADER_SIZE;
+    k->data = e + bolt__ld32(e + BOLT_LEAF_POS_OFF);
+    k->size = bolt__ld32(e + BOLT_LEAF_KSIZE_OFF);
 }
 
 static int leaf_cmp(const void *a, const void *b)
 {
     const sp_leaf *x = a, *y = b;
     /* Live nodes have distinct page ids (rebalance makes no new node). */
-    if (x->parent->pgid != y->parent->pgid)
-        return x->parent->pgid < y->parent->pgid ? -1 : 1;
+    if (x->parent_id != y->parent_id)
+        return x->parent_id < y->parent_id ? -1 : 1;
     if (x->pi != y->pi)
         return x->pi < y->pi ? -1 : 1;
     if (x->top != y->top)
         return x->top < y->top ? -1 : 1;
-    size_t n = x->d->depth < y->d->depth ? x->d->depth : y->d->depth;
+    size_t n = x->depth < y->depth ? x->depth : y->depth;
     for (size_t l = x->top; l < n; l++)
-        if (x->d->path[l] != y->d->path[l])
-            return x->d->path[l] < y->d->path[l] ? -1 : 1;
-    return x->d->depth < y->d->depth ? -1 : x->d->depth > y->d->depth;
+        if (x->path[l] != y->path[l])
+            return x->path[l] < y->path[l] ? -1 : 1;
+    return x->depth < y->depth ? -1 : x->depth > y->depth;
+}
+
+/* Fill out once d is found under node n, element i (rule 2). */
+static int found(bolt__dpage *d, bolt__node *n, size_t i, sp_leaf *out)
+{
+    const bolt__inode *in = &n->inodes[i];
+    out->d = d;
+    out->parent = n;
+    out->parent_id = n->pgid;
+    out->depth = d->depth;
+    memcpy(out->path, d->path, sizeof out->path);
+    out->pi = i;
+    out->sep.data = in->key;
+    out->sep.size = in->ksize;
+    if (in->pgid == d->id) {
+        out->top = d->depth;
+        return 0;
+    }
+    for (size_t l = 1; l < d->depth; l++) {
+        if (d->path_id[l] == in->pgid) {
+            out->top = l;
+            return 0;
+        }
+    }
+    return BOLT_EPANIC; /* the leaf is not below this page: a branch changed */
+}
+
+/*
+ * The fast way of rule 2: the recorded path through the nodes, each step
+ * confirmed by the page id it leads to (ids are unique in the tree, so a
+ * confirmed step is the step the key would take). 1: a node on the path
+ * changed (rebalance): search by key instead.
+ */
+static int locate_by_path(bolt_bucket *b, bolt__dpage *d, sp_leaf *out)
+{
+    bolt__node *n = b->root_node;
+    for (size_t l = 0; l < d->depth; l++) {
+        size_t i = d->path[l];
+        bolt_pgid want = l + 1 < d->depth ? d->path_id[l + 1] : d->id;
+        if (n->leaf || n->dead || i >= n->n || n->inodes[i].pgid != want)
+            return 1;
+        if (n->inodes[i].child == NULL)
+            return found(d, n, i, out);
+        n = n->inodes[i].child;
+    }
+    return 1;
 }
 
 /* Rule 2: where leaf d hangs below b's materialized nodes. */
@@ -114,11 +172,13 @@ static int locate(bolt_bucket *b, bolt__dpage *d, sp_leaf *out)
 {
     if (bolt__dpage_count(d) == 0)
         return BOLT_EPANIC; /* an empty leaf was attached for rebalance */
-    bolt_val k;
-    leaf_first(b->tx, d, &k);
     bolt__node *n = b->root_node;
     if (n == NULL || n->pgid != d->path_id[0])
         return BOLT_EPANIC; /* the root was materialized before rebalance */
+    if (locate_by_path(b, d, out) == 0)
+        return 0;
+    bolt_val k;
+    leaf_first(b->tx, d, &k);
     for (;;) {
         if (n->leaf || n->n == 0)
             return BOLT_EPANIC;
@@ -131,20 +191,7 @@ static int locate(bolt_bucket *b, bolt__dpage *d, sp_leaf *out)
             n = in->child;
             continue;
         }
-        out->d = d;
-        out->parent = n;
-        out->pi = i;
-        if (in->pgid == d->id) {
-            out->top = d->depth;
-            return 0;
-        }
-        for (size_t l = 1; l < d->depth; l++) {
-            if (d->path_id[l] == in->pgid) {
-                out->top = l;
-                return 0;
-            }
-        }
-        return BOLT_EPANIC; /* the leaf is not below this page: a branch changed */
+        return found(d, n, i, out);
     }
 }
 
@@ -187,7 +234,7 @@ static int add_kid(sp_state *s, size_t f, size_t index, bool leaf, size_t ref, b
         s->capkids = cap;
     }
     size_t k = s->nkids++;
-    s->kids[k] = (sp_kid){ (uint32_t)index, leaf, ref, NONE, 0 };
+    s->kids[k] = (sp_kid){ (uint32_t)index, leaf, ref, NONE, 0, 0, NULL, NULL };
     if (fr->last_kid == NONE)
         fr->kids = k;
     else
@@ -221,6 +268,7 @@ static bool close_frame(sp_state *s, size_t f)
         size += k.size;
     }
     bolt__page_branch_elem(&fr->page, 0, &fr->first);
+    size_t count = n;
     for (size_t k = fr->kids; k != NONE; k = s->kids[k].next) {
         bolt_val old, nk;
         bolt__page_branch_elem(&fr->page, s->kids[k].index, &old);
@@ -228,8 +276,17 @@ static bool close_frame(sp_state *s, size_t f)
         size = size - old.size + nk.size;
         if (s->kids[k].index == 0)
             fr->first = nk;
+        const bolt__dpage *d = s->kids[k].leaf ? s->leaves[s->kids[k].ref].d : NULL;
+        for (size_t j = 1; d != NULL && j < d->npieces; j++) {
+            bolt_val pk;
+            bolt__dpage_piece_first(d, j, &pk); /* dirty.c rule 8: one element per piece */
+            size += 16 + pk.size;
+            count++;
+        }
     }
     fr->size = size;
+    fr->count = count;
+    n = count;
     s->order[s->norder++] = f;
     if (n > 4 && size >= ps)
         return false; /* node.c rule 5 would split it */
@@ -284,15 +341,37 @@ static int plan_group(sp_state *s, size_t gs, size_t ge, bool *ok)
     return 0;
 }
 
-/* Write leaf d (its old page freed as pending): 0 with *id. */
-static int write_leaf(bolt_tx *tx, bolt__dpage *d, bolt_pgid *id)
+/*
+ * Write leaf d (its old page freed as pending): one page, or the pieces of
+ * its planned split (dirty.c rule 8): 0 with *nout pages in *ids and their
+ * first keys in *firsts (tx memory).
+ */
+static int write_leaf(bolt_tx *tx, bolt__dpage *d, size_t *nout, bolt_pgid **ids, bolt_val **firsts)
 {
+    size_t n = d->npieces > 0 ? d->npieces : 1;
+    *ids = bolt__tx_alloc(tx, n * sizeof **ids);
+    *firsts = bolt__tx_alloc(tx, n * sizeof **firsts);
+    if (*ids == NULL || *firsts == NULL)
+        return -ENOMEM;
     int rc = bolt__freelist_free_run(tx->db->freelist, tx->meta.txid, d->id, 0, false);
-    if (rc == 0)
-        rc = bolt__dpage_commit(tx, d, id);
-    if (rc == 0)
-        tx->stats.spill++;
-    return rc;
+    if (rc != 0)
+        return rc;
+    if (d->npieces == 0) {
+        rc = bolt__dpage_commit(tx, d, &(*ids)[0]);
+        if (rc != 0)
+            return rc;
+        leaf_first(tx, d, &(*firsts)[0]);
+    } else {
+        for (size_t j = 0; j < n; j++) {
+            rc = bolt__dpage_commit_piece(tx, d, j, &(*ids)[j], &(*firsts)[j]);
+            if (rc != 0)
+                return rc;
+        }
+        tx->stats.split += n - 1;
+    }
+    tx->stats.spill += n;
+    *nout = n;
+    return 0;
 }
 
 /* Rule 4 for one frame: its kids are written (leaves now), then the frame. */
@@ -303,11 +382,14 @@ static int write_frame(sp_state *s, size_t f)
     for (size_t k = s->frames[f].kids; k != NONE; k = s->kids[k].next) {
         sp_kid *kid = &s->kids[k];
         if (kid->leaf) {
-            int rc = write_leaf(tx, s->leaves[kid->ref].d, &kid->new_id);
+            int rc = write_leaf(tx, s->leaves[kid->ref].d, &kid->nout, &kid->ids, &kid->firsts);
             if (rc != 0)
                 return rc;
         } else {
             kid->new_id = s->frames[kid->ref].new_id;
+            kid->nout = 1;
+            kid->ids = &kid->new_id;
+            kid->firsts = &s->frames[kid->ref].first;
         }
     }
     sp_frame *fr = &s->frames[f];
@@ -331,28 +413,40 @@ static int write_frame(sp_state *s, size_t f)
     }
     if (rc != 0)
         return rc;
-    size_t n = fr->page.count;
+    size_t n = fr->count;
     bolt__st16(buf + BOLT_PAGE_FLAGS_OFF, BOLT_PAGE_BRANCH);
     bolt__st16(buf + BOLT_PAGE_COUNT_OFF, (uint16_t)n);
     size_t data = BOLT_PAGE_HEADER_SIZE + 16 * n;
-    size_t k = fr->kids;
-    for (size_t i = 0; i < n; i++) {
-        bolt_val key;
-        bolt_pgid child;
+    size_t k = fr->kids, out = 0;
+    /* Loop invariant: elements [0, out) are written, from committed elements [0, i). */
+    for (size_t i = 0; i < fr->page.count; i++) {
+        bolt_val one;
+        bolt_pgid one_id;
+        const bolt_val *keys = &one;
+        const bolt_pgid *ids = &one_id;
+        size_t m = 1;
         if (k != NONE && s->kids[k].index == i) {
-            kid_first(s, &s->kids[k], &key);
-            child = s->kids[k].new_id;
+            keys = s->kids[k].firsts;
+            ids = s->kids[k].ids;
+            m = s->kids[k].nout;
             k = s->kids[k].next;
         } else {
-            child = bolt__page_branch_elem(&fr->page, (unsigned)i, &key);
+            one_id = bolt__page_branch_elem(&fr->page, (unsigned)i, &one);
         }
-        unsigned char *e = buf + BOLT_PAGE_HEADER_SIZE + 16 * i;
-        bolt__st32(e + BOLT_BRANCH_POS_OFF, (uint32_t)(data - (BOLT_PAGE_HEADER_SIZE + 16 * i)));
-        bolt__st32(e + BOLT_BRANCH_KSIZE_OFF, (uint32_t)key.size);
-        bolt__st64(e + BOLT_BRANCH_PGID_OFF, child);
-        memcpy(buf + data, key.data, key.size);
-        data += key.size;
+        for (size_t j = 0; j < m; j++, out++) {
+            if (out >= n)
+                return BOLT_EPANIC;
+            unsigned char *e = buf + BOLT_PAGE_HEADER_SIZE + 16 * out;
+            bolt__st32(e + BOLT_BRANCH_POS_OFF,
+                       (uint32_t)(data - (BOLT_PAGE_HEADER_SIZE + 16 * out)));
+            bolt__st32(e + BOLT_BRANCH_KSIZE_OFF, (uint32_t)keys[j].size);
+            bolt__st64(e + BOLT_BRANCH_PGID_OFF, ids[j]);
+            memcpy(buf + data, keys[j].data, keys[j].size);
+            data += keys[j].size;
+        }
     }
+    if (out != n)
+        return BOLT_EPANIC;
     if (data != fr->size)
         return BOLT_EPANIC; /* the plan counted every byte */
     if (npages == 1)
@@ -369,12 +463,19 @@ static int write_frame(sp_state *s, size_t f)
     return 0;
 }
 
-/* Name the top's new page and first key in its materialized parent. */
-static int name_in_parent(bolt__node *parent, size_t pi, bolt_val first, bolt_pgid id)
+/* Name the top's new page and first key in its materialized parent (found by its key). */
+static int name_in_parent(const sp_leaf *g, bolt_val first, bolt_pgid id)
 {
-    const bolt__inode *in = &parent->inodes[pi];
-    return bolt__node_put(parent, in->key, in->ksize, first.data, first.size, NULL, 0, id, 0, NULL,
-                          false);
+    return bolt__node_put(g->parent, g->sep.data, g->sep.size, first.data, first.size, NULL, 0, id,
+                          0, NULL, false);
+}
+
+/* The top's element in its parent now (a split leaf before it may have added elements). */
+static int top_index(const sp_leaf *g, size_t *i)
+{
+    bool exact;
+    *i = bolt__node_search(g->parent, g->sep.data, g->sep.size, &exact);
+    return exact ? 0 : BOLT_EPANIC;
 }
 
 static int spill_group(sp_state *s, size_t gs, size_t ge)
@@ -384,13 +485,18 @@ static int spill_group(sp_state *s, size_t gs, size_t ge)
         /* A leaf directly under a node (one per element: one per group). */
         if (ge - gs != 1)
             return BOLT_EPANIC;
-        bolt_pgid id;
-        int rc = write_leaf(s->tx, g->d, &id);
-        if (rc != 0)
-            return rc;
-        bolt_val first;
-        leaf_first(s->tx, g->d, &first);
-        return name_in_parent(g->parent, g->pi, first, id);
+        size_t m;
+        bolt_pgid *ids;
+        bolt_val *firsts;
+        int rc = write_leaf(s->tx, g->d, &m, &ids, &firsts);
+        if (rc == 0)
+            rc = name_in_parent(g, firsts[0], ids[0]);
+        /* The other pieces are new elements, as node_write_one puts them. */
+        bool edge = g->d->right_edge && !g->d->mid_insert;
+        for (size_t j = 1; j < m && rc == 0; j++)
+            rc = bolt__node_put(g->parent, firsts[j].data, firsts[j].size, firsts[j].data,
+                                firsts[j].size, NULL, 0, ids[j], 0, NULL, edge);
+        return rc;
     }
     bool ok;
     int rc = plan_group(s, gs, ge, &ok);
@@ -398,9 +504,10 @@ static int spill_group(sp_state *s, size_t gs, size_t ge)
         return rc;
     if (!ok) {
         /* Rule 3: a branch would split: the node path for the whole group. */
+        size_t i;
+        rc = top_index(g, &i);
         for (size_t e = gs; e < ge && rc == 0; e++)
-            rc = bolt__node_attach_at(s->leaves[e].parent, s->leaves[e].pi, s->leaves[e].d,
-                                      s->leaves[e].top);
+            rc = bolt__node_attach_at(g->parent, i, s->leaves[e].d, s->leaves[e].top);
         return rc;
     }
     for (size_t i = 0; i < s->norder && rc == 0; i++)
@@ -410,7 +517,7 @@ static int spill_group(sp_state *s, size_t gs, size_t ge)
     const sp_frame *top = &s->frames[s->order[s->norder - 1]];
     if (top->parent != NONE)
         return BOLT_EPANIC;
-    return name_in_parent(g->parent, g->pi, top->first, top->new_id);
+    return name_in_parent(g, top->first, top->new_id);
 }
 
 int bolt__dpage_spill_bucket(bolt_bucket *b)
@@ -426,9 +533,15 @@ int bolt__dpage_spill_bucket(bolt_bucket *b)
     if (s.leaves == NULL)
         return -ENOMEM;
     int rc = 0;
-    for (bolt__dpage *d = b->dpages; d != NULL && rc == 0; d = d->bnext)
-        if (!d->converted && d->node == NULL && !d->packed)
+    for (bolt__dpage *d = b->dpages; d != NULL && rc == 0; d = d->bnext) {
+        if (d->converted || d->node != NULL || d->packed)
+            continue;
+        d->npieces = 0;
+        if (!bolt__dpage_fits(b->tx, d))
+            rc = bolt__dpage_plan_split(b->tx, d); /* dirty.c rule 8 */
+        if (rc == 0)
             rc = locate(b, d, &s.leaves[s.nleaves++]);
+    }
     if (rc == 0) {
         qsort(s.leaves, s.nleaves, sizeof *s.leaves, leaf_cmp);
         for (size_t gs = 0, ge; gs < s.nleaves && rc == 0; gs = ge) {

@@ -206,9 +206,8 @@ int bolt__node_unpage(bolt__node *n)
     bolt__dpage *d = n->dp;
     if (d == NULL)
         return 0;
-    bolt_tx *tx = n->bucket->tx;
     bolt__page p;
-    bolt__page_fill(d->buf, tx->db->page_size, d->id, &p);
+    bolt__page_fill(d->buf, d->cap, d->id, &p);
     size_t cnt = p.count;
     if (node_reserve(n, cnt) != 0)
         return -ENOMEM;
@@ -440,17 +439,14 @@ bolt__node *bolt__node_root(bolt__node *n)
     return n;
 }
 
-/*
- * Rule 5 on the slice a[0..len): bbolt's splitIndex with threshold t, or
- * len when the slice stays whole (at most 4 elements, or under a page).
- */
-static size_t split_point(const bolt__inode *a, size_t len, bool leaf, size_t ps, size_t t)
+size_t bolt__split_point(const void *arr, size_t start, size_t len,
+                         size_t (*span)(const void *arr, size_t i), size_t ps, size_t t)
 {
     if (len <= 4)
         return len;
     size_t sz = BOLT_PAGE_HEADER_SIZE, i;
     for (i = 0; i < len; i++) {
-        sz += 16 + (size_t)a[i].ksize + (leaf ? (size_t)a[i].vsize : 0);
+        sz += span(arr, start + i);
         if (sz >= ps)
             break;
     }
@@ -460,12 +456,45 @@ static size_t split_point(const bolt__inode *a, size_t len, bool leaf, size_t ps
     sz = BOLT_PAGE_HEADER_SIZE;
     for (i = 0; i + 2 < len; i++) {
         idx = i;
-        size_t el = 16 + (size_t)a[i].ksize + (leaf ? (size_t)a[i].vsize : 0);
+        size_t el = span(arr, start + i);
         if (i >= 2 && sz + el > t)
             break;
         sz += el;
     }
     return idx;
+}
+
+static size_t inode_span_leaf(const void *arr, size_t i)
+{
+    const bolt__inode *a = arr;
+    return 16 + (size_t)a[i].ksize + a[i].vsize;
+}
+
+static size_t inode_span_branch(const void *arr, size_t i)
+{
+    const bolt__inode *a = arr;
+    return 16 + (size_t)a[i].ksize;
+}
+
+/*
+ * Rule 5 on the slice a[0..len): bbolt's splitIndex with threshold t, or
+ * len when the slice stays whole (at most 4 elements, or under a page).
+ */
+static size_t split_point(const bolt__inode *a, size_t len, bool leaf, size_t ps, size_t t)
+{
+    return bolt__split_point(a, 0, len, leaf ? inode_span_leaf : inode_span_branch, ps, t);
+}
+
+size_t bolt__split_threshold(const bolt_bucket *b, bool right_edge, bool mid_insert)
+{
+    double fill = b->fill_percent;
+    if (fill < BOLT_MIN_FILL_PERCENT)
+        fill = BOLT_MIN_FILL_PERCENT;
+    if (fill > BOLT_MAX_FILL_PERCENT)
+        fill = BOLT_MAX_FILL_PERCENT;
+    if (right_edge && !mid_insert)
+        fill = BOLT_MAX_FILL_PERCENT;
+    return (size_t)((double)b->tx->db->page_size * fill);
 }
 
 /*
@@ -478,14 +507,7 @@ static int node_split(bolt__node *n, bolt__node ***pieces, size_t *npieces)
 {
     bolt_bucket *b = n->bucket;
     size_t ps = b->tx->db->page_size;
-    double fill = b->fill_percent;
-    if (fill < BOLT_MIN_FILL_PERCENT)
-        fill = BOLT_MIN_FILL_PERCENT;
-    if (fill > BOLT_MAX_FILL_PERCENT)
-        fill = BOLT_MAX_FILL_PERCENT;
-    if (n->right_edge && !n->mid_insert)
-        fill = BOLT_MAX_FILL_PERCENT;
-    size_t t = (size_t)((double)ps * fill);
+    size_t t = bolt__split_threshold(b, n->right_edge, n->mid_insert);
     /* Count the pieces first. */
     size_t cnt = 0;
     for (size_t start = 0; start < n->n || cnt == 0;) {
@@ -615,8 +637,13 @@ int bolt__node_spill(bolt__node *n)
 {
     if (n->spilled)
         return 0;
+    if (n->dp != NULL && !bolt__dpage_fits(n->bucket->tx, n->dp)) {
+        int rc = bolt__node_unpage(n); /* dirty.c rule 8: it splits, as a node */
+        if (rc != 0)
+            return rc;
+    }
     if (n->dp != NULL) {
-        /* A page-mode leaf fits its page (dirty.c rule 2): no split. */
+        /* A page-mode leaf that fits its page: no split. */
         n->bucket->tx->stats.spill++;
         int rc = node_write_one(n);
         if (rc != 0)

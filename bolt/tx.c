@@ -174,7 +174,7 @@ int bolt__tx_page(bolt_tx *tx, bolt_pgid id, bolt__page *out)
         /* Rule 7: the transaction's own copy of a leaf (checked when it was made). */
         const bolt__dpage *d = bolt__dpage_find(tx, id);
         if (d != NULL) {
-            bolt__page_fill(d->buf, tx->db->page_size, id, out);
+            bolt__page_fill(d->buf, d->cap, id, out);
             return 0;
         }
     }

@@ -168,6 +168,16 @@ struct lease_lessor {
     bool have_rd;
     size_t rd_users;           /* revokes using a copy of rd; set_range_deleter waits for 0 */
     backend_commit_hook *hook; /* the checkpoint commit hook */
+    /*
+     * A pass of at least defer_min auto-revokes deletes the lease records
+     * through backend_delete_deferred (lessor.c rule 5): pend_ids (sorted)
+     * are the IDs it may revoke, until the commit that deletes their
+     * records has finished; a grant of one of them waits (revoke_cv).
+     */
+    int64_t *pend_ids;
+    size_t pend_n;
+    size_t pend_waiters; /* grants waiting for a pending delete of their ID */
+    size_t defer_min;
 
     /* The loop thread (lessor_loop.c), guarded by loop_mu. */
     pthread_mutex_t loop_mu;

@@ -19,6 +19,20 @@
  *      the hook can never write a revoked lease back.
  *   4. Renew writes nothing; a renew that clears a checkpointed remaining
  *      TTL marks the lease dirty (the hook rewrites it once).
+ *   5. An auto-revoke pass of at least defer_min leases (a mass expiry)
+ *      queues its records' deletes with backend_delete_deferred instead,
+ *      while the revoke's txn holds the batch lock: the next commit takes
+ *      the queue at its BEGIN and applies it in the same bolt transaction
+ *      as the batch that holds the keys' tombstones (rule 2 still holds;
+ *      the queue is applied on the committing thread, outside the store's
+ *      write lock). Until the commit that deletes them has finished, a
+ *      grant of one of the pass's IDs waits (a grant's record written
+ *      before that commit would be deleted by it): the pass publishes its
+ *      IDs (pend_ids) first and waits for its last ticket at its end.
+ *      While a defragmentation runs the backend keeps the queue for the
+ *      first commit after it: a crash in between can then leave a record
+ *      whose keys are gone (restored as a lease with no keys, revoked
+ *      again when it expires), never keys without their record.
  */
 #include "lease_int.h"
 
@@ -286,6 +300,7 @@ int lease_lessor_open(backend *be, const lease_options *opt, lease_lessor **out)
         l->opt.expire_batch = 1000;
     if (l->opt.revoke_batch == 0)
         l->opt.revoke_batch = 256;
+    l->defer_min = 1024; /* rule 5 */
     if (l->opt.checkpoint_interval_ns == 0)
         l->opt.checkpoint_interval_ns = 300 * LEASE__NS_PER_S;
     l->be = be;
@@ -448,6 +463,23 @@ int lease_checkpoint(lease_lessor *l, int64_t id, int64_t remaining_ttl)
 
 /* ---- grant, revoke, renew ------------------------------------------------- */
 
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Rule 5: a grant of an ID whose record delete is pending waits for it; mu held. */
+static void wait_pending_delete(lease_lessor *l, int64_t id)
+{
+    if (l->pend_ids == NULL || bsearch(&id, l->pend_ids, l->pend_n, sizeof id, cmp_id) == NULL)
+        return;
+    l->pend_waiters++;
+    while (l->pend_ids != NULL && bsearch(&id, l->pend_ids, l->pend_n, sizeof id, cmp_id) != NULL)
+        pthread_cond_wait(&l->revoke_cv, &l->mu);
+    l->pend_waiters--;
+}
+
 int lease_grant(lease_lessor *l, int64_t id, int64_t ttl, int64_t *granted_ttl)
 {
     /* etcd's checks, in etcd's order. */
@@ -455,6 +487,13 @@ int lease_grant(lease_lessor *l, int64_t id, int64_t ttl, int64_t *granted_ttl)
         return LEASE_ENOTFOUND;
     if (ttl > LEASE_MAX_TTL)
         return LEASE_ETTLTOOLARGE;
+    /*
+     * Rule 5, before the batch lock (the commit waited for needs it): no
+     * revoke can queue a new delete of id meanwhile, since id is not a lease.
+     */
+    pthread_mutex_lock(&l->mu);
+    wait_pending_delete(l, id);
+    pthread_mutex_unlock(&l->mu);
     backend_batch_tx *tx = backend_batch(l->be);
     backend_batch_tx_lock(tx); /* rule 1 */
     pthread_mutex_lock(&l->mu);
@@ -626,7 +665,8 @@ static int keybuf_fill(lease__keybuf *kb, const lease__lease *ls)
  * revoke id or attach a key to it meanwhile.
  */
 static int revoke_in_txn(lease_lessor *l, const lease_range_deleter *rd, void *txn, int64_t id,
-                         bool only_expired, lease__keybuf *kb, const int64_t *next, size_t nnext)
+                         bool only_expired, lease__keybuf *kb, const int64_t *next, size_t nnext,
+                         uint64_t *deferred)
 {
     int rc;
     if ((rc = LEASE_FAILPOINT(l, "revoke_after_begin")) != 0)
@@ -662,7 +702,12 @@ static int revoke_in_txn(lease_lessor *l, const lease_range_deleter *rd, void *t
      * holds the batch lock, which txn holds (rule 1).
      */
     pthread_mutex_lock(&l->mu);
-    rc = backend_batch_tx_delete(rd->batch_tx(txn), lease_bucket, (bolt_val){ key, sizeof key });
+    bolt_val rk = { key, sizeof key };
+    /* Rule 5: deferred, the record still goes with the commit that has the tombstones. */
+    if (deferred != NULL)
+        rc = backend_delete_deferred(l->be, lease_bucket, &rk, 1, deferred);
+    else
+        rc = backend_batch_tx_delete(rd->batch_tx(txn), lease_bucket, rk);
     if (rc == 0)
         remove_lease(l, ls);
     pthread_mutex_unlock(&l->mu);
@@ -681,7 +726,7 @@ static int revoke_through(lease_lessor *l, const lease_range_deleter *r, int64_t
     if (rc != 0)
         return rc;
     lease__keybuf kb = { 0 };
-    rc = revoke_in_txn(l, &rd, txn, id, only_expired, &kb, NULL, 0);
+    rc = revoke_in_txn(l, &rd, txn, id, only_expired, &kb, NULL, 0, NULL);
     lease__keybuf_release(&kb);
     int erc = rd.end(txn);
     if (rc == 0)
@@ -771,7 +816,8 @@ static void let_writers_in(const lease_range_deleter *rd)
  * Advances *i past the IDs it handled; *revoked counts the leases revoked.
  */
 static int revoke_batch(lease_lessor *l, const lease_range_deleter *rd, const int64_t *ids,
-                        size_t n, size_t *i, lease__keybuf *kb, size_t *revoked, bool *yield)
+                        size_t n, size_t *i, lease__keybuf *kb, size_t *revoked, bool *yield,
+                        uint64_t *deferred)
 {
     void *txn;
     int rc = rd->begin(rd->arg, &txn);
@@ -781,7 +827,7 @@ static int revoke_batch(lease_lessor *l, const lease_range_deleter *rd, const in
     /* Loop invariant: the expired leases among ids before *i are revoked, one revision each. */
     while (*i < n && done < l->opt.revoke_batch) {
         size_t at = (*i)++;
-        int r = revoke_in_txn(l, rd, txn, ids[at], true, kb, ids + at + 1, n - at - 1);
+        int r = revoke_in_txn(l, rd, txn, ids[at], true, kb, ids + at + 1, n - at - 1, deferred);
         if (r == LEASE_ENOTFOUND)
             continue; /* gone or renewed: nothing to do */
         if (r == 0)
@@ -803,11 +849,51 @@ static int revoke_batch(lease_lessor *l, const lease_range_deleter *rd, const in
     return rc;
 }
 
+/*
+ * Rule 5: a large pass defers its record deletes; its IDs, sorted, are
+ * published as pend_ids first. Returns whether the pass defers (no when
+ * small, or no memory: the records are then deleted in the txn).
+ */
+static bool defer_begin(lease_lessor *l, const int64_t *ids, size_t n)
+{
+    if (n < l->defer_min)
+        return false;
+    int64_t *p = strata_malloc(n * sizeof *p);
+    if (p == NULL)
+        return false;
+    memcpy(p, ids, n * sizeof *p);
+    bool sorted = true;
+    for (size_t i = 1; i < n && sorted; i++)
+        sorted = p[i - 1] < p[i];
+    if (!sorted)
+        qsort(p, n, sizeof *p, cmp_id);
+    pthread_mutex_lock(&l->mu);
+    l->pend_ids = p;
+    l->pend_n = n;
+    pthread_mutex_unlock(&l->mu);
+    return true;
+}
+
+/* The records deleted (committed) or lost with a failed commit, and with them the keys: done. */
+static void defer_end(lease_lessor *l, uint64_t ticket)
+{
+    if (ticket != 0)
+        (void)backend_deferred_wait(l->be, ticket);
+    pthread_mutex_lock(&l->mu);
+    strata_free(l->pend_ids);
+    l->pend_ids = NULL;
+    l->pend_n = 0;
+    pthread_cond_broadcast(&l->revoke_cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
 int lease__revoke_expired_many(lease_lessor *l, const int64_t *ids, size_t n)
 {
     lease__keybuf kb = { 0 };
     int rc = 0;
     size_t i = 0;
+    bool defer = defer_begin(l, ids, n);
+    uint64_t ticket = 0;
     while (i < n && rc == 0) {
         lease_range_deleter rd;
         if (!rd_acquire(l, &rd)) {
@@ -821,7 +907,10 @@ int lease__revoke_expired_many(lease_lessor *l, const int64_t *ids, size_t n)
         }
         size_t revoked = 0;
         bool yield = false;
-        rc = revoke_batch(l, &rd, ids, n, &i, &kb, &revoked, &yield);
+        uint64_t t = 0;
+        rc = revoke_batch(l, &rd, ids, n, &i, &kb, &revoked, &yield, defer ? &t : NULL);
+        if (t > ticket)
+            ticket = t;
         if (revoked > 0) {
             stat_add(&l->stats.revoked, revoked);
             stat_add(&l->stats.auto_revoked, revoked);
@@ -831,6 +920,8 @@ int lease__revoke_expired_many(lease_lessor *l, const int64_t *ids, size_t n)
         rd_release(l);
     }
     lease__keybuf_release(&kb);
+    if (defer)
+        defer_end(l, ticket);
     return rc;
 }
 

@@ -586,6 +586,16 @@ typedef struct bolt_compact_result {
 STRATA_API int bolt_compact(bolt_db *src, const char *dst_path, const bolt_compact_options *opt,
                             bolt_compact_result *out);
 
+/*
+ * bolt_compact of what the open transaction src sees (its db is the
+ * source; a read transaction gives a snapshot taken when it began, e.g.
+ * a backend defrag's, which replays later writes itself). src stays open
+ * and is not changed; it must not be used by another thread meanwhile.
+ * Returns as bolt_compact (STRATA_EMISUSE for a NULL src or dst_path).
+ */
+STRATA_API int bolt_tx_compact(bolt_tx *src, const char *dst_path, const bolt_compact_options *opt,
+                               bolt_compact_result *out);
+
 /* ---- inspection (for tools) ------------------------------------------- */
 
 /* One meta page as stored in the file (docs/format.md §3). */

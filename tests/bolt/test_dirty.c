@@ -22,7 +22,12 @@
  *     1..48 bytes at page size 512 (first keys change, separators grow and
  *     shrink, some branches would split and take the node path) checked
  *     against a reference, bolt_tx_check and the packed-page statistics
- *     (branch_inuse too) after every commit.
+ *     (branch_inuse too) after every commit;
+ *   - stage 2 (dirty.c rule 8): leaves that overflow split from their
+ *     buffers at commit, with node.c rule 5's cut (the shared
+ *     bolt__split_point): random inserts commit with two nodes while no
+ *     branch splits (the right-edge policy: test_appends_fill_pages; the
+ *     random tests above split leaves at fill 0.5 and 0.9).
  */
 #include "bolt_test.h"
 
@@ -514,6 +519,40 @@ static void test_branches_random_separators(void)
     bolt_close(db);
 }
 
+/* Stage 2: random inserts that split leaves make no node for them. */
+static void test_splits_in_buffer(void)
+{
+    bolt_db *db = open_loaded("dirty-splits.db", NKEYS, 4, 0);
+    char k[32];
+    int clean = 0;
+    uint64_t splits = 0;
+    for (int round = 0; round < 6; round++) {
+        bolt_db_stats st0, st1;
+        bolt_db_stats_get(db, &st0);
+        bolt_tx *tx;
+        bolt_bucket *b;
+        ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
+        ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
+        for (unsigned i = 0; i < 400; i++) {
+            key_of(k, sizeof k, (unsigned)(rnd() % (4 * NKEYS)));
+            ASSERT_OK(bolt_bucket_put(b, bolt_str(k), bolt_str("value-2")));
+        }
+        ASSERT_OK(bolt_tx_commit(tx));
+        bolt_db_stats_get(db, &st1);
+        uint64_t nodes = st1.tx.node_count - st0.tx.node_count;
+        uint64_t split = st1.tx.split - st0.tx.split;
+        printf("figure: dirty pages: 400 random inserts: %llu leaf splits, %llu nodes\n",
+               (unsigned long long)split, (unsigned long long)nodes);
+        splits += split;
+        if (nodes == 2 && split > 0)
+            clean++;
+        bt_check(db);
+    }
+    ASSERT_TRUE(splits > 0);
+    ASSERT_TRUE(clean > 0); /* a commit whose branches all stayed in one page */
+    bolt_close(db);
+}
+
 int main(void)
 {
     HARNESS_BEGIN(20261207);
@@ -528,5 +567,6 @@ int main(void)
     RUN(test_damaged_leaf_refused);
     RUN(test_branches_without_nodes);
     RUN(test_branches_random_separators);
+    RUN(test_splits_in_buffer);
     return 0;
 }

@@ -17,7 +17,10 @@
  * (the stand-in store's delete_keys and next_rev): leases 7 and 8 expired
  * and revoked in one store transaction, each its own revision, killed at
  * each lessor point of each lease and at each I/O call: both revokes
- * committed or neither, each lease's keys and record together.
+ * committed or neither, each lease's keys and record together. And once
+ * more with that batch deleting the records through the backend's deferred
+ * deletes (lessor.c rule 5: queued under the batch lock, applied by the
+ * commit that has the keys' tombstones).
  */
 #include "lease_test.h"
 
@@ -25,7 +28,8 @@
 
 #define NKEYS 200
 
-static bool batched; /* the child auto-revokes leases 7 and 8 in one batch */
+static bool batched;  /* the child auto-revokes leases 7 and 8 in one batch */
+static bool deferred; /* ... and that batch defers the records' deletes (rule 5) */
 
 /* The lessor's failpoint hook (lease_options.failpoint): crash_os.h's kill switch. */
 static int lease_failpoint(void *arg, const char *name)
@@ -109,6 +113,8 @@ static bool run_child(void)
             /* Both expired, revoked by one batch: one store txn, a revision each. */
             lease_lessor_promote(l, 0);
             strata_manual_clock_advance(&clk, SEC(200));
+            if (deferred)
+                l->defer_min = 1;
             static const int64_t ids[] = { 7, 8 };
             if (lease__revoke_expired_many(l, ids, 2) != 0 || lease_count(l) != 0)
                 _exit(7);
@@ -210,7 +216,10 @@ static void run_failpoints(void)
         }
     }
     /* Killed before the meta page is written or synced: nothing; the lessor's points: nothing. */
-    printf("failpoints%s: %d crashes, %d left the revoke committed\n", batched ? " (batched)" : "",
+    printf("failpoints%s: %d crashes, %d left the revoke committed\n",
+           deferred  ? " (batched, deferred records)"
+           : batched ? " (batched)"
+                     : "",
            crashes, revoked);
 }
 
@@ -245,7 +254,10 @@ static void run_io_sites(void)
         }
     ASSERT_TRUE(crashes >= 4);
     ASSERT_TRUE(committed >= 1); /* killed after the meta write: the revoke is there */
-    printf("I/O sites%s: %u crashes, %u left the revoke committed\n", batched ? " (batched)" : "",
+    printf("I/O sites%s: %u crashes, %u left the revoke committed\n",
+           deferred  ? " (batched, deferred records)"
+           : batched ? " (batched)"
+                     : "",
            crashes, committed);
 }
 
@@ -262,6 +274,21 @@ static void test_batched_io_sites(void)
     batched = false;
 }
 
+/* The batch with deferred record deletes: still both or neither. */
+static void test_deferred_failpoints(void)
+{
+    batched = deferred = true;
+    run_failpoints();
+    batched = deferred = false;
+}
+
+static void test_deferred_io_sites(void)
+{
+    batched = deferred = true;
+    run_io_sites();
+    batched = deferred = false;
+}
+
 int main(void)
 {
     HARNESS_BEGIN(1);
@@ -270,5 +297,7 @@ int main(void)
     RUN(test_io_sites);
     RUN(test_batched_failpoints);
     RUN(test_batched_io_sites);
+    RUN(test_deferred_failpoints);
+    RUN(test_deferred_io_sites);
     return 0;
 }

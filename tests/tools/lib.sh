@@ -108,6 +108,28 @@ v = eval(sys.argv[1])
 print(json.dumps(v) if isinstance(v, (bool, type(None), dict, list)) else v)' "$1" "${2:-$T/out}"
 }
 
+# hold_writer_lock FILE: a process takes the writer's lock of FILE (flock
+# LOCK_EX, as bolt_open for writing does) and holds it until
+# release_writer_lock; a line written to fd 7 lets it go earlier (wait for
+# it with release_writer_lock all the same).
+hold_writer_lock() {
+    rm -f "$T/hold.in" "$T/hold.out"
+    mkfifo "$T/hold.in" "$T/hold.out"
+    python3 -c 'import fcntl, sys
+f = open(sys.argv[1], "rb")
+fcntl.flock(f, fcntl.LOCK_EX)
+print("locked", flush=True)
+sys.stdin.readline()' "$1" <"$T/hold.in" >"$T/hold.out" &
+    holder=$!
+    exec 7>"$T/hold.in" 8<"$T/hold.out"
+    read -r line <&8
+    expect_eq "$line" locked "a writer holds the lock of $1"
+}
+release_writer_lock() {
+    exec 7>&- 8<&-
+    wait "$holder" 2>/dev/null
+}
+
 finish() {
     echo "$checks checks, $failures failures"
     [ "$failures" -eq 0 ]

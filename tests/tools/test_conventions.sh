@@ -170,27 +170,7 @@ expect_rc 3 "json on a missing file" "$S" keys --json "$T/missing.db" b
 expect_eq "$(wc -c <"$T/out")" 0 "an error under --json prints nothing on stdout"
 
 # --- 3. --live with a writer holding the lock --------------------------------
-# hold_lock FILE: a process takes the writer's lock (flock LOCK_EX, as
-# bolt_open for writing does) and holds it until release_lock (or a line on
-# fd 7, see --timeout 0 below).
-hold_lock() {
-    rm -f "$T/hold.in" "$T/hold.out"
-    mkfifo "$T/hold.in" "$T/hold.out"
-    python3 -c 'import fcntl, sys
-f = open(sys.argv[1], "rb")
-fcntl.flock(f, fcntl.LOCK_EX)
-print("locked", flush=True)
-sys.stdin.readline()' "$1" <"$T/hold.in" >"$T/hold.out" &
-    holder=$!
-    exec 7>"$T/hold.in" 8<"$T/hold.out"
-    read -r line <&8
-    expect_eq "$line" locked "a writer holds the lock of $1"
-}
-release_lock() {
-    exec 7>&- 8<&-
-    wait "$holder" 2>/dev/null
-}
-hold_lock "$g"
+hold_writer_lock "$g"
 leaf=$("$S" pages "$g" | awk 'NR > 2 && $2 == "leaf" { print $1; exit }')
 live_cmds=(
     "info" "pages" "page . $leaf" "page-item . $leaf 0" "buckets" "keys . config"
@@ -219,13 +199,13 @@ expect_rc 1 "hash --live: gen's file is not etcd-shaped (a finding, not a lock e
     "$S" hash --live "$g"
 expect_rc 0 "snapshot --live while a writer holds the lock" "$S" snapshot --live "$g" -o "$T/live-snap.db"
 expect_rc 0 "the live snapshot checks" "$S" check "$T/live-snap.db"
-release_lock
+release_writer_lock
 # The same on an etcd-shaped file (hash) with the lock held.
-hold_lock "$T/etcd.db"
+hold_writer_lock "$T/etcd.db"
 want_hash=$("$S" hash -q --live "$T/etcd.db")
 expect_rc 3 "hash without --live times out" "$S" hash --timeout 100ms "$T/etcd.db"
 expect_err "strata hash --live" "hash's lock message names --live"
-release_lock
+release_writer_lock
 expect_eq "$("$S" hash -q "$T/etcd.db")" "$want_hash" "hash --live = hash under the lock"
 # The same against a real writer: `strata script --db` holds the lock and
 # commits puts every few milliseconds (a paced feed on its stdin) while each
@@ -310,7 +290,7 @@ expect_rc 0 "compact - (a db on standard input)" sh -c "'$S' compact -o '$T/cin.
 expect_rc 0 "the compaction of standard input checks" "$S" check "$T/cin.db"
 
 # --- 5. --timeout 0 waits forever (here: until the holder lets go) -----------
-hold_lock "$g"
+hold_writer_lock "$g"
 "$S" keys --timeout 0 "$g" config >"$T/t0.out" 2>"$T/t0.err" &
 waiter=$!
 # The waiter must still be waiting while the lock is held (no early 1 ms give-up):
@@ -320,7 +300,7 @@ kill -0 "$waiter" 2>/dev/null || fail "--timeout 0 gave up while the lock was he
 echo go >&7
 wait "$waiter"
 expect_eq "$?" 0 "--timeout 0 got the lock once it was free"
-release_lock
+release_writer_lock
 
 # --- 6. the rest ---------------------------------------------------------------
 # Corruption messages name the page: damage the first element of a leaf
@@ -365,6 +345,16 @@ for cmd in $("$S" --help | awk '/^commands:/ { on = 1; next } on && NF == 0 { on
     checks=$((checks + 1))
     grep -qi "example" "$T/out" || fail "$cmd --help shows no example"
 done
+# ... and so does every subcommand's (bench WORKLOAD, etcd COMMAND), generated from its table.
+"$S" completion list | awk 'NF == 2 && $2 !~ /^-/' >"$T/subs"
+checks=$((checks + 1))
+[ "$(wc -l <"$T/subs")" -ge 12 ] || fail "completion list names too few subcommands"
+while read -r cmd sub; do
+    "$S" "$cmd" "$sub" --help >"$T/out" 2>&1
+    checks=$((checks + 1))
+    grep -q "^usage: strata $cmd $sub" "$T/out" && grep -q "^example:" "$T/out" ||
+        fail "$cmd $sub --help is not its generated help with an example"
+done <"$T/subs"
 # Bash completion: generated from the option tables, valid bash, completes.
 "$S" completion bash >"$T/comp.bash" || fail "completion bash"
 # What the script offers for "strata WORD..." with the cursor on the last word.
@@ -372,14 +362,17 @@ complete_words() {
     bash -c '. "$1"; shift; COMP_WORDS=(strata "$@"); COMP_CWORD=$#; _strata; echo "${COMPREPLY[*]}"' \
         _ "$T/comp.bash" "$@"
 }
+# expect_completion WANT DESC WORD...: completing "strata WORD..." offers WANT.
+expect_completion() {
+    local want=$1 desc=$2
+    shift 2
+    expect_eq "$(complete_words "$@")" "$want" "$desc"
+}
 checks=$((checks + 1))
 bash -n "$T/comp.bash" || fail "the completion script is not valid bash"
-got=$(complete_words get --key)
-expect_eq "$got" "--key-format" "completion of get --key"
-got=$(complete_words get --value-format b)
-expect_eq "$got" "bytes" "completion of a format value"
-got=$(complete_words sna)
-expect_eq "$got" "snapshot" "completion of a command"
+expect_completion "--key-format" "completion of get --key" get --key
+expect_completion "bytes" "completion of a format value" get --value-format b
+expect_completion "snapshot" "completion of a command" sna
 # Every command has an option table (completion, --help and the man page come
 # from it): the writers and tools that used to parse their own options too.
 "$S" completion list >"$T/list"
@@ -404,12 +397,9 @@ for cmd in $("$S" --help | awk '/^commands:/ { on = 1; next } on && NF == 0 { on
     checks=$((checks + 1))
     grep -qx -- "    $cmd)" "$T/comp.bash" || fail "$cmd has no option table (no completion)"
 done
-got=$(complete_words surgery free)
-expect_eq "$got" "freelist" "completion of a surgery subcommand"
-got=$(complete_words salvage --orp)
-expect_eq "$got" "--orphans" "completion of a salvage option"
-got=$(complete_words gen --page-size 40)
-expect_eq "$got" "4096" "completion of gen's page size"
+expect_completion "freelist" "completion of a surgery subcommand" surgery free
+expect_completion "--orphans" "completion of a salvage option" salvage --orp
+expect_completion "4096" "completion of gen's page size" gen --page-size 40
 # The table's parser: --json anywhere, negative codes are not options.
 expect_rc 0 "strerror CODE --json" "$S" strerror -5104 --json
 expect_out '"name": "BOLT_ECHECKSUM"' "strerror --json after the code"
@@ -429,16 +419,15 @@ for w in index bolt lease mvcc stall; do
     grep -q "^usage: strata bench $w" "$T/out" || fail "bench $w --help is not the generated one"
     grep -q "^example:" "$T/out" || fail "bench $w --help shows no example"
 done
-got=$(complete_words bench m)
-expect_eq "$got" "mvcc" "completion of a bench workload"
-got=$(complete_words bench mvcc --pha)
-expect_eq "$got" "--phase-times" "completion of a bench mvcc option"
-got=$(complete_words bench lease --ba)
-expect_eq "$got" "--batch-limit" "completion of a bench lease option"
-got=$(complete_words bench stall --ba)
-expect_eq "$got" "" "bench stall does not offer lease's options"
-got=$(complete_words bench bolt --fsync)
-expect_eq "$got" "--fsync-secs" "completion of a bench bolt option"
+expect_completion "mvcc" "completion of a bench workload" bench m
+expect_completion "--phase-times" "completion of a bench mvcc option" bench mvcc --pha
+expect_completion "--batch-limit" "completion of a bench lease option" bench lease --ba
+expect_completion "" "bench stall does not offer lease's options" bench stall --ba
+expect_completion "--fsync-secs" "completion of a bench bolt option" bench bolt --fsync
+expect_completion "history hashkv" "completion of an etcd command" etcd h
+expect_completion "--prefix" "completion of an etcd get option" etcd get --pre
+expect_completion "" "etcd status does not offer get's options" etcd status --pre
+expect_completion "json" "completion of etcd's -w" etcd get -w j
 expect_rc 2 "bench without a workload" "$S" bench
 expect_rc 2 "an unknown bench workload" "$S" bench nope
 expect_err "unknown subcommand 'nope'" "bench names the unknown workload"

@@ -182,25 +182,7 @@ expect_rc 1 "compact refuses a damaged db" "$S" etcd compact "$T/dmg.db" 2
 expect_eq "$(sha "$T/dmg.db")" "$d1" "the damaged db is untouched"
 
 # --- 3. --live ----------------------------------------------------------------------------
-hold_lock() {
-    python3 -c '
-import fcntl, sys
-f = open(sys.argv[1], "rb")
-fcntl.flock(f, fcntl.LOCK_EX)
-print("locked", flush=True)
-sys.stdin.readline()' "$1" <"$T/hold.in" >"$T/hold.out" &
-    holder=$!
-    exec 7>"$T/hold.in" 8<"$T/hold.out"
-    read -r line <&8
-    expect_eq "$line" locked "a writer holds the lock of $1"
-}
-release_lock() {
-    exec 7>&- 8<&-
-    wait "$holder" 2>/dev/null
-}
-rm -f "$T/hold.in" "$T/hold.out"
-mkfifo "$T/hold.in" "$T/hold.out"
-hold_lock "$db"
+hold_writer_lock "$db"
 for c in status "get --prefix . ''" "history --prefix . ''" leases hashkv "dump --decode"; do
     eval "w=($c)"
     args=("${w[@]:1}")
@@ -210,14 +192,14 @@ for c in status "get --prefix . ''" "history --prefix . ''" leases hashkv "dump 
     cp "$T/out" "$T/live.json"
     expect_rc 3 "etcd ${w[0]} without --live times out" "$S" etcd "${w[0]}" --timeout 100ms "${args[@]}"
     expect_err "strata etcd ${w[0]} --live" "the lock message names --live"
-    release_lock
+    release_writer_lock
     expect_rc 0 "etcd ${w[0]} unlocked" "$S" etcd "${w[0]}" --json "${args[@]}"
     expect_eq "$(cat "$T/out")" "$(cat "$T/live.json")" "etcd ${w[0]} --live = the locked-out answer"
-    hold_lock "$db"
+    hold_writer_lock "$db"
 done
 expect_rc 2 "compact takes no --live" "$S" etcd compact --live "$db" 5
 expect_rc 3 "compact waits for the writer's lock" "$S" etcd compact --timeout 100ms "$db" $((cur))
-release_lock
+release_writer_lock
 expect_eq "$(sha "$db")" "$before" "nothing written by any of it"
 # The retry loop, deterministically (failpoint builds): 3 overlapped reads then
 # a clean one; then a member that always commits first.

@@ -87,24 +87,13 @@ expect_tty 0 "snapshot on a terminal (the copy)" "snapshot: bytes copied $image 
     "$S" snapshot "$db" -o "$T/s1b.snap"
 # snapshot --live verifies through a live open, with the same progress,
 # while a process holds the writer's lock (so no lock is taken or waited for).
-mkfifo "$T/hold.in" "$T/hold.out"
-python3 -c 'import fcntl, sys
-f = open(sys.argv[1], "rb+")
-fcntl.flock(f, fcntl.LOCK_EX)
-print("locked", flush=True)
-sys.stdin.readline()' "$db" <"$T/hold.in" >"$T/hold.out" &
-holder=$!
-exec 7>"$T/hold.in" 8<"$T/hold.out"
-read -r line <&8
-expect_eq "$line" locked "a writer holds the lock"
+hold_writer_lock "$db"
 expect_tty 0 "snapshot --live on a terminal (its verification)" "snapshot: $pages_done" \
     "$S" snapshot --live --timeout 100ms "$db" -o "$T/s2.snap"
 checks=$((checks + 1))
 grep -Eq "snapshot: bytes copied $image of $image" "$T/tty" || fail "snapshot --live shows no progress of its copy"
 expect_rc 0 "the --live snapshot is a good db" "$S" check "$T/s2.snap"
-echo >&7
-exec 7>&- 8<&-
-wait "$holder"
+release_writer_lock
 # compact: keys copied of the keys the file holds (the summary's count), in
 # both ways of writing the copy, on the flat file and on one with nested and
 # inline buckets (whose elements in their parents are not keys).

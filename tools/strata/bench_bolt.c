@@ -772,11 +772,8 @@ int bench_bolt(int argc, char **argv)
         .n = 1000000, .dir = "/tmp/stratabench", .fsync_secs = 5, .free_pages = "100000,1000000"
     };
     bolt_args args = { &bn, "B1,B4,B5,B6,B7,B1-nosync,B2,B2-nosync,B3,B3-nosync" };
-    cli_opts o;
-    int parsed = cli_parse_ctx(&bench_bolt_spec, argc, argv, &o, &args);
+    int parsed = bench_parse(&bench_bolt_spec, argc, argv, &args);
     if (parsed >= 0)
-        return parsed;
-    if ((parsed = bench_json_begin(&o)) != CLI_OK)
         return parsed;
     const char *list = args.list;
     bench_want w = { 0 };

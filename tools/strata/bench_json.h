@@ -17,6 +17,12 @@
  */
 int bench_json_begin(const cli_opts *o);
 
+/*
+ * A workload's command line: cli_parse_ctx with its spec and ctx, then
+ * bench_json_begin. -1 to go on; otherwise the exit code to return.
+ */
+int bench_parse(const cli_command_spec *spec, int argc, char **argv, void *ctx);
+
 /* The --json document's fields, for the workloads' --help. */
 #define BENCH_JSON_FIELDS                                                            \
     "workload: S   ok: BOOL (the exit code was 0)   peak_rss_mib: N\n"               \

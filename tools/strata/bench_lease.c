@@ -18,7 +18,10 @@
  *              (auto_revoke): seconds from the expiry moment until all were
  *              offered and until all were revoked; a putter's p99 put latency
  *              during that window against its p99 alone (the same putter
- *              over the same store just before, for the same time).
+ *              over the same store just before, for the same time); the
+ *              CPU time of the whole process in each window
+ *              (proc_cpu_s_alone/expiry: what the expiry cost all threads,
+ *              the commit thread's deferred deletes included).
  *
  * The lessor's clock (a strata_clock of this file) stands still while the
  * leases are granted and runs with the monotonic clock from the moment
@@ -61,6 +64,15 @@ static uint64_t thread_cpu_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* CPU time of the whole process (every thread: revoker, commit thread, putter). */
+static uint64_t proc_cpu_ns(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000u +
+           (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000u;
 }
 
 static double peak_rss_mib(void)
@@ -476,10 +488,11 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
     uint64_t window_ns = (ttl_s + 5) * 1000000000u;
     struct timespec tick = { 0, 10 * 1000000L };
     putter_window(&p, true);
-    uint64_t b0 = mono_ns();
+    uint64_t b0 = mono_ns(), pc0 = proc_cpu_ns();
     while (mono_ns() - b0 < window_ns)
         nanosleep(&tick, NULL);
     putter_window(&p, false);
+    uint64_t pc_alone = proc_cpu_ns() - pc0;
     putter_pcts base = putter_percentiles(&p);
     double base_p99 = base.p99;
     size_t base_slow[3] = { p.slow_preempted, p.slow_blocked, p.slow_running };
@@ -487,6 +500,7 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
 
     /* The clock runs: expiry at thaw + ttl. */
     putter_window(&p, true);
+    uint64_t pc1 = proc_cpu_ns();
     uint64_t thaw = mono_ns();
     atomic_store(&clk.thaw_at, thaw);
     uint64_t expiry_at = thaw + ttl_s * 1000000000u;
@@ -508,6 +522,7 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
     /* The pass that revoked the last lease adds its CPU time when it ends: wait for it. */
     if ((rc = lease_lessor_poke(s.l)) != 0)
         return fail("poke", rc);
+    uint64_t pc_expiry = proc_cpu_ns() - pc1;
     lease_lessor_stats(s.l, &st);
     putter_pcts during = putter_percentiles(&p);
     size_t exp_slow[3] = { p.slow_preempted, p.slow_blocked, p.slow_running };
@@ -524,7 +539,8 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
              "put_p99_alone_us=%.1f put_p99_expiry_us=%.1f p99_ratio=%.2f puts_alone=%zu "
              "puts_expiry=%zu put_rate=%u rate=%u revoke_cpu_s=%.2f cpu_revokes_per_s=%.0f "
              "put_p50_us=%.1f/%.1f put_p999_us=%.1f/%.1f put_max_us=%.0f/%.0f "
-             "puts_over_100us_preempted_blocked_running=%zu/%zu/%zu,%zu/%zu/%zu",
+             "puts_over_100us_preempted_blocked_running=%zu/%zu/%zu,%zu/%zu/%zu "
+             "proc_cpu_s_alone/expiry=%.2f/%.2f",
              m, ttl_s, setup_s,
              offered_at != 0 ? ((double)offered_at - (double)expiry_at) / 1e9 : -1.0,
              all_revoked_at != 0 ? ((double)all_revoked_at - (double)expiry_at) / 1e9 : -1.0,
@@ -535,7 +551,8 @@ static int bench_expiry(const char *dir, long m, uint64_t ttl_s, uint32_t rate, 
                      ? (double)st.auto_revoked * 1e9 / (double)st.auto_revoke_cpu_ns
                      : 0.0,
              base.p50, during.p50, base.p999, during.p999, base.max, during.max, base_slow[0],
-             base_slow[1], base_slow[2], exp_slow[0], exp_slow[1], exp_slow[2]);
+             base_slow[1], base_slow[2], exp_slow[0], exp_slow[1], exp_slow[2],
+             (double)pc_alone / 1e9, (double)pc_expiry / 1e9);
     double wall = all_revoked_at != 0 ? (double)(all_revoked_at - expiry_at) / 1e9 : 0;
     line("L-expiry", (double)st.auto_revoked, wall, s.path, extra);
     if ((rc = stack_close(&s, keep)) != 0)
@@ -677,11 +694,8 @@ int bench_lease(int argc, char **argv)
                         .rate = 0,
                         .put_rate = 10000,
                         .which = "rates,big,expiry" };
-    cli_opts o;
-    int parsed = cli_parse_ctx(&bench_lease_spec, argc, argv, &o, &args);
+    int parsed = bench_parse(&bench_lease_spec, argc, argv, &args);
     if (parsed >= 0)
-        return parsed;
-    if ((parsed = bench_json_begin(&o)) != CLI_OK)
         return parsed;
     long n = args.n, k = args.k, m = args.m;
     uint64_t ttl = args.ttl;

@@ -943,11 +943,8 @@ int bench_mvcc(int argc, char **argv)
     for (int i = 1; i <= 8; i++)
         c.want[i] = true; /* -w's default: M1,...,M8 */
     mvcc_args args = { .n = 1000000, .k = 100000, .pace_us = 1000, .scale = 1.0, .c = &c };
-    cli_opts o;
-    int parsed = cli_parse_ctx(&bench_mvcc_spec, argc, argv, &o, &args);
+    int parsed = bench_parse(&bench_mvcc_spec, argc, argv, &args);
     if (parsed >= 0)
-        return parsed;
-    if ((parsed = bench_json_begin(&o)) != CLI_OK)
         return parsed;
     long n = args.n, k = args.k, pace_us = args.pace_us;
     double scale = args.scale;

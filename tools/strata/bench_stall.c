@@ -242,11 +242,8 @@ int bench_stall(int argc, char **argv)
                         .scale = 1,
                         .dir = ".",
                         .plot = true };
-    cli_opts o;
-    int parsed = cli_parse_ctx(&bench_stall_spec, argc, argv, &o, &args);
+    int parsed = bench_parse(&bench_stall_spec, argc, argv, &args);
     if (parsed >= 0)
-        return parsed;
-    if ((parsed = bench_json_begin(&o)) != CLI_OK)
         return parsed;
     double rate = args.rate, compact_at = args.compact_at, defrag_at = args.defrag_at,
            duration = args.duration, scale = args.scale;

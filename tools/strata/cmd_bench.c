@@ -191,11 +191,8 @@ static const cli_command_spec bench_index_spec = {
 static int bench_index(int argc, char **argv)
 {
     index_args a = { 1000000, 1, 200000 };
-    cli_opts o;
-    int parsed = cli_parse_ctx(&bench_index_spec, argc, argv, &o, &a);
+    int parsed = bench_parse(&bench_index_spec, argc, argv, &a);
     if (parsed >= 0)
-        return parsed;
-    if ((parsed = bench_json_begin(&o)) != CLI_OK)
         return parsed;
     long K = a.K, R = a.R, P = a.P;
     if (K < 200 || R < 1 || P < 100 || K > 100000000) {
@@ -340,6 +337,16 @@ int bench_json_begin(const cli_opts *o)
     json_run.saved_fd = saved;
     json_run.cmd = o->cmd;
     return CLI_OK;
+}
+
+int bench_parse(const cli_command_spec *spec, int argc, char **argv, void *ctx)
+{
+    cli_opts o;
+    int code = cli_parse_ctx(spec, argc, argv, &o, ctx);
+    if (code >= 0)
+        return code;
+    code = bench_json_begin(&o);
+    return code != CLI_OK ? code : -1;
 }
 
 /* A figure of a bench line: a JSON number, true/false, or else the text. */

@@ -84,94 +84,51 @@ int etcd_parse(const cli_command_spec *spec, int argc, char **argv, etcd_args *a
 
 /* ---- the dispatcher ---------------------------------------------------------------- */
 
-typedef struct etcd_sub {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const cli_command_spec *spec;
-    const char *summary;
-} etcd_sub;
-
-static const etcd_sub subs[] = {
-    { "status", etcd_status, &etcd_status_spec,
-      "revisions, consistent index, sizes, hashes, leases, members, auth" },
-    { "get", etcd_get, &etcd_get_spec, "etcdctl get: keys at any revision not compacted" },
-    { "history", etcd_history, &etcd_history_spec,
-      "every stored revision of a key (or prefix), generation by generation" },
-    { "leases", etcd_leases, &etcd_leases_spec, "leases: ID, TTLs, attached keys" },
-    { "hashkv", etcd_hashkv, &etcd_hashkv_spec, "etcd's HashKV at a revision" },
-    { "compact", etcd_compact, &etcd_compact_spec,
-      "compact a stopped member's db to a revision (as etcd does)" },
-    { "dump", etcd_dump, &etcd_dump_spec, "every bucket, records decoded with --decode" },
+/* The subcommands, each with its own option table (etcd_*_spec). */
+static const cli_subcommand etcd_subs[] = {
+    { "status", "revisions, consistent index, sizes, hashes, leases, members, auth", etcd_status,
+      &etcd_status_spec },
+    { "get", "etcdctl get: keys at any revision not compacted", etcd_get, &etcd_get_spec },
+    { "history", "every stored revision of a key (or prefix), generation by generation",
+      etcd_history, &etcd_history_spec },
+    { "leases", "leases: ID, TTLs, attached keys", etcd_leases, &etcd_leases_spec },
+    { "hashkv", "etcd's HashKV at a revision", etcd_hashkv, &etcd_hashkv_spec },
+    { "compact", "compact a stopped member's db to a revision (as etcd does)", etcd_compact,
+      &etcd_compact_spec },
+    { "dump", "every bucket, records decoded with --decode", etcd_dump, &etcd_dump_spec },
+    { NULL, NULL, NULL, NULL },
 };
-#define N_SUBS (sizeof subs / sizeof subs[0])
 
 /*
- * The union of the subcommands' options: `strata etcd --help`, bash
- * completion and the man page's option check read this table; each
- * subcommand parses with its own (etcd_*_spec).
+ * `strata etcd`: the subcommands above (cli_dispatch); `strata etcd COMMAND
+ * --help`, bash completion and the man page's "## etcd COMMAND" sections
+ * come from each one's own table.
  */
-static const cli_option etcd_all_options[] = {
-    ETCD_OPTION_WRITE_OUT,
-    { "prefix", ETCD_OPT_PREFIX, NULL, "get, history: the keys starting with KEY", NULL },
-    { "from-key", ETCD_OPT_FROM_KEY, NULL, "get: the keys >= KEY", NULL },
-    { "rev", ETCD_OPT_REV, "N", "get, hashkv: at revision N (0: the current one)", NULL },
-    { "limit", ETCD_OPT_LIMIT, "N", "get: at most N keys (0: no limit)", NULL },
-    { "keys-only", ETCD_OPT_KEYS_ONLY, NULL, "get: keys without values", NULL },
-    { "count-only", ETCD_OPT_COUNT_ONLY, NULL, "get: only the number of keys", NULL },
-    { "keys", ETCD_OPT_KEYS, NULL, "leases: list each lease's attached keys", NULL },
-    { "decode", ETCD_OPT_DECODE, NULL, "dump: decode every record etcd's schema defines", NULL },
-    { NULL, 0, NULL, NULL, NULL },
-};
-
 const cli_command_spec cmd_etcd_spec = {
     .name = "etcd",
     .min_args = 1,
     .max_args = -1,
-    .common = CLI_C_KEYS | CLI_C_VALUES | CLI_C_TIMEOUT | CLI_C_LIVE | CLI_C_JSON,
-    .options = etcd_all_options,
-    .on_option = etcd_on_option,
+    .common = CLI_C_NONE,
     .synopsis = "COMMAND [options] DB [args]",
-    .about = "etcd's answers from a member's data, without starting etcd. COMMAND is one of\n"
-             "  status   revisions, consistent index, sizes, hashes, leases, members, auth\n"
-             "  get      [--prefix|--from-key] [--rev N] [--limit N] [--keys-only]\n"
-             "           [--count-only] DB KEY [END]: as etcdctl get\n"
-             "  history  [--prefix] DB KEY: every stored revision of the key(s)\n"
-             "  leases   [--keys] DB: ID, granted TTL, checkpointed TTL, keys\n"
-             "  hashkv   [--rev N] DB: etcd's HashKV\n"
-             "  compact  DB REV: compact a stopped member's db (etcd's marks, physical)\n"
-             "  dump     [--decode] DB: every bucket, records decoded\n"
+    .about = "etcd's answers from a member's data, without starting etcd.\n"
              "DB is a db file, a member dir (DIR/snap/db), a data dir (DIR/member/snap/db)\n"
              "or an etcd snapshot (its SHA-256 trailer is verified first); - is standard\n"
              "input (a db or a snapshot, copied to a temporary file). Read commands\n"
              "open it read-only and never write; --live reads a file a running etcd holds.\n"
              "--json (or -w json) prints etcdctl's JSON where etcdctl gives the same\n"
-             "answer. 'strata etcd COMMAND --help' describes each command.",
-    .json = "see 'strata etcd COMMAND --help'",
+             "answer.",
     .exits = "0 ok; 1 a finding (a snapshot whose trailer does not match, a damaged\n"
              "record, a compacted or future revision, no such key in history); 2 usage;\n"
              "3 cannot open the file as an etcd db (missing, not bolt, not etcd's, locked)",
     .example = "$ strata etcd status /var/lib/etcd\n"
                "$ strata etcd get --prefix -w json /var/lib/etcd/member/snap/db /registry/\n"
                "$ strata etcd get --live --rev 42 /var/lib/etcd foo",
+    .subs = etcd_subs,
 };
 
 int cmd_etcd(int argc, char **argv)
 {
-    if (argc >= 2) {
-        for (size_t i = 0; i < N_SUBS; i++) {
-            if (strcmp(argv[1], subs[i].name) == 0)
-                return subs[i].run(argc - 1, argv + 1);
-        }
-    }
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-                      strcmp(argv[1], "help") == 0)) {
-        cli_usage(&cmd_etcd_spec, stdout);
-        return CLI_OK;
-    }
-    if (argc >= 2)
-        fprintf(stderr, "strata etcd: unknown command '%s'\n", argv[1]);
-    cli_usage(&cmd_etcd_spec, stderr);
-    return CLI_USAGE;
+    return cli_dispatch(&cmd_etcd_spec, argc, argv);
 }
 
 int etcd_run_db(const etcd_args *a, const char *db_arg, etcd_read_fn fn, void *ctx)
