@@ -361,25 +361,25 @@ STRATA_API int backend_batch_tx_for_each(backend_batch_tx *tx, bolt_val bucket, 
 /* ---- deferred deletes (backend/backend.c rule 12) ----------------------- */
 
 /*
- * Queue the deletion of n keys of bucket that no reader needs any more and
- * no writer will write again (mvcc compaction's revisions below the
- * compacted one): with or without the batch lock held, and nothing is
- * copied into the read buffer or the write log. The keys are copied into a queue; the next commit
- * takes the whole queue at its start and deletes the keys in its bolt write transaction after the
- * batch's own writes, on the committing thread and outside the batch lock (a commit that must hold
- * the lock throughout deletes them under it), so writers never wait for them. Until that commit has
- * finished, read transactions may still see the keys. A commit is asked for once batch_limit
- * deletes are queued; while a defragmentation runs the queue is kept for the first commit after it.
- * A missing bucket or key, or a key naming a nested bucket, deletes nothing (no error then).
- * Deletes queued are not durable, and are lost with a failed commit, until
- * the commit that took them has returned (see backend_deferred_wait).
+ * Queue the deletion of n keys of bucket that no reader needs any more and no writer will write
+ * again (mvcc compaction's revisions below the compacted one, a revoked lease's record), with or
+ * without the batch lock held; nothing is copied into the read buffer or the write log. The keys
+ * are copied into a queue; the next commit takes the whole queue at its start (under the batch
+ * lock) and deletes the keys in its bolt write transaction after the batch's own writes, on the
+ * committing thread and outside the batch lock (a commit that must hold the lock throughout
+ * deletes them under it), so writers never wait for them. Until that commit has finished, read
+ * transactions may still see the keys. Deletes queued while the calling thread holds the batch
+ * lock are applied by the same commit as that locked section's writes, except while a
+ * defragmentation runs: then the queue is kept for the first commit after it. A commit is asked
+ * for once batch_limit deletes are queued. A missing bucket or key, or a key naming a nested
+ * bucket, deletes nothing (no error then). Deletes queued are not durable, and are lost with a
+ * failed commit, until the commit that took them has returned (see backend_deferred_wait).
  *
- * *ticket (may be NULL) receives a number for backend_deferred_wait: every
- * deletion queued up to this call, by any thread, is covered by it.
+ * *ticket (may be NULL) receives a number for backend_deferred_wait: every deletion queued up to
+ * this call, by any thread, is covered by it (n == 0 queues nothing and gets the last ticket).
  * Returns 0; STRATA_EMISUSE (keys NULL with n > 0); BOLT_EKEYREQUIRED (an empty key) or
  * BOLT_EKEYTOOLARGE (a key over 32,768 bytes), with nothing queued; BOLT_EDATABASEREADONLY;
- * BACKEND_ECLOSED; BACKEND_EFAILED (an earlier commit failed); -ENOMEM
- * (nothing queued).
+ * BACKEND_ECLOSED; BACKEND_EFAILED (an earlier commit failed); -ENOMEM (nothing queued).
  */
 STRATA_API int backend_delete_deferred(backend *be, bolt_val bucket, const bolt_val *keys, size_t n,
                                        uint64_t *ticket);
