@@ -49,6 +49,10 @@
 /* A leaf to write, and where it hangs (rule 2). */
 typedef struct sp_leaf {
     bolt__dpage *d;
+    /* The sort key, copied here so the sort touches no dirty page (see leaf_cmp). */
+    bolt_pgid parent_id;
+    uint8_t depth;
+    uint16_t path[BOLT_DPAGE_PATH];
     bolt__node *parent; /* the materialized node above its top */
     size_t pi;          /* the top's element in parent, when located */
     bolt_val sep;       /* its key there: pi moves when a split before it adds elements */
@@ -91,28 +95,76 @@ typedef struct sp_state {
     size_t norder;
 } sp_state;
 
+/* Key 0 of a dirty leaf (count >= 1): pos is relative to its element (dirty.c rule 1). */
 static void leaf_first(const bolt_tx *tx, const bolt__dpage *d, bolt_val *k)
 {
-    bolt__page p;
-    bolt__page_fill(d->buf, tx->db->page_size, d->id, &p);
-    bolt__page_leaf_elem(&p, 0, NULL, k, NULL);
+    (void)tx;
+    const unsigned char *e = d->buf + BOLT_PAGE_HEADER_SIZE;
+    k->data = e + bolt__ld32(e + BOLT_LEAF_POS_OFF);
+    k->size = bolt__ld32(e + BOLT_LEAF_KSIZE_OFF);
 }
 
 static int leaf_cmp(const void *a, const void *b)
 {
     const sp_leaf *x = a, *y = b;
     /* Live nodes have distinct page ids (rebalance makes no new node). */
-    if (x->parent->pgid != y->parent->pgid)
-        return x->parent->pgid < y->parent->pgid ? -1 : 1;
+    if (x->parent_id != y->parent_id)
+        return x->parent_id < y->parent_id ? -1 : 1;
     if (x->pi != y->pi)
         return x->pi < y->pi ? -1 : 1;
     if (x->top != y->top)
         return x->top < y->top ? -1 : 1;
-    size_t n = x->d->depth < y->d->depth ? x->d->depth : y->d->depth;
+    size_t n = x->depth < y->depth ? x->depth : y->depth;
     for (size_t l = x->top; l < n; l++)
-        if (x->d->path[l] != y->d->path[l])
-            return x->d->path[l] < y->d->path[l] ? -1 : 1;
-    return x->d->depth < y->d->depth ? -1 : x->d->depth > y->d->depth;
+        if (x->path[l] != y->path[l])
+            return x->path[l] < y->path[l] ? -1 : 1;
+    return x->depth < y->depth ? -1 : x->depth > y->depth;
+}
+
+/* Fill out once d is found under node n, element i (rule 2). */
+static int found(bolt__dpage *d, bolt__node *n, size_t i, sp_leaf *out)
+{
+    const bolt__inode *in = &n->inodes[i];
+    out->d = d;
+    out->parent = n;
+    out->parent_id = n->pgid;
+    out->depth = d->depth;
+    memcpy(out->path, d->path, sizeof out->path);
+    out->pi = i;
+    out->sep.data = in->key;
+    out->sep.size = in->ksize;
+    if (in->pgid == d->id) {
+        out->top = d->depth;
+        return 0;
+    }
+    for (size_t l = 1; l < d->depth; l++) {
+        if (d->path_id[l] == in->pgid) {
+            out->top = l;
+            return 0;
+        }
+    }
+    return BOLT_EPANIC; /* the leaf is not below this page: a branch changed */
+}
+
+/*
+ * The fast way of rule 2: the recorded path through the nodes, each step
+ * confirmed by the page id it leads to (ids are unique in the tree, so a
+ * confirmed step is the step the key would take). 1: a node on the path
+ * changed (rebalance): search by key instead.
+ */
+static int locate_by_path(bolt_bucket *b, bolt__dpage *d, sp_leaf *out)
+{
+    bolt__node *n = b->root_node;
+    for (size_t l = 0; l < d->depth; l++) {
+        size_t i = d->path[l];
+        bolt_pgid want = l + 1 < d->depth ? d->path_id[l + 1] : d->id;
+        if (n->leaf || n->dead || i >= n->n || n->inodes[i].pgid != want)
+            return 1;
+        if (n->inodes[i].child == NULL)
+            return found(d, n, i, out);
+        n = n->inodes[i].child;
+    }
+    return 1;
 }
 
 /* Rule 2: where leaf d hangs below b's materialized nodes. */
@@ -120,11 +172,13 @@ static int locate(bolt_bucket *b, bolt__dpage *d, sp_leaf *out)
 {
     if (bolt__dpage_count(d) == 0)
         return BOLT_EPANIC; /* an empty leaf was attached for rebalance */
-    bolt_val k;
-    leaf_first(b->tx, d, &k);
     bolt__node *n = b->root_node;
     if (n == NULL || n->pgid != d->path_id[0])
         return BOLT_EPANIC; /* the root was materialized before rebalance */
+    if (locate_by_path(b, d, out) == 0)
+        return 0;
+    bolt_val k;
+    leaf_first(b->tx, d, &k);
     for (;;) {
         if (n->leaf || n->n == 0)
             return BOLT_EPANIC;
@@ -137,22 +191,7 @@ static int locate(bolt_bucket *b, bolt__dpage *d, sp_leaf *out)
             n = in->child;
             continue;
         }
-        out->d = d;
-        out->parent = n;
-        out->pi = i;
-        out->sep.data = in->key;
-        out->sep.size = in->ksize;
-        if (in->pgid == d->id) {
-            out->top = d->depth;
-            return 0;
-        }
-        for (size_t l = 1; l < d->depth; l++) {
-            if (d->path_id[l] == in->pgid) {
-                out->top = l;
-                return 0;
-            }
-        }
-        return BOLT_EPANIC; /* the leaf is not below this page: a branch changed */
+        return found(d, n, i, out);
     }
 }
 

@@ -868,10 +868,16 @@ static bool defer_begin(lease_lessor *l, const int64_t *ids, size_t n)
     if (!sorted)
         qsort(p, n, sizeof *p, cmp_id);
     pthread_mutex_lock(&l->mu);
-    l->pend_ids = p;
-    l->pend_n = n;
+    /* Passes run one at a time on the loop thread; two pokes without it may overlap. */
+    bool mine = l->pend_ids == NULL;
+    if (mine) {
+        l->pend_ids = p;
+        l->pend_n = n;
+    }
     pthread_mutex_unlock(&l->mu);
-    return true;
+    if (!mine)
+        strata_free(p); /* the other pass defers; this one deletes in its txns */
+    return mine;
 }
 
 /* The records deleted (committed) or lost with a failed commit, and with them the keys: done. */

@@ -274,6 +274,7 @@ static void test_auto_revoke_batched(void)
                           + 2 + 1 */
         { 1, 0, 10 },  /* one per revoke (the unbatched path) */
         { 4, 0, 3 },   /* 4 + 4 + 2, the records' deletes deferred (lessor.c rule 5) */
+        { 4, 0, 3 },   /* the same while another pass defers: this one deletes in its txns */
     };
     env_batched = true;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -286,9 +287,16 @@ static void test_auto_revoke_batched(void)
         snprintf(name, sizeof name, "batched%zu.db", c);
         env_open(&e, name, &lo);
         e.s.yield_every = cases[c].yield_every;
-        bool defer = c == 4;
-        if (defer)
+        bool defer = c == 4, other = c == 5;
+        if (defer || other)
             e.l->defer_min = 1; /* the pass ends once the commit deleting the records finished */
+        int64_t other_ids[1] = { 999 };
+        if (other) {
+            pthread_mutex_lock(&e.l->mu);
+            e.l->pend_ids = other_ids; /* another pass's set, left alone by this one */
+            e.l->pend_n = 1;
+            pthread_mutex_unlock(&e.l->mu);
+        }
         lease_lessor_promote(e.l, 0);
         /* Leases 1..10 expire at 1..10 s (offered in that order), 11..20 much later. */
         for (int64_t id = 1; id <= 20; id++) {
@@ -326,6 +334,13 @@ static void test_auto_revoke_batched(void)
         }
         /* The keys of the leases left are still attached. */
         ASSERT_EQ_INT(lease_get_lease(e.l, bolt_str("k11-0")), 11);
+        if (other) {
+            ASSERT_TRUE(e.l->pend_ids == other_ids && e.l->pend_n == 1);
+            pthread_mutex_lock(&e.l->mu);
+            e.l->pend_ids = NULL;
+            e.l->pend_n = 0;
+            pthread_mutex_unlock(&e.l->mu);
+        }
         if (defer) {
             /* The pass waited for its deletes: a revoked ID is granted again, and it stays. */
             ASSERT_TRUE(e.l->pend_ids == NULL);

@@ -345,6 +345,16 @@ for cmd in $("$S" --help | awk '/^commands:/ { on = 1; next } on && NF == 0 { on
     checks=$((checks + 1))
     grep -qi "example" "$T/out" || fail "$cmd --help shows no example"
 done
+# ... and so does every subcommand's (bench WORKLOAD, etcd COMMAND), generated from its table.
+"$S" completion list | awk 'NF == 2 && $2 !~ /^-/' >"$T/subs"
+checks=$((checks + 1))
+[ "$(wc -l <"$T/subs")" -ge 12 ] || fail "completion list names too few subcommands"
+while read -r cmd sub; do
+    "$S" "$cmd" "$sub" --help >"$T/out" 2>&1
+    checks=$((checks + 1))
+    grep -q "^usage: strata $cmd $sub" "$T/out" && grep -q "^example:" "$T/out" ||
+        fail "$cmd $sub --help is not its generated help with an example"
+done <"$T/subs"
 # Bash completion: generated from the option tables, valid bash, completes.
 "$S" completion bash >"$T/comp.bash" || fail "completion bash"
 # What the script offers for "strata WORD..." with the cursor on the last word.
