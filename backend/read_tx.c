@@ -174,6 +174,53 @@ int backend_read_tx_range(backend_read_tx *tx, bolt_val bucket, bolt_val key, bo
     return read_range(tx, bucket, key, &end, limit, fn, arg);
 }
 
+#define GET_MANY_CHUNK 64
+
+int backend_read_tx_get_many(backend_read_tx *tx, bolt_val bucket, const bolt_val *keys, size_t n,
+                             bolt_val *values)
+{
+    if (n > 0 && (keys == NULL || values == NULL))
+        return STRATA_EMISUSE;
+    bolt_bucket *b = NULL;
+    int rc = bolt_tx_bucket(tx->btx, bucket, &b);
+    if (rc == BOLT_NOTFOUND) {
+        b = NULL;
+        if (backend__rbuf_runs(tx->rbuf, as_bytes(bucket)) == 0)
+            return BACKEND_EBUCKETNOTFOUND;
+    } else if (rc != 0) {
+        return rc;
+    }
+    /* Rule 3 per key: the buffer first; the keys it does not know go to bolt together. */
+    for (size_t base = 0; base < n; base += GET_MANY_CHUNK) {
+        size_t m = n - base < GET_MANY_CHUNK ? n - base : GET_MANY_CHUNK;
+        bolt_val ask[GET_MANY_CHUNK], got[GET_MANY_CHUNK];
+        size_t at[GET_MANY_CHUNK], nask = 0;
+        for (size_t i = base; i < base + m; i++) {
+            backend__bytes v;
+            values[i] = (bolt_val){ NULL, 0 };
+            switch (backend__rbuf_get(tx->rbuf, as_bytes(bucket), as_bytes(keys[i]), &v)) {
+            case BACKEND__PRESENT:
+                values[i] = as_val(v);
+                break;
+            case BACKEND__DELETED:
+                break;
+            case BACKEND__ABSENT:
+                at[nask] = i;
+                ask[nask++] = keys[i];
+                break;
+            }
+        }
+        if (b == NULL || nask == 0)
+            continue;
+        rc = bolt_bucket_get_many(b, ask, nask, got);
+        if (rc != 0)
+            return rc;
+        for (size_t j = 0; j < nask; j++)
+            values[at[j]] = got[j];
+    }
+    return 0;
+}
+
 int backend_read_tx_for_each(backend_read_tx *tx, bolt_val bucket, backend_kv_fn fn, void *arg)
 {
     return read_range(tx, bucket, (bolt_val){ "", 0 }, NULL, 0, fn, arg);

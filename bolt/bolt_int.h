@@ -216,6 +216,11 @@ struct bolt_db {
     /* dirty.c rule 7 (writer only): page buffers of ended transactions, for the next ones. */
     unsigned char **dpool;
     size_t ndpool;
+    /* Set at open (nothing else runs): bolt__walk_pages went over the tree of this txid. */
+    bool walked;
+    bolt_txid walked_txid;
+    bolt_tx *idle; /* mu: tx.c rule 8, parked read transactions of the current meta */
+    size_t nidle;
     bolt__checked checked; /* tx.c rule 5 (checked.c: atomics, no lock) */
 };
 
@@ -292,6 +297,7 @@ struct bolt_tx {
     bool dpt_closed; /* commit attached the table: no new dirty pages (dirty.c rule 6) */
     struct bolt__retired *retired; /* dirty.c rule 2: buffers replaced by a compaction */
     size_t nretired, capretired;
+    bolt_tx *idle_next; /* db->mu: tx.c rule 8's list of parked readers */
 };
 
 /* Copy n bytes into tx-owned memory (stable until the tx ends). */
@@ -316,6 +322,11 @@ int bolt__tx_adopt(bolt_tx *tx, unsigned char *buf, bolt_pgid *id);
 /* Free (pending) a page run by id at commit/rebalance time. */
 int bolt__tx_free_page(bolt_tx *tx, bolt_pgid id);
 int bolt__tx_usable(const bolt_tx *tx, bool write);
+/*
+ * tx.c rule 8: free the parked read transactions (db->mu held; released and
+ * taken again around the frees when there are any).
+ */
+void bolt__tx_drop_idle(bolt_db *db);
 /* Monotonic nanoseconds, for the *_ns statistics. */
 uint64_t bolt__now_ns(void);
 

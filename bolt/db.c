@@ -88,7 +88,7 @@ void bolt_db_stats_get(bolt_db *db, bolt_db_stats *out)
     out->free_alloc = (db->fl_free + db->fl_pending) * db->page_size;
     out->freelist_inuse = db->fl_inuse;
     out->tx_n = db->read_tx_n;
-    out->open_tx_n = db->nreaders;
+    out->open_tx_n = db->nreaders - db->nidle; /* parked readers are not open (tx.c rule 8) */
     out->tx = db->stats;
     pthread_mutex_unlock(&db->mu);
 }
@@ -407,6 +407,8 @@ static int freelist_by_walk(bolt_db *db)
     rc = bolt__walk_pages(tx, reach_mark, &r);
     if (rc != 0)
         goto out;
+    db->walked = true; /* bolt_tx_tree_walked */
+    db->walked_txid = tx->meta.txid;
     ids = strata_malloc(sizeof *ids * (size_t)(db->meta.pgid + 1));
     if (ids == NULL) {
         rc = -ENOMEM;
@@ -478,6 +480,10 @@ static int freelist_verify(bolt_db *db)
     if (rc != 0)
         return rc;
     rc = bolt__walk_pages(tx, fl_in_use, db);
+    if (rc == 0) {
+        db->walked = true; /* bolt_tx_tree_walked */
+        db->walked_txid = tx->meta.txid;
+    }
     bolt_tx_rollback(tx);
     return rc;
 }
@@ -522,6 +528,9 @@ static int db_new(const char *path, const bolt_options *opt, bolt_db **out)
 
 static void db_free(bolt_db *db)
 {
+    pthread_mutex_lock(&db->mu);
+    bolt__tx_drop_idle(db); /* tx.c rule 8: an open that failed after a read tx parked */
+    pthread_mutex_unlock(&db->mu);
     if (db->map != NULL)
         bolt__map_release(db, db->map);
     if (db->fd >= 0) {
@@ -694,6 +703,7 @@ int bolt_close(bolt_db *db)
     if (db == NULL)
         return 0;
     pthread_mutex_lock(&db->mu);
+    bolt__tx_drop_idle(db); /* tx.c rule 8 */
     size_t ntx = db->ntx;
     pthread_mutex_unlock(&db->mu);
     if (ntx != 0)
@@ -773,4 +783,9 @@ int bolt__db_grow(bolt_db *db, uint64_t needed)
     rc = map_cover_file(db, needed); /* rule 3: a new map for the transactions that follow */
     pthread_mutex_unlock(&db->mu);
     return rc;
+}
+
+bool bolt_tx_tree_walked(const bolt_tx *tx)
+{
+    return tx->db->walked && tx->meta.txid == tx->db->walked_txid && !tx->writable;
 }

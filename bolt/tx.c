@@ -51,6 +51,21 @@
  *      page load looks there first, so the transaction reads what it wrote.
  *      Commit attaches them to the node tree before rebalance (dirty.c
  *      rule 6); rule 3 then applies unchanged.
+ *   8. Idle read transactions: a read transaction that ends while its meta
+ *      is still the current one is parked (db->idle, at most IDLE_MAX, not
+ *      live, its cursors freed, its arena small) with its bucket handles,
+ *      its arena, its map reference and its reader slot, and the next read
+ *      begin takes it instead of allocating and opening buckets again: a
+ *      short reader (an mvcc point get) then allocates nothing. A parked
+ *      transaction sees exactly what a new one would (same meta, same map,
+ *      immutable pages). Its reader slot would hold back what the next
+ *      write frees one commit longer (rule 2's release is bbolt's: a reader
+ *      at txid R keeps what write R freed), so a write begin drops the
+ *      parked readers before it releases pending pages; every commit drops
+ *      them again when it publishes its meta (they see the old one), before
+ *      the shrink's truncation looks at the readers; close drops them
+ *      first. They count in neither db->ntx nor
+ *      bolt_db_stats' open transactions.
  */
 #include <errno.h>
 #include <limits.h>
@@ -61,6 +76,9 @@
 #include "bolt_int.h"
 
 #define ARENA_CHUNK (64 * 1024)
+#define ARENA_FIRST 1024 /* a read transaction's few bucket names: no 64 KiB block */
+#define IDLE_MAX    8    /* rule 8 */
+#define IDLE_ARENA  (256 * 1024)
 
 struct bolt__arena_chunk {
     bolt__arena_chunk *next;
@@ -74,6 +92,8 @@ void *bolt__tx_alloc(bolt_tx *tx, size_t n)
     bolt__arena_chunk *c = tx->arena;
     if (c == NULL || c->cap - c->used < n) {
         size_t cap = n > ARENA_CHUNK / 4 ? n : ARENA_CHUNK;
+        if (c == NULL && n <= ARENA_FIRST / 4)
+            cap = ARENA_FIRST;
         bolt__arena_chunk *nc = strata_malloc(sizeof *nc + cap);
         if (nc == NULL)
             return NULL;
@@ -297,6 +317,25 @@ int bolt_tx_begin(bolt_db *db, unsigned flags, bolt_tx **out)
     bool write = (flags & BOLT_TX_WRITE) != 0;
     if (write && db->read_only)
         return BOLT_EDATABASEREADONLY;
+    if (!write && !db->opt.live) {
+        /* Rule 8: a parked reader of the current meta, if there is one. */
+        pthread_mutex_lock(&db->mu);
+        bolt_tx *idle = db->idle;
+        if (idle != NULL) {
+            db->idle = idle->idle_next;
+            db->nidle--;
+            db->ntx++;
+            db->read_tx_n++;
+        }
+        pthread_mutex_unlock(&db->mu);
+        if (idle != NULL) {
+            idle->idle_next = NULL;
+            idle->done = false;
+            memset(&idle->stats, 0, sizeof idle->stats);
+            *out = idle;
+            return 0;
+        }
+    }
     bolt_tx *tx = strata_calloc(1, sizeof *tx);
     if (tx == NULL)
         return -ENOMEM;
@@ -309,8 +348,10 @@ int bolt_tx_begin(bolt_db *db, unsigned flags, bolt_tx **out)
         strata_free(tx);
         return BOLT_EPOISONED;
     }
-    if (write)
+    if (write) {
         db->writing = true;
+        bolt__tx_drop_idle(db); /* rule 8: no parked reader holds back release_pending */
+    }
     if (!write && db->opt.live) {
         int rc = bolt__db_live_refresh(db);
         if (rc != 0) {
@@ -357,8 +398,69 @@ static void bucket_release(bolt_bucket *b)
     strata_free(b->children);
 }
 
-/* Free everything the transaction owns and detach it from the db. */
+/* Bytes a transaction's arena holds. */
+static size_t arena_bytes(const bolt_tx *tx)
+{
+    size_t n = 0;
+    for (const bolt__arena_chunk *c = tx->arena; c != NULL; c = c->next)
+        n += c->cap;
+    return n;
+}
+
+/* Rule 8: park an ending read transaction; false when it must be freed. */
+static bool tx_park(bolt_tx *tx)
+{
+    bolt_db *db = tx->db;
+    if (tx->writable || db->opt.live || tx->live != NULL || tx->all_nodes != NULL ||
+        arena_bytes(tx) > IDLE_ARENA)
+        return false;
+    for (struct bolt_cursor *c = tx->cursors, *next; c != NULL; c = next) {
+        next = c->next;
+        strata_free(c);
+    }
+    tx->cursors = NULL;
+    tx->done = true;
+    pthread_mutex_lock(&db->mu);
+    bool park = db->nidle < IDLE_MAX && db->meta.txid == tx->meta.txid && db->map == tx->map &&
+                !db->poisoned;
+    if (park) {
+        tx->idle_next = db->idle;
+        db->idle = tx;
+        db->nidle++;
+        db->ntx--;
+    }
+    pthread_mutex_unlock(&db->mu);
+    return park;
+}
+
+static void tx_free(bolt_tx *tx);
+
+void bolt__tx_drop_idle(bolt_db *db)
+{
+    /* Rule 8: called with db->mu held; the parked readers become open ones to free. */
+    bolt_tx *list = db->idle;
+    db->ntx += db->nidle;
+    db->idle = NULL;
+    db->nidle = 0;
+    if (list == NULL)
+        return;
+    pthread_mutex_unlock(&db->mu);
+    for (bolt_tx *tx = list, *next; tx != NULL; tx = next) {
+        next = tx->idle_next;
+        tx_free(tx);
+    }
+    pthread_mutex_lock(&db->mu);
+}
+
 static void tx_end(bolt_tx *tx)
+{
+    if (!tx->writable && tx_park(tx))
+        return;
+    tx_free(tx);
+}
+
+/* Free everything the transaction owns and detach it from the db. */
+static void tx_free(bolt_tx *tx)
 {
     bolt_db *db = tx->db;
     tx->done = true;
@@ -708,6 +810,7 @@ int bolt_tx_commit(bolt_tx *tx)
     pthread_mutex_lock(&db->mu);
     db->meta = tx->meta;
     stats_add(&db->stats, &tx->stats);
+    bolt__tx_drop_idle(db); /* rule 8: they see the old meta */
     pthread_mutex_unlock(&db->mu);
     if (tx->trim_n > 0)
         db->truncate_after = tx->meta.txid;

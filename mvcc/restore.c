@@ -44,7 +44,10 @@
  *      pages are entered into a bolt_visited set first (enter_key_bucket),
  *      so a file whose tree reaches a page twice is BOLT_ECORRUPT naming
  *      the page (the order check of rule 1 would stop the scan too, but
- *      naming a revision, not the damage).
+ *      naming a revision, not the damage) - unless bolt's open already
+ *      walked the tree this transaction sees with the same checks
+ *      (bolt_tx_tree_walked: a read-write open rebuilding or checking its
+ *      freelist), which a restore on open is: one walk of every page less.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -502,6 +505,8 @@ static void set_revisions(mvcc_store *s, rctx *c, bool finished_found, int64_t f
 static int enter_key_bucket(mvcc_store *s, backend_read_tx *rtx)
 {
     bolt_tx *btx = backend_read_tx_bolt(rtx);
+    if (bolt_tx_tree_walked(btx))
+        return 0; /* rule 5: bolt's open walked this very tree with the same checks */
     bolt_bucket *kb;
     int rc = bolt_tx_bucket(btx, (bolt_val){ MVCC__BUCKET_KEY, 3 }, &kb);
     if (rc == BOLT_NOTFOUND)

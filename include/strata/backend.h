@@ -432,6 +432,17 @@ STRATA_API bolt_tx *backend_read_tx_bolt(backend_read_tx *tx);
  */
 STRATA_API int backend_read_tx_range(backend_read_tx *tx, bolt_val bucket, bolt_val key,
                                      bolt_val end, uint64_t limit, backend_kv_fn fn, void *arg);
+/*
+ * n point gets over the transaction's state at once: values[i] = the value
+ * of keys[i] (a buffered put's, else bolt's), or { NULL, 0 } when it is
+ * missing or a buffered delete hides it; the same results as n ranges with
+ * an empty end. bolt's part goes through bolt_bucket_get_many (the descents
+ * interleaved). Values are valid until the transaction ends. Returns 0;
+ * BACKEND_EBUCKETNOTFOUND (in neither bolt nor the buffer); STRATA_EMISUSE
+ * (keys or values NULL with n > 0); BOLT_ECORRUPT.
+ */
+STRATA_API int backend_read_tx_get_many(backend_read_tx *tx, bolt_val bucket, const bolt_val *keys,
+                                        size_t n, bolt_val *values);
 STRATA_API int backend_read_tx_for_each(backend_read_tx *tx, bolt_val bucket, backend_kv_fn fn,
                                         void *arg);
 

@@ -352,6 +352,16 @@ STRATA_API void bolt_tx_rollback(bolt_tx *tx);
 
 /* The transaction's id: the txid of the meta it sees (+1 for a writer). */
 STRATA_API bolt_txid bolt_tx_id(const bolt_tx *tx);
+
+/*
+ * True when the db's open already walked the whole tree tx sees (the same
+ * meta: the freelist rebuild of a file without a stored freelist, or the
+ * freelist check of a read-write open) and found no page reached twice,
+ * out of bounds or not a tree page: a bolt_visited walk of tx's buckets
+ * would find nothing more. False otherwise (a read-only open, a commit
+ * since, a check skipped by bolt_options.freelist_check): walk it yourself.
+ */
+STRATA_API bool bolt_tx_tree_walked(const bolt_tx *tx);
 STRATA_API bool bolt_tx_writable(const bolt_tx *tx);
 /* Bytes of the database as this transaction sees it (pgid * page size). */
 STRATA_API uint64_t bolt_tx_size(const bolt_tx *tx);
@@ -424,6 +434,19 @@ STRATA_API int bolt_bucket_delete_bucket(bolt_bucket *parent, bolt_val name);
  * BOLT_EBUCKETNOTFOUND (deleted handle); BOLT_ECORRUPT.
  */
 STRATA_API int bolt_bucket_get(bolt_bucket *b, bolt_val key, bolt_val *value);
+
+/*
+ * n point gets at once: values[i] = the value of keys[i] (borrowed, as
+ * bolt_bucket_get's), or { NULL, 0 } when it is missing or names a nested
+ * bucket. The same results as n calls of bolt_bucket_get, in any key
+ * order; in a read transaction the descents are interleaved so that their
+ * cache misses overlap (bolt/get_many.c), which pays when the keys lie on
+ * pages far apart in a large file. Returns 0 (values all written);
+ * STRATA_EMISUSE (keys or values NULL with n > 0); BOLT_EBUCKETNOTFOUND
+ * (deleted handle); BOLT_ECORRUPT (values then partly written).
+ */
+STRATA_API int bolt_bucket_get_many(bolt_bucket *b, const bolt_val *keys, size_t n,
+                                    bolt_val *values);
 
 /*
  * Set key to value; both are copied. Returns 0; BOLT_EKEYREQUIRED (empty

@@ -14,10 +14,14 @@
  *   4. Short read transactions on several threads while a writer rewrites
  *      and reuses pages and the map is replaced: every view is consistent
  *      (run under ThreadSanitizer in the concurrency suite).
+ *   5. bolt_tx_tree_walked: true for the meta a read-write open walked
+ *      (freelist rebuilt or checked), false after a commit, for read-only
+ *      opens and when the check was skipped.
  */
 #include "bolt_test.h"
 
 #include <pthread.h>
+#include <unistd.h>
 
 #include "bolt_int.h"
 
@@ -419,6 +423,58 @@ static void test_readers_and_writer(void)
     ASSERT_OK(bolt_close(tdb));
 }
 
+/* ---- 5. bolt_tx_tree_walked: the open's walk stands in for a later one --------- */
+
+static bool walked_after_open(const char *path, bool read_only, bool no_freelist_sync,
+                              bolt_freelist_check check)
+{
+    bolt_options o = bt_opts();
+    o.read_only = read_only;
+    o.no_freelist_sync = no_freelist_sync;
+    o.freelist_check = check;
+    bolt_db *db;
+    ASSERT_OK(bolt_open(path, &o, &db));
+    bolt_tx *tx;
+    ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+    bool walked = bolt_tx_tree_walked(tx);
+    bolt_tx_rollback(tx);
+    if (walked && !read_only) {
+        /* A commit since: the tree a new reader sees was not walked. */
+        ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
+        bolt_bucket *b;
+        ASSERT_OK(bolt_tx_bucket(tx, bolt_str("data"), &b));
+        ASSERT_OK(bolt_bucket_put(b, bolt_str("after"), bolt_str("open")));
+        ASSERT_OK(bolt_tx_commit(tx));
+        ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+        ASSERT_FALSE(bolt_tx_tree_walked(tx));
+        bolt_tx_rollback(tx);
+    }
+    ASSERT_OK(bolt_close(db));
+    return walked;
+}
+
+static void test_tree_walked(void)
+{
+    char path[4096];
+    harness_path(path, sizeof path, "walked.db");
+    for (int pass = 0; pass < 2; pass++) {
+        bool no_sync_fl = pass == 1; /* pass 1: no stored freelist, rebuilt by a walk */
+        bolt_options o = bt_opts();
+        o.no_freelist_sync = no_sync_fl;
+        bolt_db *db;
+        unlink(path);
+        ASSERT_OK(bolt_open(path, &o, &db));
+        static unsigned last[NKEYS];
+        update(db, 1, last, NKEYS);
+        update(db, 2, last, 300); /* free pages: the freelist check has something to check */
+        ASSERT_OK(bolt_close(db));
+        ASSERT_TRUE(walked_after_open(path, false, no_sync_fl, BOLT_FREELIST_CHECK_ALWAYS));
+        ASSERT_FALSE(walked_after_open(path, true, no_sync_fl, BOLT_FREELIST_CHECK_ALWAYS));
+        if (!no_sync_fl) /* a stored freelist, not checked: nothing walked */
+            ASSERT_FALSE(walked_after_open(path, false, false, BOLT_FREELIST_CHECK_NEVER));
+    }
+}
+
 int main(void)
 {
     HARNESS_BEGIN(17);
@@ -426,5 +482,6 @@ int main(void)
     RUN(test_bitmap_model);
     RUN(test_commit_clears_and_catches_bad_rewrite);
     RUN(test_readers_and_writer);
+    RUN(test_tree_walked);
     return 0;
 }

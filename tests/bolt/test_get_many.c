@@ -1,0 +1,164 @@
+/*
+ * test_get_many.c: bolt_bucket_get_many (bolt/get_many.c) against
+ * bolt_bucket_get, key by key.
+ *
+ *   1. A deep tree (512-byte pages: four and more levels) with random
+ *      present and absent keys, duplicates, keys below and above all, and
+ *      the names of nested buckets (not values): in a read transaction
+ *      (the interleaved path), in groups of every size across GROUP.
+ *   2. A write transaction with uncommitted puts and deletes (dirty pages,
+ *      nodes) and an inline bucket take the per-key path: same results.
+ *   3. Misuse: NULL arrays with n > 0; n == 0 writes nothing.
+ */
+#include "bolt_test.h"
+
+static uint64_t rng_state;
+
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * UINT64_C(2685821657736338717);
+}
+
+#define NKEYS 6000
+
+static void key_of(uint64_t i, char *buf, size_t size)
+{
+    snprintf(buf, size, "key-%08llu", (unsigned long long)i);
+}
+
+/* Compare get_many over keys[0..n) with one bolt_bucket_get per key. */
+static void compare(bolt_bucket *b, const bolt_val *keys, size_t n)
+{
+    bolt_val *got = malloc((n + 1) * sizeof *got);
+    ASSERT_NOT_NULL(got);
+    ASSERT_OK(bolt_bucket_get_many(b, keys, n, got));
+    for (size_t i = 0; i < n; i++) {
+        bolt_val want;
+        int rc = bolt_bucket_get(b, keys[i], &want);
+        if (rc == BOLT_NOTFOUND) {
+            ASSERT_NULL(got[i].data);
+            ASSERT_EQ_SIZE(got[i].size, 0);
+        } else {
+            ASSERT_OK(rc);
+            ASSERT_EQ_PTR(got[i].data, want.data);
+            ASSERT_EQ_SIZE(got[i].size, want.size);
+        }
+    }
+    free(got);
+}
+
+/* n random keys: present, absent (odd suffix), duplicates, extremes, bucket names. */
+static size_t random_keys(bolt_val *keys, char (*buf)[32], size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r = rng() % 10;
+        if (r < 6)
+            key_of(rng() % NKEYS * 2, buf[i], sizeof buf[i]); /* present (even) */
+        else if (r < 8)
+            key_of(rng() % NKEYS * 2 + 1, buf[i], sizeof buf[i]); /* absent (odd) */
+        else if (r == 8)
+            snprintf(buf[i], sizeof buf[i], "%s", rng() % 2 ? "a" : "zzzz"); /* below, above */
+        else
+            snprintf(buf[i], sizeof buf[i], "nested-%llu", (unsigned long long)(rng() % 3));
+        keys[i] = bolt_str(buf[i]);
+        if (i > 0 && rng() % 8 == 0)
+            keys[i] = keys[rng() % i]; /* a duplicate */
+    }
+    return n;
+}
+
+static void test_deep_tree_read_tx(void)
+{
+    bolt_options o = bt_opts();
+    o.page_size = 512;
+    char path[4096];
+    bolt_db *db;
+    ASSERT_OK(bolt_open(harness_path(path, sizeof path, "many.db"), &o, &db));
+    bolt_tx *tx;
+    ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
+    bolt_bucket *b;
+    ASSERT_OK(bolt_bucket_create(bolt_tx_root(tx), bolt_str("b"), &b));
+    for (uint64_t i = 0; i < NKEYS; i++) {
+        char k[32], v[64];
+        key_of(i * 2, k, sizeof k);
+        snprintf(v, sizeof v, "value of %llu %.*s", (unsigned long long)i, (int)(i % 40),
+                 "........................................");
+        ASSERT_OK(bolt_bucket_put(b, bolt_str(k), bolt_str(v)));
+    }
+    for (int i = 0; i < 3; i++) {
+        char n[32];
+        snprintf(n, sizeof n, "nested-%d", i);
+        bolt_bucket *nb;
+        ASSERT_OK(bolt_bucket_create(b, bolt_str(n), &nb));
+        ASSERT_OK(bolt_bucket_put(nb, bolt_str("x"), bolt_str("y")));
+    }
+    ASSERT_OK(bolt_tx_commit(tx));
+
+    ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+    ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
+    static bolt_val keys[300];
+    static char buf[300][32];
+    size_t sizes[] = { 1, 2, 31, 32, 33, 64, 100, 300 };
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+        for (int round = 0; round < 20; round++)
+            compare(b, keys, random_keys(keys, buf, sizes[s]));
+    /* Every present key once, in order and reversed. */
+    static bolt_val all[NKEYS];
+    static char abuf[NKEYS][32];
+    for (size_t i = 0; i < NKEYS; i++) {
+        key_of(i * 2, abuf[i], sizeof abuf[i]);
+        all[i] = bolt_str(abuf[i]);
+    }
+    compare(b, all, NKEYS);
+    for (size_t i = 0; i < NKEYS / 2; i++) {
+        bolt_val t = all[i];
+        all[i] = all[NKEYS - 1 - i];
+        all[NKEYS - 1 - i] = t;
+    }
+    compare(b, all, NKEYS);
+    /* 3: misuse, and n == 0. */
+    bolt_val one;
+    ASSERT_RC(bolt_bucket_get_many(b, NULL, 1, &one), STRATA_EMISUSE);
+    ASSERT_RC(bolt_bucket_get_many(b, keys, 1, NULL), STRATA_EMISUSE);
+    ASSERT_OK(bolt_bucket_get_many(b, NULL, 0, NULL));
+    bolt_tx_rollback(tx);
+
+    /* 2: a write transaction with changes not committed, and an inline bucket. */
+    ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
+    ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
+    for (int i = 0; i < 500; i++) {
+        char k[32];
+        key_of(rng() % (2 * NKEYS), k, sizeof k);
+        if (rng() % 3 == 0)
+            ASSERT_OK(bolt_bucket_delete(b, bolt_str(k)));
+        else
+            ASSERT_OK(bolt_bucket_put(b, bolt_str(k), bolt_str("changed")));
+    }
+    for (int round = 0; round < 20; round++)
+        compare(b, keys, random_keys(keys, buf, 100));
+    bolt_bucket *in;
+    ASSERT_OK(bolt_bucket_create(bolt_tx_root(tx), bolt_str("inline"), &in));
+    ASSERT_OK(bolt_bucket_put(in, bolt_str("key-00000002"), bolt_str("i")));
+    ASSERT_OK(bolt_tx_commit(tx));
+    ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+    ASSERT_OK(bolt_tx_bucket(tx, bolt_str("inline"), &in));
+    for (int round = 0; round < 5; round++)
+        compare(in, keys, random_keys(keys, buf, 40));
+    ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
+    for (int round = 0; round < 20; round++)
+        compare(b, keys, random_keys(keys, buf, 100));
+    bolt_tx_rollback(tx);
+    bt_check(db);
+    ASSERT_OK(bolt_close(db));
+}
+
+int main(void)
+{
+    HARNESS_BEGIN(7);
+    rng_state = harness_seed() | 1;
+    RUN(test_deep_tree_read_tx);
+    return 0;
+}
