@@ -28,12 +28,18 @@
  *      puts flow meanwhile.
  *   3. A physical batch examines at most compaction_batch_limit entries
  *      below rev+1 (from where the previous batch stopped) through a
- *      backend READ transaction of its own, holding no lock that a writer
- *      takes, and stops early when compaction_batch_max_ns has passed (the
- *      read view pins pages and buffer memory). Entries at or below rev
- *      never change again (new revisions are above rev, and only this
- *      compaction deletes below it), so a view of the batch's start is
- *      exact for them. The entries not in the keep set are handed to the
+ *      backend READ transaction, holding no lock that a writer takes, and
+ *      stops early when compaction_batch_max_ns has passed. Entries at or
+ *      below rev never change again (new revisions are above rev, and only
+ *      this compaction deletes below it, behind the batches), so any view
+ *      taken since the acceptance is exact for those not yet examined: one
+ *      view serves VIEW_BATCHES batches (a few milliseconds; it pins pages
+ *      and buffer memory meanwhile, and is never held across a wait for a
+ *      commit). Beginning a view takes the backend's snapshot lock and
+ *      bolt's db lock, which a commit's begin of the next write
+ *      transaction holds while it releases freed pages; a put publishing
+ *      its writes then waits behind the view's begin, so views are begun
+ *      rarely. The entries not in the keep set are handed to the
  *      backend as deferred deletes (backend.h, backend.c rule 12): the next
  *      backend commit deletes them in its bolt transaction outside the
  *      batch lock, and nothing of them goes through the read buffer or the
@@ -67,6 +73,7 @@
 #define BATCH_STOP     2      /* range callback: the time budget ran out */
 #define MIN_PAUSE_NS   50000u /* rule 3's shortest default pause */
 #define WINDOW_BATCHES 10     /* rule 6: batches of deletes queued per backend commit */
+#define VIEW_BATCHES   8      /* rule 3: batches examined in one read view */
 
 static uint64_t mono_ns(void)
 {
@@ -195,6 +202,8 @@ static int delete_below(mvcc_store *s, int64_t rev, idx_rev_set *keep, mvcc__has
     size_t from_len = MVCC__REVKEY_LEN;
     uint64_t ticket = 0, window_ticket = 0; /* rule 6 */
     size_t window = 0;
+    backend_read_tx *rtx = NULL; /* rule 3's view, kept for VIEW_BATCHES batches */
+    unsigned views_left = 0;
     int rc = 0;
     /* Loop invariant: every entry below `from` has been examined, the unkept queued. */
     for (;;) {
@@ -202,17 +211,20 @@ static int delete_below(mvcc_store *s, int64_t rev, idx_rev_set *keep, mvcc__has
             rc = MVCC_ECLOSED;
             break;
         }
-        backend_read_tx *rtx;
-        rc = backend_read_tx_begin(s->be, &rtx);
-        if (rc != 0)
-            break;
+        if (rtx == NULL || views_left-- == 0) { /* rule 3: a view serves VIEW_BATCHES batches */
+            backend_read_tx_end(rtx);
+            rtx = NULL;
+            rc = backend_read_tx_begin(s->be, &rtx);
+            if (rc != 0)
+                break;
+            views_left = VIEW_BATCHES - 1;
+        }
         b.ndel = 0;
         b.examined = 0;
         b.rc = 0;
         b.t0 = mono_ns();
         rc = backend_read_tx_range(rtx, key_bucket, (bolt_val){ from, from_len },
                                    (bolt_val){ end, 8 }, limit, batch_fn, &b);
-        backend_read_tx_end(rtx); /* b.del and b.last are copies */
         bool timed_out = rc == BATCH_STOP;
         if (rc == 1)
             rc = b.rc;
@@ -227,6 +239,8 @@ static int delete_below(mvcc_store *s, int64_t rev, idx_rev_set *keep, mvcc__has
         if (rc != 0)
             break;
         if (!timed_out && b.examined < limit) { /* rule 4: the last batch */
+            backend_read_tx_end(rtx);
+            rtx = NULL;
             rc = backend_deferred_wait(s->be, ticket);
             if (rc != 0)
                 break;
@@ -242,6 +256,8 @@ static int delete_below(mvcc_store *s, int64_t rev, idx_rev_set *keep, mvcc__has
         }
         window += b.ndel;
         if (window >= (size_t)WINDOW_BATCHES * limit) { /* rule 6 */
+            backend_read_tx_end(rtx); /* no view held while waiting for a commit */
+            rtx = NULL;
             rc = backend_deferred_wait(s->be, window_ticket);
             if (rc != 0)
                 break;
@@ -262,6 +278,7 @@ static int delete_below(mvcc_store *s, int64_t rev, idx_rev_set *keep, mvcc__has
         struct timespec ts = { (time_t)(pause / 1000000000u), (long)(pause % 1000000000u) };
         nanosleep(&ts, NULL);
     }
+    backend_read_tx_end(rtx);
     strata_free(b.del);
     strata_free(b.del_len);
     strata_free(keys);
