@@ -81,10 +81,8 @@
  *      a commit in flight, drains the log and BEGINs its own.
  *  12. Deferred deletes (backend_delete_deferred): keys no reader needs and
  *      no writer writes again are queued under defer_mu, without the batch
- *      lock, and never buffered or logged. BEGIN takes the whole queue
- *      (unless a defrag records changes: its copy must not miss deletes it
- *      was not told of, so the queue waits for the first commit after it);
- *      a commit with only deferred deletes still commits. WRITE deletes them
+ *      lock, and never buffered or logged. BEGIN takes the whole queue; a
+ *      commit with only deferred deletes still commits. WRITE deletes them
  *      in the transaction in flight after the batch's writes (every write
  *      made before BEGIN is in it: the log is empty at BEGIN), outside the
  *      lock unless the commit is synchronous. FINISH makes them visible to
@@ -93,6 +91,16 @@
  *      so a waiter that returns knows no new reader sees them. A failed
  *      commit sets defer_err (sticky, with err). A queue of batch_limit
  *      deletes or more asks the commit thread for a commit.
+ *  13. Deferred deletes and defrag (defrag.c rule 1: its copy must not
+ *      miss a delete it was not told of): FINISH notes each deferred key
+ *      it made visible in the defrag's change log (batch_mu held, the
+ *      deletes already visible to the read transactions CATCHUP begins
+ *      after its next swap), so the copy replays their absence. A caller
+ *      that holds the batch lock while a defrag records changes gets
+ *      ordinary batch deletes instead of a queue: FINAL replays the
+ *      batch's writes into the copy and commits them there, and a queued
+ *      delete would only reach the first commit after it, leaving the
+ *      locked section's writes and its deletes in two commits.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -302,8 +310,7 @@ static int commit_write(backend *be, bolt_db *db, bolt_tx *ctx, uint64_t seq, bo
     if (rc == 0 && sync_dir)
         rc = strata_sync_dir_of(be->path); /* defrag.c rule 4, outside the lock */
     if (rc == 0 && be->defer_cur_seq != 0)
-        rc = backend__wlog_apply_deferred(be->defer_cur, ctx);
-    backend__wlog_clear(be->defer_cur); /* applied, or lost with the failed commit */
+        rc = backend__wlog_apply_deferred(be->defer_cur, ctx); /* FINISH clears it (rule 13) */
     if (rc != 0)
         bolt_tx_rollback(ctx);
     else
@@ -340,6 +347,8 @@ static void finish(backend *be)
         if (backend__wlog_count(be->log) > 0)
             begin_vtx(be);
         if (be->defer_cur_seq != 0) { /* rule 12: visible to new readers from here */
+            if (be->dlog != NULL)
+                backend__wlog_note_defrag(be->defer_cur, be->dlog); /* rule 13 */
             pthread_mutex_lock(&be->defer_mu);
             if (be->defer_cur_seq > be->defer_done)
                 be->defer_done = be->defer_cur_seq;
@@ -352,6 +361,7 @@ static void finish(backend *be)
         backend__wlog_clear(be->log);
         fail_sticky(be, rc);
     }
+    backend__wlog_clear(be->defer_cur); /* applied, or lost with the failed commit */
     be->defer_cur_seq = 0;
     pthread_cond_broadcast(&be->idle_cv);
 }
@@ -411,14 +421,9 @@ int backend__lock_quiet(backend *be)
     }
 }
 
-/*
- * Rule 12: whether BEGIN would take deferred deletes (the queue is not
- * empty and no defrag records changes). batch_mu held.
- */
+/* Rule 12: whether BEGIN would take deferred deletes (the queue is not empty). batch_mu held. */
 static bool defer_ready(backend *be)
 {
-    if (be->dlog != NULL)
-        return false;
     pthread_mutex_lock(&be->defer_mu);
     bool ready = backend__wlog_count(be->defer_q) > 0;
     pthread_mutex_unlock(&be->defer_mu);
@@ -432,8 +437,6 @@ static bool defer_ready(backend *be)
  */
 static bool defer_take(backend *be)
 {
-    if (be->dlog != NULL)
-        return false;
     pthread_mutex_lock(&be->defer_mu);
     bool took = backend__wlog_count(be->defer_q) > 0;
     if (took) {
@@ -999,6 +1002,24 @@ const char *backend_path(const backend *be)
 
 /* ---- deferred deletes (rule 12) ------------------------------------------ */
 
+/*
+ * Rule 13: a locked section's deletes while a defrag records changes, as
+ * ordinary batch deletes (same commit as its writes, in the copy too). A
+ * missing bucket or a nested bucket's name deletes nothing, as queued.
+ * Every key is checked before the first delete, so only a failure of the
+ * batch (made sticky by it) leaves part of the call done.
+ */
+static int delete_in_batch(backend *be, bolt_val bucket, const bolt_val *keys, size_t n)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = backend_batch_tx_delete(&be->batch, bucket, keys[i]);
+        if (rc == BACKEND_EBUCKETNOTFOUND || rc == BOLT_EINCOMPATIBLEVALUE)
+            rc = 0;
+    }
+    return rc;
+}
+
 int backend_delete_deferred(backend *be, bolt_val bucket, const bolt_val *keys, size_t n,
                             uint64_t *ticket)
 {
@@ -1013,6 +1034,15 @@ int backend_delete_deferred(backend *be, bolt_val bucket, const bolt_val *keys, 
             return BOLT_EKEYREQUIRED;
         if (keys[i].size > BACKEND__MAX_KEY)
             return BOLT_EKEYTOOLARGE;
+    }
+    if (backend__batch_held(&be->batch) && be->dlog != NULL) {
+        int brc = delete_in_batch(be, bucket, keys, n); /* rule 13 */
+        if (brc == 0 && ticket != NULL) {
+            pthread_mutex_lock(&be->defer_mu); /* covers what others queued before */
+            *ticket = be->defer_seq;
+            pthread_mutex_unlock(&be->defer_mu);
+        }
+        return brc;
     }
     pthread_mutex_lock(&be->defer_mu);
     int rc = be->defer_closed ? BACKEND_ECLOSED : be->defer_err != 0 ? BACKEND_EFAILED : 0;

@@ -239,10 +239,12 @@ void backend__wlog_truncate(backend__wlog *l, size_t count);
 size_t backend__wlog_count(const backend__wlog *l);
 /*
  * Rule 12 of backend.c: apply every entry (deletes) to wtx in order, where a
- * missing bucket or a key naming a nested bucket deletes nothing, then
- * empty the log. 0, or bolt's first other failure (the log emptied anyway).
+ * missing bucket or a key naming a nested bucket deletes nothing; the log
+ * keeps its entries (FINISH clears it). 0, or bolt's first other failure.
  */
-int backend__wlog_apply_deferred(backend__wlog *l, bolt_tx *wtx);
+int backend__wlog_apply_deferred(const backend__wlog *l, bolt_tx *wtx);
+/* Rule 13 of backend.c: note every entry's (bucket, key) in a defrag's change log. */
+void backend__wlog_note_defrag(const backend__wlog *l, backend__defrag_log *dlog);
 /*
  * Apply the oldest entries to wtx, in order, until the log is empty, max
  * entries were applied (0 = no count limit) or, checked every few entries,

@@ -170,18 +170,26 @@ int backend__wlog_replay(backend__wlog *l, bolt_tx *wtx, size_t max, uint64_t bu
     return rc;
 }
 
-int backend__wlog_apply_deferred(backend__wlog *l, bolt_tx *wtx)
+int backend__wlog_apply_deferred(const backend__wlog *l, bolt_tx *wtx)
 {
     bolt_bucket *b = NULL;
     bolt_val bname = { NULL, 0 };
     int rc = 0;
-    /* Loop invariant: entries before head were applied or deleted nothing. */
-    while (l->head < l->n && rc == 0) {
-        rc = apply(wtx, l->arena, &l->e[l->head], &b, &bname);
+    /* Loop invariant: entries before i were applied or deleted nothing. */
+    for (size_t i = l->head; i < l->n && rc == 0; i++) {
+        rc = apply(wtx, l->arena, &l->e[i], &b, &bname);
         if (rc == BACKEND_EBUCKETNOTFOUND || rc == BOLT_EINCOMPATIBLEVALUE)
             rc = 0; /* nothing there to delete (backend.h) */
-        l->head++;
     }
-    backend__wlog_clear(l);
     return rc;
+}
+
+void backend__wlog_note_defrag(const backend__wlog *l, backend__defrag_log *dlog)
+{
+    for (size_t i = l->head; i < l->n; i++) {
+        const wentry *e = &l->e[i];
+        const unsigned char *p = l->arena + e->off;
+        bolt_val key = { p + e->blen, e->klen };
+        backend__defrag_note(dlog, (bolt_val){ p, e->blen }, &key);
+    }
 }

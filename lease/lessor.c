@@ -29,10 +29,9 @@
  *      grant of one of the pass's IDs waits (a grant's record written
  *      before that commit would be deleted by it): the pass publishes its
  *      IDs (pend_ids) first and waits for its last ticket at its end.
- *      While a defragmentation runs the backend keeps the queue for the
- *      first commit after it: a crash in between can then leave a record
- *      whose keys are gone (restored as a lease with no keys, revoked
- *      again when it expires), never keys without their record.
+ *      While a defragmentation runs, the backend deletes them through the
+ *      batch instead (backend.c rule 13), so they still share the keys'
+ *      commit.
  */
 #include "lease_int.h"
 

@@ -369,8 +369,9 @@ STRATA_API int backend_batch_tx_for_each(backend_batch_tx *tx, bolt_val bucket, 
  * committing thread and outside the batch lock (a commit that must hold the lock throughout
  * deletes them under it), so writers never wait for them. Until that commit has finished, read
  * transactions may still see the keys. Deletes queued while the calling thread holds the batch
- * lock are applied by the same commit as that locked section's writes, except while a
- * defragmentation runs: then the queue is kept for the first commit after it. A commit is asked
+ * lock are applied by the same commit as that locked section's writes; while a defragmentation
+ * records changes such a call deletes through the batch instead (visible at once, in the same
+ * commit, and in the defragmented copy). A commit is asked
  * for once batch_limit deletes are queued. A missing bucket or key, or a key naming a nested
  * bucket, deletes nothing (no error then). Deletes queued are not durable, and are lost with a
  * failed commit, until the commit that took them has returned (see backend_deferred_wait).

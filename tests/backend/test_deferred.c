@@ -3,8 +3,9 @@
  * (backend_delete_deferred, backend_deferred_wait): queued without the
  * lock, invisible to nothing until the commit that takes them has finished,
  * applied after the batch's own writes, outside the batch lock while the
- * commit is in flight (held there by the "commit_write" failpoint), kept
- * back while a defrag copies, lost and reported with a failed commit,
+ * commit is in flight (held there by the "commit_write" failpoint), taken
+ * and replayed into the copy while a defrag copies (rule 13), lost and
+ * reported with a failed commit,
  * applied by close; the refusals; and a concurrent run (suite concurrency).
  */
 #include <pthread.h>
@@ -320,33 +321,48 @@ static void test_deferred_failed_commit(void)
 }
 
 /*
- * While a defrag records changes the queue is kept (its copy would keep the
- * keys), and the first commit after it takes it, into the new file.
+ * Rule 13: while a defrag records changes (held before its copy, which reads
+ * the state START committed), a delete queued without the lock is taken by
+ * the next commit, and one asked for under the batch lock is a batch delete
+ * in the same commit as the section's put; the copy that replaces the file
+ * has both keys gone and the put there, also after a reopen.
  */
-static void test_deferred_waits_for_defrag(void)
+static void test_deferred_during_defrag(void)
 {
     gate g;
     gate_init(&g, "defrag_before_copy");
     backend *be = gated_open("defrag.db", &g);
-    put_keys(be, 3);
+    put_keys(be, 4);
     call d;
     call_start(&d, be, defrag_main);
     gate_wait_entered(&g, 1); /* START done: the defrag records changes */
     static const char *const k1[] = { "k1" };
-    uint64_t t = defer(be, k1, 1);
-    bk_put(be, "b", "w", "1");
-    ASSERT_OK(backend_force_commit(be)); /* commits w, keeps the queue */
-    ASSERT_EQ_SIZE(backend_deferred_queued(be), 1);
+    uint64_t t1 = defer(be, k1, 1);
+    ASSERT_OK(backend_force_commit(be)); /* takes the queue, defrag or not */
+    ASSERT_EQ_SIZE(backend_deferred_queued(be), 0);
+    ASSERT_OK(backend_deferred_wait(be, t1));
     bk_str s;
-    ASSERT_EQ_STR(bk_scan(be, "b", "", "", 0, &s), "k0=v k1=v k2=v w=1 ");
+    ASSERT_EQ_STR(bk_scan(be, "b", "", "", 0, &s), "k0=v k2=v k3=v ");
+
+    backend_batch_tx *tx = backend_batch(be);
+    backend_batch_tx_lock(tx);
+    ASSERT_OK(backend_batch_tx_put(tx, bolt_str("b"), bolt_str("w"), bolt_str("1")));
+    uint64_t pending = backend_pending(be);
+    uint64_t t2 = 0;
+    ASSERT_OK(backend_delete_deferred(be, bolt_str("b"), (bolt_val[]){ bolt_str("k2") }, 1, &t2));
+    ASSERT_TRUE(t2 >= t1);                          /* covers what was queued before */
+    ASSERT_EQ_SIZE(backend_deferred_queued(be), 0); /* a batch delete, not queued */
+    ASSERT_EQ_U64(backend_pending(be), pending + 1);
+    ASSERT_OK(backend_batch_tx_unlock(tx));
+    ASSERT_EQ_STR(bk_scan(be, "b", "", "", 0, &s), "k0=v k3=v w=1 ");
+
     gate_release(&g, 1);
     ASSERT_OK(call_join(&d));
-    ASSERT_EQ_STR(bk_scan(be, "b", "", "", 0, &s), "k0=v k1=v k2=v w=1 ");
-    ASSERT_OK(backend_deferred_wait(be, t));
-    ASSERT_EQ_STR(bk_scan(be, "b", "", "", 0, &s), "k0=v k2=v w=1 ");
+    ASSERT_OK(backend_deferred_wait(be, t2));
+    ASSERT_EQ_STR(bk_scan(be, "b", "", "", 0, &s), "k0=v k3=v w=1 ");
     ASSERT_OK(backend_close(be));
     be = gated_open("defrag.db", &g);
-    ASSERT_EQ_STR(bk_scan(be, "b", "", "", 0, &s), "k0=v k2=v w=1 ");
+    ASSERT_EQ_STR(bk_scan(be, "b", "", "", 0, &s), "k0=v k3=v w=1 ");
     ASSERT_OK(backend_close(be));
     gate_destroy(&g);
 }
@@ -472,7 +488,7 @@ int main(void)
 #if STRATA_FAILPOINTS
     RUN(test_deferred_outside_the_lock);
     RUN(test_deferred_failed_commit);
-    RUN(test_deferred_waits_for_defrag);
+    RUN(test_deferred_during_defrag);
 #endif
     RUN(test_deferred_concurrent);
     return 0;
