@@ -99,21 +99,32 @@ static int read_one(backend_read_tx *tx, bolt_bucket *b, bolt_val bucket, bolt_v
     return b != NULL ? backend__bolt_range(b, key, (bolt_val){ NULL, 0 }, 1, fn, arg) : 0;
 }
 
+/*
+ * The bucket as this transaction sees it: *b is bolt's, or NULL when only
+ * the buffer has it (created since the last commit). BACKEND_EBUCKETNOTFOUND
+ * when neither has it; bolt's codes.
+ */
+static int read_bucket(backend_read_tx *tx, bolt_val bucket, bolt_bucket **b)
+{
+    *b = NULL;
+    int rc = bolt_tx_bucket(tx->btx, bucket, b);
+    if (rc == BOLT_NOTFOUND) {
+        *b = NULL;
+        return backend__rbuf_runs(tx->rbuf, as_bytes(bucket)) == 0 ? BACKEND_EBUCKETNOTFOUND : 0;
+    }
+    return rc;
+}
+
 /* end == NULL: no upper bound (for_each); else end->size > 0. */
 static int read_range(backend_read_tx *tx, bolt_val bucket, bolt_val key, const bolt_val *end,
                       uint64_t limit, backend_kv_fn fn, void *arg)
 {
     if (key.data == NULL)
         key.data = ""; /* an empty start: no NULL reaches memcmp */
-    bolt_bucket *b = NULL;
-    int rc = bolt_tx_bucket(tx->btx, bucket, &b);
-    if (rc == BOLT_NOTFOUND) {
-        b = NULL;
-        if (backend__rbuf_runs(tx->rbuf, as_bytes(bucket)) == 0)
-            return BACKEND_EBUCKETNOTFOUND;
-    } else if (rc != 0) {
+    bolt_bucket *b;
+    int rc = read_bucket(tx, bucket, &b);
+    if (rc != 0)
         return rc;
-    }
     if (end != NULL && end->size == 0)
         return read_one(tx, b, bucket, key, fn, arg);
 
@@ -181,15 +192,10 @@ int backend_read_tx_get_many(backend_read_tx *tx, bolt_val bucket, const bolt_va
 {
     if (n > 0 && (keys == NULL || values == NULL))
         return STRATA_EMISUSE;
-    bolt_bucket *b = NULL;
-    int rc = bolt_tx_bucket(tx->btx, bucket, &b);
-    if (rc == BOLT_NOTFOUND) {
-        b = NULL;
-        if (backend__rbuf_runs(tx->rbuf, as_bytes(bucket)) == 0)
-            return BACKEND_EBUCKETNOTFOUND;
-    } else if (rc != 0) {
+    bolt_bucket *b;
+    int rc = read_bucket(tx, bucket, &b);
+    if (rc != 0)
         return rc;
-    }
     /* Rule 3 per key: the buffer first; the keys it does not know go to bolt together. */
     for (size_t base = 0; base < n; base += GET_MANY_CHUNK) {
         size_t m = n - base < GET_MANY_CHUNK ? n - base : GET_MANY_CHUNK;

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 
 #include "backend_test.h"
+#include "gate.h"
 #include "strata_config.h"
 
 /* Put "k0".."k<n-1>" = "v" and commit them. */
@@ -155,72 +156,6 @@ static void test_deferred_close_applies(void)
 
 #if STRATA_FAILPOINTS
 
-/* ---- a failpoint gate: holds the thread reaching `name` until released ---- */
-
-typedef struct gate {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    const char *name; /* the failpoint held (NULL: none) */
-    int entered, released;
-    int fail_rc; /* what the held failpoint returns */
-} gate;
-
-static void gate_init(gate *g, const char *name)
-{
-    memset(g, 0, sizeof *g);
-    pthread_mutex_init(&g->mu, NULL);
-    pthread_cond_init(&g->cv, NULL);
-    g->name = name;
-}
-
-static void gate_destroy(gate *g)
-{
-    pthread_mutex_destroy(&g->mu);
-    pthread_cond_destroy(&g->cv);
-}
-
-static int on_failpoint(void *arg, const char *name)
-{
-    gate *g = arg;
-    pthread_mutex_lock(&g->mu);
-    if (g->name == NULL || strcmp(name, g->name) != 0) {
-        pthread_mutex_unlock(&g->mu);
-        return 0;
-    }
-    int me = ++g->entered;
-    pthread_cond_broadcast(&g->cv);
-    while (g->released < me)
-        pthread_cond_wait(&g->cv, &g->mu);
-    int rc = g->fail_rc;
-    pthread_mutex_unlock(&g->mu);
-    return rc;
-}
-
-static void gate_wait_entered(gate *g, int n)
-{
-    pthread_mutex_lock(&g->mu);
-    while (g->entered < n)
-        pthread_cond_wait(&g->cv, &g->mu);
-    pthread_mutex_unlock(&g->mu);
-}
-
-static void gate_release(gate *g, int n)
-{
-    pthread_mutex_lock(&g->mu);
-    g->released = n;
-    pthread_cond_broadcast(&g->cv);
-    pthread_mutex_unlock(&g->mu);
-}
-
-static void gate_disarm(gate *g)
-{
-    pthread_mutex_lock(&g->mu);
-    g->name = NULL;
-    g->released = g->entered;
-    pthread_cond_broadcast(&g->cv);
-    pthread_mutex_unlock(&g->mu);
-}
-
 typedef struct call {
     pthread_t th;
     backend *be;
@@ -258,7 +193,7 @@ static backend *gated_open(const char *name, gate *g)
 {
     backend_options o = bk_opts(NULL);
     o.batch_interval_ns = 3600ull * 1000000000u; /* only the test commits */
-    o.failpoint = on_failpoint;
+    o.failpoint = gate_failpoint;
     o.failpoint_arg = g;
     return bk_open(name, &o);
 }
@@ -271,13 +206,13 @@ static backend *gated_open(const char *name, gate *g)
 static void test_deferred_outside_the_lock(void)
 {
     gate g;
-    gate_init(&g, NULL);
+    gate_init(&g, "commit_write", false);
     backend *be = gated_open("outside.db", &g);
     put_keys(be, 4);
     static const char *const k01[] = { "k0", "k1" };
     uint64_t t1 = defer(be, k01, 2);
     pthread_mutex_lock(&g.mu);
-    g.name = "commit_write";
+    g.armed = true;
     pthread_mutex_unlock(&g.mu);
     call c;
     call_start(&c, be, force_main);
@@ -303,11 +238,11 @@ static void test_deferred_outside_the_lock(void)
 static void test_deferred_failed_commit(void)
 {
     gate g;
-    gate_init(&g, NULL);
+    gate_init(&g, "commit_write", false);
     backend *be = gated_open("failed.db", &g);
     put_keys(be, 2);
     pthread_mutex_lock(&g.mu);
-    g.name = "commit_write";
+    g.armed = true;
     g.fail_rc = -EIO;
     g.released = 1;
     pthread_mutex_unlock(&g.mu);
@@ -330,7 +265,7 @@ static void test_deferred_failed_commit(void)
 static void test_deferred_during_defrag(void)
 {
     gate g;
-    gate_init(&g, "defrag_before_copy");
+    gate_init(&g, "defrag_before_copy", true);
     backend *be = gated_open("defrag.db", &g);
     put_keys(be, 4);
     call d;

@@ -12,72 +12,10 @@
 #include <unistd.h>
 
 #include "backend_test.h"
+#include "gate.h"
 #include "strata_config.h"
 
 #if STRATA_FAILPOINTS
-
-/* ---- the gate: holds commits at "commit_write" until released ------------ */
-
-typedef struct gate {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool armed;   /* block commits (else pass through) */
-    int entered;  /* commits that reached the failpoint while armed */
-    int released; /* commits allowed to go on */
-    int fail_rc;  /* what a released commit's failpoint returns */
-    int yields;   /* unarmed: sched_yield this many times (widens the window) */
-} gate;
-
-static void gate_init(gate *g)
-{
-    memset(g, 0, sizeof *g);
-    pthread_mutex_init(&g->mu, NULL);
-    pthread_cond_init(&g->cv, NULL);
-}
-
-static void gate_destroy(gate *g)
-{
-    pthread_mutex_destroy(&g->mu);
-    pthread_cond_destroy(&g->cv);
-}
-
-static int on_failpoint(void *arg, const char *name)
-{
-    gate *g = arg;
-    if (strcmp(name, "commit_write") != 0)
-        return 0;
-    pthread_mutex_lock(&g->mu);
-    if (!g->armed) {
-        int y = g->yields;
-        pthread_mutex_unlock(&g->mu);
-        for (int i = 0; i < y; i++)
-            sched_yield();
-        return 0;
-    }
-    int me = ++g->entered;
-    pthread_cond_broadcast(&g->cv);
-    while (g->released < me)
-        pthread_cond_wait(&g->cv, &g->mu);
-    int rc = g->fail_rc;
-    pthread_mutex_unlock(&g->mu);
-    return rc;
-}
-
-static void gate_wait_entered(gate *g, int n)
-{
-    pthread_mutex_lock(&g->mu);
-    while (g->entered < n)
-        pthread_cond_wait(&g->cv, &g->mu);
-    pthread_mutex_unlock(&g->mu);
-}
-
-static void gate_release(gate *g, int n)
-{
-    pthread_mutex_lock(&g->mu);
-    g->released = n;
-    pthread_cond_broadcast(&g->cv);
-    pthread_mutex_unlock(&g->mu);
-}
 
 /* ---- a backend with a gate, and a committer thread ----------------------- */
 
@@ -90,10 +28,10 @@ typedef struct fixture {
 
 static void fx_open(fixture *f, const char *name)
 {
-    gate_init(&f->g);
+    gate_init(&f->g, "commit_write", false);
     f->o = bk_opts(NULL); /* a real clock: the interval (100 ms) never matters here */
     f->o.batch_interval_ns = 3600ull * 1000000000u;
-    f->o.failpoint = on_failpoint;
+    f->o.failpoint = gate_failpoint;
     f->o.failpoint_arg = &f->g;
     snprintf(f->name, sizeof f->name, "%s", name);
     f->be = bk_open(f->name, &f->o);
@@ -755,12 +693,12 @@ static void *creader_main(void *arg)
 static void test_concurrent_model(void)
 {
     gate g;
-    gate_init(&g);
+    gate_init(&g, "commit_write", false);
     g.yields = 20; /* widen every commit's time in flight */
     backend_options o = bk_opts(NULL);
     o.batch_interval_ns = 200000; /* the commit thread commits every 0.2 ms */
     o.batch_limit = 50;
-    o.failpoint = on_failpoint;
+    o.failpoint = gate_failpoint;
     o.failpoint_arg = &g;
     backend *be = bk_open("concurrent.db", &o);
     bk_bucket(be, "b");
