@@ -832,6 +832,13 @@ const uint8_t *idx_key_index_key(const idx_key_index *ki, size_t *len)
     return ki->blk->data;
 }
 
+void idx_key_index_prefetch(const idx_key_index *ki)
+{
+    const char *b = (const char *)ki->blk;
+    __builtin_prefetch(b);
+    __builtin_prefetch(b + 64);
+}
+
 idx_rev idx_key_index_modified(const idx_key_index *ki)
 {
     return ki->blk->modified;

@@ -135,6 +135,13 @@ typedef struct idx_key_index idx_key_index;
 STRATA_API int idx_key_index_new(const void *key, size_t key_len, idx_key_index **out);
 /* NULL is a no-op. */
 STRATA_API void idx_key_index_free(idx_key_index *ki);
+/*
+ * A cache hint, no effect on the keyIndex (a bulk build's look-ahead,
+ * mvcc/restore.c): asks the CPU to load the first two cache lines of ki's
+ * storage (the key and, for a short history, its newest generation). Reads
+ * ki itself, so a caller walking many keys prefetches ki first.
+ */
+STRATA_API void idx_key_index_prefetch(const idx_key_index *ki);
 /* The key's bytes, valid until the keyIndex changes or is freed. */
 STRATA_API const uint8_t *idx_key_index_key(const idx_key_index *ki, size_t *len);
 /* The last revision put or tombstoned ({0,0} for a new keyIndex). */
