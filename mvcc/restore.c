@@ -50,6 +50,13 @@
  *      freelist), which a restore on open is: one walk of every page less.
  *   6. The workers prefetch a few records ahead (work_chunk): hints that
  *      change no result.
+ *   7. Two chunks: the scanner fills one while the workers build the
+ *      other (the records stay in the map while the read transaction is
+ *      open). The workers touch nothing the scanner writes: the kept-list
+ *      entries a later record replaces are noted per worker and marked
+ *      after the scan; a chunk is partitioned only once the workers are
+ *      done with the previous one. A failure of either side waits for the
+ *      workers, and a worker's error (an earlier record) wins.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -89,6 +96,8 @@ typedef struct rworker {
     size_t cap, count;
     uint32_t *part; /* this chunk's entries for this worker */
     size_t npart, part_cap;
+    int64_t *rm; /* kept-list entries a later record of the key replaced */
+    size_t nrm, rm_cap;
     int rc;
     char why[256];
     bool kept_bad;
@@ -99,7 +108,9 @@ typedef struct rctx {
     unsigned nworkers;
     rworker *w;
     /* the scanner */
-    rentry *chunk;
+    rentry *chunk;     /* the chunk it fills */
+    rentry *spare;     /* the other one (rule 7) */
+    const rentry *cur; /* the chunk the workers build (under mu) */
     size_t n;
     bool have_prev;
     idx_rev prev;
@@ -258,7 +269,17 @@ static int apply(rworker *w, const rentry *e)
     if (rc != 0)
         return wfail(w, rc, e, "its key's index refused it");
     if (sl->kept >= 0) {
-        c->removed[sl->kept] = true;
+        /* rule 7: noted here, marked in c->removed after the scan (the
+         * scanner may be growing that array right now) */
+        if (w->nrm == w->rm_cap) {
+            size_t cap = w->rm_cap ? w->rm_cap * 2 : 256;
+            int64_t *r = strata_realloc(w->rm, cap * sizeof *r);
+            if (r == NULL)
+                return wfail(w, -ENOMEM, e, "out of memory");
+            w->rm = r;
+            w->rm_cap = cap;
+        }
+        w->rm[w->nrm++] = sl->kept;
         sl->kept = -1;
     }
     return 0;
@@ -275,8 +296,7 @@ static int apply(rworker *w, const rentry *e)
 
 static void work_chunk(rworker *w)
 {
-    rctx *c = w->ctx;
-    const rentry *ch = c->chunk;
+    const rentry *ch = w->ctx->cur;
     const uint32_t *part = w->part;
     size_t n = w->npart;
     /*
@@ -368,13 +388,35 @@ static void start_workers(rctx *c, bool final)
     }
 }
 
-/* Hand the chunk to the workers (by key hash) and wait for them. */
+/* Waits for the workers to finish the chunk in hand: their first error. */
+static int wait_chunk(rctx *c)
+{
+    if (c->threads) {
+        pthread_mutex_lock(&c->mu);
+        while (c->busy > 0)
+            pthread_cond_wait(&c->done, &c->mu);
+        pthread_mutex_unlock(&c->mu);
+    }
+    for (unsigned i = 0; i < c->nworkers; i++)
+        if (c->w[i].rc != 0)
+            return c->w[i].rc;
+    return 0;
+}
+
+/*
+ * Hands the chunk to the workers (by key hash), once they are done with
+ * the previous one, and returns: the scanner fills the other chunk while
+ * they build this one (rule 7). The final flush waits for them.
+ */
 static int flush_chunk(rctx *c, bool final)
 {
     if (c->n == 0)
-        return 0;
+        return final ? wait_chunk(c) : 0;
     if (!c->decided)
         start_workers(c, final);
+    int rc = wait_chunk(c);
+    if (rc != 0)
+        return rc;
     for (unsigned i = 0; i < c->nworkers; i++)
         c->w[i].npart = 0;
     for (size_t i = 0; i < c->n; i++) {
@@ -392,22 +434,21 @@ static int flush_chunk(rctx *c, bool final)
         }
         w->part[w->npart++] = (uint32_t)i;
     }
+    c->cur = c->chunk;
     if (c->threads) {
         pthread_mutex_lock(&c->mu);
         c->busy = c->nworkers;
         c->gen++;
         pthread_cond_broadcast(&c->go);
-        while (c->busy > 0)
-            pthread_cond_wait(&c->done, &c->mu);
         pthread_mutex_unlock(&c->mu);
     } else {
         work_chunk(&c->w[0]);
     }
+    rentry *t = c->chunk;
+    c->chunk = c->spare;
+    c->spare = t;
     c->n = 0;
-    for (unsigned i = 0; i < c->nworkers; i++)
-        if (c->w[i].rc != 0)
-            return c->w[i].rc;
-    return 0;
+    return final ? wait_chunk(c) : 0;
 }
 
 static int sfail(rctx *c, int rc, const char *fmt_rec, const char *what)
@@ -590,7 +631,8 @@ int mvcc__restore(mvcc_store *s)
     c.nworkers = pick_workers(s);
     c.w = strata_calloc(c.nworkers, sizeof *c.w);
     c.chunk = strata_malloc(RESTORE_CHUNK * sizeof *c.chunk);
-    if (c.w == NULL || c.chunk == NULL) {
+    c.spare = strata_malloc(RESTORE_CHUNK * sizeof *c.spare);
+    if (c.w == NULL || c.chunk == NULL || c.spare == NULL) {
         rc = -ENOMEM;
         goto out;
     }
@@ -618,8 +660,15 @@ int mvcc__restore(mvcc_store *s)
         rc = c.rc;
     if (rc == BACKEND_EBUCKETNOTFOUND && s->read_only)
         rc = 0; /* a file that is not (yet) an mvcc store reads as empty */
-    if (rc == 0)
+    if (rc == 0) {
         rc = flush_chunk(&c, true);
+    } else {
+        /* rule 7: a worker may have failed on an earlier record than the
+         * scanner's: the first record's error is the open's */
+        int wrc = wait_chunk(&c);
+        if (wrc != 0)
+            rc = wrc;
+    }
     stop_workers(&c);
     pthread_mutex_destroy(&c.mu);
     pthread_cond_destroy(&c.go);
@@ -632,6 +681,9 @@ int mvcc__restore(mvcc_store *s)
     }
     if (rc != 0)
         goto out;
+    for (unsigned i = 0; i < c.nworkers; i++)
+        for (size_t j = 0; j < c.w[i].nrm; j++)
+            c.removed[c.w[i].rm[j]] = true;
 
     /* Gather the keyIndexes: live count, lease attachments, then one bulk insert. */
     size_t total = 0;
@@ -707,10 +759,12 @@ out:
                 idx_key_index_free(w->slots[j].ki);
             strata_free(w->slots);
             strata_free(w->part);
+            strata_free(w->rm);
         }
     }
     strata_free(c.w);
     strata_free(c.chunk);
+    strata_free(c.spare);
     strata_free(c.kept);
     strata_free(c.removed);
     return rc;
