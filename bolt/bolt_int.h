@@ -558,6 +558,8 @@ struct bolt_cursor {
 };
 
 void bolt__cursor_init(bolt_cursor *c, bolt_bucket *b);
+/* Key i of a cursor ref, from its node or its page (valid as long as they are). */
+void bolt__ref_key(const bolt__elemref *r, size_t i, bolt_val *k);
 /*
  * search: descend to the leaf where key belongs (index may equal the leaf's
  * count: NOTFOUND), as writes need it. seek: the same, then move to the

@@ -45,7 +45,7 @@ static bolt_pgid ref_child_pgid(const bolt__elemref *r, size_t i)
     return bolt__page_branch_elem(&r->page, (unsigned)i, NULL);
 }
 
-static void ref_key(const bolt__elemref *r, size_t i, bolt_val *k)
+void bolt__ref_key(const bolt__elemref *r, size_t i, bolt_val *k)
 {
     if (r->node != NULL) {
         k->data = r->node->inodes[i].key;
@@ -321,7 +321,7 @@ int bolt__cursor_search(bolt_cursor *c, const void *key, size_t ksize, bolt_val 
              * to thousands of elements before the commit splits it.
              */
             bolt_val mk;
-            ref_key(r, n - 1, &mk);
+            bolt__ref_key(r, n - 1, &mk);
             int cmp = bolt__key_cmp(mk.data, mk.size, key, ksize);
             if (cmp < 0) {
                 lo = n;
@@ -335,7 +335,7 @@ int bolt__cursor_search(bolt_cursor *c, const void *key, size_t ksize, bolt_val 
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;
             bolt_val mk;
-            ref_key(r, mid, &mk);
+            bolt__ref_key(r, mid, &mk);
             int cmp = bolt__key_cmp(mk.data, mk.size, key, ksize);
             if (cmp < 0) {
                 lo = mid + 1;

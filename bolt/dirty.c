@@ -212,19 +212,6 @@ static void elem_key(const unsigned char *buf, size_t i, bolt_val *k)
 
 /* ---- touch ------------------------------------------------------------------- */
 
-/* Key i of a cursor ref (page or node). */
-static void ref_key(const bolt__elemref *r, size_t i, bolt_val *k)
-{
-    if (r->node != NULL) {
-        k->data = r->node->inodes[i].key;
-        k->size = r->node->inodes[i].ksize;
-    } else if (bolt__page_is_leaf(&r->page)) {
-        bolt__page_leaf_elem(&r->page, (unsigned)i, NULL, k, NULL);
-    } else {
-        bolt__page_branch_elem(&r->page, (unsigned)i, k);
-    }
-}
-
 /*
  * Rule 4 for the committed leaf p under c's path: keys strictly increasing,
  * the first >= the parent's separator, the last < the next separator up
@@ -248,7 +235,7 @@ static int check_leaf(const bolt_cursor *c, const bolt__page *p, size_t *live)
         return 0;
     const bolt__elemref *parent = &c->stack[c->depth - 2];
     bolt_val lo, first;
-    ref_key(parent, parent->index, &lo);
+    bolt__ref_key(parent, parent->index, &lo);
     bolt__page_leaf_elem(p, 0, NULL, &first, NULL);
     if (bolt__key_cmp(first.data, first.size, lo.data, lo.size) < 0)
         return bolt__corrupt(db, p->id, "keys outside the parent's separator range");
@@ -256,7 +243,7 @@ static int check_leaf(const bolt_cursor *c, const bolt__page *p, size_t *live)
         const bolt__elemref *r = &c->stack[l - 1];
         if (r->index + 1 < bolt__ref_count(r)) {
             bolt_val hi;
-            ref_key(r, r->index + 1, &hi);
+            bolt__ref_key(r, r->index + 1, &hi);
             if (bolt__key_cmp(prev.data, prev.size, hi.data, hi.size) >= 0)
                 return bolt__corrupt(db, p->id, "keys outside the parent's separator range");
             break;
