@@ -344,9 +344,26 @@ int idx_tree_restore(idx_tree *t, const void *key, size_t key_len, idx_rev creat
     return rc;
 }
 
+/*
+ * Prefetches for a bulk insert's pass over kis: the handle INSERT_AHEAD
+ * entries ahead, and the block of the one half as far (its handle loaded
+ * by then). A restore's blocks are scattered over the heap: without
+ * these each entry was two dependent cache misses, twice.
+ */
+#define INSERT_AHEAD 16
+
+static inline void insert_prefetch(idx_key_index *const *kis, size_t n, size_t i)
+{
+    if (i + INSERT_AHEAD < n)
+        __builtin_prefetch(kis[i + INSERT_AHEAD]);
+    if (i + INSERT_AHEAD / 2 < n && kis[i + INSERT_AHEAD / 2] != NULL)
+        __builtin_prefetch(kis[i + INSERT_AHEAD / 2]->blk);
+}
+
 int idx_tree_insert(idx_tree *t, idx_key_index **kis, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
+        insert_prefetch(kis, n, i);
         if (kis[i] == NULL)
             return IDX_EINVAL;
         if (idx__ki_is_empty(kis[i]->blk))
@@ -357,6 +374,7 @@ int idx_tree_insert(idx_tree *t, idx_key_index **kis, size_t n)
     tree_wrlock(t);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
+        insert_prefetch(kis, n, i);
         idx__ki *k = kis[i]->blk;
         idx__ki **slot = idx__btree_find(&t->bt, k->data, k->key_len);
         if (slot != NULL) {
