@@ -299,6 +299,8 @@ int lease_lessor_open(backend *be, const lease_options *opt, lease_lessor **out)
         l->opt.expire_batch = 1000;
     if (l->opt.revoke_batch == 0)
         l->opt.revoke_batch = 256;
+    if (l->opt.thread_nice == 0)
+        l->opt.thread_nice = LEASE_DEFAULT_THREAD_NICE;
     l->defer_min = 1024; /* rule 5 */
     if (l->opt.checkpoint_interval_ns == 0)
         l->opt.checkpoint_interval_ns = 300 * LEASE__NS_PER_S;
