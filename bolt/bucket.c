@@ -187,7 +187,10 @@ static int seek_for_write(bolt_bucket *b, bolt_val key, bolt_cursor *c, bool *ex
 {
     bolt__cursor_init(c, b);
     bolt_val k, v;
+    /* dirty.c rule 2: what this search reads is used before the change, never kept. */
+    b->tx->dpt_quiet = true;
     int rc = bolt__cursor_search(c, key.data, key.size, &k, &v, flags);
+    b->tx->dpt_quiet = false;
     if (rc == BOLT_NOTFOUND) {
         *exact = false;
         *flags = 0;
@@ -282,9 +285,10 @@ int bolt_bucket_delete(bolt_bucket *b, bolt_val key)
         return BOLT_EINCOMPATIBLEVALUE;
     bolt__dpage *d;
     rc = bolt__dpage_touch(&c, 0, &d);
+    if (rc == 0)
+        rc = bolt__dpage_del(b->tx, d, c.stack[c.depth - 1].index);
     if (rc == 0) {
         b->tx->generation++;
-        bolt__dpage_del(d, c.stack[c.depth - 1].index);
         return 0;
     }
     if (rc != 1)

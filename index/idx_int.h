@@ -13,6 +13,7 @@
 #include <strata/idx.h>
 
 #include "be64.h"
+#include "strata_config.h"
 
 /*
  * A keyIndex block: one allocation holding the key and its generations.
@@ -187,5 +188,19 @@ int idx__rev_set_reserve(idx_rev_set *s, size_t n);
 /* revision.c: why formatting shared by the check functions. */
 int idx__fail(char *why, size_t why_size, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+
+/*
+ * Test-only (compiled with -Dfailpoints=true; tree_index.c, watch's): a
+ * chunked walk (compact, keep) calls idx__walk_hook(idx__walk_hook_arg, n)
+ * holding the tree's lock before each key, n being the keys it has done in
+ * this chunk; set both before the walk starts. idx__tree_someone_waits: a
+ * thread waits for the tree's lock (announced to a walk, or asleep on it).
+ */
+#if STRATA_FAILPOINTS
+typedef void (*idx__walk_hook_fn)(void *arg, size_t n);
+extern idx__walk_hook_fn idx__walk_hook;
+extern void *idx__walk_hook_arg;
+bool idx__tree_someone_waits(idx_tree *t);
+#endif
 
 #endif

@@ -8,6 +8,10 @@
  *   - keys and values handed out stay readable after the same transaction
  *     replaces, deletes and inserts around them (dirty.c rule 2);
  *   - a cursor stays valid under its own deletes on dirty pages;
+ *   - pages are edited packed and in place (rules 1-2): what gets and a
+ *     cursor handed out between random puts, updates and deletes of the
+ *     same transaction still reads as handed out, the cursor goes on in
+ *     order, and the tree matches the reference;
  *   - random puts/updates/deletes against a reference, across commits and
  *     page sizes: dump, check and bbolt's packed-page statistics
  *     (leaf_inuse computed from the elements) agree after every commit;
@@ -297,6 +301,106 @@ static void test_random_4096_fill_09(void)
     run_random_exact(4096, 0.9);
 }
 
+/*
+ * dirty.c rules 1 and 2 at scale: pages are edited packed, in place, so
+ * their bytes move; every key and value a get or a cursor handed out must
+ * still read as it did when handed out at the end of the transaction,
+ * whatever puts, updates and deletes came after it (values of 0..200 bytes
+ * shift the data of their leaves both ways), and the cursor must continue
+ * from where it stood. Then the committed tree against the reference.
+ */
+static void test_reads_between_edits(void)
+{
+    bolt_db *db = open_loaded("dirty-reads.db", 0, 1, 0);
+    ref r = { calloc(NKEYS, sizeof(int)), NKEYS };
+    ASSERT_NOT_NULL(r.vlen);
+    for (unsigned i = 0; i < NKEYS; i++)
+        r.vlen[i] = -1;
+    unsigned char val[512];
+    char k[32];
+    enum { KEPT = 400 };
+    struct kept {
+        bolt_val v;
+        unsigned char want[256];
+        size_t n;
+    } *kept = calloc(KEPT, sizeof *kept);
+    ASSERT_NOT_NULL(kept);
+    printf("seed: rnd_state %llu\n", (unsigned long long)rnd_state);
+    for (int commit = 0; commit < 12; commit++) {
+        bolt_tx *tx;
+        bolt_bucket *b;
+        ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
+        ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
+        bolt_cursor *c;
+        ASSERT_OK(bolt_cursor_open(b, &c));
+        size_t nkept = 0;
+        bool seeked = false;
+        for (unsigned o = 0; o < 2000; o++) {
+            unsigned i = (unsigned)(rnd() % NKEYS);
+            key_of(k, sizeof k, i);
+            unsigned what = (unsigned)(rnd() % 10);
+            if (what < 5 || commit == 0) {
+                int len = (int)(rnd() % 200);
+                value_of(val, i, len);
+                ASSERT_OK(bolt_bucket_put(b, bolt_str(k), (bolt_val){ val, (size_t)len }));
+                r.vlen[i] = len;
+            } else if (what < 7) {
+                ASSERT_OK(bolt_bucket_delete(b, bolt_str(k)));
+                r.vlen[i] = -1;
+            } else if (nkept < KEPT) {
+                /* A get or a cursor seek: keep what it handed out. */
+                bolt_val kk, v;
+                int rc;
+                if (what == 7) {
+                    rc = bolt_bucket_get(b, bolt_str(k), &v);
+                } else {
+                    rc = bolt_cursor_seek(c, bolt_str(k), &kk, &v);
+                    seeked = true;
+                    if (rc == 0) {
+                        kept[nkept].v = kk;
+                        memcpy(kept[nkept].want, kk.data, kk.size);
+                        kept[nkept++].n = kk.size;
+                    }
+                }
+                if (rc == BOLT_NOTFOUND)
+                    continue;
+                ASSERT_OK(rc);
+                if (nkept < KEPT && v.size <= sizeof kept[0].want) {
+                    kept[nkept].v = v;
+                    memcpy(kept[nkept].want, v.data, v.size);
+                    kept[nkept++].n = v.size;
+                }
+            }
+        }
+        /* The cursor goes on from its key to the end, in order, over the reference. */
+        bolt_val ck, cv;
+        int rc = seeked ? bolt_cursor_next(c, &ck, &cv) : bolt_cursor_first(c, &ck, &cv);
+        char prev[32] = "";
+        while (rc == 0) {
+            ASSERT_TRUE(ck.size < sizeof prev);
+            char cur[32];
+            memcpy(cur, ck.data, ck.size);
+            cur[ck.size] = 0;
+            ASSERT_TRUE(strcmp(prev, cur) < 0);
+            unsigned i = (unsigned)strtoul(cur + 4, NULL, 10);
+            ASSERT_TRUE(r.vlen[i] >= 0);
+            value_of(val, i, r.vlen[i]);
+            ASSERT_EQ_MEM(cv.data, cv.size, val, (size_t)r.vlen[i]);
+            memcpy(prev, cur, sizeof cur);
+            rc = bolt_cursor_next(c, &ck, &cv);
+        }
+        ASSERT_RC(rc, BOLT_NOTFOUND);
+        for (size_t j = 0; j < nkept; j++)
+            ASSERT_EQ_MEM(kept[j].v.data, kept[j].v.size, kept[j].want, kept[j].n);
+        bolt_cursor_close(c);
+        ASSERT_OK(bolt_tx_commit(tx));
+        check_against(db, &r);
+    }
+    free(kept);
+    free(r.vlen);
+    bolt_close(db);
+}
+
 /* The right-edge policy: appends in many commits fill their leaves. */
 static void test_appends_fill_pages(void)
 {
@@ -563,6 +667,7 @@ int main(void)
     RUN(test_random_512);
     RUN(test_random_4096);
     RUN(test_random_4096_fill_09);
+    RUN(test_reads_between_edits);
     RUN(test_appends_fill_pages);
     RUN(test_damaged_leaf_refused);
     RUN(test_branches_without_nodes);
