@@ -249,6 +249,15 @@ typedef struct bolt__dirty {
     bool borrowed; /* a dirty page's own buffer (dirty.c): freed with the table */
 } bolt__dirty;
 
+/* bucket.c rule 6: where the last in-place edit of a bucket happened. */
+#define BOLT_HINT_LEVELS 4
+typedef struct bolt__write_hint {
+    bolt__dpage *d;              /* NULL: none */
+    size_t nnodes;               /* the bucket's nnodes when recorded */
+    size_t depth;                /* the cursor's depth (branch levels + 1) */
+    struct bolt__elemref *stack; /* depth - 1 branch refs (tx arena, BOLT_HINT_LEVELS of them) */
+} bolt__write_hint;
+
 struct bolt_bucket {
     bolt_tx *tx;
     bolt_bucket *parent; /* NULL for the root bucket */
@@ -267,6 +276,7 @@ struct bolt_bucket {
     bool deleted;
     bolt_bucket *next_alloc; /* tx's list of all handles */
     bolt__dpage *dpages;     /* dirty leaves touched through this handle (dirty.c), newest first */
+    bolt__write_hint hint;   /* bucket.c rule 6 */
 };
 
 struct bolt_cursor;
