@@ -251,6 +251,7 @@ static void end_vtx(backend *be)
     be->vb = NULL;
     be->vc = NULL; /* freed with vtx */
     be->vb_len = 0;
+    be->vlast_state = BACKEND__VLAST_UNKNOWN;
     bolt_tx_rollback(be->vtx);
     be->vtx = NULL;
 }

@@ -50,6 +50,9 @@ typedef struct backend__wlog backend__wlog;
 
 enum backend__wlog_op { BACKEND__LOG_PUT, BACKEND__LOG_SEQ_PUT, BACKEND__LOG_DELETE };
 
+/* What struct backend keeps of the checked bucket's last key in vtx (vlast_state). */
+enum { BACKEND__VLAST_UNKNOWN, BACKEND__VLAST_EMPTY, BACKEND__VLAST_KEY, BACKEND__VLAST_NONE };
+
 /* A commit hook: a singly linked list in the order of addition. */
 struct backend_commit_hook {
     backend_commit_fn fn;
@@ -117,6 +120,11 @@ struct backend {
     bolt_cursor *vc;
     unsigned char vb_name[64];
     size_t vb_len;
+    /* batch_mu: vb's last key in vtx (batch_tx.c rule 7's nested check): vlast_state is
+     * BACKEND__VLAST_UNKNOWN, _EMPTY (no key), _KEY (vlast[0, vlast_len)) or _NONE (not kept) */
+    int vlast_state;
+    unsigned char vlast[64];
+    size_t vlast_len;
     pthread_cond_t idle_cv; /* with batch_mu: a commit in flight finished */
     pthread_mutex_t cm_mu;
     pthread_cond_t cm_cv; /* with cm_mu: the bolt commit in flight returned */

@@ -249,6 +249,15 @@ typedef struct bolt__dirty {
     bool borrowed; /* a dirty page's own buffer (dirty.c): freed with the table */
 } bolt__dirty;
 
+/* bucket.c rule 6: where the last in-place edit of a bucket happened. */
+#define BOLT_HINT_LEVELS 4
+typedef struct bolt__write_hint {
+    bolt__dpage *d;              /* NULL: none */
+    size_t nnodes;               /* the bucket's nnodes when recorded */
+    size_t depth;                /* the cursor's depth (branch levels + 1) */
+    struct bolt__elemref *stack; /* depth - 1 branch refs (tx arena, BOLT_HINT_LEVELS of them) */
+} bolt__write_hint;
+
 struct bolt_bucket {
     bolt_tx *tx;
     bolt_bucket *parent; /* NULL for the root bucket */
@@ -267,6 +276,7 @@ struct bolt_bucket {
     bool deleted;
     bolt_bucket *next_alloc; /* tx's list of all handles */
     bolt__dpage *dpages;     /* dirty leaves touched through this handle (dirty.c), newest first */
+    bolt__write_hint hint;   /* bucket.c rule 6 */
 };
 
 struct bolt_cursor;
@@ -295,6 +305,7 @@ struct bolt_tx {
     struct bolt__dpt_slot *dpt; /* dirty.c: the dirty-page table, open addressing by page id */
     size_t dpt_n, dpt_cap;
     bool dpt_closed; /* commit attached the table: no new dirty pages (dirty.c rule 6) */
+    bool dpt_quiet; /* a put/delete's own search: its loads expose no dirty page (dirty.c rule 2) */
     struct bolt__retired *retired; /* dirty.c rule 2: buffers replaced by a compaction */
     size_t nretired, capretired;
     bolt_tx *idle_next; /* db->mu: tx.c rule 8's list of parked readers */
@@ -466,15 +477,15 @@ struct bolt__dpage {
     bolt_bucket *bucket; /* the handle it was touched through */
     bolt__node *node;    /* its page-mode node once attached at commit */
     uint32_t cap;        /* bytes of buf: a page, more once grown (rule 8) */
-    uint32_t lo;         /* the data area starts here: the gap is [16 + 16 * count, lo) */
-    uint32_t live;       /* bytes of the packed image: 16 + sum(16 + ksize + vsize) */
+    uint32_t live; /* bytes of the image (packed, dirty.c rule 1): 16 + sum(16 + ksize + vsize) */
     uint16_t path[BOLT_DPAGE_PATH];     /* branch indices from the bucket's root to the leaf */
     bolt_pgid path_id[BOLT_DPAGE_PATH]; /* the branch pages on that path (root first) */
     bolt__dpage *bnext;                 /* the bucket's list (bolt_bucket.dpages) */
     uint8_t depth;                      /* branch levels above the leaf (path entries) */
-    uint8_t compactions;                /* rule 2: into a new buffer, this transaction */
-    bool converted;                     /* became an ordinary node: the node owns the state now */
-    bool packed;                        /* commit packed it into its new page: no more edits */
+    uint8_t copies;                     /* rule 2: into a new buffer, this transaction */
+    bool exposed;    /* rule 2: a read outside a put/delete loaded it since its last copy */
+    bool converted;  /* became an ordinary node: the node owns the state now */
+    bool packed;     /* commit packed it into its new page: no more edits */
     bool right_edge; /* what bolt__node_put would have recorded (node.c rule 5) */
     bool mid_insert;
     bool unbalanced; /* an element was deleted */
@@ -500,8 +511,8 @@ int bolt__dpage_touch(bolt_cursor *c, size_t need, bolt__dpage **out);
  */
 int bolt__dpage_put(bolt_tx *tx, bolt__dpage *d, size_t i, bool exact, const void *key,
                     size_t ksize, const void *value, size_t vsize, uint32_t flags, bool edge);
-/* Remove element i in place. */
-void bolt__dpage_del(bolt__dpage *d, size_t i);
+/* Remove element i in place: 0; 1 when it must take the node path (nothing changed); -ENOMEM. */
+int bolt__dpage_del(bolt_tx *tx, bolt__dpage *d, size_t i);
 static inline uint16_t bolt__dpage_count(const bolt__dpage *d)
 {
     return bolt__ld16(d->buf + BOLT_PAGE_COUNT_OFF);

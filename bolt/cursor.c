@@ -85,7 +85,9 @@ static int push_child(bolt_cursor *c)
     memset(r, 0, sizeof *r);
     bolt__node *child = top->node != NULL ? top->node->inodes[top->index].child : NULL;
     if (child != NULL && child->dp != NULL) {
-        /* A page-mode leaf (dirty.c rule 6): read its dirty page. */
+        /* A page-mode leaf (dirty.c rule 6): read its dirty page (rule 2: now exposed). */
+        if (!c->bucket->tx->dpt_quiet)
+            child->dp->exposed = true;
         bolt__page_fill(child->dp->buf, child->dp->cap, child->dp->id, &r->page);
     } else if (child != NULL) {
         r->node = child;
@@ -615,15 +617,15 @@ int bolt_cursor_delete(bolt_cursor *c)
     bolt_val saved = k;
     bolt__dpage *d;
     rc = bolt__dpage_touch(c, 0, &d);
-    if (rc == 0) {
-        bolt__dpage_del(d, c->stack[c->depth - 1].index);
-    } else if (rc == 1) {
+    if (rc == 0)
+        rc = bolt__dpage_del(c->bucket->tx, d, c->stack[c->depth - 1].index);
+    if (rc == 1) {
         bolt__node *n;
         rc = bolt__cursor_node(c, &n);
         if (rc != 0)
             return rc;
         bolt__node_del(n, saved.data, saved.size);
-    } else {
+    } else if (rc != 0) {
         return rc;
     }
     c->bucket->tx->generation++;

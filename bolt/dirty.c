@@ -7,23 +7,32 @@
  * (bolt__tx_page) goes to the buffer.
  *
  * Rules:
- *   1. Layout of a dirty page: header, element array, a gap, then the
- *      key/value data at the end of the page. It is a valid bbolt page
- *      image (pos is relative to each element) and is read with the same
- *      accessors as a committed page. An insert takes 16 bytes for its
- *      element and ksize + vsize for its data from the gap; the elements
- *      after it move up by 16 bytes and their pos drop by 16. A delete
- *      closes the element array the other way.
- *   2. Bytes in the data area are never overwritten or moved while the
- *      transaction lives: a replaced value or a deleted element leaves its
- *      bytes where they were (garbage), so every key and value the
+ *   1. A dirty page is kept packed, in its final form: header, element
+ *      array, then the key/value data in element order, then zeros to the
+ *      end of the buffer (d->live bytes of image) -- the image bbolt
+ *      writes (docs/format.md §5), so commit writes the buffer itself
+ *      (rule 6) and bbolt's statistics read it right. An insert opens 16
+ *      bytes in the element array and ksize + vsize in the data at its
+ *      place: the data before it moves up by 16, the data after it by
+ *      16 + ksize + vsize, and each moved element's pos changes by what
+ *      its data moved minus what the element moved. An update moves the
+ *      data after it by the size difference; a delete closes both gaps
+ *      and zeroes the bytes it frees at the end.
+ *   2. Edits move bytes, so a buffer whose bytes may be held by anyone is
+ *      never edited: every load of a dirty page by a read (a get, a
+ *      cursor, a bucket handle, a walk: bolt__tx_page and the cursor's
+ *      descent through page-mode nodes) marks it exposed, and the next
+ *      edit first copies it into a new buffer (the old one is kept,
+ *      unchanged, until the transaction ends), so every key and value the
  *      transaction handed out stays readable (tx.c rule 4) and a cursor's
- *      remembered key stays valid (cursor.c rule 6). A change that does not
- *      fit in the gap but fits the page is made after a compaction into a
- *      new buffer (the old one is kept, unchanged, until the transaction
- *      ends; at most MAX_COMPACTIONS per page and transaction); one that
- *      would make the packed page larger than a page, or a page compacted
- *      that often, takes the node path instead (rule 5).
+ *      remembered key stays valid (cursor.c rule 6). Only a put's or a
+ *      delete's own search (tx->dpt_quiet, bucket.c seek_for_write) loads
+ *      a page without exposing it: what it reads is used before the edit.
+ *      A change that needs more room than the buffer has is made in a
+ *      larger copy (rule 8). At most MAX_COPIES copies per page and
+ *      transaction (memory stays bounded under get/put alternation); one
+ *      more, or a change that would make the packed page larger than
+ *      BOLT_DPAGE_MAX_PAGES pages, takes the node path instead (rule 5).
  *   3. Only leaves with no overflow, below at least one branch, of a paged
  *      bucket, at most BOLT_DPAGE_PATH levels down, are made dirty; a root
  *      leaf (small buckets, inline buckets) takes the node path, so a
@@ -47,18 +56,16 @@
  *      any node. A page-mode node that must merge becomes an ordinary node
  *      first. After the attach no page is made dirty (the bucket values
  *      that spill stores go to attached pages or to nodes). At spill a
- *      page-mode leaf is packed into a fresh buffer, which is written as
- *      its new page: elements, then data in element order, zeros after --
- *      the image bbolt writes, so bbolt's statistics read it right and no
- *      deleted bytes reach the file. The edited buffer is kept to the end,
- *      as a compacted one is. Leaves that are only inserted into, updated
- *      or deleted from never become nodes.
+ *      page-mode leaf that fits a page is written as it is (rule 1: its
+ *      buffer is the page bbolt would write, and no deleted bytes are in
+ *      it); no copy is made at commit. Leaves that are only inserted into,
+ *      updated or deleted from never become nodes.
  *   7. Page buffers outlive their transaction in a small pool of the db
  *      (writer only, at most POOL_BYTES): a commit that touches thousands
  *      of leaves reuses the last one's memory instead of faulting in fresh
  *      pages.
  *   8. Splits from the buffer (stage 2): a leaf that outgrows its page
- *      keeps growing in place in a larger buffer (doubled by a compaction,
+ *      keeps growing in place in a larger buffer (doubled by a copy,
  *      rule 2; at most BOLT_DPAGE_MAX_PAGES pages, not pooled). At commit a
  *      dirty leaf that node.c rule 5 would split (bolt__dpage_fits) is cut
  *      by the same function node_split uses (bolt__split_point, with the
@@ -210,6 +217,39 @@ static void elem_key(const unsigned char *buf, size_t i, bolt_val *k)
     k->size = bolt__ld32(e + BOLT_LEAF_KSIZE_OFF);
 }
 
+/*
+ * The elements [s, e) of the leaf image buf, packed into out after its
+ * header (docs/format.md §5: elements, then data in element order; out has
+ * room for them); returns the image's size. The header is the caller's.
+ */
+static size_t pack_into(const unsigned char *buf, size_t s, size_t e, unsigned char *out)
+{
+    size_t n = e - s;
+    size_t data = BOLT_PAGE_HEADER_SIZE + 16 * n;
+    for (size_t j = 0; j < n; j++) {
+        const unsigned char *el = buf + BOLT_PAGE_HEADER_SIZE + 16 * (s + j);
+        unsigned char *o = out + BOLT_PAGE_HEADER_SIZE + 16 * j;
+        uint32_t ks = bolt__ld32(el + BOLT_LEAF_KSIZE_OFF);
+        uint32_t vs = bolt__ld32(el + BOLT_LEAF_VSIZE_OFF);
+        bolt_val k;
+        elem_key(buf, s + j, &k);
+        memcpy(o, el, 16);
+        bolt__st32(o + BOLT_LEAF_POS_OFF, (uint32_t)(data - (BOLT_PAGE_HEADER_SIZE + 16 * j)));
+        memcpy(out + data, k.data, (size_t)ks + vs);
+        data += (size_t)ks + vs;
+    }
+    return data;
+}
+
+/* A leaf page of d's elements [s, e) into out (a split's piece, rule 8); returns its size. */
+static size_t pack(const bolt__dpage *d, size_t s, size_t e, unsigned char *out)
+{
+    memset(out, 0, BOLT_PAGE_HEADER_SIZE);
+    bolt__st16(out + BOLT_PAGE_FLAGS_OFF, BOLT_PAGE_LEAF);
+    bolt__st16(out + BOLT_PAGE_COUNT_OFF, (uint16_t)(e - s));
+    return pack_into(d->buf, s, e, out);
+}
+
 /* ---- touch ------------------------------------------------------------------- */
 
 /*
@@ -295,24 +335,22 @@ int bolt__dpage_touch(bolt_cursor *c, size_t need, bolt__dpage **out)
         d->path[l] = (uint16_t)r->index;
         d->path_id[l] = r->node != NULL ? r->node->pgid : r->page.id;
     }
-    /* Rule 1: the element array at the front, the data block at the end. */
+    /* Rule 1: the packed image; one copy when the committed page is packed already. */
     size_t elems_end = BOLT_PAGE_HEADER_SIZE + 16 * (size_t)p->count;
-    size_t data_end = elems_end;
-    for (unsigned i = 0; i < p->count; i++) {
+    bool packed = true;
+    size_t at = elems_end;
+    for (unsigned i = 0; i < p->count && packed; i++) {
         const unsigned char *e = p->data + BOLT_PAGE_HEADER_SIZE + 16 * (size_t)i;
-        size_t end = BOLT_PAGE_HEADER_SIZE + 16 * (size_t)i + bolt__ld32(e + BOLT_LEAF_POS_OFF) +
-                     bolt__ld32(e + BOLT_LEAF_KSIZE_OFF) + bolt__ld32(e + BOLT_LEAF_VSIZE_OFF);
-        if (end > data_end)
-            data_end = end;
+        packed = BOLT_PAGE_HEADER_SIZE + 16 * (size_t)i + bolt__ld32(e + BOLT_LEAF_POS_OFF) == at;
+        at += (size_t)bolt__ld32(e + BOLT_LEAF_KSIZE_OFF) + bolt__ld32(e + BOLT_LEAF_VSIZE_OFF);
     }
-    size_t shift = ps - data_end;
-    memcpy(d->buf, p->data, elems_end);
-    memcpy(d->buf + elems_end + shift, p->data + elems_end, data_end - elems_end);
-    for (unsigned i = 0; i < p->count; i++) {
-        unsigned char *e = elem(d->buf, i);
-        bolt__st32(e + BOLT_LEAF_POS_OFF, (uint32_t)(bolt__ld32(e + BOLT_LEAF_POS_OFF) + shift));
+    if (packed) {
+        memcpy(d->buf, p->data, live); /* at == live */
+    } else {
+        memcpy(d->buf, p->data, BOLT_PAGE_HEADER_SIZE);
+        pack_into(p->data, 0, p->count, d->buf);
     }
-    d->lo = (uint32_t)(elems_end + shift);
+    memset(d->buf + live, 0, ps - live);
     rc = table_insert(tx, d);
     if (rc != 0) {
         strata_free(d->buf);
@@ -327,44 +365,56 @@ int bolt__dpage_touch(bolt_cursor *c, size_t need, bolt__dpage **out)
 
 /* ---- in-place edits ------------------------------------------------------------ */
 
-#define MAX_COMPACTIONS 8
+#define MAX_COPIES 8
+
+/* Offset of element i's key/value bytes in buf. */
+static size_t data_at(const unsigned char *buf, size_t i)
+{
+    return BOLT_PAGE_HEADER_SIZE + 16 * i +
+           bolt__ld32(elem((unsigned char *)buf, i) + BOLT_LEAF_POS_OFF);
+}
+
+/* Add delta to the pos of elements [s, e). */
+static void shift_pos(unsigned char *buf, size_t s, size_t e, uint32_t delta)
+{
+    for (size_t j = s; j < e; j++) {
+        unsigned char *x = elem(buf, j);
+        bolt__st32(x + BOLT_LEAF_POS_OFF, bolt__ld32(x + BOLT_LEAF_POS_OFF) + delta);
+    }
+}
 
 /*
- * Rule 2: rebuild d in a new buffer without its garbage (and without the
- * data of element `skip`, about to be replaced; -1 for none); the old
- * buffer stays readable, unchanged, until the transaction ends.
+ * Rule 2: before an edit that leaves the image `live` bytes long, make sure
+ * d's buffer may be edited and holds it: a copy into a new buffer (cap
+ * doubled as needed, rule 8) when d is exposed or too small; the old buffer
+ * stays readable, unchanged, until the transaction ends. 0, 1 (the node
+ * path: copied too often), or -ENOMEM.
  */
-static int compact(bolt_tx *tx, bolt__dpage *d, long skip, size_t cap)
+static int make_room(bolt_tx *tx, bolt__dpage *d, size_t live)
 {
+    if (!d->exposed && live <= d->cap)
+        return 0;
+    if (d->copies >= MAX_COPIES)
+        return 1;
+    size_t cap = d->cap, max = BOLT_DPAGE_MAX_PAGES * (size_t)tx->db->page_size;
+    while (cap < live && cap < max)
+        cap *= 2;
+    if (cap > max)
+        cap = max;
     unsigned char *nb = buf_get_size(tx->db, cap);
     if (nb == NULL)
         return -ENOMEM;
-    int rc = retire(tx, nb, cap);
+    int rc = retire(tx, d->buf, d->cap);
     if (rc != 0) {
-        strata_free(nb);
+        buf_put(tx->db, nb, cap);
         return rc;
     }
-    const unsigned char *ob = d->buf;
-    size_t n = bolt__dpage_count(d);
-    memcpy(nb, ob, BOLT_PAGE_HEADER_SIZE + 16 * n);
-    size_t lo = cap;
-    for (size_t i = 0; i < n; i++) {
-        if ((long)i == skip)
-            continue; /* its element is rewritten next, key and value */
-        unsigned char *e = elem(nb, i);
-        size_t len =
-                (size_t)bolt__ld32(e + BOLT_LEAF_KSIZE_OFF) + bolt__ld32(e + BOLT_LEAF_VSIZE_OFF);
-        bolt_val k;
-        elem_key(ob, i, &k);
-        lo -= len;
-        memcpy(nb + lo, k.data, len);
-        bolt__st32(e + BOLT_LEAF_POS_OFF, (uint32_t)(lo - (BOLT_PAGE_HEADER_SIZE + 16 * i)));
-    }
-    tx->retired[tx->nretired - 1] = (bolt__retired){ d->buf, d->cap };
+    memcpy(nb, d->buf, d->live);
+    memset(nb + d->live, 0, cap - d->live);
     d->buf = nb;
     d->cap = (uint32_t)cap;
-    d->lo = (uint32_t)lo;
-    d->compactions++;
+    d->copies++;
+    d->exposed = false;
     return 0;
 }
 
@@ -374,7 +424,6 @@ int bolt__dpage_put(bolt_tx *tx, bolt__dpage *d, size_t i, bool exact, const voi
     size_t ps = tx->db->page_size;
     size_t n = bolt__dpage_count(d);
     size_t data = ksize + vsize;
-    size_t grow = exact ? 0 : 16;
     size_t old = 0;
     if (exact) {
         const unsigned char *e = elem(d->buf, i);
@@ -382,98 +431,76 @@ int bolt__dpage_put(bolt_tx *tx, bolt__dpage *d, size_t i, bool exact, const voi
     } else if (n + 1 >= 0xFFFF) {
         return 1;
     }
-    size_t elems_end = BOLT_PAGE_HEADER_SIZE + 16 * n;
-    size_t live = d->live + grow + data - old;
+    size_t live = d->live + (exact ? 0 : 16) + data - old;
     if (live > BOLT_DPAGE_MAX_PAGES * ps)
         return 1; /* rule 8: the node path splits it */
-    if (elems_end + grow + data > d->lo) {
-        /* Rule 2: the gap cannot hold it, the buffer can (rule 8: grown to hold it). */
-        if (d->compactions >= MAX_COMPACTIONS)
-            return 1;
-        size_t cap = d->cap;
-        while (cap < live)
-            cap *= 2;
-        if (cap > BOLT_DPAGE_MAX_PAGES * ps)
-            cap = BOLT_DPAGE_MAX_PAGES * ps;
-        int rc = compact(tx, d, exact ? (long)i : -1, cap);
-        if (rc != 0)
-            return rc;
-        if (elems_end + grow + data > d->lo)
-            return BOLT_EPANIC; /* live counts every byte compact kept */
-    }
+    int rc = make_room(tx, d, live);
+    if (rc != 0)
+        return rc;
+    /* Rule 2: d is not exposed, so key and value are not in its buffer. */
     unsigned char *buf = d->buf;
-    uint32_t lo = (uint32_t)(d->lo - data);
-    memcpy(buf + lo, key, ksize);
-    if (vsize > 0)
-        memcpy(buf + lo + ksize, value, vsize);
-    if (!exact) {
-        /* Rule 1: open element i; the moved elements' pos drop by 16. */
+    size_t at;
+    if (exact) {
+        /* Rule 1: the data after element i moves by the size difference. */
+        at = data_at(buf, i);
+        memmove(buf + at + data, buf + at + old, d->live - (at + old));
+        if (data < old)
+            memset(buf + live, 0, old - data);
+        shift_pos(buf, i + 1, n, (uint32_t)(data - old));
+    } else {
+        /* Rule 1: open 16 bytes at element i and `data` bytes at its data. */
+        size_t elems_end = BOLT_PAGE_HEADER_SIZE + 16 * n;
+        size_t dat = i < n ? data_at(buf, i) : d->live;
+        memmove(buf + dat + 16 + data, buf + dat, d->live - dat);
+        memmove(buf + elems_end + 16, buf + elems_end, dat - elems_end);
         memmove(elem(buf, i + 1), elem(buf, i), 16 * (n - i));
-        for (size_t j = i + 1; j <= n; j++) {
-            unsigned char *e = elem(buf, j);
-            bolt__st32(e + BOLT_LEAF_POS_OFF, bolt__ld32(e + BOLT_LEAF_POS_OFF) - 16);
-        }
+        shift_pos(buf, 0, i, 16);
+        shift_pos(buf, i + 1, n + 1, (uint32_t)data);
+        at = dat + 16;
+        bolt__st32(elem(buf, i) + BOLT_LEAF_POS_OFF,
+                   (uint32_t)(at - (BOLT_PAGE_HEADER_SIZE + 16 * i)));
         bolt__st16(buf + BOLT_PAGE_COUNT_OFF, (uint16_t)(n + 1));
         if (edge)
             d->right_edge = true;
         else
             d->mid_insert = true;
     }
+    memcpy(buf + at, key, ksize);
+    if (vsize > 0)
+        memcpy(buf + at + ksize, value, vsize);
     unsigned char *e = elem(buf, i);
     bolt__st32(e + BOLT_LEAF_FLAGS_OFF, flags);
-    bolt__st32(e + BOLT_LEAF_POS_OFF, (uint32_t)(lo - (BOLT_PAGE_HEADER_SIZE + 16 * i)));
     bolt__st32(e + BOLT_LEAF_KSIZE_OFF, (uint32_t)ksize);
     bolt__st32(e + BOLT_LEAF_VSIZE_OFF, (uint32_t)vsize);
-    d->lo = lo;
-    d->live = (uint32_t)(d->live + grow + data - old);
+    d->live = (uint32_t)live;
     return 0;
 }
 
-void bolt__dpage_del(bolt__dpage *d, size_t i)
+int bolt__dpage_del(bolt_tx *tx, bolt__dpage *d, size_t i)
 {
+    int rc = make_room(tx, d, d->live);
+    if (rc != 0)
+        return rc;
     unsigned char *buf = d->buf;
     size_t n = bolt__dpage_count(d);
     const unsigned char *e = elem(buf, i);
-    size_t gone =
-            16 + (size_t)bolt__ld32(e + BOLT_LEAF_KSIZE_OFF) + bolt__ld32(e + BOLT_LEAF_VSIZE_OFF);
+    size_t kv = (size_t)bolt__ld32(e + BOLT_LEAF_KSIZE_OFF) + bolt__ld32(e + BOLT_LEAF_VSIZE_OFF);
+    size_t elems_end = BOLT_PAGE_HEADER_SIZE + 16 * n;
+    size_t at = data_at(buf, i);
+    /* Rule 1, the insert's steps backwards; then zeros where the image ended. */
     memmove(elem(buf, i), elem(buf, i + 1), 16 * (n - i - 1));
-    for (size_t j = i; j + 1 < n; j++) {
-        unsigned char *x = elem(buf, j);
-        bolt__st32(x + BOLT_LEAF_POS_OFF, bolt__ld32(x + BOLT_LEAF_POS_OFF) + 16);
-    }
+    memmove(buf + elems_end - 16, buf + elems_end, at - elems_end);
+    memmove(buf + at - 16, buf + at + kv, d->live - (at + kv));
+    memset(buf + d->live - 16 - kv, 0, 16 + kv);
+    shift_pos(buf, 0, i, (uint32_t)-16);
+    shift_pos(buf, i, n - 1, (uint32_t)-kv);
     bolt__st16(buf + BOLT_PAGE_COUNT_OFF, (uint16_t)(n - 1));
-    d->live = (uint32_t)(d->live - gone);
+    d->live = (uint32_t)(d->live - 16 - kv);
     d->unbalanced = true;
+    return 0;
 }
 
 /* ---- commit ------------------------------------------------------------------- */
-
-/*
- * The packed image of d's elements [s, e) into out, which has room for it
- * (docs/format.md §5: elements, then data in element order); returns its size.
- */
-static size_t pack(const bolt__dpage *d, size_t s, size_t e, unsigned char *out)
-{
-    const unsigned char *buf = d->buf;
-    size_t n = e - s;
-    memset(out, 0, BOLT_PAGE_HEADER_SIZE);
-    bolt__st16(out + BOLT_PAGE_FLAGS_OFF, BOLT_PAGE_LEAF);
-    bolt__st16(out + BOLT_PAGE_COUNT_OFF, (uint16_t)n);
-    size_t data = BOLT_PAGE_HEADER_SIZE + 16 * n;
-    for (size_t j = 0; j < n; j++) {
-        const unsigned char *el = buf + BOLT_PAGE_HEADER_SIZE + 16 * (s + j);
-        unsigned char *o = out + BOLT_PAGE_HEADER_SIZE + 16 * j;
-        uint32_t ks = bolt__ld32(el + BOLT_LEAF_KSIZE_OFF);
-        uint32_t vs = bolt__ld32(el + BOLT_LEAF_VSIZE_OFF);
-        bolt_val k;
-        elem_key(buf, s + j, &k);
-        memcpy(o, el, 16);
-        bolt__st32(o + BOLT_LEAF_POS_OFF, (uint32_t)(data - (BOLT_PAGE_HEADER_SIZE + 16 * j)));
-        memcpy(out + data, k.data, (size_t)ks + vs);
-        data += (size_t)ks + vs;
-    }
-    return data;
-}
 
 static int retire(bolt_tx *tx, unsigned char *buf, size_t size)
 {
@@ -491,25 +518,9 @@ static int retire(bolt_tx *tx, unsigned char *buf, size_t size)
 
 int bolt__dpage_commit(bolt_tx *tx, bolt__dpage *d, bolt_pgid *id)
 {
-    size_t ps = tx->db->page_size;
-    unsigned char *nb = buf_get(tx->db);
-    if (nb == NULL)
-        return -ENOMEM;
-    int rc = retire(tx, nb, ps); /* room first: then nothing below fails before the swap */
-    if (rc != 0) {
-        strata_free(nb);
-        return rc;
-    }
-    if (!bolt__dpage_fits(tx, d)) {
-        strata_free(nb);
-        tx->nretired--;
+    if (!bolt__dpage_fits(tx, d))
         return BOLT_EPANIC; /* rule 8: a leaf that splits is written by pieces */
-    }
-    pack(d, 0, bolt__dpage_count(d), nb);
-    memset(nb + d->live, 0, ps - d->live);
-    tx->retired[tx->nretired - 1] = (bolt__retired){ d->buf, d->cap }; /* kept to the end */
-    d->buf = nb;
-    d->cap = (uint32_t)ps;
+    /* Rule 6: the buffer is the page (rule 1: packed, zeros after d->live). */
     d->packed = true;
     return bolt__tx_adopt(tx, d->buf, id);
 }

@@ -21,7 +21,7 @@
  *      (indices and page ids, each checked against its page) holds there.
  *   3. A leaf directly under a node is written and named in that node. The
  *      leaves below one page X that is not a node (the group's top) are
- *      taken together, in key order (sorted by path). First planned: each
+ *      taken together, in key order (sorted by path, sort_leaves). First planned: each
  *      branch page on their paths, from its committed image, with its
  *      changed children's new first keys. If any would be split by node.c
  *      rule 5 (more than 4 elements and a packed image of a page or more)
@@ -523,6 +523,73 @@ static int spill_group(sp_state *s, size_t gs, size_t ge)
     return name_in_parent(g, top->first, top->new_id);
 }
 
+/*
+ * Rule 3's order of the leaves. When every recorded path fits 64 bits (at
+ * most PATH_KEY_LEVELS levels, indices below 2^16), the leaves are put in
+ * key order by a radix sort of their paths: branches do not change before
+ * commit, so the paths recorded at touch are positions in one tree, whose
+ * lexicographic order is key order, and the leaves below one top page form
+ * one run in key order (a page covers one key range), in element order.
+ * Else qsort with leaf_cmp. The radix sort touches no dirty page and costs
+ * a few passes over 16-byte pairs instead of ~13 compares per leaf.
+ */
+#define PATH_KEY_LEVELS 4
+
+typedef struct path_key {
+    uint64_t key;
+    size_t i;
+} path_key;
+
+static int sort_leaves(sp_state *s)
+{
+    size_t n = s->nleaves;
+    if (n < 2)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (s->leaves[i].depth > PATH_KEY_LEVELS) {
+            qsort(s->leaves, n, sizeof *s->leaves, leaf_cmp);
+            return 0;
+        }
+    path_key *a = strata_malloc(2 * n * sizeof *a);
+    sp_leaf *out = strata_malloc(n * sizeof *out);
+    if (a == NULL || out == NULL) {
+        strata_free(a);
+        strata_free(out);
+        return -ENOMEM;
+    }
+    path_key *b = a + n;
+    uint64_t all_or = 0, all_and = UINT64_MAX;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = 0;
+        for (size_t l = 0; l < PATH_KEY_LEVELS; l++)
+            k = k << 16 | (l < s->leaves[i].depth ? s->leaves[i].path[l] : 0);
+        a[i] = (path_key){ k, i };
+        all_or |= k;
+        all_and &= k;
+    }
+    /* LSD, a byte a pass; a byte equal in every key orders nothing and is skipped. */
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        if (((all_or ^ all_and) >> shift & 0xFF) == 0)
+            continue;
+        size_t count[257] = { 0 };
+        for (size_t i = 0; i < n; i++)
+            count[(a[i].key >> shift & 0xFF) + 1]++;
+        for (size_t d = 1; d < 257; d++)
+            count[d] += count[d - 1];
+        for (size_t i = 0; i < n; i++)
+            b[count[a[i].key >> shift & 0xFF]++] = a[i];
+        path_key *t = a;
+        a = b;
+        b = t;
+    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = s->leaves[a[i].i];
+    memcpy(s->leaves, out, n * sizeof *out);
+    strata_free(a < b ? a : b);
+    strata_free(out);
+    return 0;
+}
+
 int bolt__dpage_spill_bucket(bolt_bucket *b)
 {
     size_t n = 0;
@@ -545,8 +612,9 @@ int bolt__dpage_spill_bucket(bolt_bucket *b)
         if (rc == 0)
             rc = locate(b, d, &s.leaves[s.nleaves++]);
     }
+    if (rc == 0)
+        rc = sort_leaves(&s);
     if (rc == 0) {
-        qsort(s.leaves, s.nleaves, sizeof *s.leaves, leaf_cmp);
         for (size_t gs = 0, ge; gs < s.nleaves && rc == 0; gs = ge) {
             const sp_leaf *g = &s.leaves[gs];
             for (ge = gs + 1; ge < s.nleaves && s.leaves[ge].parent == g->parent &&

@@ -192,8 +192,10 @@ int bolt__tx_page(bolt_tx *tx, bolt_pgid id, bolt__page *out)
     if (tx->dpt_n > 0 && id < tx->meta.pgid && (id + 1) * ps <= tx->limit &&
         bolt__ld16(tx->map->base + id * ps + BOLT_PAGE_FLAGS_OFF) == BOLT_PAGE_LEAF) {
         /* Rule 7: the transaction's own copy of a leaf (checked when it was made). */
-        const bolt__dpage *d = bolt__dpage_find(tx, id);
+        bolt__dpage *d = bolt__dpage_find(tx, id);
         if (d != NULL) {
+            if (!tx->dpt_quiet)
+                d->exposed = true; /* dirty.c rule 2: a read may keep its bytes */
             bolt__page_fill(d->buf, d->cap, id, out);
             return 0;
         }

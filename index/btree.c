@@ -322,6 +322,23 @@ idx__ki **idx__btree_find(idx__btree *bt, const void *key, size_t key_len)
     return NULL;
 }
 
+idx__ki **idx__btree_find_block(idx__btree *bt, const void *key, size_t key_len, const idx__ki *blk)
+{
+    void *node = bt->root;
+    if (node == NULL)
+        return NULL;
+    /* Inner nodes compare with their own separator copies, never a block. */
+    for (int h = bt->height; h > 0; h--) {
+        binner *in = node;
+        node = in->child[inner_child(in, key, key_len)];
+    }
+    bleaf *lf = node;
+    for (unsigned i = 0; i < lf->n; i++)
+        if (lf->items[i] == blk)
+            return &lf->items[i];
+    return NULL;
+}
+
 _Static_assert(sizeof(bleaf) == 1024, "a leaf is one 1 KiB allocation");
 _Static_assert(sizeof(binner) <= 1536, "an inner node fits a 1.5 KiB allocation");
 

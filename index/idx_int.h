@@ -13,6 +13,7 @@
 #include <strata/idx.h>
 
 #include "be64.h"
+#include "strata_config.h"
 
 /*
  * A keyIndex block: one allocation holding the key and its generations.
@@ -108,6 +109,14 @@ void idx__btree_init(idx__btree *bt);
 void idx__btree_release(idx__btree *bt, bool free_blocks);
 /* The slot holding key's block, or NULL. The slot may be written (block moved). */
 idx__ki **idx__btree_find(idx__btree *bt, const void *key, size_t key_len);
+/*
+ * The slot holding blk, found by its key (key, key_len) without reading blk
+ * or comparing with it: blk may have been freed by a realloc that moved
+ * the block (the caller then stores the new address). NULL if no slot
+ * holds blk.
+ */
+idx__ki **idx__btree_find_block(idx__btree *bt, const void *key, size_t key_len,
+                                const idx__ki *blk);
 /* Inserts k, whose key is absent. 0 or -ENOMEM (tree unchanged). */
 int idx__btree_insert(idx__btree *bt, idx__ki *k);
 /*
@@ -132,11 +141,66 @@ void idx__bcursor_prefetch(const idx__bcursor *c, unsigned ahead);
 /* Validates the structure (order, separators, depth, fill, count). */
 int idx__btree_check(const idx__btree *bt, char *why, size_t why_size);
 
+/*
+ * key_hash.c: key bytes -> the block of that key, beside the B+tree
+ * (tree_index.c rule 5). Not thread-safe; tree_index.c locks. Blocks are
+ * not owned: the tree frees them.
+ */
+typedef struct idx__kslot {
+    uint64_t hash;
+    idx__ki *blk; /* NULL: empty */
+} idx__kslot;
+
+typedef struct idx__khash {
+    idx__kslot *slots; /* mask + 1 of them, or NULL before the first reserve */
+    size_t mask;
+    size_t count;
+    uint64_t seed;
+} idx__khash;
+
+void idx__khash_init(idx__khash *h);
+void idx__khash_release(idx__khash *h);
+/* The table's hash of key (seeded per table). */
+uint64_t idx__khash_of(const idx__khash *h, const void *key, size_t len);
+/* The block of key, or NULL. */
+idx__ki *idx__khash_find(const idx__khash *h, const void *key, size_t len);
+idx__ki *idx__khash_find_hashed(const idx__khash *h, uint64_t hv, const void *key, size_t len);
+/* Starts loading key's home slot. */
+void idx__khash_prefetch(const idx__khash *h, const void *key, size_t len);
+/* Room for n entries in all, so inserts up to n never allocate. 0 or -ENOMEM (unchanged). */
+int idx__khash_reserve(idx__khash *h, size_t n);
+/* Adds blk, whose key is absent, after a reserve that left room (hv: its hash). */
+void idx__khash_insert(idx__khash *h, idx__ki *blk);
+void idx__khash_insert_hashed(idx__khash *h, uint64_t hv, idx__ki *blk);
+/*
+ * The entry of old (possibly freed: never read) now holds blk, with the
+ * same key. false when old has no entry (nothing changes).
+ */
+bool idx__khash_replace(idx__khash *h, const idx__ki *old, idx__ki *blk);
+/* Removes blk's entry (blk still readable). false when it has none. */
+bool idx__khash_remove(idx__khash *h, const idx__ki *blk);
+/* Validates key_hash.c's rules 1 and 3 (run reachability, stored hashes, count). */
+int idx__khash_check(const idx__khash *h, char *why, size_t why_size);
+
 /* revision.c: room for n more members without allocating. 0 or -ENOMEM. */
 int idx__rev_set_reserve(idx_rev_set *s, size_t n);
 
 /* revision.c: why formatting shared by the check functions. */
 int idx__fail(char *why, size_t why_size, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+
+/*
+ * Test-only (compiled with -Dfailpoints=true; tree_index.c, watch's): a
+ * chunked walk (compact, keep) calls idx__walk_hook(idx__walk_hook_arg, n)
+ * holding the tree's lock before each key, n being the keys it has done in
+ * this chunk; set both before the walk starts. idx__tree_someone_waits: a
+ * thread waits for the tree's lock (announced to a walk, or asleep on it).
+ */
+#if STRATA_FAILPOINTS
+typedef void (*idx__walk_hook_fn)(void *arg, size_t n);
+extern idx__walk_hook_fn idx__walk_hook;
+extern void *idx__walk_hook_arg;
+bool idx__tree_someone_waits(idx_tree *t);
+#endif
 
 #endif

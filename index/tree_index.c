@@ -31,19 +31,26 @@
  *    SLEEP_FROM_NS on, spinning only for short windows;
  *    with no writer about it runs whole chunks, yielding the CPU between
  *    them. Each chunk does at least one key, so the walk always
- *    progresses.
+ *    progresses. A reader that meets the walk's hold (a put's first
+ *    index call is a lookup, idx_tree_get) announces itself the same way,
+ *    in readers_waiting, and spins on walker_holds, so the walk steps
+ *    aside for a put's lookup too; a reader that would sleep instead
+ *    would wait for the rest of the chunk (1-8 ms on two busy cores).
+ *    Its first try honours the lock's writer preference (rwlock.h rule
+ *    2): it takes the lock at once only when no writer waits.
  * 4. Keys added during a compaction walk carry revisions above the
  *    compaction revision, so whether the walk sees them does not matter:
  *    compaction leaves them as they are (etcd walks a clone for the same
  *    reason).
- * 5. The finger: idx_tree_get leaves, in a thread-local, the slot it found
- *    with the tree's id (unique per idx_tree_new, never reused) and the
- *    B+tree's version; idx_tree_put of the same thread, under the write
- *    lock, takes that slot instead of descending again when the id and
- *    the version still match and the slot holds its key. A slot moves only
- *    by an insert or delete, each of which bumps the version, so a match
- *    means it is still the key's (the key check is a second guard). etcd's
- *    put is exactly a get then a put of one key: this halves its descents.
+ * 5. The hash (key_hash.c) maps every key in the B+tree to the same block
+ *    as the tree, and nothing else: every insert, delete and move of a
+ *    block (a change that reallocated it) updates both under the write
+ *    lock, the hash's room reserved before anything changes. Lookups by
+ *    exact key (get, the single-key range, count and since, and a put's
+ *    own lookup) probe the hash instead of descending the tree. A put
+ *    whose change moved the block finds the tree's slot by the old
+ *    address (idx__btree_find_block), so the freed block is never read.
+ *    idx_tree_check verifies the hash against the tree.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -65,20 +72,11 @@
 
 struct idx_tree {
     idx__rwlock lock;
-    atomic_bool walker_holds; /* a chunked walk holds the lock: writers spin on this */
-    uint64_t id;              /* rule 5: never 0, never reused */
-    idx__btree bt;            /* guarded by lock */
+    atomic_bool walker_holds;    /* a chunked walk holds the lock: writers spin on this */
+    atomic_uint readers_waiting; /* rule 3: lookups waiting for a walk to step aside */
+    idx__btree bt;               /* guarded by lock */
+    idx__khash kh;               /* guarded by lock; rule 5 */
 };
-
-/* Rule 5: the calling thread's last idx_tree_get hit. */
-typedef struct finger {
-    uint64_t tree_id; /* 0: none */
-    uint64_t version;
-    idx__ki **slot;
-} finger;
-
-static _Thread_local finger last_get;
-static atomic_uint_fast64_t next_tree_id = 1;
 
 static inline void cpu_relax(void)
 {
@@ -128,9 +126,34 @@ static void walker_lock(idx_tree *t, bool write)
     }
 }
 
+/*
+ * A reader's entry (rule 3). While a walk holds the lock the reader
+ * announces itself and spins like a writer; otherwise (a put holds it, or
+ * the lock's own writer preference holds the reader back) it waits on the
+ * lock as before. The walk sets walker_holds just after it takes the lock,
+ * so a reader arriving in between waits on the lock for that chunk.
+ */
 static void tree_rdlock(idx_tree *t)
 {
-    idx__rw_rdlock(&t->lock);
+    if (atomic_load_explicit(&t->lock.writers_waiting, memory_order_relaxed) == 0 &&
+        idx__rw_tryrdlock(&t->lock))
+        return;
+    if (!atomic_load_explicit(&t->walker_holds, memory_order_relaxed)) {
+        idx__rw_rdlock(&t->lock);
+        return;
+    }
+    atomic_fetch_add_explicit(&t->readers_waiting, 1, memory_order_relaxed);
+    int spins = 0;
+    while (atomic_load_explicit(&t->walker_holds, memory_order_relaxed) ||
+           atomic_load_explicit(&t->lock.writers_waiting, memory_order_relaxed) != 0 ||
+           !idx__rw_tryrdlock(&t->lock)) {
+        if (++spins >= WRITER_SPIN) {
+            idx__rw_rdlock(&t->lock);
+            break;
+        }
+        cpu_relax();
+    }
+    atomic_fetch_sub_explicit(&t->readers_waiting, 1, memory_order_relaxed);
 }
 
 static void tree_rdunlock(idx_tree *t)
@@ -143,10 +166,23 @@ static void tree_wrunlock(idx_tree *t)
     idx__rw_wrunlock(&t->lock);
 }
 
+/* Rule 3: a writer, or a reader held back by a walk, is waiting. */
 static bool writer_waiting(idx_tree *t)
 {
-    return atomic_load_explicit(&t->lock.writers_waiting, memory_order_relaxed) != 0;
+    return atomic_load_explicit(&t->lock.writers_waiting, memory_order_relaxed) != 0 ||
+           atomic_load_explicit(&t->readers_waiting, memory_order_relaxed) != 0;
 }
+
+#if STRATA_FAILPOINTS
+idx__walk_hook_fn idx__walk_hook;
+void *idx__walk_hook_arg;
+
+bool idx__tree_someone_waits(idx_tree *t)
+{
+    return writer_waiting(t) ||
+           (atomic_load_explicit(&t->lock.state, memory_order_relaxed) & IDX_RW_SLEEPERS) != 0;
+}
+#endif
 
 static uint64_t mono_ns(void)
 {
@@ -200,8 +236,9 @@ int idx_tree_new(idx_tree **out)
         return -ENOMEM;
     idx__rw_init(&t->lock);
     atomic_init(&t->walker_holds, false);
-    t->id = (uint64_t)atomic_fetch_add_explicit(&next_tree_id, 1, memory_order_relaxed);
+    atomic_init(&t->readers_waiting, 0);
     idx__btree_init(&t->bt);
+    idx__khash_init(&t->kh);
     *out = t;
     return 0;
 }
@@ -211,6 +248,7 @@ void idx_tree_free(idx_tree *t)
     if (t == NULL)
         return;
     idx__btree_release(&t->bt, true);
+    idx__khash_release(&t->kh);
     strata_free(t);
 }
 
@@ -231,6 +269,7 @@ typedef struct make_ctx {
     bool restore;
     idx_rev created, modified;
     int64_t ver;
+    idx__ki *made; /* the block make_block built */
 } make_ctx;
 
 static int make_block(void *ctx, idx__ki **out)
@@ -246,26 +285,76 @@ static int make_block(void *ctx, idx__ki **out)
         strata_free(k);
         return rc;
     }
+    m->made = k;
     *out = k;
     return 0;
+}
+
+/*
+ * Rule 5 after a change through the tree's slot: the block was at before
+ * and is now at *slot (the same key).
+ */
+static void slot_changed(idx_tree *t, const idx__ki *before, idx__ki **slot)
+{
+    if (*slot != before)
+        idx__khash_replace(&t->kh, before, *slot);
+}
+
+/*
+ * Rule 5 after a change made through a local copy of the block's address
+ * (found in the hash): the block was at before (maybe freed) and is now at
+ * now; the tree's slot and the hash follow.
+ */
+static void block_moved(idx_tree *t, const idx__ki *before, idx__ki *now)
+{
+    if (now == before)
+        return;
+    idx__ki **slot = idx__btree_find_block(&t->bt, now->data, now->key_len, before);
+    /* The hash holds only blocks of the tree (rule 5), so slot is found;
+     * were it not, idx_tree_check would say so rather than this crash. */
+    if (slot != NULL)
+        *slot = now;
+    idx__khash_replace(&t->kh, before, now);
+}
+
+/*
+ * A new key: reserve the hash's room, then insert the block made by m into
+ * the tree and the hash. *slot is the key's slot when it turned out to be
+ * present after all (then nothing is made).
+ */
+static int add_key(idx_tree *t, const void *key, size_t key_len, make_ctx *m, idx__ki ***slot)
+{
+    int rc = idx__khash_reserve(&t->kh, t->kh.count + 1);
+    if (rc != 0)
+        return rc;
+    m->made = NULL;
+    rc = idx__btree_upsert(&t->bt, key, key_len, make_block, m, slot);
+    if (rc == 0 && *slot == NULL)
+        idx__khash_insert(&t->kh, m->made);
+    return rc;
 }
 
 int idx_tree_put(idx_tree *t, const void *key, size_t key_len, idx_rev rev)
 {
     if (key == NULL && key_len > 0)
         return IDX_EINVAL;
-    make_ctx m = { key, key_len, false, { 0, 0 }, rev, 0 };
+    make_ctx m = { key, key_len, false, { 0, 0 }, rev, 0, NULL };
     idx__ki **slot = NULL;
     int rc = 0;
     tree_wrlock(t);
-    finger f = last_get; /* rule 5 */
-    if (f.tree_id == t->id && f.version == t->bt.version &&
-        idx__key_cmp(key, key_len, (*f.slot)->data, (*f.slot)->key_len) == 0)
-        slot = f.slot;
-    else
-        rc = idx__btree_upsert(&t->bt, key, key_len, make_block, &m, &slot);
-    if (rc == 0 && slot != NULL)
-        rc = idx__ki_put(slot, rev);
+    idx__ki *k = idx__khash_find(&t->kh, key, key_len);
+    if (k != NULL) {
+        idx__ki *moved = k;
+        rc = idx__ki_put(&moved, rev);
+        block_moved(t, k, moved);
+    } else {
+        rc = add_key(t, key, key_len, &m, &slot);
+        if (rc == 0 && slot != NULL) { /* not reached: the hash has every key (rule 5) */
+            idx__ki *before = *slot;
+            rc = idx__ki_put(slot, rev);
+            slot_changed(t, before, slot);
+        }
+    }
     tree_wrunlock(t);
     return rc;
 }
@@ -276,9 +365,12 @@ int idx_tree_tombstone(idx_tree *t, const void *key, size_t key_len, idx_rev rev
         return IDX_EINVAL;
     tree_wrlock(t);
     int rc = IDX_NOTFOUND;
-    idx__ki **slot = idx__btree_find(&t->bt, key, key_len);
-    if (slot != NULL)
-        rc = idx__ki_tombstone(slot, rev);
+    idx__ki *k = idx__khash_find(&t->kh, key, key_len);
+    if (k != NULL) {
+        idx__ki *moved = k;
+        rc = idx__ki_tombstone(&moved, rev);
+        block_moved(t, k, moved);
+    }
     tree_wrunlock(t);
     return rc;
 }
@@ -288,19 +380,39 @@ int idx_tree_restore(idx_tree *t, const void *key, size_t key_len, idx_rev creat
 {
     if (key == NULL && key_len > 0)
         return IDX_EINVAL;
-    make_ctx m = { key, key_len, true, created, modified, ver };
+    make_ctx m = { key, key_len, true, created, modified, ver, NULL };
     idx__ki **slot;
     tree_wrlock(t);
-    int rc = idx__btree_upsert(&t->bt, key, key_len, make_block, &m, &slot);
-    if (rc == 0 && slot != NULL)
+    int rc = add_key(t, key, key_len, &m, &slot);
+    if (rc == 0 && slot != NULL) {
+        idx__ki *before = *slot;
         rc = idx__ki_put(slot, modified);
+        slot_changed(t, before, slot);
+    }
     tree_wrunlock(t);
     return rc;
+}
+
+/*
+ * Prefetches for a bulk insert's pass over kis: the handle INSERT_AHEAD
+ * entries ahead, and the block of the one half as far (its handle loaded
+ * by then). A restore's blocks are scattered over the heap: without
+ * these each entry was two dependent cache misses, twice.
+ */
+#define INSERT_AHEAD 16
+
+static inline void insert_prefetch(idx_key_index *const *kis, size_t n, size_t i)
+{
+    if (i + INSERT_AHEAD < n)
+        __builtin_prefetch(kis[i + INSERT_AHEAD]);
+    if (i + INSERT_AHEAD / 2 < n && kis[i + INSERT_AHEAD / 2] != NULL)
+        __builtin_prefetch(kis[i + INSERT_AHEAD / 2]->blk);
 }
 
 int idx_tree_insert(idx_tree *t, idx_key_index **kis, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
+        insert_prefetch(kis, n, i);
         if (kis[i] == NULL)
             return IDX_EINVAL;
         if (idx__ki_is_empty(kis[i]->blk))
@@ -309,17 +421,30 @@ int idx_tree_insert(idx_tree *t, idx_key_index **kis, size_t n)
             return IDX_ENOGENERATIONS;
     }
     tree_wrlock(t);
-    int rc = 0;
+    /* Rule 5's room for all of them at once (a restore inserts every key here). */
+    int rc = n > SIZE_MAX - t->kh.count ? -ENOMEM : idx__khash_reserve(&t->kh, t->kh.count + n);
+    /* Home slots asked for this many keys ahead (their misses overlap), nearer
+     * than insert_prefetch's blocks: the hash reads the block's key. */
+    enum { AHEAD = INSERT_AHEAD / 4 };
+    for (size_t i = 0; i < n && i < AHEAD && rc == 0; i++)
+        idx__khash_prefetch(&t->kh, kis[i]->blk->data, kis[i]->blk->key_len);
     for (size_t i = 0; i < n && rc == 0; i++) {
+        insert_prefetch(kis, n, i);
         idx__ki *k = kis[i]->blk;
-        idx__ki **slot = idx__btree_find(&t->bt, k->data, k->key_len);
-        if (slot != NULL) {
-            strata_free(*slot); /* ReplaceOrInsert */
-            *slot = k;
+        if (i + AHEAD < n)
+            idx__khash_prefetch(&t->kh, kis[i + AHEAD]->blk->data, kis[i + AHEAD]->blk->key_len);
+        uint64_t hv = idx__khash_of(&t->kh, k->data, k->key_len);
+        idx__ki *old = idx__khash_find_hashed(&t->kh, hv, k->data, k->key_len);
+        if (old != NULL) {
+            idx__ki **slot = idx__btree_find_block(&t->bt, k->data, k->key_len, old);
+            *slot = k; /* ReplaceOrInsert */
+            idx__khash_replace(&t->kh, old, k);
+            strata_free(old);
         } else {
             rc = idx__btree_insert(&t->bt, k);
             if (rc != 0)
                 break;
+            idx__khash_insert_hashed(&t->kh, hv, k);
         }
         strata_free(kis[i]);
         kis[i] = NULL;
@@ -335,11 +460,9 @@ int idx_tree_get(idx_tree *t, const void *key, size_t key_len, int64_t at_rev, i
 {
     tree_rdlock(t);
     int rc = IDX_NOTFOUND;
-    idx__ki **slot = idx__btree_find(&t->bt, key, key_len);
-    if (slot != NULL) {
-        rc = idx__ki_get(*slot, at_rev, modified, created, ver);
-        last_get = (finger){ t->id, t->bt.version, slot }; /* rule 5 */
-    }
+    const idx__ki *k = idx__khash_find(&t->kh, key, key_len); /* rule 5 */
+    if (k != NULL)
+        rc = idx__ki_get(k, at_rev, modified, created, ver);
     tree_rdunlock(t);
     return rc;
 }
@@ -425,7 +548,12 @@ int idx_tree_tombstone_sorted(idx_tree *t, const idx_key *keys, size_t n, const 
     size_t i = 0;
     for (; i < n; i++) {
         idx__ki **slot = walk_find(&t->bt, &w, keys[i].data, keys[i].len);
-        rc = slot != NULL ? idx__ki_tombstone(slot, revs[i]) : IDX_NOTFOUND;
+        rc = IDX_NOTFOUND;
+        if (slot != NULL) {
+            idx__ki *before = *slot;
+            rc = idx__ki_tombstone(slot, revs[i]);
+            slot_changed(t, before, slot);
+        }
         if (rc != 0)
             break;
     }
@@ -513,9 +641,9 @@ int idx_tree_range(idx_tree *t, const void *key, size_t key_len, const void *end
     int rc = 0;
     tree_rdlock(t);
     if (end == NULL) {
-        idx__ki **slot = idx__btree_find(&t->bt, key, key_len);
+        const idx__ki *k = idx__khash_find(&t->kh, key, key_len);
         idx_rev m;
-        if (slot != NULL && idx__ki_get(*slot, at_rev, &m, NULL, NULL) == 0) {
+        if (k != NULL && idx__ki_get(k, at_rev, &m, NULL, NULL) == 0) {
             out->total = 1;
             rc = acc_add(&a, key, key_len, m);
         }
@@ -582,8 +710,8 @@ size_t idx_tree_count_revisions(idx_tree *t, const void *key, size_t key_len, co
     size_t n = 0;
     tree_rdlock(t);
     if (end == NULL) {
-        idx__ki **slot = idx__btree_find(&t->bt, key, key_len);
-        n = slot != NULL && idx__ki_get(*slot, at_rev, NULL, NULL, NULL) == 0;
+        const idx__ki *k = idx__khash_find(&t->kh, key, key_len);
+        n = k != NULL && idx__ki_get(k, at_rev, NULL, NULL, NULL) == 0;
     } else {
         idx__bcursor c;
         for (bool ok = idx__btree_seek(&t->bt, key, key_len, false, &c); ok;
@@ -612,9 +740,9 @@ int idx_tree_range_since(idx_tree *t, const void *key, size_t key_len, const voi
     int rc = 0;
     tree_rdlock(t);
     if (end == NULL) {
-        idx__ki **slot = idx__btree_find(&t->bt, key, key_len);
-        if (slot != NULL)
-            rc = idx__ki_since(*slot, rev, out);
+        const idx__ki *k = idx__khash_find(&t->kh, key, key_len);
+        if (k != NULL)
+            rc = idx__ki_since(k, rev, out);
     } else {
         idx__bcursor c;
         for (bool ok = idx__btree_seek(&t->bt, key, key_len, false, &c); ok && rc == 0;
@@ -700,6 +828,10 @@ static int tree_walk(idx_tree *t, int64_t rev, bool compact, idx_rev_set **keep)
         idx__ki *last = NULL;
         /* Loop invariant: keys before c are done; doomed ones are still in the tree. */
         while (more && n < CHUNK) {
+#if STRATA_FAILPOINTS
+            if (idx__walk_hook != NULL)
+                idx__walk_hook(idx__walk_hook_arg, n);
+#endif
             if (n > 0 && writer_waiting(t)) {
                 writer_seen = true;
                 break; /* rule 3: step aside at once */
@@ -707,9 +839,11 @@ static int tree_walk(idx_tree *t, int64_t rev, bool compact, idx_rev_set **keep)
             idx__bcursor_prefetch(&c, 4);
             idx__ki **slot = idx__bcursor_slot(&c);
             bool has;
-            if (compact)
+            if (compact) {
+                idx__ki *before = *slot;
                 rc = idx__ki_compact_rev(slot, rev, &kept[nkept], &has);
-            else
+                slot_changed(t, before, slot); /* rule 5 */
+            } else
                 rc = idx__ki_keep_rev(*slot, rev, &kept[nkept], &has);
             if (rc != 0)
                 break;
@@ -723,6 +857,7 @@ static int tree_walk(idx_tree *t, int64_t rev, bool compact, idx_rev_set **keep)
         if (last != NULL && rc == 0)
             rc = walk_remember(&w, last);
         for (size_t i = 0; i < ndoomed; i++) {
+            idx__khash_remove(&t->kh, doomed[i]); /* rule 5 */
             idx__ki *gone = idx__btree_delete(&t->bt, doomed[i]->data, doomed[i]->key_len);
             strata_free(gone);
         }
@@ -796,7 +931,13 @@ int idx_tree_check(idx_tree *t, char *why, size_t why_size)
             rc = idx__fail(why, why_size, "tree: a keyIndex without generations");
         if (rc == 0 && idx__ki_is_empty(k))
             rc = idx__fail(why, why_size, "tree: an empty keyIndex left in the tree");
+        if (rc == 0 && idx__khash_find(&t->kh, k->data, k->key_len) != k)
+            rc = idx__fail(why, why_size, "tree: a key the hash does not map to its block");
     }
+    if (rc == 0)
+        rc = idx__khash_check(&t->kh, why, why_size);
+    if (rc == 0 && t->kh.count != t->bt.count)
+        rc = idx__fail(why, why_size, "tree: %zu keys, the hash has %zu", t->bt.count, t->kh.count);
     tree_rdunlock(t);
     return rc;
 }

@@ -20,6 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 /* Leases the rate limiter lets through now (SIZE_MAX: no limit); mu held. */
 static size_t offer_limit(lease_lessor *l, uint64_t now)
@@ -181,9 +186,33 @@ void lease__pass(lease_lessor *l)
     strata_free(ids);
 }
 
+/*
+ * Lowers the calling thread's priority by inc nice steps (capped at 19):
+ * on Linux, setpriority(PRIO_PROCESS, tid) sets one thread's nice value,
+ * and raising it needs no privilege. Best effort: a refusal (a sandbox)
+ * leaves the thread as it was; it changes only how the thread is scheduled.
+ */
+static void lower_priority(int inc)
+{
+#ifdef __linux__
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    errno = 0;
+    int cur = getpriority(PRIO_PROCESS, (id_t)tid);
+    if (cur == -1 && errno != 0)
+        return;
+    int want = cur + inc > 19 ? 19 : cur + inc;
+    if (want > cur)
+        (void)setpriority(PRIO_PROCESS, (id_t)tid, want);
+#else
+    (void)inc;
+#endif
+}
+
 static void *loop_main(void *arg)
 {
     lease_lessor *l = arg;
+    if (l->opt.thread_nice > 0)
+        lower_priority(l->opt.thread_nice);
     pthread_mutex_lock(&l->loop_mu);
     while (!l->stop) {
         uint64_t req = l->poke_req;

@@ -173,6 +173,10 @@ backend_batch_tx *mvcc__txn_batch(mvcc_txn *t);
  *   write_waiters  threads waiting in mvcc_txn_write_begin (atomic, a
  *            hint): a long batch of revokes yields its write lock when
  *            another writer waits.
+ *   write_cpu1  1 + the CPU the write transaction's holder began on (0 =
+ *            unknown: no holder, or one that took write_mu directly): a
+ *            waiter on that same CPU does not spin (the holder cannot run
+ *            while it spins there) but sleeps at once.
  */
 int mvcc__txn_delete_keys(mvcc_txn *t, const bolt_val *keys, size_t n, int64_t *deleted);
 int mvcc__txn_next_rev(mvcc_txn *t);
@@ -265,6 +269,7 @@ struct mvcc_store {
 
     pthread_mutex_t write_mu;
     size_t write_waiters; /* atomic: threads waiting for write_mu in mvcc_txn_write_begin */
+    int write_cpu1;       /* atomic hint: 1 + the CPU write_mu's holder took it on; 0 = unknown */
     pthread_mutex_t rev_mu;
     int64_t current_rev; /* written under write_mu + rev_mu; atomic reads */
     int64_t compact_rev; /* written under write_mu + rev_mu; atomic reads; -1 = never */

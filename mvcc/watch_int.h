@@ -53,15 +53,19 @@
 #include "watch_map.h"
 
 /* etcd's constants (docs/schema.md §11). */
-#define MVCC__WATCH_QUEUE_LEN        128  /* chanBufLen */
-#define MVCC__WATCH_MAX_PER_SYNC     512  /* maxWatchersPerSync */
-#define MVCC__WATCH_BATCH_MAX_REVS   1000 /* watchBatchMaxRevs */
-#define MVCC__WATCH_SYNC_PERIOD_NS   (100 * 1000 * 1000ull)
-#define MVCC__WATCH_DEFAULT_BYTES    ((size_t)64 << 20)
-/* The waker's round period while responses flow, and how many empty rounds
- * it waits before sleeping until the next response (watchable_store.c rule W). */
-#define MVCC__WATCH_WAKE_WINDOW_NS   (100 * 1000ull)
-#define MVCC__WATCH_WAKE_IDLE_ROUNDS 100
+#define MVCC__WATCH_QUEUE_LEN          128  /* chanBufLen */
+#define MVCC__WATCH_MAX_PER_SYNC       512  /* maxWatchersPerSync */
+#define MVCC__WATCH_BATCH_MAX_REVS     1000 /* watchBatchMaxRevs */
+#define MVCC__WATCH_SYNC_PERIOD_NS     (100 * 1000 * 1000ull)
+#define MVCC__WATCH_DEFAULT_BYTES      ((size_t)64 << 20)
+/* The waker's round period while responses flow (the shortest, and the
+ * longest it stretches to while rounds keep finding several streams to
+ * wake), the streams that make a round busy, and how many empty rounds it
+ * waits before sleeping until the next response (watchable_store.c rule W). */
+#define MVCC__WATCH_WAKE_WINDOW_NS     (100 * 1000ull)
+#define MVCC__WATCH_WAKE_WINDOW_MAX_NS (400 * 1000ull)
+#define MVCC__WATCH_WAKE_BUSY_STREAMS  2
+#define MVCC__WATCH_WAKE_IDLE_ROUNDS   100
 
 /* ---- shared events and responses (watch_event.c) ---------------------- */
 

@@ -197,7 +197,23 @@ typedef struct lease_options {
      * transaction per revoke.
      */
     uint32_t revoke_batch;
+    /*
+     * The lessor's thread (expiry offers, on_expired, auto-revoke,
+     * checkpoints; not lease_lessor_poke, which runs on its caller) runs
+     * this much nicer than the thread that opened the lessor (Linux: a
+     * per-thread nice, which an unprivileged process may raise; capped at
+     * 19; elsewhere, or if the system refuses, it runs unchanged). So a
+     * mass expiry's revokes give way to the application's own threads:
+     * the scheduler then lets a woken application thread run at once
+     * instead of sharing its CPU with the revoker (docs/lease.md, the
+     * putter's p99 during a mass expiry). 0 = LEASE_DEFAULT_THREAD_NICE;
+     * negative = the thread keeps its creator's priority.
+     */
+    int32_t thread_nice;
 } lease_options;
+
+/* lease_options.thread_nice's default. */
+#define LEASE_DEFAULT_THREAD_NICE 10
 
 /* Fill o with the defaults. */
 STRATA_API void lease_options_init(lease_options *o);

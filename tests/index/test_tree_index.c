@@ -755,11 +755,13 @@ static void *finger_other_thread(void *arg)
 }
 
 /*
- * A put right after a get of the same key reuses the get's slot (rule 5 of
- * tree_index.c); every way that slot can go stale in between must send the
- * put down the tree instead: an insert or a delete in the tree, a put of
- * another key, another tree (also one made at a freed tree's address),
- * another thread's get.
+ * A put right after a get of the same key (etcd's put): the put lands on
+ * the key's own block whatever happened in between: an insert or a delete
+ * in the tree, a put of another key, another tree (also one made at a
+ * freed tree's address), another thread's get and put. (Session 5's
+ * thread-local finger reused the get's slot and had to detect each of
+ * these; the hash of tree_index.c rule 5 replaced it, and this test
+ * stays as the put-after-get regression test.)
  */
 static void test_get_then_put(void)
 {

@@ -9,6 +9,9 @@
  */
 #include "lease_test.h"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <strata/mvcc.h>
 
 #include "../../mvcc/kvpb.h"
@@ -397,6 +400,76 @@ static void test_batched_revokes(void)
     ASSERT_OK(backend_close(be));
 }
 
+typedef struct writer {
+    mvcc_store *kv;
+    int cpu;
+    int64_t rev;
+    int rc;
+} writer;
+
+static void pin_to(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    ASSERT_OK(sched_setaffinity(0, sizeof set, &set));
+}
+
+static void *writer_main(void *arg)
+{
+    writer *w = arg;
+    pin_to(w->cpu);
+    w->rc = mvcc_store_put(w->kv, "w", 1, "2", 1, 0, &w->rev);
+    return NULL;
+}
+
+/*
+ * The write lock's holder notes its CPU (write_cpu1: kvstore_txn.c) while
+ * it holds the lock, and clears it at the end; a second writer pinned to
+ * that same CPU waits (counted in write_waiters, which a batched revoke
+ * yields to) and gets the lock once the holder ends: its put lands after
+ * the holder's.
+ */
+static void test_write_lock_cpu_hint(void)
+{
+    cpu_set_t old;
+    ASSERT_OK(sched_getaffinity(0, sizeof old, &old));
+    int cpu = sched_getcpu();
+    ASSERT_TRUE(cpu >= 0);
+    pin_to(cpu);
+    st s;
+    st_open(&s, "hint.db", true);
+    ASSERT_EQ_INT(__atomic_load_n(&s.kv->write_cpu1, __ATOMIC_RELAXED), 0);
+    mvcc_txn *t;
+    ASSERT_OK(mvcc_txn_write_begin(s.kv, &t));
+    ASSERT_EQ_INT(__atomic_load_n(&s.kv->write_cpu1, __ATOMIC_RELAXED), cpu + 1);
+    int64_t r1;
+    ASSERT_OK(mvcc_txn_put(t, "w", 1, "1", 1, 0, &r1));
+    writer w = { .kv = s.kv, .cpu = cpu, .rev = -1, .rc = -1 };
+    pthread_t th;
+    ASSERT_OK(pthread_create(&th, NULL, writer_main, &w));
+    /* Loop invariant: the writer has not reached the lock yet (it yields the CPU to it). */
+    while (mvcc__write_waiters(s.kv) == 0)
+        sched_yield();
+    ASSERT_EQ_INT(w.rev, -1); /* still waiting: the lock is held */
+    int64_t rev;
+    ASSERT_OK(mvcc_txn_end(t, &rev));
+    ASSERT_OK(pthread_join(th, NULL));
+    ASSERT_OK(w.rc);
+    ASSERT_EQ_INT(w.rev, r1 + 1);
+    ASSERT_EQ_SIZE(mvcc__write_waiters(s.kv), 0);
+    ASSERT_EQ_INT(__atomic_load_n(&s.kv->write_cpu1, __ATOMIC_RELAXED), 0);
+    mvcc_range_result r;
+    mvcc_range_result_init(&r);
+    ASSERT_OK(mvcc_store_range(s.kv, "w", 1, NULL, 0, NULL, &r));
+    ASSERT_EQ_SIZE(r.n, 1);
+    ASSERT_EQ_INT(r.kvs[0].value_len, 1);
+    ASSERT_TRUE(memcmp(r.kvs[0].value, "2", 1) == 0);
+    mvcc_range_result_release(&r);
+    st_close(&s);
+    ASSERT_OK(sched_setaffinity(0, sizeof old, &old));
+}
+
 int main(void)
 {
     HARNESS_BEGIN(1);
@@ -405,5 +478,6 @@ int main(void)
     RUN(test_restore);
     RUN(test_auto_revoke_through_store);
     RUN(test_batched_revokes);
+    RUN(test_write_lock_cpu_hint);
     return 0;
 }

@@ -6,10 +6,15 @@
  * per store transaction, one revision each; a mass expiry taken in bulk);
  * the loop thread driven
  * by poke; a renew waiting on an expired lease released by the revoke, by
- * demote and by close. No test sleeps.
+ * demote and by close; the loop thread's lower priority (thread_nice). No
+ * test sleeps.
  */
+#include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdlib.h>
+#include <sys/resource.h>
 
 #include "lease_test.h"
 
@@ -419,6 +424,74 @@ static void test_thread_poke(void)
     env_close(&e);
 }
 
+/* How many of this process's threads run at nice value `nice` (Linux: per-thread nice). */
+static int threads_at_nice(int nice)
+{
+    DIR *d = opendir("/proc/self/task");
+    ASSERT_TRUE(d != NULL);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        errno = 0;
+        int p = getpriority(PRIO_PROCESS, (id_t)strtol(de->d_name, NULL, 10));
+        if (p == -1 && errno != 0)
+            continue; /* the thread ended meanwhile */
+        n += p == nice;
+    }
+    closedir(d);
+    return n;
+}
+
+/*
+ * thread_nice: the loop thread runs that many nice steps below its creator
+ * (capped at 19); the default is LEASE_DEFAULT_THREAD_NICE; negative leaves
+ * it alone. Poke returns after a pass of the thread, so it has set its
+ * priority by then (the thread does so before its first pass).
+ */
+static void test_thread_nice(void)
+{
+    errno = 0;
+    int base = getpriority(PRIO_PROCESS, 0); /* the calling thread's */
+    ASSERT_TRUE(base != -1 || errno == 0);
+    if (access("/proc/self/task", R_OK) != 0 || base >= 19) {
+        printf("# test_thread_nice: no /proc/self/task or already at nice 19, skipped\n");
+        return;
+    }
+    const struct {
+        int32_t opt;
+        int want; /* the loop thread's nice */
+    } cases[] = {
+        { 3, base + 3 > 19 ? 19 : base + 3 },
+        { 0, base + LEASE_DEFAULT_THREAD_NICE > 19 ? 19 : base + LEASE_DEFAULT_THREAD_NICE },
+        { 40, 19 },
+        { -1, base },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        strata_manual_clock_init(&clk, SEC(1000));
+        lease_options lo = lt_opts(&clk);
+        lo.no_thread = false;
+        lo.tick_ns = SEC(3600);
+        lo.thread_nice = cases[i].opt;
+        int others = threads_at_nice(cases[i].want);
+        env e;
+        env_open(&e, "nice.db", &lo);
+        ASSERT_OK(lease_lessor_poke(e.l));
+        if (cases[i].want != base) {
+            /* Exactly one more thread at that nice: the lessor's. */
+            ASSERT_EQ_INT(threads_at_nice(cases[i].want), others + 1);
+        } else {
+            /* No thread below the creator's priority. */
+            for (int n = base + 1; n <= 19; n++)
+                ASSERT_EQ_INT(threads_at_nice(n), 0);
+        }
+        env_close(&e);
+        /* The test's own thread is unchanged. */
+        ASSERT_EQ_INT(getpriority(PRIO_PROCESS, 0), base);
+    }
+}
+
 typedef struct renewer {
     lease_lessor *l;
     int64_t id;
@@ -620,6 +693,7 @@ int main(void)
     RUN(test_auto_revoke_batched);
     RUN(test_bulk_pass);
     RUN(test_thread_poke);
+    RUN(test_thread_nice);
     RUN(test_renew_waits);
     RUN(test_unbind_waits_for_revoke);
     RUN(test_grant_waits_for_deferred_delete);

@@ -2,10 +2,13 @@
  * test_restore.c: mvcc/restore.c: every kind of damaged record fails the
  * open with its own code and a message naming the record (never a crash),
  * a restore with many threads builds the same store as one with a single
- * thread (over more than one chunk of records), and lease-free restores
- * of histories with every generation shape.
+ * thread (over more than one chunk of records), a parallel restore
+ * attaches every live key to the lease of its newest put, and lease-free
+ * restores of histories with every generation shape.
  */
 #include "mvcc_test.h"
+
+#include <strata/lease.h>
 
 #include "../bolt/hostile.h"
 #include "kvpb.h"
@@ -366,6 +369,93 @@ static void expect_page_twice(const char *name, hm_mutation what)
     }
 }
 
+/*
+ * restore.c rule 8: the workers gather the live keys with a lease, this
+ * thread attaches them. More records than one chunk, so the workers run;
+ * the lessor's keys must be what the history left, with 1 thread and 4.
+ */
+enum { LK_KEYS = 3000, LK_LEASES = 7 };
+
+static void open_leased(mt_store *m, lease_lessor **l, unsigned threads)
+{
+    ASSERT_OK(backend_open(m->path, &m->bo, &m->be));
+    lease_options lo;
+    lease_options_init(&lo);
+    lo.no_thread = true;
+    ASSERT_OK(lease_lessor_open(m->be, &lo, l));
+    m->mo.lessor = *l;
+    m->mo.restore_threads = threads;
+    ASSERT_OK(mvcc_store_open(m->be, &m->mo, &m->s));
+}
+
+static void close_leased(mt_store *m, lease_lessor *l)
+{
+    ASSERT_OK(mvcc_store_close(m->s));
+    ASSERT_OK(lease_lessor_close(l));
+    ASSERT_OK(backend_close(m->be));
+}
+
+static void check_leases(lease_lessor *l, const int *want)
+{
+    for (int64_t id = 1; id <= LK_LEASES; id++) {
+        lease_keys *k;
+        ASSERT_OK(lease_lookup_keys(l, id, &k));
+        size_t n = 0;
+        for (int i = 0; i < LK_KEYS; i++) {
+            if (want[i] != id)
+                continue;
+            char key[32];
+            int len = snprintf(key, sizeof key, "lk-%05d", i);
+            ASSERT_TRUE(n < k->n); /* sorted: the keys in the same order */
+            ASSERT_EQ_MEM(k->keys[n].data, k->keys[n].size, key, (size_t)len);
+            n++;
+        }
+        ASSERT_EQ_SIZE(k->n, n);
+        lease_keys_free(k);
+    }
+}
+
+static void test_parallel_leases(void)
+{
+    mt_store m;
+    mt_opts(&m);
+    harness_path(m.path, sizeof m.path, "leased.db");
+    lease_lessor *l;
+    open_leased(&m, &l, 1);
+    for (int64_t id = 1; id <= LK_LEASES; id++)
+        ASSERT_OK(lease_grant(l, id, 100000, NULL));
+    static int want[LK_KEYS]; /* the lease of the key's newest put; 0: none or deleted */
+    uint64_t x = harness_seed();
+    for (int t = 0; t < 70; t++) { /* 70,000 records: more than a chunk */
+        mvcc_txn *txn;
+        ASSERT_OK(mvcc_txn_write_begin(m.s, &txn));
+        for (int i = 0; i < 1000; i++) {
+            x = strata_splitmix64(x);
+            int k = (int)(x % LK_KEYS);
+            char key[32];
+            int len = snprintf(key, sizeof key, "lk-%05d", k);
+            if (x % 11 == 0) {
+                ASSERT_OK(mvcc_txn_delete_range(txn, key, (size_t)len, NULL, 0, NULL, NULL));
+                want[k] = 0;
+            } else {
+                int64_t lease = (int64_t)((x >> 32) % (LK_LEASES + 1));
+                ASSERT_OK(mvcc_txn_put(txn, key, (size_t)len, "v", 1, lease, NULL));
+                want[k] = (int)lease;
+            }
+        }
+        ASSERT_OK(mvcc_txn_end(txn, NULL));
+    }
+    check_leases(l, want);
+    close_leased(&m, l);
+    for (unsigned threads = 1; threads <= 4; threads += 3) {
+        open_leased(&m, &l, threads);
+        check_leases(l, want);
+        char why[256];
+        ASSERT_OK(idx_tree_check(m.s->index, why, sizeof why));
+        close_leased(&m, l);
+    }
+}
+
 static void test_page_reached_twice(void)
 {
     expect_page_twice("twice-child.db", HM_SHARED_CHILD);
@@ -379,6 +469,7 @@ int main(void)
     RUN(test_lone_tombstone_skipped);
     RUN(test_parallel_equals_serial);
     RUN(test_parallel_compacted_hash);
+    RUN(test_parallel_leases);
     RUN(test_page_reached_twice);
     return 0;
 }
