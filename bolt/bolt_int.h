@@ -249,6 +249,15 @@ typedef struct bolt__dirty {
     bool borrowed; /* a dirty page's own buffer (dirty.c): freed with the table */
 } bolt__dirty;
 
+/* bucket.c rule 6: where the last in-place edit of a bucket happened. */
+#define BOLT_HINT_LEVELS 4
+typedef struct bolt__write_hint {
+    bolt__dpage *d;              /* NULL: none */
+    size_t nnodes;               /* the bucket's nnodes when recorded */
+    size_t depth;                /* the cursor's depth (branch levels + 1) */
+    struct bolt__elemref *stack; /* depth - 1 branch refs (tx arena, BOLT_HINT_LEVELS of them) */
+} bolt__write_hint;
+
 struct bolt_bucket {
     bolt_tx *tx;
     bolt_bucket *parent; /* NULL for the root bucket */
@@ -267,6 +276,7 @@ struct bolt_bucket {
     bool deleted;
     bolt_bucket *next_alloc; /* tx's list of all handles */
     bolt__dpage *dpages;     /* dirty leaves touched through this handle (dirty.c), newest first */
+    bolt__write_hint hint;   /* bucket.c rule 6 */
 };
 
 struct bolt_cursor;
@@ -299,6 +309,15 @@ struct bolt_tx {
     struct bolt__retired *retired; /* dirty.c rule 2: buffers replaced by a compaction */
     size_t nretired, capretired;
     bolt_tx *idle_next; /* db->mu: tx.c rule 8's list of parked readers */
+    /*
+     * tx.c rule 9 (commit): alloc_short is set by the caller around the
+     * allocation of a short-lived page (a branch; the freelist page);
+     * short_next is the id after the last one (0: none yet); short_looks
+     * counts the runs looked for, short_none says a look found none.
+     */
+    bool alloc_short, short_none;
+    bolt_pgid short_next;
+    size_t short_looks;
 };
 
 /* Copy n bytes into tx-owned memory (stable until the tx ends). */

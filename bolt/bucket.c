@@ -20,6 +20,17 @@
  *   5. Walks over nested buckets (delete, spill) keep their stack on the
  *      heap, never in C recursion: BOLT_MAX_NESTING levels run on a small
  *      thread stack (512 KiB is tested).
+ *   6. The write hint: after a put or delete edits a dirty leaf in place
+ *      (dirty.c), the handle keeps that leaf and the branch refs of the
+ *      search that found it (at most BOLT_HINT_LEVELS). The next put or
+ *      delete whose key the descent would send down the same branches
+ *      (at every level: separator[index] <= key unless index is 0, and
+ *      key < separator[index + 1] unless index is the last) skips the
+ *      descent and searches that leaf only. It holds while the leaf is in
+ *      page mode and commit has not closed the dirty table: branches do not
+ *      change before commit, so the refs stay what a descent would find
+ *      (and, to be safe, no node was made in the bucket since: nnodes). Sequential changes (a
+ * delete of every other key, appends in the middle) search each leaf once instead of once per key.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -181,11 +192,89 @@ static int check_key(bolt_val key)
     return 0;
 }
 
+/* Rule 6: would the descent for key reach the hinted leaf? */
+static bool hint_holds(const bolt_bucket *b, const void *key, size_t ksize)
+{
+    const bolt__write_hint *h = &b->hint;
+    if (h->d == NULL || h->nnodes != b->nnodes || h->d->converted || h->d->packed ||
+        b->tx->dpt_closed)
+        return false;
+    for (size_t l = 0; l + 1 < h->depth; l++) {
+        const bolt__elemref *r = &h->stack[l];
+        bolt_val sep;
+        if (r->index > 0) {
+            bolt__ref_key(r, r->index, &sep);
+            if (bolt__key_cmp(sep.data, sep.size, key, ksize) > 0)
+                return false;
+        }
+        if (r->index + 1 < bolt__ref_count(r)) {
+            bolt__ref_key(r, r->index + 1, &sep);
+            if (bolt__key_cmp(key, ksize, sep.data, sep.size) >= 0)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* Rule 6: c as the descent would leave it, from the hint; the leaf searched. */
+static int seek_by_hint(bolt_bucket *b, const void *key, size_t ksize, bolt_cursor *c, bool *exact,
+                        uint32_t *flags)
+{
+    const bolt__write_hint *h = &b->hint;
+    memcpy(c->stack, h->stack, (h->depth - 1) * sizeof *c->stack);
+    bolt__elemref *r = &c->stack[h->depth - 1];
+    memset(r, 0, sizeof *r);
+    bolt__page_fill(h->d->buf, h->d->cap, h->d->id, &r->page);
+    c->depth = h->depth;
+    c->positioned = true;
+    size_t lo = 0, hi = r->page.count;
+    *exact = false;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        bolt_val mk;
+        bolt__ref_key(r, mid, &mk);
+        int cmp = bolt__key_cmp(mk.data, mk.size, key, ksize);
+        if (cmp < 0) {
+            lo = mid + 1;
+        } else {
+            *exact = cmp == 0;
+            hi = mid;
+        }
+    }
+    r->index = lo;
+    *flags = 0;
+    if (*exact)
+        bolt__page_leaf_elem(&r->page, (unsigned)lo, flags, NULL, NULL);
+    return 0;
+}
+
+/* Rule 6: remember where c's change was made in place (d: its dirty leaf). */
+static void hint_record(const bolt_cursor *c, bolt__dpage *d)
+{
+    bolt_bucket *b = c->bucket;
+    bolt__write_hint *h = &b->hint;
+    h->d = NULL;
+    if (c->depth < 2 || c->depth - 1 > BOLT_HINT_LEVELS)
+        return;
+    if (h->stack == NULL) {
+        h->stack = bolt__tx_alloc(b->tx, BOLT_HINT_LEVELS * sizeof *h->stack);
+        if (h->stack == NULL)
+            return; /* no hint: the descent runs */
+    }
+    if (h->stack != c->stack)
+        memcpy(h->stack, c->stack, (c->depth - 1) * sizeof *c->stack);
+    h->d = d;
+    h->nnodes = b->nnodes;
+    h->depth = c->depth;
+}
+
 /* Seek key for a change: 0 with the leaf node materialized, exact/flags set. */
 static int seek_for_write(bolt_bucket *b, bolt_val key, bolt_cursor *c, bool *exact,
                           uint32_t *flags)
 {
     bolt__cursor_init(c, b);
+    if (hint_holds(b, key.data, key.size))
+        return seek_by_hint(b, key.data, key.size, c, exact, flags);
     bolt_val k, v;
     /* dirty.c rule 2: what this search reads is used before the change, never kept. */
     b->tx->dpt_quiet = true;
@@ -223,6 +312,7 @@ static int put_at(bolt_cursor *c, bool exact, const unsigned char *key, size_t k
                              flags, edge);
         if (rc == 0) {
             tx->generation++;
+            hint_record(c, d);
             return 0;
         }
         if (rc != 1)
@@ -289,6 +379,7 @@ int bolt_bucket_delete(bolt_bucket *b, bolt_val key)
         rc = bolt__dpage_del(b->tx, d, c.stack[c.depth - 1].index);
     if (rc == 0) {
         b->tx->generation++;
+        hint_record(&c, d);
         return 0;
     }
     if (rc != 1)

@@ -12,6 +12,8 @@
  *     cursor handed out between random puts, updates and deletes of the
  *     same transaction still reads as handed out, the cursor goes on in
  *     order, and the tree matches the reference;
+ *   - the write hint (bucket.c rule 6): runs of changes on neighbouring
+ *     keys, some taking the node path, against the reference;
  *   - random puts/updates/deletes against a reference, across commits and
  *     page sizes: dump, check and bbolt's packed-page statistics
  *     (leaf_inuse computed from the elements) agree after every commit;
@@ -210,7 +212,7 @@ static void check_against(bolt_db *db, const ref *r)
     ASSERT_OK(bolt_tx_begin(db, 0, &tx));
     ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
     uint64_t keys = 0, bytes = 0;
-    unsigned char want[512];
+    static unsigned char want[4096];
     char k[32];
     for (unsigned i = 0; i < r->n; i++) {
         key_of(k, sizeof k, i);
@@ -399,6 +401,83 @@ static void test_reads_between_edits(void)
     free(kept);
     free(r.vlen);
     bolt_close(db);
+}
+
+/*
+ * bucket.c rule 6 (the write hint): runs of puts, updates and deletes on
+ * neighbouring keys skip the descent while they stay in one leaf. Runs of
+ * 1..40 keys (step 1 or 2, up or down) start at random places of 4,000
+ * keys, with values of 0..300 bytes (leaves grow past a page and split at
+ * commit; a value of 3,000 bytes now and then takes the node path, which
+ * must end the hint), and a get between runs; the reference after each of
+ * 30 commits (one in seven rolled back), at page sizes 512 and 4096.
+ */
+static void run_hint_runs(uint32_t page_size)
+{
+    char name[64];
+    snprintf(name, sizeof name, "dirty-hint-%u.db", (unsigned)page_size);
+    bolt_db *db = open_loaded(name, 0, 1, page_size);
+    ref r = { calloc(NKEYS, sizeof(int)), NKEYS };
+    int *committed = calloc(NKEYS, sizeof(int));
+    ASSERT_NOT_NULL(r.vlen);
+    ASSERT_NOT_NULL(committed);
+    for (unsigned i = 0; i < NKEYS; i++)
+        r.vlen[i] = committed[i] = -1;
+    static unsigned char val[4096];
+    char k[32];
+    printf("seed: rnd_state %llu\n", (unsigned long long)rnd_state);
+    for (int commit = 0; commit < 30; commit++) {
+        bolt_tx *tx;
+        bolt_bucket *b;
+        ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
+        ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
+        for (unsigned run = 0; run < 40; run++) {
+            int i = (int)(rnd() % NKEYS);
+            int step = (rnd() % 2 ? 1 : 2) * (rnd() % 3 == 0 ? -1 : 1);
+            unsigned len = (unsigned)(1 + rnd() % 40);
+            unsigned what = (unsigned)(rnd() % 10);
+            for (unsigned j = 0; j < len && i >= 0 && i < NKEYS; j++, i += step) {
+                key_of(k, sizeof k, (unsigned)i);
+                if (what < (commit < 5 ? 9u : 6u)) {
+                    int vl = rnd() % 97 == 0 ? 3000 : (int)(rnd() % 300);
+                    if ((size_t)vl > page_size / 2 && rnd() % 2)
+                        vl = (int)(page_size / 8);
+                    value_of(val, (unsigned)i, vl);
+                    ASSERT_OK(bolt_bucket_put(b, bolt_str(k), (bolt_val){ val, (size_t)vl }));
+                    r.vlen[i] = vl;
+                } else {
+                    ASSERT_OK(bolt_bucket_delete(b, bolt_str(k)));
+                    r.vlen[i] = -1;
+                }
+            }
+            /* A read between runs: its page is exposed, the next edit copies it. */
+            key_of(k, sizeof k, (unsigned)(rnd() % NKEYS));
+            bolt_val v;
+            int rc = bolt_bucket_get(b, bolt_str(k), &v);
+            ASSERT_TRUE(rc == 0 || rc == BOLT_NOTFOUND);
+        }
+        if (commit % 7 == 6) {
+            bolt_tx_rollback(tx);
+            memcpy(r.vlen, committed, NKEYS * sizeof(int));
+        } else {
+            ASSERT_OK(bolt_tx_commit(tx));
+            memcpy(committed, r.vlen, NKEYS * sizeof(int));
+        }
+        check_against(db, &r);
+    }
+    free(committed);
+    free(r.vlen);
+    bolt_close(db);
+}
+
+static void test_hint_runs_512(void)
+{
+    run_hint_runs(512);
+}
+
+static void test_hint_runs_4096(void)
+{
+    run_hint_runs(4096);
 }
 
 /* The right-edge policy: appends in many commits fill their leaves. */
@@ -668,6 +747,8 @@ int main(void)
     RUN(test_random_4096);
     RUN(test_random_4096_fill_09);
     RUN(test_reads_between_edits);
+    RUN(test_hint_runs_512);
+    RUN(test_hint_runs_4096);
     RUN(test_appends_fill_pages);
     RUN(test_damaged_leaf_refused);
     RUN(test_branches_without_nodes);
