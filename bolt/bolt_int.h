@@ -309,6 +309,15 @@ struct bolt_tx {
     struct bolt__retired *retired; /* dirty.c rule 2: buffers replaced by a compaction */
     size_t nretired, capretired;
     bolt_tx *idle_next; /* db->mu: tx.c rule 8's list of parked readers */
+    /*
+     * tx.c rule 9 (commit): alloc_short is set by the caller around the
+     * allocation of a short-lived page (a branch; the freelist page);
+     * short_next is the id after the last one (0: none yet); short_looks
+     * counts the runs looked for, short_none says a look found none.
+     */
+    bool alloc_short, short_none;
+    bolt_pgid short_next;
+    size_t short_looks;
 };
 
 /* Copy n bytes into tx-owned memory (stable until the tx ends). */

@@ -407,10 +407,13 @@ static int write_frame(sp_state *s, size_t f)
             return rc;
         }
         memset(buf, 0, BOLT_PAGE_HEADER_SIZE);
+        tx->alloc_short = true; /* tx.c rule 9: a branch is rewritten by most commits */
         rc = bolt__tx_adopt(tx, buf, &id);
     } else {
+        tx->alloc_short = true;
         rc = bolt__tx_allocate(tx, npages, &id, &buf);
     }
+    tx->alloc_short = false;
     if (rc != 0)
         return rc;
     size_t n = fr->count;

@@ -719,6 +719,104 @@ bolt_pgid bolt__freelist_allocate(bolt__freelist *f, bolt_txid txid, size_t n)
     return start;
 }
 
+/* ARRAY: take [id, id + n) when all are free; 0 when not. */
+static bolt_pgid array_allocate_at(bolt__freelist *f, bolt_pgid id, size_t n)
+{
+    bolt_pgid *a = f->ids + f->ids_head;
+    size_t lo = 0, hi = f->nfree;
+    /* Invariant: a[< lo] < id, a[>= hi] >= id. */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo + n > f->nfree || a[lo] != id || a[lo + n - 1] != id + n - 1)
+        return 0; /* ascending and distinct: the ends decide */
+    size_t first = lo, after = f->nfree - lo - n;
+    if (first <= after) {
+        memmove(a + n, a, first * sizeof a[0]);
+        f->ids_head += n;
+    } else {
+        memmove(a + first, a + first + n, after * sizeof a[0]);
+    }
+    f->nfree -= n;
+    return id;
+}
+
+/* HASHMAP: take [id, id + n) when a free run starts at id and holds n; 0 when not. */
+static bolt_pgid hmap_allocate_at(bolt__freelist *f, bolt_pgid id, size_t n)
+{
+    uint64_t idx;
+    if (!map_get(&f->fwd, id, &idx) || f->runs[idx].size < n)
+        return 0;
+    uint64_t size = f->runs[idx].size;
+    span_del(f, (size_t)idx);
+    if (size > n && span_add(f, id + n, size - n) != 0)
+        f->failed = true; /* cannot happen: it reuses the slot just freed (rule 5) */
+    for (size_t i = 0; i < n; i++)
+        map_del(&f->free_set, id + i);
+    f->nfree -= n;
+    return id;
+}
+
+bolt_pgid bolt__freelist_allocate_at(bolt__freelist *f, bolt_txid txid, bolt_pgid id, size_t n)
+{
+    if (n == 0 || n > f->nfree || f->failed || id < 2)
+        return 0;
+    if (f->nrecs > 0 && f->recs[0].txid != txid)
+        f->nrecs = 0;
+    if (map_reserve(&f->allocs, f->allocs.count + 1) != 0 ||
+        GROW(f->recs, f->recs_cap, f->nrecs + 1) != 0 ||
+        freelist_reserve(f, 0, freelist_run_load(f) + 1) != 0)
+        return 0;
+    bolt_pgid start = f->kind == BOLT__FREELIST_ARRAY ? array_allocate_at(f, id, n)
+                                                      : hmap_allocate_at(f, id, n);
+    if (start == 0)
+        return 0;
+    (void)map_put(&f->allocs, start, txid);
+    f->recs[f->nrecs++] = (fl_rec){ txid, start, n };
+    return start;
+}
+
+bolt_pgid bolt__freelist_find_run(const bolt__freelist *f, size_t n, bolt_pgid hwm, size_t max_tail,
+                                  size_t *len)
+{
+    *len = 0;
+    if (n == 0 || n > f->nfree || f->failed)
+        return 0;
+    if (f->kind == BOLT__FREELIST_HASHMAP) {
+        bolt_pgid best = 0;
+        for (size_t c = class_lower_bound(f, n); c < f->nclasses; c++) {
+            size_t look = f->classes[c].head;
+            for (int k = 0; k < HMAP_LOW_SCAN && look != FL_NIL; k++, look = f->runs[look].next) {
+                if (f->runs[look].start + f->runs[look].size == hwm &&
+                    f->runs[look].size > max_tail)
+                    continue; /* the tail run: the shrink's */
+                if (best == 0 || f->runs[look].start < best) {
+                    best = f->runs[look].start;
+                    *len = (size_t)f->runs[look].size;
+                }
+            }
+        }
+        return best;
+    }
+    const bolt_pgid *a = f->ids + f->ids_head;
+    size_t i = 0;
+    while (i < f->nfree) {
+        size_t j = i + 1;
+        while (j < f->nfree && a[j] == a[j - 1] + 1)
+            j++;
+        if (j - i >= n && (a[j - 1] + 1 != hwm || j - i <= max_tail)) {
+            *len = j - i;
+            return a[i];
+        }
+        i = j;
+    }
+    return 0;
+}
+
 /* ---- the tail (shrink) ---------------------------------------------------- */
 
 size_t bolt__freelist_tail_run(const bolt__freelist *f, bolt_pgid hwm)

@@ -56,6 +56,25 @@ void bolt__freelist_free(bolt__freelist *f);
 bolt_pgid bolt__freelist_allocate(bolt__freelist *f, bolt_txid txid, size_t n);
 
 /*
+ * Allocate exactly the ids [id, id + n) for txid, recorded as allocate
+ * does; 0 (nothing taken) unless all of them are free -- and, for HASHMAP,
+ * a free run starts at id (a run is taken from its front; a caller that
+ * continues a run it began always asks for its front).
+ */
+bolt_pgid bolt__freelist_allocate_at(bolt__freelist *f, bolt_txid txid, bolt_pgid id, size_t n);
+
+/*
+ * The first id of a run of at least n free ids, low ids first (ARRAY: the
+ * lowest such run; HASHMAP: the lowest among the first runs linked in each
+ * size class >= n, a bounded look), with its length in *len; 0 (and *len
+ * 0) when there is none. A run that ends at the high-water mark `hwm` and
+ * is longer than max_tail is never chosen: that is a free tail a commit
+ * may cut (tx.c's shrink). Takes nothing.
+ */
+bolt_pgid bolt__freelist_find_run(const bolt__freelist *f, size_t n, bolt_pgid hwm, size_t max_tail,
+                                  size_t *len);
+
+/*
  * Mark the run [id, id + overflow] as freed by txid (pending). Returns 0;
  * BOLT_EPANIC if id < 2, the run reaches UINT64_MAX, or any id of the run is
  * already free or pending (a double free: the caller's bookkeeping is

@@ -611,7 +611,9 @@ static int node_write_one(bolt__node *n)
         return BOLT_EVALUETOOLARGE;
     bolt_pgid id;
     unsigned char *buf;
+    tx->alloc_short = !n->leaf; /* tx.c rule 9: a branch is rewritten by most commits */
     rc = bolt__tx_allocate(tx, (size + ps - 1) / ps, &id, &buf);
+    tx->alloc_short = false;
     if (rc != 0)
         return rc;
     bolt__node_write(n, buf);

@@ -152,6 +152,7 @@ uint64_t mvcc_store_consistent_index(mvcc_store *s)
 
 static void store_free(mvcc_store *s)
 {
+    mvcc__txn_spare_free(s);
     idx_tree_free(s->index);
     mvcc__hash_release(&s->hash);
     strata_free(s->cmp_queue);

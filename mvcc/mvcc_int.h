@@ -180,6 +180,8 @@ backend_batch_tx *mvcc__txn_batch(mvcc_txn *t);
  */
 int mvcc__txn_delete_keys(mvcc_txn *t, const bolt_val *keys, size_t n, int64_t *deleted);
 int mvcc__txn_next_rev(mvcc_txn *t);
+/* Frees the store's spare write transaction (kvstore_txn.c); at close. */
+void mvcc__txn_spare_free(mvcc_store *s);
 size_t mvcc__write_waiters(mvcc_store *s);
 
 /* ---- the incremental HashKV state (hash.c) -------------------------------- */
@@ -270,6 +272,8 @@ struct mvcc_store {
     pthread_mutex_t write_mu;
     size_t write_waiters; /* atomic: threads waiting for write_mu in mvcc_txn_write_begin */
     int write_cpu1;       /* atomic hint: 1 + the CPU write_mu's holder took it on; 0 = unknown */
+    /* write_mu: a write txn kept, with its buffers, for the next begin (kvstore_txn.c) */
+    struct mvcc_txn *spare_txn;
     pthread_mutex_t rev_mu;
     int64_t current_rev; /* written under write_mu + rev_mu; atomic reads */
     int64_t compact_rev; /* written under write_mu + rev_mu; atomic reads; -1 = never */

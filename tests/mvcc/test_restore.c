@@ -190,7 +190,8 @@ static void test_lone_tombstone_skipped(void)
  * so the kept list (restore.c rule 4) is rebuilt and its entries replaced
  * by later records in the workers (rule 7): the HashKV must not change.
  */
-static void parallel_case(bool compacted)
+/* keep_last: compact at the revision that many below the last (0: half the history). */
+static void parallel_case(bool compacted, int64_t keep_last)
 {
     uint64_t x = harness_seed();
     mt_store m;
@@ -215,7 +216,7 @@ static void parallel_case(bool compacted)
     int64_t rev = mvcc_store_rev(m.s);
     int64_t from = 2;
     if (compacted) {
-        from = rev / 2;
+        from = keep_last > 0 ? rev - keep_last : rev / 2;
         ASSERT_OK(mvcc_store_compact(m.s, from));
         ASSERT_OK(mvcc_store_compact_wait(m.s));
     }
@@ -261,6 +262,12 @@ static void parallel_case(bool compacted)
     ASSERT_OK(mvcc_store_hash_kv(s4, 0, &h4));
     ASSERT_EQ_U64(h1.hash, h0.hash);
     ASSERT_EQ_U64(h4.hash, h0.hash);
+    /* The restored incremental state itself (restore.c rule 4), not a scan. */
+    uint32_t inc1, inc4;
+    ASSERT_OK(mvcc__hash_kv_incremental(s1, &inc1));
+    ASSERT_OK(mvcc__hash_kv_incremental(s4, &inc4));
+    ASSERT_EQ_U64(inc1, h0.hash);
+    ASSERT_EQ_U64(inc4, h0.hash);
     ASSERT_OK(mvcc_store_close(s1));
     ASSERT_OK(mvcc_store_close(s4));
     ASSERT_OK(backend_close(m.be));
@@ -268,12 +275,19 @@ static void parallel_case(bool compacted)
 
 static void test_parallel_equals_serial(void)
 {
-    parallel_case(false);
+    parallel_case(false, 0);
 }
 
 static void test_parallel_compacted_hash(void)
 {
-    parallel_case(true);
+    parallel_case(true, 0);
+}
+
+/* Compacted 200 revisions below the last: most kept entries are still
+ * their key's newest, so the kept list's CRCs (restore.c rule 4) count. */
+static void test_parallel_kept_hash(void)
+{
+    parallel_case(true, 200);
 }
 
 /*
@@ -469,6 +483,7 @@ int main(void)
     RUN(test_lone_tombstone_skipped);
     RUN(test_parallel_equals_serial);
     RUN(test_parallel_compacted_hash);
+    RUN(test_parallel_kept_hash);
     RUN(test_parallel_leases);
     RUN(test_page_reached_twice);
     return 0;

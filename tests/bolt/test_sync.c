@@ -1,0 +1,290 @@
+/*
+ * test_sync.c: the commit's write-out side of allocation (tx.c rule 9:
+ * short-lived pages in runs).
+ *   - the freelist's allocate_at and find_run against a model, both kinds:
+ *     find_run returns the lowest run of the asked length (ARRAY; HASHMAP a
+ *     valid maximal one), never a free tail longer than asked; allocate_at
+ *     takes exactly the ids asked or nothing; a rollback gives them back;
+ *   - random puts in small durable commits (the B3 shape): in most commits
+ *     the branches and the freelist page go out as one run of 8 pages or
+ *     more, and the free or pending pages it costs stay below an eighth of
+ *     the file; the tree checks clean and holds every key.
+ *   - after a shrink's cut, commits that do not raise the high-water mark
+ *     leave the file's size alone (bolt_tx_commit grows the file one page
+ *     past the mark only when the mark moved up, as bbolt); one that raises
+ *     it grows the file.
+ * (The shrink after a big delete, which rule 9 must leave alone, is
+ * test_shrink's.) Seeds are fixed and printed.
+ */
+#include "bolt_test.h"
+
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "bolt/bolt_int.h"
+
+#define VALSIZE 100
+
+/* One commit of n random 16-byte keys (the B3 shape). */
+static int put_random(bolt_db *db, strata_rng *rng, unsigned n)
+{
+    bolt_tx *tx;
+    bolt_bucket *b;
+    int rc = bolt_tx_begin(db, BOLT_TX_WRITE, &tx);
+    if (rc != 0)
+        return rc;
+    ASSERT_OK(bolt_bucket_create_if_not_exists(bolt_tx_root(tx), bolt_str("b"), &b));
+    for (unsigned i = 0; i < n; i++) {
+        unsigned char k[16], v[VALSIZE];
+        uint64_t r = strata_rng_next(rng);
+        memcpy(k, &r, 8);
+        memcpy(k + 8, &r, 8);
+        memset(v, (int)(r & 0xff) | 1, sizeof v);
+        ASSERT_OK(bolt_bucket_put(b, (bolt_val){ k, 16 }, (bolt_val){ v, VALSIZE }));
+    }
+    return bolt_tx_commit(tx);
+}
+
+static uint64_t keys_in(bolt_db *db)
+{
+    bolt_tx *tx;
+    bolt_bucket *b;
+    ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+    uint64_t n = 0;
+    if (bolt_tx_bucket(tx, bolt_str("b"), &b) == 0) {
+        bolt_stats st;
+        ASSERT_OK(bolt_bucket_stats(b, &st));
+        n = st.keys;
+    }
+    bolt_tx_rollback(tx);
+    return n;
+}
+
+/* ---- freelist: allocate_at and find_run (rule 9's allocation) ------------------ */
+
+#define FL_IDS 600
+
+static void test_freelist_runs(void)
+{
+    strata_rng rng;
+    strata_rng_seed(&rng, harness_seed() + 5);
+    for (int round = 0; round < 200; round++) {
+        for (int kind = 0; kind < 2; kind++) {
+            bool free_id[FL_IDS + 1] = { false };
+            bolt_pgid ids[FL_IDS];
+            size_t n = 0;
+            unsigned density = 1 + (unsigned)(strata_rng_next(&rng) % 9); /* tenths free */
+            for (bolt_pgid id = 2; id < FL_IDS; id++) {
+                if (strata_rng_next(&rng) % 10 < density) {
+                    free_id[id] = true;
+                    ids[n++] = id;
+                }
+            }
+            bolt_pgid hwm = FL_IDS;
+            bolt__freelist *f;
+            ASSERT_OK(bolt__freelist_new((bolt__freelist_kind)kind, &f));
+            ASSERT_OK(bolt__freelist_load_ids(f, ids, n, hwm));
+            /* find_run: a free run of >= want ids, never a tail longer than max_tail. */
+            size_t want = 1 + (size_t)(strata_rng_next(&rng) % 12);
+            size_t max_tail = (size_t)(strata_rng_next(&rng) % 20);
+            size_t len;
+            bolt_pgid s = bolt__freelist_find_run(f, want, hwm, max_tail, &len);
+            /* The model: the lowest such run. */
+            bolt_pgid lowest = 0;
+            size_t lowest_len = 0;
+            for (bolt_pgid id = 2; id < hwm && lowest == 0;) {
+                bolt_pgid e = id;
+                while (e < hwm && free_id[e])
+                    e++;
+                size_t l = (size_t)(e - id);
+                if (l >= want && !(e == hwm && l > max_tail)) {
+                    lowest = id;
+                    lowest_len = l;
+                }
+                id = e + 1;
+            }
+            if (kind == BOLT__FREELIST_ARRAY) {
+                ASSERT_EQ_U64(s, lowest);
+                ASSERT_EQ_SIZE(len, lowest_len);
+            } else if (s != 0) {
+                /* HASHMAP looks at a bounded number of runs: any valid maximal run. */
+                ASSERT_TRUE(len >= want);
+                ASSERT_TRUE(!free_id[s - 1]);
+                for (size_t i = 0; i < len; i++)
+                    ASSERT_TRUE(free_id[s + i]);
+                ASSERT_TRUE(s + len == hwm ? len <= max_tail : !free_id[s + len]);
+            } else {
+                ASSERT_EQ_U64(lowest, 0);
+            }
+            /* allocate_at: exactly [id, id + k) or nothing. */
+            bolt_txid txid = 9;
+            for (int t = 0; t < 40; t++) {
+                bolt_pgid id = 2 + strata_rng_next(&rng) % (FL_IDS - 2);
+                size_t k = 1 + (size_t)(strata_rng_next(&rng) % 4);
+                bool all = id + k <= hwm;
+                for (size_t i = 0; all && i < k; i++)
+                    all = free_id[id + i];
+                if (kind == BOLT__FREELIST_HASHMAP)
+                    all = all && !free_id[id - 1]; /* a run must start at id */
+                size_t before = bolt__freelist_free_count(f);
+                bolt_pgid got = bolt__freelist_allocate_at(f, txid, id, k);
+                ASSERT_EQ_U64(got, all ? id : 0);
+                ASSERT_EQ_SIZE(bolt__freelist_free_count(f), before - (all ? k : 0));
+                for (size_t i = 0; all && i < k; i++) {
+                    free_id[id + i] = false;
+                    ASSERT_FALSE(bolt__freelist_freed(f, id + i));
+                }
+                ASSERT_TRUE(bolt__freelist_ok(f));
+            }
+            /* A rollback gives every id taken back. */
+            bolt__freelist_rollback(f, txid);
+            ASSERT_TRUE(bolt__freelist_ok(f));
+            ASSERT_EQ_SIZE(bolt__freelist_free_count(f), n);
+            for (size_t i = 0; i < n; i++)
+                ASSERT_TRUE(bolt__freelist_freed(f, ids[i]));
+            bolt__freelist_free(f);
+        }
+    }
+}
+
+/* ---- short-lived pages in runs (rule 9) ---------------------------------------- */
+
+static struct {
+    unsigned calls, longest; /* pwritev calls, longest run (pages) of a commit */
+} wr;
+
+static ssize_t count_pwritev(int fd, const struct iovec *iov, int n, off_t off)
+{
+    size_t len = 0;
+    for (int i = 0; i < n; i++)
+        len += iov[i].iov_len;
+    wr.calls++;
+    if (len / 4096 > wr.longest)
+        wr.longest = (unsigned)(len / 4096);
+    return bolt__os_default()->pwritev(fd, iov, n, off);
+}
+
+static void test_short_lived_runs(void)
+{
+    for (int kind = 0; kind < 2; kind++) {
+        char path[8192];
+        harness_path(path, sizeof path, kind ? "runs-hashmap.db" : "runs-array.db");
+        static struct bolt_os os;
+        os = *bolt__os_default();
+        os.pwritev = count_pwritev;
+        bolt_options o = bt_opts();
+        o.os = &os;
+        o.page_size = 4096;
+        o.freelist_type = kind ? BOLT_FREELIST_HASHMAP : BOLT_FREELIST_ARRAY;
+        bolt_db *db;
+        ASSERT_OK(bolt_open(path, &o, &db));
+        strata_rng rng;
+        strata_rng_seed(&rng, harness_seed() + 6);
+        unsigned commits = 600, with_run = 0, late = 0;
+        uint64_t calls = 0;
+        for (unsigned c = 0; c < commits; c++) {
+            wr.calls = wr.longest = 0;
+            ASSERT_OK(put_random(db, &rng, 100));
+            if (c >= commits / 2) {
+                late++;
+                calls += wr.calls;
+                if (wr.longest >= 8)
+                    with_run++;
+            }
+        }
+        bt_check(db);
+        ASSERT_EQ_U64(keys_in(db), (uint64_t)commits * 100);
+        size_t spare = bolt__freelist_free_count(db->freelist) +
+                       bolt__freelist_pending_count(db->freelist);
+        printf("short-lived runs (%s): %u of %u late commits wrote a run of >= 8 pages, %.1f "
+               "writes per commit; %zu of %llu pages free or pending\n",
+               kind ? "hashmap" : "array", with_run, late, (double)calls / late, spare,
+               (unsigned long long)db->meta.pgid);
+        /* The branches of a commit land together in most commits... */
+        ASSERT_TRUE(with_run * 4 >= late * 3);
+        /* ...and what that costs in file stays below rule 9's bound. */
+        ASSERT_TRUE((uint64_t)spare * 8 <= db->meta.pgid + 200);
+        ASSERT_OK(bolt_close(db));
+        /* Reopened (the freelist read back and checked against the tree): the same keys. */
+        ASSERT_OK(bolt_open(path, &o, &db));
+        bt_check(db);
+        ASSERT_EQ_U64(keys_in(db), (uint64_t)commits * 100);
+        ASSERT_OK(bolt_close(db));
+        unlink(path);
+    }
+}
+
+/* ---- the cut stays cut (rule 6 with the growth of bolt_tx_commit) ------------------ */
+
+static uint64_t size_of(const char *path)
+{
+    struct stat st;
+    ASSERT_OK(stat(path, &st));
+    return (uint64_t)st.st_size;
+}
+
+static void put_range(bolt_db *db, unsigned lo, unsigned hi, bool del)
+{
+    bolt_tx *tx;
+    bolt_bucket *b;
+    ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
+    ASSERT_OK(bolt_bucket_create_if_not_exists(bolt_tx_root(tx), bolt_str("s"), &b));
+    for (unsigned i = lo; i < hi; i++) {
+        unsigned char k[8], v[VALSIZE];
+        for (int j = 0; j < 8; j++)
+            k[j] = (unsigned char)((uint64_t)i >> (56 - 8 * j));
+        memset(v, (int)(i & 0x7f) | 1, sizeof v);
+        if (del)
+            ASSERT_OK(bolt_bucket_delete(b, (bolt_val){ k, 8 }));
+        else
+            ASSERT_OK(bolt_bucket_put(b, (bolt_val){ k, 8 }, (bolt_val){ v, VALSIZE }));
+    }
+    ASSERT_OK(bolt_tx_commit(tx));
+}
+
+static void test_cut_stays_cut(void)
+{
+    char path[8192];
+    harness_path(path, sizeof path, "cut.db");
+    bolt_options o = bt_opts();
+    o.mmap_reserve = 64u << 20;
+    o.shrink_threshold = 64 * 1024;
+    bolt_db *db;
+    ASSERT_OK(bolt_open(path, &o, &db));
+    for (unsigned lo = 0; lo < 40000; lo += 2000)
+        put_range(db, lo, lo + 2000, false);
+    uint64_t full = size_of(path);
+    put_range(db, 20000, 40000, true);
+    for (int i = 0; i < 2; i++)
+        put_range(db, 0, 0, false); /* the mark goes down, then the file is cut */
+    uint64_t cut = size_of(path);
+    /* Commits that do not raise the high-water mark leave the file as it is. */
+    for (int i = 0; i < 3; i++)
+        put_range(db, 0, 0, false);
+    put_range(db, 0, 500, false); /* rewrites: the freed ids below the mark suffice */
+    uint64_t after = size_of(path);
+    printf("cut: %llu -> %llu bytes, %llu after four more commits\n", (unsigned long long)full,
+           (unsigned long long)cut, (unsigned long long)after);
+    ASSERT_TRUE(cut < full);
+    ASSERT_EQ_U64(after, cut);
+    bolt_tx *tx;
+    ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+    ASSERT_TRUE(bolt_tx_size(tx) <= after);
+    bolt_tx_rollback(tx);
+    /* A commit that raises the mark grows the file again. */
+    put_range(db, 40000, 60000, false);
+    ASSERT_TRUE(size_of(path) > after);
+    bt_check(db);
+    ASSERT_OK(bolt_close(db));
+    unlink(path);
+}
+
+int main(void)
+{
+    HARNESS_BEGIN(0x5eed0018);
+    RUN(test_freelist_runs);
+    RUN(test_short_lived_runs);
+    RUN(test_cut_stays_cut);
+    return 0;
+}
