@@ -490,7 +490,8 @@ static int commit_begin(backend *be, bool *started, bool *sync)
     tx->wtx = NULL;
     __atomic_store_n(&tx->pending, 0, __ATOMIC_RELAXED);
     be->inflight = true;
-    be->inflight_seq++;
+    /* Atomic: read_tx.c rule 1 reads it without batch_mu (before WRITE commits). */
+    __atomic_add_fetch(&be->inflight_seq, 1, __ATOMIC_SEQ_CST);
     *started = true;
     return 0;
 }

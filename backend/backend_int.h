@@ -98,7 +98,7 @@ struct backend {
 
     /* The pipelined commit (backend.c rules 3, 8-11). */
     bool inflight;          /* batch_mu: a commit's bolt write-out runs outside the lock */
-    uint64_t inflight_seq;  /* batch_mu: which commit (counts commits begun) */
+    uint64_t inflight_seq;  /* batch_mu (atomic store; read_tx.c loads it): commits begun */
     bolt_tx *inflight_tx;   /* batch_mu: that commit's transaction (its committer's) */
     bool inflight_sync_dir; /* batch_mu: its WRITE syncs the directory first (defrag rule 4) */
     /*

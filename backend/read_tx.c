@@ -3,9 +3,19 @@
  * read transaction, merged in key order.
  *
  * Rules:
- *   1. Begin takes, under snap_mu, a reference on the current db, a
- *      reference on the published snapshot and a bolt read transaction: O(1)
- *      and no copy, and consistent with each other (backend.c rule 2).
+ *   1. Begin takes, under snap_mu, a reference on the current db and a
+ *      reference on the published snapshot: O(1) and no copy. The bolt read
+ *      transaction is begun after snap_mu is released: bolt's begin takes
+ *      the db's lock, which a write begin holds while it releases freed
+ *      pages (milliseconds after a large commit), and every put's publish
+ *      waits for snap_mu. The pair is still consistent (backend.c rules 2
+ *      and 8): the count of commits begun (inflight_seq) is read before the
+ *      snapshot is taken and again after bolt's begin. Unchanged, no commit
+ *      began in between, so bolt shows the state the snapshot was published
+ *      against, or that plus the one commit in flight, which the snapshot
+ *      covers (rule 8). Changed, the bolt transaction is ended and begin
+ *      tries again; after BEGIN_TRIES tries it begins bolt under snap_mu,
+ *      as before, so a reader always gets through.
  *   2. The view never changes: the snapshot is immutable and bolt's read
  *      transaction sees one meta. Writers, commits and defrag never wait
  *      for a reader; a reader on a db that defrag replaced keeps it open
@@ -26,6 +36,8 @@ struct backend_read_tx {
     bolt_tx *btx;
 };
 
+#define BEGIN_TRIES 4
+
 int backend_read_tx_begin(backend *be, backend_read_tx **out)
 {
     *out = NULL;
@@ -33,24 +45,47 @@ int backend_read_tx_begin(backend *be, backend_read_tx **out)
     if (tx == NULL)
         return -ENOMEM;
     tx->be = be;
-    pthread_mutex_lock(&be->snap_mu);
-    if (be->closed) {
-        pthread_mutex_unlock(&be->snap_mu);
-        strata_free(tx);
-        return BACKEND_ECLOSED;
-    }
-    int rc = bolt_tx_begin(be->cur->db, 0, &tx->btx);
-    if (rc == 0) {
-        tx->ref = be->cur;
-        tx->ref->refs++;
-        tx->rbuf = be->rbuf;
-        backend__rbuf_ref(tx->rbuf);
+    int rc;
+    /* Rule 1: the snapshot, then bolt outside snap_mu, while no commit begins. */
+    for (int tries = 0;; tries++) {
+        bool locked_begin = tries == BEGIN_TRIES;
+        uint64_t seq = __atomic_load_n(&be->inflight_seq, __ATOMIC_SEQ_CST);
+        pthread_mutex_lock(&be->snap_mu);
+        if (be->closed) {
+            pthread_mutex_unlock(&be->snap_mu);
+            strata_free(tx);
+            return BACKEND_ECLOSED;
+        }
+        backend__dbref *ref = be->cur;
+        ref->refs++;
+        backend__rbuf *rbuf = be->rbuf;
+        backend__rbuf_ref(rbuf);
+        /* Under snap_mu, as closed is set: close then waits for this reader. */
         __atomic_add_fetch(&be->nreaders, 1, __ATOMIC_ACQ_REL);
-    }
-    pthread_mutex_unlock(&be->snap_mu);
-    if (rc != 0) {
-        strata_free(tx);
-        return rc;
+        if (!locked_begin)
+            pthread_mutex_unlock(&be->snap_mu);
+        /* Tests hold a reader here, between the snapshot and bolt's begin. */
+        rc = locked_begin ? 0 : backend__failpoint(be, "read_tx_begin");
+        if (rc == 0)
+            rc = bolt_tx_begin(ref->db, 0, &tx->btx);
+        if (locked_begin)
+            pthread_mutex_unlock(&be->snap_mu);
+        bool same = locked_begin || __atomic_load_n(&be->inflight_seq, __ATOMIC_SEQ_CST) == seq;
+        if (rc == 0 && same) {
+            tx->ref = ref;
+            tx->rbuf = rbuf;
+            break;
+        }
+        if (rc == 0)
+            bolt_tx_rollback(tx->btx);
+        tx->btx = NULL;
+        backend__rbuf_unref(rbuf);
+        backend__dbref_unref(be, ref);
+        __atomic_sub_fetch(&be->nreaders, 1, __ATOMIC_ACQ_REL);
+        if (rc != 0) {
+            strata_free(tx);
+            return rc;
+        }
     }
     *out = tx;
     return 0;
