@@ -255,12 +255,16 @@ static size_t pack(const bolt__dpage *d, size_t s, size_t e, unsigned char *out)
 /*
  * Rule 4 for the committed leaf p under c's path: keys strictly increasing,
  * the first >= the parent's separator, the last < the next separator up
- * the path (the inherited upper bound). Also sums the packed size.
+ * the path (the inherited upper bound). Also sums the packed size, and
+ * tells whether p is packed already (data in element order right after the
+ * element array: what bbolt and this engine write).
  */
-static int check_leaf(const bolt_cursor *c, const bolt__page *p, size_t *live)
+static int check_leaf(const bolt_cursor *c, const bolt__page *p, size_t *live, bool *packed)
 {
     bolt_db *db = c->bucket->tx->db;
     size_t sz = BOLT_PAGE_HEADER_SIZE;
+    size_t at = BOLT_PAGE_HEADER_SIZE + 16 * (size_t)p->count;
+    bool pk = true;
     bolt_val prev = { NULL, 0 };
     for (unsigned i = 0; i < p->count; i++) {
         bolt_val k, v;
@@ -269,8 +273,11 @@ static int check_leaf(const bolt_cursor *c, const bolt__page *p, size_t *live)
             return bolt__corrupt(db, p->id, "keys out of order");
         prev = k;
         sz += 16 + k.size + v.size;
+        pk = pk && (const unsigned char *)k.data == p->data + at;
+        at += k.size + v.size;
     }
     *live = sz;
+    *packed = pk;
     if (p->count == 0)
         return 0;
     const bolt__elemref *parent = &c->stack[c->depth - 2];
@@ -313,7 +320,8 @@ int bolt__dpage_touch(bolt_cursor *c, size_t need, bolt__dpage **out)
         return 1; /* commit's spill: only attached pages stay in page mode */
     const bolt__page *p = &top->page;
     size_t live = 0;
-    int rc = check_leaf(c, p, &live);
+    bool packed = false;
+    int rc = check_leaf(c, p, &live, &packed);
     if (rc != 0)
         return rc;
     if (live > ps || live + need > BOLT_DPAGE_MAX_PAGES * ps)
@@ -336,16 +344,8 @@ int bolt__dpage_touch(bolt_cursor *c, size_t need, bolt__dpage **out)
         d->path_id[l] = r->node != NULL ? r->node->pgid : r->page.id;
     }
     /* Rule 1: the packed image; one copy when the committed page is packed already. */
-    size_t elems_end = BOLT_PAGE_HEADER_SIZE + 16 * (size_t)p->count;
-    bool packed = true;
-    size_t at = elems_end;
-    for (unsigned i = 0; i < p->count && packed; i++) {
-        const unsigned char *e = p->data + BOLT_PAGE_HEADER_SIZE + 16 * (size_t)i;
-        packed = BOLT_PAGE_HEADER_SIZE + 16 * (size_t)i + bolt__ld32(e + BOLT_LEAF_POS_OFF) == at;
-        at += (size_t)bolt__ld32(e + BOLT_LEAF_KSIZE_OFF) + bolt__ld32(e + BOLT_LEAF_VSIZE_OFF);
-    }
     if (packed) {
-        memcpy(d->buf, p->data, live); /* at == live */
+        memcpy(d->buf, p->data, live); /* a packed image ends at live */
     } else {
         memcpy(d->buf, p->data, BOLT_PAGE_HEADER_SIZE);
         pack_into(p->data, 0, p->count, d->buf);

@@ -814,6 +814,22 @@ static void shrink_truncate(bolt_db *db)
     pthread_mutex_unlock(&db->mu);
 }
 
+/*
+ * The bytes the file must hold for tx's commit: bbolt grows to one page
+ * past the high-water mark, but only when the mark moved up (tx.go's
+ * commit); a commit that did not raise it needs only the mark, so the
+ * first commit after a shrink's cut (rule 6: the file ends exactly at the
+ * mark) does not grow the file again by a whole growth step.
+ */
+static uint64_t grow_needed(const bolt_tx *tx)
+{
+    bolt_db *db = tx->db;
+    pthread_mutex_lock(&db->mu);
+    bool up = tx->meta.pgid > db->meta.pgid;
+    pthread_mutex_unlock(&db->mu);
+    return (tx->meta.pgid + (up ? 1 : 0)) * (uint64_t)db->page_size;
+}
+
 int bolt_tx_commit(bolt_tx *tx)
 {
     int rc = bolt__tx_usable(tx, false);
@@ -853,7 +869,7 @@ int bolt_tx_commit(bolt_tx *tx)
         rc = commit_freelist(tx);
     }
     if (rc == 0)
-        rc = bolt__db_grow(db, (tx->meta.pgid + 1) * (uint64_t)db->page_size);
+        rc = bolt__db_grow(db, grow_needed(tx));
     if (rc != 0) {
         bolt_tx_rollback(tx);
         return rc;

@@ -20,7 +20,8 @@
  *   - sequential appends still fill their pages (the right-edge policy
  *     survives a leaf that starts in page mode and then splits);
  *   - a damaged leaf (keys out of order) is refused when copied, nothing
- *     written;
+ *     written; a valid leaf whose data is not in element order is packed
+ *     when copied;
  *   - stage 3 (bolt/dirty_spill.c): a commit whose leaves stay in page mode
  *     materializes no branch below the bucket's root (node_count of the
  *     commit), and the branch pages it builds from committed images are
@@ -560,6 +561,81 @@ static void test_damaged_leaf_refused(void)
     bolt_close(db);
 }
 
+/*
+ * dirty.c rule 1 for a leaf that is valid but not packed (bbolt reads any
+ * pos; this engine and bbolt write data in element order): every leaf of
+ * the file is rewritten with its data in reverse element order, then every
+ * key is updated in one transaction. The copies must be packed from the
+ * elements (a plain copy would keep the old order): after commit, every
+ * value reads back and bbolt's leaf_inuse is the packed size.
+ */
+static void test_unpacked_leaf_packed(void)
+{
+    char path[4096];
+    harness_path(path, sizeof path, "dirty-unpacked.db");
+    bolt_db *db = open_loaded("dirty-unpacked.db", NKEYS, 1, 0);
+    bolt_close(db);
+    size_t len;
+    unsigned char *img = bt_read_file(path, &len);
+    ASSERT_NOT_NULL(img);
+    unsigned rewritten = 0;
+    static unsigned char tmp[4096];
+    for (size_t off = 2 * 4096; off + 4096 <= len; off += 4096) {
+        unsigned char *p = img + off;
+        uint16_t flags = (uint16_t)(p[8] | p[9] << 8), count = (uint16_t)(p[10] | p[11] << 8);
+        if (flags != 0x02 || count < 2)
+            continue;
+        memcpy(tmp, p, 4096);
+        size_t at = 16 + 16 * (size_t)count;
+        for (size_t j = count; j-- > 0;) {
+            unsigned char *e = p + 16 + 16 * j;
+            uint32_t pos, ks, vs;
+            memcpy(&pos, tmp + 16 + 16 * j + 4, 4);
+            memcpy(&ks, e + 8, 4);
+            memcpy(&vs, e + 12, 4);
+            memcpy(p + at, tmp + 16 + 16 * j + pos, (size_t)ks + vs);
+            uint32_t npos = (uint32_t)(at - (16 + 16 * j));
+            memcpy(e + 4, &npos, 4);
+            at += (size_t)ks + vs;
+        }
+        rewritten++;
+    }
+    ASSERT_TRUE(rewritten > 10);
+    bt_write_file(path, img, len);
+    free(img);
+    bolt_options o = bt_opts();
+    ASSERT_OK(bolt_open(path, &o, &db));
+    bt_check(db);
+    bolt_tx *tx;
+    bolt_bucket *b;
+    char k[32];
+    ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
+    ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
+    for (unsigned i = 0; i < NKEYS; i++) {
+        key_of(k, sizeof k, i);
+        ASSERT_OK(bolt_bucket_put(b, bolt_str(k), bolt_str(i % 2 ? "value-1" : "v1")));
+    }
+    ASSERT_OK(bolt_tx_commit(tx));
+    ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+    ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
+    uint64_t bytes = 0;
+    for (unsigned i = 0; i < NKEYS; i++) {
+        key_of(k, sizeof k, i);
+        bolt_val v;
+        ASSERT_OK(bolt_bucket_get(b, bolt_str(k), &v));
+        const char *want = i % 2 ? "value-1" : "v1";
+        ASSERT_EQ_MEM(v.data, v.size, want, strlen(want));
+        bytes += strlen(k) + strlen(want);
+    }
+    bolt_stats st;
+    ASSERT_OK(bolt_bucket_stats(b, &st));
+    ASSERT_EQ_INT(st.keys, NKEYS);
+    ASSERT_EQ_INT(st.leaf_inuse, 16 * st.leaf_pages + 16 * (uint64_t)NKEYS + bytes);
+    bolt_tx_rollback(tx);
+    bt_check(db);
+    bolt_close(db);
+}
+
 static uint64_t committed_nodes(bolt_db *db)
 {
     bolt_db_stats st;
@@ -751,6 +827,7 @@ int main(void)
     RUN(test_hint_runs_4096);
     RUN(test_appends_fill_pages);
     RUN(test_damaged_leaf_refused);
+    RUN(test_unpacked_leaf_packed);
     RUN(test_branches_without_nodes);
     RUN(test_branches_random_separators);
     RUN(test_splits_in_buffer);

@@ -9,11 +9,16 @@
  *     the branches and the freelist page go out as one run of 8 pages or
  *     more, and the free or pending pages it costs stay below an eighth of
  *     the file; the tree checks clean and holds every key.
+ *   - after a shrink's cut, commits that do not raise the high-water mark
+ *     leave the file's size alone (bolt_tx_commit grows the file one page
+ *     past the mark only when the mark moved up, as bbolt); one that raises
+ *     it grows the file.
  * (The shrink after a big delete, which rule 9 must leave alone, is
  * test_shrink's.) Seeds are fixed and printed.
  */
 #include "bolt_test.h"
 
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -210,10 +215,76 @@ static void test_short_lived_runs(void)
     }
 }
 
+/* ---- the cut stays cut (rule 6 with the growth of bolt_tx_commit) ------------------ */
+
+static uint64_t size_of(const char *path)
+{
+    struct stat st;
+    ASSERT_OK(stat(path, &st));
+    return (uint64_t)st.st_size;
+}
+
+static void put_range(bolt_db *db, unsigned lo, unsigned hi, bool del)
+{
+    bolt_tx *tx;
+    bolt_bucket *b;
+    ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
+    ASSERT_OK(bolt_bucket_create_if_not_exists(bolt_tx_root(tx), bolt_str("s"), &b));
+    for (unsigned i = lo; i < hi; i++) {
+        unsigned char k[8], v[VALSIZE];
+        for (int j = 0; j < 8; j++)
+            k[j] = (unsigned char)((uint64_t)i >> (56 - 8 * j));
+        memset(v, (int)(i & 0x7f) | 1, sizeof v);
+        if (del)
+            ASSERT_OK(bolt_bucket_delete(b, (bolt_val){ k, 8 }));
+        else
+            ASSERT_OK(bolt_bucket_put(b, (bolt_val){ k, 8 }, (bolt_val){ v, VALSIZE }));
+    }
+    ASSERT_OK(bolt_tx_commit(tx));
+}
+
+static void test_cut_stays_cut(void)
+{
+    char path[8192];
+    harness_path(path, sizeof path, "cut.db");
+    bolt_options o = bt_opts();
+    o.mmap_reserve = 64u << 20;
+    o.shrink_threshold = 64 * 1024;
+    bolt_db *db;
+    ASSERT_OK(bolt_open(path, &o, &db));
+    for (unsigned lo = 0; lo < 40000; lo += 2000)
+        put_range(db, lo, lo + 2000, false);
+    uint64_t full = size_of(path);
+    put_range(db, 20000, 40000, true);
+    for (int i = 0; i < 2; i++)
+        put_range(db, 0, 0, false); /* the mark goes down, then the file is cut */
+    uint64_t cut = size_of(path);
+    /* Commits that do not raise the high-water mark leave the file as it is. */
+    for (int i = 0; i < 3; i++)
+        put_range(db, 0, 0, false);
+    put_range(db, 0, 500, false); /* rewrites: the freed ids below the mark suffice */
+    uint64_t after = size_of(path);
+    printf("cut: %llu -> %llu bytes, %llu after four more commits\n", (unsigned long long)full,
+           (unsigned long long)cut, (unsigned long long)after);
+    ASSERT_TRUE(cut < full);
+    ASSERT_EQ_U64(after, cut);
+    bolt_tx *tx;
+    ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+    ASSERT_TRUE(bolt_tx_size(tx) <= after);
+    bolt_tx_rollback(tx);
+    /* A commit that raises the mark grows the file again. */
+    put_range(db, 40000, 60000, false);
+    ASSERT_TRUE(size_of(path) > after);
+    bt_check(db);
+    ASSERT_OK(bolt_close(db));
+    unlink(path);
+}
+
 int main(void)
 {
     HARNESS_BEGIN(0x5eed0018);
     RUN(test_freelist_runs);
     RUN(test_short_lived_runs);
+    RUN(test_cut_stays_cut);
     return 0;
 }
