@@ -68,8 +68,9 @@
  *      buffered as usual, so readers see them at unlock. After FINISH the
  *      log is replayed into the new write transaction in order, a bounded
  *      slice at a time (DRAIN_BUDGET_NS): by the commit thread, and at
- *      each unlock for twice what that section logged, so a writer cannot
- *      outrun the replay. BEGIN needs the log empty.
+ *      each unlock for twice what that section logged once the log has
+ *      taken batch_limit entries since it was last empty (batch_tx.c rule
+ *      7), so a writer cannot outrun the replay. BEGIN needs the log empty.
  *  10. Settle: a batch function that needs bolt's write transaction itself
  *      (bucket create/delete, the slow path of rule 9, backend__commit)
  *      waits, holding the lock, for the bolt commit in flight, FINISHes it

@@ -261,6 +261,8 @@ void backend__wlog_clear(backend__wlog *l);
 void backend__wlog_truncate(backend__wlog *l, size_t count);
 /* Entries not yet replayed. */
 size_t backend__wlog_count(const backend__wlog *l);
+/* Entries appended since the log was last empty (what its memory holds). */
+size_t backend__wlog_appended(const backend__wlog *l);
 /*
  * Rule 12 of backend.c: apply every entry (deletes) to wtx in order, where a
  * missing bucket or a key naming a nested bucket deletes nothing; the log

@@ -42,7 +42,13 @@
  *      or value near bolt's limits, no logging transaction) and the bucket
  *      functions settle first and then go to bolt. Ranges read the
  *      holder's view. Unlock replays twice what its section logged (at
- *      most one slice), so writers cannot outrun the replay. The check
+ *      most one slice) once the log has taken the batch limit's worth of
+ *      entries since it was last empty, so writers cannot outrun the
+ *      replay and the log's memory stays bounded (about twice the limit
+ *      plus a section); a shorter log is left to the thread that finished
+ *      the commit (the commit thread's drain, settle, lock_quiet), so a
+ *      section's end (often with a caller's lock held: the mvcc store's
+ *      write lock, that other writers wait on) does not replay it. The check
  *      that the key is not a nested bucket in vtx is a cursor seek, except
  *      for a key above the bucket's last key in vtx (read once per bucket
  *      and vtx): no key of vtx is there, so no bucket either. mvcc's puts
@@ -110,7 +116,8 @@ int backend_batch_tx_unlock(backend_batch_tx *tx)
         if (tx->commit_on_unlock) {
             rc = backend__commit(be);
         } else {
-            if (tx->logged > 0 && !be->inflight && backend__wlog_count(be->log) > 0)
+            if (tx->logged > 0 && !be->inflight && backend__wlog_count(be->log) > 0 &&
+                backend__wlog_appended(be->log) >= be->limit)
                 rc = backend__drain(be, 2 * tx->logged, DRAIN_SLICE_NS); /* rule 7 */
             if (rc == 0 && tx->pending >= 2 * (uint64_t)be->limit && !backend__logging(be))
                 commit_now = true; /* rule 5: BEGIN here, the write-out handed off */

@@ -49,6 +49,11 @@ void backend__wlog_free(backend__wlog *l)
     strata_free(l);
 }
 
+size_t backend__wlog_appended(const backend__wlog *l)
+{
+    return l->n; /* entries [0, n) of the arena: replayed or not (invariant 3 resets it) */
+}
+
 void backend__wlog_clear(backend__wlog *l)
 {
     l->head = l->n = 0;

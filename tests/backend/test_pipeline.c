@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
+#include "../../backend/backend_int.h" /* the write log's count (batch_tx.c rule 7) */
 #include "backend_test.h"
 #include "gate.h"
 #include "strata_config.h"
@@ -402,6 +403,48 @@ static void test_limit_commit_handed_off(void)
     pthread_join(r.th, NULL);
     ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s),
                   "b=2 c=3 d=4 e=5 f=6 g=7 h=8 i=9 j=10 k=11 l=12 m=13 n=14 o=15 ");
+    fx_close(&f);
+}
+
+/*
+ * batch_tx.c rule 7: after a commit finished, a section's unlock replays
+ * twice what it logged only once the log has taken the batch limit's worth
+ * of entries since it was last empty; a shorter log waits for the thread
+ * that drains (here force_commit's, at the end). The commit thread never
+ * wakes meanwhile: the interval is an hour and pending stays below the
+ * limit until the last section.
+ */
+static void test_short_log_left_to_the_drain(void)
+{
+    fixture f;
+    gate_init(&f.g, "commit_write", false);
+    f.o = bk_opts(NULL);
+    f.o.batch_interval_ns = 3600ull * 1000000000u;
+    f.o.batch_limit = 8;
+    f.o.failpoint = gate_failpoint;
+    f.o.failpoint_arg = &f.g;
+    snprintf(f.name, sizeof f.name, "shortlog.db");
+    f.be = bk_open(f.name, &f.o);
+    bk_bucket(f.be, "b");
+    apply(f.be, "p 0 0"); /* something for the committer's commit */
+    f.g.armed = true;
+    committer cm;
+    committer_start(&cm, f.be);
+    gate_wait_entered(&f.g, 1);
+    apply(f.be, "p a 1;|;p b 2;|;p c 3"); /* logged behind the commit in flight */
+    gate_disarm(&f.g);
+    ASSERT_OK(committer_join(&cm)); /* FINISHed by the committer; it leaves the log */
+    ASSERT_EQ_SIZE(backend__wlog_count(f.be->log), 3);
+    apply(f.be, "p d 4"); /* 4 appended < 8: not replayed at unlock */
+    ASSERT_EQ_SIZE(backend__wlog_count(f.be->log), 4);
+    bk_str s;
+    ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s),
+                  "0=0 a=1 b=2 c=3 d=4 ");  /* the snapshot has them */
+    apply(f.be, "p e 5;p f 6;p g 7;p h 8"); /* 8 appended: replays 2 x 4, the log empties */
+    ASSERT_EQ_SIZE(backend__wlog_count(f.be->log), 0);
+    ASSERT_OK(backend_force_commit(f.be));
+    fx_reopen(&f);
+    ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s), "0=0 a=1 b=2 c=3 d=4 e=5 f=6 g=7 h=8 ");
     fx_close(&f);
 }
 
@@ -802,6 +845,7 @@ int main(void)
     RUN(test_refusals_while_logging);
     RUN(test_settle);
     RUN(test_limit_commit_handed_off);
+    RUN(test_short_log_left_to_the_drain);
     RUN(test_failed_commit_in_flight);
     RUN(test_force_commit_covers_earlier_writes);
     RUN(test_large_log_replays);
