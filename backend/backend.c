@@ -101,6 +101,19 @@
  *      batch's writes into the copy and commits them there, and a queued
  *      delete would only reach the first commit after it, leaving the
  *      locked section's writes and its deletes in two commits.
+ *  14. Handed-off WRITE (unlock at twice the limit, batch_tx.c rule 5):
+ *      the unlocking thread runs BEGIN under the lock, so the batch is cut
+ *      there and the bound on its growth holds, and posts the WRITE in
+ *      `handoff` (thr_mu) for the commit thread, instead of writing it out
+ *      itself: that thread often holds a caller's lock (the mvcc store's
+ *      write lock) that other writers wait on for the whole bolt commit.
+ *      Exactly one thread claims a posted WRITE (under thr_mu) and runs
+ *      it: the commit thread, or any thread that must wait for the commit
+ *      in flight and finds it unclaimed (settle, lock_quiet), so no thread
+ *      ever waits for a WRITE nobody will run. A thread about to exit sets
+ *      thr_exiting first; nothing is posted after that (the unlocking
+ *      thread then writes it out itself), and what it left unclaimed is
+ *      claimed by close's settle.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -384,10 +397,34 @@ int backend__drain(backend *be, size_t max, uint64_t budget_ns)
     return 0;
 }
 
+/* Rule 14: claim the posted WRITE, if one is still unclaimed; true with *h. */
+static bool handoff_claim(backend *be, struct backend__handoff *h)
+{
+    pthread_mutex_lock(&be->thr_mu);
+    *h = be->handoff;
+    be->handoff.seq = 0;
+    pthread_mutex_unlock(&be->thr_mu);
+    return h->seq != 0;
+}
+
+/* Rule 14: run a claimed WRITE without batch_mu, then FINISH it unless a settler did. */
+static int handoff_run(backend *be, const struct backend__handoff *h)
+{
+    int rc = commit_write(be, h->db, h->ctx, h->seq, h->sync_dir);
+    backend__batch_lock(be);
+    if (be->inflight && be->inflight_seq == h->seq)
+        finish(be);
+    backend__batch_unlock(be);
+    return rc;
+}
+
 int backend__settle(backend *be)
 {
     if (be->inflight) {
         uint64_t seq = be->inflight_seq;
+        struct backend__handoff h;
+        if (handoff_claim(be, &h)) /* rule 14: its WRITE is this thread's now */
+            (void)commit_write(be, h.db, h.ctx, h.seq, h.sync_dir);
         pthread_mutex_lock(&be->cm_mu);
         while (be->cm_done_seq < seq)
             pthread_cond_wait(&be->cm_cv, &be->cm_mu);
@@ -406,7 +443,14 @@ int backend__lock_quiet(backend *be)
         if (be->err != 0)
             return BACKEND_EFAILED;
         if (be->inflight) {
-            wait_idle(be);
+            struct backend__handoff h;
+            if (handoff_claim(be, &h)) { /* rule 14 */
+                backend__batch_unlock(be);
+                (void)handoff_run(be, &h); /* a failure is sticky */
+                backend__batch_lock(be);
+            } else {
+                wait_idle(be);
+            }
             continue;
         }
         if (backend__wlog_count(be->log) == 0)
@@ -517,17 +561,11 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int backend__commit_pipelined_locked(backend *be, uint64_t *held_ns)
+/* Rule 3 after a BEGIN that started a commit: WRITE and FINISH by this thread; releases the lock.
+ */
+static int commit_rest(backend *be, bool sync, uint64_t t0, uint64_t *held_ns)
 {
-    uint64_t t0 = held_ns != NULL ? mono_ns() : 0;
-    bool started, sync;
-    int rc = commit_begin(be, &started, &sync);
-    if (held_ns != NULL)
-        *held_ns = mono_ns() - t0; /* BEGIN; FINISH is shorter still */
-    if (!started) {
-        backend__batch_unlock(be);
-        return rc;
-    }
+    int rc;
     uint64_t seq = be->inflight_seq;
     bolt_tx *ctx = be->inflight_tx;
     bool sync_dir = be->inflight_sync_dir;
@@ -547,6 +585,45 @@ int backend__commit_pipelined_locked(backend *be, uint64_t *held_ns)
         finish(be); /* else a thread that settled finished it */
     backend__batch_unlock(be);
     return rc;
+}
+
+int backend__commit_pipelined_locked(backend *be, uint64_t *held_ns)
+{
+    uint64_t t0 = held_ns != NULL ? mono_ns() : 0;
+    bool started, sync;
+    int rc = commit_begin(be, &started, &sync);
+    if (held_ns != NULL)
+        *held_ns = mono_ns() - t0; /* BEGIN; FINISH is shorter still */
+    if (!started) {
+        backend__batch_unlock(be);
+        return rc;
+    }
+    return commit_rest(be, sync, t0, held_ns);
+}
+
+int backend__commit_handoff_locked(backend *be)
+{
+    bool started, sync;
+    int rc = commit_begin(be, &started, &sync);
+    if (!started) {
+        backend__batch_unlock(be);
+        return rc;
+    }
+    if (!sync) { /* rule 14: a synchronous commit keeps the lock through WRITE, here */
+        pthread_mutex_lock(&be->thr_mu);
+        bool posted = !be->stop && !be->thr_exiting && be->handoff.seq == 0;
+        if (posted) {
+            be->handoff = (struct backend__handoff){ be->inflight_seq, be->inflight_tx, be->cur->db,
+                                                     be->inflight_sync_dir };
+            pthread_cond_signal(&be->thr_cv);
+        }
+        pthread_mutex_unlock(&be->thr_mu);
+        if (posted) {
+            backend__batch_unlock(be);
+            return 0;
+        }
+    }
+    return commit_rest(be, sync, 0, NULL);
 }
 
 /*
@@ -712,13 +789,19 @@ static void *commit_thread(void *arg)
         if (due)
             be->last_tick = now;
         uint64_t left = be->interval_ns - (now - be->last_tick);
+        struct backend__handoff h = be->handoff; /* rule 14: claimed */
+        be->handoff.seq = 0;
         pthread_mutex_unlock(&be->thr_mu);
+        if (h.seq != 0) {
+            (void)handoff_run(be, &h); /* a failure is sticky in be->err */
+            drain_log(be);
+        }
         if (due || limit)
             commit_if_pending(be);
         pthread_mutex_lock(&be->thr_mu);
         be->done_seq = seen;
         pthread_cond_broadcast(&be->done_cv);
-        if (be->req_seq == seen && !be->stop && !be->limit_hit) {
+        if (be->req_seq == seen && !be->stop && !be->limit_hit && be->handoff.seq == 0) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
             uint64_t ns = (uint64_t)ts.tv_nsec + (left > 0 ? left : be->interval_ns);
@@ -727,6 +810,7 @@ static void *commit_thread(void *arg)
             pthread_cond_timedwait(&be->thr_cv, &be->thr_mu, &ts);
         }
     }
+    be->thr_exiting = true; /* rule 14: close's settle claims what is posted */
     be->done_seq = UINT64_MAX;
     pthread_cond_broadcast(&be->done_cv);
     pthread_mutex_unlock(&be->thr_mu);

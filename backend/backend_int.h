@@ -156,6 +156,14 @@ struct backend {
     uint64_t req_seq;   /* thr_mu: pokes asked */
     uint64_t done_seq;  /* thr_mu: pokes served */
     uint64_t last_tick; /* thr_mu: clock time of the last interval check */
+    bool thr_exiting;   /* thr_mu: the thread takes no more handed-off WRITEs (rule 14) */
+    /* thr_mu: a BEGUN commit whose WRITE nobody has claimed yet (rule 14; seq 0: none) */
+    struct backend__handoff {
+        uint64_t seq;
+        bolt_tx *ctx;
+        bolt_db *db;
+        bool sync_dir;
+    } handoff;
 
     uint64_t commits;     /* atomic */
     uint64_t size;        /* atomic */
@@ -183,6 +191,14 @@ int backend__commit(backend *be);
  * an error.
  */
 int backend__commit_pipelined_locked(backend *be, uint64_t *held_ns);
+
+/*
+ * As backend__commit_pipelined_locked, but the WRITE and FINISH are handed
+ * to the commit thread when it can take them (backend.c rule 14): this
+ * thread does only BEGIN. Releases the lock. 0 or BEGIN's error; a failure
+ * of the handed-off WRITE is sticky (be->err), as any pipelined commit's.
+ */
+int backend__commit_handoff_locked(backend *be);
 /*
  * Rule 10: make batch.wtx hold every write (wait for the commit in flight
  * holding the lock, finish it, replay the whole log). batch_mu held. 0 or

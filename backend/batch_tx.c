@@ -28,8 +28,11 @@
  *   4. Buckets are not buffered: creating or deleting one makes unlock
  *      commit, so readers see the bucket change as soon as unlock returns.
  *   5. Limit: unlock asks the commit thread for a commit once pending
- *      reaches the batch limit, and commits itself at twice the limit, so a
- *      writer that keeps the lock busy cannot grow a batch without bound.
+ *      reaches the batch limit, and at twice the limit begins the commit
+ *      itself (its BEGIN, under the lock), so a writer that keeps the lock
+ *      busy cannot grow a batch without bound; the bolt commit is handed to
+ *      the commit thread (backend.c rule 14), so the unlocking thread (and
+ *      whoever waits on a lock it holds) does not wait for the write-out.
  *   6. While a defrag copies, every changed (bucket, key) is recorded in its
  *      log (defrag.c replays them into the copy).
  *   7. While a commit is in flight or its log not yet replayed (backend.c
@@ -110,14 +113,14 @@ int backend_batch_tx_unlock(backend_batch_tx *tx)
             if (tx->logged > 0 && !be->inflight && backend__wlog_count(be->log) > 0)
                 rc = backend__drain(be, 2 * tx->logged, DRAIN_SLICE_NS); /* rule 7 */
             if (rc == 0 && tx->pending >= 2 * (uint64_t)be->limit && !backend__logging(be))
-                commit_now = true; /* rule 5, pipelined: this thread writes it out */
+                commit_now = true; /* rule 5: BEGIN here, the write-out handed off */
             else if (tx->pending >= be->limit)
                 wake = true;
         }
     }
     tx->logged = 0;
     if (commit_now)
-        rc = backend__commit_pipelined_locked(be, NULL); /* releases the lock */
+        rc = backend__commit_handoff_locked(be); /* releases the lock */
     else
         backend__batch_unlock(be);
     if (wake)

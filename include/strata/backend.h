@@ -300,10 +300,14 @@ STRATA_API void backend_batch_tx_lock_quiet(backend_batch_tx *tx);
 /*
  * Write the changes made since lock back into a new read-buffer snapshot
  * and publish it, release the lock, and ask the commit thread for a commit
- * when the pending count has reached the batch limit (twice the limit, or a
- * bucket created or deleted, commits here, before returning). Returns 0;
- * BACKEND_ENOTLOCKED (not held by this thread: nothing is done); a commit's
- * status (the lock is released anyway). On a read-only backend lock and
+ * when the pending count has reached the batch limit. At twice the limit
+ * the commit is begun here (the batch ends: its writes are what the commit
+ * holds) and written out by the commit thread; after a bucket was created
+ * or deleted, or when the write-back cannot allocate, the commit is done
+ * here, before returning. Returns 0; BACKEND_ENOTLOCKED (not held by this
+ * thread: nothing is done); a commit's status (the lock is released
+ * anyway; a failure of a commit written out by the commit thread is
+ * reported by the next write, BACKEND_EFAILED). On a read-only backend lock and
  * unlock work; everything between returns BOLT_EDATABASEREADONLY.
  */
 STRATA_API int backend_batch_tx_unlock(backend_batch_tx *tx);

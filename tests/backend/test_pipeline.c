@@ -351,6 +351,60 @@ static void test_settle(void)
     fx_close(&f);
 }
 
+static void *disarm_main(void *arg)
+{
+    gate_disarm(((releaser *)arg)->g);
+    return NULL;
+}
+
+/*
+ * backend.c rule 14: at twice the limit, unlock begins the commit (the
+ * batch ends there) and the commit thread writes it out. The test thread
+ * is the one unlocking: if it wrote the commit out itself it would stop
+ * at the armed gate and never return; the thread that does stop there is
+ * the commit thread. Meanwhile readers see the section's writes, a next
+ * section logs, and close (its settle) waits for the WRITE and keeps all.
+ */
+static void test_limit_commit_handed_off(void)
+{
+    fixture f;
+    gate_init(&f.g, "commit_write", false);
+    f.o = bk_opts(NULL);
+    f.o.batch_interval_ns = 3600ull * 1000000000u; /* only the limit commits */
+    f.o.batch_limit = 4;
+    f.o.failpoint = gate_failpoint;
+    f.o.failpoint_arg = &f.g;
+    snprintf(f.name, sizeof f.name, "handoff.db");
+    f.be = bk_open(f.name, &f.o);
+    bk_bucket(f.be, "b");
+    uint64_t commits = backend_commits(f.be);
+    f.g.armed = true; /* no thread can reach the failpoint before the next unlock */
+    apply(f.be, "p a 1;p b 2;p c 3;p d 4;p e 5;p f 6;p g 7;p h 8");
+    ASSERT_EQ_U64(backend_pending(f.be), 0); /* the batch ended in unlock: the bound holds */
+    gate_wait_entered(&f.g, 1);              /* the commit thread holds the WRITE */
+    ASSERT_EQ_U64(backend_commits(f.be), commits);
+    bk_str s;
+    ASSERT_EQ_STR(bk_get(f.be, "b", "h", &s), "h=8 "); /* rule 3: visible at unlock */
+    apply(f.be, "p i 9;d a");                          /* logged behind the commit in flight */
+    ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s), "b=2 c=3 d=4 e=5 f=6 g=7 h=8 i=9 ");
+    gate_disarm(&f.g);
+    ASSERT_OK(backend_poke(f.be)); /* one loop: FINISH done, the log replayed */
+    ASSERT_EQ_U64(backend_commits(f.be), commits + 1);
+    ASSERT_EQ_U64(backend_pending(f.be), 2);
+    /* Again, with close right after the unlock: whoever claims the WRITE, close waits for it. */
+    f.g.armed = true;
+    apply(f.be, "p j 10;p k 11;p l 12;p m 13;p n 14;p o 15");
+    ASSERT_EQ_U64(backend_pending(f.be), 0);
+    gate_wait_entered(&f.g, 2);
+    releaser r = { .g = &f.g };
+    ASSERT_EQ_INT(pthread_create(&r.th, NULL, disarm_main, &r), 0);
+    fx_reopen(&f); /* close settles: the WRITE the commit thread holds, then its own commit */
+    pthread_join(r.th, NULL);
+    ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s),
+                  "b=2 c=3 d=4 e=5 f=6 g=7 h=8 i=9 j=10 k=11 l=12 m=13 n=14 o=15 ");
+    fx_close(&f);
+}
+
 /* ---- a failed commit in flight -------------------------------------------- */
 
 static void test_failed_commit_in_flight(void)
@@ -747,6 +801,7 @@ int main(void)
     RUN(test_writes_while_commit_in_flight);
     RUN(test_refusals_while_logging);
     RUN(test_settle);
+    RUN(test_limit_commit_handed_off);
     RUN(test_failed_commit_in_flight);
     RUN(test_force_commit_covers_earlier_writes);
     RUN(test_large_log_replays);
