@@ -12,6 +12,17 @@
 
 #ifdef STRATA_HAVE_JEMALLOC
 #include <jemalloc/jemalloc.h>
+
+/*
+ * jemalloc reads this before main. "thp:always" asks for transparent huge
+ * pages on its heap (madvise MADV_HUGEPAGE), as Go's runtime (1.12-1.20)
+ * does for its heap: etcd and bbolt, the peers the benchmarks run beside,
+ * get huge pages on a machine whose THP mode is "madvise", and so does the
+ * CLI now. The in-memory key index and the read buffers are pointer-chased
+ * trees over hundreds of MiB, where a 4 KiB-page TLB misses on nearly every
+ * step. MALLOC_CONF in the environment still overrides it.
+ */
+const char *malloc_conf = "thp:always";
 #endif
 
 #include "cli.h"
