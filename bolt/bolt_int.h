@@ -581,6 +581,13 @@ void bolt__cursor_init(bolt_cursor *c, bolt_bucket *b);
 /* Key i of a cursor ref, from its node or its page (valid as long as they are). */
 void bolt__ref_key(const bolt__elemref *r, size_t i, bolt_val *k);
 /*
+ * The first index in [lo, hi) whose key is >= key (hi when none), given that
+ * keys before lo are < key and keys from hi on are >= key; sets *exact (never
+ * clears it) when that key equals key.
+ */
+size_t bolt__ref_lower_bound(const bolt__elemref *r, size_t lo, size_t hi, const void *key,
+                             size_t ksize, bool *exact);
+/*
  * search: descend to the leaf where key belongs (index may equal the leaf's
  * count: NOTFOUND), as writes need it. seek: the same, then move to the
  * next element when past the leaf's end (first element >= key).

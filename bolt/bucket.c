@@ -227,24 +227,11 @@ static int seek_by_hint(bolt_bucket *b, const void *key, size_t ksize, bolt_curs
     bolt__page_fill(h->d->buf, h->d->cap, h->d->id, &r->page);
     c->depth = h->depth;
     c->positioned = true;
-    size_t lo = 0, hi = r->page.count;
     *exact = false;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        bolt_val mk;
-        bolt__ref_key(r, mid, &mk);
-        int cmp = bolt__key_cmp(mk.data, mk.size, key, ksize);
-        if (cmp < 0) {
-            lo = mid + 1;
-        } else {
-            *exact = cmp == 0;
-            hi = mid;
-        }
-    }
-    r->index = lo;
+    r->index = bolt__ref_lower_bound(r, 0, r->page.count, key, ksize, exact);
     *flags = 0;
     if (*exact)
-        bolt__page_leaf_elem(&r->page, (unsigned)lo, flags, NULL, NULL);
+        bolt__page_leaf_elem(&r->page, (unsigned)r->index, flags, NULL, NULL);
     return 0;
 }
 

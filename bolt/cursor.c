@@ -57,6 +57,33 @@ void bolt__ref_key(const bolt__elemref *r, size_t i, bolt_val *k)
     }
 }
 
+/* bolt__ref_lower_bound, inlined into the descent (the hot path of every get and put). */
+static inline size_t ref_lower_bound(const bolt__elemref *r, size_t lo, size_t hi, const void *key,
+                                     size_t ksize, bool *exact)
+{
+    /* Invariant: keys of [0, lo) are < key, keys of [hi, count) are >= key. */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        bolt_val mk;
+        bolt__ref_key(r, mid, &mk);
+        int cmp = bolt__key_cmp(mk.data, mk.size, key, ksize);
+        if (cmp < 0) {
+            lo = mid + 1;
+        } else {
+            if (cmp == 0)
+                *exact = true;
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+size_t bolt__ref_lower_bound(const bolt__elemref *r, size_t lo, size_t hi, const void *key,
+                             size_t ksize, bool *exact)
+{
+    return ref_lower_bound(r, lo, hi, key, ksize, exact);
+}
+
 /* The root ref of the bucket (rule 1). */
 static int root_ref(bolt_bucket *b, bolt__elemref *out)
 {
@@ -334,20 +361,7 @@ int bolt__cursor_search(bolt_cursor *c, const void *key, size_t ksize, bolt_val 
                 hi = n - 1;
             }
         }
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            bolt_val mk;
-            bolt__ref_key(r, mid, &mk);
-            int cmp = bolt__key_cmp(mk.data, mk.size, key, ksize);
-            if (cmp < 0) {
-                lo = mid + 1;
-            } else {
-                if (cmp == 0)
-                    exact = true;
-                hi = mid;
-            }
-        }
-        r->index = lo;
+        r->index = ref_lower_bound(r, lo, hi, key, ksize, &exact);
         if (bolt__ref_is_leaf(r))
             break;
         if (!exact && r->index > 0)

@@ -698,25 +698,41 @@ static bolt_pgid hmap_allocate(bolt__freelist *f, size_t n)
     return start;
 }
 
-bolt_pgid bolt__freelist_allocate(bolt__freelist *f, bolt_txid txid, size_t n)
+/*
+ * Before an allocation by txid: recs holds one txid's runs (a new allocating
+ * txid means the last one ended), and everything the allocation will record
+ * is reserved before anything is taken, so a failure (-1) reads as "no run"
+ * (grow the file).
+ */
+static int alloc_prepare(bolt__freelist *f, bolt_txid txid)
 {
-    if (n == 0 || n > f->nfree || f->failed)
-        return 0;
-    /* recs holds one txid's runs: a new allocating txid means the last one ended. */
     if (f->nrecs > 0 && f->recs[0].txid != txid)
         f->nrecs = 0;
-    /* Reserve before taking anything: a failure here reads as "no run" (grow the file). */
     if (map_reserve(&f->allocs, f->allocs.count + 1) != 0 ||
         GROW(f->recs, f->recs_cap, f->nrecs + 1) != 0 ||
         freelist_reserve(f, 0, freelist_run_load(f) + 1) != 0)
+        return -1;
+    return 0;
+}
+
+/* After a successful allocation: noted for rollback and release (space reserved by alloc_prepare).
+ */
+static bolt_pgid alloc_record(bolt__freelist *f, bolt_txid txid, bolt_pgid start, size_t n)
+{
+    (void)map_put(&f->allocs, start, txid);
+    f->recs[f->nrecs++] = (fl_rec){ txid, start, n };
+    return start;
+}
+
+bolt_pgid bolt__freelist_allocate(bolt__freelist *f, bolt_txid txid, size_t n)
+{
+    if (n == 0 || n > f->nfree || f->failed || alloc_prepare(f, txid) != 0)
         return 0;
     bolt_pgid start = f->kind == BOLT__FREELIST_ARRAY ? array_allocate(f, n) : hmap_allocate(f, n);
     if (start == 0)
         return 0;
     assert(start > 1);
-    (void)map_put(&f->allocs, start, txid);
-    f->recs[f->nrecs++] = (fl_rec){ txid, start, n };
-    return start;
+    return alloc_record(f, txid, start, n);
 }
 
 /* ARRAY: take [id, id + n) when all are free; 0 when not. */
@@ -763,21 +779,13 @@ static bolt_pgid hmap_allocate_at(bolt__freelist *f, bolt_pgid id, size_t n)
 
 bolt_pgid bolt__freelist_allocate_at(bolt__freelist *f, bolt_txid txid, bolt_pgid id, size_t n)
 {
-    if (n == 0 || n > f->nfree || f->failed || id < 2)
-        return 0;
-    if (f->nrecs > 0 && f->recs[0].txid != txid)
-        f->nrecs = 0;
-    if (map_reserve(&f->allocs, f->allocs.count + 1) != 0 ||
-        GROW(f->recs, f->recs_cap, f->nrecs + 1) != 0 ||
-        freelist_reserve(f, 0, freelist_run_load(f) + 1) != 0)
+    if (n == 0 || n > f->nfree || f->failed || id < 2 || alloc_prepare(f, txid) != 0)
         return 0;
     bolt_pgid start = f->kind == BOLT__FREELIST_ARRAY ? array_allocate_at(f, id, n)
                                                       : hmap_allocate_at(f, id, n);
     if (start == 0)
         return 0;
-    (void)map_put(&f->allocs, start, txid);
-    f->recs[f->nrecs++] = (fl_rec){ txid, start, n };
-    return start;
+    return alloc_record(f, txid, start, n);
 }
 
 bolt_pgid bolt__freelist_find_run(const bolt__freelist *f, size_t n, bolt_pgid hwm, size_t max_tail,

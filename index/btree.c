@@ -305,7 +305,9 @@ void idx__btree_release(idx__btree *bt, bool free_blocks)
     idx__btree_init(bt);
 }
 
-idx__ki **idx__btree_find(idx__btree *bt, const void *key, size_t key_len)
+/* The leaf where key belongs (inner nodes compare with their own separator copies); NULL if empty.
+ */
+static bleaf *leaf_for(const idx__btree *bt, const void *key, size_t key_len)
 {
     void *node = bt->root;
     if (node == NULL)
@@ -314,7 +316,14 @@ idx__ki **idx__btree_find(idx__btree *bt, const void *key, size_t key_len)
         binner *in = node;
         node = in->child[inner_child(in, key, key_len)];
     }
-    bleaf *lf = node;
+    return node;
+}
+
+idx__ki **idx__btree_find(idx__btree *bt, const void *key, size_t key_len)
+{
+    bleaf *lf = leaf_for(bt, key, key_len);
+    if (lf == NULL)
+        return NULL;
     bool exact;
     unsigned pos = leaf_bound(lf, key, key_len, false, &exact);
     if (exact)
@@ -324,15 +333,9 @@ idx__ki **idx__btree_find(idx__btree *bt, const void *key, size_t key_len)
 
 idx__ki **idx__btree_find_block(idx__btree *bt, const void *key, size_t key_len, const idx__ki *blk)
 {
-    void *node = bt->root;
-    if (node == NULL)
+    bleaf *lf = leaf_for(bt, key, key_len);
+    if (lf == NULL)
         return NULL;
-    /* Inner nodes compare with their own separator copies, never a block. */
-    for (int h = bt->height; h > 0; h--) {
-        binner *in = node;
-        node = in->child[inner_child(in, key, key_len)];
-    }
-    bleaf *lf = node;
     for (unsigned i = 0; i < lf->n; i++)
         if (lf->items[i] == blk)
             return &lf->items[i];
@@ -734,18 +737,12 @@ static bool cursor_settle(idx__bcursor *c)
 bool idx__btree_seek(const idx__btree *bt, const void *key, size_t key_len, bool strict,
                      idx__bcursor *c)
 {
-    void *node = bt->root;
-    c->leaf = NULL;
+    c->leaf = leaf_for(bt, key, key_len);
     c->pos = 0;
-    if (node == NULL)
+    if (c->leaf == NULL)
         return false;
-    for (int h = bt->height; h > 0; h--) {
-        binner *in = node;
-        node = in->child[inner_child(in, key, key_len)];
-    }
-    c->leaf = node;
     bool exact;
-    c->pos = leaf_bound(node, key, key_len, strict, &exact);
+    c->pos = leaf_bound(c->leaf, key, key_len, strict, &exact);
     return cursor_settle(c);
 }
 

@@ -238,6 +238,20 @@ static void check_against(bolt_db *db, const ref *r)
     bt_check(db);
 }
 
+/* Ends round `round`: every 7th rolls back (r back to committed), the others commit; then checks.
+ */
+static void end_round(bolt_db *db, bolt_tx *tx, ref *r, int *committed, int round)
+{
+    if (round % 7 == 6) {
+        bolt_tx_rollback(tx);
+        memcpy(r->vlen, committed, r->n * sizeof(int));
+    } else {
+        ASSERT_OK(bolt_tx_commit(tx));
+        memcpy(committed, r->vlen, r->n * sizeof(int));
+    }
+    check_against(db, r);
+}
+
 /*
  * Random puts (values of 0 .. page_size/16 bytes), updates and deletes in
  * 40 transactions, one in seven rolled back; the reference follows.
@@ -275,14 +289,7 @@ static void run_random_exact(uint32_t page_size, double fill)
                 r.vlen[i] = -1;
             }
         }
-        if (commit % 7 == 6) {
-            bolt_tx_rollback(tx);
-            memcpy(r.vlen, committed, NKEYS * sizeof(int));
-        } else {
-            ASSERT_OK(bolt_tx_commit(tx));
-            memcpy(committed, r.vlen, NKEYS * sizeof(int));
-        }
-        check_against(db, &r);
+        end_round(db, tx, &r, committed, commit);
     }
     free(committed);
     free(r.vlen);
@@ -457,14 +464,7 @@ static void run_hint_runs(uint32_t page_size)
             int rc = bolt_bucket_get(b, bolt_str(k), &v);
             ASSERT_TRUE(rc == 0 || rc == BOLT_NOTFOUND);
         }
-        if (commit % 7 == 6) {
-            bolt_tx_rollback(tx);
-            memcpy(r.vlen, committed, NKEYS * sizeof(int));
-        } else {
-            ASSERT_OK(bolt_tx_commit(tx));
-            memcpy(committed, r.vlen, NKEYS * sizeof(int));
-        }
-        check_against(db, &r);
+        end_round(db, tx, &r, committed, commit);
     }
     free(committed);
     free(r.vlen);
