@@ -199,6 +199,16 @@ typedef struct ref {
     unsigned n;
 } ref;
 
+/* A reference's value lengths with every key absent (-1); the caller frees it. */
+static int *all_absent(void)
+{
+    int *vlen = malloc(NKEYS * sizeof(int));
+    ASSERT_NOT_NULL(vlen);
+    for (unsigned i = 0; i < NKEYS; i++)
+        vlen[i] = -1;
+    return vlen;
+}
+
 static void value_of(unsigned char *buf, unsigned i, int len)
 {
     for (int j = 0; j < len; j++)
@@ -261,12 +271,8 @@ static void run_random_exact(uint32_t page_size, double fill)
     char name[64];
     snprintf(name, sizeof name, "dirty-random-%u.db", (unsigned)page_size);
     bolt_db *db = open_loaded(name, 0, 1, page_size);
-    ref r = { calloc(NKEYS, sizeof(int)), NKEYS };
-    int *committed = calloc(NKEYS, sizeof(int));
-    ASSERT_NOT_NULL(r.vlen);
-    ASSERT_NOT_NULL(committed);
-    for (unsigned i = 0; i < NKEYS; i++)
-        r.vlen[i] = committed[i] = -1;
+    ref r = { all_absent(), NKEYS };
+    int *committed = all_absent();
     unsigned char val[512];
     char k[32];
     for (int commit = 0; commit < 40; commit++) {
@@ -322,10 +328,7 @@ static void test_random_4096_fill_09(void)
 static void test_reads_between_edits(void)
 {
     bolt_db *db = open_loaded("dirty-reads.db", 0, 1, 0);
-    ref r = { calloc(NKEYS, sizeof(int)), NKEYS };
-    ASSERT_NOT_NULL(r.vlen);
-    for (unsigned i = 0; i < NKEYS; i++)
-        r.vlen[i] = -1;
+    ref r = { all_absent(), NKEYS };
     unsigned char val[512];
     char k[32];
     enum { KEPT = 400 };
@@ -425,12 +428,8 @@ static void run_hint_runs(uint32_t page_size)
     char name[64];
     snprintf(name, sizeof name, "dirty-hint-%u.db", (unsigned)page_size);
     bolt_db *db = open_loaded(name, 0, 1, page_size);
-    ref r = { calloc(NKEYS, sizeof(int)), NKEYS };
-    int *committed = calloc(NKEYS, sizeof(int));
-    ASSERT_NOT_NULL(r.vlen);
-    ASSERT_NOT_NULL(committed);
-    for (unsigned i = 0; i < NKEYS; i++)
-        r.vlen[i] = committed[i] = -1;
+    ref r = { all_absent(), NKEYS };
+    int *committed = all_absent();
     static unsigned char val[4096];
     char k[32];
     printf("seed: rnd_state %llu\n", (unsigned long long)rnd_state);
