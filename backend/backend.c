@@ -129,6 +129,15 @@
  *      stops within a few entries; a sleeper's wake-up costs more than
  *      that), except when the holder took it on the waiter's own CPU
  *      (batch_cpu1): that holder is not running while the waiter spins.
+ *  16. Snapshot memory is pooled (mpool.c, tx_buffer.c invariant 7): the
+ *      published snapshot and rbuf_new are made in be->mpool, so the large
+ *      run arrays and byte chunks a batch's write-backs allocate come from
+ *      the blocks the batches before freed, already faulted in, instead of
+ *      fresh memory whose first touch faults (a transparent huge page: a
+ *      millisecond or more) inside a write-back, under the batch lock and
+ *      often a caller's lock (the mvcc store's write lock). At most
+ *      MPOOL_MAX_BYTES are kept; the pool is freed when the backend and
+ *      the last snapshot made in it are gone.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -143,9 +152,10 @@
 #include "strdup.h"
 #include "sync.h"
 
-#define DRAIN_BUDGET_NS (500u * 1000u)  /* rule 9: the longest replay slice under the lock */
-#define YIELD_WAIT_NS   (1000u * 1000u) /* rule 15: the longest wait for batch_mu's waiters */
-#define BATCH_SPIN_NS   (20u * 1000u)   /* rule 15: the longest spin on a taken batch_mu */
+#define DRAIN_BUDGET_NS (500u * 1000u)     /* rule 9: the longest replay slice under the lock */
+#define YIELD_WAIT_NS   (1000u * 1000u)    /* rule 15: the longest wait for batch_mu's waiters */
+#define BATCH_SPIN_NS   (20u * 1000u)      /* rule 15: the longest spin on a taken batch_mu */
+#define MPOOL_MAX_BYTES ((size_t)32 << 20) /* rule 16: what the snapshots' pool keeps at most */
 
 void backend_options_init(backend_options *o)
 {
@@ -607,7 +617,7 @@ static int commit_begin(backend *be, bool *started, bool *sync)
     /* defrag.c rule 4: the rename must be durable before this commit is (WRITE syncs it). */
     be->inflight_sync_dir = be->dir_unsynced;
     be->dir_unsynced = false;
-    if (backend__rbuf_new(&be->rbuf_new) != 0)
+    if (backend__rbuf_new_in(be->mpool, &be->rbuf_new) != 0)
         be->rbuf_new = NULL; /* FINISH keeps the old snapshot (rule 8) */
     if (!*sync)
         begin_vtx(be); /* sees the committed state; bolt's writer is still ours */
@@ -968,6 +978,7 @@ static void be_free(backend *be)
     backend__wlog_free(be->log);
     backend__wlog_free(be->defer_q);
     backend__wlog_free(be->defer_cur);
+    backend__mpool_unref(be->mpool); /* the snapshots still out keep it (mpool.c rule 3) */
     pthread_mutex_destroy(&be->batch_mu);
     pthread_mutex_destroy(&be->defer_mu);
     pthread_cond_destroy(&be->defer_cv);
@@ -1037,7 +1048,8 @@ int backend_open(const char *path, const backend_options *opt, backend **out)
     be->path = strata__strdup(path);
     be->cur = strata_calloc(1, sizeof *be->cur);
     if (be->path == NULL || be->cur == NULL || backend__wbuf_new(&be->batch.wbuf) != 0 ||
-        backend__rbuf_new(&be->rbuf) != 0 || backend__wlog_new(&be->log) != 0 ||
+        backend__mpool_new(MPOOL_MAX_BYTES, &be->mpool) != 0 ||
+        backend__rbuf_new_in(be->mpool, &be->rbuf) != 0 || backend__wlog_new(&be->log) != 0 ||
         backend__wlog_new(&be->defer_q) != 0 || backend__wlog_new(&be->defer_cur) != 0)
         goto fail;
     rc = bolt_open(path, &be->bolt, &be->cur->db);

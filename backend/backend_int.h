@@ -119,6 +119,7 @@ struct backend {
     bolt_tx *next_wtx;
     int next_rc;
     backend__rbuf *rbuf_new; /* batch_mu: while inflight, the changes since it began */
+    backend__mpool *mpool;   /* rule 16: the snapshots' large blocks, kept faulted for reuse */
     backend__wlog *log;      /* batch_mu: writes not yet in batch.wtx (rule 9) */
     bolt_tx *vtx;            /* batch_mu: read tx on the committed state while logging */
     /* batch_mu: the last bucket log-mode writes were checked in, with a cursor (on vtx) */
