@@ -24,7 +24,8 @@
  *      instead of the binary search over cold lines:
  *        ELEMS: the guessed element and the next one are read (their line
  *          was asked for on arrival) and their key lines (a leaf: the
- *          key's and the value's lines) asked for;
+ *          key's and the value's lines) asked for, with a branch's guessed
+ *          child's first lines (nearly always the child taken);
  *        KEYS: the guess is verified, moved at most WALK elements, and
  *          taken; when it is still wrong the page's search is done as
  *          without a guess (a branch at once, a leaf through LEAF).
@@ -283,9 +284,16 @@ static int step(bolt_tx *tx, slot *s, bolt_val key, bolt_val *value)
             __builtin_prefetch(k.data);
             prefetch_lines(v.data, v.size < 512 ? v.size : 512);
         } else {
-            __builtin_prefetch(elem_key(p, g).data);
+            bolt_val k;
+            bolt_pgid child = bolt__page_branch_elem(p, g, &k);
+            __builtin_prefetch(k.data);
             if (g + 1 < p->count)
                 __builtin_prefetch(elem_key(p, g + 1).data);
+            /* The guessed child's first lines too (and its translation), while the keys that
+             * confirm the guess load; bolt__tx_page checks the id before any read. */
+            uint64_t ps = tx->db->page_size;
+            if (child >= 2 && child < tx->meta.pgid && (child + 1) * ps <= tx->limit)
+                prefetch_lines(tx->map->base + child * ps, 256);
         }
         s->state = KEYS;
         return 0;
