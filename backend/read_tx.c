@@ -150,6 +150,7 @@ static bool view_current(const backend_read_tx *tx)
 static bool view_keep(backend_read_tx *tx)
 {
     backend *be = tx->be;
+    uint64_t gen = tx->gen; /* once in the slot, tx may be taken and freed at once */
     if (!view_current(tx) || !bolt_tx_reusable(tx->btx))
         return false;
     for (size_t i = 0; i < BACKEND__VIEW_SLOTS; i++) {
@@ -158,7 +159,7 @@ static bool view_keep(backend_read_tx *tx)
                                          __ATOMIC_RELAXED))
             continue;
         /* Dekker: a dropper that bumped gen before our store may have missed it. */
-        if (!view_current(tx)) {
+        if (__atomic_load_n(&be->views.gen, __ATOMIC_SEQ_CST) != gen) {
             backend_read_tx *back = __atomic_exchange_n(slot_of(be, i), NULL, __ATOMIC_SEQ_CST);
             if (back != NULL)
                 view_free(back); /* ours, or another stale one: a later one is only a miss */
