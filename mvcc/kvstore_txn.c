@@ -604,7 +604,9 @@ static int txn_range(mvcc_txn *t, mvcc__span sp, const mvcc_range_options *o, bo
     out->count = (int64_t)total;
     rc = mvcc__result_reserve(out, nrevs);
     copy = copy || t->write; /* rule 4 */
-    if (rc == 0 && !t->write && nrevs > 1)
+    /* A single revision too: get_many's guessed descent (bolt/get_many.c rule 5) touches a
+     * few lines of the leaf and its parent where a cursor's binary searches wait on many. */
+    if (rc == 0 && !t->write && nrevs > 0)
         rc = fetch_many(t->rtx, revs, nrevs, copy, opt.keys_only, out);
     else
         for (size_t i = 0; i < nrevs && rc == 0; i++)
