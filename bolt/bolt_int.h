@@ -222,6 +222,12 @@ struct bolt_db {
     bolt_tx *idle; /* mu: tx.c rule 8, parked read transactions of the current meta */
     size_t nidle;
     bolt__checked checked; /* tx.c rule 5 (checked.c: atomics, no lock) */
+    /*
+     * tx.c rule 10 (writer only): pages [0, init_pages) of the file are
+     * known to have been written at least once (no unwritten extent or hole
+     * below it). 0 = not known yet (set from the metas at the first commit).
+     */
+    bolt_pgid init_pages;
 };
 
 void bolt__map_release(bolt_db *db, bolt__map *m);

@@ -20,6 +20,15 @@
  *          asks for the lines of its keys (all of them up to MAX_KEY_LINES,
  *          else those of the first probes) and becomes
  *        LEAF: binary search, ask for the value's lines, DONE.
+ *      A page whose parent bracketed it (rule 5) takes two more steps
+ *      instead of the binary search over cold lines:
+ *        ELEMS: the guessed element and the next one are read (their line
+ *          was asked for on arrival) and their key lines (a leaf: the
+ *          key's and the value's lines) asked for, with a branch's guessed
+ *          child's first lines (nearly always the child taken);
+ *        KEYS: the guess is verified, moved at most WALK elements, and
+ *          taken; when it is still wrong the page's search is done as
+ *          without a guess (a branch at once, a leaf through LEAF).
  *   2. Results are exactly bolt_bucket_get's: branch lookup takes the last
  *      element <= key (element 0 below all), a leaf needs an exact match,
  *      a nested bucket's name is not a value (cursor.c rule 2).
@@ -28,20 +37,61 @@
  *      live open (private page copies) make one bolt_bucket_get per key.
  *   4. Depth is bounded by BOLT_MAX_DEPTH (a cycle in a corrupt file is
  *      BOLT_ECORRUPT), as for a cursor.
+ *   5. The guess. A branch element's key is a lower bound of its child's
+ *      keys and the next element's key an upper bound, so a child comes
+ *      with a bracket [lo, hi) (the first 8 key bytes, big-endian: an
+ *      mvcc revision key's main revision), the last child inheriting its
+ *      parent's hi. In a bracketed page of n elements the key t is
+ *      guessed at element (t - lo) * n / (hi - lo): exact in a leaf of the
+ *      key bucket (consecutive revisions) and within an element or two in
+ *      its branches. A guess is only a place to look first: a branch
+ *      takes element g only when (g == 0 or key[g] <= t) and (g is last
+ *      or t < key[g + 1]), a leaf only on an exact match, which on a
+ *      well-formed page (sorted keys) is exactly what the binary search
+ *      finds; on a corrupt one, as before, no read leaves the checked
+ *      page. A page with no usable bracket (the root, the right spine, keys
+ *      whose first 8 bytes do not differ) is searched as before.
  */
 #include "bolt_int.h"
 
 #define GROUP         32
 #define MAX_KEY_LINES 32 /* a leaf with more elements prefetches its first probes only */
+#define WALK          3  /* rule 5: elements a guess may move before the search takes over */
 
-enum { DESCEND, LEAF, DONE };
+enum { DESCEND, ELEMS, KEYS, LEAF, DONE };
 
 typedef struct slot {
-    bolt__page page; /* LEAF: the leaf */
+    bolt__page page; /* ELEMS, KEYS, LEAF: the page */
     bolt_pgid pgid;  /* DESCEND: the page to load next */
+    uint64_t lo, hi; /* rule 5: the bracket of the page to load, when bounded */
     unsigned depth;
+    unsigned guess; /* ELEMS, KEYS: the element guessed */
+    bool bounded;
     int state;
 } slot;
+
+/* Rule 5: the first 8 bytes of a key, big-endian, zero-padded. */
+static uint64_t key_prefix(const void *key, size_t n)
+{
+    unsigned char b[8] = { 0 };
+    memcpy(b, key, n < 8 ? n : 8);
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | b[i];
+    return v;
+}
+
+/* Rule 5: the element of a bracketed page of n (>= 1) elements to look at first. */
+static bool guess_elem(const slot *s, uint64_t t, unsigned n, unsigned *g)
+{
+    if (!s->bounded || s->hi <= s->lo || t < s->lo || t >= s->hi)
+        return false;
+    uint64_t off = t - s->lo, span = s->hi - s->lo;
+    uint64_t i =
+            off < (UINT64_C(1) << 32) ? off * n / span : (uint64_t)((double)off / (double)span * n);
+    *g = i < n ? (unsigned)i : n - 1;
+    return true;
+}
 
 /* First element whose key is >= key (rule 2); *exact when equal. */
 static size_t page_lower_bound(const bolt__page *p, const void *key, size_t ksize, bool *exact)
@@ -95,47 +145,170 @@ static void prefetch_leaf_keys(const bolt__page *p)
         }
 }
 
+/* Descend from branch page s->page to its element i: the child's bracket (rule 5), its first lines.
+ */
+static int descend_to(bolt_tx *tx, slot *s, size_t i)
+{
+    uint64_t ps = tx->db->page_size;
+    bolt_val k;
+    bolt_pgid child = bolt__page_branch_elem(&s->page, (unsigned)i, &k);
+    uint64_t lo = key_prefix(k.data, k.size);
+    if (i + 1 < s->page.count) {
+        bolt__page_branch_elem(&s->page, (unsigned)i + 1, &k);
+        s->hi = key_prefix(k.data, k.size);
+        s->bounded = true;
+    } /* else the parent's bracket's hi, if it had one */
+    s->lo = lo;
+    if (++s->depth >= BOLT_MAX_DEPTH)
+        return bolt__corrupt(tx->db, child, "tree deeper than 64 levels (a cycle?)");
+    s->pgid = child;
+    s->state = DESCEND;
+    /* Its header and first elements; bolt__tx_page checks the id before any read. */
+    if (child >= 2 && child < tx->meta.pgid && (child + 1) * ps <= tx->limit)
+        prefetch_lines(tx->map->base + child * ps, 256);
+    return 0;
+}
+
+/* The branch's binary search: the last element <= key, element 0 below all (rule 2). */
+static size_t branch_search(const bolt__page *p, bolt_val key)
+{
+    bool exact;
+    size_t i = page_lower_bound(p, key.data, key.size, &exact);
+    if (!exact && i > 0)
+        i--;
+    if (i >= p->count)
+        i = p->count - 1; /* a checked branch has count >= 1 */
+    return i;
+}
+
+/* Key of element i of a leaf or branch page. */
+static bolt_val elem_key(const bolt__page *p, unsigned i)
+{
+    bolt_val k;
+    if (bolt__page_is_leaf(p))
+        bolt__page_leaf_elem(p, i, NULL, &k, NULL);
+    else
+        bolt__page_branch_elem(p, i, &k);
+    return k;
+}
+
+/* The leaf's element i matches: its value, unless it names a nested bucket (rule 2). */
+static void leaf_found(slot *s, unsigned i, bolt_val *value)
+{
+    uint32_t flags;
+    bolt_val v;
+    bolt__page_leaf_elem(&s->page, i, &flags, NULL, &v);
+    s->state = DONE;
+    if (flags & BOLT_LEAF_BUCKET)
+        return;
+    prefetch_lines(v.data, v.size < 512 ? v.size : 512);
+    *value = v;
+}
+
+/* KEYS (rule 5): the guess verified or moved; else the search as without one. */
+static int check_guess(bolt_tx *tx, slot *s, bolt_val key, bolt_val *value)
+{
+    const bolt__page *p = &s->page;
+    unsigned n = p->count, g = s->guess;
+    if (bolt__page_is_leaf(p)) {
+        int dir = 0;
+        for (int w = 0; w <= WALK; w++) {
+            bolt_val k = elem_key(p, g);
+            int c = bolt__key_cmp(k.data, k.size, key.data, key.size);
+            if (c == 0) {
+                leaf_found(s, g, value);
+                return 0;
+            }
+            int want = c < 0 ? 1 : -1; /* the way to the key */
+            if ((dir != 0 && want != dir) || (want > 0 ? g + 1 >= n : g == 0))
+                break; /* between two neighbours, or at an end: the search decides */
+            dir = want;
+            g = (unsigned)((int)g + want);
+        }
+        prefetch_leaf_keys(p);
+        s->state = LEAF;
+        return 0;
+    }
+    for (int w = 0; w <= WALK; w++) {
+        if (g > 0) {
+            bolt_val k = elem_key(p, g);
+            if (bolt__key_cmp(k.data, k.size, key.data, key.size) > 0) {
+                g--;
+                continue;
+            }
+        }
+        if (g + 1 < n) {
+            bolt_val k = elem_key(p, g + 1);
+            if (bolt__key_cmp(k.data, k.size, key.data, key.size) <= 0) {
+                g++;
+                continue;
+            }
+        }
+        return descend_to(tx, s, g);
+    }
+    return descend_to(tx, s, branch_search(p, key));
+}
+
 /* One step of key's state machine (rule 1); 0 or an error. */
 static int step(bolt_tx *tx, slot *s, bolt_val key, bolt_val *value)
 {
-    uint64_t ps = tx->db->page_size;
-    if (s->state == DESCEND) {
+    switch (s->state) {
+    case DESCEND: {
         int rc = bolt__tx_page(tx, s->pgid, &s->page);
         if (rc != 0)
             return rc;
+        unsigned g;
+        if (guess_elem(s, key_prefix(key.data, key.size), s->page.count, &g)) {
+            /* Rule 5: the guess's element (and the next) first. */
+            const unsigned char *e = s->page.data + BOLT_PAGE_HEADER_SIZE + (size_t)g * 16;
+            __builtin_prefetch(e);
+            if (g + 1 < s->page.count)
+                __builtin_prefetch(e + 16);
+            s->guess = g;
+            s->state = ELEMS;
+            return 0;
+        }
         if (bolt__page_is_leaf(&s->page)) {
             prefetch_leaf_keys(&s->page);
             s->state = LEAF;
             return 0;
         }
-        bool exact;
-        size_t i = page_lower_bound(&s->page, key.data, key.size, &exact);
-        if (!exact && i > 0)
-            i--;
-        if (i >= s->page.count)
-            i = s->page.count - 1; /* a checked branch has count >= 1 */
-        bolt_pgid child = bolt__page_branch_elem(&s->page, (unsigned)i, NULL);
-        if (++s->depth >= BOLT_MAX_DEPTH)
-            return bolt__corrupt(tx->db, child, "tree deeper than 64 levels (a cycle?)");
-        s->pgid = child;
-        /* Its header and first elements; bolt__tx_page checks the id before any read. */
-        if (child >= 2 && child < tx->meta.pgid && (child + 1) * ps <= tx->limit)
-            prefetch_lines(tx->map->base + child * ps, 256);
+        return descend_to(tx, s, branch_search(&s->page, key));
+    }
+    case ELEMS: {
+        const bolt__page *p = &s->page;
+        unsigned g = s->guess;
+        if (bolt__page_is_leaf(p)) {
+            bolt_val k, v;
+            bolt__page_leaf_elem(p, g, NULL, &k, &v);
+            __builtin_prefetch(k.data);
+            prefetch_lines(v.data, v.size < 512 ? v.size : 512);
+        } else {
+            bolt_val k;
+            bolt_pgid child = bolt__page_branch_elem(p, g, &k);
+            __builtin_prefetch(k.data);
+            if (g + 1 < p->count)
+                __builtin_prefetch(elem_key(p, g + 1).data);
+            /* The guessed child's first lines too (and its translation), while the keys that
+             * confirm the guess load; bolt__tx_page checks the id before any read. */
+            uint64_t ps = tx->db->page_size;
+            if (child >= 2 && child < tx->meta.pgid && (child + 1) * ps <= tx->limit)
+                prefetch_lines(tx->map->base + child * ps, 256);
+        }
+        s->state = KEYS;
         return 0;
     }
-    bool exact;
-    size_t i = page_lower_bound(&s->page, key.data, key.size, &exact);
-    s->state = DONE;
-    if (!exact)
+    case KEYS:
+        return check_guess(tx, s, key, value);
+    default: { /* LEAF */
+        bool exact;
+        size_t i = page_lower_bound(&s->page, key.data, key.size, &exact);
+        s->state = DONE;
+        if (exact)
+            leaf_found(s, (unsigned)i, value);
         return 0;
-    uint32_t flags;
-    bolt_val k, v;
-    bolt__page_leaf_elem(&s->page, (unsigned)i, &flags, &k, &v);
-    if (flags & BOLT_LEAF_BUCKET)
-        return 0; /* a nested bucket: not a value (rule 2) */
-    prefetch_lines(v.data, v.size < 512 ? v.size : 512);
-    *value = v;
-    return 0;
+    }
+    }
 }
 
 int bolt_bucket_get_many(bolt_bucket *b, const bolt_val *keys, size_t n, bolt_val *values)
@@ -165,6 +338,7 @@ int bolt_bucket_get_many(bolt_bucket *b, const bolt_val *keys, size_t n, bolt_va
         for (size_t i = 0; i < m; i++) {
             s[i].pgid = b->root;
             s[i].depth = 0;
+            s[i].bounded = false; /* rule 5: the root has no bracket */
             s[i].state = DESCEND;
         }
         /* Loop invariant: `left` slots are not DONE; each DONE slot's value is set. */

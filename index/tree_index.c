@@ -51,6 +51,15 @@
  *    whose change moved the block finds the tree's slot by the old
  *    address (idx__btree_find_block), so the freed block is never read.
  *    idx_tree_check verifies the hash against the tree.
+ * 6. A range walk (range, range_page, count) reads its blocks through a
+ *    block stream: a cursor AHEAD keys in front of the walk (across leaf
+ *    boundaries) asks for each block's first line as it enters a ring,
+ *    and the block halfway through the ring has the line of its last
+ *    generation (what idx__ki_get reads) asked for too, so the misses of
+ *    ~AHEAD blocks overlap instead of queueing behind the walk. The walk
+ *    may ask for up to AHEAD blocks past the range's end; it never reads
+ *    them, beyond the stage-two look at a block's header (under the same
+ *    read lock: every block in the tree is live).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -627,6 +636,54 @@ static void acc_finish(range_acc *a)
         r->keys[i].data = r->key_bytes + (uintptr_t)r->keys[i].data;
 }
 
+/* ---- the block stream (rule 6) ---------------------------------------------------- */
+
+#define AHEAD 16 /* a power of two */
+
+typedef struct block_stream {
+    idx__bcursor c; /* the next slot to enter the ring, when more */
+    bool more;
+    unsigned head, n; /* ring[head .. head + n) (mod AHEAD): the next blocks, in key order */
+    const idx__ki *ring[AHEAD];
+} block_stream;
+
+static void stream_fill(block_stream *s)
+{
+    while (s->n < AHEAD && s->more) {
+        const idx__ki *k = *idx__bcursor_slot(&s->c);
+        __builtin_prefetch(k);
+        s->ring[(s->head + s->n) % AHEAD] = k;
+        s->n++;
+        s->more = idx__bcursor_next(&s->c);
+    }
+}
+
+/* Positions s at the first key >= key (> key when strict). */
+static void stream_seek(block_stream *s, const idx__btree *bt, const void *key, size_t key_len,
+                        bool strict)
+{
+    s->head = s->n = 0;
+    s->more = idx__btree_seek(bt, key, key_len, strict, &s->c);
+    stream_fill(s);
+}
+
+/* The next block of the walk, or NULL at the tree's end. */
+static const idx__ki *stream_next(block_stream *s)
+{
+    if (s->n == 0)
+        return NULL;
+    const idx__ki *k = s->ring[s->head];
+    s->head = (s->head + 1) % AHEAD;
+    s->n--;
+    stream_fill(s);
+    if (s->n > AHEAD / 2) {
+        /* Stage two: its first line was asked for AHEAD / 2 keys ago. */
+        const idx__ki *m = s->ring[(s->head + AHEAD / 2) % AHEAD];
+        __builtin_prefetch(m->data + m->last);
+    }
+    return k;
+}
+
 /* In the range [key, end) (end_len 0: unbounded)? */
 static inline bool below_end(const idx__ki *k, const void *end, size_t end_len)
 {
@@ -648,12 +705,11 @@ int idx_tree_range(idx_tree *t, const void *key, size_t key_len, const void *end
             rc = acc_add(&a, key, key_len, m);
         }
     } else {
-        idx__bcursor c;
-        bool ok = idx__btree_seek(&t->bt, key, key_len, false, &c);
+        block_stream bs;
+        stream_seek(&bs, &t->bt, key, key_len, false);
+        const idx__ki *k;
         /* Loop invariant: out holds the first min(total, limit) matches so far. */
-        for (; ok && rc == 0; ok = idx__bcursor_next(&c)) {
-            idx__bcursor_prefetch(&c, 6);
-            const idx__ki *k = *idx__bcursor_slot(&c);
+        while (rc == 0 && (k = stream_next(&bs)) != NULL) {
             if (!below_end(k, end, end_len))
                 break;
             idx_rev m;
@@ -681,12 +737,11 @@ int idx_tree_range_page(idx_tree *t, const void *key, size_t key_len, bool after
     range_acc a = { out, 0, 0, true };
     int rc = 0;
     tree_rdlock(t);
-    idx__bcursor c;
-    bool ok = idx__btree_seek(&t->bt, key, key_len, after_key, &c);
-    /* Loop invariant: out holds every match from the start up to the cursor. */
-    for (; ok && rc == 0 && (limit == 0 || out->count < limit); ok = idx__bcursor_next(&c)) {
-        idx__bcursor_prefetch(&c, 6);
-        const idx__ki *k = *idx__bcursor_slot(&c);
+    block_stream bs;
+    stream_seek(&bs, &t->bt, key, key_len, after_key);
+    const idx__ki *k;
+    /* Loop invariant: out holds every match from the start up to the walk. */
+    while (rc == 0 && (limit == 0 || out->count < limit) && (k = stream_next(&bs)) != NULL) {
         if (!below_end(k, end, end_len))
             break;
         idx_rev m;
@@ -713,11 +768,10 @@ size_t idx_tree_count_revisions(idx_tree *t, const void *key, size_t key_len, co
         const idx__ki *k = idx__khash_find(&t->kh, key, key_len);
         n = k != NULL && idx__ki_get(k, at_rev, NULL, NULL, NULL) == 0;
     } else {
-        idx__bcursor c;
-        for (bool ok = idx__btree_seek(&t->bt, key, key_len, false, &c); ok;
-             ok = idx__bcursor_next(&c)) {
-            idx__bcursor_prefetch(&c, 6);
-            const idx__ki *k = *idx__bcursor_slot(&c);
+        block_stream bs;
+        stream_seek(&bs, &t->bt, key, key_len, false);
+        const idx__ki *k;
+        while ((k = stream_next(&bs)) != NULL) {
             if (!below_end(k, end, end_len))
                 break;
             if (idx__ki_get(k, at_rev, NULL, NULL, NULL) == 0)

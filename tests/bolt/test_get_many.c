@@ -9,6 +9,12 @@
  *   2. A write transaction with uncommitted puts and deletes (dirty pages,
  *      nodes) and an inline bucket take the per-key path: same results.
  *   3. Misuse: NULL arrays with n > 0; n == 0 writes nothing.
+ *   4. Revision-shaped keys (8-byte big-endian main, '_', 8-byte sub: the
+ *      mvcc key bucket, where the descent guesses each page's element,
+ *      get_many.c rule 5), dense and with holes that make the guesses
+ *      wrong (a deleted run, scattered deletes, a compaction-like thinning,
+ *      several subs per main), mixed with keys of other lengths: every
+ *      result as bolt_bucket_get's, after each round of deletes.
  */
 #include "bolt_test.h"
 
@@ -152,10 +158,111 @@ static void test_deep_tree_read_tx(void)
     ASSERT_OK(bolt_close(db));
 }
 
+static void rev_key(uint64_t main_rev, uint64_t sub, unsigned char *k)
+{
+    for (int i = 0; i < 8; i++) {
+        k[i] = (unsigned char)(main_rev >> (56 - 8 * i));
+        k[9 + i] = (unsigned char)(sub >> (56 - 8 * i));
+    }
+    k[8] = '_';
+}
+
+#define NREVS 20000
+
+/* Random revision keys (present, absent, beyond both ends) and odd-length keys. */
+static void random_rev_keys(bolt_val *keys, unsigned char (*buf)[32], size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r = rng() % 16;
+        if (r < 13) {
+            rev_key(rng() % (NREVS + 200), rng() % 4, buf[i]);
+            keys[i] = (bolt_val){ buf[i], 17 };
+        } else {
+            size_t len = r == 13 ? 3 : r == 14 ? 7 : 25; /* shorter and longer than 8 + 9 */
+            for (size_t j = 0; j < len; j++)
+                buf[i][j] = (unsigned char)(j < 6 ? 0 : rng());
+            keys[i] = (bolt_val){ buf[i], len };
+        }
+    }
+}
+
+static void test_revision_keys(void)
+{
+    bolt_options o = bt_opts();
+    o.page_size = 512;
+    char path[4096];
+    bolt_db *db;
+    ASSERT_OK(bolt_open(harness_path(path, sizeof path, "revs.db"), &o, &db));
+    bolt_tx *tx;
+    bolt_bucket *b;
+    unsigned char k[32];
+    char v[128];
+    for (uint64_t m = 1; m <= NREVS; m += 1000) { /* ten commits, as revisions arrive */
+        ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
+        if (m == 1)
+            ASSERT_OK(bolt_bucket_create(bolt_tx_root(tx), bolt_str("key"), &b));
+        else
+            ASSERT_OK(bolt_tx_bucket(tx, bolt_str("key"), &b));
+        for (uint64_t i = m; i < m + 1000; i++)
+            for (uint64_t sub = 0; sub <= (i % 50 == 0 ? 2u : 0u); sub++) {
+                rev_key(i, sub, k);
+                int vl = snprintf(v, sizeof v, "rev %llu.%llu %.*s", (unsigned long long)i,
+                                  (unsigned long long)sub, (int)(i % 60),
+                                  "............................................................");
+                ASSERT_OK(bolt_bucket_put(b, (bolt_val){ k, 17 }, (bolt_val){ v, (size_t)vl }));
+            }
+        if (m == 1)
+            for (int i = 0; i < 8; i++) { /* keys of other lengths among them */
+                unsigned char o7[7] = { 0, 0, 0, 0, 0, 0, (unsigned char)(i * 31) };
+                ASSERT_OK(bolt_bucket_put(b, (bolt_val){ o7, 7 }, bolt_str("seven")));
+            }
+        ASSERT_OK(bolt_tx_commit(tx));
+    }
+    static bolt_val keys[300];
+    static unsigned char buf[300][32];
+    for (int phase = 0; phase < 4; phase++) {
+        ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+        ASSERT_OK(bolt_tx_bucket(tx, bolt_str("key"), &b));
+        for (int round = 0; round < 40; round++) {
+            size_t n = 1 + rng() % 300;
+            random_rev_keys(keys, buf, n);
+            compare(b, keys, n);
+        }
+        /* Every revision in order, present or not (a range's fetch: ascending mains). */
+        static bolt_val all[NREVS];
+        static unsigned char abuf[NREVS][17];
+        for (size_t i = 0; i < NREVS; i++) {
+            rev_key(i + 1, 0, abuf[i]);
+            all[i] = (bolt_val){ abuf[i], 17 };
+        }
+        compare(b, all, NREVS);
+        bolt_tx_rollback(tx);
+        /* Holes that make the interpolation wrong, one kind per phase. */
+        ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
+        ASSERT_OK(bolt_tx_bucket(tx, bolt_str("key"), &b));
+        for (uint64_t i = 1; i <= NREVS; i++) {
+            bool del = phase == 0   ? i >= 3000 && i < 5000                    /* a run */
+                       : phase == 1 ? i >= 8000 && i < 12000 && rng() % 10 < 3 /* scattered */
+                       : phase == 2 ? i < 15000 && i % 7 != 0                  /* thinned */
+                                    : false;
+            if (!del)
+                continue;
+            for (uint64_t sub = 0; sub <= 2; sub++) {
+                rev_key(i, sub, k);
+                ASSERT_OK(bolt_bucket_delete(b, (bolt_val){ k, 17 }));
+            }
+        }
+        ASSERT_OK(bolt_tx_commit(tx));
+    }
+    bt_check(db);
+    ASSERT_OK(bolt_close(db));
+}
+
 int main(void)
 {
     HARNESS_BEGIN(7);
     strata_rng_seed(&test_rng, harness_seed());
     RUN(test_deep_tree_read_tx);
+    RUN(test_revision_keys);
     return 0;
 }

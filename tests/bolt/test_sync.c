@@ -13,6 +13,12 @@
  *     leave the file's size alone (bolt_tx_commit grows the file one page
  *     past the mark only when the mark moved up, as bbolt); one that raises
  *     it grows the file.
+ *   - rule 10 (zero-ahead): in the B3 shape with durable commits, few
+ *     commits write into blocks of the file never written before (the
+ *     fallocate'd tail), against most without the rule; no write extends the
+ *     file and none lands below a committed high-water mark unless it is a
+ *     dirty page; the tree checks clean after reopening; after a shrink's
+ *     cut the zeros start again from the new end.
  * (The shrink after a big delete, which rule 9 must leave alone, is
  * test_shrink's.) Seeds are fixed and printed.
  */
@@ -280,11 +286,191 @@ static void test_cut_stays_cut(void)
     unlink(path);
 }
 
+/* ---- zero-ahead (rule 10) ----------------------------------------------------------- */
+
+#define ZA_BLOCKS (64u << 10) /* 256 MiB of 4 KiB blocks: more than the test's files */
+
+static struct {
+    unsigned char ever[ZA_BLOCKS / 8]; /* blocks written at least once since the file was made */
+    unsigned fresh; /* writes of this commit that touched a never-written block */
+    unsigned zero_writes, syncs;
+    bool past_end; /* a write ended past the file's size */
+} za;
+
+static bool za_test(uint64_t b)
+{
+    return (za.ever[b / 8] >> (b % 8)) & 1;
+}
+
+static void za_note(int fd, uint64_t off, size_t len, bool zeros)
+{
+    struct stat st;
+    ASSERT_OK(fstat(fd, &st));
+    if (off + len > (uint64_t)st.st_size)
+        za.past_end = true;
+    bool fresh = false;
+    for (uint64_t b = off / 4096; b < (off + len + 4095) / 4096 && b < ZA_BLOCKS; b++) {
+        fresh |= !za_test(b);
+        za.ever[b / 8] |= (unsigned char)(1u << (b % 8));
+    }
+    za.fresh += fresh;
+    za.zero_writes += zeros;
+}
+
+static ssize_t za_pwritev(int fd, const struct iovec *iov, int n, off_t off)
+{
+    ssize_t w = bolt__os_default()->pwritev(fd, iov, n, off);
+    if (w > 0) {
+        bool zeros = true;
+        for (int i = 0; i < n && zeros; i++)
+            for (size_t j = 0; j < iov[i].iov_len && zeros; j++)
+                zeros = ((const unsigned char *)iov[i].iov_base)[j] == 0;
+        za_note(fd, (uint64_t)off, (size_t)w, zeros);
+    }
+    return w;
+}
+
+static ssize_t za_pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+    ssize_t w = bolt__os_default()->pwrite(fd, buf, len, off);
+    if (w > 0)
+        za_note(fd, (uint64_t)off, (size_t)w, false);
+    return w;
+}
+
+/* The engine believes it synced (no_sync is off); the test needs no disk flush. */
+static int za_sync(int fd)
+{
+    (void)fd;
+    za.syncs++;
+    return 0;
+}
+
+static int za_skip(const char *name)
+{
+    return strcmp(name, "zero_ahead") == 0; /* tx.c rule 10 off */
+}
+
+/* The B3 shape in durable commits; how many wrote into never-written blocks. */
+static unsigned za_run(bool skip, unsigned *raised_out)
+{
+    char path[8192];
+    harness_path(path, sizeof path, "zero-ahead.db");
+    unlink(path);
+    memset(&za, 0, sizeof za);
+    static struct bolt_os os;
+    os = *bolt__os_default();
+    os.pwritev = za_pwritev;
+    os.pwrite = za_pwrite;
+    os.fdatasync = za_sync;
+    os.fsync = za_sync;
+    os.failpoint = skip ? za_skip : NULL;
+    bolt_options o = bt_opts();
+    o.os = &os;
+    o.page_size = 4096;
+    o.no_sync = false;
+    bolt_db *db;
+    ASSERT_OK(bolt_open(path, &o, &db));
+    strata_rng rng;
+    strata_rng_seed(&rng, harness_seed() + 10);
+    unsigned commits = 600, fresh_commits = 0, raised = 0;
+    for (unsigned c = 0; c < commits; c++) {
+        bolt_pgid before = db->meta.pgid;
+        za.fresh = 0;
+        ASSERT_OK(put_random(db, &rng, 100));
+        raised += db->meta.pgid > before;
+        fresh_commits += za.fresh > 0;
+        /* Rule 10's invariant: what the db takes for written was written. */
+        for (bolt_pgid b = 0; b < db->init_pages; b++)
+            ASSERT_TRUE(za_test(b));
+    }
+    printf("zero-ahead%s: %u of %u durable commits wrote into never-written blocks (%u raised "
+           "the mark); %u zero-fills, %u syncs; %llu pages, %llu known written\n",
+           skip ? " (off)" : "", fresh_commits, commits, raised, za.zero_writes, za.syncs,
+           (unsigned long long)db->meta.pgid, (unsigned long long)db->init_pages);
+    ASSERT_FALSE(za.past_end);
+    ASSERT_EQ_INT(za.zero_writes > 0, !skip);
+    ASSERT_OK(bolt_close(db));
+    /* Reopened: the zeros named nothing (every key there, the tree clean). */
+    o.os = NULL;
+    ASSERT_OK(bolt_open(path, &o, &db));
+    bt_check(db);
+    ASSERT_EQ_U64(keys_in(db), (uint64_t)commits * 100);
+    ASSERT_OK(bolt_close(db));
+    unlink(path);
+    *raised_out = raised;
+    return fresh_commits;
+}
+
+static void test_zero_ahead(void)
+{
+    unsigned raised, fresh = za_run(false, &raised);
+    /* Every commit that raises the mark would write fresh blocks without the rule... */
+    ASSERT_TRUE(raised * 2 >= 600);
+    /* ...with it, one in ten at most does. */
+    ASSERT_TRUE(fresh * 10 <= 600);
+#if STRATA_FAILPOINTS
+    unsigned raised_off, fresh_off = za_run(true, &raised_off);
+    ASSERT_EQ_INT(raised_off, raised); /* the same tree, the same allocations */
+    ASSERT_TRUE(fresh_off >= raised_off);
+#endif
+}
+
+/* After a shrink's cut, the tail the next growth adds is not taken for written. */
+static void test_zero_ahead_after_cut(void)
+{
+    char path[8192];
+    harness_path(path, sizeof path, "zero-cut.db");
+    unlink(path);
+    memset(&za, 0, sizeof za);
+    static struct bolt_os os;
+    os = *bolt__os_default();
+    os.pwritev = za_pwritev;
+    os.pwrite = za_pwrite;
+    os.fdatasync = za_sync;
+    os.fsync = za_sync;
+    bolt_options o = bt_opts();
+    o.os = &os;
+    o.page_size = 4096;
+    o.no_sync = false;
+    o.mmap_reserve = 64u << 20;
+    o.shrink_threshold = 64 * 1024;
+    bolt_db *db;
+    ASSERT_OK(bolt_open(path, &o, &db));
+    for (unsigned lo = 0; lo < 40000; lo += 2000)
+        put_range(db, lo, lo + 2000, false);
+    put_range(db, 20000, 40000, true);
+    for (int i = 0; i < 3; i++)
+        put_range(db, 0, 0, false); /* the mark goes down, then the file is cut */
+    bolt_pgid end = size_of(path) / 4096;
+    ASSERT_TRUE(db->init_pages <= end);
+    /* The test's own record: the blocks past the cut are gone, so never written. */
+    for (uint64_t b = end; b < ZA_BLOCKS; b++)
+        za.ever[b / 8] &= (unsigned char)~(1u << (b % 8));
+    strata_rng rng;
+    strata_rng_seed(&rng, harness_seed() + 11);
+    for (unsigned c = 0; c < 200; c++) {
+        ASSERT_OK(put_random(db, &rng, 100));
+        for (bolt_pgid b = 0; b < db->init_pages; b++)
+            ASSERT_TRUE(za_test(b));
+    }
+    printf("zero-ahead after a cut at %llu pages: %llu pages, %llu known written\n",
+           (unsigned long long)end, (unsigned long long)db->meta.pgid,
+           (unsigned long long)db->init_pages);
+    ASSERT_TRUE(db->init_pages > end); /* zeros and pages again past the cut */
+    ASSERT_FALSE(za.past_end);
+    bt_check(db);
+    ASSERT_OK(bolt_close(db));
+    unlink(path);
+}
+
 int main(void)
 {
     HARNESS_BEGIN(0x5eed0018);
     RUN(test_freelist_runs);
     RUN(test_short_lived_runs);
     RUN(test_cut_stays_cut);
+    RUN(test_zero_ahead);
+    RUN(test_zero_ahead_after_cut);
     return 0;
 }
