@@ -605,7 +605,7 @@ static int switch_to(backend *be, dst *d, backend__dbref *ref, backend__dbref **
     __atomic_add_fetch(&be->commits, 1, __ATOMIC_RELAXED);
     backend__update_sizes(be);
     backend__rbuf *empty;
-    if (backend__rbuf_new(&empty) == 0)
+    if (backend__rbuf_new_in(be->mpool, &empty) == 0)
         backend__publish(be, empty);
     return rc;
 }

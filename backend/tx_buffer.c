@@ -33,6 +33,12 @@
  *     write runs and blobs, and they run one at a time (batch_mu), so
  *     claimed/used need no atomics; a snapshot is published to readers
  *     after its entries are written (backend__publish, under snap_mu).
+ *  7. Pooled memory (mpool.c). A snapshot made by backend__rbuf_new_in(p)
+ *     and every snapshot written back from it allocate their large run
+ *     arrays and byte chunks from p, and each run and blob frees into the
+ *     pool it came from (it holds a reference on it). The pool rounds a
+ *     size up to its class, so a run's `cap` and a blob's `cap` are the
+ *     room the allocation has, which may exceed what was asked for.
  */
 #include "tx_buffer.h"
 
@@ -46,6 +52,7 @@
 
 typedef struct blob {
     unsigned refs;
+    backend__mpool *pool; /* invariant 7: where its memory returns (NULL: the allocator) */
     size_t used, cap;     /* invariant 6: bytes [0, used) are written and immutable */
     unsigned char data[]; /* key/value bytes of one or more write-backs of a bucket */
 } blob;
@@ -61,6 +68,8 @@ typedef struct backend__run {
     size_t claimed; /* invariant 6: entries [0, claimed) are written and immutable */
     size_t cap;
     entry *e;
+    backend__mpool *pool; /* invariant 7: where e returns (NULL: the allocator) */
+    size_t e_bytes;       /* e's allocation, for the pool */
     size_t nblobs, capblobs;
     blob **blobs;
 } run;
@@ -85,6 +94,7 @@ typedef struct bucket_runs {
 
 struct backend__rbuf {
     unsigned refs;
+    backend__mpool *pool; /* invariant 7: its write-backs' runs come from it (a reference) */
     size_t nbuckets;
     bucket_runs *buckets; /* the allocation's tail (one allocation per snapshot) */
 };
@@ -122,7 +132,7 @@ static bool ref_dec(unsigned *refs)
 static void blob_unref(blob *b)
 {
     if (b != NULL && ref_dec(&b->refs))
-        strata_free(b);
+        backend__mpool_free(b->pool, b, sizeof *b + b->cap);
 }
 
 static void run_unref(run *r)
@@ -132,7 +142,7 @@ static void run_unref(run *r)
     for (size_t i = 0; i < r->nblobs; i++)
         blob_unref(r->blobs[i]);
     strata_free(r->blobs);
-    strata_free(r->e);
+    backend__mpool_free(r->pool, r->e, r->e_bytes);
     strata_free(r);
 }
 
@@ -266,29 +276,34 @@ int backend__wbuf_put(backend__wbuf *w, backend__bytes bucket, backend__bytes ke
 
 /* ---- building runs ----------------------------------------------------- */
 
-static blob *blob_new(size_t cap)
+/* A blob with room for at least cap bytes (invariant 7: more when the pool rounds up). */
+static blob *blob_new(backend__mpool *pool, size_t cap)
 {
-    blob *b = strata_malloc(sizeof *b + (cap ? cap : 1));
+    size_t got;
+    blob *b = backend__mpool_alloc(pool, sizeof *b + (cap ? cap : 1), &got);
     if (b == NULL)
         return NULL;
     b->refs = 1;
+    b->pool = pool;
     b->used = 0;
-    b->cap = cap;
+    b->cap = got - sizeof *b;
     return b;
 }
 
-static run *run_alloc(size_t cap, size_t capblobs)
+/* A run with room for at least cap entries (invariant 7: more when the pool rounds up). */
+static run *run_alloc(backend__mpool *pool, size_t cap, size_t capblobs)
 {
     run *r = strata_calloc(1, sizeof *r);
     if (r == NULL)
         return NULL;
     r->refs = 1;
-    r->cap = cap ? cap : 1;
+    r->pool = pool;
     r->capblobs = capblobs ? capblobs : 1;
-    r->e = strata_malloc(r->cap * sizeof *r->e);
+    r->e = backend__mpool_alloc(pool, (cap ? cap : 1) * sizeof *r->e, &r->e_bytes);
+    r->cap = r->e_bytes / sizeof *r->e;
     r->blobs = strata_malloc(r->capblobs * sizeof *r->blobs);
     if (r->e == NULL || r->blobs == NULL) {
-        strata_free(r->e);
+        backend__mpool_free(pool, r->e, r->e_bytes);
         strata_free(r->blobs);
         strata_free(r);
         return NULL;
@@ -332,13 +347,13 @@ static int sort_item_cmp(const void *a, const void *b)
  * last change wins), its bytes copied once into a fresh blob. The write
  * bucket is not modified.
  */
-static run *run_from_wbucket(const wbucket *b)
+static run *run_from_wbucket(backend__mpool *pool, const wbucket *b)
 {
-    blob *bl = blob_new(b->used);
+    blob *bl = blob_new(pool, b->used);
     sort_item *items = b->sorted ? NULL : strata_malloc(b->n * sizeof *items);
-    run *r = run_alloc(b->n, 1);
+    run *r = run_alloc(pool, b->n, 1);
     if (bl == NULL || r == NULL || (!b->sorted && items == NULL)) {
-        strata_free(bl);
+        blob_unref(bl);
         strata_free(items);
         run_unref(r);
         return NULL;
@@ -392,14 +407,14 @@ static bool appendable(const run_view *v, const wbucket *b)
  * view with twice the room. *out is the new view, holding its own
  * reference on its run. 0 or -ENOMEM (nothing changed that any view sees).
  */
-static int run_append(const run_view *v, const wbucket *b, run_view *out)
+static int run_append(backend__mpool *pool, const run_view *v, const wbucket *b, run_view *out)
 {
     run *r = v->r;
     size_t need = v->n + b->n;
     bool in_place = v->n == r->claimed && need <= r->cap;
     if (!in_place) {
         size_t cap = 2 * need > 64 ? 2 * need : 64;
-        run *c = run_alloc(cap, r->nblobs + 4);
+        run *c = run_alloc(pool, cap, r->nblobs + 4);
         if (c == NULL)
             return -ENOMEM;
         memcpy(c->e, r->e, v->n * sizeof *c->e);
@@ -415,15 +430,20 @@ static int run_append(const run_view *v, const wbucket *b, run_view *out)
     /* The bytes: the run's newest blob when it has room past `used`, else a new one. */
     blob *bl = r->nblobs > 0 ? r->blobs[r->nblobs - 1] : NULL;
     if (bl == NULL || bl->cap - bl->used < b->used) {
-        /* Chunks double from 4 KiB up to 1 MiB; a larger write-back gets its own size. */
-        size_t cap = bl != NULL ? 2 * bl->cap : 4096;
-        if (cap < 4096)
-            cap = 4096;
-        if (cap > ((size_t)1 << 20))
-            cap = (size_t)1 << 20;
+        /*
+         * Chunks (header included, so a pool's power-of-two class fits
+         * them exactly) double from 4 KiB up to 1 MiB; a larger write-back
+         * gets its own size.
+         */
+        size_t chunk = bl != NULL ? 2 * (sizeof *bl + bl->cap) : 4096;
+        if (chunk < 4096)
+            chunk = 4096;
+        if (chunk > ((size_t)1 << 20))
+            chunk = (size_t)1 << 20;
+        size_t cap = chunk - sizeof(blob);
         if (cap < b->used)
             cap = b->used;
-        blob *nb = blob_new(cap);
+        blob *nb = blob_new(pool, cap);
         int rc = nb == NULL ? -ENOMEM : run_add_blob(r, nb);
         if (nb != NULL)
             blob_unref(nb); /* the run's reference is the only one now */
@@ -447,9 +467,9 @@ static int run_append(const run_view *v, const wbucket *b, run_view *out)
 }
 
 /* Merge two views; `newer` wins on equal keys. Tombstones are kept. */
-static run *run_merge(const run_view *newer, const run_view *older)
+static run *run_merge(backend__mpool *pool, const run_view *newer, const run_view *older)
 {
-    run *m = run_alloc(newer->n + older->n, newer->r->nblobs + older->r->nblobs);
+    run *m = run_alloc(pool, newer->n + older->n, newer->r->nblobs + older->r->nblobs);
     if (m == NULL)
         return NULL;
     size_t i = 0, j = 0, n = 0;
@@ -484,20 +504,27 @@ static run *run_merge(const run_view *newer, const run_view *older)
 /* ---- snapshots --------------------------------------------------------- */
 
 /* A snapshot with room for nbuckets buckets, in one allocation; NULL on failure. */
-static backend__rbuf *rbuf_alloc(size_t nbuckets)
+static backend__rbuf *rbuf_alloc(backend__mpool *pool, size_t nbuckets)
 {
     backend__rbuf *r = strata_calloc(1, sizeof *r + nbuckets * sizeof(bucket_runs));
     if (r == NULL)
         return NULL;
     r->refs = 1;
+    r->pool = pool;
+    backend__mpool_ref(pool);
     r->buckets = (bucket_runs *)(r + 1);
     return r;
 }
 
+int backend__rbuf_new_in(backend__mpool *p, backend__rbuf **out)
+{
+    *out = rbuf_alloc(p, 0);
+    return *out == NULL ? -ENOMEM : 0;
+}
+
 int backend__rbuf_new(backend__rbuf **out)
 {
-    *out = rbuf_alloc(0);
-    return *out == NULL ? -ENOMEM : 0;
+    return backend__rbuf_new_in(NULL, out);
 }
 
 static void bucket_runs_release(bucket_runs *b)
@@ -514,6 +541,7 @@ static void rbuf_destroy(backend__rbuf *r)
 {
     for (size_t i = 0; i < r->nbuckets; i++)
         bucket_runs_release(&r->buckets[i]);
+    backend__mpool_unref(r->pool);
     strata_free(r);
 }
 
@@ -556,7 +584,8 @@ static int bucket_runs_name(bucket_runs *dst, const unsigned char *name, size_t 
  * (invariant 3). 0 or -ENOMEM (dst then holds what the caller releases with
  * bucket_runs_release).
  */
-static int bucket_runs_build(bucket_runs *dst, const bucket_runs *old, const wbucket *wb)
+static int bucket_runs_build(backend__mpool *pool, bucket_runs *dst, const bucket_runs *old,
+                             const wbucket *wb)
 {
     size_t nold = old != NULL ? old->nruns : 0;
     size_t need = nold + 1;
@@ -567,13 +596,13 @@ static int bucket_runs_build(bucket_runs *dst, const bucket_runs *old, const wbu
     bool fresh = false;
     size_t k0 = 0;
     if (wb != NULL && wb->n > 0 && nold > 0 && appendable(&old->runs[0], wb)) {
-        int rc = run_append(&old->runs[0], wb, &dst->runs[0]);
+        int rc = run_append(pool, &old->runs[0], wb, &dst->runs[0]);
         if (rc != 0)
             return rc;
         dst->nruns = 1;
         k0 = 1;
     } else if (wb != NULL && wb->n > 0) {
-        run *r = run_from_wbucket(wb);
+        run *r = run_from_wbucket(pool, wb);
         if (r == NULL)
             return -ENOMEM;
         dst->runs[dst->nruns++] = (run_view){ r, r->claimed };
@@ -584,7 +613,7 @@ static int bucket_runs_build(bucket_runs *dst, const bucket_runs *old, const wbu
         dst->runs[dst->nruns++] = old->runs[k];
     }
     while (fresh && dst->nruns >= 2 && dst->runs[0].n * 2 >= dst->runs[1].n) {
-        run *m = run_merge(&dst->runs[0], &dst->runs[1]);
+        run *m = run_merge(pool, &dst->runs[0], &dst->runs[1]);
         if (m == NULL)
             return -ENOMEM;
         run_unref(dst->runs[0].r);
@@ -607,7 +636,7 @@ static const wbucket *wbuf_find(const backend__wbuf *w, const unsigned char *nam
 int backend__rbuf_writeback_keep(const backend__rbuf *old, const backend__wbuf *w,
                                  backend__rbuf **out)
 {
-    backend__rbuf *r = rbuf_alloc(old->nbuckets + w->nb);
+    backend__rbuf *r = rbuf_alloc(old->pool, old->nbuckets + w->nb);
     if (r == NULL)
         return -ENOMEM;
     int rc = 0;
@@ -617,7 +646,7 @@ int backend__rbuf_writeback_keep(const backend__rbuf *old, const backend__wbuf *
         bucket_runs *nb = &r->buckets[r->nbuckets++];
         rc = bucket_runs_name(nb, ob->name, ob->name_len);
         if (rc == 0)
-            rc = bucket_runs_build(nb, ob, wbuf_find(w, ob->name, ob->name_len));
+            rc = bucket_runs_build(r->pool, nb, ob, wbuf_find(w, ob->name, ob->name_len));
     }
     /* Buckets only the write buffer has. */
     for (size_t k = 0; k < w->nb && rc == 0; k++) {
@@ -628,7 +657,7 @@ int backend__rbuf_writeback_keep(const backend__rbuf *old, const backend__wbuf *
         bucket_runs *nb = &r->buckets[r->nbuckets++];
         rc = bucket_runs_name(nb, wb->name, wb->name_len);
         if (rc == 0)
-            rc = bucket_runs_build(nb, NULL, wb);
+            rc = bucket_runs_build(r->pool, nb, NULL, wb);
     }
     if (rc != 0) {
         rbuf_destroy(r);

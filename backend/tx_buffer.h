@@ -42,6 +42,25 @@
 
 typedef struct backend__wbuf backend__wbuf;
 typedef struct backend__rbuf backend__rbuf;
+typedef struct backend__mpool backend__mpool;
+
+/* ---- the snapshots' memory, kept for reuse (mpool.c) -------------------- */
+
+/* A pool holding at most max_bytes of freed blocks. 0 or -ENOMEM/-errno; one reference. */
+int backend__mpool_new(size_t max_bytes, backend__mpool **out);
+void backend__mpool_ref(backend__mpool *p);   /* NULL is a no-op */
+void backend__mpool_unref(backend__mpool *p); /* NULL is a no-op; the last frees its blocks */
+/*
+ * A block of at least size bytes; *cap is its usable size. From p's cache
+ * when the size is pooled (64 KiB .. 8 MiB, rounded up to a power of two;
+ * the block then holds a reference on p), else from strata_malloc (also
+ * when p is NULL). NULL when out of memory.
+ */
+void *backend__mpool_alloc(backend__mpool *p, size_t size, size_t *cap);
+/* Free a block from backend__mpool_alloc(p, ..., &cap), with that same p and cap. */
+void backend__mpool_free(backend__mpool *p, void *m, size_t cap);
+/* Bytes cached, and allocations served from the cache / from the allocator (tests). */
+void backend__mpool_stats(backend__mpool *p, size_t *bytes, size_t *hits, size_t *misses);
 
 /* A byte string, borrowed. */
 typedef struct backend__bytes {
@@ -74,6 +93,12 @@ size_t backend__wbuf_count(const backend__wbuf *w);
 
 /* An empty snapshot (after each commit). 0 or -ENOMEM. Holds one reference. */
 int backend__rbuf_new(backend__rbuf **out);
+/*
+ * The same, whose runs and byte chunks (and those of every snapshot
+ * written back from it) come from pool p and return to it (NULL: none).
+ * The snapshot holds a reference on p.
+ */
+int backend__rbuf_new_in(backend__mpool *p, backend__rbuf **out);
 
 /*
  * A new snapshot = `old` + every change in `w` (newer wins), and `w` is

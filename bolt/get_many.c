@@ -84,8 +84,8 @@ static uint64_t key_prefix(const void *key, size_t n)
 /* Rule 5: the element of a bracketed page of n (>= 1) elements to look at first. */
 static bool guess_elem(const slot *s, uint64_t t, unsigned n, unsigned *g)
 {
-    if (!s->bounded || s->hi <= s->lo || t < s->lo || t >= s->hi)
-        return false;
+    if (n == 0 || !s->bounded || s->hi <= s->lo || t < s->lo || t >= s->hi)
+        return false; /* n == 0: an empty leaf (a hostile file's) has nothing to guess */
     uint64_t off = t - s->lo, span = s->hi - s->lo;
     uint64_t i =
             off < (UINT64_C(1) << 32) ? off * n / span : (uint64_t)((double)off / (double)span * n);

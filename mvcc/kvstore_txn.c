@@ -475,8 +475,8 @@ int mvcc__fetch(backend_read_tx *rtx, backend_batch_tx *btx, idx_rev rev, bool c
  * misses of a range's scattered revisions overlap instead of queueing.
  * The same results, in the same order, as a mvcc__fetch per revision.
  */
-static int fetch_many(backend_read_tx *rtx, const idx_rev *revs, size_t n, bool copy,
-                      bool keys_only, mvcc_range_result *r)
+int mvcc__fetch_many(backend_read_tx *rtx, const idx_rev *revs, size_t n, bool copy, bool keys_only,
+                     mvcc_range_result *r)
 {
     enum { CHUNK = 64 };
     uint8_t rk[CHUNK][MVCC__REVKEY_TOMB_LEN];
@@ -578,7 +578,7 @@ static int txn_range(mvcc_txn *t, mvcc__span sp, const mvcc_range_options *o, bo
     /* A single revision too: get_many's guessed descent (bolt/get_many.c rule 5) touches a
      * few lines of the leaf and its parent where a cursor's binary searches wait on many. */
     if (rc == 0 && !t->write && nrevs > 0)
-        rc = fetch_many(t->rtx, revs, nrevs, copy, opt.keys_only, out);
+        rc = mvcc__fetch_many(t->rtx, revs, nrevs, copy, opt.keys_only, out);
     else
         for (size_t i = 0; i < nrevs && rc == 0; i++)
             rc = mvcc__fetch(t->rtx, t->write ? t->btx : NULL, revs[i], copy, opt.keys_only, out);

@@ -339,6 +339,13 @@ void mvcc__result_reset(mvcc_range_result *r);
  */
 int mvcc__fetch(backend_read_tx *rtx, backend_batch_tx *btx, idx_rev rev, bool copy, bool keys_only,
                 mvcc_range_result *r);
+/*
+ * The revisions revs[0..n) of a read transaction, appended to r in that
+ * order, as n mvcc__fetch calls would, with their bolt descents interleaved
+ * (bolt_bucket_get_many). Same codes as mvcc__fetch.
+ */
+int mvcc__fetch_many(backend_read_tx *rtx, const idx_rev *revs, size_t n, bool copy, bool keys_only,
+                     mvcc_range_result *r);
 
 /* compaction.c: the thread; stop leaves a running compaction for the next open. */
 int mvcc__compaction_start(mvcc_store *s);

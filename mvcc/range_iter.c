@@ -136,8 +136,8 @@ int mvcc_range_iter_next(mvcc_range_iter *it, const mvcc_kv **kvs, size_t *n)
         return MVCC_EITERDONE;
     }
     rc = mvcc__result_reserve(&it->res, ir.count);
-    for (size_t i = 0; i < ir.count && rc == 0; i++)
-        rc = mvcc__fetch(it->rtx, NULL, ir.revs[i], false, it->keys_only, &it->res);
+    if (rc == 0) /* the chunk's descents interleaved (kvstore_txn.c's fetch for ranges) */
+        rc = mvcc__fetch_many(it->rtx, ir.revs, ir.count, false, it->keys_only, &it->res);
     if (rc == 0 && !it->single) {
         const idx_key *last = &ir.keys[ir.count - 1];
         uint8_t *k = dup_bytes(last->data, last->len);

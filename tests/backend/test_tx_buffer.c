@@ -1,4 +1,7 @@
-/* test_tx_buffer.c: backend/tx_buffer.c (write buffer, snapshots, runs). */
+/*
+ * test_tx_buffer.c: backend/tx_buffer.c (write buffer, snapshots, runs) and
+ * backend/mpool.c (the snapshots' memory kept for reuse).
+ */
 #include "../../backend/tx_buffer.h"
 
 #include <pthread.h>
@@ -54,6 +57,99 @@ static void expect_scan(const backend__rbuf *r, const char *bucket, const char *
     }
     backend__rbuf_iter_release(&it);
     ASSERT_EQ_STR(got, want);
+}
+
+/* mpool.c rules 1-3: classes, the byte bound, and a block outliving the pool's creator. */
+static void test_mpool_classes_and_bound(void)
+{
+    backend__mpool *p;
+    ASSERT_OK(backend__mpool_new(256 << 10, &p));
+    size_t cap, bytes, hits, misses;
+    void *small = backend__mpool_alloc(p, 1000, &cap); /* below 64 KiB: the allocator's */
+    ASSERT_TRUE(small != NULL);
+    ASSERT_EQ_SIZE(cap, 1000);
+    void *a = backend__mpool_alloc(p, 100 << 10, &cap); /* rounded up to 128 KiB */
+    ASSERT_TRUE(a != NULL);
+    ASSERT_EQ_SIZE(cap, (size_t)128 << 10);
+    memset(a, 0xab, cap); /* all of it is usable */
+    void *b = backend__mpool_alloc(p, 128 << 10, &cap);
+    void *c = backend__mpool_alloc(p, 65 << 10, &cap);
+    void *huge = backend__mpool_alloc(p, (size_t)9 << 20, &cap); /* above the classes */
+    ASSERT_EQ_SIZE(cap, (size_t)9 << 20);
+    backend__mpool_stats(p, &bytes, &hits, &misses);
+    ASSERT_EQ_SIZE(bytes, 0);
+    ASSERT_EQ_SIZE(hits, 0);
+    ASSERT_EQ_SIZE(misses, 3);
+    backend__mpool_free(p, small, 1000);
+    backend__mpool_free(p, huge, (size_t)9 << 20);
+    backend__mpool_free(p, a, (size_t)128 << 10);
+    backend__mpool_free(p, b, (size_t)128 << 10);
+    backend__mpool_free(p, c, (size_t)128 << 10); /* over the 256 KiB bound: the allocator's */
+    backend__mpool_stats(p, &bytes, &hits, &misses);
+    ASSERT_EQ_SIZE(bytes, (size_t)256 << 10);
+    void *d = backend__mpool_alloc(p, 70 << 10, &cap); /* a kept 128 KiB block */
+    ASSERT_TRUE(d == a || d == b);
+    ASSERT_EQ_SIZE(cap, (size_t)128 << 10);
+    backend__mpool_stats(p, &bytes, &hits, &misses);
+    ASSERT_EQ_SIZE(bytes, (size_t)128 << 10);
+    ASSERT_EQ_SIZE(hits, 1);
+    /* The creator lets go first; the block out keeps the pool (ASan: no use after free). */
+    backend__mpool_unref(p);
+    backend__mpool_free(p, d, cap);
+}
+
+/* tx_buffer.c invariant 7: a batch's runs and chunks come back from the pool the batch before
+ * filled. */
+static void test_snapshots_reuse_pooled_memory(void)
+{
+    backend__mpool *p;
+    ASSERT_OK(backend__mpool_new((size_t)32 << 20, &p));
+    backend__wbuf *w;
+    ASSERT_OK(backend__wbuf_new(&w));
+    size_t hits_after_first = 0;
+    for (int batch = 0; batch < 3; batch++) {
+        backend__rbuf *cur;
+        ASSERT_OK(backend__rbuf_new_in(p, &cur));
+        /* Ascending keys (the key bucket's appends) until the run is well past 64 KiB. */
+        char k[32], v[64];
+        for (int i = 0; i < 8000; i++) {
+            snprintf(k, sizeof k, "%08d", i);
+            snprintf(v, sizeof v, "value-%d-%d-and-some-bytes", batch, i);
+            put(w, "key", k, v);
+            put(w, "other", k, v); /* and a bucket that merges runs */
+            if (i % 100 == 99) {
+                backend__rbuf *next = writeback(cur, w);
+                backend__rbuf_unref(cur);
+                cur = next;
+            }
+        }
+        for (int i = 0; i < 8000; i += 997) {
+            snprintf(k, sizeof k, "%08d", i);
+            snprintf(v, sizeof v, "value-%d-%d-and-some-bytes", batch, i);
+            expect_get(cur, "key", k, BACKEND__PRESENT, v);
+            expect_get(cur, "other", k, BACKEND__PRESENT, v);
+        }
+        size_t bytes, hits, misses;
+        backend__mpool_stats(p, &bytes, &hits, &misses);
+        ASSERT_TRUE(misses > 0);
+        if (batch == 0)
+            hits_after_first = hits;
+        else
+            ASSERT_TRUE(hits > hits_after_first); /* the earlier batches' blocks came back */
+        backend__rbuf_unref(cur); /* the commit: every run and chunk goes back to the pool */
+        backend__mpool_stats(p, &bytes, &hits, &misses);
+        ASSERT_TRUE(bytes > 0);
+    }
+    /* A snapshot outliving the pool's creator keeps the pool. */
+    backend__rbuf *last;
+    ASSERT_OK(backend__rbuf_new_in(p, &last));
+    put(w, "key", "a", "1");
+    backend__rbuf *next = writeback(last, w);
+    backend__rbuf_unref(last);
+    backend__mpool_unref(p);
+    expect_get(next, "key", "a", BACKEND__PRESENT, "1");
+    backend__rbuf_unref(next);
+    backend__wbuf_free(w);
 }
 
 static void test_read_your_writes_and_deletes(void)
@@ -436,5 +532,7 @@ int main(void)
     RUN(test_model_against_reference);
     RUN(test_append_in_place);
     RUN(test_append_concurrent_readers);
+    RUN(test_mpool_classes_and_bound);
+    RUN(test_snapshots_reuse_pooled_memory);
     return 0;
 }

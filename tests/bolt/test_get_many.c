@@ -15,7 +15,15 @@
  *      wrong (a deleted run, scattered deletes, a compaction-like thinning,
  *      several subs per main), mixed with keys of other lengths: every
  *      result as bolt_bucket_get's, after each round of deletes.
+ *   5. A hostile file: a bracketed leaf (under a branch, not the first)
+ *      whose count was set to 0 on disk (a valid-looking empty page): the
+ *      guess must not look for an element there; every key as
+ *      bolt_bucket_get says (absent for that leaf's keys).
  */
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "bolt_int.h"
 #include "bolt_test.h"
 
 static strata_rng test_rng; /* seeded from harness_seed(): the printed seed replays the run */
@@ -258,11 +266,77 @@ static void test_revision_keys(void)
     ASSERT_OK(bolt_close(db));
 }
 
+static void test_empty_bracketed_leaf(void)
+{
+    bolt_options o = bt_opts();
+    o.page_size = 512;
+    char path[4096];
+    harness_path(path, sizeof path, "empty_leaf.db");
+    bolt_db *db;
+    ASSERT_OK(bolt_open(path, &o, &db));
+    bolt_tx *tx;
+    bolt_bucket *b;
+    unsigned char k[17];
+    ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
+    ASSERT_OK(bolt_bucket_create(bolt_tx_root(tx), bolt_str("key"), &b));
+    for (uint64_t i = 1; i <= 3000; i++) {
+        rev_key(i, 0, k);
+        ASSERT_OK(bolt_bucket_put(b, (bolt_val){ k, 17 }, bolt_str("a value of some length")));
+    }
+    ASSERT_OK(bolt_tx_commit(tx));
+    /* A leaf reached through a branch's middle element: bracketed on both sides. */
+    ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+    ASSERT_OK(bolt_tx_bucket(tx, bolt_str("key"), &b));
+    bolt__page pg;
+    ASSERT_OK(bolt__tx_page(tx, b->root, &pg));
+    ASSERT_TRUE(!bolt__page_is_leaf(&pg));
+    unsigned parent_count = 0;
+    while (!bolt__page_is_leaf(&pg)) {
+        parent_count = pg.count;
+        ASSERT_TRUE(pg.count >= 2);
+        ASSERT_OK(bolt__tx_page(tx, bolt__page_branch_elem(&pg, pg.count / 2, NULL), &pg));
+    }
+    ASSERT_TRUE(parent_count >= 3); /* its element is neither the first nor the last */
+    bolt_pgid victim = pg.id;
+    bolt_val first;
+    bolt__page_leaf_elem(&pg, 0, NULL, &first, NULL);
+    uint64_t first_main = 0;
+    for (int i = 0; i < 8; i++)
+        first_main = first_main << 8 | ((const unsigned char *)first.data)[i];
+    bolt_tx_rollback(tx);
+    ASSERT_OK(bolt_close(db));
+
+    int fd = open(path, O_RDWR);
+    ASSERT_TRUE(fd >= 0);
+    unsigned char zero[2] = { 0, 0 };
+    ASSERT_TRUE(pwrite(fd, zero, 2, (off_t)(victim * 512 + BOLT_PAGE_COUNT_OFF)) == 2);
+    ASSERT_OK(close(fd));
+
+    ASSERT_OK(bolt_open(path, &o, &db));
+    ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+    ASSERT_OK(bolt_tx_bucket(tx, bolt_str("key"), &b));
+    static bolt_val keys[64];
+    static unsigned char buf[64][17];
+    for (size_t i = 0; i < 64; i++) { /* the emptied leaf's keys and their neighbours' */
+        rev_key(first_main - 16 + i, 0, buf[i]);
+        keys[i] = (bolt_val){ buf[i], 17 };
+    }
+    compare(b, keys, 64);
+    for (size_t i = 0; i < 64; i++)
+        compare(b, &keys[i], 1);
+    bolt_val v;
+    rev_key(first_main, 0, k);
+    ASSERT_RC(bolt_bucket_get(b, (bolt_val){ k, 17 }, &v), BOLT_NOTFOUND);
+    bolt_tx_rollback(tx);
+    ASSERT_OK(bolt_close(db));
+}
+
 int main(void)
 {
     HARNESS_BEGIN(7);
     strata_rng_seed(&test_rng, harness_seed());
     RUN(test_deep_tree_read_tx);
     RUN(test_revision_keys);
+    RUN(test_empty_bracketed_leaf);
     return 0;
 }
