@@ -288,6 +288,9 @@ void backend__wlog_truncate(backend__wlog *l, size_t count);
 size_t backend__wlog_count(const backend__wlog *l);
 /* Entries appended since the log was last empty (what its memory holds). */
 size_t backend__wlog_appended(const backend__wlog *l);
+/* Room for n more entries with `bytes` more bucket/key/value bytes, in one growth each. 0 or
+ * -ENOMEM. */
+int backend__wlog_reserve(backend__wlog *l, size_t n, size_t bytes);
 /*
  * Rule 12 of backend.c: apply every entry (deletes) to wtx in order, where a
  * missing bucket or a key naming a nested bucket deletes nothing; the log

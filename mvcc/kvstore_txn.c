@@ -895,6 +895,30 @@ int mvcc_txn_delete_range(mvcc_txn *t, const void *key, size_t key_len, const vo
  * in a second walk. A record the backend refuses stops the records; the
  * ones written before it still get their index tombstones.
  */
+/* delete_sorted takes the backend's buffers in one growth from this many tombstones on. */
+#define RESERVE_MIN 1024
+
+/*
+ * A hint to the backend before many tombstone records (a revoke of a
+ * lease with many keys): their exact count and bytes, so its buffers grow
+ * once instead of doubling (each doubling copies into fresh memory, whose
+ * page faults were a third of L-revoke-big's time). dk_prev says which
+ * keys are alive. A failed reserve changes nothing.
+ */
+static void reserve_tombstones(mvcc_txn *t, const bolt_val *keys, size_t n)
+{
+    size_t m = 0, bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (t->dk_prev[i].main == 0)
+            continue;
+        mvcc__kv kv = mvcc__kv_tombstone(keys[i].data, keys[i].size);
+        bytes += MVCC__REVKEY_TOMB_LEN + mvcc__kv_encoded_size(&kv);
+        m++;
+    }
+    if (m >= RESERVE_MIN)
+        (void)backend_batch_tx_reserve(t->btx, key_bucket, m, bytes);
+}
+
 static int delete_sorted(mvcc_txn *t, const bolt_val *keys, size_t n, int64_t cur, int64_t *deleted)
 {
     mvcc_store *s = t->s;
@@ -925,6 +949,7 @@ static int delete_sorted(mvcc_txn *t, const bolt_val *keys, size_t n, int64_t cu
     rc = idx_tree_get_sorted(s->index, t->dk_keys, n, cur, t->dk_prev);
     if (rc != 0)
         return rc;
+    reserve_tombstones(t, keys, n);
     /* Loop invariant: the live keys among keys[0, i) have records, listed in dk_keys[0, m). */
     size_t m = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {

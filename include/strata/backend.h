@@ -330,6 +330,19 @@ STRATA_API int backend_batch_tx_seq_put(backend_batch_tx *tx, bolt_val bucket, b
 STRATA_API int backend_batch_tx_delete(backend_batch_tx *tx, bolt_val bucket, bolt_val key);
 
 /*
+ * A hint, with the lock held: about n writes to bucket with `bytes` key and
+ * value bytes in all follow in this section. The buffers they go to (the
+ * write buffer, and the write log while a commit is in flight) are grown
+ * once to take them, instead of doubling along the way (each doubling
+ * copies, and touches fresh memory: page faults). Changes nothing else; a
+ * failure leaves the writes to grow the buffers as usual. Returns 0;
+ * BACKEND_ENOTLOCKED; BACKEND_ECLOSED; BACKEND_EFAILED;
+ * BOLT_EDATABASEREADONLY; -ENOMEM.
+ */
+STRATA_API int backend_batch_tx_reserve(backend_batch_tx *tx, bolt_val bucket, size_t n,
+                                        size_t bytes);
+
+/*
  * Create a top-level bucket; an existing one is not an error (0), as in
  * etcd. delete_bucket removes it and everything in it
  * (BACKEND_EBUCKETNOTFOUND when missing). Both count as a pending write and
