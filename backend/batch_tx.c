@@ -292,6 +292,20 @@ int backend_batch_tx_seq_put(backend_batch_tx *tx, bolt_val bucket, bolt_val key
     return batch_put(tx, bucket, key, value, true);
 }
 
+int backend_batch_tx_reserve(backend_batch_tx *tx, bolt_val bucket, size_t n, size_t bytes)
+{
+    int rc = backend__batch_usable(tx);
+    if (rc != 0)
+        return rc;
+    rc = backend__wbuf_reserve(tx->wbuf, as_bytes(bucket), n, bytes);
+    if (rc == 0 && backend__logging(tx->be)) { /* rule 8: the log copies the bucket's name too */
+        size_t names = bucket.size != 0 && n > SIZE_MAX / bucket.size ? SIZE_MAX : n * bucket.size;
+        rc = names > SIZE_MAX - bytes ? -ENOMEM
+                                      : backend__wlog_reserve(tx->be->log, n, names + bytes);
+    }
+    return rc;
+}
+
 int backend_batch_tx_delete(backend_batch_tx *tx, bolt_val bucket, bolt_val key)
 {
     int rc = backend__batch_usable(tx);

@@ -240,6 +240,17 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
+int backend__wbuf_reserve(backend__wbuf *w, backend__bytes bucket, size_t n, size_t bytes)
+{
+    wbucket *b = wbuf_bucket(w, bucket);
+    if (b == NULL || n > SIZE_MAX - b->n || bytes > SIZE_MAX - b->used)
+        return -ENOMEM;
+    if (grow((void **)&b->e, &b->cap, b->n + n, sizeof *b->e) != 0 ||
+        grow((void **)&b->arena, &b->arena_cap, b->used + bytes, 1) != 0)
+        return -ENOMEM;
+    return 0;
+}
+
 int backend__wbuf_put(backend__wbuf *w, backend__bytes bucket, backend__bytes key,
                       const backend__bytes *val)
 {

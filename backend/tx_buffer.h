@@ -83,6 +83,13 @@ void backend__wbuf_free(backend__wbuf *w); /* NULL is a no-op */
 int backend__wbuf_put(backend__wbuf *w, backend__bytes bucket, backend__bytes key,
                       const backend__bytes *val);
 
+/*
+ * Room in bucket's part for n more changes with `bytes` more key and value
+ * bytes, each array grown once (not doubling along the way). 0 or -ENOMEM
+ * (nothing changed but capacity).
+ */
+int backend__wbuf_reserve(backend__wbuf *w, backend__bytes bucket, size_t n, size_t bytes);
+
 /* Drop every buffered change, keeping the memory (after a commit). */
 void backend__wbuf_reset(backend__wbuf *w);
 

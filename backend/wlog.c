@@ -92,6 +92,16 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
+int backend__wlog_reserve(backend__wlog *l, size_t n, size_t bytes)
+{
+    if (n > SIZE_MAX - l->n || bytes > SIZE_MAX - l->used)
+        return -ENOMEM;
+    if (grow((void **)&l->e, &l->cap, l->n + n, sizeof *l->e) != 0 ||
+        grow((void **)&l->arena, &l->acap, l->used + bytes, 1) != 0)
+        return -ENOMEM;
+    return 0;
+}
+
 int backend__wlog_append(backend__wlog *l, enum backend__wlog_op op, bolt_val bucket, bolt_val key,
                          bolt_val value)
 {

@@ -23,11 +23,10 @@
  *      leaves below one page X that is not a node (the group's top) are
  *      taken together, in key order (sorted by path, sort_leaves). First planned: each
  *      branch page on their paths, from its committed image, with its
- *      changed children's new first keys. If any would be split by node.c
- *      rule 5 (more than 4 elements and a packed image of a page or more)
- *      or breaks a limit of node_write_one, the whole group takes the node
- *      path instead (bolt__node_attach_at), so bbolt's split rule and
- *      FillPercent decide exactly as before.
+ *      changed children's new first keys and one more element per extra
+ *      piece of a child that splits (rule 5). If any piece breaks a limit
+ *      of node_write_one, the whole group takes the node path instead
+ *      (bolt__node_attach_at), which reports it.
  *   4. Else the group is written children first: each leaf packed
  *      (bolt__dpage_commit), each branch built in one pass from its
  *      committed page: its elements, each with its child's new page id and
@@ -37,6 +36,19 @@
  *      for every rewritten child. Old pages are freed as pending (node.c
  *      rule 4). X's new id and first key replace its element in the
  *      materialized parent, which spills afterwards.
+ *   5. A branch page that node.c rule 5 would split (more than 4 elements
+ *      and a packed image of a page or more) is cut here, as node_split
+ *      cuts the node the node path would make of it: bolt__split_point
+ *      over its new elements, with the bucket's FillPercent and the marks
+ *      node_put would have set (a piece of a child that splits lands at
+ *      the end only after the last element; right_edge when that child's
+ *      own marks say edge, mid_insert otherwise). Each piece is a page;
+ *      the pieces after the first are new elements of the parent: one more
+ *      element in its frame (planned like a leaf's pieces), or put into
+ *      the materialized parent as node_write_one puts them, with the
+ *      frame's marks as the edge. So a commit of random inserts under a
+ *      deep tree materializes no branch below the bucket's root, while
+ *      the pages written are the node path's.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -62,12 +74,24 @@ typedef struct sp_leaf {
 /* A branch page of a group (rule 3). */
 typedef struct sp_frame {
     bolt__page page; /* committed image */
-    size_t count;    /* elements with the changes (a leaf split adds some) */
+    size_t count;    /* elements with the changes (a split below adds some) */
     size_t parent;   /* frame index, or NONE for the top */
     size_t kids, last_kid;
     size_t size;    /* packed size with the changes */
-    bolt_val first; /* its first key once written */
+    bolt_val first; /* its first key (planned, then as written) */
     bolt_pgid new_id;
+    /* node.c's marks, as node_put would set them for the elements a split below adds. */
+    bool right_edge, mid_insert;
+    /*
+     * Rule 5: npieces > 1 when node.c rule 5 cuts it; then, in tx memory,
+     * piece j holds new elements [cuts[j], cuts[j + 1]) of psize[j] bytes
+     * with first key pfirst[j], written to page ids[j].
+     */
+    size_t npieces;
+    uint32_t *cuts;
+    size_t *psize;
+    bolt_val *pfirst;
+    bolt_pgid *ids;
 } sp_frame;
 
 /* A changed child of a frame; a frame's kids are in element order. */
@@ -85,6 +109,7 @@ typedef struct sp_kid {
 
 typedef struct sp_state {
     bolt_tx *tx;
+    bolt_bucket *b;
     sp_leaf *leaves;
     size_t nleaves;
     sp_frame *frames;
@@ -93,6 +118,10 @@ typedef struct sp_state {
     size_t nkids, capkids;
     size_t *order; /* frames in the order they closed (children first) */
     size_t norder;
+    /* A frame's new elements (rule 5's cut, and the write): scratch of capelems. */
+    bolt_val *ekeys;
+    bolt_pgid *eids;
+    size_t capelems;
 } sp_state;
 
 /* Key 0 of a dirty leaf (count >= 1): pos is relative to its element (dirty.c rule 1). */
@@ -211,6 +240,7 @@ static int new_frame(sp_state *s, size_t *out)
     }
     sp_frame *f = &s->frames[s->nframes];
     memset(f, 0, sizeof *f);
+    f->npieces = 1;
     f->parent = NONE;
     f->kids = f->last_kid = NONE;
     *out = s->nframes++;
@@ -252,11 +282,155 @@ static void kid_first(const sp_state *s, const sp_kid *k, bolt_val *out)
         *out = s->frames[k->ref].first;
 }
 
+/* How many elements kid k becomes in its frame: 1, or its planned split's pieces. */
+static size_t kid_pieces(const sp_state *s, const sp_kid *k)
+{
+    if (k->leaf) {
+        const bolt__dpage *d = s->leaves[k->ref].d;
+        return d->npieces > 0 ? d->npieces : 1;
+    }
+    return s->frames[k->ref].npieces;
+}
+
+/* The planned first key of kid k's piece j. */
+static void kid_piece_first(const sp_state *s, const sp_kid *k, size_t j, bolt_val *out)
+{
+    if (j == 0)
+        kid_first(s, k, out);
+    else if (k->leaf)
+        bolt__dpage_piece_first(s->leaves[k->ref].d, j, out); /* dirty.c rule 8 */
+    else
+        *out = s->frames[k->ref].pfirst[j];
+}
+
+/* node_put's edge for the elements kid k's split adds (a piece keeps its node's marks). */
+static bool kid_edge(const sp_state *s, const sp_kid *k)
+{
+    if (k->leaf) {
+        const bolt__dpage *d = s->leaves[k->ref].d;
+        return d->right_edge && !d->mid_insert;
+    }
+    const sp_frame *f = &s->frames[k->ref];
+    return f->right_edge && !f->mid_insert;
+}
+
+static int reserve_elems(sp_state *s, size_t n)
+{
+    if (n <= s->capelems)
+        return 0;
+    size_t cap = s->capelems ? s->capelems : 256;
+    while (cap < n)
+        cap *= 2;
+    bolt_val *k = strata_realloc(s->ekeys, cap * sizeof *k);
+    if (k != NULL)
+        s->ekeys = k;
+    bolt_pgid *i = strata_realloc(s->eids, cap * sizeof *i);
+    if (i != NULL)
+        s->eids = i;
+    if (k == NULL || i == NULL)
+        return -ENOMEM;
+    s->capelems = cap;
+    return 0;
+}
+
 /*
- * Close frame f (all its kids known): its packed size and first key with
- * the changes; false when node.c would split it or refuse it (rule 3).
+ * Frame f's new elements in order into s->ekeys: each committed element,
+ * or for a changed child the first key of each of its pieces (planned;
+ * with_ids: as written, and their page ids into s->eids).
  */
-static bool close_frame(sp_state *s, size_t f)
+static int frame_elems(sp_state *s, size_t f, bool with_ids)
+{
+    int rc = reserve_elems(s, s->frames[f].count);
+    if (rc != 0)
+        return rc;
+    const sp_frame *fr = &s->frames[f];
+    size_t k = fr->kids, out = 0;
+    for (size_t i = 0; i < fr->page.count; i++) {
+        if (k != NONE && s->kids[k].index == i) {
+            const sp_kid *kid = &s->kids[k];
+            size_t m = with_ids ? kid->nout : kid_pieces(s, kid);
+            for (size_t j = 0; j < m; j++, out++) {
+                if (out >= fr->count)
+                    return BOLT_EPANIC;
+                if (with_ids) {
+                    s->ekeys[out] = kid->firsts[j];
+                    s->eids[out] = kid->ids[j];
+                } else {
+                    kid_piece_first(s, kid, j, &s->ekeys[out]);
+                }
+            }
+            k = kid->next;
+            continue;
+        }
+        if (out >= fr->count)
+            return BOLT_EPANIC;
+        bolt_pgid id = bolt__page_branch_elem(&fr->page, (unsigned)i, &s->ekeys[out]);
+        if (with_ids)
+            s->eids[out] = id;
+        out++;
+    }
+    return out == fr->count ? 0 : BOLT_EPANIC;
+}
+
+static size_t ekey_span(const void *arr, size_t i)
+{
+    const bolt_val *k = arr;
+    return 16 + k[i].size;
+}
+
+/*
+ * Rule 5: frame f would split (node.c rule 5): plan its pieces with
+ * node_split's cut (bolt__split_point, the bucket's FillPercent, the marks
+ * its new elements gave it). 0; 1 when a piece breaks a limit of
+ * node_write_one (the group takes the node path, which reports it); an error.
+ */
+static int plan_frame_split(sp_state *s, size_t f)
+{
+    int rc = frame_elems(s, f, false);
+    if (rc != 0)
+        return rc;
+    bolt_tx *tx = s->tx;
+    sp_frame *fr = &s->frames[f];
+    size_t ps = tx->db->page_size, n = fr->count;
+    size_t t = bolt__split_threshold(s->b, fr->right_edge, fr->mid_insert);
+    size_t cnt = 0;
+    for (size_t start = 0; start < n; cnt++) {
+        size_t len = bolt__split_point(s->ekeys, start, n - start, ekey_span, ps, t);
+        if (len == 0)
+            return BOLT_EPANIC; /* more than 4 elements always cut at >= 2 */
+        start += len;
+    }
+    fr->cuts = bolt__tx_alloc(tx, (cnt + 1) * sizeof *fr->cuts);
+    fr->psize = bolt__tx_alloc(tx, cnt * sizeof *fr->psize);
+    fr->pfirst = bolt__tx_alloc(tx, cnt * sizeof *fr->pfirst);
+    fr->ids = bolt__tx_alloc(tx, cnt * sizeof *fr->ids);
+    if (fr->cuts == NULL || fr->psize == NULL || fr->pfirst == NULL || fr->ids == NULL)
+        return -ENOMEM;
+    size_t start = 0;
+    for (size_t j = 0; j < cnt; j++) {
+        size_t len = bolt__split_point(s->ekeys, start, n - start, ekey_span, ps, t);
+        size_t size = BOLT_PAGE_HEADER_SIZE;
+        for (size_t i = start; i < start + len; i++)
+            size += ekey_span(s->ekeys, i);
+        if (size - BOLT_PAGE_HEADER_SIZE > BOLT_MAX_ELEM_SPAN || len >= 0xFFFF)
+            return 1;
+        fr->cuts[j] = (uint32_t)start;
+        fr->psize[j] = size;
+        fr->pfirst[j] = s->ekeys[start];
+        start += len;
+    }
+    fr->cuts[cnt] = (uint32_t)n;
+    fr->npieces = cnt;
+    fr->first = fr->pfirst[0];
+    return 0;
+}
+
+/*
+ * Close frame f (all its kids known): its element count, packed size, first
+ * key and marks with the changes, and (rule 5) its pieces when it would
+ * split. *fits becomes false when node.c would refuse it (rule 3).
+ */
+static int close_frame(sp_state *s, size_t f, bool *fits)
 {
     sp_frame *fr = &s->frames[f];
     size_t ps = s->tx->db->page_size;
@@ -270,27 +444,38 @@ static bool close_frame(sp_state *s, size_t f)
     bolt__page_branch_elem(&fr->page, 0, &fr->first);
     size_t count = n;
     for (size_t k = fr->kids; k != NONE; k = s->kids[k].next) {
+        const sp_kid *kid = &s->kids[k];
         bolt_val old, nk;
-        bolt__page_branch_elem(&fr->page, s->kids[k].index, &old);
-        kid_first(s, &s->kids[k], &nk);
+        bolt__page_branch_elem(&fr->page, kid->index, &old);
+        kid_first(s, kid, &nk);
         size = size - old.size + nk.size;
-        if (s->kids[k].index == 0)
+        if (kid->index == 0)
             fr->first = nk;
-        const bolt__dpage *d = s->kids[k].leaf ? s->leaves[s->kids[k].ref].d : NULL;
-        for (size_t j = 1; d != NULL && j < d->npieces; j++) {
+        size_t m = kid_pieces(s, kid);
+        for (size_t j = 1; j < m; j++) {
             bolt_val pk;
-            bolt__dpage_piece_first(d, j, &pk); /* dirty.c rule 8: one element per piece */
+            kid_piece_first(s, kid, j, &pk); /* one element per piece */
             size += 16 + pk.size;
             count++;
         }
+        /* node_put's marks: a piece lands at the end only after the last element. */
+        if (m > 1 && kid_edge(s, kid) && kid->index + 1 == n)
+            fr->right_edge = true;
+        else if (m > 1)
+            fr->mid_insert = true;
     }
     fr->size = size;
     fr->count = count;
-    n = count;
     s->order[s->norder++] = f;
-    if (n > 4 && size >= ps)
-        return false; /* node.c rule 5 would split it */
-    return size - BOLT_PAGE_HEADER_SIZE <= BOLT_MAX_ELEM_SPAN && n < 0xFFFF;
+    if (count > 4 && size >= ps) {
+        int rc = plan_frame_split(s, f); /* rule 5 */
+        if (rc == 1)
+            *fits = false;
+        return rc == 1 ? 0 : rc;
+    }
+    if (size - BOLT_PAGE_HEADER_SIZE > BOLT_MAX_ELEM_SPAN || count >= 0xFFFF)
+        *fits = false;
+    return 0;
 }
 
 /* Rule 3's plan of the group leaves[gs, ge): false when it takes the node path. */
@@ -309,8 +494,11 @@ static int plan_group(sp_state *s, size_t gs, size_t ge, bool *ok)
             k++;
         if (k == 0 && sd > 0)
             return BOLT_EPANIC; /* one group, one top */
-        while (sd > k)
-            fits = close_frame(s, stack[--sd]) && fits;
+        while (sd > k) {
+            int rc = close_frame(s, stack[--sd], &fits);
+            if (rc != 0)
+                return rc;
+        }
         for (size_t lev = top + sd; lev < d->depth; lev++) {
             size_t f;
             int rc = new_frame(s, &f);
@@ -335,8 +523,11 @@ static int plan_group(sp_state *s, size_t gs, size_t ge, bool *ok)
         if (rc != 0)
             return rc;
     }
-    while (sd > 0)
-        fits = close_frame(s, stack[--sd]) && fits;
+    while (sd > 0) {
+        int rc = close_frame(s, stack[--sd], &fits);
+        if (rc != 0)
+            return rc;
+    }
     *ok = fits;
     return 0;
 }
@@ -374,28 +565,18 @@ static int write_leaf(bolt_tx *tx, bolt__dpage *d, size_t *nout, bolt_pgid **ids
     return 0;
 }
 
-/* Rule 4 for one frame: its kids are written (leaves now), then the frame. */
-static int write_frame(sp_state *s, size_t f)
+/*
+ * One branch page of the new elements [start, end) of s->ekeys/s->eids,
+ * size bytes packed (planned): the image node_write writes. 0 with its id
+ * and first key.
+ */
+static int write_branch(sp_state *s, size_t start, size_t end, size_t size, bolt_pgid *id,
+                        bolt_val *first)
 {
     bolt_tx *tx = s->tx;
     size_t ps = tx->db->page_size;
-    for (size_t k = s->frames[f].kids; k != NONE; k = s->kids[k].next) {
-        sp_kid *kid = &s->kids[k];
-        if (kid->leaf) {
-            int rc = write_leaf(tx, s->leaves[kid->ref].d, &kid->nout, &kid->ids, &kid->firsts);
-            if (rc != 0)
-                return rc;
-        } else {
-            kid->new_id = s->frames[kid->ref].new_id;
-            kid->nout = 1;
-            kid->ids = &kid->new_id;
-            kid->firsts = &s->frames[kid->ref].first;
-        }
-    }
-    sp_frame *fr = &s->frames[f];
-    size_t npages = (fr->size + ps - 1) / ps;
+    size_t npages = (size + ps - 1) / ps;
     unsigned char *buf;
-    bolt_pgid id;
     int rc;
     if (npages == 1) {
         buf = bolt__dpage_buf_get(tx->db);
@@ -408,61 +589,77 @@ static int write_frame(sp_state *s, size_t f)
         }
         memset(buf, 0, BOLT_PAGE_HEADER_SIZE);
         tx->alloc_short = true; /* tx.c rule 9: a branch is rewritten by most commits */
-        rc = bolt__tx_adopt(tx, buf, &id);
+        rc = bolt__tx_adopt(tx, buf, id);
     } else {
         tx->alloc_short = true;
-        rc = bolt__tx_allocate(tx, npages, &id, &buf);
+        rc = bolt__tx_allocate(tx, npages, id, &buf);
     }
     tx->alloc_short = false;
     if (rc != 0)
         return rc;
-    size_t n = fr->count;
+    size_t n = end - start;
     bolt__st16(buf + BOLT_PAGE_FLAGS_OFF, BOLT_PAGE_BRANCH);
     bolt__st16(buf + BOLT_PAGE_COUNT_OFF, (uint16_t)n);
     size_t data = BOLT_PAGE_HEADER_SIZE + 16 * n;
-    size_t k = fr->kids, out = 0;
-    /* Loop invariant: elements [0, out) are written, from committed elements [0, i). */
-    for (size_t i = 0; i < fr->page.count; i++) {
-        bolt_val one;
-        bolt_pgid one_id;
-        const bolt_val *keys = &one;
-        const bolt_pgid *ids = &one_id;
-        size_t m = 1;
-        if (k != NONE && s->kids[k].index == i) {
-            keys = s->kids[k].firsts;
-            ids = s->kids[k].ids;
-            m = s->kids[k].nout;
-            k = s->kids[k].next;
-        } else {
-            one_id = bolt__page_branch_elem(&fr->page, (unsigned)i, &one);
-        }
-        for (size_t j = 0; j < m; j++, out++) {
-            if (out >= n)
-                return BOLT_EPANIC;
-            unsigned char *e = buf + BOLT_PAGE_HEADER_SIZE + 16 * out;
-            bolt__st32(e + BOLT_BRANCH_POS_OFF,
-                       (uint32_t)(data - (BOLT_PAGE_HEADER_SIZE + 16 * out)));
-            bolt__st32(e + BOLT_BRANCH_KSIZE_OFF, (uint32_t)keys[j].size);
-            bolt__st64(e + BOLT_BRANCH_PGID_OFF, ids[j]);
-            memcpy(buf + data, keys[j].data, keys[j].size);
-            data += keys[j].size;
-        }
+    for (size_t out = 0; out < n; out++) {
+        const bolt_val *k = &s->ekeys[start + out];
+        unsigned char *e = buf + BOLT_PAGE_HEADER_SIZE + 16 * out;
+        if (data + k->size > size)
+            return BOLT_EPANIC; /* the plan counted every byte */
+        bolt__st32(e + BOLT_BRANCH_POS_OFF, (uint32_t)(data - (BOLT_PAGE_HEADER_SIZE + 16 * out)));
+        bolt__st32(e + BOLT_BRANCH_KSIZE_OFF, (uint32_t)k->size);
+        bolt__st64(e + BOLT_BRANCH_PGID_OFF, s->eids[start + out]);
+        memcpy(buf + data, k->data, k->size);
+        data += k->size;
     }
-    if (out != n)
-        return BOLT_EPANIC;
-    if (data != fr->size)
+    if (data != size)
         return BOLT_EPANIC; /* the plan counted every byte */
     if (npages == 1)
         memset(buf + data, 0, ps - data);
+    bolt__page p;
+    bolt__page_fill(buf, npages * ps, *id, &p);
+    bolt__page_branch_elem(&p, 0, first);
+    return 0;
+}
+
+/* Rule 4 for one frame: its kids are written (leaves now), then the frame, by pieces (rule 5). */
+static int write_frame(sp_state *s, size_t f)
+{
+    bolt_tx *tx = s->tx;
+    for (size_t k = s->frames[f].kids; k != NONE; k = s->kids[k].next) {
+        sp_kid *kid = &s->kids[k];
+        if (kid->leaf) {
+            int rc = write_leaf(tx, s->leaves[kid->ref].d, &kid->nout, &kid->ids, &kid->firsts);
+            if (rc != 0)
+                return rc;
+        } else {
+            /* Written before f (children close first); frames no longer move. */
+            sp_frame *kf = &s->frames[kid->ref];
+            kid->nout = kf->npieces;
+            kid->ids = kf->npieces > 1 ? kf->ids : &kf->new_id;
+            kid->firsts = kf->npieces > 1 ? kf->pfirst : &kf->first;
+        }
+    }
+    int rc = frame_elems(s, f, true);
+    if (rc != 0)
+        return rc;
+    sp_frame *fr = &s->frames[f];
+    if (fr->npieces == 1) {
+        rc = write_branch(s, 0, fr->count, fr->size, &fr->new_id, &fr->first);
+    } else {
+        for (size_t j = 0; j < fr->npieces && rc == 0; j++)
+            rc = write_branch(s, fr->cuts[j], fr->cuts[j + 1], fr->psize[j], &fr->ids[j],
+                              &fr->pfirst[j]);
+        fr->first = fr->pfirst[0];
+        tx->stats.split += fr->npieces - 1;
+    }
+    if (rc != 0)
+        return rc;
     rc = bolt__freelist_free_run(tx->db->freelist, tx->meta.txid, fr->page.id, fr->page.overflow,
                                  false);
     if (rc != 0)
         return rc;
-    tx->stats.spill++;
-    fr->new_id = id;
-    bolt__page p;
-    bolt__page_fill(buf, npages * ps, id, &p);
-    bolt__page_branch_elem(&p, 0, &fr->first);
+    tx->stats.spill += fr->npieces;
     return 0;
 }
 
@@ -520,7 +717,16 @@ static int spill_group(sp_state *s, size_t gs, size_t ge)
     const sp_frame *top = &s->frames[s->order[s->norder - 1]];
     if (top->parent != NONE)
         return BOLT_EPANIC;
-    return name_in_parent(g, top->first, top->new_id);
+    if (top->npieces == 1)
+        return name_in_parent(g, top->first, top->new_id);
+    /* Rule 5: the top split; its other pieces are new elements, as node_write_one puts them. */
+    rc = name_in_parent(g, top->pfirst[0], top->ids[0]);
+    bool edge = top->right_edge && !top->mid_insert;
+    for (size_t j = 1; j < top->npieces && rc == 0; j++)
+        rc = bolt__node_put(g->parent, top->pfirst[j].data, top->pfirst[j].size,
+                            top->pfirst[j].data, top->pfirst[j].size, NULL, 0, top->ids[j], 0, NULL,
+                            edge);
+    return rc;
 }
 
 /*
@@ -598,7 +804,7 @@ int bolt__dpage_spill_bucket(bolt_bucket *b)
             n++;
     if (n == 0)
         return 0;
-    sp_state s = { .tx = b->tx };
+    sp_state s = { .tx = b->tx, .b = b };
     s.leaves = strata_malloc(n * sizeof *s.leaves);
     if (s.leaves == NULL)
         return -ENOMEM;
@@ -628,5 +834,7 @@ int bolt__dpage_spill_bucket(bolt_bucket *b)
     strata_free(s.frames);
     strata_free(s.kids);
     strata_free(s.order);
+    strata_free(s.ekeys);
+    strata_free(s.eids);
     return rc;
 }

@@ -178,6 +178,35 @@ static void test_bad_inputs(void)
     ASSERT_OK(backend_close(be));
 }
 
+/* backend_batch_tx_reserve: a hint only (no pending write), refused without the lock. */
+static void test_reserve(void)
+{
+    strata_manual_clock clk;
+    backend *be = open_b("reserve.db", &clk);
+    backend_batch_tx *tx = backend_batch(be);
+    ASSERT_RC(backend_batch_tx_reserve(tx, bolt_str("b"), 10, 100), BACKEND_ENOTLOCKED);
+    backend_batch_tx_lock(tx);
+    ASSERT_OK(backend_batch_tx_reserve(tx, bolt_str("b"), 5000, 5000 * 12));
+    ASSERT_EQ_U64(backend_pending(be), 0);
+    for (int i = 0; i < 5000; i++) {
+        char k[16], v[16];
+        snprintf(k, sizeof k, "k%05d", i);
+        snprintf(v, sizeof v, "v%d", i);
+        ASSERT_OK(backend_batch_tx_put(tx, bolt_str("b"), bolt_str(k), bolt_str(v)));
+    }
+    /* More than reserved is fine: the buffers grow as usual. */
+    ASSERT_OK(backend_batch_tx_put(tx, bolt_str("b"), bolt_str("z"), bolt_str("last")));
+    ASSERT_EQ_U64(backend_pending(be), 5001);
+    ASSERT_OK(backend_batch_tx_unlock(tx));
+    bk_str s;
+    ASSERT_EQ_STR(bk_get(be, "b", "k00000", &s), "k00000=v0 ");
+    ASSERT_EQ_STR(bk_get(be, "b", "k04999", &s), "k04999=v4999 ");
+    ASSERT_EQ_STR(bk_get(be, "b", "z", &s), "z=last ");
+    ASSERT_OK(backend_force_commit(be));
+    ASSERT_EQ_STR(bk_get(be, "b", "k02500", &s), "k02500=v2500 ");
+    ASSERT_OK(backend_close(be));
+}
+
 /* A visitor's non-zero status stops the range and is returned. */
 static int stop_at_second(void *arg, bolt_val key, bolt_val value)
 {
@@ -211,5 +240,6 @@ int main(void)
     RUN(test_seq_put_and_buckets);
     RUN(test_bad_inputs);
     RUN(test_visitor_stops);
+    RUN(test_reserve);
     return 0;
 }

@@ -525,6 +525,38 @@ static void test_replay_yields_to_waiters(void)
     fx_close(&f);
 }
 
+/* backend_batch_tx_reserve while logging: the log takes the writes as usual after it. */
+static void test_reserve_while_logging(void)
+{
+    fixture f;
+    fx_open(&f, "reservelog.db");
+    bk_bucket(f.be, "b");
+    apply(f.be, "p a 1");
+    f.g.armed = true;
+    committer cm;
+    committer_start(&cm, f.be);
+    gate_wait_entered(&f.g, 1);
+    backend_batch_tx *tx = backend_batch(f.be);
+    backend_batch_tx_lock(tx);
+    ASSERT_OK(backend_batch_tx_reserve(tx, bolt_str("b"), 300, 300 * 8));
+    for (int j = 0; j < 300; j++) {
+        char k[16];
+        snprintf(k, sizeof k, "r%04d", j);
+        ASSERT_OK(backend_batch_tx_put(tx, bolt_str("b"), bolt_str(k), bolt_str("x")));
+    }
+    ASSERT_EQ_SIZE(backend__wlog_count(f.be->log), 300);
+    ASSERT_OK(backend_batch_tx_unlock(tx));
+    gate_disarm(&f.g);
+    ASSERT_OK(committer_join(&cm));
+    ASSERT_OK(backend_force_commit(f.be));
+    fx_reopen(&f);
+    bk_str s;
+    ASSERT_EQ_STR(bk_get(f.be, "b", "r0000", &s), "r0000=x ");
+    ASSERT_EQ_STR(bk_get(f.be, "b", "r0299", &s), "r0299=x ");
+    ASSERT_EQ_STR(bk_get(f.be, "b", "a", &s), "a=1 ");
+    fx_close(&f);
+}
+
 /* ---- a failed commit in flight -------------------------------------------- */
 
 static void test_failed_commit_in_flight(void)
@@ -924,6 +956,7 @@ int main(void)
     RUN(test_limit_commit_handed_off);
     RUN(test_short_log_left_to_the_drain);
     RUN(test_replay_yields_to_waiters);
+    RUN(test_reserve_while_logging);
     RUN(test_failed_commit_in_flight);
     RUN(test_force_commit_covers_earlier_writes);
     RUN(test_large_log_replays);

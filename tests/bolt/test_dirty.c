@@ -34,7 +34,10 @@
  *     buffers at commit, with node.c rule 5's cut (the shared
  *     bolt__split_point): random inserts commit with two nodes while no
  *     branch splits (the right-edge policy: test_appends_fill_pages; the
- *     random tests above split leaves at fill 0.5 and 0.9).
+ *     random tests above split leaves at fill 0.5 and 0.9);
+ *   - dirty_spill.c rule 5: branch pages below the root split from their
+ *     committed images (random inserts: no node below the root), and the
+ *     right-edge policy cuts them full under appends.
  */
 #include "bolt_test.h"
 
@@ -811,6 +814,114 @@ static void test_splits_in_buffer(void)
     bolt_close(db);
 }
 
+/*
+ * dirty_spill.c rule 5: random inserts (1500 a commit) into a 4-level tree (page size 512)
+ * split leaves and branch pages below the bucket's root, and commit with
+ * the two nodes of test_branches_without_nodes (more only when the root
+ * itself splits: the node path's new root and pieces); every key reads
+ * back, bolt_tx_check passes, and the depth and page counts only grow.
+ */
+static void test_branch_splits_in_buffer(void)
+{
+    enum { SPACE = 8 * NKEYS };
+    bolt_db *db = open_loaded("dirty-branch-splits.db", NKEYS, 8, 512);
+    static signed char present[SPACE];
+    for (unsigned i = 0; i < NKEYS; i++)
+        present[i * 8] = 1;
+    char k[32];
+    int clean = 0;
+    for (int round = 0; round < 12; round++) {
+        bolt_db_stats st0, st1;
+        bolt_db_stats_get(db, &st0);
+        bolt_tx *tx;
+        bolt_bucket *b;
+        ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+        ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
+        bolt_stats s0;
+        ASSERT_OK(bolt_bucket_stats(b, &s0));
+        bolt_tx_rollback(tx);
+        ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
+        ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
+        for (unsigned i = 0; i < 1500; i++) {
+            unsigned x = (unsigned)(rnd() % SPACE);
+            key_of(k, sizeof k, x);
+            ASSERT_OK(bolt_bucket_put(b, bolt_str(k), bolt_str("value-3")));
+            present[x] = 1;
+        }
+        ASSERT_OK(bolt_tx_commit(tx));
+        bolt_db_stats_get(db, &st1);
+        uint64_t nodes = st1.tx.node_count - st0.tx.node_count;
+        ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+        ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
+        bolt_stats s1;
+        ASSERT_OK(bolt_bucket_stats(b, &s1));
+        uint64_t want = 0;
+        for (unsigned x = 0; x < SPACE; x++) {
+            if (!present[x])
+                continue;
+            bolt_val v;
+            key_of(k, sizeof k, x);
+            ASSERT_OK(bolt_bucket_get(b, bolt_str(k), &v));
+            want++;
+        }
+        bolt_tx_rollback(tx);
+        printf("figure: dirty pages: 1500 random inserts, depth %d: branch pages %llu -> %llu, "
+               "%llu nodes\n",
+               s1.depth, (unsigned long long)s0.branch_pages, (unsigned long long)s1.branch_pages,
+               (unsigned long long)nodes);
+        ASSERT_EQ_INT(s1.keys, want);
+        ASSERT_TRUE(s1.depth >= 4);
+        ASSERT_TRUE(s1.branch_pages >= s0.branch_pages);
+        if (s1.depth == s0.depth)
+            ASSERT_EQ_INT(nodes, 2); /* no branch below the root materialized */
+        if (s1.depth == s0.depth && s1.branch_pages > s0.branch_pages + 1)
+            clean++; /* branch pages below the root split from their images */
+        bt_check(db);
+    }
+    ASSERT_TRUE(clean > 0);
+    bolt_close(db);
+}
+
+/*
+ * Rule 5's marks: appends only at the right edge, a few per commit, split
+ * leaves from their buffers and then their branch pages (right_edge, no
+ * mid_insert): the branch pages are cut full, as the node path cuts them
+ * (a mid_insert mark would cut them at the fill percent: about half full).
+ */
+static void test_branch_appends_fill_pages(void)
+{
+    bolt_db *db = open_loaded("dirty-branch-append.db", 0, 1, 512);
+    char k[32];
+    unsigned next = 0;
+    for (int commit = 0; commit < 400; commit++) {
+        bolt_tx *tx;
+        bolt_bucket *b;
+        ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
+        ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
+        for (int i = 0; i < 12; i++) {
+            key_of(k, sizeof k, next++);
+            ASSERT_OK(bolt_bucket_put(b, bolt_str(k), bolt_str("v")));
+        }
+        ASSERT_OK(bolt_tx_commit(tx));
+    }
+    bolt_tx *tx;
+    bolt_bucket *b;
+    ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+    ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
+    bolt_stats s;
+    ASSERT_OK(bolt_bucket_stats(b, &s));
+    bolt_tx_rollback(tx);
+    double fill = (double)s.branch_inuse / (double)s.branch_alloc;
+    printf("figure: dirty pages: %u appends at page size 512: depth %d, %llu branch pages, %.3f "
+           "full\n",
+           next, s.depth, (unsigned long long)s.branch_pages, fill);
+    ASSERT_TRUE(s.depth >= 3);
+    ASSERT_TRUE(fill > 0.75); /* the node path's cut gives 0.794 (the right spine is partly full) */
+    ASSERT_EQ_INT(s.keys, next);
+    bt_check(db);
+    bolt_close(db);
+}
+
 int main(void)
 {
     HARNESS_BEGIN(20261207);
@@ -830,5 +941,7 @@ int main(void)
     RUN(test_branches_without_nodes);
     RUN(test_branches_random_separators);
     RUN(test_splits_in_buffer);
+    RUN(test_branch_splits_in_buffer);
+    RUN(test_branch_appends_fill_pages);
     return 0;
 }
