@@ -115,21 +115,7 @@
  *      thr_exiting first; nothing is posted after that (the unlocking
  *      thread then writes it out itself), and what it left unclaimed is
  *      claimed by close's settle.
- *  15. The commit thread's replay slices (its drain after a commit, and
- *      lock_quiet's before a BEGIN) yield batch_mu to threads waiting for
- *      it (counted in batch_waiters by backend__batch_lock): a slice stops
- *      after BACKEND__WLOG_YIELD_MIN entries or more once someone waits,
- *      and the next one begins only when the waiters got the lock (or
- *      after YIELD_WAIT_NS). During a mass expiry nearly every write is
- *      logged and replayed, and a writer (the store's, with its write
- *      lock held) waited up to a whole 500 us slice. The replay still
- *      keeps up: the writers' own unlock replays (rule 9, batch_tx.c rule
- *      7) never yield, so a writer cannot outrun it. A waiter spins on
- *      the taken lock for up to BATCH_SPIN_NS before it sleeps (a slice
- *      stops within a few entries; a sleeper's wake-up costs more than
- *      that), except when the holder took it on the waiter's own CPU
- *      (batch_cpu1): that holder is not running while the waiter spins.
- *  16. Snapshot memory is pooled (mpool.c, tx_buffer.c invariant 7): the
+ *  15. Snapshot memory is pooled (mpool.c, tx_buffer.c invariant 7): the
  *      published snapshot and rbuf_new are made in be->mpool, so the large
  *      run arrays and byte chunks a batch's write-backs allocate come from
  *      the blocks the batches before freed, already faulted in, instead of
@@ -153,9 +139,7 @@
 #include "sync.h"
 
 #define DRAIN_BUDGET_NS (500u * 1000u)     /* rule 9: the longest replay slice under the lock */
-#define YIELD_WAIT_NS   (1000u * 1000u)    /* rule 15: the longest wait for batch_mu's waiters */
-#define BATCH_SPIN_NS   (20u * 1000u)      /* rule 15: the longest spin on a taken batch_mu */
-#define MPOOL_MAX_BYTES ((size_t)32 << 20) /* rule 16: what the snapshots' pool keeps at most */
+#define MPOOL_MAX_BYTES ((size_t)32 << 20) /* rule 15: what the snapshots' pool keeps at most */
 
 void backend_options_init(backend_options *o)
 {
@@ -171,13 +155,6 @@ void backend_bolt_options_init(bolt_options *o)
     bolt_options_init(o);
     o->no_freelist_sync = true;
     o->freelist_type = BOLT_FREELIST_HASHMAP;
-}
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 uint64_t backend__now(const backend *be)
@@ -211,55 +188,15 @@ int backend__failpoint(backend *be, const char *name)
  */
 static _Thread_local char batch_self;
 
-/* 1 + the CPU this thread runs on now; 0 when unknown. */
-static int cpu_now1(void)
-{
-    int c = sched_getcpu();
-    return c < 0 ? 0 : c + 1;
-}
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
-/*
- * Rule 15: a taken batch_mu is waited for counted in batch_waiters (the
- * replay's slices stop for it), spinning for at most BATCH_SPIN_NS first
- * unless the holder took it on this very CPU (then it is not running
- * while we spin: sleep at once and give the CPU back).
- */
 void backend__batch_lock(backend *be)
 {
-    if (pthread_mutex_trylock(&be->batch_mu) != 0) {
-        __atomic_add_fetch(&be->batch_waiters, 1, __ATOMIC_RELAXED);
-        bool got = false;
-        int held_on = __atomic_load_n(&be->batch_cpu1, __ATOMIC_RELAXED);
-        if (held_on == 0 || held_on != cpu_now1()) {
-            uint64_t t0 = mono_ns();
-            /* Loop invariant: got, or the lock was taken at the last try. */
-            do {
-                for (int j = 0; j < 16; j++)
-                    cpu_relax();
-                got = pthread_mutex_trylock(&be->batch_mu) == 0;
-            } while (!got && mono_ns() - t0 < BATCH_SPIN_NS);
-        }
-        if (!got)
-            pthread_mutex_lock(&be->batch_mu);
-        __atomic_sub_fetch(&be->batch_waiters, 1, __ATOMIC_RELAXED);
-    }
-    __atomic_store_n(&be->batch_cpu1, cpu_now1(), __ATOMIC_RELAXED);
+    pthread_mutex_lock(&be->batch_mu);
     atomic_store_explicit(&be->batch.holder, &batch_self, memory_order_relaxed);
 }
 
 void backend__batch_unlock(backend *be)
 {
     atomic_store_explicit(&be->batch.holder, NULL, memory_order_relaxed);
-    __atomic_store_n(&be->batch_cpu1, 0, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&be->batch_mu);
 }
 
@@ -272,9 +209,7 @@ bool backend__batch_held(const backend_batch_tx *tx)
 static void wait_idle(backend *be)
 {
     atomic_store_explicit(&be->batch.holder, NULL, memory_order_relaxed);
-    __atomic_store_n(&be->batch_cpu1, 0, __ATOMIC_RELAXED);
     pthread_cond_wait(&be->idle_cv, &be->batch_mu);
-    __atomic_store_n(&be->batch_cpu1, cpu_now1(), __ATOMIC_RELAXED);
     atomic_store_explicit(&be->batch.holder, &batch_self, memory_order_relaxed);
 }
 
@@ -413,6 +348,7 @@ static int commit_write(backend *be, bolt_db *db, bolt_tx *ctx, uint64_t seq, bo
     return rc;
 }
 
+/* Rule 3's FINISH; batch_mu held, the WRITE of inflight_seq posted. */
 static void finish(backend *be)
 {
     pthread_mutex_lock(&be->cm_mu);
@@ -458,14 +394,13 @@ static void finish(backend *be)
     pthread_cond_broadcast(&be->idle_cv);
 }
 
-int backend__drain(backend *be, size_t max, uint64_t budget_ns, bool yield)
+int backend__drain(backend *be, size_t max, uint64_t budget_ns)
 {
     if (be->err != 0)
         return BACKEND_EFAILED;
     if (be->batch.wtx == NULL)
         return BACKEND_ECLOSED;
-    int rc = backend__wlog_replay(be->log, be->batch.wtx, max, budget_ns,
-                                  yield ? &be->batch_waiters : NULL);
+    int rc = backend__wlog_replay(be->log, be->batch.wtx, max, budget_ns);
     if (rc != 0) {
         backend__wlog_clear(be->log);
         fail_sticky(be, rc); /* bolt may hold half of the write */
@@ -474,21 +409,6 @@ int backend__drain(backend *be, size_t max, uint64_t budget_ns, bool yield)
     if (backend__wlog_count(be->log) == 0)
         end_vtx(be);
     return 0;
-}
-
-/*
- * Rule 15: after a replay slice that stopped for threads waiting on
- * batch_mu, let them take it before the next slice (a mutex does not hand
- * over by itself: this thread, still running, would usually take it back
- * before a sleeper wakes). Bounded by YIELD_WAIT_NS of wall time.
- */
-static void let_batch_waiters_in(backend *be)
-{
-    uint64_t t0 = mono_ns();
-    do
-        sched_yield();
-    while (__atomic_load_n(&be->batch_waiters, __ATOMIC_RELAXED) != 0 &&
-           mono_ns() - t0 < YIELD_WAIT_NS);
 }
 
 /* Rule 14: claim the posted WRITE, if one is still unclaimed; true with *h. */
@@ -527,7 +447,7 @@ int backend__settle(backend *be)
     }
     if (be->err != 0)
         return BACKEND_EFAILED;
-    return backend__wlog_count(be->log) > 0 ? backend__drain(be, 0, 0, false) : 0;
+    return backend__wlog_count(be->log) > 0 ? backend__drain(be, 0, 0) : 0;
 }
 
 int backend__lock_quiet(backend *be)
@@ -549,12 +469,12 @@ int backend__lock_quiet(backend *be)
         }
         if (backend__wlog_count(be->log) == 0)
             return 0;
-        int rc = backend__drain(be, 0, DRAIN_BUDGET_NS, true);
+        int rc = backend__drain(be, 0, DRAIN_BUDGET_NS);
         if (rc != 0)
             return rc;
         if (backend__wlog_count(be->log) > 0) {
             backend__batch_unlock(be);
-            let_batch_waiters_in(be);
+            sched_yield();
             backend__batch_lock(be);
         }
     }
@@ -647,6 +567,13 @@ int backend__commit(backend *be)
     rc = commit_write(be, be->cur->db, be->inflight_tx, be->inflight_seq, be->inflight_sync_dir);
     finish(be);
     return rc;
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* Rule 3 after a BEGIN that started a commit: WRITE and FINISH by this thread; releases the lock.
@@ -745,13 +672,13 @@ static void drain_log(backend *be)
         bool more = false;
         if (!be->inflight && be->err == 0 && be->batch.wtx != NULL &&
             backend__wlog_count(be->log) > 0) {
-            (void)backend__drain(be, 0, DRAIN_BUDGET_NS, true); /* a failure is sticky */
+            (void)backend__drain(be, 0, DRAIN_BUDGET_NS); /* a failure is sticky */
             more = be->err == 0 && backend__wlog_count(be->log) > 0;
         }
         backend__batch_unlock(be);
         if (!more)
             return;
-        let_batch_waiters_in(be);
+        sched_yield();
     }
 }
 

@@ -32,7 +32,6 @@
 #define BACKEND_SEQ_FILL_PERCENT    0.9
 #define BACKEND_TMP_SUFFIX          ".defrag.tmp"
 #define BACKEND__MAX_KEY            32768u /* bolt's longest key (bolt.h, bolt_bucket_put) */
-#define BACKEND__WLOG_YIELD_MIN     32u /* backend.c rule 15: a yielding slice's least progress */
 
 /* A bolt db and the read transactions still on it (defrag replaces dbs). */
 typedef struct backend__dbref {
@@ -104,11 +103,6 @@ struct backend {
     uint32_t limit;
 
     pthread_mutex_t batch_mu;
-    /* atomic: threads sleeping (or about to) on batch_mu; the replay's slices yield to them
-     * (backend.c rule 15) */
-    unsigned batch_waiters;
-    /* atomic: 1 + the CPU batch_mu's holder took it on, 0 when free or unknown (rule 15) */
-    int batch_cpu1;
     backend_batch_tx batch;
     int err;                    /* batch_mu: sticky failure of a commit */
     backend__defrag_log *dlog;  /* batch_mu: non-NULL while a defrag records changes */
@@ -136,7 +130,7 @@ struct backend {
     bolt_tx *next_wtx;
     int next_rc;
     backend__rbuf *rbuf_new; /* batch_mu: while inflight, the changes since it began */
-    backend__mpool *mpool;   /* rule 16: the snapshots' large blocks, kept faulted for reuse */
+    backend__mpool *mpool;   /* rule 15: the snapshots' large blocks, kept faulted for reuse */
     backend__wlog *log;      /* batch_mu: writes not yet in batch.wtx (rule 9) */
     bolt_tx *vtx;            /* batch_mu: read tx on the committed state while logging */
     /* batch_mu: the last bucket log-mode writes were checked in, with a cursor (on vtx) */
@@ -244,7 +238,7 @@ bool backend__logging(const backend *be);
  * max entries were replayed (0 = no count limit) or budget_ns passed.
  * batch_mu held, nothing in flight. 0 or the (sticky) error.
  */
-int backend__drain(backend *be, size_t max, uint64_t budget_ns, bool yield);
+int backend__drain(backend *be, size_t max, uint64_t budget_ns);
 /* Publish r (takes over the caller's reference) as the current snapshot. batch_mu held. */
 void backend__publish(backend *be, backend__rbuf *r);
 /* Write the batch's write buffer back and publish it; batch_mu held. 0 or -ENOMEM. */
@@ -302,13 +296,10 @@ void backend__wlog_note_defrag(const backend__wlog *l, backend__defrag_log *dlog
 /*
  * Apply the oldest entries to wtx, in order, until the log is empty, max
  * entries were applied (0 = no count limit) or, checked every few entries,
- * budget_ns of real time passed (0 = none), or, when yield_to is not NULL,
- * *yield_to (read atomically) is not 0 after at least BACKEND__WLOG_YIELD_MIN
- * entries. Applied entries leave the log, also the one that failed. 0, or
- * the first failure (bolt's codes).
+ * budget_ns of real time passed (0 = none). Applied entries leave the log,
+ * also the one that failed. 0, or the first failure (bolt's codes).
  */
-int backend__wlog_replay(backend__wlog *l, bolt_tx *wtx, size_t max, uint64_t budget_ns,
-                         const unsigned *yield_to);
+int backend__wlog_replay(backend__wlog *l, bolt_tx *wtx, size_t max, uint64_t budget_ns);
 
 /* ---- batch_tx.c --------------------------------------------------------- */
 

@@ -118,7 +118,7 @@ int backend_batch_tx_unlock(backend_batch_tx *tx)
         } else {
             if (tx->logged > 0 && !be->inflight && backend__wlog_count(be->log) > 0 &&
                 backend__wlog_appended(be->log) >= be->limit)
-                rc = backend__drain(be, 2 * tx->logged, DRAIN_SLICE_NS, false); /* rule 7 */
+                rc = backend__drain(be, 2 * tx->logged, DRAIN_SLICE_NS); /* rule 7 */
             if (rc == 0 && tx->pending >= 2 * (uint64_t)be->limit && !backend__logging(be))
                 commit_now = true; /* rule 5: BEGIN here, the write-out handed off */
             else if (tx->pending >= be->limit)

@@ -20,7 +20,6 @@
 #include "backend_int.h"
 
 #define CLOCK_EVERY 16 /* replayed entries between looks at the clock */
-#define YIELD_EVERY 8  /* replayed entries between looks at yield_to */
 
 typedef struct wentry {
     size_t off; /* bucket, then key, then value bytes at arena + off */
@@ -163,8 +162,7 @@ static int apply(bolt_tx *wtx, const unsigned char *arena, const wentry *e, bolt
     }
 }
 
-int backend__wlog_replay(backend__wlog *l, bolt_tx *wtx, size_t max, uint64_t budget_ns,
-                         const unsigned *yield_to)
+int backend__wlog_replay(backend__wlog *l, bolt_tx *wtx, size_t max, uint64_t budget_ns)
 {
     uint64_t t0 = budget_ns != 0 ? mono_ns() : 0;
     bolt_bucket *b = NULL;
@@ -174,9 +172,6 @@ int backend__wlog_replay(backend__wlog *l, bolt_tx *wtx, size_t max, uint64_t bu
     /* Loop invariant: entries before head were applied (or failed, and rc says so). */
     while (l->head < l->n && rc == 0 && (max == 0 || done < max)) {
         if (budget_ns != 0 && done > 0 && done % CLOCK_EVERY == 0 && mono_ns() - t0 >= budget_ns)
-            break;
-        if (yield_to != NULL && done >= BACKEND__WLOG_YIELD_MIN && done % YIELD_EVERY == 0 &&
-            __atomic_load_n(yield_to, __ATOMIC_RELAXED) != 0)
             break;
         /* The arena does not move during replay: nothing is appended meanwhile. */
         rc = apply(wtx, l->arena, &l->e[l->head], &b, &bname);

@@ -3,8 +3,7 @@
  * while a commit is written out (held in flight by the "commit_write"
  * failpoint, released by the test: no sleeps), what readers and the batch
  * range see meanwhile, the replay of the write log, the refusals, settling,
- * a failed commit in flight, force_commit's durability, the replay's
- * slices yielding to threads that wait for the batch lock (rule 15), and a concurrent
+ * a failed commit in flight, force_commit's durability, and a concurrent
  * run against a model (suite concurrency).
  */
 #include <pthread.h>
@@ -449,82 +448,6 @@ static void test_short_log_left_to_the_drain(void)
     fx_close(&f);
 }
 
-/* ---- rule 15: replay slices yield to batch_mu's waiters ------------------- */
-
-typedef struct locker {
-    pthread_t th;
-    backend *be;
-    atomic_int done;
-} locker;
-
-static void *locker_main(void *arg)
-{
-    locker *k = arg;
-    backend_batch_tx *tx = backend_batch(k->be);
-    backend_batch_tx_lock(tx);
-    ASSERT_OK(backend_batch_tx_put(tx, bolt_str("b"), bolt_str("w"), bolt_str("1")));
-    ASSERT_OK(backend_batch_tx_unlock(tx));
-    atomic_store(&k->done, 1);
-    return NULL;
-}
-
-static void test_replay_yields_to_waiters(void)
-{
-    fixture f;
-    fx_open(&f, "yield.db");
-    bk_bucket(f.be, "b");
-    apply(f.be, "p a 1");
-    f.g.armed = true;
-    committer cm;
-    committer_start(&cm, f.be);
-    gate_wait_entered(&f.g, 1);
-    enum { N = 200 };
-    backend_batch_tx *tx = backend_batch(f.be);
-    backend_batch_tx_lock(tx);
-    for (int j = 0; j < N; j++) { /* one section: 200 < the limit, so unlock replays none */
-        char k[16];
-        snprintf(k, sizeof k, "k%04d", j);
-        ASSERT_OK(backend_batch_tx_put(tx, bolt_str("b"), bolt_str(k), bolt_str("v")));
-    }
-    ASSERT_OK(backend_batch_tx_unlock(tx));
-    gate_disarm(&f.g);
-    ASSERT_OK(committer_join(&cm)); /* FINISHed; the 200 writes wait in the log */
-    ASSERT_EQ_SIZE(backend__wlog_count(f.be->log), N);
-
-    /* A thread that waits for batch_mu is counted (and spins or sleeps: either way it waits). */
-    backend__batch_lock(f.be);
-    locker k = { .be = f.be };
-    atomic_store(&k.done, 0);
-    ASSERT_EQ_INT(pthread_create(&k.th, NULL, locker_main, &k), 0);
-    while (__atomic_load_n(&f.be->batch_waiters, __ATOMIC_RELAXED) == 0)
-        sched_yield(); /* the thread is on its way into backend__batch_lock */
-    /* A yielding slice stops after the least progress; a writer's (no yield) would not. */
-    ASSERT_OK(backend__drain(f.be, 0, 0, true));
-    ASSERT_EQ_SIZE(backend__wlog_count(f.be->log), N - BACKEND__WLOG_YIELD_MIN);
-    ASSERT_OK(backend__drain(f.be, 0, 0, true));
-    ASSERT_EQ_SIZE(backend__wlog_count(f.be->log), N - 2 * BACKEND__WLOG_YIELD_MIN);
-    ASSERT_TRUE(atomic_load(&k.done) == 0);
-    backend__batch_unlock(f.be);
-    pthread_join(k.th, NULL);
-    ASSERT_TRUE(atomic_load(&k.done) == 1);
-    ASSERT_EQ_U64(__atomic_load_n(&f.be->batch_waiters, __ATOMIC_RELAXED), 0);
-
-    /* Nobody waits: the slice replays the rest (the locker's write went to the log too). */
-    backend__batch_lock(f.be);
-    size_t left = backend__wlog_count(f.be->log);
-    ASSERT_TRUE(left == N - 2 * BACKEND__WLOG_YIELD_MIN + 1);
-    ASSERT_OK(backend__drain(f.be, 0, 0, true));
-    ASSERT_EQ_SIZE(backend__wlog_count(f.be->log), 0);
-    backend__batch_unlock(f.be);
-    ASSERT_OK(backend_force_commit(f.be));
-    fx_reopen(&f);
-    bk_str s;
-    ASSERT_EQ_STR(bk_get(f.be, "b", "k0000", &s), "k0000=v ");
-    ASSERT_EQ_STR(bk_get(f.be, "b", "k0199", &s), "k0199=v ");
-    ASSERT_EQ_STR(bk_get(f.be, "b", "w", &s), "w=1 ");
-    fx_close(&f);
-}
-
 /* backend_batch_tx_reserve while logging: the log takes the writes as usual after it. */
 static void test_reserve_while_logging(void)
 {
@@ -955,7 +878,6 @@ int main(void)
     RUN(test_settle);
     RUN(test_limit_commit_handed_off);
     RUN(test_short_log_left_to_the_drain);
-    RUN(test_replay_yields_to_waiters);
     RUN(test_reserve_while_logging);
     RUN(test_failed_commit_in_flight);
     RUN(test_force_commit_covers_earlier_writes);
