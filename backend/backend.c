@@ -283,7 +283,9 @@ void backend__publish(backend *be, backend__rbuf *r)
     pthread_mutex_lock(&be->snap_mu);
     backend__rbuf *old = be->rbuf;
     be->rbuf = r;
+    backend__views_stale(be); /* read_tx.c rule 4 */
     pthread_mutex_unlock(&be->snap_mu);
+    backend__views_drop(be);
     backend__rbuf_unref(old); /* outside the lock: may free a large buffer */
 }
 
@@ -416,6 +418,7 @@ static void finish(backend *be)
     pthread_mutex_lock(&be->cm_mu);
     int rc = be->cm_rc;
     pthread_mutex_unlock(&be->cm_mu);
+    backend__views_commit(be, false); /* read_tx.c rule 4 */
     be->inflight = false;
     be->inflight_tx = NULL;
     end_vtx(be); /* its pages are released at the next begin but one */
@@ -627,6 +630,7 @@ static int commit_begin(backend *be, bool *started, bool *sync)
     be->inflight = true;
     /* Atomic: read_tx.c rule 1 reads it without batch_mu (before WRITE commits). */
     __atomic_add_fetch(&be->inflight_seq, 1, __ATOMIC_SEQ_CST);
+    backend__views_commit(be, true); /* read_tx.c rule 4: none kept while in flight */
     *started = true;
     return 0;
 }
@@ -1117,9 +1121,11 @@ int backend_close(backend *be)
         pthread_mutex_unlock(&be->defer_mu);
         pthread_mutex_lock(&be->snap_mu);
         be->closed = true;
+        backend__views_stale(be); /* read_tx.c rule 4 */
         backend__dbref *cur = be->cur;
         be->cur = NULL;
         pthread_mutex_unlock(&be->snap_mu);
+        backend__views_drop(be);
         be->stopped = true;
         if (cur != NULL)
             backend__dbref_unref(be, cur);
@@ -1159,7 +1165,9 @@ uint64_t backend_commits(backend *be)
 
 size_t backend_read_tx_open(backend *be)
 {
-    return __atomic_load_n(&be->nreaders, __ATOMIC_RELAXED);
+    size_t n = __atomic_load_n(&be->nreaders, __ATOMIC_RELAXED);
+    size_t kept = backend__views_kept(be); /* read_tx.c rule 4 */
+    return n > kept ? n - kept : 0;
 }
 
 uint64_t backend_pending(backend *be)

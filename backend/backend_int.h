@@ -78,6 +78,23 @@ struct backend_batch_tx {
     size_t logged; /* batch_mu: writes this section appended to the log */
 };
 
+/*
+ * read_tx.c rule 4: ended read views kept for reuse. gen counts what makes a
+ * kept view stale: +2 at every publish and at close, +1 when a commit
+ * begins and +1 when it finishes (odd: a commit is in flight, nothing is
+ * kept). Each slot on its own cache line (readers on both cores).
+ */
+#define BACKEND__VIEW_SLOTS 4
+struct backend__view_slot {
+    backend_read_tx *tx; /* atomic */
+    char pad[64 - sizeof(backend_read_tx *)];
+};
+struct backend__views {
+    uint64_t gen; /* atomic */
+    char pad[64 - sizeof(uint64_t)];
+    struct backend__view_slot slot[BACKEND__VIEW_SLOTS];
+};
+
 struct backend {
     char *path;
     backend_options opt; /* the caller's, copied; opt.bolt is NULL (see bolt) */
@@ -175,7 +192,8 @@ struct backend {
     uint64_t commits;     /* atomic */
     uint64_t size;        /* atomic */
     uint64_t size_in_use; /* atomic */
-    size_t nreaders;      /* atomic */
+    size_t nreaders;      /* atomic: views callers hold and views kept (rule 4 of read_tx.c) */
+    struct backend__views views; /* read_tx.c rule 4 */
 };
 
 /* ---- backend.c ---------------------------------------------------------- */
@@ -312,6 +330,19 @@ int backend__bolt_range(bolt_bucket *b, bolt_val key, bolt_val end, uint64_t lim
  */
 int backend__view_range(backend_batch_tx *tx, bolt_val bucket, bolt_val key, const bolt_val *end,
                         uint64_t limit, backend_kv_fn fn, void *arg);
+/*
+ * Rule 4's generation steps (the kept views' invalidation). views_stale:
+ * the published state changed (backend__publish, under snap_mu, after the
+ * swap; close). views_commit(be, true): a commit began (BEGIN, before its
+ * bolt commit): also ends every kept view, so none is a bolt reader while
+ * the commit frees pages or the shrink looks at readers; (be, false): it
+ * finished. views_drop: end every kept view (not under snap_mu).
+ */
+void backend__views_stale(backend *be);
+void backend__views_commit(backend *be, bool begin);
+void backend__views_drop(backend *be);
+/* Views kept now (a statistic: exact when no reader runs). */
+size_t backend__views_kept(backend *be);
 
 /* ---- defrag.c ----------------------------------------------------------- */
 

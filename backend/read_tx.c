@@ -23,6 +23,31 @@
  *   3. Merge: for a key in both, the buffer wins (a put shadows bolt's
  *      value, a tombstone hides the key); otherwise the smaller key comes
  *      first. The limit counts visited pairs, not tombstones.
+ *   4. Kept views (be->views): an ended view whose state is still the
+ *      current one is kept in a slot instead of being torn down, and
+ *      backend_read_tx_reuse hands it to the next reader without a lock or
+ *      an allocation (an mvcc point get otherwise pays a calloc, snap_mu
+ *      twice, its references and bolt's park and unpark under db->mu).
+ *      "Still current" is a generation (views.gen): it moves at every
+ *      publish (under snap_mu, so a view's gen, read with its snapshot,
+ *      names exactly that snapshot), at close, and when a commit begins
+ *      and finishes; it is odd while a commit is in flight. A view records
+ *      the gen it was begun at; it is kept and reused only while gen still
+ *      equals it and is even, so a reused view is what a new one would be:
+ *      no change was published since (a read begun after a write's unlock
+ *      sees the unlock's bump and begins afresh), no commit began (bolt's
+ *      current meta is the view's). Kept views never hold anything back:
+ *      a commit's BEGIN ends them all before its bolt commit frees pages
+ *      or its shrink looks at bolt's readers, and none is kept until it
+ *      finishes; a publish (a defrag's switch-over among them) and close
+ *      end them too, so a replaced db is not held open. The race between
+ *      a keeper and a dropper is Dekker's: the keeper stores into the slot
+ *      then loads gen, the dropper bumps gen then loads the slot (all
+ *      sequentially consistent), so one of them sees the other and ends
+ *      the view. Kept views count in nreaders (close's check stays safe
+ *      against a reader that takes one as close drops them) but not in
+ *      backend_read_tx_open. Only bolt transactions bolt_tx_reusable
+ *      accepts (no cursor left open, small arena) are kept.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -34,7 +59,12 @@ struct backend_read_tx {
     backend__dbref *ref;
     backend__rbuf *rbuf;
     bolt_tx *btx;
+    uint64_t gen; /* rule 4: views.gen when its snapshot was taken (odd: never kept) */
+    uint64_t tag; /* backend_read_tx_set_tag's word; 0 at begin */
 };
+
+/* Rule 4: odd marks a view that is never kept (begun while a commit was in flight). */
+#define GEN_NEVER 1
 
 #define BEGIN_TRIES 4
 
@@ -60,6 +90,8 @@ int backend_read_tx_begin(backend *be, backend_read_tx **out)
         ref->refs++;
         backend__rbuf *rbuf = be->rbuf;
         backend__rbuf_ref(rbuf);
+        /* Rule 4: publish moves gen under snap_mu, so gen names this snapshot. */
+        tx->gen = __atomic_load_n(&be->views.gen, __ATOMIC_SEQ_CST);
         /* Under snap_mu, as closed is set: close then waits for this reader. */
         __atomic_add_fetch(&be->nreaders, 1, __ATOMIC_ACQ_REL);
         if (!locked_begin)
@@ -91,16 +123,123 @@ int backend_read_tx_begin(backend *be, backend_read_tx **out)
     return 0;
 }
 
-void backend_read_tx_end(backend_read_tx *tx)
+/* Tear a view down (never under snap_mu: the db reference takes it). */
+static void view_free(backend_read_tx *tx)
 {
-    if (tx == NULL)
-        return;
     backend *be = tx->be;
     bolt_tx_rollback(tx->btx);
     backend__rbuf_unref(tx->rbuf);
     backend__dbref_unref(be, tx->ref);
     __atomic_sub_fetch(&be->nreaders, 1, __ATOMIC_ACQ_REL);
     strata_free(tx);
+}
+
+static backend_read_tx **slot_of(backend *be, size_t i)
+{
+    return &be->views.slot[i].tx;
+}
+
+/* Rule 4: the view is of the current state and may be kept or reused. */
+static bool view_current(const backend_read_tx *tx)
+{
+    uint64_t gen = __atomic_load_n(&tx->be->views.gen, __ATOMIC_SEQ_CST);
+    return (tx->gen & 1) == 0 && tx->gen == gen;
+}
+
+/* Rule 4: keep tx in a free slot; false when it is not current or none is free. */
+static bool view_keep(backend_read_tx *tx)
+{
+    backend *be = tx->be;
+    uint64_t gen = tx->gen; /* once in the slot, tx may be taken and freed at once */
+    if (!view_current(tx) || !bolt_tx_reusable(tx->btx))
+        return false;
+    for (size_t i = 0; i < BACKEND__VIEW_SLOTS; i++) {
+        backend_read_tx *none = NULL;
+        if (!__atomic_compare_exchange_n(slot_of(be, i), &none, tx, false, __ATOMIC_SEQ_CST,
+                                         __ATOMIC_RELAXED))
+            continue;
+        /* Dekker: a dropper that bumped gen before our store may have missed it. */
+        if (__atomic_load_n(&be->views.gen, __ATOMIC_SEQ_CST) != gen) {
+            backend_read_tx *back = __atomic_exchange_n(slot_of(be, i), NULL, __ATOMIC_SEQ_CST);
+            if (back != NULL)
+                view_free(back); /* ours, or another stale one: a later one is only a miss */
+        }
+        return true;
+    }
+    return false;
+}
+
+void backend__views_stale(backend *be)
+{
+    __atomic_add_fetch(&be->views.gen, 2, __ATOMIC_SEQ_CST);
+}
+
+void backend__views_drop(backend *be)
+{
+    for (size_t i = 0; i < BACKEND__VIEW_SLOTS; i++) {
+        if (__atomic_load_n(slot_of(be, i), __ATOMIC_SEQ_CST) == NULL)
+            continue;
+        backend_read_tx *tx = __atomic_exchange_n(slot_of(be, i), NULL, __ATOMIC_SEQ_CST);
+        if (tx != NULL)
+            view_free(tx);
+    }
+}
+
+void backend__views_commit(backend *be, bool begin)
+{
+    __atomic_add_fetch(&be->views.gen, 1, __ATOMIC_SEQ_CST);
+    if (begin)
+        backend__views_drop(be);
+}
+
+size_t backend__views_kept(backend *be)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < BACKEND__VIEW_SLOTS; i++)
+        n += __atomic_load_n(slot_of(be, i), __ATOMIC_RELAXED) != NULL;
+    return n;
+}
+
+bool backend_read_tx_reuse(backend *be, backend_read_tx **out, uint64_t *tag)
+{
+    *out = NULL;
+    uint64_t gen = __atomic_load_n(&be->views.gen, __ATOMIC_SEQ_CST);
+    if (gen & 1)
+        return false;
+    for (size_t i = 0; i < BACKEND__VIEW_SLOTS; i++) {
+        if (__atomic_load_n(slot_of(be, i), __ATOMIC_RELAXED) == NULL)
+            continue;
+        backend_read_tx *tx = __atomic_exchange_n(slot_of(be, i), NULL, __ATOMIC_SEQ_CST);
+        if (tx == NULL)
+            continue;
+        if (tx->gen != gen) {
+            view_free(tx); /* stale: a dropper has not reached it yet */
+            continue;
+        }
+        if (tag != NULL)
+            *tag = tx->tag;
+        *out = tx;
+        return true;
+    }
+    return false;
+}
+
+bool backend_read_tx_current(const backend_read_tx *tx)
+{
+    return view_current(tx);
+}
+
+void backend_read_tx_set_tag(backend_read_tx *tx, uint64_t tag)
+{
+    tx->tag = tag;
+}
+
+void backend_read_tx_end(backend_read_tx *tx)
+{
+    if (tx == NULL)
+        return;
+    if (!view_keep(tx))
+        view_free(tx);
 }
 
 bolt_tx *backend_read_tx_bolt(backend_read_tx *tx)

@@ -501,12 +501,23 @@ static size_t arena_bytes(const bolt_tx *tx)
     return n;
 }
 
+/* Rule 8: what a read transaction must be to be parked (its cursors aside). */
+static bool tx_parkable(const bolt_tx *tx)
+{
+    return !tx->writable && !tx->db->opt.live && tx->live == NULL && tx->all_nodes == NULL &&
+           arena_bytes(tx) <= IDLE_ARENA;
+}
+
+bool bolt_tx_reusable(const bolt_tx *tx)
+{
+    return tx != NULL && !tx->done && tx->cursors == NULL && tx_parkable(tx);
+}
+
 /* Rule 8: park an ending read transaction; false when it must be freed. */
 static bool tx_park(bolt_tx *tx)
 {
     bolt_db *db = tx->db;
-    if (tx->writable || db->opt.live || tx->live != NULL || tx->all_nodes != NULL ||
-        arena_bytes(tx) > IDLE_ARENA)
+    if (!tx_parkable(tx))
         return false;
     for (struct bolt_cursor *c = tx->cursors, *next; c != NULL; c = next) {
         next = c->next;

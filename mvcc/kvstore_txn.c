@@ -36,6 +36,10 @@
  *   4. A read transaction's results point into its backend view (zero
  *      copy, valid until the transaction ends); a write transaction's are
  *      copied (the batch transaction's bytes move with the next write).
+ *   5. A read transaction's view may be one the backend kept from an
+ *      earlier reader (backend/read_tx.c rule 4): it is reused only while
+ *      nothing was published since it began, so it is what a new view
+ *      would be, and it carries the revision it was taken at (its tag).
  */
 #include <errno.h>
 #include <sched.h>
@@ -79,14 +83,39 @@ static bool has_null(const void *p, size_t len)
 
 /* ---- begin / end -------------------------------------------------------------- */
 
-/* A read view: the revision and the backend view taken together (rule 2). */
+/*
+ * A read view: the revision and the backend view taken together (rule 2).
+ * Rule 5: a view the backend kept (nothing published since: read_tx.c rule
+ * 4) is reused with the revision tagged on it (the revision + 1; 0: none).
+ * A write's end moves current_rev and publishes under rev_mu, so a view
+ * that is still current while rev_mu is held is of current_rev's state:
+ * that is how a fresh view is tagged, and an untagged kept view (another
+ * user's) too.
+ */
 static int read_view_begin(mvcc_store *s, int64_t *rev, backend_read_tx **rtx)
 {
     if (__atomic_load_n(&s->closing, __ATOMIC_ACQUIRE))
         return MVCC_ECLOSED;
+    uint64_t tag = 0;
+    backend_read_tx *kept;
+    if (backend_read_tx_reuse(s->be, &kept, &tag) && tag != 0) {
+        *rev = (int64_t)(tag - 1);
+        *rtx = kept;
+        return 0;
+    }
+    int rc = 0;
     pthread_mutex_lock(&s->rev_mu);
     *rev = mvcc__current_rev(s);
-    int rc = backend_read_tx_begin(s->be, rtx);
+    if (kept != NULL && !backend_read_tx_current(kept)) {
+        backend_read_tx_end(kept); /* not kept again: no longer current */
+        kept = NULL;
+    }
+    if (kept != NULL)
+        *rtx = kept;
+    else
+        rc = backend_read_tx_begin(s->be, rtx);
+    if (rc == 0)
+        backend_read_tx_set_tag(*rtx, (uint64_t)*rev + 1);
     pthread_mutex_unlock(&s->rev_mu);
     return rc;
 }

@@ -231,7 +231,7 @@ STRATA_API int backend_poke(backend *be);
 STRATA_API uint64_t backend_size(backend *be); /* bytes of the committed db (pgid * page size) */
 STRATA_API uint64_t backend_size_in_use(backend *be); /* size minus free pages (etcd's SizeInUse) */
 STRATA_API uint64_t backend_commits(backend *be);     /* bolt commits since open */
-STRATA_API size_t backend_read_tx_open(backend *be);  /* read transactions open now */
+STRATA_API size_t backend_read_tx_open(backend *be);  /* read transactions callers hold now */
 STRATA_API uint64_t backend_pending(backend *be);     /* writes since the last commit */
 STRATA_API const char *backend_path(const backend *be);
 
@@ -430,8 +430,39 @@ STRATA_API size_t backend_deferred_queued(backend *be);
  */
 STRATA_API int backend_read_tx_begin(backend *be, backend_read_tx **out);
 
-/* End a read transaction. NULL is a no-op. */
+/*
+ * End a read transaction. NULL is a no-op. A view of the current state
+ * (nothing published and no commit begun since it began) may be kept for
+ * backend_read_tx_reuse instead of torn down; a commit's start, a publish
+ * and close end kept views, so they never hold pages, memory or a
+ * replaced db past the next change.
+ */
 STRATA_API void backend_read_tx_end(backend_read_tx *tx);
+
+/*
+ * Take a kept view of the current state, without a lock or an allocation
+ * (read_tx.c rule 4): true and *out (end it with backend_read_tx_end, as a
+ * begun one) when one was kept, whose state is exactly what
+ * backend_read_tx_begin would give now; *tag (may be NULL) gets the word
+ * its first user set with backend_read_tx_set_tag (0: none). False and *out
+ * NULL otherwise (none kept, a commit in flight, closed): begin one.
+ */
+STRATA_API bool backend_read_tx_reuse(backend *be, backend_read_tx **out, uint64_t *tag);
+
+/*
+ * A word kept with the view for a later user that reuses it (e.g. the mvcc
+ * store's revision of the view's state). The backend never reads it; a
+ * view's tag is 0 until set, and users that share a backend must agree on
+ * its meaning (the mvcc store sets it; others leave it alone).
+ */
+STRATA_API void backend_read_tx_set_tag(backend_read_tx *tx, uint64_t tag);
+
+/*
+ * True while tx's state is still the current one: nothing published and no
+ * commit begun since it began (a caller that holds its own writers out,
+ * e.g. the mvcc store's rev_mu, can then tag a reused view).
+ */
+STRATA_API bool backend_read_tx_current(const backend_read_tx *tx);
 
 /*
  * The bolt read transaction behind tx: its committed view, without the

@@ -362,6 +362,13 @@ STRATA_API bolt_txid bolt_tx_id(const bolt_tx *tx);
  * since, a check skipped by bolt_options.freelist_check): walk it yourself.
  */
 STRATA_API bool bolt_tx_tree_walked(const bolt_tx *tx);
+/*
+ * True when tx is a read transaction a later reader could go on using as if
+ * it had just begun it (what rule 8 of bolt/tx.c requires of a parked one):
+ * not writable, not live, no cursor open, its arena small. A layer that
+ * keeps ended views for reuse (backend/read_tx.c rule 4) asks this first.
+ */
+STRATA_API bool bolt_tx_reusable(const bolt_tx *tx);
 STRATA_API bool bolt_tx_writable(const bolt_tx *tx);
 /* Bytes of the database as this transaction sees it (pgid * page size). */
 STRATA_API uint64_t bolt_tx_size(const bolt_tx *tx);
