@@ -495,11 +495,14 @@ static void *conc_reader(void *arg)
     }
 }
 
-static void test_append_concurrent_readers(void)
+/* Readers on other threads drop snapshots (and so free runs, into pool when there is one). */
+static void run_concurrent_readers(backend__mpool *pool)
 {
     backend__wbuf *w;
     ASSERT_OK(backend__wbuf_new(&w));
-    ASSERT_OK(backend__rbuf_new(&conc_cur));
+    conc_done = false;
+    conc_cur_n = 0;
+    ASSERT_OK(backend__rbuf_new_in(pool, &conc_cur));
     pthread_t th[CONC_READERS];
     for (int t = 0; t < CONC_READERS; t++)
         ASSERT_EQ_INT(pthread_create(&th[t], NULL, conc_reader, NULL), 0);
@@ -522,6 +525,24 @@ static void test_append_concurrent_readers(void)
     backend__wbuf_free(w);
 }
 
+static void test_append_concurrent_readers(void)
+{
+    run_concurrent_readers(NULL);
+}
+
+/* The same with pooled memory (mpool.c rule 3: blocks freed on the readers' threads). */
+static void test_append_concurrent_readers_pooled(void)
+{
+    backend__mpool *p;
+    ASSERT_OK(backend__mpool_new((size_t)32 << 20, &p));
+    run_concurrent_readers(p);
+    size_t bytes, hits, misses;
+    backend__mpool_stats(p, &bytes, &hits, &misses);
+    ASSERT_TRUE(misses > 0); /* the run grew past the pooled sizes */
+    ASSERT_TRUE(bytes > 0);  /* and what the snapshots freed is kept */
+    backend__mpool_unref(p);
+}
+
 int main(void)
 {
     HARNESS_BEGIN(20261122);
@@ -532,6 +553,7 @@ int main(void)
     RUN(test_model_against_reference);
     RUN(test_append_in_place);
     RUN(test_append_concurrent_readers);
+    RUN(test_append_concurrent_readers_pooled);
     RUN(test_mpool_classes_and_bound);
     RUN(test_snapshots_reuse_pooled_memory);
     return 0;
