@@ -266,15 +266,19 @@ static int check_leaf(const bolt_cursor *c, const bolt__page *p, size_t *live, b
     size_t at = BOLT_PAGE_HEADER_SIZE + 16 * (size_t)p->count;
     bool pk = true;
     bolt_val prev = { NULL, 0 };
-    for (unsigned i = 0; i < p->count; i++) {
-        bolt_val k, v;
-        bolt__page_leaf_elem(p, i, NULL, &k, &v);
-        if (i > 0 && bolt__key_cmp(prev.data, prev.size, k.data, k.size) >= 0)
+    /* One pass over the elements (bolt__page_leaf_elem's reads, inline: every touch runs it). */
+    const unsigned char *e = p->data + BOLT_PAGE_HEADER_SIZE;
+    for (unsigned i = 0; i < p->count; i++, e += 16) {
+        const unsigned char *k = e + bolt__ld32(e + BOLT_LEAF_POS_OFF);
+        size_t ks = bolt__ld32(e + BOLT_LEAF_KSIZE_OFF);
+        size_t kv = ks + bolt__ld32(e + BOLT_LEAF_VSIZE_OFF);
+        if (i > 0 && bolt__key_cmp(prev.data, prev.size, k, ks) >= 0)
             return bolt__corrupt(db, p->id, "keys out of order");
-        prev = k;
-        sz += 16 + k.size + v.size;
-        pk = pk && (const unsigned char *)k.data == p->data + at;
-        at += k.size + v.size;
+        prev.data = k;
+        prev.size = ks;
+        sz += 16 + kv;
+        pk = pk && k == p->data + at;
+        at += kv;
     }
     *live = sz;
     *packed = pk;
