@@ -483,20 +483,24 @@ static void test_hint_runs_4096(void)
     run_hint_runs(4096);
 }
 
-/* The right-edge policy: appends in many commits fill their leaves. */
-static void test_appends_fill_pages(void)
+/*
+ * Appends at the right edge: `commits` write transactions of `per_commit`
+ * ascending keys each (key_of 0, 1, 2, ...) into the empty bucket "b", then the
+ * bucket's stats from a read transaction. Returns the keys appended.
+ */
+static unsigned append_commits(bolt_db *db, unsigned commits, unsigned per_commit,
+                               const char *value, bolt_stats *s)
 {
-    bolt_db *db = open_loaded("dirty-append.db", 0, 1, 0);
     char k[32];
     unsigned next = 0;
-    for (int commit = 0; commit < 40; commit++) {
+    for (unsigned commit = 0; commit < commits; commit++) {
         bolt_tx *tx;
         bolt_bucket *b;
         ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
         ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
-        for (int i = 0; i < 250; i++) {
+        for (unsigned i = 0; i < per_commit; i++) {
             key_of(k, sizeof k, next++);
-            ASSERT_OK(bolt_bucket_put(b, bolt_str(k), bolt_str("a value of 24 bytes ....")));
+            ASSERT_OK(bolt_bucket_put(b, bolt_str(k), bolt_str(value)));
         }
         ASSERT_OK(bolt_tx_commit(tx));
     }
@@ -504,9 +508,17 @@ static void test_appends_fill_pages(void)
     bolt_bucket *b;
     ASSERT_OK(bolt_tx_begin(db, 0, &tx));
     ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
-    bolt_stats s;
-    ASSERT_OK(bolt_bucket_stats(b, &s));
+    ASSERT_OK(bolt_bucket_stats(b, s));
     bolt_tx_rollback(tx);
+    return next;
+}
+
+/* The right-edge policy: appends in many commits fill their leaves. */
+static void test_appends_fill_pages(void)
+{
+    bolt_db *db = open_loaded("dirty-append.db", 0, 1, 0);
+    bolt_stats s;
+    append_commits(db, 40, 250, "a value of 24 bytes ....", &s);
     double fill = (double)s.leaf_inuse / (double)s.leaf_alloc;
     printf("figure: dirty pages: 10,000 appends in 40 commits: %llu leaves, %.3f full\n",
            (unsigned long long)s.leaf_pages, fill);
@@ -891,26 +903,8 @@ static void test_branch_splits_in_buffer(void)
 static void test_branch_appends_fill_pages(void)
 {
     bolt_db *db = open_loaded("dirty-branch-append.db", 0, 1, 512);
-    char k[32];
-    unsigned next = 0;
-    for (int commit = 0; commit < 400; commit++) {
-        bolt_tx *tx;
-        bolt_bucket *b;
-        ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
-        ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
-        for (int i = 0; i < 12; i++) {
-            key_of(k, sizeof k, next++);
-            ASSERT_OK(bolt_bucket_put(b, bolt_str(k), bolt_str("v")));
-        }
-        ASSERT_OK(bolt_tx_commit(tx));
-    }
-    bolt_tx *tx;
-    bolt_bucket *b;
-    ASSERT_OK(bolt_tx_begin(db, 0, &tx));
-    ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
     bolt_stats s;
-    ASSERT_OK(bolt_bucket_stats(b, &s));
-    bolt_tx_rollback(tx);
+    unsigned next = append_commits(db, 400, 12, "v", &s);
     double fill = (double)s.branch_inuse / (double)s.branch_alloc;
     printf("figure: dirty pages: %u appends at page size 512: depth %d, %llu branch pages, %.3f "
            "full\n",

@@ -351,12 +351,13 @@ static int za_skip(const char *name)
     return strcmp(name, "zero_ahead") == 0; /* tx.c rule 10 off */
 }
 
-/* The B3 shape in durable commits; how many wrote into never-written blocks. */
-static unsigned za_run(bool skip, unsigned *raised_out)
+/*
+ * Options whose I/O layer records every block written (za, reset here) and
+ * syncs nothing; `skip` turns tx.c rule 10 off through its failpoint. One
+ * test at a time: the layer is static.
+ */
+static bolt_options za_options(bool skip)
 {
-    char path[8192];
-    harness_path(path, sizeof path, "zero-ahead.db");
-    unlink(path);
     memset(&za, 0, sizeof za);
     static struct bolt_os os;
     os = *bolt__os_default();
@@ -367,6 +368,16 @@ static unsigned za_run(bool skip, unsigned *raised_out)
     os.failpoint = skip ? za_skip : NULL;
     bolt_options o = bt_opts();
     o.os = &os;
+    return o;
+}
+
+/* The B3 shape in durable commits; how many wrote into never-written blocks. */
+static unsigned za_run(bool skip, unsigned *raised_out)
+{
+    char path[8192];
+    harness_path(path, sizeof path, "zero-ahead.db");
+    unlink(path);
+    bolt_options o = za_options(skip);
     o.page_size = 4096;
     o.no_sync = false;
     bolt_db *db;
@@ -422,15 +433,7 @@ static void test_zero_ahead_after_cut(void)
     char path[8192];
     harness_path(path, sizeof path, "zero-cut.db");
     unlink(path);
-    memset(&za, 0, sizeof za);
-    static struct bolt_os os;
-    os = *bolt__os_default();
-    os.pwritev = za_pwritev;
-    os.pwrite = za_pwrite;
-    os.fdatasync = za_sync;
-    os.fsync = za_sync;
-    bolt_options o = bt_opts();
-    o.os = &os;
+    bolt_options o = za_options(false);
     o.page_size = 4096;
     o.no_sync = false;
     o.mmap_reserve = 64u << 20;
