@@ -76,6 +76,24 @@ static int committer_join(committer *c)
     return c->rc;
 }
 
+/* A commit on its own thread, held at the gate inside its WRITE: the backend logs from here on. */
+static void commit_hold(fixture *f, committer *cm)
+{
+    f->g.armed = true; /* before any thread can reach the failpoint */
+    committer_start(cm, f->be);
+    gate_wait_entered(&f->g, 1);
+}
+
+/* The held commit let go (no later commit stops at the gate); its status. */
+static int commit_release(fixture *f, committer *cm)
+{
+    pthread_mutex_lock(&f->g.mu);
+    f->g.armed = false;
+    pthread_mutex_unlock(&f->g.mu);
+    gate_release(&f->g, 1);
+    return committer_join(cm);
+}
+
 /*
  * Ops, one section each ("|" separates sections): "p KEY VAL", "d KEY",
  * in bucket "b".
@@ -199,10 +217,8 @@ static void test_writes_while_commit_in_flight(void)
         apply(f.be, c->batch);
         uint64_t commits = backend_commits(f.be);
 
-        f.g.armed = true; /* before any thread can reach the failpoint */
         committer cm;
-        committer_start(&cm, f.be);
-        gate_wait_entered(&f.g, 1);
+        commit_hold(&f, &cm);
         /* The commit is in flight, stopped at the failpoint: writes must not wait for it. */
         bk_str s;
         in_section_range(f.be, c->during, &s);
@@ -212,11 +228,7 @@ static void test_writes_while_commit_in_flight(void)
         ASSERT_EQ_U64(backend_commits(f.be), commits); /* still in flight */
         ASSERT_TRUE(backend_pending(f.be) > 0);        /* the logged writes */
 
-        pthread_mutex_lock(&f.g.mu);
-        f.g.armed = false;
-        pthread_mutex_unlock(&f.g.mu);
-        gate_release(&f.g, 1);
-        ASSERT_OK(committer_join(&cm));
+        ASSERT_OK(commit_release(&f, &cm));
         ASSERT_EQ_U64(backend_commits(f.be), commits + 1);
         ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s), c->want);
         ASSERT_EQ_STR(batch_scan(f.be, &s), c->want); /* the log replayed into bolt */
@@ -267,10 +279,8 @@ static void test_refusals_while_logging(void)
     make_nested("refuse.db");
     fx_open(&f, "refuse.db");
     apply(f.be, "p a 1");
-    f.g.armed = true;
     committer cm;
-    committer_start(&cm, f.be);
-    gate_wait_entered(&f.g, 1);
+    commit_hold(&f, &cm);
     uint64_t pending = backend_pending(f.be);
     backend_batch_tx *tx = backend_batch(f.be);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -287,11 +297,7 @@ static void test_refusals_while_logging(void)
     harness_current = "test_refusals_while_logging";
     bk_str s;
     ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s), "a=1 "); /* the nested bucket is skipped */
-    pthread_mutex_lock(&f.g.mu);
-    f.g.armed = false;
-    pthread_mutex_unlock(&f.g.mu);
-    gate_release(&f.g, 1);
-    ASSERT_OK(committer_join(&cm));
+    ASSERT_OK(commit_release(&f, &cm));
     fx_close(&f);
 }
 
@@ -324,10 +330,8 @@ static void test_settle(void)
     bk_bucket(f.be, "b");
     apply(f.be, "p a 1");
     uint64_t commits = backend_commits(f.be);
-    f.g.armed = true;
     committer cm;
-    committer_start(&cm, f.be);
-    gate_wait_entered(&f.g, 1);
+    commit_hold(&f, &cm);
     apply(f.be, "p b 2;d a"); /* logged */
     releaser r = { .g = &f.g };
     ASSERT_EQ_INT(pthread_create(&r.th, NULL, release_main, &r), 0);
@@ -427,10 +431,8 @@ static void test_short_log_left_to_the_drain(void)
     f.be = bk_open(f.name, &f.o);
     bk_bucket(f.be, "b");
     apply(f.be, "p 0 0"); /* something for the committer's commit */
-    f.g.armed = true;
     committer cm;
-    committer_start(&cm, f.be);
-    gate_wait_entered(&f.g, 1);
+    commit_hold(&f, &cm);
     apply(f.be, "p a 1;|;p b 2;|;p c 3"); /* logged behind the commit in flight */
     gate_disarm(&f.g);
     ASSERT_OK(committer_join(&cm)); /* FINISHed by the committer; it leaves the log */
@@ -455,10 +457,8 @@ static void test_reserve_while_logging(void)
     fx_open(&f, "reservelog.db");
     bk_bucket(f.be, "b");
     apply(f.be, "p a 1");
-    f.g.armed = true;
     committer cm;
-    committer_start(&cm, f.be);
-    gate_wait_entered(&f.g, 1);
+    commit_hold(&f, &cm);
     backend_batch_tx *tx = backend_batch(f.be);
     backend_batch_tx_lock(tx);
     ASSERT_OK(backend_batch_tx_reserve(tx, bolt_str("b"), 300, 300 * 8));
@@ -566,10 +566,8 @@ static void test_large_log_replays(void)
     fx_open(&f, "large.db");
     bk_bucket(f.be, "b");
     apply(f.be, "p a 1");
-    f.g.armed = true;
     committer cm;
-    committer_start(&cm, f.be);
-    gate_wait_entered(&f.g, 1);
+    commit_hold(&f, &cm);
     backend_batch_tx *tx = backend_batch(f.be);
     enum { N = 20000 };
     for (int i = 0; i < N; i += 1000) {
@@ -584,11 +582,7 @@ static void test_large_log_replays(void)
         }
         ASSERT_OK(backend_batch_tx_unlock(tx));
     }
-    pthread_mutex_lock(&f.g.mu);
-    f.g.armed = false;
-    pthread_mutex_unlock(&f.g.mu);
-    gate_release(&f.g, 1);
-    ASSERT_OK(committer_join(&cm));
+    ASSERT_OK(commit_release(&f, &cm));
     /* Sections after the commit help replay (twice what they log). */
     for (int round = 0; round < 4; round++)
         apply(f.be, "p a 2");
@@ -633,16 +627,10 @@ static void test_defrag_after_logging(void)
     fx_open(&f, "defrag.db");
     bk_bucket(f.be, "b");
     apply(f.be, "p a 1;p b 1");
-    f.g.armed = true;
     committer cm;
-    committer_start(&cm, f.be);
-    gate_wait_entered(&f.g, 1);
+    commit_hold(&f, &cm);
     apply(f.be, "p c 1;d a");
-    pthread_mutex_lock(&f.g.mu);
-    f.g.armed = false;
-    pthread_mutex_unlock(&f.g.mu);
-    gate_release(&f.g, 1);
-    ASSERT_OK(committer_join(&cm));
+    ASSERT_OK(commit_release(&f, &cm));
     ASSERT_OK(backend_defrag(f.be, NULL)); /* waits for the log to be replayed */
     bk_str s;
     ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s), "b=1 c=1 ");
