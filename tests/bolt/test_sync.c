@@ -19,6 +19,8 @@
  *     file and none lands below a committed high-water mark unless it is a
  *     dirty page; the tree checks clean after reopening; after a shrink's
  *     cut the zeros start again from the new end.
+ *   - db.c rule 8: a no_sync db makes no sync at all, its growths included;
+ *     a durable one syncs twice a commit and once more a growth.
  * (The shrink after a big delete, which rule 9 must leave alone, is
  * test_shrink's.) Seeds are fixed and printed.
  */
@@ -467,6 +469,48 @@ static void test_zero_ahead_after_cut(void)
     unlink(path);
 }
 
+/* ---- db.c rule 8: a no_sync db syncs nothing, growth included -------------------------- */
+
+/* Durable or not, 300 B3-shaped commits; the syncs the engine made, the file's growths. */
+static unsigned grow_syncs(bool no_sync, unsigned *grows)
+{
+    char path[8192];
+    harness_path(path, sizeof path, "grow-sync.db");
+    unlink(path);
+    bolt_options o = za_options(false);
+    o.page_size = 4096;
+    o.no_sync = no_sync;
+    o.mmap_reserve = 64u << 20;
+    bolt_db *db;
+    ASSERT_OK(bolt_open(path, &o, &db));
+    strata_rng rng;
+    strata_rng_seed(&rng, harness_seed() + 12);
+    unsigned syncs = za.syncs; /* the new file's init is synced either way */
+    *grows = 0;
+    for (unsigned c = 0; c < 300; c++) {
+        uint64_t before = size_of(path);
+        ASSERT_OK(put_random(db, &rng, 100));
+        *grows += size_of(path) > before;
+    }
+    syncs = za.syncs - syncs;
+    printf("%s: %u syncs in 300 commits, %u of which grew the file\n",
+           no_sync ? "no_sync" : "durable", syncs, *grows);
+    bt_check(db);
+    ASSERT_OK(bolt_close(db));
+    unlink(path);
+    return syncs;
+}
+
+static void test_no_sync_grows_unsynced(void)
+{
+    unsigned grows;
+    ASSERT_EQ_INT(grow_syncs(true, &grows), 0);
+    ASSERT_TRUE(grows >= 3);
+    /* Durable: two syncs a commit, and one more for each growth. */
+    ASSERT_EQ_INT(grow_syncs(false, &grows), 600 + grows);
+    ASSERT_TRUE(grows >= 3);
+}
+
 int main(void)
 {
     HARNESS_BEGIN(0x5eed0018);
@@ -475,5 +519,6 @@ int main(void)
     RUN(test_cut_stays_cut);
     RUN(test_zero_ahead);
     RUN(test_zero_ahead_after_cut);
+    RUN(test_no_sync_grows_unsynced);
     return 0;
 }
