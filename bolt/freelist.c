@@ -688,8 +688,20 @@ static bool freelist_is_free(const bolt__freelist *f, bolt_pgid id)
 {
     if (f->kind == BOLT__FREELIST_HASHMAP)
         return id >= 2 && map_has(&f->free_set, id);
-    return f->nfree > 0 &&
-           bsearch(&id, f->ids + f->ids_head, f->nfree, sizeof id, cmp_pgid) != NULL;
+    /* Binary search inline (bsearch's callback per step: free_run asks for every page it frees). */
+    const bolt_pgid *a = f->ids + f->ids_head;
+    size_t lo = 0, hi = f->nfree;
+    /* Invariant: a[< lo] < id, a[>= hi] > id (rule 2: ascending). */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < id)
+            lo = mid + 1;
+        else if (a[mid] > id)
+            hi = mid;
+        else
+            return true;
+    }
+    return false;
 }
 
 bool bolt__freelist_freed(const bolt__freelist *f, bolt_pgid id)
