@@ -228,6 +228,16 @@ struct bolt_db {
      * below it). 0 = not known yet (set from the metas at the first commit).
      */
     bolt_pgid init_pages;
+    /*
+     * db.c rule 9 (writer only): a second, writable shared map of the file
+     * for no_sync commits (NULL = none yet, or never: wmap_state), wmap_len
+     * bytes long; the read map (map) stays PROT_READ. wmap_state: 0 not yet
+     * decided, 1 usable, -1 never (not a file system that rewrites in
+     * place, a block not fallocate'd, a replaced I/O table, no map).
+     */
+    unsigned char *wmap;
+    size_t wmap_len;
+    int wmap_state;
 };
 
 void bolt__map_release(bolt_db *db, bolt__map *m);
@@ -235,6 +245,13 @@ void bolt__map_release(bolt_db *db, bolt__map *m);
 int bolt__corrupt(bolt_db *db, bolt_pgid pgid, const char *why);
 /* Grow the file to hold `needed` bytes (fallocate, else ftruncate; fsync). wmu held. */
 int bolt__db_grow(bolt_db *db, uint64_t needed);
+/*
+ * db.c rule 9: a writable map of the file covering its current size, for a
+ * no_sync commit's write-out to copy pages into, or NULL: write with the
+ * I/O table instead. wmu held; the pointer is valid until the next call or
+ * close.
+ */
+unsigned char *bolt__db_wmap(bolt_db *db);
 /* Record the freelist's figures for bolt_db_stats_get (writer or open; mu not held). */
 void bolt__db_note_freelist(bolt_db *db);
 /* Live opens: re-read the file size and both metas (db->mu held). */
