@@ -333,17 +333,17 @@ static void test_sorted_batches(void)
 typedef struct grower {
     idx_tree *t;
     atomic_bool stop;
-    int n;
+    atomic_int n; /* keys put so far */
 } grower;
 
 static void *grower_run(void *arg)
 {
     grower *g = arg;
     char key[32];
-    while (!atomic_load(&g->stop) && g->n < 200000) {
-        snprintf(key, sizeof key, "grow-%07d", g->n);
-        ASSERT_OK(idx_tree_put(g->t, key, strlen(key), R(1000 + g->n, 0)));
-        g->n++;
+    for (int n = 0; !atomic_load(&g->stop) && n < 200000; n++) {
+        snprintf(key, sizeof key, "grow-%07d", n);
+        ASSERT_OK(idx_tree_put(g->t, key, strlen(key), R(1000 + n, 0)));
+        atomic_store(&g->n, n + 1);
     }
     return NULL;
 }
@@ -392,11 +392,12 @@ static void test_prefetch(void)
             ASSERT_EQ_INT(got.main, i + 1);
         }
     }
-    grower g = { .t = a, .n = 0 };
+    grower g = { .t = a };
     atomic_store(&g.stop, false);
+    atomic_store(&g.n, 0);
     pthread_t th;
     ASSERT_EQ_INT(pthread_create(&th, NULL, grower_run, &g), 0);
-    for (int round = 0; round < 2000 && g.n < 200000; round++)
+    for (int round = 0; round < 2000 && atomic_load(&g.n) < 200000; round++)
         idx_tree_prefetch(a, keys, 300);
     atomic_store(&g.stop, true);
     ASSERT_EQ_INT(pthread_join(th, NULL), 0);
