@@ -214,7 +214,7 @@ struct bolt_db {
     /* The shrink (tx.c rule 6; writer only): a cut waits for readers older than this (0 = none). */
     bolt_txid truncate_after;
     /* dirty.c rule 7 (writer only): page buffers of ended transactions, for the next ones. */
-    unsigned char **dpool;
+    struct bolt__pooled *dpool;
     size_t ndpool;
     /* Set at open (nothing else runs): bolt__walk_pages went over the tree of this txid. */
     bool walked;
@@ -228,6 +228,18 @@ struct bolt_db {
      * below it). 0 = not known yet (set from the metas at the first commit).
      */
     bolt_pgid init_pages;
+    /* dirty.c rule 9 (writer only): the dirty-page table and the commit's scratch, kept. */
+    struct bolt__dirty_keep *dkeep;
+    /*
+     * db.c rule 9 (writer only): a second, writable shared map of the file
+     * for no_sync commits (NULL = none yet, or never: wmap_state), wmap_len
+     * bytes long; the read map (map) stays PROT_READ. wmap_state: 0 not yet
+     * decided, 1 usable, -1 never (not a file system that rewrites in
+     * place, a block not fallocate'd, a replaced I/O table, no map).
+     */
+    unsigned char *wmap;
+    size_t wmap_len;
+    int wmap_state;
 };
 
 void bolt__map_release(bolt_db *db, bolt__map *m);
@@ -235,6 +247,13 @@ void bolt__map_release(bolt_db *db, bolt__map *m);
 int bolt__corrupt(bolt_db *db, bolt_pgid pgid, const char *why);
 /* Grow the file to hold `needed` bytes (fallocate, else ftruncate; fsync). wmu held. */
 int bolt__db_grow(bolt_db *db, uint64_t needed);
+/*
+ * db.c rule 9: a writable map of the file covering its current size, for a
+ * no_sync commit's write-out to copy pages into, or NULL: write with the
+ * I/O table instead. wmu held; the pointer is valid until the next call or
+ * close.
+ */
+unsigned char *bolt__db_wmap(bolt_db *db);
 /* Record the freelist's figures for bolt_db_stats_get (writer or open; mu not held). */
 void bolt__db_note_freelist(bolt_db *db);
 /* Live opens: re-read the file size and both metas (db->mu held). */
@@ -474,11 +493,21 @@ int bolt__node_attach_at(bolt__node *parent, size_t i, bolt__dpage *d, size_t le
 /* dirty.c rule 8: a dirty leaf's buffer grows to at most this many pages. */
 #define BOLT_DPAGE_MAX_PAGES 4
 
-/* A buffer kept until the transaction ends (dirty.c rule 2), and its size. */
+/*
+ * A buffer kept until the transaction ends (dirty.c rule 2), its size, and
+ * its end: every byte from end to size is zero (dirty.c rule 7).
+ */
 typedef struct bolt__retired {
     unsigned char *buf;
     size_t size;
+    size_t end;
 } bolt__retired;
+
+/* A page buffer in the db's pool (dirty.c rule 7): zero from end to the page's end. */
+typedef struct bolt__pooled {
+    unsigned char *buf;
+    size_t end;
+} bolt__pooled;
 
 /*
  * A write transaction's private, editable copy of a committed leaf page
@@ -558,10 +587,16 @@ size_t bolt__dpage_piece_size(const bolt__dpage *d, size_t j);
  * first key (in the written page, stable for the tx); -ENOMEM; BOLT_EMMAPTOOLARGE.
  */
 int bolt__dpage_commit_piece(bolt_tx *tx, bolt__dpage *d, size_t j, bolt_pgid *id, bolt_val *first);
-/* A page-sized buffer from the db's pool (rule 7), or NULL. */
-unsigned char *bolt__dpage_buf_get(bolt_db *db);
-/* Keep buf until the transaction ends, then give it back to the pool. 0 or -ENOMEM. */
-int bolt__dpage_retire(bolt_tx *tx, unsigned char *buf);
+/*
+ * A page-sized buffer from the db's pool (rule 7), or NULL; *end: every byte
+ * of it from *end on is zero (a page size when nothing is known).
+ */
+unsigned char *bolt__dpage_buf_get(bolt_db *db, size_t *end);
+/*
+ * Keep buf (a page) until the transaction ends, then give it back to the
+ * pool; the caller leaves every byte from end on zero (rule 7). 0 or -ENOMEM.
+ */
+int bolt__dpage_retire(bolt_tx *tx, unsigned char *buf, size_t end);
 /*
  * Commit, at bucket b's spill before its node tree (dirty_spill.c): write
  * b's dirty leaves that are still in page mode and not attached, and the
@@ -571,8 +606,27 @@ int bolt__dpage_retire(bolt_tx *tx, unsigned char *buf);
 int bolt__dpage_spill_bucket(bolt_bucket *b);
 /* End of a write transaction: buffers back to the pool, the table freed. */
 void bolt__dpage_free_all(bolt_tx *tx);
-/* Free the db's pool of page buffers (close). */
+/* Free the db's pool of page buffers and what rule 9 keeps (close). */
 void bolt__dpage_pool_free(bolt_db *db);
+/*
+ * Rule 9: memory of the commit's plan kept by the db between write
+ * transactions (writer only): slot's array, grown to at least n elements
+ * of `size` bytes (what it held is kept, as realloc), or NULL on ENOMEM
+ * (the array is then unchanged). Valid until the next call for the same
+ * slot, or the end of the transaction (bolt__dpage_free_all may free it).
+ */
+enum {
+    BOLT_KEEP_LEAVES,
+    BOLT_KEEP_SORTED,
+    BOLT_KEEP_PATHS,
+    BOLT_KEEP_FRAMES,
+    BOLT_KEEP_ORDER,
+    BOLT_KEEP_KIDS,
+    BOLT_KEEP_EKEYS,
+    BOLT_KEEP_EIDS,
+    BOLT_KEEP_SLOTS
+};
+void *bolt__dpage_keep(bolt_db *db, unsigned slot, size_t n, size_t size);
 
 /* ---- cursor.c ----------------------------------------------------------- */
 

@@ -33,6 +33,35 @@
  *      listed page the tree uses fails the open, naming the page. A page
  *      in use that is handed out again is overwritten by the next commits:
  *      a bucket silently loses its keys.
+ *   8. Growing the file (bolt__db_grow) fsyncs it so the new size is durable
+ *      before a meta names pages past the old end, unless the db syncs
+ *      nothing: no_grow_sync, or no_sync (whose commits are not durable
+ *      anyway; under no_sync, bbolt's NoSync, bbolt still syncs each growth,
+ *      which cost 3.3% of B2-nosync's CPU, and the flush it forces makes
+ *      every later write of a cleaned page dearer than a rewrite of a dirty
+ *      one).
+ *   9. A no_sync db's commits may copy their pages into a second, writable
+ *      shared map of the file (db->wmap; bolt__db_wmap) instead of writing
+ *      them with pwritev: a rewritten page then costs a memcpy, where a
+ *      write call costs a system call and the page cache's per-write work
+ *      (B3-nosync: pwritev was 42-50% of the CPU, the same per page as
+ *      LMDB's pwrite). The read map stays PROT_READ, so no pointer handed
+ *      to a caller can write the file. A store through a map cannot return
+ *      an error; it faults (SIGBUS) where a write would fail, so the map is
+ *      used only where no store into a page below the file's size can fail
+ *      for space: a file system that rewrites allocated blocks in place
+ *      (bolt__os_overwrites_in_place: ext4, tmpfs), every block of the file
+ *      allocated (posix_fallocate over the whole file when the map is
+ *      first made; every growth since by fallocate, a growth by ftruncate
+ *      turns the map off for good), and the default I/O table's pwritev,
+ *      fallocate, ftruncate, mmap and munmap (a test that replaces one of
+ *      them models those calls; it keeps them). Durable commits
+ *      never use it: their write and sync errors must be the calls' own
+ *      (tx.c rule 3, the power-loss tests' model). Left as with any map: a
+ *      store into a page the kernel must first read back from a failing
+ *      disk faults, as a read through the read map already does. The map
+ *      is remade at the reservation's size when the file outgrows it, and
+ *      unmapped at close.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -533,6 +562,8 @@ static void db_free(bolt_db *db)
     pthread_mutex_unlock(&db->mu);
     if (db->map != NULL)
         bolt__map_release(db, db->map);
+    if (db->wmap != NULL)
+        db->os->munmap(db->wmap, db->wmap_len);
     if (db->fd >= 0) {
         if (!db->read_only)
             db->os->flock(db->fd, LOCK_UN);
@@ -767,10 +798,16 @@ int bolt__db_grow(bolt_db *db, uint64_t needed)
     if (e == EOPNOTSUPP || e == EINVAL || e == ENOSYS) {
         if (db->os->ftruncate(db->fd, (off_t)size) != 0)
             return -errno;
+        db->wmap_state = -1; /* rule 9: the new tail is a hole */
     } else if (e != 0) {
         return -e;
     }
-    if (!db->opt.no_grow_sync && db->os->fsync(db->fd) != 0) {
+    /*
+     * Rule 8: the fsync makes the new size durable before a meta can name
+     * pages in it; a db that syncs nothing (no_sync) has no such ordering to
+     * keep, so it skips it too (bbolt syncs here unless NoGrowSync).
+     */
+    if (!db->opt.no_grow_sync && !db->opt.no_sync && db->os->fsync(db->fd) != 0) {
         int err = errno;
         pthread_mutex_lock(&db->mu);
         db->poisoned = true; /* rule 6 */
@@ -783,6 +820,48 @@ int bolt__db_grow(bolt_db *db, uint64_t needed)
     rc = map_cover_file(db, needed); /* rule 3: a new map for the transactions that follow */
     pthread_mutex_unlock(&db->mu);
     return rc;
+}
+
+unsigned char *bolt__db_wmap(bolt_db *db)
+{
+    if (db->wmap_state < 0)
+        return NULL;
+    pthread_mutex_lock(&db->mu);
+    uint64_t size = db->file_size;
+    pthread_mutex_unlock(&db->mu);
+    if (db->wmap_state == 0) {
+        /* Rule 9's conditions, once: a db that meets them keeps meeting them. */
+        db->wmap_state = -1;
+        const struct bolt_os *def = bolt__os_default();
+        bool calls_replaced = db->os->pwritev != def->pwritev ||
+                              db->os->fallocate != def->fallocate ||
+                              db->os->ftruncate != def->ftruncate || db->os->mmap != def->mmap ||
+                              db->os->munmap != def->munmap;
+        if (db->fd < 0 || db->read_only || db->opt.live || calls_replaced ||
+            !bolt__os_overwrites_in_place(db->fd))
+            return NULL;
+        /* Holes (a file grown by ftruncate, e.g. by bbolt) get their blocks now. */
+        if (db->os->fallocate(db->fd, 0, (off_t)size) != 0)
+            return NULL;
+        db->wmap_state = 1;
+    }
+    if (db->wmap != NULL && db->wmap_len >= size)
+        return db->wmap;
+    if (db->wmap != NULL) {
+        db->os->munmap(db->wmap, db->wmap_len);
+        db->wmap = NULL;
+    }
+    uint64_t len = map_reserve_for(db, size);
+    void *p = len <= SIZE_MAX ? db->os->mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED,
+                                             db->fd, 0)
+                              : MAP_FAILED;
+    if (p == MAP_FAILED) {
+        db->wmap_state = -1; /* the address space is short: write calls from now on */
+        return NULL;
+    }
+    db->wmap = p;
+    db->wmap_len = (size_t)len;
+    return db->wmap;
 }
 
 bool bolt_tx_tree_walked(const bolt_tx *tx)

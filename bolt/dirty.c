@@ -63,7 +63,12 @@
  *   7. Page buffers outlive their transaction in a small pool of the db
  *      (writer only, at most POOL_BYTES): a commit that touches thousands
  *      of leaves reuses the last one's memory instead of faulting in fresh
- *      pages.
+ *      pages. Each pooled buffer carries its end: every byte from there to
+ *      the page's end is zero (a buffer whose bytes are not known: a page
+ *      size). A dirty page is zero after d->live (rule 1), and every other
+ *      buffer given back says how far it was written; so a touch zeroes
+ *      only the bytes between its image and the old end, not the page's
+ *      tail again (the cold tail's cache misses were 1.5% of B2-nosync).
  *   8. Splits from the buffer (stage 2): a leaf that outgrows its page
  *      keeps growing in place in a larger buffer (doubled by a copy,
  *      rule 2; at most BOLT_DPAGE_MAX_PAGES pages, not pooled). At commit a
@@ -75,6 +80,13 @@
  *      An attached page-mode node that would split becomes an ordinary
  *      node and splits as one. So the pages written are the ones the node
  *      path writes.
+ *   9. What a big write transaction allocates besides page buffers is kept
+ *      by the db for the next one (writer only, struct bolt__dirty_keep):
+ *      the dirty-page table (cleared slot by slot as free_all walks it,
+ *      kept while at least an eighth of it was used) and the commit plan's
+ *      arrays (dirty_spill.c: the leaves, their sort, the frames), at most
+ *      KEEP_BYTES in all. Fresh arrays of a few MiB a commit were THP
+ *      faults (clear_page) of ~2% of B2-nosync.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -111,8 +123,70 @@ static void slot_put(struct bolt__dpt_slot *t, size_t cap, bolt__dpage *d)
     t[j].d = d;
 }
 
+/* Rule 9: what the db keeps between write transactions (writer only). */
+struct bolt__dirty_keep {
+    struct bolt__dpt_slot *dpt; /* an empty table of dpt_cap slots, or NULL */
+    size_t dpt_cap;
+    void *arr[BOLT_KEEP_SLOTS]; /* bolt__dpage_keep's arrays */
+    size_t bytes[BOLT_KEEP_SLOTS];
+};
+
+/* Rule 9: at most this many bytes of kept arrays (the table not counted). */
+#define KEEP_BYTES (UINT64_C(32) << 20)
+
+static struct bolt__dirty_keep *keep_of(bolt_db *db)
+{
+    if (db->dkeep == NULL)
+        db->dkeep = strata_calloc(1, sizeof *db->dkeep); /* NULL: nothing is kept */
+    return db->dkeep;
+}
+
+void *bolt__dpage_keep(bolt_db *db, unsigned slot, size_t n, size_t size)
+{
+    struct bolt__dirty_keep *k = keep_of(db);
+    if (k == NULL || slot >= BOLT_KEEP_SLOTS || (size != 0 && n > SIZE_MAX / 2 / size))
+        return NULL;
+    size_t want = n * size;
+    if (want <= k->bytes[slot] && k->arr[slot] != NULL)
+        return k->arr[slot];
+    size_t cap = k->bytes[slot] > 0 ? k->bytes[slot] : 4096;
+    while (cap < want)
+        cap *= 2;
+    void *p = strata_realloc(k->arr[slot], cap);
+    if (p == NULL)
+        return NULL;
+    k->arr[slot] = p;
+    k->bytes[slot] = cap;
+    return p;
+}
+
+/* Rule 9: drop the kept arrays when they hold more than KEEP_BYTES. */
+static void keep_trim(bolt_db *db)
+{
+    struct bolt__dirty_keep *k = db->dkeep;
+    if (k == NULL)
+        return;
+    size_t total = 0;
+    for (unsigned i = 0; i < BOLT_KEEP_SLOTS; i++)
+        total += k->bytes[i];
+    if (total <= KEEP_BYTES)
+        return;
+    for (unsigned i = 0; i < BOLT_KEEP_SLOTS; i++) {
+        strata_free(k->arr[i]);
+        k->arr[i] = NULL;
+        k->bytes[i] = 0;
+    }
+}
+
 static int table_insert(bolt_tx *tx, bolt__dpage *d)
 {
+    if (tx->dpt == NULL && tx->db->dkeep != NULL && tx->db->dkeep->dpt != NULL) {
+        struct bolt__dirty_keep *k = tx->db->dkeep; /* rule 9: empty, every slot 0 */
+        tx->dpt = k->dpt;
+        tx->dpt_cap = k->dpt_cap;
+        k->dpt = NULL;
+        k->dpt_cap = 0;
+    }
     if (2 * (tx->dpt_n + 1) > tx->dpt_cap) {
         size_t cap = tx->dpt_cap ? tx->dpt_cap * 2 : 64;
         struct bolt__dpt_slot *t = strata_calloc(cap, sizeof *t);
@@ -138,22 +212,31 @@ static int table_insert(bolt_tx *tx, bolt__dpage *d)
  */
 #define POOL_BYTES (UINT64_C(64) << 20)
 
-static int retire(bolt_tx *tx, unsigned char *buf, size_t size);
+static int retire(bolt_tx *tx, unsigned char *buf, size_t size, size_t end);
 
-static unsigned char *buf_get(bolt_db *db)
+/* A page buffer; *end: it is zero from there on (rule 7). */
+static unsigned char *buf_get(bolt_db *db, size_t *end)
 {
-    if (db->ndpool > 0)
-        return db->dpool[--db->ndpool];
+    if (db->ndpool > 0) {
+        const bolt__pooled *p = &db->dpool[--db->ndpool];
+        *end = p->end;
+        return p->buf;
+    }
+    *end = db->page_size;
     return strata_malloc(db->page_size);
 }
 
 /* A buffer of size bytes: a page from the pool, else (rule 8) its own allocation. */
-static unsigned char *buf_get_size(bolt_db *db, size_t size)
+static unsigned char *buf_get_size(bolt_db *db, size_t size, size_t *end)
 {
-    return size == db->page_size ? buf_get(db) : strata_malloc(size);
+    if (size == db->page_size)
+        return buf_get(db, end);
+    *end = size;
+    return strata_malloc(size);
 }
 
-static void buf_put(bolt_db *db, unsigned char *buf, size_t size)
+/* Give buf back: every byte of it from end on is zero (rule 7). */
+static void buf_put(bolt_db *db, unsigned char *buf, size_t size, size_t end)
 {
     if (size != db->page_size) {
         strata_free(buf); /* rule 8: a grown buffer is not pooled */
@@ -163,44 +246,66 @@ static void buf_put(bolt_db *db, unsigned char *buf, size_t size)
     if (db->dpool == NULL)
         db->dpool = strata_malloc(max * sizeof *db->dpool); /* NULL: buffers are freed */
     if (db->dpool != NULL && db->ndpool < max)
-        db->dpool[db->ndpool++] = buf;
+        db->dpool[db->ndpool++] = (bolt__pooled){ buf, end < size ? end : size };
     else
         strata_free(buf);
 }
 
-unsigned char *bolt__dpage_buf_get(bolt_db *db)
+unsigned char *bolt__dpage_buf_get(bolt_db *db, size_t *end)
 {
-    return buf_get(db);
+    return buf_get(db, end);
 }
 
-int bolt__dpage_retire(bolt_tx *tx, unsigned char *buf)
+int bolt__dpage_retire(bolt_tx *tx, unsigned char *buf, size_t end)
 {
-    return retire(tx, buf, tx->db->page_size);
+    return retire(tx, buf, tx->db->page_size, end);
 }
 
 void bolt__dpage_free_all(bolt_tx *tx)
 {
     bolt_db *db = tx->db;
-    for (size_t i = 0; i < tx->dpt_cap; i++)
-        if (tx->dpt[i].d != NULL)
-            buf_put(db, tx->dpt[i].d->buf, tx->dpt[i].d->cap);
+    if (!tx->writable)
+        return; /* a reader has no table, no buffers, and must not touch db->dkeep */
+    for (size_t i = 0; i < tx->dpt_cap; i++) {
+        const bolt__dpage *d = tx->dpt[i].d;
+        if (d != NULL)
+            buf_put(db, d->buf, d->cap, d->live); /* rule 1: zeros after the image */
+        tx->dpt[i] = (struct bolt__dpt_slot){ 0, NULL };
+    }
     for (size_t i = 0; i < tx->nretired; i++)
-        buf_put(db, tx->retired[i].buf, tx->retired[i].size);
+        buf_put(db, tx->retired[i].buf, tx->retired[i].size, tx->retired[i].end);
     strata_free(tx->retired);
     tx->retired = NULL;
     tx->nretired = tx->capretired = 0;
-    strata_free(tx->dpt);
+    /* Rule 9: keep an emptied table that was well used (a small one costs this walk). */
+    struct bolt__dirty_keep *k =
+            tx->dpt != NULL && 8 * tx->dpt_n >= tx->dpt_cap ? keep_of(db) : NULL;
+    if (k != NULL && k->dpt == NULL) {
+        k->dpt = tx->dpt;
+        k->dpt_cap = tx->dpt_cap;
+    } else {
+        strata_free(tx->dpt);
+    }
     tx->dpt = NULL;
     tx->dpt_n = tx->dpt_cap = 0;
+    keep_trim(db);
 }
 
 void bolt__dpage_pool_free(bolt_db *db)
 {
     for (size_t i = 0; i < db->ndpool; i++)
-        strata_free(db->dpool[i]);
+        strata_free(db->dpool[i].buf);
     strata_free(db->dpool);
     db->dpool = NULL;
     db->ndpool = 0;
+    struct bolt__dirty_keep *k = db->dkeep;
+    if (k != NULL) {
+        strata_free(k->dpt);
+        for (unsigned i = 0; i < BOLT_KEEP_SLOTS; i++)
+            strata_free(k->arr[i]);
+        strata_free(k);
+        db->dkeep = NULL;
+    }
 }
 
 /* ---- element access --------------------------------------------------------- */
@@ -253,50 +358,64 @@ static size_t pack(const bolt__dpage *d, size_t s, size_t e, unsigned char *out)
 /* ---- touch ------------------------------------------------------------------- */
 
 /*
- * Rule 4 for the committed leaf p under c's path: keys strictly increasing,
- * the first >= the parent's separator, the last < the next separator up
- * the path (the inherited upper bound). Also sums the packed size, and
- * tells whether p is packed already (data in element order right after the
- * element array: what bbolt and this engine write).
+ * The committed leaf p's packed size, and whether it is packed already
+ * (data in element order right after the element array: what bbolt and
+ * this engine write). Reads only the element array (a few lines; the keys
+ * are checked in the copy, check_order).
  */
-static int check_leaf(const bolt_cursor *c, const bolt__page *p, size_t *live, bool *packed)
+static void scan_leaf(const bolt__page *p, size_t *live, bool *packed)
 {
-    bolt_db *db = c->bucket->tx->db;
-    size_t sz = BOLT_PAGE_HEADER_SIZE;
-    size_t at = BOLT_PAGE_HEADER_SIZE + 16 * (size_t)p->count;
+    size_t sz = BOLT_PAGE_HEADER_SIZE + 16 * (size_t)p->count;
     bool pk = true;
-    bolt_val prev = { NULL, 0 };
-    /* One pass over the elements (bolt__page_leaf_elem's reads, inline: every touch runs it). */
     const unsigned char *e = p->data + BOLT_PAGE_HEADER_SIZE;
     for (unsigned i = 0; i < p->count; i++, e += 16) {
-        const unsigned char *k = e + bolt__ld32(e + BOLT_LEAF_POS_OFF);
-        size_t ks = bolt__ld32(e + BOLT_LEAF_KSIZE_OFF);
-        size_t kv = ks + bolt__ld32(e + BOLT_LEAF_VSIZE_OFF);
-        if (i > 0 && bolt__key_cmp(prev.data, prev.size, k, ks) >= 0)
-            return bolt__corrupt(db, p->id, "keys out of order");
-        prev.data = k;
-        prev.size = ks;
-        sz += 16 + kv;
-        pk = pk && k == p->data + at;
-        at += kv;
+        size_t pos = bolt__ld32(e + BOLT_LEAF_POS_OFF);
+        size_t kv =
+                (size_t)bolt__ld32(e + BOLT_LEAF_KSIZE_OFF) + bolt__ld32(e + BOLT_LEAF_VSIZE_OFF);
+        /* Element i's data starts at e + pos; packed: exactly where the data so far ends. */
+        pk = pk && (size_t)(e - p->data) + pos == sz;
+        sz += kv;
     }
     *live = sz;
     *packed = pk;
-    if (p->count == 0)
+}
+
+/*
+ * Rule 4 for the leaf image buf (the packed copy of committed page id)
+ * under c's path: keys strictly increasing, the first >= the parent's
+ * separator, the last < the next separator up the path (the inherited
+ * upper bound). Run on the copy: its lines are in cache, where the
+ * committed page's keys would each be a miss.
+ */
+static int check_order(const bolt_cursor *c, const unsigned char *buf, bolt_pgid id)
+{
+    bolt_db *db = c->bucket->tx->db;
+    size_t n = bolt__ld16(buf + BOLT_PAGE_COUNT_OFF);
+    if (n == 0)
         return 0;
+    bolt_val prev = { NULL, 0 }, first;
+    const unsigned char *e = buf + BOLT_PAGE_HEADER_SIZE;
+    for (size_t i = 0; i < n; i++, e += 16) {
+        const unsigned char *k = e + bolt__ld32(e + BOLT_LEAF_POS_OFF);
+        size_t ks = bolt__ld32(e + BOLT_LEAF_KSIZE_OFF);
+        if (i > 0 && bolt__key_cmp(prev.data, prev.size, k, ks) >= 0)
+            return bolt__corrupt(db, id, "keys out of order");
+        prev.data = k;
+        prev.size = ks;
+    }
+    elem_key(buf, 0, &first);
     const bolt__elemref *parent = &c->stack[c->depth - 2];
-    bolt_val lo, first;
+    bolt_val lo;
     bolt__ref_key(parent, parent->index, &lo);
-    bolt__page_leaf_elem(p, 0, NULL, &first, NULL);
     if (bolt__key_cmp(first.data, first.size, lo.data, lo.size) < 0)
-        return bolt__corrupt(db, p->id, "keys outside the parent's separator range");
+        return bolt__corrupt(db, id, "keys outside the parent's separator range");
     for (size_t l = c->depth - 1; l > 0; l--) {
         const bolt__elemref *r = &c->stack[l - 1];
         if (r->index + 1 < bolt__ref_count(r)) {
             bolt_val hi;
             bolt__ref_key(r, r->index + 1, &hi);
             if (bolt__key_cmp(prev.data, prev.size, hi.data, hi.size) >= 0)
-                return bolt__corrupt(db, p->id, "keys outside the parent's separator range");
+                return bolt__corrupt(db, id, "keys outside the parent's separator range");
             break;
         }
     }
@@ -325,18 +444,34 @@ int bolt__dpage_touch(bolt_cursor *c, size_t need, bolt__dpage **out)
     const bolt__page *p = &top->page;
     size_t live = 0;
     bool packed = false;
-    int rc = check_leaf(c, p, &live, &packed);
-    if (rc != 0)
-        return rc;
+    scan_leaf(p, &live, &packed);
     if (live > ps || live + need > BOLT_DPAGE_MAX_PAGES * ps)
-        return 1;                      /* rule 4; rule 8: the node path splits it */
+        return 1; /* rule 4; rule 8: the node path splits it */
+    size_t end;
+    unsigned char *buf = buf_get(tx->db, &end);
+    if (buf == NULL)
+        return -ENOMEM;
+    /* Rule 1: the packed image; one copy when the committed page is packed already. */
+    if (packed) {
+        memcpy(buf, p->data, live); /* a packed image ends at live */
+    } else {
+        memcpy(buf, p->data, BOLT_PAGE_HEADER_SIZE);
+        pack_into(p->data, 0, p->count, buf);
+    }
+    if (end > live)
+        memset(buf + live, 0, end - live); /* rule 7: zero from end on already */
+    int rc = check_order(c, buf, p->id);
+    if (rc != 0) {
+        buf_put(tx->db, buf, ps, live);
+        return rc;
+    }
     d = bolt__tx_alloc(tx, sizeof *d); /* freed with the arena */
-    if (d == NULL)
+    if (d == NULL) {
+        buf_put(tx->db, buf, ps, live);
         return -ENOMEM;
+    }
     memset(d, 0, sizeof *d);
-    d->buf = buf_get(tx->db);
-    if (d->buf == NULL)
-        return -ENOMEM;
+    d->buf = buf;
     d->cap = (uint32_t)ps;
     d->id = p->id;
     d->bucket = b;
@@ -347,17 +482,9 @@ int bolt__dpage_touch(bolt_cursor *c, size_t need, bolt__dpage **out)
         d->path[l] = (uint16_t)r->index;
         d->path_id[l] = r->node != NULL ? r->node->pgid : r->page.id;
     }
-    /* Rule 1: the packed image; one copy when the committed page is packed already. */
-    if (packed) {
-        memcpy(d->buf, p->data, live); /* a packed image ends at live */
-    } else {
-        memcpy(d->buf, p->data, BOLT_PAGE_HEADER_SIZE);
-        pack_into(p->data, 0, p->count, d->buf);
-    }
-    memset(d->buf + live, 0, ps - live);
     rc = table_insert(tx, d);
     if (rc != 0) {
-        strata_free(d->buf);
+        buf_put(tx->db, buf, ps, live);
         return rc;
     }
     d->bnext = b->dpages;
@@ -405,16 +532,18 @@ static int make_room(bolt_tx *tx, bolt__dpage *d, size_t live)
         cap *= 2;
     if (cap > max)
         cap = max;
-    unsigned char *nb = buf_get_size(tx->db, cap);
+    size_t end;
+    unsigned char *nb = buf_get_size(tx->db, cap, &end);
     if (nb == NULL)
         return -ENOMEM;
-    int rc = retire(tx, d->buf, d->cap);
+    int rc = retire(tx, d->buf, d->cap, d->live); /* rule 1: zeros after the image */
     if (rc != 0) {
-        buf_put(tx->db, nb, cap);
+        buf_put(tx->db, nb, cap, end);
         return rc;
     }
     memcpy(nb, d->buf, d->live);
-    memset(nb + d->live, 0, cap - d->live);
+    if (end > d->live)
+        memset(nb + d->live, 0, end - d->live); /* rule 7 */
     d->buf = nb;
     d->cap = (uint32_t)cap;
     d->copies++;
@@ -506,7 +635,7 @@ int bolt__dpage_del(bolt_tx *tx, bolt__dpage *d, size_t i)
 
 /* ---- commit ------------------------------------------------------------------- */
 
-static int retire(bolt_tx *tx, unsigned char *buf, size_t size)
+static int retire(bolt_tx *tx, unsigned char *buf, size_t size, size_t end)
 {
     if (tx->nretired == tx->capretired) {
         size_t cap = tx->capretired ? tx->capretired * 2 : 16;
@@ -516,7 +645,7 @@ static int retire(bolt_tx *tx, unsigned char *buf, size_t size)
         tx->retired = r;
         tx->capretired = cap;
     }
-    tx->retired[tx->nretired++] = (bolt__retired){ buf, size };
+    tx->retired[tx->nretired++] = (bolt__retired){ buf, size, end };
     return 0;
 }
 
@@ -591,16 +720,19 @@ int bolt__dpage_commit_piece(bolt_tx *tx, bolt__dpage *d, size_t j, bolt_pgid *i
     unsigned char *buf;
     int rc;
     if (npages == 1) {
-        buf = buf_get(tx->db);
+        size_t end;
+        buf = buf_get(tx->db, &end);
         if (buf == NULL)
             return -ENOMEM;
-        rc = retire(tx, buf, ps);
+        /* Rule 7: zero from the larger of the two ends on, whatever happens next. */
+        rc = retire(tx, buf, ps, end > size ? end : size);
         if (rc != 0) {
             strata_free(buf);
             return rc;
         }
         pack(d, d->cuts[j], d->cuts[j + 1], buf);
-        memset(buf + size, 0, ps - size);
+        if (end > size)
+            memset(buf + size, 0, end - size);
         rc = bolt__tx_adopt(tx, buf, id);
     } else {
         /* At most 4 elements larger than a page: an overflow run, as node_write_one. */

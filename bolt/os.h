@@ -17,6 +17,8 @@
 
 #include <strata/bolt.h>
 
+#include <stdbool.h>
+
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -51,6 +53,16 @@ const struct bolt_os *bolt__os_default(void);
  * -errno.
  */
 int bolt__write_full(const struct bolt_os *os, int fd, const void *buf, size_t n, uint64_t off);
+
+/*
+ * Whether the file system under fd rewrites a file's allocated blocks in
+ * place, so that a store through a shared writable map into a block that
+ * posix_fallocate allocated can never need new space (ext4, tmpfs). false
+ * for copy-on-write file systems (btrfs, XFS with reflinks, ZFS), for
+ * everything not known, and when fstatfs fails. Not replaceable: only the
+ * default I/O table's users write through a map (db.c rule 9).
+ */
+bool bolt__os_overwrites_in_place(int fd);
 
 /* Sleep for ms milliseconds (the flock retry); not replaceable. */
 void bolt__os_sleep_ms(unsigned ms);

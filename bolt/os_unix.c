@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -136,6 +137,22 @@ static const struct bolt_os os_default = {
 const struct bolt_os *bolt__os_default(void)
 {
     return &os_default;
+}
+
+#define FS_EXT4_MAGIC  0xEF53u     /* ext2/3/4 share it; all rewrite blocks in place */
+#define FS_TMPFS_MAGIC 0x01021994u /* fallocate allocates the pages themselves */
+
+bool bolt__os_overwrites_in_place(int fd)
+{
+    struct statfs st;
+    int r;
+    do {
+        r = fstatfs(fd, &st);
+    } while (r < 0 && errno == EINTR);
+    if (r != 0)
+        return false;
+    unsigned long type = (unsigned long)st.f_type;
+    return type == FS_EXT4_MAGIC || type == FS_TMPFS_MAGIC;
 }
 
 void bolt__os_sleep_ms(unsigned ms)

@@ -476,6 +476,48 @@ int idx_tree_get(idx_tree *t, const void *key, size_t key_len, int64_t at_rev, i
     return rc;
 }
 
+/*
+ * A cache hint (lease's request, session 8: a batch of revokes looks its
+ * keys up one by one, and on a large index each lookup is two dependent
+ * misses, the hash slot and then the block, taken while the store's
+ * write lock is held). In two passes, so the misses of one pass overlap:
+ * every key's home slot, then the block of the slot that holds the key
+ * (the probe run's first few slots). Never waits: a lock held by a writer
+ * means no hint.
+ */
+#define PREFETCH_GROUP 16 /* keys whose slots are asked for before their blocks */
+#define PREFETCH_PROBE 4  /* slots of a probe run looked at for the block */
+
+void idx_tree_prefetch(idx_tree *t, const idx_key *keys, size_t n)
+{
+    if (n == 0 || atomic_load_explicit(&t->lock.writers_waiting, memory_order_relaxed) != 0 ||
+        !idx__rw_tryrdlock(&t->lock))
+        return;
+    const idx__khash *h = &t->kh;
+    uint64_t hv[PREFETCH_GROUP];
+    for (size_t base = 0; base < n && h->slots != NULL; base += PREFETCH_GROUP) {
+        size_t m = n - base < PREFETCH_GROUP ? n - base : PREFETCH_GROUP;
+        for (size_t i = 0; i < m; i++) {
+            const idx_key *k = &keys[base + i];
+            hv[i] = idx__khash_of(h, k->data, k->len);
+            __builtin_prefetch(&h->slots[hv[i] & h->mask]);
+        }
+        for (size_t i = 0; i < m; i++) {
+            size_t at = hv[i] & h->mask;
+            for (int probe = 0; probe < PREFETCH_PROBE; probe++, at = (at + 1) & h->mask) {
+                const idx__kslot *s = &h->slots[at];
+                if (s->blk == NULL)
+                    break;
+                if (s->hash == hv[i]) {
+                    __builtin_prefetch(s->blk);
+                    break;
+                }
+            }
+        }
+    }
+    tree_rdunlock(t);
+}
+
 /* ---- sorted batches (a revoke's keys: lease's request, session 4) ---------------- */
 
 /*
@@ -543,6 +585,8 @@ int idx_tree_get_sorted(idx_tree *t, const idx_key *keys, size_t n, int64_t at_r
     return 0;
 }
 
+#define REPLACE_AHEAD 8 /* keys ahead whose hash slots a sorted tombstone walk asks for */
+
 int idx_tree_tombstone_sorted(idx_tree *t, const idx_key *keys, size_t n, const idx_rev *revs,
                               size_t *done)
 {
@@ -556,6 +600,11 @@ int idx_tree_tombstone_sorted(idx_tree *t, const idx_key *keys, size_t n, const 
     /* Loop invariant: keys[0, i) are tombstoned; a tombstone moves no node (the cursor holds). */
     size_t i = 0;
     for (; i < n; i++) {
+        /* A tombstone usually outgrows the block: slot_changed then finds the
+         * key's hash slot, a miss of its own (the walk's order is not the
+         * hash's), asked for this many keys ahead. */
+        if (i + REPLACE_AHEAD < n)
+            idx__khash_prefetch(&t->kh, keys[i + REPLACE_AHEAD].data, keys[i + REPLACE_AHEAD].len);
         idx__ki **slot = walk_find(&t->bt, &w, keys[i].data, keys[i].len);
         rc = IDX_NOTFOUND;
         if (slot != NULL) {

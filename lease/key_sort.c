@@ -24,10 +24,16 @@
  * spent ~17% of a 100,000-key revoke in cache misses on the compared
  * bytes; the radix passes read each key once per digit, sequentially.
  *
- * The sorted keys are then copied, in order, into one block: the passes
- * that follow stream through it instead of chasing pointers into the
- * list-order copy (a tombstone's encoding alone missed the cache on every
- * key: ~14% of the same revoke).
+ * The keys are gathered into one block (raw) first, so the sort and the
+ * passes after it read a compact block instead of items scattered over
+ * the heap (a tombstone's encoding alone missed the cache on every key:
+ * ~14% of a 100,000-key revoke, session 5), and once sorted they are
+ * copied in order into a second block (bytes), which every later pass
+ * streams through (keys pointing into raw instead made the index walk and
+ * the tombstone encoding miss the cache on each key: +40% CPU, session
+ * 8). Session 8: the sort's entries are 16 bytes and the sorted keys'
+ * descriptions live in the sort's scratch: a 100,000-key revoke touches
+ * 5.6 MB here instead of 8.8.
  */
 #include "lease_int.h"
 
@@ -36,43 +42,59 @@
 
 #include "grow.h"
 
-/* A key during the sort: the digit at the current depth, its length class, the key. */
+/*
+ * A key during the sort: the digit at the current depth, and where its
+ * bytes are in kb->raw. 16 bytes: the sort's two arrays are most of the
+ * memory a big revoke touches for the first time, and on a VM whose host
+ * takes freed pages back each fresh MiB costs milliseconds (docs/lease.md,
+ * session 8). The length class (how many bytes the key has from the
+ * depth on, 9 meaning "more than 8") is derived from len and the depth.
+ */
 typedef struct lease__sortent {
     uint64_t digit;
-    const uint8_t *p;
+    uint32_t off;
     uint32_t len;
-    uint8_t lclass; /* min(len - depth, 9) */
 } sortent;
 
 #define SMALL_RUN 24 /* runs this short are sorted by insertion */
 
 void lease__keybuf_release(lease__keybuf *kb)
 {
-    strata_free(kb->keys);
-    strata_free(kb->bytes);
     strata_free(kb->raw);
+    strata_free(kb->bytes);
     strata_free(kb->ent);
     memset(kb, 0, sizeof *kb);
 }
 
 int lease__keybuf_reserve(lease__keybuf *kb, size_t n, size_t total)
 {
-    void *keys = kb->keys, *raw = kb->raw, *ent = kb->ent, *bytes = kb->bytes;
-    size_t ent_cap = kb->ent_cap;
-    int rc = strata__grow(&keys, &kb->cap, n, sizeof(bolt_val), 16);
-    kb->keys = keys;
-    if (rc == 0)
-        rc = strata__grow(&raw, &kb->raw_cap, total + 1, 1, 256);
+    kb->n = 0;
+    kb->used = 0;
+    kb->keys = NULL;
+    if (total > UINT32_MAX || n > UINT32_MAX)
+        return -ENOMEM; /* offsets are 32 bits: 4 GiB of one lease's keys */
+    void *raw = kb->raw, *ent = kb->ent, *bytes = kb->bytes;
+    int rc = strata__grow(&raw, &kb->raw_cap, total + 1, 1, 256);
     kb->raw = raw;
-    /* Two arrays of n entries: the sort's source and destination. */
-    if (rc == 0 && n > SMALL_RUN)
-        rc = strata__grow(&ent, &ent_cap, 2 * n, sizeof(sortent), 64);
-    kb->ent = ent;
-    kb->ent_cap = ent_cap;
     if (rc == 0 && n > 1)
         rc = strata__grow(&bytes, &kb->bytes_cap, total + 1, 1, 256);
     kb->bytes = bytes;
+    /* Two arrays of n entries: the sort's source and destination; the second
+     * then holds the sorted keys (a bolt_val is no larger than an entry). */
+    _Static_assert(sizeof(bolt_val) <= sizeof(sortent), "keys fit in the scratch");
+    if (rc == 0)
+        rc = strata__grow(&ent, &kb->ent_cap, 2 * n, sizeof(sortent), 64);
+    kb->ent = ent;
+    kb->cap = rc == 0 ? n : 0;
     return rc;
+}
+
+void lease__keybuf_push(lease__keybuf *kb, const void *key, size_t len)
+{
+    if (len > 0)
+        memcpy(kb->raw + kb->used, key, len);
+    kb->ent[kb->n++] = (sortent){ 0, (uint32_t)kb->used, (uint32_t)len };
+    kb->used += len;
 }
 
 /* memcmp, then length (the store's key order). */
@@ -85,15 +107,22 @@ static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
     return alen < blen ? -1 : alen > blen;
 }
 
+/* The length class of e at depth (every key of a range at depth is longer than depth). */
+static inline unsigned lclass(const sortent *e, size_t depth)
+{
+    size_t rest = e->len - depth;
+    return (unsigned)(rest < 9 ? rest : 9);
+}
+
 /* Keys from depth on; every key of the range agrees on the bytes before depth. */
-static void insertion_sort(sortent *e, size_t n, size_t depth)
+static void insertion_sort(const uint8_t *raw, sortent *e, size_t n, size_t depth)
 {
     /* Invariant: e[0, i) is sorted. */
     for (size_t i = 1; i < n; i++) {
         sortent x = e[i];
         size_t j = i;
-        while (j > 0 &&
-               key_cmp(e[j - 1].p + depth, e[j - 1].len - depth, x.p + depth, x.len - depth) > 0) {
+        while (j > 0 && key_cmp(raw + e[j - 1].off + depth, e[j - 1].len - depth,
+                                raw + x.off + depth, x.len - depth) > 0) {
             e[j] = e[j - 1];
             j--;
         }
@@ -101,29 +130,33 @@ static void insertion_sort(sortent *e, size_t n, size_t depth)
     }
 }
 
-static void set_digit(sortent *e, size_t depth)
+static void set_digit(const uint8_t *raw, sortent *e, size_t depth)
 {
-    size_t rest = e->len - depth; /* every key of a range at depth is longer than depth */
+    size_t rest = e->len - depth;
     size_t take = rest < 8 ? rest : 8;
     uint8_t b[8] = { 0 };
-    memcpy(b, e->p + depth, take);
+    memcpy(b, raw + e->off + depth, take);
     uint64_t d = 0;
     for (int i = 0; i < 8; i++)
         d = d << 8 | b[i];
     e->digit = d;
-    e->lclass = (uint8_t)(rest < 9 ? rest : 9);
+}
+
+/* The byte a counting pass sorts by: byte `shift` of the digit, or (shift 64) the length class. */
+static inline unsigned pass_byte(const sortent *e, unsigned shift, size_t depth)
+{
+    return shift == 64 ? lclass(e, depth) : (uint8_t)(e->digit >> shift);
 }
 
 /*
- * One counting pass: src's entries into dst, stably, by byte `shift` of
- * the digit (shift 64: the length class). Returns false, moving nothing,
- * when every entry has the same byte there.
+ * One counting pass: src's entries into dst, stably, by pass_byte.
+ * Returns false, moving nothing, when every entry has the same byte there.
  */
-static bool count_pass(const sortent *src, sortent *dst, size_t n, unsigned shift)
+static bool count_pass(const sortent *src, sortent *dst, size_t n, unsigned shift, size_t depth)
 {
     size_t cnt[256] = { 0 };
     for (size_t i = 0; i < n; i++)
-        cnt[shift == 64 ? src[i].lclass : (uint8_t)(src[i].digit >> shift)]++;
+        cnt[pass_byte(&src[i], shift, depth)]++;
     for (int b = 0; b < 256; b++)
         if (cnt[b] == n)
             return false;
@@ -134,7 +167,7 @@ static bool count_pass(const sortent *src, sortent *dst, size_t n, unsigned shif
         at += c;
     }
     for (size_t i = 0; i < n; i++)
-        dst[cnt[shift == 64 ? src[i].lclass : (uint8_t)(src[i].digit >> shift)]++] = src[i];
+        dst[cnt[pass_byte(&src[i], shift, depth)]++] = src[i];
     return true;
 }
 
@@ -142,19 +175,19 @@ static bool count_pass(const sortent *src, sortent *dst, size_t n, unsigned shif
  * Sorts e[0, n) by the keys from depth on (every key longer than depth,
  * all equal before it); tmp: n entries of scratch. The result is in e.
  */
-static void radix_sort(sortent *e, sortent *tmp, size_t n, size_t depth)
+static void radix_sort(const uint8_t *raw, sortent *e, sortent *tmp, size_t n, size_t depth)
 {
     if (n <= SMALL_RUN) {
-        insertion_sort(e, n, depth);
+        insertion_sort(raw, e, n, depth);
         return;
     }
     for (size_t i = 0; i < n; i++)
-        set_digit(&e[i], depth);
+        set_digit(raw, &e[i], depth);
     sortent *src = e, *dst = tmp;
     /* Least significant first: the length class, then bytes 7 .. 0 of the digit. */
     for (int pass = 0; pass < 9; pass++) {
         unsigned shift = pass == 0 ? 64 : (unsigned)(pass - 1) * 8;
-        if (count_pass(src, dst, n, shift)) {
+        if (count_pass(src, dst, n, shift, depth)) {
             sortent *t = src;
             src = dst;
             dst = t;
@@ -164,54 +197,64 @@ static void radix_sort(sortent *e, sortent *tmp, size_t n, size_t depth)
         memcpy(e, src, n * sizeof *e);
     /* Runs of equal digits whose keys go on: sorted at the next depth. */
     for (size_t i = 0, j; i < n; i = j) {
-        for (j = i + 1; j < n && e[j].digit == e[i].digit && e[j].lclass == e[i].lclass; j++)
+        unsigned c = lclass(&e[i], depth);
+        for (j = i + 1; j < n && e[j].digit == e[i].digit && lclass(&e[j], depth) == c; j++)
             ;
-        if (j - i > 1 && e[i].lclass == 9)
-            radix_sort(e + i, tmp + i, j - i, depth + 8);
+        if (j - i > 1 && c == 9)
+            radix_sort(raw, e + i, tmp + i, j - i, depth + 8);
     }
 }
 
 int lease__keybuf_sort(lease__keybuf *kb)
 {
     size_t n = kb->n;
-    if (n <= 1)
+    if (n > kb->cap || kb->ent == NULL)
+        return n == 0 ? 0 : -ENOMEM; /* lease__keybuf_reserve was not called for n */
+    sortent *e = kb->ent;
+    const uint8_t *raw = kb->raw;
+    bolt_val *out = (bolt_val *)(void *)(e + n);
+    kb->keys = out;
+    if (n == 1) {
+        out[0] = (bolt_val){ raw + e[0].off, e[0].len };
         return 0;
+    }
     /* The common prefix of all keys: no digit needs to look at it. */
-    size_t lcp = kb->keys[0].size;
-    const uint8_t *k0 = kb->keys[0].data;
+    size_t lcp = e[0].len;
+    const uint8_t *k0 = raw + e[0].off;
     for (size_t i = 1; i < n && lcp > 0; i++) {
-        size_t m = kb->keys[i].size < lcp ? kb->keys[i].size : lcp, c = 0;
-        const uint8_t *k = kb->keys[i].data;
+        size_t m = e[i].len < lcp ? e[i].len : lcp, c = 0;
+        const uint8_t *k = raw + e[i].off;
         while (c < m && k[c] == k0[c])
             c++;
         lcp = c;
     }
-    sortent small[SMALL_RUN];
-    sortent *e = n <= SMALL_RUN ? small : kb->ent;
-    if (e == NULL)
-        return -ENOMEM; /* lease__keybuf_reserve was not called for n */
     /* Every key but at most one is longer than lcp: that one (== the prefix) comes first. */
-    size_t first = SIZE_MAX, m = 0;
+    size_t m = 0;
+    bool first = false;
+    sortent fe = { 0, 0, 0 };
     for (size_t i = 0; i < n; i++) {
-        if (kb->keys[i].size == lcp) {
-            first = i;
+        if (e[i].len == lcp) {
+            first = true;
+            fe = e[i];
             continue;
         }
-        e[m++] = (sortent){ 0, kb->keys[i].data, (uint32_t)kb->keys[i].size, 0 };
+        e[m++] = e[i];
     }
-    radix_sort(e, n <= SMALL_RUN ? NULL : kb->ent + n, m, lcp);
-    /* Packed in order into kb->bytes; keys point there. */
+    radix_sort(raw, e, e + n, m, lcp);
+    /* The sorted keys (in e[0, m), the prefix key first) packed in order
+     * into bytes, described in the second array (the sort's scratch, which
+     * it is done with). */
     uint8_t *p = kb->bytes;
-    size_t out = 0;
-    if (first != SIZE_MAX) {
-        if (lcp > 0)
-            memcpy(p, kb->keys[first].data, lcp);
-        kb->keys[out++] = (bolt_val){ p, lcp };
-        p += lcp;
+    size_t at = 0;
+    if (first) {
+        if (fe.len > 0)
+            memcpy(p, raw + fe.off, fe.len);
+        out[at++] = (bolt_val){ p, fe.len };
+        p += fe.len;
     }
     for (size_t i = 0; i < m; i++) {
-        memcpy(p, e[i].p, e[i].len);
-        kb->keys[out++] = (bolt_val){ p, e[i].len };
+        memcpy(p, raw + e[i].off, e[i].len);
+        out[at++] = (bolt_val){ p, e[i].len };
         p += e[i].len;
     }
     return 0;

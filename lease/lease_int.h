@@ -15,7 +15,8 @@
  *
  * Invariants (lease__lessor_check verifies them):
  *   1. item->lease is the lease whose list holds item, and the item table
- *      holds exactly the items of all lists; lease->nitems counts its list.
+ *      holds exactly the items of all lists; lease->nitems counts its list
+ *      and lease->key_bytes the bytes of its keys.
  *   2. the lease table holds exactly the leases; ids are unique and not 0.
  *   3. a lease is in the expiry queue iff the lessor is primary; its queue
  *      time is its expiry, or a retry time after it was offered.
@@ -65,6 +66,7 @@ struct lease__lease {
     size_t qidx[2];
     lease__item *items; /* head of the list */
     size_t nitems;
+    size_t key_bytes; /* the items' key bytes, all together */
     bool dirty;
 };
 
@@ -192,26 +194,30 @@ struct lease_lessor {
 
 /* Current time of the lessor's clock. */
 /*
- * A revoke's keys, sorted and packed (key_sort.c); reused from one revoke
- * to the next. Fill: lease__keybuf_reserve(n keys, total bytes), copy the
- * keys into raw with keys[i] pointing there and n set, then
- * lease__keybuf_sort: keys[0, n) then point into bytes, in the store's key
- * order (memcmp, then length), packed in that order. The keys must be
- * distinct (a lease's are).
+ * A revoke's keys, sorted (key_sort.c); reused from one revoke to the
+ * next. Fill: lease__keybuf_reserve(n keys, total bytes), then n calls of
+ * lease__keybuf_push (each key copied into raw), then lease__keybuf_sort:
+ * keys[0, n) are then the keys in the store's key order (memcmp, then
+ * length), packed in that order into bytes, valid until the next reserve
+ * or release.
+ * The keys must be distinct (a lease's are); at most 4 GiB of them.
  */
 struct lease__sortent;
 typedef struct lease__keybuf {
-    bolt_val *keys;
+    const bolt_val *keys; /* after the sort: inside ent */
     size_t n, cap;
     uint8_t *raw; /* the keys as gathered */
-    size_t raw_cap;
-    uint8_t *bytes; /* the keys packed in order */
+    size_t used, raw_cap;
+    uint8_t *bytes; /* the keys packed in order, after the sort */
     size_t bytes_cap;
-    struct lease__sortent *ent; /* the sort's scratch */
+    struct lease__sortent *ent; /* the sort's scratch (2 * cap entries), then keys */
     size_t ent_cap;
 } lease__keybuf;
 
-int lease__keybuf_reserve(lease__keybuf *kb, size_t n, size_t total); /* 0 or -ENOMEM */
+/* 0 or -ENOMEM (also for more than 4 GiB of keys). Empties kb. */
+int lease__keybuf_reserve(lease__keybuf *kb, size_t n, size_t total);
+/* Appends a key (the reserve's room: at most n keys of total bytes in all). */
+void lease__keybuf_push(lease__keybuf *kb, const void *key, size_t len);
 int lease__keybuf_sort(lease__keybuf *kb); /* 0 or -ENOMEM (not reserved) */
 void lease__keybuf_release(lease__keybuf *kb);
 

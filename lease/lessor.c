@@ -32,6 +32,15 @@
  *      While a defragmentation runs, the backend deletes them through the
  *      batch instead (backend.c rule 13), so they still share the keys'
  *      commit.
+ *   6. An auto-revoke pass warms the next revokes ahead of them (warm_ahead):
+ *      the lessor's side (the table slot, the lease, its items, what
+ *      removing them writes) in short holds of mu, then the store's side
+ *      (the range deleter's prefetch: its index entries) with no lock of
+ *      the lessor held. The first window is warmed before a batch takes
+ *      the store's write lock; the batch then tops it up every
+ *      WARM_WINDOW / 2 revokes, a whole window at a time, so the misses
+ *      overlap instead of stalling one revoke after another. A hint only:
+ *      every find under the lock is done again.
  */
 #include "lease_int.h"
 
@@ -550,6 +559,7 @@ static void detach_item(lease_lessor *l, lease__item *it)
     if (it->next != NULL)
         it->next->prev = it->prev;
     ls->nitems--;
+    ls->key_bytes -= it->len;
     lease__itable_remove(&l->items, it);
     strata_free(it);
 }
@@ -636,24 +646,18 @@ static int revoke_standalone(lease_lessor *l, int64_t id, bool only_expired)
     return rc != 0 ? rc : urc;
 }
 
-/* ls's keys into kb, sorted and packed (key_sort.c); mu held. 0 or -ENOMEM. */
+/*
+ * ls's keys into kb, sorted (key_sort.c); mu held. 0 or -ENOMEM. One walk
+ * of the list (its bytes are counted as keys attach): each step is a cache
+ * miss on an item somewhere in the heap.
+ */
 static int keybuf_fill(lease__keybuf *kb, const lease__lease *ls)
 {
-    size_t total = 0;
-    for (const lease__item *it = ls->items; it != NULL; it = it->next)
-        total += it->len;
-    int rc = lease__keybuf_reserve(kb, ls->nitems, total);
+    int rc = lease__keybuf_reserve(kb, ls->nitems, ls->key_bytes);
     if (rc != 0)
         return rc;
-    uint8_t *p = kb->raw;
-    size_t n = 0;
-    for (const lease__item *it = ls->items; it != NULL; it = it->next) {
-        if (it->len > 0)
-            memcpy(p, it->key, it->len);
-        kb->keys[n++] = (bolt_val){ p, it->len };
-        p += it->len;
-    }
-    kb->n = n;
+    for (const lease__item *it = ls->items; it != NULL; it = it->next)
+        lease__keybuf_push(kb, it->key, it->len);
     return lease__keybuf_sort(kb);
 }
 
@@ -692,6 +696,79 @@ static void prefetch_ahead(lease_lessor *l, const int64_t *next, size_t nnext)
                 __builtin_prefetch(&it->hnext->hpprev, 1);
         }
     }
+}
+
+/*
+ * Rule 6: the next revokes of a pass, warmed. A window of WARM_WINDOW
+ * leases, at most WARM_KEYS keys of at most WARM_KEY_MAX bytes copied out
+ * (a key of a lease revoked meanwhile must not be read after mu is
+ * released), the IDs up to `upto` warmed so far.
+ */
+#define WARM_WINDOW  32
+#define WARM_KEYS    64
+#define WARM_KEY_MAX 128
+
+typedef struct warm_state {
+    size_t upto;
+    size_t nkeys;
+    bolt_val keys[WARM_KEYS];
+    uint8_t bytes[WARM_KEYS * 32];
+} warm_state;
+
+/*
+ * Warms ids[from, to) (to - from <= WARM_WINDOW), in stages so that each
+ * stage's misses overlap: the table slots, then the chains' first leases,
+ * then each lease's first item, its queue slot and its items' chain
+ * neighbours; the keys are copied out and handed to the store's prefetch
+ * after mu is released.
+ */
+static void warm_ahead(lease_lessor *l, const lease_range_deleter *rd, const int64_t *ids,
+                       size_t from, size_t to, warm_state *w)
+{
+    const lease__lease *ls[WARM_WINDOW];
+    size_t m = to - from, used = 0;
+    w->nkeys = 0;
+    pthread_mutex_lock(&l->mu);
+    for (size_t j = 0; j < m; j++)
+        lease__ltable_prefetch(&l->leases, ids[from + j], false);
+    for (size_t j = 0; j < m; j++)
+        lease__ltable_prefetch(&l->leases, ids[from + j], true);
+    for (size_t j = 0; j < m; j++) {
+        ls[j] = lease__ltable_find(&l->leases, ids[from + j]);
+        if (ls[j] != NULL && ls[j]->items != NULL)
+            __builtin_prefetch(ls[j]->items, 1);
+    }
+    for (size_t j = 0; j < m; j++) {
+        if (ls[j] == NULL)
+            continue;
+        if (ls[j]->qidx[LEASE__Q_EXPIRY] < l->expq.n)
+            __builtin_prefetch(&l->expq.a[ls[j]->qidx[LEASE__Q_EXPIRY]], 1);
+        for (const lease__item *it = ls[j]->items; it != NULL; it = it->next) {
+            if (it->hpprev != NULL)
+                __builtin_prefetch(it->hpprev, 1);
+            if (it->hnext != NULL)
+                __builtin_prefetch(&it->hnext->hpprev, 1);
+            if (w->nkeys == WARM_KEYS || it->len > WARM_KEY_MAX || it->len > sizeof w->bytes - used)
+                break; /* the rest of a big lease: its revoke's sorted walk prefetches */
+            memcpy(w->bytes + used, it->key, it->len);
+            w->keys[w->nkeys++] = (bolt_val){ w->bytes + used, it->len };
+            used += it->len;
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    w->upto = to;
+    if (rd->prefetch != NULL && w->nkeys > 0)
+        rd->prefetch(rd->arg, w->keys, w->nkeys);
+}
+
+/* Rule 6: tops the warmed window up when ids[at] is within half a window of its end. */
+static void warm_next(lease_lessor *l, const lease_range_deleter *rd, const int64_t *ids, size_t n,
+                      size_t at, warm_state *w)
+{
+    if (w->upto >= n || w->upto > at + WARM_WINDOW / 2)
+        return;
+    size_t from = w->upto > at ? w->upto : at;
+    warm_ahead(l, rd, ids, from, n - from > WARM_WINDOW ? from + WARM_WINDOW : n, w);
 }
 
 /*
@@ -852,8 +929,10 @@ static void let_writers_in(const lease_range_deleter *rd)
  */
 static int revoke_batch(lease_lessor *l, const lease_range_deleter *rd, const int64_t *ids,
                         size_t n, size_t *i, lease__keybuf *kb, size_t *revoked, bool *yield,
-                        uint64_t *deferred)
+                        uint64_t *deferred, warm_state *w)
 {
+    /* Rule 6: the first window warmed before the store's write lock is taken. */
+    warm_next(l, rd, ids, n, *i, w);
     void *txn;
     int rc = rd->begin(rd->arg, &txn);
     if (rc != 0)
@@ -862,6 +941,7 @@ static int revoke_batch(lease_lessor *l, const lease_range_deleter *rd, const in
     /* Loop invariant: the expired leases among ids before *i are revoked, one revision each. */
     while (*i < n && done < l->opt.revoke_batch) {
         size_t at = (*i)++;
+        warm_next(l, rd, ids, n, at, w);
         int r = revoke_in_txn(l, rd, txn, ids[at], true, kb, ids + at + 1, n - at - 1, deferred);
         if (r == LEASE_ENOTFOUND)
             continue; /* gone or renewed: nothing to do */
@@ -933,6 +1013,8 @@ int lease__revoke_expired_many(lease_lessor *l, const int64_t *ids, size_t n)
     lease__keybuf kb = { 0 };
     int rc = 0;
     size_t i = 0;
+    warm_state warm;
+    warm.upto = 0;
     bool defer = defer_begin(l, ids, n);
     uint64_t ticket = 0;
     while (i < n && rc == 0) {
@@ -949,7 +1031,7 @@ int lease__revoke_expired_many(lease_lessor *l, const int64_t *ids, size_t n)
         size_t revoked = 0;
         bool yield = false;
         uint64_t t = 0;
-        rc = revoke_batch(l, &rd, ids, n, &i, &kb, &revoked, &yield, defer ? &t : NULL);
+        rc = revoke_batch(l, &rd, ids, n, &i, &kb, &revoked, &yield, defer ? &t : NULL, &warm);
         if (t > ticket)
             ticket = t;
         if (revoked > 0) {
@@ -1132,6 +1214,7 @@ int lease_attach(lease_lessor *l, int64_t id, bolt_val key)
         ls->items->prev = it;
     ls->items = it;
     ls->nitems++;
+    ls->key_bytes += it->len;
 out:
     pthread_mutex_unlock(&l->mu);
     return rc;
@@ -1301,8 +1384,9 @@ int lease__lessor_check(lease_lessor *l, char *why, size_t why_size)
                 rc = check_fail(why, why_size, "lease %" PRId64 ": %s the expiry queue", ls->id,
                                 l->primary ? "primary, not in" : "not primary, in");
             ndirty += ls->dirty;
-            size_t k = 0;
+            size_t k = 0, bytes = 0;
             for (lease__item *it = ls->items; it != NULL && rc == 0; it = it->next, k++) {
+                bytes += it->len;
                 if (it->lease != ls || (it->next != NULL && it->next->prev != it))
                     rc = check_fail(why, why_size, "lease %" PRId64 ": broken key list", ls->id);
                 else if (lease__itable_find(&l->items, it->key, it->len, it->hash) != it)
@@ -1316,6 +1400,9 @@ int lease__lessor_check(lease_lessor *l, char *why, size_t why_size)
             if (rc == 0 && k != ls->nitems)
                 rc = check_fail(why, why_size, "lease %" PRId64 ": %zu keys, counted %zu", ls->id,
                                 k, ls->nitems);
+            if (rc == 0 && bytes != ls->key_bytes)
+                rc = check_fail(why, why_size, "lease %" PRId64 ": %zu key bytes, counted %zu",
+                                ls->id, bytes, ls->key_bytes);
             nitems += k;
         }
     if (rc == 0 && nleases != l->leases.n)

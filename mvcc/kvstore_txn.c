@@ -889,39 +889,46 @@ int mvcc_txn_delete_range(mvcc_txn *t, const void *key, size_t key_len, const vo
 }
 
 /*
- * delete_keys of several sorted keys: the index answers for all of them in
- * one sorted walk, the live ones' tombstone records are written in order
- * (rule 1: the backend first), then the index takes all their tombstones
- * in a second walk. A record the backend refuses stops the records; the
- * ones written before it still get their index tombstones.
+ * delete_keys of several sorted keys, a chunk of DK_CHUNK keys at a time:
+ * the index answers for the chunk's keys in one sorted walk, the live
+ * ones' tombstone records are written in order (rule 1: the backend
+ * first), then the index takes the chunk's tombstones in a second walk. A
+ * record the backend refuses stops the records; the ones written before it
+ * still get their index tombstones. The chunk bounds the scratch arrays
+ * (dk_*): they stay small enough for the spare transaction to keep, so a
+ * revoke of 100,000 keys touches no fresh memory for them (each MiB of
+ * fresh memory is milliseconds of page faults on a VM whose host takes
+ * freed pages back: docs/lease.md, session 8), and the walks' cursors
+ * stay in cache.
  */
+#define DK_CHUNK 1024
+
 /* delete_sorted takes the backend's buffers in one growth from this many tombstones on. */
 #define RESERVE_MIN 1024
 
 /*
  * A hint to the backend before many tombstone records (a revoke of a
- * lease with many keys): their exact count and bytes, so its buffers grow
+ * lease with many keys): their count and bytes if every key is alive (an
+ * upper bound: room never written is never touched), so its buffers grow
  * once instead of doubling (each doubling copies into fresh memory, whose
- * page faults were a third of L-revoke-big's time). dk_prev says which
- * keys are alive. A failed reserve changes nothing.
+ * page faults were a third of L-revoke-big's time). A failed reserve
+ * changes nothing.
  */
 static void reserve_tombstones(mvcc_txn *t, const bolt_val *keys, size_t n)
 {
-    size_t m = 0, bytes = 0;
+    if (n < RESERVE_MIN)
+        return;
+    size_t bytes = 0;
     for (size_t i = 0; i < n; i++) {
-        if (t->dk_prev[i].main == 0)
-            continue;
         mvcc__kv kv = mvcc__kv_tombstone(keys[i].data, keys[i].size);
         bytes += MVCC__REVKEY_TOMB_LEN + mvcc__kv_encoded_size(&kv);
-        m++;
     }
-    if (m >= RESERVE_MIN)
-        (void)backend_batch_tx_reserve(t->btx, key_bucket, m, bytes);
+    (void)backend_batch_tx_reserve(t->btx, key_bucket, n, bytes);
 }
 
-static int delete_sorted(mvcc_txn *t, const bolt_val *keys, size_t n, int64_t cur, int64_t *deleted)
+/* Room for a chunk in the dk_* arrays: 0 or -ENOMEM. */
+static int dk_reserve(mvcc_txn *t, size_t n)
 {
-    mvcc_store *s = t->s;
     void *p = t->dk_keys;
     size_t cap = t->dk_cap;
     int rc = strata__grow(&p, &cap, n, sizeof *t->dk_keys, 16);
@@ -938,18 +945,20 @@ static int delete_sorted(mvcc_txn *t, const bolt_val *keys, size_t n, int64_t cu
         rc = strata__grow(&p, &cap, n, sizeof *t->dk_revs, 16);
         t->dk_revs = p;
     }
-    if (rc != 0)
-        return rc;
-    t->dk_cap = cap;
-    for (size_t i = 0; i < n; i++) {
-        if (has_null(keys[i].data, keys[i].size))
-            return STRATA_EMISUSE;
+    if (rc == 0)
+        t->dk_cap = cap;
+    return rc;
+}
+
+/* One chunk of delete_sorted; *deleted counts the keys tombstoned. */
+static int delete_chunk(mvcc_txn *t, const bolt_val *keys, size_t n, int64_t cur, int64_t *deleted)
+{
+    mvcc_store *s = t->s;
+    for (size_t i = 0; i < n; i++)
         t->dk_keys[i] = (idx_key){ keys[i].data, keys[i].size };
-    }
-    rc = idx_tree_get_sorted(s->index, t->dk_keys, n, cur, t->dk_prev);
+    int rc = idx_tree_get_sorted(s->index, t->dk_keys, n, cur, t->dk_prev);
     if (rc != 0)
         return rc;
-    reserve_tombstones(t, keys, n);
     /* Loop invariant: the live keys among keys[0, i) have records, listed in dk_keys[0, m). */
     size_t m = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -967,8 +976,25 @@ static int delete_sorted(mvcc_txn *t, const bolt_val *keys, size_t n, int64_t cu
     int irc = idx_tree_tombstone_sorted(s->index, t->dk_keys, m, t->dk_revs, &done);
     if (irc != 0)
         return txn_fail(t, irc);
+    *deleted += (int64_t)m;
+    return rc;
+}
+
+static int delete_sorted(mvcc_txn *t, const bolt_val *keys, size_t n, int64_t cur, int64_t *deleted)
+{
+    for (size_t i = 0; i < n; i++)
+        if (has_null(keys[i].data, keys[i].size))
+            return STRATA_EMISUSE;
+    int rc = dk_reserve(t, n < DK_CHUNK ? n : DK_CHUNK);
+    if (rc != 0)
+        return rc;
+    reserve_tombstones(t, keys, n);
+    int64_t nd = 0;
+    /* Loop invariant: the live keys among keys[0, i) are deleted, in order. */
+    for (size_t i = 0; i < n && rc == 0; i += DK_CHUNK)
+        rc = delete_chunk(t, keys + i, n - i < DK_CHUNK ? n - i : DK_CHUNK, cur, &nd);
     if (deleted != NULL)
-        *deleted = (int64_t)m;
+        *deleted = nd;
     return rc;
 }
 

@@ -59,6 +59,19 @@ static bool rd_yield_wanted(void *arg)
     return mvcc__write_waiters(arg) > 0;
 }
 
+/* The index entries of keys the lessor deletes next (idx_tree_prefetch: it never waits). */
+static void rd_prefetch(void *arg, const bolt_val *keys, size_t n)
+{
+    mvcc_store *s = arg;
+    idx_key k[32];
+    for (size_t i = 0; i < n;) {
+        size_t m = 0;
+        for (; m < 32 && i < n; m++, i++)
+            k[m] = (idx_key){ keys[i].data, keys[i].size };
+        idx_tree_prefetch(s->index, k, m);
+    }
+}
+
 static backend_batch_tx *rd_batch_tx(void *txn)
 {
     return mvcc__txn_batch(txn);
@@ -81,6 +94,7 @@ int mvcc__lease_bind(mvcc_store *s)
         .delete_keys = rd_delete_keys,
         .next_rev = rd_next_rev,
         .yield_wanted = rd_yield_wanted,
+        .prefetch = rd_prefetch,
     };
     lease_lessor_set_range_deleter(s->lessor, &rd);
     return 0;

@@ -130,7 +130,8 @@ typedef struct bolt_options {
     size_t size;           /* sizeof(bolt_options) as the caller knew it */
     uint64_t timeout_ms;   /* flock wait; 0 = wait forever (bbolt's Timeout) */
     bool read_only;        /* O_RDONLY + LOCK_SH; no write transactions */
-    bool no_sync;          /* skip fdatasync at commit (unsafe on crash) */
+    bool no_sync;          /* skip fdatasync at commit and the fsync after growing the
+                              file (unsafe on crash; bbolt's NoSync + NoGrowSync) */
     bool no_grow_sync;     /* skip the fsync after growing the file */
     bool no_freelist_sync; /* store no freelist page (meta.freelist = ~0); a file
                               without one has its free pages found by a walk at open */

@@ -263,6 +263,17 @@ typedef struct idx_key {
 } idx_key;
 
 /*
+ * A cache hint, no effect on the tree: asks the CPU to load what an exact
+ * lookup of each of keys[0, n) (idx_tree_get, idx_tree_tombstone) reads
+ * first, so a caller about to look up many keys one at a time (a batch of
+ * lease revokes) takes their cache misses together, ahead of the lookups
+ * and outside its own locks. Thread-safe; never waits: while a writer
+ * holds or waits for the tree it does nothing. The keys are borrowed for
+ * the call.
+ */
+STRATA_API void idx_tree_prefetch(idx_tree *t, const idx_key *keys, size_t n);
+
+/*
  * Get of n keys at once (the keys sorted ascending and distinct, e.g. a
  * lease's keys at its revoke): modified[i] receives keys[i]'s revision at
  * at_rev as idx_tree_get gives it, or {0, 0} when the key is absent or not

@@ -103,6 +103,12 @@ STRATA_API const char *lease_status_name(int rc);
  *   yield_wanted  true when another writer waits for the store's write
  *            lock (a hint, called between revokes with the transaction
  *            open): the lessor then ends its batch and lets it in.
+ *   prefetch  a cache hint that changes nothing: the lessor is about to
+ *            delete keys[0, n) (the next revokes of a batch), so the store
+ *            may load what finding them reads (its index entries). Called
+ *            with arg, with or without a transaction open, never with the
+ *            lessor's own lock held; it must not wait for the store's
+ *            write lock. The keys are borrowed for the call.
  * Both delete_keys and next_rev, or neither.
  */
 typedef struct lease_range_deleter {
@@ -114,6 +120,7 @@ typedef struct lease_range_deleter {
     int (*delete_keys)(void *txn, const bolt_val *keys, size_t n);
     int (*next_rev)(void *txn);
     bool (*yield_wanted)(void *arg);
+    void (*prefetch)(void *arg, const bolt_val *keys, size_t n);
 } lease_range_deleter;
 
 /* ---- opening and closing ----------------------------------------------- */

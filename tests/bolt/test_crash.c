@@ -20,6 +20,10 @@
  *   3. the reopened db takes the rest of the workload and ends in the
  *      golden final state (its freelist and tree are usable, not only
  *      readable).
+ * Then the same for no_sync commits whose pages go into the writable map
+ * (tx.c rule 11, db.c rule 9; failpoint builds, on a file system that
+ * rewrites blocks in place): the kill comes before the k-th page copied or
+ * at a meta's pwrite (before, after, or torn), and half as many seeds run.
  * Seeds: 400 (200 in ASan builds, where each fork costs ~0.1 s);
  * STRATA_CRASH_SEEDS overrides. Replay one case: STRATA_TEST_SEED=<seed
  * printed on failure> with STRATA_CRASH_SEEDS=1.
@@ -27,6 +31,7 @@
 #include "workload.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -40,6 +45,7 @@ enum kill_when { KILL_BEFORE, KILL_AFTER, KILL_TORN };
 
 static struct {
     unsigned sites, target;
+    unsigned map_sites; /* of them, "wmap_page" failpoints (no_sync mode) */
     enum kill_when when;
     uint64_t torn_rand;
 } cs;
@@ -128,16 +134,56 @@ static int c_ftruncate(int fd, off_t len)
 
 static struct bolt_os crash_os;
 
+/*
+ * no_sync mode (tx.c rule 11): the pages a commit rewrites go into the db's
+ * writable map, not through pwritev. The table keeps the real pwritev,
+ * fallocate, ftruncate and mmap (else db.c rule 9 keeps the write calls)
+ * and counts a site before each page copied (the "wmap_page" failpoint)
+ * and at each pwrite (the metas), where a kill may tear the write.
+ */
+static struct bolt_os map_os;
+
+static int c_failpoint(const char *name)
+{
+    if (strcmp(name, "wmap_page") != 0)
+        return 0;
+    cs.map_sites++;
+    if (site())
+        die(); /* the page not copied: a kill within a copy tears only a free page */
+    return 0;
+}
+
+/* wl_golden's twin for no_sync mode: the same states, the sites counted with map_os. */
+static void map_golden(const char *path, uint64_t seed, uint64_t *golden)
+{
+    wl_create(path, seed);
+    bolt_options o = wl_opts(seed);
+    o.os = &map_os;
+    o.no_sync = true;
+    bolt_db *db;
+    ASSERT_OK(bolt_open(path, &o, &db));
+    golden[0] = wl_state(db);
+    for (unsigned i = 0; i < NTX; i++) {
+        bolt_tx *tx;
+        ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
+        ASSERT_OK(wl_apply(tx, seed, i));
+        ASSERT_OK(bolt_tx_commit(tx));
+        golden[i + 1] = wl_state(db);
+    }
+    ASSERT_OK(bolt_close(db));
+    unlink(path);
+}
+
 typedef struct report {
     uint32_t tx;
     uint32_t committed; /* 0: begin, 1: committed */
 } report;
 
-static void child(const char *path, uint64_t seed, int wfd)
+static void child(const char *path, uint64_t seed, int wfd, bool map_mode)
 {
     bolt_options o = wl_opts(seed);
-    o.no_sync = false;
-    o.os = &crash_os;
+    o.no_sync = map_mode;
+    o.os = map_mode ? &map_os : &crash_os;
     bolt_db *db;
     if (bolt_open(path, &o, &db) != 0)
         _exit(10);
@@ -158,16 +204,21 @@ static void child(const char *path, uint64_t seed, int wfd)
     _exit(0); /* not exit(): the parent's atexit cleanup is not ours */
 }
 
-static unsigned survived, lost, in_flight_applied, torn_kills;
+static unsigned survived, lost, in_flight_applied, torn_kills, map_copies;
 
-static void run_seed(uint64_t seed, const char *path, const char *gpath)
+static void run_seed(uint64_t seed, const char *path, const char *gpath, bool map_mode)
 {
     uint64_t golden[NTX + 1];
     /* The golden run counts the sites with the same table, never killing. */
     memset(&cs, 0, sizeof cs);
-    wl_golden(gpath, seed, NTX, golden, &crash_os);
+    if (map_mode)
+        map_golden(gpath, seed, golden);
+    else
+        wl_golden(gpath, seed, NTX, golden, &crash_os);
     unsigned total = cs.sites;
     ASSERT_TRUE(total > NTX);
+    if (map_mode)
+        map_copies += cs.map_sites;
 
     strata_rng r;
     strata_rng_seed(&r, seed);
@@ -190,7 +241,7 @@ static void run_seed(uint64_t seed, const char *path, const char *gpath)
     ASSERT_TRUE(pid >= 0);
     if (pid == 0) {
         close(p[0]);
-        child(path, seed, p[1]);
+        child(path, seed, p[1], map_mode);
     }
     close(p[1]);
     report rep;
@@ -252,6 +303,9 @@ int main(void)
     crash_os.fsync = c_sync;
     crash_os.fallocate = c_fallocate;
     crash_os.ftruncate = c_ftruncate;
+    map_os = *real();
+    map_os.pwrite = c_pwrite;
+    map_os.failpoint = c_failpoint;
     const char *env = getenv("STRATA_CRASH_SEEDS");
     unsigned nseeds = env != NULL ? (unsigned)strtoul(env, NULL, 0) : WL_SANITIZED ? 200 : 400;
     char path[4096], gpath[4096];
@@ -262,10 +316,36 @@ int main(void)
         uint64_t seed = base + s;
         /* Name the seed in any failure below: replay with it alone. */
         harness_default_seed = seed;
-        run_seed(seed, path, gpath);
+        run_seed(seed, path, gpath, false);
     }
     printf("figure: crash: %u seeds killed and reopened (%u torn writes), %u lost commits, "
            "%u in-flight commits found applied\n",
            survived, torn_kills, lost, in_flight_applied);
+#if STRATA_FAILPOINTS
+    /* no_sync commits through the writable map, where the file system allows it. */
+    int dfd = open(path, O_RDONLY | O_CREAT, 0600);
+    ASSERT_TRUE(dfd >= 0);
+    bool in_place = bolt__os_overwrites_in_place(dfd);
+    close(dfd);
+    unlink(path);
+    if (!in_place) {
+        printf("crash, no_sync through the map: not run (the test directory's file system "
+               "does not rewrite blocks in place)\n");
+        return lost == 0 ? 0 : 1;
+    }
+    harness_current = "crash seeds, no_sync through the map";
+    unsigned before = survived, torn_before = torn_kills, applied_before = in_flight_applied;
+    for (unsigned s = 0; s < nseeds / 2; s++) {
+        uint64_t seed = base + 100000 + s;
+        harness_default_seed = seed;
+        run_seed(seed, path, gpath, true);
+    }
+    printf("figure: crash, no_sync through the map: %u seeds killed and reopened (%u torn "
+           "meta writes), %u lost commits, %u in-flight commits found applied; %u pages "
+           "copied into the map by the golden runs\n",
+           survived - before, torn_kills - torn_before, lost, in_flight_applied - applied_before,
+           map_copies);
+    ASSERT_TRUE(map_copies > (nseeds / 2) * NTX); /* the map path ran: pages, not calls */
+#endif
     return lost == 0 ? 0 : 1;
 }

@@ -1166,18 +1166,77 @@ typedef struct kind_case {
     void (*fn)(bolt__freelist_kind kind);
 } kind_case;
 
+/*
+ * release merges pending ids queued in any order (ARRAY: sorted in place by
+ * an introsort, freelist.c pgid_sort): orders that trouble quicksorts
+ * (ascending, descending, organ pipe, sawtooth, random) at sizes around its
+ * insertion-sort cut, into free ids interleaved with them; the result is
+ * exactly the union, ascending (ok() checks the order).
+ */
+static void test_release_orders(bolt__freelist_kind kind)
+{
+    static const size_t sizes[] = { 1, 2, 15, 16, 17, 33, 100, 1000, 5000 };
+    strata_rng rng;
+    strata_rng_seed(&rng, harness_seed() + 3);
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        size_t n = sizes[si];
+        for (int order = 0; order < 5; order++) {
+            /* Free: the even ids 2..2n+1; freed by txid 5: the odd ones 3..2n+1, in `order`. */
+            bolt_pgid *freeids = malloc(n * sizeof *freeids), *odd = malloc(n * sizeof *odd);
+            bolt_pgid *all = malloc(2 * n * sizeof *all);
+            ASSERT_TRUE(freeids != NULL && odd != NULL && all != NULL);
+            for (size_t i = 0; i < n; i++) {
+                freeids[i] = 2 + 2 * i;
+                odd[i] = 3 + 2 * i;
+                all[2 * i] = freeids[i];
+                all[2 * i + 1] = odd[i];
+            }
+            bolt_pgid *queue = malloc(n * sizeof *queue);
+            ASSERT_NOT_NULL(queue);
+            for (size_t i = 0; i < n; i++)
+                queue[i] = odd[i];
+            if (order == 1) {
+                for (size_t i = 0; i < n; i++)
+                    queue[i] = odd[n - 1 - i];
+            } else if (order == 2) {
+                for (size_t i = 0; i < n; i++)
+                    queue[i] = odd[i % 2 == 0 ? i / 2 : n - 1 - i / 2];
+            } else if (order == 3) {
+                size_t q = 0; /* sawtooth: odd[t], odd[t + 7], ... for t = 0..6 */
+                for (size_t t = 0; t < 7; t++)
+                    for (size_t j = t; j < n; j += 7)
+                        queue[q++] = odd[j];
+            } else if (order == 4) {
+                for (size_t i = n; i > 1; i--) { /* Fisher-Yates */
+                    size_t j = (size_t)strata_rng_below(&rng, i);
+                    bolt_pgid t = queue[i - 1];
+                    queue[i - 1] = queue[j];
+                    queue[j] = t;
+                }
+            }
+            bolt__freelist *f = fl_with(kind, freeids, n, 2 * n + 2);
+            for (size_t i = 0; i < n; i++)
+                ASSERT_OK(bolt__freelist_free_run(f, 5, queue[i], 0, false));
+            bolt__freelist_release(f, 5);
+            ASSERT_EQ_SIZE(bolt__freelist_pending_count(f), 0);
+            ASSERT_EQ_SIZE(bolt__freelist_free_count(f), 2 * n);
+            expect_ids(f, all, 2 * n);
+            bolt__freelist_free(f);
+            free(queue);
+            free(freeids);
+            free(odd);
+            free(all);
+        }
+    }
+}
+
 static const kind_case kind_cases[] = {
-    { "allocate_cases", test_allocate_cases },
-    { "free_release", test_free_release },
-    { "rollback", test_rollback },
-    { "release_range", test_release_range },
-    { "double_free", test_double_free },
-    { "write_read", test_write_read },
-    { "corrupt_pages", test_corrupt_pages },
-    { "random_damage", test_random_damage },
-    { "load_ids", test_load_ids },
-    { "each_stops", test_each_stops },
-    { "scale", test_scale },
+    { "release_orders", test_release_orders }, { "allocate_cases", test_allocate_cases },
+    { "free_release", test_free_release },     { "rollback", test_rollback },
+    { "release_range", test_release_range },   { "double_free", test_double_free },
+    { "write_read", test_write_read },         { "corrupt_pages", test_corrupt_pages },
+    { "random_damage", test_random_damage },   { "load_ids", test_load_ids },
+    { "each_stops", test_each_stops },         { "scale", test_scale },
 };
 
 static void test_both_kinds(void)

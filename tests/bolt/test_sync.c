@@ -19,16 +19,25 @@
  *     file and none lands below a committed high-water mark unless it is a
  *     dirty page; the tree checks clean after reopening; after a shrink's
  *     cut the zeros start again from the new end.
+ *   - db.c rule 8: a no_sync db makes no sync at all, its growths included;
+ *     a durable one syncs twice a commit and once more a growth.
+ *   - db.c rule 9 / tx.c rule 11: no_sync commits on a file with a hole
+ *     (grown by ftruncate, as bbolt grows) go through the writable map where
+ *     the file system rewrites in place, after the hole got its blocks; a
+ *     durable db and a table that replaces pwritev never map; every key is
+ *     there after reopening and the tree checks clean.
  * (The shrink after a big delete, which rule 9 must leave alone, is
  * test_shrink's.) Seeds are fixed and printed.
  */
 #include "bolt_test.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "bolt/bolt_int.h"
+#include "bolt/os.h"
 
 #define VALSIZE 100
 
@@ -467,6 +476,140 @@ static void test_zero_ahead_after_cut(void)
     unlink(path);
 }
 
+/* ---- db.c rule 8: a no_sync db syncs nothing, growth included -------------------------- */
+
+/* Durable or not, 300 B3-shaped commits; the syncs the engine made, the file's growths. */
+static unsigned grow_syncs(bool no_sync, unsigned *grows)
+{
+    char path[8192];
+    harness_path(path, sizeof path, "grow-sync.db");
+    unlink(path);
+    bolt_options o = za_options(false);
+    o.page_size = 4096;
+    o.no_sync = no_sync;
+    o.mmap_reserve = 64u << 20;
+    bolt_db *db;
+    ASSERT_OK(bolt_open(path, &o, &db));
+    strata_rng rng;
+    strata_rng_seed(&rng, harness_seed() + 12);
+    unsigned syncs = za.syncs; /* the new file's init is synced either way */
+    *grows = 0;
+    for (unsigned c = 0; c < 300; c++) {
+        uint64_t before = size_of(path);
+        ASSERT_OK(put_random(db, &rng, 100));
+        *grows += size_of(path) > before;
+    }
+    syncs = za.syncs - syncs;
+    printf("%s: %u syncs in 300 commits, %u of which grew the file\n",
+           no_sync ? "no_sync" : "durable", syncs, *grows);
+    bt_check(db);
+    ASSERT_OK(bolt_close(db));
+    unlink(path);
+    return syncs;
+}
+
+static void test_no_sync_grows_unsynced(void)
+{
+    unsigned grows;
+    ASSERT_EQ_INT(grow_syncs(true, &grows), 0);
+    ASSERT_TRUE(grows >= 3);
+    /* Durable: two syncs a commit, and one more for each growth. */
+    ASSERT_EQ_INT(grow_syncs(false, &grows), 600 + grows);
+    ASSERT_TRUE(grows >= 3);
+}
+
+/* ---- db.c rule 9 / tx.c rule 11: no_sync commits through a writable map ------------- */
+
+static uint64_t blocks_of(const char *path)
+{
+    struct stat st;
+    ASSERT_OK(stat(path, &st));
+    return (uint64_t)st.st_blocks * 512;
+}
+
+static unsigned wm_pwritev_calls;
+
+static ssize_t wm_pwritev(int fd, const struct iovec *iov, int n, off_t off)
+{
+    wm_pwritev_calls++;
+    return bolt__os_default()->pwritev(fd, iov, n, off);
+}
+
+/* B3-shaped commits on a file whose tail is a hole; what the write-out did. */
+static void wmap_run(bool no_sync, const struct bolt_os *os, bool *mapped, bool *whole)
+{
+    char path[8192];
+    harness_path(path, sizeof path, "wmap.db");
+    unlink(path);
+    bolt_options o = bt_opts();
+    o.page_size = 4096;
+    o.mmap_reserve = 64u << 20;
+    o.no_sync = no_sync;
+    o.os = os;
+    bolt_db *db;
+    ASSERT_OK(bolt_open(path, &o, &db));
+    strata_rng rng;
+    strata_rng_seed(&rng, harness_seed() + 13);
+    for (unsigned c = 0; c < 20; c++)
+        ASSERT_OK(put_random(db, &rng, 100));
+    ASSERT_OK(bolt_close(db));
+    /* A tail grown as bbolt grows files: ftruncate, a hole. */
+    uint64_t size = size_of(path);
+    ASSERT_OK(truncate(path, (off_t)(size + (1u << 20))));
+    ASSERT_TRUE(blocks_of(path) < size + (1u << 20));
+    ASSERT_OK(bolt_open(path, &o, &db));
+    ASSERT_OK(put_random(db, &rng, 100)); /* rewrites inside the file: no growth */
+    ASSERT_EQ_U64(size_of(path), size + (1u << 20));
+    *whole = blocks_of(path) >= size_of(path);
+    for (unsigned c = 21; c < 200; c++)
+        ASSERT_OK(put_random(db, &rng, 100));
+    *mapped = db->wmap != NULL;
+    printf("no_sync %d, %s I/O table: %s; the hole %s after the first commit\n", no_sync,
+           os == NULL ? "default" : "replaced", *mapped ? "written through the map" : "pwritev",
+           *whole ? "allocated" : "still there");
+    bt_check(db);
+    ASSERT_OK(bolt_close(db));
+    /* Reopened: every commit's keys, whichever way they went out. */
+    o.os = NULL;
+    ASSERT_OK(bolt_open(path, &o, &db));
+    bt_check(db);
+    ASSERT_EQ_U64(keys_in(db), 200 * 100);
+    ASSERT_OK(bolt_close(db));
+    unlink(path);
+}
+
+static void test_no_sync_write_map(void)
+{
+    char path[8192];
+    harness_path(path, sizeof path, "wmap-fs.db");
+    int fd = open(path, O_RDWR | O_CREAT, 0600);
+    ASSERT_TRUE(fd >= 0);
+    bool in_place = bolt__os_overwrites_in_place(fd);
+    close(fd);
+    unlink(path);
+    bool mapped, whole;
+    /* Durable commits never write through the map. */
+    wmap_run(false, NULL, &mapped, &whole);
+    ASSERT_FALSE(mapped);
+    ASSERT_FALSE(whole);
+    /* A table that replaces pwritev keeps its calls, and they are made. */
+    struct bolt_os os = *bolt__os_default();
+    os.pwritev = wm_pwritev;
+    wm_pwritev_calls = 0;
+    wmap_run(true, &os, &mapped, &whole);
+    ASSERT_FALSE(mapped);
+    ASSERT_TRUE(wm_pwritev_calls >= 180);
+    /* no_sync with the real calls: the map, and the hole got its blocks first. */
+    wmap_run(true, NULL, &mapped, &whole);
+    if (!in_place) {
+        printf("the test directory's file system does not rewrite in place: no map\n");
+        ASSERT_FALSE(mapped);
+        return;
+    }
+    ASSERT_TRUE(mapped);
+    ASSERT_TRUE(whole);
+}
+
 int main(void)
 {
     HARNESS_BEGIN(0x5eed0018);
@@ -475,5 +618,7 @@ int main(void)
     RUN(test_cut_stays_cut);
     RUN(test_zero_ahead);
     RUN(test_zero_ahead_after_cut);
+    RUN(test_no_sync_grows_unsynced);
+    RUN(test_no_sync_write_map);
     return 0;
 }

@@ -329,6 +329,83 @@ static void test_sorted_batches(void)
     idx_tree_free(b);
 }
 
+/* A thread that puts new keys (the hash grows, moving its slots) until told to stop. */
+typedef struct grower {
+    idx_tree *t;
+    atomic_bool stop;
+    atomic_int n; /* keys put so far */
+} grower;
+
+static void *grower_run(void *arg)
+{
+    grower *g = arg;
+    char key[32];
+    for (int n = 0; !atomic_load(&g->stop) && n < 200000; n++) {
+        snprintf(key, sizeof key, "grow-%07d", n);
+        ASSERT_OK(idx_tree_put(g->t, key, strlen(key), R(1000 + n, 0)));
+        atomic_store(&g->n, n + 1);
+    }
+    return NULL;
+}
+
+/*
+ * idx_tree_prefetch (lease's, session 8) is a hint: on an empty tree, for
+ * no keys, for present and absent keys, the empty key and keys longer than
+ * a word, more keys than one of its groups, it changes nothing (the tree
+ * equals a twin that never got a hint, and checks); and while another
+ * thread's puts grow the hash (its slot array reallocated), it reads
+ * nothing freed (ASan, and TSan in the concurrency suite).
+ */
+static void test_prefetch(void)
+{
+    idx_tree *a, *b;
+    ASSERT_OK(idx_tree_new(&a));
+    ASSERT_OK(idx_tree_new(&b));
+    idx_key none = { (const uint8_t *)"", 0 };
+    idx_tree_prefetch(a, &none, 1); /* no table yet */
+    idx_tree_prefetch(a, NULL, 0);
+    static char names[300][40];
+    static idx_key keys[300];
+    for (int i = 0; i < 300; i++) {
+        int w = i % 3 == 0 ? snprintf(names[i], sizeof names[i], "p%d", i)
+                           : snprintf(names[i], sizeof names[i], "prefetch/a-longer-key/%06d", i);
+        keys[i] = (idx_key){ (const uint8_t *)names[i], (size_t)w };
+        if (i % 4 != 0) { /* every fourth absent */
+            ASSERT_OK(idx_tree_put(a, names[i], (size_t)w, R(i + 1, 0)));
+            ASSERT_OK(idx_tree_put(b, names[i], (size_t)w, R(i + 1, 0)));
+        }
+    }
+    ASSERT_OK(idx_tree_put(a, "", 0, R(400, 0)));
+    ASSERT_OK(idx_tree_put(b, "", 0, R(400, 0)));
+    idx_tree_prefetch(a, keys, 300);
+    idx_tree_prefetch(a, &none, 1);
+    idx_tree_prefetch(a, keys + 7, 1);
+    check_tree(a);
+    ASSERT_TRUE(idx_tree_equal(a, b));
+    for (int i = 0; i < 300; i++) {
+        idx_rev got;
+        int rc = idx_tree_get(a, keys[i].data, keys[i].len, 1000, &got, NULL, NULL);
+        if (i % 4 == 0) {
+            ASSERT_RC(rc, IDX_NOTFOUND);
+        } else {
+            ASSERT_OK(rc);
+            ASSERT_EQ_INT(got.main, i + 1);
+        }
+    }
+    grower g = { .t = a };
+    atomic_store(&g.stop, false);
+    atomic_store(&g.n, 0);
+    pthread_t th;
+    ASSERT_EQ_INT(pthread_create(&th, NULL, grower_run, &g), 0);
+    for (int round = 0; round < 2000 && atomic_load(&g.n) < 200000; round++)
+        idx_tree_prefetch(a, keys, 300);
+    atomic_store(&g.stop, true);
+    ASSERT_EQ_INT(pthread_join(th, NULL), 0);
+    check_tree(a);
+    idx_tree_free(a);
+    idx_tree_free(b);
+}
+
 static void test_range_since(void)
 {
     idx_tree *t;
@@ -841,6 +918,7 @@ int main(void)
     RUN(test_range_page);
     RUN(test_tombstone);
     RUN(test_sorted_batches);
+    RUN(test_prefetch);
     RUN(test_range_since);
     RUN(test_compact_and_keep);
     RUN(test_insert);

@@ -89,14 +89,9 @@ static void check_set(lease__keybuf *kb, strata_rng *r, enum shape s, size_t n)
         }
     }
     ASSERT_OK(lease__keybuf_reserve(kb, m, total));
-    uint8_t *p = kb->raw;
-    for (size_t i = 0; i < m; i++) {
-        if (want[i].size > 0)
-            memcpy(p, want[i].data, want[i].size);
-        kb->keys[i] = (bolt_val){ p, want[i].size };
-        p += want[i].size;
-    }
-    kb->n = m;
+    for (size_t i = 0; i < m; i++)
+        lease__keybuf_push(kb, want[i].data, want[i].size);
+    ASSERT_EQ_SIZE(kb->n, m);
     ASSERT_OK(lease__keybuf_sort(kb));
     qsort(want, m, sizeof *want, cmp_key);
     const uint8_t *at = m > 1 ? kb->bytes : NULL;
@@ -136,18 +131,13 @@ static void test_prefix_key_first(void)
     for (int round = 0; round < 2; round++) {
         size_t extra = round == 0 ? 0 : 40;
         ASSERT_OK(lease__keybuf_reserve(&kb, n + extra, total + extra * 8));
-        uint8_t *p = kb.raw;
-        for (size_t i = 0; i < n; i++) {
-            memcpy(p, keys[i], lens[i]);
-            kb.keys[i] = (bolt_val){ p, lens[i] };
-            p += lens[i];
-        }
+        for (size_t i = 0; i < n; i++)
+            lease__keybuf_push(&kb, keys[i], lens[i]);
         for (size_t i = 0; i < extra; i++) {
-            int w = snprintf((char *)p, 9, "abcz%04zu", i);
-            kb.keys[n + i] = (bolt_val){ p, (size_t)w };
-            p += w;
+            char k[9];
+            int w = snprintf(k, sizeof k, "abcz%04zu", i);
+            lease__keybuf_push(&kb, k, (size_t)w);
         }
-        kb.n = n + extra;
         ASSERT_OK(lease__keybuf_sort(&kb));
         ASSERT_EQ_MEM(kb.keys[0].data, kb.keys[0].size, "abc", 3);
         ASSERT_EQ_MEM(kb.keys[1].data, kb.keys[1].size, "abc\x00", 4);

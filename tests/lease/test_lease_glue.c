@@ -198,6 +198,83 @@ static void test_revoke(void)
     st_close(&s);
 }
 
+/* Tombstones of revision rev, checked against the expected keys in sub order. */
+typedef struct tomb_seq {
+    int64_t rev;
+    size_t n, bad;
+    char (*want)[16];
+} tomb_seq;
+
+static int tomb_seq_fn(void *arg, bolt_val key, bolt_val value)
+{
+    tomb_seq *t = arg;
+    mvcc__revkey rk;
+    ASSERT_OK(mvcc__revkey_decode(key.data, key.size, &rk));
+    if (rk.rev.main != t->rev)
+        return 0;
+    mvcc__kv kv;
+    ASSERT_OK(mvcc__kv_decode(value.data, value.size, &kv));
+    if (!rk.tombstone || rk.rev.sub != (int64_t)t->n || kv.key_len != strlen(t->want[t->n]) ||
+        memcmp(kv.key, t->want[t->n], kv.key_len) != 0)
+        t->bad++;
+    t->n++;
+    return 0;
+}
+
+/*
+ * A revoke of more keys than the store deletes in one chunk (kvstore_txn.c
+ * DK_CHUNK, 1,024): 2,600 keys put with the lease, and 90 more attached to
+ * it but never written (alive nowhere: delete_keys skips them), spread over
+ * every chunk. One revision, the live keys' tombstones in key order with
+ * sub-revisions 0, 1, 2, ..., nothing left in the index, the record gone.
+ */
+static void test_revoke_in_chunks(void)
+{
+    st s;
+    st_open(&s, "chunks.db", true);
+    ASSERT_OK(lease_grant(s.l, 5, 100, NULL));
+    enum { LIVE = 2600, ABSENT = 90 };
+    char(*want)[16] = calloc(LIVE, sizeof *want);
+    ASSERT_NOT_NULL(want);
+    char key[32];
+    mvcc_txn *t;
+    ASSERT_OK(mvcc_txn_write_begin(s.kv, &t));
+    for (int i = 0; i < LIVE; i++) {
+        /* Written out of order; "c-%05d" sorts them by i. */
+        int j = (i * 7) % LIVE;
+        snprintf(want[j], sizeof want[j], "c-%05d", j);
+        int64_t rev;
+        ASSERT_OK(mvcc_txn_put(t, want[j], strlen(want[j]), "v", 1, 5, &rev));
+    }
+    ASSERT_OK(mvcc_txn_end(t, NULL));
+    for (int i = 0; i < ABSENT; i++) {
+        int w = snprintf(key, sizeof key, "c-%05d-absent", i * (LIVE / ABSENT));
+        ASSERT_OK(lease_attach(s.l, 5, (bolt_val){ key, (size_t)w }));
+    }
+    int64_t rev0 = mvcc_store_rev(s.kv);
+    ASSERT_OK(lease_revoke(s.l, 5));
+    ASSERT_EQ_INT(mvcc_store_rev(s.kv), rev0 + 1);
+    ASSERT_FALSE(lt_record(s.be, 5).found);
+    ASSERT_EQ_STR(keys_of(&s, 5), "-");
+    tomb_seq ts = { .rev = rev0 + 1, .want = want };
+    backend_read_tx *rt;
+    ASSERT_OK(backend_read_tx_begin(s.be, &rt));
+    ASSERT_OK(backend_read_tx_for_each(rt, bolt_str("key"), tomb_seq_fn, &ts));
+    backend_read_tx_end(rt);
+    ASSERT_EQ_SIZE(ts.n, (size_t)LIVE);
+    ASSERT_EQ_SIZE(ts.bad, 0);
+    mvcc_range_result r;
+    mvcc_range_result_init(&r);
+    mvcc_range_options ro = { .size = sizeof ro, .count_only = true };
+    ASSERT_OK(mvcc_store_range(s.kv, "c-", 2, "c.", 2, &ro, &r));
+    ASSERT_EQ_INT(r.count, 0);
+    mvcc_range_result_release(&r);
+    char why[256];
+    ASSERT_OK(idx_tree_check(s.kv->index, why, sizeof why));
+    free(want);
+    st_close(&s);
+}
+
 /* Restore: every key re-attached to the lease of its newest put (docs/schema.md §7 step 4). */
 static void test_restore(void)
 {
@@ -475,6 +552,7 @@ int main(void)
     HARNESS_BEGIN(1);
     RUN(test_attach_detach);
     RUN(test_revoke);
+    RUN(test_revoke_in_chunks);
     RUN(test_restore);
     RUN(test_auto_revoke_through_store);
     RUN(test_batched_revokes);

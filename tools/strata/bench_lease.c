@@ -11,7 +11,9 @@
  *              revision each: tombstone + record delete), revokes per second
  *   L-revoke-big  one revoke of a lease with K keys (default 100,000): one
  *              revision; deleted keys per second; a putter thread meanwhile
- *              reports its longest put (the stall the revoke causes)
+ *              reports its longest put (the stall the revoke causes); the
+ *              revoking thread's page faults (first touches of memory: on
+ *              a VM each can cost milliseconds, docs/lease.md)
  *   L-expiry   M leases (default 1,000,000) with one key each, granted at the
  *              same clock instant so they all expire at the same moment; the
  *              lessor's thread offers them (no rate limit) and revokes them
@@ -396,9 +398,12 @@ static int bench_revoke_big(const char *dir, long k, bool keep)
     nanosleep(&pause, NULL);
     putter_window(&p, true);
     int64_t rev0 = mvcc_store_rev(s.kv);
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_THREAD, &ru0);
     uint64_t t0 = mono_ns(), c0 = thread_cpu_ns();
     rc = lease_revoke(s.l, 1);
     uint64_t t1 = mono_ns(), c1 = thread_cpu_ns();
+    getrusage(RUSAGE_THREAD, &ru1);
     int64_t rev1 = mvcc_store_rev(s.kv);
     nanosleep(&pause, NULL); /* the put that waited on the revoke ends in the window */
     putter_window(&p, false);
@@ -420,9 +425,11 @@ static int bench_revoke_big(const char *dir, long k, bool keep)
     char extra[256];
     snprintf(extra, sizeof extra,
              "keys=%ld keys_left=%" PRId64 " put_stall_max_ms=%.2f revoke_ms=%.2f "
-             "revoke_cpu_ms=%.2f cpu_keys_per_s=%.0f putter_puts_around=%" PRId64,
+             "revoke_cpu_ms=%.2f cpu_keys_per_s=%.0f putter_puts_around=%" PRId64
+             " revoke_page_faults=%ld",
              k, rr.count, (double)p.max_ns / 1e6, (double)(t1 - t0) / 1e6, (double)(c1 - c0) / 1e6,
-             (double)k * 1e9 / (double)(c1 - c0), rev1 - rev0 - 1);
+             (double)k * 1e9 / (double)(c1 - c0), rev1 - rev0 - 1,
+             (ru1.ru_minflt - ru0.ru_minflt) + (ru1.ru_majflt - ru0.ru_majflt));
     mvcc_range_result_release(&rr);
     line("L-revoke-big", (double)k, (double)(t1 - t0) / 1e9, s.path, extra);
     if ((rc = stack_close(&s, keep)) != 0)
