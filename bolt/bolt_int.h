@@ -285,14 +285,16 @@ typedef struct bolt__write_hint {
 
 /*
  * cursor.c rule 8: the layout of the last page a search guessed in, per
- * depth: its count, the offset of element 0's key and the mean distance
- * between consecutive keys. Only ever used to choose lines to prefetch.
+ * depth: its count, the offset of element 0's key, the mean distance
+ * between consecutive keys, and how far the guesses at that depth land
+ * from the answer. Only ever used to choose lines to prefetch.
  */
 #define BOLT_SHAPE_LEVELS 8
 typedef struct bolt__page_shape {
     uint32_t count; /* 0: nothing seen yet */
     uint32_t kbase;
     uint32_t stride;
+    uint32_t miss; /* a running mean of |answer - guess|, in 1/16 elements */
 } bolt__page_shape;
 
 struct bolt_bucket {

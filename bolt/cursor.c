@@ -469,11 +469,20 @@ int bolt__cursor_seek(bolt_cursor *c, const void *key, size_t ksize, bolt_val *k
     return cursor_next(c, k, v, flags);
 }
 
-/* Rule 8: remember the layout of a page the search guessed in at depth `level`. */
-static void shape_learn(bolt_bucket *b, size_t level, const bolt__elemref *r)
+/*
+ * Rule 8: remember the layout of a page the search guessed element g in at
+ * depth `level`, and how far the answer was from the guess.
+ */
+static void shape_learn(bolt_bucket *b, size_t level, const bolt__elemref *r, size_t g)
 {
     size_t i = r->index, n = r->page.count;
-    if (level >= BOLT_SHAPE_LEVELS || i == 0 || i >= n)
+    if (level >= BOLT_SHAPE_LEVELS)
+        return;
+    bolt__page_shape *sh = &b->shape[level];
+    uint32_t off = (uint32_t)(i > g ? i - g : g - i);
+    off = off > 64 ? 64 : off;
+    sh->miss = sh->miss - sh->miss / 8 + off * 2; /* converges to 16 x the mean */
+    if (i == 0 || i >= n)
         return;
     bolt_val k0, ki;
     bolt__ref_key(r, 0, &k0);
@@ -481,7 +490,6 @@ static void shape_learn(bolt_bucket *b, size_t level, const bolt__elemref *r)
     const unsigned char *d = r->page.data, *a = k0.data, *z = ki.data;
     if (z <= a)
         return; /* keys not laid out in element order: no stride */
-    bolt__page_shape *sh = &b->shape[level];
     sh->count = (uint32_t)n;
     sh->kbase = (uint32_t)(a - d);
     sh->stride = (uint32_t)((size_t)(z - a) / i);
@@ -509,6 +517,8 @@ static inline const unsigned char *page_addr(const bolt_tx *tx, bolt_pgid id)
  * called function whose only effect is prefetches is one GCC's -O3 finds
  * "const" and drops, call and all (measured: B4 lost the whole gain).
  */
+#define SHAPE_LINES 16 /* rule 8: key lines asked for around a guess, at most */
+
 static inline __attribute__((always_inline)) void
 prefetch_shape(const bolt_cursor *c, size_t level, const unsigned char *pg, const place *pl)
 {
@@ -516,15 +526,21 @@ prefetch_shape(const bolt_cursor *c, size_t level, const unsigned char *pg, cons
     const bolt__page_shape *sh = level < BOLT_SHAPE_LEVELS ? &c->bucket->shape[level] : NULL;
     if (sh == NULL || sh->count == 0)
         return;
-    size_t g = place_index(pl, sh->count);
-    uint64_t eoff = BOLT_PAGE_HEADER_SIZE + (uint64_t)g * 16;
-    uint64_t koff = sh->kbase + (uint64_t)g * sh->stride;
-    if (eoff < ps)
-        __builtin_prefetch(pg + eoff);
-    if (koff < ps)
-        __builtin_prefetch(pg + koff);
-    if (koff + 64 < ps)
-        __builtin_prefetch(pg + koff + 64);
+    /*
+     * The guess, and as many elements either side as guesses at this depth
+     * missed by lately (random keys: a few), so the probes of the walk
+     * from the guess find their lines too; at most SHAPE_LINES key lines.
+     */
+    uint64_t g = place_index(pl, sh->count), w = (sh->miss + 15) / 16;
+    uint64_t first = g > w ? g - w : 0, last = g + w + 1;
+    uint64_t e0 = BOLT_PAGE_HEADER_SIZE + first * 16, e1 = BOLT_PAGE_HEADER_SIZE + last * 16;
+    uint64_t k0 = sh->kbase + first * sh->stride, k1 = sh->kbase + last * sh->stride + 64;
+    if (k1 > k0 + SHAPE_LINES * 64)
+        k1 = k0 + SHAPE_LINES * 64;
+    for (uint64_t off = e0 & ~(uint64_t)63; off < e1 && off < ps; off += 64)
+        __builtin_prefetch(pg + off);
+    for (uint64_t off = k0; off < k1 && off < ps; off += 64)
+        __builtin_prefetch(pg + off);
 }
 
 int bolt__cursor_search(bolt_cursor *c, const void *key, size_t ksize, bolt_val *k, bolt_val *v,
@@ -536,7 +552,8 @@ int bolt__cursor_search(bolt_cursor *c, const void *key, size_t ksize, bolt_val 
     /* Rule 7: the key's place in the top page's bracket (the root has none). */
     bool placed = false;
     place pl;
-    bolt_val hi_key = { NULL, 0 }; /* the top page's upper bracket key, if any */
+    bolt_val hi_key = { NULL, 0 };     /* the top page's upper bracket key, if any */
+    const unsigned char *asked = NULL; /* rule 8: the page whose lines were asked for */
     /* Loop invariant: stack[0..depth) follows rule 2 for `key`; pl places it in the top's bracket.
      */
     for (;;) {
@@ -551,9 +568,11 @@ int bolt__cursor_search(bolt_cursor *c, const void *key, size_t ksize, bolt_val 
              */
             bool leaf = bolt__page_is_leaf(&r->page);
             size_t g = place_index(&pl, n), start = leaf ? g : g + 1;
+            if (r->page.data != asked) /* rule 8: a dirty copy, not the page asked for */
+                prefetch_shape(c, c->depth - 1, r->page.data, &pl);
             __builtin_prefetch(r->page.data + BOLT_PAGE_HEADER_SIZE + g * 16);
             r->index = guided_lower_bound(r, start, key, ksize, &exact);
-            shape_learn(c->bucket, c->depth - 1, r);
+            shape_learn(c->bucket, c->depth - 1, r, leaf ? g : g + 1);
         } else {
             if (r->node == NULL) {
                 /*
@@ -609,8 +628,11 @@ int bolt__cursor_search(bolt_cursor *c, const void *key, size_t ksize, bolt_val 
             if (r->index + 1 < n)
                 bolt__ref_key(r, r->index + 1, &hi_key);
             placed = hi_key.data != NULL && place_key(lo_key, hi_key, key, ksize, &pl);
-            if (placed && pg != NULL)
+            asked = NULL;
+            if (placed && pg != NULL) {
                 prefetch_shape(c, c->depth, pg, &pl);
+                asked = pg;
+            }
         }
         rc = push_child(c);
         if (rc != 0) {
