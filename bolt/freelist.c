@@ -1204,23 +1204,26 @@ static void buf_sift(unsigned char *b, size_t root, size_t n)
 }
 
 /*
- * Sort n little-endian u64 in place, any alignment. Large inputs go through
- * a temporary array and pgid_sort when memory allows (several times faster than
- * heapsort's scattered loads); otherwise, and for small inputs, heapsort in
- * the buffer itself, so sorting never fails. Both give the same bytes.
+ * Sort n little-endian u64 in place, any alignment: through an array (on
+ * the stack up to 256 ids, else allocated) and pgid_sort, several times
+ * faster than heapsort's loads and stores of unaligned little-endian words;
+ * when the allocation fails, heapsort in the buffer itself, so sorting never
+ * fails. Both give the same bytes.
  */
 static void buf_sort(unsigned char *b, size_t n)
 {
     if (n < 2)
         return;
-    uint64_t *tmp = n > 256 ? strata_malloc(n * sizeof *tmp) : NULL;
+    uint64_t small[256]; /* a commit's pending ids usually fit (B3: ~130) */
+    uint64_t *tmp = n <= 256 ? small : strata_malloc(n * sizeof *tmp);
     if (tmp != NULL) {
         for (size_t i = 0; i < n; i++)
             tmp[i] = buf_get(b, i);
         pgid_sort(tmp, n);
         for (size_t i = 0; i < n; i++)
             buf_set(b, i, tmp[i]);
-        strata_free(tmp);
+        if (tmp != small)
+            strata_free(tmp);
         return;
     }
     for (size_t i = n / 2; i-- > 0;)

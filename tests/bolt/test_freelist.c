@@ -1,7 +1,10 @@
 /*
  * test_freelist.c: bolt/freelist.c, both kinds (ARRAY, HASHMAP) through the
  * same cases, and a seeded differential run of each kind against a naive
- * per-page reference model of bbolt 1.3.6's freelist.
+ * per-page reference model of bbolt 1.3.6's freelist. The library's
+ * allocator is the test's (malloc, with one size that can be made to fail):
+ * the freelist page's sort without memory (the in-place heapsort) is tested
+ * against the sort through an array.
  */
 #define HARNESS_STRERROR(rc) bolt_strerror(rc)
 #include "harness.h"
@@ -1230,13 +1233,91 @@ static void test_release_orders(bolt__freelist_kind kind)
     }
 }
 
+/* ---- buf_sort without memory: the in-place heapsort ------------------------- */
+
+/* The library's allocator here: malloc, except that one size can be made to fail. */
+static size_t fail_size; /* 0: none */
+
+static unsigned failed_allocs;
+
+static void *t_malloc(size_t n)
+{
+    if (n == fail_size) {
+        failed_allocs++;
+        return NULL;
+    }
+    return malloc(n);
+}
+
+static void *t_calloc(size_t c, size_t n)
+{
+    return calloc(c, n);
+}
+
+static void *t_realloc(void *p, size_t n)
+{
+    return realloc(p, n);
+}
+
+static const strata_allocator_fns t_fns = { t_malloc, t_calloc, t_realloc, free, "test" };
+
+/*
+ * The freelist page of more than 256 pending ids (sorted through an
+ * allocated array) and the same page when that allocation fails (heapsort
+ * in the page): the same bytes, ascending, both kinds.
+ */
+static void test_write_without_memory(bolt__freelist_kind kind)
+{
+    strata_rng rng;
+    strata_rng_seed(&rng, harness_seed() + 9);
+    for (size_t n = 257; n <= 2000; n += 581) {
+        const bolt_pgid freeids[] = { 2, 3 };
+        bolt__freelist *f = fl_with(kind, freeids, 2, 10 * n);
+        for (size_t i = 0; i < n; i++) {
+            bolt_pgid id;
+            do {
+                id = 4 + strata_rng_below(&rng, 10 * n - 4);
+            } while (bolt__freelist_freed(f, id));
+            ASSERT_OK(bolt__freelist_free_run(f, 7, id, 0, false));
+        }
+        size_t size = bolt__freelist_page_size(f);
+        unsigned char *a = malloc(size), *b = malloc(size);
+        ASSERT_TRUE(a != NULL && b != NULL);
+        memset(a, 0, size); /* the header's id and overflow are the caller's */
+        memset(b, 0, size);
+        ASSERT_OK(bolt__freelist_write(f, a, size));
+        /* ARRAY sorts the n pending ids; HASHMAP them and one entry for the run 2-3. */
+        fail_size = (n + (kind == BOLT__FREELIST_HASHMAP ? 1 : 0)) * sizeof(uint64_t);
+        failed_allocs = 0;
+        ASSERT_OK(bolt__freelist_write(f, b, size));
+        fail_size = 0;
+        ASSERT_EQ_INT(failed_allocs, 1);
+        ASSERT_TRUE(memcmp(a, b, size) == 0);
+        size_t off = 16 + 8; /* count escape: 0xFFFF, then the count */
+        if (n + 2 < 0xFFFF)
+            off = 16;
+        for (size_t i = 1; i < n + 2; i++)
+            ASSERT_TRUE(le64(a + off + 8 * i) > le64(a + off + 8 * (i - 1)));
+        free(a);
+        free(b);
+        bolt__freelist_free(f);
+    }
+}
+
 static const kind_case kind_cases[] = {
-    { "release_orders", test_release_orders }, { "allocate_cases", test_allocate_cases },
-    { "free_release", test_free_release },     { "rollback", test_rollback },
-    { "release_range", test_release_range },   { "double_free", test_double_free },
-    { "write_read", test_write_read },         { "corrupt_pages", test_corrupt_pages },
-    { "random_damage", test_random_damage },   { "load_ids", test_load_ids },
-    { "each_stops", test_each_stops },         { "scale", test_scale },
+    { "release_orders", test_release_orders },
+    { "write_without_memory", test_write_without_memory },
+    { "allocate_cases", test_allocate_cases },
+    { "free_release", test_free_release },
+    { "rollback", test_rollback },
+    { "release_range", test_release_range },
+    { "double_free", test_double_free },
+    { "write_read", test_write_read },
+    { "corrupt_pages", test_corrupt_pages },
+    { "random_damage", test_random_damage },
+    { "load_ids", test_load_ids },
+    { "each_stops", test_each_stops },
+    { "scale", test_scale },
 };
 
 static void test_both_kinds(void)
@@ -1253,6 +1334,8 @@ static void test_both_kinds(void)
 
 int main(void)
 {
+    /* Before anything allocates (strata_set_allocator's rule). */
+    ASSERT_OK(strata_set_allocator(&t_fns));
     HARNESS_BEGIN(20261122);
     RUN(test_both_kinds);
     RUN(test_count_overflow);
