@@ -811,7 +811,7 @@ static void *commit_thread(void *arg)
             (void)handoff_run(be, &h); /* a failure is sticky in be->err */
             drain_log(be);
         }
-        if (due || limit)
+        if ((due || limit) && backend__failpoint(be, "commit_thread") == 0)
             commit_if_pending(be);
         pthread_mutex_lock(&be->thr_mu);
         be->done_seq = seen;

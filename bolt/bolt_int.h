@@ -540,6 +540,16 @@ bolt__dpage *bolt__dpage_find(const bolt_tx *tx, bolt_pgid id);
  */
 int bolt__dpage_touch(bolt_cursor *c, size_t need, bolt__dpage **out);
 /*
+ * A put at c's position (its leaf's element c->stack[top].index; exact:
+ * replaces it): the leaf's dirty copy made if needed with the put merged
+ * into the copy (rule 10), else bolt__dpage_put on it. 0 with *out (the
+ * dirty page); 1 when the put must take the node path (nothing changed);
+ * an error (BOLT_ECORRUPT, -ENOMEM).
+ */
+int bolt__dpage_touch_put(bolt_cursor *c, bool exact, const void *key, size_t ksize,
+                          const void *value, size_t vsize, uint32_t flags, bool edge,
+                          bolt__dpage **out);
+/*
  * Insert (!exact) or replace (exact) element i in place: 0; 1 when it does
  * not fit (nothing changed); -ENOMEM. edge: the insertion is at the tree's
  * right edge (bolt__cursor_at_right_edge).

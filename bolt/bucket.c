@@ -290,21 +290,14 @@ static int put_at(bolt_cursor *c, bool exact, const unsigned char *key, size_t k
     bolt_tx *tx = c->bucket->tx;
     bool edge = bolt__cursor_at_right_edge(c);
     bolt__dpage *d;
-    size_t need = ksize + vsize + (exact ? 0 : 16);
-    int rc = bolt__dpage_touch(c, need, &d);
-    if (rc < 0 || rc > 1)
-        return rc;
+    int rc = bolt__dpage_touch_put(c, exact, key, ksize, value, vsize, flags, edge, &d);
     if (rc == 0) {
-        rc = bolt__dpage_put(tx, d, c->stack[c->depth - 1].index, exact, key, ksize, value, vsize,
-                             flags, edge);
-        if (rc == 0) {
-            tx->generation++;
-            hint_record(c, d);
-            return 0;
-        }
-        if (rc != 1)
-            return rc;
+        tx->generation++;
+        hint_record(c, d);
+        return 0;
     }
+    if (rc != 1)
+        return rc;
     if (copy) {
         key = bolt__tx_copy(tx, key, ksize);
         value = bolt__tx_copy(tx, value, vsize);

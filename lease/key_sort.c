@@ -208,8 +208,10 @@ static void radix_sort(const uint8_t *raw, sortent *e, sortent *tmp, size_t n, s
 int lease__keybuf_sort(lease__keybuf *kb)
 {
     size_t n = kb->n;
+    if (n == 0)
+        return 0; /* keys stays NULL */
     if (n > kb->cap || kb->ent == NULL)
-        return n == 0 ? 0 : -ENOMEM; /* lease__keybuf_reserve was not called for n */
+        return -ENOMEM; /* lease__keybuf_reserve was not called for n */
     sortent *e = kb->ent;
     const uint8_t *raw = kb->raw;
     bolt_val *out = (bolt_val *)(void *)(e + n);

@@ -329,6 +329,19 @@ static void events_fix(mvcc_txn *t)
     }
 }
 
+/*
+ * The batch transaction's unlock at a write transaction's end. While
+ * another writer waits for the write lock (a batch of revokes ends for it),
+ * the backend leaves its share of a log replay to the commit thread
+ * (backend_batch_tx_unlock_waited): the waiter would wait for it here.
+ */
+static int end_batch(mvcc_txn *t)
+{
+    if (__atomic_load_n(&t->s->write_waiters, __ATOMIC_RELAXED) > 0)
+        return backend_batch_tx_unlock_waited(t->btx);
+    return backend_batch_tx_unlock(t->btx);
+}
+
 int mvcc_txn_end(mvcc_txn *t, int64_t *rev)
 {
     if (t == NULL)
@@ -347,7 +360,7 @@ int mvcc_txn_end(mvcc_txn *t, int64_t *rev)
         pthread_mutex_lock(&s->rev_mu); /* rule 2 */
         __atomic_store_n(&s->current_rev, nrev, __ATOMIC_RELEASE);
         mvcc__hash_apply(s, &t->hd, nrev);
-        rc = backend_batch_tx_unlock(t->btx);
+        rc = end_batch(t);
         pthread_mutex_unlock(&s->rev_mu);
         if (s->write_hook != NULL && t->keep_events) {
             events_fix(t);
@@ -360,7 +373,7 @@ int mvcc_txn_end(mvcc_txn *t, int64_t *rev)
             }
         }
     } else {
-        rc = backend_batch_tx_unlock(t->btx);
+        rc = end_batch(t);
     }
     if (rev != NULL)
         *rev = mvcc__current_rev(s);

@@ -136,8 +136,11 @@ typedef struct backend_options {
      * "commit_write", just before each bolt commit (on the committing
      * thread, without the batch lock when the commit is pipelined): a
      * non-zero return fails that commit as a failed bolt commit would
-     * (sticky), and a hook that blocks holds the commit in flight. Only with
-     * failpoints compiled in (the meson option); NULL = none.
+     * (sticky), and a hook that blocks holds the commit in flight. And
+     * "commit_thread", where the commit thread is about to commit (and
+     * replay the log) for the interval or the limit: a non-zero return skips
+     * that round, and a hook that blocks holds the thread there, holding no
+     * lock. Only with failpoints compiled in (the meson option); NULL = none.
      */
     int (*failpoint)(void *arg, const char *name);
     void *failpoint_arg;
@@ -311,6 +314,17 @@ STRATA_API void backend_batch_tx_lock_quiet(backend_batch_tx *tx);
  * unlock work; everything between returns BOLT_EDATABASEREADONLY.
  */
 STRATA_API int backend_batch_tx_unlock(backend_batch_tx *tx);
+/*
+ * backend_batch_tx_unlock for a caller that another writer waits for (it
+ * holds a lock of its own, such as a store's write lock, that a writer
+ * waits on): while a commit's log is being replayed, the unlock leaves its
+ * share of the replay (twice what its section logged) to the commit
+ * thread, so the waiting writer does not wait for it, until the log has
+ * grown past four times the batch limit since it was last empty (the
+ * log's memory stays bounded). Everything else, and the codes, as
+ * backend_batch_tx_unlock.
+ */
+STRATA_API int backend_batch_tx_unlock_waited(backend_batch_tx *tx);
 
 /*
  * Writes, with the lock held. Key and value are copied. put and seq_put set

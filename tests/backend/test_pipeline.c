@@ -450,6 +450,81 @@ static void test_short_log_left_to_the_drain(void)
     fx_close(&f);
 }
 
+/* A section of puts k<from>..k<to-1> = i, ended by backend_batch_tx_unlock_waited. */
+static void waited_section(backend *be, int from, int to)
+{
+    backend_batch_tx *tx = backend_batch(be);
+    backend_batch_tx_lock(tx);
+    for (int i = from; i < to; i++) {
+        char k[16], v[16];
+        snprintf(k, sizeof k, "k%02d", i);
+        snprintf(v, sizeof v, "%d", i);
+        ASSERT_OK(backend_batch_tx_put(tx, bolt_str("b"), bolt_str(k), bolt_str(v)));
+    }
+    ASSERT_OK(backend_batch_tx_unlock_waited(tx));
+}
+
+/*
+ * backend_batch_tx_unlock_waited (session 8): past the batch limit it still
+ * leaves the replay to the thread that drains, until the log has taken four
+ * times the limit since it was last empty; then it replays its share (twice
+ * what it logged), as unlock does. Readers see every write at once either
+ * way, and all of them are committed in the end. The commit thread, woken
+ * by the limit, is held at "commit_thread" meanwhile (its drain would take
+ * the log away under the counts).
+ */
+static gate thread_gate; /* "commit_thread": the commit thread held when the limit wakes it */
+
+static int two_gates(void *arg, const char *name)
+{
+    int rc = gate_failpoint(arg, name);
+    return rc != 0 ? rc : gate_failpoint(&thread_gate, name);
+}
+
+static void test_waited_unlock_leaves_replay(void)
+{
+    fixture f;
+    gate_init(&f.g, "commit_write", false);
+    gate_init(&thread_gate, "commit_thread", true); /* its drain would race the counts */
+    f.o = bk_opts(NULL);
+    f.o.batch_interval_ns = 3600ull * 1000000000u;
+    f.o.batch_limit = 8;
+    f.o.failpoint = two_gates;
+    f.o.failpoint_arg = &f.g;
+    snprintf(f.name, sizeof f.name, "waited.db");
+    f.be = bk_open(f.name, &f.o);
+    bk_bucket(f.be, "b");
+    apply(f.be, "p 0 0");
+    committer cm;
+    commit_hold(&f, &cm);
+    waited_section(f.be, 0, 3); /* logged behind the commit in flight */
+    gate_disarm(&f.g);
+    ASSERT_OK(committer_join(&cm)); /* FINISHed; the log is left */
+    ASSERT_EQ_SIZE(backend__wlog_count(f.be->log), 3);
+    waited_section(f.be, 3, 8); /* 8 appended: unlock would replay, this leaves it */
+    ASSERT_EQ_SIZE(backend__wlog_count(f.be->log), 8);
+    waited_section(f.be, 8, 31); /* 31 appended, below 4 x 8 */
+    ASSERT_EQ_SIZE(backend__wlog_count(f.be->log), 31);
+    bk_str s;
+    ASSERT_EQ_STR(bk_get(f.be, "b", "k30", &s), "k30=30 "); /* the snapshot has them */
+    waited_section(f.be, 31, 35);                           /* 35 appended: replays 2 x 4 */
+    ASSERT_EQ_SIZE(backend__wlog_count(f.be->log), 27);
+    apply(f.be, "p a 1"); /* a plain unlock: 2 x 1 */
+    ASSERT_EQ_SIZE(backend__wlog_count(f.be->log), 26);
+    gate_disarm(&thread_gate);
+    ASSERT_OK(backend_force_commit(f.be));
+    ASSERT_EQ_SIZE(backend__wlog_count(f.be->log), 0);
+    fx_reopen(&f);
+    for (int i = 0; i < 35; i++) {
+        char k[16], want[32];
+        snprintf(k, sizeof k, "k%02d", i);
+        snprintf(want, sizeof want, "%s=%d ", k, i);
+        ASSERT_EQ_STR(bk_get(f.be, "b", k, &s), want);
+    }
+    fx_close(&f);
+    gate_destroy(&thread_gate);
+}
+
 /* backend_batch_tx_reserve while logging: the log takes the writes as usual after it. */
 static void test_reserve_while_logging(void)
 {
@@ -866,6 +941,7 @@ int main(void)
     RUN(test_settle);
     RUN(test_limit_commit_handed_off);
     RUN(test_short_log_left_to_the_drain);
+    RUN(test_waited_unlock_leaves_replay);
     RUN(test_reserve_while_logging);
     RUN(test_failed_commit_in_flight);
     RUN(test_force_commit_covers_earlier_writes);

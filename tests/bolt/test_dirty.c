@@ -42,7 +42,13 @@
  *     tails again, so every leaf and branch page in the file must still be
  *     zero after its image, across commits whose pages shrink and grow
  *     (values of 1..400 bytes replaced by shorter and longer ones, deletes,
- *     splits, copies of exposed pages) at page sizes 1024 and 4096.
+ *     splits, copies of exposed pages) at page sizes 1024 and 4096;
+ *   - dirty.c rule 10: a leaf's first put of a transaction is merged into
+ *     its copy: keys below every key of the tree (into child 0, below its
+ *     parent's first key: no false ECORRUPT), above every key, between
+ *     keys, and updates to longer and shorter values, each the first
+ *     change of its leaf, read back with gets and a cursor, then after
+ *     commit with bolt_tx_check and the packed-page statistics.
  */
 #include "bolt_test.h"
 
@@ -1024,6 +1030,74 @@ static void test_zero_tails_4096(void)
     run_zero_tails(4096);
 }
 
+static void test_merged_first_puts(void)
+{
+    bolt_db *db = open_loaded("dirty-merged.db", NKEYS, 4, 0);
+    bolt_tx *tx;
+    bolt_bucket *b;
+    char k[32];
+    ASSERT_OK(bolt_tx_begin(db, BOLT_TX_WRITE, &tx));
+    ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
+    /* Below every key: the leftmost leaf, under its parent's first key (rule 10's skip). */
+    ASSERT_OK(bolt_bucket_put(b, bolt_str("a-first"), bolt_str("below")));
+    ASSERT_OK(bolt_bucket_put(b, bolt_str("zz-last"), bolt_str("above")));
+    unsigned n = 0;
+    for (unsigned x = 1; x < NKEYS * 4; x += 97, n++) {
+        key_of(k, sizeof k, x);
+        switch (n % 4) {
+        case 0: /* insert between keys */
+            ASSERT_OK(bolt_bucket_put(b, bolt_str(k), bolt_str("inserted")));
+            break;
+        case 1: /* update, longer */
+            key_of(k, sizeof k, x - x % 4);
+            ASSERT_OK(bolt_bucket_put(b, bolt_str(k), bolt_str("a-longer-value-than-before")));
+            break;
+        case 2: /* update, shorter */
+            key_of(k, sizeof k, x - x % 4);
+            ASSERT_OK(bolt_bucket_put(b, bolt_str(k), bolt_str("s")));
+            break;
+        default: /* update, empty */
+            key_of(k, sizeof k, x - x % 4);
+            ASSERT_OK(bolt_bucket_put(b, bolt_str(k), (bolt_val){ NULL, 0 }));
+            break;
+        }
+    }
+    bolt_val v;
+    ASSERT_OK(bolt_bucket_get(b, bolt_str("a-first"), &v));
+    ASSERT_EQ_MEM(v.data, v.size, "below", 5);
+    ASSERT_OK(bolt_bucket_get(b, bolt_str("zz-last"), &v));
+    ASSERT_EQ_MEM(v.data, v.size, "above", 5);
+    n = 0;
+    for (unsigned x = 1; x < NKEYS * 4; x += 97, n++) {
+        static const char *const want[] = { "inserted", "a-longer-value-than-before", "s", "" };
+        key_of(k, sizeof k, n % 4 == 0 ? x : x - x % 4);
+        ASSERT_OK(bolt_bucket_get(b, bolt_str(k), &v));
+        ASSERT_EQ_MEM(v.data, v.size, want[n % 4], strlen(want[n % 4]));
+    }
+    ASSERT_OK(bolt_tx_commit(tx));
+    ASSERT_OK(bolt_tx_begin(db, 0, &tx));
+    ASSERT_OK(bolt_tx_bucket(tx, bolt_str("b"), &b));
+    bolt_cursor *c;
+    ASSERT_OK(bolt_cursor_open(b, &c));
+    bolt_val key, val;
+    ASSERT_OK(bolt_cursor_first(c, &key, &val));
+    ASSERT_EQ_MEM(key.data, key.size, "a-first", 7);
+    unsigned keys = 1;
+    bolt_val prev = key;
+    while (bolt_cursor_next(c, &key, &val) == 0) {
+        ASSERT_TRUE(memcmp(prev.data, key.data, prev.size < key.size ? prev.size : key.size) <= 0);
+        prev = key;
+        keys++;
+    }
+    ASSERT_EQ_MEM(prev.data, prev.size, "zz-last", 7);
+    bolt_stats st;
+    ASSERT_OK(bolt_bucket_stats(b, &st));
+    ASSERT_EQ_INT(st.keys, keys);
+    bolt_tx_rollback(tx);
+    bt_check(db);
+    bolt_close(db);
+}
+
 int main(void)
 {
     HARNESS_BEGIN(20261207);
@@ -1047,5 +1121,6 @@ int main(void)
     RUN(test_branch_appends_fill_pages);
     RUN(test_zero_tails_1024);
     RUN(test_zero_tails_4096);
+    RUN(test_merged_first_puts);
     return 0;
 }
