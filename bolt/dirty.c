@@ -93,7 +93,8 @@
  *      copied around the new one, each run of them moved once, instead of a
  *      copy of the page and then memmoves of nearly all of it inside the
  *      copy. Only for a packed committed leaf whose image with the put fits
- *      a page; else the copy, then bolt__dpage_put. The key-order check
+ *      BOLT_DPAGE_MAX_PAGES pages (past one page, into rule 8's larger
+ *      buffer at once); else the copy, then bolt__dpage_put. The key-order check
  *      (rule 4) runs on the result, skipping the inserted element (its
  *      place came from the search; a key below every separator may land in
  *      child 0, below its parent's first key, as bbolt puts it).
@@ -356,19 +357,35 @@ static size_t pack_into(const unsigned char *buf, size_t s, size_t e, unsigned c
     return data;
 }
 
-/* A leaf page of d's elements [s, e) into out (a split's piece, rule 8); returns its size. */
+static size_t data_at(const unsigned char *buf, size_t i);
+static void shift_pos(unsigned char *buf, size_t s, size_t e, uint32_t delta);
+
+/*
+ * A leaf page of d's elements [s, e) into out (a split's piece, rule 8);
+ * returns its size. d's image is packed (rule 1), so the piece's elements
+ * are one run of the element array and their data one run of the data:
+ * two copies, and every pos moves by the same amount (the data moves by
+ * what precedes it in d minus what precedes it in the piece, the element
+ * by 16 s).
+ */
 static size_t pack(const bolt__dpage *d, size_t s, size_t e, unsigned char *out)
 {
+    size_t n = bolt__dpage_count(d), m = e - s;
     memset(out, 0, BOLT_PAGE_HEADER_SIZE);
     bolt__st16(out + BOLT_PAGE_FLAGS_OFF, BOLT_PAGE_LEAF);
-    bolt__st16(out + BOLT_PAGE_COUNT_OFF, (uint16_t)(e - s));
-    return pack_into(d->buf, s, e, out);
+    bolt__st16(out + BOLT_PAGE_COUNT_OFF, (uint16_t)m);
+    if (m == 0)
+        return BOLT_PAGE_HEADER_SIZE;
+    size_t from = data_at(d->buf, s), to = e < n ? data_at(d->buf, e) : d->live;
+    size_t at = BOLT_PAGE_HEADER_SIZE + 16 * m; /* the piece's data starts here */
+    memcpy(out + BOLT_PAGE_HEADER_SIZE, elem(d->buf, s), 16 * m);
+    memcpy(out + at, d->buf + from, to - from);
+    /* Each pos is element-relative: its data moved by at - from, the element by -16 s. */
+    shift_pos(out, 0, m, (uint32_t)(at - from + 16 * s));
+    return at + (to - from);
 }
 
 /* ---- touch ------------------------------------------------------------------- */
-
-static size_t data_at(const unsigned char *buf, size_t i);
-static void shift_pos(unsigned char *buf, size_t s, size_t e, uint32_t delta);
 
 /*
  * The committed leaf p's packed size, and whether it is packed already
@@ -494,7 +511,7 @@ static size_t merge_copy(const bolt__page *p, size_t live, const merge_put *m, u
  * 10). 0 with *out; 1: the node path; an error.
  */
 static int touch(bolt_cursor *c, size_t need, const merge_put *m, size_t live, bool packed,
-                 bolt__dpage **out)
+                 size_t cap, bolt__dpage **out)
 {
     bolt_bucket *b = c->bucket;
     bolt_tx *tx = b->tx;
@@ -504,7 +521,7 @@ static int touch(bolt_cursor *c, size_t need, const merge_put *m, size_t live, b
     if (live > ps || live + need > BOLT_DPAGE_MAX_PAGES * ps)
         return 1; /* rule 4; rule 8: the node path splits it */
     size_t end;
-    unsigned char *buf = buf_get(tx->db, &end);
+    unsigned char *buf = buf_get_size(tx->db, cap, &end); /* cap > ps: rule 8's larger buffer */
     if (buf == NULL)
         return -ENOMEM;
     size_t image = live;
@@ -521,17 +538,17 @@ static int touch(bolt_cursor *c, size_t need, const merge_put *m, size_t live, b
         memset(buf + image, 0, end - image); /* rule 7: zero from end on already */
     int rc = check_order(c, buf, p->id, m != NULL && !m->exact ? m->i : SIZE_MAX);
     if (rc != 0) {
-        buf_put(tx->db, buf, ps, image);
+        buf_put(tx->db, buf, cap, image);
         return rc;
     }
     bolt__dpage *d = bolt__tx_alloc(tx, sizeof *d); /* freed with the arena */
     if (d == NULL) {
-        buf_put(tx->db, buf, ps, image);
+        buf_put(tx->db, buf, cap, image);
         return -ENOMEM;
     }
     memset(d, 0, sizeof *d);
     d->buf = buf;
-    d->cap = (uint32_t)ps;
+    d->cap = (uint32_t)cap;
     d->id = p->id;
     d->bucket = b;
     d->live = (uint32_t)image;
@@ -543,12 +560,12 @@ static int touch(bolt_cursor *c, size_t need, const merge_put *m, size_t live, b
     }
     rc = table_insert(tx, d);
     if (rc != 0) {
-        buf_put(tx->db, buf, ps, image);
+        buf_put(tx->db, buf, cap, image);
         return rc;
     }
     d->bnext = b->dpages;
     b->dpages = d;
-    bolt__page_fill(d->buf, ps, d->id, &top->page);
+    bolt__page_fill(d->buf, cap, d->id, &top->page);
     *out = d;
     return 0;
 }
@@ -583,7 +600,7 @@ int bolt__dpage_touch(bolt_cursor *c, size_t need, bolt__dpage **out)
     size_t live = 0;
     bool packed = false;
     scan_leaf(&c->stack[c->depth - 1].page, &live, &packed);
-    return touch(c, need, NULL, live, packed, out);
+    return touch(c, need, NULL, live, packed, c->bucket->tx->db->page_size, out);
 }
 
 int bolt__dpage_touch_put(bolt_cursor *c, bool exact, const void *key, size_t ksize,
@@ -605,10 +622,13 @@ int bolt__dpage_touch_put(bolt_cursor *c, bool exact, const void *key, size_t ks
             const unsigned char *e = p->data + BOLT_PAGE_HEADER_SIZE + 16 * i;
             old = (size_t)bolt__ld32(e + BOLT_LEAF_KSIZE_OFF) + bolt__ld32(e + BOLT_LEAF_VSIZE_OFF);
         }
-        if (packed && live <= tx->db->page_size && live + need - old <= tx->db->page_size &&
-            i <= p->count && (exact ? i < p->count : p->count + 1 < 0xFFFF)) {
+        size_t ps = tx->db->page_size, image = live + need - old, cap = ps;
+        while (cap < image && cap < BOLT_DPAGE_MAX_PAGES * ps)
+            cap *= 2; /* rule 8: a put that overflows the page grows the copy, as make_room */
+        if (packed && live <= ps && image <= cap && i <= p->count &&
+            (exact ? i < p->count : p->count + 1 < 0xFFFF)) {
             merge_put m = { i, exact, key, value, ksize, vsize, flags };
-            rc = touch(c, need, &m, live, packed, out);
+            rc = touch(c, need, &m, live, packed, cap, out);
             if (rc == 0 && !exact) {
                 if (edge)
                     (*out)->right_edge = true;
@@ -617,7 +637,7 @@ int bolt__dpage_touch_put(bolt_cursor *c, bool exact, const void *key, size_t ks
             }
             return rc;
         }
-        rc = touch(c, need, NULL, live, packed, out);
+        rc = touch(c, need, NULL, live, packed, ps, out);
     }
     if (rc != 0)
         return rc;
