@@ -283,6 +283,20 @@ typedef struct bolt__write_hint {
     struct bolt__elemref *stack; /* depth - 1 branch refs (tx arena, BOLT_HINT_LEVELS of them) */
 } bolt__write_hint;
 
+/*
+ * cursor.c rule 8: the layout of the last page a search guessed in, per
+ * depth: its count, the offset of element 0's key, the mean distance
+ * between consecutive keys, and how far the guesses at that depth land
+ * from the answer. Only ever used to choose lines to prefetch.
+ */
+#define BOLT_SHAPE_LEVELS 8
+typedef struct bolt__page_shape {
+    uint32_t count; /* 0: nothing seen yet */
+    uint32_t kbase;
+    uint32_t stride;
+    uint32_t miss; /* a running mean of |answer - guess|, in 1/16 elements */
+} bolt__page_shape;
+
 struct bolt_bucket {
     bolt_tx *tx;
     bolt_bucket *parent; /* NULL for the root bucket */
@@ -302,6 +316,7 @@ struct bolt_bucket {
     bolt_bucket *next_alloc; /* tx's list of all handles */
     bolt__dpage *dpages;     /* dirty leaves touched through this handle (dirty.c), newest first */
     bolt__write_hint hint;   /* bucket.c rule 6 */
+    bolt__page_shape shape[BOLT_SHAPE_LEVELS]; /* cursor.c rule 8: a prefetch hint only */
 };
 
 struct bolt_cursor;

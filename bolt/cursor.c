@@ -22,6 +22,26 @@
  *      so a cursor stays usable across changes; its nodes and pages are
  *      never freed before the transaction ends, so a stale stack is never
  *      dereferenced.
+ *   7. The guessed search. A branch element's key bounds its child's keys
+ *      from below and the next element's key from above, so every page
+ *      below the root comes with a bracket [lo, hi) (the last child
+ *      inherits its parent's hi). Past the bytes lo and hi share, the next
+ *      8 bytes of lo, hi and the key, read as big-endian numbers, place the
+ *      key in the bracket; its element is guessed at that fraction of the
+ *      page's count (exact for dense integer keys, a few elements off for
+ *      random ones). The guess is only where the search starts: it probes
+ *      the guess and its neighbour, then gallops away from it (1, 2, 4 ...
+ *      elements) until two probes enclose the answer, and binary-searches
+ *      between them. Every step keeps rule 2's invariant (keys before lo
+ *      are < key, keys from hi on are >= key), so on a page whose keys
+ *      increase (every well-formed page) the result is the binary
+ *      search's, whatever the guess; on a hostile page it reads only
+ *      elements [0, count) of a checked page, as the binary search does.
+ *      A page read this way is not prefetched whole: the header, then the
+ *      guessed element's line, then its key's are the lines it needs (the
+ *      whole-page prefetch of a cold leaf, 64 lines, queued ahead of the
+ *      next get's misses). The root and pages without a usable bracket
+ *      (lo and hi equal, or one missing) are searched as before.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -81,6 +101,138 @@ static inline size_t ref_lower_bound(const bolt__elemref *r, size_t lo, size_t h
 size_t bolt__ref_lower_bound(const bolt__elemref *r, size_t lo, size_t hi, const void *key,
                              size_t ksize, bool *exact)
 {
+    return ref_lower_bound(r, lo, hi, key, ksize, exact);
+}
+
+/* Rule 7: where the key falls in a bracket [lo, hi), as the fraction off / span. */
+typedef struct place {
+    uint64_t off, span; /* off <= span, span in [1, 2^32) */
+} place;
+
+/* The 8 bytes of k from byte off on, big-endian, zero-padded past its end. */
+static inline uint64_t key_window(const unsigned char *k, size_t n, size_t off)
+{
+    if (n >= off + 8) {
+        uint64_t x;
+        memcpy(&x, k + off, 8);
+        return be64toh(x);
+    }
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; i++)
+        v = v << 8 | (off + i < n ? k[off + i] : 0);
+    return v;
+}
+
+/* Rule 7: the key's place in the bracket [l, h); false when it gives none. */
+static bool place_key(bolt_val l, bolt_val h, const void *key, size_t ksize, place *pl)
+{
+    const unsigned char *lo = l.data, *hi = h.data, *t = key;
+    size_t lon = l.size, hin = h.size;
+    /* Skip the 8-byte words lo and hi share; interpolate on the first that differs. */
+    size_t cp = 0, m = lon < hin ? lon : hin;
+    uint64_t wl = key_window(lo, lon, 0), wh = key_window(hi, hin, 0);
+    while (wl == wh && cp + 8 < m) {
+        cp += 8;
+        wl = key_window(lo, lon, cp);
+        wh = key_window(hi, hin, cp);
+    }
+    if (wh <= wl)
+        return false; /* no increasing bracket (or keys equal as far as they go) */
+    uint64_t span = wh - wl, off;
+    int c = cp == 0 ? 0 : bolt__key_cmp(t, ksize < cp ? ksize : cp, lo, cp);
+    if (c < 0) {
+        off = 0; /* below the bracket: the first element */
+    } else if (c > 0) {
+        off = span;
+    } else {
+        uint64_t wt = key_window(t, ksize, cp);
+        off = wt <= wl ? 0 : wt >= wh ? span : wt - wl;
+    }
+    /* Keep 32 significant bits: off * count then fits in 64. */
+    int shift = 64 - __builtin_clzll(span) - 32;
+    if (shift > 0) {
+        span >>= shift;
+        off >>= shift;
+    }
+    pl->off = off;
+    pl->span = span;
+    return true;
+}
+
+/* Rule 7: the element a page of n (>= 1) elements would hold the key at. */
+static inline size_t place_index(const place *pl, size_t n)
+{
+    uint64_t i = pl->off * (uint64_t)n / pl->span;
+    return i < n ? (size_t)i : n - 1;
+}
+
+/* Key i of a checked page (leaf or branch, as `leaf` says) compared with key. */
+static inline int page_cmp(const bolt__page *p, bool leaf, size_t i, const void *key, size_t ksize)
+{
+    bolt_val k;
+    if (leaf)
+        bolt__page_leaf_elem(p, (unsigned)i, NULL, &k, NULL);
+    else
+        bolt__page_branch_elem(p, (unsigned)i, &k);
+    return bolt__key_cmp(k.data, k.size, key, ksize);
+}
+
+/*
+ * Rule 7: ref_lower_bound over the whole page, started at element g (<=
+ * count): the first index whose key is >= key, *exact when equal. Probes g,
+ * then its neighbour, then gallops; the invariant of ref_lower_bound holds
+ * after every probe, so a bad guess costs O(log distance) probes.
+ */
+static size_t guided_lower_bound(const bolt__elemref *r, size_t g, const void *key, size_t ksize,
+                                 bool *exact)
+{
+    const bolt__page *p = &r->page;
+    bool leaf = bolt__page_is_leaf(p);
+    size_t n = p->count, lo, hi;
+    if (g < n) {
+        int c = page_cmp(p, leaf, g, key, ksize);
+        if (c == 0) {
+            *exact = true; /* increasing keys: nothing before g equals key */
+            return g;
+        }
+        if (c < 0) {
+            /* Keys of [0, g] are < key: gallop up. */
+            lo = g + 1;
+            for (size_t step = 1;; step *= 2) {
+                if (lo >= n)
+                    return n;
+                size_t j = n - lo > step ? lo + step - 1 : n - 1;
+                c = page_cmp(p, leaf, j, key, ksize);
+                if (c == 0) {
+                    *exact = true; /* keys of [lo, j) lie between key[lo - 1] and key[j] */
+                    return j;
+                }
+                if (c > 0) {
+                    hi = j;
+                    break;
+                }
+                lo = j + 1;
+            }
+            return ref_lower_bound(r, lo, hi, key, ksize, exact);
+        }
+    }
+    /* Keys of [g, n) are >= key (g == n: none): gallop down. */
+    hi = g;
+    for (size_t step = 1;; step *= 2) {
+        if (hi == 0)
+            return 0;
+        size_t j = hi > step ? hi - step : 0;
+        int c = page_cmp(p, leaf, j, key, ksize);
+        if (c < 0) {
+            lo = j + 1;
+            break;
+        }
+        if (c == 0) {
+            *exact = true; /* increasing keys: nothing before j equals key */
+            return j;
+        }
+        hi = j;
+    }
     return ref_lower_bound(r, lo, hi, key, ksize, exact);
 }
 
@@ -317,57 +469,171 @@ int bolt__cursor_seek(bolt_cursor *c, const void *key, size_t ksize, bolt_val *k
     return cursor_next(c, k, v, flags);
 }
 
+/*
+ * Rule 8: remember the layout of a page the search guessed element g in at
+ * depth `level`, and how far the answer was from the guess.
+ */
+static void shape_learn(bolt_bucket *b, size_t level, const bolt__elemref *r, size_t g)
+{
+    size_t i = r->index, n = r->page.count;
+    if (level >= BOLT_SHAPE_LEVELS)
+        return;
+    bolt__page_shape *sh = &b->shape[level];
+    uint32_t off = (uint32_t)(i > g ? i - g : g - i);
+    off = off > 64 ? 64 : off;
+    sh->miss = sh->miss - sh->miss / 8 + off * 2; /* converges to 16 x the mean */
+    if (i == 0 || i >= n)
+        return;
+    bolt_val k0, ki;
+    bolt__ref_key(r, 0, &k0);
+    bolt__ref_key(r, i, &ki);
+    const unsigned char *d = r->page.data, *a = k0.data, *z = ki.data;
+    if (z <= a)
+        return; /* keys not laid out in element order: no stride */
+    sh->count = (uint32_t)n;
+    sh->kbase = (uint32_t)(a - d);
+    sh->stride = (uint32_t)((size_t)(z - a) / i);
+}
+
+/*
+ * Rule 8: the first byte of page id in the map when a read of it would be
+ * allowed (as bolt__tx_page checks it), else NULL: an address only to
+ * prefetch. meta.pgid <= BOLT_MAX_MAP_SIZE / ps (meta.c): no product wraps.
+ */
+static inline const unsigned char *page_addr(const bolt_tx *tx, bolt_pgid id)
+{
+    uint64_t ps = tx->db->page_size;
+    if (tx->db->opt.live || id < 2 || id >= tx->meta.pgid || (id + 1) * ps > tx->limit)
+        return NULL;
+    return tx->map->base + id * ps;
+}
+
+/*
+ * Rule 8: the child page at pg (page_addr's) at depth `level` is about to
+ * be read and its header was asked for: ask for the lines of the element
+ * and key the guess will probe if the child is shaped like the last page
+ * seen at that depth. Every address stays inside the child's first page:
+ * a wrong shape costs a wasted prefetch, never a read. Always inlined: a
+ * called function whose only effect is prefetches is one GCC's -O3 finds
+ * "const" and drops, call and all (measured: B4 lost the whole gain).
+ */
+#define SHAPE_LINES 16 /* rule 8: key lines asked for around a guess, at most */
+
+static inline __attribute__((always_inline)) void
+prefetch_shape(const bolt_cursor *c, size_t level, const unsigned char *pg, const place *pl)
+{
+    uint64_t ps = c->bucket->tx->db->page_size;
+    const bolt__page_shape *sh = level < BOLT_SHAPE_LEVELS ? &c->bucket->shape[level] : NULL;
+    if (sh == NULL || sh->count == 0)
+        return;
+    /*
+     * The guess, and as many elements either side as guesses at this depth
+     * missed by lately (random keys: a few), so the probes of the walk
+     * from the guess find their lines too; at most SHAPE_LINES key lines.
+     */
+    uint64_t g = place_index(pl, sh->count), w = (sh->miss + 15) / 16;
+    uint64_t first = g > w ? g - w : 0, last = g + w + 1;
+    uint64_t e0 = BOLT_PAGE_HEADER_SIZE + first * 16, e1 = BOLT_PAGE_HEADER_SIZE + last * 16;
+    uint64_t k0 = sh->kbase + first * sh->stride, k1 = sh->kbase + last * sh->stride + 64;
+    if (k1 > k0 + SHAPE_LINES * 64)
+        k1 = k0 + SHAPE_LINES * 64;
+    for (uint64_t off = e0 & ~(uint64_t)63; off < e1 && off < ps; off += 64)
+        __builtin_prefetch(pg + off);
+    for (uint64_t off = k0; off < k1 && off < ps; off += 64)
+        __builtin_prefetch(pg + off);
+}
+
 int bolt__cursor_search(bolt_cursor *c, const void *key, size_t ksize, bolt_val *k, bolt_val *v,
                         uint32_t *flags)
 {
     int rc = cursor_reset(c);
     if (rc != 0)
         return rc;
-    /* Loop invariant: stack[0..depth) follows rule 2 for `key`. */
+    /* Rule 7: the key's place in the top page's bracket (the root has none). */
+    bool placed = false;
+    place pl;
+    bolt_val hi_key = { NULL, 0 };     /* the top page's upper bracket key, if any */
+    const unsigned char *asked = NULL; /* rule 8: the page whose lines were asked for */
+    /* Loop invariant: stack[0..depth) follows rule 2 for `key`; pl places it in the top's bracket.
+     */
     for (;;) {
         bolt__elemref *r = &c->stack[c->depth - 1];
         size_t n = bolt__ref_count(r);
-        if (r->node == NULL) {
-            /*
-             * Ask for the page at once (a leaf's first 4 KiB, a branch's
-             * element array): the binary search below would otherwise miss
-             * the cache probe by probe, on element then key, each miss
-             * waiting for the last. A leaf of a large tree is rarely
-             * cached: this cut B4's CPU time per get by ~39% (1M keys).
-             */
-            size_t end =
-                    bolt__page_is_leaf(&r->page) ? r->page.size : BOLT_PAGE_HEADER_SIZE + n * 16;
-            for (size_t off = 0; off < end && off < 64 * 64; off += 64)
-                __builtin_prefetch(r->page.data + off);
-        }
         size_t lo = 0, hi = n;
         bool exact = false;
-        if (r->node != NULL && n > 0) {
+        if (placed && r->node == NULL && n > 0) {
             /*
-             * A node of a write transaction: try its last element first.
-             * Appends (sequential loads, new revisions) land past it, and
-             * one compare replaces a binary search over a node that grows
-             * to thousands of elements before the commit splits it.
+             * Rule 7. A branch's guess is the last element <= key, so the
+             * lower bound starts one past it (the two keys share a line).
              */
-            bolt_val mk;
-            bolt__ref_key(r, n - 1, &mk);
-            int cmp = bolt__key_cmp(mk.data, mk.size, key, ksize);
-            if (cmp < 0) {
-                lo = n;
-            } else if (cmp == 0) {
-                lo = hi = n - 1;
-                exact = true;
-            } else {
-                hi = n - 1;
+            bool leaf = bolt__page_is_leaf(&r->page);
+            size_t g = place_index(&pl, n), start = leaf ? g : g + 1;
+            if (r->page.data != asked) /* rule 8: a dirty copy, not the page asked for */
+                prefetch_shape(c, c->depth - 1, r->page.data, &pl);
+            __builtin_prefetch(r->page.data + BOLT_PAGE_HEADER_SIZE + g * 16);
+            r->index = guided_lower_bound(r, start, key, ksize, &exact);
+            shape_learn(c->bucket, c->depth - 1, r, leaf ? g : g + 1);
+        } else {
+            if (r->node == NULL) {
+                /*
+                 * No bracket: ask for the page at once (a leaf's first 4
+                 * KiB, a branch's element array): the binary search below
+                 * would otherwise miss the cache probe by probe, on element
+                 * then key, each miss waiting for the last.
+                 */
+                size_t end = bolt__page_is_leaf(&r->page) ? r->page.size
+                                                          : BOLT_PAGE_HEADER_SIZE + n * 16;
+                for (size_t off = 0; off < end && off < 64 * 64; off += 64)
+                    __builtin_prefetch(r->page.data + off);
+            } else if (n > 0) {
+                /*
+                 * A node of a write transaction: try its last element first.
+                 * Appends (sequential loads, new revisions) land past it, and
+                 * one compare replaces a binary search over a node that grows
+                 * to thousands of elements before the commit splits it.
+                 */
+                bolt_val mk;
+                bolt__ref_key(r, n - 1, &mk);
+                int cmp = bolt__key_cmp(mk.data, mk.size, key, ksize);
+                if (cmp < 0) {
+                    lo = n;
+                } else if (cmp == 0) {
+                    lo = hi = n - 1;
+                    exact = true;
+                } else {
+                    hi = n - 1;
+                }
             }
+            r->index = ref_lower_bound(r, lo, hi, key, ksize, &exact);
         }
-        r->index = ref_lower_bound(r, lo, hi, key, ksize, &exact);
         if (bolt__ref_is_leaf(r))
             break;
         if (!exact && r->index > 0)
             r->index--;
         if (r->index >= n)
             r->index = n > 0 ? n - 1 : 0;
+        placed = false;
+        if (n > 0) {
+            /* Rule 8: the child's header first; the bracket is worked out while it comes. */
+            const unsigned char *pg = NULL;
+            if (r->node == NULL) {
+                pg = page_addr(c->bucket->tx,
+                               bolt__page_branch_elem(&r->page, (unsigned)r->index, NULL));
+                if (pg != NULL)
+                    __builtin_prefetch(pg);
+            }
+            /* Rule 7: the child's bracket; the last child keeps its parent's upper key. */
+            bolt_val lo_key;
+            bolt__ref_key(r, r->index, &lo_key);
+            if (r->index + 1 < n)
+                bolt__ref_key(r, r->index + 1, &hi_key);
+            placed = hi_key.data != NULL && place_key(lo_key, hi_key, key, ksize, &pl);
+            asked = NULL;
+            if (placed && pg != NULL) {
+                prefetch_shape(c, c->depth, pg, &pl);
+                asked = pg;
+            }
+        }
         rc = push_child(c);
         if (rc != 0) {
             c->positioned = false;

@@ -55,7 +55,8 @@
  *      first made; every growth since by fallocate, a growth by ftruncate
  *      turns the map off for good), and the default I/O table's pwritev,
  *      fallocate, ftruncate, mmap and munmap (a test that replaces one of
- *      them models those calls; it keeps them). Durable commits
+ *      them models those calls; it keeps them), unless the options say
+ *      no_write_map (its mappings count twice in RSS). Durable commits
  *      never use it: their write and sync errors must be the calls' own
  *      (tx.c rule 3, the power-loss tests' model). Left as with any map: a
  *      store into a page the kernel must first read back from a failing
@@ -837,7 +838,7 @@ unsigned char *bolt__db_wmap(bolt_db *db)
                               db->os->fallocate != def->fallocate ||
                               db->os->ftruncate != def->ftruncate || db->os->mmap != def->mmap ||
                               db->os->munmap != def->munmap;
-        if (db->fd < 0 || db->read_only || db->opt.live || calls_replaced ||
+        if (db->fd < 0 || db->read_only || db->opt.live || db->opt.no_write_map || calls_replaced ||
             !bolt__os_overwrites_in_place(db->fd))
             return NULL;
         /* Holes (a file grown by ftruncate, e.g. by bbolt) get their blocks now. */

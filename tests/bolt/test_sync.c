@@ -24,8 +24,8 @@
  *   - db.c rule 9 / tx.c rule 11: no_sync commits on a file with a hole
  *     (grown by ftruncate, as bbolt grows) go through the writable map where
  *     the file system rewrites in place, after the hole got its blocks; a
- *     durable db and a table that replaces pwritev never map; every key is
- *     there after reopening and the tree checks clean.
+ *     durable db, a table that replaces pwritev and the no_write_map option
+ *     never map; every key is there after reopening and the tree checks clean.
  * (The shrink after a big delete, which rule 9 must leave alone, is
  * test_shrink's.) Seeds are fixed and printed.
  */
@@ -536,7 +536,8 @@ static ssize_t wm_pwritev(int fd, const struct iovec *iov, int n, off_t off)
 }
 
 /* B3-shaped commits on a file whose tail is a hole; what the write-out did. */
-static void wmap_run(bool no_sync, const struct bolt_os *os, bool *mapped, bool *whole)
+static void wmap_run_opt(bool no_sync, const struct bolt_os *os, bool no_write_map, bool *mapped,
+                         bool *whole)
 {
     char path[8192];
     harness_path(path, sizeof path, "wmap.db");
@@ -545,6 +546,7 @@ static void wmap_run(bool no_sync, const struct bolt_os *os, bool *mapped, bool 
     o.page_size = 4096;
     o.mmap_reserve = 64u << 20;
     o.no_sync = no_sync;
+    o.no_write_map = no_write_map;
     o.os = os;
     bolt_db *db;
     ASSERT_OK(bolt_open(path, &o, &db));
@@ -578,6 +580,11 @@ static void wmap_run(bool no_sync, const struct bolt_os *os, bool *mapped, bool 
     unlink(path);
 }
 
+static void wmap_run(bool no_sync, const struct bolt_os *os, bool *mapped, bool *whole)
+{
+    wmap_run_opt(no_sync, os, false, mapped, whole);
+}
+
 static void test_no_sync_write_map(void)
 {
     char path[8192];
@@ -608,6 +615,10 @@ static void test_no_sync_write_map(void)
     }
     ASSERT_TRUE(mapped);
     ASSERT_TRUE(whole);
+    /* The option keeps a no_sync db on the write calls. */
+    wmap_run_opt(true, NULL, true, &mapped, &whole);
+    ASSERT_FALSE(mapped);
+    ASSERT_FALSE(whole);
 }
 
 int main(void)
