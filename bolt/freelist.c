@@ -689,6 +689,8 @@ static bool freelist_is_free(const bolt__freelist *f, bolt_pgid id)
     if (f->kind == BOLT__FREELIST_HASHMAP)
         return id >= 2 && map_has(&f->free_set, id);
     /* Binary search inline (bsearch's callback per step: free_run asks for every page it frees). */
+    if (f->nfree == 0)
+        return false; /* ids may be NULL: no offset may be applied to it */
     const bolt_pgid *a = f->ids + f->ids_head;
     size_t lo = 0, hi = f->nfree;
     /* Invariant: a[< lo] < id, a[>= hi] > id (rule 2: ascending). */
