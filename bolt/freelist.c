@@ -54,6 +54,7 @@
 #include "freelist.h"
 
 #include "format.h"
+#include "id_sort.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -545,84 +546,9 @@ static int cmp_pgid(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/*
- * Sort a[0, n) ascending in place, without allocating (release and
- * rollback must not fail, rule 5): an introsort with the comparison inline
- * (qsort's callback and merge buffer were 1.3% of a B3-nosync commit's
- * begin, sorting ~100 ids). Insertion sort below 16 ids; quicksort on a
- * median of three, recursing into the smaller side; heapsort when the
- * depth passes 2 log2(n), so no input makes it quadratic.
- */
-static void pgid_sift(bolt_pgid *a, size_t root, size_t n)
-{
-    bolt_pgid v = a[root];
-    /* Invariant: a[root]'s subtree but root itself is a heap; v goes down until it fits. */
-    for (size_t child; (child = 2 * root + 1) < n; root = child) {
-        if (child + 1 < n && a[child + 1] > a[child])
-            child++;
-        if (a[child] <= v)
-            break;
-        a[root] = a[child];
-    }
-    a[root] = v;
-}
-
-static void pgid_sort_depth(bolt_pgid *a, size_t n, unsigned depth)
-{
-    while (n > 16) {
-        if (depth-- == 0) {
-            for (size_t i = n / 2; i-- > 0;)
-                pgid_sift(a, i, n);
-            for (size_t end = n; end-- > 1;) {
-                bolt_pgid t = a[0];
-                a[0] = a[end];
-                a[end] = t;
-                pgid_sift(a, 0, end);
-            }
-            return;
-        }
-        bolt_pgid x = a[0], y = a[n / 2], z = a[n - 1];
-        bolt_pgid pivot = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
-        size_t i = 0, j = n - 1;
-        /* Hoare: a[< i] <= pivot, a[> j] >= pivot; both stop at the pivot itself. */
-        for (;;) {
-            while (a[i] < pivot)
-                i++;
-            while (a[j] > pivot)
-                j--;
-            if (i >= j)
-                break;
-            bolt_pgid t = a[i];
-            a[i++] = a[j];
-            a[j--] = t;
-        }
-        /* a[0, j] <= pivot <= a[j + 1, n); recurse into the smaller side. */
-        size_t left = j + 1;
-        if (left < n - left) {
-            pgid_sort_depth(a, left, depth);
-            a += left;
-            n -= left;
-        } else {
-            pgid_sort_depth(a + left, n - left, depth);
-            n = left;
-        }
-    }
-    for (size_t i = 1; i < n; i++) {
-        bolt_pgid v = a[i];
-        size_t k = i;
-        for (; k > 0 && a[k - 1] > v; k--)
-            a[k] = a[k - 1];
-        a[k] = v;
-    }
-}
-
-static void pgid_sort(bolt_pgid *a, size_t n)
-{
-    unsigned depth = 0;
-    for (size_t m = n; m > 1; m >>= 1)
-        depth += 2;
-    pgid_sort_depth(a, n, depth);
-}
+/* Sort ids ascending in place, without allocating (rule 5): id_sort.h. */
+#define PGID_KEY(x) (x)
+BOLT__DEFINE_ID_SORT(pgid_sort, bolt_pgid, PGID_KEY)
 
 /* Merge scratch[0, m) (in-use ids, any order) into the free ids (ARRAY). */
 static int array_merge_scratch(bolt__freelist *f, size_t m)

@@ -127,6 +127,7 @@
 #include <time.h>
 
 #include "bolt_int.h"
+#include "id_sort.h"
 
 #define ARENA_CHUNK (64 * 1024)
 #define ARENA_FIRST 1024 /* a read transaction's few bucket names: no 64 KiB block */
@@ -638,72 +639,12 @@ void bolt_tx_rollback(bolt_tx *tx)
 }
 
 /*
- * Sort the dirty table by page id (rule 3), in place: an introsort with the
- * comparison inline, as freelist.c's pgid_sort (qsort's callback and merge
- * buffer were 1.3% of a B3-nosync commit for ~130 pages). Ids are distinct.
+ * Sort the dirty table by page id (rule 3), in place: id_sort.h (qsort's
+ * callback and merge buffer were 1.3% of a B3-nosync commit for ~130
+ * pages). Ids are distinct.
  */
-static void dirty_sift(bolt__dirty *a, size_t root, size_t n)
-{
-    bolt__dirty v = a[root];
-    /* Invariant: a[root]'s subtree but root itself is a heap; v goes down until it fits. */
-    for (size_t child; (child = 2 * root + 1) < n; root = child) {
-        if (child + 1 < n && a[child + 1].id > a[child].id)
-            child++;
-        if (a[child].id <= v.id)
-            break;
-        a[root] = a[child];
-    }
-    a[root] = v;
-}
-
-static void dirty_sort_depth(bolt__dirty *a, size_t n, unsigned depth)
-{
-    while (n > 16) {
-        if (depth-- == 0) {
-            for (size_t i = n / 2; i-- > 0;)
-                dirty_sift(a, i, n);
-            for (size_t end = n; end-- > 1;) {
-                bolt__dirty t = a[0];
-                a[0] = a[end];
-                a[end] = t;
-                dirty_sift(a, 0, end);
-            }
-            return;
-        }
-        bolt_pgid x = a[0].id, y = a[n / 2].id, z = a[n - 1].id;
-        bolt_pgid pivot = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
-        size_t i = 0, j = n - 1;
-        /* Hoare: a[< i] <= pivot, a[> j] >= pivot; both stop at the pivot itself. */
-        for (;;) {
-            while (a[i].id < pivot)
-                i++;
-            while (a[j].id > pivot)
-                j--;
-            if (i >= j)
-                break;
-            bolt__dirty t = a[i];
-            a[i++] = a[j];
-            a[j--] = t;
-        }
-        /* a[0, j] <= pivot <= a[j + 1, n); recurse into the smaller side. */
-        size_t left = j + 1;
-        if (left < n - left) {
-            dirty_sort_depth(a, left, depth);
-            a += left;
-            n -= left;
-        } else {
-            dirty_sort_depth(a + left, n - left, depth);
-            n = left;
-        }
-    }
-    for (size_t i = 1; i < n; i++) {
-        bolt__dirty v = a[i];
-        size_t k = i;
-        for (; k > 0 && a[k - 1].id > v.id; k--)
-            a[k] = a[k - 1];
-        a[k] = v;
-    }
-}
+#define DIRTY_KEY(d) ((d).id)
+BOLT__DEFINE_ID_SORT(dirty_sort_ids, bolt__dirty, DIRTY_KEY)
 
 #ifndef NDEBUG
 /* Used only as assert(dirty_sorted(...)): ascending, distinct ids. */
@@ -718,10 +659,7 @@ static bool dirty_sorted(const bolt__dirty *a, size_t n)
 
 static void dirty_sort(bolt__dirty *a, size_t n)
 {
-    unsigned depth = 0;
-    for (size_t m = n; m > 1; m >>= 1)
-        depth += 2;
-    dirty_sort_depth(a, n, depth);
+    dirty_sort_ids(a, n);
     assert(dirty_sorted(a, n));
 }
 
