@@ -225,7 +225,7 @@ static int check_nested_vb(backend *be, bolt_val key)
         return 0;
     if (be->vlast_state == BACKEND__VLAST_KEY) {
         size_t n = key.size < be->vlast_len ? key.size : be->vlast_len;
-        int c = n > 0 ? memcmp(key.data, be->vlast, n) : 0;
+        int c = n > 0 ? backend__mem_cmp(key.data, be->vlast, n) : 0;
         if (c > 0 || (c == 0 && key.size > be->vlast_len))
             return 0;
     }
@@ -250,7 +250,7 @@ static int log_write(backend_batch_tx *tx, enum backend__wlog_op op, bolt_val bu
     }
     /* The bucket and a cursor on it, kept while vtx lives (one lookup per bucket). */
     bool cached = be->vc != NULL && be->vb_len == bucket.size &&
-                  memcmp(be->vb_name, bucket.data, bucket.size) == 0;
+                  backend__mem_cmp(be->vb_name, bucket.data, bucket.size) == 0;
     if (!cached) {
         bolt_bucket *b;
         int rc = bolt_tx_bucket(be->vtx, bucket, &b);

@@ -135,13 +135,18 @@ struct backend__rbuf {
     bucket_runs *buckets; /* the allocation's tail (one allocation per snapshot) */
 };
 
-int backend__bytes_cmp(backend__bytes a, backend__bytes b)
+static inline int bytes_cmp(backend__bytes a, backend__bytes b)
 {
     size_t n = a.size < b.size ? a.size : b.size;
-    int c = n > 0 ? memcmp(a.data, b.data, n) : 0;
+    int c = n > 0 ? backend__mem_cmp(a.data, b.data, n) : 0;
     if (c != 0)
         return c;
     return a.size < b.size ? -1 : a.size > b.size;
+}
+
+int backend__bytes_cmp(backend__bytes a, backend__bytes b)
+{
+    return bytes_cmp(a, b);
 }
 
 static backend__bytes entry_key(const entry *e)
@@ -272,7 +277,8 @@ size_t backend__wbuf_count(const backend__wbuf *w)
 static wbucket *wbuf_bucket(backend__wbuf *w, backend__bytes name)
 {
     for (size_t i = 0; i < w->nb; i++)
-        if (w->b[i].name_len == name.size && memcmp(w->b[i].name, name.data, name.size) == 0)
+        if (w->b[i].name_len == name.size &&
+            backend__mem_cmp(w->b[i].name, name.data, name.size) == 0)
             return &w->b[i];
     if (w->nb == w->capb) {
         size_t cap = w->capb ? 2 * w->capb : 4;
@@ -382,7 +388,7 @@ int backend__wbuf_put(backend__wbuf *w, backend__bytes bucket, backend__bytes ke
         const wentry *prev = &b->e[b->n - 1];
         backend__bytes pk = { arena + prev->koff, prev->klen };
         backend__bytes nk = { arena + e->koff, e->klen };
-        b->sorted = backend__bytes_cmp(pk, nk) < 0;
+        b->sorted = bytes_cmp(pk, nk) < 0;
     }
     b->n++;
     w->count++;
@@ -451,7 +457,7 @@ typedef struct sort_item {
 static int sort_item_cmp(const void *a, const void *b)
 {
     const sort_item *x = a, *y = b;
-    int c = backend__bytes_cmp(entry_key(&x->e), entry_key(&y->e));
+    int c = bytes_cmp(entry_key(&x->e), entry_key(&y->e));
     if (c != 0)
         return c;
     return x->order < y->order ? -1 : x->order > y->order;
@@ -515,8 +521,7 @@ static run *run_from_wbucket(backend__mpool *pool, wbucket *b)
     /* Keep the last item of each group of equal keys (the newest change). */
     size_t n = 0;
     for (size_t i = 0; i < b->n; i++) {
-        if (i + 1 < b->n &&
-            backend__bytes_cmp(entry_key(&items[i].e), entry_key(&items[i + 1].e)) == 0)
+        if (i + 1 < b->n && bytes_cmp(entry_key(&items[i].e), entry_key(&items[i + 1].e)) == 0)
             continue;
         r->e[n++] = items[i].e;
     }
@@ -534,7 +539,7 @@ static bool appendable(const run_view *v, const wbucket *b)
     if (!b->sorted || b->n == 0 || v->n == 0)
         return false;
     backend__bytes first = { b->arena->data + b->e[0].koff, b->e[0].klen };
-    return backend__bytes_cmp(view_key(v, v->n - 1), first) < 0;
+    return bytes_cmp(view_key(v, v->n - 1), first) < 0;
 }
 
 /*
@@ -627,7 +632,7 @@ static run *run_merge(backend__mpool *pool, const run_view *newer, const run_vie
     const entry *ne = newer->r->e, *oe = older->r->e;
     /* Loop invariant: m->e[0..n) is the sorted merge of newer[0..i) and older[0..j). */
     while (i < newer->n && j < older->n) {
-        int c = backend__bytes_cmp(entry_key(&ne[i]), entry_key(&oe[j]));
+        int c = bytes_cmp(entry_key(&ne[i]), entry_key(&oe[j]));
         if (c <= 0) {
             m->e[n++] = ne[i++];
             if (c == 0)
@@ -711,7 +716,7 @@ static const bucket_runs *rbuf_bucket(const backend__rbuf *r, backend__bytes nam
 {
     for (size_t i = 0; i < r->nbuckets; i++)
         if (r->buckets[i].name_len == name.size &&
-            memcmp(r->buckets[i].name, name.data, name.size) == 0)
+            backend__mem_cmp(r->buckets[i].name, name.data, name.size) == 0)
             return &r->buckets[i];
     return NULL;
 }
@@ -807,7 +812,8 @@ static int bucket_runs_build(backend__mpool *pool, bucket_runs *dst, const bucke
 static wbucket *wbuf_find(backend__wbuf *w, const unsigned char *name, size_t len)
 {
     for (size_t k = 0; k < w->nb; k++)
-        if (w->b[k].n > 0 && w->b[k].name_len == len && memcmp(w->b[k].name, name, len) == 0)
+        if (w->b[k].n > 0 && w->b[k].name_len == len &&
+            backend__mem_cmp(w->b[k].name, name, len) == 0)
             return &w->b[k];
     return NULL;
 }
@@ -875,7 +881,7 @@ static size_t run_lower_bound(const run_view *v, backend__bytes key)
     /* Loop invariant: keys before lo are < key; keys at hi and after are >= key. */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (backend__bytes_cmp(view_key(v, mid), key) < 0)
+        if (bytes_cmp(view_key(v, mid), key) < 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -892,7 +898,7 @@ backend__lookup backend__rbuf_get(const backend__rbuf *r, backend__bytes bucket,
     for (size_t k = 0; k < b->nruns; k++) { /* newest first (invariant 2) */
         const run_view *v = &b->runs[k];
         size_t i = run_lower_bound(v, key);
-        if (i < v->n && backend__bytes_cmp(view_key(v, i), key) == 0) {
+        if (i < v->n && bytes_cmp(view_key(v, i), key) == 0) {
             const entry *e = &v->r->e[i];
             if (e->vlen == TOMBSTONE)
                 return BACKEND__DELETED;
@@ -932,17 +938,17 @@ bool backend__rbuf_iter_next(backend__rbuf_iter *it, backend__bytes *key, backen
         if (it->pos[k] >= v->n)
             continue;
         const entry *e = &v->r->e[it->pos[k]];
-        if (best == NULL || backend__bytes_cmp(entry_key(e), entry_key(best)) < 0)
+        if (best == NULL || bytes_cmp(entry_key(e), entry_key(best)) < 0)
             best = e;
     }
     if (best == NULL)
         return false;
     backend__bytes bk = entry_key(best);
-    if (it->end.size > 0 && backend__bytes_cmp(bk, it->end) >= 0)
+    if (it->end.size > 0 && bytes_cmp(bk, it->end) >= 0)
         return false;
     for (size_t k = 0; k < it->nruns; k++) {
         const run_view *v = &it->runs[k];
-        if (it->pos[k] < v->n && backend__bytes_cmp(view_key(v, it->pos[k]), bk) == 0)
+        if (it->pos[k] < v->n && bytes_cmp(view_key(v, it->pos[k]), bk) == 0)
             it->pos[k]++;
     }
     *key = bk;

@@ -39,6 +39,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct backend__wbuf backend__wbuf;
 typedef struct backend__rbuf backend__rbuf;
@@ -170,5 +171,36 @@ void backend__rbuf_iter_release(backend__rbuf_iter *it);
 
 /* Bytes compare as memcmp with the shorter string first on a tie (bolt's key order). */
 int backend__bytes_cmp(backend__bytes a, backend__bytes b);
+
+/*
+ * memcmp's sign over n bytes, inline: the buffers' keys are short (mvcc's
+ * revision keys are 17-18 bytes, bucket names a few), and a call into
+ * libc's memcmp per compare was 6% of a 100,000-key revoke's samples (the
+ * write buffer's order check of every change and its bucket lookup,
+ * session 9). Longer strings still go to libc's vector code.
+ */
+static inline int backend__mem_cmp(const void *a, const void *b, size_t n)
+{
+    const unsigned char *x = a, *y = b;
+    if (n > 64)
+        return memcmp(x, y, n);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t u, v;
+        memcpy(&u, x + i, 8);
+        memcpy(&v, y + i, 8);
+        if (u != v) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            u = __builtin_bswap64(u);
+            v = __builtin_bswap64(v);
+#endif
+            return u < v ? -1 : 1;
+        }
+    }
+    for (; i < n; i++)
+        if (x[i] != y[i])
+            return x[i] < y[i] ? -1 : 1;
+    return 0;
+}
 
 #endif

@@ -808,6 +808,27 @@ static void test_pair_model(void)
     backend__wbuf_free(w);
 }
 
+/* backend__mem_cmp: memcmp's sign, for every length around its 8-byte steps and its cut-off. */
+static void test_mem_cmp(void)
+{
+    strata_rng rng;
+    strata_rng_seed(&rng, harness_seed());
+    unsigned char a[80], b[80];
+    for (int round = 0; round < 20000; round++) {
+        size_t n = (size_t)strata_rng_below(&rng, sizeof a + 1);
+        for (size_t i = 0; i < n; i++)
+            a[i] = b[i] =
+                    (unsigned char)(strata_rng_below(&rng, 2) ? 0xff : strata_rng_below(&rng, 3));
+        if (n > 0 && strata_rng_below(&rng, 4) != 0) /* one byte differs somewhere */
+            b[strata_rng_below(&rng, n)] = (unsigned char)strata_rng_below(&rng, 256);
+        int want = n > 0 ? memcmp(a, b, n) : 0;
+        int got = backend__mem_cmp(a, b, n);
+        ASSERT_EQ_INT(got < 0, want < 0);
+        ASSERT_EQ_INT(got > 0, want > 0);
+        ASSERT_EQ_INT(backend__mem_cmp(b, a, n) < 0, want > 0);
+    }
+}
+
 int main(void)
 {
     HARNESS_BEGIN(20261122);
@@ -817,6 +838,7 @@ int main(void)
     RUN(test_runs_stay_logarithmic);
     RUN(test_model_against_reference);
     RUN(test_append_in_place);
+    RUN(test_mem_cmp);
     RUN(test_pair_shares_one_run);
     RUN(test_pair_model);
     RUN(test_append_concurrent_readers);
