@@ -42,6 +42,9 @@
  *      (rule 9). It sleeps on a condition variable (a real-time timeout of
  *      one interval, so a monotonic clock needs no poke); tests drive a
  *      manual clock and call backend_poke, which waits for one full loop.
+ *      It runs as SCHED_BATCH (backend.h: commit_thread_preempts): woken,
+ *      it never preempts a running thread, such as the writer whose unlock
+ *      woke it while that writer still holds its caller's lock.
  *   5. Close: stop and join the thread, commit, end the write transaction,
  *      then close bolt once no reader is left (dbref).
  *   6. Read-only (opt.read_only): bolt is opened read-only and nothing else
@@ -853,9 +856,27 @@ static void commit_if_pending(backend *be)
     drain_log(be);
 }
 
+/*
+ * Rule 4: the commit thread as SCHED_BATCH unless commit_thread_preempts
+ * (backend.h). Best effort: a refusal leaves the thread as it was; it
+ * changes only how the thread is scheduled.
+ */
+static void commit_thread_sched(const backend *be)
+{
+#if defined(__linux__) && defined(SCHED_BATCH)
+    if (!be->opt.commit_thread_preempts) {
+        struct sched_param sp = { .sched_priority = 0 };
+        (void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+    }
+#else
+    (void)be;
+#endif
+}
+
 static void *commit_thread(void *arg)
 {
     backend *be = arg;
+    commit_thread_sched(be);
     pthread_mutex_lock(&be->thr_mu);
     /* Loop invariant: thr_mu is held at the top; done_seq <= req_seq. */
     while (!be->stop) {

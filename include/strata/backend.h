@@ -166,6 +166,18 @@ typedef struct backend_options {
      */
     void (*progress)(void *arg, const char *what, uint64_t done, uint64_t total);
     void *progress_arg;
+    /*
+     * How the commit thread is scheduled. false (init's default): on Linux
+     * as SCHED_BATCH, at the opener's nice value: the same share of the CPU,
+     * but its wake-ups (the batch interval, the batch limit reached) never
+     * preempt a running thread; it runs when a CPU is free or at the next
+     * scheduler tick. A commit thread woken by a writer's unlock otherwise
+     * lands on that writer's CPU and preempts it, and the writer is often
+     * one that still holds the mvcc store's write lock that others wait on
+     * (a mass expiry's revoker: docs/lease.md). true: the opener's policy,
+     * unchanged. Elsewhere, or if the system refuses, unchanged.
+     */
+    bool commit_thread_preempts;
 } backend_options;
 
 /* Fill o with the defaults. */
