@@ -493,6 +493,7 @@ static int drain_slice(backend *be, bool *waited)
         int rc = backend__drain(be, DRAIN_CHUNK, 0);
         if (rc != 0 || backend__wlog_count(be->log) == 0)
             return rc;
+        (void)backend__failpoint(be, "drain_chunk"); /* tests: batch_mu held, between chunks */
         if (__atomic_load_n(&be->batch_waiters, __ATOMIC_RELAXED) > 0) {
             *waited = true;
             return 0;
