@@ -39,6 +39,33 @@
  *     pool it came from (it holds a reference on it). The pool rounds a
  *     size up to its class, so a run's `cap` and a blob's `cap` are the
  *     room the allocation has, which may exceed what was asked for.
+ *  8. A write bucket's bytes live in a blob of its own (its arena). A
+ *     write-back of SHARE_BYTES or more references that blob from the run
+ *     instead of copying the bytes (a 100,000-key revoke buffers ~3 MB of
+ *     tombstones: each copy is ~3 MB of memory touched, and on a VM whose
+ *     host takes freed pages back, fresh memory costs milliseconds per MiB:
+ *     docs/lease.md). From then on the arena is shared: the write buffer
+ *     never writes into it again (a put copies it first), its `used` marks
+ *     the write buffer's bytes as taken (invariant 6), and a reset lets
+ *     go of it unless nobody else holds it.
+ *  9. One run for both snapshots. While a commit is in flight the backend
+ *     writes the same changes back twice, into the snapshot after the
+ *     commit (rbuf_new) and into the published one (backend.c rule 8).
+ *     A write-back notes in the write bucket where its changes went: the
+ *     run and the entries [from, to) that hold them, and the view (src,
+ *     from) they were appended after (src NULL: a fresh run of just these
+ *     changes, from 0). A later write-back of the same unchanged bucket
+ *     into a list whose newest view is that same (src, from) takes (run,
+ *     to) in its place: the run's entries [0, from) are src's (the same
+ *     run, or copied from that view) and [from, to) are the changes, so
+ *     it is exactly what an append would build. Into any other list, a
+ *     fresh noted run goes in front as a fresh run (then the merge
+ *     policy, except for a run of SHARE_ENTRIES or more, which is left
+ *     unmerged: merging would copy it). Once both lists start with the
+ *     same run, every later ascending write-back appends once for both.
+ *     The note holds references on its run and src (so no pointer can be
+ *     reused under it) and is dropped by the bucket's next put and by
+ *     reset.
  */
 #include "tx_buffer.h"
 
@@ -47,6 +74,11 @@
 #include <string.h>
 
 #define TOMBSTONE UINT32_MAX /* vlen of a delete */
+
+/* Invariant 8: a write-back of this many bytes of a bucket shares its arena instead of copying. */
+#define SHARE_BYTES   ((size_t)64 << 10)
+/* Invariant 9: a fresh shared run this long is not merged into a list's older runs. */
+#define SHARE_ENTRIES 1024
 
 /* ---- shared pieces ----------------------------------------------------- */
 
@@ -57,9 +89,13 @@ typedef struct blob {
     unsigned char data[]; /* key/value bytes of one or more write-backs of a bucket */
 } blob;
 
+/*
+ * 16 bytes: a run holds one per change, and a big revoke's 100,000
+ * tombstones are memory touched for the first time. The value's bytes
+ * follow the key's (every blob stores them so), vlen TOMBSTONE: a delete.
+ */
 typedef struct entry {
     const unsigned char *key;
-    const unsigned char *val; /* NULL for a delete */
     uint32_t klen, vlen;
 } entry;
 
@@ -113,6 +149,12 @@ static backend__bytes entry_key(const entry *e)
     return (backend__bytes){ e->key, e->klen };
 }
 
+/* The value's bytes (right after the key's), or NULL for a delete. */
+static const unsigned char *entry_val(const entry *e)
+{
+    return e->vlen == TOMBSTONE ? NULL : e->key + e->klen;
+}
+
 static backend__bytes view_key(const run_view *v, size_t i)
 {
     return entry_key(&v->r->e[i]);
@@ -149,7 +191,7 @@ static void run_unref(run *r)
 /* ---- write buffer ------------------------------------------------------ */
 
 typedef struct wentry {
-    size_t koff, voff; /* offsets into the bucket's arena (invariant 5) */
+    size_t koff; /* the key's offset in the bucket's arena (invariant 5); the value follows it */
     uint32_t klen, vlen;
 } wentry;
 
@@ -159,8 +201,13 @@ typedef struct wbucket {
     wentry *e;
     size_t n, cap;
     bool sorted; /* every key so far was above the previous one */
-    unsigned char *arena;
-    size_t used, arena_cap;
+    blob *arena; /* invariant 8: the bytes [0, used) (NULL: none yet) */
+    size_t used;
+    bool shared; /* invariant 8: a run references arena; never written again */
+    /* Invariant 9: where the last write-back put these changes (run NULL: none). */
+    run *note_run; /* a reference */
+    run *note_src; /* a reference; NULL: note_run is a fresh run of these changes */
+    size_t note_from, note_to;
 } wbucket;
 
 struct backend__wbuf {
@@ -175,14 +222,23 @@ int backend__wbuf_new(backend__wbuf **out)
     return *out == NULL ? -ENOMEM : 0;
 }
 
+/* Invariant 9: forget where the bucket's changes were written back. */
+static void note_clear(wbucket *b)
+{
+    run_unref(b->note_run);
+    run_unref(b->note_src);
+    b->note_run = b->note_src = NULL;
+}
+
 void backend__wbuf_free(backend__wbuf *w)
 {
     if (w == NULL)
         return;
     for (size_t i = 0; i < w->nb; i++) {
+        note_clear(&w->b[i]);
         strata_free(w->b[i].name);
         strata_free(w->b[i].e);
-        strata_free(w->b[i].arena);
+        blob_unref(w->b[i].arena);
     }
     strata_free(w->b);
     strata_free(w);
@@ -191,9 +247,19 @@ void backend__wbuf_free(backend__wbuf *w)
 void backend__wbuf_reset(backend__wbuf *w)
 {
     for (size_t k = 0; k < w->nb; k++) {
-        w->b[k].n = 0;
-        w->b[k].used = 0;
-        w->b[k].sorted = true;
+        wbucket *b = &w->b[k];
+        note_clear(b);
+        /* Invariant 8: a shared arena is kept only when no run holds it any more. */
+        if (b->shared && __atomic_load_n(&b->arena->refs, __ATOMIC_ACQUIRE) != 1) {
+            blob_unref(b->arena);
+            b->arena = NULL;
+        }
+        if (b->arena != NULL)
+            b->arena->used = 0;
+        b->shared = false;
+        b->n = 0;
+        b->used = 0;
+        b->sorted = true;
     }
     w->count = 0;
 }
@@ -240,13 +306,49 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
+/*
+ * Room for need bytes in b's arena, which the write buffer may write
+ * (invariant 8: a shared arena is first copied into one of its own). 0 or
+ * -ENOMEM (nothing changed).
+ */
+static int arena_room(wbucket *b, size_t need)
+{
+    blob *a = b->arena;
+    if (a != NULL && !b->shared && need <= a->cap)
+        return 0;
+    size_t cap = a != NULL ? a->cap : 0, n = cap ? cap : 256;
+    while (n < need) {
+        if (n > SIZE_MAX / 4)
+            return -ENOMEM;
+        n *= 2;
+    }
+    if (a != NULL && !b->shared) {
+        blob *g = strata_realloc(a, sizeof *a + n); /* only the write buffer holds it */
+        if (g == NULL)
+            return -ENOMEM;
+        g->cap = n;
+        b->arena = g;
+        return 0;
+    }
+    blob *g = strata_malloc(sizeof *g + n);
+    if (g == NULL)
+        return -ENOMEM;
+    *g = (blob){ .refs = 1, .pool = NULL, .used = 0, .cap = n };
+    if (b->used > 0)
+        memcpy(g->data, a->data, b->used);
+    blob_unref(a);
+    b->arena = g;
+    b->shared = false;
+    return 0;
+}
+
 int backend__wbuf_reserve(backend__wbuf *w, backend__bytes bucket, size_t n, size_t bytes)
 {
     wbucket *b = wbuf_bucket(w, bucket);
     if (b == NULL || n > SIZE_MAX - b->n || bytes > SIZE_MAX - b->used)
         return -ENOMEM;
     if (grow((void **)&b->e, &b->cap, b->n + n, sizeof *b->e) != 0 ||
-        grow((void **)&b->arena, &b->arena_cap, b->used + bytes, 1) != 0)
+        arena_room(b, b->used + bytes) != 0)
         return -ENOMEM;
     return 0;
 }
@@ -261,23 +363,25 @@ int backend__wbuf_put(backend__wbuf *w, backend__bytes bucket, backend__bytes ke
     if (b == NULL)
         return -ENOMEM;
     if (grow((void **)&b->e, &b->cap, b->n + 1, sizeof *b->e) != 0 ||
-        grow((void **)&b->arena, &b->arena_cap, b->used + key.size + vlen, 1) != 0)
+        arena_room(b, b->used + key.size + vlen) != 0)
         return -ENOMEM;
+    if (b->note_run != NULL)
+        note_clear(b); /* invariant 9: the changes are no longer what was written back */
+    unsigned char *arena = b->arena->data;
     wentry *e = &b->e[b->n];
     e->koff = b->used;
     e->klen = (uint32_t)key.size;
     if (key.size > 0)
-        memcpy(b->arena + b->used, key.data, key.size);
+        memcpy(arena + b->used, key.data, key.size);
     b->used += key.size;
-    e->voff = b->used;
     e->vlen = val != NULL ? (uint32_t)vlen : TOMBSTONE;
     if (vlen > 0)
-        memcpy(b->arena + b->used, val->data, vlen);
+        memcpy(arena + b->used, val->data, vlen);
     b->used += vlen;
     if (b->n > 0 && b->sorted) {
         const wentry *prev = &b->e[b->n - 1];
-        backend__bytes pk = { b->arena + prev->koff, prev->klen };
-        backend__bytes nk = { b->arena + e->koff, e->klen };
+        backend__bytes pk = { arena + prev->koff, prev->klen };
+        backend__bytes nk = { arena + e->koff, e->klen };
         b->sorted = backend__bytes_cmp(pk, nk) < 0;
     }
     b->n++;
@@ -354,13 +458,33 @@ static int sort_item_cmp(const void *a, const void *b)
 }
 
 /*
- * The bucket's buffered changes as a sorted run with one entry per key (the
- * last change wins), its bytes copied once into a fresh blob. The write
- * bucket is not modified.
+ * Invariant 8: b's bytes for a run, with a new reference: its own arena
+ * when large enough (then shared, its bytes [0, used) taken), else NULL
+ * (the caller copies them).
  */
-static run *run_from_wbucket(backend__mpool *pool, const wbucket *b)
+static blob *arena_share(wbucket *b)
 {
-    blob *bl = blob_new(pool, b->used);
+    if (b->used < SHARE_BYTES)
+        return NULL;
+    blob *a = b->arena;
+    b->shared = true;
+    if (a->used < b->used)
+        a->used = b->used;
+    ref_inc(&a->refs);
+    return a;
+}
+
+/*
+ * The bucket's buffered changes as a sorted run with one entry per key (the
+ * last change wins), its bytes copied once into a fresh blob or (invariant
+ * 8) the bucket's arena itself. The changes are not modified.
+ */
+static run *run_from_wbucket(backend__mpool *pool, wbucket *b)
+{
+    blob *bl = arena_share(b);
+    bool copy = bl == NULL;
+    if (copy)
+        bl = blob_new(pool, b->used);
     sort_item *items = b->sorted ? NULL : strata_malloc(b->n * sizeof *items);
     run *r = run_alloc(pool, b->n, 1);
     if (bl == NULL || r == NULL || (!b->sorted && items == NULL)) {
@@ -369,14 +493,15 @@ static run *run_from_wbucket(backend__mpool *pool, const wbucket *b)
         run_unref(r);
         return NULL;
     }
-    memcpy(bl->data, b->arena, b->used);
-    bl->used = b->used;
+    if (copy) {
+        memcpy(bl->data, b->arena->data, b->used);
+        bl->used = b->used;
+    }
     r->blobs[0] = bl; /* the run takes the blob's one reference */
     r->nblobs = 1;
     for (size_t i = 0; i < b->n; i++) {
         const wentry *we = &b->e[i];
-        entry e = { bl->data + we->koff, we->vlen == TOMBSTONE ? NULL : bl->data + we->voff,
-                    we->klen, we->vlen };
+        entry e = { bl->data + we->koff, we->klen, we->vlen };
         if (items != NULL)
             items[i] = (sort_item){ e, i };
         else
@@ -408,7 +533,7 @@ static bool appendable(const run_view *v, const wbucket *b)
 {
     if (!b->sorted || b->n == 0 || v->n == 0)
         return false;
-    backend__bytes first = { b->arena + b->e[0].koff, b->e[0].klen };
+    backend__bytes first = { b->arena->data + b->e[0].koff, b->e[0].klen };
     return backend__bytes_cmp(view_key(v, v->n - 1), first) < 0;
 }
 
@@ -418,7 +543,7 @@ static bool appendable(const run_view *v, const wbucket *b)
  * view with twice the room. *out is the new view, holding its own
  * reference on its run. 0 or -ENOMEM (nothing changed that any view sees).
  */
-static int run_append(backend__mpool *pool, const run_view *v, const wbucket *b, run_view *out)
+static int run_append(backend__mpool *pool, const run_view *v, wbucket *b, run_view *out)
 {
     run *r = v->r;
     size_t need = v->n + b->n;
@@ -438,39 +563,54 @@ static int run_append(backend__mpool *pool, const run_view *v, const wbucket *b,
     } else {
         ref_inc(&r->refs);
     }
-    /* The bytes: the run's newest blob when it has room past `used`, else a new one. */
-    blob *bl = r->nblobs > 0 ? r->blobs[r->nblobs - 1] : NULL;
-    if (bl == NULL || bl->cap - bl->used < b->used) {
-        /*
-         * Chunks (header included, so a pool's power-of-two class fits
-         * them exactly) double from 4 KiB up to 1 MiB; a larger write-back
-         * gets its own size.
-         */
-        size_t chunk = bl != NULL ? 2 * (sizeof *bl + bl->cap) : 4096;
-        if (chunk < 4096)
-            chunk = 4096;
-        if (chunk > ((size_t)1 << 20))
-            chunk = (size_t)1 << 20;
-        size_t cap = chunk - sizeof(blob);
-        if (cap < b->used)
-            cap = b->used;
-        blob *nb = blob_new(pool, cap);
-        int rc = nb == NULL ? -ENOMEM : run_add_blob(r, nb);
-        if (nb != NULL)
-            blob_unref(nb); /* the run's reference is the only one now */
+    /*
+     * The bytes: the bucket's arena itself when large (invariant 8), else
+     * copied into the run's newest blob when it has room past `used`, else
+     * into a new one.
+     */
+    blob *shared = arena_share(b);
+    unsigned char *base;
+    if (shared != NULL) {
+        int rc = run_add_blob(r, shared);
+        blob_unref(shared); /* the run's reference is the one that counts now */
         if (rc != 0) {
             run_unref(r);
             return rc;
         }
-        bl = nb;
+        base = shared->data;
+    } else {
+        blob *bl = r->nblobs > 0 ? r->blobs[r->nblobs - 1] : NULL;
+        if (bl == NULL || bl->cap - bl->used < b->used) {
+            /*
+             * Chunks (header included, so a pool's power-of-two class fits
+             * them exactly) double from 4 KiB up to 1 MiB; a larger
+             * write-back gets its own size.
+             */
+            size_t chunk = bl != NULL ? 2 * (sizeof *bl + bl->cap) : 4096;
+            if (chunk < 4096)
+                chunk = 4096;
+            if (chunk > ((size_t)1 << 20))
+                chunk = (size_t)1 << 20;
+            size_t cap = chunk - sizeof(blob);
+            if (cap < b->used)
+                cap = b->used;
+            blob *nb = blob_new(pool, cap);
+            int rc = nb == NULL ? -ENOMEM : run_add_blob(r, nb);
+            if (nb != NULL)
+                blob_unref(nb); /* the run's reference is the only one now */
+            if (rc != 0) {
+                run_unref(r);
+                return rc;
+            }
+            bl = nb;
+        }
+        base = bl->data + bl->used;
+        memcpy(base, b->arena->data, b->used);
+        bl->used += b->used;
     }
-    unsigned char *base = bl->data + bl->used;
-    memcpy(base, b->arena, b->used);
-    bl->used += b->used;
     for (size_t i = 0; i < b->n; i++) {
         const wentry *we = &b->e[i];
-        r->e[v->n + i] = (entry){ base + we->koff, we->vlen == TOMBSTONE ? NULL : base + we->voff,
-                                  we->klen, we->vlen };
+        r->e[v->n + i] = (entry){ base + we->koff, we->klen, we->vlen };
     }
     r->claimed = need;
     *out = (run_view){ r, need };
@@ -588,15 +728,29 @@ static int bucket_runs_name(bucket_runs *dst, const unsigned char *name, size_t 
     return 0;
 }
 
+/* Invariant 9: remember that b's changes are view (r, to), appended after (src, from). */
+static void note_set(wbucket *b, run *r, run *src, size_t from, size_t to)
+{
+    note_clear(b);
+    ref_inc(&r->refs);
+    if (src != NULL)
+        ref_inc(&src->refs);
+    b->note_run = r;
+    b->note_src = src;
+    b->note_from = from;
+    b->note_to = to;
+}
+
 /*
  * Fill `dst` with the list of `old` (may be NULL) and the bucket's changes
- * `wb` (may be NULL): appended to the newest view when they follow it
- * (invariant 6), else as a fresh run in front, then the merge policy
+ * `wb` (may be NULL): the run an earlier write-back of the same changes
+ * made (invariant 9), else appended to the newest view when they follow
+ * it (invariant 6), else as a fresh run in front, then the merge policy
  * (invariant 3). 0 or -ENOMEM (dst then holds what the caller releases with
  * bucket_runs_release).
  */
 static int bucket_runs_build(backend__mpool *pool, bucket_runs *dst, const bucket_runs *old,
-                             const wbucket *wb)
+                             wbucket *wb)
 {
     size_t nold = old != NULL ? old->nruns : 0;
     size_t need = nold + 1;
@@ -606,18 +760,32 @@ static int bucket_runs_build(backend__mpool *pool, bucket_runs *dst, const bucke
     dst->nruns = 0;
     bool fresh = false;
     size_t k0 = 0;
-    if (wb != NULL && wb->n > 0 && nold > 0 && appendable(&old->runs[0], wb)) {
+    bool changes = wb != NULL && wb->n > 0;
+    if (changes && wb->note_run != NULL && wb->note_src != NULL && nold > 0 &&
+        old->runs[0].r == wb->note_src && old->runs[0].n == wb->note_from) {
+        /* Invariant 9: what appending would build, built already. */
+        ref_inc(&wb->note_run->refs);
+        dst->runs[dst->nruns++] = (run_view){ wb->note_run, wb->note_to };
+        k0 = 1;
+    } else if (changes && wb->note_run != NULL && wb->note_src == NULL) {
+        /* Invariant 9: the fresh run of these changes, shared. */
+        ref_inc(&wb->note_run->refs);
+        dst->runs[dst->nruns++] = (run_view){ wb->note_run, wb->note_to };
+        fresh = wb->note_to < SHARE_ENTRIES;
+    } else if (changes && nold > 0 && appendable(&old->runs[0], wb)) {
         int rc = run_append(pool, &old->runs[0], wb, &dst->runs[0]);
         if (rc != 0)
             return rc;
         dst->nruns = 1;
         k0 = 1;
-    } else if (wb != NULL && wb->n > 0) {
+        note_set(wb, dst->runs[0].r, old->runs[0].r, old->runs[0].n, dst->runs[0].n);
+    } else if (changes) {
         run *r = run_from_wbucket(pool, wb);
         if (r == NULL)
             return -ENOMEM;
         dst->runs[dst->nruns++] = (run_view){ r, r->claimed };
         fresh = true;
+        note_set(wb, r, NULL, 0, r->claimed);
     }
     for (size_t k = k0; k < nold; k++) {
         ref_inc(&old->runs[k].r->refs);
@@ -636,7 +804,7 @@ static int bucket_runs_build(backend__mpool *pool, bucket_runs *dst, const bucke
     return 0;
 }
 
-static const wbucket *wbuf_find(const backend__wbuf *w, const unsigned char *name, size_t len)
+static wbucket *wbuf_find(backend__wbuf *w, const unsigned char *name, size_t len)
 {
     for (size_t k = 0; k < w->nb; k++)
         if (w->b[k].n > 0 && w->b[k].name_len == len && memcmp(w->b[k].name, name, len) == 0)
@@ -644,8 +812,7 @@ static const wbucket *wbuf_find(const backend__wbuf *w, const unsigned char *nam
     return NULL;
 }
 
-int backend__rbuf_writeback_keep(const backend__rbuf *old, const backend__wbuf *w,
-                                 backend__rbuf **out)
+int backend__rbuf_writeback_keep(const backend__rbuf *old, backend__wbuf *w, backend__rbuf **out)
 {
     backend__rbuf *r = rbuf_alloc(old->pool, old->nbuckets + w->nb);
     if (r == NULL)
@@ -661,7 +828,7 @@ int backend__rbuf_writeback_keep(const backend__rbuf *old, const backend__wbuf *
     }
     /* Buckets only the write buffer has. */
     for (size_t k = 0; k < w->nb && rc == 0; k++) {
-        const wbucket *wb = &w->b[k];
+        wbucket *wb = &w->b[k];
         backend__bytes name = { wb->name, wb->name_len };
         if (wb->n == 0 || rbuf_bucket(old, name) != NULL)
             continue;
@@ -727,9 +894,9 @@ backend__lookup backend__rbuf_get(const backend__rbuf *r, backend__bytes bucket,
         size_t i = run_lower_bound(v, key);
         if (i < v->n && backend__bytes_cmp(view_key(v, i), key) == 0) {
             const entry *e = &v->r->e[i];
-            if (e->val == NULL)
+            if (e->vlen == TOMBSTONE)
                 return BACKEND__DELETED;
-            *val = (backend__bytes){ e->val, e->vlen };
+            *val = (backend__bytes){ entry_val(e), e->vlen };
             return BACKEND__PRESENT;
         }
     }
@@ -779,7 +946,7 @@ bool backend__rbuf_iter_next(backend__rbuf_iter *it, backend__bytes *key, backen
             it->pos[k]++;
     }
     *key = bk;
-    *val = (backend__bytes){ best->val, best->val != NULL ? best->vlen : 0 };
+    *val = (backend__bytes){ entry_val(best), best->vlen != TOMBSTONE ? best->vlen : 0 };
     return true;
 }
 
@@ -789,4 +956,10 @@ void backend__rbuf_iter_release(backend__rbuf_iter *it)
         strata_free(it->pos);
     it->pos = it->pos_small;
     it->nruns = 0;
+}
+
+const void *backend__rbuf_newest_run(const backend__rbuf *r, backend__bytes bucket)
+{
+    const bucket_runs *b = rbuf_bucket(r, bucket);
+    return b != NULL && b->nruns > 0 ? b->runs[0].r : NULL;
 }

@@ -117,10 +117,14 @@ int backend__rbuf_writeback(const backend__rbuf *old, backend__wbuf *w, backend_
 /*
  * As backend__rbuf_writeback, but `w` keeps its changes (so that the same
  * changes can also be written into a second snapshot, or written back
- * again later). 0 or -ENOMEM.
+ * again later). `w` notes where they went: a second write-back of the
+ * same changes into a snapshot whose newest run is the one this one
+ * appended to (or after a fresh run of just these changes) shares the run
+ * this one built instead of building another (tx_buffer.c invariant 9),
+ * and a large bucket's bytes are shared with the write buffer instead of
+ * copied (invariant 8). 0 or -ENOMEM.
  */
-int backend__rbuf_writeback_keep(const backend__rbuf *old, const backend__wbuf *w,
-                                 backend__rbuf **out);
+int backend__rbuf_writeback_keep(const backend__rbuf *old, backend__wbuf *w, backend__rbuf **out);
 
 void backend__rbuf_ref(backend__rbuf *r);
 void backend__rbuf_unref(backend__rbuf *r); /* NULL is a no-op; frees on the last one */
@@ -129,6 +133,8 @@ void backend__rbuf_unref(backend__rbuf *r); /* NULL is a no-op; frees on the las
 size_t backend__rbuf_entries(const backend__rbuf *r);
 /* Runs in the bucket's list (for tests of the merge policy). */
 size_t backend__rbuf_runs(const backend__rbuf *r, backend__bytes bucket);
+/* The bucket's newest run, as an identity only (NULL: none; for tests of run sharing). */
+const void *backend__rbuf_newest_run(const backend__rbuf *r, backend__bytes bucket);
 
 /* What the buffer knows of a key. */
 typedef enum backend__lookup {

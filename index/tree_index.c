@@ -566,6 +566,8 @@ static idx__ki **walk_find(idx__btree *bt, sorted_walk *w, const uint8_t *key, s
     return idx__key_cmp((*slot)->data, (*slot)->key_len, key, len) == 0 ? slot : NULL;
 }
 
+#define KEY_AHEAD 8 /* keys ahead whose bytes a sorted walk asks for */
+
 int idx_tree_get_sorted(idx_tree *t, const idx_key *keys, size_t n, int64_t at_rev,
                         idx_rev *modified)
 {
@@ -576,6 +578,10 @@ int idx_tree_get_sorted(idx_tree *t, const idx_key *keys, size_t n, int64_t at_r
     tree_rdlock(t);
     /* Loop invariant: modified[0, i) answered. */
     for (size_t i = 0; i < n; i++) {
+        /* The caller's keys need not lie in order in memory (a revoke's point
+         * into the lessor's gathered copy): each is fetched a few keys ahead. */
+        if (i + KEY_AHEAD < n)
+            __builtin_prefetch(keys[i + KEY_AHEAD].data);
         idx__ki **slot = walk_find(&t->bt, &w, keys[i].data, keys[i].len);
         modified[i] = (idx_rev){ 0, 0 };
         if (slot != NULL && idx__ki_get(*slot, at_rev, &modified[i], NULL, NULL) != 0)
@@ -617,6 +623,46 @@ int idx_tree_tombstone_sorted(idx_tree *t, const idx_key *keys, size_t n, const 
     }
     tree_wrunlock(t);
     *done = i;
+    return rc;
+}
+
+/* Key bytes are fetched this many keys ahead, their hash slots REPLACE_AHEAD ahead (after). */
+#define LIVE_KEY_AHEAD 16
+
+int idx_tree_tombstone_live(idx_tree *t, const idx_key *keys, size_t n, int64_t at_rev,
+                            idx_live_fn fn, void *arg, size_t *done)
+{
+    *done = 0;
+    for (size_t i = 0; i < n; i++)
+        if (keys[i].data == NULL && keys[i].len > 0)
+            return IDX_EINVAL;
+    sorted_walk w = { .valid = false, .prev = NULL };
+    int rc = 0;
+    size_t nd = 0;
+    tree_wrlock(t);
+    /* Loop invariant: the live keys among keys[0, i) are tombstoned (nd of them); a
+     * tombstone moves no node, and fn does not touch the tree, so the cursor holds. */
+    for (size_t i = 0; i < n; i++) {
+        if (i + LIVE_KEY_AHEAD < n)
+            __builtin_prefetch(keys[i + LIVE_KEY_AHEAD].data);
+        if (i + REPLACE_AHEAD < n)
+            idx__khash_prefetch(&t->kh, keys[i + REPLACE_AHEAD].data, keys[i + REPLACE_AHEAD].len);
+        idx__ki **slot = walk_find(&t->bt, &w, keys[i].data, keys[i].len);
+        idx_rev modified;
+        if (slot == NULL || idx__ki_get(*slot, at_rev, &modified, NULL, NULL) != 0)
+            continue; /* absent, or not alive at at_rev */
+        idx_rev rev;
+        if ((rc = fn(arg, i, modified, &rev)) != 0)
+            break;
+        idx__ki *before = *slot;
+        rc = idx__ki_tombstone(slot, rev);
+        slot_changed(t, before, slot);
+        if (rc != 0)
+            break;
+        nd++;
+    }
+    tree_wrunlock(t);
+    *done = nd;
     return rc;
 }
 

@@ -8,32 +8,33 @@
  * The order is the store's: bytes compared unsigned, then the shorter key
  * first (memcmp, then length).
  *
- * The sort is a most-significant-first radix sort on 8-byte digits: the
- * keys' common prefix is skipped; at a depth d every key of a range gets
- * the digit (the 8 bytes at d, big-endian, zero-padded) and the length
- * class (how many bytes it has from d on, 9 meaning "more than 8"); a
- * least-significant-first counting sort over the length class and the 8
- * bytes (a byte position every key agrees on costs one counting pass and
- * no move) orders the range by them; each run of keys equal in both and
- * longer than d + 8 is sorted the same way at d + 8. Within a run of equal
- * digits the length class orders a key before the keys it is a prefix of
- * (its missing bytes read as zero, but it is shorter); two keys with the
- * same digits and the same length below 9 are equal, which a lease's keys
- * never are. Small runs take an insertion sort by full comparison. The
- * comparison sort this replaces (qsort over pointers into the item list)
- * spent ~17% of a 100,000-key revoke in cache misses on the compared
- * bytes; the radix passes read each key once per digit, sequentially.
+ * The sort is a most-significant-first sort on 8-byte digits: the keys'
+ * common prefix is skipped; at a depth d every key of a range gets the
+ * digit (the 8 bytes at d, big-endian, zero-padded) and the length class
+ * (how many bytes it has from d on, 9 meaning "more than 8"); the range is
+ * ordered by (digit, length class), in place, by an introsort over its
+ * 16-byte entries (quicksort with a median of three, a heapsort when the
+ * partitions degenerate, insertion sort for short ranges): integer
+ * compares on a contiguous array, no scratch; each run of keys equal in
+ * both and longer than d + 8 is sorted the same way at d + 8. Within a run
+ * of equal digits the length class orders a key before the keys it is a
+ * prefix of (its missing bytes read as zero, but it is shorter); two keys
+ * with the same digits and the same length below 9 are equal, which a
+ * lease's keys never are. Small runs take an insertion sort by full
+ * comparison. (Sessions 5-8 sorted by least-significant-first counting
+ * passes, which need a second array of entries; session 9 sorts in place.)
  *
  * The keys are gathered into one block (raw) first, so the sort and the
  * passes after it read a compact block instead of items scattered over
  * the heap (a tombstone's encoding alone missed the cache on every key:
- * ~14% of a 100,000-key revoke, session 5), and once sorted they are
- * copied in order into a second block (bytes), which every later pass
- * streams through (keys pointing into raw instead made the index walk and
- * the tombstone encoding miss the cache on each key: +40% CPU, session
- * 8). Session 8: the sort's entries are 16 bytes and the sorted keys'
- * descriptions live in the sort's scratch: a 100,000-key revoke touches
- * 5.6 MB here instead of 8.8.
+ * ~14% of a 100,000-key revoke, session 5). The sorted keys' descriptions
+ * (bolt_val, 16 bytes, the entry's size) are written over the entries, in
+ * place, and point into raw: the passes after the sort fetch each key a
+ * few keys ahead (the index's sorted walk), so the scattered reads
+ * overlap. Memory for n keys of `total` bytes: total + 16 n (a
+ * 100,000-key revoke: 2.8 MB; session 8's packed copy and second array:
+ * 5.6 MB), each MiB of it first-touch page faults on a VM whose host takes
+ * freed pages back (docs/lease.md).
  */
 #include "lease_int.h"
 
@@ -44,11 +45,10 @@
 
 /*
  * A key during the sort: the digit at the current depth, and where its
- * bytes are in kb->raw. 16 bytes: the sort's two arrays are most of the
- * memory a big revoke touches for the first time, and on a VM whose host
- * takes freed pages back each fresh MiB costs milliseconds (docs/lease.md,
- * session 8). The length class (how many bytes the key has from the
- * depth on, 9 meaning "more than 8") is derived from len and the depth.
+ * bytes are in kb->raw. 16 bytes, a bolt_val's size (the sorted keys are
+ * written over the entries). The length class (how many bytes the key
+ * has from the depth on, 9 meaning "more than 8") is derived from len and
+ * the depth.
  */
 typedef struct lease__sortent {
     uint64_t digit;
@@ -61,7 +61,6 @@ typedef struct lease__sortent {
 void lease__keybuf_release(lease__keybuf *kb)
 {
     strata_free(kb->raw);
-    strata_free(kb->bytes);
     strata_free(kb->ent);
     memset(kb, 0, sizeof *kb);
 }
@@ -73,17 +72,13 @@ int lease__keybuf_reserve(lease__keybuf *kb, size_t n, size_t total)
     kb->keys = NULL;
     if (total > UINT32_MAX || n > UINT32_MAX)
         return -ENOMEM; /* offsets are 32 bits: 4 GiB of one lease's keys */
-    void *raw = kb->raw, *ent = kb->ent, *bytes = kb->bytes;
+    void *raw = kb->raw, *ent = kb->ent;
     int rc = strata__grow(&raw, &kb->raw_cap, total + 1, 1, 256);
     kb->raw = raw;
-    if (rc == 0 && n > 1)
-        rc = strata__grow(&bytes, &kb->bytes_cap, total + 1, 1, 256);
-    kb->bytes = bytes;
-    /* Two arrays of n entries: the sort's source and destination; the second
-     * then holds the sorted keys (a bolt_val is no larger than an entry). */
-    _Static_assert(sizeof(bolt_val) <= sizeof(sortent), "keys fit in the scratch");
+    /* n entries, sorted in place, then overwritten by the sorted keys. */
+    _Static_assert(sizeof(bolt_val) == sizeof(sortent), "a key replaces its entry");
     if (rc == 0)
-        rc = strata__grow(&ent, &kb->ent_cap, 2 * n, sizeof(sortent), 64);
+        rc = strata__grow(&ent, &kb->ent_cap, n, sizeof(sortent), 64);
     kb->ent = ent;
     kb->cap = rc == 0 ? n : 0;
     return rc;
@@ -142,40 +137,122 @@ static void set_digit(const uint8_t *raw, sortent *e, size_t depth)
     e->digit = d;
 }
 
-/* The byte a counting pass sorts by: byte `shift` of the digit, or (shift 64) the length class. */
-static inline unsigned pass_byte(const sortent *e, unsigned shift, size_t depth)
+/* (digit, length class) order at depth. */
+static inline bool ent_less(const sortent *a, const sortent *b, size_t depth)
 {
-    return shift == 64 ? lclass(e, depth) : (uint8_t)(e->digit >> shift);
+    if (a->digit != b->digit)
+        return a->digit < b->digit;
+    return lclass(a, depth) < lclass(b, depth);
+}
+
+static inline void ent_swap(sortent *a, sortent *b)
+{
+    sortent t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Sift e[i] down a max-heap of n entries. */
+static void ent_sift(sortent *e, size_t n, size_t i, size_t depth)
+{
+    /* Loop invariant: the heap order holds everywhere but between i and its children. */
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            return;
+        if (c + 1 < n && ent_less(&e[c], &e[c + 1], depth))
+            c++;
+        if (!ent_less(&e[i], &e[c], depth))
+            return;
+        ent_swap(&e[i], &e[c]);
+        i = c;
+    }
+}
+
+static void ent_heapsort(sortent *e, size_t n, size_t depth)
+{
+    for (size_t i = n / 2; i-- > 0;)
+        ent_sift(e, n, i, depth);
+    /* Loop invariant: e[0, k) is a heap of the smallest k; e[k, n) sorted. */
+    for (size_t k = n; k > 1; k--) {
+        ent_swap(&e[0], &e[k - 1]);
+        ent_sift(e, k - 1, 0, depth);
+    }
 }
 
 /*
- * One counting pass: src's entries into dst, stably, by pass_byte.
- * Returns false, moving nothing, when every entry has the same byte there.
+ * e[0, n) in (digit, length class) order at depth, in place: quicksort
+ * (median of three, Hoare's partition) on the larger side by iteration,
+ * the smaller by recursion (so the stack is O(log n)), a heapsort for a
+ * range once budget partitions have been spent on its way down
+ * (degenerate pivots), insertion sort below SMALL_RUN.
  */
-static bool count_pass(const sortent *src, sortent *dst, size_t n, unsigned shift, size_t depth)
+static void ent_introsort(sortent *e, size_t n, size_t depth, unsigned budget)
 {
-    size_t cnt[256] = { 0 };
-    for (size_t i = 0; i < n; i++)
-        cnt[pass_byte(&src[i], shift, depth)]++;
-    for (int b = 0; b < 256; b++)
-        if (cnt[b] == n)
-            return false;
-    size_t at = 0;
-    for (int b = 0; b < 256; b++) {
-        size_t c = cnt[b];
-        cnt[b] = at;
-        at += c;
+    while (n > SMALL_RUN) {
+        if (budget == 0) {
+            ent_heapsort(e, n, depth);
+            return;
+        }
+        budget--;
+        size_t m = n / 2;
+        if (ent_less(&e[m], &e[0], depth))
+            ent_swap(&e[m], &e[0]);
+        if (ent_less(&e[n - 1], &e[0], depth))
+            ent_swap(&e[n - 1], &e[0]);
+        if (ent_less(&e[n - 1], &e[m], depth))
+            ent_swap(&e[n - 1], &e[m]);
+        const sortent p = e[m]; /* e[0] <= p <= e[n - 1]: both scans stop inside */
+        size_t i = 0, j = n - 1;
+        /* Loop invariant: e[0, i) <= p <= e(j, n). */
+        for (;;) {
+            while (ent_less(&e[i], &p, depth))
+                i++;
+            while (ent_less(&p, &e[j], depth))
+                j--;
+            if (i >= j)
+                break;
+            ent_swap(&e[i], &e[j]);
+            i++;
+            j--;
+        }
+        /* e[0, j] <= p <= e[j + 1, n), both sides non-empty. */
+        size_t left = j + 1;
+        if (left < n - left) {
+            ent_introsort(e, left, depth, budget);
+            e += left;
+            n -= left;
+        } else {
+            ent_introsort(e + left, n - left, depth, budget);
+            n = left;
+        }
     }
-    for (size_t i = 0; i < n; i++)
-        dst[cnt[pass_byte(&src[i], shift, depth)]++] = src[i];
-    return true;
+    /* Loop invariant: e[0, i) is sorted. */
+    for (size_t i = 1; i < n; i++) {
+        sortent x = e[i];
+        size_t j = i;
+        while (j > 0 && ent_less(&x, &e[j - 1], depth)) {
+            e[j] = e[j - 1];
+            j--;
+        }
+        e[j] = x;
+    }
+}
+
+/* 2 floor(log2 n) + 2: introsort's budget of partitions before a heapsort. */
+static unsigned sort_budget(size_t n)
+{
+    unsigned b = 2;
+    for (size_t k = n; k > 1; k >>= 1)
+        b += 2;
+    return b;
 }
 
 /*
  * Sorts e[0, n) by the keys from depth on (every key longer than depth,
- * all equal before it); tmp: n entries of scratch. The result is in e.
+ * all equal before it), in place. budget: kb->sort_budget (0: introsort's).
  */
-static void radix_sort(const uint8_t *raw, sortent *e, sortent *tmp, size_t n, size_t depth)
+static void key_sort(const uint8_t *raw, sortent *e, size_t n, size_t depth, unsigned budget)
 {
     if (n <= SMALL_RUN) {
         insertion_sort(raw, e, n, depth);
@@ -183,25 +260,14 @@ static void radix_sort(const uint8_t *raw, sortent *e, sortent *tmp, size_t n, s
     }
     for (size_t i = 0; i < n; i++)
         set_digit(raw, &e[i], depth);
-    sortent *src = e, *dst = tmp;
-    /* Least significant first: the length class, then bytes 7 .. 0 of the digit. */
-    for (int pass = 0; pass < 9; pass++) {
-        unsigned shift = pass == 0 ? 64 : (unsigned)(pass - 1) * 8;
-        if (count_pass(src, dst, n, shift, depth)) {
-            sortent *t = src;
-            src = dst;
-            dst = t;
-        }
-    }
-    if (src != e)
-        memcpy(e, src, n * sizeof *e);
+    ent_introsort(e, n, depth, budget != 0 ? budget : sort_budget(n));
     /* Runs of equal digits whose keys go on: sorted at the next depth. */
     for (size_t i = 0, j; i < n; i = j) {
         unsigned c = lclass(&e[i], depth);
         for (j = i + 1; j < n && e[j].digit == e[i].digit && lclass(&e[j], depth) == c; j++)
             ;
         if (j - i > 1 && c == 9)
-            radix_sort(raw, e + i, tmp + i, j - i, depth + 8);
+            key_sort(raw, e + i, j - i, depth + 8, budget);
     }
 }
 
@@ -214,10 +280,11 @@ int lease__keybuf_sort(lease__keybuf *kb)
         return -ENOMEM; /* lease__keybuf_reserve was not called for n */
     sortent *e = kb->ent;
     const uint8_t *raw = kb->raw;
-    bolt_val *out = (bolt_val *)(void *)(e + n);
-    kb->keys = out;
+    bolt_val *out = (bolt_val *)(void *)e; /* written over the entries, in place */
     if (n == 1) {
-        out[0] = (bolt_val){ raw + e[0].off, e[0].len };
+        sortent only = e[0];
+        out[0] = (bolt_val){ raw + only.off, only.len };
+        kb->keys = out;
         return 0;
     }
     /* The common prefix of all keys: no digit needs to look at it. */
@@ -242,22 +309,17 @@ int lease__keybuf_sort(lease__keybuf *kb)
         }
         e[m++] = e[i];
     }
-    radix_sort(raw, e, e + n, m, lcp);
-    /* The sorted keys (in e[0, m), the prefix key first) packed in order
-     * into bytes, described in the second array (the sort's scratch, which
-     * it is done with). */
-    uint8_t *p = kb->bytes;
-    size_t at = 0;
-    if (first) {
-        if (fe.len > 0)
-            memcpy(p, raw + fe.off, fe.len);
-        out[at++] = (bolt_val){ p, fe.len };
-        p += fe.len;
+    key_sort(raw, e, m, lcp, kb->sort_budget);
+    /* The sorted keys (in e[0, m), the prefix key first) written over the
+     * entries: back to front, so each entry is read before its slot (one
+     * further on when the prefix key leads) is written. */
+    size_t shift = first ? 1 : 0;
+    for (size_t i = m; i-- > 0;) {
+        sortent x = e[i];
+        out[i + shift] = (bolt_val){ raw + x.off, x.len };
     }
-    for (size_t i = 0; i < m; i++) {
-        memcpy(p, raw + e[i].off, e[i].len);
-        out[at++] = (bolt_val){ p, e[i].len };
-        p += e[i].len;
-    }
+    if (first)
+        out[0] = (bolt_val){ raw + fe.off, fe.len };
+    kb->keys = out;
     return 0;
 }

@@ -199,20 +199,18 @@ struct lease_lessor {
  * next. Fill: lease__keybuf_reserve(n keys, total bytes), then n calls of
  * lease__keybuf_push (each key copied into raw), then lease__keybuf_sort:
  * keys[0, n) are then the keys in the store's key order (memcmp, then
- * length), packed in that order into bytes, valid until the next reserve
- * or release.
+ * length), pointing into raw, valid until the next reserve or release.
  * The keys must be distinct (a lease's are); at most 4 GiB of them.
  */
 struct lease__sortent;
 typedef struct lease__keybuf {
-    const bolt_val *keys; /* after the sort: inside ent */
+    const bolt_val *keys; /* after the sort: written over ent */
     size_t n, cap;
     uint8_t *raw; /* the keys as gathered */
     size_t used, raw_cap;
-    uint8_t *bytes; /* the keys packed in order, after the sort */
-    size_t bytes_cap;
-    struct lease__sortent *ent; /* the sort's scratch (2 * cap entries), then keys */
+    struct lease__sortent *ent; /* the sort's entries (cap), then the sorted keys */
     size_t ent_cap;
+    unsigned sort_budget; /* the introsort's partitions before a heapsort; 0: its own (tests) */
 } lease__keybuf;
 
 /* 0 or -ENOMEM (also for more than 4 GiB of keys). Empties kb. */

@@ -68,9 +68,8 @@ struct mvcc_txn {
     mvcc__hash_delta hd;
     uint8_t *enc; /* encoding buffer, reused */
     size_t enc_cap;
-    /* delete_keys' scratch, reused: the live keys, their revisions before, their tombstones'. */
+    /* delete_keys' scratch, reused: a chunk's keys for the index. */
     idx_key *dk_keys;
-    idx_rev *dk_prev, *dk_revs;
     size_t dk_cap;
 };
 
@@ -239,8 +238,6 @@ static void txn_reuse(mvcc_txn *t)
     t->enc = keep.enc;
     t->enc_cap = keep.enc_cap;
     t->dk_keys = keep.dk_keys;
-    t->dk_prev = keep.dk_prev;
-    t->dk_revs = keep.dk_revs;
     t->dk_cap = keep.dk_cap;
     t->hd.superseded = keep.hd.superseded;
     t->hd.capsup = keep.hd.capsup;
@@ -248,8 +245,7 @@ static void txn_reuse(mvcc_txn *t)
 
 static bool txn_small(const mvcc_txn *t)
 {
-    return t->ev_cap * sizeof *t->ev + t->arena_cap + t->enc_cap +
-                   t->dk_cap * (sizeof *t->dk_keys + 2 * sizeof *t->dk_prev) +
+    return t->ev_cap * sizeof *t->ev + t->arena_cap + t->enc_cap + t->dk_cap * sizeof *t->dk_keys +
                    t->hd.capsup * sizeof *t->hd.superseded <=
            SPARE_MAX_BYTES;
 }
@@ -313,8 +309,6 @@ static void txn_free(mvcc_txn *t)
     strata_free(t->arena);
     strata_free(t->enc);
     strata_free(t->dk_keys);
-    strata_free(t->dk_prev);
-    strata_free(t->dk_revs);
     mvcc__hash_delta_release(&t->hd);
     strata_free(t);
 }
@@ -902,19 +896,19 @@ int mvcc_txn_delete_range(mvcc_txn *t, const void *key, size_t key_len, const vo
 }
 
 /*
- * delete_keys of several sorted keys, a chunk of DK_CHUNK keys at a time:
- * the index answers for the chunk's keys in one sorted walk, the live
- * ones' tombstone records are written in order (rule 1: the backend
- * first), then the index takes the chunk's tombstones in a second walk. A
- * record the backend refuses stops the records; the ones written before it
- * still get their index tombstones. The chunk bounds the scratch arrays
- * (dk_*): they stay small enough for the spare transaction to keep, so a
- * revoke of 100,000 keys touches no fresh memory for them (each MiB of
- * fresh memory is milliseconds of page faults on a VM whose host takes
- * freed pages back: docs/lease.md, session 8), and the walks' cursors
- * stay in cache.
+ * delete_keys of several sorted keys, a chunk of DK_CHUNK keys at a time,
+ * each chunk one walk of the index (idx_tree_tombstone_live): for each key
+ * alive at the transaction's revision, its tombstone record is written
+ * (rule 1: the backend first), then the index tombstones it while its
+ * block is still in cache (session 9: a lookup walk and a tombstone walk
+ * fetched every block twice, ~40% of a 100,000-key revoke's CPU between
+ * them). A record the backend refuses stops the walk; the ones written
+ * before it are tombstoned. The walk holds the index's write lock for a
+ * chunk (the records included), so a chunk is short: readers of the
+ * index wait at most one. The chunk also bounds the key array (dk_keys),
+ * which the spare transaction keeps.
  */
-#define DK_CHUNK 1024
+#define DK_CHUNK 256
 
 /* delete_sorted takes the backend's buffers in one growth from this many tombstones on. */
 #define RESERVE_MIN 1024
@@ -939,57 +933,41 @@ static void reserve_tombstones(mvcc_txn *t, const bolt_val *keys, size_t n)
     (void)backend_batch_tx_reserve(t->btx, key_bucket, n, bytes);
 }
 
-/* Room for a chunk in the dk_* arrays: 0 or -ENOMEM. */
+/* Room for a chunk in dk_keys: 0 or -ENOMEM. */
 static int dk_reserve(mvcc_txn *t, size_t n)
 {
     void *p = t->dk_keys;
-    size_t cap = t->dk_cap;
-    int rc = strata__grow(&p, &cap, n, sizeof *t->dk_keys, 16);
+    int rc = strata__grow(&p, &t->dk_cap, n, sizeof *t->dk_keys, 16);
     t->dk_keys = p;
-    if (rc == 0) {
-        p = t->dk_prev;
-        cap = t->dk_cap;
-        rc = strata__grow(&p, &cap, n, sizeof *t->dk_prev, 16);
-        t->dk_prev = p;
-    }
-    if (rc == 0) {
-        p = t->dk_revs;
-        cap = t->dk_cap;
-        rc = strata__grow(&p, &cap, n, sizeof *t->dk_revs, 16);
-        t->dk_revs = p;
-    }
-    if (rc == 0)
-        t->dk_cap = cap;
     return rc;
+}
+
+/* A chunk's walk: the transaction, its keys, and the record writer's own status. */
+typedef struct live_walk {
+    mvcc_txn *t;
+    const bolt_val *keys;
+    int rc; /* tombstone_record's failure (0: none) */
+} live_walk;
+
+/* idx_live_fn: keys[i] is alive with revision prev: its tombstone record (rule 1). */
+static int live_record(void *arg, size_t i, idx_rev prev, idx_rev *rev)
+{
+    live_walk *w = arg;
+    w->rc = tombstone_record(w->t, w->keys[i].data, w->keys[i].size, prev, rev);
+    return w->rc;
 }
 
 /* One chunk of delete_sorted; *deleted counts the keys tombstoned. */
 static int delete_chunk(mvcc_txn *t, const bolt_val *keys, size_t n, int64_t cur, int64_t *deleted)
 {
-    mvcc_store *s = t->s;
     for (size_t i = 0; i < n; i++)
         t->dk_keys[i] = (idx_key){ keys[i].data, keys[i].size };
-    int rc = idx_tree_get_sorted(s->index, t->dk_keys, n, cur, t->dk_prev);
-    if (rc != 0)
-        return rc;
-    /* Loop invariant: the live keys among keys[0, i) have records, listed in dk_keys[0, m). */
-    size_t m = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (t->dk_prev[i].main == 0)
-            continue; /* not alive at cur */
-        idx_rev at;
-        rc = tombstone_record(t, keys[i].data, keys[i].size, t->dk_prev[i], &at);
-        if (rc == 0) {
-            t->dk_keys[m] = t->dk_keys[i];
-            t->dk_revs[m] = at;
-            m++;
-        }
-    }
-    size_t done;
-    int irc = idx_tree_tombstone_sorted(s->index, t->dk_keys, m, t->dk_revs, &done);
-    if (irc != 0)
-        return txn_fail(t, irc);
-    *deleted += (int64_t)m;
+    live_walk w = { t, keys, 0 };
+    size_t done = 0;
+    int rc = idx_tree_tombstone_live(t->s->index, t->dk_keys, n, cur, live_record, &w, &done);
+    *deleted += (int64_t)done;
+    if (rc != 0 && w.rc == 0)
+        return txn_fail(t, rc); /* the index failed after a record was written */
     return rc;
 }
 

@@ -296,6 +296,34 @@ STRATA_API int idx_tree_tombstone_sorted(idx_tree *t, const idx_key *keys, size_
                                          const idx_rev *revs, size_t *done);
 
 /*
+ * What idx_tree_tombstone_live calls for each live key before tombstoning
+ * it: i is the key's index in the batch, modified its revision at the
+ * walk's at_rev (as idx_tree_get gives it). Returns 0 with *rev, the
+ * revision to tombstone the key at, or a non-zero status that stops the
+ * walk (that key is left as it is). Runs under the tree's write lock: it
+ * must not call into this tree.
+ */
+typedef int (*idx_live_fn)(void *arg, size_t i, idx_rev modified, idx_rev *rev);
+
+/*
+ * A sorted lookup and tombstone in one walk (a revoke's keys: the store
+ * writes each tombstone's record between the two): for each of the n keys
+ * (sorted ascending and distinct) that exists and is alive at at_rev,
+ * fn(arg, i, its revision there, &rev), then the key is tombstoned at rev
+ * as idx_tree_tombstone does; absent keys and keys not alive at at_rev are
+ * passed over. One cursor walk under one write lock (so the key's block
+ * is still in cache for its tombstone: idx_tree_get_sorted followed by
+ * idx_tree_tombstone_sorted fetched every block twice). *done receives how
+ * many keys were tombstoned. Returns 0; fn's first non-zero status (keys
+ * before it tombstoned, that one not); a tombstone's failure (as
+ * idx_tree_tombstone; fn already ran for that key); or IDX_EINVAL (a NULL
+ * key with a length; nothing done). Keys out of order are answered right,
+ * only slower.
+ */
+STRATA_API int idx_tree_tombstone_live(idx_tree *t, const idx_key *keys, size_t n, int64_t at_rev,
+                                       idx_live_fn fn, void *arg, size_t *done);
+
+/*
  * The result of a range: count entries (keys[i], revs[i]) in key order, at
  * most the limit, and total, the number of keys that matched (etcd 3.4's
  * len(revpairs), which it returns as the range's Count). Zero-initialize,

@@ -543,6 +543,271 @@ static void test_append_concurrent_readers_pooled(void)
     backend__mpool_unref(p);
 }
 
+/* ---- one run for both snapshots (invariants 8-9) ----------------------- */
+
+/* Bucket "seq": keys s%08d ascending, value v<i>, every tenth change a delete. */
+static void seq_change(backend__wbuf *w, int i)
+{
+    char key[32], val[32];
+    snprintf(key, sizeof key, "s%08d", i);
+    snprintf(val, sizeof val, "v%d", i);
+    if (i % 10 == 9)
+        del(w, "seq", key);
+    else
+        put(w, "seq", key, val);
+}
+
+/* r's "seq" bucket holds exactly the changes [from, to): spot checks, and a full scan when full. */
+static void expect_seq(const backend__rbuf *r, int from, int to, bool full, strata_rng *rng)
+{
+    char key[32], val[32];
+    int probe[6] = { from, to - 1, from - 1, to, from, to - 1 };
+    if (to > from) {
+        probe[4] = from + (int)strata_rng_below(rng, (uint64_t)(to - from));
+        probe[5] = from + (int)strata_rng_below(rng, (uint64_t)(to - from));
+    }
+    for (int p = 0; p < 6; p++) {
+        int i = probe[p];
+        if (i < 0)
+            continue;
+        snprintf(key, sizeof key, "s%08d", i);
+        snprintf(val, sizeof val, "v%d", i);
+        backend__lookup want = i < from || i >= to ? BACKEND__ABSENT
+                               : i % 10 == 9       ? BACKEND__DELETED
+                                                   : BACKEND__PRESENT;
+        expect_get(r, "seq", key, want, val);
+    }
+    if (!full)
+        return;
+    backend__rbuf_iter it;
+    ASSERT_OK(backend__rbuf_iter_init(&it, r, B("seq"), B(""), B("")));
+    backend__bytes k, v;
+    int i = from;
+    while (backend__rbuf_iter_next(&it, &k, &v)) {
+        snprintf(key, sizeof key, "s%08d", i);
+        ASSERT_EQ_MEM(k.data, k.size, key, strlen(key));
+        ASSERT_EQ_INT(v.data == NULL, i % 10 == 9);
+        if (v.data != NULL) {
+            snprintf(val, sizeof val, "v%d", i);
+            ASSERT_EQ_MEM(v.data, v.size, val, strlen(val));
+        }
+        i++;
+    }
+    backend__rbuf_iter_release(&it);
+    ASSERT_EQ_INT(i, to);
+}
+
+/*
+ * The backend's write-back while a commit is in flight (backend.c rule 8):
+ * the changes into the snapshot after the commit (keep), then into the
+ * published one. *a and *an are replaced.
+ */
+static void writeback_pair(backend__rbuf **a, backend__rbuf **an, backend__wbuf *w)
+{
+    backend__rbuf *na = NULL, *nn = NULL;
+    if (*an != NULL)
+        ASSERT_OK(backend__rbuf_writeback_keep(*an, w, &nn));
+    ASSERT_OK(backend__rbuf_writeback(*a, w, &na));
+    backend__rbuf_unref(*a);
+    *a = na;
+    if (nn != NULL) {
+        backend__rbuf_unref(*an);
+        *an = nn;
+    }
+}
+
+/* The value of seq key i in r (present). */
+static const unsigned char *seq_val(const backend__rbuf *r, int i)
+{
+    char key[32];
+    snprintf(key, sizeof key, "s%08d", i);
+    backend__bytes v = { 0 };
+    ASSERT_EQ_INT(backend__rbuf_get(r, B("seq"), B(key), &v), BACKEND__PRESENT);
+    return v.data;
+}
+
+static void test_pair_shares_one_run(void)
+{
+    strata_rng rng;
+    strata_rng_seed(&rng, harness_seed());
+    backend__wbuf *w;
+    backend__rbuf *a, *an = NULL;
+    ASSERT_OK(backend__wbuf_new(&w));
+    ASSERT_OK(backend__rbuf_new(&a));
+    int i = 0;
+    while (i < 100) { /* a published history, one change per write-back */
+        seq_change(w, i++);
+        writeback_pair(&a, &an, w);
+    }
+    /* A commit begins: a fresh snapshot for what follows. */
+    ASSERT_OK(backend__rbuf_new(&an));
+    int an_from = i;
+    seq_change(w, i++);
+    writeback_pair(&a, &an, w);
+    /* Invariant 9: the fresh run of that change is the newest run of both. */
+    ASSERT_TRUE(backend__rbuf_newest_run(a, B("seq")) != NULL);
+    ASSERT_TRUE(backend__rbuf_newest_run(a, B("seq")) == backend__rbuf_newest_run(an, B("seq")));
+    backend__rbuf *kept_a = a, *kept_an = an;
+    backend__rbuf_ref(kept_a);
+    backend__rbuf_ref(kept_an);
+    int kept_to = i;
+    /* A big section (a revoke's tombstones): appended once for both, its bytes not copied. */
+    int big_from = i;
+    for (int j = 0; j < 6000; j++)
+        seq_change(w, i++);
+    writeback_pair(&a, &an, w);
+    ASSERT_TRUE(backend__rbuf_newest_run(a, B("seq")) == backend__rbuf_newest_run(an, B("seq")));
+    ASSERT_TRUE(seq_val(a, big_from) == seq_val(an, big_from));
+    ASSERT_TRUE(seq_val(a, i - 3) == seq_val(an, i - 3)); /* i - 2 is a delete */
+    expect_seq(a, 0, i, true, &rng);
+    expect_seq(an, an_from, i, true, &rng);
+    /* Invariant 8: the next changes go elsewhere (the shared bytes are the runs'). */
+    int big_to = i;
+    for (int j = 0; j < 3000; j++)
+        seq_change(w, i++);
+    put(w, "other", "k", "v"); /* a second bucket in the same write-back */
+    writeback_pair(&a, &an, w);
+    expect_get(a, "other", "k", BACKEND__PRESENT, "v");
+    expect_get(an, "other", "k", BACKEND__PRESENT, "v");
+    expect_seq(a, 0, i, true, &rng);
+    expect_seq(an, an_from, i, true, &rng);
+    ASSERT_TRUE(seq_val(a, big_to) == seq_val(an, big_to));
+    /* Older snapshots never see what came after them. */
+    expect_seq(kept_a, 0, kept_to, true, &rng);
+    expect_seq(kept_an, an_from, kept_to, true, &rng);
+    /* The commit finishes: the snapshot after it is published; appends go on. */
+    backend__rbuf_unref(a);
+    a = an;
+    an = NULL;
+    for (int j = 0; j < 50; j++) {
+        seq_change(w, i++);
+        writeback_pair(&a, &an, w);
+    }
+    expect_seq(a, an_from, i, true, &rng);
+    expect_seq(kept_an, an_from, kept_to, true, &rng);
+    backend__rbuf_unref(kept_a);
+    backend__rbuf_unref(kept_an);
+    backend__rbuf_unref(a);
+    backend__wbuf_free(w);
+}
+
+/*
+ * Random pipelined histories against a model: sections of ascending
+ * changes, small and big (over SHARE_BYTES), changes below the newest key,
+ * other buckets, commits that begin and finish, a holder's view written
+ * back in the middle of a section, and snapshots kept and checked later.
+ */
+static void test_pair_model(void)
+{
+    strata_rng rng;
+    strata_rng_seed(&rng, harness_seed());
+    backend__wbuf *w;
+    backend__rbuf *a, *an = NULL;
+    ASSERT_OK(backend__wbuf_new(&w));
+    ASSERT_OK(backend__rbuf_new(&a));
+    model ma, mn, pend; /* a's, an's, and the pending changes applied to each at write-back */
+    for (int b = 0; b < NBUCKETS; b++)
+        for (int k = 0; k < NKEYS; k++)
+            ma.state[b][k] = mn.state[b][k] = pend.state[b][k] = ABSENT;
+    int i = 0, a_from = 0, an_from = 0;
+    enum { KEEP = 8 };
+    backend__rbuf *kept[KEEP] = { 0 };
+    int kept_from[KEEP] = { 0 }, kept_to[KEEP] = { 0 };
+    model kept_m[KEEP];
+    size_t shared = 0;
+    char key[16], val[16];
+    for (int step = 0; step < 1500; step++) {
+        uint64_t op = strata_rng_below(&rng, 100);
+        if (op < 8 && an == NULL) {
+            ASSERT_OK(backend__rbuf_new(&an)); /* BEGIN */
+            an_from = i;
+            for (int b = 0; b < NBUCKETS; b++)
+                for (int k = 0; k < NKEYS; k++)
+                    mn.state[b][k] = ABSENT;
+            continue;
+        }
+        if (op < 14 && an != NULL) { /* FINISH */
+            backend__rbuf_unref(a);
+            a = an;
+            an = NULL;
+            a_from = an_from;
+            ma = mn;
+            continue;
+        }
+        int nseq =
+                op < 20 ? 2000 + (int)strata_rng_below(&rng, 6000) : (int)strata_rng_below(&rng, 4);
+        for (int j = 0; j < nseq; j++)
+            seq_change(w, i++);
+        int nrand = op >= 80 ? 1 + (int)strata_rng_below(&rng, 6) : 0;
+        for (int j = 0; j < nrand; j++) {
+            int b = (int)strata_rng_below(&rng, NBUCKETS);
+            int k = (int)strata_rng_below(&rng, NKEYS);
+            snprintf(key, sizeof key, "k%02d", k);
+            if (strata_rng_below(&rng, 3) == 0) {
+                del(w, bucket_names[b], key);
+                pend.state[b][k] = DELETED;
+            } else {
+                snprintf(val, sizeof val, "v%d", step * 8 + j);
+                put(w, bucket_names[b], key, val);
+                pend.state[b][k] = step * 8 + j;
+            }
+        }
+        if (op >= 95 && backend__wbuf_count(w) > 0) {
+            /* A holder's view in the middle of the section (read_tx.c), then more changes. */
+            backend__rbuf *v;
+            ASSERT_OK(backend__rbuf_writeback_keep(a, w, &v));
+            expect_seq(v, a_from, i, false, &rng);
+            backend__rbuf_unref(v);
+            seq_change(w, i++);
+        }
+        writeback_pair(&a, &an, w);
+        for (int b = 0; b < NBUCKETS; b++)
+            for (int k = 0; k < NKEYS; k++) {
+                if (pend.state[b][k] == ABSENT)
+                    continue;
+                ma.state[b][k] = pend.state[b][k];
+                if (an != NULL)
+                    mn.state[b][k] = pend.state[b][k];
+                pend.state[b][k] = ABSENT;
+            }
+        if (an != NULL && nseq > 0 &&
+            backend__rbuf_newest_run(a, B("seq")) == backend__rbuf_newest_run(an, B("seq")))
+            shared++;
+        bool full = step % 50 == 0;
+        expect_seq(a, a_from, i, full, &rng);
+        model_check(a, &ma);
+        if (an != NULL) {
+            expect_seq(an, an_from, i, full, &rng);
+            model_check(an, &mn);
+        }
+        if (strata_rng_below(&rng, 10) == 0) {
+            int slot = (int)strata_rng_below(&rng, KEEP);
+            bool take_new = an != NULL && strata_rng_below(&rng, 2) == 0;
+            backend__rbuf_unref(kept[slot]);
+            kept[slot] = take_new ? an : a;
+            backend__rbuf_ref(kept[slot]);
+            kept_from[slot] = take_new ? an_from : a_from;
+            kept_to[slot] = i;
+            kept_m[slot] = take_new ? mn : ma;
+        }
+        if (step % 100 == 0)
+            for (int s = 0; s < KEEP; s++)
+                if (kept[s] != NULL) {
+                    expect_seq(kept[s], kept_from[s], kept_to[s], true, &rng);
+                    model_check(kept[s], &kept_m[s]);
+                }
+    }
+    ASSERT_TRUE(shared > 0); /* the history did reach the shared case */
+    for (int s = 0; s < KEEP; s++)
+        if (kept[s] != NULL) {
+            expect_seq(kept[s], kept_from[s], kept_to[s], true, &rng);
+            backend__rbuf_unref(kept[s]);
+        }
+    backend__rbuf_unref(a);
+    backend__rbuf_unref(an);
+    backend__wbuf_free(w);
+}
+
 int main(void)
 {
     HARNESS_BEGIN(20261122);
@@ -552,6 +817,8 @@ int main(void)
     RUN(test_runs_stay_logarithmic);
     RUN(test_model_against_reference);
     RUN(test_append_in_place);
+    RUN(test_pair_shares_one_run);
+    RUN(test_pair_model);
     RUN(test_append_concurrent_readers);
     RUN(test_append_concurrent_readers_pooled);
     RUN(test_mpool_classes_and_bound);

@@ -909,6 +909,124 @@ static void test_get_then_put(void)
     idx_tree_free(b);
 }
 
+/* idx_tree_tombstone_live's callback log: which keys it was called for, with what. */
+typedef struct live_log {
+    size_t calls;
+    size_t idx[400];
+    idx_rev modified[400];
+    int64_t rev;
+    size_t fail_at; /* the call that returns fail_rc (SIZE_MAX: none) */
+    int fail_rc;
+} live_log;
+
+static int live_fn(void *arg, size_t i, idx_rev modified, idx_rev *rev)
+{
+    live_log *l = arg;
+    if (l->calls == l->fail_at)
+        return l->fail_rc;
+    l->idx[l->calls] = i;
+    l->modified[l->calls] = modified;
+    *rev = R(l->rev, (int64_t)l->calls);
+    l->calls++;
+    return 0;
+}
+
+/*
+ * idx_tree_tombstone_live (a revoke's lookup and tombstone in one walk)
+ * against the one-key calls on a twin tree: seeded random subsets of
+ * present, deleted and absent keys, dense and sparse, sorted and reversed;
+ * the callback runs exactly for the keys alive at at_rev, in order, with
+ * their revisions, and the trees stay equal; a failing callback stops the
+ * walk with the keys before it tombstoned.
+ */
+static void test_tombstone_live(void)
+{
+    enum { NK = 3000, MAXB = 400 };
+    static char names[NK][16];
+    static idx_key keys[MAXB], rkeys[MAXB];
+    strata_rng rng;
+    strata_rng_seed(&rng, harness_seed() + 11);
+    idx_tree *a, *b;
+    ASSERT_OK(idx_tree_new(&a));
+    ASSERT_OK(idx_tree_new(&b));
+    int64_t rev = 1;
+    /* Even i: in the tree (every fifth deleted at once); odd i: never. */
+    for (int i = 0; i < NK; i++) {
+        snprintf(names[i], sizeof names[i], "k%05d", i);
+        if (i % 2 == 0) {
+            ASSERT_OK(put_s(a, names[i], R(rev, 0)));
+            ASSERT_OK(put_s(b, names[i], R(rev, 0)));
+            rev++;
+        }
+    }
+    for (int i = 0; i < NK; i += 10) {
+        ASSERT_OK(idx_tree_tombstone(a, names[i], strlen(names[i]), R(rev, 0)));
+        ASSERT_OK(idx_tree_tombstone(b, names[i], strlen(names[i]), R(rev, 0)));
+        rev++;
+    }
+    static live_log log;
+    for (int round = 0; round < 300; round++) {
+        size_t n = 1 + (size_t)strata_rng_below(&rng, MAXB);
+        int gap = 1 + (int)strata_rng_below(&rng, strata_rng_below(&rng, 2) ? 2 : 60);
+        int i = (int)strata_rng_below(&rng, NK);
+        size_t m = 0;
+        for (; m < n && i < NK; m++, i += 1 + (int)strata_rng_below(&rng, (uint64_t)gap))
+            keys[m] = (idx_key){ (const uint8_t *)names[i], strlen(names[i]) };
+        n = m;
+        bool reversed = round % 7 == 3;
+        for (size_t j = 0; j < n; j++)
+            rkeys[j] = reversed ? keys[n - 1 - j] : keys[j];
+        bool failing = round % 5 == 4;
+        log = (live_log){ .rev = rev, .fail_at = SIZE_MAX };
+        /* The reference: the keys alive at rev - 1, tombstoned one by one in b. */
+        size_t want_calls = 0;
+        static size_t want_idx[MAXB];
+        static idx_rev want_mod[MAXB];
+        for (size_t j = 0; j < n; j++) {
+            idx_rev mod;
+            if (idx_tree_get(b, rkeys[j].data, rkeys[j].len, rev - 1, &mod, NULL, NULL) != 0)
+                continue;
+            want_idx[want_calls] = j;
+            want_mod[want_calls] = mod;
+            want_calls++;
+        }
+        size_t stop = want_calls;
+        if (failing && want_calls > 0) {
+            stop = (size_t)strata_rng_below(&rng, want_calls);
+            log.fail_at = stop;
+            log.fail_rc = -5555;
+        }
+        for (size_t c = 0; c < stop; c++)
+            ASSERT_OK(idx_tree_tombstone(b, rkeys[want_idx[c]].data, rkeys[want_idx[c]].len,
+                                         R(rev, (int64_t)c)));
+        size_t done = 99;
+        int rc = idx_tree_tombstone_live(a, rkeys, n, rev - 1, live_fn, &log, &done);
+        ASSERT_EQ_INT(rc, stop < want_calls ? -5555 : 0);
+        ASSERT_EQ_SIZE(done, stop);
+        ASSERT_EQ_SIZE(log.calls, stop);
+        for (size_t c = 0; c < stop; c++) {
+            ASSERT_EQ_SIZE(log.idx[c], want_idx[c]);
+            ASSERT_EQ_INT(log.modified[c].main, want_mod[c].main);
+            ASSERT_EQ_INT(log.modified[c].sub, want_mod[c].sub);
+        }
+        rev++;
+        ASSERT_TRUE(idx_tree_equal(a, b));
+        /* Put some back so later rounds find live keys. */
+        for (size_t j = 0; j < n; j += 3) {
+            ASSERT_OK(idx_tree_put(a, keys[j].data, keys[j].len, R(rev, (int64_t)j)));
+            ASSERT_OK(idx_tree_put(b, keys[j].data, keys[j].len, R(rev, (int64_t)j)));
+        }
+        rev++;
+    }
+    check_tree(a);
+    size_t done = 99;
+    idx_key bad = { NULL, 3 };
+    ASSERT_RC(idx_tree_tombstone_live(a, &bad, 1, rev, live_fn, &log, &done), IDX_EINVAL);
+    ASSERT_EQ_SIZE(done, 0);
+    idx_tree_free(a);
+    idx_tree_free(b);
+}
+
 int main(void)
 {
     HARNESS_BEGIN(99);
@@ -918,6 +1036,7 @@ int main(void)
     RUN(test_range_page);
     RUN(test_tombstone);
     RUN(test_sorted_batches);
+    RUN(test_tombstone_live);
     RUN(test_prefetch);
     RUN(test_range_since);
     RUN(test_compact_and_keep);

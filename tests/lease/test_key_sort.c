@@ -5,9 +5,11 @@
  * bytes and recurse; keys that are prefixes of each other, zero bytes
  * included, so a shorter key and its zero-padded digit tie; 0xff bytes;
  * the empty key; sizes around the insertion-sort cut-off), each against
- * qsort by the store's key order (memcmp, then length), and the packing:
- * the keys follow each other in kb->bytes, in order. The same buffer is
- * reused from set to set, as a revoke loop reuses it.
+ * qsort by the store's key order (memcmp, then length), each sorted key
+ * pointing at its own gathered copy in kb->raw; pushed in random, sorted
+ * and reversed order, and with the introsort's budget at 1 so its
+ * heapsort sorts. The same buffer is reused from set to set, as a revoke
+ * loop reuses it.
  */
 #include <stdlib.h>
 
@@ -69,8 +71,10 @@ static size_t make_key(strata_rng *r, enum shape s, uint8_t *buf)
     return len;
 }
 
-/* n distinct keys of shape s (fewer when the shape has fewer), sorted through kb. */
-static void check_set(lease__keybuf *kb, strata_rng *r, enum shape s, size_t n)
+enum order { SHUFFLED, ASCENDING, DESCENDING };
+
+/* n distinct keys of shape s (fewer when the shape has fewer), pushed in order o, sorted. */
+static void check_set(lease__keybuf *kb, strata_rng *r, enum shape s, size_t n, enum order o)
 {
     uint8_t(*store)[64] = calloc(n, 64);
     bolt_val *want = calloc(n, sizeof *want);
@@ -88,20 +92,29 @@ static void check_set(lease__keybuf *kb, strata_rng *r, enum shape s, size_t n)
             total += len;
         }
     }
+    if (o != SHUFFLED)
+        qsort(want, m, sizeof *want, cmp_key);
     ASSERT_OK(lease__keybuf_reserve(kb, m, total));
-    for (size_t i = 0; i < m; i++)
-        lease__keybuf_push(kb, want[i].data, want[i].size);
+    for (size_t i = 0; i < m; i++) {
+        size_t at = o == DESCENDING ? m - 1 - i : i;
+        lease__keybuf_push(kb, want[at].data, want[at].size);
+    }
     ASSERT_EQ_SIZE(kb->n, m);
     ASSERT_OK(lease__keybuf_sort(kb));
     qsort(want, m, sizeof *want, cmp_key);
-    const uint8_t *at = m > 1 ? kb->bytes : NULL;
+    /* Each key points at its own gathered copy: inside raw, and no two at one place. */
+    bool *seen = calloc(total + 1, 1);
+    ASSERT_TRUE(seen != NULL);
     for (size_t i = 0; i < m; i++) {
         ASSERT_EQ_MEM(kb->keys[i].data, kb->keys[i].size, want[i].data, want[i].size);
-        if (at != NULL) {
-            ASSERT_TRUE(kb->keys[i].data == at); /* packed, in order */
-            at += kb->keys[i].size;
+        const uint8_t *p = kb->keys[i].data;
+        ASSERT_TRUE(p >= kb->raw && p + kb->keys[i].size <= kb->raw + kb->used);
+        if (kb->keys[i].size > 0) {
+            ASSERT_TRUE(!seen[p - kb->raw]);
+            seen[p - kb->raw] = true;
         }
     }
+    free(seen);
     free(store);
     free(want);
 }
@@ -114,7 +127,23 @@ static void test_shapes(void)
     static const size_t sizes[] = { 0, 1, 2, 3, 23, 24, 25, 26, 100, 1000, 3000 };
     for (int s = RANDOM; s <= SMALL_ALPHABET; s++)
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-            check_set(&kb, &r, (enum shape)s, sizes[i]);
+            for (int o = SHUFFLED; o <= DESCENDING; o++)
+                check_set(&kb, &r, (enum shape)s, sizes[i], (enum order)o);
+    lease__keybuf_release(&kb);
+}
+
+/* The introsort's budget spent at once: its heapsort orders every range. */
+static void test_heapsort_fallback(void)
+{
+    strata_rng r;
+    strata_rng_seed(&r, harness_seed());
+    lease__keybuf kb = { 0 };
+    kb.sort_budget = 1; /* one partition, then each side by heapsort */
+    static const size_t sizes[] = { 25, 26, 100, 1000 };
+    for (int s = RANDOM; s <= SMALL_ALPHABET; s++)
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+            for (int o = SHUFFLED; o <= DESCENDING; o++)
+                check_set(&kb, &r, (enum shape)s, sizes[i], (enum order)o);
     lease__keybuf_release(&kb);
 }
 
@@ -154,6 +183,7 @@ int main(void)
 {
     HARNESS_BEGIN(15);
     RUN(test_shapes);
+    RUN(test_heapsort_fallback);
     RUN(test_prefix_key_first);
     return 0;
 }
