@@ -12,10 +12,11 @@
  * common prefix is skipped; at a depth d every key of a range gets the
  * digit (the 8 bytes at d, big-endian, zero-padded) and the length class
  * (how many bytes it has from d on, 9 meaning "more than 8"); the range is
- * ordered by (digit, length class), in place, by an introsort over its
- * 16-byte entries (quicksort with a median of three, a heapsort when the
- * partitions degenerate, insertion sort for short ranges): integer
- * compares on a contiguous array, no scratch; each run of keys equal in
+ * ordered by (digit, length class), in place: up to four bucket passes on
+ * the digit's leading bits that differ (American flag sort), then an
+ * introsort of each bucket (quicksort with a median of three, a heapsort
+ * when the partitions degenerate, insertion sort for short ranges): no
+ * scratch beyond the entries; each run of keys equal in
  * both and longer than d + 8 is sorted the same way at d + 8. Within a run
  * of equal digits the length class orders a key before the keys it is a
  * prefix of (its missing bytes read as zero, but it is shorter); two keys
@@ -248,6 +249,62 @@ static unsigned sort_budget(size_t n)
     return b;
 }
 
+#define BUCKET_MIN    64 /* ranges at least this long get a bucket pass first */
+#define BUCKET_LEVELS 4  /* bucket passes, at most, before the introsort */
+
+/*
+ * e[0, n) in (digit, length class) order at depth, in place: a
+ * most-significant-first bucket pass on the 8 bits of the digit below the
+ * bits every digit of the range agrees on (American flag sort: counts,
+ * then each entry swapped into its bucket's next place), each bucket then
+ * the same with one level less, and the introsort last. A 100,000-key
+ * revoke's introsort alone was 10-13% of its CPU (every compare a branch
+ * the predictor cannot learn). A pass takes the 8 bits below the agreed
+ * ones, which for decimal keys ("big-00012345") hold one digit's 10
+ * values: four passes leave ranges of tens.
+ * budget: kb->sort_budget (0: introsort's own for each range).
+ */
+static void bucket_sort(sortent *e, size_t n, size_t depth, unsigned budget, int levels)
+{
+    uint64_t diff = 0;
+    if (n >= BUCKET_MIN && levels > 0)
+        for (size_t i = 1; i < n; i++)
+            diff |= e[i].digit ^ e[0].digit;
+    if (diff == 0) { /* short, or every digit equal: the length class decides */
+        ent_introsort(e, n, depth, budget != 0 ? budget : sort_budget(n));
+        return;
+    }
+    int high = 63 - __builtin_clzll(diff); /* the digits agree above this bit */
+    unsigned shift = high >= 7 ? (unsigned)high - 7 : 0;
+    uint32_t cnt[256] = { 0 }; /* n <= UINT32_MAX (lease__keybuf_reserve) */
+    size_t next[256], end[256];
+    for (size_t i = 0; i < n; i++)
+        cnt[(e[i].digit >> shift) & 0xff]++;
+    size_t at = 0;
+    for (int b = 0; b < 256; b++) {
+        next[b] = at;
+        at += cnt[b];
+        end[b] = at;
+    }
+    /* Loop invariant: for every bucket c, e[start of c, next[c]) hold entries of c. */
+    for (unsigned b = 0; b < 256; b++) {
+        while (next[b] < end[b]) {
+            sortent x = e[next[b]];
+            unsigned c = (unsigned)(x.digit >> shift) & 0xff;
+            while (c != b) { /* x belongs further on: swap it there, carry what was there */
+                sortent t = e[next[c]];
+                e[next[c]++] = x;
+                x = t;
+                c = (unsigned)(x.digit >> shift) & 0xff;
+            }
+            e[next[b]++] = x;
+        }
+    }
+    for (int b = 0; b < 256; b++)
+        if (cnt[b] > 1)
+            bucket_sort(e + end[b] - cnt[b], cnt[b], depth, budget, levels - 1);
+}
+
 /*
  * Sorts e[0, n) by the keys from depth on (every key longer than depth,
  * all equal before it), in place. budget: kb->sort_budget (0: introsort's).
@@ -260,7 +317,7 @@ static void key_sort(const uint8_t *raw, sortent *e, size_t n, size_t depth, uns
     }
     for (size_t i = 0; i < n; i++)
         set_digit(raw, &e[i], depth);
-    ent_introsort(e, n, depth, budget != 0 ? budget : sort_budget(n));
+    bucket_sort(e, n, depth, budget, BUCKET_LEVELS);
     /* Runs of equal digits whose keys go on: sorted at the next depth. */
     for (size_t i = 0, j; i < n; i = j) {
         unsigned c = lclass(&e[i], depth);
