@@ -307,7 +307,7 @@ int lease_lessor_open(backend *be, const lease_options *opt, lease_lessor **out)
     if (l->opt.expire_batch == 0)
         l->opt.expire_batch = 1000;
     if (l->opt.revoke_batch == 0)
-        l->opt.revoke_batch = 256;
+        l->opt.revoke_batch = LEASE__REVOKE_BATCH;
     if (l->opt.thread_nice == 0)
         l->opt.thread_nice = LEASE_DEFAULT_THREAD_NICE;
     l->defer_min = 1024; /* rule 5 */

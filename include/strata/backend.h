@@ -140,7 +140,9 @@ typedef struct backend_options {
      * "commit_thread", where the commit thread is about to commit (and
      * replay the log) for the interval or the limit: a non-zero return skips
      * that round, and a hook that blocks holds the thread there, holding no
-     * lock. Only with failpoints compiled in (the meson option); NULL = none.
+     * lock. And "drain_chunk", between two chunks of a replay slice of the
+     * write log (backend.c rule 16), batch_mu held; its return is ignored.
+     * Only with failpoints compiled in (the meson option); NULL = none.
      */
     int (*failpoint)(void *arg, const char *name);
     void *failpoint_arg;
@@ -166,6 +168,18 @@ typedef struct backend_options {
      */
     void (*progress)(void *arg, const char *what, uint64_t done, uint64_t total);
     void *progress_arg;
+    /*
+     * How the commit thread is scheduled. false (init's default): on Linux
+     * as SCHED_BATCH, at the opener's nice value: the same share of the CPU,
+     * but its wake-ups (the batch interval, the batch limit reached) never
+     * preempt a running thread; it runs when a CPU is free or at the next
+     * scheduler tick. A commit thread woken by a writer's unlock otherwise
+     * lands on that writer's CPU and preempts it, and the writer is often
+     * one that still holds the mvcc store's write lock that others wait on
+     * (a mass expiry's revoker: docs/lease.md). true: the opener's policy,
+     * unchanged. Elsewhere, or if the system refuses, unchanged.
+     */
+    bool commit_thread_preempts;
 } backend_options;
 
 /* Fill o with the defaults. */
