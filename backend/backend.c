@@ -127,18 +127,6 @@
  *      often a caller's lock (the mvcc store's write lock). At most
  *      MPOOL_MAX_BYTES are kept; the pool is freed when the backend and
  *      the last snapshot made in it are gone.
- *  16. The commit thread's replay gives way (rule 9). It replays in
- *      chunks of DRAIN_CHUNK entries and ends its slice after a chunk when
- *      another thread waits for batch_mu (batch_waiters), then lets that
- *      thread take the lock before it takes it again (give_way). Such a
- *      waiter is a writer, often one that holds a caller's lock others
- *      wait on (the mvcc store's write lock, taken before batch_mu): a
- *      whole 500 us slice under batch_mu stalled the lessor's revoker,
- *      and with it every put waiting on the store's write lock (during a
- *      mass expiry: about 100 such stalls per run, 50 us-1 ms each). The
- *      log still drains: the commit thread replays at least one chunk per
- *      slice, and writers replay their own share at unlock once the log
- *      has grown (batch_tx.c rule 7).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -154,8 +142,6 @@
 #include "sync.h"
 
 #define DRAIN_BUDGET_NS (500u * 1000u)     /* rule 9: the longest replay slice under the lock */
-#define DRAIN_CHUNK     32                 /* rule 16: entries replayed between looks for waiters */
-#define GIVE_WAY_NS     (1000u * 1000u)    /* rule 16: the longest wait for a waiter to take over */
 #define MPOOL_MAX_BYTES ((size_t)32 << 20) /* rule 15: what the snapshots' pool keeps at most */
 
 void backend_options_init(backend_options *o)
@@ -207,11 +193,7 @@ static _Thread_local char batch_self;
 
 void backend__batch_lock(backend *be)
 {
-    if (pthread_mutex_trylock(&be->batch_mu) != 0) {
-        __atomic_add_fetch(&be->batch_waiters, 1, __ATOMIC_RELAXED); /* rule 16 */
-        pthread_mutex_lock(&be->batch_mu);
-        __atomic_sub_fetch(&be->batch_waiters, 1, __ATOMIC_RELAXED);
-    }
+    pthread_mutex_lock(&be->batch_mu);
     atomic_store_explicit(&be->batch.holder, &batch_self, memory_order_relaxed);
 }
 
@@ -478,45 +460,6 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/*
- * Rule 16: one replay slice, batch_mu held: DRAIN_CHUNK entries at a time
- * until the log is empty, DRAIN_BUDGET_NS have passed, a replay failed
- * (backend__drain's code, sticky), or another thread waits for batch_mu
- * (*waited; at least one chunk is replayed first, so the log always
- * shrinks).
- */
-static int drain_slice(backend *be, bool *waited)
-{
-    uint64_t t0 = mono_ns();
-    *waited = false;
-    for (;;) {
-        int rc = backend__drain(be, DRAIN_CHUNK, 0);
-        if (rc != 0 || backend__wlog_count(be->log) == 0)
-            return rc;
-        (void)backend__failpoint(be, "drain_chunk"); /* tests: batch_mu held, between chunks */
-        if (__atomic_load_n(&be->batch_waiters, __ATOMIC_RELAXED) > 0) {
-            *waited = true;
-            return 0;
-        }
-        if (mono_ns() - t0 >= DRAIN_BUDGET_NS)
-            return 0;
-    }
-}
-
-/*
- * Rule 16: after a slice ended for a waiter (batch_mu released), let it
- * take the lock before this thread takes it again: a mutex does not hand
- * over by itself, and the waiter must first be woken. Bounded by
- * GIVE_WAY_NS, so a waiter that went away costs little.
- */
-static void give_way(backend *be)
-{
-    uint64_t t0 = mono_ns();
-    while (__atomic_load_n(&be->batch_waiters, __ATOMIC_RELAXED) > 0 &&
-           mono_ns() - t0 < GIVE_WAY_NS)
-        sched_yield();
-}
-
 int backend__lock_quiet(backend *be)
 {
     backend__batch_lock(be);
@@ -536,16 +479,12 @@ int backend__lock_quiet(backend *be)
         }
         if (backend__wlog_count(be->log) == 0)
             return 0;
-        bool waited;
-        int rc = drain_slice(be, &waited);
+        int rc = backend__drain(be, 0, DRAIN_BUDGET_NS);
         if (rc != 0)
             return rc;
         if (backend__wlog_count(be->log) > 0) {
             backend__batch_unlock(be);
-            if (waited)
-                give_way(be);
-            else
-                sched_yield();
+            sched_yield();
             backend__batch_lock(be);
         }
     }
@@ -728,24 +667,21 @@ static int commit_pipelined(backend *be, bool only_if_pending)
     return backend__commit_pipelined_locked(be, NULL);
 }
 
-/* The commit thread after a commit: replay the log in slices (rules 9, 16). */
+/* The commit thread after a commit: replay the log in slices (rule 9). */
 static void drain_log(backend *be)
 {
     for (;;) {
         backend__batch_lock(be);
-        bool more = false, waited = false;
+        bool more = false;
         if (!be->inflight && be->err == 0 && be->batch.wtx != NULL &&
             backend__wlog_count(be->log) > 0) {
-            (void)drain_slice(be, &waited); /* a failure is sticky */
+            (void)backend__drain(be, 0, DRAIN_BUDGET_NS); /* a failure is sticky */
             more = be->err == 0 && backend__wlog_count(be->log) > 0;
         }
         backend__batch_unlock(be);
         if (!more)
             return;
-        if (waited)
-            give_way(be);
-        else
-            sched_yield();
+        sched_yield();
     }
 }
 

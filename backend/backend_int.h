@@ -103,8 +103,6 @@ struct backend {
     uint32_t limit;
 
     pthread_mutex_t batch_mu;
-    /* atomic: threads blocked in backend__batch_lock (backend.c rule 16) */
-    unsigned batch_waiters;
     backend_batch_tx batch;
     int err;                    /* batch_mu: sticky failure of a commit */
     backend__defrag_log *dlog;  /* batch_mu: non-NULL while a defrag records changes */

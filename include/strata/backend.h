@@ -140,9 +140,7 @@ typedef struct backend_options {
      * "commit_thread", where the commit thread is about to commit (and
      * replay the log) for the interval or the limit: a non-zero return skips
      * that round, and a hook that blocks holds the thread there, holding no
-     * lock. And "drain_chunk", between two chunks of a replay slice of the
-     * write log (backend.c rule 16), batch_mu held; its return is ignored.
-     * Only with failpoints compiled in (the meson option); NULL = none.
+     * lock. Only with failpoints compiled in (the meson option); NULL = none.
      */
     int (*failpoint)(void *arg, const char *name);
     void *failpoint_arg;

@@ -527,103 +527,6 @@ static void test_waited_unlock_leaves_replay(void)
 }
 
 /*
- * backend.c rule 16: a replay slice gives way to a thread waiting for
- * batch_mu after the chunk in progress, and lets it take the lock before
- * replaying on. The log (N entries behind a commit in flight) is replayed
- * by a lock_quiet on a thread of its own, held at "drain_chunk" after its
- * first chunk (batch_mu held) until a writer waits for the lock; that
- * writer then finds the log replayed by whole chunks of 32 entries, a
- * few at most (one, unless the writer was not scheduled within give_way's
- * millisecond), where a slice without the rule replays for its whole
- * 500 us budget first (a thousand entries or so). Everything is committed
- * in the end.
- */
-#define GIVE_WAY_N 4096
-
-static gate chunk_gate; /* "drain_chunk": the replaying thread held between chunks */
-
-static int commit_and_chunk_gates(void *arg, const char *name)
-{
-    int rc = gate_failpoint(arg, name);
-    return rc != 0 ? rc : gate_failpoint(&chunk_gate, name);
-}
-
-typedef struct locker {
-    pthread_t th;
-    backend *be;
-    bool quiet;   /* lock_quiet (replays the whole log) instead of lock */
-    size_t found; /* the log's entries when it got the lock */
-} locker;
-
-static void *locker_main(void *arg)
-{
-    locker *k = arg;
-    backend_batch_tx *tx = backend_batch(k->be);
-    if (k->quiet)
-        backend_batch_tx_lock_quiet(tx);
-    else
-        backend_batch_tx_lock(tx);
-    k->found = backend__wlog_count(k->be->log);
-    ASSERT_OK(backend_batch_tx_unlock(tx));
-    return NULL;
-}
-
-static void test_replay_gives_way(void)
-{
-    fixture f;
-    gate_init(&f.g, "commit_write", false);
-    gate_init(&chunk_gate, "drain_chunk", true);
-    f.o = bk_opts(NULL);
-    f.o.batch_interval_ns = 3600ull * 1000000000u;
-    f.o.batch_limit = 1000000; /* no unlock replays its share (batch_tx.c rule 7) */
-    f.o.failpoint = commit_and_chunk_gates;
-    f.o.failpoint_arg = &f.g;
-    snprintf(f.name, sizeof f.name, "giveway.db");
-    f.be = bk_open(f.name, &f.o);
-    bk_bucket(f.be, "b");
-    apply(f.be, "p 0 0");
-    committer cm;
-    commit_hold(&f, &cm);
-    backend_batch_tx *tx = backend_batch(f.be);
-    backend_batch_tx_lock(tx);
-    for (int i = 0; i < GIVE_WAY_N; i++) { /* logged behind the commit in flight */
-        char k[16];
-        snprintf(k, sizeof k, "k%05d", i);
-        ASSERT_OK(backend_batch_tx_put(tx, bolt_str("b"), bolt_str(k), bolt_str(k)));
-    }
-    ASSERT_OK(backend_batch_tx_unlock(tx));
-    ASSERT_OK(commit_release(&f, &cm)); /* FINISHed; the log is left */
-    ASSERT_EQ_SIZE(backend__wlog_count(f.be->log), GIVE_WAY_N);
-
-    locker replayer = { .be = f.be, .quiet = true }, writer = { .be = f.be };
-    ASSERT_EQ_INT(pthread_create(&replayer.th, NULL, locker_main, &replayer), 0);
-    gate_wait_entered(&chunk_gate, 1); /* one chunk replayed, batch_mu held */
-    ASSERT_EQ_INT(pthread_create(&writer.th, NULL, locker_main, &writer), 0);
-    while (__atomic_load_n(&f.be->batch_waiters, __ATOMIC_RELAXED) == 0)
-        sched_yield(); /* the writer waits for batch_mu */
-    gate_disarm(&chunk_gate);
-    gate_release(&chunk_gate, 1);
-    pthread_join(writer.th, NULL);
-    pthread_join(replayer.th, NULL);
-    /* The writer came in after whole chunks, a few at most. */
-    size_t replayed = GIVE_WAY_N - writer.found;
-    ASSERT_TRUE(replayed >= 32 && replayed <= 16 * 32 && replayed % 32 == 0);
-    ASSERT_EQ_SIZE(replayer.found, 0);
-
-    ASSERT_OK(backend_force_commit(f.be));
-    fx_reopen(&f);
-    bk_str s;
-    for (int i = 0; i < GIVE_WAY_N; i += 511) {
-        char k[16], want[48];
-        snprintf(k, sizeof k, "k%05d", i);
-        snprintf(want, sizeof want, "%s=%s ", k, k);
-        ASSERT_EQ_STR(bk_get(f.be, "b", k, &s), want);
-    }
-    fx_close(&f);
-    gate_destroy(&chunk_gate);
-}
-
-/*
  * backend.h commit_thread_preempts (backend.c rule 4): the commit thread
  * runs as SCHED_BATCH on Linux unless the option keeps the opener's
  * policy. The "commit_thread" failpoint runs on the commit thread: it
@@ -1081,7 +984,6 @@ int main(void)
     RUN(test_limit_commit_handed_off);
     RUN(test_short_log_left_to_the_drain);
     RUN(test_waited_unlock_leaves_replay);
-    RUN(test_replay_gives_way);
     RUN(test_commit_thread_policy);
     RUN(test_reserve_while_logging);
     RUN(test_failed_commit_in_flight);
