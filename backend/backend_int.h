@@ -271,7 +271,11 @@ uint64_t backend__now(const backend *be);
 
 int backend__wlog_new(backend__wlog **out);
 void backend__wlog_free(backend__wlog *l); /* NULL is a no-op */
-/* Append one write (copied). 0 or -ENOMEM (the log unchanged). */
+/*
+ * Append one write (copied). 0, -ENOMEM, or STRATA_EOVERFLOW (a bucket
+ * name or key over 65,535 bytes, a value of 1 GiB or more: wlog.c
+ * invariant 4); the log unchanged on failure.
+ */
 int backend__wlog_append(backend__wlog *l, enum backend__wlog_op op, bolt_val bucket, bolt_val key,
                          bolt_val value);
 /* Drop every entry (a failed batch's, lost with it), keeping the memory. */

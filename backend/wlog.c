@@ -12,6 +12,14 @@
  *      backend makes it sticky).
  *   3. When the last entry has been replayed the log is reset to empty,
  *      keeping its memory for the next commit.
+ *   4. An entry is 16 bytes (a 100,000-key revoke logs 100,000 tombstones
+ *      while a commit is in flight, and on a VM whose host takes freed
+ *      pages back each MiB touched for the first time costs milliseconds:
+ *      docs/lease.md): the bucket's and the key's lengths share 32 bits
+ *      (each at most NAME_MAX_LOG, 65,535: bolt's longest key is 32,768
+ *      bytes, and a bucket name is a key), the value's length (at most
+ *      VALUE_MAX_LOG, 1 GiB - 1; the log takes values up to 64 MiB) and
+ *      the op the other 32.
  */
 #include <errno.h>
 #include <string.h>
@@ -21,11 +29,38 @@
 
 #define CLOCK_EVERY 16 /* replayed entries between looks at the clock */
 
+/* Invariant 4: the longest bucket name and key (bolt's longest key), and value. */
+#define NAME_MAX_LOG  0xffffu
+#define VALUE_MAX_LOG 0x3fffffffu
+
+_Static_assert(BACKEND__LOG_PUT <= 3 && BACKEND__LOG_SEQ_PUT <= 3 && BACKEND__LOG_DELETE <= 3,
+               "an op fits in 2 bits");
+
 typedef struct wentry {
-    size_t off; /* bucket, then key, then value bytes at arena + off */
-    uint32_t blen, klen, vlen;
-    uint8_t op; /* enum backend__wlog_op */
+    size_t off;       /* bucket, then key, then value bytes at arena + off */
+    uint32_t lens;    /* bucket length << 16 | key length */
+    uint32_t vlen_op; /* op << 30 | value length */
 } wentry;
+
+static inline size_t e_blen(const wentry *e)
+{
+    return e->lens >> 16;
+}
+
+static inline size_t e_klen(const wentry *e)
+{
+    return e->lens & 0xffffu;
+}
+
+static inline size_t e_vlen(const wentry *e)
+{
+    return e->vlen_op & VALUE_MAX_LOG;
+}
+
+static inline unsigned e_op(const wentry *e)
+{
+    return e->vlen_op >> 30;
+}
 
 struct backend__wlog {
     wentry *e;
@@ -106,16 +141,16 @@ int backend__wlog_append(backend__wlog *l, enum backend__wlog_op op, bolt_val bu
 {
     if (op == BACKEND__LOG_DELETE)
         value.size = 0;
-    /* The batch functions refuse larger keys and values before they get here. */
-    if (bucket.size > UINT32_MAX || key.size > UINT32_MAX || value.size > UINT32_MAX)
+    /* The batch functions refuse larger keys and values before they get here (invariant 4). */
+    if (bucket.size > NAME_MAX_LOG || key.size > NAME_MAX_LOG || value.size > VALUE_MAX_LOG)
         return STRATA_EOVERFLOW;
     size_t bytes = bucket.size + key.size + value.size;
     if (grow((void **)&l->e, &l->cap, l->n + 1, sizeof *l->e) != 0 ||
         grow((void **)&l->arena, &l->acap, l->used + bytes, 1) != 0)
         return -ENOMEM;
     wentry *e = &l->e[l->n];
-    *e = (wentry){ l->used, (uint32_t)bucket.size, (uint32_t)key.size, (uint32_t)value.size,
-                   (uint8_t)op };
+    *e = (wentry){ l->used, (uint32_t)(bucket.size << 16 | key.size),
+                   (uint32_t)((unsigned)op << 30 | value.size) };
     unsigned char *p = l->arena + l->used;
     if (bucket.size > 0)
         memcpy(p, bucket.data, bucket.size);
@@ -139,9 +174,10 @@ static uint64_t mono_ns(void)
 static int apply(bolt_tx *wtx, const unsigned char *arena, const wentry *e, bolt_bucket **b,
                  bolt_val *bname)
 {
-    bolt_val bucket = { arena + e->off, e->blen };
-    bolt_val key = { arena + e->off + e->blen, e->klen };
-    bolt_val value = { arena + e->off + e->blen + e->klen, e->vlen };
+    size_t blen = e_blen(e), klen = e_klen(e);
+    bolt_val bucket = { arena + e->off, blen };
+    bolt_val key = { arena + e->off + blen, klen };
+    bolt_val value = { arena + e->off + blen + klen, e_vlen(e) };
     if (*b == NULL || bname->size != bucket.size ||
         memcmp(bname->data, bucket.data, bucket.size) != 0) {
         int rc = bolt_tx_bucket(wtx, bucket, b);
@@ -151,7 +187,7 @@ static int apply(bolt_tx *wtx, const unsigned char *arena, const wentry *e, bolt
         }
         *bname = bucket;
     }
-    switch (e->op) {
+    switch (e_op(e)) {
     case BACKEND__LOG_SEQ_PUT:
         bolt_bucket_set_fill_percent(*b, BACKEND_SEQ_FILL_PERCENT);
         return bolt_bucket_put(*b, key, value);
@@ -204,7 +240,7 @@ void backend__wlog_note_defrag(const backend__wlog *l, backend__defrag_log *dlog
     for (size_t i = l->head; i < l->n; i++) {
         const wentry *e = &l->e[i];
         const unsigned char *p = l->arena + e->off;
-        bolt_val key = { p + e->blen, e->klen };
-        backend__defrag_note(dlog, (bolt_val){ p, e->blen }, &key);
+        bolt_val key = { p + e_blen(e), e_klen(e) };
+        backend__defrag_note(dlog, (bolt_val){ p, e_blen(e) }, &key);
     }
 }
