@@ -14,19 +14,15 @@
 #include <jemalloc/jemalloc.h>
 
 /*
- * jemalloc reads this before main. "thp:default" leaves transparent huge
- * pages to the system's mode (on a machine whose THP mode is "madvise",
- * 4 KiB pages for the heap), as a program using the system allocator
- * gets. Sessions 6-8 asked for huge pages ("thp:always", as Go's runtime
- * 1.12-1.20 does for etcd's heap). Measured on a quiet 2-core VM whose
- * balloon hands freed memory back to the host (docs/lease.md, session 9):
- * huge pages made memory a process touches for the first time about twice
- * as dear (a 2 MiB page zeroed and backed whole: the first 100,000-key
- * revoke after a quiet minute took 86-118 ms against 45-58 ms), and gave
- * M2 and M4 about 4% (M1 and M3 nothing). MALLOC_CONF in the environment
- * still overrides it ("thp:always" for the old behaviour).
+ * jemalloc reads this before main. "thp:always" asks for transparent huge
+ * pages on its heap (madvise MADV_HUGEPAGE), as Go's runtime (1.12-1.20)
+ * does for its heap: etcd and bbolt, the peers the benchmarks run beside,
+ * get huge pages on a machine whose THP mode is "madvise", and so does the
+ * CLI now. The in-memory key index and the read buffers are pointer-chased
+ * trees over hundreds of MiB, where a 4 KiB-page TLB misses on nearly every
+ * step. MALLOC_CONF in the environment still overrides it.
  */
-const char *malloc_conf = "thp:default";
+const char *malloc_conf = "thp:always";
 #endif
 
 #include "cli.h"
