@@ -394,15 +394,21 @@ static void expect_prefix(const backend__rbuf *r, int n)
     }
 }
 
-static void append_change(backend__wbuf *w, int i)
+/* Change i of a numbered sequence in bucket: key <prefix>%08d, value v<i>, every tenth a delete. */
+static void numbered_change(backend__wbuf *w, const char *bucket, char prefix, int i)
 {
     char key[32], val[32];
-    snprintf(key, sizeof key, "k%08d", i);
+    snprintf(key, sizeof key, "%c%08d", prefix, i);
     snprintf(val, sizeof val, "v%d", i);
     if (i % 10 == 9)
-        del(w, "key", key);
+        del(w, bucket, key);
     else
-        put(w, "key", key, val);
+        put(w, bucket, key, val);
+}
+
+static void append_change(backend__wbuf *w, int i)
+{
+    numbered_change(w, "key", 'k', i);
 }
 
 static void test_append_in_place(void)
@@ -548,13 +554,7 @@ static void test_append_concurrent_readers_pooled(void)
 /* Bucket "seq": keys s%08d ascending, value v<i>, every tenth change a delete. */
 static void seq_change(backend__wbuf *w, int i)
 {
-    char key[32], val[32];
-    snprintf(key, sizeof key, "s%08d", i);
-    snprintf(val, sizeof val, "v%d", i);
-    if (i % 10 == 9)
-        del(w, "seq", key);
-    else
-        put(w, "seq", key, val);
+    numbered_change(w, "seq", 's', i);
 }
 
 /* r's "seq" bucket holds exactly the changes [from, to): spot checks, and a full scan when full. */

@@ -231,6 +231,32 @@ static void test_tombstone(void)
 }
 
 /*
+ * Two equal trees for the sorted-walk tests: names[i] = "k%05d" for i < nk;
+ * even i put (one revision each; every fifth of them tombstoned at once),
+ * odd i never. Returns the next revision.
+ */
+static int64_t twin_trees(char (*names)[16], int nk, idx_tree **a, idx_tree **b)
+{
+    ASSERT_OK(idx_tree_new(a));
+    ASSERT_OK(idx_tree_new(b));
+    int64_t rev = 1;
+    for (int i = 0; i < nk; i++) {
+        snprintf(names[i], sizeof names[i], "k%05d", i);
+        if (i % 2 == 0) {
+            ASSERT_OK(put_s(*a, names[i], R(rev, 0)));
+            ASSERT_OK(put_s(*b, names[i], R(rev, 0)));
+            rev++;
+        }
+    }
+    for (int i = 0; i < nk; i += 10) {
+        ASSERT_OK(idx_tree_tombstone(*a, names[i], strlen(names[i]), R(rev, 0)));
+        ASSERT_OK(idx_tree_tombstone(*b, names[i], strlen(names[i]), R(rev, 0)));
+        rev++;
+    }
+    return rev;
+}
+
+/*
  * idx_tree_get_sorted / idx_tree_tombstone_sorted (a revoke's keys) against
  * the one-key calls: seeded random sorted subsets of present, deleted and
  * absent keys, dense runs (the cursor steps) and sparse ones (it seeks),
@@ -246,23 +272,7 @@ static void test_sorted_batches(void)
     strata_rng rng;
     strata_rng_seed(&rng, harness_seed() + 7);
     idx_tree *a, *b;
-    ASSERT_OK(idx_tree_new(&a));
-    ASSERT_OK(idx_tree_new(&b));
-    int64_t rev = 1;
-    /* Even i: in the tree (every fifth deleted at once); odd i: never. */
-    for (int i = 0; i < NK; i++) {
-        snprintf(names[i], sizeof names[i], "k%05d", i);
-        if (i % 2 == 0) {
-            ASSERT_OK(put_s(a, names[i], R(rev, 0)));
-            ASSERT_OK(put_s(b, names[i], R(rev, 0)));
-            rev++;
-        }
-    }
-    for (int i = 0; i < NK; i += 10) {
-        ASSERT_OK(idx_tree_tombstone(a, names[i], strlen(names[i]), R(rev, 0)));
-        ASSERT_OK(idx_tree_tombstone(b, names[i], strlen(names[i]), R(rev, 0)));
-        rev++;
-    }
+    int64_t rev = twin_trees(names, NK, &a, &b);
     for (int round = 0; round < 300; round++) {
         /* A sorted subset: a start, then steps of 1..gap (gap 1-2: dense, up to 60: sparse). */
         size_t n = 1 + (size_t)strata_rng_below(&rng, MAXB);
@@ -947,23 +957,7 @@ static void test_tombstone_live(void)
     strata_rng rng;
     strata_rng_seed(&rng, harness_seed() + 11);
     idx_tree *a, *b;
-    ASSERT_OK(idx_tree_new(&a));
-    ASSERT_OK(idx_tree_new(&b));
-    int64_t rev = 1;
-    /* Even i: in the tree (every fifth deleted at once); odd i: never. */
-    for (int i = 0; i < NK; i++) {
-        snprintf(names[i], sizeof names[i], "k%05d", i);
-        if (i % 2 == 0) {
-            ASSERT_OK(put_s(a, names[i], R(rev, 0)));
-            ASSERT_OK(put_s(b, names[i], R(rev, 0)));
-            rev++;
-        }
-    }
-    for (int i = 0; i < NK; i += 10) {
-        ASSERT_OK(idx_tree_tombstone(a, names[i], strlen(names[i]), R(rev, 0)));
-        ASSERT_OK(idx_tree_tombstone(b, names[i], strlen(names[i]), R(rev, 0)));
-        rev++;
-    }
+    int64_t rev = twin_trees(names, NK, &a, &b);
     static live_log log;
     for (int round = 0; round < 300; round++) {
         size_t n = 1 + (size_t)strata_rng_below(&rng, MAXB);
