@@ -230,6 +230,16 @@ static void test_tombstone(void)
     idx_tree_free(t);
 }
 
+/* Every step-th of keys[0, n) put back into both trees at revision rev (sub j). */
+static void put_back(idx_tree *a, idx_tree *b, const idx_key *keys, size_t n, size_t step,
+                     int64_t rev)
+{
+    for (size_t j = 0; j < n; j += step) {
+        ASSERT_OK(idx_tree_put(a, keys[j].data, keys[j].len, R(rev, (int64_t)j)));
+        ASSERT_OK(idx_tree_put(b, keys[j].data, keys[j].len, R(rev, (int64_t)j)));
+    }
+}
+
 /*
  * Two equal trees for the sorted-walk tests: names[i] = "k%05d" for i < nk;
  * even i put (one revision each; every fifth of them tombstoned at once),
@@ -310,11 +320,7 @@ static void test_sorted_batches(void)
         ASSERT_EQ_SIZE(done, live);
         rev++;
         ASSERT_TRUE(idx_tree_equal(a, b));
-        /* Put some back so later rounds find live keys. */
-        for (size_t j = 0; j < live; j += 2) {
-            ASSERT_OK(idx_tree_put(a, keys[j].data, keys[j].len, R(rev, (int64_t)j)));
-            ASSERT_OK(idx_tree_put(b, keys[j].data, keys[j].len, R(rev, (int64_t)j)));
-        }
+        put_back(a, b, keys, live, 2, rev); /* so later rounds find live keys */
         rev++;
     }
     check_tree(a);
@@ -1005,11 +1011,7 @@ static void test_tombstone_live(void)
         }
         rev++;
         ASSERT_TRUE(idx_tree_equal(a, b));
-        /* Put some back so later rounds find live keys. */
-        for (size_t j = 0; j < n; j += 3) {
-            ASSERT_OK(idx_tree_put(a, keys[j].data, keys[j].len, R(rev, (int64_t)j)));
-            ASSERT_OK(idx_tree_put(b, keys[j].data, keys[j].len, R(rev, (int64_t)j)));
-        }
+        put_back(a, b, keys, n, 3, rev); /* so later rounds find live keys */
         rev++;
     }
     check_tree(a);
