@@ -230,6 +230,22 @@ static void test_tombstone(void)
     idx_tree_free(t);
 }
 
+/*
+ * A random sorted subset of names[0, nk) into keys (at most max, at least
+ * one): a start, then steps of 1..gap (gap 1-2: dense, up to 60: sparse).
+ * Returns how many.
+ */
+static size_t sorted_subset(strata_rng *rng, char (*names)[16], int nk, idx_key *keys, size_t max)
+{
+    size_t n = 1 + (size_t)strata_rng_below(rng, max);
+    int gap = 1 + (int)strata_rng_below(rng, strata_rng_below(rng, 2) ? 2 : 60);
+    int i = (int)strata_rng_below(rng, (uint64_t)nk);
+    size_t m = 0;
+    for (; m < n && i < nk; m++, i += 1 + (int)strata_rng_below(rng, (uint64_t)gap))
+        keys[m] = (idx_key){ (const uint8_t *)names[i], strlen(names[i]) };
+    return m;
+}
+
 /* Every step-th of keys[0, n) put back into both trees at revision rev (sub j). */
 static void put_back(idx_tree *a, idx_tree *b, const idx_key *keys, size_t n, size_t step,
                      int64_t rev)
@@ -284,14 +300,7 @@ static void test_sorted_batches(void)
     idx_tree *a, *b;
     int64_t rev = twin_trees(names, NK, &a, &b);
     for (int round = 0; round < 300; round++) {
-        /* A sorted subset: a start, then steps of 1..gap (gap 1-2: dense, up to 60: sparse). */
-        size_t n = 1 + (size_t)strata_rng_below(&rng, MAXB);
-        int gap = 1 + (int)strata_rng_below(&rng, strata_rng_below(&rng, 2) ? 2 : 60);
-        int i = (int)strata_rng_below(&rng, NK);
-        size_t m = 0;
-        for (; m < n && i < NK; m++, i += 1 + (int)strata_rng_below(&rng, (uint64_t)gap))
-            keys[m] = (idx_key){ (const uint8_t *)names[i], strlen(names[i]) };
-        n = m;
+        size_t n = sorted_subset(&rng, names, NK, keys, MAXB);
         int64_t at = 1 + (int64_t)strata_rng_below(&rng, (uint64_t)rev);
         ASSERT_OK(idx_tree_get_sorted(a, keys, n, at, got));
         for (size_t j = 0; j < n; j++) {
@@ -966,13 +975,7 @@ static void test_tombstone_live(void)
     int64_t rev = twin_trees(names, NK, &a, &b);
     static live_log log;
     for (int round = 0; round < 300; round++) {
-        size_t n = 1 + (size_t)strata_rng_below(&rng, MAXB);
-        int gap = 1 + (int)strata_rng_below(&rng, strata_rng_below(&rng, 2) ? 2 : 60);
-        int i = (int)strata_rng_below(&rng, NK);
-        size_t m = 0;
-        for (; m < n && i < NK; m++, i += 1 + (int)strata_rng_below(&rng, (uint64_t)gap))
-            keys[m] = (idx_key){ (const uint8_t *)names[i], strlen(names[i]) };
-        n = m;
+        size_t n = sorted_subset(&rng, names, NK, keys, MAXB);
         bool reversed = round % 7 == 3;
         for (size_t j = 0; j < n; j++)
             rkeys[j] = reversed ? keys[n - 1 - j] : keys[j];
