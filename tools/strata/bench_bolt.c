@@ -178,7 +178,7 @@ static void report(const char *name, double ops, double wall, const char *path, 
     }
     char mem[128];
     alloc_stats(mem, sizeof mem);
-    printf("%s %.1f %.3f %.2f ops=%.0f disk_mib=%.2f rss_mib=%.1f cpu_s=%.3f%s%s%s\n", name,
+    printf("%s %.1f %.6f %.2f ops=%.0f disk_mib=%.2f rss_mib=%.1f cpu_s=%.3f%s%s%s\n", name,
            ops / wall, wall, apparent, ops, disk, peak_rss_mib(), phase_cpu, mem,
            extra[0] ? " " : "", extra);
     fflush(stdout);

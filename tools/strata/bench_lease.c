@@ -293,7 +293,7 @@ static int fail(const char *what, int rc)
 
 static void line(const char *name, double ops, double wall, const char *path, const char *extra)
 {
-    printf("%s %.1f %.3f %.2f ops=%.0f%s%s\n", name, wall > 0 ? ops / wall : 0, wall,
+    printf("%s %.1f %.6f %.2f ops=%.0f%s%s\n", name, wall > 0 ? ops / wall : 0, wall,
            file_mib(path), ops, extra[0] != '\0' ? " " : "", extra);
     fflush(stdout);
 }

@@ -297,7 +297,7 @@ static void report(const char *name, double ops, double wall, const char *path, 
     double rss = bm_rss_mib();
     if (rss > chain_peak_mib)
         chain_peak_mib = rss;
-    printf("%s %.1f %.3f %.1f %s disk_mib=%.1f rss_mib=%.1f\n", name, wall > 0 ? ops / wall : 0,
+    printf("%s %.1f %.6f %.1f %s disk_mib=%.1f rss_mib=%.1f\n", name, wall > 0 ? ops / wall : 0,
            wall, bm_file_mib(path), extra, disk_mib(path), rss);
     fflush(stdout);
 }
