@@ -132,7 +132,11 @@ struct backend {
     backend__rbuf *rbuf_new; /* batch_mu: while inflight, the changes since it began */
     backend__mpool *mpool;   /* rule 15: the snapshots' large blocks, kept faulted for reuse */
     backend__wlog *log;      /* batch_mu: writes not yet in batch.wtx (rule 9) */
-    bolt_tx *vtx;            /* batch_mu: read tx on the committed state while logging */
+    /* batch_mu: rule 16's log taken by a replay outside the lock (NULL: none), and the
+     * empty log the next such replay swaps in (NULL while log_out holds it) */
+    backend__wlog *log_out;
+    backend__wlog *log_spare;
+    bolt_tx *vtx; /* batch_mu: read tx on the committed state while logging */
     /* batch_mu: the last bucket log-mode writes were checked in, with a cursor (on vtx) */
     bolt_bucket *vb;
     bolt_cursor *vc;
@@ -148,6 +152,8 @@ struct backend {
     pthread_cond_t cm_cv; /* with cm_mu: the bolt commit in flight returned */
     uint64_t cm_done_seq; /* cm_mu: the last commit whose bolt commit returned */
     int cm_rc;            /* cm_mu: its status */
+    bool out_running;     /* cm_mu (cm_cv): rule 16's replay of log_out is running */
+    int out_rc;           /* cm_mu: its status, once it stopped */
 
     /* Rule 12: the deferred-delete queue. */
     pthread_mutex_t defer_mu;
@@ -233,9 +239,12 @@ int backend__settle(backend *be);
 int backend__lock_quiet(backend *be);
 /* True while writes go to the log (a commit in flight or a log not yet replayed). */
 bool backend__logging(const backend *be);
+/* Rule 16: true while the commit thread replays a log outside batch_mu. batch_mu held. */
+bool backend__replaying_out(const backend *be);
 /*
  * Rule 9: replay the log's oldest entries into batch.wtx until it is empty,
- * max entries were replayed (0 = no count limit) or budget_ns passed.
+ * max entries were replayed (0 = no count limit) or budget_ns passed; a
+ * replay outside the lock (rule 16) is waited for and ended first.
  * batch_mu held, nothing in flight. 0 or the (sticky) error.
  */
 int backend__drain(backend *be, size_t max, uint64_t budget_ns);

@@ -50,8 +50,9 @@
  *      section's end (often with a caller's lock held: the mvcc store's
  *      write lock, that other writers wait on) does not replay it.
  *      backend_batch_tx_unlock_waited (a caller whose own lock a writer
- *      waits for) leaves its share to the commit thread until the log has
- *      taken WAITED_LOG_LIMITS times the limit (the bound is then about
+ *      waits for), and any unlock while the commit thread replays outside
+ *      the lock (backend.c rule 16), leaves its share to the commit thread
+ *      until the log has taken WAITED_LOG_LIMITS times the limit (the bound is then about
  *      four times the limit): during a mass expiry that share, replayed at
  *      the end of each batch of revokes the putter waited for, was 30-100
  *      us in 540 of 9,000 batch ends (session 8), the putter's worst
@@ -131,9 +132,12 @@ static int unlock(backend_batch_tx *tx, bool waited)
             rc = backend__commit(be);
         } else {
             size_t appended = backend__wlog_appended(be->log);
+            /* A waited unlock, or the commit thread replaying outside the lock
+             * (backend.c rule 16), leaves the share until the log's bound. */
+            bool leave = waited || backend__replaying_out(be);
             if (tx->logged > 0 && !be->inflight && backend__wlog_count(be->log) > 0 &&
                 appended >= be->limit &&
-                (!waited || appended >= WAITED_LOG_LIMITS * (size_t)be->limit))
+                (!leave || appended >= WAITED_LOG_LIMITS * (size_t)be->limit))
                 rc = backend__drain(be, 2 * tx->logged, DRAIN_SLICE_NS); /* rule 7 */
             if (rc == 0 && tx->pending >= 2 * (uint64_t)be->limit && !backend__logging(be))
                 commit_now = true; /* rule 5: BEGIN here, the write-out handed off */

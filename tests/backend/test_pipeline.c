@@ -631,6 +631,139 @@ static void test_failed_commit_in_flight(void)
     fx_close(&f);
 }
 
+/*
+ * backend.c rule 16: the commit thread replays the log outside the lock.
+ * The limit hands a commit to the commit thread (held in its WRITE at
+ * "commit_write"), sections log behind it, and after its FINISH the
+ * thread swaps the log out and is held at "replay_out", before the
+ * replay. Meanwhile the backend still logs every write (into the new log),
+ * readers and the section's own range see them all, and a bucket create
+ * on another thread (it settles: it waits for the replay, then replays
+ * the rest itself) goes in once the replay ends. A replay that fails is
+ * sticky: the create and later writes fail, and the reopened file holds
+ * the last commit.
+ */
+static gate out_gate; /* "replay_out": the commit thread held before its replay outside the lock */
+
+static int out_gates(void *arg, const char *name)
+{
+    int rc = gate_failpoint(arg, name);
+    return rc != 0 ? rc : gate_failpoint(&out_gate, name);
+}
+
+typedef struct creator {
+    pthread_t th;
+    backend *be;
+    int rc;
+} creator;
+
+static void *create_main(void *arg)
+{
+    creator *c = arg;
+    backend_batch_tx *tx = backend_batch(c->be);
+    backend_batch_tx_lock(tx);
+    c->rc = backend_batch_tx_create_bucket(tx, bolt_str("b2"));
+    int urc = backend_batch_tx_unlock(tx);
+    if (c->rc == 0)
+        c->rc = urc;
+    return NULL;
+}
+
+/* The two logs' counts and whether a replay outside the lock is under way, under the lock. */
+static void log_counts(backend *be, size_t *in, size_t *out, bool *replaying)
+{
+    backend_batch_tx *tx = backend_batch(be);
+    backend_batch_tx_lock(tx);
+    *in = backend__wlog_count(be->log);
+    *out = be->log_out != NULL ? backend__wlog_count(be->log_out) : 0;
+    *replaying = backend__replaying_out(be);
+    ASSERT_OK(backend_batch_tx_unlock(tx));
+}
+
+typedef struct replay_out_case {
+    const char *name;
+    int fail_rc;             /* what the held replay's failpoint returns */
+    const char *after;       /* the bucket once the replay ended (a fresh reader) */
+    const char *after_close; /* the bucket in the reopened file */
+} replay_out_case;
+
+static const replay_out_case replay_out_cases[] = {
+    { "replayed outside the lock", 0, "0=0 b=2 c=3 k2=2 k3=3 k4=4 k5=5 k6=6 k7=7 ",
+      "0=0 b=2 c=3 k2=2 k3=3 k4=4 k5=5 k6=6 k7=7 " },
+    { "a failed replay is sticky", -EIO, "0=0 k1=1 k2=2 k3=3 k4=4 k5=5 k6=6 k7=7 ",
+      "0=0 k1=1 k2=2 k3=3 k4=4 k5=5 k6=6 k7=7 " },
+};
+
+static void test_replay_outside_lock(void)
+{
+    for (size_t ci = 0; ci < sizeof replay_out_cases / sizeof replay_out_cases[0]; ci++) {
+        const replay_out_case *c = &replay_out_cases[ci];
+        fixture f;
+        gate_init(&f.g, "commit_write", false);
+        gate_init(&out_gate, "replay_out", true);
+        out_gate.fail_rc = c->fail_rc;
+        f.o = bk_opts(NULL);
+        f.o.batch_interval_ns = 3600ull * 1000000000u; /* only the limit commits */
+        f.o.batch_limit = 4;
+        f.o.failpoint = out_gates;
+        f.o.failpoint_arg = &f.g;
+        snprintf(f.name, sizeof f.name, "replay_out%zu.db", ci);
+        f.be = bk_open(f.name, &f.o);
+        bk_bucket(f.be, "b");
+        f.g.armed = true;
+        /* 8 pending: unlock BEGINs and hands the WRITE to the commit thread (held). */
+        apply(f.be, "p 0 0;p k1 1;p k2 2;p k3 3;p k4 4;p k5 5;p k6 6;p k7 7");
+        gate_wait_entered(&f.g, 1);
+        apply(f.be, "p a 1;|;p b 2;|;d k1"); /* logged behind the commit in flight */
+        gate_disarm(&f.g);
+        gate_wait_entered(&out_gate, 1); /* FINISHed, the log swapped out, not replayed yet */
+        size_t in, out;
+        bool replaying;
+        log_counts(f.be, &in, &out, &replaying);
+        ASSERT_TRUE(replaying);
+        ASSERT_EQ_SIZE(out, 3);
+        ASSERT_EQ_SIZE(in, 0);
+        apply(f.be, "p c 3;|;d a"); /* still logged: into the new log */
+        log_counts(f.be, &in, &out, &replaying);
+        ASSERT_EQ_SIZE(in, 2);
+        ASSERT_EQ_SIZE(out, 3);
+        bk_str s;
+        const char *during = "0=0 b=2 c=3 k2=2 k3=3 k4=4 k5=5 k6=6 k7=7 ";
+        ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s), during);
+        ASSERT_EQ_STR(batch_scan(f.be, &s), during); /* the section's view, no wait */
+        creator cr = { .be = f.be, .rc = 1 };
+        ASSERT_EQ_INT(pthread_create(&cr.th, NULL, create_main, &cr), 0);
+        gate_disarm(&out_gate);
+        pthread_join(cr.th, NULL);
+        ASSERT_OK(backend_poke(f.be)); /* the commit thread's loop has ended its round */
+        log_counts(f.be, &in, &out, &replaying);
+        ASSERT_TRUE(!replaying);
+        ASSERT_EQ_SIZE(out, 0);
+        if (c->fail_rc == 0) {
+            ASSERT_OK(cr.rc);
+            ASSERT_EQ_SIZE(in, 0);
+            ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s), c->after);
+            ASSERT_OK(backend_force_commit(f.be));
+            ASSERT_OK(backend_close(f.be));
+        } else {
+            /* The replay's own error if the create ended it, else the sticky one. */
+            ASSERT_TRUE(cr.rc == c->fail_rc || cr.rc == BACKEND_EFAILED);
+            backend_batch_tx *tx = backend_batch(f.be);
+            backend_batch_tx_lock(tx);
+            ASSERT_RC(backend_batch_tx_put(tx, bolt_str("b"), bolt_str("d"), bolt_str("4")),
+                      BACKEND_EFAILED);
+            ASSERT_OK(backend_batch_tx_unlock(tx));
+            ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s), c->after); /* bolt's state */
+            ASSERT_RC(backend_close(f.be), BACKEND_EFAILED);
+        }
+        gate_init(&out_gate, "replay_out", false);
+        f.be = bk_open(f.name, &f.o);
+        ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s), c->after_close);
+        fx_close(&f);
+        gate_destroy(&out_gate);
+    }
+}
+
 /* ---- durability: a force_commit covers what was written before it -------- */
 
 static void test_force_commit_covers_earlier_writes(void)
@@ -987,6 +1120,7 @@ int main(void)
     RUN(test_commit_thread_policy);
     RUN(test_reserve_while_logging);
     RUN(test_failed_commit_in_flight);
+    RUN(test_replay_outside_lock);
     RUN(test_force_commit_covers_earlier_writes);
     RUN(test_large_log_replays);
     RUN(test_defrag_after_logging);
