@@ -896,7 +896,7 @@ static void *commit_thread(void *arg)
     while (!be->stop) {
         uint64_t seen = be->req_seq;
         bool limit = be->limit_hit;
-        be->limit_hit = false;
+        __atomic_store_n(&be->limit_hit, false, __ATOMIC_RELAXED);
         uint64_t now = backend__now(be);
         bool due = now - be->last_tick >= be->interval_ns;
         if (due)
@@ -948,8 +948,11 @@ int backend_poke(backend *be)
 
 void backend__wake_for_limit(backend *be)
 {
+    /* Set and not yet taken by the commit thread: it will commit anyway. */
+    if (__atomic_load_n(&be->limit_hit, __ATOMIC_RELAXED))
+        return;
     pthread_mutex_lock(&be->thr_mu);
-    be->limit_hit = true;
+    __atomic_store_n(&be->limit_hit, true, __ATOMIC_RELAXED);
     pthread_cond_signal(&be->thr_cv);
     pthread_mutex_unlock(&be->thr_mu);
 }

@@ -176,7 +176,7 @@ struct backend {
     pthread_t thread;
     bool thread_running;
     bool stop;          /* thr_mu */
-    bool limit_hit;     /* thr_mu */
+    bool limit_hit;     /* thr_mu; read without it by wake_for_limit (atomic) */
     uint64_t req_seq;   /* thr_mu: pokes asked */
     uint64_t done_seq;  /* thr_mu: pokes served */
     uint64_t last_tick; /* thr_mu: clock time of the last interval check */

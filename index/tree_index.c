@@ -71,6 +71,7 @@
 
 #include "idx_int.h"
 #include "rwlock.h"
+#include "sync.h"
 
 #define CHUNK         64
 #define WRITER_SPIN   400
@@ -87,15 +88,6 @@ struct idx_tree {
     idx__khash kh;               /* guarded by lock; rule 5 */
 };
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 /* A writer's entry (rule 3): announce only when the lock is taken. */
 static void tree_wrlock(idx_tree *t)
 {
@@ -111,7 +103,7 @@ static void tree_wrlock(idx_tree *t)
             idx__rw_wrlock(&t->lock);
             break;
         }
-        cpu_relax();
+        strata__cpu_relax();
     }
     atomic_fetch_sub_explicit(&t->lock.writers_waiting, 1, memory_order_relaxed);
 }
@@ -129,7 +121,7 @@ static void walker_lock(idx_tree *t, bool write)
             return;
         }
         if (i < 64)
-            cpu_relax();
+            strata__cpu_relax();
         else
             sched_yield();
     }
@@ -160,7 +152,7 @@ static void tree_rdlock(idx_tree *t)
             idx__rw_rdlock(&t->lock);
             break;
         }
-        cpu_relax();
+        strata__cpu_relax();
     }
     atomic_fetch_sub_explicit(&t->readers_waiting, 1, memory_order_relaxed);
 }
@@ -210,7 +202,7 @@ static void step_aside(idx_tree *t, bool writer_seen, uint64_t held_ns)
 {
     for (int i = 0; i < 1000 && writer_waiting(t); i++) {
         if (i < 100)
-            cpu_relax();
+            strata__cpu_relax();
         else
             sched_yield();
     }
@@ -230,7 +222,7 @@ static void step_aside(idx_tree *t, bool writer_seen, uint64_t held_ns)
             if (i % 64 == 0)
                 sched_yield();
             else
-                cpu_relax();
+                strata__cpu_relax();
         }
         return;
     }

@@ -48,6 +48,7 @@
 
 #include "grow.h"
 #include "mvcc_int.h"
+#include "sync.h"
 
 struct mvcc_txn {
     mvcc_store *s;
@@ -137,24 +138,8 @@ int mvcc_txn_read_begin(mvcc_store *s, mvcc_txn **out)
     return 0;
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 /* How long a writer spins on a taken write lock before it sleeps on it. */
 #define WRITE_SPIN_NS 20000
-
-static uint64_t spin_clock_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* 1 + the CPU this thread runs on now; 0 when unknown (sched_getcpu: the vDSO or rseq). */
 static int cpu_now1(void)
@@ -193,13 +178,13 @@ static void write_lock(mvcc_store *s)
         bool got = false;
         int held_on = __atomic_load_n(&s->write_cpu1, __ATOMIC_RELAXED);
         if (held_on == 0 || held_on != cpu_now1()) {
-            uint64_t t0 = spin_clock_ns();
+            uint64_t t0 = strata__spin_clock_ns();
             /* Loop invariant: got, or the lock was taken at the last try. */
             do {
                 for (int j = 0; j < 16; j++)
-                    cpu_relax();
+                    strata__cpu_relax();
                 got = pthread_mutex_trylock(&s->write_mu) == 0;
-            } while (!got && spin_clock_ns() - t0 < WRITE_SPIN_NS);
+            } while (!got && strata__spin_clock_ns() - t0 < WRITE_SPIN_NS);
         }
         if (!got)
             pthread_mutex_lock(&s->write_mu);
