@@ -1062,10 +1062,12 @@ static void test_concurrent_model(void)
     gate g;
     gate_init(&g, "commit_write", false);
     g.yields = 20; /* widen every commit's time in flight */
+    gate_init(&out_gate, "replay_out", false);
+    out_gate.yields = 20; /* and every replay outside the lock (rule 16) */
     backend_options o = bk_opts(NULL);
     o.batch_interval_ns = 200000; /* the commit thread commits every 0.2 ms */
     o.batch_limit = 50;
-    o.failpoint = gate_failpoint;
+    o.failpoint = out_gates;
     o.failpoint_arg = &g;
     backend *be = bk_open("concurrent.db", &o);
     bk_bucket(be, "b");
@@ -1103,6 +1105,7 @@ static void test_concurrent_model(void)
             ASSERT_EQ_INT(s.v[i][k], r.last[i][k] < 0 ? 0 : r.last[i][k]);
     ASSERT_OK(backend_close(be));
     gate_destroy(&g);
+    gate_destroy(&out_gate);
 }
 
 #endif /* STRATA_FAILPOINTS */
