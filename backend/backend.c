@@ -429,6 +429,23 @@ static void finish(backend *be)
 }
 
 /*
+ * After a replay (rule 9's or rule 16's) returned rc: a failure is sticky
+ * and takes the log's rest with it (bolt may hold half of the replayed
+ * writes); the logging view ends with the log. batch_mu held.
+ */
+static int replay_ended(backend *be, int rc)
+{
+    if (rc != 0) {
+        backend__wlog_clear(be->log);
+        fail_sticky(be, rc);
+        return rc;
+    }
+    if (backend__wlog_count(be->log) == 0)
+        end_vtx(be);
+    return 0;
+}
+
+/*
  * Rule 16: wait for the replay of log_out outside the lock to stop (it
  * needs no lock to finish), then end it: log_out back to the spare, its
  * failure made sticky with the log after it (lost with the batch, as a
@@ -446,14 +463,7 @@ static int out_reap(backend *be)
     backend__wlog_clear(be->log_out);
     be->log_spare = be->log_out;
     be->log_out = NULL;
-    if (rc != 0) {
-        backend__wlog_clear(be->log);
-        fail_sticky(be, rc); /* bolt may hold half of the replay */
-        return rc;
-    }
-    if (backend__wlog_count(be->log) == 0)
-        end_vtx(be);
-    return 0;
+    return replay_ended(be, rc);
 }
 
 int backend__drain(backend *be, size_t max, uint64_t budget_ns)
@@ -465,15 +475,7 @@ int backend__drain(backend *be, size_t max, uint64_t budget_ns)
         return BACKEND_EFAILED;
     if (be->batch.wtx == NULL)
         return BACKEND_ECLOSED;
-    rc = backend__wlog_replay(be->log, be->batch.wtx, max, budget_ns);
-    if (rc != 0) {
-        backend__wlog_clear(be->log);
-        fail_sticky(be, rc); /* bolt may hold half of the write */
-        return rc;
-    }
-    if (backend__wlog_count(be->log) == 0)
-        end_vtx(be);
-    return 0;
+    return replay_ended(be, backend__wlog_replay(be->log, be->batch.wtx, max, budget_ns));
 }
 
 /* Rule 14: claim the posted WRITE, if one is still unclaimed; true with *h. */

@@ -651,15 +651,10 @@ static int out_gates(void *arg, const char *name)
     return rc != 0 ? rc : gate_failpoint(&out_gate, name);
 }
 
-typedef struct creator {
-    pthread_t th;
-    backend *be;
-    int rc;
-} creator;
-
+/* A committer's thread that creates bucket "b2" instead (a settle). */
 static void *create_main(void *arg)
 {
-    creator *c = arg;
+    committer *c = arg;
     backend_batch_tx *tx = backend_batch(c->be);
     backend_batch_tx_lock(tx);
     c->rc = backend_batch_tx_create_bucket(tx, bolt_str("b2"));
@@ -731,7 +726,7 @@ static void test_replay_outside_lock(void)
         const char *during = "0=0 b=2 c=3 k2=2 k3=3 k4=4 k5=5 k6=6 k7=7 ";
         ASSERT_EQ_STR(bk_scan(f.be, "b", "", "", 0, &s), during);
         ASSERT_EQ_STR(batch_scan(f.be, &s), during); /* the section's view, no wait */
-        creator cr = { .be = f.be, .rc = 1 };
+        committer cr = { .be = f.be, .rc = 1 };
         ASSERT_EQ_INT(pthread_create(&cr.th, NULL, create_main, &cr), 0);
         gate_disarm(&out_gate);
         pthread_join(cr.th, NULL);
