@@ -52,11 +52,11 @@
  *      backend_batch_tx_unlock_waited (a caller whose own lock a writer
  *      waits for), and any unlock while the commit thread replays outside
  *      the lock (backend.c rule 16), leaves its share to the commit thread
- *      until the log has taken WAITED_LOG_LIMITS times the limit (the bound is then about
- *      four times the limit): during a mass expiry that share, replayed at
- *      the end of each batch of revokes the putter waited for, was 30-100
- *      us in 540 of 9,000 batch ends (session 8), the putter's worst
- *      waits after the revoker's preemptions. The check
+ *      until the log has taken WAITED_LOG_LIMITS times the limit (the
+ *      bound is then about four times the limit): during a mass expiry
+ *      that share, replayed at the end of each batch of revokes the putter
+ *      waited for, was 30-100 us in 540 of 9,000 batch ends (session 8),
+ *      the putter's worst waits after the revoker's preemptions. The check
  *      that the key is not a nested bucket in vtx is a cursor seek, except
  *      for a key above the bucket's last key in vtx (read once per bucket
  *      and vtx): no key of vtx is there, so no bucket either. mvcc's puts
