@@ -626,14 +626,21 @@ static const unsigned char *seq_val(const backend__rbuf *r, int i)
     return v.data;
 }
 
+/* A pair test's start: the seeded generator, an empty write buffer and published snapshot. */
+static void pair_begin(strata_rng *rng, backend__wbuf **w, backend__rbuf **a, backend__rbuf **an)
+{
+    strata_rng_seed(rng, harness_seed());
+    ASSERT_OK(backend__wbuf_new(w));
+    ASSERT_OK(backend__rbuf_new(a));
+    *an = NULL;
+}
+
 static void test_pair_shares_one_run(void)
 {
     strata_rng rng;
-    strata_rng_seed(&rng, harness_seed());
     backend__wbuf *w;
-    backend__rbuf *a, *an = NULL;
-    ASSERT_OK(backend__wbuf_new(&w));
-    ASSERT_OK(backend__rbuf_new(&a));
+    backend__rbuf *a, *an;
+    pair_begin(&rng, &w, &a, &an);
     int i = 0;
     while (i < 100) { /* a published history, one change per write-back */
         seq_change(w, i++);
@@ -700,11 +707,9 @@ static void test_pair_shares_one_run(void)
 static void test_pair_model(void)
 {
     strata_rng rng;
-    strata_rng_seed(&rng, harness_seed());
     backend__wbuf *w;
-    backend__rbuf *a, *an = NULL;
-    ASSERT_OK(backend__wbuf_new(&w));
-    ASSERT_OK(backend__rbuf_new(&a));
+    backend__rbuf *a, *an;
+    pair_begin(&rng, &w, &a, &an);
     model ma, mn, pend; /* a's, an's, and the pending changes applied to each at write-back */
     for (int b = 0; b < NBUCKETS; b++)
         for (int k = 0; k < NKEYS; k++)
