@@ -129,6 +129,20 @@ else
     fail "strata etcd --live on the running member"
 fi
 
+# The loader's first puts reach the file within etcd's batch interval
+# (100 ms) after etcd took them; on a fast machine the rounds below could
+# start before that. The file has moved past the history first (each poll
+# is a strata process; bounded by the deadline, as round trip 3's).
+file_rev() {
+    "$STRATA" etcd status --live --json "$M" >"$W/poll.json" 2>/dev/null &&
+        python3 "$RT_JSON" status "$W/poll.json" | sed 's/^status rev=//'
+}
+deadline=$((SECONDS + 60))
+until [ "$(file_rev)" -gt "$RT_REV" ] 2>/dev/null; do
+    kill -0 "$loader" 2>/dev/null || { fail "the put loop stopped"; break; }
+    [ "$SECONDS" -lt "$deadline" ] || { fail "no put reached the file within 60 s"; break; }
+done
+
 # Now: strata's newest revision X, then etcdctl at X.
 first=0 last=0
 for round in 1 2 3; do
