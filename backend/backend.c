@@ -136,7 +136,8 @@
  *      needs bolt's write transaction settles, which waits for the replay
  *      first), then applies log_out to batch.wtx without the lock, and
  *      ends it under the lock (out_reap: log_out becomes the spare, a
- *      failure is sticky as a failed drain's). Entries keep their order:
+ *      failure is sticky as a failed drain's), at most DRAIN_OUT_ROUNDS
+ *      rounds in a row before it goes on to commit. Entries keep their order:
  *      log_out holds only entries older than every one in the new log.
  *      The commit thread's periodic commit replays this way before its
  *      lock_quiet. Why: during a mass expiry the replays held the lock
@@ -713,17 +714,23 @@ int backend__commit_handoff_locked(backend *be)
  * lock it ends its previous round (out_reap: nothing to wait for, it ran
  * it) and, with nothing in flight, swaps the whole log out for the empty
  * spare; it then applies log_out to batch.wtx without the lock while
- * writers append to the new log, and loops until it finds the log empty.
+ * writers append to the new log, and loops until it finds the log empty,
+ * at most DRAIN_OUT_ROUNDS rounds: writers that kept refilling the log
+ * faster than it replays could otherwise keep this thread from ever
+ * committing; what is left then goes the way of rule 9 (the unlock shares,
+ * and the next BEGIN's lock_quiet).
  */
+#define DRAIN_OUT_ROUNDS 64
+
 static void drain_log(backend *be)
 {
-    for (;;) {
+    for (int round = 0;; round++) {
         backend__batch_lock(be);
         (void)out_reap(be); /* a failure is sticky */
         backend__wlog *out = NULL;
         bolt_tx *wtx = be->batch.wtx;
-        if (!be->inflight && be->err == 0 && wtx != NULL && be->log_spare != NULL &&
-            backend__wlog_count(be->log) > 0) {
+        if (round < DRAIN_OUT_ROUNDS && !be->inflight && be->err == 0 && wtx != NULL &&
+            be->log_spare != NULL && backend__wlog_count(be->log) > 0) {
             out = be->log;
             be->log = be->log_spare;
             be->log_spare = NULL;
