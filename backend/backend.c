@@ -729,8 +729,9 @@ static void drain_log(backend *be)
         (void)out_reap(be); /* a failure is sticky */
         backend__wlog *out = NULL;
         bolt_tx *wtx = be->batch.wtx;
+        /* out_reap left log_out NULL, so log_spare holds the empty log. */
         if (round < DRAIN_OUT_ROUNDS && !be->inflight && be->err == 0 && wtx != NULL &&
-            be->log_spare != NULL && backend__wlog_count(be->log) > 0) {
+            backend__wlog_count(be->log) > 0) {
             out = be->log;
             be->log = be->log_spare;
             be->log_spare = NULL;
@@ -761,8 +762,6 @@ static void drain_log(backend *be)
  */
 static int commit_pipelined(backend *be, bool only_if_pending)
 {
-    if (only_if_pending)
-        drain_log(be); /* rule 16: the commit thread's replay, outside the lock */
     int rc = backend__lock_quiet(be);
     if (rc != 0) {
         backend__batch_unlock(be);
@@ -883,6 +882,7 @@ void backend__dbref_unref(backend *be, backend__dbref *ref)
 
 static void commit_if_pending(backend *be)
 {
+    drain_log(be); /* rule 16: what is left, outside the lock, before lock_quiet would */
     (void)commit_pipelined(be, true); /* a failure is sticky in be->err */
     drain_log(be);
 }
