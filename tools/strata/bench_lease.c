@@ -426,10 +426,11 @@ static int bench_revoke_big(const char *dir, long k, bool keep)
     snprintf(extra, sizeof extra,
              "keys=%ld keys_left=%" PRId64 " put_stall_max_ms=%.2f revoke_ms=%.2f "
              "revoke_cpu_ms=%.2f cpu_keys_per_s=%.0f putter_puts_around=%" PRId64
-             " revoke_page_faults=%ld",
+             " revoke_page_faults=%ld revoke_major_faults=%ld",
              k, rr.count, (double)p.max_ns / 1e6, (double)(t1 - t0) / 1e6, (double)(c1 - c0) / 1e6,
              (double)k * 1e9 / (double)(c1 - c0), rev1 - rev0 - 1,
-             (ru1.ru_minflt - ru0.ru_minflt) + (ru1.ru_majflt - ru0.ru_majflt));
+             (ru1.ru_minflt - ru0.ru_minflt) + (ru1.ru_majflt - ru0.ru_majflt),
+             ru1.ru_majflt - ru0.ru_majflt);
     mvcc_range_result_release(&rr);
     line("L-revoke-big", (double)k, (double)(t1 - t0) / 1e9, s.path, extra);
     if ((rc = stack_close(&s, keep)) != 0)
