@@ -42,7 +42,7 @@
 #define LEASE__Q_EXPIRY     0
 #define LEASE__Q_CHECKPOINT 1
 #define LEASE__NS_PER_S     UINT64_C(1000000000)
-#define LEASE__REVOKE_BATCH 32 /* lease_options.revoke_batch's default (lease.h) */
+#define LEASE__REVOKE_BATCH 8 /* lease_options.revoke_batch's default (lease.h) */
 
 typedef struct lease__item lease__item;
 typedef struct lease__lease lease__lease;

@@ -200,11 +200,11 @@ typedef struct lease_options {
      * next_rev: the expired leases of a pass are revoked up to this many
      * per write transaction of the store, each still its own revision
      * (etcd's one revision per revoke), the batch ending early when another
-     * writer waits for the store (yield_wanted). 0 = 32; 1 = one
+     * writer waits for the store (yield_wanted). 0 = 8; 1 = one
      * transaction per revoke. A writer that comes while a batch runs
      * waits for the revoke in progress and for the batch's end, whose
-     * write-back into the read snapshot grows with the batch: 32 keeps
-     * that end short (docs/lease.md, session 9).
+     * write-back into the read snapshot grows with the batch: 8 keeps
+     * that end short (docs/lease.md, sessions 9 and 11).
      */
     uint32_t revoke_batch;
     /*

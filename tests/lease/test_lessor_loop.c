@@ -280,7 +280,7 @@ static void test_auto_revoke_batched(void)
         { 1, 0, 10 },  /* one per revoke (the unbatched path) */
         { 4, 0, 3 },   /* 4 + 4 + 2, the records' deletes deferred (lessor.c rule 5) */
         { 4, 0, 3 },   /* the same while another pass defers: this one deletes in its txns */
-        { 0, 0, 1 },   /* the default, 32 (lease.h): all 10 in one */
+        { 0, 0, 2 },   /* the default, 8 (lease.h): 8 + 2 */
     };
     env_batched = true;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -293,7 +293,7 @@ static void test_auto_revoke_batched(void)
         snprintf(name, sizeof name, "batched%zu.db", c);
         env_open(&e, name, &lo);
         if (cases[c].batch == 0)
-            ASSERT_EQ_INT((int)e.l->opt.revoke_batch, 32);
+            ASSERT_EQ_INT((int)e.l->opt.revoke_batch, 8);
         e.s.yield_every = cases[c].yield_every;
         bool defer = c == 4, other = c == 5;
         if (defer || other)
