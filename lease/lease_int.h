@@ -36,6 +36,7 @@
 #include <strata/lease.h>
 
 #include "strata_config.h"
+#include "sync.h"
 
 #define LEASE__FOREVER      UINT64_MAX /* expiry of a lease on a non-primary lessor */
 #define LEASE__NOQ          SIZE_MAX   /* qidx of a lease not in that queue */
@@ -192,6 +193,18 @@ struct lease_lessor {
     /* Counters (atomic). */
     lease_stats stats;
 };
+
+/*
+ * mu taken spinning first, for at most LEASE__MU_SPIN_NS before sleeping
+ * (lessor.c rules 7 and 8): its holds are a lookup or a revoke's short
+ * steps, and a sleeper costs the holder's unlock a futex wake-up.
+ */
+#define LEASE__MU_SPIN_NS 20000
+
+static inline void lease__lock_spin(lease_lessor *l)
+{
+    strata__mutex_lock_spin(&l->mu, LEASE__MU_SPIN_NS);
+}
 
 /* Current time of the lessor's clock. */
 /*

@@ -41,9 +41,14 @@
  *      WARM_WINDOW / 2 revokes, a whole window at a time, so the misses
  *      overlap instead of stalling one revoke after another. A hint only:
  *      every find under the lock is done again.
- *   7. The store's puts take mu spinning first (lock_for_put): attach,
+ *   7. The store's puts take mu spinning first (lease__lock_spin): attach,
  *      detach, a key's lease and a lease's lookup. The pass's short holds
  *      (rule 6) come right when a writer it let in runs its put.
+ *   8. So do the pass (lessor_loop.c), its revokes and the commit hook
+ *      (lease__flush_dirty): a put holds mu for one lookup, and a pass
+ *      that slept on it meanwhile made the put's unlock pay a futex
+ *      wake-up (8-16 us on this VM; 2.0-2.4 ms per 1M-lease expiry, in
+ *      the putter's slow puts alone: docs/lease.md, session 11).
  */
 #include "lease_int.h"
 
@@ -58,7 +63,6 @@
 
 #include "grow.h"
 #include "leasepb.h"
-#include "sync.h"
 
 static const bolt_val lease_bucket = { "lease", 5 };
 
@@ -154,7 +158,7 @@ static int put_record(backend_batch_tx *tx, const lease__lease *ls)
 int lease__flush_dirty(lease_lessor *l, backend_batch_tx *tx)
 {
     int rc = 0;
-    pthread_mutex_lock(&l->mu);
+    lease__lock_spin(l); /* rule 8 */
     size_t done = 0;
     /* Invariant: dirty_ids[0, done) are written (or revoked since). */
     for (; done < l->ndirty; done++) {
@@ -731,7 +735,7 @@ static void warm_ahead(lease_lessor *l, const lease_range_deleter *rd, const int
     const lease__lease *ls[WARM_WINDOW];
     size_t m = to - from, used = 0;
     w->nkeys = 0;
-    pthread_mutex_lock(&l->mu);
+    lease__lock_spin(l); /* rule 8 */
     for (size_t j = 0; j < m; j++)
         lease__ltable_prefetch(&l->leases, ids[from + j], false);
     for (size_t j = 0; j < m; j++)
@@ -789,7 +793,7 @@ static int revoke_in_txn(lease_lessor *l, const lease_range_deleter *rd, void *t
     int rc;
     if ((rc = LEASE_FAILPOINT(l, "revoke_after_begin")) != 0)
         return rc;
-    pthread_mutex_lock(&l->mu);
+    lease__lock_spin(l); /* rule 8 */
     lease__lease *ls = lease__ltable_find(&l->leases, id);
     prefetch_ahead(l, next, nnext);
     if (ls == NULL || (only_expired && !lease__is_expired(l, ls, lease__now(l))))
@@ -816,7 +820,7 @@ static int revoke_in_txn(lease_lessor *l, const lease_range_deleter *rd, void *t
      * ls is still there: only a revoke removes a lease, and every revoke
      * holds the batch lock, which txn holds (rule 1).
      */
-    pthread_mutex_lock(&l->mu);
+    lease__lock_spin(l); /* rule 8 */
     bolt_val rk = { key, sizeof key };
     /* Rule 5: deferred, the record still goes with the commit that has the tombstones. */
     if (deferred != NULL)
@@ -852,7 +856,7 @@ static int revoke_through(lease_lessor *l, const lease_range_deleter *r, int64_t
 /* Takes a copy of the range deleter for a revoke (rd_users++); false when there is none. */
 static bool rd_acquire(lease_lessor *l, lease_range_deleter *rd)
 {
-    pthread_mutex_lock(&l->mu);
+    lease__lock_spin(l); /* rule 8 */
     bool have = l->have_rd;
     if (have) {
         *rd = l->rd;
@@ -864,7 +868,7 @@ static bool rd_acquire(lease_lessor *l, lease_range_deleter *rd)
 
 static void rd_release(lease_lessor *l)
 {
-    pthread_mutex_lock(&l->mu);
+    lease__lock_spin(l); /* rule 8 */
     if (--l->rd_users == 0)
         pthread_cond_broadcast(&l->revoke_cv);
     pthread_mutex_unlock(&l->mu);
@@ -873,7 +877,7 @@ static void rd_release(lease_lessor *l)
 /* etcd's Revoke (rule 2). only_expired: auto-revoke, skip a lease renewed meanwhile. */
 static int revoke(lease_lessor *l, int64_t id, bool only_expired)
 {
-    pthread_mutex_lock(&l->mu);
+    lease__lock_spin(l); /* rule 8 */
     bool found = lease__ltable_find(&l->leases, id) != NULL;
     pthread_mutex_unlock(&l->mu);
     if (!found)
@@ -985,7 +989,7 @@ static bool defer_begin(lease_lessor *l, const int64_t *ids, size_t n)
         sorted = p[i - 1] < p[i];
     if (!sorted)
         qsort(p, n, sizeof *p, cmp_id);
-    pthread_mutex_lock(&l->mu);
+    lease__lock_spin(l); /* rule 8 */
     /* Passes run one at a time on the loop thread; two pokes without it may overlap. */
     bool mine = l->pend_ids == NULL;
     if (mine) {
@@ -1003,7 +1007,7 @@ static void defer_end(lease_lessor *l, uint64_t ticket)
 {
     if (ticket != 0)
         (void)backend_deferred_wait(l->be, ticket);
-    pthread_mutex_lock(&l->mu);
+    lease__lock_spin(l); /* rule 8 */
     strata_free(l->pend_ids);
     l->pend_ids = NULL;
     l->pend_n = 0;
@@ -1116,24 +1120,9 @@ static void fill_info(const lease__lease *ls, uint64_t now, lease_info *out)
     out->nkeys = ls->nitems;
 }
 
-/*
- * Rule 7: mu for the store's puts, spinning first (strata__mutex_lock_spin):
- * the pass holds mu a few microseconds at a time (warming its next
- * revokes) right when a writer it let in runs its put, and a put that
- * slept on mu waited for a futex wake-up (10-30 us on this VM) on top.
- * During a 1M-lease expiry 80-130 of the putter's puts per run were slow
- * for this alone (over twice its p99 without the expiry); spinning: 1-9.
- */
-#define PUT_SPIN_NS 20000
-
-static void lock_for_put(lease_lessor *l)
-{
-    strata__mutex_lock_spin(&l->mu, PUT_SPIN_NS);
-}
-
 int lease_lookup(lease_lessor *l, int64_t id, lease_info *out)
 {
-    lock_for_put(l);
+    lease__lock_spin(l);
     lease__lease *ls = lease__ltable_find(&l->leases, id);
     if (ls != NULL)
         fill_info(ls, lease__now(l), out);
@@ -1199,7 +1188,7 @@ size_t lease_count(lease_lessor *l)
 int lease_attach(lease_lessor *l, int64_t id, bolt_val key)
 {
     uint64_t h = lease__key_hash(key.data, key.size);
-    lock_for_put(l);
+    lease__lock_spin(l);
     int rc = 0;
     lease__lease *ls = lease__ltable_find(&l->leases, id);
     if (ls == NULL) {
@@ -1241,7 +1230,7 @@ out:
 int lease_detach(lease_lessor *l, int64_t id, bolt_val key)
 {
     uint64_t h = lease__key_hash(key.data, key.size);
-    lock_for_put(l);
+    lease__lock_spin(l);
     int rc = 0;
     if (lease__ltable_find(&l->leases, id) == NULL) {
         rc = LEASE_ENOTFOUND;
@@ -1257,7 +1246,7 @@ int lease_detach(lease_lessor *l, int64_t id, bolt_val key)
 int64_t lease_get_lease(lease_lessor *l, bolt_val key)
 {
     uint64_t h = lease__key_hash(key.data, key.size);
-    lock_for_put(l);
+    lease__lock_spin(l);
     lease__item *it = lease__itable_find(&l->items, key.data, key.size, h);
     int64_t id = it != NULL ? it->lease->id : LEASE_NONE;
     pthread_mutex_unlock(&l->mu);

@@ -132,7 +132,7 @@ void lease__pass(lease_lessor *l)
         return;
     int64_t *ids = NULL;
     size_t n = 0, cap = 0;
-    pthread_mutex_lock(&l->mu);
+    lease__lock_spin(l); /* lessor.c rule 8 */
     uint64_t now = lease__now(l);
     uint64_t retry = now + l->opt.expired_retry_ns;
     if (retry < now)
