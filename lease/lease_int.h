@@ -206,7 +206,6 @@ static inline void lease__lock_spin(lease_lessor *l)
     strata__mutex_lock_spin(&l->mu, LEASE__MU_SPIN_NS);
 }
 
-/* Current time of the lessor's clock. */
 /*
  * A revoke's keys, sorted (key_sort.c); reused from one revoke to the
  * next. Fill: lease__keybuf_reserve(n keys, total bytes), then n calls of
@@ -233,6 +232,7 @@ void lease__keybuf_push(lease__keybuf *kb, const void *key, size_t len);
 int lease__keybuf_sort(lease__keybuf *kb); /* 0 or -ENOMEM (not reserved) */
 void lease__keybuf_release(lease__keybuf *kb);
 
+/* Current time of the lessor's clock. */
 uint64_t lease__now(lease_lessor *l);
 
 /* etcd's Lease.expired (Remaining() <= 0); never with no_clock. */
