@@ -151,7 +151,8 @@ static int cpu_now1(void)
 /*
  * The store's write lock, counted in write_waiters while waited for (the
  * lessor's batched revokes end their batch when someone waits). A taken
- * lock is spun on for at most WRITE_SPIN_NS of wall time before sleeping:
+ * lock is spun on for at most WRITE_SPIN_NS of wall time before sleeping
+ * (strata__mutex_lock_spin):
  * a batch of revokes lets a waiting writer in within one revoke (a few
  * us), and a writer still on its CPU then takes the lock at once, where
  * one asleep in the kernel waits for a wake-up. The bound is time, not a
@@ -175,19 +176,11 @@ static void write_lock(mvcc_store *s)
 {
     if (pthread_mutex_trylock(&s->write_mu) != 0) {
         __atomic_add_fetch(&s->write_waiters, 1, __ATOMIC_RELAXED);
-        bool got = false;
         int held_on = __atomic_load_n(&s->write_cpu1, __ATOMIC_RELAXED);
-        if (held_on == 0 || held_on != cpu_now1()) {
-            uint64_t t0 = strata__spin_clock_ns();
-            /* Loop invariant: got, or the lock was taken at the last try. */
-            do {
-                for (int j = 0; j < 16; j++)
-                    strata__cpu_relax();
-                got = pthread_mutex_trylock(&s->write_mu) == 0;
-            } while (!got && strata__spin_clock_ns() - t0 < WRITE_SPIN_NS);
-        }
-        if (!got)
-            pthread_mutex_lock(&s->write_mu);
+        if (held_on == 0 || held_on != cpu_now1())
+            strata__mutex_lock_spin(&s->write_mu, WRITE_SPIN_NS);
+        else
+            pthread_mutex_lock(&s->write_mu); /* the holder is not running: sleep at once */
         __atomic_sub_fetch(&s->write_waiters, 1, __ATOMIC_RELAXED);
     }
     __atomic_store_n(&s->write_cpu1, cpu_now1(), __ATOMIC_RELAXED);
